@@ -1,0 +1,632 @@
+//! Evidence bundles (docs/FORMAT.md §7) and their offline verification.
+//!
+//! A bundle is one canonical JSON document holding signed envelopes, the signers' public keys with the records
+//! that enrolled them, an inclusion proof per record, the signed checkpoint they prove into and optionally a
+//! consistency proof to a newer checkpoint. Nothing in it is unverified: the file must be in canonical form, every
+//! value is covered by a signature, a proof or a recomputation, so changing any byte fails some named check.
+
+use std::collections::{BTreeMap, HashMap};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::canonical;
+use crate::envelope::{Envelope, parse_time};
+use crate::keys::{BatchItem, KeyId, PublicKey, verify_batch};
+use crate::merkle::{Hash, verify_consistency, verify_inclusion};
+use crate::note::{Checkpoint, NoteVerifier};
+
+/// The `format` value of version 1 bundles.
+pub const BUNDLE_FORMAT: &str = "siteledger-evidence/v1";
+/// Kind of the record that enrols a signing key.
+pub const KEY_ENROLLED_KIND: &str = "ledger.key.enrolled.v1";
+
+/// A bundle as data. Build with [`Bundle::to_bytes`]; read with [`Bundle::parse`] or [`verify_bundle`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bundle {
+    /// Always [`BUNDLE_FORMAT`].
+    pub format: String,
+    /// The log's note verifier key string.
+    pub log_key: String,
+    /// Signed checkpoint note the inclusion proofs lead to.
+    pub checkpoint: String,
+    /// Public keys of every signer of a record in the bundle.
+    pub keys: Vec<BundleKey>,
+    /// The records, with their inclusion proofs.
+    pub records: Vec<BundleRecord>,
+    /// Optional consistency proof from `checkpoint` to a newer checkpoint.
+    pub consistency: Option<BundleConsistency>,
+}
+
+/// A signer's key in a bundle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleKey {
+    /// Key id (32 lowercase hex).
+    pub key_id: String,
+    /// Base64 of the 32 public-key bytes.
+    pub public_key: String,
+    /// Event id of the `ledger.key.enrolled.v1` record, also in this bundle, that enrolled the key.
+    pub enrolled_by: Option<String>,
+}
+
+/// A record in a bundle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleRecord {
+    /// Leaf index in the log.
+    pub index: u64,
+    /// The signed envelope.
+    pub envelope: Value,
+    /// Inclusion proof into the checkpoint's tree, base64 hashes in RFC 9162 order.
+    pub inclusion: Vec<String>,
+}
+
+/// Proof that a newer checkpoint extends the bundle's checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleConsistency {
+    /// The newer signed checkpoint note.
+    pub checkpoint: String,
+    /// Consistency proof hashes, base64, RFC 9162 order.
+    pub hashes: Vec<String>,
+}
+
+/// The payload of a `ledger.key.enrolled.v1` record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyEnrollment {
+    /// Id of the enrolled key.
+    pub key_id: String,
+    /// Base64 of its 32 public-key bytes.
+    pub public_key: String,
+    /// Who holds the key (an organisation, project gateway or device id).
+    pub subject: String,
+    /// The holder's role, e.g. `city_bureau`, `enterprise`, `gateway`.
+    pub role: String,
+    /// Start of validity (RFC 3339).
+    pub valid_from: String,
+    /// End of validity, exclusive (RFC 3339), or null for open-ended.
+    pub valid_until: Option<String>,
+}
+
+impl KeyEnrollment {
+    /// Reads an enrollment from an envelope payload.
+    pub fn from_payload(payload: &Map<String, Value>) -> Result<KeyEnrollment, String> {
+        let e: KeyEnrollment =
+            serde_json::from_value(Value::Object(payload.clone())).map_err(|e| format!("enrollment payload: {e}"))?;
+        let key = PublicKey::from_base64(&e.public_key).map_err(|e| e.to_string())?;
+        if key.key_id().to_string() != e.key_id {
+            return Err("enrollment key_id does not match its public_key".into());
+        }
+        let from = parse_time(&e.valid_from)?;
+        if let Some(u) = &e.valid_until {
+            if parse_time(u)? <= from {
+                return Err("valid_until must be after valid_from".into());
+            }
+        }
+        Ok(e)
+    }
+
+    /// Whether `t` lies in `[valid_from, valid_until)`.
+    pub fn covers(&self, t: OffsetDateTime) -> bool {
+        let from_ok = parse_time(&self.valid_from).is_ok_and(|f| f <= t);
+        let until_ok = match &self.valid_until {
+            None => true,
+            Some(u) => parse_time(u).is_ok_and(|u| t < u),
+        };
+        from_ok && until_ok
+    }
+
+    /// As an envelope payload.
+    pub fn to_payload(&self) -> Map<String, Value> {
+        match serde_json::to_value(self) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        }
+    }
+}
+
+/// Why a file is not a bundle at all (as opposed to a bundle that fails checks).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BundleError {
+    /// Not strict JSON.
+    #[error("not a valid JSON document: {0}")]
+    Json(String),
+    /// Valid JSON, but not in canonical form: some byte was changed or the file was re-formatted.
+    #[error("the file is not in canonical form (RFC 8785); it was altered or re-formatted after export")]
+    NotCanonical,
+    /// Valid JSON with the wrong structure.
+    #[error("not a SiteLedger evidence bundle: {0}")]
+    Structure(String),
+}
+
+impl Bundle {
+    /// The canonical bytes of the bundle plus a final newline: the exact file format.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let value = serde_json::to_value(self).unwrap_or(Value::Null);
+        let mut out = canonical::to_canonical(&value);
+        out.push(b'\n');
+        out
+    }
+
+    /// Parses a bundle file, requiring canonical form (an optional single trailing newline is allowed).
+    pub fn parse(bytes: &[u8]) -> Result<Bundle, BundleError> {
+        let value = canonical::parse_strict(bytes).map_err(|e| BundleError::Json(e.to_string()))?;
+        let canonical = canonical::to_canonical(&value);
+        let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+        if body != canonical.as_slice() {
+            return Err(BundleError::NotCanonical);
+        }
+        let bundle: Bundle = serde_json::from_value(value).map_err(|e| BundleError::Structure(e.to_string()))?;
+        if bundle.format != BUNDLE_FORMAT {
+            return Err(BundleError::Structure(format!(
+                "format is {:?}; this verifier reads {BUNDLE_FORMAT:?}",
+                bundle.format
+            )));
+        }
+        Ok(bundle)
+    }
+}
+
+/// What a check is about. Serialised in snake case in `--json` output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    /// The file is a canonical v1 bundle.
+    BundleFormat,
+    /// The bundle names the log key the verifier was given.
+    LogKey,
+    /// The checkpoint is signed by the log key.
+    CheckpointSignature,
+    /// A key's id matches its public key.
+    KeyId,
+    /// A key's enrollment record is present and names it.
+    KeyEnrollment,
+    /// A record's envelope is well formed.
+    EnvelopeFormat,
+    /// The record's signer key is in the bundle.
+    SignerKey,
+    /// The record's signature verifies.
+    Signature,
+    /// The record was signed while its key was valid, after the key was enrolled.
+    KeyValidity,
+    /// The record's inclusion proof leads to the checkpoint root.
+    Inclusion,
+    /// Consecutive records of one signer are hash-chained.
+    SignerChain,
+    /// The newer checkpoint extends the bundle's checkpoint.
+    Consistency,
+}
+
+impl CheckKind {
+    /// Chinese label.
+    pub fn zh(self) -> &'static str {
+        match self {
+            CheckKind::BundleFormat => "证据包格式",
+            CheckKind::LogKey => "日志公钥",
+            CheckKind::CheckpointSignature => "检查点签名",
+            CheckKind::KeyId => "密钥标识",
+            CheckKind::KeyEnrollment => "密钥登记",
+            CheckKind::EnvelopeFormat => "记录格式",
+            CheckKind::SignerKey => "签名密钥",
+            CheckKind::Signature => "记录签名",
+            CheckKind::KeyValidity => "密钥有效期",
+            CheckKind::Inclusion => "日志包含证明",
+            CheckKind::SignerChain => "签名者哈希链",
+            CheckKind::Consistency => "日志一致性证明",
+        }
+    }
+    /// English label.
+    pub fn en(self) -> &'static str {
+        match self {
+            CheckKind::BundleFormat => "bundle format",
+            CheckKind::LogKey => "log key",
+            CheckKind::CheckpointSignature => "checkpoint signature",
+            CheckKind::KeyId => "key id",
+            CheckKind::KeyEnrollment => "key enrollment",
+            CheckKind::EnvelopeFormat => "record format",
+            CheckKind::SignerKey => "signer key",
+            CheckKind::Signature => "record signature",
+            CheckKind::KeyValidity => "key validity",
+            CheckKind::Inclusion => "inclusion proof",
+            CheckKind::SignerChain => "signer hash chain",
+            CheckKind::Consistency => "consistency proof",
+        }
+    }
+}
+
+/// One check and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// What was checked.
+    pub check: CheckKind,
+    /// Which item: `bundle`, `checkpoint`, `record #<index> <event id>`, `key <key id>`.
+    pub subject: String,
+    /// Whether it held.
+    pub ok: bool,
+    /// Detail (English; the labels carry the Chinese).
+    pub detail: String,
+}
+
+/// A record as the report describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordSummary {
+    /// Leaf index.
+    pub index: u64,
+    /// Event id.
+    pub id: String,
+    /// Kind.
+    pub kind: String,
+    /// Stream.
+    pub stream: String,
+    /// When it happened.
+    pub occurred_at: String,
+    /// Signer key id and sequence.
+    pub signer: String,
+    /// Signer sequence number.
+    pub seq: u64,
+}
+
+/// The verification report: every check made, in order, and the verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// True only if every check passed and at least one record was verified.
+    pub ok: bool,
+    /// The log origin, when the checkpoint could be read.
+    pub log_origin: Option<String>,
+    /// The checkpoint's tree size.
+    pub tree_size: Option<u64>,
+    /// The checkpoint's root hash, base64.
+    pub root_hash: Option<String>,
+    /// Newer tree size proven consistent, if any.
+    pub newer_tree_size: Option<u64>,
+    /// The records verified.
+    pub records: Vec<RecordSummary>,
+    /// Every check, in order.
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    fn push(&mut self, check: CheckKind, subject: impl Into<String>, result: Result<String, String>) -> bool {
+        let ok = result.is_ok();
+        let detail = result.unwrap_or_else(|e| e);
+        self.checks.push(Check { check, subject: subject.into(), ok, detail });
+        ok
+    }
+
+    /// The failed checks.
+    pub fn failures(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| !c.ok)
+    }
+
+    /// The human report: Chinese first, English second.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        s.push_str("SiteLedger 证据包核验报告 / Evidence bundle verification report\n");
+        if let (Some(o), Some(n)) = (&self.log_origin, self.tree_size) {
+            s.push_str(&format!("日志 / Log: {o}\n检查点树大小 / Checkpoint tree size: {n}\n"));
+        }
+        if let Some(r) = &self.root_hash {
+            s.push_str(&format!("根哈希 / Root hash: {r}\n"));
+        }
+        if let Some(n) = self.newer_tree_size {
+            s.push_str(&format!("较新检查点 / Newer checkpoint: {n}\n"));
+        }
+        s.push_str(&format!("记录数 / Records: {}\n", self.records.len()));
+        for r in &self.records {
+            s.push_str(&format!(
+                "  #{} {} {} {} {} (signer {} seq {})\n",
+                r.index, r.id, r.kind, r.stream, r.occurred_at, r.signer, r.seq
+            ));
+        }
+        s.push_str("核验项目 / Checks:\n");
+        for c in &self.checks {
+            let mark = if c.ok { "通过 PASS" } else { "未通过 FAIL" };
+            s.push_str(&format!("  [{mark}] {} / {} — {}: {}\n", c.check.zh(), c.check.en(), c.subject, c.detail));
+        }
+        let failed = self.failures().count();
+        if self.ok {
+            s.push_str(&format!(
+                "结论：全部 {} 项核验通过，记录真实、完整，已包含于日志。\nVERDICT: ALL {} CHECKS PASSED; the records are authentic, intact and in the log.\n",
+                self.checks.len(),
+                self.checks.len()
+            ));
+        } else {
+            s.push_str(&format!("结论：核验失败，{failed} 项未通过：\n"));
+            for c in self.failures() {
+                s.push_str(&format!("  - {}（{}）：{}\n", c.check.zh(), c.subject, c.detail));
+            }
+            s.push_str(&format!("VERDICT: FAILED, {failed} check(s) did not hold:\n"));
+            for c in self.failures() {
+                s.push_str(&format!("  - {} ({}): {}\n", c.check.en(), c.subject, c.detail));
+            }
+        }
+        s
+    }
+}
+
+fn decode_hashes(list: &[String]) -> Result<Vec<Hash>, String> {
+    list.iter()
+        .map(|h| {
+            B64.decode(h)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| format!("proof hash {h:?} is not canonical base64 of 32 bytes"))
+        })
+        .collect()
+}
+
+/// Verifies a bundle file against the log key a verifier trusts. Never panics on any input.
+pub fn verify_bundle(bytes: &[u8], log_key: &NoteVerifier) -> Report {
+    let mut report = Report {
+        ok: false,
+        log_origin: None,
+        tree_size: None,
+        root_hash: None,
+        newer_tree_size: None,
+        records: Vec::new(),
+        checks: Vec::new(),
+    };
+    let bundle = match Bundle::parse(bytes) {
+        Ok(b) => {
+            report.push(CheckKind::BundleFormat, "bundle", Ok(format!("canonical {BUNDLE_FORMAT} document")));
+            b
+        }
+        Err(e) => {
+            report.push(CheckKind::BundleFormat, "bundle", Err(e.to_string()));
+            return report;
+        }
+    };
+    report.push(
+        CheckKind::LogKey,
+        "bundle",
+        if bundle.log_key == log_key.vkey() {
+            Ok(format!("bundle names the trusted log key {}", log_key.name()))
+        } else {
+            Err(format!("bundle names log key {:?}, but the trusted key is {:?}", bundle.log_key, log_key.vkey()))
+        },
+    );
+
+    let checkpoint = match Checkpoint::open(&bundle.checkpoint, log_key, true) {
+        Ok(cp) => {
+            report.log_origin = Some(cp.origin.clone());
+            report.tree_size = Some(cp.size);
+            report.root_hash = Some(B64.encode(cp.root));
+            report.push(CheckKind::CheckpointSignature, "checkpoint", Ok(format!("signed by the log key, tree size {}", cp.size)));
+            Some(cp)
+        }
+        Err(e) => {
+            report.push(CheckKind::CheckpointSignature, "checkpoint", Err(e.to_string()));
+            None
+        }
+    };
+
+    // Keys.
+    let mut keys: HashMap<KeyId, (PublicKey, Option<String>)> = HashMap::new();
+    for k in &bundle.keys {
+        let subject = format!("key {}", k.key_id);
+        let parsed = PublicKey::from_base64(&k.public_key).map_err(|e| e.to_string()).and_then(|pk| {
+            if pk.key_id().to_string() == k.key_id {
+                Ok(pk)
+            } else {
+                Err(format!("key id {} does not match the public key (its id is {})", k.key_id, pk.key_id()))
+            }
+        });
+        match parsed {
+            Ok(pk) => {
+                if keys.insert(pk.key_id(), (pk, k.enrolled_by.clone())).is_some() {
+                    report.push(CheckKind::KeyId, subject, Err("key listed twice".into()));
+                } else {
+                    report.push(CheckKind::KeyId, subject, Ok("matches its public key".into()));
+                }
+            }
+            Err(e) => {
+                report.push(CheckKind::KeyId, subject, Err(e));
+            }
+        }
+    }
+
+    // Records: parse, then verify all signatures in one batch.
+    let mut envelopes: Vec<(u64, Envelope, &BundleRecord)> = Vec::new();
+    let mut seen_index = BTreeMap::new();
+    for r in &bundle.records {
+        let subject = format!("record #{}", r.index);
+        match Envelope::from_value(r.envelope.clone()) {
+            Ok(env) => {
+                if seen_index.insert(r.index, ()).is_some() {
+                    report.push(CheckKind::EnvelopeFormat, subject, Err("the same log index appears twice".into()));
+                    continue;
+                }
+                report.push(CheckKind::EnvelopeFormat, format!("{subject} {}", env.id()), Ok(format!("{} v1 envelope", env.kind())));
+                report.records.push(RecordSummary {
+                    index: r.index,
+                    id: env.id().to_string(),
+                    kind: env.kind().to_owned(),
+                    stream: env.stream().to_owned(),
+                    occurred_at: env.occurred_at().to_owned(),
+                    signer: env.signer().to_string(),
+                    seq: env.seq(),
+                });
+                envelopes.push((r.index, env, r));
+            }
+            Err(e) => {
+                report.push(CheckKind::EnvelopeFormat, subject, Err(e.to_string()));
+            }
+        }
+    }
+    let by_id: HashMap<Uuid, usize> = envelopes.iter().enumerate().map(|(i, (_, e, _))| (e.id(), i)).collect();
+
+    let mut batch = Vec::new();
+    let mut batch_of = Vec::new();
+    for (i, (index, env, _)) in envelopes.iter().enumerate() {
+        let subject = format!("record #{index} {}", env.id());
+        match keys.get(&env.signer()) {
+            Some((pk, _)) => {
+                report.push(CheckKind::SignerKey, subject, Ok(format!("signed by key {}", env.signer())));
+                batch.push(BatchItem { key: pk, message: env.signed_message(), signature: env.signature() });
+                batch_of.push(i);
+            }
+            None => {
+                report.push(CheckKind::SignerKey, subject, Err(format!("signer key {} is not in the bundle", env.signer())));
+            }
+        }
+    }
+    for (result, &i) in verify_batch(&batch).into_iter().zip(&batch_of) {
+        let (index, env, _) = &envelopes[i];
+        report.push(
+            CheckKind::Signature,
+            format!("record #{index} {}", env.id()),
+            result.map(|()| "Ed25519 signature valid".to_owned()).map_err(|e| e.to_string()),
+        );
+    }
+
+    // Enrollment and validity of each signer key.
+    let mut enrollments: HashMap<KeyId, (u64, KeyEnrollment)> = HashMap::new();
+    let mut key_ids: Vec<&KeyId> = keys.keys().collect();
+    key_ids.sort();
+    for kid in key_ids {
+        let (_, enrolled_by) = &keys[kid];
+        let subject = format!("key {kid}");
+        let Some(eid) = enrolled_by else {
+            report.push(
+                CheckKind::KeyEnrollment,
+                subject,
+                Ok("no enrollment record included: the key is trusted only as far as the bundle's recipient trusts it".into()),
+            );
+            continue;
+        };
+        let result = Uuid::parse_str(eid)
+            .map_err(|_| format!("enrolled_by {eid:?} is not an event id"))
+            .and_then(|u| by_id.get(&u).copied().ok_or_else(|| format!("enrollment record {eid} is not in the bundle")))
+            .and_then(|i| {
+                let (index, env, _) = &envelopes[i];
+                if env.kind() != KEY_ENROLLED_KIND {
+                    return Err(format!("record {eid} is a {}, not a {KEY_ENROLLED_KIND}", env.kind()));
+                }
+                let e = KeyEnrollment::from_payload(env.payload())?;
+                if e.key_id != kid.to_string() {
+                    return Err(format!("record {eid} enrols key {}, not {kid}", e.key_id));
+                }
+                let by = if env.signer() == *kid { "itself (a root of trust)".to_owned() } else { format!("key {}", env.signer()) };
+                let msg = format!(
+                    "enrolled by record #{index} for {} ({}), signed by {by}, valid from {} until {}",
+                    e.subject,
+                    e.role,
+                    e.valid_from,
+                    e.valid_until.as_deref().unwrap_or("revoked or open-ended")
+                );
+                enrollments.insert(*kid, (*index, e));
+                Ok(msg)
+            });
+        report.push(CheckKind::KeyEnrollment, subject, result);
+    }
+    for (index, env, _) in &envelopes {
+        if let Some((enrol_index, e)) = enrollments.get(&env.signer()) {
+            let subject = format!("record #{index} {}", env.id());
+            let self_enrolment = enrol_index == index;
+            let result = if !self_enrolment && enrol_index > index {
+                Err(format!("signed by a key enrolled later in the log (record #{enrol_index})"))
+            } else if !e.covers(env.occurred()) {
+                Err(format!(
+                    "occurred_at {} is outside the key's validity [{}, {})",
+                    env.occurred_at(),
+                    e.valid_from,
+                    e.valid_until.as_deref().unwrap_or("∞")
+                ))
+            } else {
+                Ok("signed while the key was enrolled and valid".into())
+            };
+            report.push(CheckKind::KeyValidity, subject, result);
+        }
+    }
+
+    // Inclusion proofs.
+    if let Some(cp) = &checkpoint {
+        for (index, env, rec) in &envelopes {
+            let subject = format!("record #{index} {}", env.id());
+            let result = decode_hashes(&rec.inclusion).and_then(|proof| {
+                verify_inclusion(&env.leaf_hash(), *index, cp.size, &proof, &cp.root)
+                    .map(|()| format!("leaf {index} is in the tree of size {}", cp.size))
+                    .map_err(|e| e.to_string())
+            });
+            report.push(CheckKind::Inclusion, subject, result);
+        }
+    }
+
+    // Signer chains: every adjacent pair present in the bundle must link.
+    let mut by_signer: BTreeMap<(KeyId, u64), usize> = BTreeMap::new();
+    for (i, (_, env, _)) in envelopes.iter().enumerate() {
+        if by_signer.insert((env.signer(), env.seq()), i).is_some() {
+            report.push(
+                CheckKind::SignerChain,
+                format!("key {}", env.signer()),
+                Err(format!("two different records claim sequence number {} (equivocation)", env.seq())),
+            );
+        }
+    }
+    for (&(signer, seq), &i) in &by_signer {
+        if let Some(&prev_i) = by_signer.get(&(signer, seq.wrapping_sub(1))) {
+            let (index, env, _) = &envelopes[i];
+            let prev = &envelopes[prev_i].1;
+            let ok = env.prev() == Some(&prev.leaf_hash());
+            report.push(
+                CheckKind::SignerChain,
+                format!("record #{index} {}", env.id()),
+                if ok {
+                    Ok(format!("seq {seq} links to seq {}", seq - 1))
+                } else {
+                    Err(format!("seq {seq} does not link to the signer's record with seq {}", seq - 1))
+                },
+            );
+        }
+    }
+
+    // Consistency to a newer checkpoint.
+    if let (Some(c), Some(cp)) = (&bundle.consistency, &checkpoint) {
+        let result = Checkpoint::open(&c.checkpoint, log_key, true)
+            .map_err(|e| format!("newer checkpoint: {e}"))
+            .and_then(|newer| {
+                let proof = decode_hashes(&c.hashes)?;
+                verify_consistency(cp.size, newer.size, &proof, &cp.root, &newer.root)
+                    .map_err(|e| e.to_string())?;
+                report.newer_tree_size = Some(newer.size);
+                Ok(format!("tree of size {} extends tree of size {} unchanged", newer.size, cp.size))
+            });
+        report.push(CheckKind::Consistency, "checkpoint", result);
+    }
+
+    if envelopes.is_empty() && bundle.records.is_empty() {
+        report.push(CheckKind::BundleFormat, "bundle", Err("the bundle holds no records".into()));
+    }
+    report.ok = report.checks.iter().all(|c| c.ok);
+    report
+}
+
+/// Convenience for producers: a key entry for a bundle.
+pub fn bundle_key(key: &PublicKey, enrolled_by: Option<Uuid>) -> BundleKey {
+    BundleKey {
+        key_id: key.key_id().to_string(),
+        public_key: key.to_base64(),
+        enrolled_by: enrolled_by.map(|u| u.to_string()),
+    }
+}
+
+/// Convenience for producers: a record entry for a bundle.
+pub fn bundle_record(index: u64, envelope: &Envelope, inclusion: &[Hash]) -> BundleRecord {
+    BundleRecord {
+        index,
+        envelope: envelope.to_value(),
+        inclusion: inclusion.iter().map(|h| B64.encode(h)).collect(),
+    }
+}
+
+/// The `--json` form of a report.
+pub fn report_json(report: &Report) -> Value {
+    serde_json::to_value(report).unwrap_or_else(|_| json!({"ok": false}))
+}

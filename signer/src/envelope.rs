@@ -1,0 +1,399 @@
+//! The signed event envelope (docs/FORMAT.md §4): fields, validation, canonical bytes, signing and verification.
+//!
+//! An [`Envelope`] can only be obtained by parsing bytes ([`Envelope::parse`], which validates every field and
+//! the strict-JSON rules) or by signing an [`UnsignedEnvelope`]; so holding one means its shape is valid. Whether
+//! its signature holds is a separate question ([`Envelope::verify`]), because the key comes from elsewhere.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use crate::canonical::{self, CanonicalError, MAX_SAFE_INTEGER};
+use crate::keys::{KeyId, PublicKey, SIGNATURE_LEN, SignatureError, SigningKey};
+use crate::merkle::{Hash, leaf_hash};
+
+/// The only envelope format version this code reads and writes.
+pub const FORMAT_VERSION: u64 = 1;
+/// Domain-separation prefix of every envelope signature: these bytes, then the canonical unsigned envelope.
+pub const SIGNATURE_CONTEXT: &[u8] = b"siteledger-envelope-v1\x00";
+/// Largest accepted leaf (canonical signed envelope), in bytes.
+pub const MAX_ENVELOPE_BYTES: usize = 64 * 1024;
+
+/// What is wrong with an envelope. Each variant names the field so a producer can fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    /// Not strict JSON (duplicate names, floats, …).
+    #[error(transparent)]
+    Json(#[from] CanonicalError),
+    /// The envelope is larger than [`MAX_ENVELOPE_BYTES`].
+    #[error("envelope is {0} bytes; the limit is {MAX_ENVELOPE_BYTES}")]
+    TooLarge(usize),
+    /// A required field is missing.
+    #[error("field `{0}` is missing")]
+    Missing(&'static str),
+    /// A field that the format does not define is present.
+    #[error("field `{0}` is not part of envelope format v1")]
+    Unknown(String),
+    /// A field has the wrong type or value.
+    #[error("field `{field}`: {reason}")]
+    Field {
+        /// The field name.
+        field: &'static str,
+        /// What was expected.
+        reason: String,
+    },
+}
+
+fn field(field: &'static str, reason: impl Into<String>) -> EnvelopeError {
+    EnvelopeError::Field { field, reason: reason.into() }
+}
+
+/// An envelope before signing. Build it, then call [`UnsignedEnvelope::sign`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnsignedEnvelope {
+    /// Event id, a UUIDv7.
+    pub id: Uuid,
+    /// The stream (aggregate) the event belongs to.
+    pub stream: String,
+    /// Versioned type name, e.g. `iot.dust.reading.v1`.
+    pub kind: String,
+    /// When it happened, RFC 3339 with offset, as the signer wrote it.
+    pub occurred_at: String,
+    /// The signer's own sequence number, from 1.
+    pub seq: u64,
+    /// Leaf hash of the signer's previous envelope; `None` only for `seq == 1`.
+    pub prev: Option<Hash>,
+    /// The event payload.
+    pub payload: Map<String, Value>,
+}
+
+impl UnsignedEnvelope {
+    /// Signs with `key`, validating every field first.
+    pub fn sign(self, key: &SigningKey) -> Result<Envelope, EnvelopeError> {
+        let mut obj = Map::new();
+        obj.insert("v".into(), Value::from(FORMAT_VERSION));
+        obj.insert("id".into(), Value::String(self.id.hyphenated().to_string()));
+        obj.insert("stream".into(), Value::String(self.stream));
+        obj.insert("kind".into(), Value::String(self.kind));
+        obj.insert("occurred_at".into(), Value::String(self.occurred_at));
+        obj.insert("signer".into(), Value::String(key.key_id().to_string()));
+        obj.insert("seq".into(), Value::from(self.seq));
+        obj.insert("prev".into(), self.prev.map_or(Value::Null, |h| Value::String(hex::encode(h))));
+        obj.insert("payload".into(), Value::Object(self.payload));
+        let value = Value::Object(obj);
+        canonical::check_numbers(&value, &mut String::new())?;
+        let unsigned = canonical::to_canonical(&value);
+        let mut message = Vec::with_capacity(SIGNATURE_CONTEXT.len() + unsigned.len());
+        message.extend_from_slice(SIGNATURE_CONTEXT);
+        message.extend_from_slice(&unsigned);
+        let sig = key.sign(&message);
+        let Value::Object(mut obj) = value else {
+            unreachable!("built as an object above")
+        };
+        obj.insert("sig".into(), Value::String(B64.encode(sig)));
+        Envelope::from_value(Value::Object(obj))
+    }
+}
+
+/// A signed envelope whose shape has been validated. Immutable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    id: Uuid,
+    stream: String,
+    kind: String,
+    occurred_at: String,
+    occurred: OffsetDateTime,
+    signer: KeyId,
+    seq: u64,
+    prev: Option<Hash>,
+    payload: Map<String, Value>,
+    sig: [u8; SIGNATURE_LEN],
+    /// Canonical bytes of the whole signed envelope (the Merkle leaf).
+    leaf: Vec<u8>,
+    /// Length of the canonical unsigned form inside `message`.
+    message: Vec<u8>,
+}
+
+impl Envelope {
+    /// Parses and validates an envelope from JSON bytes (any whitespace; canonical form is recomputed).
+    pub fn parse(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
+        if bytes.len() > MAX_ENVELOPE_BYTES * 2 {
+            return Err(EnvelopeError::TooLarge(bytes.len()));
+        }
+        Envelope::from_value(canonical::parse_strict(bytes)?)
+    }
+
+    /// Validates an already-parsed JSON value (numbers must satisfy the strict rules).
+    pub fn from_value(value: Value) -> Result<Envelope, EnvelopeError> {
+        canonical::check_numbers(&value, &mut String::new())?;
+        let Value::Object(mut obj) = value else {
+            return Err(field("(envelope)", "must be a JSON object"));
+        };
+        let leaf = canonical::to_canonical(&Value::Object(obj.clone()));
+        if leaf.len() > MAX_ENVELOPE_BYTES {
+            return Err(EnvelopeError::TooLarge(leaf.len()));
+        }
+        let sig_value = obj.remove("sig").ok_or(EnvelopeError::Missing("sig"))?;
+        let unsigned = canonical::to_canonical(&Value::Object(obj.clone()));
+        let mut message = Vec::with_capacity(SIGNATURE_CONTEXT.len() + unsigned.len());
+        message.extend_from_slice(SIGNATURE_CONTEXT);
+        message.extend_from_slice(&unsigned);
+
+        let mut take = |name: &'static str| obj.remove(name).ok_or(EnvelopeError::Missing(name));
+        let v = take("v")?;
+        if v.as_u64() != Some(FORMAT_VERSION) {
+            return Err(field("v", format!("format version must be {FORMAT_VERSION}, got {v}")));
+        }
+        let id = parse_id(take("id")?)?;
+        let stream = string(take("stream")?, "stream")?;
+        check_stream(&stream)?;
+        let kind = string(take("kind")?, "kind")?;
+        check_kind(&kind)?;
+        let occurred_at = string(take("occurred_at")?, "occurred_at")?;
+        let occurred = parse_time(&occurred_at).map_err(|r| field("occurred_at", r))?;
+        let signer = KeyId::parse(&string(take("signer")?, "signer")?).map_err(|e| field("signer", e.to_string()))?;
+        let seq = take("seq")?
+            .as_u64()
+            .filter(|s| (1..=MAX_SAFE_INTEGER).contains(s))
+            .ok_or_else(|| field("seq", "must be an integer from 1 to 2^53 − 1"))?;
+        let prev = match take("prev")? {
+            Value::Null => None,
+            Value::String(s) => Some(parse_hash_hex(&s).map_err(|r| field("prev", r))?),
+            _ => return Err(field("prev", "must be null or 64 lowercase hex characters")),
+        };
+        if (seq == 1) != prev.is_none() {
+            return Err(field("prev", "must be null exactly when seq is 1"));
+        }
+        let payload = match take("payload")? {
+            Value::Object(m) => m,
+            _ => return Err(field("payload", "must be a JSON object")),
+        };
+        if let Some(name) = obj.keys().next() {
+            return Err(EnvelopeError::Unknown(name.clone()));
+        }
+        let sig = parse_sig(&sig_value)?;
+        Ok(Envelope { id, stream, kind, occurred_at, occurred, signer, seq, prev, payload, sig, leaf, message })
+    }
+
+    /// Event id.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+    /// Stream name.
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+    /// Versioned kind.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+    /// The occurred-at text exactly as signed.
+    pub fn occurred_at(&self) -> &str {
+        &self.occurred_at
+    }
+    /// The occurred-at instant.
+    pub fn occurred(&self) -> OffsetDateTime {
+        self.occurred
+    }
+    /// Signer key id.
+    pub fn signer(&self) -> KeyId {
+        self.signer
+    }
+    /// Signer sequence number.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+    /// Leaf hash of the signer's previous envelope.
+    pub fn prev(&self) -> Option<&Hash> {
+        self.prev.as_ref()
+    }
+    /// The payload object.
+    pub fn payload(&self) -> &Map<String, Value> {
+        &self.payload
+    }
+    /// The raw signature.
+    pub fn signature(&self) -> &[u8; SIGNATURE_LEN] {
+        &self.sig
+    }
+    /// The Merkle leaf: canonical bytes of the signed envelope.
+    pub fn leaf_bytes(&self) -> &[u8] {
+        &self.leaf
+    }
+    /// RFC 9162 leaf hash of this envelope; also what the signer's next envelope puts in `prev`.
+    pub fn leaf_hash(&self) -> Hash {
+        leaf_hash(&self.leaf)
+    }
+    /// The exact bytes the signature covers (context prefix + canonical unsigned envelope).
+    pub fn signed_message(&self) -> &[u8] {
+        &self.message
+    }
+    /// The envelope as a JSON value (the canonical form parsed back).
+    pub fn to_value(&self) -> Value {
+        canonical::parse_strict(&self.leaf).unwrap_or(Value::Null)
+    }
+
+    /// Verifies the signature with `key`, which must be the key named by `signer`.
+    pub fn verify(&self, key: &PublicKey) -> Result<(), VerifyError> {
+        if key.key_id() != self.signer {
+            return Err(VerifyError::WrongKey { expected: self.signer, given: key.key_id() });
+        }
+        key.verify(&self.message, &self.sig).map_err(VerifyError::Signature)
+    }
+}
+
+/// Why an envelope's signature does not hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// The key given is not the envelope's signer.
+    #[error("envelope is signed by key {expected}, not {given}")]
+    WrongKey {
+        /// The `signer` field.
+        expected: KeyId,
+        /// The key offered.
+        given: KeyId,
+    },
+    /// The signature is invalid.
+    #[error(transparent)]
+    Signature(SignatureError),
+}
+
+fn string(v: Value, name: &'static str) -> Result<String, EnvelopeError> {
+    match v {
+        Value::String(s) => Ok(s),
+        _ => Err(field(name, "must be a string")),
+    }
+}
+
+fn parse_id(v: Value) -> Result<Uuid, EnvelopeError> {
+    let s = string(v, "id")?;
+    let id = Uuid::parse_str(&s).map_err(|e| field("id", format!("not a UUID: {e}")))?;
+    if id.get_version_num() != 7 {
+        return Err(field("id", "must be a UUID version 7"));
+    }
+    if id.hyphenated().to_string() != s {
+        return Err(field("id", "must be in lowercase hyphenated form"));
+    }
+    Ok(id)
+}
+
+/// Stream names: 1–200 ASCII characters from `A–Z a–z 0–9 . _ : / -`, starting with a letter or digit.
+pub fn check_stream(s: &str) -> Result<(), EnvelopeError> {
+    let ok = (1..=200).contains(&s.len())
+        && s.as_bytes()[0].is_ascii_alphanumeric()
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:/-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(field("stream", "must be 1–200 characters of A–Z a–z 0–9 . _ : / -, starting with a letter or digit"))
+    }
+}
+
+/// Kinds: dot-separated lowercase segments ending in a version segment, e.g. `iot.dust.reading.v1`.
+pub fn check_kind(s: &str) -> Result<(), EnvelopeError> {
+    let segments: Vec<&str> = s.split('.').collect();
+    let word = |w: &str| {
+        !w.is_empty()
+            && w.as_bytes()[0].is_ascii_lowercase()
+            && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    };
+    let version = segments.last().and_then(|v| v.strip_prefix('v')).is_some_and(|n| {
+        !n.is_empty() && !n.starts_with('0') && n.len() <= 6 && n.bytes().all(|b| b.is_ascii_digit())
+    });
+    if s.len() <= 100 && segments.len() >= 2 && segments[..segments.len() - 1].iter().all(|w| word(w)) && version {
+        Ok(())
+    } else {
+        Err(field("kind", format!("{s:?} must look like `area.thing.v1` (lowercase segments, then a version)")))
+    }
+}
+
+/// RFC 3339 with an explicit offset (`Z` or `±hh:mm`), years 2000–9999.
+pub fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
+    let t = OffsetDateTime::parse(s, &Rfc3339).map_err(|e| format!("{s:?} is not an RFC 3339 time with offset: {e}"))?;
+    if !(2000..=9999).contains(&t.year()) {
+        return Err(format!("{s:?} is outside the years 2000–9999"));
+    }
+    Ok(t)
+}
+
+/// 64 lowercase hex characters.
+pub fn parse_hash_hex(s: &str) -> Result<Hash, String> {
+    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return Err("must be 64 lowercase hex characters".into());
+    }
+    let mut h = [0u8; 32];
+    hex::decode_to_slice(s, &mut h).map_err(|e| e.to_string())?;
+    Ok(h)
+}
+
+fn parse_sig(v: &Value) -> Result<[u8; SIGNATURE_LEN], EnvelopeError> {
+    let Value::String(s) = v else {
+        return Err(field("sig", "must be a base64 string"));
+    };
+    let raw = B64.decode(s).map_err(|e| field("sig", format!("not canonical base64: {e}")))?;
+    raw.try_into().map_err(|_| field("sig", "must decode to 64 bytes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample(key: &SigningKey) -> Envelope {
+        let payload = json!({"pm10_ug_m3": "85.2", "mn": "010000A8900016F000169DC0"});
+        UnsignedEnvelope {
+            id: Uuid::parse_str("0190f5c0-2a5e-7cc1-8e11-4a0b2c3d4e5f").expect("uuid"),
+            stream: "project/P-001/device/D-7".into(),
+            kind: "iot.dust.reading.v1".into(),
+            occurred_at: "2026-11-24T10:00:00+08:00".into(),
+            seq: 1,
+            prev: None,
+            payload: payload.as_object().expect("object").clone(),
+        }
+        .sign(key)
+        .expect("valid")
+    }
+
+    #[test]
+    fn round_trips_and_verifies() {
+        let key = SigningKey::from_seed(&[7; 32]);
+        let env = sample(&key);
+        env.verify(key.public()).expect("verifies");
+        let back = Envelope::parse(env.leaf_bytes()).expect("parses");
+        assert_eq!(back, env);
+        let other = SigningKey::from_seed(&[8; 32]);
+        assert!(matches!(env.verify(other.public()), Err(VerifyError::WrongKey { .. })));
+    }
+
+    #[test]
+    fn any_change_to_signed_fields_breaks_the_signature() {
+        let key = SigningKey::from_seed(&[7; 32]);
+        let env = sample(&key);
+        let text = String::from_utf8(env.leaf_bytes().to_vec()).expect("utf8");
+        let tampered = text.replace("85.2", "35.2");
+        let t = Envelope::parse(tampered.as_bytes()).expect("still well formed");
+        assert!(t.verify(key.public()).is_err());
+    }
+
+    #[test]
+    fn names_the_bad_field() {
+        let key = SigningKey::from_seed(&[7; 32]);
+        let mut v = sample(&key).to_value();
+        v["seq"] = json!(0);
+        assert!(matches!(Envelope::from_value(v.clone()), Err(EnvelopeError::Field { field: "seq", .. })));
+        v["seq"] = json!(1);
+        v["extra"] = json!(true);
+        assert_eq!(Envelope::from_value(v.clone()), Err(EnvelopeError::Unknown("extra".into())));
+        let mut v = sample(&key).to_value();
+        v["kind"] = json!("Dust");
+        assert!(matches!(Envelope::from_value(v), Err(EnvelopeError::Field { field: "kind", .. })));
+        let mut v = sample(&key).to_value();
+        v["occurred_at"] = json!("2026-11-24 10:00:00");
+        assert!(matches!(Envelope::from_value(v), Err(EnvelopeError::Field { field: "occurred_at", .. })));
+        let mut v = sample(&key).to_value();
+        v["id"] = json!("0190F5C0-2A5E-7CC1-8E11-4A0B2C3D4E5F");
+        assert!(matches!(Envelope::from_value(v), Err(EnvelopeError::Field { field: "id", .. })));
+    }
+}

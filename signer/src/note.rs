@@ -1,0 +1,318 @@
+//! C2SP signed notes with Ed25519 and C2SP tlog-checkpoints (docs/FORMAT.md §6).
+//!
+//! * <https://c2sp.org/signed-note>: a note is UTF-8 text ending in a newline, a blank line, then signature lines
+//!   `— <key name> <base64(4-byte key id ‖ signature)>`. The Ed25519 key id is the first 4 bytes of
+//!   SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key); the verifier key string is `<name>+<hex key id>+<base64(0x01 ‖ key)>`.
+//! * <https://c2sp.org/tlog-checkpoint>: the note text is `<origin>\n<tree size>\n<base64 root hash>\n` plus
+//!   optional extension lines. Compatible with Go's `golang.org/x/mod/sumdb/note` (a CI test proves it).
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use sha2::{Digest, Sha256};
+
+use crate::keys::{KeyError, PublicKey, SigningKey};
+use crate::merkle::Hash;
+
+/// The em dash that starts every signature line.
+const SIG_PREFIX: &str = "\u{2014} ";
+const ALG_ED25519: u8 = 0x01;
+
+/// Why a note or checkpoint is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoteError {
+    /// The text is not a well-formed note: the message says which rule it breaks.
+    #[error("malformed note: {0}")]
+    Malformed(String),
+    /// No signature line verifies with the given key.
+    #[error("no valid signature by key {0}")]
+    NotSigned(String),
+    /// A signature line names the key but its signature is invalid.
+    #[error("signature by key {0} is invalid")]
+    BadSignature(String),
+    /// A signature line is by a key the caller does not accept.
+    #[error("signature by unknown key {0}")]
+    UnknownSigner(String),
+    /// The checkpoint body is not a valid tlog-checkpoint.
+    #[error("malformed checkpoint: {0}")]
+    Checkpoint(String),
+    /// The verifier key string is invalid.
+    #[error("bad verifier key: {0}")]
+    Key(String),
+}
+
+fn malformed(s: impl Into<String>) -> NoteError {
+    NoteError::Malformed(s.into())
+}
+
+/// A key name is non-empty UTF-8 without whitespace or `+`.
+fn check_name(name: &str) -> Result<(), NoteError> {
+    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '+') {
+        return Err(NoteError::Key(format!("key name {name:?} must be non-empty, without spaces or '+'")));
+    }
+    Ok(())
+}
+
+/// The 4-byte C2SP key id of an Ed25519 key.
+pub fn note_key_id(name: &str, public: &PublicKey) -> [u8; 4] {
+    let mut h = Sha256::new();
+    h.update(name.as_bytes());
+    h.update([0x0A, ALG_ED25519]);
+    h.update(public.as_bytes());
+    let d = h.finalize();
+    [d[0], d[1], d[2], d[3]]
+}
+
+/// A note verifier: key name plus Ed25519 public key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NoteVerifier {
+    name: String,
+    key: PublicKey,
+    id: [u8; 4],
+}
+
+impl NoteVerifier {
+    /// Builds a verifier from a name and key.
+    pub fn new(name: &str, key: PublicKey) -> Result<NoteVerifier, NoteError> {
+        check_name(name)?;
+        Ok(NoteVerifier { name: name.to_owned(), id: note_key_id(name, &key), key })
+    }
+
+    /// Parses `<name>+<8 hex>+<base64(0x01 ‖ key)>`, checking that the hex id matches the key.
+    pub fn parse(vkey: &str) -> Result<NoteVerifier, NoteError> {
+        let mut parts = vkey.trim().splitn(3, '+');
+        let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(NoteError::Key("expected <name>+<8 hex digits>+<base64 key>".into()));
+        };
+        check_name(name)?;
+        let raw = B64.decode(key_b64).map_err(|e| NoteError::Key(format!("key is not base64: {e}")))?;
+        if raw.len() != 33 || raw[0] != ALG_ED25519 {
+            return Err(NoteError::Key("only Ed25519 keys (algorithm byte 0x01, 32 key bytes) are supported".into()));
+        }
+        let mut kb = [0u8; 32];
+        kb.copy_from_slice(&raw[1..]);
+        let key = PublicKey::from_bytes(&kb).map_err(|e: KeyError| NoteError::Key(e.to_string()))?;
+        let v = NoteVerifier::new(name, key)?;
+        if id_hex.len() != 8 || hex::encode(v.id) != id_hex {
+            return Err(NoteError::Key("key id does not match the name and key".into()));
+        }
+        Ok(v)
+    }
+
+    /// The key name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The public key.
+    pub fn key(&self) -> &PublicKey {
+        &self.key
+    }
+    /// The verifier key string.
+    pub fn vkey(&self) -> String {
+        let mut raw = vec![ALG_ED25519];
+        raw.extend_from_slice(self.key.as_bytes());
+        format!("{}+{}+{}", self.name, hex::encode(self.id), B64.encode(raw))
+    }
+}
+
+impl fmt::Debug for NoteVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.vkey())
+    }
+}
+
+/// A note signer: key name plus Ed25519 private key.
+#[derive(Debug)]
+pub struct NoteSigner {
+    name: String,
+    key: SigningKey,
+    id: [u8; 4],
+}
+
+impl NoteSigner {
+    /// Builds a signer.
+    pub fn new(name: &str, key: SigningKey) -> Result<NoteSigner, NoteError> {
+        check_name(name)?;
+        let id = note_key_id(name, key.public());
+        Ok(NoteSigner { name: name.to_owned(), key, id })
+    }
+    /// The matching verifier.
+    pub fn verifier(&self) -> NoteVerifier {
+        NoteVerifier { name: self.name.clone(), key: *self.key.public(), id: self.id }
+    }
+    /// The key name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Signs `text` (which must satisfy the note text rules) and returns the whole note.
+    pub fn sign(&self, text: &str) -> Result<String, NoteError> {
+        check_text(text)?;
+        let sig = self.key.sign(text.as_bytes());
+        let mut blob = Vec::with_capacity(68);
+        blob.extend_from_slice(&self.id);
+        blob.extend_from_slice(&sig);
+        Ok(format!("{text}\n{SIG_PREFIX}{} {}\n", self.name, B64.encode(blob)))
+    }
+}
+
+fn check_text(text: &str) -> Result<(), NoteError> {
+    if !text.ends_with('\n') {
+        return Err(malformed("text must end with a newline"));
+    }
+    if text.contains("\n\n") || text.starts_with('\n') {
+        return Err(malformed("text must not contain a blank line"));
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(malformed("text must not contain control characters other than newline"));
+    }
+    Ok(())
+}
+
+/// A note whose signature by the expected key has been checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedNote {
+    /// The signed text (ends with a newline).
+    pub text: String,
+}
+
+/// Opens a note, requiring a valid signature by `verifier`. With `strict`, any signature line by another key is an
+/// error too (evidence bundles allow nothing unverified); otherwise such lines are ignored, as C2SP says.
+pub fn open(note: &str, verifier: &NoteVerifier, strict: bool) -> Result<VerifiedNote, NoteError> {
+    if note.len() > 1 << 20 {
+        return Err(malformed("note larger than 1 MiB"));
+    }
+    let split = note.rfind("\n\n").ok_or_else(|| malformed("no blank line before the signatures"))?;
+    let text = &note[..=split];
+    let sigs = &note[split + 2..];
+    check_text(text)?;
+    if sigs.is_empty() || !sigs.ends_with('\n') {
+        return Err(malformed("signature block must be non-empty lines ending with a newline"));
+    }
+    let mut found = false;
+    for line in sigs[..sigs.len() - 1].split('\n') {
+        let rest = line
+            .strip_prefix(SIG_PREFIX)
+            .ok_or_else(|| malformed(format!("signature line {line:?} does not start with an em dash and a space")))?;
+        let (name, b64) = rest
+            .split_once(' ')
+            .ok_or_else(|| malformed(format!("signature line {line:?} lacks a key name or signature")))?;
+        let blob = B64.decode(b64).map_err(|e| malformed(format!("signature is not base64: {e}")))?;
+        if blob.len() < 5 {
+            return Err(malformed("signature too short"));
+        }
+        if name == verifier.name && blob[..4] == verifier.id {
+            let sig: [u8; 64] = blob[4..]
+                .try_into()
+                .map_err(|_| NoteError::BadSignature(verifier.vkey()))?;
+            verifier
+                .key
+                .verify(text.as_bytes(), &sig)
+                .map_err(|_| NoteError::BadSignature(verifier.vkey()))?;
+            if found {
+                return Err(malformed("the same key signed twice"));
+            }
+            found = true;
+        } else if strict {
+            return Err(NoteError::UnknownSigner(name.to_owned()));
+        }
+    }
+    if !found {
+        return Err(NoteError::NotSigned(verifier.vkey()));
+    }
+    Ok(VerifiedNote { text: text.to_owned() })
+}
+
+/// A tlog checkpoint body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The log's origin line (also its key name).
+    pub origin: String,
+    /// Number of leaves.
+    pub size: u64,
+    /// Root hash of those leaves.
+    pub root: Hash,
+    /// Extension lines, without their newlines.
+    pub extensions: Vec<String>,
+}
+
+impl Checkpoint {
+    /// The note text of this checkpoint.
+    pub fn to_text(&self) -> String {
+        let mut s = format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root));
+        for e in &self.extensions {
+            s.push_str(e);
+            s.push('\n');
+        }
+        s
+    }
+
+    /// Parses checkpoint text.
+    pub fn parse(text: &str) -> Result<Checkpoint, NoteError> {
+        let bad = |s: &str| NoteError::Checkpoint(s.to_owned());
+        let body = text.strip_suffix('\n').ok_or_else(|| bad("must end with a newline"))?;
+        let mut lines = body.split('\n');
+        let origin = lines.next().filter(|o| !o.is_empty()).ok_or_else(|| bad("missing origin line"))?;
+        let size_s = lines.next().ok_or_else(|| bad("missing tree size line"))?;
+        if size_s.is_empty() || (size_s.len() > 1 && size_s.starts_with('0')) || !size_s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad("tree size must be a decimal number without leading zeros"));
+        }
+        let size: u64 = size_s.parse().map_err(|_| bad("tree size out of range"))?;
+        let root_s = lines.next().ok_or_else(|| bad("missing root hash line"))?;
+        let root: Hash = B64
+            .decode(root_s)
+            .ok()
+            .and_then(|r| r.try_into().ok())
+            .ok_or_else(|| bad("root hash must be base64 of 32 bytes"))?;
+        let extensions: Vec<String> = lines.map(str::to_owned).collect();
+        if extensions.iter().any(String::is_empty) {
+            return Err(bad("empty extension line"));
+        }
+        Ok(Checkpoint { origin: origin.to_owned(), size, root, extensions })
+    }
+
+    /// Signs this checkpoint; the signer's key name must equal the origin.
+    pub fn sign(&self, signer: &NoteSigner) -> Result<String, NoteError> {
+        if signer.name != self.origin {
+            return Err(NoteError::Checkpoint(format!(
+                "origin {:?} differs from the log key name {:?}",
+                self.origin, signer.name
+            )));
+        }
+        signer.sign(&self.to_text())
+    }
+
+    /// Opens a signed checkpoint note with the log's verifier; the origin must equal the key name.
+    pub fn open(note: &str, verifier: &NoteVerifier, strict: bool) -> Result<Checkpoint, NoteError> {
+        let v = open(note, verifier, strict)?;
+        let cp = Checkpoint::parse(&v.text)?;
+        if cp.origin != verifier.name {
+            return Err(NoteError::Checkpoint(format!(
+                "origin {:?} is not the log key name {:?}",
+                cp.origin, verifier.name
+            )));
+        }
+        Ok(cp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_open_and_reject_tampering() {
+        let signer = NoteSigner::new("example.com/log", SigningKey::from_seed(&[1; 32])).expect("signer");
+        let v = NoteVerifier::parse(&signer.verifier().vkey()).expect("vkey round trips");
+        let cp = Checkpoint { origin: "example.com/log".into(), size: 5, root: [9; 32], extensions: vec![] };
+        let note = cp.sign(&signer).expect("sign");
+        assert_eq!(Checkpoint::open(&note, &v, true).expect("opens"), cp);
+        let tampered = note.replacen("\n5\n", "\n6\n", 1);
+        assert!(matches!(Checkpoint::open(&tampered, &v, true), Err(NoteError::BadSignature(_))));
+        let other = NoteSigner::new("other", SigningKey::from_seed(&[2; 32])).expect("signer");
+        let cosigned = format!("{note}{}", other.sign(&cp.to_text()).expect("sign").split("\n\n").nth(1).expect("sig"));
+        assert!(Checkpoint::open(&cosigned, &v, false).is_ok());
+        assert!(matches!(Checkpoint::open(&cosigned, &v, true), Err(NoteError::UnknownSigner(_))));
+    }
+}
