@@ -3,3 +3,4 @@
 
 mod kat;
 mod vectors;
+mod cli;
