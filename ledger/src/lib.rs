@@ -1,1 +1,26 @@
-//! The event-store contract and its adapters.
+//! The ledger: where a signed record becomes evidence.
+//!
+//! Layout:
+//! * [`store`]: the event-store port ([`store::EventStore`]) that every adapter implements.
+//! * [`sqlite`]: the embedded default (one file, WAL); [`postgres`]: the production single-region store;
+//!   `kurrent` (feature `kurrentdb`): KurrentDB/EventStoreDB for clusters.
+//! * [`sequencer`]: the single writer: ingest rules, signer chains, positions, Merkle nodes, checkpoints,
+//!   group commit. [`Ledger`] is its handle.
+//!
+//! Positions are dense Merkle leaf indices assigned by the sequencer; adapters persist what the sequencer decided,
+//! atomically, and refuse a commit if another writer moved the head.
+
+pub mod any;
+pub mod error;
+#[cfg(feature = "kurrentdb")]
+pub mod kurrent;
+pub mod postgres;
+pub mod sequencer;
+pub mod sqlite;
+pub mod store;
+pub mod system;
+
+pub use any::AnyStore;
+pub use error::{AppendError, ExpectedVersion, LedgerError, Rejection};
+pub use sequencer::{IngestOutcome, Ledger, LedgerConfig, LedgerStats};
+pub use store::{Commit, Direction, EventStore, StoreError, StoredCheckpoint, StoredEvent, StoredKey};

@@ -398,7 +398,11 @@ pub fn verify_bundle(bytes: &[u8], log_key: &NoteVerifier) -> Report {
             report.log_origin = Some(cp.origin.clone());
             report.tree_size = Some(cp.size);
             report.root_hash = Some(B64.encode(cp.root));
-            report.push(CheckKind::CheckpointSignature, "checkpoint", Ok(format!("signed by the log key, tree size {}", cp.size)));
+            report.push(
+                CheckKind::CheckpointSignature,
+                "checkpoint",
+                Ok(format!("signed by the log key, tree size {}", cp.size)),
+            );
             Some(cp)
         }
         Err(e) => {
@@ -443,7 +447,11 @@ pub fn verify_bundle(bytes: &[u8], log_key: &NoteVerifier) -> Report {
                     report.push(CheckKind::EnvelopeFormat, subject, Err("the same log index appears twice".into()));
                     continue;
                 }
-                report.push(CheckKind::EnvelopeFormat, format!("{subject} {}", env.id()), Ok(format!("{} v1 envelope", env.kind())));
+                report.push(
+                    CheckKind::EnvelopeFormat,
+                    format!("{subject} {}", env.id()),
+                    Ok(format!("{} v1 envelope", env.kind())),
+                );
                 report.records.push(RecordSummary {
                     index: r.index,
                     id: env.id().to_string(),
@@ -473,7 +481,11 @@ pub fn verify_bundle(bytes: &[u8], log_key: &NoteVerifier) -> Report {
                 batch_of.push(i);
             }
             None => {
-                report.push(CheckKind::SignerKey, subject, Err(format!("signer key {} is not in the bundle", env.signer())));
+                report.push(
+                    CheckKind::SignerKey,
+                    subject,
+                    Err(format!("signer key {} is not in the bundle", env.signer())),
+                );
             }
         }
     }
@@ -497,12 +509,15 @@ pub fn verify_bundle(bytes: &[u8], log_key: &NoteVerifier) -> Report {
             report.push(
                 CheckKind::KeyEnrollment,
                 subject,
-                Ok("no enrollment record included: the key is trusted only as far as the bundle's recipient trusts it".into()),
+                Ok("no enrollment record included: the key is trusted only as far as the bundle's recipient trusts it"
+                    .into()),
             );
             continue;
         };
         let result = Uuid::parse_str(eid)
-            .map_err(|_| format!("enrolled_by {eid:?} is not an event id"))
+            .ok()
+            .filter(|u| u.hyphenated().to_string() == *eid)
+            .ok_or_else(|| format!("enrolled_by {eid:?} is not an event id in lowercase hyphenated form"))
             .and_then(|u| by_id.get(&u).copied().ok_or_else(|| format!("enrollment record {eid} is not in the bundle")))
             .and_then(|i| {
                 let (index, env, _) = &envelopes[i];
@@ -513,7 +528,11 @@ pub fn verify_bundle(bytes: &[u8], log_key: &NoteVerifier) -> Report {
                 if e.key_id != kid.to_string() {
                     return Err(format!("record {eid} enrols key {}, not {kid}", e.key_id));
                 }
-                let by = if env.signer() == *kid { "itself (a root of trust)".to_owned() } else { format!("key {}", env.signer()) };
+                let by = if env.signer() == *kid {
+                    "itself (a root of trust)".to_owned()
+                } else {
+                    format!("key {}", env.signer())
+                };
                 let msg = format!(
                     "enrolled by record #{index} for {} ({}), signed by {by}, valid from {} until {}",
                     e.subject,
@@ -593,8 +612,7 @@ pub fn verify_bundle(bytes: &[u8], log_key: &NoteVerifier) -> Report {
             .map_err(|e| format!("newer checkpoint: {e}"))
             .and_then(|newer| {
                 let proof = decode_hashes(&c.hashes)?;
-                verify_consistency(cp.size, newer.size, &proof, &cp.root, &newer.root)
-                    .map_err(|e| e.to_string())?;
+                verify_consistency(cp.size, newer.size, &proof, &cp.root, &newer.root).map_err(|e| e.to_string())?;
                 report.newer_tree_size = Some(newer.size);
                 Ok(format!("tree of size {} extends tree of size {} unchanged", newer.size, cp.size))
             });
@@ -619,11 +637,7 @@ pub fn bundle_key(key: &PublicKey, enrolled_by: Option<Uuid>) -> BundleKey {
 
 /// Convenience for producers: a record entry for a bundle.
 pub fn bundle_record(index: u64, envelope: &Envelope, inclusion: &[Hash]) -> BundleRecord {
-    BundleRecord {
-        index,
-        envelope: envelope.to_value(),
-        inclusion: inclusion.iter().map(|h| B64.encode(h)).collect(),
-    }
+    BundleRecord { index, envelope: envelope.to_value(), inclusion: inclusion.iter().map(|h| B64.encode(h)).collect() }
 }
 
 /// The `--json` form of a report.

@@ -31,8 +31,7 @@ pub enum CanonicalError {
 /// Parses `bytes` as JSON, refusing duplicate member names and non-integer numbers.
 pub fn parse_strict(bytes: &[u8]) -> Result<Value, CanonicalError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let StrictValue(value) =
-        StrictValue::deserialize(&mut de).map_err(|e| CanonicalError::Syntax(e.to_string()))?;
+    let StrictValue(value) = StrictValue::deserialize(&mut de).map_err(|e| CanonicalError::Syntax(e.to_string()))?;
     de.end().map_err(|e| CanonicalError::Syntax(e.to_string()))?;
     check_numbers(&value, &mut String::new())?;
     Ok(value)
@@ -45,9 +44,7 @@ pub fn check_numbers(value: &Value, path: &mut String) -> Result<(), CanonicalEr
             if safe_integer(n) {
                 Ok(())
             } else {
-                Err(CanonicalError::Number {
-                    path: if path.is_empty() { "/".into() } else { path.clone() },
-                })
+                Err(CanonicalError::Number { path: if path.is_empty() { "/".into() } else { path.clone() } })
             }
         }
         Value::Array(items) => {
@@ -177,9 +174,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
         // Kept as a float so that check_numbers can name where it was.
-        Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("non-finite number"))
+        Number::from_f64(v).map(Value::Number).ok_or_else(|| E::custom("non-finite number"))
     }
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
         Ok(Value::String(v.to_owned()))
@@ -219,10 +214,9 @@ mod tests {
 
     #[test]
     fn sorts_by_utf16_and_escapes_like_ecmascript() {
-        let v = parse_strict(
-            "{\"b\":1,\"a\":[true,null,\"x\\u0001\\n\\\"é\"],\"\u{1F600}\":2,\"\u{FB33}\":3}".as_bytes(),
-        )
-        .expect("valid");
+        let v =
+            parse_strict("{\"b\":1,\"a\":[true,null,\"x\\u0001\\n\\\"é\"],\"\u{1F600}\":2,\"\u{FB33}\":3}".as_bytes())
+                .expect("valid");
         let got = String::from_utf8(to_canonical(&v)).expect("utf8");
         // U+1F600 is the surrogate pair D83D DE00, which sorts before U+FB33 in UTF-16 (not in UTF-8).
         assert_eq!(got, "{\"a\":[true,null,\"x\\u0001\\n\\\"é\"],\"b\":1,\"\u{1F600}\":2,\"\u{FB33}\":3}");
@@ -231,10 +225,7 @@ mod tests {
     #[test]
     fn refuses_duplicates_floats_and_big_integers() {
         assert!(matches!(parse_strict(br#"{"a":1,"a":2}"#), Err(CanonicalError::Syntax(m)) if m.contains("duplicate")));
-        assert_eq!(
-            parse_strict(br#"{"a":{"b":[1,2.5]}}"#),
-            Err(CanonicalError::Number { path: "/a/b/1".into() })
-        );
+        assert_eq!(parse_strict(br#"{"a":{"b":[1,2.5]}}"#), Err(CanonicalError::Number { path: "/a/b/1".into() }));
         assert!(parse_strict(br#"{"a":1.0}"#).is_err());
         assert!(parse_strict(b"9007199254740992").is_err());
         assert!(parse_strict(b"-9007199254740991").is_ok());

@@ -90,9 +90,7 @@ impl UnsignedEnvelope {
         message.extend_from_slice(SIGNATURE_CONTEXT);
         message.extend_from_slice(&unsigned);
         let sig = key.sign(&message);
-        let Value::Object(mut obj) = value else {
-            unreachable!("built as an object above")
-        };
+        let Value::Object(mut obj) = value else { unreachable!("built as an object above") };
         obj.insert("sig".into(), Value::String(B64.encode(sig)));
         Envelope::from_value(Value::Object(obj))
     }
@@ -270,8 +268,8 @@ fn string(v: Value, name: &'static str) -> Result<String, EnvelopeError> {
 fn parse_id(v: Value) -> Result<Uuid, EnvelopeError> {
     let s = string(v, "id")?;
     let id = Uuid::parse_str(&s).map_err(|e| field("id", format!("not a UUID: {e}")))?;
-    if id.get_version_num() != 7 {
-        return Err(field("id", "must be a UUID version 7"));
+    if id.get_version_num() != 7 || id.get_variant() != uuid::Variant::RFC4122 {
+        return Err(field("id", "must be a UUID version 7 with the RFC 9562 variant"));
     }
     if id.hyphenated().to_string() != s {
         return Err(field("id", "must be in lowercase hyphenated form"));
@@ -299,9 +297,10 @@ pub fn check_kind(s: &str) -> Result<(), EnvelopeError> {
             && w.as_bytes()[0].is_ascii_lowercase()
             && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     };
-    let version = segments.last().and_then(|v| v.strip_prefix('v')).is_some_and(|n| {
-        !n.is_empty() && !n.starts_with('0') && n.len() <= 6 && n.bytes().all(|b| b.is_ascii_digit())
-    });
+    let version = segments
+        .last()
+        .and_then(|v| v.strip_prefix('v'))
+        .is_some_and(|n| !n.is_empty() && !n.starts_with('0') && n.len() <= 6 && n.bytes().all(|b| b.is_ascii_digit()));
     if s.len() <= 100 && segments.len() >= 2 && segments[..segments.len() - 1].iter().all(|w| word(w)) && version {
         Ok(())
     } else {
@@ -311,7 +310,8 @@ pub fn check_kind(s: &str) -> Result<(), EnvelopeError> {
 
 /// RFC 3339 with an explicit offset (`Z` or `±hh:mm`), years 2000–9999.
 pub fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
-    let t = OffsetDateTime::parse(s, &Rfc3339).map_err(|e| format!("{s:?} is not an RFC 3339 time with offset: {e}"))?;
+    let t =
+        OffsetDateTime::parse(s, &Rfc3339).map_err(|e| format!("{s:?} is not an RFC 3339 time with offset: {e}"))?;
     if !(2000..=9999).contains(&t.year()) {
         return Err(format!("{s:?} is outside the years 2000–9999"));
     }

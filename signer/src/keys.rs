@@ -91,9 +91,7 @@ impl KeyId {
     /// Parses the 32-character lowercase hex form.
     pub fn parse(s: &str) -> Result<KeyId, KeyError> {
         if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-            return Err(KeyError::Malformed(format!(
-                "key id must be 32 lowercase hex characters, got {s:?}"
-            )));
+            return Err(KeyError::Malformed(format!("key id must be 32 lowercase hex characters, got {s:?}")));
         }
         let mut id = [0u8; 16];
         hex::decode_to_slice(s, &mut id).map_err(|e| KeyError::Malformed(e.to_string()))?;
@@ -128,9 +126,8 @@ pub struct PublicKey {
 impl PublicKey {
     /// Checks and accepts 32 public-key bytes.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<PublicKey, KeyError> {
-        let point = decompress_canonical(bytes).ok_or(KeyError::BadPublicKey(
-            "not a canonical encoding of a curve point",
-        ))?;
+        let point =
+            decompress_canonical(bytes).ok_or(KeyError::BadPublicKey("not a canonical encoding of a curve point"))?;
         if point.is_small_order() {
             return Err(KeyError::BadPublicKey("weak key (small-order point)"));
         }
@@ -139,12 +136,8 @@ impl PublicKey {
 
     /// Parses standard padded base64 of the 32 key bytes.
     pub fn from_base64(s: &str) -> Result<PublicKey, KeyError> {
-        let raw = B64
-            .decode(s)
-            .map_err(|e| KeyError::Malformed(format!("public key is not canonical base64: {e}")))?;
-        let bytes: [u8; 32] = raw
-            .try_into()
-            .map_err(|_| KeyError::Malformed("public key must be 32 bytes".into()))?;
+        let raw = B64.decode(s).map_err(|e| KeyError::Malformed(format!("public key is not canonical base64: {e}")))?;
+        let bytes: [u8; 32] = raw.try_into().map_err(|_| KeyError::Malformed("public key must be 32 bytes".into()))?;
         PublicKey::from_bytes(&bytes)
     }
 
@@ -168,11 +161,7 @@ impl PublicKey {
         let p = Prepared::new(self, message, signature)?;
         // [8]([S]B − [k]A − R) = 0
         let sb_minus_ka = EdwardsPoint::vartime_double_scalar_mul_basepoint(&(-p.k), &self.point, &p.s);
-        if (sb_minus_ka - p.r).mul_by_cofactor().is_identity() {
-            Ok(())
-        } else {
-            Err(SignatureError::Mismatch)
-        }
+        if (sb_minus_ka - p.r).mul_by_cofactor().is_identity() { Ok(()) } else { Err(SignatureError::Mismatch) }
     }
 }
 
@@ -320,9 +309,7 @@ impl SigningKey {
         let inner = ed25519_dalek::SigningKey::from_bytes(seed);
         let public_bytes = inner.verifying_key().to_bytes();
         // A key derived from a seed by RFC 8032 is never small order; from_bytes cannot fail for it.
-        let point = CompressedEdwardsY(public_bytes)
-            .decompress()
-            .unwrap_or(ED25519_BASEPOINT_POINT);
+        let point = CompressedEdwardsY(public_bytes).decompress().unwrap_or(ED25519_BASEPOINT_POINT);
         SigningKey { inner, public: PublicKey { bytes: public_bytes, point } }
     }
 
@@ -373,22 +360,19 @@ impl SigningKey {
         }
         #[cfg(not(unix))]
         let _ = meta;
-        let text = Zeroizing::new(
-            fs::read_to_string(path).map_err(|source| KeyError::Io { path: shown.clone(), source })?,
-        );
+        let text =
+            Zeroizing::new(fs::read_to_string(path).map_err(|source| KeyError::Io { path: shown.clone(), source })?);
         let rest = text
             .trim_end_matches('\n')
             .strip_prefix(KEY_FILE_TAG)
             .and_then(|r| r.strip_prefix(' '))
-            .ok_or_else(|| KeyError::Malformed(format!("{shown}: not a SiteLedger key file (expected `{KEY_FILE_TAG} <base64>`)")))?;
-        let seed = Zeroizing::new(
-            B64.decode(rest)
-                .map_err(|e| KeyError::Malformed(format!("{shown}: bad base64: {e}")))?,
-        );
-        let seed: [u8; 32] = seed
-            .as_slice()
-            .try_into()
-            .map_err(|_| KeyError::Malformed(format!("{shown}: seed must be 32 bytes")))?;
+            .ok_or_else(|| {
+                KeyError::Malformed(format!("{shown}: not a SiteLedger key file (expected `{KEY_FILE_TAG} <base64>`)"))
+            })?;
+        let seed =
+            Zeroizing::new(B64.decode(rest).map_err(|e| KeyError::Malformed(format!("{shown}: bad base64: {e}")))?);
+        let seed: [u8; 32] =
+            seed.as_slice().try_into().map_err(|_| KeyError::Malformed(format!("{shown}: seed must be 32 bytes")))?;
         Ok(SigningKey::from_seed(&seed))
     }
 }
@@ -415,9 +399,8 @@ mod tests {
         let msgs: Vec<Vec<u8>> = (0..8).map(|i| format!("message {i}").into_bytes()).collect();
         let mut sigs: Vec<[u8; 64]> = keys.iter().zip(&msgs).map(|(k, m)| k.sign(m)).collect();
         sigs[5][10] ^= 1;
-        let items: Vec<BatchItem<'_>> = (0..8)
-            .map(|i| BatchItem { key: keys[i].public(), message: &msgs[i], signature: &sigs[i] })
-            .collect();
+        let items: Vec<BatchItem<'_>> =
+            (0..8).map(|i| BatchItem { key: keys[i].public(), message: &msgs[i], signature: &sigs[i] }).collect();
         let got = verify_batch(&items);
         for (i, r) in got.iter().enumerate() {
             assert_eq!(*r, keys[i].public().verify(&msgs[i], &sigs[i]), "item {i}");
@@ -458,7 +441,8 @@ mod tests {
 
     #[test]
     fn rejects_weak_and_noncanonical_keys() {
-        let identity = [1u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let identity =
+            [1u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
         assert!(matches!(PublicKey::from_bytes(&identity), Err(KeyError::BadPublicKey(_))));
         let mut y_ge_p = [0xffu8; 32];
         y_ge_p[0] = 0xee;
@@ -473,7 +457,10 @@ mod tests {
         // S + L is the classic malleation.
         let s = Scalar::from_canonical_bytes(sig[32..].try_into().expect("32")).expect("canonical");
         // L = 2^252 + 27742317777372353535851937790883648493, little-endian.
-        let l_bytes: [u8; 32] = [0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10];
+        let l_bytes: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10,
+        ];
         let mut sum = [0u8; 32];
         let mut carry = 0u16;
         for i in 0..32 {

@@ -203,13 +203,8 @@ pub fn open(note: &str, verifier: &NoteVerifier, strict: bool) -> Result<Verifie
             return Err(malformed("signature too short"));
         }
         if name == verifier.name && blob[..4] == verifier.id {
-            let sig: [u8; 64] = blob[4..]
-                .try_into()
-                .map_err(|_| NoteError::BadSignature(verifier.vkey()))?;
-            verifier
-                .key
-                .verify(text.as_bytes(), &sig)
-                .map_err(|_| NoteError::BadSignature(verifier.vkey()))?;
+            let sig: [u8; 64] = blob[4..].try_into().map_err(|_| NoteError::BadSignature(verifier.vkey()))?;
+            verifier.key.verify(text.as_bytes(), &sig).map_err(|_| NoteError::BadSignature(verifier.vkey()))?;
             if found {
                 return Err(malformed("the same key signed twice"));
             }
@@ -255,7 +250,10 @@ impl Checkpoint {
         let mut lines = body.split('\n');
         let origin = lines.next().filter(|o| !o.is_empty()).ok_or_else(|| bad("missing origin line"))?;
         let size_s = lines.next().ok_or_else(|| bad("missing tree size line"))?;
-        if size_s.is_empty() || (size_s.len() > 1 && size_s.starts_with('0')) || !size_s.bytes().all(|b| b.is_ascii_digit()) {
+        if size_s.is_empty()
+            || (size_s.len() > 1 && size_s.starts_with('0'))
+            || !size_s.bytes().all(|b| b.is_ascii_digit())
+        {
             return Err(bad("tree size must be a decimal number without leading zeros"));
         }
         let size: u64 = size_s.parse().map_err(|_| bad("tree size out of range"))?;

@@ -4,7 +4,9 @@
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::bundle::{Bundle, BundleConsistency, KEY_ENROLLED_KIND, KeyEnrollment, bundle_key, bundle_record, BUNDLE_FORMAT};
+use crate::bundle::{
+    BUNDLE_FORMAT, Bundle, BundleConsistency, KEY_ENROLLED_KIND, KeyEnrollment, bundle_key, bundle_record,
+};
 use crate::envelope::{Envelope, EnvelopeError, UnsignedEnvelope};
 use crate::keys::SigningKey;
 use crate::merkle::{Hash, MemoryTree};
@@ -39,7 +41,14 @@ impl ChainSigner {
     }
 
     /// Signs the next envelope of this signer's chain.
-    pub fn sign(&mut self, id: Uuid, stream: &str, kind: &str, occurred_at: &str, payload: Map<String, Value>) -> Result<Envelope, EnvelopeError> {
+    pub fn sign(
+        &mut self,
+        id: Uuid,
+        stream: &str,
+        kind: &str,
+        occurred_at: &str,
+        payload: Map<String, Value>,
+    ) -> Result<Envelope, EnvelopeError> {
         let env = UnsignedEnvelope {
             id,
             stream: stream.to_owned(),
@@ -84,9 +93,8 @@ fn obj(v: Value) -> Map<String, Value> {
 impl SampleLog {
     /// Builds the log with `readings` dust readings after the three enrollments.
     pub fn new(readings: u64) -> Result<SampleLog, EnvelopeError> {
-        let log = NoteSigner::new(SAMPLE_ORIGIN, SigningKey::from_seed(&[0x10; 32])).map_err(|e| {
-            EnvelopeError::Field { field: "log", reason: e.to_string() }
-        })?;
+        let log = NoteSigner::new(SAMPLE_ORIGIN, SigningKey::from_seed(&[0x10; 32]))
+            .map_err(|e| EnvelopeError::Field { field: "log", reason: e.to_string() })?;
         let mut s = SampleLog {
             log,
             city: ChainSigner::new(SigningKey::from_seed(&[0x21; 32])),
@@ -128,7 +136,14 @@ impl SampleLog {
         Ok(s)
     }
 
-    fn append_by(&mut self, who: Who, stream: &str, kind: &str, at: &str, payload: Map<String, Value>) -> Result<u64, EnvelopeError> {
+    fn append_by(
+        &mut self,
+        who: Who,
+        stream: &str,
+        kind: &str,
+        at: &str,
+        payload: Map<String, Value>,
+    ) -> Result<u64, EnvelopeError> {
         let id = sample_uuid(self.next_id);
         self.next_id += 1;
         let signer = match who {

@@ -4,3 +4,6 @@
 mod kat;
 mod vectors;
 mod cli;
+mod props;
+mod independent;
+mod go_interop;

@@ -1,0 +1,1517 @@
+//! The sequencer: the ledger's single writer, and [`Ledger`], its cloneable handle.
+//!
+//! Ingest path for each record: decode (caller) → schema check (policy) → signature (batch-verified before the
+//! sequencer, on the caller's task, so both cores work) → the signer key is enrolled and valid at `occurred_at` →
+//! the signer's chain continues (`seq`/`prev`) → position and stream version → Merkle leaf → commit.
+//!
+//! Group commit: the sequencer task takes every request waiting in its queue (up to `max_batch_events`), decides
+//! them all in memory, writes one [`Commit`] (one transaction, one fsync), and only then answers. A request is
+//! acknowledged only after its commit is durable. If the commit fails, every request in it gets an error and the
+//! sequencer reloads its state from the store, so nothing half-decided survives.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures::Stream;
+use siteledger_signer::bundle::{BUNDLE_FORMAT, Bundle, BundleConsistency, BundleKey, BundleRecord, KeyEnrollment};
+use siteledger_signer::keys::{BatchItem, PublicKey, SignatureError, verify_batch};
+use siteledger_signer::merkle::{Frontier, Hash, NodeId, ProofPlan};
+use siteledger_signer::note::{Checkpoint, NoteSigner, NoteVerifier};
+use siteledger_signer::{Envelope, SigningKey, UnsignedEnvelope};
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, UtcOffset};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::error::{AppendError, ExpectedVersion, LedgerError, Rejection};
+use crate::store::{Commit, Direction, EventStore, StoreError, StoredCheckpoint, StoredEvent, StoredKey};
+use crate::system::{
+    EQUIVOCATION_KIND, Equivocation, KEY_ENROLLED_KIND, KEY_REVOKED_KIND, KeyRevocation, OpenPolicy, Policy,
+    SIGNER_GAP_KIND, SYSTEM_ROLE, SignerGap, payload,
+};
+
+/// A source of the current time (injected so tests need no sleeps).
+pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+/// Configuration of a ledger instance.
+pub struct LedgerConfig {
+    /// Signs checkpoints; its key name is the log origin.
+    pub log_signer: NoteSigner,
+    /// Signs the ledger's own records (genesis, gaps, equivocations).
+    pub system_key: SigningKey,
+    /// Keys allowed to enrol themselves (roots of trust), besides the system key.
+    pub trust_roots: Vec<PublicKey>,
+    /// Publish a checkpoint after this many new events …
+    pub checkpoint_every: u64,
+    /// … or this long after the first event not yet covered, whichever comes first.
+    pub checkpoint_interval: Duration,
+    /// Upper bound on events per group commit.
+    pub max_batch_events: usize,
+    /// Domain rules.
+    pub policy: Arc<dyn Policy>,
+    /// Wall clock for `recorded_at` and checkpoint times.
+    pub clock: Clock,
+}
+
+impl LedgerConfig {
+    /// A configuration with the default policy and limits.
+    pub fn new(log_signer: NoteSigner, system_key: SigningKey) -> LedgerConfig {
+        LedgerConfig {
+            log_signer,
+            system_key,
+            trust_roots: Vec::new(),
+            checkpoint_every: 4096,
+            checkpoint_interval: Duration::from_secs(1),
+            max_batch_events: 8192,
+            policy: Arc::new(OpenPolicy),
+            clock: Arc::new(OffsetDateTime::now_utc),
+        }
+    }
+}
+
+impl std::fmt::Debug for LedgerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LedgerConfig")
+            .field("log", &self.log_signer.name())
+            .field("system_key", &self.system_key.key_id())
+            .field("checkpoint_every", &self.checkpoint_every)
+            .field("checkpoint_interval", &self.checkpoint_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer for one ingested record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// Newly appended at this position.
+    Accepted {
+        /// Log position.
+        position: u64,
+    },
+    /// Already in the log (same event id, same bytes) at this position.
+    Duplicate {
+        /// Log position.
+        position: u64,
+    },
+    /// Refused.
+    Rejected(Rejection),
+}
+
+/// Counters exported as metrics.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LedgerStats {
+    /// Records appended (including the ledger's own).
+    pub accepted: u64,
+    /// Duplicates answered idempotently.
+    pub duplicates: u64,
+    /// Rejections by code.
+    pub rejections: HashMap<&'static str, u64>,
+    /// Group commits written.
+    pub commits: u64,
+    /// Checkpoints signed.
+    pub checkpoints: u64,
+}
+
+struct Shared<S> {
+    store: S,
+    verifier: NoteVerifier,
+    origin: String,
+    /// Public keys by key id, for signature checks before the sequencer (a key id is a hash of its key, so an
+    /// entry never changes meaning).
+    public_keys: RwLock<HashMap<String, PublicKey>>,
+    stats: RwLock<LedgerStats>,
+}
+
+/// A handle to a running ledger. Cheap to clone.
+pub struct Ledger<S> {
+    shared: Arc<Shared<S>>,
+    requests: mpsc::Sender<Request>,
+    head: watch::Receiver<u64>,
+}
+
+impl<S> Clone for Ledger<S> {
+    fn clone(&self) -> Self {
+        Ledger { shared: Arc::clone(&self.shared), requests: self.requests.clone(), head: self.head.clone() }
+    }
+}
+
+impl<S> std::fmt::Debug for Ledger<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger").field("origin", &self.shared.origin).field("head", &*self.head.borrow()).finish()
+    }
+}
+
+struct Item {
+    env: Envelope,
+    /// Result of the pre-check, when the key was known before the sequencer saw the record.
+    sig: Option<Result<(), SignatureError>>,
+}
+
+enum Request {
+    Ingest {
+        items: Vec<Item>,
+        reply: oneshot::Sender<Result<Vec<IngestOutcome>, LedgerError>>,
+    },
+    Append {
+        stream: String,
+        expected: ExpectedVersion,
+        items: Vec<Item>,
+        reply: oneshot::Sender<Result<Vec<u64>, AppendError>>,
+    },
+    Checkpoint {
+        reply: oneshot::Sender<Result<StoredCheckpoint, LedgerError>>,
+    },
+}
+
+impl Request {
+    fn len(&self) -> usize {
+        match self {
+            Request::Ingest { items, .. } | Request::Append { items, .. } => items.len(),
+            Request::Checkpoint { .. } => 0,
+        }
+    }
+}
+
+impl<S: EventStore> Ledger<S> {
+    /// Opens the ledger on `store`: loads its state (writing the genesis record into an empty log) and starts the
+    /// sequencer task. Requires a Tokio runtime.
+    pub async fn open(store: S, config: LedgerConfig) -> Result<Ledger<S>, LedgerError> {
+        let verifier = config.log_signer.verifier();
+        let origin = config.log_signer.name().to_owned();
+        let shared = Arc::new(Shared {
+            store,
+            verifier,
+            origin,
+            public_keys: RwLock::new(HashMap::new()),
+            stats: RwLock::new(LedgerStats::default()),
+        });
+        let mut seq = Sequencer::load(Arc::clone(&shared), config).await?;
+        if seq.state.head == 0 {
+            seq.genesis().await?;
+        }
+        let (head_tx, head_rx) = watch::channel(seq.state.head);
+        seq.head_tx = Some(head_tx);
+        let (tx, rx) = mpsc::channel(1024);
+        tokio::spawn(seq.run(rx));
+        Ok(Ledger { shared, requests: tx, head: head_rx })
+    }
+
+    /// The underlying store (for reads the ledger does not wrap).
+    pub fn store(&self) -> &S {
+        &self.shared.store
+    }
+
+    /// The log's checkpoint verifier (its key string is what auditors pin).
+    pub fn log_verifier(&self) -> &NoteVerifier {
+        &self.shared.verifier
+    }
+
+    /// Number of records in the log as last committed by this instance.
+    pub fn head(&self) -> u64 {
+        *self.head.borrow()
+    }
+
+    /// A receiver that changes whenever the head advances.
+    pub fn watch_head(&self) -> watch::Receiver<u64> {
+        self.head.clone()
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> LedgerStats {
+        self.shared.stats.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn precheck(&self, envelopes: Vec<Envelope>) -> Vec<Item> {
+        let keys = match self.shared.public_keys.read() {
+            Ok(k) => k,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut items: Vec<Item> = Vec::with_capacity(envelopes.len());
+        let mut batch_idx = Vec::new();
+        let resolved: Vec<Option<PublicKey>> =
+            envelopes.iter().map(|e| keys.get(&e.signer().to_string()).copied()).collect();
+        drop(keys);
+        let mut batch = Vec::new();
+        for (i, (env, key)) in envelopes.iter().zip(&resolved).enumerate() {
+            if let Some(k) = key {
+                batch.push(BatchItem { key: k, message: env.signed_message(), signature: env.signature() });
+                batch_idx.push(i);
+            }
+        }
+        let results = verify_batch(&batch);
+        let mut sig: Vec<Option<Result<(), SignatureError>>> = vec![None; envelopes.len()];
+        for (r, i) in results.into_iter().zip(batch_idx) {
+            sig[i] = Some(r);
+        }
+        for (env, s) in envelopes.into_iter().zip(sig) {
+            items.push(Item { env, sig: s });
+        }
+        items
+    }
+
+    async fn precheck_blocking(&self, envelopes: Vec<Envelope>) -> Vec<Item>
+    where
+        S: Send + Sync,
+    {
+        // Signature checks are CPU work: run them off the async workers so the sequencer keeps committing.
+        let this = self.clone();
+        match tokio::task::spawn_blocking(move || this.precheck(envelopes)).await {
+            Ok(items) => items,
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Ingests records independently: each is accepted, answered as a duplicate, or rejected with a reason.
+    /// `Err` only if the ledger could not commit (then nothing of this call was acknowledged).
+    pub async fn ingest(&self, envelopes: Vec<Envelope>) -> Result<Vec<IngestOutcome>, LedgerError> {
+        if envelopes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let n = envelopes.len();
+        let items = self.precheck_blocking(envelopes).await;
+        if items.len() != n {
+            return Err(LedgerError::Closed);
+        }
+        let (reply, rx) = oneshot::channel();
+        self.requests.send(Request::Ingest { items, reply }).await.map_err(|_| LedgerError::Closed)?;
+        rx.await.map_err(|_| LedgerError::Closed)?
+    }
+
+    /// Appends a batch to one stream atomically, if the stream is at `expected`. Re-sending a batch that was
+    /// already appended returns the same positions.
+    pub async fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        envelopes: Vec<Envelope>,
+    ) -> Result<Vec<u64>, AppendError> {
+        if envelopes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let n = envelopes.len();
+        let items = self.precheck_blocking(envelopes).await;
+        if items.len() != n {
+            return Err(LedgerError::Closed.into());
+        }
+        let (reply, rx) = oneshot::channel();
+        self.requests
+            .send(Request::Append { stream: stream.to_owned(), expected, items, reply })
+            .await
+            .map_err(|_| AppendError::Ledger(LedgerError::Closed))?;
+        rx.await.map_err(|_| AppendError::Ledger(LedgerError::Closed))?
+    }
+
+    /// Signs and stores a checkpoint of the current tree now (if the latest one is older), and returns the latest.
+    pub async fn checkpoint_now(&self) -> Result<StoredCheckpoint, LedgerError> {
+        let (reply, rx) = oneshot::channel();
+        self.requests.send(Request::Checkpoint { reply }).await.map_err(|_| LedgerError::Closed)?;
+        rx.await.map_err(|_| LedgerError::Closed)?
+    }
+
+    /// Records from `from`, at most `limit`.
+    pub async fn read_all(&self, from: u64, limit: usize) -> Result<Vec<StoredEvent>, LedgerError> {
+        Ok(self.shared.store.read_all(from, limit).await?)
+    }
+
+    /// Records of one stream.
+    pub async fn read_stream(
+        &self,
+        stream: &str,
+        from: u64,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, LedgerError> {
+        Ok(self.shared.store.read_stream(stream, from, direction, limit).await?)
+    }
+
+    /// A catch-up subscription from position `from`: every record in order, then live ones as they commit, with
+    /// no gaps and no duplicates. Ends when the ledger shuts down.
+    pub fn subscribe(&self, from: u64) -> impl Stream<Item = Result<StoredEvent, LedgerError>> + Send + 'static
+    where
+        S: Send + Sync,
+    {
+        struct St<S> {
+            ledger: Ledger<S>,
+            next: u64,
+            buf: VecDeque<StoredEvent>,
+            done: bool,
+        }
+        let st = St { ledger: self.clone(), next: from, buf: VecDeque::new(), done: false };
+        futures::stream::unfold(st, |mut st| async move {
+            loop {
+                if st.done {
+                    return None;
+                }
+                if let Some(e) = st.buf.pop_front() {
+                    return Some((Ok(e), st));
+                }
+                let mut head_rx = st.ledger.head.clone();
+                let head = *head_rx.borrow_and_update();
+                if st.next < head {
+                    match st.ledger.shared.store.read_all(st.next, 512).await {
+                        Ok(events) => {
+                            for e in events {
+                                // Dense positions: anything else is a store bug, surfaced rather than skipped.
+                                if e.position != st.next {
+                                    st.done = true;
+                                    let err = LedgerError::Store(crate::store::StoreError::Corrupt(format!(
+                                        "expected position {}, read {}",
+                                        st.next, e.position
+                                    )));
+                                    return Some((Err(err), st));
+                                }
+                                st.next += 1;
+                                st.buf.push_back(e);
+                            }
+                            continue;
+                        }
+                        Err(e) => {
+                            st.done = true;
+                            return Some((Err(e.into()), st));
+                        }
+                    }
+                }
+                if head_rx.changed().await.is_err() {
+                    return None;
+                }
+            }
+        })
+    }
+
+    /// The newest signed checkpoint.
+    pub async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, LedgerError> {
+        Ok(self.shared.store.latest_checkpoint().await?)
+    }
+
+    /// Inclusion proof for `index` in the tree of `size` leaves (`size` ≤ head).
+    pub async fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LedgerError> {
+        if size > self.head() {
+            return Err(LedgerError::InvalidRequest(format!("tree size {size} exceeds the log size {}", self.head())));
+        }
+        let plan = ProofPlan::inclusion(index, size).map_err(|e| LedgerError::InvalidRequest(e.to_string()))?;
+        let nodes = self.shared.store.read_nodes(&plan.nodes()).await?;
+        plan.assemble(&nodes).map_err(|e| LedgerError::InvalidRequest(e.to_string()))
+    }
+
+    /// Consistency proof from `old` to `new` leaves (`new` ≤ head).
+    pub async fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, LedgerError> {
+        if new > self.head() {
+            return Err(LedgerError::InvalidRequest(format!("tree size {new} exceeds the log size {}", self.head())));
+        }
+        let plan = ProofPlan::consistency(old, new).map_err(|e| LedgerError::InvalidRequest(e.to_string()))?;
+        let nodes = self.shared.store.read_nodes(&plan.nodes()).await?;
+        plan.assemble(&nodes).map_err(|e| LedgerError::InvalidRequest(e.to_string()))
+    }
+
+    /// Root hash of the first `size` leaves.
+    pub async fn root_at(&self, size: u64) -> Result<Hash, LedgerError> {
+        if size > self.head() {
+            return Err(LedgerError::InvalidRequest(format!("tree size {size} exceeds the log size {}", self.head())));
+        }
+        let nodes = self.shared.store.read_nodes(&siteledger_signer::merkle::range_nodes(0, size)).await?;
+        Ok(siteledger_signer::merkle::fold_range(&nodes))
+    }
+
+    /// An evidence bundle for these events (plus the enrollment records of their signers, transitively), proven
+    /// into the latest checkpoint; with a consistency proof from `since` (an older checkpoint size) if given.
+    pub async fn evidence_bundle(&self, event_ids: &[Uuid]) -> Result<Bundle, LedgerError> {
+        let cp = match self.latest_checkpoint().await? {
+            Some(cp) => cp,
+            None => self.checkpoint_now().await?,
+        };
+        let mut cp = cp;
+        let mut found = self.shared.store.events_by_id(event_ids).await?;
+        if found.len() != event_ids.len() {
+            let have: Vec<Uuid> = found.iter().map(|e| e.event_id).collect();
+            let missing: Vec<String> = event_ids.iter().filter(|i| !have.contains(i)).map(|i| i.to_string()).collect();
+            return Err(LedgerError::InvalidRequest(format!("no such event: {}", missing.join(", "))));
+        }
+        if found.iter().any(|e| e.position >= cp.size) {
+            cp = self.checkpoint_now().await?;
+        }
+        // Add enrollment records of every signer, up to the roots.
+        let keys = self.shared.store.keys().await?;
+        let by_id: HashMap<&str, &StoredKey> = keys.iter().map(|k| (k.key_id.as_str(), k)).collect();
+        let mut signers: Vec<String> = found.iter().map(|e| e.signer.clone()).collect();
+        let mut key_entries: Vec<BundleKey> = Vec::new();
+        let mut enrol_ids = Vec::new();
+        while let Some(s) = signers.pop() {
+            if key_entries.iter().any(|k| k.key_id == s) {
+                continue;
+            }
+            let Some(k) = by_id.get(s.as_str()) else {
+                return Err(LedgerError::Store(crate::store::StoreError::Corrupt(format!(
+                    "signer {s} has no key row"
+                ))));
+            };
+            key_entries.push(BundleKey {
+                key_id: k.key_id.clone(),
+                public_key: PublicKey::from_bytes(&k.public_key)
+                    .map(|p| p.to_base64())
+                    .map_err(|e| LedgerError::Store(crate::store::StoreError::Corrupt(e.to_string())))?,
+                enrolled_by: Some(k.enrolled_by.to_string()),
+            });
+            enrol_ids.push(k.enrolled_by);
+            let enrol = self.shared.store.events_by_id(&[k.enrolled_by]).await?;
+            for e in enrol {
+                signers.push(e.signer.clone());
+                if !found.iter().any(|f| f.event_id == e.event_id) {
+                    found.push(e);
+                }
+            }
+        }
+        found.sort_by_key(|e| e.position);
+        found.dedup_by_key(|e| e.position);
+        let mut records = Vec::with_capacity(found.len());
+        for e in &found {
+            let proof = self.inclusion_proof(e.position, cp.size).await?;
+            let env = Envelope::parse(&e.leaf)
+                .map_err(|err| LedgerError::Store(crate::store::StoreError::Corrupt(err.to_string())))?;
+            records.push(siteledger_signer::bundle::bundle_record(e.position, &env, &proof));
+        }
+        key_entries.sort_by(|a, b| a.key_id.cmp(&b.key_id));
+        Ok(Bundle {
+            format: BUNDLE_FORMAT.to_owned(),
+            log_key: self.shared.verifier.vkey(),
+            checkpoint: cp.note,
+            keys: key_entries,
+            records,
+            consistency: None,
+        })
+    }
+
+    /// Adds a consistency proof from the bundle's checkpoint to the latest one.
+    pub async fn extend_bundle(&self, mut bundle: Bundle) -> Result<Bundle, LedgerError> {
+        let old = Checkpoint::open(&bundle.checkpoint, &self.shared.verifier, true)
+            .map_err(|e| LedgerError::InvalidRequest(e.to_string()))?;
+        let Some(newer) = self.latest_checkpoint().await? else {
+            return Ok(bundle);
+        };
+        if newer.size > old.size {
+            let proof = self.consistency_proof(old.size, newer.size).await?;
+            bundle.consistency = Some(BundleConsistency {
+                checkpoint: newer.note,
+                hashes: proof
+                    .iter()
+                    .map(|h| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, h))
+                    .collect(),
+            });
+        }
+        Ok(bundle)
+    }
+
+    /// Bundle record for one stored event (helper for API layers).
+    pub fn bundle_record(event: &StoredEvent, inclusion: &[Hash]) -> Result<BundleRecord, LedgerError> {
+        let env = Envelope::parse(&event.leaf)
+            .map_err(|e| LedgerError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
+        Ok(siteledger_signer::bundle::bundle_record(event.position, &env, inclusion))
+    }
+}
+
+/// A key as the sequencer holds it.
+#[derive(Debug, Clone)]
+struct KeyEntry {
+    stored: StoredKey,
+    public: PublicKey,
+}
+
+/// Sequencer state. Everything here is also derivable from the store; [`Sequencer::load`] rebuilds it.
+#[derive(Debug, Clone)]
+struct State {
+    head: u64,
+    frontier: Frontier,
+    keys: HashMap<String, KeyEntry>,
+    /// Cached signer heads: key id → (seq, leaf hash) of the highest sequence number.
+    signer_heads: HashMap<String, Option<(u64, Hash)>>,
+    /// Cached stream heads: stream → last version.
+    stream_heads: HashMap<String, Option<u64>>,
+    last_checkpoint_size: u64,
+    /// When the oldest record not covered by a checkpoint was committed.
+    uncovered_since: Option<Instant>,
+    system_seq: u64,
+    system_prev: Option<Hash>,
+}
+
+struct Sequencer<S> {
+    shared: Arc<Shared<S>>,
+    config: LedgerConfig,
+    state: State,
+    head_tx: Option<watch::Sender<u64>>,
+    /// Stored events whose ids appear in the current group (prefetched once per group).
+    existing: HashMap<Uuid, StoredEvent>,
+}
+
+/// Work in progress for one group commit: the events decided so far and overlays on the cached state.
+struct Pending {
+    events: Vec<StoredEvent>,
+    nodes: Vec<(NodeId, Hash)>,
+    new_keys: Vec<StoredKey>,
+    revocations: Vec<(String, String)>,
+    frontier: Frontier,
+    head: u64,
+    by_id: HashMap<Uuid, usize>,
+    by_signer_seq: HashMap<(String, u64), usize>,
+    signer_heads: HashMap<String, Option<(u64, Hash)>>,
+    stream_heads: HashMap<String, Option<u64>>,
+    keys: HashMap<String, KeyEntry>,
+    system_seq: u64,
+    system_prev: Option<Hash>,
+    accepted: u64,
+}
+
+impl Pending {
+    fn savepoint(&self) -> Savepoint {
+        Savepoint {
+            events: self.events.len(),
+            nodes: self.nodes.len(),
+            new_keys: self.new_keys.len(),
+            revocations: self.revocations.len(),
+            frontier: self.frontier.clone(),
+            head: self.head,
+            signer_heads: self.signer_heads.clone(),
+            stream_heads: self.stream_heads.clone(),
+            keys: self.keys.clone(),
+            system_seq: self.system_seq,
+            system_prev: self.system_prev,
+            accepted: self.accepted,
+        }
+    }
+
+    fn rollback(&mut self, sp: Savepoint) {
+        for e in self.events.drain(sp.events..) {
+            self.by_id.remove(&e.event_id);
+            self.by_signer_seq.remove(&(e.signer.clone(), e.signer_seq));
+        }
+        self.nodes.truncate(sp.nodes);
+        self.new_keys.truncate(sp.new_keys);
+        self.revocations.truncate(sp.revocations);
+        self.frontier = sp.frontier;
+        self.head = sp.head;
+        self.signer_heads = sp.signer_heads;
+        self.stream_heads = sp.stream_heads;
+        self.keys = sp.keys;
+        self.system_seq = sp.system_seq;
+        self.system_prev = sp.system_prev;
+        self.accepted = sp.accepted;
+    }
+}
+
+struct Savepoint {
+    events: usize,
+    nodes: usize,
+    new_keys: usize,
+    revocations: usize,
+    frontier: Frontier,
+    head: u64,
+    signer_heads: HashMap<String, Option<(u64, Hash)>>,
+    stream_heads: HashMap<String, Option<u64>>,
+    keys: HashMap<String, KeyEntry>,
+    system_seq: u64,
+    system_prev: Option<Hash>,
+    accepted: u64,
+}
+
+/// Outcome of deciding one record inside a group.
+enum Decided {
+    Accepted(u64),
+    Duplicate(u64),
+    Rejected(Rejection),
+}
+
+const SHANGHAI: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
+    Ok(o) => o,
+    Err(_) => UtcOffset::UTC,
+};
+
+impl<S: EventStore> Sequencer<S> {
+    async fn load(shared: Arc<Shared<S>>, config: LedgerConfig) -> Result<Sequencer<S>, LedgerError> {
+        let state = load_state(&shared, &config).await?;
+        Ok(Sequencer { shared, config, state, head_tx: None, existing: HashMap::new() })
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        (self.config.clock)()
+    }
+
+    fn now_text(&self) -> String {
+        self.now().to_offset(SHANGHAI).format(&Rfc3339).unwrap_or_else(|_| "2000-01-01T00:00:00+08:00".into())
+    }
+
+    fn new_pending(&self) -> Pending {
+        Pending {
+            events: Vec::new(),
+            nodes: Vec::new(),
+            new_keys: Vec::new(),
+            revocations: Vec::new(),
+            frontier: self.state.frontier.clone(),
+            head: self.state.head,
+            by_id: HashMap::new(),
+            by_signer_seq: HashMap::new(),
+            signer_heads: HashMap::new(),
+            stream_heads: HashMap::new(),
+            keys: HashMap::new(),
+            system_seq: self.state.system_seq,
+            system_prev: self.state.system_prev,
+            accepted: 0,
+        }
+    }
+
+    /// The first record of an empty log: the system key enrols itself.
+    async fn genesis(&mut self) -> Result<(), LedgerError> {
+        let mut p = self.new_pending();
+        let pk = *self.config.system_key.public();
+        let enrollment = KeyEnrollment {
+            key_id: pk.key_id().to_string(),
+            public_key: pk.to_base64(),
+            subject: self.shared.origin.clone(),
+            role: SYSTEM_ROLE.to_owned(),
+            valid_from: "2000-01-01T00:00:00+08:00".to_owned(),
+            valid_until: None,
+        };
+        let env = self.system_envelope(&mut p, "ledger/keys", KEY_ENROLLED_KIND, enrollment.to_payload())?;
+        let item = Item { env, sig: None };
+        match self.decide(&mut p, &item).await? {
+            Decided::Accepted(_) => {}
+            Decided::Duplicate(_) | Decided::Rejected(_) => {
+                return Err(LedgerError::Signing("genesis record was not accepted".into()));
+            }
+        }
+        self.commit(p, true).await?;
+        Ok(())
+    }
+
+    fn system_envelope(
+        &self,
+        p: &mut Pending,
+        stream: &str,
+        kind: &str,
+        body: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Envelope, LedgerError> {
+        let env = UnsignedEnvelope {
+            id: Uuid::now_v7(),
+            stream: stream.to_owned(),
+            kind: kind.to_owned(),
+            occurred_at: self.now_text(),
+            seq: p.system_seq + 1,
+            prev: p.system_prev,
+            payload: body,
+        }
+        .sign(&self.config.system_key)
+        .map_err(|e| LedgerError::Signing(e.to_string()))?;
+        Ok(env)
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        loop {
+            let deadline = self.state.uncovered_since.map(|t| t + self.config.checkpoint_interval);
+            let first = tokio::select! {
+                r = rx.recv() => match r {
+                    Some(r) => Some(r),
+                    None => break,
+                },
+                () = sleep_until_opt(deadline) => None,
+            };
+            let mut group: Vec<Request> = Vec::new();
+            let mut n = 0;
+            if let Some(r) = first {
+                n += r.len();
+                group.push(r);
+                while n < self.config.max_batch_events {
+                    match rx.try_recv() {
+                        Ok(r) => {
+                            n += r.len();
+                            group.push(r);
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            self.process(group).await;
+        }
+        // Cover what was committed before stopping.
+        if self.state.head > self.state.last_checkpoint_size {
+            let p = self.new_pending();
+            if let Err(e) = self.commit(p, true).await {
+                tracing::warn!(error = %e, "final checkpoint at shutdown failed");
+            }
+        }
+    }
+
+    async fn process(&mut self, group: Vec<Request>) {
+        let (bodies, senders): (Vec<Body>, Vec<Sender>) = group.into_iter().map(split).unzip();
+        let mut attempt = 0;
+        loop {
+            match self.try_group(&bodies).await {
+                Ok((answers, latest)) => {
+                    if let Ok(mut s) = self.shared.stats.write() {
+                        for a in &answers {
+                            if let Answer::Ingest(Ok(out)) = a {
+                                for o in out {
+                                    match o {
+                                        IngestOutcome::Duplicate { .. } => s.duplicates += 1,
+                                        IngestOutcome::Rejected(r) => *s.rejections.entry(r.code()).or_default() += 1,
+                                        IngestOutcome::Accepted { .. } => {}
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    for (tx, a) in senders.into_iter().zip(answers) {
+                        tx.send(a, &latest);
+                    }
+                    return;
+                }
+                Err(e) => {
+                    if matches!(e, LedgerError::Store(StoreError::HeadMoved { .. })) && attempt < 1000 {
+                        // Another writer appended first: catch up with what it wrote (cheap, so this writer gets
+                        // its turn soon) and decide the same group again on the new head.
+                        attempt += 1;
+                        match self.catch_up().await {
+                            Ok(()) => {
+                                tokio::task::yield_now().await;
+                                continue;
+                            }
+                            Err(err) => tracing::error!(error = %err, "catching up with another writer failed"),
+                        }
+                    }
+                    // Rebuild from the store: whatever was or was not written, the store is the truth.
+                    match load_state(&self.shared, &self.config).await {
+                        Ok(s) => self.state = s,
+                        Err(e) => tracing::error!(error = %e, "reloading ledger state failed"),
+                    }
+                    tracing::error!(error = %e, "group commit failed; answering every request of the group with an error");
+                    for tx in senders {
+                        tx.fail(&e);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Folds records appended by another writer (sharing the database) into the state.
+    async fn catch_up(&mut self) -> Result<(), LedgerError> {
+        let head = self.shared.store.head().await?;
+        let mut keys_changed = false;
+        while self.state.head < head {
+            let events = self.shared.store.read_all(self.state.head, 4096).await?;
+            if events.is_empty() {
+                break;
+            }
+            for e in events {
+                if e.position != self.state.head {
+                    return Err(LedgerError::Store(StoreError::Corrupt(format!(
+                        "expected position {}, read {}",
+                        self.state.head, e.position
+                    ))));
+                }
+                let _ = self.state.frontier.push(e.leaf_hash);
+                self.state.head += 1;
+                if let Some(h) = self.state.signer_heads.get_mut(&e.signer) {
+                    if h.is_none_or(|(seq, _)| e.signer_seq > seq) {
+                        *h = Some((e.signer_seq, e.leaf_hash));
+                    }
+                }
+                if let Some(h) = self.state.stream_heads.get_mut(&e.stream) {
+                    *h = Some(e.stream_version);
+                }
+                if e.signer == self.config.system_key.key_id().to_string() && e.signer_seq > self.state.system_seq {
+                    self.state.system_seq = e.signer_seq;
+                    self.state.system_prev = Some(e.leaf_hash);
+                }
+                keys_changed |= e.kind == KEY_ENROLLED_KIND || e.kind == KEY_REVOKED_KIND;
+            }
+        }
+        if keys_changed {
+            let mut keys = HashMap::new();
+            for k in self.shared.store.keys().await? {
+                let public = PublicKey::from_bytes(&k.public_key)
+                    .map_err(|err| LedgerError::Store(StoreError::Corrupt(format!("key {}: {err}", k.key_id))))?;
+                keys.insert(k.key_id.clone(), KeyEntry { stored: k, public });
+            }
+            if let Ok(mut pk) = self.shared.public_keys.write() {
+                for (id, k) in &keys {
+                    pk.insert(id.clone(), k.public);
+                }
+            }
+            self.state.keys = keys;
+        }
+        if let Some(cp) = self.shared.store.latest_checkpoint().await? {
+            if cp.size <= self.state.head {
+                self.state.last_checkpoint_size = self.state.last_checkpoint_size.max(cp.size);
+            }
+        }
+        if let Some(tx) = &self.head_tx {
+            tx.send_replace(self.state.head);
+        }
+        Ok(())
+    }
+
+    /// Decides a whole group and commits it. Nothing is answered here, so the group can be retried.
+    async fn try_group(&mut self, bodies: &[Body]) -> Result<(Vec<Answer>, Option<StoredCheckpoint>), LedgerError> {
+        let mut p = self.new_pending();
+        self.prefetch(bodies).await?;
+        let mut answers = Vec::with_capacity(bodies.len());
+        let mut force_checkpoint = false;
+        for body in bodies {
+            match body {
+                Body::Ingest(items) => {
+                    let mut out = Vec::with_capacity(items.len());
+                    for item in items {
+                        out.push(match self.decide(&mut p, item).await? {
+                            Decided::Accepted(pos) => IngestOutcome::Accepted { position: pos },
+                            Decided::Duplicate(pos) => IngestOutcome::Duplicate { position: pos },
+                            Decided::Rejected(r) => IngestOutcome::Rejected(r),
+                        });
+                    }
+                    answers.push(Answer::Ingest(Ok(out)));
+                }
+                Body::Append { stream, expected, items } => {
+                    let r = self.decide_append(&mut p, stream, *expected, items).await;
+                    if let Err(AppendError::Ledger(e)) = r {
+                        return Err(e);
+                    }
+                    answers.push(Answer::Append(r));
+                }
+                Body::Checkpoint => {
+                    if !force_checkpoint && p.events.is_empty() && self.shared.store.head().await? != self.state.head {
+                        // Another writer shares the database: cover what it wrote too.
+                        self.catch_up().await?;
+                        p = self.new_pending();
+                    }
+                    force_checkpoint = true;
+                    answers.push(Answer::Checkpoint);
+                }
+            }
+        }
+        let accepted = p.accepted;
+        let has_events = !p.events.is_empty();
+        let due = self.checkpoint_due(&p) || (force_checkpoint && p.head > self.state.last_checkpoint_size);
+        if has_events || due {
+            self.commit(p, due).await?;
+        }
+        if let Ok(mut s) = self.shared.stats.write() {
+            s.accepted += accepted;
+        }
+        let latest = if force_checkpoint { self.shared.store.latest_checkpoint().await? } else { None };
+        Ok((answers, latest))
+    }
+
+    /// Loads signer and stream heads and existing event ids the group needs, in few store calls.
+    async fn prefetch(&mut self, bodies: &[Body]) -> Result<(), LedgerError> {
+        let mut ids = Vec::new();
+        for b in bodies {
+            if let Body::Ingest(items) | Body::Append { items, .. } = b {
+                for it in items {
+                    ids.push(it.env.id());
+                    let signer = it.env.signer().to_string();
+                    if !self.state.signer_heads.contains_key(&signer) {
+                        let head = self.shared.store.signer_head(&signer).await?;
+                        self.state.signer_heads.insert(signer, head.map(|e| (e.signer_seq, e.leaf_hash)));
+                    }
+                    if !self.state.stream_heads.contains_key(it.env.stream()) {
+                        let head = self.shared.store.stream_head(it.env.stream()).await?;
+                        self.state.stream_heads.insert(it.env.stream().to_owned(), head);
+                    }
+                }
+            }
+        }
+        if self.state.stream_heads.len() > 1_000_000 {
+            // Bound the cache: heads are reloaded on demand.
+            self.state.stream_heads.clear();
+        }
+        let existing = if ids.is_empty() { Vec::new() } else { self.shared.store.events_by_id(&ids).await? };
+        self.existing = existing.into_iter().map(|e| (e.event_id, e)).collect();
+        Ok(())
+    }
+
+    fn checkpoint_due(&self, p: &Pending) -> bool {
+        let uncovered = p.head.saturating_sub(self.state.last_checkpoint_size);
+        if uncovered == 0 {
+            return false;
+        }
+        if uncovered >= self.config.checkpoint_every {
+            return true;
+        }
+        match self.state.uncovered_since {
+            Some(t) => Instant::now() >= t + self.config.checkpoint_interval,
+            None => false,
+        }
+    }
+
+    fn signer_head(&self, p: &Pending, signer: &str) -> Option<(u64, Hash)> {
+        if let Some(h) = p.signer_heads.get(signer) {
+            return *h;
+        }
+        self.state.signer_heads.get(signer).copied().flatten()
+    }
+
+    fn stream_head(&self, p: &Pending, stream: &str) -> Option<u64> {
+        if let Some(h) = p.stream_heads.get(stream) {
+            return *h;
+        }
+        self.state.stream_heads.get(stream).copied().flatten()
+    }
+
+    fn key(&self, p: &Pending, key_id: &str) -> Option<KeyEntry> {
+        p.keys.get(key_id).or_else(|| self.state.keys.get(key_id)).cloned()
+    }
+
+    /// The stored-or-pending event of `signer` with sequence number `seq`.
+    async fn signer_event(
+        &self,
+        p: &Pending,
+        signer: &str,
+        seq: u64,
+    ) -> Result<Option<(u64, Hash, Option<Hash>)>, LedgerError> {
+        if let Some(&i) = p.by_signer_seq.get(&(signer.to_owned(), seq)) {
+            let e = &p.events[i];
+            let prev = Envelope::parse(&e.leaf).ok().and_then(|env| env.prev().copied());
+            return Ok(Some((e.position, e.leaf_hash, prev)));
+        }
+        match self.shared.store.signer_event(signer, seq).await? {
+            Some(e) => {
+                let prev = Envelope::parse(&e.leaf).ok().and_then(|env| env.prev().copied());
+                Ok(Some((e.position, e.leaf_hash, prev)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Decides one record against the state plus the pending group; on acceptance it is added to `p`.
+    async fn decide(&mut self, p: &mut Pending, item: &Item) -> Result<Decided, LedgerError> {
+        let env = &item.env;
+        let id = env.id();
+        let leaf_hash = env.leaf_hash();
+        // Idempotency by event id.
+        if let Some(&i) = p.by_id.get(&id) {
+            let e = &p.events[i];
+            return Ok(if e.leaf_hash == leaf_hash {
+                Decided::Duplicate(e.position)
+            } else {
+                Decided::Rejected(Rejection::EventIdConflict { event_id: id.to_string() })
+            });
+        }
+        if let Some(e) = self.existing.get(&id) {
+            return Ok(if e.leaf_hash == leaf_hash {
+                Decided::Duplicate(e.position)
+            } else {
+                Decided::Rejected(Rejection::EventIdConflict { event_id: id.to_string() })
+            });
+        }
+        let signer = env.signer().to_string();
+
+        // Key: enrolled, or a root of trust enrolling itself.
+        let enrollment = if env.kind() == KEY_ENROLLED_KIND {
+            match KeyEnrollment::from_payload(env.payload()) {
+                Ok(e) => Some(e),
+                Err(reason) => return Ok(Decided::Rejected(Rejection::Schema { kind: env.kind().to_owned(), reason })),
+            }
+        } else {
+            None
+        };
+        let self_enrolment = enrollment.as_ref().is_some_and(|e| e.key_id == signer);
+        let signer_key: KeyEntry = match self.key(p, &signer) {
+            Some(k) => k,
+            None if self_enrolment => {
+                let Some(e) = &enrollment else { unreachable!("self_enrolment implies an enrollment") };
+                let public = match PublicKey::from_base64(&e.public_key) {
+                    Ok(k) => k,
+                    Err(err) => return Ok(Decided::Rejected(Rejection::Registry { reason: err.to_string() })),
+                };
+                let is_root = public == *self.config.system_key.public() || self.config.trust_roots.contains(&public);
+                if !is_root {
+                    return Ok(Decided::Rejected(Rejection::Registry {
+                        reason: format!("key {signer} may not enrol itself: it is not a configured root of trust"),
+                    }));
+                }
+                KeyEntry { stored: stored_key(e, &public, id, p.head), public }
+            }
+            None => return Ok(Decided::Rejected(Rejection::UnknownSigner { key_id: signer })),
+        };
+
+        // Signature.
+        let sig = match item.sig {
+            Some(r) => r,
+            None => signer_key.public.verify(env.signed_message(), env.signature()),
+        };
+        if let Err(e) = sig {
+            return Ok(Decided::Rejected(Rejection::BadSignature { reason: e.to_string() }));
+        }
+
+        // Validity of the key at occurred_at.
+        if let Some(reason) = key_invalid_at(&signer_key.stored, &env) {
+            return Ok(Decided::Rejected(Rejection::KeyNotValid {
+                key_id: signer,
+                occurred_at: env.occurred_at().to_owned(),
+                reason,
+            }));
+        }
+
+        // Schema and domain policy.
+        if let Err(reason) = self.config.policy.check_payload(&env) {
+            return Ok(Decided::Rejected(Rejection::Schema { kind: env.kind().to_owned(), reason }));
+        }
+        let mut enrolled: Option<KeyEntry> = None;
+        let mut revoked: Option<(String, String)> = None;
+        if let Some(e) = &enrollment {
+            if self.key(p, &e.key_id).is_some() {
+                return Ok(Decided::Rejected(Rejection::Registry {
+                    reason: format!("key {} is already enrolled", e.key_id),
+                }));
+            }
+            let public = match PublicKey::from_base64(&e.public_key) {
+                Ok(k) => k,
+                Err(err) => return Ok(Decided::Rejected(Rejection::Registry { reason: err.to_string() })),
+            };
+            if !self_enrolment {
+                if let Err(reason) = self.config.policy.may_enroll(&signer_key.stored, e) {
+                    return Ok(Decided::Rejected(Rejection::Registry { reason }));
+                }
+            }
+            enrolled = Some(KeyEntry { stored: stored_key(e, &public, id, p.head), public });
+        } else if env.kind() == KEY_REVOKED_KIND {
+            let r: KeyRevocation = match serde_json::from_value(serde_json::Value::Object(env.payload().clone())) {
+                Ok(r) => r,
+                Err(err) => {
+                    return Ok(Decided::Rejected(Rejection::Schema {
+                        kind: env.kind().to_owned(),
+                        reason: err.to_string(),
+                    }));
+                }
+            };
+            if let Err(reason) = siteledger_signer::envelope::parse_time(&r.revoked_at) {
+                return Ok(Decided::Rejected(Rejection::Schema { kind: env.kind().to_owned(), reason }));
+            }
+            let Some(target) = self.key(p, &r.key_id) else {
+                return Ok(Decided::Rejected(Rejection::Registry {
+                    reason: format!("key {} is not enrolled", r.key_id),
+                }));
+            };
+            if target.stored.revoked_at.is_some() {
+                return Ok(Decided::Rejected(Rejection::Registry {
+                    reason: format!("key {} is already revoked", r.key_id),
+                }));
+            }
+            if let Err(reason) = self.config.policy.may_revoke(&signer_key.stored, &target.stored) {
+                return Ok(Decided::Rejected(Rejection::Registry { reason }));
+            }
+            revoked = Some((r.key_id, r.revoked_at));
+        }
+
+        // The signer's chain.
+        let seq = env.seq();
+        let head = self.signer_head(p, &signer);
+        let head_seq = head.map_or(0, |h| h.0);
+        let mut gap: Option<SignerGap> = None;
+        if seq <= head_seq {
+            // The number is behind the head: an equivocation if used, a late fill if not.
+            if let Some((pos, accepted_hash, _)) = self.signer_event(p, &signer, seq).await? {
+                let evidence = Equivocation {
+                    key_id: signer.clone(),
+                    seq,
+                    accepted_position: pos,
+                    accepted_leaf_hash: hex::encode(accepted_hash),
+                    refused_envelope: env.to_value(),
+                };
+                let stream = format!("ledger/signer/{signer}");
+                let notice = self.system_envelope(p, &stream, EQUIVOCATION_KIND, payload(&evidence))?;
+                self.push_system(p, notice)?;
+                return Ok(Decided::Rejected(Rejection::Equivocation { key_id: signer, seq, existing_position: pos }));
+            }
+            let before = if seq > 1 { self.signer_event(p, &signer, seq - 1).await? } else { None };
+            if let Some((_, h, _)) = before {
+                if env.prev() != Some(&h) {
+                    return Ok(Decided::Rejected(Rejection::ChainMismatch {
+                        key_id: signer,
+                        seq,
+                        linked_seq: seq - 1,
+                    }));
+                }
+            }
+            if let Some((_, _, next_prev)) = self.signer_event(p, &signer, seq + 1).await? {
+                if next_prev != Some(leaf_hash) {
+                    return Ok(Decided::Rejected(Rejection::ChainMismatch {
+                        key_id: signer,
+                        seq,
+                        linked_seq: seq + 1,
+                    }));
+                }
+            }
+        } else if seq == head_seq + 1 {
+            if env.prev() != head.map(|h| h.1).as_ref() {
+                return Ok(Decided::Rejected(Rejection::ChainMismatch { key_id: signer, seq, linked_seq: head_seq }));
+            }
+        } else {
+            gap = Some(SignerGap {
+                key_id: signer.clone(),
+                last_seq: head_seq,
+                next_seq: seq,
+                missing: seq - head_seq - 1,
+                event_id: id.to_string(),
+            });
+        }
+
+        // Accept.
+        let position = self.push(p, env.clone(), leaf_hash)?;
+        if seq > head_seq {
+            p.signer_heads.insert(signer.clone(), Some((seq, leaf_hash)));
+        }
+        if let Some(k) = enrolled {
+            p.keys.insert(k.stored.key_id.clone(), k.clone());
+            p.new_keys.push(k.stored);
+        } else if self_enrolment {
+            p.keys.insert(signer_key.stored.key_id.clone(), signer_key.clone());
+            p.new_keys.push(signer_key.stored.clone());
+        }
+        if let Some((key_id, at)) = revoked {
+            if let Some(mut k) = self.key(p, &key_id) {
+                k.stored.revoked_at = Some(at.clone());
+                p.keys.insert(key_id.clone(), k);
+            }
+            p.revocations.push((key_id, at));
+        }
+        if let Some(g) = gap {
+            let stream = format!("ledger/signer/{}", g.key_id);
+            let notice = self.system_envelope(p, &stream, SIGNER_GAP_KIND, payload(&g))?;
+            self.push_system(p, notice)?;
+        }
+        Ok(Decided::Accepted(position))
+    }
+
+    /// Appends a ledger-signed record to the pending group.
+    fn push_system(&mut self, p: &mut Pending, env: Envelope) -> Result<u64, LedgerError> {
+        let signer = env.signer().to_string();
+        let seq = env.seq();
+        let h = env.leaf_hash();
+        let pos = self.push(p, env, h)?;
+        p.system_seq = seq;
+        p.system_prev = Some(h);
+        p.signer_heads.insert(signer, Some((seq, h)));
+        Ok(pos)
+    }
+
+    fn push(&mut self, p: &mut Pending, env: Envelope, leaf_hash: Hash) -> Result<u64, LedgerError> {
+        let position = p.head;
+        let stream_version = self.stream_head(p, env.stream()).map_or(0, |v| v + 1);
+        p.stream_heads.insert(env.stream().to_owned(), Some(stream_version));
+        let before = p.nodes.len();
+        p.frontier.push_into(leaf_hash, &mut p.nodes);
+        // Level 0 lives in the events table.
+        p.nodes.remove(before);
+        let event = StoredEvent {
+            position,
+            stream: env.stream().to_owned(),
+            stream_version,
+            event_id: env.id(),
+            kind: env.kind().to_owned(),
+            signer: env.signer().to_string(),
+            signer_seq: env.seq(),
+            occurred_at: env.occurred_at().to_owned(),
+            recorded_at: truncate_micros(self.now()),
+            leaf: env.leaf_bytes().to_vec(),
+            leaf_hash,
+        };
+        if event.signer == self.config.system_key.key_id().to_string() {
+            p.system_seq = event.signer_seq;
+            p.system_prev = Some(leaf_hash);
+        }
+        p.by_id.insert(event.event_id, p.events.len());
+        p.by_signer_seq.insert((event.signer.clone(), event.signer_seq), p.events.len());
+        p.events.push(event);
+        p.head += 1;
+        p.accepted += 1;
+        Ok(position)
+    }
+
+    async fn decide_append(
+        &mut self,
+        p: &mut Pending,
+        stream: &str,
+        expected: ExpectedVersion,
+        items: &[Item],
+    ) -> Result<Vec<u64>, AppendError> {
+        for (index, it) in items.iter().enumerate() {
+            if it.env.stream() != stream {
+                return Err(AppendError::WrongStream {
+                    index,
+                    stream: stream.to_owned(),
+                    found: it.env.stream().to_owned(),
+                });
+            }
+        }
+        // Idempotent retry: every id already stored (or pending) with the same bytes.
+        let mut dup_positions = Vec::new();
+        for it in items {
+            let id = it.env.id();
+            let known = p
+                .by_id
+                .get(&id)
+                .map(|&i| (p.events[i].position, p.events[i].leaf_hash))
+                .or_else(|| self.existing.get(&id).map(|e| (e.position, e.leaf_hash)));
+            if let Some((pos, h)) = known {
+                if h == it.env.leaf_hash() {
+                    dup_positions.push(pos);
+                }
+            }
+        }
+        if dup_positions.len() == items.len() {
+            return Ok(dup_positions);
+        }
+        if !dup_positions.is_empty() {
+            return Err(AppendError::PartialDuplicate);
+        }
+        let actual = self.stream_head(p, stream);
+        let ok = match expected {
+            ExpectedVersion::Any => true,
+            ExpectedVersion::NoStream => actual.is_none(),
+            ExpectedVersion::StreamExists => actual.is_some(),
+            ExpectedVersion::Exact(v) => actual == Some(v),
+        };
+        if !ok {
+            return Err(AppendError::WrongExpectedVersion { expected, actual });
+        }
+        let sp = p.savepoint();
+        let mut positions = Vec::with_capacity(items.len());
+        for (index, it) in items.iter().enumerate() {
+            match self.decide(p, it).await {
+                Ok(Decided::Accepted(pos)) => positions.push(pos),
+                Ok(Decided::Duplicate(_)) => {
+                    p.rollback(sp);
+                    return Err(AppendError::PartialDuplicate);
+                }
+                Ok(Decided::Rejected(rejection)) => {
+                    p.rollback(sp);
+                    return Err(AppendError::Rejected { index, rejection });
+                }
+                Err(e) => {
+                    p.rollback(sp);
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(positions)
+    }
+
+    /// Writes the pending group (and a checkpoint if `checkpoint`) and folds it into the state.
+    async fn commit(&mut self, p: Pending, checkpoint: bool) -> Result<(), LedgerError> {
+        let cp = if checkpoint && p.head > 0 && p.head > self.state.last_checkpoint_size {
+            let root = p.frontier.root();
+            let cp = Checkpoint { origin: self.shared.origin.clone(), size: p.head, root, extensions: vec![] };
+            let note = cp.sign(&self.config.log_signer).map_err(|e| LedgerError::Signing(e.to_string()))?;
+            Some(StoredCheckpoint { size: p.head, root, note, created_at: truncate_micros(self.now()) })
+        } else {
+            None
+        };
+        let commit = Commit {
+            events: p.events,
+            nodes: p.nodes,
+            new_keys: p.new_keys,
+            revocations: p.revocations,
+            checkpoint: cp,
+        };
+        self.shared.store.commit(self.state.head, &commit).await?;
+
+        // Durable: fold into the state.
+        let had_uncovered = self.state.head > self.state.last_checkpoint_size;
+        self.state.head = p.head;
+        self.state.frontier = p.frontier;
+        self.state.signer_heads.extend(p.signer_heads);
+        self.state.stream_heads.extend(p.stream_heads);
+        self.state.system_seq = p.system_seq;
+        self.state.system_prev = p.system_prev;
+        if let Ok(mut pk) = self.shared.public_keys.write() {
+            for (id, k) in &p.keys {
+                pk.insert(id.clone(), k.public);
+            }
+        }
+        self.state.keys.extend(p.keys);
+        if let Some(cp) = &commit.checkpoint {
+            self.state.last_checkpoint_size = cp.size;
+            self.state.uncovered_since = None;
+        } else if !had_uncovered && self.state.head > self.state.last_checkpoint_size {
+            self.state.uncovered_since = Some(Instant::now());
+        }
+        if let Ok(mut s) = self.shared.stats.write() {
+            s.commits += 1;
+            if commit.checkpoint.is_some() {
+                s.checkpoints += 1;
+            }
+        }
+        if let Some(tx) = &self.head_tx {
+            tx.send_replace(self.state.head);
+        }
+        Ok(())
+    }
+}
+
+enum Body {
+    Ingest(Vec<Item>),
+    Append { stream: String, expected: ExpectedVersion, items: Vec<Item> },
+    Checkpoint,
+}
+
+enum Sender {
+    Ingest(oneshot::Sender<Result<Vec<IngestOutcome>, LedgerError>>),
+    Append(oneshot::Sender<Result<Vec<u64>, AppendError>>),
+    Checkpoint(oneshot::Sender<Result<StoredCheckpoint, LedgerError>>),
+}
+
+enum Answer {
+    Ingest(Result<Vec<IngestOutcome>, LedgerError>),
+    Append(Result<Vec<u64>, AppendError>),
+    Checkpoint,
+}
+
+fn split(r: Request) -> (Body, Sender) {
+    match r {
+        Request::Ingest { items, reply } => (Body::Ingest(items), Sender::Ingest(reply)),
+        Request::Append { stream, expected, items, reply } => {
+            (Body::Append { stream, expected, items }, Sender::Append(reply))
+        }
+        Request::Checkpoint { reply } => (Body::Checkpoint, Sender::Checkpoint(reply)),
+    }
+}
+
+impl Sender {
+    fn send(self, answer: Answer, latest: &Option<StoredCheckpoint>) {
+        // A caller that went away is not an error: its records are committed all the same.
+        match (self, answer) {
+            (Sender::Ingest(tx), Answer::Ingest(v)) => {
+                let _ = tx.send(v);
+            }
+            (Sender::Append(tx), Answer::Append(v)) => {
+                let _ = tx.send(v);
+            }
+            (Sender::Checkpoint(tx), _) => {
+                let _ = tx.send(
+                    latest.clone().ok_or_else(|| LedgerError::InvalidRequest("the log has no checkpoint yet".into())),
+                );
+            }
+            (s, _) => s.fail(&LedgerError::Closed),
+        }
+    }
+
+    fn fail(self, e: &LedgerError) {
+        let err = || LedgerError::Store(StoreError::Database(format!("commit failed, nothing acknowledged: {e}")));
+        match self {
+            Sender::Ingest(tx) => {
+                let _ = tx.send(Err(err()));
+            }
+            Sender::Append(tx) => {
+                let _ = tx.send(Err(AppendError::Ledger(err())));
+            }
+            Sender::Checkpoint(tx) => {
+                let _ = tx.send(Err(err()));
+            }
+        }
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn truncate_micros(t: OffsetDateTime) -> OffsetDateTime {
+    let t = t.to_offset(UtcOffset::UTC);
+    let micros = t.nanosecond() / 1000 * 1000;
+    t.replace_nanosecond(micros).unwrap_or(t)
+}
+
+fn stored_key(e: &KeyEnrollment, public: &PublicKey, enrolled_by: Uuid, position: u64) -> StoredKey {
+    StoredKey {
+        key_id: e.key_id.clone(),
+        public_key: *public.as_bytes(),
+        subject: e.subject.clone(),
+        role: e.role.clone(),
+        valid_from: e.valid_from.clone(),
+        valid_until: e.valid_until.clone(),
+        enrolled_by,
+        enrolled_at: position,
+        revoked_at: None,
+    }
+}
+
+/// Why `key` could not sign `env` (None if it could).
+fn key_invalid_at(key: &StoredKey, env: &Envelope) -> Option<String> {
+    let t = env.occurred();
+    let parse = siteledger_signer::envelope::parse_time;
+    match parse(&key.valid_from) {
+        Ok(from) if t < from => return Some(format!("the key is valid only from {}", key.valid_from)),
+        Err(e) => return Some(e),
+        Ok(_) => {}
+    }
+    if let Some(u) = &key.valid_until {
+        match parse(u) {
+            Ok(until) if t >= until => return Some(format!("the key expired at {u}")),
+            Err(e) => return Some(e),
+            Ok(_) => {}
+        }
+    }
+    if let Some(r) = &key.revoked_at {
+        match parse(r) {
+            Ok(at) if t >= at => return Some(format!("the key was revoked at {r}")),
+            Err(e) => return Some(e),
+            Ok(_) => {}
+        }
+    }
+    None
+}
+
+async fn load_state<S: EventStore>(shared: &Shared<S>, config: &LedgerConfig) -> Result<State, LedgerError> {
+    let store = &shared.store;
+    let head = store.head().await?;
+    let frontier_nodes = store.read_nodes(&Frontier::restore_plan(head)).await?;
+    let frontier = Frontier::restore(head, frontier_nodes)
+        .map_err(|e| LedgerError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
+    let mut keys = HashMap::new();
+    for k in store.keys().await? {
+        let public = PublicKey::from_bytes(&k.public_key)
+            .map_err(|e| LedgerError::Store(crate::store::StoreError::Corrupt(format!("key {}: {e}", k.key_id))))?;
+        keys.insert(k.key_id.clone(), KeyEntry { stored: k, public });
+    }
+    if let Ok(mut pk) = shared.public_keys.write() {
+        pk.clear();
+        for (id, k) in &keys {
+            pk.insert(id.clone(), k.public);
+        }
+    }
+    let last_cp = store.latest_checkpoint().await?;
+    let last_checkpoint_size = last_cp.as_ref().map_or(0, |c| c.size);
+    if let Some(cp) = &last_cp {
+        // The tree must still be consistent with what it published.
+        if cp.size > head {
+            return Err(LedgerError::Store(crate::store::StoreError::Corrupt(format!(
+                "checkpoint of size {} exceeds the log size {head}",
+                cp.size
+            ))));
+        }
+        let nodes = store.read_nodes(&siteledger_signer::merkle::range_nodes(0, cp.size)).await?;
+        if siteledger_signer::merkle::fold_range(&nodes) != cp.root {
+            return Err(LedgerError::Store(crate::store::StoreError::Corrupt(format!(
+                "the stored tree does not match checkpoint {}",
+                cp.size
+            ))));
+        }
+    }
+    let system_id = config.system_key.key_id().to_string();
+    let system_head = store.signer_head(&system_id).await?;
+    let mut signer_heads = HashMap::new();
+    signer_heads.insert(system_id, system_head.as_ref().map(|e| (e.signer_seq, e.leaf_hash)));
+    Ok(State {
+        head,
+        frontier,
+        keys,
+        signer_heads,
+        stream_heads: HashMap::new(),
+        last_checkpoint_size,
+        uncovered_since: (head > last_checkpoint_size).then(Instant::now),
+        system_seq: system_head.as_ref().map_or(0, |e| e.signer_seq),
+        system_prev: system_head.map(|e| e.leaf_hash),
+    })
+}

@@ -1,0 +1,17 @@
+//! Ledger integration tests (one binary): the store contract on every adapter, the ledger contract on every
+//! adapter, and the SIGKILL crash test.
+
+mod common;
+mod contract;
+mod crash;
+#[cfg(feature = "kurrentdb")]
+mod kurrent;
+
+mod sqlite {
+    crate::contract_suite!(crate::common::Sqlite::new());
+}
+
+mod postgres {
+    crate::contract_suite!(crate::common::Postgres::new());
+}
+mod stores;

@@ -1,0 +1,97 @@
+//! Interoperability: checkpoints and proofs produced by this crate verify with Go's reference implementation
+//! (`golang.org/x/mod/sumdb/note` and `sumdb/tlog`, from Debian's golang-golang-x-mod-dev), and tampered ones do not.
+//! See signer/tests/interop/README.md for the checker and its offline build.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Value, json};
+use siteledger_signer::sample::SampleLog;
+
+fn build_checker(dir: &Path) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/go/main.go");
+    let bin = dir.join("siteledger-interop");
+    let out = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .env("GO111MODULE", "off")
+        .env("GOPATH", "/usr/share/gocode")
+        .env("GOFLAGS", "")
+        .env("GOPROXY", "off")
+        .env("GOCACHE", dir.join("go-cache"))
+        .output()
+        .expect("the Go toolchain is needed for the interoperability test: apt-get install golang-go golang-golang-x-mod-dev (scripts/test.sh does this)");
+    assert!(
+        out.status.success(),
+        "building the Go checker failed (is golang-golang-x-mod-dev installed?):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bin
+}
+
+fn run(bin: &Path, input: &Value, dir: &Path) -> (i32, String) {
+    let path = dir.join("input.json");
+    std::fs::write(&path, serde_json::to_vec(input).expect("json")).expect("write");
+    let out = Command::new(bin).arg(&path).output().expect("run checker");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn b64(h: &[u8]) -> String {
+    B64.encode(h)
+}
+
+#[test]
+fn go_sumdb_verifies_our_checkpoints_and_proofs() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let bin = build_checker(dir.path());
+    let log = SampleLog::new(200).expect("log");
+    let size = log.tree.size();
+    let leaves: Vec<String> = log.envelopes.iter().map(|e| b64(e.leaf_bytes())).collect();
+    let inclusion: Vec<Value> = (0..size)
+        .map(|i| json!({"index": i, "hashes": log.tree.inclusion_proof(i, size).expect("proof").iter().map(|h| b64(h)).collect::<Vec<_>>()}))
+        .collect();
+    let consistency: Vec<Value> = [1u64, 2, 3, 7, 8, 64, 100, 150, size - 1, size]
+        .iter()
+        .map(|&m| {
+            json!({
+                "old_size": m,
+                "old_root": b64(&log.tree.root_at(m).expect("root")),
+                "hashes": log.tree.consistency_proof(m, size).expect("proof").iter().map(|h| b64(h)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let input = json!({
+        "vkey": log.log.verifier().vkey(),
+        "checkpoint": log.checkpoint(size).expect("checkpoint"),
+        "leaves": leaves,
+        "inclusion": inclusion,
+        "consistency": consistency,
+    });
+    let (code, out) = run(&bin, &input, dir.path());
+    assert_eq!(code, 0, "Go rejected our log:\n{out}");
+    let last = out.lines().last().unwrap_or_default();
+    assert!(last.starts_with("OK "), "{out}");
+    let checks: usize = last.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(checks as u64 >= size + 10, "{last}");
+
+    // The same checker rejects tampering, so the pass above means something.
+    let mut bad = input.clone();
+    bad["inclusion"][5]["hashes"][0] = json!(b64(&[0u8; 32]));
+    let (code, out) = run(&bin, &bad, dir.path());
+    assert_eq!(code, 1, "a wrong inclusion hash must fail:\n{out}");
+    let mut bad = input.clone();
+    bad["checkpoint"] = json!(input["checkpoint"].as_str().expect("note").replacen(
+        &format!("\n{size}\n"),
+        &format!("\n{}\n", size + 1),
+        1
+    ));
+    let (code, out) = run(&bin, &bad, dir.path());
+    assert_eq!(code, 1, "an altered checkpoint must fail:\n{out}");
+    let mut bad = input;
+    bad["consistency"][3]["old_root"] = json!(b64(&[1u8; 32]));
+    let (code, out) = run(&bin, &bad, dir.path());
+    assert_eq!(code, 1, "a wrong old root must fail:\n{out}");
+}
