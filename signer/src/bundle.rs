@@ -509,8 +509,7 @@ pub fn verify_bundle(bytes: &[u8], log_key: &NoteVerifier) -> Report {
             report.push(
                 CheckKind::KeyEnrollment,
                 subject,
-                Ok("no enrollment record included: the key is trusted only as far as the bundle's recipient trusts it"
-                    .into()),
+                Err("no enrollment record is included for this key (enrolled_by is null); a v1 bundle must carry every signer's enrollment".into()),
             );
             continue;
         };

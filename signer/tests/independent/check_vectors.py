@@ -670,7 +670,7 @@ class Log:
         if keys is None:
             enr = {e["payload"]["key_id"]: e["id"] for e in self.envs if e["kind"] == V.ENROLL_KIND}
             keys = [{"key_id": KID[r], "public_key": V.b64encode(PK[r]), "enrolled_by": enr.get(KID[r])}
-                    for r in ("city_bureau", "district_bureau", "gateway")]
+                    for r in ("city_bureau", "district_bureau", "gateway") if KID[r] in enr]
         doc = {"format": V.BUNDLE_FORMAT, "log_key": CP["log_key"], "checkpoint": self.note(size), "keys": keys,
                "records": [{"index": i, "envelope": copy.deepcopy(self.envs[i]),
                             "inclusion": [V.b64encode(h) for h in V.inclusion_proof(i, lh[:size])] if i < size else []}
@@ -733,15 +733,15 @@ scenario("NEGATIVE duplicate index", lg.bundle(range(6), 6, tweak=t_dup), ["enve
 def t_dupkey(d): d["keys"].append(copy.deepcopy(d["keys"][2]))
 scenario("NEGATIVE duplicate key id", lg.bundle(range(6), 6, tweak=t_dupkey), ["key_id"])
 def t_smallkey(d): d["keys"].append({"key_id": V.key_id(V.pt_encode(V.IDENTITY)), "public_key": V.b64encode(V.pt_encode(V.IDENTITY)), "enrolled_by": None})
-scenario("NEGATIVE small-order key in keys", lg.bundle(range(6), 6, tweak=t_smallkey), ["key_id"])
+scenario("NEGATIVE small-order key in keys", lg.bundle(range(6), 6, tweak=t_smallkey), ["key_id", "key_enrollment"])
 def t_nokey(d): del d["keys"][2]
 scenario("NEGATIVE signer's key missing from keys", lg.bundle(range(6), 6, tweak=t_nokey), ["signer_key"],
          not_run=["signature"])
 def t_null_enrol(d): d["keys"][2]["enrolled_by"] = None
-r_ = scenario("gateway key with enrolled_by null (passes, with a note)", lg.bundle([0, 1, 3, 4, 5], 6, tweak=t_null_enrol), [])
-check("synthetic bundle: ...its chain ends 'unenrolled' and the note says trust must come from elsewhere",
-      lambda: {c["key_id"]: c["end"] for c in r_.chains}[KID["gateway"]] == "unenrolled"
-      and any("enrolled_by null" in n_ for n_ in r_.notes))
+r_ = scenario("NEGATIVE gateway key with enrolled_by null (check 8 requires every enrollment)",
+              lg.bundle([0, 1, 3, 4, 5], 6, tweak=t_null_enrol), ["key_enrollment"])
+check("synthetic bundle: ...its chain ends 'unenrolled'",
+      lambda: {c["key_id"]: c["end"] for c in r_.chains}[KID["gateway"]] == "unenrolled")
 check("synthetic bundle: ...and it fails a pinned city_bureau root (section 7.2)",
       lambda: len(V.pinned_root_errors(r_, {KID["city_bureau"]})) == 3)
 def t_bad_pk(d): d["keys"][2]["public_key"] = V.b64encode(PK["district_bureau"])

@@ -949,7 +949,7 @@ def verify_bundle(data, trusted_log_key):
     for i, k in enumerate(doc["keys"]):
         eb = k["enrolled_by"]
         if eb is None:
-            rep.notes.append("key %s has enrolled_by null: its trust must come from elsewhere" % k["key_id"])
+            errs.append("keys[%d]: enrolled_by is null: v1 bundles must include every signer's enrollment (FORMAT.md 7.1 check 8)" % i)
             continue
         found = [(r, ok) for r, ok in zip(records, fmt_ok) if r["envelope"].get("id") == eb]
         if len(found) != 1:
