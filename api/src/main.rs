@@ -1,5 +1,239 @@
-//! `siteledger`: the platform server and command-line tool (lands with the platform-server issue).
-fn main() {
-    eprintln!("siteledger: the platform server is not built yet; see README.md");
-    std::process::exit(2);
+//! `siteledger`: the platform server and its administration commands.
+//!
+//! ```text
+//! siteledger serve [--demo] [--data-dir DIR] [--listen ADDR] [--store-url URL] [--config FILE]
+//! siteledger token create --role district --scope 330212 --name "鄞州区住建局 监管科"
+//! siteledger token revoke ID | token list
+//! siteledger projections rebuild
+//! siteledger keys show
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use siteledger_api::auth::{Role, TokenStore};
+use siteledger_api::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(name = "siteledger", version, about = "SiteLedger 智慧工地监管平台: the platform server and its tools")]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// TOML configuration file (values there are overridden by environment variables and flags).
+    #[arg(long, global = true, env = "SITELEDGER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (embedded stores, key files).
+    #[arg(long, global = true, env = "SITELEDGER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Event store URL: sqlite:PATH, postgres://…, kurrentdb://…
+    #[arg(long, global = true, env = "SITELEDGER_STORE_URL")]
+    store_url: Option<String>,
+    /// Read-model database URL: sqlite:PATH or postgres://…
+    #[arg(long, global = true, env = "SITELEDGER_READ_URL")]
+    read_url: Option<String>,
+    /// Token database URL: sqlite:PATH or postgres://…
+    #[arg(long, global = true, env = "SITELEDGER_AUTH_URL")]
+    auth_url: Option<String>,
+    /// Log as JSON lines.
+    #[arg(long, global = true, env = "SITELEDGER_LOG_JSON")]
+    log_json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the platform server.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "SITELEDGER_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// Run the simulated demo city and open the dashboard read-only to anonymous visitors.
+        #[arg(long)]
+        demo: bool,
+        /// The log's origin (and checkpoint key name).
+        #[arg(long, env = "SITELEDGER_LOG_ORIGIN")]
+        log_origin: Option<String>,
+        /// Base64 public key allowed to enrol itself (the city bureau's root key); repeatable.
+        #[arg(long = "trust-root")]
+        trust_roots: Vec<String>,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenCmd,
+    },
+    /// Manage read models.
+    Projections {
+        #[command(subcommand)]
+        action: ProjectionsCmd,
+    },
+    /// Show the server's public keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCmd {
+    /// Create a token; its secret is printed once and stored only as a hash.
+    Create {
+        /// city, district, enterprise, auditor or gateway.
+        #[arg(long)]
+        role: Role,
+        /// District code (district), credit code (enterprise) or signer key id (gateway).
+        #[arg(long)]
+        scope: Option<String>,
+        /// Who holds it (shown in logs and listings).
+        #[arg(long)]
+        name: String,
+        /// Days until it expires.
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        /// The token id shown at creation or by `token list`.
+        id: String,
+    },
+    /// List tokens (never their secrets).
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum ProjectionsCmd {
+    /// Drop every read model and rebuild it from the log.
+    Rebuild,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCmd {
+    /// Print the log key string and the system key id.
+    Show,
+}
+
+fn load_config(common: &Common) -> anyhow::Result<Config> {
+    let mut c = match &common.config {
+        Some(p) => Config::from_file(p).map_err(anyhow::Error::msg)?,
+        None => Config::default(),
+    };
+    if let Some(d) = &common.data_dir {
+        c.data_dir = d.clone();
+    }
+    if common.store_url.is_some() {
+        c.store_url = common.store_url.clone();
+    }
+    if common.read_url.is_some() {
+        c.read_url = common.read_url.clone();
+    }
+    if common.auth_url.is_some() {
+        c.auth_url = common.auth_url.clone();
+    }
+    Ok(c)
+}
+
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing(cli.common.log_json);
+    let mut config = load_config(&cli.common)?;
+    match cli.command {
+        Command::Serve { listen, demo, log_origin, trust_roots } => {
+            if let Some(l) = listen {
+                config.listen = l;
+            }
+            if let Some(o) = log_origin {
+                config.log_origin = o;
+            }
+            config.trust_roots.extend(trust_roots);
+            config.demo |= demo;
+            let server = siteledger_api::server::spawn(config).await?;
+            let url = server.url();
+            eprintln!(
+                "SiteLedger 智慧工地监管平台 is running: {url}/  (API: {url}/openapi.json, log key: {url}/v1/log/key)"
+            );
+            shutdown_signal().await;
+            eprintln!("shutting down…");
+            server.shutdown().await;
+        }
+        Command::Token { action } => {
+            std::fs::create_dir_all(&config.data_dir).ok();
+            let store = TokenStore::open(&config.auth_url()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            match action {
+                TokenCmd::Create { role, scope, name, days } => {
+                    let t =
+                        store.create(&name, role, scope.as_deref(), days).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                    println!("token id: {}\nsecret (shown once, store it now): {}", t.id, t.secret);
+                }
+                TokenCmd::Revoke { id } => {
+                    if store.revoke(&id).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+                        println!("revoked {id}");
+                    } else {
+                        anyhow::bail!("no active token with id {id}");
+                    }
+                }
+                TokenCmd::List => {
+                    for t in store.list().await.map_err(|e| anyhow::anyhow!("{e}"))? {
+                        println!(
+                            "{}  {:<10} {:<20} {:<30} expires {}{}",
+                            t.id,
+                            t.role,
+                            t.scope.unwrap_or_default(),
+                            t.name,
+                            t.expires_at,
+                            t.revoked_at.map(|r| format!("  REVOKED {r}")).unwrap_or_default()
+                        );
+                    }
+                }
+            }
+        }
+        Command::Projections { action: ProjectionsCmd::Rebuild } => {
+            let n = siteledger_api::admin::rebuild_projections(&config).await.context("rebuild failed")?;
+            println!("read models rebuilt from {n} records");
+        }
+        Command::Keys { action: KeysCmd::Show } => {
+            let (vkey, system) = siteledger_api::admin::show_keys(&config)?;
+            println!("log key: {vkey}\nsystem key id: {system}");
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
 }

@@ -12,7 +12,7 @@
 //!
 //! Schema (version [`SCHEMA_VERSION`] in `meta`), created at connect under an advisory lock: `events`,
 //! `merkle_nodes` (levels ≥ 1), `checkpoints`, `keys`, `meta`. Times are BIGINT unix microseconds (UTC), exactly
-//! as in the SQLite store.
+//! as in the SQLite store. Refusals are those of the SQLite store (see [`crate::sqlite`]).
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -24,14 +24,15 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use uuid::Uuid;
 
 use crate::sqlite::{
-    check_version, clamp_i64, clamp_limit, from_micros, map_sqlx, to_hash, to_i64, to_micros,
-    to_u64, validate_commit,
+    check_version, clamp_i64, clamp_limit, from_micros, map_sqlx, to_hash, to_i64, to_micros, to_u64, validate_commit,
 };
-use crate::store::{
-    Commit, Direction, EventStore, StoreError, StoredCheckpoint, StoredEvent, StoredKey,
-};
+use crate::store::{Commit, Direction, EventStore, StoreError, StoredCheckpoint, StoredEvent, StoredKey};
 
 pub use crate::sqlite::SCHEMA_VERSION;
+
+/// Explicitly READ COMMITTED (whatever `default_transaction_isolation` says): under REPEATABLE READ the snapshot
+/// would be taken by the lock statement, before the lock is granted, and the head read after it could be stale.
+const BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
 
 /// Advisory lock key serialising appends ("SLCOMMIT" in ASCII). Advisory locks are per database.
 pub const COMMIT_LOCK: i64 = 0x534C_434F_4D4D_4954;
@@ -163,11 +164,7 @@ impl PgStore {
     }
 
     async fn ensure_schema(&self) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(db_err("beginning schema check"))?;
+        let mut tx = self.pool.begin_with(BEGIN).await.map_err(db_err("beginning schema check"))?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(SCHEMA_LOCK)
             .execute(&mut *tx)
@@ -183,10 +180,7 @@ impl PgStore {
         .await
         .map_err(db_err("listing tables"))?;
         if present.is_empty() {
-            sqlx::raw_sql(SCHEMA)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err("creating schema"))?;
+            sqlx::raw_sql(SCHEMA).execute(&mut *tx).await.map_err(db_err("creating schema"))?;
             sqlx::query("INSERT INTO meta (key, value) VALUES ('schema_version', $1)")
                 .bind(SCHEMA_VERSION.to_string())
                 .execute(&mut *tx)
@@ -198,33 +192,25 @@ impl PgStore {
                     "the database has tables {present:?} but no `meta` table: not a SiteLedger store"
                 )));
             }
-            let version: Option<String> =
-                sqlx::query_scalar("SELECT value FROM meta WHERE key = 'schema_version'")
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err("reading schema version"))?;
+            let version: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'schema_version'")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err("reading schema version"))?;
             check_version(version.as_deref())?;
-            let missing: Vec<&str> = TABLES
-                .iter()
-                .copied()
-                .filter(|t| !present.iter().any(|p| p == t))
-                .collect();
+            let missing: Vec<&str> = TABLES.iter().copied().filter(|t| !present.iter().any(|p| p == t)).collect();
             if !missing.is_empty() {
-                return Err(StoreError::Corrupt(format!(
-                    "the PostgreSQL store lacks the tables {missing:?}"
-                )));
+                return Err(StoreError::Corrupt(format!("the PostgreSQL store lacks the tables {missing:?}")));
             }
         }
         tx.commit().await.map_err(db_err("committing schema"))
     }
 
     async fn warn_if_not_durable(&self) -> Result<(), StoreError> {
-        let (fsync, sync_commit): (String, String) = sqlx::query_as(
-            "SELECT current_setting('fsync'), current_setting('synchronous_commit')",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err("reading durability settings"))?;
+        let (fsync, sync_commit): (String, String) =
+            sqlx::query_as("SELECT current_setting('fsync'), current_setting('synchronous_commit')")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err("reading durability settings"))?;
         // Every synchronous_commit level but `off` flushes the local WAL before COMMIT returns.
         if fsync != "on" || sync_commit == "off" {
             tracing::warn!(
@@ -267,11 +253,7 @@ impl EventStore for PgStore {
             node_hashes.push(hash.as_slice());
         }
 
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(db_err("beginning commit"))?;
+        let mut tx = self.pool.begin_with(BEGIN).await.map_err(db_err("beginning commit"))?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(COMMIT_LOCK)
             .execute(&mut *tx)
@@ -284,10 +266,7 @@ impl EventStore for PgStore {
             .map_err(db_err("reading the head"))?;
         let head = to_u64(head, "head")?;
         if head != expected_head {
-            return Err(StoreError::HeadMoved {
-                expected: expected_head,
-                found: head,
-            });
+            return Err(StoreError::HeadMoved { expected: expected_head, found: head });
         }
         if !commit.events.is_empty() {
             sqlx::query(
@@ -351,24 +330,18 @@ impl EventStore for PgStore {
                 .await
                 .map_err(db_err_with(|| format!("revoking key {key_id}")))?;
             if done.rows_affected() == 0 {
-                return Err(StoreError::Conflict(format!(
-                    "revocation of key {key_id}, which is not enrolled"
-                )));
+                return Err(StoreError::Conflict(format!("revocation of key {key_id}, which is not enrolled")));
             }
         }
         if let Some(cp) = &commit.checkpoint {
-            sqlx::query(
-                "INSERT INTO checkpoints (size, root, note, created_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(to_i64(cp.size, "checkpoint size")?)
-            .bind(cp.root.as_slice())
-            .bind(cp.note.as_str())
-            .bind(to_micros(cp.created_at)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err_with(|| {
-                format!("storing checkpoint of size {}", cp.size)
-            }))?;
+            sqlx::query("INSERT INTO checkpoints (size, root, note, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(to_i64(cp.size, "checkpoint size")?)
+                .bind(cp.root.as_slice())
+                .bind(cp.note.as_str())
+                .bind(to_micros(cp.created_at)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err_with(|| format!("storing checkpoint of size {}", cp.size)))?;
         }
         tx.commit().await.map_err(db_err("committing"))
     }
@@ -408,20 +381,16 @@ impl EventStore for PgStore {
                  ORDER BY stream_version DESC LIMIT $3"
             }
         };
-        let q = sqlx::query(sql)
-            .bind(stream)
-            .bind(clamp_i64(from))
-            .bind(clamp_limit(limit));
+        let q = sqlx::query(sql).bind(stream).bind(clamp_i64(from)).bind(clamp_limit(limit));
         self.fetch_events(q, "reading a stream").await
     }
 
     async fn stream_head(&self, stream: &str) -> Result<Option<u64>, StoreError> {
-        let version: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(stream_version) FROM events WHERE stream = $1")
-                .bind(stream)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db_err("reading a stream head"))?;
+        let version: Option<i64> = sqlx::query_scalar("SELECT MAX(stream_version) FROM events WHERE stream = $1")
+            .bind(stream)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err("reading a stream head"))?;
         version.map(|v| to_u64(v, "stream_version")).transpose()
     }
 
@@ -449,11 +418,7 @@ impl EventStore for PgStore {
         row.as_ref().map(decode_event).transpose()
     }
 
-    async fn signer_event(
-        &self,
-        signer: &str,
-        seq: u64,
-    ) -> Result<Option<StoredEvent>, StoreError> {
+    async fn signer_event(&self, signer: &str, seq: u64) -> Result<Option<StoredEvent>, StoreError> {
         let Ok(seq) = i64::try_from(seq) else {
             return Ok(None);
         };
@@ -508,35 +473,26 @@ impl EventStore for PgStore {
         let mut found: HashMap<NodeId, Hash> = HashMap::with_capacity(rows.len());
         for row in &rows {
             let level: i16 = row.try_get(0).map_err(db_err("decoding level"))?;
-            let level = u8::try_from(level).map_err(|_| {
-                StoreError::Corrupt(format!("Merkle node level {level} out of range"))
-            })?;
+            let level = u8::try_from(level)
+                .map_err(|_| StoreError::Corrupt(format!("Merkle node level {level} out of range")))?;
             let index = to_u64(row.try_get(1).map_err(db_err("decoding idx"))?, "idx")?;
-            let hash = to_hash(
-                row.try_get(2).map_err(db_err("decoding hash"))?,
-                "Merkle node hash",
-            )?;
+            let hash = to_hash(row.try_get(2).map_err(db_err("decoding hash"))?, "Merkle node hash")?;
             found.insert(NodeId::new(level, index), hash);
         }
         ids.iter()
             .map(|id| {
                 found.get(id).copied().ok_or_else(|| {
-                    StoreError::Corrupt(format!(
-                        "Merkle node (level {}, index {}) is missing",
-                        id.level, id.index
-                    ))
+                    StoreError::Corrupt(format!("Merkle node (level {}, index {}) is missing", id.level, id.index))
                 })
             })
             .collect()
     }
 
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
-        let row = sqlx::query(
-            "SELECT size, root, note, created_at FROM checkpoints ORDER BY size DESC LIMIT 1",
-        )
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err("reading the latest checkpoint"))?;
+        let row = sqlx::query("SELECT size, root, note, created_at FROM checkpoints ORDER BY size DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading the latest checkpoint"))?;
         row.as_ref().map(decode_checkpoint).transpose()
     }
 
@@ -544,20 +500,15 @@ impl EventStore for PgStore {
         let Ok(size) = i64::try_from(size) else {
             return Ok(None);
         };
-        let row =
-            sqlx::query("SELECT size, root, note, created_at FROM checkpoints WHERE size = $1")
-                .bind(size)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err("reading a checkpoint"))?;
+        let row = sqlx::query("SELECT size, root, note, created_at FROM checkpoints WHERE size = $1")
+            .bind(size)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading a checkpoint"))?;
         row.as_ref().map(decode_checkpoint).transpose()
     }
 
-    async fn checkpoints(
-        &self,
-        from: u64,
-        limit: usize,
-    ) -> Result<Vec<StoredCheckpoint>, StoreError> {
+    async fn checkpoints(&self, from: u64, limit: usize) -> Result<Vec<StoredCheckpoint>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -618,8 +569,7 @@ impl<'a> EventColumns<'a> {
             c.position.push(to_i64(e.position, "position")?);
             c.event_id.push(e.event_id);
             c.stream.push(&e.stream);
-            c.stream_version
-                .push(to_i64(e.stream_version, "stream_version")?);
+            c.stream_version.push(to_i64(e.stream_version, "stream_version")?);
             c.kind.push(&e.kind);
             c.signer.push(&e.signer);
             c.signer_seq.push(to_i64(e.signer_seq, "signer_seq")?);
@@ -634,97 +584,47 @@ impl<'a> EventColumns<'a> {
 
 fn decode_event(row: &PgRow) -> Result<StoredEvent, StoreError> {
     Ok(StoredEvent {
-        position: to_u64(
-            row.try_get("position")
-                .map_err(db_err("decoding position"))?,
-            "position",
-        )?,
-        event_id: row
-            .try_get("event_id")
-            .map_err(db_err("decoding event_id"))?,
+        position: to_u64(row.try_get("position").map_err(db_err("decoding position"))?, "position")?,
+        event_id: row.try_get("event_id").map_err(db_err("decoding event_id"))?,
         stream: row.try_get("stream").map_err(db_err("decoding stream"))?,
         stream_version: to_u64(
-            row.try_get("stream_version")
-                .map_err(db_err("decoding stream_version"))?,
+            row.try_get("stream_version").map_err(db_err("decoding stream_version"))?,
             "stream_version",
         )?,
         kind: row.try_get("kind").map_err(db_err("decoding kind"))?,
         signer: row.try_get("signer").map_err(db_err("decoding signer"))?,
-        signer_seq: to_u64(
-            row.try_get("signer_seq")
-                .map_err(db_err("decoding signer_seq"))?,
-            "signer_seq",
-        )?,
-        occurred_at: row
-            .try_get("occurred_at")
-            .map_err(db_err("decoding occurred_at"))?,
-        recorded_at: from_micros(
-            row.try_get("recorded_at")
-                .map_err(db_err("decoding recorded_at"))?,
-        )?,
+        signer_seq: to_u64(row.try_get("signer_seq").map_err(db_err("decoding signer_seq"))?, "signer_seq")?,
+        occurred_at: row.try_get("occurred_at").map_err(db_err("decoding occurred_at"))?,
+        recorded_at: from_micros(row.try_get("recorded_at").map_err(db_err("decoding recorded_at"))?)?,
         leaf: row.try_get("leaf").map_err(db_err("decoding leaf"))?,
-        leaf_hash: to_hash(
-            row.try_get("leaf_hash")
-                .map_err(db_err("decoding leaf_hash"))?,
-            "leaf_hash",
-        )?,
+        leaf_hash: to_hash(row.try_get("leaf_hash").map_err(db_err("decoding leaf_hash"))?, "leaf_hash")?,
     })
 }
 
 fn decode_checkpoint(row: &PgRow) -> Result<StoredCheckpoint, StoreError> {
     Ok(StoredCheckpoint {
-        size: to_u64(
-            row.try_get("size")
-                .map_err(db_err("decoding checkpoint size"))?,
-            "checkpoint size",
-        )?,
-        root: to_hash(
-            row.try_get("root")
-                .map_err(db_err("decoding checkpoint root"))?,
-            "checkpoint root",
-        )?,
-        note: row
-            .try_get("note")
-            .map_err(db_err("decoding checkpoint note"))?,
-        created_at: from_micros(
-            row.try_get("created_at")
-                .map_err(db_err("decoding checkpoint created_at"))?,
-        )?,
+        size: to_u64(row.try_get("size").map_err(db_err("decoding checkpoint size"))?, "checkpoint size")?,
+        root: to_hash(row.try_get("root").map_err(db_err("decoding checkpoint root"))?, "checkpoint root")?,
+        note: row.try_get("note").map_err(db_err("decoding checkpoint note"))?,
+        created_at: from_micros(row.try_get("created_at").map_err(db_err("decoding checkpoint created_at"))?)?,
     })
 }
 
 fn decode_key(row: &PgRow) -> Result<StoredKey, StoreError> {
     let key_id: String = row.try_get("key_id").map_err(db_err("decoding key_id"))?;
-    let public_key: Vec<u8> = row
-        .try_get("public_key")
-        .map_err(db_err("decoding public_key"))?;
+    let public_key: Vec<u8> = row.try_get("public_key").map_err(db_err("decoding public_key"))?;
     let public_key = <[u8; 32]>::try_from(public_key.as_slice()).map_err(|_| {
-        StoreError::Corrupt(format!(
-            "key {key_id} has a public key of {} bytes, not 32",
-            public_key.len()
-        ))
+        StoreError::Corrupt(format!("key {key_id} has a public key of {} bytes, not 32", public_key.len()))
     })?;
     Ok(StoredKey {
         public_key,
         subject: row.try_get("subject").map_err(db_err("decoding subject"))?,
         role: row.try_get("role").map_err(db_err("decoding role"))?,
-        valid_from: row
-            .try_get("valid_from")
-            .map_err(db_err("decoding valid_from"))?,
-        valid_until: row
-            .try_get("valid_until")
-            .map_err(db_err("decoding valid_until"))?,
-        enrolled_by: row
-            .try_get("enrolled_by")
-            .map_err(db_err("decoding enrolled_by"))?,
-        enrolled_at: to_u64(
-            row.try_get("enrolled_at")
-                .map_err(db_err("decoding enrolled_at"))?,
-            "enrolled_at",
-        )?,
-        revoked_at: row
-            .try_get("revoked_at")
-            .map_err(db_err("decoding revoked_at"))?,
+        valid_from: row.try_get("valid_from").map_err(db_err("decoding valid_from"))?,
+        valid_until: row.try_get("valid_until").map_err(db_err("decoding valid_until"))?,
+        enrolled_by: row.try_get("enrolled_by").map_err(db_err("decoding enrolled_by"))?,
+        enrolled_at: to_u64(row.try_get("enrolled_at").map_err(db_err("decoding enrolled_at"))?, "enrolled_at")?,
+        revoked_at: row.try_get("revoked_at").map_err(db_err("decoding revoked_at"))?,
         key_id,
     })
 }

@@ -1051,7 +1051,7 @@ impl<S: EventStore> Sequencer<S> {
         }
 
         // Schema and domain policy.
-        if let Err(reason) = self.config.policy.check_payload(&env) {
+        if let Err(reason) = self.config.policy.check_payload(env, &signer_key.stored) {
             return Ok(Decided::Rejected(Rejection::Schema { kind: env.kind().to_owned(), reason }));
         }
         let mut enrolled: Option<KeyEntry> = None;

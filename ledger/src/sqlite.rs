@@ -10,6 +10,14 @@
 //! Schema (version [`SCHEMA_VERSION`], recorded in `meta`): `events` (position = rowid), `merkle_nodes`
 //! (levels ≥ 1, `WITHOUT ROWID`), `checkpoints`, `keys`, `meta`. Times are INTEGER unix microseconds (UTC).
 //! All tables are `STRICT`.
+//!
+//! Refusals, shared with the PostgreSQL adapter (all [`StoreError::Conflict`], nothing written): positions that do
+//! not run densely from `expected_head`; a level-0 entry in [`Commit::nodes`]; a duplicate event id,
+//! (stream, version), (signer, seq), Merkle node, key id or checkpoint size; a revocation of a key that is not
+//! enrolled; a number beyond `i64`. Timestamps keep microsecond precision (finer digits are dropped).
+//!
+//! The small conversion and validation helpers at the end of this file are `pub(crate)` and shared with
+//! [`crate::postgres`].
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -18,16 +26,13 @@ use std::time::Duration;
 
 use siteledger_signer::merkle::{Hash, NodeId};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, Row, SqlSafeStr, SqlStr, Sqlite, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::store::{
-    Commit, Direction, EventStore, StoreError, StoredCheckpoint, StoredEvent, StoredKey,
-};
+use crate::store::{Commit, Direction, EventStore, StoreError, StoredCheckpoint, StoredEvent, StoredKey};
 
 /// The schema version this build reads and writes.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -106,11 +111,7 @@ pub struct SqliteOptions {
 
 impl Default for SqliteOptions {
     fn default() -> SqliteOptions {
-        SqliteOptions {
-            read_connections: 4,
-            busy_timeout: Duration::from_secs(5),
-            cache_size_kib: 16 * 1024,
-        }
+        SqliteOptions { read_connections: 4, busy_timeout: Duration::from_secs(5), cache_size_kib: 16 * 1024 }
     }
 }
 
@@ -164,10 +165,7 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(60))
             .connect_with(base)
             .await
-            .map_err(db_err(&format!(
-                "opening SQLite readers on {}",
-                path.display()
-            )))?;
+            .map_err(db_err(&format!("opening SQLite readers on {}", path.display())))?;
         Ok(SqliteStore { writer, readers })
     }
 
@@ -180,15 +178,10 @@ impl SqliteStore {
     async fn fetch_events(
         &self,
         sql: &'static str,
-        bind: impl FnOnce(
-            sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments>,
-        ) -> SqliteQuery<'_>,
+        bind: impl FnOnce(sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments>) -> SqliteQuery<'_>,
         context: &'static str,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows = bind(sqlx::query(sql))
-            .fetch_all(&self.readers)
-            .await
-            .map_err(db_err(context))?;
+        let rows = bind(sqlx::query(sql)).fetch_all(&self.readers).await.map_err(db_err(context))?;
         rows.iter().map(decode_event).collect()
     }
 }
@@ -197,10 +190,7 @@ type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArgume
 
 /// Creates the schema in a new file, or checks the version of an existing one.
 async fn ensure_schema(writer: &SqlitePool) -> Result<(), StoreError> {
-    let mut tx = writer
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(db_err("beginning schema check"))?;
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(db_err("beginning schema check"))?;
     let present: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_schema WHERE type = 'table' \
          AND name IN ('meta', 'events', 'merkle_nodes', 'checkpoints', 'keys')",
@@ -209,10 +199,7 @@ async fn ensure_schema(writer: &SqlitePool) -> Result<(), StoreError> {
     .await
     .map_err(db_err("listing tables"))?;
     if present.is_empty() {
-        sqlx::raw_sql(SCHEMA)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("creating schema"))?;
+        sqlx::raw_sql(SCHEMA).execute(&mut *tx).await.map_err(db_err("creating schema"))?;
         sqlx::query("INSERT INTO meta (key, value) VALUES ('schema_version', ?)")
             .bind(SCHEMA_VERSION.to_string())
             .execute(&mut *tx)
@@ -224,21 +211,14 @@ async fn ensure_schema(writer: &SqlitePool) -> Result<(), StoreError> {
                 "the SQLite file has tables {present:?} but no `meta` table: not a SiteLedger store"
             )));
         }
-        let version: Option<String> =
-            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'schema_version'")
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err("reading schema version"))?;
+        let version: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'schema_version'")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err("reading schema version"))?;
         check_version(version.as_deref())?;
-        let missing: Vec<&str> = TABLES
-            .iter()
-            .copied()
-            .filter(|t| !present.iter().any(|p| p == t))
-            .collect();
+        let missing: Vec<&str> = TABLES.iter().copied().filter(|t| !present.iter().any(|p| p == t)).collect();
         if !missing.is_empty() {
-            return Err(StoreError::Corrupt(format!(
-                "the SQLite store lacks the tables {missing:?}"
-            )));
+            return Err(StoreError::Corrupt(format!("the SQLite store lacks the tables {missing:?}")));
         }
     }
     tx.commit().await.map_err(db_err("committing schema"))
@@ -251,9 +231,7 @@ pub(crate) fn check_version(version: Option<&str>) -> Result<(), StoreError> {
             "store schema version is {v:?} but this build only supports version {SCHEMA_VERSION}; \
              use a matching SiteLedger build or migrate the store"
         ))),
-        None => Err(StoreError::Corrupt(
-            "the store's meta table has no schema_version".to_owned(),
-        )),
+        None => Err(StoreError::Corrupt("the store's meta table has no schema_version".to_owned())),
     }
 }
 
@@ -268,21 +246,14 @@ impl EventStore for SqliteStore {
 
     async fn commit(&self, expected_head: u64, commit: &Commit) -> Result<(), StoreError> {
         validate_commit(expected_head, commit)?;
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_err("beginning commit"))?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db_err("beginning commit"))?;
         let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position) + 1, 0) FROM events")
             .fetch_one(&mut *tx)
             .await
             .map_err(db_err("reading the head"))?;
         let head = to_u64(head, "head")?;
         if head != expected_head {
-            return Err(StoreError::HeadMoved {
-                expected: expected_head,
-                found: head,
-            });
+            return Err(StoreError::HeadMoved { expected: expected_head, found: head });
         }
         insert_events(&mut tx, &commit.events).await?;
         insert_nodes(&mut tx, &commit.nodes).await?;
@@ -312,24 +283,18 @@ impl EventStore for SqliteStore {
                 .await
                 .map_err(db_err_with(|| format!("revoking key {key_id}")))?;
             if done.rows_affected() == 0 {
-                return Err(StoreError::Conflict(format!(
-                    "revocation of key {key_id}, which is not enrolled"
-                )));
+                return Err(StoreError::Conflict(format!("revocation of key {key_id}, which is not enrolled")));
             }
         }
         if let Some(cp) = &commit.checkpoint {
-            sqlx::query(
-                "INSERT INTO checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?)",
-            )
-            .bind(to_i64(cp.size, "checkpoint size")?)
-            .bind(cp.root.as_slice())
-            .bind(cp.note.as_str())
-            .bind(to_micros(cp.created_at)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err_with(|| {
-                format!("storing checkpoint of size {}", cp.size)
-            }))?;
+            sqlx::query("INSERT INTO checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?)")
+                .bind(to_i64(cp.size, "checkpoint size")?)
+                .bind(cp.root.as_slice())
+                .bind(cp.note.as_str())
+                .bind(to_micros(cp.created_at)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err_with(|| format!("storing checkpoint of size {}", cp.size)))?;
         }
         // Ok only once COMMIT returned: with synchronous = FULL the WAL is fsync'd by then.
         tx.commit().await.map_err(db_err("committing"))
@@ -341,16 +306,9 @@ impl EventStore for SqliteStore {
         }
         static SQL: OnceLock<String> = OnceLock::new();
         let sql = SQL.get_or_init(|| {
-            format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE position >= ? ORDER BY position LIMIT ?"
-            )
+            format!("SELECT {EVENT_COLUMNS} FROM events WHERE position >= ? ORDER BY position LIMIT ?")
         });
-        self.fetch_events(
-            sql,
-            |q| q.bind(clamp_i64(from)).bind(clamp_limit(limit)),
-            "reading the log",
-        )
-        .await
+        self.fetch_events(sql, |q| q.bind(clamp_i64(from)).bind(clamp_limit(limit)), "reading the log").await
     }
 
     async fn read_stream(
@@ -382,23 +340,18 @@ impl EventStore for SqliteStore {
         let stream = stream.to_owned();
         self.fetch_events(
             sql,
-            move |q| {
-                q.bind(stream)
-                    .bind(clamp_i64(from))
-                    .bind(clamp_limit(limit))
-            },
+            move |q| q.bind(stream).bind(clamp_i64(from)).bind(clamp_limit(limit)),
             "reading a stream",
         )
         .await
     }
 
     async fn stream_head(&self, stream: &str) -> Result<Option<u64>, StoreError> {
-        let version: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(stream_version) FROM events WHERE stream = ?")
-                .bind(stream)
-                .fetch_one(&self.readers)
-                .await
-                .map_err(db_err("reading a stream head"))?;
+        let version: Option<i64> = sqlx::query_scalar("SELECT MAX(stream_version) FROM events WHERE stream = ?")
+            .bind(stream)
+            .fetch_one(&self.readers)
+            .await
+            .map_err(db_err("reading a stream head"))?;
         version.map(|v| to_u64(v, "stream_version")).transpose()
     }
 
@@ -409,19 +362,13 @@ impl EventStore for SqliteStore {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in pow2_chunks(&ids, ID_ROWS) {
             let sql = cached_sql(&EVENTS_BY_ID_SQL, chunk.len(), |n| {
-                format!(
-                    "SELECT {EVENT_COLUMNS} FROM events WHERE event_id IN ({})",
-                    placeholders(n, "?")
-                )
+                format!("SELECT {EVENT_COLUMNS} FROM events WHERE event_id IN ({})", placeholders(n, "?"))
             });
             let mut q = sqlx::query(sql);
             for id in chunk {
                 q = q.bind(*id);
             }
-            let rows = q
-                .fetch_all(&self.readers)
-                .await
-                .map_err(db_err("reading events by id"))?;
+            let rows = q.fetch_all(&self.readers).await.map_err(db_err("reading events by id"))?;
             for row in &rows {
                 out.push(decode_event(row)?);
             }
@@ -442,18 +389,12 @@ impl EventStore for SqliteStore {
         row.as_ref().map(decode_event).transpose()
     }
 
-    async fn signer_event(
-        &self,
-        signer: &str,
-        seq: u64,
-    ) -> Result<Option<StoredEvent>, StoreError> {
+    async fn signer_event(&self, signer: &str, seq: u64) -> Result<Option<StoredEvent>, StoreError> {
         let Ok(seq) = i64::try_from(seq) else {
             return Ok(None);
         };
         static SQL: OnceLock<String> = OnceLock::new();
-        let sql = SQL.get_or_init(|| {
-            format!("SELECT {EVENT_COLUMNS} FROM events WHERE signer = ? AND signer_seq = ?")
-        });
+        let sql = SQL.get_or_init(|| format!("SELECT {EVENT_COLUMNS} FROM events WHERE signer = ? AND signer_seq = ?"));
         let row = sqlx::query(sql.as_str())
             .bind(signer)
             .bind(seq)
@@ -483,30 +424,16 @@ impl EventStore for SqliteStore {
         let mut found: HashMap<NodeId, Hash> = HashMap::with_capacity(leaves.len() + inner.len());
         for chunk in pow2_chunks(&leaves, ID_ROWS) {
             let sql = cached_sql(&LEAF_HASHES_SQL, chunk.len(), |n| {
-                format!(
-                    "SELECT position, leaf_hash FROM events WHERE position IN ({})",
-                    placeholders(n, "?")
-                )
+                format!("SELECT position, leaf_hash FROM events WHERE position IN ({})", placeholders(n, "?"))
             });
             let mut q = sqlx::query(sql);
             for p in chunk {
                 q = q.bind(*p);
             }
-            let rows = q
-                .fetch_all(&self.readers)
-                .await
-                .map_err(db_err("reading leaf hashes"))?;
+            let rows = q.fetch_all(&self.readers).await.map_err(db_err("reading leaf hashes"))?;
             for row in &rows {
-                let position = to_u64(
-                    row.try_get::<i64, _>(0)
-                        .map_err(db_err("decoding position"))?,
-                    "position",
-                )?;
-                let hash = to_hash(
-                    row.try_get::<Vec<u8>, _>(1)
-                        .map_err(db_err("decoding leaf_hash"))?,
-                    "leaf_hash",
-                )?;
+                let position = to_u64(row.try_get::<i64, _>(0).map_err(db_err("decoding position"))?, "position")?;
+                let hash = to_hash(row.try_get::<Vec<u8>, _>(1).map_err(db_err("decoding leaf_hash"))?, "leaf_hash")?;
                 found.insert(NodeId::new(0, position), hash);
             }
         }
@@ -525,46 +452,30 @@ impl EventStore for SqliteStore {
                 // Indices beyond i64 cannot be stored; binding i64::MAX simply finds nothing.
                 q = q.bind(i64::from(id.level)).bind(clamp_i64(id.index));
             }
-            let rows = q
-                .fetch_all(&self.readers)
-                .await
-                .map_err(db_err("reading Merkle nodes"))?;
+            let rows = q.fetch_all(&self.readers).await.map_err(db_err("reading Merkle nodes"))?;
             for row in &rows {
                 let level = row.try_get::<i64, _>(0).map_err(db_err("decoding level"))?;
-                let level = u8::try_from(level).map_err(|_| {
-                    StoreError::Corrupt(format!("Merkle node level {level} out of range"))
-                })?;
-                let index = to_u64(
-                    row.try_get::<i64, _>(1).map_err(db_err("decoding idx"))?,
-                    "idx",
-                )?;
-                let hash = to_hash(
-                    row.try_get::<Vec<u8>, _>(2)
-                        .map_err(db_err("decoding hash"))?,
-                    "hash",
-                )?;
+                let level = u8::try_from(level)
+                    .map_err(|_| StoreError::Corrupt(format!("Merkle node level {level} out of range")))?;
+                let index = to_u64(row.try_get::<i64, _>(1).map_err(db_err("decoding idx"))?, "idx")?;
+                let hash = to_hash(row.try_get::<Vec<u8>, _>(2).map_err(db_err("decoding hash"))?, "hash")?;
                 found.insert(NodeId::new(level, index), hash);
             }
         }
         ids.iter()
             .map(|id| {
                 found.get(id).copied().ok_or_else(|| {
-                    StoreError::Corrupt(format!(
-                        "Merkle node (level {}, index {}) is missing",
-                        id.level, id.index
-                    ))
+                    StoreError::Corrupt(format!("Merkle node (level {}, index {}) is missing", id.level, id.index))
                 })
             })
             .collect()
     }
 
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
-        let row = sqlx::query(
-            "SELECT size, root, note, created_at FROM checkpoints ORDER BY size DESC LIMIT 1",
-        )
-        .fetch_optional(&self.readers)
-        .await
-        .map_err(db_err("reading the latest checkpoint"))?;
+        let row = sqlx::query("SELECT size, root, note, created_at FROM checkpoints ORDER BY size DESC LIMIT 1")
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(db_err("reading the latest checkpoint"))?;
         row.as_ref().map(decode_checkpoint).transpose()
     }
 
@@ -572,20 +483,15 @@ impl EventStore for SqliteStore {
         let Ok(size) = i64::try_from(size) else {
             return Ok(None);
         };
-        let row =
-            sqlx::query("SELECT size, root, note, created_at FROM checkpoints WHERE size = ?")
-                .bind(size)
-                .fetch_optional(&self.readers)
-                .await
-                .map_err(db_err("reading a checkpoint"))?;
+        let row = sqlx::query("SELECT size, root, note, created_at FROM checkpoints WHERE size = ?")
+            .bind(size)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(db_err("reading a checkpoint"))?;
         row.as_ref().map(decode_checkpoint).transpose()
     }
 
-    async fn checkpoints(
-        &self,
-        from: u64,
-        limit: usize,
-    ) -> Result<Vec<StoredCheckpoint>, StoreError> {
+    async fn checkpoints(&self, from: u64, limit: usize) -> Result<Vec<StoredCheckpoint>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -617,10 +523,7 @@ static EVENTS_BY_ID_SQL: OnceLock<Vec<String>> = OnceLock::new();
 static LEAF_HASHES_SQL: OnceLock<Vec<String>> = OnceLock::new();
 static NODES_SQL: OnceLock<Vec<String>> = OnceLock::new();
 
-async fn insert_events(
-    tx: &mut Transaction<'static, Sqlite>,
-    events: &[StoredEvent],
-) -> Result<(), StoreError> {
+async fn insert_events(tx: &mut Transaction<'static, Sqlite>, events: &[StoredEvent]) -> Result<(), StoreError> {
     for chunk in pow2_chunks(events, EVENT_ROWS) {
         let sql = cached_sql(&EVENTS_INSERT_SQL, chunk.len(), |n| {
             format!(
@@ -645,36 +548,22 @@ async fn insert_events(
         }
         q.execute(&mut **tx).await.map_err(db_err_with(|| {
             let first = chunk.first().map_or(0, |e| e.position);
-            format!(
-                "inserting events at positions {first}..{}",
-                first + chunk.len() as u64
-            )
+            format!("inserting events at positions {first}..{}", first + chunk.len() as u64)
         }))?;
     }
     Ok(())
 }
 
-async fn insert_nodes(
-    tx: &mut Transaction<'static, Sqlite>,
-    nodes: &[(NodeId, Hash)],
-) -> Result<(), StoreError> {
+async fn insert_nodes(tx: &mut Transaction<'static, Sqlite>, nodes: &[(NodeId, Hash)]) -> Result<(), StoreError> {
     for chunk in pow2_chunks(nodes, NODE_ROWS) {
         let sql = cached_sql(&NODES_INSERT_SQL, chunk.len(), |n| {
-            format!(
-                "INSERT INTO merkle_nodes (level, idx, hash) VALUES {}",
-                placeholders(n, "(?, ?, ?)")
-            )
+            format!("INSERT INTO merkle_nodes (level, idx, hash) VALUES {}", placeholders(n, "(?, ?, ?)"))
         });
         let mut q = sqlx::query(sql);
         for (id, hash) in chunk {
-            q = q
-                .bind(i64::from(id.level))
-                .bind(to_i64(id.index, "node index")?)
-                .bind(hash.as_slice());
+            q = q.bind(i64::from(id.level)).bind(to_i64(id.index, "node index")?).bind(hash.as_slice());
         }
-        q.execute(&mut **tx)
-            .await
-            .map_err(db_err("inserting Merkle nodes"))?;
+        q.execute(&mut **tx).await.map_err(db_err("inserting Merkle nodes"))?;
     }
     Ok(())
 }
@@ -709,11 +598,7 @@ fn pow2_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
         if rest.is_empty() {
             return None;
         }
-        let n = if rest.len() >= max {
-            max
-        } else {
-            1 << rest.len().ilog2()
-        };
+        let n = if rest.len() >= max { max } else { 1 << rest.len().ilog2() };
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
         Some(chunk)
@@ -721,17 +606,9 @@ fn pow2_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
 }
 
 /// The statement for `rows` rows, built once per process for powers of two up to [`ID_ROWS`].
-fn cached_sql(
-    cache: &'static OnceLock<Vec<String>>,
-    rows: usize,
-    build: fn(usize) -> String,
-) -> SqlStr {
+fn cached_sql(cache: &'static OnceLock<Vec<String>>, rows: usize, build: fn(usize) -> String) -> SqlStr {
     let all = cache.get_or_init(|| (0..=ID_ROWS.ilog2()).map(|k| build(1 << k)).collect());
-    let cached = if rows.is_power_of_two() {
-        all.get(rows.ilog2() as usize)
-    } else {
-        None
-    };
+    let cached = if rows.is_power_of_two() { all.get(rows.ilog2() as usize) } else { None };
     match cached {
         Some(sql) => SqlStr::from_static(sql.as_str()),
         // Not reached through pow2_chunks; stay total anyway (the statement is then prepared afresh).
@@ -752,97 +629,47 @@ fn placeholders(n: usize, one: &str) -> String {
 
 fn decode_event(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
     Ok(StoredEvent {
-        position: to_u64(
-            row.try_get("position")
-                .map_err(db_err("decoding position"))?,
-            "position",
-        )?,
-        event_id: row
-            .try_get("event_id")
-            .map_err(db_err("decoding event_id"))?,
+        position: to_u64(row.try_get("position").map_err(db_err("decoding position"))?, "position")?,
+        event_id: row.try_get("event_id").map_err(db_err("decoding event_id"))?,
         stream: row.try_get("stream").map_err(db_err("decoding stream"))?,
         stream_version: to_u64(
-            row.try_get("stream_version")
-                .map_err(db_err("decoding stream_version"))?,
+            row.try_get("stream_version").map_err(db_err("decoding stream_version"))?,
             "stream_version",
         )?,
         kind: row.try_get("kind").map_err(db_err("decoding kind"))?,
         signer: row.try_get("signer").map_err(db_err("decoding signer"))?,
-        signer_seq: to_u64(
-            row.try_get("signer_seq")
-                .map_err(db_err("decoding signer_seq"))?,
-            "signer_seq",
-        )?,
-        occurred_at: row
-            .try_get("occurred_at")
-            .map_err(db_err("decoding occurred_at"))?,
-        recorded_at: from_micros(
-            row.try_get("recorded_at")
-                .map_err(db_err("decoding recorded_at"))?,
-        )?,
+        signer_seq: to_u64(row.try_get("signer_seq").map_err(db_err("decoding signer_seq"))?, "signer_seq")?,
+        occurred_at: row.try_get("occurred_at").map_err(db_err("decoding occurred_at"))?,
+        recorded_at: from_micros(row.try_get("recorded_at").map_err(db_err("decoding recorded_at"))?)?,
         leaf: row.try_get("leaf").map_err(db_err("decoding leaf"))?,
-        leaf_hash: to_hash(
-            row.try_get("leaf_hash")
-                .map_err(db_err("decoding leaf_hash"))?,
-            "leaf_hash",
-        )?,
+        leaf_hash: to_hash(row.try_get("leaf_hash").map_err(db_err("decoding leaf_hash"))?, "leaf_hash")?,
     })
 }
 
 fn decode_checkpoint(row: &SqliteRow) -> Result<StoredCheckpoint, StoreError> {
     Ok(StoredCheckpoint {
-        size: to_u64(
-            row.try_get("size")
-                .map_err(db_err("decoding checkpoint size"))?,
-            "checkpoint size",
-        )?,
-        root: to_hash(
-            row.try_get("root")
-                .map_err(db_err("decoding checkpoint root"))?,
-            "checkpoint root",
-        )?,
-        note: row
-            .try_get("note")
-            .map_err(db_err("decoding checkpoint note"))?,
-        created_at: from_micros(
-            row.try_get("created_at")
-                .map_err(db_err("decoding checkpoint created_at"))?,
-        )?,
+        size: to_u64(row.try_get("size").map_err(db_err("decoding checkpoint size"))?, "checkpoint size")?,
+        root: to_hash(row.try_get("root").map_err(db_err("decoding checkpoint root"))?, "checkpoint root")?,
+        note: row.try_get("note").map_err(db_err("decoding checkpoint note"))?,
+        created_at: from_micros(row.try_get("created_at").map_err(db_err("decoding checkpoint created_at"))?)?,
     })
 }
 
 fn decode_key(row: &SqliteRow) -> Result<StoredKey, StoreError> {
     let key_id: String = row.try_get("key_id").map_err(db_err("decoding key_id"))?;
-    let public_key: Vec<u8> = row
-        .try_get("public_key")
-        .map_err(db_err("decoding public_key"))?;
+    let public_key: Vec<u8> = row.try_get("public_key").map_err(db_err("decoding public_key"))?;
     let public_key = <[u8; 32]>::try_from(public_key.as_slice()).map_err(|_| {
-        StoreError::Corrupt(format!(
-            "key {key_id} has a public key of {} bytes, not 32",
-            public_key.len()
-        ))
+        StoreError::Corrupt(format!("key {key_id} has a public key of {} bytes, not 32", public_key.len()))
     })?;
     Ok(StoredKey {
         public_key,
         subject: row.try_get("subject").map_err(db_err("decoding subject"))?,
         role: row.try_get("role").map_err(db_err("decoding role"))?,
-        valid_from: row
-            .try_get("valid_from")
-            .map_err(db_err("decoding valid_from"))?,
-        valid_until: row
-            .try_get("valid_until")
-            .map_err(db_err("decoding valid_until"))?,
-        enrolled_by: row
-            .try_get("enrolled_by")
-            .map_err(db_err("decoding enrolled_by"))?,
-        enrolled_at: to_u64(
-            row.try_get("enrolled_at")
-                .map_err(db_err("decoding enrolled_at"))?,
-            "enrolled_at",
-        )?,
-        revoked_at: row
-            .try_get("revoked_at")
-            .map_err(db_err("decoding revoked_at"))?,
+        valid_from: row.try_get("valid_from").map_err(db_err("decoding valid_from"))?,
+        valid_until: row.try_get("valid_until").map_err(db_err("decoding valid_until"))?,
+        enrolled_by: row.try_get("enrolled_by").map_err(db_err("decoding enrolled_by"))?,
+        enrolled_at: to_u64(row.try_get("enrolled_at").map_err(db_err("decoding enrolled_at"))?, "enrolled_at")?,
+        revoked_at: row.try_get("revoked_at").map_err(db_err("decoding revoked_at"))?,
         key_id,
     })
 }
@@ -850,9 +677,7 @@ fn decode_key(row: &SqliteRow) -> Result<StoredKey, StoreError> {
 /// Maps an sqlx error: unique violations are conflicts, decoding failures corruption, the rest database trouble.
 pub(crate) fn map_sqlx(context: &str, err: sqlx::Error) -> StoreError {
     match &err {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict(format!("{context}: {db}"))
-        }
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(format!("{context}: {db}")),
         sqlx::Error::ColumnDecode { .. }
         | sqlx::Error::Decode(_)
         | sqlx::Error::ColumnNotFound(_)
@@ -872,8 +697,7 @@ fn db_err_with(context: impl FnOnce() -> String) -> impl FnOnce(sqlx::Error) -> 
 
 /// A value the sequencer hands us that the database cannot hold (beyond i64): refused, nothing written.
 pub(crate) fn to_i64(v: u64, what: &str) -> Result<i64, StoreError> {
-    i64::try_from(v)
-        .map_err(|_| StoreError::Conflict(format!("{what} {v} exceeds the store's range (i64)")))
+    i64::try_from(v).map_err(|_| StoreError::Conflict(format!("{what} {v} exceeds the store's range (i64)")))
 }
 
 pub(crate) fn to_u64(v: i64, what: &str) -> Result<u64, StoreError> {
@@ -890,9 +714,8 @@ pub(crate) fn clamp_limit(limit: usize) -> i64 {
 }
 
 pub(crate) fn to_hash(bytes: Vec<u8>, what: &str) -> Result<Hash, StoreError> {
-    Hash::try_from(bytes.as_slice()).map_err(|_| {
-        StoreError::Corrupt(format!("stored {what} has {} bytes, not 32", bytes.len()))
-    })
+    Hash::try_from(bytes.as_slice())
+        .map_err(|_| StoreError::Corrupt(format!("stored {what} has {} bytes, not 32", bytes.len())))
 }
 
 /// Unix microseconds (sub-microsecond digits are dropped: the store keeps microsecond precision).
@@ -902,9 +725,8 @@ pub(crate) fn to_micros(t: OffsetDateTime) -> Result<i64, StoreError> {
 }
 
 pub(crate) fn from_micros(micros: i64) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000).map_err(|e| {
-        StoreError::Corrupt(format!("stored timestamp {micros} µs is out of range: {e}"))
-    })
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+        .map_err(|e| StoreError::Corrupt(format!("stored timestamp {micros} µs is out of range: {e}")))
 }
 
 #[cfg(test)]

@@ -79,8 +79,9 @@ pub fn payload<T: Serialize>(p: &T) -> Map<String, Value> {
 
 /// Domain rules the ledger applies at ingest, supplied by the platform (the `domain` crate's registry).
 pub trait Policy: Send + Sync + 'static {
-    /// Checks the payload of `env` against the schema of its kind.
-    fn check_payload(&self, env: &Envelope) -> Result<(), String>;
+    /// Checks the payload of `env` against the schema of its kind, and that `signer` (the key's enrollment) may
+    /// sign such a record (e.g. a project gateway only for its own project).
+    fn check_payload(&self, env: &Envelope, signer: &StoredKey) -> Result<(), String>;
     /// May the holder of `signer` enrol `enrollment`? (e.g. city bureau → district bureau → enterprise → gateway)
     fn may_enroll(&self, signer: &StoredKey, enrollment: &KeyEnrollment) -> Result<(), String>;
     /// May the holder of `signer` revoke `target`?
@@ -93,7 +94,7 @@ pub trait Policy: Send + Sync + 'static {
 pub struct OpenPolicy;
 
 impl Policy for OpenPolicy {
-    fn check_payload(&self, _env: &Envelope) -> Result<(), String> {
+    fn check_payload(&self, _env: &Envelope, _signer: &StoredKey) -> Result<(), String> {
         Ok(())
     }
     fn may_enroll(&self, _signer: &StoredKey, _enrollment: &KeyEnrollment) -> Result<(), String> {

@@ -3,7 +3,8 @@
 //! test PostgreSQL. Adapter-specific cases (schema version refusal, reopening, two writers on one database) follow.
 //!
 //! `commit_throughput` (ignored) measures commits of 1024 events of ~400 bytes:
-//! `cargo test --release -p siteledger-ledger --test ledger stores::commit_throughput -- --ignored --nocapture`.
+//! `cargo test --release -p siteledger-ledger --test ledger stores::commit_throughput -- --ignored --nocapture`
+//! (`STORES_BENCH_COMMITS=N` changes the number of commits, default 100).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,9 +13,7 @@ use std::time::Instant;
 
 use siteledger_ledger::postgres::PgStore;
 use siteledger_ledger::sqlite::SqliteStore;
-use siteledger_ledger::store::{
-    Commit, Direction, EventStore, StoreError, StoredCheckpoint, StoredEvent, StoredKey,
-};
+use siteledger_ledger::store::{Commit, Direction, EventStore, StoreError, StoredCheckpoint, StoredEvent, StoredKey};
 use siteledger_signer::merkle::{Hash, NodeId, leaf_hash, node_hash};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -25,23 +24,17 @@ use uuid::Uuid;
 /// A fresh file-backed SQLite store (the directory lives as long as the returned guard).
 async fn sqlite_store() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(&dir.path().join("ledger.db"))
-        .await
-        .expect("open sqlite store");
+    let store = SqliteStore::open(&dir.path().join("ledger.db")).await.expect("open sqlite store");
     (dir, store)
 }
 
 /// A fresh database on the shared test PostgreSQL.
 fn pg_url(prefix: &str) -> String {
-    siteledger_testkit::shared_postgres()
-        .create_unique_database(prefix)
-        .expect("create database")
+    siteledger_testkit::shared_postgres().create_unique_database(prefix).expect("create database")
 }
 
 async fn pg_store(prefix: &str) -> PgStore {
-    PgStore::connect(&pg_url(prefix))
-        .await
-        .expect("connect postgres store")
+    PgStore::connect(&pg_url(prefix)).await.expect("connect postgres store")
 }
 
 /// Runs `case` on a fresh store of each adapter.
@@ -85,18 +78,16 @@ fn event_sized(
     signer_seq: u64,
     size: usize,
 ) -> StoredEvent {
-    let mut leaf = format!(
-        r#"{{"stream":"{stream}","v":{stream_version},"signer":"{signer}","seq":{signer_seq},"payload":"#
-    )
-    .into_bytes();
+    let mut leaf =
+        format!(r#"{{"stream":"{stream}","v":{stream_version},"signer":"{signer}","seq":{signer_seq},"payload":"#)
+            .into_bytes();
     while leaf.len() < size {
         leaf.push(b'a' + (leaf.len() % 26) as u8);
     }
     leaf.extend_from_slice(b"}");
-    let recorded_at = OffsetDateTime::from_unix_timestamp_nanos(
-        1_790_000_000_123_456_000 + i128::from(position) * 1_001_000,
-    )
-    .expect("time");
+    let recorded_at =
+        OffsetDateTime::from_unix_timestamp_nanos(1_790_000_000_123_456_000 + i128::from(position) * 1_001_000)
+            .expect("time");
     StoredEvent {
         position,
         stream: stream.to_owned(),
@@ -112,13 +103,7 @@ fn event_sized(
     }
 }
 
-fn event(
-    position: u64,
-    stream: &str,
-    stream_version: u64,
-    signer: &str,
-    signer_seq: u64,
-) -> StoredEvent {
+fn event(position: u64, stream: &str, stream_version: u64, signer: &str, signer_seq: u64) -> StoredEvent {
     event_sized(position, stream, stream_version, signer, signer_seq, 120)
 }
 
@@ -189,11 +174,7 @@ impl Model {
             }
         }
         self.events.extend(events.iter().cloned());
-        Commit {
-            events,
-            nodes,
-            ..Commit::default()
-        }
+        Commit { events, nodes, ..Commit::default() }
     }
 }
 
@@ -202,10 +183,8 @@ fn checkpoint(size: u64, note: &str) -> StoredCheckpoint {
         size,
         root: leaf_hash(format!("root {size}").as_bytes()),
         note: format!("test.siteledger.example/log\n{size}\n{note}\n\n— test sig\n"),
-        created_at: OffsetDateTime::from_unix_timestamp_nanos(
-            1_790_000_100_000_000_000 + i128::from(size) * 7_000,
-        )
-        .expect("time"),
+        created_at: OffsetDateTime::from_unix_timestamp_nanos(1_790_000_100_000_000_000 + i128::from(size) * 7_000)
+            .expect("time"),
     }
 }
 
@@ -224,10 +203,7 @@ fn key(n: u8, enrolled_by: Uuid, enrolled_at: u64) -> StoredKey {
 }
 
 async fn ok_commit<S: EventStore>(store: &S, expected_head: u64, commit: &Commit) {
-    store
-        .commit(expected_head, commit)
-        .await
-        .unwrap_or_else(|e| panic!("commit at {expected_head} failed: {e}"));
+    store.commit(expected_head, commit).await.unwrap_or_else(|e| panic!("commit at {expected_head} failed: {e}"));
 }
 
 /// Asserts that `store` holds exactly what `model` says (events, streams, signers, nodes).
@@ -236,17 +212,10 @@ async fn assert_matches_model<S: EventStore>(store: &S, model: &Model) {
     let all = store.read_all(0, usize::MAX).await.expect("read_all");
     assert_eq!(all, model.events);
     for (stream, version) in &model.streams {
-        assert_eq!(
-            store.stream_head(stream).await.expect("stream_head"),
-            Some(*version)
-        );
+        assert_eq!(store.stream_head(stream).await.expect("stream_head"), Some(*version));
     }
     for (signer, seq) in &model.signers {
-        let head = store
-            .signer_head(signer)
-            .await
-            .expect("signer_head")
-            .expect("signer has events");
+        let head = store.signer_head(signer).await.expect("signer_head").expect("signer has events");
         assert_eq!(head.signer_seq, *seq);
     }
     let ids: Vec<NodeId> = model.nodes.keys().copied().collect();
@@ -260,75 +229,21 @@ async fn assert_matches_model<S: EventStore>(store: &S, model: &Model) {
 async fn empty_store<S: EventStore>(store: &S) {
     assert_eq!(store.head().await.expect("head"), 0);
     assert!(store.read_all(0, 100).await.expect("read_all").is_empty());
-    assert!(
-        store
-            .read_stream("a", 0, Direction::Forward, 10)
-            .await
-            .expect("read_stream")
-            .is_empty()
-    );
-    assert!(
-        store
-            .read_stream("a", u64::MAX, Direction::Backward, 10)
-            .await
-            .expect("read_stream")
-            .is_empty()
-    );
+    assert!(store.read_stream("a", 0, Direction::Forward, 10).await.expect("read_stream").is_empty());
+    assert!(store.read_stream("a", u64::MAX, Direction::Backward, 10).await.expect("read_stream").is_empty());
     assert_eq!(store.stream_head("a").await.expect("stream_head"), None);
-    assert!(
-        store
-            .events_by_id(&[Uuid::now_v7()])
-            .await
-            .expect("events_by_id")
-            .is_empty()
-    );
-    assert!(
-        store
-            .events_by_id(&[])
-            .await
-            .expect("events_by_id")
-            .is_empty()
-    );
-    assert!(
-        store
-            .signer_head(SIGNER_A)
-            .await
-            .expect("signer_head")
-            .is_none()
-    );
-    assert!(
-        store
-            .signer_event(SIGNER_A, 1)
-            .await
-            .expect("signer_event")
-            .is_none()
-    );
+    assert!(store.events_by_id(&[Uuid::now_v7()]).await.expect("events_by_id").is_empty());
+    assert!(store.events_by_id(&[]).await.expect("events_by_id").is_empty());
+    assert!(store.signer_head(SIGNER_A).await.expect("signer_head").is_none());
+    assert!(store.signer_event(SIGNER_A, 1).await.expect("signer_event").is_none());
     assert!(store.read_nodes(&[]).await.expect("read_nodes").is_empty());
     match store.read_nodes(&[NodeId::new(0, 0)]).await {
         Err(StoreError::Corrupt(msg)) => assert!(msg.contains("level 0, index 0"), "{msg}"),
         other => panic!("missing leaf must be Corrupt, got {other:?}"),
     }
-    assert!(
-        store
-            .latest_checkpoint()
-            .await
-            .expect("latest_checkpoint")
-            .is_none()
-    );
-    assert!(
-        store
-            .checkpoint_at(0)
-            .await
-            .expect("checkpoint_at")
-            .is_none()
-    );
-    assert!(
-        store
-            .checkpoints(0, 10)
-            .await
-            .expect("checkpoints")
-            .is_empty()
-    );
+    assert!(store.latest_checkpoint().await.expect("latest_checkpoint").is_none());
+    assert!(store.checkpoint_at(0).await.expect("checkpoint_at").is_none());
+    assert!(store.checkpoints(0, 10).await.expect("checkpoints").is_empty());
     assert!(store.keys().await.expect("keys").is_empty());
     // An empty commit at the right head is fine and changes nothing.
     ok_commit(store, 0, &Commit::default()).await;
@@ -360,94 +275,34 @@ async fn commit_and_read_back<S: EventStore>(store: &S) {
 
     let all = store.read_all(0, 100).await.expect("read_all");
     assert_eq!(all, c1.events, "every field round-trips exactly");
-    assert_eq!(
-        all[0].recorded_at.unix_timestamp_nanos() % 1000,
-        0,
-        "microsecond precision"
-    );
-    assert_eq!(
-        store.read_all(2, 2).await.expect("read_all"),
-        c1.events[2..4]
-    );
-    assert_eq!(
-        store.read_all(4, 100).await.expect("read_all"),
-        c1.events[4..]
-    );
+    assert_eq!(all[0].recorded_at.unix_timestamp_nanos() % 1000, 0, "microsecond precision");
+    assert_eq!(store.read_all(2, 2).await.expect("read_all"), c1.events[2..4]);
+    assert_eq!(store.read_all(4, 100).await.expect("read_all"), c1.events[4..]);
     assert!(store.read_all(5, 100).await.expect("read_all").is_empty());
     assert!(store.read_all(0, 0).await.expect("read_all").is_empty());
-    assert!(
-        store
-            .read_all(u64::MAX, 10)
-            .await
-            .expect("read_all")
-            .is_empty()
-    );
+    assert!(store.read_all(u64::MAX, 10).await.expect("read_all").is_empty());
 
     // events_by_id: any order, unknown ids absent, duplicates harmless.
-    let wanted = [
-        c1.events[3].event_id,
-        Uuid::now_v7(),
-        c1.events[0].event_id,
-        c1.events[3].event_id,
-    ];
+    let wanted = [c1.events[3].event_id, Uuid::now_v7(), c1.events[0].event_id, c1.events[3].event_id];
     let mut got = store.events_by_id(&wanted).await.expect("events_by_id");
     got.sort_by_key(|e| e.position);
     assert_eq!(got, vec![c1.events[0].clone(), c1.events[3].clone()]);
 
     // Signers.
-    assert_eq!(
-        store.signer_head(SIGNER_A).await.expect("signer_head"),
-        Some(c1.events[4].clone())
-    );
-    assert_eq!(
-        store.signer_head(SIGNER_B).await.expect("signer_head"),
-        Some(c1.events[3].clone())
-    );
-    assert_eq!(
-        store.signer_event(SIGNER_A, 2).await.expect("signer_event"),
-        Some(c1.events[1].clone())
-    );
-    assert_eq!(
-        store.signer_event(SIGNER_A, 4).await.expect("signer_event"),
-        None
-    );
-    assert_eq!(
-        store
-            .signer_event(SIGNER_A, u64::MAX)
-            .await
-            .expect("signer_event"),
-        None
-    );
-    assert_eq!(
-        store
-            .signer_head("ffffffffffffffffffffffffffffffff")
-            .await
-            .expect("signer_head"),
-        None
-    );
+    assert_eq!(store.signer_head(SIGNER_A).await.expect("signer_head"), Some(c1.events[4].clone()));
+    assert_eq!(store.signer_head(SIGNER_B).await.expect("signer_head"), Some(c1.events[3].clone()));
+    assert_eq!(store.signer_event(SIGNER_A, 2).await.expect("signer_event"), Some(c1.events[1].clone()));
+    assert_eq!(store.signer_event(SIGNER_A, 4).await.expect("signer_event"), None);
+    assert_eq!(store.signer_event(SIGNER_A, u64::MAX).await.expect("signer_event"), None);
+    assert_eq!(store.signer_head("ffffffffffffffffffffffffffffffff").await.expect("signer_head"), None);
 
     // Streams.
-    assert_eq!(
-        store.stream_head("site/1/dust").await.expect("stream_head"),
-        Some(2)
-    );
-    assert_eq!(
-        store
-            .stream_head("site/2/noise")
-            .await
-            .expect("stream_head"),
-        Some(1)
-    );
-    assert_eq!(
-        store.stream_head("site/3").await.expect("stream_head"),
-        None
-    );
+    assert_eq!(store.stream_head("site/1/dust").await.expect("stream_head"), Some(2));
+    assert_eq!(store.stream_head("site/2/noise").await.expect("stream_head"), Some(1));
+    assert_eq!(store.stream_head("site/3").await.expect("stream_head"), None);
 
     // Checkpoint and key.
-    assert_eq!(
-        store.latest_checkpoint().await.expect("latest_checkpoint"),
-        Some(checkpoint(5, "first"))
-    );
+    assert_eq!(store.latest_checkpoint().await.expect("latest_checkpoint"), Some(checkpoint(5, "first")));
     assert_eq!(store.keys().await.expect("keys"), c1.new_keys);
 
     // A second commit continues from the head.
@@ -467,44 +322,20 @@ async fn head_moved_writes_nothing<S: EventStore>(store: &S) {
     c_stale.checkpoint = Some(checkpoint(1, "stale"));
     c_stale.new_keys = vec![key(7, c_stale.events[0].event_id, 0)];
     match store.commit(0, &c_stale).await {
-        Err(StoreError::HeadMoved {
-            expected: 0,
-            found: 3,
-        }) => {}
+        Err(StoreError::HeadMoved { expected: 0, found: 3 }) => {}
         other => panic!("expected HeadMoved {{ expected: 0, found: 3 }}, got {other:?}"),
     }
     // A writer that believes the log is longer than it is.
-    let ahead = Commit {
-        events: vec![event(10, "u", 0, SIGNER_B, 9)],
-        ..Commit::default()
-    };
+    let ahead = Commit { events: vec![event(10, "u", 0, SIGNER_B, 9)], ..Commit::default() };
     match store.commit(10, &ahead).await {
-        Err(StoreError::HeadMoved {
-            expected: 10,
-            found: 3,
-        }) => {}
+        Err(StoreError::HeadMoved { expected: 10, found: 3 }) => {}
         other => panic!("expected HeadMoved {{ expected: 10, found: 3 }}, got {other:?}"),
     }
     // Even a commit with no events is refused at the wrong head.
-    let cp_only = Commit {
-        checkpoint: Some(checkpoint(2, "wrong head")),
-        ..Commit::default()
-    };
-    assert!(matches!(
-        store.commit(2, &cp_only).await,
-        Err(StoreError::HeadMoved {
-            expected: 2,
-            found: 3
-        })
-    ));
+    let cp_only = Commit { checkpoint: Some(checkpoint(2, "wrong head")), ..Commit::default() };
+    assert!(matches!(store.commit(2, &cp_only).await, Err(StoreError::HeadMoved { expected: 2, found: 3 })));
 
-    assert!(
-        store
-            .events_by_id(&[c_stale.events[0].event_id])
-            .await
-            .expect("events_by_id")
-            .is_empty()
-    );
+    assert!(store.events_by_id(&[c_stale.events[0].event_id]).await.expect("events_by_id").is_empty());
     assert!(store.latest_checkpoint().await.expect("cp").is_none());
     assert!(store.keys().await.expect("keys").is_empty());
     assert_matches_model(store, &model).await;
@@ -520,90 +351,45 @@ async fn position_gap_is_refused<S: EventStore>(store: &S) {
         checkpoint: Some(checkpoint(3, "gap")),
         ..Commit::default()
     };
+    assert!(matches!(store.commit(1, &gap).await, Err(StoreError::Conflict(_))), "a hole in the positions is refused");
+    let late_start = Commit { events: vec![event(2, "s", 1, SIGNER_A, 2)], ..Commit::default() };
     assert!(
-        matches!(store.commit(1, &gap).await, Err(StoreError::Conflict(_))),
-        "a hole in the positions is refused"
-    );
-    let late_start = Commit {
-        events: vec![event(2, "s", 1, SIGNER_A, 2)],
-        ..Commit::default()
-    };
-    assert!(
-        matches!(
-            store.commit(1, &late_start).await,
-            Err(StoreError::Conflict(_))
-        ),
+        matches!(store.commit(1, &late_start).await, Err(StoreError::Conflict(_))),
         "the first position must be the head"
     );
-    let repeated = Commit {
-        events: vec![event(1, "s", 1, SIGNER_A, 2), event(1, "s", 2, SIGNER_A, 3)],
-        ..Commit::default()
-    };
-    assert!(matches!(
-        store.commit(1, &repeated).await,
-        Err(StoreError::Conflict(_))
-    ));
-    let level0 = Commit {
-        nodes: vec![(NodeId::new(0, 1), [0; 32])],
-        ..Commit::default()
-    };
-    assert!(
-        matches!(store.commit(1, &level0).await, Err(StoreError::Conflict(_))),
-        "level-0 nodes live in events"
-    );
+    let repeated =
+        Commit { events: vec![event(1, "s", 1, SIGNER_A, 2), event(1, "s", 2, SIGNER_A, 3)], ..Commit::default() };
+    assert!(matches!(store.commit(1, &repeated).await, Err(StoreError::Conflict(_))));
+    let level0 = Commit { nodes: vec![(NodeId::new(0, 1), [0; 32])], ..Commit::default() };
+    assert!(matches!(store.commit(1, &level0).await, Err(StoreError::Conflict(_))), "level-0 nodes live in events");
     assert!(store.latest_checkpoint().await.expect("cp").is_none());
     assert_matches_model(store, &model).await;
 }
 
 /// Asserts that `commit` at `head` is a Conflict and that nothing of it became visible.
-async fn assert_conflict_writes_nothing<S: EventStore>(
-    store: &S,
-    model: &Model,
-    commit: &Commit,
-    what: &str,
-) {
+async fn assert_conflict_writes_nothing<S: EventStore>(store: &S, model: &Model, commit: &Commit, what: &str) {
     match store.commit(model.head(), commit).await {
         Err(StoreError::Conflict(msg)) => assert!(!msg.is_empty()),
         other => panic!("{what}: expected Conflict, got {other:?}"),
     }
     assert_eq!(store.head().await.expect("head"), model.head(), "{what}");
-    let fresh: Vec<Uuid> = commit
-        .events
-        .iter()
-        .map(|e| e.event_id)
-        .filter(|id| !model.events.iter().any(|m| m.event_id == *id))
-        .collect();
+    let fresh: Vec<Uuid> =
+        commit.events.iter().map(|e| e.event_id).filter(|id| !model.events.iter().any(|m| m.event_id == *id)).collect();
     assert!(
-        store
-            .events_by_id(&fresh)
-            .await
-            .expect("events_by_id")
-            .is_empty(),
+        store.events_by_id(&fresh).await.expect("events_by_id").is_empty(),
         "{what}: no event of the refused commit is visible"
     );
     if let Some(cp) = &commit.checkpoint {
         let stored = store.checkpoint_at(cp.size).await.expect("checkpoint_at");
-        assert_ne!(
-            stored.as_ref(),
-            Some(cp),
-            "{what}: its checkpoint is not visible"
-        );
+        assert_ne!(stored.as_ref(), Some(cp), "{what}: its checkpoint is not visible");
     }
     let keys = store.keys().await.expect("keys");
     for k in &commit.new_keys {
-        assert!(
-            !keys.contains(k),
-            "{what}: its key {} is not visible",
-            k.key_id
-        );
+        assert!(!keys.contains(k), "{what}: its key {} is not visible", k.key_id);
     }
     if !commit.nodes.is_empty() {
-        let ids: Vec<NodeId> = commit
-            .nodes
-            .iter()
-            .map(|(id, _)| *id)
-            .filter(|id| !model.nodes.contains_key(id))
-            .collect();
+        let ids: Vec<NodeId> =
+            commit.nodes.iter().map(|(id, _)| *id).filter(|id| !model.nodes.contains_key(id)).collect();
         for id in ids {
             assert!(
                 matches!(store.read_nodes(&[id]).await, Err(StoreError::Corrupt(_))),
@@ -650,8 +436,7 @@ async fn duplicates_are_conflicts<S: EventStore>(store: &S) {
     });
     assert_conflict_writes_nothing(store, &model, &c, "(stream, version) already stored").await;
     let c = bad(&model, &|ev| ev[1].stream_version = 0);
-    assert_conflict_writes_nothing(store, &model, &c, "(stream, version) twice in one commit")
-        .await;
+    assert_conflict_writes_nothing(store, &model, &c, "(stream, version) twice in one commit").await;
     let c = bad(&model, &|ev| ev[2].signer_seq = 2);
     assert_conflict_writes_nothing(store, &model, &c, "(signer, seq) already stored").await;
     let c = bad(&model, &|ev| ev[1].signer_seq = ev[0].signer_seq);
@@ -664,18 +449,11 @@ async fn duplicates_are_conflicts<S: EventStore>(store: &S) {
     c.checkpoint = Some(checkpoint(3, "again"));
     assert_conflict_writes_nothing(store, &model, &c, "checkpoint size already stored").await;
     let mut c = bad(&model, &|_| {});
-    let (&id, &h) = model
-        .nodes
-        .iter()
-        .find(|(id, _)| id.level == 1)
-        .expect("a level-1 node");
+    let (&id, &h) = model.nodes.iter().find(|(id, _)| id.level == 1).expect("a level-1 node");
     c.nodes.push((id, h));
     assert_conflict_writes_nothing(store, &model, &c, "Merkle node already stored").await;
     let mut c = bad(&model, &|_| {});
-    c.revocations = vec![(
-        "00000000000000000000000000000000".to_owned(),
-        "2026-05-01T00:00:00Z".to_owned(),
-    )];
+    c.revocations = vec![("00000000000000000000000000000000".to_owned(), "2026-05-01T00:00:00Z".to_owned())];
     assert_conflict_writes_nothing(store, &model, &c, "revocation of an unknown key").await;
 
     // The store still accepts the well-formed version of the same commit.
@@ -683,10 +461,7 @@ async fn duplicates_are_conflicts<S: EventStore>(store: &S) {
     ok_commit(store, model.head(), &good).await;
     let _ = model.record(good.events.clone());
     assert_matches_model(store, &model).await;
-    assert_eq!(
-        store.latest_checkpoint().await.expect("cp"),
-        Some(checkpoint(6, "bad"))
-    );
+    assert_eq!(store.latest_checkpoint().await.expect("cp"), Some(checkpoint(6, "bad")));
 }
 
 async fn read_stream_directions_and_limits<S: EventStore>(store: &S) {
@@ -702,16 +477,9 @@ async fn read_stream_directions_and_limits<S: EventStore>(store: &S) {
     ok_commit(store, 0, &c).await;
     let c = model.commit(&spec[7..]);
     ok_commit(store, 7, &c).await;
-    let a: Vec<StoredEvent> = model
-        .events
-        .iter()
-        .filter(|e| e.stream == "site/a")
-        .cloned()
-        .collect();
+    let a: Vec<StoredEvent> = model.events.iter().filter(|e| e.stream == "site/a").cloned().collect();
     assert_eq!(a.len(), 10);
-    let versions = |events: Vec<StoredEvent>| -> Vec<u64> {
-        events.iter().map(|e| e.stream_version).collect()
-    };
+    let versions = |events: Vec<StoredEvent>| -> Vec<u64> { events.iter().map(|e| e.stream_version).collect() };
 
     let fwd = |from, limit| store.read_stream("site/a", from, Direction::Forward, limit);
     let bwd = |from, limit| store.read_stream("site/a", from, Direction::Backward, limit);
@@ -724,10 +492,7 @@ async fn read_stream_directions_and_limits<S: EventStore>(store: &S) {
     assert_eq!(versions(bwd(9, 3).await.expect("read")), vec![9, 8, 7]);
     assert_eq!(versions(bwd(100, 2).await.expect("read")), vec![9, 8]);
     assert_eq!(versions(bwd(u64::MAX, 1).await.expect("read")), vec![9]);
-    assert_eq!(
-        versions(bwd(4, 100).await.expect("read")),
-        vec![4, 3, 2, 1, 0]
-    );
+    assert_eq!(versions(bwd(4, 100).await.expect("read")), vec![4, 3, 2, 1, 0]);
     assert_eq!(versions(bwd(0, 100).await.expect("read")), vec![0]);
     assert!(bwd(5, 0).await.expect("read").is_empty());
     let mut rev = a.clone();
@@ -735,27 +500,12 @@ async fn read_stream_directions_and_limits<S: EventStore>(store: &S) {
     assert_eq!(bwd(9, usize::MAX).await.expect("read"), rev);
 
     assert_eq!(
-        versions(
-            store
-                .read_stream("site/b", 0, Direction::Forward, 100)
-                .await
-                .expect("read")
-        ),
+        versions(store.read_stream("site/b", 0, Direction::Forward, 100).await.expect("read")),
         vec![0, 1, 2, 3]
     );
+    assert!(store.read_stream("site/c", 0, Direction::Forward, 100).await.expect("read").is_empty());
     assert!(
-        store
-            .read_stream("site/c", 0, Direction::Forward, 100)
-            .await
-            .expect("read")
-            .is_empty()
-    );
-    assert!(
-        store
-            .read_stream("site/", 0, Direction::Forward, 100)
-            .await
-            .expect("read")
-            .is_empty(),
+        store.read_stream("site/", 0, Direction::Forward, 100).await.expect("read").is_empty(),
         "no prefix matching"
     );
     assert_eq!(store.stream_head("site/a").await.expect("head"), Some(9));
@@ -789,30 +539,15 @@ async fn read_nodes_mixed_levels<S: EventStore>(store: &S) {
     let want: Vec<Hash> = ids.iter().map(|id| model.nodes[id]).collect();
     assert_eq!(store.read_nodes(&ids).await.expect("read_nodes"), want);
     // Only levels ≥ 1, only level 0.
+    assert_eq!(store.read_nodes(&ids[2..3]).await.expect("read_nodes"), want[2..3]);
     assert_eq!(
-        store.read_nodes(&ids[2..3]).await.expect("read_nodes"),
-        want[2..3]
-    );
-    assert_eq!(
-        store
-            .read_nodes(&[NodeId::new(0, 12), NodeId::new(0, 1)])
-            .await
-            .expect("read_nodes"),
-        vec![
-            model.nodes[&NodeId::new(0, 12)],
-            model.nodes[&NodeId::new(0, 1)]
-        ]
+        store.read_nodes(&[NodeId::new(0, 12), NodeId::new(0, 1)]).await.expect("read_nodes"),
+        vec![model.nodes[&NodeId::new(0, 12)], model.nodes[&NodeId::new(0, 1)]]
     );
     // The root of the 8-leaf prefix folds from level 3 node 0.
     assert_eq!(
-        store
-            .read_nodes(&[NodeId::new(3, 0)])
-            .await
-            .expect("read_nodes")[0],
-        node_hash(
-            &model.nodes[&NodeId::new(2, 0)],
-            &model.nodes[&NodeId::new(2, 1)]
-        )
+        store.read_nodes(&[NodeId::new(3, 0)]).await.expect("read_nodes")[0],
+        node_hash(&model.nodes[&NodeId::new(2, 0)], &model.nodes[&NodeId::new(2, 1)])
     );
     // A long request (more than one statement's worth on SQLite) in an arbitrary order.
     let all: Vec<NodeId> = model.nodes.keys().copied().collect();
@@ -821,18 +556,13 @@ async fn read_nodes_mixed_levels<S: EventStore>(store: &S) {
     assert_eq!(store.read_nodes(&many).await.expect("read_nodes"), want);
 
     // Missing nodes are Corrupt and named.
-    for missing in [
-        NodeId::new(3, 1),
-        NodeId::new(0, 13),
-        NodeId::new(1, 6),
-        NodeId::new(0, u64::MAX),
-        NodeId::new(63, 0),
-    ] {
+    for missing in
+        [NodeId::new(3, 1), NodeId::new(0, 13), NodeId::new(1, 6), NodeId::new(0, u64::MAX), NodeId::new(63, 0)]
+    {
         match store.read_nodes(&[NodeId::new(0, 0), missing]).await {
-            Err(StoreError::Corrupt(msg)) => assert!(
-                msg.contains(&format!("level {}, index {}", missing.level, missing.index)),
-                "{msg}"
-            ),
+            Err(StoreError::Corrupt(msg)) => {
+                assert!(msg.contains(&format!("level {}, index {}", missing.level, missing.index)), "{msg}")
+            }
             other => panic!("missing {missing:?} must be Corrupt, got {other:?}"),
         }
     }
@@ -848,10 +578,8 @@ async fn checkpoint_ordering<S: EventStore>(store: &S) {
         c.checkpoint = Some(checkpoint(cp_size, &format!("after {n}")));
         ok_commit(store, head, &c).await;
     }
-    let again = Commit {
-        checkpoint: Some(checkpoint(7, "ahead of time is the sequencer's business")),
-        ..Commit::default()
-    };
+    let again =
+        Commit { checkpoint: Some(checkpoint(7, "ahead of time is the sequencer's business")), ..Commit::default() };
     ok_commit(store, 6, &again).await;
     assert_eq!(store.head().await.expect("head"), 6);
 
@@ -860,33 +588,15 @@ async fn checkpoint_ordering<S: EventStore>(store: &S) {
         store.latest_checkpoint().await.expect("latest"),
         Some(checkpoint(7, "ahead of time is the sequencer's business"))
     );
-    assert_eq!(
-        store.checkpoint_at(3).await.expect("at"),
-        Some(checkpoint(3, "after 2"))
-    );
+    assert_eq!(store.checkpoint_at(3).await.expect("at"), Some(checkpoint(3, "after 2")));
     assert_eq!(store.checkpoint_at(4).await.expect("at"), None);
     assert_eq!(store.checkpoint_at(u64::MAX).await.expect("at"), None);
-    assert_eq!(
-        sizes(store.checkpoints(0, 10).await.expect("cps")),
-        vec![1, 3, 6, 7]
-    );
-    assert_eq!(
-        sizes(store.checkpoints(2, 2).await.expect("cps")),
-        vec![3, 6]
-    );
-    assert_eq!(
-        sizes(store.checkpoints(6, 10).await.expect("cps")),
-        vec![6, 7]
-    );
+    assert_eq!(sizes(store.checkpoints(0, 10).await.expect("cps")), vec![1, 3, 6, 7]);
+    assert_eq!(sizes(store.checkpoints(2, 2).await.expect("cps")), vec![3, 6]);
+    assert_eq!(sizes(store.checkpoints(6, 10).await.expect("cps")), vec![6, 7]);
     assert!(store.checkpoints(8, 10).await.expect("cps").is_empty());
     assert!(store.checkpoints(0, 0).await.expect("cps").is_empty());
-    assert!(
-        store
-            .checkpoints(u64::MAX, 10)
-            .await
-            .expect("cps")
-            .is_empty()
-    );
+    assert!(store.checkpoints(u64::MAX, 10).await.expect("cps").is_empty());
     let all = store.checkpoints(0, usize::MAX).await.expect("cps");
     assert_eq!(all[0], checkpoint(1, "after 1"), "every field round-trips");
 }
@@ -903,17 +613,10 @@ async fn keys_and_revocations<S: EventStore>(store: &S) {
         v.sort_by(|a, b| a.key_id.cmp(&b.key_id));
         v
     };
-    assert_eq!(
-        by_id(store.keys().await.expect("keys")),
-        vec![k1.clone(), k2.clone()]
-    );
+    assert_eq!(by_id(store.keys().await.expect("keys")), vec![k1.clone(), k2.clone()]);
 
     // Revoke k1; enrol k3 and revoke it in the same commit.
-    let mut c2 = model.commit(&[
-        ("registry/keys", SIGNER_A),
-        ("registry/keys", SIGNER_A),
-        ("registry/keys", SIGNER_A),
-    ]);
+    let mut c2 = model.commit(&[("registry/keys", SIGNER_A), ("registry/keys", SIGNER_A), ("registry/keys", SIGNER_A)]);
     let k3 = key(3, c2.events[1].event_id, 3);
     c2.new_keys = vec![k3.clone()];
     c2.revocations = vec![
@@ -923,28 +626,16 @@ async fn keys_and_revocations<S: EventStore>(store: &S) {
     ok_commit(store, 2, &c2).await;
     let keys = by_id(store.keys().await.expect("keys"));
     let expected = vec![
-        StoredKey {
-            revoked_at: Some("2026-05-01T12:00:00+08:00".to_owned()),
-            ..k1.clone()
-        },
+        StoredKey { revoked_at: Some("2026-05-01T12:00:00+08:00".to_owned()), ..k1.clone() },
         k2.clone(),
-        StoredKey {
-            revoked_at: Some("2026-05-02T00:00:00Z".to_owned()),
-            ..k3.clone()
-        },
+        StoredKey { revoked_at: Some("2026-05-02T00:00:00Z".to_owned()), ..k3.clone() },
     ];
     assert_eq!(keys, expected);
 
     // A revocation of an unknown key is refused with the rest of its commit.
     let mut c3 = model.commit(&[("registry/keys", SIGNER_A)]);
-    c3.revocations = vec![(
-        "99999999999999999999999999999999".to_owned(),
-        "2026-06-01T00:00:00Z".to_owned(),
-    )];
-    assert!(matches!(
-        store.commit(5, &c3).await,
-        Err(StoreError::Conflict(_))
-    ));
+    c3.revocations = vec![("99999999999999999999999999999999".to_owned(), "2026-06-01T00:00:00Z".to_owned())];
+    assert!(matches!(store.commit(5, &c3).await, Err(StoreError::Conflict(_))));
     assert_eq!(by_id(store.keys().await.expect("keys")), expected);
     assert_eq!(store.head().await.expect("head"), 5);
 }
@@ -954,14 +645,8 @@ async fn large_commit_and_wide_reads<S: EventStore>(store: &S) {
     let mut model = Model::default();
     let c0 = model.commit(&[("warm-up", SIGNER_B)]);
     ok_commit(store, 0, &c0).await;
-    let spec: Vec<(String, &str)> = (0..5000)
-        .map(|i| {
-            (
-                format!("site/{}", i % 37),
-                if i % 2 == 0 { SIGNER_A } else { SIGNER_B },
-            )
-        })
-        .collect();
+    let spec: Vec<(String, &str)> =
+        (0..5000).map(|i| (format!("site/{}", i % 37), if i % 2 == 0 { SIGNER_A } else { SIGNER_B })).collect();
     let spec: Vec<(&str, &str)> = spec.iter().map(|(s, k)| (s.as_str(), *k)).collect();
     let c1 = model.commit(&spec);
     ok_commit(store, 1, &c1).await;
@@ -972,10 +657,7 @@ async fn large_commit_and_wide_reads<S: EventStore>(store: &S) {
     let mut got = store.events_by_id(&ids).await.expect("events_by_id");
     got.sort_by_key(|e| e.position);
     assert_eq!(got, model.events);
-    assert_eq!(
-        store.read_all(1000, 3000).await.expect("read_all"),
-        model.events[1000..4000]
-    );
+    assert_eq!(store.read_all(1000, 3000).await.expect("read_all"), model.events[1000..4000]);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1000,16 +682,10 @@ async fn sqlite_reopened_after_drop_keeps_everything() {
     }
     let store = SqliteStore::open(&path).await.expect("reopen");
     assert_matches_model(&store, &model).await;
-    assert_eq!(
-        store.latest_checkpoint().await.expect("cp"),
-        Some(checkpoint(3, "persisted"))
-    );
+    assert_eq!(store.latest_checkpoint().await.expect("cp"), Some(checkpoint(3, "persisted")));
     assert_eq!(
         store.keys().await.expect("keys"),
-        vec![StoredKey {
-            revoked_at: Some("2026-07-01T00:00:00Z".to_owned()),
-            ..k
-        }]
+        vec![StoredKey { revoked_at: Some("2026-07-01T00:00:00Z".to_owned()), ..k }]
     );
     let c3 = model.commit(&[("s", SIGNER_B)]);
     ok_commit(&store, 4, &c3).await;
@@ -1020,13 +696,8 @@ async fn sqlite_reopened_after_drop_keeps_everything() {
     // WAL is a property of the file: a fresh connection sees it.
     use sqlx::Connection;
     let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
-    let mut conn = sqlx::SqliteConnection::connect_with(&options)
-        .await
-        .expect("raw connect");
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(&mut conn)
-        .await
-        .expect("journal_mode");
+    let mut conn = sqlx::SqliteConnection::connect_with(&options).await.expect("raw connect");
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut conn).await.expect("journal_mode");
     assert_eq!(mode, "wal");
 }
 
@@ -1037,11 +708,7 @@ async fn sqlite_refuses_other_schema_versions() {
     let store = SqliteStore::open(&path).await.expect("open");
     store.close().await;
     drop(store);
-    set_sqlite_meta(
-        &path,
-        "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
-    )
-    .await;
+    set_sqlite_meta(&path, "UPDATE meta SET value = '2' WHERE key = 'schema_version'").await;
     match SqliteStore::open(&path).await {
         Err(StoreError::Corrupt(msg)) => {
             assert!(msg.contains("schema version") && msg.contains('2'), "{msg}")
@@ -1049,36 +716,21 @@ async fn sqlite_refuses_other_schema_versions() {
         other => panic!("expected Corrupt, got {other:?}"),
     }
     set_sqlite_meta(&path, "DELETE FROM meta").await;
-    assert!(matches!(
-        SqliteStore::open(&path).await,
-        Err(StoreError::Corrupt(_))
-    ));
+    assert!(matches!(SqliteStore::open(&path).await, Err(StoreError::Corrupt(_))));
     set_sqlite_meta(&path, "INSERT INTO meta VALUES ('schema_version', '1')").await;
-    SqliteStore::open(&path)
-        .await
-        .expect("version 1 opens again");
+    SqliteStore::open(&path).await.expect("version 1 opens again");
 
     // A SQLite file that belongs to someone else.
     let other = dir.path().join("other.db");
     set_sqlite_meta(&other, "CREATE TABLE events (x INTEGER)").await;
-    assert!(matches!(
-        SqliteStore::open(&other).await,
-        Err(StoreError::Corrupt(_))
-    ));
+    assert!(matches!(SqliteStore::open(&other).await, Err(StoreError::Corrupt(_))));
 }
 
 async fn set_sqlite_meta(path: &Path, sql: &'static str) {
     use sqlx::Connection;
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true);
-    let mut conn = sqlx::SqliteConnection::connect_with(&options)
-        .await
-        .expect("raw connect");
-    sqlx::query(sql)
-        .execute(&mut conn)
-        .await
-        .expect("raw update");
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path).create_if_missing(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&options).await.expect("raw connect");
+    sqlx::query(sql).execute(&mut conn).await.expect("raw update");
     conn.close().await.expect("close");
 }
 
@@ -1101,15 +753,9 @@ async fn postgres_refuses_other_schema_versions() {
     // A database that belongs to someone else.
     let other = pg_url("foreign");
     let pool = sqlx::PgPool::connect(&other).await.expect("raw connect");
-    sqlx::query("CREATE TABLE events (x INTEGER)")
-        .execute(&pool)
-        .await
-        .expect("raw create");
+    sqlx::query("CREATE TABLE events (x INTEGER)").execute(&pool).await.expect("raw create");
     pool.close().await;
-    assert!(matches!(
-        PgStore::connect(&other).await,
-        Err(StoreError::Corrupt(_))
-    ));
+    assert!(matches!(PgStore::connect(&other).await, Err(StoreError::Corrupt(_))));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1122,9 +768,7 @@ async fn postgres_concurrent_connects_create_the_schema_once() {
         })
         .collect();
     for t in tasks {
-        t.await
-            .expect("join")
-            .expect("every concurrent connect succeeds");
+        t.await.expect("join").expect("every concurrent connect succeeds");
     }
 }
 
@@ -1134,28 +778,12 @@ async fn concurrent_writers<S: EventStore>(a: Arc<S>, b: Arc<S>) {
     for round in 0..5u64 {
         let head = a.head().await.expect("head");
         let mut tasks = Vec::new();
-        for (i, store) in [a.clone(), b.clone(), a.clone(), b.clone()]
-            .into_iter()
-            .enumerate()
-        {
+        for (i, store) in [a.clone(), b.clone(), a.clone(), b.clone()].into_iter().enumerate() {
             let events: Vec<StoredEvent> = (0..50u64)
-                .map(|k| {
-                    event(
-                        head + k,
-                        &format!("w{i}/r{round}"),
-                        k,
-                        &format!("{i:032x}"),
-                        round * 100 + k + 1,
-                    )
-                })
+                .map(|k| event(head + k, &format!("w{i}/r{round}"), k, &format!("{i:032x}"), round * 100 + k + 1))
                 .collect();
-            let commit = Commit {
-                events,
-                ..Commit::default()
-            };
-            tasks.push(tokio::spawn(
-                async move { store.commit(head, &commit).await },
-            ));
+            let commit = Commit { events, ..Commit::default() };
+            tasks.push(tokio::spawn(async move { store.commit(head, &commit).await }));
         }
         let mut wins = 0;
         for t in tasks {
@@ -1205,14 +833,7 @@ async fn throughput<S: EventStore>(name: &str, store: &S, commits: u64) {
             .map(|k| {
                 let p = head + k;
                 let stream = format!("site/{}/dust", p % 97);
-                event_sized(
-                    p,
-                    &stream,
-                    p / 97,
-                    &format!("{:032x}", p % 13),
-                    p / 13 + 1,
-                    400,
-                )
+                event_sized(p, &stream, p / 97, &format!("{:032x}", p % 13), p / 13 + 1, 400)
             })
             .collect();
         let mut commit = model.record(events);
@@ -1240,7 +861,7 @@ async fn throughput<S: EventStore>(name: &str, store: &S, commits: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurement; run in release with --ignored --nocapture"]
 async fn commit_throughput() {
-    let commits = 100;
+    let commits = std::env::var("STORES_BENCH_COMMITS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
     let (_dir, sqlite) = sqlite_store().await;
     throughput("sqlite (WAL, synchronous=FULL)", &sqlite, commits).await;
 

@@ -1,0 +1,28 @@
+//! Administration actions behind CLI commands.
+
+use siteledger_ledger::{AnyStore, EventStore, Ledger, LedgerConfig};
+use siteledger_signer::NoteSigner;
+
+use crate::config::Config;
+use crate::node;
+
+/// Drops and rebuilds every read model from the log; returns the number of records folded.
+pub async fn rebuild_projections(config: &Config) -> anyhow::Result<u64> {
+    let log_key = node::load_or_create(&config.key_dir().join("log.key"))?;
+    let system_key = node::load_or_create(&config.key_dir().join("system.key"))?;
+    let store = AnyStore::open(&config.store_url()).await?;
+    let mut lc = LedgerConfig::new(NoteSigner::new(&config.log_origin, log_key)?, system_key);
+    lc.policy = std::sync::Arc::new(crate::policy::DomainPolicy::default());
+    let ledger = Ledger::open(store, lc).await?;
+    let read = siteledger_projections::ReadDb::open(&config.read_url()).await?;
+    siteledger_projections::rebuild(&ledger, &read).await?;
+    Ok(ledger.store().head().await?)
+}
+
+/// The log key string and the system key id.
+pub fn show_keys(config: &Config) -> anyhow::Result<(String, String)> {
+    let log_key = node::load_or_create(&config.key_dir().join("log.key"))?;
+    let system_key = node::load_or_create(&config.key_dir().join("system.key"))?;
+    let signer = NoteSigner::new(&config.log_origin, log_key)?;
+    Ok((signer.verifier().vkey(), system_key.key_id().to_string()))
+}

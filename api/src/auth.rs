@@ -1,0 +1,395 @@
+//! Access control: API tokens and the principals they stand for.
+//!
+//! Tokens are 256-bit random strings (`slt_` + base64url), shown once at creation and stored only as SHA-256
+//! hashes; they expire and can be revoked. A token carries a role and a scope:
+//!
+//! | role | scope | may read | may write |
+//! |---|---|---|---|
+//! | `city` (市住建局) | — | everything | any signed record |
+//! | `district` (区县(市)住建局 / 开发园区) | district code | its district's projects | any signed record |
+//! | `enterprise` (参建企业, banks, labs) | credit code | projects it takes part in | any signed record |
+//! | `auditor` | — | everything, read-only | nothing |
+//! | `gateway` (site gateway / device) | signer key id | nothing | records signed by that key only |
+//!
+//! Writing "any signed record" is safe because the ledger checks every signature and the enrolling authority of
+//! every key; the token only decides who may submit. Reads are filtered in every query ([`Principal::scope`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use siteledger_projections::Scope;
+use sqlx::Row;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A role a token can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 市住建局: everything.
+    City,
+    /// 区县(市)住建局 or 开发园区 administration: one district.
+    District,
+    /// 参建企业 (owner, contractor, supervisor, lab, bank): the projects it takes part in.
+    Enterprise,
+    /// Auditor: read-only, everything.
+    Auditor,
+    /// Site gateway or device: append records signed by its own key.
+    Gateway,
+}
+
+impl Role {
+    /// The name used on the command line and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::City => "city",
+            Role::District => "district",
+            Role::Enterprise => "enterprise",
+            Role::Auditor => "auditor",
+            Role::Gateway => "gateway",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Role, String> {
+        Ok(match s {
+            "city" => Role::City,
+            "district" => Role::District,
+            "enterprise" => Role::Enterprise,
+            "auditor" => Role::Auditor,
+            "gateway" => Role::Gateway,
+            other => return Err(format!("unknown role {other:?}: use city, district, enterprise, auditor or gateway")),
+        })
+    }
+}
+
+/// Who is calling.
+#[derive(Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Principal {
+    /// Public id of the token (not a secret).
+    pub token_id: String,
+    /// Display name given at creation.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// District code, credit code or signer key id, depending on the role.
+    pub scope: Option<String>,
+}
+
+impl fmt::Debug for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Principal({} {} {:?})", self.token_id, self.role.as_str(), self.scope)
+    }
+}
+
+impl Principal {
+    /// The read scope every query must use for this caller.
+    pub fn scope(&self) -> Scope {
+        match (self.role, &self.scope) {
+            (Role::City | Role::Auditor, _) => Scope::All,
+            (Role::District, Some(d)) => Scope::District(d.clone()),
+            (Role::Enterprise, Some(c)) => Scope::Enterprise(c.clone()),
+            _ => Scope::Nothing,
+        }
+    }
+
+    /// May this caller submit records at all?
+    pub fn may_write(&self) -> bool {
+        !matches!(self.role, Role::Auditor)
+    }
+
+    /// For gateway tokens, the only signer key whose records they may submit.
+    pub fn signer_binding(&self) -> Option<&str> {
+        match self.role {
+            Role::Gateway => self.scope.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The demo's anonymous visitor: read-only, city-wide (only with `--demo`).
+    pub fn demo_visitor() -> Principal {
+        Principal {
+            token_id: "demo".into(), name: "演示访客 demo visitor".into(), role: Role::Auditor, scope: None
+        }
+    }
+}
+
+/// A token as listed (never the secret).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenInfo {
+    /// Public id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: String,
+    /// Scope value.
+    pub scope: Option<String>,
+    /// Creation time (RFC 3339).
+    pub created_at: String,
+    /// Expiry (RFC 3339).
+    pub expires_at: String,
+    /// Revocation time, if revoked.
+    pub revoked_at: Option<String>,
+}
+
+/// A freshly created token: the only time the secret exists outside its holder.
+pub struct NewToken {
+    /// Public id.
+    pub id: String,
+    /// The secret to hand over.
+    pub secret: String,
+}
+
+impl fmt::Debug for NewToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NewToken({}, secret redacted)", self.id)
+    }
+}
+
+fn hash(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+fn now_micros(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1000) as i64
+}
+
+fn fmt_micros(us: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// Where tokens live: a small table in SQLite or PostgreSQL, separate from the rebuildable read models.
+#[derive(Debug, Clone)]
+pub enum TokenStore {
+    /// `sqlite:PATH`.
+    Sqlite(SqlitePool),
+    /// `postgres://…`.
+    Postgres(PgPool),
+}
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS api_tokens (
+    id TEXT PRIMARY KEY,
+    hash BYTEA NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    scope TEXT,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    revoked_at BIGINT
+)";
+
+impl TokenStore {
+    /// Opens (and creates) the token table.
+    pub async fn open(url: &str) -> Result<TokenStore, ApiError> {
+        if let Some(path) = url.strip_prefix("sqlite:") {
+            let opts = SqliteConnectOptions::new()
+                .filename(path.strip_prefix("//").unwrap_or(path))
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal);
+            let pool =
+                SqlitePoolOptions::new().max_connections(4).connect_with(opts).await.map_err(ApiError::internal)?;
+            sqlx::query(SCHEMA).execute(&pool).await.map_err(ApiError::internal)?;
+            Ok(TokenStore::Sqlite(pool))
+        } else {
+            let pool = PgPoolOptions::new().max_connections(4).connect(url).await.map_err(ApiError::internal)?;
+            sqlx::query(SCHEMA).execute(&pool).await.map_err(ApiError::internal)?;
+            Ok(TokenStore::Postgres(pool))
+        }
+    }
+
+    /// Creates a token valid for `days`, returning its secret once.
+    pub async fn create(&self, name: &str, role: Role, scope: Option<&str>, days: u32) -> Result<NewToken, ApiError> {
+        match (role, scope) {
+            (Role::District | Role::Enterprise | Role::Gateway, None) => {
+                return Err(ApiError::BadRequest(format!(
+                    "a {} token needs a scope (district code, credit code or signer key id)",
+                    role.as_str()
+                )));
+            }
+            (Role::City | Role::Auditor, Some(_)) => {
+                return Err(ApiError::BadRequest(format!("a {} token has no scope", role.as_str())));
+            }
+            _ => {}
+        }
+        let mut raw = [0u8; 32];
+        getrandom::fill(&mut raw).map_err(ApiError::internal)?;
+        let secret = format!("slt_{}", URL_SAFE_NO_PAD.encode(raw));
+        let mut idb = [0u8; 6];
+        getrandom::fill(&mut idb).map_err(ApiError::internal)?;
+        let id = hex::encode(idb);
+        let now = OffsetDateTime::now_utc();
+        let created = now_micros(now);
+        let expires = now_micros(now + time::Duration::days(i64::from(days)));
+        let h = hash(&secret);
+        match self {
+            TokenStore::Sqlite(p) => {
+                sqlx::query("INSERT INTO api_tokens (id, hash, name, role, scope, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                    .bind(&id).bind(&h).bind(name).bind(role.as_str()).bind(scope).bind(created).bind(expires)
+                    .execute(p).await.map_err(ApiError::internal)?;
+            }
+            TokenStore::Postgres(p) => {
+                sqlx::query("INSERT INTO api_tokens (id, hash, name, role, scope, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(&id).bind(&h).bind(name).bind(role.as_str()).bind(scope).bind(created).bind(expires)
+                    .execute(p).await.map_err(ApiError::internal)?;
+            }
+        }
+        Ok(NewToken { id, secret })
+    }
+
+    /// Revokes a token by its public id. Returns whether it existed.
+    pub async fn revoke(&self, id: &str) -> Result<bool, ApiError> {
+        let now = now_micros(OffsetDateTime::now_utc());
+        let n = match self {
+            TokenStore::Sqlite(p) => {
+                sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                    .bind(now)
+                    .bind(id)
+                    .execute(p)
+                    .await
+                    .map_err(ApiError::internal)?
+                    .rows_affected()
+            }
+            TokenStore::Postgres(p) => {
+                sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                    .bind(now)
+                    .bind(id)
+                    .execute(p)
+                    .await
+                    .map_err(ApiError::internal)?
+                    .rows_affected()
+            }
+        };
+        Ok(n == 1)
+    }
+
+    /// Every token, newest first.
+    pub async fn list(&self) -> Result<Vec<TokenInfo>, ApiError> {
+        let sql =
+            "SELECT id, name, role, scope, created_at, expires_at, revoked_at FROM api_tokens ORDER BY created_at DESC";
+        let rows = match self {
+            TokenStore::Sqlite(p) => sqlx::query(sql)
+                .fetch_all(p)
+                .await
+                .map_err(ApiError::internal)?
+                .into_iter()
+                .map(|r| row_info_sqlite(&r))
+                .collect::<Result<Vec<_>, _>>()?,
+            TokenStore::Postgres(p) => sqlx::query(sql)
+                .fetch_all(p)
+                .await
+                .map_err(ApiError::internal)?
+                .into_iter()
+                .map(|r| row_info_pg(&r))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        Ok(rows)
+    }
+
+    /// Resolves a presented secret to its principal, if valid, unexpired and unrevoked.
+    pub async fn authenticate(&self, secret: &str) -> Result<Option<Principal>, ApiError> {
+        if !secret.starts_with("slt_") || secret.len() > 100 {
+            return Ok(None);
+        }
+        let h = hash(secret);
+        let now = now_micros(OffsetDateTime::now_utc());
+        let row = match self {
+            TokenStore::Sqlite(p) => sqlx::query("SELECT id, name, role, scope FROM api_tokens WHERE hash = ? AND revoked_at IS NULL AND expires_at > ?")
+                .bind(&h).bind(now).fetch_optional(p).await.map_err(ApiError::internal)?
+                .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1), r.get::<String, _>(2), r.get::<Option<String>, _>(3))),
+            TokenStore::Postgres(p) => sqlx::query("SELECT id, name, role, scope FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL AND expires_at > $2")
+                .bind(&h).bind(now).fetch_optional(p).await.map_err(ApiError::internal)?
+                .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1), r.get::<String, _>(2), r.get::<Option<String>, _>(3))),
+        };
+        Ok(match row {
+            None => None,
+            Some((token_id, name, role, scope)) => {
+                Some(Principal { token_id, name, role: role.parse().map_err(ApiError::Internal)?, scope })
+            }
+        })
+    }
+}
+
+fn row_info_sqlite(r: &sqlx::sqlite::SqliteRow) -> Result<TokenInfo, ApiError> {
+    Ok(TokenInfo {
+        id: r.try_get(0).map_err(ApiError::internal)?,
+        name: r.try_get(1).map_err(ApiError::internal)?,
+        role: r.try_get(2).map_err(ApiError::internal)?,
+        scope: r.try_get(3).map_err(ApiError::internal)?,
+        created_at: fmt_micros(r.try_get(4).map_err(ApiError::internal)?),
+        expires_at: fmt_micros(r.try_get(5).map_err(ApiError::internal)?),
+        revoked_at: r.try_get::<Option<i64>, _>(6).map_err(ApiError::internal)?.map(fmt_micros),
+    })
+}
+
+fn row_info_pg(r: &sqlx::postgres::PgRow) -> Result<TokenInfo, ApiError> {
+    Ok(TokenInfo {
+        id: r.try_get(0).map_err(ApiError::internal)?,
+        name: r.try_get(1).map_err(ApiError::internal)?,
+        role: r.try_get(2).map_err(ApiError::internal)?,
+        scope: r.try_get(3).map_err(ApiError::internal)?,
+        created_at: fmt_micros(r.try_get(4).map_err(ApiError::internal)?),
+        expires_at: fmt_micros(r.try_get(5).map_err(ApiError::internal)?),
+        revoked_at: r.try_get::<Option<i64>, _>(6).map_err(ApiError::internal)?.map(fmt_micros),
+    })
+}
+
+/// Extractor: the authenticated caller. `Authorization: Bearer <token>`, or the `siteledger_token` cookie set by the
+/// dashboard's login page. In demo mode an anonymous caller is the read-only demo visitor.
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Principal, ApiError> {
+        let bearer = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .map(str::to_owned);
+        let cookie = || {
+            parts.headers.get_all(axum::http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
+                c.split(';').map(str::trim).find_map(|kv| kv.strip_prefix("siteledger_token=").map(str::to_owned))
+            })
+        };
+        let presented = bearer.or_else(cookie);
+        match presented {
+            Some(secret) => state
+                .tokens
+                .authenticate(&secret)
+                .await?
+                .ok_or_else(|| ApiError::Unauthorized("令牌无效、已过期或已吊销 / the token is invalid, expired or revoked".into())),
+            None if state.config.demo => Ok(Principal::demo_visitor()),
+            None => Err(ApiError::Unauthorized(
+                "需要令牌 / a token is required: send `Authorization: Bearer <token>` (create one with `siteledger token create`)".into(),
+            )),
+        }
+    }
+}
+
+/// Extractor: an optional caller (public endpoints that show more to authenticated callers).
+#[derive(Debug, Clone)]
+pub struct MaybePrincipal(pub Option<Principal>);
+
+impl FromRequestParts<AppState> for MaybePrincipal {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<MaybePrincipal, ApiError> {
+        Ok(MaybePrincipal(Principal::from_request_parts(parts, state).await.ok()))
+    }
+}

@@ -1,0 +1,91 @@
+//! Server configuration: defaults, then a TOML file, then `SITELEDGER_*` environment variables, then flags (the
+//! last two are merged by clap in `main.rs`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Everything `siteledger serve` needs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the embedded stores and key files live.
+    pub data_dir: PathBuf,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Event store URL: `sqlite:PATH` (default: `<data_dir>/ledger.db`), `postgres://…`, `kurrentdb://…`.
+    pub store_url: Option<String>,
+    /// Read-model database URL: `sqlite:PATH` (default `<data_dir>/read.db`) or `postgres://…`.
+    pub read_url: Option<String>,
+    /// Token database URL (default `<data_dir>/auth.db`).
+    pub auth_url: Option<String>,
+    /// The log's origin line and key name.
+    pub log_origin: String,
+    /// Base64 public keys allowed to enrol themselves (the city bureau's root key).
+    pub trust_roots: Vec<String>,
+    /// Checkpoint after this many records…
+    pub checkpoint_every: u64,
+    /// …or this many milliseconds after the first uncovered record.
+    pub checkpoint_interval_ms: u64,
+    /// Largest accepted request body, bytes.
+    pub max_body_bytes: usize,
+    /// Largest batch of records per ingest request.
+    pub max_batch: usize,
+    /// Events kept for live-feed subscribers before a slow one is told to resume.
+    pub feed_buffer: usize,
+    /// Maximum concurrent live-feed subscribers.
+    pub max_feed_subscribers: usize,
+    /// Run the simulated demo city (and open the dashboard read-only to anonymous visitors).
+    pub demo: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from(".siteledger"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            store_url: None,
+            read_url: None,
+            auth_url: None,
+            log_origin: "siteledger.ningbo.example/log".into(),
+            trust_roots: Vec::new(),
+            checkpoint_every: 4096,
+            checkpoint_interval_ms: 1000,
+            max_body_bytes: 8 * 1024 * 1024,
+            max_batch: 10_000,
+            feed_buffer: 4096,
+            max_feed_subscribers: 10_000,
+            demo: false,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML file over the defaults.
+    pub fn from_file(path: &Path) -> Result<Config, String> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+    }
+
+    /// The event store URL in effect.
+    pub fn store_url(&self) -> String {
+        self.store_url.clone().unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("ledger.db").display()))
+    }
+
+    /// The read-model URL in effect.
+    pub fn read_url(&self) -> String {
+        self.read_url.clone().unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("read.db").display()))
+    }
+
+    /// The token database URL in effect.
+    pub fn auth_url(&self) -> String {
+        self.auth_url.clone().unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("auth.db").display()))
+    }
+
+    /// Directory of the server's own key files (mode 0700, files 0600).
+    pub fn key_dir(&self) -> PathBuf {
+        self.data_dir.join("keys")
+    }
+}

@@ -1,0 +1,182 @@
+//! `POST /v1/events`: a batch of signed envelopes in, one answer per item out.
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use siteledger_ledger::IngestOutcome;
+use siteledger_signer::Envelope;
+use utoipa::ToSchema;
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The request: either a JSON array of envelopes or `{"events": [...]}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum IngestRequest {
+    /// `[envelope, …]`
+    List(Vec<Value>),
+    /// `{"events": [envelope, …]}`
+    Wrapped {
+        /// The envelopes (docs/FORMAT.md §4).
+        events: Vec<Value>,
+    },
+}
+
+/// The answer for one item, in request order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemResult {
+    /// Index in the request.
+    pub index: usize,
+    /// `accepted`, `duplicate` or `rejected`.
+    pub status: &'static str,
+    /// Log position (accepted and duplicate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<u64>,
+    /// Event id, when the envelope could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    /// Stable rejection code (rejected only), e.g. `bad_signature`, `chain_mismatch`, `malformed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// What is wrong and what to do (rejected only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The response: per-item results and totals.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IngestResponse {
+    /// Newly appended.
+    pub accepted: usize,
+    /// Already in the log.
+    pub duplicates: usize,
+    /// Refused (the others are unaffected).
+    pub rejected: usize,
+    /// One entry per request item.
+    pub results: Vec<ItemResult>,
+}
+
+fn rejected(index: usize, event_id: Option<String>, code: &str, message: String) -> ItemResult {
+    ItemResult {
+        index,
+        status: "rejected",
+        position: None,
+        event_id,
+        code: Some(code.to_owned()),
+        message: Some(message),
+    }
+}
+
+/// Submit signed records.
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "ingest",
+    request_body(content = IngestRequest, description = "Signed envelopes (docs/FORMAT.md §4)"),
+    responses(
+        (status = 200, description = "Per-item results; bad items never affect good ones", body = IngestResponse),
+        (status = 400, description = "The body is not a JSON array of objects", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid token", body = crate::error::ErrorBody),
+        (status = 403, description = "The token may not write", body = crate::error::ErrorBody),
+        (status = 413, description = "Body or batch too large", body = crate::error::ErrorBody),
+        (status = 503, description = "Store unavailable: nothing was acknowledged, retry", body = crate::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn ingest(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: Result<Json<IngestRequest>, JsonRejection>,
+) -> Result<Json<IngestResponse>, ApiError> {
+    if !principal.may_write() {
+        return Err(ApiError::Forbidden("审计员令牌只读 / auditor tokens are read-only".into()));
+    }
+    let Json(body) = body.map_err(|e| match e {
+        JsonRejection::BytesRejection(b) if b.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge(format!(
+                "请求体超过 {} 字节 / the body exceeds {} bytes; split the batch",
+                state.config.max_body_bytes, state.config.max_body_bytes
+            ))
+        }
+        other => ApiError::BadRequest(format!(
+            "请求体不是信封数组 / the body is not a JSON array of envelopes: {}",
+            other.body_text()
+        )),
+    })?;
+    let items = match body {
+        IngestRequest::List(v) | IngestRequest::Wrapped { events: v } => v,
+    };
+    if items.len() > state.config.max_batch {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "批量 {} 条超过上限 {} / a batch holds at most {} records, got {}",
+            items.len(),
+            state.config.max_batch,
+            state.config.max_batch,
+            items.len()
+        )));
+    }
+    let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(items.len());
+    let mut envelopes = Vec::new();
+    let mut slots = Vec::new();
+    for (index, v) in items.into_iter().enumerate() {
+        let id_hint = v.get("id").and_then(Value::as_str).map(str::to_owned);
+        match Envelope::from_value(v) {
+            Ok(env) => {
+                if let Some(bound) = principal.signer_binding() {
+                    if env.signer().to_string() != bound {
+                        results.push(Some(rejected(
+                            index,
+                            Some(env.id().to_string()),
+                            "forbidden_signer",
+                            format!(
+                                "this gateway token may submit only records signed by key {bound}, not {}",
+                                env.signer()
+                            ),
+                        )));
+                        continue;
+                    }
+                }
+                results.push(None);
+                slots.push(index);
+                envelopes.push(env);
+            }
+            Err(e) => results.push(Some(rejected(index, id_hint, "malformed", e.to_string()))),
+        }
+    }
+    let ids: Vec<String> = envelopes.iter().map(|e| e.id().to_string()).collect();
+    let outcomes = state.ledger.ingest(envelopes).await?;
+    for ((slot, outcome), id) in slots.into_iter().zip(outcomes).zip(ids) {
+        results[slot] = Some(match outcome {
+            IngestOutcome::Accepted { position } => ItemResult {
+                index: slot,
+                status: "accepted",
+                position: Some(position),
+                event_id: Some(id),
+                code: None,
+                message: None,
+            },
+            IngestOutcome::Duplicate { position } => ItemResult {
+                index: slot,
+                status: "duplicate",
+                position: Some(position),
+                event_id: Some(id),
+                code: None,
+                message: None,
+            },
+            IngestOutcome::Rejected(r) => rejected(slot, Some(id), r.code(), r.to_string()),
+        });
+    }
+    let results: Vec<ItemResult> = results.into_iter().flatten().collect();
+    let count = |s: &str| results.iter().filter(|r| r.status == s).count();
+    state.metrics.record_ingest(&results);
+    Ok(Json(IngestResponse {
+        accepted: count("accepted"),
+        duplicates: count("duplicate"),
+        rejected: count("rejected"),
+        results,
+    }))
+}

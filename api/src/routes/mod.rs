@@ -1,0 +1,5 @@
+//! HTTP handlers, one module per area.
+
+pub mod ingest;
+pub mod log;
+pub mod query;

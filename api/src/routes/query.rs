@@ -1,0 +1,181 @@
+//! Scoped queries over the read models and the log. Every handler passes the caller's scope down; a project outside
+//! the scope answers 404, exactly like a missing one.
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use siteledger_projections::{AlarmFilter, Scope};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::extract::{Path, Query};
+use crate::state::AppState;
+
+/// Who the token belongs to.
+#[utoipa::path(get, path = "/v1/whoami", tag = "query", responses((status = 200, body = Principal)), security(("bearer" = [])))]
+pub async fn whoami(principal: Principal) -> Json<Principal> {
+    Json(principal)
+}
+
+/// Districts (区县(市) and 开发园区) with today's activity: projects, projects with data today, alarms.
+#[utoipa::path(get, path = "/v1/districts", tag = "query",
+    responses((status = 200, description = "Visible districts with counts", body = Vec<Object>)), security(("bearer" = [])))]
+pub async fn districts(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+    let rows = state.read.districts_overview(&principal.scope(), siteledger_projections::ReadDb::today()).await?;
+    Ok(Json(serde_json::to_value(rows).map_err(ApiError::internal)?))
+}
+
+/// Project filter.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ProjectsQuery {
+    /// Only this district code.
+    pub district: Option<String>,
+}
+
+/// Projects visible to the caller.
+#[utoipa::path(get, path = "/v1/projects", tag = "query", params(ProjectsQuery),
+    responses((status = 200, description = "Visible projects", body = Vec<Object>)), security(("bearer" = [])))]
+pub async fn projects(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<ProjectsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let rows = state.read.projects(&principal.scope(), q.district.as_deref()).await?;
+    Ok(Json(serde_json::to_value(rows).map_err(ApiError::internal)?))
+}
+
+/// One project with participants and subsystem tiles.
+#[utoipa::path(get, path = "/v1/projects/{id}", tag = "query", params(("id" = String, Path, description = "Project id")),
+    responses((status = 200, description = "Project detail", body = Object), (status = 404, description = "No such project in the caller's scope", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn project(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let p = state.read.project(&principal.scope(), &id).await?.ok_or_else(|| not_found(&id))?;
+    Ok(Json(serde_json::to_value(p).map_err(ApiError::internal)?))
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("没有项目 {id}，或您无权查看 / no project {id} in your scope"))
+}
+
+/// Timeline paging.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct TimelineQuery {
+    /// Records before this position (exclusive), for paging back.
+    pub before: Option<u64>,
+    /// How many (1–1000, default 100).
+    pub limit: Option<usize>,
+}
+
+/// A project's records, newest first.
+#[utoipa::path(get, path = "/v1/projects/{id}/events", tag = "query", params(("id" = String, Path, description = "Project id"), TimelineQuery),
+    responses((status = 200, description = "Timeline rows, newest first", body = Vec<Object>), (status = 404, description = "No such project in the caller's scope", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn project_events(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Query(q): Query<TimelineQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let scope = principal.scope();
+    if state.read.project(&scope, &id).await?.is_none() {
+        return Err(not_found(&id));
+    }
+    let rows = state.read.project_timeline(&scope, &id, q.before, q.limit.unwrap_or(100)).await?;
+    Ok(Json(serde_json::to_value(rows).map_err(ApiError::internal)?))
+}
+
+/// Alarm filter.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AlarmsQuery {
+    /// Only this project.
+    pub project: Option<String>,
+    /// Only open alarms.
+    pub open: Option<bool>,
+    /// At most this many (default 500).
+    pub limit: Option<usize>,
+}
+
+/// Alarms visible to the caller, newest first.
+#[utoipa::path(get, path = "/v1/alarms", tag = "query", params(AlarmsQuery),
+    responses((status = 200, description = "Alarms", body = Vec<Object>)), security(("bearer" = [])))]
+pub async fn alarms(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<AlarmsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let filter = AlarmFilter { project: q.project, open_only: q.open.unwrap_or(false), since: None, limit: q.limit };
+    let rows = state.read.alarms(&principal.scope(), &filter).await?;
+    Ok(Json(serde_json::to_value(rows).map_err(ApiError::internal)?))
+}
+
+/// Signer keys visible to the caller, with status and statistics.
+#[utoipa::path(get, path = "/v1/keys", tag = "query",
+    responses((status = 200, description = "Keys", body = Vec<Object>)), security(("bearer" = [])))]
+pub async fn keys(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+    let rows = state.read.keys(&principal.scope()).await?;
+    Ok(Json(serde_json::to_value(rows).map_err(ApiError::internal)?))
+}
+
+/// Log paging.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct EventsQuery {
+    /// First position (default 0).
+    pub from: Option<u64>,
+    /// How many positions to scan (1–1000, default 100); records outside the scope are skipped.
+    pub limit: Option<usize>,
+    /// Kind prefix, e.g. `alarm.`.
+    pub kind: Option<String>,
+}
+
+/// A record as the query API returns it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventRow {
+    /// Log position.
+    pub position: u64,
+    /// Stream.
+    pub stream: String,
+    /// Kind.
+    pub kind: String,
+    /// The signed envelope.
+    pub envelope: Value,
+}
+
+/// Records of the log visible to the caller, in log order.
+#[utoipa::path(get, path = "/v1/events", tag = "query", params(EventsQuery),
+    responses((status = 200, body = Vec<EventRow>)), security(("bearer" = [])))]
+pub async fn events(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<EventsQuery>,
+) -> Result<Json<Vec<EventRow>>, ApiError> {
+    let scope = principal.scope();
+    if scope == Scope::Nothing {
+        return Ok(Json(Vec::new()));
+    }
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let events = state.ledger.read_all(q.from.unwrap_or(0), limit).await?;
+    let mut out = Vec::new();
+    for e in events {
+        if !state.access.allows(&scope, &e.stream) {
+            continue;
+        }
+        if let Some(k) = &q.kind {
+            if !e.kind.starts_with(k.as_str()) {
+                continue;
+            }
+        }
+        out.push(EventRow {
+            position: e.position,
+            stream: e.stream.clone(),
+            kind: e.kind.clone(),
+            envelope: serde_json::from_slice(&e.leaf).map_err(ApiError::internal)?,
+        });
+    }
+    Ok(Json(out))
+}

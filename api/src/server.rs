@@ -1,0 +1,237 @@
+//! Building and running the server: stores, keys, ledger, projections, live feed, router, graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use siteledger_ledger::{AnyStore, EventStore, Ledger, LedgerConfig};
+use siteledger_signer::{NoteSigner, PublicKey};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::TokenStore;
+use crate::config::Config;
+use crate::feed::FeedHub;
+use crate::metrics::Metrics;
+use crate::state::AppState;
+use crate::{dashboard, node, openapi, policy, routes};
+
+/// A running server (for `main` and for tests, which bind port 0).
+#[derive(Debug)]
+pub struct RunningServer {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The shared state (tests use it to reach the ledger directly).
+    pub state: AppState,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server stops by itself (Ctrl-C / SIGTERM in `main`).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+
+    /// A receiver that turns true when shutdown begins.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Triggers shutdown without waiting.
+    pub fn trigger_shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// Opens everything the configuration names and builds the shared state.
+pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sender<bool>)> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let log_key = node::load_or_create(&config.key_dir().join("log.key"))?;
+    let system_key = node::load_or_create(&config.key_dir().join("system.key"))?;
+    let mut trust_roots = Vec::new();
+    for k in &config.trust_roots {
+        trust_roots.push(PublicKey::from_base64(k).map_err(|e| anyhow::anyhow!("trust root {k:?}: {e}"))?);
+    }
+    let store = AnyStore::open(&config.store_url()).await?;
+    tracing::info!(store = store.kind(), head = store.head().await?, "event store open");
+    let mut lc = LedgerConfig::new(NoteSigner::new(&config.log_origin, log_key)?, system_key);
+    lc.trust_roots = trust_roots;
+    lc.checkpoint_every = config.checkpoint_every;
+    lc.checkpoint_interval = Duration::from_millis(config.checkpoint_interval_ms);
+    lc.policy = Arc::new(policy::DomainPolicy::default());
+    let ledger = Ledger::open(store, lc).await?;
+    tracing::info!(log_key = %ledger.log_verifier().vkey(), "ledger open");
+
+    let read = siteledger_projections::ReadDb::open(&config.read_url()).await?;
+    let access = read.access_cache();
+    let tokens = TokenStore::open(&config.auth_url()).await.map_err(|e| anyhow::anyhow!("token store: {e}"))?;
+    let feed = Arc::new(FeedHub::new(config.feed_buffer, config.max_feed_subscribers));
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+    // Background work: projections and the feed pump follow the ledger.
+    {
+        let ledger = ledger.clone();
+        let read = read.clone();
+        let mut rx = shutdown_rx.clone();
+        tokio::spawn(async move {
+            let stop = async move {
+                let _ = rx.wait_for(|s| *s).await;
+            };
+            if let Err(e) = siteledger_projections::run(ledger, read, stop).await {
+                tracing::error!(error = %e, "projections stopped");
+            }
+        });
+    }
+    tokio::spawn(Arc::clone(&feed).pump(ledger.clone()));
+
+    let state = AppState {
+        ledger,
+        read,
+        access,
+        tokens,
+        config: Arc::new(config),
+        feed,
+        metrics: Arc::new(Metrics::default()),
+        started: Instant::now(),
+        shutdown: shutdown_rx,
+    };
+    Ok((state, shutdown_tx))
+}
+
+/// The router with every route and layer.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/v1/events", post(routes::ingest::ingest).get(routes::query::events))
+        .route("/v1/log/checkpoint", get(routes::log::checkpoint))
+        .route("/v1/log/key", get(routes::log::key))
+        .route("/v1/log/leaves", get(routes::log::leaves))
+        .route("/v1/log/leaves/{index}", get(routes::log::leaf))
+        .route("/v1/log/proof/inclusion", get(routes::log::inclusion))
+        .route("/v1/log/proof/consistency", get(routes::log::consistency))
+        .route("/v1/evidence/{event_id}", get(routes::log::evidence))
+        .route("/v1/feed", get(crate::feed::feed))
+        .route("/v1/whoami", get(routes::query::whoami))
+        .route("/v1/districts", get(routes::query::districts))
+        .route("/v1/projects", get(routes::query::projects))
+        .route("/v1/projects/{id}", get(routes::query::project))
+        .route("/v1/projects/{id}/events", get(routes::query::project_events))
+        .route("/v1/alarms", get(routes::query::alarms))
+        .route("/v1/keys", get(routes::query::keys))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi::serve));
+    api.merge(dashboard::routes())
+        .fallback(crate::extract::not_found)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), count_responses))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a request handler panicked");
+            crate::error::ApiError::Internal("handler panicked".into()).into_response()
+        }))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn count_responses(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route =
+        req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let resp = next.run(req).await;
+    state.metrics.record_http(&route, resp.status().as_u16());
+    resp
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "alive", body = String)))]
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Readiness: the event store answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, description = "ready", body = String), (status = 503, description = "store unavailable", body = String)))]
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    match state.ledger.store().head().await {
+        Ok(_) => "ready\n".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response()
+        }
+    }
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", body = String)))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let stats = state.ledger.stats();
+    let head = state.ledger.head();
+    let cp = state.ledger.latest_checkpoint().await.ok().flatten();
+    let cp_size = cp.as_ref().map_or(0, |c| c.size);
+    let cp_age =
+        cp.as_ref().map_or(f64::NAN, |c| (time::OffsetDateTime::now_utc() - c.created_at).as_seconds_f64().max(0.0));
+    let applied = state.read.applied();
+    let lag = head.saturating_sub(applied);
+    let rejected: u64 = stats.rejections.values().sum();
+    let gauges = [
+        ("siteledger_ledger_size", "Records in the log.", head as f64),
+        (
+            "siteledger_ledger_accepted_total",
+            "Records appended by this instance's sequencer (incl. system records).",
+            stats.accepted as f64,
+        ),
+        ("siteledger_ledger_rejected_total", "Records refused by this instance's sequencer.", rejected as f64),
+        ("siteledger_ledger_commits_total", "Group commits written.", stats.commits as f64),
+        ("siteledger_checkpoint_size", "Tree size of the latest checkpoint.", cp_size as f64),
+        ("siteledger_checkpoint_age_seconds", "Age of the latest checkpoint.", cp_age),
+        ("siteledger_projection_lag", "Records the read models are behind the log.", lag as f64),
+        ("siteledger_feed_subscribers", "Connected live-feed subscribers.", state.feed.subscribers() as f64),
+        ("siteledger_uptime_seconds", "Seconds since start.", state.started.elapsed().as_secs_f64()),
+    ];
+    let mut r = state.metrics.render(&gauges).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    r
+}
+
+/// Binds, serves, and returns a handle. The server stops on [`RunningServer::shutdown`].
+pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
+    let listen = config.listen;
+    let demo = config.demo;
+    let (state, shutdown) = build_state(config).await?;
+    let listener = TcpListener::bind(listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr()?;
+    if demo {
+        crate::demo::start(state.clone(), addr, shutdown.subscribe()).await?;
+    }
+    let app = router(state.clone());
+    let mut rx = shutdown.subscribe();
+    let task = tokio::spawn(async move {
+        let stop = async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+            tracing::error!(error = %e, "server error");
+        }
+    });
+    tracing::info!(%addr, "listening");
+    Ok(RunningServer { addr, state, shutdown, task })
+}

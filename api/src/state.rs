@@ -1,0 +1,44 @@
+//! Shared application state handed to every handler.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use siteledger_ledger::{AnyStore, Ledger};
+use siteledger_projections::{AccessCache, ReadDb};
+
+use crate::auth::TokenStore;
+use crate::config::Config;
+use crate::feed::FeedHub;
+use crate::metrics::Metrics;
+
+/// Everything a request handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The ledger (single writer per instance).
+    pub ledger: Ledger<AnyStore>,
+    /// Read models.
+    pub read: ReadDb,
+    /// Project → district/participants lookups for scope checks.
+    pub access: Arc<AccessCache>,
+    /// API tokens.
+    pub tokens: TokenStore,
+    /// Configuration in effect.
+    pub config: Arc<Config>,
+    /// Live feed.
+    pub feed: Arc<FeedHub>,
+    /// HTTP-level counters.
+    pub metrics: Arc<Metrics>,
+    /// Start time, for uptime.
+    pub started: Instant,
+    /// Turns true when shutdown begins (long-lived responses such as the feed end then).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("ledger", &self.ledger)
+            .field("demo", &self.config.demo)
+            .finish_non_exhaustive()
+    }
+}

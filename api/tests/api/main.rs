@@ -1,0 +1,10 @@
+//! Platform server tests (one binary): ingest, transparency endpoints, access control for every role, the live
+//! feed, OpenAPI snapshot, metrics and graceful shutdown. Each test runs its own server on port 0.
+
+mod helpers;
+mod world;
+
+mod access;
+mod feed;
+mod ingest;
+mod transparency;
