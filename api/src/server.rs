@@ -69,6 +69,11 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
     let log_key = node::load_or_create(&config.key_dir().join("log.key"))?;
     let system_key = node::load_or_create(&config.key_dir().join("system.key"))?;
     let mut trust_roots = Vec::new();
+    if config.demo {
+        // The demo plays the city bureau too: its root key is trusted to enrol itself.
+        let city = node::load_or_create(&config.key_dir().join("demo-city.key"))?;
+        trust_roots.push(*city.public());
+    }
     for k in &config.trust_roots {
         trust_roots.push(PublicKey::from_base64(k).map_err(|e| anyhow::anyhow!("trust root {k:?}: {e}"))?);
     }
