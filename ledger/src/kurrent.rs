@@ -66,8 +66,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use kurrentdb::{
-    AppendToStreamOptions, Client, ClientSettings, EventData, ReadStreamOptions, StreamPosition,
-    StreamState,
+    AppendToStreamOptions, Client, ClientSettings, EventData, ReadStreamOptions, StreamPosition, StreamState,
 };
 use serde::{Deserialize, Serialize};
 use siteledger_signer::merkle::{Hash, NodeId, leaf_hash};
@@ -76,9 +75,7 @@ use time::{OffsetDateTime, UtcOffset};
 use tokio::sync::{RwLock, RwLockReadGuard};
 use uuid::Uuid;
 
-use crate::store::{
-    Commit, Direction, EventStore, StoreError, StoredCheckpoint, StoredEvent, StoredKey,
-};
+use crate::store::{Commit, Direction, EventStore, StoreError, StoredCheckpoint, StoredEvent, StoredKey};
 
 /// The log stream used by [`KurrentStore::connect`].
 pub const DEFAULT_LOG_STREAM: &str = "siteledger-log";
@@ -128,10 +125,7 @@ impl KurrentStore {
     }
 
     /// Like [`KurrentStore::connect`] with another log stream (one ledger per log stream; tests use fresh ones).
-    pub async fn connect_with_stream(
-        url: &str,
-        log_stream: &str,
-    ) -> Result<KurrentStore, StoreError> {
+    pub async fn connect_with_stream(url: &str, log_stream: &str) -> Result<KurrentStore, StoreError> {
         if log_stream.is_empty() || log_stream.starts_with('$') {
             return Err(StoreError::Database(format!(
                 "invalid KurrentDB log stream name {log_stream:?}: it must be non-empty and not a system stream"
@@ -139,24 +133,18 @@ impl KurrentStore {
         }
         // The connection string may carry credentials: never echo it. The parse error's message is the whole
         // input when it carries a URL error, so only that error is reported then.
-        let settings: ClientSettings =
-            url.parse()
-                .map_err(|e: kurrentdb::ClientSettingsParseError| {
-                    let reason = match e.error() {
-                        Some(url_error) => url_error.to_string(),
-                        None => e.message().to_owned(),
-                    };
-                    StoreError::Database(format!("invalid KurrentDB connection string: {reason}"))
-                })?;
-        let runtime = tokio::runtime::Handle::try_current().map_err(|e| {
-            StoreError::Database(format!(
-                "KurrentStore::connect must run inside a Tokio runtime: {e}"
-            ))
+        let settings: ClientSettings = url.parse().map_err(|e: kurrentdb::ClientSettingsParseError| {
+            let reason = match e.error() {
+                Some(url_error) => url_error.to_string(),
+                None => e.message().to_owned(),
+            };
+            StoreError::Database(format!("invalid KurrentDB connection string: {reason}"))
         })?;
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|e| StoreError::Database(format!("KurrentStore::connect must run inside a Tokio runtime: {e}")))?;
         // Building the client installs the process-wide rustls provider (see the module docs).
-        let client = Client::with_runtime_handle(runtime, settings).map_err(|e| {
-            StoreError::Database(format!("cannot create the KurrentDB client: {e}"))
-        })?;
+        let client = Client::with_runtime_handle(runtime, settings)
+            .map_err(|e| StoreError::Database(format!("cannot create the KurrentDB client: {e}")))?;
         let store = KurrentStore {
             client,
             log_stream: Arc::from(log_stream),
@@ -205,8 +193,7 @@ impl KurrentStore {
                 match stream.next().await {
                     Ok(Some(resolved)) => {
                         read += 1;
-                        let Some(recorded) = resolved.event.as_ref().or(resolved.link.as_ref())
-                        else {
+                        let Some(recorded) = resolved.event.as_ref().or(resolved.link.as_ref()) else {
                             return Err(StoreError::Corrupt(format!(
                                 "log stream {}: a read returned no event at revision {}",
                                 self.log_stream, index.next_revision
@@ -255,8 +242,8 @@ impl EventStore for KurrentStore {
 
     async fn commit(&self, expected_head: u64, commit: &Commit) -> Result<(), StoreError> {
         let body = CommitBody::encode(expected_head, commit).map_err(StoreError::Conflict)?;
-        let bytes = serde_json::to_vec(&body)
-            .map_err(|e| StoreError::Conflict(format!("cannot serialise the commit: {e}")))?;
+        let bytes =
+            serde_json::to_vec(&body).map_err(|e| StoreError::Conflict(format!("cannot serialise the commit: {e}")))?;
         if bytes.len() > self.max_append_bytes {
             return Err(StoreError::Database(format!(
                 "commit of {} events is {} bytes of JSON, over the {}-byte KurrentDB append limit: \
@@ -277,14 +264,9 @@ impl EventStore for KurrentStore {
             }
             let head = index.head();
             if head != expected_head {
-                return Err(StoreError::HeadMoved {
-                    expected: expected_head,
-                    found: head,
-                });
+                return Err(StoreError::HeadMoved { expected: expected_head, found: head });
             }
-            index
-                .check(expected_head, commit)
-                .map_err(StoreError::Conflict)?;
+            index.check(expected_head, commit).map_err(StoreError::Conflict)?;
 
             let revision = index.next_revision;
             let state = match revision.checked_sub(1) {
@@ -297,11 +279,7 @@ impl EventStore for KurrentStore {
                 .map_err(|e| StoreError::Conflict(format!("cannot serialise the commit: {e}")))?
                 .id(id);
             let options = AppendToStreamOptions::default().stream_state(state);
-            match self
-                .client
-                .append_to_stream(&*self.log_stream, &options, event)
-                .await
-            {
+            match self.client.append_to_stream(&*self.log_stream, &options, event).await {
                 Ok(written) => {
                     if written.next_expected_version == revision {
                         index.apply(id, expected_head, commit);
@@ -315,10 +293,7 @@ impl EventStore for KurrentStore {
                 // Another writer appended: the next round re-reads the log and decides.
                 Err(kurrentdb::Error::WrongExpectedVersion { .. }) => continue,
                 Err(e) => {
-                    return Err(client_error(
-                        "appending a commit to the KurrentDB log stream",
-                        e,
-                    ));
+                    return Err(client_error("appending a commit to the KurrentDB log stream", e));
                 }
             }
         }
@@ -349,28 +324,15 @@ impl EventStore for KurrentStore {
             return Ok(Vec::new());
         };
         let positions: Vec<u64> = match direction {
-            Direction::Forward => versions
-                .range(from..)
-                .take(limit)
-                .map(|(_, p)| *p)
-                .collect(),
-            Direction::Backward => versions
-                .range(..=from)
-                .rev()
-                .take(limit)
-                .map(|(_, p)| *p)
-                .collect(),
+            Direction::Forward => versions.range(from..).take(limit).map(|(_, p)| *p).collect(),
+            Direction::Backward => versions.range(..=from).rev().take(limit).map(|(_, p)| *p).collect(),
         };
         positions.into_iter().map(|p| index.event(p)).collect()
     }
 
     async fn stream_head(&self, stream: &str) -> Result<Option<u64>, StoreError> {
         let index = self.fresh().await?;
-        Ok(index
-            .streams
-            .get(stream)
-            .and_then(|v| v.last_key_value())
-            .map(|(version, _)| *version))
+        Ok(index.streams.get(stream).and_then(|v| v.last_key_value()).map(|(version, _)| *version))
     }
 
     async fn events_by_id(&self, ids: &[Uuid]) -> Result<Vec<StoredEvent>, StoreError> {
@@ -391,11 +353,7 @@ impl EventStore for KurrentStore {
         }
     }
 
-    async fn signer_event(
-        &self,
-        signer: &str,
-        seq: u64,
-    ) -> Result<Option<StoredEvent>, StoreError> {
+    async fn signer_event(&self, signer: &str, seq: u64) -> Result<Option<StoredEvent>, StoreError> {
         let index = self.fresh().await?;
         match index.signers.get(signer).and_then(|s| s.get(&seq)) {
             Some(position) => index.event(*position).map(Some),
@@ -408,18 +366,12 @@ impl EventStore for KurrentStore {
         ids.iter()
             .map(|id| {
                 let hash = if id.level == 0 {
-                    usize::try_from(id.index)
-                        .ok()
-                        .and_then(|i| index.events.get(i))
-                        .map(|e| e.leaf_hash)
+                    usize::try_from(id.index).ok().and_then(|i| index.events.get(i)).map(|e| e.leaf_hash)
                 } else {
                     index.nodes.get(id).copied()
                 };
                 hash.ok_or_else(|| {
-                    StoreError::Corrupt(format!(
-                        "Merkle node (level {}, index {}) is missing",
-                        id.level, id.index
-                    ))
+                    StoreError::Corrupt(format!("Merkle node (level {}, index {}) is missing", id.level, id.index))
                 })
             })
             .collect()
@@ -435,18 +387,9 @@ impl EventStore for KurrentStore {
         Ok(index.checkpoints.get(&size).cloned())
     }
 
-    async fn checkpoints(
-        &self,
-        from: u64,
-        limit: usize,
-    ) -> Result<Vec<StoredCheckpoint>, StoreError> {
+    async fn checkpoints(&self, from: u64, limit: usize) -> Result<Vec<StoredCheckpoint>, StoreError> {
         let index = self.fresh().await?;
-        Ok(index
-            .checkpoints
-            .range(from..)
-            .take(limit)
-            .map(|(_, c)| c.clone())
-            .collect())
+        Ok(index.checkpoints.range(from..).take(limit).map(|(_, c)| c.clone()).collect())
     }
 
     async fn keys(&self) -> Result<Vec<StoredKey>, StoreError> {
@@ -458,12 +401,12 @@ impl EventStore for KurrentStore {
 /// Maps a client error to the port's errors, with context. Connection strings never appear in messages.
 fn client_error(context: &str, error: kurrentdb::Error) -> StoreError {
     match error {
-        kurrentdb::Error::ResourceDeleted => StoreError::Corrupt(format!(
-            "{context}: the log stream was deleted or tombstoned"
-        )),
-        kurrentdb::Error::AccessDenied => StoreError::Database(format!(
-            "{context}: access denied (check the credentials in the connection string)"
-        )),
+        kurrentdb::Error::ResourceDeleted => {
+            StoreError::Corrupt(format!("{context}: the log stream was deleted or tombstoned"))
+        }
+        kurrentdb::Error::AccessDenied => {
+            StoreError::Database(format!("{context}: access denied (check the credentials in the connection string)"))
+        }
         other => StoreError::Database(format!("{context}: {other}")),
     }
 }
@@ -515,70 +458,42 @@ impl Index {
             .ok()
             .and_then(|i| self.events.get(i))
             .cloned()
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!("index refers to missing position {position}"))
-            })
+            .ok_or_else(|| StoreError::Corrupt(format!("index refers to missing position {position}")))
     }
 
     /// Checks that `commit` can follow the current state at `expected_head`: dense positions from the head and
     /// every uniqueness rule the SQL adapters enforce with constraints. Nothing is changed.
     fn check(&self, expected_head: u64, commit: &Commit) -> Result<(), String> {
         if expected_head != self.head() {
-            return Err(format!(
-                "commit starts at {expected_head} but the head is {}",
-                self.head()
-            ));
+            return Err(format!("commit starts at {expected_head} but the head is {}", self.head()));
         }
         let mut ids = HashSet::new();
         let mut versions = HashSet::new();
         let mut seqs = HashSet::new();
         for (i, event) in commit.events.iter().enumerate() {
-            let expected = expected_head
-                .checked_add(i as u64)
-                .ok_or("position overflow")?;
+            let expected = expected_head.checked_add(i as u64).ok_or("position overflow")?;
             if event.position != expected {
-                return Err(format!(
-                    "event {} has position {}, expected {expected}",
-                    event.event_id, event.position
-                ));
+                return Err(format!("event {} has position {}, expected {expected}", event.event_id, event.position));
             }
             if self.by_id.contains_key(&event.event_id) || !ids.insert(event.event_id) {
                 return Err(format!("event id {} already stored", event.event_id));
             }
-            let version_taken = self
-                .streams
-                .get(&event.stream)
-                .is_some_and(|v| v.contains_key(&event.stream_version));
+            let version_taken = self.streams.get(&event.stream).is_some_and(|v| v.contains_key(&event.stream_version));
             if version_taken || !versions.insert((event.stream.as_str(), event.stream_version)) {
-                return Err(format!(
-                    "stream {:?} already has version {}",
-                    event.stream, event.stream_version
-                ));
+                return Err(format!("stream {:?} already has version {}", event.stream, event.stream_version));
             }
-            let seq_taken = self
-                .signers
-                .get(&event.signer)
-                .is_some_and(|s| s.contains_key(&event.signer_seq));
+            let seq_taken = self.signers.get(&event.signer).is_some_and(|s| s.contains_key(&event.signer_seq));
             if seq_taken || !seqs.insert((event.signer.as_str(), event.signer_seq)) {
-                return Err(format!(
-                    "signer {} already has sequence number {}",
-                    event.signer, event.signer_seq
-                ));
+                return Err(format!("signer {} already has sequence number {}", event.signer, event.signer_seq));
             }
         }
         let mut nodes = HashSet::new();
         for (id, _) in &commit.nodes {
             if id.level == 0 || id.level >= 64 {
-                return Err(format!(
-                    "Merkle node (level {}, index {}) has an invalid level",
-                    id.level, id.index
-                ));
+                return Err(format!("Merkle node (level {}, index {}) has an invalid level", id.level, id.index));
             }
             if self.nodes.contains_key(id) || !nodes.insert(*id) {
-                return Err(format!(
-                    "Merkle node (level {}, index {}) already stored",
-                    id.level, id.index
-                ));
+                return Err(format!("Merkle node (level {}, index {}) already stored", id.level, id.index));
             }
         }
         let mut keys = HashSet::new();
@@ -595,10 +510,7 @@ impl Index {
         if let Some(checkpoint) = &commit.checkpoint
             && self.checkpoints.contains_key(&checkpoint.size)
         {
-            return Err(format!(
-                "a checkpoint of size {} is already stored",
-                checkpoint.size
-            ));
+            return Err(format!("a checkpoint of size {} is already stored", checkpoint.size));
         }
         Ok(())
     }
@@ -608,14 +520,8 @@ impl Index {
         self.commit_ids.insert(id, head_before);
         for event in &commit.events {
             self.by_id.insert(event.event_id, event.position);
-            self.streams
-                .entry(event.stream.clone())
-                .or_default()
-                .insert(event.stream_version, event.position);
-            self.signers
-                .entry(event.signer.clone())
-                .or_default()
-                .insert(event.signer_seq, event.position);
+            self.streams.entry(event.stream.clone()).or_default().insert(event.stream_version, event.position);
+            self.signers.entry(event.signer.clone()).or_default().insert(event.signer_seq, event.position);
             self.events.push(event.clone());
         }
         self.nodes.extend(commit.nodes.iter().copied());
@@ -624,11 +530,7 @@ impl Index {
             self.keys.push(key.clone());
         }
         for (key_id, revoked_at) in &commit.revocations {
-            if let Some(key) = self
-                .key_slots
-                .get(key_id)
-                .and_then(|slot| self.keys.get_mut(*slot))
-            {
+            if let Some(key) = self.key_slots.get(key_id).and_then(|slot| self.keys.get_mut(*slot)) {
                 key.revoked_at = Some(revoked_at.clone());
             }
         }
@@ -646,27 +548,19 @@ impl Index {
         event_type: &str,
         data: &[u8],
     ) -> Result<(), StoreError> {
-        let corrupt = |what: String| {
-            StoreError::Corrupt(format!(
-                "log stream {log_stream}, revision {revision}: {what}"
-            ))
-        };
+        let corrupt =
+            |what: String| StoreError::Corrupt(format!("log stream {log_stream}, revision {revision}: {what}"));
         if revision != self.next_revision {
-            return Err(corrupt(format!(
-                "expected revision {} (was the stream truncated?)",
-                self.next_revision
-            )));
+            return Err(corrupt(format!("expected revision {} (was the stream truncated?)", self.next_revision)));
         }
         if event_type != COMMIT_EVENT_TYPE {
             return Err(corrupt(format!("unexpected event type {event_type:?}")));
         }
         if commit_id(data) != id {
-            return Err(corrupt(format!(
-                "event id {id} does not match the commit body"
-            )));
+            return Err(corrupt(format!("event id {id} does not match the commit body")));
         }
-        let body: CommitBody = serde_json::from_slice(data)
-            .map_err(|e| corrupt(format!("undecodable commit body: {e}")))?;
+        let body: CommitBody =
+            serde_json::from_slice(data).map_err(|e| corrupt(format!("undecodable commit body: {e}")))?;
         let first_position = body.first_position;
         let commit = body.decode().map_err(corrupt)?;
         self.check(first_position, &commit).map_err(corrupt)?;
@@ -785,11 +679,7 @@ impl CommitBody {
             nodes: commit
                 .nodes
                 .iter()
-                .map(|(id, hash)| NodeBody {
-                    level: id.level,
-                    index: id.index,
-                    hash: hex::encode(hash),
-                })
+                .map(|(id, hash)| NodeBody { level: id.level, index: id.index, hash: hex::encode(hash) })
                 .collect(),
             new_keys: commit
                 .new_keys
@@ -809,10 +699,7 @@ impl CommitBody {
             revocations: commit
                 .revocations
                 .iter()
-                .map(|(key_id, revoked_at)| RevocationBody {
-                    key_id: key_id.clone(),
-                    revoked_at: revoked_at.clone(),
-                })
+                .map(|(key_id, revoked_at)| RevocationBody { key_id: key_id.clone(), revoked_at: revoked_at.clone() })
                 .collect(),
             checkpoint,
         })
@@ -828,12 +715,9 @@ impl CommitBody {
             .map(|e| {
                 Ok(StoredEvent {
                     position: e.position,
-                    leaf: BASE64.decode(&e.leaf).map_err(|err| {
-                        format!(
-                            "event at position {}: leaf is not base64: {err}",
-                            e.position
-                        )
-                    })?,
+                    leaf: BASE64
+                        .decode(&e.leaf)
+                        .map_err(|err| format!("event at position {}: leaf is not base64: {err}", e.position))?,
                     leaf_hash: parse_hash(&e.leaf_hash, "leaf hash")?,
                     recorded_at: parse_time(&e.recorded_at, "recorded_at")?,
                     stream: e.stream,
@@ -849,12 +733,7 @@ impl CommitBody {
         let nodes = self
             .nodes
             .into_iter()
-            .map(|n| {
-                Ok((
-                    NodeId::new(n.level, n.index),
-                    parse_hash(&n.hash, "node hash")?,
-                ))
-            })
+            .map(|n| Ok((NodeId::new(n.level, n.index), parse_hash(&n.hash, "node hash")?)))
             .collect::<Result<_, String>>()?;
         let new_keys = self
             .new_keys
@@ -886,20 +765,14 @@ impl CommitBody {
             events,
             nodes,
             new_keys,
-            revocations: self
-                .revocations
-                .into_iter()
-                .map(|r| (r.key_id, r.revoked_at))
-                .collect(),
+            revocations: self.revocations.into_iter().map(|r| (r.key_id, r.revoked_at)).collect(),
             checkpoint,
         })
     }
 }
 
 fn format_time(t: OffsetDateTime) -> Result<String, String> {
-    t.to_offset(UtcOffset::UTC)
-        .format(&Rfc3339)
-        .map_err(|e| format!("cannot encode timestamp {t}: {e}"))
+    t.to_offset(UtcOffset::UTC).format(&Rfc3339).map_err(|e| format!("cannot encode timestamp {t}: {e}"))
 }
 
 fn parse_time(s: &str, what: &str) -> Result<OffsetDateTime, String> {
@@ -908,8 +781,7 @@ fn parse_time(s: &str, what: &str) -> Result<OffsetDateTime, String> {
 
 fn parse_hash(s: &str, what: &str) -> Result<[u8; 32], String> {
     let mut out = [0u8; 32];
-    hex::decode_to_slice(s, &mut out)
-        .map_err(|e| format!("{what} {s:?} is not 32 bytes of hex: {e}"))?;
+    hex::decode_to_slice(s, &mut out).map_err(|e| format!("{what} {s:?} is not 32 bytes of hex: {e}"))?;
     Ok(out)
 }
 
@@ -931,18 +803,14 @@ mod tests {
             signer: signer.to_owned(),
             signer_seq: seq,
             occurred_at: "2026-11-24T10:00:00Z".to_owned(),
-            recorded_at: OffsetDateTime::from_unix_timestamp_nanos(1_795_000_000_123_456_000)
-                .expect("valid time"),
+            recorded_at: OffsetDateTime::from_unix_timestamp_nanos(1_795_000_000_123_456_000).expect("valid time"),
             leaf_hash: leaf_hash(&leaf),
             leaf,
         }
     }
 
     fn sample_commit() -> Commit {
-        let events = vec![
-            event(0, "site-1", 0, "aa", 0),
-            event(1, "site-1", 1, "aa", 1),
-        ];
+        let events = vec![event(0, "site-1", 0, "aa", 0), event(1, "site-1", 1, "aa", 1)];
         let node = siteledger_signer::merkle::node_hash(&events[0].leaf_hash, &events[1].leaf_hash);
         Commit {
             nodes: vec![(NodeId::new(1, 0), node)],
@@ -957,10 +825,7 @@ mod tests {
                 enrolled_at: 0,
                 revoked_at: None,
             }],
-            revocations: vec![(
-                "0123456789abcdef0123456789abcdef".to_owned(),
-                "2026-11-24T11:00:00Z".to_owned(),
-            )],
+            revocations: vec![("0123456789abcdef0123456789abcdef".to_owned(), "2026-11-24T11:00:00Z".to_owned())],
             checkpoint: Some(StoredCheckpoint {
                 size: 2,
                 root: node,
@@ -974,8 +839,7 @@ mod tests {
     #[test]
     fn body_round_trips_exactly() {
         let commit = sample_commit();
-        let bytes = serde_json::to_vec(&CommitBody::encode(0, &commit).expect("encodes"))
-            .expect("serialises");
+        let bytes = serde_json::to_vec(&CommitBody::encode(0, &commit).expect("encodes")).expect("serialises");
         let body: CommitBody = serde_json::from_slice(&bytes).expect("parses");
         assert_eq!(body.first_position, 0);
         assert_eq!(body.decode().expect("decodes"), commit);
@@ -985,11 +849,7 @@ mod tests {
     fn event_data_json_stores_the_bytes_the_id_is_derived_from() {
         let body = CommitBody::encode(0, &sample_commit()).expect("encodes");
         let ours = serde_json::to_vec(&body).expect("serialises");
-        assert_eq!(
-            serde_json::to_vec(&body).expect("serialises"),
-            ours,
-            "serialisation is deterministic"
-        );
+        assert_eq!(serde_json::to_vec(&body).expect("serialises"), ours, "serialisation is deterministic");
     }
 
     #[test]
@@ -997,11 +857,8 @@ mod tests {
         let a = sample_commit();
         let mut b = sample_commit();
         b.events[1].leaf = b"another leaf".to_vec();
-        let id = |c: &Commit| {
-            commit_id(
-                &serde_json::to_vec(&CommitBody::encode(0, c).expect("encodes")).expect("json"),
-            )
-        };
+        let id =
+            |c: &Commit| commit_id(&serde_json::to_vec(&CommitBody::encode(0, c).expect("encodes")).expect("json"));
         assert_eq!(id(&a), id(&a));
         assert_ne!(id(&a), id(&b));
         assert_eq!(id(&a).get_version_num(), 8);
@@ -1010,44 +867,26 @@ mod tests {
     #[test]
     fn replay_applies_and_validates_log_events() {
         let commit = sample_commit();
-        let bytes =
-            serde_json::to_vec(&CommitBody::encode(0, &commit).expect("encodes")).expect("json");
+        let bytes = serde_json::to_vec(&CommitBody::encode(0, &commit).expect("encodes")).expect("json");
         let id = commit_id(&bytes);
         let mut index = Index::default();
-        index
-            .apply_recorded("log", 0, id, COMMIT_EVENT_TYPE, &bytes)
-            .expect("applies");
+        index.apply_recorded("log", 0, id, COMMIT_EVENT_TYPE, &bytes).expect("applies");
         assert_eq!(index.head(), 2);
         assert_eq!(index.next_revision, 1);
         assert_eq!(index.commit_ids.get(&id), Some(&0));
-        assert_eq!(
-            index.keys[0].revoked_at.as_deref(),
-            Some("2026-11-24T11:00:00Z")
-        );
+        assert_eq!(index.keys[0].revoked_at.as_deref(), Some("2026-11-24T11:00:00Z"));
         assert_eq!(index.checkpoints.len(), 1);
 
         // The same event again is at the wrong revision; at the right revision its content conflicts.
-        assert!(matches!(
-            index.apply_recorded("log", 0, id, COMMIT_EVENT_TYPE, &bytes),
-            Err(StoreError::Corrupt(_))
-        ));
-        assert!(matches!(
-            index.apply_recorded("log", 1, id, COMMIT_EVENT_TYPE, &bytes),
-            Err(StoreError::Corrupt(_))
-        ));
+        assert!(matches!(index.apply_recorded("log", 0, id, COMMIT_EVENT_TYPE, &bytes), Err(StoreError::Corrupt(_))));
+        assert!(matches!(index.apply_recorded("log", 1, id, COMMIT_EVENT_TYPE, &bytes), Err(StoreError::Corrupt(_))));
         // A foreign event type or an id that does not match the body is corruption.
-        assert!(matches!(
-            index.apply_recorded("log", 1, id, "other", &bytes),
-            Err(StoreError::Corrupt(_))
-        ));
+        assert!(matches!(index.apply_recorded("log", 1, id, "other", &bytes), Err(StoreError::Corrupt(_))));
         assert!(matches!(
             index.apply_recorded("log", 1, Uuid::now_v7(), COMMIT_EVENT_TYPE, &bytes),
             Err(StoreError::Corrupt(_))
         ));
-        assert_eq!(
-            index.next_revision, 1,
-            "failed events leave the index untouched"
-        );
+        assert_eq!(index.next_revision, 1, "failed events leave the index untouched");
     }
 
     #[test]
@@ -1057,49 +896,22 @@ mod tests {
         index.check(0, &commit).expect("valid");
         index.apply(Uuid::now_v7(), 0, &commit);
 
-        let gap = Commit {
-            events: vec![event(3, "site-2", 0, "bb", 0)],
-            ..Commit::default()
-        };
-        assert!(
-            index.check(2, &gap).is_err(),
-            "positions must continue from the head"
-        );
-        let dup_version = Commit {
-            events: vec![event(2, "site-1", 1, "bb", 0)],
-            ..Commit::default()
-        };
+        let gap = Commit { events: vec![event(3, "site-2", 0, "bb", 0)], ..Commit::default() };
+        assert!(index.check(2, &gap).is_err(), "positions must continue from the head");
+        let dup_version = Commit { events: vec![event(2, "site-1", 1, "bb", 0)], ..Commit::default() };
         assert!(index.check(2, &dup_version).is_err());
-        let dup_seq = Commit {
-            events: vec![event(2, "site-2", 0, "aa", 1)],
-            ..Commit::default()
-        };
+        let dup_seq = Commit { events: vec![event(2, "site-2", 0, "aa", 1)], ..Commit::default() };
         assert!(index.check(2, &dup_seq).is_err());
-        let mut dup_id = Commit {
-            events: vec![event(2, "site-2", 0, "bb", 0)],
-            ..Commit::default()
-        };
+        let mut dup_id = Commit { events: vec![event(2, "site-2", 0, "bb", 0)], ..Commit::default() };
         dup_id.events[0].event_id = commit.events[0].event_id;
         assert!(index.check(2, &dup_id).is_err());
-        let dup_node = Commit {
-            nodes: vec![(NodeId::new(1, 0), [0; 32])],
-            ..Commit::default()
-        };
+        let dup_node = Commit { nodes: vec![(NodeId::new(1, 0), [0; 32])], ..Commit::default() };
         assert!(index.check(2, &dup_node).is_err());
-        let dup_checkpoint = Commit {
-            checkpoint: commit.checkpoint.clone(),
-            ..Commit::default()
-        };
+        let dup_checkpoint = Commit { checkpoint: commit.checkpoint.clone(), ..Commit::default() };
         assert!(index.check(2, &dup_checkpoint).is_err());
-        let unknown_revocation = Commit {
-            revocations: vec![("ff".to_owned(), "x".to_owned())],
-            ..Commit::default()
-        };
+        let unknown_revocation = Commit { revocations: vec![("ff".to_owned(), "x".to_owned())], ..Commit::default() };
         assert!(index.check(2, &unknown_revocation).is_err());
-        let fine = Commit {
-            events: vec![event(2, "site-2", 0, "bb", 0)],
-            ..Commit::default()
-        };
+        let fine = Commit { events: vec![event(2, "site-2", 0, "bb", 0)], ..Commit::default() };
         index.check(2, &fine).expect("valid");
     }
 

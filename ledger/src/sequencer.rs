@@ -257,10 +257,8 @@ impl<S: EventStore> Ledger<S> {
     {
         // Signature checks are CPU work: run them off the async workers so the sequencer keeps committing.
         let this = self.clone();
-        match tokio::task::spawn_blocking(move || this.precheck(envelopes)).await {
-            Ok(items) => items,
-            Err(_) => Vec::new(),
-        }
+        // A panicked check yields no items, which the caller reports as the ledger being unavailable.
+        tokio::task::spawn_blocking(move || this.precheck(envelopes)).await.unwrap_or_default()
     }
 
     /// Ingests records independently: each is accepted, answered as a duplicate, or rejected with a reason.
@@ -809,10 +807,10 @@ impl<S: EventStore> Sequencer<S> {
                 }
                 let _ = self.state.frontier.push(e.leaf_hash);
                 self.state.head += 1;
-                if let Some(h) = self.state.signer_heads.get_mut(&e.signer) {
-                    if h.is_none_or(|(seq, _)| e.signer_seq > seq) {
-                        *h = Some((e.signer_seq, e.leaf_hash));
-                    }
+                if let Some(h) = self.state.signer_heads.get_mut(&e.signer)
+                    && h.is_none_or(|(seq, _)| e.signer_seq > seq)
+                {
+                    *h = Some((e.signer_seq, e.leaf_hash));
                 }
                 if let Some(h) = self.state.stream_heads.get_mut(&e.stream) {
                     *h = Some(e.stream_version);
@@ -838,10 +836,10 @@ impl<S: EventStore> Sequencer<S> {
             }
             self.state.keys = keys;
         }
-        if let Some(cp) = self.shared.store.latest_checkpoint().await? {
-            if cp.size <= self.state.head {
-                self.state.last_checkpoint_size = self.state.last_checkpoint_size.max(cp.size);
-            }
+        if let Some(cp) = self.shared.store.latest_checkpoint().await?
+            && cp.size <= self.state.head
+        {
+            self.state.last_checkpoint_size = self.state.last_checkpoint_size.max(cp.size);
         }
         if let Some(tx) = &self.head_tx {
             tx.send_replace(self.state.head);
@@ -1042,7 +1040,7 @@ impl<S: EventStore> Sequencer<S> {
         }
 
         // Validity of the key at occurred_at.
-        if let Some(reason) = key_invalid_at(&signer_key.stored, &env) {
+        if let Some(reason) = key_invalid_at(&signer_key.stored, env) {
             return Ok(Decided::Rejected(Rejection::KeyNotValid {
                 key_id: signer,
                 occurred_at: env.occurred_at().to_owned(),
@@ -1066,10 +1064,8 @@ impl<S: EventStore> Sequencer<S> {
                 Ok(k) => k,
                 Err(err) => return Ok(Decided::Rejected(Rejection::Registry { reason: err.to_string() })),
             };
-            if !self_enrolment {
-                if let Err(reason) = self.config.policy.may_enroll(&signer_key.stored, e) {
-                    return Ok(Decided::Rejected(Rejection::Registry { reason }));
-                }
+            if !self_enrolment && let Err(reason) = self.config.policy.may_enroll(&signer_key.stored, e) {
+                return Ok(Decided::Rejected(Rejection::Registry { reason }));
             }
             enrolled = Some(KeyEntry { stored: stored_key(e, &public, id, p.head), public });
         } else if env.kind() == KEY_REVOKED_KIND {
@@ -1122,23 +1118,15 @@ impl<S: EventStore> Sequencer<S> {
                 return Ok(Decided::Rejected(Rejection::Equivocation { key_id: signer, seq, existing_position: pos }));
             }
             let before = if seq > 1 { self.signer_event(p, &signer, seq - 1).await? } else { None };
-            if let Some((_, h, _)) = before {
-                if env.prev() != Some(&h) {
-                    return Ok(Decided::Rejected(Rejection::ChainMismatch {
-                        key_id: signer,
-                        seq,
-                        linked_seq: seq - 1,
-                    }));
-                }
+            if let Some((_, h, _)) = before
+                && env.prev() != Some(&h)
+            {
+                return Ok(Decided::Rejected(Rejection::ChainMismatch { key_id: signer, seq, linked_seq: seq - 1 }));
             }
-            if let Some((_, _, next_prev)) = self.signer_event(p, &signer, seq + 1).await? {
-                if next_prev != Some(leaf_hash) {
-                    return Ok(Decided::Rejected(Rejection::ChainMismatch {
-                        key_id: signer,
-                        seq,
-                        linked_seq: seq + 1,
-                    }));
-                }
+            if let Some((_, _, next_prev)) = self.signer_event(p, &signer, seq + 1).await?
+                && next_prev != Some(leaf_hash)
+            {
+                return Ok(Decided::Rejected(Rejection::ChainMismatch { key_id: signer, seq, linked_seq: seq + 1 }));
             }
         } else if seq == head_seq + 1 {
             if env.prev() != head.map(|h| h.1).as_ref() {
@@ -1251,10 +1239,10 @@ impl<S: EventStore> Sequencer<S> {
                 .get(&id)
                 .map(|&i| (p.events[i].position, p.events[i].leaf_hash))
                 .or_else(|| self.existing.get(&id).map(|e| (e.position, e.leaf_hash)));
-            if let Some((pos, h)) = known {
-                if h == it.env.leaf_hash() {
-                    dup_positions.push(pos);
-                }
+            if let Some((pos, h)) = known
+                && h == it.env.leaf_hash()
+            {
+                dup_positions.push(pos);
             }
         }
         if dup_positions.len() == items.len() {

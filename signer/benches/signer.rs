@@ -48,10 +48,7 @@ static TREE: LazyLock<Mutex<MemoryTree>> = LazyLock::new(|| {
     for i in 0..TREE_SIZE {
         t.push_hash(merkle::leaf_hash(&i.to_le_bytes()));
     }
-    eprintln!(
-        "built a MemoryTree of {TREE_SIZE} leaves in {:.2?}",
-        start.elapsed()
-    );
+    eprintln!("built a MemoryTree of {TREE_SIZE} leaves in {:.2?}", start.elapsed());
     Mutex::new(t)
 });
 
@@ -64,11 +61,7 @@ fn dust_reading() -> (Envelope, PublicKey, SigningKey) {
     let log = SampleLog::new(1).expect("sample log");
     let env = log.envelopes[3].clone();
     assert_eq!(env.kind(), "iot.dust.reading.v1");
-    (
-        env,
-        *log.gateway.key.public(),
-        SigningKey::from_seed(&[0x23; 32]),
-    )
+    (env, *log.gateway.key.public(), SigningKey::from_seed(&[0x23; 32]))
 }
 
 fn bench_keys(c: &mut Criterion) {
@@ -79,38 +72,22 @@ fn bench_keys(c: &mut Criterion) {
 
     c.bench_function("sign", |b| b.iter(|| key.sign(black_box(&message))));
     c.bench_function("verify_strict", |b| {
-        b.iter(|| {
-            key.public()
-                .verify(black_box(&message), black_box(&sig))
-                .expect("valid")
-        })
+        b.iter(|| key.public().verify(black_box(&message), black_box(&sig)).expect("valid"))
     });
 
     // Batches drawn from 16 signers, 300-byte messages, all valid (the fast path).
-    let signers: Vec<SigningKey> = (0..16u8)
-        .map(|i| SigningKey::from_seed(&[i + 1; 32]))
-        .collect();
+    let signers: Vec<SigningKey> = (0..16u8).map(|i| SigningKey::from_seed(&[i + 1; 32])).collect();
     let mut group = c.benchmark_group("verify_batch");
-    group
-        .sample_size(30)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
+    group.sample_size(30).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
     for n in [64usize, 256] {
         let messages: Vec<Vec<u8>> = (0..n).map(|_| rng.bytes(300)).collect();
-        let sigs: Vec<[u8; SIGNATURE_LEN]> = messages
-            .iter()
-            .enumerate()
-            .map(|(i, m)| signers[i % signers.len()].sign(m))
-            .collect();
+        let sigs: Vec<[u8; SIGNATURE_LEN]> =
+            messages.iter().enumerate().map(|(i, m)| signers[i % signers.len()].sign(m)).collect();
         let items: Vec<BatchItem<'_>> = messages
             .iter()
             .zip(&sigs)
             .enumerate()
-            .map(|(i, (m, s))| BatchItem {
-                key: signers[i % signers.len()].public(),
-                message: m,
-                signature: s,
-            })
+            .map(|(i, (m, s))| BatchItem { key: signers[i % signers.len()].public(), message: m, signature: s })
             .collect();
         assert!(keys::verify_batch(&items).iter().all(Result::is_ok));
         group.throughput(Throughput::Elements(n as u64));
@@ -137,16 +114,9 @@ fn bench_envelopes(c: &mut Criterion) {
         prev: env.prev().copied(),
         payload: env.payload().clone(),
     };
-    assert_eq!(
-        unsigned.clone().sign(&key).expect("sign").leaf_bytes(),
-        env.leaf_bytes()
-    );
+    assert_eq!(unsigned.clone().sign(&key).expect("sign").leaf_bytes(), env.leaf_bytes());
     c.bench_function("envelope_sign", |b| {
-        b.iter_batched(
-            || unsigned.clone(),
-            |u| u.sign(&key).expect("sign"),
-            BatchSize::SmallInput,
-        )
+        b.iter_batched(|| unsigned.clone(), |u| u.sign(&key).expect("sign"), BatchSize::SmallInput)
     });
     let leaf = env.leaf_bytes().to_vec();
     c.bench_function("envelope_parse_verify", |b| {
@@ -166,9 +136,7 @@ fn bench_hashes(c: &mut Criterion) {
     group.bench_function("400B", |b| b.iter(|| merkle::leaf_hash(black_box(&leaf))));
     group.finish();
     let (l, r): (Hash, Hash) = ([1; 32], [2; 32]);
-    c.bench_function("node_hash", |b| {
-        b.iter(|| merkle::node_hash(black_box(&l), black_box(&r)))
-    });
+    c.bench_function("node_hash", |b| b.iter(|| merkle::node_hash(black_box(&l), black_box(&r))));
 }
 
 fn bench_tree(c: &mut Criterion) {
@@ -178,9 +146,7 @@ fn bench_tree(c: &mut Criterion) {
     // The frontier is restored from the shared tree's right edge: what the ledger does after a restart.
     let (mut frontier, pools) = {
         let t = tree();
-        let hashes = t
-            .read_nodes(&Frontier::restore_plan(n))
-            .expect("frontier nodes");
+        let hashes = t.read_nodes(&Frontier::restore_plan(n)).expect("frontier nodes");
         let f = Frontier::restore(n, hashes).expect("restore");
         assert_eq!(f.root(), t.root_at(n).expect("root"));
         drop(t);
@@ -188,9 +154,7 @@ fn bench_tree(c: &mut Criterion) {
     };
 
     let mut group = c.benchmark_group("tree_append");
-    group
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
+    group.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
     let mut created: Vec<(NodeId, Hash)> = Vec::with_capacity(64);
     let leaf = merkle::leaf_hash(b"appended leaf");
     group.bench_function("frontier_push_into", |b| {
@@ -199,10 +163,7 @@ fn bench_tree(c: &mut Criterion) {
             frontier.push_into(black_box(leaf), &mut created);
         })
     });
-    eprintln!(
-        "frontier grew from {n} to {} leaves during the benchmark",
-        frontier.size()
-    );
+    eprintln!("frontier grew from {n} to {} leaves during the benchmark", frontier.size());
     // Grows the shared tree itself (amortised Vec growth included); proofs below are taken at size TREE_SIZE,
     // so they are unaffected.
     group.bench_function("memory_tree_push_hash", |b| {
@@ -213,9 +174,7 @@ fn bench_tree(c: &mut Criterion) {
     eprintln!("shared tree now has {} leaves", tree().size());
 
     let mut group = c.benchmark_group("proofs_10M");
-    group
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
     group.bench_function("inclusion_proof", |b| {
         let t = tree();
         b.iter(|| t.inclusion_proof(rng.range(0, n), n).expect("proof"))
@@ -261,22 +220,13 @@ struct ProofPools {
 impl ProofPools {
     fn new(n: u64, rng: &mut Rng) -> ProofPools {
         let t = tree();
-        let mut p = ProofPools {
-            root: t.root_at(n).expect("root"),
-            inclusion: Vec::new(),
-            consistency: Vec::new(),
-        };
+        let mut p = ProofPools { root: t.root_at(n).expect("root"), inclusion: Vec::new(), consistency: Vec::new() };
         for _ in 0..256 {
             let i = rng.range(0, n);
             let leaf = t.read_nodes(&[NodeId::new(0, i)]).expect("leaf")[0];
-            p.inclusion
-                .push((leaf, i, t.inclusion_proof(i, n).expect("proof")));
+            p.inclusion.push((leaf, i, t.inclusion_proof(i, n).expect("proof")));
             let m = rng.range(1, n);
-            p.consistency.push((
-                m,
-                t.root_at(m).expect("root"),
-                t.consistency_proof(m, n).expect("proof"),
-            ));
+            p.consistency.push((m, t.root_at(m).expect("root"), t.consistency_proof(m, n).expect("proof")));
         }
         p
     }
@@ -284,14 +234,10 @@ impl ProofPools {
 
 fn bench_raw(c: &mut Criterion) {
     let mut group = c.benchmark_group("raw");
-    group
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
     let mib = Rng(4).bytes(1 << 20);
     group.throughput(Throughput::Bytes(mib.len() as u64));
-    group.bench_function("sha256_1MiB", |b| {
-        b.iter(|| Sha256::digest(black_box(&mib)))
-    });
+    group.bench_function("sha256_1MiB", |b| b.iter(|| Sha256::digest(black_box(&mib))));
 
     // ed25519-dalek's own verify_strict, to compare with the crate's PublicKey::verify.
     let seed = [9u8; 32];
@@ -301,10 +247,7 @@ fn bench_raw(c: &mut Criterion) {
     let vk = dalek.verifying_key();
     group.throughput(Throughput::Elements(1));
     group.bench_function("ed25519_dalek_verify_strict", |b| {
-        b.iter(|| {
-            vk.verify_strict(black_box(&message), black_box(&sig))
-                .expect("valid")
-        })
+        b.iter(|| vk.verify_strict(black_box(&message), black_box(&sig)).expect("valid"))
     });
     group.finish();
 }

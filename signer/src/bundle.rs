@@ -105,10 +105,10 @@ impl KeyEnrollment {
             return Err("enrollment key_id does not match its public_key".into());
         }
         let from = parse_time(&e.valid_from)?;
-        if let Some(u) = &e.valid_until {
-            if parse_time(u)? <= from {
-                return Err("valid_until must be after valid_from".into());
-            }
+        if let Some(u) = &e.valid_until
+            && parse_time(u)? <= from
+        {
+            return Err("valid_until must be after valid_from".into());
         }
         Ok(e)
     }

@@ -6,5 +6,6 @@ mod world;
 
 mod access;
 mod feed;
+mod go_live;
 mod ingest;
 mod transparency;

@@ -430,10 +430,10 @@ pub async fn time_policy_signs_a_checkpoint_without_being_asked<B: Backend>(b: B
     // checkpoint_interval is 200 ms in the test config; wait (bounded) for the sequencer's own timer.
     let waited = tokio::time::timeout(std::time::Duration::from_secs(20), async {
         loop {
-            if let Some(cp) = l.latest_checkpoint().await.expect("read") {
-                if cp.size >= target {
-                    return cp;
-                }
+            if let Some(cp) = l.latest_checkpoint().await.expect("read")
+                && cp.size >= target
+            {
+                return cp;
             }
             let mut head = l.watch_head();
             let _ = tokio::time::timeout(std::time::Duration::from_millis(100), head.changed()).await;

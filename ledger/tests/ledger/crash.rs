@@ -65,11 +65,11 @@ async fn child_loop<S: EventStore>(store: S) {
                 writeln!(lock, "ACK {id} {position}").expect("stdout");
             }
         }
-        if let Some(cp) = l.latest_checkpoint().await.expect("checkpoint") {
-            if cp.size > last_cp {
-                last_cp = cp.size;
-                writeln!(lock, "CP {} {}", cp.size, hex::encode(cp.root)).expect("stdout");
-            }
+        if let Some(cp) = l.latest_checkpoint().await.expect("checkpoint")
+            && cp.size > last_cp
+        {
+            last_cp = cp.size;
+            writeln!(lock, "CP {} {}", cp.size, hex::encode(cp.root)).expect("stdout");
         }
         lock.flush().expect("flush");
     }

@@ -10,9 +10,7 @@
 //! (`crate::contract`) on a KurrentDB backend.
 
 use siteledger_ledger::kurrent::KurrentStore;
-use siteledger_ledger::{
-    Commit, Direction, EventStore, StoreError, StoredCheckpoint, StoredEvent, StoredKey,
-};
+use siteledger_ledger::{Commit, Direction, EventStore, StoreError, StoredCheckpoint, StoredEvent, StoredKey};
 use siteledger_signer::merkle::{Hash, NodeId, leaf_hash, node_hash};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -41,19 +39,14 @@ pub struct Kurrent {
 
 impl Kurrent {
     pub fn new(url: String) -> Kurrent {
-        Kurrent {
-            url,
-            log_stream: format!("siteledger-test-{}", Uuid::now_v7()),
-        }
+        Kurrent { url, log_stream: format!("siteledger-test-{}", Uuid::now_v7()) }
     }
 }
 
 impl Backend for Kurrent {
     type Store = KurrentStore;
     async fn open(&self) -> KurrentStore {
-        KurrentStore::connect_with_stream(&self.url, &self.log_stream)
-            .await
-            .expect("connect to KurrentDB")
+        KurrentStore::connect_with_stream(&self.url, &self.log_stream).await.expect("connect to KurrentDB")
     }
     fn name(&self) -> &'static str {
         "kurrentdb"
@@ -68,8 +61,7 @@ fn signer(n: u8) -> String {
 }
 
 fn event(position: u64, stream: &str, version: u64, signer_id: &str, seq: u64) -> StoredEvent {
-    let leaf =
-        format!(r#"{{"position":{position},"stream":"{stream}","v":{version}}}"#).into_bytes();
+    let leaf = format!(r#"{{"position":{position},"stream":"{stream}","v":{version}}}"#).into_bytes();
     StoredEvent {
         position,
         stream: stream.to_owned(),
@@ -107,16 +99,12 @@ fn checkpoint(size: u64, root: Hash) -> StoredCheckpoint {
         size,
         root,
         note: format!("test.siteledger.example/log\n{size}\nroot\n\n— test sig\n"),
-        created_at: OffsetDateTime::from_unix_timestamp(1_795_000_000 + size as i64)
-            .expect("valid time"),
+        created_at: OffsetDateTime::from_unix_timestamp(1_795_000_000 + size as i64).expect("valid time"),
     }
 }
 
 fn events_only(events: Vec<StoredEvent>) -> Commit {
-    Commit {
-        events,
-        ..Commit::default()
-    }
+    Commit { events, ..Commit::default() }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -124,10 +112,7 @@ fn events_only(events: Vec<StoredEvent>) -> Commit {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_connection_settings_are_database_errors_that_hide_credentials() {
-    for url in [
-        "kurrentdb://admin:s3cret@[::1",
-        "kurrentdb://admin:s3cret@localhost:2113?nodePreference=bogus",
-    ] {
+    for url in ["kurrentdb://admin:s3cret@[::1", "kurrentdb://admin:s3cret@localhost:2113?nodePreference=bogus"] {
         match KurrentStore::connect(url).await {
             Err(StoreError::Database(msg)) => assert!(!msg.contains("s3cret"), "{msg}"),
             other => panic!("expected a database error for a bad connection string, got {other:?}"),
@@ -136,10 +121,7 @@ async fn bad_connection_settings_are_database_errors_that_hide_credentials() {
     let url = "kurrentdb://127.0.0.1:2113?tls=false";
     for stream in ["", "$all", "$et-siteledger"] {
         assert!(
-            matches!(
-                KurrentStore::connect_with_stream(url, stream).await,
-                Err(StoreError::Database(_))
-            ),
+            matches!(KurrentStore::connect_with_stream(url, stream).await, Err(StoreError::Database(_))),
             "{stream:?}"
         );
     }
@@ -148,23 +130,15 @@ async fn bad_connection_settings_are_database_errors_that_hide_credentials() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_server_is_a_database_error_not_a_hang_or_panic() {
     // A port that was free a moment ago: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     // With and without TLS (the TLS path also installs the process-wide rustls provider).
-    for query in [
-        "?tls=false&maxDiscoverAttempts=2&discoveryInterval=50",
-        "?maxDiscoverAttempts=2&discoveryInterval=50",
-    ] {
+    for query in
+        ["?tls=false&maxDiscoverAttempts=2&discoveryInterval=50", "?maxDiscoverAttempts=2&discoveryInterval=50"]
+    {
         let url = format!("kurrentdb://admin:s3cret@127.0.0.1:{port}{query}");
-        let result = tokio::time::timeout(
-            std::time::Duration::from_secs(30),
-            KurrentStore::connect(&url),
-        )
-        .await
-        .expect("connect gives up within 30 s");
+        let result = tokio::time::timeout(std::time::Duration::from_secs(30), KurrentStore::connect(&url))
+            .await
+            .expect("connect gives up within 30 s");
         match result {
             Err(StoreError::Database(msg)) => assert!(!msg.contains("s3cret"), "{msg}"),
             other => panic!("expected a database error, got {other:?}"),
@@ -183,56 +157,17 @@ async fn requires_server_store_empty_head() {
     let store = Kurrent::new(url).open().await;
     assert_eq!(store.head().await.expect("head"), 0);
     assert!(store.read_all(0, 10).await.expect("read_all").is_empty());
-    assert!(
-        store
-            .read_stream("s", 0, Direction::Forward, 10)
-            .await
-            .expect("read_stream")
-            .is_empty()
-    );
-    assert!(
-        store
-            .read_stream("s", 5, Direction::Backward, 10)
-            .await
-            .expect("read_stream")
-            .is_empty()
-    );
+    assert!(store.read_stream("s", 0, Direction::Forward, 10).await.expect("read_stream").is_empty());
+    assert!(store.read_stream("s", 5, Direction::Backward, 10).await.expect("read_stream").is_empty());
     assert_eq!(store.stream_head("s").await.expect("stream_head"), None);
-    assert!(
-        store
-            .events_by_id(&[Uuid::now_v7()])
-            .await
-            .expect("events_by_id")
-            .is_empty()
-    );
-    assert_eq!(
-        store.signer_head(&signer(1)).await.expect("signer_head"),
-        None
-    );
-    assert_eq!(
-        store
-            .signer_event(&signer(1), 0)
-            .await
-            .expect("signer_event"),
-        None
-    );
+    assert!(store.events_by_id(&[Uuid::now_v7()]).await.expect("events_by_id").is_empty());
+    assert_eq!(store.signer_head(&signer(1)).await.expect("signer_head"), None);
+    assert_eq!(store.signer_event(&signer(1), 0).await.expect("signer_event"), None);
     assert!(store.read_nodes(&[]).await.expect("read_nodes").is_empty());
-    assert!(matches!(
-        store.read_nodes(&[NodeId::new(0, 0)]).await,
-        Err(StoreError::Corrupt(_))
-    ));
-    assert_eq!(
-        store.latest_checkpoint().await.expect("latest_checkpoint"),
-        None
-    );
+    assert!(matches!(store.read_nodes(&[NodeId::new(0, 0)]).await, Err(StoreError::Corrupt(_))));
+    assert_eq!(store.latest_checkpoint().await.expect("latest_checkpoint"), None);
     assert_eq!(store.checkpoint_at(0).await.expect("checkpoint_at"), None);
-    assert!(
-        store
-            .checkpoints(0, 10)
-            .await
-            .expect("checkpoints")
-            .is_empty()
-    );
+    assert!(store.checkpoints(0, 10).await.expect("checkpoints").is_empty());
     assert!(store.keys().await.expect("keys").is_empty());
 }
 
@@ -244,20 +179,10 @@ async fn requires_server_store_commit_and_read_back() {
     let backend = Kurrent::new(url);
     let store = backend.open().await;
     let (a, b) = (signer(1), signer(2));
-    let first = vec![
-        event(0, "s1", 0, &a, 0),
-        event(1, "s2", 0, &a, 1),
-        event(2, "s1", 1, &b, 0),
-    ];
-    store
-        .commit(0, &events_only(first.clone()))
-        .await
-        .expect("first commit");
+    let first = vec![event(0, "s1", 0, &a, 0), event(1, "s2", 0, &a, 1), event(2, "s1", 1, &b, 0)];
+    store.commit(0, &events_only(first.clone())).await.expect("first commit");
     let second = vec![event(3, "s1", 2, &a, 2), event(4, "s2", 1, &b, 1)];
-    store
-        .commit(3, &events_only(second.clone()))
-        .await
-        .expect("second commit");
+    store.commit(3, &events_only(second.clone())).await.expect("second commit");
     let all: Vec<StoredEvent> = first.iter().chain(&second).cloned().collect();
 
     // A second connection replays the log from KurrentDB: it must read exactly what the first one does.
@@ -265,62 +190,28 @@ async fn requires_server_store_commit_and_read_back() {
     for s in [&store, &reopened] {
         assert_eq!(s.head().await.expect("head"), 5);
         assert_eq!(s.read_all(0, 100).await.expect("read_all"), all);
-        assert_eq!(
-            s.read_all(2, 2).await.expect("read_all"),
-            all[2..4].to_vec()
-        );
+        assert_eq!(s.read_all(2, 2).await.expect("read_all"), all[2..4].to_vec());
         assert!(s.read_all(5, 10).await.expect("read_all").is_empty());
         assert!(s.read_all(0, 0).await.expect("read_all").is_empty());
-        let fwd = s
-            .read_stream("s1", 1, Direction::Forward, 10)
-            .await
-            .expect("read_stream");
-        assert_eq!(
-            fwd.iter().map(|e| e.position).collect::<Vec<_>>(),
-            vec![2, 3]
-        );
-        let back = s
-            .read_stream("s1", 2, Direction::Backward, 2)
-            .await
-            .expect("read_stream");
-        assert_eq!(
-            back.iter().map(|e| e.position).collect::<Vec<_>>(),
-            vec![3, 2]
-        );
-        assert!(
-            s.read_stream("nope", 0, Direction::Forward, 10)
-                .await
-                .expect("read_stream")
-                .is_empty()
-        );
+        let fwd = s.read_stream("s1", 1, Direction::Forward, 10).await.expect("read_stream");
+        assert_eq!(fwd.iter().map(|e| e.position).collect::<Vec<_>>(), vec![2, 3]);
+        let back = s.read_stream("s1", 2, Direction::Backward, 2).await.expect("read_stream");
+        assert_eq!(back.iter().map(|e| e.position).collect::<Vec<_>>(), vec![3, 2]);
+        assert!(s.read_stream("nope", 0, Direction::Forward, 10).await.expect("read_stream").is_empty());
         assert_eq!(s.stream_head("s1").await.expect("stream_head"), Some(2));
         assert_eq!(s.stream_head("s2").await.expect("stream_head"), Some(1));
         let mut by_id = s
-            .events_by_id(&[
-                all[4].event_id,
-                Uuid::now_v7(),
-                all[1].event_id,
-                all[4].event_id,
-            ])
+            .events_by_id(&[all[4].event_id, Uuid::now_v7(), all[1].event_id, all[4].event_id])
             .await
             .expect("events_by_id");
         by_id.sort_by_key(|e| e.position);
         assert_eq!(by_id, vec![all[1].clone(), all[4].clone()]);
-        assert_eq!(
-            s.signer_head(&a).await.expect("signer_head"),
-            Some(all[3].clone())
-        );
-        assert_eq!(
-            s.signer_event(&b, 1).await.expect("signer_event"),
-            Some(all[4].clone())
-        );
+        assert_eq!(s.signer_head(&a).await.expect("signer_head"), Some(all[3].clone()));
+        assert_eq!(s.signer_event(&b, 1).await.expect("signer_event"), Some(all[4].clone()));
         assert_eq!(s.signer_event(&b, 2).await.expect("signer_event"), None);
     }
     // The first connection sees commits made through the second one.
-    reopened
-        .commit(5, &events_only(vec![event(5, "s2", 2, &b, 2)]))
-        .await
-        .expect("third commit");
+    reopened.commit(5, &events_only(vec![event(5, "s2", 2, &b, 2)])).await.expect("third commit");
     assert_eq!(store.head().await.expect("head"), 6);
     assert_eq!(store.stream_head("s2").await.expect("stream_head"), Some(2));
 }
@@ -340,54 +231,29 @@ async fn requires_server_store_head_moved_and_conflicts() {
 
     let rival = events_only(vec![event(0, "t", 0, &signer(2), 0)]);
     match two.commit(0, &rival).await {
-        Err(StoreError::HeadMoved {
-            expected: 0,
-            found: 2,
-        }) => {}
+        Err(StoreError::HeadMoved { expected: 0, found: 2 }) => {}
         other => panic!("expected HeadMoved {{ 0, 2 }}, got {other:?}"),
     }
-    match one
-        .commit(7, &events_only(vec![event(7, "s", 2, &a, 2)]))
-        .await
-    {
-        Err(StoreError::HeadMoved {
-            expected: 7,
-            found: 2,
-        }) => {}
+    match one.commit(7, &events_only(vec![event(7, "s", 2, &a, 2)])).await {
+        Err(StoreError::HeadMoved { expected: 7, found: 2 }) => {}
         other => panic!("expected HeadMoved {{ 7, 2 }}, got {other:?}"),
     }
     // Retrying the identical commit (a lost acknowledgement) is not written twice.
-    two.commit(0, &c1)
-        .await
-        .expect("identical retry is acknowledged");
-    one.commit(0, &c1)
-        .await
-        .expect("identical retry is acknowledged");
+    two.commit(0, &c1).await.expect("identical retry is acknowledged");
+    one.commit(0, &c1).await.expect("identical retry is acknowledged");
     assert_eq!(two.head().await.expect("head"), 2);
     assert_eq!(one.read_all(0, 10).await.expect("read_all"), c1.events);
 
     // Uniqueness rules refuse the commit and write nothing.
     let mut dup_id = event(2, "s", 2, &a, 2);
     dup_id.event_id = c1.events[0].event_id;
-    assert!(matches!(
-        one.commit(2, &events_only(vec![dup_id])).await,
-        Err(StoreError::Conflict(_))
-    ));
+    assert!(matches!(one.commit(2, &events_only(vec![dup_id])).await, Err(StoreError::Conflict(_))));
     let dup_version = event(2, "s", 1, &signer(3), 0);
-    assert!(matches!(
-        two.commit(2, &events_only(vec![dup_version])).await,
-        Err(StoreError::Conflict(_))
-    ));
+    assert!(matches!(two.commit(2, &events_only(vec![dup_version])).await, Err(StoreError::Conflict(_))));
     let dup_seq = event(2, "u", 0, &a, 1);
-    assert!(matches!(
-        one.commit(2, &events_only(vec![dup_seq])).await,
-        Err(StoreError::Conflict(_))
-    ));
+    assert!(matches!(one.commit(2, &events_only(vec![dup_seq])).await, Err(StoreError::Conflict(_))));
     let gap = event(3, "u", 0, &a, 2);
-    assert!(matches!(
-        one.commit(2, &events_only(vec![gap])).await,
-        Err(StoreError::Conflict(_))
-    ));
+    assert!(matches!(one.commit(2, &events_only(vec![gap])).await, Err(StoreError::Conflict(_))));
     assert_eq!(one.head().await.expect("head"), 2);
     assert_eq!(backend.open().await.head().await.expect("head"), 2);
 
@@ -396,10 +262,7 @@ async fn requires_server_store_head_moved_and_conflicts() {
     let mut big = event(2, "s", 2, &a, 2);
     big.leaf = vec![b'x'; 4096];
     big.leaf_hash = leaf_hash(&big.leaf);
-    assert!(matches!(
-        small.commit(2, &events_only(vec![big])).await,
-        Err(StoreError::Database(_))
-    ));
+    assert!(matches!(small.commit(2, &events_only(vec![big])).await, Err(StoreError::Database(_))));
     assert_eq!(small.head().await.expect("head"), 2);
 }
 
@@ -416,14 +279,7 @@ async fn requires_server_store_read_nodes() {
     let (n10, n11) = (node_hash(&h(0), &h(1)), node_hash(&h(2), &h(3)));
     let n20 = node_hash(&n10, &n11);
     store
-        .commit(
-            0,
-            &Commit {
-                events: events[..2].to_vec(),
-                nodes: vec![(NodeId::new(1, 0), n10)],
-                ..Commit::default()
-            },
-        )
+        .commit(0, &Commit { events: events[..2].to_vec(), nodes: vec![(NodeId::new(1, 0), n10)], ..Commit::default() })
         .await
         .expect("commit 0..2");
     store
@@ -437,47 +293,18 @@ async fn requires_server_store_read_nodes() {
         )
         .await
         .expect("commit 2..4");
-    let ids = [
-        NodeId::new(2, 0),
-        NodeId::new(0, 3),
-        NodeId::new(1, 0),
-        NodeId::new(0, 0),
-        NodeId::new(1, 1),
-    ];
+    let ids = [NodeId::new(2, 0), NodeId::new(0, 3), NodeId::new(1, 0), NodeId::new(0, 0), NodeId::new(1, 1)];
     for s in [&store, &backend.open().await] {
-        assert_eq!(
-            s.read_nodes(&ids).await.expect("read_nodes"),
-            vec![n20, h(3), n10, h(0), n11]
-        );
-        assert!(matches!(
-            s.read_nodes(&[NodeId::new(1, 2)]).await,
-            Err(StoreError::Corrupt(_))
-        ));
-        assert!(matches!(
-            s.read_nodes(&[NodeId::new(0, 4)]).await,
-            Err(StoreError::Corrupt(_))
-        ));
+        assert_eq!(s.read_nodes(&ids).await.expect("read_nodes"), vec![n20, h(3), n10, h(0), n11]);
+        assert!(matches!(s.read_nodes(&[NodeId::new(1, 2)]).await, Err(StoreError::Corrupt(_))));
+        assert!(matches!(s.read_nodes(&[NodeId::new(0, 4)]).await, Err(StoreError::Corrupt(_))));
     }
     // A node already stored, or a level-0 node, is refused.
     let next = event(4, "s", 4, &a, 4);
-    let again = Commit {
-        events: vec![next.clone()],
-        nodes: vec![(NodeId::new(1, 0), n10)],
-        ..Commit::default()
-    };
-    assert!(matches!(
-        store.commit(4, &again).await,
-        Err(StoreError::Conflict(_))
-    ));
-    let leaf_node = Commit {
-        events: vec![next],
-        nodes: vec![(NodeId::new(0, 4), [0; 32])],
-        ..Commit::default()
-    };
-    assert!(matches!(
-        store.commit(4, &leaf_node).await,
-        Err(StoreError::Conflict(_))
-    ));
+    let again = Commit { events: vec![next.clone()], nodes: vec![(NodeId::new(1, 0), n10)], ..Commit::default() };
+    assert!(matches!(store.commit(4, &again).await, Err(StoreError::Conflict(_))));
+    let leaf_node = Commit { events: vec![next], nodes: vec![(NodeId::new(0, 4), [0; 32])], ..Commit::default() };
+    assert!(matches!(store.commit(4, &leaf_node).await, Err(StoreError::Conflict(_))));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -501,51 +328,21 @@ async fn requires_server_store_checkpoints() {
         )
         .await
         .expect("commit with checkpoint");
-    store
-        .commit(
-            2,
-            &events_only(vec![event(2, "s", 2, &a, 2), event(3, "s", 3, &a, 3)]),
-        )
-        .await
-        .expect("commit");
+    store.commit(2, &events_only(vec![event(2, "s", 2, &a, 2), event(3, "s", 3, &a, 3)])).await.expect("commit");
     // A checkpoint-only commit: the log stream grows, the head does not.
-    store
-        .commit(
-            4,
-            &Commit {
-                checkpoint: Some(cp4.clone()),
-                ..Commit::default()
-            },
-        )
-        .await
-        .expect("checkpoint only");
+    store.commit(4, &Commit { checkpoint: Some(cp4.clone()), ..Commit::default() }).await.expect("checkpoint only");
     for s in [&store, &backend.open().await] {
         assert_eq!(s.head().await.expect("head"), 4);
-        assert_eq!(
-            s.latest_checkpoint().await.expect("latest"),
-            Some(cp4.clone())
-        );
+        assert_eq!(s.latest_checkpoint().await.expect("latest"), Some(cp4.clone()));
         assert_eq!(s.checkpoint_at(2).await.expect("at 2"), Some(cp2.clone()));
         assert_eq!(s.checkpoint_at(3).await.expect("at 3"), None);
-        assert_eq!(
-            s.checkpoints(0, 10).await.expect("all"),
-            vec![cp2.clone(), cp4.clone()]
-        );
-        assert_eq!(
-            s.checkpoints(3, 10).await.expect("from 3"),
-            vec![cp4.clone()]
-        );
+        assert_eq!(s.checkpoints(0, 10).await.expect("all"), vec![cp2.clone(), cp4.clone()]);
+        assert_eq!(s.checkpoints(3, 10).await.expect("from 3"), vec![cp4.clone()]);
         assert_eq!(s.checkpoints(0, 1).await.expect("first"), vec![cp2.clone()]);
         assert!(s.checkpoints(5, 10).await.expect("none").is_empty());
     }
-    let again = Commit {
-        checkpoint: Some(checkpoint(4, [9; 32])),
-        ..Commit::default()
-    };
-    assert!(matches!(
-        store.commit(4, &again).await,
-        Err(StoreError::Conflict(_))
-    ));
+    let again = Commit { checkpoint: Some(checkpoint(4, [9; 32])), ..Commit::default() };
+    assert!(matches!(store.commit(4, &again).await, Err(StoreError::Conflict(_))));
     assert_eq!(store.checkpoint_at(4).await.expect("at 4"), Some(cp4));
 }
 
@@ -562,10 +359,7 @@ async fn requires_server_store_keys() {
         .commit(
             0,
             &Commit {
-                events: vec![
-                    event(0, "registry/keys", 0, &city, 0),
-                    event(1, "registry/keys", 1, &city, 1),
-                ],
+                events: vec![event(0, "registry/keys", 0, &city, 0), event(1, "registry/keys", 1, &city, 1)],
                 new_keys: vec![k1.clone(), k2.clone()],
                 ..Commit::default()
             },
@@ -583,34 +377,19 @@ async fn requires_server_store_keys() {
         )
         .await
         .expect("revoke");
-    let revoked = StoredKey {
-        revoked_at: Some("2026-06-01T00:00:00+08:00".to_owned()),
-        ..k1.clone()
-    };
+    let revoked = StoredKey { revoked_at: Some("2026-06-01T00:00:00+08:00".to_owned()), ..k1.clone() };
     for s in [&store, &backend.open().await] {
-        assert_eq!(
-            s.keys().await.expect("keys"),
-            vec![revoked.clone(), k2.clone()]
-        );
+        assert_eq!(s.keys().await.expect("keys"), vec![revoked.clone(), k2.clone()]);
     }
     let unknown = Commit {
         events: vec![event(3, "registry/keys", 3, &city, 3)],
         revocations: vec![(signer(7), "2026-06-01T00:00:00+08:00".to_owned())],
         ..Commit::default()
     };
-    assert!(matches!(
-        store.commit(3, &unknown).await,
-        Err(StoreError::Conflict(_))
-    ));
-    let enrolled_twice = Commit {
-        events: vec![event(3, "registry/keys", 3, &city, 3)],
-        new_keys: vec![key(2, 3)],
-        ..Commit::default()
-    };
-    assert!(matches!(
-        store.commit(3, &enrolled_twice).await,
-        Err(StoreError::Conflict(_))
-    ));
+    assert!(matches!(store.commit(3, &unknown).await, Err(StoreError::Conflict(_))));
+    let enrolled_twice =
+        Commit { events: vec![event(3, "registry/keys", 3, &city, 3)], new_keys: vec![key(2, 3)], ..Commit::default() };
+    assert!(matches!(store.commit(3, &enrolled_twice).await, Err(StoreError::Conflict(_))));
     assert_eq!(store.head().await.expect("head"), 3);
 }
 

@@ -7,9 +7,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use siteledger_signer::envelope::Envelope;
 use siteledger_signer::keys::{self, BatchItem, PublicKey, SIGNATURE_LEN, SigningKey};
-use siteledger_signer::merkle::{
-    self, Hash, MemoryTree, reference_root, verify_consistency, verify_inclusion,
-};
+use siteledger_signer::merkle::{self, Hash, MemoryTree, reference_root, verify_consistency, verify_inclusion};
 use siteledger_signer::note::Checkpoint;
 use siteledger_signer::sample::SampleLog;
 use siteledger_signer::verify_bundle;
@@ -40,11 +38,7 @@ fn flip(h: &Hash, byte: usize, bit: u8) -> Hash {
 
 /// The three signer keys of the sample log.
 fn sample_keys() -> [PublicKey; 3] {
-    [
-        *SAMPLE.city.key.public(),
-        *SAMPLE.district.key.public(),
-        *SAMPLE.gateway.key.public(),
-    ]
+    [*SAMPLE.city.key.public(), *SAMPLE.district.key.public(), *SAMPLE.gateway.key.public()]
 }
 
 /// True when the tampered leaf bytes are rejected: they do not parse, or no sample key verifies them.
@@ -200,10 +194,7 @@ fn every_bit_flip_in_two_envelopes_is_rejected() {
             }
         }
     }
-    assert!(
-        accepted.is_empty(),
-        "accepted (record, byte, bit) flips: {accepted:?}"
-    );
+    assert!(accepted.is_empty(), "accepted (record, byte, bit) flips: {accepted:?}");
 }
 
 /// Every bit of every byte of one checkpoint note.
@@ -220,27 +211,17 @@ fn every_bit_flip_in_a_checkpoint_note_is_rejected() {
             }
         }
     }
-    assert!(
-        accepted.is_empty(),
-        "accepted (byte, bit) flips: {accepted:?}"
-    );
+    assert!(accepted.is_empty(), "accepted (byte, bit) flips: {accepted:?}");
 }
 
 /// The sample evidence bundle, its log verifier, and the flips of `bit_at(position)` at every byte position that
 /// the verifier accepted or that left no failed check in the report.
 fn bundle_flips(bit_at: impl Fn(usize) -> usize) -> (usize, Vec<String>, Vec<usize>) {
     let log = SampleLog::new(20).expect("sample log");
-    let bytes = log
-        .bundle(&[5, 9], 15, Some(23))
-        .expect("bundle")
-        .to_bytes();
+    let bytes = log.bundle(&[5, 9], 15, Some(23)).expect("bundle").to_bytes();
     let verifier = log.log.verifier();
     let report = verify_bundle(&bytes, &verifier);
-    assert!(
-        report.ok,
-        "the untouched bundle verifies: {}",
-        report.to_text()
-    );
+    assert!(report.ok, "the untouched bundle verifies: {}", report.to_text());
     let mut accepted = Vec::new();
     let mut silent = Vec::new();
     for pos in 0..bytes.len() {
@@ -269,16 +250,8 @@ fn bundle_flips(bit_at: impl Fn(usize) -> usize) -> (usize, Vec<String>, Vec<usi
 #[test]
 fn every_byte_of_an_evidence_bundle_is_tamper_evident() {
     let (len, accepted, silent) = bundle_flips(|pos| pos % 8);
-    assert!(
-        accepted.is_empty(),
-        "{} of {len} single-bit flips verified:\n{}",
-        accepted.len(),
-        accepted.join("\n")
-    );
-    assert!(
-        silent.is_empty(),
-        "reports without a failed check at bytes {silent:?}"
-    );
+    assert!(accepted.is_empty(), "{} of {len} single-bit flips verified:\n{}", accepted.len(), accepted.join("\n"));
+    assert!(silent.is_empty(), "reports without a failed check at bytes {silent:?}");
 }
 
 /// Exhaustive over byte positions with bit 5, the ASCII case bit: hex and UUID text must not be case-insensitive
@@ -287,16 +260,8 @@ fn every_byte_of_an_evidence_bundle_is_tamper_evident() {
 #[test]
 fn case_flips_anywhere_in_an_evidence_bundle_are_rejected() {
     let (len, accepted, silent) = bundle_flips(|_| 5);
-    assert!(
-        accepted.is_empty(),
-        "{} of {len} case flips verified:\n{}",
-        accepted.len(),
-        accepted.join("\n")
-    );
-    assert!(
-        silent.is_empty(),
-        "reports without a failed check at bytes {silent:?}"
-    );
+    assert!(accepted.is_empty(), "{} of {len} case flips verified:\n{}", accepted.len(), accepted.join("\n"));
+    assert!(silent.is_empty(), "reports without a failed check at bytes {silent:?}");
 }
 
 /// A corruption of one batch item: flip a bit of the signature or of the message.
