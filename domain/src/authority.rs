@@ -1,0 +1,469 @@
+//! Key authority: who may enrol and revoke whose signing keys (`ledger.key.enrolled.v1`, `ledger.key.revoked.v1`).
+//!
+//! The chain of authority is ledger system key → 市住建局 (city bureau) → 区县(市)/开发园区 住建部门 (district
+//! bureaus) → 参建企业 (enterprises) → project gateways and devices:
+//!
+//! | signer role | may enrol |
+//! |---|---|
+//! | `ledger` | `city_bureau` |
+//! | `city_bureau` | `district_bureau`, `enterprise`, `auditor`, `bank`, `testing_lab`, `gateway`, `device` |
+//! | `district_bureau` | `enterprise`, `gateway`, `device` |
+//! | `enterprise` | `gateway`, `device` |
+//! | `gateway`, `device`, `auditor`, `bank`, `testing_lab` | nobody |
+//!
+//! A key may revoke exactly the keys it may enrol; the `ledger` system key may revoke any key.
+//!
+//! Subjects (the enrollment's `subject` member) have a format per role:
+//!
+//! | role | subject |
+//! |---|---|
+//! | `ledger`, `city_bureau`, `auditor` | a [`Name`] (e.g. `宁波市住房和城乡建设局`) |
+//! | `district_bureau` | a [`DistrictCode`] (`330212`, `ZONE-NBHTZ`) |
+//! | `enterprise`, `bank`, `testing_lab` | a [`CreditCode`] |
+//! | `gateway` | `project/<ProjectId>/gateway/<DeviceId>` |
+//! | `device` | `project/<ProjectId>/device/<DeviceId>` |
+//!
+//! [`may_enroll`] and [`may_revoke`] check roles and subject formats only. [`may_enroll_in`] and
+//! [`may_revoke_in`] also consult the registry: a district bureau acts only on gateways and devices of projects
+//! in its district, an enterprise only on those of projects it takes part in, and (for enrolment) the project,
+//! the district and the enterprise named by a subject must be registered.
+
+use std::fmt;
+
+use crate::district::{DistrictCode, DistrictCodeError};
+use crate::ids::{CreditCode, CreditCodeError, DeviceId, ProjectId, ProjectIdError, TokenError};
+use crate::registry::RegistryState;
+use crate::text::{Name, NameError};
+
+/// The role of a key holder, as recorded in its enrollment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// `ledger`: the ledger's own system key (self-enrolled root).
+    Ledger,
+    /// `city_bureau`: 宁波市住房和城乡建设局 (市住建局).
+    CityBureau,
+    /// `district_bureau`: a 区县(市) or 开发园区 住房城乡建设主管部门.
+    DistrictBureau,
+    /// `enterprise`: a 参建企业 (owner, contractor, supervisor, …).
+    Enterprise,
+    /// `gateway`: a site gateway (工地网关) forwarding device data for one project.
+    Gateway,
+    /// `device`: a site device signing its own data.
+    Device,
+    /// `auditor`: an auditor with read and verification duties.
+    Auditor,
+    /// `bank`: a bank holding 工资专用账户.
+    Bank,
+    /// `testing_lab`: a 检测机构.
+    TestingLab,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Self; 9] = [
+        Self::Ledger,
+        Self::CityBureau,
+        Self::DistrictBureau,
+        Self::Enterprise,
+        Self::Gateway,
+        Self::Device,
+        Self::Auditor,
+        Self::Bank,
+        Self::TestingLab,
+    ];
+
+    /// The role by its recorded name, e.g. `district_bureau`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// The recorded name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Ledger => "ledger",
+            Self::CityBureau => "city_bureau",
+            Self::DistrictBureau => "district_bureau",
+            Self::Enterprise => "enterprise",
+            Self::Gateway => "gateway",
+            Self::Device => "device",
+            Self::Auditor => "auditor",
+            Self::Bank => "bank",
+            Self::TestingLab => "testing_lab",
+        }
+    }
+
+    /// The Chinese term.
+    pub const fn name_zh(self) -> &'static str {
+        match self {
+            Self::Ledger => "系统",
+            Self::CityBureau => "市住建局",
+            Self::DistrictBureau => "区县(市)住建部门",
+            Self::Enterprise => "参建企业",
+            Self::Gateway => "工地网关",
+            Self::Device => "现场设备",
+            Self::Auditor => "审计",
+            Self::Bank => "银行",
+            Self::TestingLab => "检测机构",
+        }
+    }
+
+    /// The roles a key of this role may enrol.
+    pub const fn may_enrol(self) -> &'static [Role] {
+        match self {
+            Self::Ledger => &[Self::CityBureau],
+            Self::CityBureau => &[
+                Self::DistrictBureau,
+                Self::Enterprise,
+                Self::Auditor,
+                Self::Bank,
+                Self::TestingLab,
+                Self::Gateway,
+                Self::Device,
+            ],
+            Self::DistrictBureau => &[Self::Enterprise, Self::Gateway, Self::Device],
+            Self::Enterprise => &[Self::Gateway, Self::Device],
+            Self::Gateway | Self::Device | Self::Auditor | Self::Bank | Self::TestingLab => &[],
+        }
+    }
+
+    /// The subject format of this role, for messages.
+    pub const fn subject_format(self) -> &'static str {
+        match self {
+            Self::Ledger | Self::CityBureau | Self::Auditor => "a name",
+            Self::DistrictBureau => "a district code (330203…330282 or ZONE-…)",
+            Self::Enterprise | Self::Bank | Self::TestingLab => "a 统一社会信用代码",
+            Self::Gateway => "project/<ProjectId>/gateway/<id>",
+            Self::Device => "project/<ProjectId>/device/<id>",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A key holder, parsed from an enrollment's `subject` according to its role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySubject {
+    /// `ledger`, `city_bureau`, `auditor`.
+    Named(Name),
+    /// `district_bureau`.
+    District(DistrictCode),
+    /// `enterprise`, `bank`, `testing_lab`.
+    Organisation(CreditCode),
+    /// `gateway`: `project/<ProjectId>/gateway/<id>`.
+    Gateway {
+        /// The project.
+        project_id: ProjectId,
+        /// The gateway's id.
+        id: DeviceId,
+    },
+    /// `device`: `project/<ProjectId>/device/<id>`.
+    Device {
+        /// The project.
+        project_id: ProjectId,
+        /// The device's id.
+        id: DeviceId,
+    },
+}
+
+/// Why a subject does not fit its role's format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubjectError {
+    /// Not a valid name.
+    #[error(transparent)]
+    Name(#[from] NameError),
+    /// Not a valid district code.
+    #[error(transparent)]
+    District(#[from] DistrictCodeError),
+    /// Not a valid credit code.
+    #[error(transparent)]
+    CreditCode(#[from] CreditCodeError),
+    /// Not of the shape `project/<ProjectId>/<kind>/<id>`.
+    #[error("expected {expected}")]
+    NotAProjectPath {
+        /// The expected shape.
+        expected: &'static str,
+    },
+    /// The project id part is invalid.
+    #[error("{0}")]
+    ProjectId(#[from] ProjectIdError),
+    /// The gateway or device id part is invalid.
+    #[error("gateway/device id: {0}")]
+    DeviceId(#[from] TokenError),
+}
+
+impl KeySubject {
+    /// Parses `subject` in the format of `role`.
+    pub fn parse(role: Role, subject: &str) -> Result<Self, SubjectError> {
+        Ok(match role {
+            Role::Ledger | Role::CityBureau | Role::Auditor => Self::Named(Name::parse(subject)?),
+            Role::DistrictBureau => Self::District(DistrictCode::parse(subject)?),
+            Role::Enterprise | Role::Bank | Role::TestingLab => Self::Organisation(CreditCode::parse(subject)?),
+            Role::Gateway => {
+                let (project_id, id) = project_path(subject, "gateway", role.subject_format())?;
+                Self::Gateway { project_id, id }
+            }
+            Role::Device => {
+                let (project_id, id) = project_path(subject, "device", role.subject_format())?;
+                Self::Device { project_id, id }
+            }
+        })
+    }
+
+    /// The project of a gateway or device.
+    pub fn project_id(&self) -> Option<&ProjectId> {
+        match self {
+            Self::Gateway { project_id, .. } | Self::Device { project_id, .. } => Some(project_id),
+            _ => None,
+        }
+    }
+}
+
+fn project_path(subject: &str, middle: &str, expected: &'static str) -> Result<(ProjectId, DeviceId), SubjectError> {
+    let parts: Vec<&str> = subject.split('/').collect();
+    let [first, project, kind, id] = parts.as_slice() else { return Err(SubjectError::NotAProjectPath { expected }) };
+    if *first != "project" || *kind != middle {
+        return Err(SubjectError::NotAProjectPath { expected });
+    }
+    Ok((ProjectId::parse(project)?, DeviceId::parse(id)?))
+}
+
+/// The subject of a project gateway key: `project/<ProjectId>/gateway/<id>`.
+pub fn gateway_subject(project_id: &ProjectId, id: &DeviceId) -> String {
+    format!("project/{project_id}/gateway/{id}")
+}
+
+/// The subject of a device key: `project/<ProjectId>/device/<id>`.
+pub fn device_subject(project_id: &ProjectId, id: &DeviceId) -> String {
+    format!("project/{project_id}/device/{id}")
+}
+
+/// Enrolment or revocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// `ledger.key.enrolled.v1`.
+    Enrol,
+    /// `ledger.key.revoked.v1`.
+    Revoke,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Enrol => "enrol",
+            Self::Revoke => "revoke",
+        })
+    }
+}
+
+/// Why a key may not enrol or revoke another.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthorityError {
+    /// The signer's role is not one of [`Role::ALL`].
+    #[error("unknown signer role {role:?}")]
+    UnknownSignerRole {
+        /// The role given.
+        role: String,
+    },
+    /// The other key's role is not one of [`Role::ALL`].
+    #[error("unknown role {role:?}")]
+    UnknownRole {
+        /// The role given.
+        role: String,
+    },
+    /// The signer's subject does not fit its role.
+    #[error("signer subject {subject:?} does not fit role {role} ({}): {reason}", role.subject_format())]
+    InvalidSignerSubject {
+        /// The signer's role.
+        role: Role,
+        /// The subject.
+        subject: String,
+        /// What is wrong.
+        reason: SubjectError,
+    },
+    /// The other key's subject does not fit its role.
+    #[error("subject {subject:?} does not fit role {role} ({}): {reason}", role.subject_format())]
+    InvalidSubject {
+        /// The role.
+        role: Role,
+        /// The subject.
+        subject: String,
+        /// What is wrong.
+        reason: SubjectError,
+    },
+    /// The signer's role may not act on the other role.
+    #[error("a {signer} key may not {action} a {target} key")]
+    NotPermitted {
+        /// Enrol or revoke.
+        action: Action,
+        /// The signer's role.
+        signer: Role,
+        /// The other key's role.
+        target: Role,
+    },
+    /// (Registry) a district bureau key for a district that does not exist.
+    #[error("district {district} does not exist")]
+    UnknownDistrict {
+        /// The district.
+        district: DistrictCode,
+    },
+    /// (Registry) an organisation key for an unregistered enterprise.
+    #[error("enterprise {credit_code} is not registered")]
+    UnknownEnterprise {
+        /// The enterprise.
+        credit_code: CreditCode,
+    },
+    /// (Registry) a gateway or device of an unregistered project.
+    #[error("project {project_id} is not registered")]
+    UnknownProject {
+        /// The project.
+        project_id: ProjectId,
+    },
+    /// (Registry) a district bureau acting on a project of another district.
+    #[error("project {project_id} is supervised by {project_district}, not by {bureau_district}")]
+    OutsideDistrict {
+        /// The project.
+        project_id: ProjectId,
+        /// Its district.
+        project_district: DistrictCode,
+        /// The signer's district.
+        bureau_district: DistrictCode,
+    },
+    /// (Registry) an enterprise acting on a project it does not take part in.
+    #[error("enterprise {credit_code} does not take part in project {project_id}")]
+    NotAParticipant {
+        /// The project.
+        project_id: ProjectId,
+        /// The signer's enterprise.
+        credit_code: CreditCode,
+    },
+}
+
+/// Roles and subjects of both keys, parsed and permitted.
+struct Checked {
+    signer: KeySubject,
+    target: KeySubject,
+}
+
+fn check_roles(
+    action: Action,
+    signer_role: &str,
+    signer_subject: &str,
+    target_role: &str,
+    target_subject: &str,
+) -> Result<Checked, AuthorityError> {
+    let signer_r =
+        Role::parse(signer_role).ok_or_else(|| AuthorityError::UnknownSignerRole { role: signer_role.to_owned() })?;
+    let target_r =
+        Role::parse(target_role).ok_or_else(|| AuthorityError::UnknownRole { role: target_role.to_owned() })?;
+    let signer = KeySubject::parse(signer_r, signer_subject).map_err(|reason| {
+        AuthorityError::InvalidSignerSubject { role: signer_r, subject: signer_subject.to_owned(), reason }
+    })?;
+    let permitted = signer_r.may_enrol().contains(&target_r) || (action == Action::Revoke && signer_r == Role::Ledger);
+    if !permitted {
+        return Err(AuthorityError::NotPermitted { action, signer: signer_r, target: target_r });
+    }
+    let target = KeySubject::parse(target_r, target_subject).map_err(|reason| AuthorityError::InvalidSubject {
+        role: target_r,
+        subject: target_subject.to_owned(),
+        reason,
+    })?;
+    Ok(Checked { signer, target })
+}
+
+/// May a key of `signer_role` held by `signer_subject` enrol a key of `new_role` for `new_subject`? Checks the
+/// roles (table in the module docs) and the subject formats of both.
+pub fn may_enroll(
+    signer_role: &str,
+    signer_subject: &str,
+    new_role: &str,
+    new_subject: &str,
+) -> Result<(), AuthorityError> {
+    check_roles(Action::Enrol, signer_role, signer_subject, new_role, new_subject).map(drop)
+}
+
+/// May a key of `signer_role` held by `signer_subject` revoke a key of `target_role` held by `target_subject`?
+/// A key may revoke what it may enrol; the `ledger` key may revoke any key.
+pub fn may_revoke(
+    signer_role: &str,
+    signer_subject: &str,
+    target_role: &str,
+    target_subject: &str,
+) -> Result<(), AuthorityError> {
+    check_roles(Action::Revoke, signer_role, signer_subject, target_role, target_subject).map(drop)
+}
+
+/// [`may_enroll`], plus the registry: the named project, district or enterprise is registered; a district bureau
+/// enrols gateways and devices only of projects in its district; an enterprise only of projects it takes part in.
+pub fn may_enroll_in(
+    registry: &RegistryState,
+    signer_role: &str,
+    signer_subject: &str,
+    new_role: &str,
+    new_subject: &str,
+) -> Result<(), AuthorityError> {
+    let checked = check_roles(Action::Enrol, signer_role, signer_subject, new_role, new_subject)?;
+    match &checked.target {
+        KeySubject::District(d) if !registry.district_exists(d) => {
+            return Err(AuthorityError::UnknownDistrict { district: d.clone() });
+        }
+        KeySubject::Organisation(c) if registry.enterprise(c).is_none() => {
+            return Err(AuthorityError::UnknownEnterprise { credit_code: c.clone() });
+        }
+        KeySubject::Gateway { project_id, .. } | KeySubject::Device { project_id, .. }
+            if registry.project(project_id).is_none() =>
+        {
+            return Err(AuthorityError::UnknownProject { project_id: project_id.clone() });
+        }
+        _ => {}
+    }
+    check_scope(registry, &checked)
+}
+
+/// [`may_revoke`], plus the registry: a district bureau revokes gateways and devices only of projects in its
+/// district; an enterprise only of projects it takes part in.
+pub fn may_revoke_in(
+    registry: &RegistryState,
+    signer_role: &str,
+    signer_subject: &str,
+    target_role: &str,
+    target_subject: &str,
+) -> Result<(), AuthorityError> {
+    let checked = check_roles(Action::Revoke, signer_role, signer_subject, target_role, target_subject)?;
+    check_scope(registry, &checked)
+}
+
+/// A district bureau or enterprise acting on a project's gateway or device must be responsible for the project.
+fn check_scope(registry: &RegistryState, checked: &Checked) -> Result<(), AuthorityError> {
+    let Some(project_id) = checked.target.project_id() else { return Ok(()) };
+    match &checked.signer {
+        KeySubject::District(bureau) => {
+            let Some(project) = registry.project(project_id) else {
+                return Err(AuthorityError::UnknownProject { project_id: project_id.clone() });
+            };
+            if &project.district != bureau {
+                return Err(AuthorityError::OutsideDistrict {
+                    project_id: project_id.clone(),
+                    project_district: project.district.clone(),
+                    bureau_district: bureau.clone(),
+                });
+            }
+        }
+        KeySubject::Organisation(enterprise) => {
+            let Some(project) = registry.project(project_id) else {
+                return Err(AuthorityError::UnknownProject { project_id: project_id.clone() });
+            };
+            if !project.has_participant(enterprise) {
+                return Err(AuthorityError::NotAParticipant {
+                    project_id: project_id.clone(),
+                    credit_code: enterprise.clone(),
+                });
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}

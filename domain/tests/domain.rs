@@ -1,0 +1,21 @@
+//! Integration tests of the domain crate (one test binary): identifier and quantity parsers, property tests of
+//! the check-character algorithms, given/when/then tables for the registry's `decide`, the key-authority table,
+//! payload validation and stream conventions.
+
+#[path = "domain/fixtures.rs"]
+mod fixtures;
+
+#[path = "domain/authority.rs"]
+mod authority;
+#[path = "domain/ids.rs"]
+mod ids;
+#[path = "domain/payload.rs"]
+mod payload;
+#[path = "domain/props.rs"]
+mod props;
+#[path = "domain/quantity.rs"]
+mod quantity;
+#[path = "domain/registry.rs"]
+mod registry;
+#[path = "domain/stream.rs"]
+mod stream;

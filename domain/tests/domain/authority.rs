@@ -1,0 +1,315 @@
+//! Key authority: the full role × role table for enrolment and revocation, subject formats, and the registry
+//! variant's scope rules.
+
+use siteledger_domain::authority::{
+    Action, AuthorityError as A, KeySubject, Role, SubjectError, device_subject, gateway_subject, may_enroll,
+    may_enroll_in, may_revoke, may_revoke_in,
+};
+use siteledger_domain::registry::{ParticipantRole as R, RegistryEvent, RegistryState};
+use siteledger_domain::{DeviceId, DistrictCodeError, TokenError, ZoneCodeError};
+
+use crate::fixtures::*;
+
+/// Every role's name (as recorded) and a valid subject for it.
+const ROLES: [(&str, &str); 9] = [
+    ("ledger", "siteledger.example/ningbo/log"),
+    ("city_bureau", "宁波市住房和城乡建设局"),
+    ("district_bureau", "330212"),
+    ("enterprise", "91330200MA2CL3XX9U"),
+    ("gateway", "project/NB-2026-0001/gateway/gw-1"),
+    ("device", "project/NB-2026-0001/device/010000A8900016F000169DC0"),
+    ("auditor", "宁波市审计局"),
+    ("bank", "91330200MA2AAAAA76"),
+    ("testing_lab", "913311001484116584"),
+];
+
+/// The enrolment table, written out from the specification (not from the code).
+fn may_enrol_expected(signer: &str, target: &str) -> bool {
+    let allowed: &[&str] = match signer {
+        "ledger" => &["city_bureau"],
+        "city_bureau" => &["district_bureau", "enterprise", "auditor", "bank", "testing_lab", "gateway", "device"],
+        "district_bureau" => &["enterprise", "gateway", "device"],
+        "enterprise" => &["gateway", "device"],
+        _ => &[],
+    };
+    allowed.contains(&target)
+}
+
+#[test]
+fn enrolment_table_every_role_pair() {
+    let mut permitted = 0;
+    for (signer, signer_subject) in ROLES {
+        for (target, target_subject) in ROLES {
+            let got = may_enroll(signer, signer_subject, target, target_subject);
+            if may_enrol_expected(signer, target) {
+                assert_eq!(got, Ok(()), "{signer} → {target}");
+                permitted += 1;
+            } else {
+                let (s, t) = (Role::parse(signer).expect("role"), Role::parse(target).expect("role"));
+                assert_eq!(
+                    got,
+                    Err(A::NotPermitted { action: Action::Enrol, signer: s, target: t }),
+                    "{signer} → {target}"
+                );
+            }
+        }
+    }
+    assert_eq!(permitted, 1 + 7 + 3 + 2);
+}
+
+#[test]
+fn revocation_table_every_role_pair() {
+    for (signer, signer_subject) in ROLES {
+        for (target, target_subject) in ROLES {
+            let got = may_revoke(signer, signer_subject, target, target_subject);
+            if signer == "ledger" || may_enrol_expected(signer, target) {
+                assert_eq!(got, Ok(()), "{signer} revokes {target}");
+            } else {
+                let (s, t) = (Role::parse(signer).expect("role"), Role::parse(target).expect("role"));
+                assert_eq!(
+                    got,
+                    Err(A::NotPermitted { action: Action::Revoke, signer: s, target: t }),
+                    "{signer} revokes {target}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn roles_round_trip() {
+    for (name, _) in ROLES {
+        let role = Role::parse(name).expect("known role");
+        assert_eq!(role.as_str(), name);
+        assert_eq!(role.to_string(), name);
+        assert!(!role.name_zh().is_empty());
+    }
+    assert_eq!(Role::ALL.len(), ROLES.len());
+    assert_eq!(Role::parse("City_Bureau"), None);
+}
+
+#[test]
+fn unknown_roles() {
+    assert_eq!(
+        may_enroll("mayor", "x", "gateway", "project/NB-2026-0001/gateway/gw-1"),
+        Err(A::UnknownSignerRole { role: "mayor".into() })
+    );
+    assert_eq!(may_enroll("city_bureau", "宁波市住建局", "root", "x"), Err(A::UnknownRole { role: "root".into() }));
+    assert_eq!(may_revoke("", "x", "gateway", "x"), Err(A::UnknownSignerRole { role: String::new() }));
+}
+
+#[test]
+fn new_subject_formats() {
+    let city = ("city_bureau", "宁波市住建局");
+    let bad: &[(&str, &str, SubjectError)] = &[
+        ("district_bureau", "330204", SubjectError::District(DistrictCodeError::NotNingbo { code: "330204".into() })),
+        ("district_bureau", "鄞州区", SubjectError::District(DistrictCodeError::Unrecognised)),
+        (
+            "district_bureau",
+            "ZONE-x",
+            SubjectError::District(DistrictCodeError::Zone(ZoneCodeError::WrongLength { len: 1 })),
+        ),
+        (
+            "enterprise",
+            "91330200MA2CL3XX9X",
+            SubjectError::CreditCode(siteledger_domain::CreditCodeError::CheckCharacterMismatch {
+                expected: 'U',
+                found: 'X',
+            }),
+        ),
+        ("bank", "宁波银行", SubjectError::CreditCode(siteledger_domain::CreditCodeError::WrongLength { len: 4 })),
+        ("gateway", "gateway-1", SubjectError::NotAProjectPath { expected: "project/<ProjectId>/gateway/<id>" }),
+        (
+            "gateway",
+            "project/NB-2026-0001/device/gw-1",
+            SubjectError::NotAProjectPath { expected: "project/<ProjectId>/gateway/<id>" },
+        ),
+        (
+            "gateway",
+            "project/NB-2026-0001/gateway/gw-1/extra",
+            SubjectError::NotAProjectPath { expected: "project/<ProjectId>/gateway/<id>" },
+        ),
+        (
+            "device",
+            "project/nb-2026/device/d1",
+            SubjectError::ProjectId(siteledger_domain::ProjectIdError::InvalidCharacter { position: 1, found: 'n' }),
+        ),
+        ("device", "project/NB-2026-0001/device/", SubjectError::DeviceId(TokenError::Empty)),
+        (
+            "device",
+            "project/NB-2026-0001/device/d 1",
+            SubjectError::DeviceId(TokenError::InvalidCharacter { position: 2, found: ' ' }),
+        ),
+        ("auditor", "", SubjectError::Name(siteledger_domain::NameError::Empty)),
+    ];
+    for (role, subject, reason) in bad {
+        let role_enum = Role::parse(role).expect("role");
+        assert_eq!(
+            may_enroll(city.0, city.1, role, subject),
+            Err(A::InvalidSubject { role: role_enum, subject: (*subject).to_owned(), reason: reason.clone() }),
+            "{role} {subject:?}"
+        );
+    }
+    // The ledger enrols the city bureau by name.
+    assert_eq!(
+        may_enroll("ledger", "siteledger.example/ningbo/log", "city_bureau", " 宁波"),
+        Err(A::InvalidSubject {
+            role: Role::CityBureau,
+            subject: " 宁波".into(),
+            reason: SubjectError::Name(siteledger_domain::NameError::SurroundingWhitespace)
+        })
+    );
+}
+
+#[test]
+fn signer_subject_formats() {
+    assert_eq!(
+        may_enroll("district_bureau", "宁波", "gateway", "project/NB-2026-0001/gateway/gw-1"),
+        Err(A::InvalidSignerSubject {
+            role: Role::DistrictBureau,
+            subject: "宁波".into(),
+            reason: SubjectError::District(DistrictCodeError::Unrecognised),
+        })
+    );
+    assert!(matches!(
+        may_enroll("enterprise", "not-a-code", "device", "project/NB-2026-0001/device/d1"),
+        Err(A::InvalidSignerSubject { role: Role::Enterprise, .. })
+    ));
+    // A zone bureau is a district bureau.
+    assert_eq!(may_enroll("district_bureau", "ZONE-NBHTZ", "device", "project/NB-2026-0001/device/d1"), Ok(()));
+}
+
+#[test]
+fn error_messages_are_readable() {
+    let e = may_enroll("district_bureau", "330212", "bank", "91330200MA2AAAAA76").expect_err("not permitted");
+    assert_eq!(e.to_string(), "a district_bureau key may not enrol a bank key");
+    let e = may_enroll("enterprise", "91330200MA2CL3XX9U", "device", "dev-1").expect_err("bad subject");
+    assert_eq!(
+        e.to_string(),
+        "subject \"dev-1\" does not fit role device (project/<ProjectId>/device/<id>): expected \
+         project/<ProjectId>/device/<id>"
+    );
+}
+
+#[test]
+fn subject_builders_and_parser() {
+    let p = pid("NB-2026-0001");
+    let d = DeviceId::parse("gw-1").expect("id");
+    assert_eq!(gateway_subject(&p, &d), "project/NB-2026-0001/gateway/gw-1");
+    assert_eq!(device_subject(&p, &d), "project/NB-2026-0001/device/gw-1");
+    assert_eq!(
+        KeySubject::parse(Role::Gateway, &gateway_subject(&p, &d)),
+        Ok(KeySubject::Gateway { project_id: p.clone(), id: d.clone() })
+    );
+    assert_eq!(KeySubject::parse(Role::Device, &device_subject(&p, &d)).expect("device").project_id(), Some(&p));
+    assert_eq!(KeySubject::parse(Role::Bank, "91330200MA2AAAAA76").expect("bank").project_id(), None);
+}
+
+// ---------------------------------------------------------------------------------------------------- registry
+
+/// Projects: NB-2026-0001 in 鄞州区 (owner, gc, supervisor), NB-2026-0003 in ZONE-NBHTZ (owner2, gc2).
+fn registry() -> RegistryState {
+    let mut events = vec![zone("ZONE-NBHTZ", "宁波国家高新区")];
+    events.extend(enterprises());
+    events.push(project("NB-2026-0001", "330212"));
+    events.push(RegistryEvent::ProjectRegistered(project_payload(
+        "NB-2026-0003",
+        "ZONE-NBHTZ",
+        vec![part(R::Owner, &owner2()), part(R::GeneralContractor, &gc2())],
+    )));
+    RegistryState::from_events(&events)
+}
+
+const DEV1: &str = "project/NB-2026-0001/device/d1";
+const GW3: &str = "project/NB-2026-0003/gateway/gw-1";
+const DEV_UNKNOWN: &str = "project/NB-2099-0001/device/d1";
+
+#[test]
+fn district_bureau_scope() {
+    let r = registry();
+    assert_eq!(may_enroll_in(&r, "district_bureau", "330212", "device", DEV1), Ok(()));
+    assert_eq!(may_enroll_in(&r, "district_bureau", "ZONE-NBHTZ", "gateway", GW3), Ok(()));
+    let outside = A::OutsideDistrict {
+        project_id: pid("NB-2026-0001"),
+        project_district: district("330212"),
+        bureau_district: district("330203"),
+    };
+    assert_eq!(may_enroll_in(&r, "district_bureau", "330203", "device", DEV1), Err(outside.clone()));
+    assert_eq!(may_revoke_in(&r, "district_bureau", "330203", "device", DEV1), Err(outside));
+    assert_eq!(may_revoke_in(&r, "district_bureau", "330212", "device", DEV1), Ok(()));
+    assert_eq!(
+        may_enroll_in(&r, "district_bureau", "330212", "gateway", GW3),
+        Err(A::OutsideDistrict {
+            project_id: pid("NB-2026-0003"),
+            project_district: district("ZONE-NBHTZ"),
+            bureau_district: district("330212"),
+        })
+    );
+    // District bureaus enrol registered enterprises anywhere.
+    assert_eq!(may_enroll_in(&r, "district_bureau", "330203", "enterprise", gc().as_str()), Ok(()));
+}
+
+#[test]
+fn enterprise_scope() {
+    let r = registry();
+    for member in [owner(), gc(), supervisor()] {
+        assert_eq!(may_enroll_in(&r, "enterprise", member.as_str(), "device", DEV1), Ok(()), "{member}");
+        assert_eq!(may_revoke_in(&r, "enterprise", member.as_str(), "device", DEV1), Ok(()), "{member}");
+    }
+    let not_member = A::NotAParticipant { project_id: pid("NB-2026-0001"), credit_code: gc2() };
+    assert_eq!(may_enroll_in(&r, "enterprise", gc2().as_str(), "device", DEV1), Err(not_member.clone()));
+    assert_eq!(may_revoke_in(&r, "enterprise", gc2().as_str(), "device", DEV1), Err(not_member));
+    assert_eq!(may_enroll_in(&r, "enterprise", gc2().as_str(), "gateway", GW3), Ok(()));
+}
+
+#[test]
+fn registry_existence_checks_on_enrolment() {
+    let r = registry();
+    let unknown_project = Err(A::UnknownProject { project_id: pid("NB-2099-0001") });
+    assert_eq!(may_enroll_in(&r, "city_bureau", "宁波市住建局", "device", DEV_UNKNOWN), unknown_project.clone());
+    assert_eq!(may_enroll_in(&r, "district_bureau", "330212", "device", DEV_UNKNOWN), unknown_project.clone());
+    assert_eq!(may_enroll_in(&r, "enterprise", gc().as_str(), "device", DEV_UNKNOWN), unknown_project.clone());
+    assert_eq!(
+        may_enroll_in(&r, "city_bureau", "宁波市住建局", "district_bureau", "ZONE-MEISHAN"),
+        Err(A::UnknownDistrict { district: district("ZONE-MEISHAN") })
+    );
+    assert_eq!(may_enroll_in(&r, "city_bureau", "宁波市住建局", "district_bureau", "ZONE-NBHTZ"), Ok(()));
+    assert_eq!(may_enroll_in(&r, "city_bureau", "宁波市住建局", "district_bureau", "330282"), Ok(()));
+    for role in ["enterprise", "bank", "testing_lab"] {
+        assert_eq!(
+            may_enroll_in(&r, "city_bureau", "宁波市住建局", role, stranger().as_str()),
+            Err(A::UnknownEnterprise { credit_code: stranger() }),
+            "{role}"
+        );
+    }
+    assert_eq!(may_enroll_in(&r, "city_bureau", "宁波市住建局", "bank", sub().as_str()), Ok(()));
+    assert_eq!(may_enroll_in(&r, "city_bureau", "宁波市住建局", "auditor", "宁波市审计局"), Ok(()));
+    assert_eq!(may_enroll_in(&r, "ledger", "siteledger", "city_bureau", "宁波市住建局"), Ok(()));
+}
+
+#[test]
+fn registry_variant_keeps_the_role_table() {
+    let r = registry();
+    assert_eq!(
+        may_enroll_in(&r, "enterprise", gc().as_str(), "enterprise", owner().as_str()),
+        Err(A::NotPermitted { action: Action::Enrol, signer: Role::Enterprise, target: Role::Enterprise })
+    );
+    assert_eq!(
+        may_revoke_in(&r, "gateway", "project/NB-2026-0001/gateway/gw-1", "device", DEV1),
+        Err(A::NotPermitted { action: Action::Revoke, signer: Role::Gateway, target: Role::Device })
+    );
+    // The city bureau and the ledger are not scoped; revoking a key of a project no longer known is allowed to them.
+    assert_eq!(may_revoke_in(&r, "city_bureau", "宁波市住建局", "device", DEV_UNKNOWN), Ok(()));
+    assert_eq!(may_revoke_in(&r, "ledger", "siteledger", "device", DEV_UNKNOWN), Ok(()));
+    assert_eq!(
+        may_revoke_in(&r, "district_bureau", "330212", "device", DEV_UNKNOWN),
+        Err(A::UnknownProject { project_id: pid("NB-2099-0001") })
+    );
+}
+
+#[test]
+fn format_only_variant_ignores_the_registry() {
+    // Without a registry, scope cannot be checked: any well-formed project is accepted.
+    assert_eq!(may_enroll("district_bureau", "330203", "device", DEV_UNKNOWN), Ok(()));
+    assert_eq!(may_enroll("enterprise", gc2().as_str(), "device", DEV1), Ok(()));
+}

@@ -1,0 +1,726 @@
+//! The read database: one SQL dialect for SQLite and PostgreSQL, the schema, and the transaction helper.
+//!
+//! Portability rules kept by every statement in this crate: only `TEXT` and `BIGINT` columns (booleans are 0/1),
+//! `?` placeholders (numbered for PostgreSQL by [`to_postgres`]), `INSERT … ON CONFLICT … DO UPDATE/NOTHING`,
+//! and every computed integer is `CAST(… AS BIGINT)` so that PostgreSQL returns `INT8` (sqlx decodes strictly).
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, FromRow, Postgres, Sqlite, Transaction};
+use tokio::sync::watch;
+
+use crate::access::{AccessCache, ProjectAccess};
+use crate::error::ProjectionError;
+use crate::fold::{FIXED_DISTRICTS, PROJECTIONS, Projection};
+
+/// Version of the read-model schema (in `meta.schema_version`). A database of another version is dropped and
+/// rebuilt from the ledger on open.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Advisory lock key serialising schema work on PostgreSQL ("SLPROJSC" in ASCII).
+const SCHEMA_LOCK: i64 = 0x534C_5052_4F4A_5343;
+
+/// Every table of the read models (not `meta` nor `projection_checkpoints`).
+pub(crate) const READ_MODEL_TABLES: &[&str] = &[
+    "districts",
+    "enterprises",
+    "projects",
+    "participants",
+    "signer_keys",
+    "signer_stats",
+    "project_events",
+    "project_stats",
+    "project_kinds",
+    "project_days",
+    "alarms",
+];
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS projection_checkpoints (
+        name     TEXT PRIMARY KEY,
+        position BIGINT NOT NULL,
+        version  BIGINT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS districts (
+        code     TEXT PRIMARY KEY,
+        name     TEXT NOT NULL,
+        fixed    BIGINT NOT NULL,
+        position BIGINT
+    )",
+    "CREATE TABLE IF NOT EXISTS enterprises (
+        credit_code TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        types       TEXT NOT NULL,
+        position    BIGINT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS projects (
+        project_id        TEXT PRIMARY KEY,
+        name              TEXT NOT NULL,
+        district          TEXT NOT NULL,
+        central_urban     BIGINT NOT NULL,
+        floor_area_m2     TEXT NOT NULL,
+        contract_cost_fen BIGINT NOT NULL,
+        start_date        TEXT NOT NULL,
+        registered_at     TEXT NOT NULL,
+        position          BIGINT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS projects_district ON projects (district, project_id)",
+    "CREATE TABLE IF NOT EXISTS participants (
+        project_id  TEXT NOT NULL,
+        role        TEXT NOT NULL,
+        credit_code TEXT NOT NULL,
+        position    BIGINT NOT NULL,
+        PRIMARY KEY (project_id, role, credit_code)
+    )",
+    "CREATE INDEX IF NOT EXISTS participants_credit ON participants (credit_code, project_id)",
+    "CREATE TABLE IF NOT EXISTS signer_keys (
+        key_id            TEXT PRIMARY KEY,
+        public_key        TEXT NOT NULL,
+        subject           TEXT NOT NULL,
+        role              TEXT NOT NULL,
+        valid_from        TEXT NOT NULL,
+        valid_until       TEXT,
+        subject_project   TEXT,
+        subject_org       TEXT,
+        enrolled_by       TEXT NOT NULL,
+        enrolled_event_id TEXT NOT NULL,
+        position          BIGINT NOT NULL,
+        revoked_at        TEXT,
+        revoked_reason    TEXT,
+        revoked_position  BIGINT
+    )",
+    "CREATE TABLE IF NOT EXISTS signer_stats (
+        key_id           TEXT PRIMARY KEY,
+        records          BIGINT NOT NULL,
+        last_position    BIGINT NOT NULL,
+        last_occurred_at TEXT NOT NULL,
+        last_seq         BIGINT NOT NULL,
+        gaps             BIGINT NOT NULL,
+        missing          BIGINT NOT NULL,
+        equivocations    BIGINT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS project_events (
+        position    BIGINT PRIMARY KEY,
+        project_id  TEXT NOT NULL,
+        stream      TEXT NOT NULL,
+        event_id    TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        occurred_at TEXT NOT NULL,
+        occurred_us BIGINT NOT NULL,
+        signer      TEXT NOT NULL,
+        summary     TEXT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS project_events_project ON project_events (project_id, position)",
+    "CREATE INDEX IF NOT EXISTS project_events_event ON project_events (event_id)",
+    "CREATE TABLE IF NOT EXISTS project_stats (
+        project_id       TEXT PRIMARY KEY,
+        events           BIGINT NOT NULL,
+        last_position    BIGINT NOT NULL,
+        last_occurred_at TEXT NOT NULL,
+        last_occurred_us BIGINT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS project_kinds (
+        project_id       TEXT NOT NULL,
+        kind             TEXT NOT NULL,
+        events           BIGINT NOT NULL,
+        last_position    BIGINT NOT NULL,
+        last_occurred_at TEXT NOT NULL,
+        last_occurred_us BIGINT NOT NULL,
+        PRIMARY KEY (project_id, kind)
+    )",
+    "CREATE TABLE IF NOT EXISTS project_days (
+        project_id    TEXT NOT NULL,
+        day           TEXT NOT NULL,
+        events        BIGINT NOT NULL,
+        last_position BIGINT NOT NULL,
+        PRIMARY KEY (project_id, day)
+    )",
+    "CREATE INDEX IF NOT EXISTS project_days_day ON project_days (day, project_id)",
+    "CREATE TABLE IF NOT EXISTS alarms (
+        alarm_key        TEXT PRIMARY KEY,
+        project_id       TEXT,
+        alarm_id         TEXT NOT NULL,
+        source           TEXT NOT NULL,
+        category         TEXT NOT NULL,
+        level            TEXT NOT NULL,
+        message          TEXT NOT NULL,
+        value            TEXT,
+        threshold        TEXT,
+        key_id           TEXT,
+        event_id         TEXT NOT NULL,
+        raised_at        TEXT NOT NULL,
+        raised_us        BIGINT NOT NULL,
+        raised_day       TEXT NOT NULL,
+        position         BIGINT NOT NULL,
+        open             BIGINT NOT NULL,
+        cleared_at       TEXT,
+        cleared_note     TEXT,
+        cleared_position BIGINT,
+        cleared_event_id TEXT
+    )",
+    "CREATE INDEX IF NOT EXISTS alarms_project ON alarms (project_id, position)",
+    "CREATE INDEX IF NOT EXISTS alarms_open ON alarms (open, project_id)",
+    "CREATE INDEX IF NOT EXISTS alarms_day ON alarms (raised_day, project_id)",
+    "CREATE INDEX IF NOT EXISTS alarms_position ON alarms (position)",
+];
+
+/// A bound parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Arg {
+    Int(i64),
+    Text(String),
+    NullInt,
+    NullText,
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Arg {
+        Arg::Int(v)
+    }
+}
+impl From<u64> for Arg {
+    fn from(v: u64) -> Arg {
+        Arg::Int(to_i64(v))
+    }
+}
+impl From<bool> for Arg {
+    fn from(v: bool) -> Arg {
+        Arg::Int(i64::from(v))
+    }
+}
+impl From<&str> for Arg {
+    fn from(v: &str) -> Arg {
+        Arg::Text(v.to_owned())
+    }
+}
+impl From<&String> for Arg {
+    fn from(v: &String) -> Arg {
+        Arg::Text(v.clone())
+    }
+}
+impl From<String> for Arg {
+    fn from(v: String) -> Arg {
+        Arg::Text(v)
+    }
+}
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Arg {
+        v.map_or(Arg::NullText, Arg::Text)
+    }
+}
+impl From<Option<&str>> for Arg {
+    fn from(v: Option<&str>) -> Arg {
+        v.map_or(Arg::NullText, |s| Arg::Text(s.to_owned()))
+    }
+}
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Arg {
+        v.map_or(Arg::NullInt, Arg::Int)
+    }
+}
+
+/// Positions are u64 in the ledger and BIGINT in SQL (they never come near 2^63).
+pub(crate) fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// A statement with `?` placeholders and its arguments, in textual order.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sql {
+    pub(crate) text: String,
+    pub(crate) args: Vec<Arg>,
+}
+
+impl Sql {
+    pub(crate) fn new(text: &str) -> Sql {
+        Sql { text: text.to_owned(), args: Vec::new() }
+    }
+
+    /// Appends an argument for the next `?` already in the text.
+    pub(crate) fn arg(mut self, a: impl Into<Arg>) -> Sql {
+        self.args.push(a.into());
+        self
+    }
+
+    /// Appends text (which must contain no `?`).
+    pub(crate) fn push(&mut self, text: &str) -> &mut Sql {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a `?` bound to `a`.
+    pub(crate) fn bind(&mut self, a: impl Into<Arg>) -> &mut Sql {
+        self.text.push('?');
+        self.args.push(a.into());
+        self
+    }
+}
+
+/// Numbers `?` placeholders as `$1`, `$2`, … (outside quoted literals and identifiers).
+pub(crate) fn to_postgres(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    let mut quote: Option<char> = None;
+    for c in sql.chars() {
+        match quote {
+            Some(q) => {
+                if c == q {
+                    quote = None;
+                }
+                out.push(c);
+            }
+            None => match c {
+                '\'' | '"' => {
+                    quote = Some(c);
+                    out.push(c);
+                }
+                '?' => {
+                    n += 1;
+                    out.push('$');
+                    out.push_str(&n.to_string());
+                }
+                _ => out.push(c),
+            },
+        }
+    }
+    out
+}
+
+macro_rules! bind_args {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                Arg::Int(v) => q.bind(*v),
+                Arg::Text(s) => q.bind(s.clone()),
+                Arg::NullInt => q.bind(None::<i64>),
+                Arg::NullText => q.bind(None::<String>),
+            };
+        }
+        q
+    }};
+}
+
+/// A row type decodable from both backends (derive [`sqlx::FromRow`] with `i64`/`String`/`Option` fields).
+pub(crate) trait AnyRow: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> AnyRow for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+
+#[derive(Debug)]
+enum Backend {
+    Sqlite {
+        /// One connection: every write transaction (`BEGIN IMMEDIATE`).
+        writer: SqlitePool,
+        /// Queries.
+        readers: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// A write transaction on either backend.
+pub(crate) enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Tx::Sqlite(_) => "Tx::Sqlite",
+            Tx::Postgres(_) => "Tx::Postgres",
+        })
+    }
+}
+
+impl Tx {
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self, Tx::Postgres(_))
+    }
+
+    pub(crate) async fn execute(&mut self, q: &Sql) -> Result<u64, sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => {
+                let query = bind_args!(sqlx::query::<Sqlite>(AssertSqlSafe(q.text.clone())), &q.args);
+                Ok(query.execute(&mut **tx).await?.rows_affected())
+            }
+            Tx::Postgres(tx) => {
+                let query = bind_args!(sqlx::query::<Postgres>(AssertSqlSafe(to_postgres(&q.text))), &q.args);
+                Ok(query.execute(&mut **tx).await?.rows_affected())
+            }
+        }
+    }
+
+    pub(crate) async fn fetch_all<T: AnyRow>(&mut self, q: &Sql) -> Result<Vec<T>, sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => {
+                let query = bind_args!(sqlx::query_as::<Sqlite, T>(AssertSqlSafe(q.text.clone())), &q.args);
+                query.fetch_all(&mut **tx).await
+            }
+            Tx::Postgres(tx) => {
+                let query = bind_args!(sqlx::query_as::<Postgres, T>(AssertSqlSafe(to_postgres(&q.text))), &q.args);
+                query.fetch_all(&mut **tx).await
+            }
+        }
+    }
+
+    pub(crate) async fn fetch_optional<T: AnyRow>(&mut self, q: &Sql) -> Result<Option<T>, sqlx::Error> {
+        Ok(self.fetch_all(q).await?.into_iter().next())
+    }
+
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    backend: Backend,
+    url_kind: &'static str,
+    access: Arc<AccessCache>,
+    applied: watch::Sender<u64>,
+}
+
+/// The read database (SQLite file or PostgreSQL). Cheap to clone; clones share pools, the access cache and the
+/// applied-position watch.
+#[derive(Debug, Clone)]
+pub struct ReadDb {
+    inner: Arc<Inner>,
+}
+
+impl ReadDb {
+    /// Opens `sqlite:PATH` (the file is created if missing, WAL mode) or `postgres://…` / `postgresql://…`, creates
+    /// or migrates the schema, and loads the access cache.
+    pub async fn open(url: &str) -> Result<ReadDb, ProjectionError> {
+        let backend = if let Some(path) = url.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() || path.starts_with(":memory:") {
+                return Err(ProjectionError::UnsupportedUrl(url.to_owned()));
+            }
+            let base =
+                SqliteConnectOptions::new().filename(path).busy_timeout(Duration::from_secs(30)).foreign_keys(false);
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .acquire_timeout(Duration::from_secs(60))
+                .connect_with(
+                    base.clone()
+                        .create_if_missing(true)
+                        .journal_mode(SqliteJournalMode::Wal)
+                        // Normal is enough: a lost tail of commits loses its checkpoint too and is simply replayed.
+                        .synchronous(SqliteSynchronous::Normal),
+                )
+                .await?;
+            let readers = SqlitePoolOptions::new()
+                .max_connections(4)
+                .min_connections(0)
+                .idle_timeout(Duration::from_secs(600))
+                .acquire_timeout(Duration::from_secs(60))
+                .connect_with(base)
+                .await?;
+            Backend::Sqlite { writer, readers }
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(60))
+                .connect_with(options)
+                .await?;
+            Backend::Postgres(pool)
+        } else {
+            return Err(ProjectionError::UnsupportedUrl(url.to_owned()));
+        };
+        let url_kind = match backend {
+            Backend::Sqlite { .. } => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        };
+        let (applied, _) = watch::channel(0);
+        let db =
+            ReadDb { inner: Arc::new(Inner { backend, url_kind, access: Arc::new(AccessCache::default()), applied }) };
+        db.ensure_schema().await?;
+        db.reload_access().await?;
+        db.publish_applied().await?;
+        Ok(db)
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        self.inner.url_kind
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        match &self.inner.backend {
+            Backend::Sqlite { writer, readers } => {
+                readers.close().await;
+                writer.close().await;
+            }
+            Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// The in-memory project access table (district and participants per project), kept current by the
+    /// projector; for the live feed's per-record scope checks.
+    pub fn access_cache(&self) -> Arc<AccessCache> {
+        Arc::clone(&self.inner.access)
+    }
+
+    /// District and participants of a project, from the access cache.
+    pub fn project_access(&self, project_id: &str) -> Option<ProjectAccess> {
+        self.inner.access.get(project_id)
+    }
+
+    /// Number of ledger events every projection has applied (the lowest checkpoint): the next position to fold.
+    pub fn applied(&self) -> u64 {
+        *self.inner.applied.borrow()
+    }
+
+    /// A receiver that changes whenever [`ReadDb::applied`] does (in this process).
+    pub fn watch_applied(&self) -> watch::Receiver<u64> {
+        self.inner.applied.subscribe()
+    }
+
+    /// Projection lag behind a ledger whose head is `ledger_head`: `ledger_head - applied`, 0 if ahead.
+    pub fn lag(&self, ledger_head: u64) -> u64 {
+        ledger_head.saturating_sub(self.applied())
+    }
+
+    /// Every projection's checkpoint (next position to apply), by name.
+    pub async fn checkpoints(&self) -> Result<Vec<(String, u64)>, ProjectionError> {
+        let rows: Vec<(String, i64)> =
+            self.fetch_all(&Sql::new("SELECT name, position FROM projection_checkpoints ORDER BY name")).await?;
+        Ok(rows.into_iter().map(|(n, p)| (n, to_u64(p))).collect())
+    }
+
+    /// Clears every read model and resets every checkpoint to 0 (then fold again with [`crate::catch_up`] or
+    /// [`crate::run`]).
+    pub async fn reset(&self) -> Result<(), ProjectionError> {
+        let mut tx = self.begin().await?;
+        for p in PROJECTIONS {
+            clear_projection(&mut tx, p).await?;
+        }
+        tx.commit().await?;
+        self.reload_access().await?;
+        self.publish_applied().await?;
+        Ok(())
+    }
+
+    /// Begins a write transaction: `BEGIN IMMEDIATE` on SQLite (takes the write lock now, so the checkpoints read
+    /// next cannot be stale), plain on PostgreSQL (callers lock checkpoint rows `FOR UPDATE`).
+    pub(crate) async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        match &self.inner.backend {
+            Backend::Sqlite { writer, .. } => Ok(Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?)),
+            Backend::Postgres(pool) => Ok(Tx::Postgres(pool.begin().await?)),
+        }
+    }
+
+    pub(crate) async fn fetch_all<T: AnyRow>(&self, q: &Sql) -> Result<Vec<T>, sqlx::Error> {
+        match &self.inner.backend {
+            Backend::Sqlite { readers, .. } => {
+                let query = bind_args!(sqlx::query_as::<Sqlite, T>(AssertSqlSafe(q.text.clone())), &q.args);
+                query.fetch_all(readers).await
+            }
+            Backend::Postgres(pool) => {
+                let query = bind_args!(sqlx::query_as::<Postgres, T>(AssertSqlSafe(to_postgres(&q.text))), &q.args);
+                query.fetch_all(pool).await
+            }
+        }
+    }
+
+    pub(crate) async fn fetch_optional<T: AnyRow>(&self, q: &Sql) -> Result<Option<T>, sqlx::Error> {
+        Ok(self.fetch_all(q).await?.into_iter().next())
+    }
+
+    /// Re-reads the lowest checkpoint and publishes it.
+    pub(crate) async fn publish_applied(&self) -> Result<u64, ProjectionError> {
+        let min: Option<(i64,)> =
+            self.fetch_optional(&Sql::new("SELECT CAST(MIN(position) AS BIGINT) FROM projection_checkpoints")).await?;
+        let v = min.map_or(0, |(m,)| to_u64(m));
+        self.inner.applied.send_replace(v);
+        Ok(v)
+    }
+
+    /// Publishes an applied position already known (after a commit).
+    pub(crate) fn set_applied(&self, v: u64) {
+        self.inner.applied.send_replace(v);
+    }
+
+    pub(crate) fn access_cache_dirty(&self) -> bool {
+        self.inner.access.is_dirty()
+    }
+
+    pub(crate) fn mark_access_dirty(&self) {
+        self.inner.access.set_dirty(true);
+    }
+
+    pub(crate) fn mark_access_clean(&self) {
+        self.inner.access.set_dirty(false);
+    }
+
+    /// Reloads the whole access cache from the database.
+    pub(crate) async fn reload_access(&self) -> Result<(), ProjectionError> {
+        let all = self.load_access(None).await?;
+        self.inner.access.replace_all(all);
+        Ok(())
+    }
+
+    /// Reloads the access entries of these projects.
+    pub(crate) async fn refresh_access(&self, projects: &HashSet<String>) -> Result<(), ProjectionError> {
+        if projects.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = projects.iter().cloned().collect();
+        for chunk in ids.chunks(200) {
+            let found = self.load_access(Some(chunk)).await?;
+            self.inner.access.update(chunk, found);
+        }
+        Ok(())
+    }
+
+    async fn load_access(&self, ids: Option<&[String]>) -> Result<Vec<(String, ProjectAccess)>, ProjectionError> {
+        let mut q = Sql::new(
+            "SELECT p.project_id, p.district, pp.credit_code FROM projects p \
+             LEFT JOIN participants pp ON pp.project_id = p.project_id",
+        );
+        if let Some(ids) = ids {
+            q.push(" WHERE p.project_id IN (");
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.bind(id);
+            }
+            q.push(")");
+        }
+        q.push(" ORDER BY p.project_id, pp.credit_code");
+        let rows: Vec<(String, String, Option<String>)> = self.fetch_all(&q).await?;
+        let mut out: Vec<(String, ProjectAccess)> = Vec::new();
+        for (id, district, credit) in rows {
+            if out.last().is_none_or(|(last, _)| *last != id) {
+                out.push((id.clone(), ProjectAccess { district, participants: Vec::new() }));
+            }
+            if let (Some(c), Some((_, a))) = (credit, out.last_mut())
+                && !a.participants.contains(&c)
+            {
+                a.participants.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn ensure_schema(&self) -> Result<(), ProjectionError> {
+        let mut tx = self.begin().await?;
+        if tx.is_postgres() {
+            tx.execute(&Sql::new("SELECT pg_advisory_xact_lock(?)").arg(SCHEMA_LOCK)).await?;
+        }
+        tx.execute(&Sql::new("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")).await?;
+        let version: Option<(String,)> =
+            tx.fetch_optional(&Sql::new("SELECT value FROM meta WHERE key = 'schema_version'")).await?;
+        if let Some((v,)) = &version
+            && v.parse::<i64>().ok() != Some(SCHEMA_VERSION)
+        {
+            tracing::warn!(
+                found = %v,
+                expected = SCHEMA_VERSION,
+                "read database schema version differs: dropping the read models, they will be rebuilt from the ledger"
+            );
+            for t in READ_MODEL_TABLES.iter().chain(["projection_checkpoints"].iter()) {
+                tx.execute(&Sql::new(&format!("DROP TABLE IF EXISTS {t}"))).await?;
+            }
+        }
+        for stmt in SCHEMA {
+            tx.execute(&Sql::new(stmt)).await?;
+        }
+        tx.execute(
+            &Sql::new(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .arg(SCHEMA_VERSION.to_string()),
+        )
+        .await?;
+        seed_districts(&mut tx).await?;
+        let stored: Vec<(String, i64)> =
+            tx.fetch_all(&Sql::new("SELECT name, version FROM projection_checkpoints")).await?;
+        for p in PROJECTIONS {
+            match stored.iter().find(|(n, _)| n == p.name()) {
+                None => {
+                    // A new projection (or a fresh database): starts at 0; its tables may hold rows from an older
+                    // layout, so clear them.
+                    clear_projection(&mut tx, p).await?;
+                }
+                Some((_, v)) if *v != p.version() => {
+                    tracing::warn!(
+                        projection = p.name(),
+                        found = v,
+                        expected = p.version(),
+                        "projection version changed: clearing it, it will be rebuilt from the ledger"
+                    );
+                    clear_projection(&mut tx, p).await?;
+                }
+                Some(_) => {}
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn seed_districts(tx: &mut Tx) -> Result<(), sqlx::Error> {
+    for (code, name) in FIXED_DISTRICTS {
+        tx.execute(
+            &Sql::new(
+                "INSERT INTO districts (code, name, fixed, position) VALUES (?, ?, 1, NULL) \
+                 ON CONFLICT (code) DO NOTHING",
+            )
+            .arg(*code)
+            .arg(*name),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Empties one projection's tables and sets its checkpoint to 0 at the current code version.
+pub(crate) async fn clear_projection(tx: &mut Tx, p: Projection) -> Result<(), sqlx::Error> {
+    for t in p.tables() {
+        tx.execute(&Sql::new(&format!("DELETE FROM {t}"))).await?;
+    }
+    if p == Projection::Registry {
+        seed_districts(tx).await?;
+    }
+    tx.execute(
+        &Sql::new(
+            "INSERT INTO projection_checkpoints (name, position, version) VALUES (?, 0, ?) \
+             ON CONFLICT (name) DO UPDATE SET position = 0, version = excluded.version",
+        )
+        .arg(p.name())
+        .arg(p.version()),
+    )
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::to_postgres;
+
+    #[test]
+    fn placeholders_are_numbered_outside_literals() {
+        assert_eq!(to_postgres("SELECT ? , '?' , \"a?\" , ?"), "SELECT $1 , '?' , \"a?\" , $2");
+    }
+}

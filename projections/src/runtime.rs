@@ -1,0 +1,111 @@
+//! The projection runtime: follow the ledger, fold in batches, survive errors, stop on shutdown.
+
+use std::future::Future;
+use std::time::Duration;
+
+use futures::StreamExt;
+use siteledger_ledger::{EventStore, Ledger};
+
+use crate::db::ReadDb;
+use crate::error::ProjectionError;
+use crate::fold::apply_events;
+
+/// Most events folded in one transaction.
+pub const BATCH_EVENTS: usize = 1000;
+
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Follows the ledger from the read database's checkpoint and folds every record, one transaction per group of
+/// events that are ready together (at most [`BATCH_EVENTS`]), until `shutdown` completes (the batch in progress
+/// is finished first) or the ledger shuts down. Errors of the ledger or the read database are logged and retried
+/// with backoff from the stored checkpoint, so this only returns `Ok`.
+pub async fn run<S: EventStore>(
+    ledger: Ledger<S>,
+    db: ReadDb,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ProjectionError> {
+    tokio::pin!(shutdown);
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        let from = match db.publish_applied().await {
+            Ok(from) => from,
+            Err(e) => {
+                tracing::warn!(error = %e, "projections: cannot read checkpoints; retrying");
+                if pause(&mut shutdown, &mut backoff).await {
+                    return Ok(());
+                }
+                continue;
+            }
+        };
+        tracing::info!(from, "projections: following the ledger");
+        let stream = ledger.subscribe(from).ready_chunks(BATCH_EVENTS);
+        tokio::pin!(stream);
+        let failed = loop {
+            let chunk = tokio::select! {
+                biased;
+                () = &mut shutdown => return Ok(()),
+                chunk = stream.next() => chunk,
+            };
+            let Some(chunk) = chunk else {
+                tracing::info!("projections: the ledger shut down");
+                return Ok(());
+            };
+            let mut events = Vec::with_capacity(chunk.len());
+            let mut read_error = None;
+            for item in chunk {
+                match item {
+                    Ok(e) => events.push(e),
+                    Err(e) => {
+                        read_error = Some(e);
+                        break;
+                    }
+                }
+            }
+            if let Err(e) = apply_events(&db, &events).await {
+                tracing::warn!(error = %e, "projections: folding a batch failed; resuming from the checkpoint");
+                break true;
+            }
+            if let Some(e) = read_error {
+                tracing::warn!(error = %e, "projections: reading the ledger failed; resubscribing");
+                break true;
+            }
+            backoff = MIN_BACKOFF;
+        };
+        if failed && pause(&mut shutdown, &mut backoff).await {
+            return Ok(());
+        }
+    }
+}
+
+/// Sleeps for the backoff (doubling it), or returns true if shutdown came first.
+async fn pause<F: Future<Output = ()>>(shutdown: &mut std::pin::Pin<&mut F>, backoff: &mut Duration) -> bool {
+    let d = *backoff;
+    *backoff = (*backoff * 2).min(MAX_BACKOFF);
+    tokio::select! {
+        () = shutdown.as_mut() => true,
+        () = tokio::time::sleep(d) => false,
+    }
+}
+
+/// Folds every record up to the ledger's head at the time of the call, then returns the applied position.
+pub async fn catch_up<S: EventStore>(ledger: &Ledger<S>, db: &ReadDb) -> Result<u64, ProjectionError> {
+    let target = ledger.head();
+    let mut from = db.publish_applied().await?;
+    while from < target {
+        let events = ledger.read_all(from, BATCH_EVENTS).await?;
+        let Some(last) = events.last() else { break };
+        let next = last.position + 1;
+        apply_events(db, &events).await?;
+        from = next;
+    }
+    db.publish_applied().await
+}
+
+/// Clears every read model, resets every checkpoint to 0 and folds the whole log up to the current head
+/// (`siteledger projections rebuild`). Returns the applied position. A [`run`] loop on the same database
+/// notices the reset (its next batch no longer continues the checkpoint) and resumes from 0 by itself.
+pub async fn rebuild<S: EventStore>(ledger: &Ledger<S>, db: &ReadDb) -> Result<u64, ProjectionError> {
+    db.reset().await?;
+    catch_up(ledger, db).await
+}
