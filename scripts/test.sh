@@ -32,7 +32,8 @@ done
 #   golang-go                Go 1.19, for the C2SP / RFC 9162 interop checker (signer/tests/interop)
 #   golang-golang-x-mod-dev  golang.org/x/mod sources (sumdb/note, sumdb/tlog) under /usr/share/gocode
 #   chromium chromium-driver headless browser tests
-PACKAGES=(postgresql golang-go golang-golang-x-mod-dev chromium chromium-driver)
+#   fonts-noto-cjk           CJK glyphs for the dashboard screenshots
+PACKAGES=(postgresql golang-go golang-golang-x-mod-dev chromium chromium-driver fonts-noto-cjk)
 
 section() {
     printf '\n==> %s  [%s]\n' "$*" "$(date -u +%H:%M:%S)"

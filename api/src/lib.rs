@@ -12,6 +12,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod bench;
 pub mod config;
 pub mod dashboard;
 pub mod demo;

@@ -79,6 +79,8 @@ enum Command {
         #[command(subcommand)]
         action: KeysCmd,
     },
+    /// Load-test a server on this machine (ingest, queries, live feed) and print a Markdown table.
+    Bench(siteledger_api::bench::BenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -213,6 +215,7 @@ async fn main() -> anyhow::Result<()> {
             let (vkey, system) = siteledger_api::admin::show_keys(&config)?;
             println!("log key: {vkey}\nsystem key id: {system}");
         }
+        Command::Bench(args) => siteledger_api::bench::run(args).await?,
     }
     Ok(())
 }

@@ -1,1 +1,3 @@
 //! Cross-crate end-to-end tests.
+
+mod browser;

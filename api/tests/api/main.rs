@@ -5,6 +5,8 @@ mod helpers;
 mod world;
 
 mod access;
+mod dashboard;
+mod demo;
 mod feed;
 mod go_live;
 mod ingest;

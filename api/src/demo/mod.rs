@@ -1,0 +1,565 @@
+//! The simulated demo city (`siteledger serve --demo`): a small Ningbo on the real ingest path.
+//!
+//! Everything goes through `POST /v1/events` on the server's own address with real tokens, exactly as a bureau's
+//! client or a site gateway would send it:
+//!
+//! 1. **Registry** (once per data directory). The city bureau (市住建局, the key in `<data_dir>/keys/demo-city.key`
+//!    that demo mode trusts as a root) enrols itself, adds the 开发园区 `ZONE-NBHTZ` 宁波国家高新区, registers
+//!    fifteen enterprises and enrols a bureau key for each of the ten 区县(市) and the zone. Each district bureau
+//!    registers its projects (42 in all, with owner, general contractor and supervisor) and enrols one site gateway
+//!    key per project. See [`city`].
+//! 2. **Producers**. Every project's gateway signs and posts `env.dust_noise.reading.v1` every 5–15 s (one tick to
+//!    three ticks, jittered; the tick is 5 s unless [`set_tick_ms`] or `SITELEDGER_DEMO_TICK_MS` says otherwise),
+//!    with daily patterns, sensor noise and dust episodes; exceedances become `alarm.raised.v1` and later
+//!    `alarm.cleared.v1` ([`sim`]). One site starts every run in a dust episode, so an alarm comes within seconds;
+//!    two sites go silent now and then (data gaps).
+//!
+//! Restarts are safe. Keys live in `<data_dir>/keys/demo-*.key` (0600). The registry records are deterministic
+//! (fixed times and ids; Ed25519 is deterministic), so on restart each bureau's chain is compared with the ledger's
+//! stored head for that key and only what is missing is sent; gateways resume their chains from the stored head.
+//! Gateway tokens are created at each start and those of earlier runs revoked. The demo stops when the server's
+//! shutdown signal turns true. The random source is a seeded SplitMix64 (`SITELEDGER_DEMO_SEED`), so a run is
+//! reproducible up to the wall clock.
+//!
+//! The operator gets a city-bureau token, logged once at start: it is a demo token, the one exception to "secrets
+//! never in logs", and it is revoked at the next demo start.
+
+pub mod chain;
+pub mod city;
+pub mod client;
+pub mod rng;
+pub mod sim;
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use siteledger_ledger::EventStore;
+use siteledger_projections::{AlarmFilter, Scope};
+use siteledger_signer::{Envelope, SigningKey};
+use time::{OffsetDateTime, UtcOffset};
+use tokio::sync::watch;
+
+use crate::auth::Role;
+use crate::state::AppState;
+
+use self::chain::Chain;
+use self::city::{CityKeys, DISTRICTS, ProjectSpec, RegistryPlan};
+use self::client::IngestClient;
+use self::rng::SplitMix64;
+use self::sim::{AlarmAction, Site};
+
+/// Default simulator tick.
+pub const DEFAULT_TICK_MS: u64 = 5_000;
+/// Default seed.
+pub const DEFAULT_SEED: u64 = 0x00D3_4D0C_17A0_2026;
+/// Prefix of the demo's project ids.
+pub const PROJECT_PREFIX: &str = "NB-2025";
+/// Project (index) that starts every run in a strong dust episode: 鄞州区姜山镇陈婆渡地块安置房二期.
+const HOT_PROJECT: usize = 16;
+/// Projects whose monitors go silent now and then: 梅山湾新城国际会议中心, 西店镇五金产业园标准厂房.
+const FLAKY_PROJECTS: [usize; 2] = [9, 30];
+/// Name of the operator's token.
+const OPERATOR_TOKEN_NAME: &str = "demo operator";
+/// Names of the demo's other tokens start with this.
+const TOKEN_PREFIX: &str = "demo ";
+
+static TICK_MS_OVERRIDE: AtomicU64 = AtomicU64::new(0);
+
+/// Overrides the simulator tick for demos started from now on in this process (tests use a short one).
+pub fn set_tick_ms(ms: u64) {
+    TICK_MS_OVERRIDE.store(ms, Ordering::Relaxed);
+}
+
+/// The tick in effect: [`set_tick_ms`], else `SITELEDGER_DEMO_TICK_MS`, else 5 s.
+pub fn tick() -> Duration {
+    let o = TICK_MS_OVERRIDE.load(Ordering::Relaxed);
+    let ms = if o > 0 {
+        o
+    } else {
+        std::env::var("SITELEDGER_DEMO_TICK_MS").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(DEFAULT_TICK_MS)
+    };
+    Duration::from_millis(ms.clamp(10, 3_600_000))
+}
+
+fn seed() -> u64 {
+    std::env::var("SITELEDGER_DEMO_SEED").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(DEFAULT_SEED)
+}
+
+/// Starts the demo city in the background and returns at once (the server starts serving right after; the demo's
+/// first requests wait in the listen queue until then).
+pub async fn start(state: AppState, addr: SocketAddr, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let base = format!("http://{}", loopback(addr));
+    let ingest = IngestClient::new(&base)?;
+    // Keys are loaded (or created) now, so a bad key directory fails the start instead of a background task.
+    let keys = DemoKeys::load(&state.config.key_dir())?;
+    tokio::spawn(async move {
+        let stop = shutdown.clone();
+        if let Err(e) = run(state, ingest, keys, shutdown).await {
+            if !*stop.borrow() {
+                tracing::error!(error = %e, "the demo city stopped");
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Where to reach a server bound to `addr` from this machine.
+fn loopback(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port()),
+        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), addr.port()),
+        _ => addr,
+    }
+}
+
+/// The demo's keys, from `<data_dir>/keys/demo-*.key`.
+struct DemoKeys {
+    city: CityKeys,
+    gateways: Vec<SigningKey>,
+}
+
+impl DemoKeys {
+    fn load(dir: &Path) -> anyhow::Result<DemoKeys> {
+        let city = key_file(dir, "city")?;
+        let districts =
+            DISTRICTS.iter().map(|d| key_file(dir, &format!("district-{}", d.code))).collect::<anyhow::Result<_>>()?;
+        let projects = city::projects(PROJECT_PREFIX, &city::enterprises());
+        let gateways: Vec<SigningKey> =
+            projects.iter().map(|p| key_file(dir, &format!("gateway-{}", p.project_id))).collect::<anyhow::Result<_>>()?;
+        let gateway_public = gateways.iter().map(|k| *k.public()).collect();
+        Ok(DemoKeys { city: CityKeys { city, districts, gateways: gateway_public }, gateways })
+    }
+}
+
+/// Loads `demo-<name>.key`, or creates it (0600) in the server's key directory.
+fn key_file(dir: &Path, name: &str) -> anyhow::Result<SigningKey> {
+    let path = dir.join(format!("demo-{name}.key"));
+    if path.exists() {
+        return Ok(SigningKey::read_file(&path)?);
+    }
+    std::fs::create_dir_all(dir)?;
+    let key = SigningKey::generate()?;
+    key.write_file(&path)?;
+    tracing::debug!(path = %path.display(), key_id = %key.key_id(), "created a demo key file (0600)");
+    Ok(key)
+}
+
+async fn run(
+    state: AppState,
+    ingest: IngestClient,
+    keys: DemoKeys,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let plan = city::registry_plan(&keys.city, PROJECT_PREFIX)?;
+    revoke_stale_tokens(&state).await;
+    setup_registry(&state, &ingest, &plan, &shutdown).await?;
+    let enrolled: HashSet<String> = state.ledger.store().keys().await?.into_iter().map(|k| k.key_id).collect();
+    let open = open_alarms(&state).await;
+
+    let tick = tick();
+    let seed = seed();
+    let mut producers = Vec::new();
+    for (i, (spec, key)) in plan.projects.iter().zip(keys.gateways).enumerate() {
+        let key_id = key.key_id().to_string();
+        if !enrolled.contains(&key_id) {
+            tracing::warn!(project = %spec.project_id, %key_id, "demo gateway key is not enrolled; this site stays silent");
+            continue;
+        }
+        let chain = match state.ledger.store().signer_head(&key_id).await? {
+            Some(h) => Chain::after(h.signer_seq, h.leaf_hash),
+            None => Chain::new(),
+        };
+        let token = state
+            .tokens
+            .create(&format!("{TOKEN_PREFIX}gateway {} GW-01", spec.project_id), Role::Gateway, Some(&key_id), 30)
+            .await
+            .map_err(|e| anyhow::anyhow!("gateway token: {e}"))?;
+        let mut rng = SplitMix64::derive(seed, (i as u64) << 32 | chain.next_seq);
+        let mut site = Site::new(spec.district().pm10_base, &mut rng);
+        if i == HOT_PROJECT {
+            site.start_episode(190.0, 60);
+        }
+        for (category, alarm_id) in open.get(&spec.project_id).into_iter().flatten() {
+            site.adopt_open(category, alarm_id.clone());
+        }
+        let period = tick.mul_f64(rng.range_f64(1.0, 3.0));
+        let gaps = FLAKY_PROJECTS.contains(&i).then(|| Gaps::new(&mut rng));
+        producers.push(Producer {
+            spec: spec.clone(),
+            key,
+            key_id,
+            chain,
+            token: token.secret,
+            site,
+            rng,
+            period,
+            gaps,
+            ingest: ingest.clone(),
+            state: state.clone(),
+            shutdown: shutdown.clone(),
+        });
+    }
+    let districts_with_projects =
+        DISTRICTS.iter().enumerate().filter(|(d, _)| plan.projects.iter().any(|p| p.district == *d)).count();
+    tracing::info!(
+        tick_ms = tick.as_millis() as u64,
+        "demo city running: {} projects in {} districts (10 区县(市) + {}), {} enterprises, {} site gateways posting \
+         dust/noise readings every {:.1}–{:.1} s each",
+        plan.projects.len(),
+        districts_with_projects,
+        city::ZONE_NAME,
+        plan.enterprises.len(),
+        producers.len(),
+        tick.as_secs_f64(),
+        3.0 * tick.as_secs_f64(),
+    );
+    let operator = state
+        .tokens
+        .create(OPERATOR_TOKEN_NAME, Role::City, None, 30)
+        .await
+        .map_err(|e| anyhow::anyhow!("operator token: {e}"))?;
+    tracing::info!(
+        token_id = %operator.id,
+        "DEMO TOKEN — demo only, logged once on purpose: city-bureau (市住建局) token for the operator, valid 30 \
+         days and revoked at the next demo start: {}",
+        operator.secret
+    );
+    for p in producers {
+        tokio::spawn(p.run());
+    }
+    Ok(())
+}
+
+/// Revokes the tokens earlier demo runs created (their secrets died with those runs; the operator's was logged).
+async fn revoke_stale_tokens(state: &AppState) {
+    match state.tokens.list().await {
+        Ok(list) => {
+            let mut n = 0;
+            for t in list.into_iter().filter(|t| t.revoked_at.is_none() && t.name.starts_with(TOKEN_PREFIX)) {
+                if state.tokens.revoke(&t.id).await.unwrap_or(false) {
+                    n += 1;
+                }
+            }
+            if n > 0 {
+                tracing::info!(revoked = n, "revoked the demo tokens of the previous run");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot list tokens; earlier demo tokens stay valid until they expire"),
+    }
+}
+
+/// Sends whatever part of the registry plan the ledger does not hold yet.
+async fn setup_registry(
+    state: &AppState,
+    ingest: &IngestClient,
+    plan: &RegistryPlan,
+    shutdown: &watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    // The city bureau's records first (they enrol the district bureaus), then the districts' in one batch.
+    let mut batches: [Vec<Envelope>; 2] = [Vec::new(), Vec::new()];
+    let mut skipped_chain = false;
+    for (i, sp) in plan.signers.iter().enumerate() {
+        let head = state.ledger.store().signer_head(&sp.key_id).await?;
+        let done = match head {
+            None => 0,
+            Some(h) => {
+                let n = usize::try_from(h.signer_seq).unwrap_or(usize::MAX);
+                if n >= 1 && n <= sp.envelopes.len() && sp.envelopes[n - 1].leaf_hash() == h.leaf_hash {
+                    n
+                } else {
+                    tracing::warn!(
+                        signer = %sp.label,
+                        key_id = %sp.key_id,
+                        "the ledger holds other records of this demo key than this version of the demo writes; \
+                         leaving its registry records as they are"
+                    );
+                    if i == 0 {
+                        // Without the city bureau's chain nothing after it can be enrolled.
+                        skipped_chain = true;
+                        break;
+                    }
+                    continue;
+                }
+            }
+        };
+        batches[usize::from(i > 0)].extend(sp.envelopes[done..].iter().cloned());
+    }
+    let batches: Vec<Vec<Envelope>> = batches.into_iter().filter(|b| !b.is_empty()).collect();
+    if batches.is_empty() {
+        if !skipped_chain {
+            tracing::info!("demo registry already in the ledger; resuming");
+        }
+        return Ok(());
+    }
+    let token = state
+        .tokens
+        .create(&format!("{TOKEN_PREFIX}city bureau (registry setup)"), Role::City, None, 1)
+        .await
+        .map_err(|e| anyhow::anyhow!("setup token: {e}"))?;
+    let (mut accepted, mut rejected) = (0, 0);
+    for batch in &batches {
+        let answer = post_with_retries(ingest, &token.secret, batch, shutdown).await?;
+        accepted += answer.accepted + answer.duplicates;
+        for r in answer.rejections() {
+            rejected += 1;
+            let env = &batch[r.index];
+            tracing::warn!(kind = env.kind(), code = ?r.code, message = ?r.message, "demo registry record rejected");
+        }
+    }
+    let _ = state.tokens.revoke(&token.id).await;
+    tracing::info!(accepted, rejected, "demo registry written through POST /v1/events");
+    Ok(())
+}
+
+async fn post_with_retries(
+    ingest: &IngestClient,
+    token: &str,
+    envs: &[Envelope],
+    shutdown: &watch::Receiver<bool>,
+) -> anyhow::Result<client::IngestAnswer> {
+    let body = IngestClient::body(envs);
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 1;
+    loop {
+        match ingest.post_body(token, body.clone()).await {
+            Ok(a) => return Ok(a),
+            Err(e) if e.retryable() && attempt < 8 && !*shutdown.borrow() => {
+                tracing::debug!(error = %e, attempt, "demo request failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+                attempt += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Open dust and noise alarms per project, once the read models have caught up with the log (bounded wait).
+async fn open_alarms(state: &AppState) -> HashMap<String, Vec<(String, String)>> {
+    let target = state.ledger.head();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut applied = state.read.watch_applied();
+    while state.read.applied() < target && tokio::time::Instant::now() < deadline {
+        let _ = tokio::time::timeout(Duration::from_millis(250), applied.changed()).await;
+    }
+    let filter = AlarmFilter { open_only: true, limit: Some(10_000), ..AlarmFilter::default() };
+    let mut out: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    match state.read.alarms(&Scope::All, &filter).await {
+        Ok(rows) => {
+            for a in rows.into_iter().filter(|a| a.category == "dust" || a.category == "noise") {
+                if let Some(p) = a.project_id {
+                    out.entry(p).or_default().push((a.category, a.alarm_id));
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read open alarms; earlier demo alarms stay open"),
+    }
+    out
+}
+
+/// When a flaky site's monitor is offline, in ticks of its own.
+#[derive(Debug)]
+struct Gaps {
+    next_start: u64,
+    until: u64,
+}
+
+impl Gaps {
+    fn new(rng: &mut SplitMix64) -> Gaps {
+        Gaps { next_start: rng.range_u64(30, 120), until: 0 }
+    }
+
+    /// Whether the monitor is offline at `tick`; `Some(true)` when a gap starts, `Some(false)` when it ends.
+    fn at(&mut self, tick: u64, rng: &mut SplitMix64) -> (bool, Option<bool>) {
+        if tick == self.next_start {
+            self.until = tick + rng.range_u64(60, 240);
+            self.next_start = self.until + rng.range_u64(400, 900);
+            return (true, Some(true));
+        }
+        if tick < self.until {
+            return (true, None);
+        }
+        if tick == self.until && tick > 0 {
+            return (false, Some(false));
+        }
+        (false, None)
+    }
+}
+
+const CST: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
+    Ok(o) => o,
+    Err(_) => UtcOffset::UTC,
+};
+
+/// `YYYY-MM-DDThh:mm:ss+08:00`.
+fn cst_text(t: OffsetDateTime) -> String {
+    let t = t.to_offset(CST);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+08:00",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// One project's gateway.
+struct Producer {
+    spec: ProjectSpec,
+    key: SigningKey,
+    key_id: String,
+    chain: Chain,
+    token: String,
+    site: Site,
+    rng: SplitMix64,
+    period: Duration,
+    gaps: Option<Gaps>,
+    ingest: IngestClient,
+    state: AppState,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Producer {
+    async fn run(mut self) {
+        let mut tick: u64 = 0;
+        loop {
+            let wait = self.period.mul_f64(self.rng.range_f64(0.85, 1.15));
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                _ = self.shutdown.wait_for(|s| *s) => return,
+            }
+            tick += 1;
+            if let Some(g) = &mut self.gaps {
+                let (offline, change) = g.at(tick, &mut self.rng);
+                match change {
+                    Some(true) => tracing::info!(project = %self.spec.project_id, "demo: site monitor goes offline (simulated data gap)"),
+                    Some(false) => tracing::info!(project = %self.spec.project_id, "demo: site monitor back online"),
+                    None => {}
+                }
+                if offline {
+                    continue;
+                }
+            }
+            let envs = match self.next_envelopes() {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!(project = %self.spec.project_id, error = %e, "demo: cannot sign; gateway stops");
+                    return;
+                }
+            };
+            if !self.submit(&envs).await {
+                return;
+            }
+        }
+    }
+
+    /// The next reading and any alarm it raises or clears, signed.
+    fn next_envelopes(&mut self) -> Result<Vec<Envelope>, siteledger_signer::envelope::EnvelopeError> {
+        let now = OffsetDateTime::now_utc();
+        let local = now.to_offset(CST);
+        let hour = f64::from(local.hour()) + f64::from(local.minute()) / 60.0 + f64::from(local.second()) / 3600.0;
+        let at = cst_text(now);
+        let ms = u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        let (r, actions) = self.site.step(hour, &mut self.rng, self.chain.next_seq);
+        let pid = self.spec.project_id.clone();
+        let device = self.spec.device_id.clone();
+        let mut envs = Vec::with_capacity(1 + actions.len());
+        let reading = obj(json!({
+            "project_id": pid,
+            "device_id": device,
+            "pm10_ug_m3": sim::fmt1(r.pm10),
+            "pm25_ug_m3": sim::fmt1(r.pm25),
+            "noise_db_a": sim::fmt1(r.noise),
+        }));
+        let id = self.rng.uuid_v7(ms);
+        let stream = format!("project/{pid}/env/{device}");
+        envs.push(self.chain.sign(&self.key, id, &stream, "env.dust_noise.reading.v1", &at, reading)?);
+        let alarms = format!("project/{pid}/alarms");
+        for a in actions {
+            let (kind, payload) = match a {
+                AlarmAction::Raise { alarm_id, category, level, message, value, threshold } => (
+                    "alarm.raised.v1",
+                    obj(json!({
+                        "project_id": pid, "alarm_id": alarm_id, "source": device, "category": category,
+                        "level": level, "message": message, "value": value, "threshold": threshold,
+                    })),
+                ),
+                AlarmAction::Clear { alarm_id, note } => {
+                    ("alarm.cleared.v1", obj(json!({"project_id": pid, "alarm_id": alarm_id, "note": note})))
+                }
+            };
+            let id = self.rng.uuid_v7(ms);
+            envs.push(self.chain.sign(&self.key, id, &alarms, kind, &at, payload)?);
+        }
+        Ok(envs)
+    }
+
+    /// Posts (retrying what is safe to retry). Returns false when the demo is stopping.
+    async fn submit(&mut self, envs: &[Envelope]) -> bool {
+        match post_with_retries(&self.ingest, &self.token, envs, &self.shutdown).await {
+            Ok(answer) if answer.rejected == 0 => true,
+            Ok(answer) => {
+                for r in answer.rejections() {
+                    tracing::warn!(project = %self.spec.project_id, code = ?r.code, message = ?r.message, "demo record rejected");
+                }
+                self.resync().await;
+                true
+            }
+            Err(_) if *self.shutdown.borrow() => false,
+            Err(e) => {
+                tracing::warn!(project = %self.spec.project_id, error = %e, "demo gateway could not post; resynchronising its chain");
+                self.resync().await;
+                true
+            }
+        }
+    }
+
+    /// Takes the chain state from the ledger (after a failure the records may or may not be in).
+    async fn resync(&mut self) {
+        match self.state.ledger.store().signer_head(&self.key_id).await {
+            Ok(Some(h)) => self.chain = Chain::after(h.signer_seq, h.leaf_hash),
+            Ok(None) => self.chain = Chain::new(),
+            Err(e) => tracing::warn!(error = %e, "demo gateway cannot read its chain head"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_china_standard_time() {
+        let t = OffsetDateTime::from_unix_timestamp(1_790_000_000).expect("time");
+        let s = cst_text(t);
+        assert!(s.ends_with("+08:00"));
+        assert_eq!(siteledger_signer::envelope::parse_time(&s).expect("parses"), t);
+    }
+
+    #[test]
+    fn gaps_start_and_end() {
+        let mut rng = SplitMix64::new(1);
+        let mut g = Gaps::new(&mut rng);
+        let offline = (1..3000).filter(|t| g.at(*t, &mut rng).0).count();
+        assert!(offline > 60 && offline < 2000, "{offline}");
+    }
+
+    #[test]
+    fn unspecified_addresses_are_reached_on_loopback() {
+        assert_eq!(loopback("0.0.0.0:80".parse().expect("addr")).to_string(), "127.0.0.1:80");
+        assert_eq!(loopback("127.0.0.1:81".parse().expect("addr")).to_string(), "127.0.0.1:81");
+    }
+}

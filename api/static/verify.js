@@ -1,0 +1,291 @@
+// 宁波市智慧工地监管平台 — checks a record's evidence bundle in the browser (docs/FORMAT.md §2–§7).
+//
+// Everything is recomputed here with WebCrypto (SHA-256, Ed25519); nothing is taken from the server's word:
+//   log_key               the bundle's log key equals the one this platform publishes, and its key id is right
+//   checkpoint_signature  the checkpoint note's Ed25519 signature by the log key (C2SP signed note)
+//   inclusion             leaf hash = SHA-256(0x00 ‖ canonical envelope) is in the checkpoint's tree (RFC 9162)
+//   signature             Ed25519 over "siteledger-envelope-v1" ‖ 0x00 ‖ canonical(envelope without sig)
+//   key_enrollment        every signer key's enrollment record is in the bundle, names the key, is signed and
+//                         included in the same tree
+// No external script; no build step.
+(function () {
+  'use strict';
+
+  var list = document.getElementById('checks');
+  if (!list) return;
+  var verdict = document.getElementById('verdict');
+  var envelopeEl = document.getElementById('envelope');
+  var eventId = list.dataset.eventId;
+  var enc = new TextEncoder();
+
+  // ---- bytes ----------------------------------------------------------------------------------------------
+
+  function concat() {
+    var n = 0, i;
+    for (i = 0; i < arguments.length; i++) n += arguments[i].length;
+    var out = new Uint8Array(n), o = 0;
+    for (i = 0; i < arguments.length; i++) { out.set(arguments[i], o); o += arguments[i].length; }
+    return out;
+  }
+
+  function b64(s) {
+    var bin = atob(s), out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  }
+
+  function hex(bytes) {
+    var s = '';
+    for (var i = 0; i < bytes.length; i++) s += (bytes[i] < 16 ? '0' : '') + bytes[i].toString(16);
+    return s;
+  }
+
+  function equal(a, b) {
+    if (a.length !== b.length) return false;
+    var d = 0;
+    for (var i = 0; i < a.length; i++) d |= a[i] ^ b[i];
+    return d === 0;
+  }
+
+  function sha256(bytes) {
+    return crypto.subtle.digest('SHA-256', bytes).then(function (b) { return new Uint8Array(b); });
+  }
+
+  function ed25519Verify(publicKey, signature, message) {
+    return crypto.subtle.importKey('raw', publicKey, { name: 'Ed25519' }, false, ['verify']).then(function (key) {
+      return crypto.subtle.verify({ name: 'Ed25519' }, key, signature, message);
+    });
+  }
+
+  // ---- canonical JSON (FORMAT.md §2 = RFC 8785 for integer-only documents) ---------------------------------
+  // Keys sorted by UTF-16 code units (what Array.prototype.sort does by default); JSON.stringify escapes strings
+  // exactly as JCS does. Numbers must be safe integers.
+
+  function canonical(v) {
+    if (v === null || typeof v === 'boolean' || typeof v === 'string') return JSON.stringify(v);
+    if (typeof v === 'number') {
+      if (!Number.isSafeInteger(v)) throw new Error('number ' + v + ' is not an integer within ±(2^53−1)');
+      return JSON.stringify(v);
+    }
+    if (Array.isArray(v)) return '[' + v.map(canonical).join(',') + ']';
+    if (typeof v === 'object') {
+      return '{' + Object.keys(v).sort().map(function (k) {
+        return JSON.stringify(k) + ':' + canonical(v[k]);
+      }).join(',') + '}';
+    }
+    throw new Error('value of type ' + typeof v + ' cannot be canonicalized');
+  }
+
+  function leafHash(envelope) {
+    return sha256(concat(new Uint8Array([0]), enc.encode(canonical(envelope))));
+  }
+
+  function nodeHash(left, right) {
+    return sha256(concat(new Uint8Array([1]), left, right));
+  }
+
+  // ---- RFC 9162 §2.1.3.2: verify an inclusion proof --------------------------------------------------------
+  // Indices are plain numbers (exact up to 2^53); halving with Math.floor instead of 32-bit shifts.
+
+  function verifyInclusion(leaf, index, size, proof, root) {
+    if (!(index < size)) return Promise.resolve(false);
+    var fn = index, sn = size - 1, r = leaf, i = 0;
+    function step() {
+      if (i === proof.length) return Promise.resolve(sn === 0 && equal(r, root));
+      if (sn === 0) return Promise.resolve(false);
+      var p = proof[i++];
+      var next;
+      if (fn % 2 === 1 || fn === sn) {
+        next = nodeHash(p, r);
+        if (fn % 2 === 0) {
+          while (fn % 2 === 0 && fn !== 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+        }
+      } else {
+        next = nodeHash(r, p);
+      }
+      fn = Math.floor(fn / 2);
+      sn = Math.floor(sn / 2);
+      return next.then(function (h) { r = h; return step(); });
+    }
+    return step();
+  }
+
+  // ---- C2SP: log key string and signed note ----------------------------------------------------------------
+
+  // "<name>+<8 hex key id>+<base64(0x01 ‖ 32-byte key)>"; the name has no '+', the base64 may.
+  function parseLogKey(s) {
+    var m = /^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/]+={0,2})$/.exec(s);
+    if (!m) throw new Error('log key is not name+id+key');
+    var raw = b64(m[3]);
+    if (raw.length !== 33 || raw[0] !== 1) throw new Error('log key is not an Ed25519 key');
+    return { name: m[1], id: m[2], publicKey: raw.slice(1) };
+  }
+
+  // key id = SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key)[0:4]
+  function noteKeyId(name, publicKey) {
+    return sha256(concat(enc.encode(name), new Uint8Array([0x0a, 0x01]), publicKey)).then(function (h) {
+      return h.slice(0, 4);
+    });
+  }
+
+  // Splits "<text>\n\n— name base64\n…" into text (through its final \n) and signature lines.
+  function parseNote(note) {
+    var cut = note.indexOf('\n\n');
+    if (cut < 0) throw new Error('the note has no signature block');
+    var text = note.slice(0, cut + 1);
+    var sigs = note.slice(cut + 2).split('\n').filter(function (l) { return l !== ''; }).map(function (line) {
+      var m = /^\u2014 (\S+) (\S+)$/.exec(line);
+      if (!m) throw new Error('malformed signature line');
+      var raw = b64(m[2]);
+      if (raw.length !== 68) throw new Error('signature is not key id (4) + Ed25519 (64)');
+      return { name: m[1], keyId: raw.slice(0, 4), sig: raw.slice(4) };
+    });
+    var lines = text.split('\n');
+    if (lines.length < 4) throw new Error('checkpoint text too short');
+    if (!/^(0|[1-9][0-9]*)$/.test(lines[1])) throw new Error('checkpoint size is not a decimal number');
+    return { text: text, origin: lines[0], size: Number(lines[1]), root: b64(lines[2]), sigs: sigs };
+  }
+
+  // ---- UI --------------------------------------------------------------------------------------------------
+
+  var results = {};
+
+  function report(name, ok, detail) {
+    results[name] = ok;
+    var li = list.querySelector('[data-check="' + name + '"]');
+    if (!li) return;
+    li.classList.remove('pending', 'pass', 'fail');
+    li.classList.add(ok ? 'pass' : 'fail');
+    li.querySelector('.check-result').textContent = ok ? '通过 pass' : '未通过 fail';
+    li.querySelector('.check-detail').textContent = detail || '';
+  }
+
+  function finish(error) {
+    var names = Array.prototype.map.call(list.querySelectorAll('[data-check]'), function (li) { return li.dataset.check; });
+    names.forEach(function (n) {
+      if (!(n in results)) report(n, false, error ? '未能核验 not checked: ' + error : '未能核验 not checked');
+    });
+    var ok = names.every(function (n) { return results[n] === true; });
+    verdict.classList.remove('pending');
+    verdict.classList.add(ok ? 'ok' : 'bad');
+    verdict.textContent = ok ? '全部通过 · all checks passed' : '核验未通过 · verification failed';
+    verdict.dataset.result = ok ? 'pass' : 'fail';
+  }
+
+  function fetchText(url) {
+    return fetch(url, { credentials: 'same-origin', cache: 'no-store' }).then(function (r) {
+      if (!r.ok) throw new Error(url + ': HTTP ' + r.status);
+      return r.text();
+    });
+  }
+
+  // ---- the checks ------------------------------------------------------------------------------------------
+
+  function verifyRecordSignature(envelope, keysById) {
+    var key = keysById[envelope.signer];
+    if (!key) return Promise.resolve('签名密钥不在证据包中 signer key not in the bundle');
+    var pk = b64(key.public_key);
+    if (pk.length !== 32) return Promise.resolve('public key is not 32 bytes');
+    return sha256(concat(new Uint8Array([1]), pk)).then(function (h) {
+      if (hex(h.slice(0, 16)) !== envelope.signer) return 'key id ≠ SHA-256(0x01 ‖ public key)[0:16]';
+      var unsigned = {};
+      Object.keys(envelope).forEach(function (k) { if (k !== 'sig') unsigned[k] = envelope[k]; });
+      var msg = concat(enc.encode('siteledger-envelope-v1'), new Uint8Array([0]), enc.encode(canonical(unsigned)));
+      return ed25519Verify(pk, b64(envelope.sig), msg).then(function (ok) {
+        return ok ? null : 'Ed25519 签名无效 invalid signature';
+      });
+    });
+  }
+
+  function verifyRecordInclusion(rec, cp) {
+    return leafHash(rec.envelope).then(function (leaf) {
+      return verifyInclusion(leaf, rec.index, cp.size, rec.inclusion.map(b64), cp.root).then(function (ok) {
+        return { ok: ok, leaf: leaf };
+      });
+    });
+  }
+
+  function run() {
+    if (!window.crypto || !crypto.subtle) {
+      throw new Error('此浏览器环境不提供 WebCrypto（需 HTTPS 或本机访问）· WebCrypto needs a secure context (HTTPS or localhost)');
+    }
+    return Promise.all([fetchText(list.dataset.bundle), fetchText(list.dataset.logKeyUrl)]).then(function (got) {
+      var bundle = JSON.parse(got[0]);
+      var published = got[1].trim();
+      var logKey = parseLogKey(published);
+      var rec = (bundle.records || []).filter(function (r) { return r.envelope && r.envelope.id === eventId; })[0];
+      if (!rec) throw new Error('证据包中没有这条记录 the bundle does not hold this record');
+      envelopeEl.textContent = JSON.stringify(rec.envelope, null, 2);
+      var keysById = {};
+      (bundle.keys || []).forEach(function (k) { keysById[k.key_id] = k; });
+
+      // log key
+      return noteKeyId(logKey.name, logKey.publicKey).then(function (kid) {
+        var ok = bundle.log_key === published && hex(kid) === logKey.id;
+        report('log_key', ok, ok ? published : 'bundle: ' + bundle.log_key + ' · published: ' + published);
+
+        // checkpoint signature
+        var cp = parseNote(bundle.checkpoint);
+        var sigChecks = cp.sigs.map(function (s) {
+          if (s.name !== logKey.name || !equal(s.keyId, kid)) return Promise.resolve(false);
+          return ed25519Verify(logKey.publicKey, s.sig, enc.encode(cp.text));
+        });
+        return Promise.all(sigChecks).then(function (oks) {
+          var sigOk = oks.length > 0 && oks.every(Boolean) && cp.origin === logKey.name;
+          report('checkpoint_signature', sigOk,
+            (sigOk ? '' : '签名或来源不符 bad signature or origin · ') + cp.origin + ' · tree size ' + cp.size + ' · root ' + hex(cp.root));
+          if (!sigOk) throw new Error('检查点签名未通过 checkpoint signature failed');
+          return cp;
+        });
+      }).then(function (cp) {
+        // inclusion of this record
+        return verifyRecordInclusion(rec, cp).then(function (inc) {
+          report('inclusion', inc.ok, (inc.ok ? '' : '与检查点根哈希不符 does not lead to the checkpoint root · ') + 'leaf ' + rec.index + ' of ' + cp.size + ' · leaf hash ' + hex(inc.leaf) +
+            ' · ' + rec.inclusion.length + ' hashes');
+          // signature of this record
+          return verifyRecordSignature(rec.envelope, keysById);
+        }).then(function (err) {
+          report('signature', err === null, err === null ? 'signer ' + rec.envelope.signer + ' · seq ' + rec.envelope.seq : err);
+          // enrollment of every key: its record names it, and that record is signed and included
+          var byId = {};
+          bundle.records.forEach(function (r) { byId[r.envelope.id] = r; });
+          var problems = [];
+          var checks = (bundle.keys || []).map(function (k) {
+            var er = k.enrolled_by && byId[k.enrolled_by];
+            if (!er || er.envelope.kind !== 'ledger.key.enrolled.v1' ||
+                er.envelope.payload.key_id !== k.key_id || er.envelope.payload.public_key !== k.public_key) {
+              problems.push(k.key_id.slice(0, 8) + ': 无登记记录 no matching enrollment');
+              return Promise.resolve();
+            }
+            return Promise.all([verifyRecordSignature(er.envelope, keysById), verifyRecordInclusion(er, cp)]).then(function (x) {
+              if (x[0] !== null) problems.push(k.key_id.slice(0, 8) + ': ' + x[0]);
+              if (!x[1].ok) problems.push(k.key_id.slice(0, 8) + ': 登记记录包含证明无效 enrollment not included');
+            });
+          });
+          return Promise.all(checks).then(function () {
+            // A key signs only after its enrollment is in the log (FORMAT.md §7.1 check 9, order part).
+            bundle.records.forEach(function (r) {
+              var k = keysById[r.envelope.signer];
+              var er = k && k.enrolled_by && byId[k.enrolled_by];
+              if (er && er.index > r.index) problems.push(r.envelope.signer.slice(0, 8) + ': 先签名后登记 signed before enrollment');
+            });
+            report('key_enrollment', problems.length === 0 && checks.length > 0,
+              problems.length ? problems.join(' · ') : checks.length + ' 个密钥 keys: ' +
+                bundle.keys.map(function (k) { return k.key_id.slice(0, 8); }).join(', '));
+          });
+        });
+      });
+    });
+  }
+
+  var started;
+  try {
+    started = run();
+  } catch (e) {
+    started = Promise.reject(e);
+  }
+  started.then(function () { finish(null); }, function (e) {
+    if (envelopeEl.textContent.indexOf('加载中') === 0) envelopeEl.textContent = '—';
+    finish(e && e.message ? e.message : String(e));
+  });
+})();
