@@ -16,9 +16,8 @@
 //! * proof latency: inclusion and consistency proofs from the store at a large tree size (synthetic leaves
 //!   committed directly through the store port, since proofs do not depend on leaf contents).
 //!
-//! Prints a Markdown table (also written to `target/bench-ledger.md`).
+//! Prints a Markdown table (also written to `$CARGO_TARGET_DIR/bench-ledger.md`).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -317,7 +316,7 @@ fn main() {
         "\nProofs from the SQLite store at {proof_size} records (2000 random indices, read + assemble, then verified): inclusion p50 {p50:.3} ms, p99 {p99:.3} ms; consistency p99 {c99:.3} ms.\n"
     ));
     print!("{out}");
-    let _ = std::fs::create_dir_all("target");
-    let _ = std::fs::write("target/bench-ledger.md", &out);
-    let _ = Arc::new(());
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
+    let _ = std::fs::create_dir_all(&target);
+    let _ = std::fs::write(std::path::Path::new(&target).join("bench-ledger.md"), &out);
 }
