@@ -1,6 +1,10 @@
 //! The domain's rules as the ledger's ingest policy: payload schemas per kind, stream/project consistency, who
 //! may sign what, and the key-enrollment hierarchy (city bureau → district bureau → enterprise → gateway/device).
 
+use std::sync::Mutex;
+
+use siteledger_domain::DomainEvent;
+use siteledger_domain::registry::{RegistryCommand, RegistryState, decide, evolve};
 use siteledger_ledger::StoredKey;
 use siteledger_ledger::system::{KeyEnrollment, Policy};
 use siteledger_signer::Envelope;
@@ -8,9 +12,35 @@ use siteledger_signer::Envelope;
 /// Roles whose keys may sign registry records (organisations, projects, zones).
 const REGISTRY_SIGNERS: &[&str] = &["city_bureau", "district_bureau"];
 
-/// The platform's ingest policy, backed by `siteledger-domain`.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct DomainPolicy;
+/// The platform's ingest policy, backed by `siteledger-domain`. It keeps the organisation registry (districts and
+/// zones, enterprises, projects and participants) so that registry records obey the registry's rules (`decide`)
+/// and key enrollments the registry-aware authority rules (a district bureau enrols only for projects in its
+/// district, an enterprise only for projects it takes part in).
+#[derive(Debug, Default)]
+pub struct DomainPolicy {
+    registry: Mutex<Registry>,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    /// As of the last durable commit.
+    committed: RegistryState,
+    /// With the records accepted into the group being decided.
+    pending: Option<RegistryState>,
+}
+
+impl Registry {
+    fn view(&self) -> &RegistryState {
+        self.pending.as_ref().unwrap_or(&self.committed)
+    }
+}
+
+impl DomainPolicy {
+    fn with_registry<T>(&self, f: impl FnOnce(&mut Registry) -> T) -> T {
+        let mut guard = self.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut guard)
+    }
+}
 
 impl Policy for DomainPolicy {
     fn check_payload(&self, env: &Envelope, signer: &StoredKey) -> Result<(), String> {
@@ -20,6 +50,11 @@ impl Policy for DomainPolicy {
             return Ok(());
         }
         match siteledger_domain::validate_envelope(kind, env.stream(), env.payload()) {
+            Ok(DomainEvent::Registry(event)) => {
+                // The registry's own rules: unique ids, registered participants, existing districts…
+                self.with_registry(|r| decide(r.view(), RegistryCommand::from(event)))
+                    .map_err(|e| format!("registry rule: {e}"))?;
+            }
             Ok(_) => {}
             Err(siteledger_domain::PayloadError::UnknownKind { .. }) => {
                 return Err(format!(
@@ -46,8 +81,16 @@ impl Policy for DomainPolicy {
     }
 
     fn may_enroll(&self, signer: &StoredKey, enrollment: &KeyEnrollment) -> Result<(), String> {
-        siteledger_domain::authority::may_enroll(&signer.role, &signer.subject, &enrollment.role, &enrollment.subject)
-            .map_err(|e| e.to_string())
+        self.with_registry(|r| {
+            siteledger_domain::authority::may_enroll_in(
+                r.view(),
+                &signer.role,
+                &signer.subject,
+                &enrollment.role,
+                &enrollment.subject,
+            )
+        })
+        .map_err(|e| e.to_string())
     }
 
     fn may_revoke(&self, signer: &StoredKey, target: &StoredKey) -> Result<(), String> {
@@ -55,7 +98,45 @@ impl Policy for DomainPolicy {
             // Anyone may revoke their own key (e.g. a compromised device key reported by its holder).
             return Ok(());
         }
-        siteledger_domain::authority::may_revoke(&signer.role, &signer.subject, &target.role, &target.subject)
-            .map_err(|e| e.to_string())
+        self.with_registry(|r| {
+            siteledger_domain::authority::may_revoke_in(
+                r.view(),
+                &signer.role,
+                &signer.subject,
+                &target.role,
+                &target.subject,
+            )
+        })
+        .map_err(|e| e.to_string())
+    }
+
+    fn accepted(&self, env: &Envelope) {
+        if !env.kind().starts_with("registry.") {
+            return;
+        }
+        if let Ok(DomainEvent::Registry(event)) = DomainEvent::parse(env.kind(), env.payload()) {
+            self.with_registry(|r| {
+                let state = r.pending.get_or_insert_with(|| r.committed.clone());
+                evolve(state, &event);
+            });
+        }
+    }
+
+    fn settled(&self, committed: bool) {
+        self.with_registry(|r| {
+            if let Some(p) = r.pending.take()
+                && committed
+            {
+                r.committed = p;
+            }
+        });
+    }
+
+    fn wants(&self, kind: &str) -> bool {
+        kind.starts_with("registry.")
+    }
+
+    fn stateful(&self) -> bool {
+        true
     }
 }

@@ -52,8 +52,14 @@ fn enrol(city: &mut ChainSigner, key: &SigningKey, n: u64) -> Envelope {
         "key_id": pk.key_id().to_string(), "public_key": pk.to_base64(), "subject": format!("bench-{n}"),
         "role": "gateway", "valid_from": "2026-01-01T00:00:00+08:00", "valid_until": null,
     });
-    city.sign(id(u64::MAX / 2 + n), "registry/keys", "ledger.key.enrolled.v1", "2026-01-01T08:00:00+08:00", payload.as_object().cloned().unwrap_or_default())
-        .expect("sign")
+    city.sign(
+        id(u64::MAX / 2 + n),
+        "registry/keys",
+        "ledger.key.enrolled.v1",
+        "2026-01-01T08:00:00+08:00",
+        payload.as_object().cloned().unwrap_or_default(),
+    )
+    .expect("sign")
 }
 
 /// `writers` signer chains of `per_writer` realistic readings (~400-byte leaves).
@@ -74,10 +80,22 @@ fn presign(writers: usize, per_writer: usize, salt: u64) -> (Vec<SigningKey>, Ve
                 "pm10_ug_m3": format!("{}.{}", 40 + i % 90, i % 10), "pm25_ug_m3": format!("{}.{}", 20 + i % 40, i % 7),
                 "noise_db_a": format!("{}.{}", 50 + i % 30, i % 9), "flag": "N",
             });
-            let at = format!("2026-03-{:02}T{:02}:{:02}:{:02}+08:00", 1 + (i / 86400) % 28, (i / 3600) % 24, (i / 60) % 60, i % 60);
+            let at = format!(
+                "2026-03-{:02}T{:02}:{:02}:{:02}+08:00",
+                1 + (i / 86400) % 28,
+                (i / 3600) % 24,
+                (i / 60) % 60,
+                i % 60
+            );
             envs.push(
-                c.sign(id(n), &format!("project/NB-2026-{w:04}/device/DUST-01"), "env.dust_noise.reading.v1", &at, payload.as_object().cloned().unwrap_or_default())
-                    .expect("sign"),
+                c.sign(
+                    id(n),
+                    &format!("project/NB-2026-{w:04}/device/DUST-01"),
+                    "env.dust_noise.reading.v1",
+                    &at,
+                    payload.as_object().cloned().unwrap_or_default(),
+                )
+                .expect("sign"),
             );
         }
         keys.push(key);
@@ -234,7 +252,9 @@ impl<S: EventStore> NodeStore<'_, S> {
         plan.assemble(&self.0.read_nodes(&plan.nodes()).await.expect("nodes")).expect("assemble")
     }
     async fn consistency(&self, m: u64, n: u64) -> ([u8; 32], Vec<[u8; 32]>) {
-        let old = siteledger_signer::merkle::fold_range(&self.0.read_nodes(&siteledger_signer::merkle::range_nodes(0, m)).await.expect("nodes"));
+        let old = siteledger_signer::merkle::fold_range(
+            &self.0.read_nodes(&siteledger_signer::merkle::range_nodes(0, m)).await.expect("nodes"),
+        );
         let plan = siteledger_signer::merkle::ProofPlan::consistency(m, n).expect("plan");
         (old, plan.assemble(&self.0.read_nodes(&plan.nodes()).await.expect("nodes")).expect("assemble"))
     }
@@ -243,7 +263,12 @@ impl<S: EventStore> NodeStore<'_, S> {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
-    let proof_size: u64 = args.iter().position(|a| a == "--proofs").and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok()).unwrap_or(if quick { 1_000_000 } else { 10_000_000 });
+    let proof_size: u64 = args
+        .iter()
+        .position(|a| a == "--proofs")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(if quick { 1_000_000 } else { 10_000_000 });
     let only_proofs = args.iter().any(|a| a == "--only-proofs");
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(cores).enable_all().build().expect("runtime");
@@ -273,7 +298,8 @@ fn main() {
                     salt += 1;
                     let (rate, commits) = rt.block_on(async {
                         if store_kind == "sqlite" {
-                            let s = SqliteStore::open(&dir.path().join(format!("ingest-{salt}.db"))).await.expect("sqlite");
+                            let s =
+                                SqliteStore::open(&dir.path().join(format!("ingest-{salt}.db"))).await.expect("sqlite");
                             ingest_run(s, batch, writers, per_writer, salt).await
                         } else {
                             let url = pg.create_unique_database("bench").expect("db");
@@ -316,7 +342,8 @@ fn main() {
         "\nProofs from the SQLite store at {proof_size} records (2000 random indices, read + assemble, then verified): inclusion p50 {p50:.3} ms, p99 {p99:.3} ms; consistency p99 {c99:.3} ms.\n"
     ));
     print!("{out}");
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
+    let target =
+        std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
     let _ = std::fs::create_dir_all(&target);
     let _ = std::fs::write(std::path::Path::new(&target).join("bench-ledger.md"), &out);
 }

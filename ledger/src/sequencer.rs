@@ -188,6 +188,24 @@ impl<S: EventStore> Ledger<S> {
             stats: RwLock::new(LedgerStats::default()),
         });
         let mut seq = Sequencer::load(Arc::clone(&shared), config).await?;
+        if seq.config.policy.stateful() {
+            // Rebuild the policy's state from the log (e.g. the organisation registry the domain rules need).
+            let mut from = 0;
+            while from < seq.state.head {
+                let page = shared.store.read_all(from, 4096).await?;
+                let Some(last) = page.last() else { break };
+                from = last.position + 1;
+                for e in &page {
+                    if seq.config.policy.wants(&e.kind) {
+                        let env = Envelope::parse(&e.leaf).map_err(|err| {
+                            LedgerError::Store(StoreError::Corrupt(format!("position {}: {err}", e.position)))
+                        })?;
+                        seq.config.policy.accepted(&env);
+                    }
+                }
+            }
+            seq.config.policy.settled(true);
+        }
         if seq.state.head == 0 {
             seq.genesis().await?;
         }
@@ -676,8 +694,9 @@ impl<S: EventStore> Sequencer<S> {
                 return Err(LedgerError::Signing("genesis record was not accepted".into()));
             }
         }
-        self.commit(p, true).await?;
-        Ok(())
+        let r = self.commit(p, true).await;
+        self.config.policy.settled(r.is_ok());
+        r
     }
 
     fn system_envelope(
@@ -743,6 +762,7 @@ impl<S: EventStore> Sequencer<S> {
         loop {
             match self.try_group(&bodies).await {
                 Ok((answers, latest)) => {
+                    self.config.policy.settled(true);
                     if let Ok(mut s) = self.shared.stats.write() {
                         for a in &answers {
                             if let Answer::Ingest(Ok(out)) = a {
@@ -762,6 +782,7 @@ impl<S: EventStore> Sequencer<S> {
                     return;
                 }
                 Err(e) => {
+                    self.config.policy.settled(false);
                     if matches!(e, LedgerError::Store(StoreError::HeadMoved { .. })) && attempt < 1000 {
                         // Another writer appended first: catch up with what it wrote (cheap, so this writer gets
                         // its turn soon) and decide the same group again on the new head.
@@ -820,8 +841,14 @@ impl<S: EventStore> Sequencer<S> {
                     self.state.system_prev = Some(e.leaf_hash);
                 }
                 keys_changed |= e.kind == KEY_ENROLLED_KIND || e.kind == KEY_REVOKED_KIND;
+                if self.config.policy.wants(&e.kind) {
+                    if let Ok(env) = Envelope::parse(&e.leaf) {
+                        self.config.policy.accepted(&env);
+                    }
+                }
             }
         }
+        self.config.policy.settled(true);
         if keys_changed {
             let mut keys = HashMap::new();
             for k in self.shared.store.keys().await? {
@@ -1144,6 +1171,7 @@ impl<S: EventStore> Sequencer<S> {
 
         // Accept.
         let position = self.push(p, env.clone(), leaf_hash)?;
+        self.config.policy.accepted(env);
         if seq > head_seq {
             p.signer_heads.insert(signer.clone(), Some((seq, leaf_hash)));
         }
@@ -1268,19 +1296,34 @@ impl<S: EventStore> Sequencer<S> {
                 Ok(Decided::Accepted(pos)) => positions.push(pos),
                 Ok(Decided::Duplicate(_)) => {
                     p.rollback(sp);
+                    self.refeed_policy(p);
                     return Err(AppendError::PartialDuplicate);
                 }
                 Ok(Decided::Rejected(rejection)) => {
                     p.rollback(sp);
+                    self.refeed_policy(p);
                     return Err(AppendError::Rejected { index, rejection });
                 }
                 Err(e) => {
                     p.rollback(sp);
+                    self.refeed_policy(p);
                     return Err(e.into());
                 }
             }
         }
         Ok(positions)
+    }
+
+    /// After a rollback inside a group: rebuild the policy's pending state from the records still in the group.
+    fn refeed_policy(&self, p: &Pending) {
+        self.config.policy.settled(false);
+        for e in &p.events {
+            if self.config.policy.wants(&e.kind) {
+                if let Ok(env) = Envelope::parse(&e.leaf) {
+                    self.config.policy.accepted(&env);
+                }
+            }
+        }
     }
 
     /// Writes the pending group (and a checkpoint if `checkpoint`) and folds it into the state.

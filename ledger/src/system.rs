@@ -86,6 +86,26 @@ pub trait Policy: Send + Sync + 'static {
     fn may_enroll(&self, signer: &StoredKey, enrollment: &KeyEnrollment) -> Result<(), String>;
     /// May the holder of `signer` revoke `target`?
     fn may_revoke(&self, signer: &StoredKey, target: &StoredKey) -> Result<(), String>;
+
+    /// A record was accepted into the group being decided (not durable yet). Stateful policies fold it into a
+    /// pending state, so later records of the same group see it.
+    fn accepted(&self, _env: &Envelope) {}
+
+    /// The group was committed (`true`: everything `accepted` since the last call is durable) or discarded
+    /// (`false`: forget it). Also called with `true` after records written by another writer were folded in.
+    fn settled(&self, _committed: bool) {}
+
+    /// Whether the policy folds records of this kind (so the ledger parses them for [`Policy::accepted`] when it
+    /// replays records it did not decide itself).
+    fn wants(&self, _kind: &str) -> bool {
+        false
+    }
+
+    /// Whether the policy keeps state: if so, the ledger replays the log's records of the kinds it [`wants`](
+    /// Policy::wants) into it when it opens.
+    fn stateful(&self) -> bool {
+        false
+    }
 }
 
 /// The permissive policy: any payload, and any enrolled key may enrol or revoke. For tests and tools; the platform

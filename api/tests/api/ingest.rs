@@ -107,3 +107,67 @@ async fn health_metrics_and_openapi() {
     insta::assert_json_snapshot!("openapi", doc);
     app.server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_rules_apply_at_ingest_and_survive_a_restart() {
+    let mut app = TestApp::spawn().await;
+    let w = world::build(&mut app).await;
+    let token = app.token(Role::City, None).await;
+    let project = |id: &str, district: &str, gc: &str| {
+        json!({
+            "project_id": id, "name": "重复登记测试", "district": district, "central_urban": false,
+            "floor_area_m2": "1000", "contract_cost_fen": 100, "start_date": "2026-04-01",
+            "participants": [{"role": "owner", "credit_code": w.owner_a}, {"role": "general_contractor", "credit_code": gc}],
+        })
+    };
+    let sign = |app: &mut TestApp, payload: Value| {
+        app.city
+            .sign(
+                crate::helpers::new_id(),
+                "registry/orgs",
+                "registry.project.registered.v1",
+                "2026-04-01T09:00:00+08:00",
+                crate::helpers::obj(payload),
+            )
+            .expect("sign")
+    };
+    let dup = sign(&mut app, project("NB-2026-0001", world::YINZHOU, &w.contractor_b));
+    let unknown_gc = sign(&mut app, project("NB-2026-0099", world::YINZHOU, &world::credit_code("91330200MA2YYYYY0")));
+    let fine = sign(&mut app, project("NB-2026-0100", world::HAISHU, &w.contractor_c));
+    let v: Value = app
+        .post_events(&token, &json!([dup.to_value(), unknown_gc.to_value(), fine.to_value()]))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["results"][0]["code"], "schema", "{v}");
+    assert!(v["results"][0]["message"].as_str().expect("m").contains("registry rule"), "{v}");
+    assert_eq!(v["results"][1]["code"], "schema", "participants must be registered enterprises: {v}");
+    assert_eq!(v["results"][2]["status"], "accepted", "{v}");
+
+    // After a restart the registry is rebuilt from the log: the same duplicate is still refused.
+    let dir = app.dir;
+    app.server.shutdown().await;
+    let mut config = siteledger_api::config::Config::default();
+    config.data_dir = dir.path().to_path_buf();
+    config.listen = "127.0.0.1:0".parse().expect("addr");
+    config.log_origin = "test.siteledger.example/log".into();
+    config.trust_roots = vec![crate::helpers::city_key().public().to_base64()];
+    let server = siteledger_api::server::spawn(config).await.expect("restart");
+    let again = app
+        .city
+        .sign(
+            crate::helpers::new_id(),
+            "registry/orgs",
+            "registry.project.registered.v1",
+            "2026-04-02T09:00:00+08:00",
+            crate::helpers::obj(project("NB-2026-0100", world::HAISHU, &w.contractor_c)),
+        )
+        .expect("sign");
+    let out = server.state.ledger.ingest(vec![again]).await.expect("ingest");
+    assert!(
+        matches!(&out[0], siteledger_ledger::IngestOutcome::Rejected(r) if r.to_string().contains("registry rule")),
+        "{out:?}"
+    );
+    server.shutdown().await;
+}
