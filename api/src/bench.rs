@@ -83,9 +83,12 @@ pub struct BenchArgs {
     /// Concurrent clients in the query phase.
     #[arg(long, default_value_t = 200)]
     pub clients: usize,
-    /// Measured requests per endpoint in the query phase.
+    /// Measured requests per endpoint in the query phase (in each of its two runs).
     #[arg(long, default_value_t = 4000)]
     pub requests: usize,
+    /// Paced query run: each client sends one request every this many milliseconds (0: no paced run).
+    #[arg(long, default_value_t = 1000)]
+    pub pace_ms: u64,
     /// Concurrent live-feed subscribers.
     #[arg(long, default_value_t = 5000)]
     pub subscribers: usize,
@@ -153,11 +156,13 @@ impl InProcess {
     /// city token.
     async fn spawn(root: &SigningKey) -> anyhow::Result<(InProcess, String, String)> {
         let dir = tempfile::Builder::new().prefix("siteledger-bench-").tempdir()?;
-        let mut config = Config::default();
-        config.data_dir = dir.path().to_path_buf();
-        config.listen = "127.0.0.1:0".parse()?;
-        config.log_origin = "bench.siteledger.example/log".into();
-        config.trust_roots = vec![root.public().to_base64()];
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse()?,
+            log_origin: "bench.siteledger.example/log".into(),
+            trust_roots: vec![root.public().to_base64()],
+            ..Config::default()
+        };
         let (ready_tx, ready_rx) = oneshot::channel::<anyhow::Result<(String, String)>>();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new().name("bench-server".into()).spawn(move || {
@@ -214,7 +219,9 @@ fn check_loopback(url: &str) -> anyhow::Result<()> {
     let ok = host.eq_ignore_ascii_case("localhost")
         || host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
     if !ok {
-        bail!("the bench drives servers on this machine only: --url must be a loopback address (127.0.0.0/8, ::1, localhost)");
+        bail!(
+            "the bench drives servers on this machine only: --url must be a loopback address (127.0.0.0/8, ::1, localhost)"
+        );
     }
     Ok(())
 }
@@ -250,7 +257,9 @@ impl Ctx {
     async fn metric(&self, name: &str) -> anyhow::Result<f64> {
         let text = self.get_text("/metrics").await?;
         text.lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+            .find_map(|l| {
+                l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok())
+            })
             .with_context(|| format!("/metrics has no {name}"))
     }
 
@@ -348,9 +357,11 @@ impl Writer {
             100 => (
                 format!("project/{pid}/alarms"),
                 "alarm.raised.v1",
-                obj(json!({"project_id": pid, "alarm_id": format!("{}-{}", self.device, self.n), "source": self.device,
+                obj(
+                    json!({"project_id": pid, "alarm_id": format!("{}-{}", self.device, self.n), "source": self.device,
                     "category": "dust", "level": "warning", "message": "PM10 小时均值 152.3 µg/m³ 超过预警值 150",
-                    "value": "152.3", "threshold": "150"})),
+                    "value": "152.3", "threshold": "150"}),
+                ),
             ),
             200 => (
                 format!("project/{pid}/alarms"),
@@ -437,6 +448,7 @@ struct IngestRow {
     lat: Summary,
     rejected: usize,
     settle: Option<Duration>,
+    cpu: Cpu,
 }
 
 async fn phase_ingest(ctx: &Ctx, writers: &mut Vec<Writer>, scale: f64) -> anyhow::Result<Vec<IngestRow>> {
@@ -464,6 +476,7 @@ async fn phase_ingest(ctx: &Ctx, writers: &mut Vec<Writer>, scale: f64) -> anyho
             bodies.push(b);
         }
         eprintln!("bench: ingest: posting batches of {batch}…");
+        let cpu0 = Cpu::mark();
         let t0 = Instant::now();
         let mut tasks = Vec::new();
         for b in bodies {
@@ -487,11 +500,13 @@ async fn phase_ingest(ctx: &Ctx, writers: &mut Vec<Writer>, scale: f64) -> anyho
         let mut lat = Vec::new();
         let mut rejected = 0;
         for t in tasks {
-            let (l, r) = tokio::time::timeout(Duration::from_secs(900), t).await.context("ingest phase timed out")???;
+            let (l, r) =
+                tokio::time::timeout(Duration::from_secs(900), t).await.context("ingest phase timed out")???;
             lat.extend(l);
             rejected += r;
         }
         let secs = t0.elapsed().as_secs_f64();
+        let cpu = Cpu::since(cpu0);
         let requests = lat.len();
         let settle = ctx.settle(Duration::from_secs(900)).await.ok();
         rows.push(IngestRow {
@@ -502,31 +517,130 @@ async fn phase_ingest(ctx: &Ctx, writers: &mut Vec<Writer>, scale: f64) -> anyho
             lat: Summary::of_micros(lat),
             rejected,
             settle,
+            cpu,
         });
     }
     Ok(rows)
 }
 
-struct QueryRow {
-    path: String,
+/// One run of a query endpoint.
+struct QueryRun {
+    /// Response body bytes, in all.
+    bytes: usize,
     requests: usize,
     secs: f64,
     lat: Summary,
     errors: usize,
     status: u16,
+    cpu: Cpu,
 }
 
-async fn phase_query(ctx: &Ctx, projects: &[String], clients: usize, requests: usize) -> anyhow::Result<Vec<QueryRow>> {
+struct QueryRow {
+    path: String,
+    /// Back to back: every client sends its next request as soon as the previous answer is read.
+    saturated: QueryRun,
+    /// Paced: every client sends one request per `pace` (open loop per client).
+    paced: Option<QueryRun>,
+}
+
+/// `clients` concurrent clients send `total` GETs of `path` (`{id}` rotates over `ids`); with `pace`, each client
+/// sends one request per `pace` (starts spread over one pace), else back to back.
+#[expect(clippy::too_many_arguments, reason = "one call site per run kind; a struct would only rename them")]
+async fn query_run(
+    http: &reqwest::Client,
+    ctx: &Ctx,
+    path: &'static str,
+    cookie: bool,
+    ids: &Arc<Vec<String>>,
+    clients: usize,
+    total: usize,
+    pace: Option<Duration>,
+) -> QueryRun {
+    let clients = clients.clamp(1, total.max(1));
+    let next = Arc::new(AtomicUsize::new(0));
+    let cpu0 = Cpu::mark();
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (http, base, token, ids, next) =
+            (http.clone(), ctx.base.clone(), ctx.token.clone(), Arc::clone(ids), Arc::clone(&next));
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let (mut errors, mut status, mut bytes) = (0usize, 0u16, 0usize);
+            let start = tokio::time::Instant::now();
+            let offset = pace.map(|p| p.mul_f64(c as f64 / clients as f64));
+            for k in 0u32.. {
+                if let (Some(p), Some(o)) = (pace, offset) {
+                    tokio::time::sleep_until(start + o + p * k).await;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                let path = path.replace("{id}", &ids[i % ids.len().max(1)]);
+                let mut req = http.get(format!("{base}{path}")).bearer_auth(&token);
+                if cookie {
+                    req = req.header(reqwest::header::COOKIE, format!("siteledger_token={token}"));
+                }
+                let t = Instant::now();
+                let ok = match req.send().await {
+                    Ok(r) => {
+                        status = r.status().as_u16();
+                        let success = r.status().is_success();
+                        match r.bytes().await {
+                            Ok(b) => {
+                                bytes += b.len();
+                                success
+                            }
+                            Err(_) => false,
+                        }
+                    }
+                    Err(_) => false,
+                };
+                lat.push(micros(t.elapsed()));
+                errors += usize::from(!ok);
+            }
+            (lat, errors, status, bytes)
+        }));
+    }
+    let mut lat = Vec::new();
+    let (mut errors, mut status, mut bytes) = (0, 0, 0);
+    for t in tasks {
+        if let Ok((l, e, s, b)) = t.await {
+            lat.extend(l);
+            errors += e;
+            status = status.max(s);
+            bytes += b;
+        }
+    }
+    QueryRun {
+        bytes,
+        requests: lat.len(),
+        secs: t0.elapsed().as_secs_f64(),
+        lat: Summary::of_micros(lat),
+        errors,
+        status,
+        cpu: Cpu::since(cpu0),
+    }
+}
+
+async fn phase_query(
+    ctx: &Ctx,
+    projects: &[String],
+    clients: usize,
+    requests: usize,
+    pace: Option<Duration>,
+) -> anyhow::Result<Vec<QueryRow>> {
     let http = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(clients)
         .timeout(Duration::from_secs(60))
         .build()?;
-    // Projects with data for the timeline endpoint.
-    let busy: Vec<String> = projects.iter().take(16).cloned().collect();
+    // The writers' projects (the ones with data) for the timeline endpoint.
+    let ids = Arc::new(projects.iter().take(16).cloned().collect::<Vec<_>>());
     let mut rows = Vec::new();
-    let endpoints: [(&str, bool); 5] = [
+    let endpoints: [(&'static str, bool); 5] = [
         ("/v1/projects", false),
         ("/v1/districts", false),
         ("/v1/alarms", false),
@@ -534,77 +648,109 @@ async fn phase_query(ctx: &Ctx, projects: &[String], clients: usize, requests: u
         ("/", true),
     ];
     for (path, cookie) in endpoints {
-        let busy = Arc::new(busy.clone());
-        let run = |total: usize| {
-            let http = http.clone();
-            let base = ctx.base.clone();
-            let token = ctx.token.clone();
-            let busy = Arc::clone(&busy);
-            async move {
-                let next = Arc::new(AtomicUsize::new(0));
-                let t0 = Instant::now();
-                let mut tasks = Vec::new();
-                for _ in 0..clients.min(total.max(1)) {
-                    let (http, base, token, busy, next) =
-                        (http.clone(), base.clone(), token.clone(), Arc::clone(&busy), Arc::clone(&next));
-                    tasks.push(tokio::spawn(async move {
-                        let mut lat = Vec::new();
-                        let (mut errors, mut status) = (0usize, 0u16);
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            if i >= total {
-                                break;
-                            }
-                            let p = path.replace("{id}", &busy[i % busy.len().max(1)]);
-                            let mut req = http.get(format!("{base}{p}")).bearer_auth(&token);
-                            if cookie {
-                                req = req.header(reqwest::header::COOKIE, format!("siteledger_token={token}"));
-                            }
-                            let t = Instant::now();
-                            match req.send().await {
-                                Ok(r) => {
-                                    status = r.status().as_u16();
-                                    let ok = r.status().is_success();
-                                    let body = r.bytes().await;
-                                    lat.push(micros(t.elapsed()));
-                                    if !ok || body.is_err() {
-                                        errors += 1;
-                                    }
-                                }
-                                Err(_) => {
-                                    lat.push(micros(t.elapsed()));
-                                    errors += 1;
-                                }
-                            }
-                        }
-                        (lat, errors, status)
-                    }));
-                }
-                let mut lat = Vec::new();
-                let (mut errors, mut status) = (0, 0);
-                for t in tasks {
-                    if let Ok((l, e, s)) = t.await {
-                        lat.extend(l);
-                        errors += e;
-                        status = status.max(s);
-                    }
-                }
-                (t0.elapsed().as_secs_f64(), lat, errors, status)
-            }
-        };
-        eprintln!("bench: query: {path} ({clients} clients, {requests} requests)…");
-        let (_, _, _, status) = tokio::time::timeout(Duration::from_secs(300), run(clients.min(requests)))
-            .await
-            .context("query warm-up timed out")?;
-        if status == 404 {
+        eprintln!("bench: query: {path}: warm-up, then {requests} requests from {clients} clients back to back…");
+        let warm = tokio::time::timeout(
+            Duration::from_secs(300),
+            query_run(&http, ctx, path, cookie, &ids, clients, clients, None),
+        )
+        .await
+        .context("query warm-up timed out")?;
+        if warm.status == 404 {
             eprintln!("bench: query: {path} answers 404; skipped");
             continue;
         }
-        let (secs, lat, errors, status) =
-            tokio::time::timeout(Duration::from_secs(600), run(requests)).await.context("query phase timed out")?;
-        rows.push(QueryRow { path: path.to_owned(), requests: lat.len(), secs, lat: Summary::of_micros(lat), errors, status });
+        let saturated = tokio::time::timeout(
+            Duration::from_secs(600),
+            query_run(&http, ctx, path, cookie, &ids, clients, requests, None),
+        )
+        .await
+        .context("query phase timed out")?;
+        let paced = match pace {
+            Some(p) => {
+                eprintln!("bench: query: {path}: {clients} clients, one request each every {} ms…", p.as_millis());
+                let limit =
+                    p * u32::try_from(requests / clients.max(1) + 2).unwrap_or(u32::MAX) + Duration::from_secs(120);
+                Some(
+                    tokio::time::timeout(limit, query_run(&http, ctx, path, cookie, &ids, clients, requests, Some(p)))
+                        .await
+                        .context("paced query phase timed out")?,
+                )
+            }
+            None => None,
+        };
+        rows.push(QueryRow { path: path.to_owned(), saturated, paced });
     }
     Ok(rows)
+}
+
+/// CPU time used by this process's threads over an interval: the in-process server (its runtime's threads, named
+/// `siteledger-server`, and SQLite's worker threads) and everything else (the bench client). Linux only (`/proc`);
+/// "n/a" elsewhere.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cpu {
+    server: f64,
+    total: f64,
+    wall: f64,
+}
+
+/// A reading of the CPU clocks.
+#[derive(Debug, Clone, Copy)]
+struct CpuMark {
+    server: f64,
+    total: f64,
+    at: Instant,
+}
+
+impl Cpu {
+    fn mark() -> CpuMark {
+        // USER_HZ is 100 on every Linux architecture the workspace targets.
+        const HZ: f64 = 100.0;
+        let ticks = |stat: &str| -> Option<(String, f64)> {
+            let open = stat.find('(')?;
+            let close = stat.rfind(')')?;
+            let comm = stat.get(open + 1..close)?.to_owned();
+            let f: Vec<&str> = stat.get(close + 2..)?.split(' ').collect();
+            // After "pid (comm) ": state is field 0; utime and stime are fields 11 and 12.
+            let t = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some((comm, t / HZ))
+        };
+        let total = std::fs::read_to_string("/proc/self/stat").ok().and_then(|s| ticks(&s)).map_or(0.0, |(_, t)| t);
+        let mut server = 0.0;
+        if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
+            for e in dir.flatten() {
+                if let Some((comm, t)) = std::fs::read_to_string(e.path().join("stat")).ok().and_then(|s| ticks(&s)) {
+                    // The server's runtime threads, and SQLite's worker threads (only the server uses SQLite).
+                    if comm.starts_with("siteledger-serv") || comm.starts_with("sqlx-sqlite") {
+                        server += t;
+                    }
+                }
+            }
+        }
+        CpuMark { server, total, at: Instant::now() }
+    }
+
+    fn since(before: CpuMark) -> Cpu {
+        let now = Cpu::mark();
+        Cpu {
+            server: (now.server - before.server).max(0.0),
+            total: (now.total - before.total).max(0.0),
+            wall: before.at.elapsed().as_secs_f64(),
+        }
+    }
+
+    /// Server and client CPU use as percentages of all cores over the interval.
+    fn show(self) -> String {
+        if self.total <= 0.0 {
+            return "n/a".into();
+        }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+        let capacity = (self.wall * cores).max(1e-9);
+        format!(
+            "{:.0} % / {:.0} %",
+            100.0 * self.server / capacity,
+            100.0 * (self.total - self.server).max(0.0) / capacity
+        )
+    }
 }
 
 struct FeedRow {
@@ -618,6 +764,7 @@ struct FeedRow {
     lat: Summary,
     publish: Summary,
     resumes: usize,
+    cpu: Cpu,
 }
 
 /// Hands each complete SSE block (up to a blank line) in `buf` to `each` and removes it.
@@ -726,6 +873,7 @@ async fn phase_feed(
     let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate.max(1))));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut published = 0;
+    let cpu0 = Cpu::mark();
     let deadline = Instant::now() + Duration::from_secs(u64::from(seconds) + 60);
     while published < total && Instant::now() < deadline {
         interval.tick().await;
@@ -744,6 +892,7 @@ async fn phase_feed(
             published += 1;
         }
     }
+    let cpu = Cpu::since(cpu0);
     expected.store(published, Ordering::Relaxed);
     let grace = Instant::now();
     while all_done.load(Ordering::Relaxed) < n_connected && grace.elapsed() < Duration::from_secs(15) {
@@ -768,6 +917,7 @@ async fn phase_feed(
         lat: Summary::of_micros(lat),
         publish: Summary::of_micros(publish_lat),
         resumes: resumes.load(Ordering::Relaxed),
+        cpu,
     })
 }
 
@@ -808,7 +958,8 @@ pub async fn run(mut args: BenchArgs) -> anyhow::Result<()> {
         Some(url) => {
             check_loopback(url)?;
             let token = args.token.clone().context("--url needs --token (a city-bureau token)")?;
-            let path = args.root_key.clone().context("--url needs --root-key (a key file the server trusts as a root)")?;
+            let path =
+                args.root_key.clone().context("--url needs --root-key (a key file the server trusts as a root)")?;
             let root = SigningKey::read_file(&path).with_context(|| format!("reading {}", path.display()))?;
             (None, url.trim_end_matches('/').to_owned(), token, root, None)
         }
@@ -834,12 +985,14 @@ pub async fn run(mut args: BenchArgs) -> anyhow::Result<()> {
 }
 
 async fn run_phases(ctx: &mut Ctx, args: &BenchArgs, in_process: bool) -> anyhow::Result<String> {
-    if !in_process {
-        if let Some(c) = resume_root(ctx).await? {
-            ctx.root_chain = c;
-        }
+    if !in_process && let Some(c) = resume_root(ctx).await? {
+        ctx.root_chain = c;
     }
-    eprintln!("bench: setting up the registry ({} districts, 42 projects) and {} writer keys…", DISTRICTS.len(), args.writers + 1);
+    eprintln!(
+        "bench: setting up the registry ({} districts, 42 projects) and {} writer keys…",
+        DISTRICTS.len(),
+        args.writers + 1
+    );
     let (projects, mut writers) = setup(ctx, args.writers.max(1) + 1).await?;
     let mut publisher = writers.pop().context("a publisher key")?;
     ctx.settle(Duration::from_secs(120)).await?;
@@ -863,7 +1016,8 @@ async fn run_phases(ctx: &mut Ctx, args: &BenchArgs, in_process: bool) -> anyhow
     };
     let log_size = ctx.metric("siteledger_ledger_size").await.unwrap_or(f64::NAN);
     let query = if args.phases.contains(&Phase::Query) {
-        Some(phase_query(ctx, &projects, args.clients, args.requests).await?)
+        let pace = (args.pace_ms > 0).then(|| Duration::from_millis(args.pace_ms));
+        Some(phase_query(ctx, &projects, args.clients, args.requests, pace).await?)
     } else {
         None
     };
@@ -886,20 +1040,33 @@ fn report(
 ) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let target = if in_process { "in-process server (own 2-worker runtime), SQLite in a temp dir" } else { "server at --url" };
-    let _ = writeln!(s, "<!-- siteledger bench: {target}; {:.0} s -->", took.as_secs_f64());
+    let target = if in_process {
+        "in-process server on its own 2-worker runtime, SQLite files in a temp dir"
+    } else {
+        "the server at --url"
+    };
+    let _ = writeln!(s, "<!-- siteledger bench against {target}; ran {:.0} s -->", took.as_secs_f64());
+    let cpu_note = if in_process {
+        "CPU = share of all cores used by the server's threads / by the bench client's threads over the run"
+    } else {
+        "CPU = share of all cores used by this bench process (the server runs elsewhere)"
+    };
     if let Some(rows) = ingest {
         let _ = writeln!(
             s,
-            "\n**Ingest** — pre-signed `env.dust_noise.reading.v1` (0.8 % alarms), {} concurrent writers, one key each\n",
+            "\n**Ingest** — pre-signed `env.dust_noise.reading.v1` (0.8 % `alarm.*`), {} concurrent writers with a key \
+             each, `POST /v1/events`; {cpu_note}\n",
             args.writers
         );
-        let _ = writeln!(s, "| batch | requests | events | events/s | request p50 | request p99 | request max | rejected | read models caught up after |");
-        let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            s,
+            "| batch | requests | events | events/s | request p50 | request p99 | request max | rejected | CPU server / client | read models caught up |"
+        );
+        let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for r in rows {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} |",
                 r.batch,
                 r.requests,
                 r.events,
@@ -908,44 +1075,66 @@ fn report(
                 ms(r.lat.p99),
                 ms(r.lat.max),
                 r.rejected,
-                r.settle.map_or_else(|| "> 900 s".to_owned(), |d| format!("{:.1} s", d.as_secs_f64())),
+                r.cpu.show(),
+                r.settle.map_or_else(|| "> 900 s".to_owned(), |d| format!("{:.1} s later", d.as_secs_f64())),
             );
         }
     }
     if let Some(rows) = query {
         let _ = writeln!(
             s,
-            "\n**Queries** — {} concurrent clients, {} requests per endpoint after a warm-up pass, log of {log_size:.0} records, city-wide token\n",
-            args.clients, args.requests
+            "\n**Queries** — {} concurrent clients, city-wide token, log of {log_size:.0} records; {} requests per endpoint \
+             and run after a warm-up pass. *Back to back*: each client sends its next request as soon as it has read \
+             the answer (saturation). *Paced*: each client sends one request every {} ms. {cpu_note}\n",
+            args.clients, args.requests, args.pace_ms
         );
-        let _ = writeln!(s, "| endpoint | requests | req/s | p50 | p99 | max | errors | status |");
-        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            s,
+            "| endpoint | body | back to back: req/s | p50 | p99 | max | CPU server / client | paced: req/s | p50 | p99 | max | errors |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for r in rows {
+            let a = &r.saturated;
+            let (pr, p50, p99, pmax, perr) = match &r.paced {
+                Some(p) => (
+                    format!("{:.0}", p.requests as f64 / p.secs.max(1e-9)),
+                    ms(p.lat.p50),
+                    ms(p.lat.p99),
+                    ms(p.lat.max),
+                    p.errors,
+                ),
+                None => ("—".into(), "—".into(), "—".into(), "—".into(), 0),
+            };
             let _ = writeln!(
                 s,
-                "| `{}` | {} | {:.0} | {} | {} | {} | {} | {} |",
+                "| `{}` | {:.1} kB | {:.0} | {} | {} | {} | {} | {pr} | {p50} | {p99} | {pmax} | {} |",
                 r.path,
-                r.requests,
-                r.requests as f64 / r.secs.max(1e-9),
-                ms(r.lat.p50),
-                ms(r.lat.p99),
-                ms(r.lat.max),
-                r.errors,
-                r.status
+                a.bytes as f64 / a.requests.max(1) as f64 / 1000.0,
+                a.requests as f64 / a.secs.max(1e-9),
+                ms(a.lat.p50),
+                ms(a.lat.p99),
+                ms(a.lat.max),
+                a.cpu.show(),
+                a.errors + perr,
             );
         }
     }
     if let Some(f) = feed {
         let _ = writeln!(
             s,
-            "\n**Live feed** — `GET /v1/feed?kinds=env.` subscribers, one writer publishing {}/s for {} s; latency = publish (before the POST) → received by the subscriber\n",
+            "\n**Live feed** — concurrent `GET /v1/feed?kinds=env.` subscribers (city-wide token); one writer publishes \
+             {}/s for {} s; delivery latency = publish (just before the `POST`) → parsed by the subscriber, over every \
+             delivery; {cpu_note} while publishing\n",
             f.rate, f.secs
         );
-        let _ = writeln!(s, "| subscribers (connected) | records | deliveries (expected) | delivery p50 | delivery p99 | delivery max | publish POST p50 / p99 | resumes |");
-        let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|");
         let _ = writeln!(
             s,
-            "| {} ({}) | {} | {} ({}) | {} | {} | {} | {} / {} | {} |",
+            "| subscribers (connected) | records | deliveries (expected) | delivery p50 | delivery p99 | delivery max | publish POST p50 / p99 | CPU server / client | resumes |"
+        );
+        let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            s,
+            "| {} ({}) | {} | {} ({}) | {} | {} | {} | {} / {} | {} | {} |",
             f.subscribers,
             f.connected,
             f.published,
@@ -956,6 +1145,7 @@ fn report(
             ms(f.lat.max),
             ms(f.publish.p50),
             ms(f.publish.p99),
+            f.cpu.show(),
             f.resumes
         );
     }
@@ -969,12 +1159,17 @@ mod tests {
     #[test]
     fn percentiles() {
         let s = Summary::of_micros((1..=100).collect());
-        assert_eq!((s.p50, s.p99, s.max), (Duration::from_micros(50), Duration::from_micros(99), Duration::from_micros(100)));
+        assert_eq!(
+            (s.p50, s.p99, s.max),
+            (Duration::from_micros(50), Duration::from_micros(99), Duration::from_micros(100))
+        );
     }
 
     #[test]
     fn sse_parsing() {
-        let mut buf = b"event: record\nid: 3\ndata: {\"occurred_at\":\"2026-11-24T10:00:00.000001Z\"}\n\n: keep\n\nevent: rec".to_vec();
+        let mut buf =
+            b"event: record\nid: 3\ndata: {\"occurred_at\":\"2026-11-24T10:00:00.000001Z\"}\n\n: keep\n\nevent: rec"
+                .to_vec();
         let mut got = Vec::new();
         sse_blocks(&mut buf, |b| got.push((sse_event(b).map(<[u8]>::to_vec), occurred_at(b))));
         assert_eq!(got.len(), 2);

@@ -210,7 +210,7 @@ pub fn projects(prefix: &str, enterprises: &[EnterpriseSpec]) -> Vec<ProjectSpec
             let project_id = format!("{prefix}-{:04}", i + 1);
             // Floor area 8,000–180,000 m² (hospitals and complexes larger), cost 2,800–5,600 元/m².
             let area_centi = rng.range_u64(800_000, 18_000_000);
-            let area = if area_centi % 100 == 0 {
+            let area = if area_centi.is_multiple_of(100) {
                 format!("{}", area_centi / 100)
             } else {
                 format!("{}.{:02}", area_centi / 100, area_centi % 100)
@@ -357,13 +357,7 @@ pub fn registry_plan(keys: &CityKeys, project_prefix: &str) -> anyhow::Result<Re
         let mut chain = (Chain::new(), key);
         let mut envs = Vec::new();
         for (p, gw) in projects.iter().zip(&keys.gateways).filter(|(p, _)| p.district == di) {
-            envs.push(sign(
-                &mut chain,
-                6,
-                "registry/projects",
-                "registry.project.registered.v1",
-                p.payload.clone(),
-            )?);
+            envs.push(sign(&mut chain, 6, "registry/projects", "registry.project.registered.v1", p.payload.clone())?);
             envs.push(sign(&mut chain, 6, "registry/keys", "ledger.key.enrolled.v1", {
                 enrollment(gw, &p.gateway_subject(), "gateway")
             })?);
