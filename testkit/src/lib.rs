@@ -88,8 +88,7 @@ const REQUIRED_BINARIES: [&str; 4] = ["initdb", "pg_ctl", "postgres", "psql"];
 const OWNER_FILE: &str = "owner";
 const DIR_PREFIX: &str = "pg-";
 const REAPING_SUFFIX: &str = ".reaping";
-const INSTALL_HINT: &str =
-    "run: apt-get install -y postgresql (or run scripts/test.sh, which installs it)";
+const INSTALL_HINT: &str = "run: apt-get install -y postgresql (or run scripts/test.sh, which installs it)";
 
 /// Environment variables of libpq and the server tools that would redirect our commands.
 const PG_ENV_VARS: [&str; 14] = [
@@ -180,16 +179,11 @@ impl fmt::Display for TestkitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::MissingBinaries { missing, searched } => {
-                write!(
-                    f,
-                    "PostgreSQL server binaries not found: missing {}",
-                    missing.join(", ")
-                )?;
+                write!(f, "PostgreSQL server binaries not found: missing {}", missing.join(", "))?;
                 if searched.is_empty() {
                     write!(f, " (no PostgreSQL installation found")?;
                 } else {
-                    let dirs: Vec<String> =
-                        searched.iter().map(|d| d.display().to_string()).collect();
+                    let dirs: Vec<String> = searched.iter().map(|d| d.display().to_string()).collect();
                     write!(f, " (searched {}", dirs.join(", "))?;
                 }
                 write!(f, "; set {BINDIR_ENV} to override); {INSTALL_HINT}")
@@ -200,13 +194,7 @@ impl fmt::Display for TestkitError {
                  (initdb refuses root); {INSTALL_HINT}"
             ),
             Self::Io { context, source } => write!(f, "{context}: {source}"),
-            Self::CommandFailed {
-                command,
-                status,
-                stdout,
-                stderr,
-                server_log,
-            } => {
+            Self::CommandFailed { command, status, stdout, stderr, server_log } => {
                 write!(f, "`{command}` failed ({status})")?;
                 if !stdout.trim().is_empty() {
                     write!(f, "\n--- stdout ---\n{}", stdout.trim_end())?;
@@ -285,10 +273,7 @@ impl TempPostgres {
         let dir = tempfile::Builder::new()
             .prefix(DIR_PREFIX)
             .tempdir_in(&base)
-            .map_err(io_error(format!(
-                "creating a server directory in {}",
-                base.display()
-            )))?;
+            .map_err(io_error(format!("creating a server directory in {}", base.display())))?;
         set_mode(dir.path(), 0o755)?;
         let (pid, start_time) = own_identity();
         fs::write(dir.path().join(OWNER_FILE), format!("{pid} {start_time}\n"))
@@ -304,22 +289,11 @@ impl TempPostgres {
         fs::write(&log_file, b"").map_err(io_error("creating the server log"))?;
         if run_as == RunAs::Postgres {
             let mut chown = Command::new("chown");
-            chown
-                .arg(format!("{SUPERUSER}:{SUPERUSER}"))
-                .args([&data_dir, &socket_dir, &log_file]);
+            chown.arg(format!("{SUPERUSER}:{SUPERUSER}")).args([&data_dir, &socket_dir, &log_file]);
             run(chown, None)?;
         }
 
-        let pg = TempPostgres {
-            dir,
-            data_dir,
-            socket_dir,
-            log_file,
-            port: random_port(),
-            bindir,
-            run_as,
-            fsync,
-        };
+        let pg = TempPostgres { dir, data_dir, socket_dir, log_file, port: random_port(), bindir, run_as, fsync };
         pg.spawn_watchdog(pid, &start_time)?;
         pg.init_and_start()?;
         Ok(pg)
@@ -363,12 +337,7 @@ impl TempPostgres {
 
     fn pg_ctl_start(&self) -> Result<(), TestkitError> {
         let mut pg_ctl = self.server_command("pg_ctl");
-        pg_ctl
-            .arg("-D")
-            .arg(&self.data_dir)
-            .arg("-l")
-            .arg(&self.log_file)
-            .args(["-w", "-t", "60", "start"]);
+        pg_ctl.arg("-D").arg(&self.data_dir).arg("-l").arg(&self.log_file).args(["-w", "-t", "60", "start"]);
         run(pg_ctl, Some(&self.log_file))
     }
 
@@ -396,10 +365,7 @@ impl TempPostgres {
                 "database name {name:?} must be 1 to 63 bytes without NUL"
             )));
         }
-        self.psql(
-            "postgres",
-            &format!("CREATE DATABASE {}", quote_identifier(name)),
-        )?;
+        self.psql("postgres", &format!("CREATE DATABASE {}", quote_identifier(name)))?;
         Ok(self.url(name))
     }
 
@@ -408,16 +374,8 @@ impl TempPostgres {
     pub fn create_unique_database(&self, prefix: &str) -> Result<String, TestkitError> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let mut prefix: String = prefix
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let mut prefix: String =
+            prefix.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
         prefix.truncate(40);
         let name = format!("{prefix}_{n}_{:08x}", random_u64() as u32);
         self.create_database(&name)
@@ -431,16 +389,7 @@ impl TempPostgres {
         psql.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
             .arg("-h")
             .arg(&self.socket_dir)
-            .args([
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                SUPERUSER,
-                "-d",
-                db,
-                "-c",
-                sql,
-            ])
+            .args(["-p", &self.port.to_string(), "-U", SUPERUSER, "-d", db, "-c", sql])
             .env("PGCONNECT_TIMEOUT", "10");
         let output = run_output(psql, None)?;
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
@@ -502,10 +451,7 @@ impl TempPostgres {
 
     fn pg_ctl_stop(&self) -> Result<(), TestkitError> {
         let mut pg_ctl = self.server_command("pg_ctl");
-        pg_ctl
-            .arg("-D")
-            .arg(&self.data_dir)
-            .args(["-m", "immediate", "-w", "-t", "60", "stop"]);
+        pg_ctl.arg("-D").arg(&self.data_dir).args(["-m", "immediate", "-w", "-t", "60", "stop"]);
         run(pg_ctl, Some(&self.log_file))
     }
 
@@ -569,10 +515,7 @@ pub fn postgres_bindir() -> Result<PathBuf, TestkitError> {
         if missing.is_empty() {
             return Ok(dir);
         }
-        return Err(TestkitError::MissingBinaries {
-            missing,
-            searched: vec![dir],
-        });
+        return Err(TestkitError::MissingBinaries { missing, searched: vec![dir] });
     }
 
     let mut candidates = debian_bindirs();
@@ -587,16 +530,12 @@ pub fn postgres_bindir() -> Result<PathBuf, TestkitError> {
         if missing.is_empty() {
             return Ok(dir.clone());
         }
-        if fewest_missing
-            .as_ref()
-            .is_none_or(|m| missing.len() < m.len())
-        {
+        if fewest_missing.as_ref().is_none_or(|m| missing.len() < m.len()) {
             fewest_missing = Some(missing);
         }
     }
     Err(TestkitError::MissingBinaries {
-        missing: fewest_missing
-            .unwrap_or_else(|| REQUIRED_BINARIES.iter().map(|b| (*b).to_owned()).collect()),
+        missing: fewest_missing.unwrap_or_else(|| REQUIRED_BINARIES.iter().map(|b| (*b).to_owned()).collect()),
         searched: candidates,
     })
 }
@@ -610,11 +549,7 @@ fn debian_bindirs() -> Vec<PathBuf> {
         .flatten()
         .filter_map(|entry| {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let version: Vec<u32> = name
-                .split('.')
-                .map(str::parse)
-                .collect::<Result<_, _>>()
-                .ok()?;
+            let version: Vec<u32> = name.split('.').map(str::parse).collect::<Result<_, _>>().ok()?;
             let bin = entry.path().join("bin");
             bin.join("initdb").is_file().then_some((version, bin))
         })
@@ -624,11 +559,7 @@ fn debian_bindirs() -> Vec<PathBuf> {
 }
 
 fn pg_config_bindir() -> Option<PathBuf> {
-    let output = Command::new("pg_config")
-        .arg("--bindir")
-        .stdin(Stdio::null())
-        .output()
-        .ok()?;
+    let output = Command::new("pg_config").arg("--bindir").stdin(Stdio::null()).output().ok()?;
     if !output.status.success() {
         return None;
     }
@@ -638,11 +569,7 @@ fn pg_config_bindir() -> Option<PathBuf> {
 }
 
 fn missing_binaries(dir: &Path) -> Vec<String> {
-    REQUIRED_BINARIES
-        .iter()
-        .filter(|b| !dir.join(b).is_file())
-        .map(|b| (*b).to_owned())
-        .collect()
+    REQUIRED_BINARIES.iter().filter(|b| !dir.join(b).is_file()).map(|b| (*b).to_owned()).collect()
 }
 
 fn server_command(bindir: &Path, program: &str, run_as: RunAs) -> Command {
@@ -673,10 +600,7 @@ fn run(command: Command, server_log: Option<&Path>) -> Result<(), TestkitError> 
 
 fn run_output(mut command: Command, server_log: Option<&Path>) -> Result<Output, TestkitError> {
     let description = describe(&command);
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .map_err(io_error(format!("running `{description}`")))?;
+    let output = command.stdin(Stdio::null()).output().map_err(io_error(format!("running `{description}`")))?;
     if output.status.success() {
         return Ok(output);
     }
@@ -724,8 +648,7 @@ fn base_dir() -> Result<PathBuf, TestkitError> {
         Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
         Err(err) => {
             if let Some(parent) = base.parent() {
-                fs::create_dir_all(parent)
-                    .map_err(io_error(format!("creating {}", parent.display())))?;
+                fs::create_dir_all(parent).map_err(io_error(format!("creating {}", parent.display())))?;
             }
             match fs::create_dir(&base) {
                 Ok(()) => set_mode(&base, 0o1777)?,
@@ -772,10 +695,7 @@ fn reap_stale_servers(base: &Path, bindir: &Path, run_as: RunAs) {
         let data = claimed.join("data");
         if data.join("postmaster.pid").exists() {
             let mut pg_ctl = server_command(bindir, "pg_ctl", run_as);
-            pg_ctl
-                .arg("-D")
-                .arg(&data)
-                .args(["-m", "immediate", "-w", "-t", "30", "stop"]);
+            pg_ctl.arg("-D").arg(&data).args(["-m", "immediate", "-w", "-t", "30", "stop"]);
             let _ = run(pg_ctl, None);
         }
         let _ = fs::remove_dir_all(&claimed);
@@ -864,10 +784,7 @@ fn random_port() -> u16 {
 fn percent_encode(s: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'.' | b'_' | b'~')
-            || (keep_slash && b == b'/')
-        {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || (keep_slash && b == b'/') {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -895,10 +812,7 @@ mod tests {
     fn owner_of_this_process_is_alive_and_a_dead_one_is_not() {
         let (pid, start) = own_identity();
         assert!(owner_alive(&format!("{pid} {start}\n")));
-        assert!(
-            !owner_alive(&format!("{pid} 1{start}\n")),
-            "start time must match"
-        );
+        assert!(!owner_alive(&format!("{pid} 1{start}\n")), "start time must match");
         assert!(!owner_alive("4194999 1\n"), "PID above pid_max");
         assert!(!owner_alive("garbage"));
     }
@@ -911,9 +825,6 @@ mod tests {
         };
         let text = err.to_string();
         assert!(text.contains("missing initdb, pg_ctl"), "{text}");
-        assert!(
-            text.contains("run: apt-get install -y postgresql"),
-            "{text}"
-        );
+        assert!(text.contains("run: apt-get install -y postgresql"), "{text}");
     }
 }

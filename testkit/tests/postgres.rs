@@ -34,9 +34,7 @@ fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
 fn run_child(name: &str, env: &[(&str, &str)]) -> String {
     let exe = std::env::current_exe().expect("current_exe");
     let mut command = Command::new(exe);
-    command
-        .args(["--exact", name, "--nocapture", "--test-threads", "1"])
-        .env(CHILD_ENV, "1");
+    command.args(["--exact", name, "--nocapture", "--test-threads", "1"]).env(CHILD_ENV, "1");
     for (k, v) in env {
         command.env(k, v);
     }
@@ -65,20 +63,9 @@ fn start_two_databases_query_and_drop() {
     let pg = TempPostgres::start(false).expect("start PostgreSQL");
     let alpha = pg.create_database("alpha").expect("create alpha");
     let beta = pg.create_database("beta").expect("create beta");
-    assert_eq!(
-        alpha,
-        format!(
-            "postgres://postgres@localhost:{}/alpha?host={}",
-            pg.port(),
-            pg.socket_dir().display()
-        )
-    );
+    assert_eq!(alpha, format!("postgres://postgres@localhost:{}/alpha?host={}", pg.port(), pg.socket_dir().display()));
     assert!(beta.ends_with(&format!("/beta?host={}", pg.socket_dir().display())));
-    assert!(
-        pg.socket_dir()
-            .join(format!(".s.PGSQL.{}", pg.port()))
-            .exists()
-    );
+    assert!(pg.socket_dir().join(format!(".s.PGSQL.{}", pg.port())).exists());
 
     for (db, url) in [("alpha", &alpha), ("beta", &beta)] {
         // `psql -c 'select 1'` over the socket directory and port ...
@@ -89,38 +76,18 @@ fn start_two_databases_query_and_drop() {
             .arg(url)
             .output()
             .expect("run psql URL");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&output.stdout),
-            format!("{db}|postgres\n")
-        );
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(String::from_utf8_lossy(&output.stdout), format!("{db}|postgres\n"));
     }
-    assert_eq!(
-        pg.psql("postgres", "show fsync").expect("show fsync"),
-        "off\n"
-    );
-    assert_eq!(
-        pg.psql("postgres", "show max_connections")
-            .expect("show max_connections"),
-        "200\n"
-    );
-    assert_eq!(
-        pg.psql("postgres", "show listen_addresses")
-            .expect("show listen_addresses"),
-        "\n"
-    );
+    assert_eq!(pg.psql("postgres", "show fsync").expect("show fsync"), "off\n");
+    assert_eq!(pg.psql("postgres", "show max_connections").expect("show max_connections"), "200\n");
+    assert_eq!(pg.psql("postgres", "show listen_addresses").expect("show listen_addresses"), "\n");
 
     let pid = pg.postmaster_pid().expect("postmaster.pid");
     assert!(!process_gone(pid));
     let root = pg.root_dir().to_path_buf();
     drop(pg);
-    wait_until("the postmaster exited", Duration::from_secs(10), || {
-        process_gone(pid)
-    });
+    wait_until("the postmaster exited", Duration::from_secs(10), || process_gone(pid));
     assert!(!root.exists(), "{} still exists", root.display());
 }
 
@@ -129,17 +96,11 @@ fn durable_server_keeps_committed_rows_across_a_crash() {
     let pg = TempPostgres::start(true).expect("start PostgreSQL");
     assert_eq!(pg.psql("postgres", "show fsync").expect("show"), "on\n");
     pg.create_database("crash").expect("create");
-    pg.psql("crash", "create table t (x int); insert into t values (42)")
-        .expect("insert");
+    pg.psql("crash", "create table t (x int); insert into t values (42)").expect("insert");
     let before = pg.postmaster_pid().expect("pid");
     pg.crash().expect("crash");
-    wait_until("the postmaster exited", Duration::from_secs(10), || {
-        process_gone(before)
-    });
-    assert!(
-        pg.psql("crash", "select 1").is_err(),
-        "server still answers"
-    );
+    wait_until("the postmaster exited", Duration::from_secs(10), || process_gone(before));
+    assert!(pg.psql("crash", "select 1").is_err(), "server still answers");
     pg.restart().expect("restart");
     assert_ne!(pg.postmaster_pid(), Some(before));
     assert_eq!(pg.psql("crash", "select x from t").expect("select"), "42\n");
@@ -159,10 +120,7 @@ fn shared_server_is_started_once_and_hands_out_fresh_databases() {
         .and_then(|(before_query, _)| before_query.rsplit_once('/'))
         .map(|(_, db)| db)
         .expect("database in URL");
-    assert_eq!(
-        a.psql(db, "select current_database()").expect("select"),
-        format!("{db}\n")
-    );
+    assert_eq!(a.psql(db, "select current_database()").expect("select"), format!("{db}\n"));
 }
 
 #[test]
@@ -192,11 +150,9 @@ fn watchdog_stops_the_server_after_the_owner_exits() {
     let stdout = run_child("child_leaks_a_server", &[]);
     let pid: u32 = field(&stdout, "PID ").parse().expect("pid");
     let root = PathBuf::from(field(&stdout, "ROOT "));
-    wait_until(
-        "the watchdog stopped the leaked server",
-        Duration::from_secs(15),
-        || process_gone(pid) && !root.exists(),
-    );
+    wait_until("the watchdog stopped the leaked server", Duration::from_secs(15), || {
+        process_gone(pid) && !root.exists()
+    });
 }
 
 #[test]
@@ -209,11 +165,8 @@ fn start_reaps_directories_of_dead_owners() {
     fs::write(stale.join("owner"), "4194999 1\n").expect("owner");
     let live = base.join(format!("pg-live-test-{}", std::process::id()));
     fs::create_dir_all(&live).expect("mkdir");
-    fs::write(
-        live.join("owner"),
-        fs::read_to_string(pg.root_dir().join("owner")).expect("read own owner file"),
-    )
-    .expect("owner");
+    fs::write(live.join("owner"), fs::read_to_string(pg.root_dir().join("owner")).expect("read own owner file"))
+        .expect("owner");
 
     let other = TempPostgres::start(false).expect("start");
     assert!(!stale.exists(), "stale directory not reaped");
@@ -236,19 +189,10 @@ fn child_starts_without_binaries() {
 fn missing_binaries_are_reported_with_the_fix() {
     let empty = tempfile::tempdir().expect("tempdir");
     let dir = empty.path().to_str().expect("utf-8 path");
-    let stdout = run_child(
-        "child_starts_without_binaries",
-        &[("SITELEDGER_PG_BINDIR", dir)],
-    );
+    let stdout = run_child("child_starts_without_binaries", &[("SITELEDGER_PG_BINDIR", dir)]);
     let message = field(&stdout, "ERROR ");
-    assert!(
-        message.contains("missing initdb, pg_ctl, postgres, psql"),
-        "{message}"
-    );
-    assert!(
-        message.contains("run: apt-get install -y postgresql"),
-        "{message}"
-    );
+    assert!(message.contains("missing initdb, pg_ctl, postgres, psql"), "{message}");
+    assert!(message.contains("run: apt-get install -y postgresql"), "{message}");
     assert!(message.contains(dir), "{message}");
 }
 
@@ -262,11 +206,7 @@ fn socket_dir_is_reachable_by_the_server_user() {
             use std::os::unix::fs::PermissionsExt as _;
             fs::metadata(d).expect("metadata").permissions().mode()
         };
-        assert!(
-            mode & 0o001 != 0,
-            "{} is not world-traversable",
-            d.display()
-        );
+        assert!(mode & 0o001 != 0, "{} is not world-traversable", d.display());
         dir = d.parent();
     }
 }

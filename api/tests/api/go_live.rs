@@ -47,12 +47,18 @@ async fn go_sumdb_verifies_the_live_log() {
     for i in 0..size {
         let leaf = app.get(&format!("/v1/log/leaves/{i}"), None).await.bytes().await.expect("leaf");
         leaves.push(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &leaf));
-        let p: Value = app.get(&format!("/v1/log/proof/inclusion?index={i}&size={size}"), None).await.json().await.expect("proof");
+        let p: Value =
+            app.get(&format!("/v1/log/proof/inclusion?index={i}&size={size}"), None).await.json().await.expect("proof");
         inclusion.push(json!({"index": i, "hashes": p["hashes"]}));
     }
     // The old checkpoint's root is what an auditor kept from before; here it is recomputed from the old leaves.
     let old_root = app.server.state.ledger.root_at(old_size).await.expect("root");
-    let c: Value = app.get(&format!("/v1/log/proof/consistency?from={old_size}&to={size}"), None).await.json().await.expect("proof");
+    let c: Value = app
+        .get(&format!("/v1/log/proof/consistency?from={old_size}&to={size}"), None)
+        .await
+        .json()
+        .await
+        .expect("proof");
     let input = json!({
         "vkey": vkey.trim(),
         "checkpoint": note,
