@@ -13,7 +13,9 @@
 //!    `env.dust_noise.reading.v1` records (with a few `alarm.raised.v1` / `alarm.cleared.v1`) in batches of 1, 64
 //!    and 1024. Reports events/s and request latency p50/p99/max, then how long the read models took to catch up.
 //! 2. **query**: `--clients` concurrent clients send `--requests` requests to each of `/v1/projects`,
-//!    `/v1/districts`, `/v1/alarms`, `/v1/projects/{id}/events` and the dashboard `/` (after a warm-up pass).
+//!    `/v1/districts`, `/v1/alarms` (the API's default page of up to 500, and `?limit=50`),
+//!    `/v1/projects/{id}/events` and the dashboard `/` (after a warm-up pass), once back to back and once paced
+//!    (`--pace-ms`).
 //!    Reports p50/p99/max latency and throughput.
 //! 3. **feed**: `--subscribers` concurrent `GET /v1/feed` Server-Sent-Events subscribers; one writer publishes
 //!    `--feed-rate` records per second for `--feed-seconds`. Each record carries its publish time (the
@@ -640,10 +642,11 @@ async fn phase_query(
     // The writers' projects (the ones with data) for the timeline endpoint.
     let ids = Arc::new(projects.iter().take(16).cloned().collect::<Vec<_>>());
     let mut rows = Vec::new();
-    let endpoints: [(&'static str, bool); 5] = [
+    let endpoints: [(&'static str, bool); 6] = [
         ("/v1/projects", false),
         ("/v1/districts", false),
         ("/v1/alarms", false),
+        ("/v1/alarms?limit=50", false),
         ("/v1/projects/{id}/events", false),
         ("/", true),
     ];

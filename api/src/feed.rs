@@ -125,10 +125,10 @@ impl Filter {
         if !self.kinds.is_empty() && !self.kinds.iter().any(|k| r.kind.starts_with(k.as_str())) {
             return false;
         }
-        if let Some(p) = &self.project_prefix {
-            if !r.stream.starts_with(p.as_str()) {
-                return false;
-            }
+        if let Some(p) = &self.project_prefix
+            && !r.stream.starts_with(p.as_str())
+        {
+            return false;
         }
         state.access.allows(&self.scope, &r.stream)
     }

@@ -18,7 +18,7 @@ pub enum AnyStore {
     Postgres(PgStore),
     /// KurrentDB cluster.
     #[cfg(feature = "kurrentdb")]
-    Kurrent(KurrentStore),
+    Kurrent(Box<KurrentStore>),
 }
 
 impl AnyStore {
@@ -34,7 +34,7 @@ impl AnyStore {
         }
         #[cfg(feature = "kurrentdb")]
         if url.starts_with("kurrentdb://") || url.starts_with("esdb://") || url.starts_with("kdb://") {
-            return Ok(AnyStore::Kurrent(KurrentStore::connect(url).await?));
+            return Ok(AnyStore::Kurrent(Box::new(KurrentStore::connect(url).await?)));
         }
         Err(StoreError::Database(format!(
             "unsupported store URL {url:?}: use sqlite:PATH or postgres://…{}",

@@ -841,10 +841,10 @@ impl<S: EventStore> Sequencer<S> {
                     self.state.system_prev = Some(e.leaf_hash);
                 }
                 keys_changed |= e.kind == KEY_ENROLLED_KIND || e.kind == KEY_REVOKED_KIND;
-                if self.config.policy.wants(&e.kind) {
-                    if let Ok(env) = Envelope::parse(&e.leaf) {
-                        self.config.policy.accepted(&env);
-                    }
+                if self.config.policy.wants(&e.kind)
+                    && let Ok(env) = Envelope::parse(&e.leaf)
+                {
+                    self.config.policy.accepted(&env);
                 }
             }
         }
@@ -1318,10 +1318,10 @@ impl<S: EventStore> Sequencer<S> {
     fn refeed_policy(&self, p: &Pending) {
         self.config.policy.settled(false);
         for e in &p.events {
-            if self.config.policy.wants(&e.kind) {
-                if let Ok(env) = Envelope::parse(&e.leaf) {
-                    self.config.policy.accepted(&env);
-                }
+            if self.config.policy.wants(&e.kind)
+                && let Ok(env) = Envelope::parse(&e.leaf)
+            {
+                self.config.policy.accepted(&env);
             }
         }
     }

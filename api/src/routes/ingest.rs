@@ -126,19 +126,19 @@ pub async fn ingest(
         let id_hint = v.get("id").and_then(Value::as_str).map(str::to_owned);
         match Envelope::from_value(v) {
             Ok(env) => {
-                if let Some(bound) = principal.signer_binding() {
-                    if env.signer().to_string() != bound {
-                        results.push(Some(rejected(
-                            index,
-                            Some(env.id().to_string()),
-                            "forbidden_signer",
-                            format!(
-                                "this gateway token may submit only records signed by key {bound}, not {}",
-                                env.signer()
-                            ),
-                        )));
-                        continue;
-                    }
+                if let Some(bound) = principal.signer_binding()
+                    && env.signer().to_string() != bound
+                {
+                    results.push(Some(rejected(
+                        index,
+                        Some(env.id().to_string()),
+                        "forbidden_signer",
+                        format!(
+                            "this gateway token may submit only records signed by key {bound}, not {}",
+                            env.signer()
+                        ),
+                    )));
+                    continue;
                 }
                 results.push(None);
                 slots.push(index);

@@ -165,10 +165,10 @@ pub async fn events(
         if !state.access.allows(&scope, &e.stream) {
             continue;
         }
-        if let Some(k) = &q.kind {
-            if !e.kind.starts_with(k.as_str()) {
-                continue;
-            }
+        if let Some(k) = &q.kind
+            && !e.kind.starts_with(k.as_str())
+        {
+            continue;
         }
         out.push(EventRow {
             position: e.position,

@@ -46,12 +46,14 @@ impl TestApp {
 
     pub async fn spawn_with(f: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = Config::default();
-        config.data_dir = dir.path().to_path_buf();
-        config.listen = "127.0.0.1:0".parse().expect("addr");
-        config.log_origin = "test.siteledger.example/log".into();
-        config.trust_roots = vec![city_key().public().to_base64()];
-        config.checkpoint_interval_ms = 50;
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            log_origin: "test.siteledger.example/log".into(),
+            trust_roots: vec![city_key().public().to_base64()],
+            checkpoint_interval_ms: 50,
+            ..Config::default()
+        };
         f(&mut config);
         let server = siteledger_api::server::spawn(config).await.expect("server starts");
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");

@@ -148,11 +148,13 @@ async fn registry_rules_apply_at_ingest_and_survive_a_restart() {
     // After a restart the registry is rebuilt from the log: the same duplicate is still refused.
     let dir = app.dir;
     app.server.shutdown().await;
-    let mut config = siteledger_api::config::Config::default();
-    config.data_dir = dir.path().to_path_buf();
-    config.listen = "127.0.0.1:0".parse().expect("addr");
-    config.log_origin = "test.siteledger.example/log".into();
-    config.trust_roots = vec![crate::helpers::city_key().public().to_base64()];
+    let config = siteledger_api::config::Config {
+        data_dir: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        log_origin: "test.siteledger.example/log".into(),
+        trust_roots: vec![crate::helpers::city_key().public().to_base64()],
+        ..siteledger_api::config::Config::default()
+    };
     let server = siteledger_api::server::spawn(config).await.expect("restart");
     let again = app
         .city

@@ -48,7 +48,7 @@ pub async fn build(app: &mut TestApp) -> World {
     let project = |id: &str, name: &str, district: &str, owner: &str, gc: &str| {
         json!({
             "project_id": id, "name": name, "district": district, "central_urban": true,
-            "floor_area_m2": "52000.00", "contract_cost_fen": 180_000_000_00i64, "start_date": "2026-03-01",
+            "floor_area_m2": "52000.00", "contract_cost_fen": 18_000_000_000_i64, "start_date": "2026-03-01",
             "participants": [{"role": "owner", "credit_code": owner}, {"role": "general_contractor", "credit_code": gc}],
         })
     };
