@@ -398,12 +398,17 @@ async fn setup(ctx: &mut Ctx, writers: usize) -> anyhow::Result<(Vec<String>, Ve
             city::enrollment(&pk, "宁波市住房和城乡建设局（压测）", "city_bureau"),
         )?);
     }
-    envs.push(ctx.sign_root(
-        "registry/zones",
-        "registry.zone.added.v1",
-        obj(json!({"code": ZONE_CODE, "name": ZONE_NAME})),
-    )?);
-    let enterprises = city::enterprises();
+    // On a shared server the zone may exist already (a second registration would be refused); the enterprises get
+    // credit codes of this run, so they never collide.
+    let districts: Vec<Value> = serde_json::from_str(&ctx.get_text("/v1/districts").await?)?;
+    if !districts.iter().any(|d| d["code"] == ZONE_CODE) {
+        envs.push(ctx.sign_root(
+            "registry/zones",
+            "registry.zone.added.v1",
+            obj(json!({"code": ZONE_CODE, "name": ZONE_NAME})),
+        )?);
+    }
+    let enterprises = city::enterprises_with(ctx.rng.next_u64());
     for e in &enterprises {
         envs.push(ctx.sign_root(
             "registry/enterprises",
@@ -696,6 +701,10 @@ struct Cpu {
     wall: f64,
 }
 
+fn cores() -> f64 {
+    std::thread::available_parallelism().map_or(1, usize::from) as f64
+}
+
 /// A reading of the CPU clocks.
 #[derive(Debug, Clone, Copy)]
 struct CpuMark {
@@ -746,8 +755,11 @@ impl Cpu {
         if self.total <= 0.0 {
             return "n/a".into();
         }
-        let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
-        let capacity = (self.wall * cores).max(1e-9);
+        if self.server <= 0.0 {
+            // --url: the server's threads are not ours to see.
+            return format!("– / {:.0} %", 100.0 * self.total / (self.wall * cores()).max(1e-9));
+        }
+        let capacity = (self.wall * cores()).max(1e-9);
         format!(
             "{:.0} % / {:.0} %",
             100.0 * self.server / capacity,
@@ -819,7 +831,8 @@ async fn phase_feed(
             Arc::clone(&all_done),
             Arc::clone(&resumes),
         );
-        let url = ctx.url("/v1/feed?kinds=env.");
+        // Only the publisher writes to its project (a --url server may have other producers, e.g. the demo).
+        let url = ctx.url(&format!("/v1/feed?kinds=env.&project={}", publisher.project_id));
         let token = ctx.token.clone();
         let mut stop = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
@@ -1088,8 +1101,14 @@ fn report(
             s,
             "\n**Queries** — {} concurrent clients, city-wide token, log of {log_size:.0} records; {} requests per endpoint \
              and run after a warm-up pass. *Back to back*: each client sends its next request as soon as it has read \
-             the answer (saturation). *Paced*: each client sends one request every {} ms. {cpu_note}\n",
-            args.clients, args.requests, args.pace_ms
+             the answer (saturation).{} {cpu_note}\n",
+            args.clients,
+            args.requests,
+            if args.pace_ms > 0 {
+                format!(" *Paced*: each client sends one request every {} ms.", args.pace_ms)
+            } else {
+                String::new()
+            }
         );
         let _ = writeln!(
             s,
@@ -1125,7 +1144,7 @@ fn report(
     if let Some(f) = feed {
         let _ = writeln!(
             s,
-            "\n**Live feed** — concurrent `GET /v1/feed?kinds=env.` subscribers (city-wide token); one writer publishes \
+            "\n**Live feed** — concurrent `GET /v1/feed?kinds=env.&project=…` subscribers (city-wide token); one writer publishes \
              {}/s for {} s; delivery latency = publish (just before the `POST`) → parsed by the subscriber, over every \
              delivery; {cpu_note} while publishing\n",
             f.rate, f.secs

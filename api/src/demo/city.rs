@@ -192,7 +192,12 @@ pub fn credit_code(region: &str, rng: &mut SplitMix64) -> String {
 
 /// The demo's enterprises (fixed credit codes from the registry seed).
 pub fn enterprises() -> Vec<EnterpriseSpec> {
-    let mut rng = SplitMix64::derive(REGISTRY_SEED, 1);
+    enterprises_with(REGISTRY_SEED)
+}
+
+/// The same enterprises with credit codes drawn from `seed` (the bench registers its own set on a shared server).
+pub fn enterprises_with(seed: u64) -> Vec<EnterpriseSpec> {
+    let mut rng = SplitMix64::derive(seed, 1);
     ENTERPRISES
         .iter()
         .map(|&(name, types, region)| EnterpriseSpec { credit_code: credit_code(region, &mut rng), name, types })

@@ -97,7 +97,7 @@ pub struct AlarmsQuery {
     pub project: Option<String>,
     /// Only open alarms.
     pub open: Option<bool>,
-    /// At most this many (default 500).
+    /// At most this many (default 50, at most 10 000).
     pub limit: Option<usize>,
 }
 
@@ -109,7 +109,7 @@ pub async fn alarms(
     principal: Principal,
     Query(q): Query<AlarmsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let filter = AlarmFilter { project: q.project, open_only: q.open.unwrap_or(false), since: None, limit: q.limit };
+    let filter = AlarmFilter { project: q.project, open_only: q.open.unwrap_or(false), since: None, limit: Some(q.limit.unwrap_or(50)) };
     let rows = state.read.alarms(&principal.scope(), &filter).await?;
     Ok(Json(serde_json::to_value(rows).map_err(ApiError::internal)?))
 }
