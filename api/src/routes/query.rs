@@ -109,7 +109,12 @@ pub async fn alarms(
     principal: Principal,
     Query(q): Query<AlarmsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let filter = AlarmFilter { project: q.project, open_only: q.open.unwrap_or(false), since: None, limit: Some(q.limit.unwrap_or(50)) };
+    let filter = AlarmFilter {
+        project: q.project,
+        open_only: q.open.unwrap_or(false),
+        since: None,
+        limit: Some(q.limit.unwrap_or(50)),
+    };
     let rows = state.read.alarms(&principal.scope(), &filter).await?;
     Ok(Json(serde_json::to_value(rows).map_err(ApiError::internal)?))
 }
