@@ -797,6 +797,38 @@ fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// Builds the Go interoperability checker (`signer/tests/interop/go/main.go`, which verifies C2SP checkpoints and
+/// RFC 9162 proofs with Go's `golang.org/x/mod/sumdb/note` and `sumdb/tlog`) offline into `dir`, and returns the
+/// binary's path. Needs Debian's `golang-go` and `golang-golang-x-mod-dev` (scripts/test.sh installs them).
+pub fn go_interop_checker(dir: &Path) -> Result<PathBuf, TestkitError> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../signer/tests/interop/go/main.go");
+    let bin = dir.join("siteledger-interop");
+    let out = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .env("GO111MODULE", "off")
+        .env("GOPATH", "/usr/share/gocode")
+        .env("GOFLAGS", "")
+        .env("GOPROXY", "off")
+        .env("GOCACHE", dir.join("go-cache"))
+        .output()
+        .map_err(|source| TestkitError::Io {
+            context: "running `go build` (install Go: apt-get install -y golang-go golang-golang-x-mod-dev)".into(),
+            source,
+        })?;
+    if !out.status.success() {
+        return Err(TestkitError::Io {
+            context: format!(
+                "building the Go checker failed (is golang-golang-x-mod-dev installed?):\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            source: std::io::Error::other("go build failed"),
+        });
+    }
+    Ok(bin)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

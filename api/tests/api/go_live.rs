@@ -1,31 +1,12 @@
 //! Go's reference implementation (golang.org/x/mod/sumdb/note and sumdb/tlog) verifies the live checkpoint and
 //! the proofs fetched from the running server's transparency endpoints, exactly as an external auditor would.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
 use crate::world::{self, reading};
-
-fn build_checker(dir: &Path) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../signer/tests/interop/go/main.go");
-    let bin = dir.join("siteledger-interop");
-    let out = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(&src)
-        .env("GO111MODULE", "off")
-        .env("GOPATH", "/usr/share/gocode")
-        .env("GOFLAGS", "")
-        .env("GOPROXY", "off")
-        .env("GOCACHE", dir.join("go-cache"))
-        .output()
-        .expect("Go is needed: apt-get install golang-go golang-golang-x-mod-dev (scripts/test.sh does this)");
-    assert!(out.status.success(), "building the Go checker failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    bin
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_sumdb_verifies_the_live_log() {
@@ -67,7 +48,7 @@ async fn go_sumdb_verifies_the_live_log() {
         "consistency": [{"old_size": old_size, "old_root": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, old_root), "hashes": c["hashes"]}],
     });
     let dir = tempfile::tempdir().expect("tmp");
-    let bin = build_checker(dir.path());
+    let bin = siteledger_testkit::go_interop_checker(dir.path()).expect("Go checker builds");
     let path = dir.path().join("input.json");
     std::fs::write(&path, serde_json::to_vec(&input).expect("json")).expect("write");
     let out = Command::new(&bin).arg(&path).output().expect("run checker");

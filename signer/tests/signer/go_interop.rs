@@ -2,35 +2,13 @@
 //! (`golang.org/x/mod/sumdb/note` and `sumdb/tlog`, from Debian's golang-golang-x-mod-dev), and tampered ones do not.
 //! See signer/tests/interop/README.md for the checker and its offline build.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 use siteledger_signer::sample::SampleLog;
-
-fn build_checker(dir: &Path) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/go/main.go");
-    let bin = dir.join("siteledger-interop");
-    let out = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(&src)
-        .env("GO111MODULE", "off")
-        .env("GOPATH", "/usr/share/gocode")
-        .env("GOFLAGS", "")
-        .env("GOPROXY", "off")
-        .env("GOCACHE", dir.join("go-cache"))
-        .output()
-        .expect("the Go toolchain is needed for the interoperability test: apt-get install golang-go golang-golang-x-mod-dev (scripts/test.sh does this)");
-    assert!(
-        out.status.success(),
-        "building the Go checker failed (is golang-golang-x-mod-dev installed?):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    bin
-}
 
 fn run(bin: &Path, input: &Value, dir: &Path) -> (i32, String) {
     let path = dir.join("input.json");
@@ -46,7 +24,7 @@ fn b64(h: &[u8]) -> String {
 #[test]
 fn go_sumdb_verifies_our_checkpoints_and_proofs() {
     let dir = tempfile::tempdir().expect("tmp");
-    let bin = build_checker(dir.path());
+    let bin = siteledger_testkit::go_interop_checker(dir.path()).expect("Go checker builds");
     let log = SampleLog::new(200).expect("log");
     let size = log.tree.size();
     let leaves: Vec<String> = log.envelopes.iter().map(|e| b64(e.leaf_bytes())).collect();
