@@ -1328,7 +1328,14 @@ impl<S: EventStore> Sequencer<S> {
 
     /// Writes the pending group (and a checkpoint if `checkpoint`) and folds it into the state.
     async fn commit(&mut self, p: Pending, checkpoint: bool) -> Result<(), LedgerError> {
-        let cp = if checkpoint && p.head > 0 && p.head > self.state.last_checkpoint_size {
+        // Another writer sharing the database may already have signed this size (the same log key signs the same
+        // text, so the note is byte-identical): reuse it rather than storing it twice.
+        let already = if checkpoint && p.events.is_empty() && p.head > self.state.last_checkpoint_size {
+            self.shared.store.checkpoint_at(p.head).await?.is_some()
+        } else {
+            false
+        };
+        let cp = if checkpoint && !already && p.head > 0 && p.head > self.state.last_checkpoint_size {
             let root = p.frontier.root();
             let cp = Checkpoint { origin: self.shared.origin.clone(), size: p.head, root, extensions: vec![] };
             let note = cp.sign(&self.config.log_signer).map_err(|e| LedgerError::Signing(e.to_string()))?;
@@ -1343,7 +1350,18 @@ impl<S: EventStore> Sequencer<S> {
             revocations: p.revocations,
             checkpoint: cp,
         };
-        self.shared.store.commit(self.state.head, &commit).await?;
+        match self.shared.store.commit(self.state.head, &commit).await {
+            Ok(()) => {}
+            // A checkpoint-only commit that lost the race to an identical checkpoint by another writer.
+            Err(StoreError::Conflict(_))
+                if commit.events.is_empty()
+                    && self.shared.store.checkpoint_at(p.head).await?.is_some_and(|c| c.root == p.frontier.root()) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if already {
+            self.state.last_checkpoint_size = p.head;
+            self.state.uncovered_since = None;
+        }
 
         // Durable: fold into the state.
         let had_uncovered = self.state.head > self.state.last_checkpoint_size;
