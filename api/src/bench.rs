@@ -45,10 +45,10 @@ use tokio::sync::{Semaphore, oneshot, watch};
 
 use crate::auth::Role;
 use crate::config::Config;
-use crate::demo::chain::Chain;
 use crate::demo::city::{self, DISTRICTS, ZONE_CODE, ZONE_NAME};
 use crate::demo::client::IngestClient;
 use crate::demo::rng::SplitMix64;
+use siteledger_signer::envelope::SignerChain as Chain;
 
 /// A bench phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

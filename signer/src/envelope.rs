@@ -96,6 +96,60 @@ impl UnsignedEnvelope {
     }
 }
 
+/// Where a signer's hash chain stands (docs/FORMAT.md §4): the next sequence number and the leaf hash of the
+/// signer's previous envelope. Signs the next envelope of the chain and advances; resume after a restart with
+/// [`SignerChain::after`] from the last stored record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignerChain {
+    /// Next sequence number.
+    pub next_seq: u64,
+    /// Leaf hash of the previous envelope (None before the first).
+    pub prev: Option<Hash>,
+}
+
+impl Default for SignerChain {
+    fn default() -> Self {
+        SignerChain::new()
+    }
+}
+
+impl SignerChain {
+    /// A fresh chain (next seq 1).
+    pub fn new() -> SignerChain {
+        SignerChain { next_seq: 1, prev: None }
+    }
+
+    /// The chain after the stored record with `seq` and `leaf_hash`.
+    pub fn after(seq: u64, leaf_hash: Hash) -> SignerChain {
+        SignerChain { next_seq: seq + 1, prev: Some(leaf_hash) }
+    }
+
+    /// Signs the next envelope with `key` and advances the chain.
+    pub fn sign(
+        &mut self,
+        key: &SigningKey,
+        id: Uuid,
+        stream: &str,
+        kind: &str,
+        occurred_at: &str,
+        payload: Map<String, Value>,
+    ) -> Result<Envelope, EnvelopeError> {
+        let env = UnsignedEnvelope {
+            id,
+            stream: stream.to_owned(),
+            kind: kind.to_owned(),
+            occurred_at: occurred_at.to_owned(),
+            seq: self.next_seq,
+            prev: self.prev,
+            payload,
+        }
+        .sign(key)?;
+        self.next_seq += 1;
+        self.prev = Some(env.leaf_hash());
+        Ok(env)
+    }
+}
+
 /// A signed envelope whose shape has been validated. Immutable.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {

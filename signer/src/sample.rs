@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::bundle::{
     BUNDLE_FORMAT, Bundle, BundleConsistency, KEY_ENROLLED_KIND, KeyEnrollment, bundle_key, bundle_record,
 };
-use crate::envelope::{Envelope, EnvelopeError, UnsignedEnvelope};
+use crate::envelope::{Envelope, EnvelopeError, SignerChain};
 use crate::keys::SigningKey;
 use crate::merkle::{Hash, MemoryTree};
 use crate::note::{Checkpoint, NoteError, NoteSigner};
@@ -49,18 +49,10 @@ impl ChainSigner {
         occurred_at: &str,
         payload: Map<String, Value>,
     ) -> Result<Envelope, EnvelopeError> {
-        let env = UnsignedEnvelope {
-            id,
-            stream: stream.to_owned(),
-            kind: kind.to_owned(),
-            occurred_at: occurred_at.to_owned(),
-            seq: self.next_seq,
-            prev: self.prev,
-            payload,
-        }
-        .sign(&self.key)?;
-        self.next_seq += 1;
-        self.prev = Some(env.leaf_hash());
+        let mut chain = SignerChain { next_seq: self.next_seq, prev: self.prev };
+        let env = chain.sign(&self.key, id, stream, kind, occurred_at, payload)?;
+        self.next_seq = chain.next_seq;
+        self.prev = chain.prev;
         Ok(env)
     }
 }

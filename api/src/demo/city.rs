@@ -10,8 +10,8 @@ use serde_json::{Map, Value, json};
 use siteledger_domain::CreditCode;
 use siteledger_signer::{Envelope, PublicKey, SigningKey};
 
-use super::chain::Chain;
 use super::rng::SplitMix64;
+use siteledger_signer::envelope::SignerChain as Chain;
 
 /// The city bureau's name (subject of its self-enrolment).
 pub const CITY_BUREAU: &str = "宁波市住房和城乡建设局";

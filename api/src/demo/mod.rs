@@ -24,7 +24,6 @@
 //! The operator gets a city-bureau token, logged once at start: it is a demo token, the one exception to "secrets
 //! never in logs", and it is revoked at the next demo start.
 
-pub mod chain;
 pub mod city;
 pub mod client;
 pub mod rng;
@@ -46,11 +45,11 @@ use tokio::sync::watch;
 use crate::auth::Role;
 use crate::state::AppState;
 
-use self::chain::Chain;
 use self::city::{CityKeys, DISTRICTS, ProjectSpec, RegistryPlan};
 use self::client::IngestClient;
 use self::rng::SplitMix64;
 use self::sim::{AlarmAction, Site};
+use siteledger_signer::envelope::SignerChain as Chain;
 
 /// Default simulator tick.
 pub const DEFAULT_TICK_MS: u64 = 5_000;
