@@ -1,5 +1,6 @@
 //! Folding events into the read models: the projections, their checkpoints, and the exactly-once batch.
 
+use siteledger_domain::NingboDistrict;
 use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{Map, Value};
@@ -28,19 +29,19 @@ pub(crate) const ALARM_RAISED: &str = "alarm.raised.v1";
 /// Kind of a cleared alarm.
 pub(crate) const ALARM_CLEARED: &str = "alarm.cleared.v1";
 
-/// Ningbo's ten county-level divisions, present without any event: (code, name).
-pub const FIXED_DISTRICTS: &[(&str, &str)] = &[
-    ("330203", "海曙区"),
-    ("330205", "江北区"),
-    ("330206", "北仑区"),
-    ("330211", "镇海区"),
-    ("330212", "鄞州区"),
-    ("330213", "奉化区"),
-    ("330225", "象山县"),
-    ("330226", "宁海县"),
-    ("330281", "余姚市"),
-    ("330282", "慈溪市"),
-];
+/// Ningbo's ten county-level divisions, present without any event: (code, name), from the domain's
+/// `NingboDistrict` (the one list of them).
+pub const FIXED_DISTRICTS: &[(&str, &str)] = &FIXED;
+
+const FIXED: [(&str, &str); NingboDistrict::ALL.len()] = {
+    let mut out = [("", ""); NingboDistrict::ALL.len()];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = (NingboDistrict::ALL[i].code(), NingboDistrict::ALL[i].name());
+        i += 1;
+    }
+    out
+};
 
 /// A projection: a set of tables folded from the log with its own checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
