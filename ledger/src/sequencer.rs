@@ -565,8 +565,8 @@ struct Pending {
     nodes: Vec<(NodeId, Hash)>,
     new_keys: Vec<StoredKey>,
     revocations: Vec<(String, String)>,
+    /// The tree with the group's leaves; its size is the group's head.
     frontier: Frontier,
-    head: u64,
     by_id: HashMap<Uuid, usize>,
     by_signer_seq: HashMap<(String, u64), usize>,
     signer_heads: HashMap<String, Option<(u64, Hash)>>,
@@ -574,10 +574,14 @@ struct Pending {
     keys: HashMap<String, KeyEntry>,
     system_seq: u64,
     system_prev: Option<Hash>,
-    accepted: u64,
 }
 
 impl Pending {
+    /// The log size once this group is committed.
+    fn head(&self) -> u64 {
+        self.frontier.size()
+    }
+
     fn savepoint(&self) -> Savepoint {
         Savepoint {
             events: self.events.len(),
@@ -585,13 +589,11 @@ impl Pending {
             new_keys: self.new_keys.len(),
             revocations: self.revocations.len(),
             frontier: self.frontier.clone(),
-            head: self.head,
             signer_heads: self.signer_heads.clone(),
             stream_heads: self.stream_heads.clone(),
             keys: self.keys.clone(),
             system_seq: self.system_seq,
             system_prev: self.system_prev,
-            accepted: self.accepted,
         }
     }
 
@@ -604,13 +606,11 @@ impl Pending {
         self.new_keys.truncate(sp.new_keys);
         self.revocations.truncate(sp.revocations);
         self.frontier = sp.frontier;
-        self.head = sp.head;
         self.signer_heads = sp.signer_heads;
         self.stream_heads = sp.stream_heads;
         self.keys = sp.keys;
         self.system_seq = sp.system_seq;
         self.system_prev = sp.system_prev;
-        self.accepted = sp.accepted;
     }
 }
 
@@ -620,13 +620,11 @@ struct Savepoint {
     new_keys: usize,
     revocations: usize,
     frontier: Frontier,
-    head: u64,
     signer_heads: HashMap<String, Option<(u64, Hash)>>,
     stream_heads: HashMap<String, Option<u64>>,
     keys: HashMap<String, KeyEntry>,
     system_seq: u64,
     system_prev: Option<Hash>,
-    accepted: u64,
 }
 
 /// Outcome of deciding one record inside a group.
@@ -662,7 +660,6 @@ impl<S: EventStore> Sequencer<S> {
             new_keys: Vec::new(),
             revocations: Vec::new(),
             frontier: self.state.frontier.clone(),
-            head: self.state.head,
             by_id: HashMap::new(),
             by_signer_seq: HashMap::new(),
             signer_heads: HashMap::new(),
@@ -670,7 +667,6 @@ impl<S: EventStore> Sequencer<S> {
             keys: HashMap::new(),
             system_seq: self.state.system_seq,
             system_prev: self.state.system_prev,
-            accepted: 0,
         }
     }
 
@@ -911,9 +907,9 @@ impl<S: EventStore> Sequencer<S> {
                 }
             }
         }
-        let accepted = p.accepted;
+        let accepted = p.events.len() as u64;
         let has_events = !p.events.is_empty();
-        let due = self.checkpoint_due(&p) || (force_checkpoint && p.head > self.state.last_checkpoint_size);
+        let due = self.checkpoint_due(&p) || (force_checkpoint && p.head() > self.state.last_checkpoint_size);
         if has_events || due {
             self.commit(p, due).await?;
         }
@@ -953,7 +949,7 @@ impl<S: EventStore> Sequencer<S> {
     }
 
     fn checkpoint_due(&self, p: &Pending) -> bool {
-        let uncovered = p.head.saturating_sub(self.state.last_checkpoint_size);
+        let uncovered = p.head().saturating_sub(self.state.last_checkpoint_size);
         if uncovered == 0 {
             return false;
         }
@@ -1052,7 +1048,7 @@ impl<S: EventStore> Sequencer<S> {
                         reason: format!("key {signer} may not enrol itself: it is not a configured root of trust"),
                     }));
                 }
-                KeyEntry { stored: stored_key(e, &public, id, p.head), public }
+                KeyEntry { stored: stored_key(e, &public, id, p.head()), public }
             }
             None => return Ok(Decided::Rejected(Rejection::UnknownSigner { key_id: signer })),
         };
@@ -1094,7 +1090,7 @@ impl<S: EventStore> Sequencer<S> {
             if !self_enrolment && let Err(reason) = self.config.policy.may_enroll(&signer_key.stored, e) {
                 return Ok(Decided::Rejected(Rejection::Registry { reason }));
             }
-            enrolled = Some(KeyEntry { stored: stored_key(e, &public, id, p.head), public });
+            enrolled = Some(KeyEntry { stored: stored_key(e, &public, id, p.head()), public });
         } else if env.kind() == KEY_REVOKED_KIND {
             let r: KeyRevocation = match serde_json::from_value(serde_json::Value::Object(env.payload().clone())) {
                 Ok(r) => r,
@@ -1210,7 +1206,7 @@ impl<S: EventStore> Sequencer<S> {
     }
 
     fn push(&mut self, p: &mut Pending, env: Envelope, leaf_hash: Hash) -> Result<u64, LedgerError> {
-        let position = p.head;
+        let position = p.head();
         let stream_version = self.stream_head(p, env.stream()).map_or(0, |v| v + 1);
         p.stream_heads.insert(env.stream().to_owned(), Some(stream_version));
         let before = p.nodes.len();
@@ -1237,8 +1233,6 @@ impl<S: EventStore> Sequencer<S> {
         p.by_id.insert(event.event_id, p.events.len());
         p.by_signer_seq.insert((event.signer.clone(), event.signer_seq), p.events.len());
         p.events.push(event);
-        p.head += 1;
-        p.accepted += 1;
         Ok(position)
     }
 
@@ -1328,18 +1322,19 @@ impl<S: EventStore> Sequencer<S> {
 
     /// Writes the pending group (and a checkpoint if `checkpoint`) and folds it into the state.
     async fn commit(&mut self, p: Pending, checkpoint: bool) -> Result<(), LedgerError> {
+        let head = p.head();
         // Another writer sharing the database may already have signed this size (the same log key signs the same
         // text, so the note is byte-identical): reuse it rather than storing it twice.
-        let already = if checkpoint && p.events.is_empty() && p.head > self.state.last_checkpoint_size {
-            self.shared.store.checkpoint_at(p.head).await?.is_some()
+        let already = if checkpoint && p.events.is_empty() && head > self.state.last_checkpoint_size {
+            self.shared.store.checkpoint_at(head).await?.is_some()
         } else {
             false
         };
-        let cp = if checkpoint && !already && p.head > 0 && p.head > self.state.last_checkpoint_size {
+        let cp = if checkpoint && !already && head > 0 && head > self.state.last_checkpoint_size {
             let root = p.frontier.root();
-            let cp = Checkpoint { origin: self.shared.origin.clone(), size: p.head, root, extensions: vec![] };
+            let cp = Checkpoint { origin: self.shared.origin.clone(), size: head, root, extensions: vec![] };
             let note = cp.sign(&self.config.log_signer).map_err(|e| LedgerError::Signing(e.to_string()))?;
-            Some(StoredCheckpoint { size: p.head, root, note, created_at: truncate_micros(self.now()) })
+            Some(StoredCheckpoint { size: head, root, note, created_at: truncate_micros(self.now()) })
         } else {
             None
         };
@@ -1355,17 +1350,17 @@ impl<S: EventStore> Sequencer<S> {
             // A checkpoint-only commit that lost the race to an identical checkpoint by another writer.
             Err(StoreError::Conflict(_))
                 if commit.events.is_empty()
-                    && self.shared.store.checkpoint_at(p.head).await?.is_some_and(|c| c.root == p.frontier.root()) => {}
+                    && self.shared.store.checkpoint_at(head).await?.is_some_and(|c| c.root == p.frontier.root()) => {}
             Err(e) => return Err(e.into()),
         }
         if already {
-            self.state.last_checkpoint_size = p.head;
+            self.state.last_checkpoint_size = head;
             self.state.uncovered_since = None;
         }
 
         // Durable: fold into the state.
         let had_uncovered = self.state.head > self.state.last_checkpoint_size;
-        self.state.head = p.head;
+        self.state.head = head;
         self.state.frontier = p.frontier;
         self.state.signer_heads.extend(p.signer_heads);
         self.state.stream_heads.extend(p.stream_heads);
