@@ -24,9 +24,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use siteledger_projections::Scope;
-use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{ColumnIndex, Decode, Row, Type};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
@@ -289,14 +289,14 @@ impl TokenStore {
                 .await
                 .map_err(ApiError::internal)?
                 .into_iter()
-                .map(|r| row_info_sqlite(&r))
+                .map(|r| row_info(&r))
                 .collect::<Result<Vec<_>, _>>()?,
             TokenStore::Postgres(p) => sqlx::query(sql)
                 .fetch_all(p)
                 .await
                 .map_err(ApiError::internal)?
                 .into_iter()
-                .map(|r| row_info_pg(&r))
+                .map(|r| row_info(&r))
                 .collect::<Result<Vec<_>, _>>()?,
         };
         Ok(rows)
@@ -309,44 +309,73 @@ impl TokenStore {
         }
         let h = hash(secret);
         let now = now_micros(OffsetDateTime::now_utc());
-        let row = match self {
-            TokenStore::Sqlite(p) => sqlx::query("SELECT id, name, role, scope FROM api_tokens WHERE hash = ? AND revoked_at IS NULL AND expires_at > ?")
-                .bind(&h).bind(now).fetch_optional(p).await.map_err(ApiError::internal)?
-                .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1), r.get::<String, _>(2), r.get::<Option<String>, _>(3))),
-            TokenStore::Postgres(p) => sqlx::query("SELECT id, name, role, scope FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL AND expires_at > $2")
-                .bind(&h).bind(now).fetch_optional(p).await.map_err(ApiError::internal)?
-                .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1), r.get::<String, _>(2), r.get::<Option<String>, _>(3))),
-        };
-        Ok(match row {
-            None => None,
-            Some((token_id, name, role, scope)) => {
-                Some(Principal { token_id, name, role: role.parse().map_err(ApiError::Internal)?, scope })
-            }
-        })
+        let sql_sqlite =
+            "SELECT id, name, role, scope FROM api_tokens WHERE hash = ? AND revoked_at IS NULL AND expires_at > ?";
+        let sql_pg =
+            "SELECT id, name, role, scope FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL AND expires_at > $2";
+        match self {
+            TokenStore::Sqlite(p) => sqlx::query(sql_sqlite)
+                .bind(&h)
+                .bind(now)
+                .fetch_optional(p)
+                .await
+                .map_err(ApiError::internal)?
+                .map(|r| row_principal(&r))
+                .transpose(),
+            TokenStore::Postgres(p) => sqlx::query(sql_pg)
+                .bind(&h)
+                .bind(now)
+                .fetch_optional(p)
+                .await
+                .map_err(ApiError::internal)?
+                .map(|r| row_principal(&r))
+                .transpose(),
+        }
     }
 }
 
-fn row_info_sqlite(r: &sqlx::sqlite::SqliteRow) -> Result<TokenInfo, ApiError> {
+/// Reads a column, turning a decoding failure into an internal error (never a panic).
+fn col<'r, R, T>(r: &'r R, i: usize) -> Result<T, ApiError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    T: Decode<'r, R::Database> + Type<R::Database>,
+{
+    r.try_get(i).map_err(ApiError::internal)
+}
+
+/// A token row `(id, name, role, scope, created_at, expires_at, revoked_at)`, from either database.
+fn row_info<'r, R>(r: &'r R) -> Result<TokenInfo, ApiError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
     Ok(TokenInfo {
-        id: r.try_get(0).map_err(ApiError::internal)?,
-        name: r.try_get(1).map_err(ApiError::internal)?,
-        role: r.try_get(2).map_err(ApiError::internal)?,
-        scope: r.try_get(3).map_err(ApiError::internal)?,
-        created_at: fmt_micros(r.try_get(4).map_err(ApiError::internal)?),
-        expires_at: fmt_micros(r.try_get(5).map_err(ApiError::internal)?),
-        revoked_at: r.try_get::<Option<i64>, _>(6).map_err(ApiError::internal)?.map(fmt_micros),
+        id: col(r, 0)?,
+        name: col(r, 1)?,
+        role: col(r, 2)?,
+        scope: col::<_, Option<String>>(r, 3)?,
+        created_at: fmt_micros(col(r, 4)?),
+        expires_at: fmt_micros(col(r, 5)?),
+        revoked_at: col::<_, Option<i64>>(r, 6)?.map(fmt_micros),
     })
 }
 
-fn row_info_pg(r: &sqlx::postgres::PgRow) -> Result<TokenInfo, ApiError> {
-    Ok(TokenInfo {
-        id: r.try_get(0).map_err(ApiError::internal)?,
-        name: r.try_get(1).map_err(ApiError::internal)?,
-        role: r.try_get(2).map_err(ApiError::internal)?,
-        scope: r.try_get(3).map_err(ApiError::internal)?,
-        created_at: fmt_micros(r.try_get(4).map_err(ApiError::internal)?),
-        expires_at: fmt_micros(r.try_get(5).map_err(ApiError::internal)?),
-        revoked_at: r.try_get::<Option<i64>, _>(6).map_err(ApiError::internal)?.map(fmt_micros),
+/// A principal row `(id, name, role, scope)`, from either database.
+fn row_principal<'r, R>(r: &'r R) -> Result<Principal, ApiError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let role: String = col(r, 2)?;
+    Ok(Principal {
+        token_id: col(r, 0)?,
+        name: col(r, 1)?,
+        role: role.parse().map_err(ApiError::Internal)?,
+        scope: col::<_, Option<String>>(r, 3)?,
     })
 }
 
