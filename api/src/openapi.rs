@@ -58,7 +58,17 @@ impl Modify for BearerAuth {
 #[derive(Debug)]
 pub struct ApiDoc;
 
+/// The whole document: the core API and each subsystem's part.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::routes::workforce::Doc::openapi());
+    doc.merge(crate::routes::site::Doc::openapi());
+    doc.merge(crate::routes::supervision::Doc::openapi());
+    doc.merge(crate::routes::rating::Doc::openapi());
+    doc
+}
+
 /// `GET /openapi.json`.
 pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    Json(document())
 }

@@ -1,44 +1,65 @@
 //! The domain's rules as the ledger's ingest policy: payload schemas per kind, stream/project consistency, who
 //! may sign what, and the key-enrollment hierarchy (city bureau → district bureau → enterprise → gateway/device).
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
-use siteledger_domain::DomainEvent;
-use siteledger_domain::registry::{RegistryCommand, RegistryState, decide, evolve};
+use siteledger_domain::{DomainEvent, DomainState, RecordContext};
 use siteledger_ledger::StoredKey;
-use siteledger_ledger::system::{KeyEnrollment, Policy};
+use siteledger_ledger::system::{KEY_ENROLLED_KIND, KeyEnrollment, Policy};
 use siteledger_signer::Envelope;
 
 /// Roles whose keys may sign registry records (organisations, projects, zones).
 const REGISTRY_SIGNERS: &[&str] = &["city_bureau", "district_bureau"];
 
-/// The platform's ingest policy, backed by `siteledger-domain`. It keeps the organisation registry (districts and
-/// zones, enterprises, projects and participants) so that registry records obey the registry's rules (`decide`)
-/// and key enrollments the registry-aware authority rules (a district bureau enrols only for projects in its
-/// district, an enterprise only for projects it takes part in).
+/// The platform's ingest policy, backed by `siteledger-domain`. It keeps the [`DomainState`] (the organisation
+/// registry, and what each subsystem's rules remember) so that every record obeys its subsystem's rules
+/// (`DomainState::decide`) and key enrollments the registry-aware authority rules (a district bureau enrols only
+/// for projects in its district, an enterprise only for projects it takes part in).
 #[derive(Debug, Default)]
 pub struct DomainPolicy {
-    registry: Mutex<Registry>,
+    state: Mutex<States>,
+    /// Key id → (role, subject) of every enrolment seen, so that records folded without their signer at hand
+    /// (replays) get the same context as when they were decided.
+    signers: Mutex<HashMap<String, (String, String)>>,
 }
 
 #[derive(Debug, Default)]
-struct Registry {
+struct States {
     /// As of the last durable commit.
-    committed: RegistryState,
+    committed: DomainState,
     /// With the records accepted into the group being decided.
-    pending: Option<RegistryState>,
+    pending: Option<DomainState>,
 }
 
-impl Registry {
-    fn view(&self) -> &RegistryState {
+impl States {
+    fn view(&self) -> &DomainState {
         self.pending.as_ref().unwrap_or(&self.committed)
     }
 }
 
 impl DomainPolicy {
-    fn with_registry<T>(&self, f: impl FnOnce(&mut Registry) -> T) -> T {
-        let mut guard = self.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    fn with_state<T>(&self, f: impl FnOnce(&mut States) -> T) -> T {
+        let mut guard = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut guard)
+    }
+}
+
+/// The rules' view of an envelope and its signer.
+fn context<'a>(
+    env: &'a Envelope,
+    event_id: &'a str,
+    key_id: &'a str,
+    role: &'a str,
+    subject: &'a str,
+) -> RecordContext<'a> {
+    RecordContext {
+        event_id,
+        stream: env.stream(),
+        occurred_at: env.occurred_at(),
+        signer_key_id: key_id,
+        signer_role: role,
+        signer_subject: subject,
     }
 }
 
@@ -50,12 +71,12 @@ impl Policy for DomainPolicy {
             return Ok(());
         }
         match siteledger_domain::validate_envelope(kind, env.stream(), env.payload()) {
-            Ok(DomainEvent::Registry(event)) => {
-                // The registry's own rules: unique ids, registered participants, existing districts…
-                self.with_registry(|r| decide(r.view(), RegistryCommand::from(event)))
-                    .map_err(|e| format!("registry rule: {e}"))?;
+            Ok(event) => {
+                // Each subsystem's rules: unique ids, registered participants, state machines, contracts…
+                let event_id = env.id().to_string();
+                let ctx = context(env, &event_id, &signer.key_id, &signer.role, &signer.subject);
+                self.with_state(|s| s.view().decide(&ctx, &event)).map_err(|e| e.to_string())?;
             }
-            Ok(_) => {}
             Err(siteledger_domain::PayloadError::UnknownKind { .. }) => {
                 return Err(format!(
                     "unknown kind {kind}: the platform accepts only the kinds listed in docs/KINDS.md"
@@ -81,9 +102,9 @@ impl Policy for DomainPolicy {
     }
 
     fn may_enroll(&self, signer: &StoredKey, enrollment: &KeyEnrollment) -> Result<(), String> {
-        self.with_registry(|r| {
+        self.with_state(|s| {
             siteledger_domain::authority::may_enroll_in(
-                r.view(),
+                &s.view().registry,
                 &signer.role,
                 &signer.subject,
                 &enrollment.role,
@@ -98,9 +119,9 @@ impl Policy for DomainPolicy {
             // Anyone may revoke their own key (e.g. a compromised device key reported by its holder).
             return Ok(());
         }
-        self.with_registry(|r| {
+        self.with_state(|s| {
             siteledger_domain::authority::may_revoke_in(
-                r.view(),
+                &s.view().registry,
                 &signer.role,
                 &signer.subject,
                 &target.role,
@@ -111,29 +132,43 @@ impl Policy for DomainPolicy {
     }
 
     fn accepted(&self, env: &Envelope) {
-        if !env.kind().starts_with("registry.") {
+        let kind = env.kind();
+        if kind == KEY_ENROLLED_KIND {
+            if let Ok(e) = KeyEnrollment::from_payload(env.payload()) {
+                let mut signers = self.signers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                signers.insert(e.key_id, (e.role, e.subject));
+            }
             return;
         }
-        if let Ok(DomainEvent::Registry(event)) = DomainEvent::parse(env.kind(), env.payload()) {
-            self.with_registry(|r| {
-                let state = r.pending.get_or_insert_with(|| r.committed.clone());
-                evolve(state, &event);
-            });
+        if !DomainState::wants(kind) {
+            return;
         }
+        let Ok(event) = DomainEvent::parse(kind, env.payload()) else { return };
+        let key_id = env.signer().to_string();
+        let (role, subject) = {
+            let signers = self.signers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            signers.get(&key_id).cloned().unwrap_or_default()
+        };
+        let event_id = env.id().to_string();
+        let ctx = context(env, &event_id, &key_id, &role, &subject);
+        self.with_state(|s| {
+            let state = s.pending.get_or_insert_with(|| s.committed.clone());
+            state.evolve(&ctx, &event);
+        });
     }
 
     fn settled(&self, committed: bool) {
-        self.with_registry(|r| {
-            if let Some(p) = r.pending.take()
+        self.with_state(|s| {
+            if let Some(p) = s.pending.take()
                 && committed
             {
-                r.committed = p;
+                s.committed = p;
             }
         });
     }
 
     fn wants(&self, kind: &str) -> bool {
-        kind.starts_with("registry.")
+        kind == KEY_ENROLLED_KIND || DomainState::wants(kind)
     }
 
     fn stateful(&self) -> bool {

@@ -145,7 +145,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi::serve));
+        .route("/openapi.json", get(openapi::serve))
+        .merge(routes::workforce::router())
+        .merge(routes::site::router())
+        .merge(routes::supervision::router())
+        .merge(routes::rating::router());
     api.merge(dashboard::routes())
         .fallback(crate::extract::not_found)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

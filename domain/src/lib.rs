@@ -20,6 +20,11 @@
 //! | [`authority`] | who may enrol or revoke whose key ([`authority::may_enroll`], [`authority::may_revoke`]) |
 //! | [`iot`] | minimal `env.dust_noise.reading.v1`, `alarm.raised.v1`, `alarm.cleared.v1` payloads |
 //! | [`payload`] | [`validate_payload`]: type-checks the payload of every kind defined here |
+//! | [`rules`] | [`DomainState`]: the admission rules of every subsystem over signed records (`decide`/`evolve`) |
+//! | [`workforce`] | 实名制 and 工资专用账户: workers, contracts, attendance, payroll (`worker.*`, `wage.*`) |
+//! | [`site`] | cranes, hoists, meters, cameras, gateways, environmental policy (`crane.*`, `hoist.*`, `meter.*`, `video.*`, `gateway.*`, `env.*`) |
+//! | [`supervision`] | inspections, testing, 危大工程, BIM, coordination tasks (`inspection.*`, `testing.*`, `hazard.*`, `bim.*`, `task.*`) |
+//! | [`rating`] | star rating, credit evaluation, annual reports (`rating.*`, `credit.*`, `report.*`) |
 //! | [`stream`] | stream-name conventions (`project/<ProjectId>/…`, `registry/…`, `district/…`, `enterprise/…`) |
 //!
 //! Chinese terms and their English renderings are listed in `docs/GLOSSARY.md`.
@@ -49,9 +54,15 @@ pub mod ids;
 pub mod iot;
 pub mod payload;
 pub mod quantity;
+pub mod rating;
 pub mod registry;
+pub mod rules;
+mod schema;
+pub mod site;
 pub mod stream;
+pub mod supervision;
 pub mod text;
+pub mod workforce;
 
 pub use date::{DateError, LocalDate};
 pub use district::{DistrictCode, DistrictCodeError, NingboDistrict, ZoneCode, ZoneCodeError};
@@ -59,6 +70,7 @@ pub use ids::{
     AlarmId, AlarmSource, CreditCode, CreditCodeError, DeviceId, IdNumber, IdNumberError, ProjectId, ProjectIdError,
     Sex, TokenError,
 };
-pub use payload::{DomainEvent, PayloadError, validate_envelope, validate_payload};
+pub use payload::{DomainEvent, PayloadError, all_kinds, validate_envelope, validate_payload};
 pub use quantity::{AreaError, AreaM2, Decimal, DecimalError, MoneyError, MoneyFen};
+pub use rules::{DomainState, RecordContext, RuleError};
 pub use text::{Name, NameError, Text, TextError};

@@ -7,15 +7,20 @@
 //! (e.g. the ledger's own `ledger.*` kinds).
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::ids::ProjectId;
 use crate::iot::{self, AlarmCleared, AlarmRaised, DustNoiseReading};
+use crate::rating::RatingEvent;
 use crate::registry::{self, RegistryEvent};
-use crate::stream;
+use crate::schema::{Issue, Member, each, each_object, is, opt, req, typed};
+use crate::site::SiteEvent;
+use crate::supervision::SupervisionEvent;
+use crate::workforce::WorkforceEvent;
+use crate::{rating, site, stream, supervision, workforce};
 
-/// Every kind defined by this crate.
+/// The registry and minimal IoT kinds, defined in this module's schema tables; subsystem modules list theirs in
+/// their own `KINDS` (see [`all_kinds`]).
 pub const KINDS: [&str; 8] = [
     registry::ZONE_ADDED,
     registry::ENTERPRISE_REGISTERED,
@@ -26,6 +31,15 @@ pub const KINDS: [&str; 8] = [
     iot::ALARM_RAISED,
     iot::ALARM_CLEARED,
 ];
+
+/// Every kind defined by this crate, subsystems included.
+pub fn all_kinds() -> Vec<&'static str> {
+    let mut all = KINDS.to_vec();
+    for k in [workforce::KINDS, site::KINDS, supervision::KINDS, rating::KINDS] {
+        all.extend_from_slice(k);
+    }
+    all
+}
 
 /// Why a payload does not fit its kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -93,6 +107,14 @@ pub enum DomainEvent {
     AlarmRaised(AlarmRaised),
     /// `alarm.cleared.v1`.
     AlarmCleared(AlarmCleared),
+    /// `worker.*`, `wage.*` (实名制, 工资专用账户).
+    Workforce(WorkforceEvent),
+    /// `crane.*`, `hoist.*`, `meter.*`, `video.*`, `gateway.*`, `env.*` beyond the dust/noise reading.
+    Site(SiteEvent),
+    /// `inspection.*`, `testing.*`, `hazard.*`, `bim.*`, `task.*`.
+    Supervision(SupervisionEvent),
+    /// `rating.*`, `credit.*`, `report.*`.
+    Rating(RatingEvent),
 }
 
 impl DomainEvent {
@@ -116,7 +138,21 @@ impl DomainEvent {
             iot::DUST_NOISE_READING => Self::DustNoiseReading(typed(iot::DUST_NOISE_READING, payload, READING)?),
             iot::ALARM_RAISED => Self::AlarmRaised(typed(iot::ALARM_RAISED, payload, RAISED)?),
             iot::ALARM_CLEARED => Self::AlarmCleared(typed(iot::ALARM_CLEARED, payload, CLEARED)?),
-            other => return Err(PayloadError::UnknownKind { kind: other.to_owned() }),
+            other => {
+                if let Some(r) = WorkforceEvent::parse(other, payload) {
+                    return r.map(Self::Workforce);
+                }
+                if let Some(r) = SiteEvent::parse(other, payload) {
+                    return r.map(Self::Site);
+                }
+                if let Some(r) = SupervisionEvent::parse(other, payload) {
+                    return r.map(Self::Supervision);
+                }
+                if let Some(r) = RatingEvent::parse(other, payload) {
+                    return r.map(Self::Rating);
+                }
+                return Err(PayloadError::UnknownKind { kind: other.to_owned() });
+            }
         })
     }
 
@@ -127,6 +163,10 @@ impl DomainEvent {
             Self::DustNoiseReading(_) => iot::DUST_NOISE_READING,
             Self::AlarmRaised(_) => iot::ALARM_RAISED,
             Self::AlarmCleared(_) => iot::ALARM_CLEARED,
+            Self::Workforce(e) => e.kind(),
+            Self::Site(e) => e.kind(),
+            Self::Supervision(e) => e.kind(),
+            Self::Rating(e) => e.kind(),
         }
     }
 
@@ -137,6 +177,10 @@ impl DomainEvent {
             Self::DustNoiseReading(p) => to_map(p),
             Self::AlarmRaised(p) => to_map(p),
             Self::AlarmCleared(p) => to_map(p),
+            Self::Workforce(e) => e.to_payload(),
+            Self::Site(e) => e.to_payload(),
+            Self::Supervision(e) => e.to_payload(),
+            Self::Rating(e) => e.to_payload(),
         }
     }
 
@@ -147,6 +191,10 @@ impl DomainEvent {
             Self::DustNoiseReading(p) => Some(&p.project_id),
             Self::AlarmRaised(p) => Some(&p.project_id),
             Self::AlarmCleared(p) => Some(&p.project_id),
+            Self::Workforce(e) => e.project_id(),
+            Self::Site(e) => e.project_id(),
+            Self::Supervision(e) => e.project_id(),
+            Self::Rating(e) => e.project_id(),
         }
     }
 
@@ -189,6 +237,16 @@ pub fn validate_envelope(kind: &str, stream: &str, payload: &Map<String, Value>)
                 });
             }
         }
+        DomainEvent::Workforce(_) | DomainEvent::Site(_) | DomainEvent::Supervision(_) | DomainEvent::Rating(_) => {
+            let checked = match &event {
+                DomainEvent::Workforce(e) => e.check_stream(stream),
+                DomainEvent::Site(e) => e.check_stream(stream),
+                DomainEvent::Supervision(e) => e.check_stream(stream),
+                DomainEvent::Rating(e) => e.check_stream(stream),
+                _ => Ok(()),
+            };
+            checked.map_err(|expected| PayloadError::WrongStream { kind, stream: stream.to_owned(), expected })?;
+        }
     }
     Ok(event)
 }
@@ -199,116 +257,6 @@ pub(crate) fn to_map<T: Serialize>(p: &T) -> Map<String, Value> {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Schemas
-// ---------------------------------------------------------------------------------------------------------------
-
-/// What is wrong, and where (relative path: empty, `name`, `[2]`, `[2].name`).
-#[derive(Debug)]
-struct Issue {
-    path: String,
-    problem: Problem,
-}
-
-#[derive(Debug)]
-enum Problem {
-    Missing,
-    Unknown,
-    Invalid(String),
-}
-
-impl Issue {
-    fn invalid(rule: impl Into<String>) -> Self {
-        Self { path: String::new(), problem: Problem::Invalid(rule.into()) }
-    }
-
-    /// Prefixes the path with a member name or an index (`[i]`).
-    fn under(mut self, segment: &str) -> Self {
-        self.path = if self.path.is_empty() {
-            segment.to_owned()
-        } else if self.path.starts_with('[') {
-            format!("{segment}{}", self.path)
-        } else {
-            format!("{segment}.{}", self.path)
-        };
-        self
-    }
-
-    fn into_error(self, kind: &'static str) -> PayloadError {
-        let field = self.path;
-        match self.problem {
-            Problem::Missing => PayloadError::MissingField { kind, field },
-            Problem::Unknown => PayloadError::UnknownField { kind, field },
-            Problem::Invalid(rule) => PayloadError::InvalidField { kind, field, rule },
-        }
-    }
-}
-
-/// One member of an object schema. Optional members may also be `null`.
-struct Member {
-    name: &'static str,
-    required: bool,
-    check: fn(&Value) -> Result<(), Issue>,
-}
-
-const fn req(name: &'static str, check: fn(&Value) -> Result<(), Issue>) -> Member {
-    Member { name, required: true, check }
-}
-
-const fn opt(name: &'static str, check: fn(&Value) -> Result<(), Issue>) -> Member {
-    Member { name, required: false, check }
-}
-
-/// The value deserializes as `T` (running `T`'s parser).
-fn is<T: DeserializeOwned>(v: &Value) -> Result<(), Issue> {
-    T::deserialize(v).map(drop).map_err(|e| Issue::invalid(e.to_string()))
-}
-
-/// An array whose every element deserializes as `T`.
-fn each<T: DeserializeOwned>(v: &Value) -> Result<(), Issue> {
-    let items = v.as_array().ok_or_else(|| Issue::invalid("expected an array"))?;
-    for (i, item) in items.iter().enumerate() {
-        is::<T>(item).map_err(|e| e.under(&format!("[{i}]")))?;
-    }
-    Ok(())
-}
-
-/// An array of objects, each matching `members`.
-fn each_object(v: &Value, members: &[Member]) -> Result<(), Issue> {
-    let items = v.as_array().ok_or_else(|| Issue::invalid("expected an array"))?;
-    for (i, item) in items.iter().enumerate() {
-        let obj = item.as_object().ok_or_else(|| Issue::invalid("expected an object").under(&format!("[{i}]")))?;
-        check_members(obj, members).map_err(|e| e.under(&format!("[{i}]")))?;
-    }
-    Ok(())
-}
-
-fn check_members(obj: &Map<String, Value>, members: &[Member]) -> Result<(), Issue> {
-    if let Some(name) = obj.keys().find(|k| !members.iter().any(|m| m.name == k.as_str())) {
-        return Err(Issue { path: name.clone(), problem: Problem::Unknown });
-    }
-    for m in members {
-        match obj.get(m.name) {
-            None if m.required => return Err(Issue { path: m.name.to_owned(), problem: Problem::Missing }),
-            None => {}
-            Some(Value::Null) if !m.required => {}
-            Some(v) => (m.check)(v).map_err(|e| e.under(m.name))?,
-        }
-    }
-    Ok(())
-}
-
-/// Checks `payload` against `members`, then deserializes it as `T`.
-fn typed<T: DeserializeOwned>(
-    kind: &'static str,
-    payload: &Map<String, Value>,
-    members: &[Member],
-) -> Result<T, PayloadError> {
-    check_members(payload, members).map_err(|e| e.into_error(kind))?;
-    serde_json::from_value(Value::Object(payload.clone()))
-        .map_err(|e| PayloadError::Invalid { kind, reason: e.to_string() })
 }
 
 mod t {

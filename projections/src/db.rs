@@ -638,11 +638,12 @@ impl ReadDb {
                 expected = SCHEMA_VERSION,
                 "read database schema version differs: dropping the read models, they will be rebuilt from the ledger"
             );
-            for t in READ_MODEL_TABLES.iter().chain(["projection_checkpoints"].iter()) {
+            let subsystem_tables = PROJECTIONS.iter().filter(|p| !p.ddl().is_empty()).flat_map(|p| p.tables());
+            for t in READ_MODEL_TABLES.iter().chain(subsystem_tables).chain(["projection_checkpoints"].iter()) {
                 tx.execute(&Sql::new(&format!("DROP TABLE IF EXISTS {t}"))).await?;
             }
         }
-        for stmt in SCHEMA {
+        for stmt in SCHEMA.iter().chain(PROJECTIONS.iter().flat_map(|p| p.ddl())) {
             tx.execute(&Sql::new(stmt)).await?;
         }
         tx.execute(
@@ -697,8 +698,18 @@ async fn seed_districts(tx: &mut Tx) -> Result<(), sqlx::Error> {
 
 /// Empties one projection's tables and sets its checkpoint to 0 at the current code version.
 pub(crate) async fn clear_projection(tx: &mut Tx, p: Projection) -> Result<(), sqlx::Error> {
-    for t in p.tables() {
-        tx.execute(&Sql::new(&format!("DELETE FROM {t}"))).await?;
+    if p.ddl().is_empty() {
+        for t in p.tables() {
+            tx.execute(&Sql::new(&format!("DELETE FROM {t}"))).await?;
+        }
+    } else {
+        // A subsystem projection's layout may have changed with its version: re-create its tables.
+        for t in p.tables() {
+            tx.execute(&Sql::new(&format!("DROP TABLE IF EXISTS {t}"))).await?;
+        }
+        for stmt in p.ddl() {
+            tx.execute(&Sql::new(stmt)).await?;
+        }
     }
     if p == Projection::Registry {
         seed_districts(tx).await?;

@@ -54,11 +54,27 @@ pub enum Projection {
     Activity,
     /// Alarms (`alarm.*`, and gaps and equivocations as `data_gap` / `equivocation` violations).
     Alarms,
+    /// 实名制 and wages (`worker.*`, `wage.*`): see [`crate::workforce`].
+    Workforce,
+    /// Site devices and environment (`crane.*`, `hoist.*`, `meter.*`, `video.*`, `gateway.*`, `env.*`).
+    Site,
+    /// Supervision workflows (`inspection.*`, `testing.*`, `hazard.*`, `bim.*`, `task.*`).
+    Supervision,
+    /// Ratings, credit and reports (`rating.*`, `credit.*`, `report.*`).
+    Rating,
 }
 
 /// Every projection, in the order they fold each batch (later ones may read earlier ones' tables).
-pub const PROJECTIONS: [Projection; 4] =
-    [Projection::Registry, Projection::Keys, Projection::Activity, Projection::Alarms];
+pub const PROJECTIONS: [Projection; 8] = [
+    Projection::Registry,
+    Projection::Keys,
+    Projection::Activity,
+    Projection::Alarms,
+    Projection::Workforce,
+    Projection::Site,
+    Projection::Supervision,
+    Projection::Rating,
+];
 
 impl Projection {
     /// Name in `projection_checkpoints`.
@@ -68,6 +84,10 @@ impl Projection {
             Projection::Keys => "keys",
             Projection::Activity => "activity",
             Projection::Alarms => "alarms",
+            Projection::Workforce => crate::workforce::NAME,
+            Projection::Site => crate::site::NAME,
+            Projection::Supervision => crate::supervision::NAME,
+            Projection::Rating => crate::rating::NAME,
         }
     }
 
@@ -75,6 +95,10 @@ impl Projection {
     pub fn version(self) -> i64 {
         match self {
             Projection::Registry | Projection::Keys | Projection::Activity | Projection::Alarms => 1,
+            Projection::Workforce => crate::workforce::VERSION,
+            Projection::Site => crate::site::VERSION,
+            Projection::Supervision => crate::supervision::VERSION,
+            Projection::Rating => crate::rating::VERSION,
         }
     }
 
@@ -85,17 +109,38 @@ impl Projection {
             Projection::Keys => &["signer_keys", "signer_stats"],
             Projection::Activity => &["project_events", "project_stats", "project_kinds", "project_days"],
             Projection::Alarms => &["alarms"],
+            Projection::Workforce => crate::workforce::TABLES,
+            Projection::Site => crate::site::TABLES,
+            Projection::Supervision => crate::supervision::TABLES,
+            Projection::Rating => crate::rating::TABLES,
+        }
+    }
+
+    /// `CREATE TABLE`/`CREATE INDEX` statements of a subsystem projection (whose tables are dropped and re-created
+    /// when its version changes); empty for the core projections, whose tables are in the base schema.
+    pub(crate) fn ddl(self) -> &'static [&'static str] {
+        match self {
+            Projection::Registry | Projection::Keys | Projection::Activity | Projection::Alarms => &[],
+            Projection::Workforce => crate::workforce::DDL,
+            Projection::Site => crate::site::DDL,
+            Projection::Supervision => crate::supervision::DDL,
+            Projection::Rating => crate::rating::DDL,
         }
     }
 }
 
 /// An event with what every projection needs from it, computed once per batch.
-struct Prepared<'a> {
-    e: &'a StoredEvent,
-    payload: Map<String, Value>,
-    occurred_us: i64,
-    day: String,
-    project: Option<&'a str>,
+pub(crate) struct Prepared<'a> {
+    /// The stored event.
+    pub(crate) e: &'a StoredEvent,
+    /// Its payload (empty if the leaf does not parse).
+    pub(crate) payload: Map<String, Value>,
+    /// `occurred_at` in µs since the Unix epoch.
+    pub(crate) occurred_us: i64,
+    /// `occurred_at`'s day in Asia/Shanghai, `YYYY-MM-DD`.
+    pub(crate) day: String,
+    /// The project of a `project/<id>/…` stream.
+    pub(crate) project: Option<&'a str>,
 }
 
 fn prepare(e: &StoredEvent) -> Prepared<'_> {
@@ -170,6 +215,10 @@ pub async fn apply_events(db: &ReadDb, events: &[StoredEvent]) -> Result<usize, 
             Projection::Keys => fold_keys(&mut tx, slice).await?,
             Projection::Activity => fold_activity(&mut tx, slice).await?,
             Projection::Alarms => fold_alarms(&mut tx, slice).await?,
+            Projection::Workforce => crate::workforce::fold(&mut tx, slice).await?,
+            Projection::Site => crate::site::fold(&mut tx, slice).await?,
+            Projection::Supervision => crate::supervision::fold(&mut tx, slice).await?,
+            Projection::Rating => crate::rating::fold(&mut tx, slice).await?,
         }
         let next = slice.last().map_or(cp, |x| x.e.position + 1);
         tx.execute(
@@ -194,7 +243,7 @@ pub async fn apply_events(db: &ReadDb, events: &[StoredEvent]) -> Result<usize, 
 // ---------------------------------------------------------------------------------------------------------------
 // Payload fields
 
-fn str_field(p: &Map<String, Value>, k: &str) -> Option<String> {
+pub(crate) fn str_field(p: &Map<String, Value>, k: &str) -> Option<String> {
     match p.get(k) {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         _ => None,
@@ -202,7 +251,7 @@ fn str_field(p: &Map<String, Value>, k: &str) -> Option<String> {
 }
 
 /// A string or a number, as text (decimal values travel as strings: the envelope format has no floats).
-fn text_field(p: &Map<String, Value>, k: &str) -> Option<String> {
+pub(crate) fn text_field(p: &Map<String, Value>, k: &str) -> Option<String> {
     match p.get(k) {
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),
@@ -210,7 +259,7 @@ fn text_field(p: &Map<String, Value>, k: &str) -> Option<String> {
     }
 }
 
-fn int_field(p: &Map<String, Value>, k: &str) -> Option<i64> {
+pub(crate) fn int_field(p: &Map<String, Value>, k: &str) -> Option<i64> {
     match p.get(k) {
         Some(Value::Number(n)) => n.as_i64(),
         Some(Value::String(s)) => s.parse().ok(),
@@ -218,14 +267,14 @@ fn int_field(p: &Map<String, Value>, k: &str) -> Option<i64> {
     }
 }
 
-fn bool_field(p: &Map<String, Value>, k: &str) -> Option<bool> {
+pub(crate) fn bool_field(p: &Map<String, Value>, k: &str) -> Option<bool> {
     match p.get(k) {
         Some(Value::Bool(b)) => Some(*b),
         _ => None,
     }
 }
 
-fn skip(x: &Prepared<'_>, missing: &str) {
+pub(crate) fn skip(x: &Prepared<'_>, missing: &str) {
     tracing::warn!(
         position = x.e.position,
         kind = %x.e.kind,

@@ -35,8 +35,12 @@ mod db;
 mod error;
 mod fold;
 mod queries;
+pub mod rating;
 mod runtime;
+pub mod site;
 mod summary;
+pub mod supervision;
+pub mod workforce;
 
 pub use access::{AccessCache, ProjectAccess};
 pub use db::{ReadDb, SCHEMA_VERSION};

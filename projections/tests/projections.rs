@@ -641,7 +641,16 @@ async fn fixed_districts_exist_without_events() {
     let cps = db.checkpoints().await.expect("checkpoints");
     assert_eq!(
         cps.iter().map(|(n, p)| (n.as_str(), *p)).collect::<Vec<_>>(),
-        [("activity", 0), ("alarms", 0), ("keys", 0), ("registry", 0)]
+        [
+            ("activity", 0),
+            ("alarms", 0),
+            ("keys", 0),
+            ("rating", 0),
+            ("registry", 0),
+            ("site", 0),
+            ("supervision", 0),
+            ("workforce", 0)
+        ]
     );
     assert!(matches!(ReadDb::open("mysql://x").await, Err(ProjectionError::UnsupportedUrl(_))));
 }

@@ -18,6 +18,10 @@
 
 mod assets;
 mod format;
+mod rating;
+mod site;
+mod supervision;
+mod workforce;
 
 use std::collections::BTreeMap;
 
@@ -56,6 +60,10 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/static/{name}", get(assets::serve))
+        .merge(workforce::routes())
+        .merge(site::routes())
+        .merge(supervision::routes())
+        .merge(rating::routes())
 }
 
 // ---------------------------------------------------------------------------------------------------------------

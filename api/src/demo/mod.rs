@@ -26,8 +26,12 @@
 
 pub mod city;
 pub mod client;
+mod rating;
 pub mod rng;
 pub mod sim;
+mod site;
+mod supervision;
+mod workforce;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -232,7 +236,55 @@ async fn run(
     for p in producers {
         tokio::spawn(p.run());
     }
+    let ctx =
+        DemoContext { state, ingest, plan, city: keys.city.city, districts: keys.city.districts, seed, tick, shutdown };
+    // Each subsystem's traffic; one failing does not stop the others.
+    for (area, result) in [
+        ("workforce", workforce::start(&ctx).await),
+        ("site", site::start(&ctx).await),
+        ("supervision", supervision::start(&ctx).await),
+        ("rating", rating::start(&ctx).await),
+    ] {
+        if let Err(e) = result {
+            tracing::error!(area, error = %e, "demo traffic of this area did not start");
+        }
+    }
     Ok(())
+}
+
+/// What each subsystem's demo traffic gets: the server, a client of its ingest endpoint, the registry plan (its
+/// enterprises and projects) and the bureau keys (the city bureau, a trusted root, can enrol any other key).
+pub struct DemoContext {
+    /// The running server's state (token store, ledger, read models).
+    pub state: AppState,
+    /// `POST /v1/events` on the server's own address.
+    pub ingest: IngestClient,
+    /// Enterprises, projects and the registry's signers.
+    pub plan: RegistryPlan,
+    /// The city bureau's key (`<data_dir>/keys/demo-city.key`).
+    pub city: SigningKey,
+    /// One district bureau key per entry of [`DISTRICTS`].
+    pub districts: Vec<SigningKey>,
+    /// The run's random seed (`SITELEDGER_DEMO_SEED`).
+    pub seed: u64,
+    /// The simulator tick.
+    pub tick: Duration,
+    /// Turns true at shutdown.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for DemoContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // No keys in Debug output.
+        f.debug_struct("DemoContext").field("projects", &self.plan.projects.len()).field("seed", &self.seed).finish()
+    }
+}
+
+impl DemoContext {
+    /// `<data_dir>/keys/demo-<name>.key`, created (0600) if absent.
+    pub fn key(&self, name: &str) -> anyhow::Result<SigningKey> {
+        key_file(&self.state.config.key_dir(), name)
+    }
 }
 
 /// Revokes the tokens earlier demo runs created (their secrets died with those runs; the operator's was logged).

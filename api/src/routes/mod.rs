@@ -3,3 +3,7 @@
 pub mod ingest;
 pub mod log;
 pub mod query;
+pub mod rating;
+pub mod site;
+pub mod supervision;
+pub mod workforce;

@@ -1,0 +1,9 @@
+//! The demo city's traffic of 监管协同 (inspections, testing, 危大工程, BIM, coordination tasks). (Scaffold: the subsystem's issue fills it in.)
+
+use super::DemoContext;
+
+/// Starts this area's simulated traffic (returns once it is set up; long-running producers are spawned).
+pub(super) async fn start(ctx: &DemoContext) -> anyhow::Result<()> {
+    let _ = ctx;
+    Ok(())
+}
