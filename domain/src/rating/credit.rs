@@ -263,7 +263,7 @@ pub fn proposal_v1() -> CreditRules {
             Grade { grade: name("AA"), min_points: 100 },
             Grade { grade: name("A"), min_points: 90 },
             Grade { grade: name("B"), min_points: 75 },
-            Grade { grade: name("C"), min_points: i64::MIN / 2 },
+            Grade { grade: name("C"), min_points: 0 },
         ],
         mappings: vec![
             mapping("rating_three_star", "rating.decision.v1", Some(("achieved", "3")), Good, 5, 365, Gc, "项目评为三星级智慧工地"),
