@@ -285,3 +285,13 @@ pub fn today_shanghai() -> LocalDate {
     let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
     LocalDate::try_from(time::OffsetDateTime::now_utc().to_offset(offset).date()).unwrap_or(LocalDate::MIN)
 }
+
+impl From<RatingError> for crate::error::ApiError {
+    fn from(e: RatingError) -> Self {
+        match e {
+            RatingError::Invalid(m) => crate::error::ApiError::BadRequest(m),
+            RatingError::Store(s) => crate::error::ApiError::Unavailable(format!("store: {s}")),
+            RatingError::Corrupt(m) => crate::error::ApiError::Internal(m),
+        }
+    }
+}

@@ -244,3 +244,54 @@ async fn court_package_verifies_offline_and_fails_after_any_byte_change() {
     let err = evidence::export(store, &vkey, &Selection::Ids(vec![missing])).await.expect_err("unknown id");
     assert!(err.to_string().contains(&missing.to_string()));
 }
+
+#[tokio::test]
+async fn http_endpoints_compute_from_the_log_and_respect_scopes() {
+    let (app, w) = setup().await;
+    let n = app.server.state.ledger.head();
+    let city = app.token(siteledger_api::auth::Role::City, None).await;
+    let haishu = app.token(siteledger_api::auth::Role::District, Some(world::HAISHU)).await;
+    let ent = app.token(siteledger_api::auth::Role::Enterprise, Some(&w.contractor_b)).await;
+
+    // A decision computed at n, twice: the same hash; Haishu cannot see a Yinzhou project.
+    let path = format!("/v1/ratings/NB-2026-0001/compute?at_size={n}&as_of=2026-03-26");
+    let a: Value = app.get(&path, Some(&city)).await.json().await.expect("json");
+    let b: Value = app.get(&path, Some(&ent)).await.json().await.expect("json");
+    assert_eq!(a["decision_sha256"], b["decision_sha256"]);
+    assert_eq!(a["decision"]["required"], 2);
+    assert_eq!(app.get(&path, Some(&haishu)).await.status(), 404);
+
+    // The annual report over HTTP equals the library's bytes; a district sees only its own.
+    let r = app.get(&format!("/v1/reports/annual?year=2026&at_size={n}&format=csv"), Some(&city)).await;
+    assert_eq!(r.status(), 200);
+    let csv = r.text().await.expect("text");
+    let lib = reports::annual(
+        app.server.state.ledger.store(),
+        &ReportRequest { year: 2026, district: None, at_size: n, policy_version: None, as_of: None },
+    )
+    .await
+    .expect("report");
+    assert_eq!(csv, lib.csv);
+    assert_eq!(app.get("/v1/reports/annual?year=2026", Some(&haishu)).await.status(), 403);
+    assert_eq!(app.get(&format!("/v1/reports/annual?year=2026&district={}", world::HAISHU), Some(&haishu)).await.status(), 200);
+    assert_eq!(app.get("/v1/reports/annual?year=2026", Some(&ent)).await.status(), 403);
+
+    // Credit: the enterprise sees only itself; its violation-free record keeps the base score.
+    let c: Value = app.get("/v1/credit?as_of=2026-03-26", Some(&ent)).await.json().await.expect("json");
+    let scores = c["scores"].as_array().expect("scores");
+    assert_eq!(scores.len(), 1);
+    assert_eq!(scores[0]["credit_code"], w.contractor_b.as_str());
+    assert_eq!(scores[0]["score"], 100);
+
+    // Replay and export over HTTP.
+    let rp: Value = app.get(&format!("/v1/replay/projects/NB-2026-0001?as_of={n}"), Some(&city)).await.json().await.expect("json");
+    assert_eq!(rp["replay"]["tree_size"], n);
+    assert_eq!(app.get("/v1/replay/projects/NB-2026-0001", Some(&haishu)).await.status(), 404);
+    let body = json!({"stream": "project/NB-2026-0001/alarms"});
+    let resp = app.client.post(app.url("/v1/evidence/export")).bearer_auth(&city).json(&body).send().await.expect("post");
+    assert_eq!(resp.status(), 200);
+    let bytes = resp.bytes().await.expect("bytes");
+    assert!(siteledger_signer::verify_bundle(&bytes, app.server.state.ledger.log_verifier()).ok);
+    let resp = app.client.post(app.url("/v1/evidence/export")).bearer_auth(&haishu).json(&body).send().await.expect("post");
+    assert_eq!(resp.status(), 404);
+}
