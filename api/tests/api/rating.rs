@@ -295,3 +295,54 @@ async fn http_endpoints_compute_from_the_log_and_respect_scopes() {
     let resp = app.client.post(app.url("/v1/evidence/export")).bearer_auth(&haishu).json(&body).send().await.expect("post");
     assert_eq!(resp.status(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_publishes_policies_and_issues_decisions_through_the_api() {
+    siteledger_api::demo::set_tick_ms(200);
+    let app = TestApp::spawn_with(|c| c.demo = true).await;
+    let token = app.token(siteledger_api::auth::Role::City, None).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(90);
+    let mut head = app.server.state.ledger.watch_head();
+    let decisions = loop {
+        app.settle().await;
+        let latest: Value = app.get("/v1/ratings", Some(&token)).await.json().await.expect("json");
+        if latest.as_array().is_some_and(|a| a.len() >= 40) {
+            break latest;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no rating decisions from the demo: {latest}");
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(500), head.changed()).await;
+    };
+    let d = &decisions[0];
+    assert!(d["tree_size"].as_u64().is_some_and(|n| n > 100));
+    // Each issued decision is recomputed from the log at its size, byte for byte.
+    let store = app.server.state.ledger.store();
+    let n = d["tree_size"].as_u64().expect("size");
+    let prefix = LogPrefix::load(store, n, None).await.expect("prefix");
+    for row in decisions.as_array().expect("rows").iter().take(5) {
+        let id: uuid::Uuid = row["event_id"].as_str().expect("id").parse().expect("uuid");
+        let stored = store.events_by_id(&[id]).await.expect("read");
+        let env = Envelope::parse(&stored[0].leaf).expect("envelope");
+        let p = ProjectId::parse(row["project_id"].as_str().expect("project")).expect("id");
+        let as_of = LocalDate::parse(row["as_of"].as_str().expect("as_of")).expect("date");
+        assert_eq!(row["tree_size"].as_u64(), Some(n), "one round, one size");
+        let again = ratings::decision(&prefix, &p, 1, as_of).expect("decision");
+        assert_eq!(
+            siteledger_signer::canonical::to_canonical(&Value::Object(env.payload().clone())),
+            ratings::decision_bytes(&again)
+        );
+    }
+    let policies: Value = app.get("/v1/rating-policies", Some(&token)).await.json().await.expect("json");
+    assert_eq!(policies.as_array().map(Vec::len), Some(2), "{policies}");
+    let reports: Value = app.get("/v1/reports", Some(&token)).await.json().await.expect("json");
+    assert_eq!(reports.as_array().map(Vec::len), Some(1), "{reports}");
+    // Pages render for the anonymous demo visitor.
+    for path in ["/ratings", "/ratings/projects/NB-2025-0001"] {
+        let resp = app.client.get(app.url(path)).send().await.expect("request");
+        assert_eq!(resp.status(), 200, "{path}");
+        let body = resp.text().await.expect("text");
+        assert!(body.contains("星级"), "{path}");
+    }
+    let text = app.get("/metrics", None).await.text().await.expect("text");
+    let rejected: Vec<&str> = text.lines().filter(|l| l.starts_with("siteledger_ingest_rejections_total{")).collect();
+    assert!(rejected.is_empty(), "{rejected:?}");
+}
