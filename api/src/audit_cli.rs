@@ -107,8 +107,7 @@ pub async fn report_annual(config: &Config, args: AnnualArgs) -> anyhow::Result<
         .map(DistrictCode::parse)
         .transpose()
         .map_err(|e| anyhow::anyhow!("--district: {e}"))?;
-    let as_of =
-        args.as_of.as_deref().map(LocalDate::parse).transpose().map_err(|e| anyhow::anyhow!("--as-of: {e}"))?;
+    let as_of = args.as_of.as_deref().map(LocalDate::parse).transpose().map_err(|e| anyhow::anyhow!("--as-of: {e}"))?;
     let req = ReportRequest {
         year: args.year,
         district: district.clone(),
@@ -174,9 +173,7 @@ pub async fn replay(config: &Config, args: ReplayArgs) -> anyhow::Result<()> {
     let store = open_store(config).await?;
     let subject = match (&args.project, &args.enterprise) {
         (Some(p), None) => Subject::Project(ProjectId::parse(p).map_err(|e| anyhow::anyhow!("--project: {e}"))?),
-        (None, Some(c)) => {
-            Subject::Enterprise(CreditCode::parse(c).map_err(|e| anyhow::anyhow!("--enterprise: {e}"))?)
-        }
+        (None, Some(c)) => Subject::Enterprise(CreditCode::parse(c).map_err(|e| anyhow::anyhow!("--enterprise: {e}"))?),
         _ => anyhow::bail!("give --project ID or --enterprise CREDIT_CODE"),
     };
     let size = crate::ratings::resolve_as_of(&store, &args.as_of).await?;
@@ -193,7 +190,8 @@ pub async fn replay(config: &Config, args: ReplayArgs) -> anyhow::Result<()> {
 }
 
 fn time_arg(name: &str, v: Option<&str>) -> anyhow::Result<Option<time::OffsetDateTime>> {
-    v.map(|s| siteledger_signer::envelope::parse_time(s).map_err(|e| anyhow::anyhow!("--{name} {s:?}: {e}"))).transpose()
+    v.map(|s| siteledger_signer::envelope::parse_time(s).map_err(|e| anyhow::anyhow!("--{name} {s:?}: {e}")))
+        .transpose()
 }
 
 /// `siteledger evidence export`.

@@ -146,7 +146,11 @@ pub async fn export<S: EventStore>(store: &S, log_key: &str, sel: &Selection) ->
         let public = PublicKey::from_bytes(&k.public_key).map_err(|e| RatingError::Corrupt(e.to_string()))?;
         entries.insert(
             s.clone(),
-            BundleKey { key_id: k.key_id.clone(), public_key: public.to_base64(), enrolled_by: Some(k.enrolled_by.to_string()) },
+            BundleKey {
+                key_id: k.key_id.clone(),
+                public_key: public.to_base64(),
+                enrolled_by: Some(k.enrolled_by.to_string()),
+            },
         );
         for e in store.events_by_id(&[k.enrolled_by]).await? {
             if e.position >= cp.size {

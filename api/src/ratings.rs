@@ -117,7 +117,10 @@ impl LogPrefix {
     /// The policy of `version`, published within the prefix.
     pub fn policy(&self, version: u32) -> Result<&RatingPolicy, RatingError> {
         self.fold.policies.get(&version).map(|(_, p)| p).ok_or_else(|| {
-            RatingError::Invalid(format!("policy version {version} is not published in the log's first {} records", self.size))
+            RatingError::Invalid(format!(
+                "policy version {version} is not published in the log's first {} records",
+                self.size
+            ))
         })
     }
 
@@ -140,7 +143,9 @@ pub async fn credit_rules_at<S: EventStore>(store: &S, size: u64, version: u32) 
             return Ok(rules);
         }
     }
-    Err(RatingError::Invalid(format!("credit rules version {version} are not published in the log's first {size} records")))
+    Err(RatingError::Invalid(format!(
+        "credit rules version {version} are not published in the log's first {size} records"
+    )))
 }
 
 /// The newest credit rules version published within the first `size` records, if any.
@@ -190,15 +195,14 @@ pub fn decision(
     as_of: LocalDate,
 ) -> Result<RatingDecision, RatingError> {
     let policy = prefix.policy(policy_version)?;
-    let facts = prefix
-        .fold
-        .facts(project)
-        .ok_or_else(|| RatingError::Invalid(format!("project {project} is not registered at tree size {}", prefix.size)))?;
+    let facts = prefix.fold.facts(project).ok_or_else(|| {
+        RatingError::Invalid(format!("project {project} is not registered at tree size {}", prefix.size))
+    })?;
     let required = policy::required_level(&facts, policy);
     let achieved = policy::achieved_level(&prefix.fold.evidence(project, policy), policy, as_of);
     let evidence = evidence_document(prefix, project, policy, as_of);
-    let evidence_sha256 = Sha256Hex::parse(&sha256_hex(&to_canonical(&evidence)))
-        .map_err(|e| RatingError::Corrupt(e.to_string()))?;
+    let evidence_sha256 =
+        Sha256Hex::parse(&sha256_hex(&to_canonical(&evidence))).map_err(|e| RatingError::Corrupt(e.to_string()))?;
     Ok(RatingDecision {
         project_id: project.clone(),
         policy_version,
@@ -275,8 +279,9 @@ pub async fn resolve_as_of<S: EventStore>(store: &S, as_of: &str) -> Result<u64,
         }
         return Ok(n);
     }
-    let t = siteledger_signer::envelope::parse_time(as_of)
-        .map_err(|e| RatingError::Invalid(format!("--as-of {as_of:?}: neither a tree size nor an RFC 3339 time ({e})")))?;
+    let t = siteledger_signer::envelope::parse_time(as_of).map_err(|e| {
+        RatingError::Invalid(format!("--as-of {as_of:?}: neither a tree size nor an RFC 3339 time ({e})"))
+    })?;
     size_at_time(store, t).await
 }
 

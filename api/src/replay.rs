@@ -125,9 +125,11 @@ async fn project_state<S: EventStore>(
     let decisions: Vec<Value> = log
         .decisions
         .iter()
-        .map(|d| json!({"index": d.position, "event_id": d.event_id, "achieved": d.decision.achieved.get(),
+        .map(|d| {
+            json!({"index": d.position, "event_id": d.event_id, "achieved": d.decision.achieved.get(),
                          "required": d.decision.required.map(policy::StarLevel::get), "tree_size": d.decision.tree_size,
-                         "policy_version": d.decision.policy_version, "as_of": d.decision.as_of.to_string()}))
+                         "policy_version": d.decision.policy_version, "as_of": d.decision.as_of.to_string()})
+        })
         .collect();
     let state = json!({
         "project_id": p.as_str(),
@@ -155,11 +157,9 @@ fn enterprise_state(
     as_of: LocalDate,
     rules_version: Option<u32>,
 ) -> Result<(Value, Vec<u64>), RatingError> {
-    let e = prefix
-        .fold
-        .registry
-        .enterprise(c)
-        .ok_or_else(|| RatingError::Invalid(format!("enterprise {c} is not registered at tree size {}", prefix.size)))?;
+    let e = prefix.fold.registry.enterprise(c).ok_or_else(|| {
+        RatingError::Invalid(format!("enterprise {c} is not registered at tree size {}", prefix.size))
+    })?;
     let projects: Vec<Value> = prefix
         .fold
         .registry

@@ -338,9 +338,9 @@ pub fn render_html(d: &Value) -> String {
     );
     match d["quota"].as_object() {
         Some(q) => {
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<p>三星级比例要求（至少 {}‰ 新开工工程）：新开工 {}，三星级 {}，需要 {}，{}</p>\n",
+                "<p>三星级比例要求（至少 {}‰ 新开工工程）：新开工 {}，三星级 {}，需要 {}，{}</p>",
                 v(&q["share_permille"]),
                 v(&q["new_starts"]),
                 v(&q["three_star"]),
@@ -348,7 +348,9 @@ pub fn render_html(d: &Value) -> String {
                 if q["met"] == Value::Bool(true) { "达标 met" } else { "未达标 not met" }
             );
         }
-        None => h.push_str("<p>本年度所属阶段无三星级比例要求。No three-star share applies to this year's phase.</p>\n"),
+        None => {
+            h.push_str("<p>本年度所属阶段无三星级比例要求。No three-star share applies to this year's phase.</p>\n")
+        }
     }
     if let Some(ds) = d["districts"].as_array().filter(|x| !x.is_empty()) {
         h.push_str("<table><tr><th>区县(市)</th><th>新开工</th><th>有要求</th><th>达标</th><th>三星级</th><th>三星级需要</th><th>比例</th></tr>\n");
@@ -432,7 +434,8 @@ pub fn render_csv(d: &Value) -> String {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        let _ = writeln!(out, "{},{},{},{}", csv_field(section), csv_field(key), csv_field(district), csv_field(&value));
+        let _ =
+            writeln!(out, "{},{},{},{}", csv_field(section), csv_field(key), csv_field(district), csv_field(&value));
     };
     let scope = d["district"].as_str().unwrap_or("city").to_owned();
     for k in ["year", "tree_size", "policy_version", "as_of"] {

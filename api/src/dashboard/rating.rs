@@ -133,7 +133,11 @@ async fn ratings_page(State(state): State<AppState>, v: Viewer) -> PageResult {
     let projects = state.read.projects(&scope, None).await.map_err(|e| v.internal(e))?;
     let latest = state.read.rating_latest(&scope).await.map_err(|e| v.internal(e))?;
     let by_project: BTreeMap<&str, _> = latest.iter().map(|d| (d.project_id.as_str(), d)).collect();
-    let districts = state.read.districts_overview(&scope, siteledger_projections::ReadDb::today()).await.map_err(|e| v.internal(e))?;
+    let districts = state
+        .read
+        .districts_overview(&scope, siteledger_projections::ReadDb::today())
+        .await
+        .map_err(|e| v.internal(e))?;
     let district_names: BTreeMap<&str, &str> = districts.iter().map(|d| (d.code.as_str(), d.name.as_str())).collect();
     let mut lines = Vec::new();
     let mut quotas: BTreeMap<String, (u64, u64)> = BTreeMap::new();
@@ -381,7 +385,8 @@ async fn credit_page(State(state): State<AppState>, v: Viewer, Path(code): Path<
         Scope::Enterprise(c) => *c == code,
         _ => false,
     };
-    let missing = || v.not_found(format!("没有企业 {code} 的信用记录，或您无权查看。No credit record of {code} in your scope."));
+    let missing =
+        || v.not_found(format!("没有企业 {code} 的信用记录，或您无权查看。No credit record of {code} in your scope."));
     if !allowed {
         return Err(missing());
     }

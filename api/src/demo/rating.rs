@@ -52,7 +52,8 @@ pub(super) async fn start(ctx: &DemoContext) -> anyhow::Result<()> {
     }
     if !has_kind(store, rating::CITY_REPORTS_STREAM, rating::REPORT).await? {
         let year = ratings::today_shanghai().date().year() - 1;
-        let req = ReportRequest { year, district: None, at_size: ctx.state.ledger.head(), policy_version: None, as_of: None };
+        let req =
+            ReportRequest { year, district: None, at_size: ctx.state.ledger.head(), policy_version: None, as_of: None };
         let report = reports::annual(store, &req).await?;
         let envs = sign_all(&ctx.state, &ctx.city, &[RatingEvent::Report(report.record.clone())]).await?;
         post(ctx, &token, &envs).await?;

@@ -47,7 +47,18 @@ pub fn router() -> Router<AppState> {
 
 /// This area's part of the OpenAPI document (merged into `/openapi.json`).
 #[derive(Debug, OpenApi)]
-#[openapi(paths(latest, history, compute, policies, credit, reports_list, annual, replay_project, replay_enterprise, export))]
+#[openapi(paths(
+    latest,
+    history,
+    compute,
+    policies,
+    credit,
+    reports_list,
+    annual,
+    replay_project,
+    replay_enterprise,
+    export
+))]
 pub struct Doc;
 
 fn not_found(id: &str) -> ApiError {
@@ -86,7 +97,9 @@ pub async fn history(
         .unwrap_or_default();
     let history = state.read.rating_history(&scope, &project_id).await?;
     let days = state.read.rating_app_days(&scope, &project_id, &since).await?;
-    Ok(Json(json!({"project_id": project_id, "decisions": history, "days_with_data_since": since, "applications": days})))
+    Ok(Json(
+        json!({"project_id": project_id, "decisions": history, "days_with_data_since": since, "applications": days}),
+    ))
 }
 
 /// Where and how to compute.
@@ -207,7 +220,9 @@ pub async fn credit(
             json!({"credit_code": s.credit_code.as_str(), "name": name, "score": s.score, "grade": s.grade, "records": s.records})
         })
         .collect();
-    Ok(Json(json!({"tree_size": n, "rules_version": version, "as_of": as_of.to_string(), "base_points": rules.base_points, "scores": scores})))
+    Ok(Json(
+        json!({"tree_size": n, "rules_version": version, "as_of": as_of.to_string(), "base_points": rules.base_points, "scores": scores}),
+    ))
 }
 
 /// Signed annual reports visible to the caller.
@@ -321,7 +336,9 @@ pub async fn replay_enterprise(
     Path(credit_code): Path<String>,
     Query(q): Query<ReplayQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let missing = || ApiError::NotFound(format!("没有企业 {credit_code}，或您无权查看 / no enterprise {credit_code} in your scope"));
+    let missing = || {
+        ApiError::NotFound(format!("没有企业 {credit_code}，或您无权查看 / no enterprise {credit_code} in your scope"))
+    };
     match principal.scope() {
         Scope::All => {}
         Scope::Enterprise(c) if c == credit_code => {}
@@ -361,12 +378,19 @@ pub async fn export(
 ) -> Result<Response, ApiError> {
     let time = |name: &str, v: &Option<String>| {
         v.as_deref()
-            .map(|s| siteledger_signer::envelope::parse_time(s).map_err(|e| ApiError::BadRequest(format!("{name}: {e}"))))
+            .map(|s| {
+                siteledger_signer::envelope::parse_time(s).map_err(|e| ApiError::BadRequest(format!("{name}: {e}")))
+            })
             .transpose()
     };
     let sel = if req.event_ids.is_empty() {
         let stream = req.stream.clone().ok_or_else(|| ApiError::BadRequest("give event_ids or stream".into()))?;
-        Selection::Filter { stream, kind_prefix: req.kind.clone(), from: time("from", &req.from)?, to: time("to", &req.to)? }
+        Selection::Filter {
+            stream,
+            kind_prefix: req.kind.clone(),
+            from: time("from", &req.from)?,
+            to: time("to", &req.to)?,
+        }
     } else {
         let ids = req
             .event_ids
@@ -392,7 +416,9 @@ pub async fn export(
     };
     let mut r = Response::new(Body::from(bundle.to_bytes()));
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r.headers_mut()
-        .insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"evidence-package.json\""));
+    r.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"evidence-package.json\""),
+    );
     Ok(r.into_response())
 }

@@ -23,8 +23,12 @@ fn policies(app: &mut TestApp) -> Vec<Envelope> {
     let p = serde_json::to_value(policy::notice_2020_72()).expect("json");
     let r = serde_json::to_value(credit::proposal_v1()).expect("json");
     vec![
-        app.city.sign(new_id(), "city/policy/rating", "rating.policy.v1", "2026-01-02T09:00:00+08:00", obj(p)).expect("sign"),
-        app.city.sign(new_id(), "city/policy/credit", "credit.rules.v1", "2026-01-02T09:00:00+08:00", obj(r)).expect("sign"),
+        app.city
+            .sign(new_id(), "city/policy/rating", "rating.policy.v1", "2026-01-02T09:00:00+08:00", obj(p))
+            .expect("sign"),
+        app.city
+            .sign(new_id(), "city/policy/credit", "credit.rules.v1", "2026-01-02T09:00:00+08:00", obj(r))
+            .expect("sign"),
     ]
 }
 
@@ -81,7 +85,10 @@ async fn annual_report_regenerated_at_the_same_size_is_identical_after_more_reco
     let mut v2 = serde_json::to_value(policy::notice_2020_72()).expect("json");
     v2["version"] = json!(2);
     v2["applications"][2]["min_days"] = json!(5);
-    let env = app.city.sign(new_id(), "city/policy/rating", "rating.policy.v1", "2026-04-01T09:00:00+08:00", obj(v2)).expect("sign");
+    let env = app
+        .city
+        .sign(new_id(), "city/policy/rating", "rating.policy.v1", "2026-04-01T09:00:00+08:00", obj(v2))
+        .expect("sign");
     app.ingest_ok(&[env]).await;
 
     let again = reports::annual(store, &req).await.expect("report");
@@ -132,8 +139,11 @@ async fn a_signed_decision_is_regenerated_byte_for_byte_from_the_log_and_its_pol
     assert_eq!((dust.days, dust.runs), (25, true));
 
     let payload = obj(serde_json::to_value(&d).expect("json"));
-    let env = app.city.sign(new_id(), "project/NB-2026-0001/rating", "rating.decision.v1", "2026-03-26T18:00:00+08:00", payload).expect("sign");
-    app.ingest_ok(&[env.clone()]).await;
+    let env = app
+        .city
+        .sign(new_id(), "project/NB-2026-0001/rating", "rating.decision.v1", "2026-03-26T18:00:00+08:00", payload)
+        .expect("sign");
+    app.ingest_ok(std::slice::from_ref(&env)).await;
     let more = daily_readings(&mut w.gw1, "NB-2026-0001", 28);
     // Same days again (duplicates of days, new records): the decision at n does not change.
     app.ingest_ok(&more).await;
@@ -149,7 +159,10 @@ async fn a_signed_decision_is_regenerated_byte_for_byte_from_the_log_and_its_pol
     // A decision citing an unpublished policy version is refused at ingest.
     let mut bad = serde_json::to_value(&d).expect("json");
     bad["policy_version"] = json!(9);
-    let env = app.city.sign(new_id(), "project/NB-2026-0001/rating", "rating.decision.v1", "2026-03-26T18:00:00+08:00", obj(bad)).expect("sign");
+    let env = app
+        .city
+        .sign(new_id(), "project/NB-2026-0001/rating", "rating.decision.v1", "2026-03-26T18:00:00+08:00", obj(bad))
+        .expect("sign");
     let token = app.token(siteledger_api::auth::Role::City, None).await;
     let resp = app.post_events(&token, &Value::Array(vec![env.to_value()])).await;
     let v: Value = resp.json().await.expect("json");
@@ -273,7 +286,10 @@ async fn http_endpoints_compute_from_the_log_and_respect_scopes() {
     .expect("report");
     assert_eq!(csv, lib.csv);
     assert_eq!(app.get("/v1/reports/annual?year=2026", Some(&haishu)).await.status(), 403);
-    assert_eq!(app.get(&format!("/v1/reports/annual?year=2026&district={}", world::HAISHU), Some(&haishu)).await.status(), 200);
+    assert_eq!(
+        app.get(&format!("/v1/reports/annual?year=2026&district={}", world::HAISHU), Some(&haishu)).await.status(),
+        200
+    );
     assert_eq!(app.get("/v1/reports/annual?year=2026", Some(&ent)).await.status(), 403);
 
     // Credit: the enterprise sees only itself; its violation-free record keeps the base score.
@@ -284,15 +300,18 @@ async fn http_endpoints_compute_from_the_log_and_respect_scopes() {
     assert_eq!(scores[0]["score"], 100);
 
     // Replay and export over HTTP.
-    let rp: Value = app.get(&format!("/v1/replay/projects/NB-2026-0001?as_of={n}"), Some(&city)).await.json().await.expect("json");
+    let rp: Value =
+        app.get(&format!("/v1/replay/projects/NB-2026-0001?as_of={n}"), Some(&city)).await.json().await.expect("json");
     assert_eq!(rp["replay"]["tree_size"], n);
     assert_eq!(app.get("/v1/replay/projects/NB-2026-0001", Some(&haishu)).await.status(), 404);
     let body = json!({"stream": "project/NB-2026-0001/alarms"});
-    let resp = app.client.post(app.url("/v1/evidence/export")).bearer_auth(&city).json(&body).send().await.expect("post");
+    let resp =
+        app.client.post(app.url("/v1/evidence/export")).bearer_auth(&city).json(&body).send().await.expect("post");
     assert_eq!(resp.status(), 200);
     let bytes = resp.bytes().await.expect("bytes");
     assert!(siteledger_signer::verify_bundle(&bytes, app.server.state.ledger.log_verifier()).ok);
-    let resp = app.client.post(app.url("/v1/evidence/export")).bearer_auth(&haishu).json(&body).send().await.expect("post");
+    let resp =
+        app.client.post(app.url("/v1/evidence/export")).bearer_auth(&haishu).json(&body).send().await.expect("post");
     assert_eq!(resp.status(), 404);
 }
 

@@ -173,7 +173,8 @@ impl RatingFold {
         self.size = self.size.max(r.position + 1);
         let day = shanghai_day(r.occurred_at);
         if r.kind == KEY_ENROLLED {
-            if let (Some(Value::String(k)), Some(Value::String(s))) = (r.payload.get("key_id"), r.payload.get("subject"))
+            if let (Some(Value::String(k)), Some(Value::String(s))) =
+                (r.payload.get("key_id"), r.payload.get("subject"))
             {
                 self.key_subjects.insert(k.clone(), s.clone());
             }
@@ -253,9 +254,9 @@ impl RatingFold {
             gap_project = Some(p);
         }
         if let (Some(rules), Some(day)) = (&self.rules, day) {
-            let project = project.or(gap_project).or_else(|| {
-                r.payload.get("project_id").and_then(Value::as_str).and_then(|s| ProjectId::parse(s).ok())
-            });
+            let project = project
+                .or(gap_project)
+                .or_else(|| r.payload.get("project_id").and_then(Value::as_str).and_then(|s| ProjectId::parse(s).ok()));
             let Some(project) = project else { return };
             let Some(p) = self.registry.project(&project) else { return };
             for m in rules.mappings.iter().filter(|m| m.matches(r.kind, r.payload)) {

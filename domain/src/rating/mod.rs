@@ -276,8 +276,7 @@ const RULES_SCHEMA: &[Member] = &[
     req("mappings", mappings),
 ];
 
-const EVIDENCE_LINE: &[Member] =
-    &[req("id", is::<t::ApplicationId>), req("days", is::<u32>), req("runs", is::<bool>)];
+const EVIDENCE_LINE: &[Member] = &[req("id", is::<t::ApplicationId>), req("days", is::<u32>), req("runs", is::<bool>)];
 fn evidence_lines(v: &Value) -> Result<(), Issue> {
     each_object(v, EVIDENCE_LINE)
 }
@@ -430,7 +429,10 @@ impl RatingState {
                 if r.version != next {
                     return Err(RuleError::new(
                         "credit.rules_version",
-                        format!("credit rule versions are published in order: the next one is {next}, not {}", r.version),
+                        format!(
+                            "credit rule versions are published in order: the next one is {next}, not {}",
+                            r.version
+                        ),
                     ));
                 }
                 r.check().map_err(|m| RuleError::new("credit.rules_coherent", m))

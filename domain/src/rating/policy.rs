@@ -74,8 +74,8 @@ pub struct KindPrefix(String);
 impl KindPrefix {
     /// Parses a kind prefix.
     pub fn parse(s: &str) -> Result<Self, TokenShapeError> {
-        let ok = s.len() <= 64
-            && s.strip_suffix('.').is_some_and(|body| !body.is_empty() && body.split('.').all(is_token));
+        let ok =
+            s.len() <= 64 && s.strip_suffix('.').is_some_and(|body| !body.is_empty() && body.split('.').all(is_token));
         if ok {
             Ok(Self(s.to_owned()))
         } else {
@@ -354,10 +354,7 @@ pub fn achieved_level(evidence: &EvidenceDays, policy: &RatingPolicy, as_of: Loc
     for app in &policy.applications {
         let days_all = evidence.get(&app.id).unwrap_or(&empty);
         let start = as_of.date().checked_sub(time::Duration::days(i64::from(app.window_days.max(1)) - 1));
-        let days = days_all
-            .iter()
-            .filter(|d| d.date() <= as_of.date() && start.is_none_or(|s| d.date() >= s))
-            .count();
+        let days = days_all.iter().filter(|d| d.date() <= as_of.date() && start.is_none_or(|s| d.date() >= s)).count();
         let days = u32::try_from(days).unwrap_or(u32::MAX);
         connected |= days > 0;
         applications.push(ApplicationStatus {
@@ -440,7 +437,11 @@ pub fn check_policy(p: &RatingPolicy) -> Result<(), String> {
         if let Some(pr) = prev
             && let Some(a) = pr.applications.iter().find(|a| !l.applications.contains(a))
         {
-            return Err(format!("level {} must include every application of level {} ({a})", l.level.get(), pr.level.get()));
+            return Err(format!(
+                "level {} must include every application of level {} ({a})",
+                l.level.get(),
+                pr.level.get()
+            ));
         }
         prev = Some(l);
     }

@@ -27,7 +27,9 @@ fn facts(year: i32, central: bool, m2: &str, yuan: i64, programme: bool) -> Proj
 fn required_level_follows_the_notice_phase_by_phase() {
     let p = policy::notice_2020_72();
     // (start year, central urban, floor area m², cost ¥, 标准化工地 programme) → required level (None: no rule)
-    let table: &[(i32, bool, &str, i64, bool, Option<u8>)] = &[
+    // (start year, central urban, area, cost, programme, required level)
+    type Case = (i32, bool, &'static str, i64, bool, Option<u8>);
+    let table: &[Case] = &[
         // 2020 扩面: 中心城区 and (5000 m² or ¥50,000,000) 以上, or the programme → 1★
         (2020, true, "5000", 0, false, Some(1)),
         (2020, true, "4999.99", 0, false, None),
@@ -73,8 +75,12 @@ fn achieved_level_needs_every_application_of_the_level_in_its_window() {
     let p = policy::notice_2020_72();
     let as_of = LocalDate::parse("2026-11-30").expect("date");
     let month = days("2026-11-01", 30);
-    let one_star =
-        [("video", month.clone()), ("realname", month.clone()), ("dust_noise", month.clone()), ("wage_account", days("2026-11-10", 1))];
+    let one_star = [
+        ("video", month.clone()),
+        ("realname", month.clone()),
+        ("dust_noise", month.clone()),
+        ("wage_account", days("2026-11-10", 1)),
+    ];
     let e = evidence(&one_star);
     let a = achieved_level(&e, &p, as_of);
     assert_eq!(a.level, StarLevel::ONE);
@@ -105,13 +111,9 @@ fn achieved_level_needs_every_application_of_the_level_in_its_window() {
 #[test]
 fn three_star_quota_rounds_up() {
     // (new starts, three-star, permille) → (needed, met)
-    for &(n, three, permille, needed, met) in &[
-        (0, 0, 50, 0, true),
-        (1, 0, 50, 1, false),
-        (20, 1, 50, 1, true),
-        (21, 1, 50, 2, false),
-        (40, 2, 50, 2, true),
-    ] {
+    for &(n, three, permille, needed, met) in
+        &[(0, 0, 50, 0, true), (1, 0, 50, 1, false), (20, 1, 50, 1, true), (21, 1, 50, 2, false), (40, 2, 50, 2, true)]
+    {
         let q = three_star_quota(n, three, permille);
         assert_eq!((q.needed, q.met), (needed, met), "{n} new starts, {three} three-star");
     }
@@ -143,7 +145,8 @@ fn policy_versions_are_city_signed_coherent_and_in_order() {
     let registry = RegistryState::new();
     let mut state = RatingState::default();
     // given no policy, when a district bureau publishes v1, then refused
-    let err = state.decide(&ctx("district_bureau", "330212", "city/policy/rating"), &registry, &e).expect_err("refused");
+    let err =
+        state.decide(&ctx("district_bureau", "330212", "city/policy/rating"), &registry, &e).expect_err("refused");
     assert_eq!(err.rule, "rating.policy_signer");
     // when the city bureau publishes v1, then accepted
     let c = ctx("city_bureau", "宁波市住房和城乡建设局", "city/policy/rating");
@@ -153,14 +156,20 @@ fn policy_versions_are_city_signed_coherent_and_in_order() {
     assert_eq!(state.decide(&c, &registry, &e).expect_err("again").rule, "rating.policy_version");
     let mut v3 = v1.clone();
     v3["version"] = json!(3);
-    assert_eq!(state.decide(&c, &registry, &parse("rating.policy.v1", v3)).expect_err("skip").rule, "rating.policy_version");
+    assert_eq!(
+        state.decide(&c, &registry, &parse("rating.policy.v1", v3)).expect_err("skip").rule,
+        "rating.policy_version"
+    );
     let mut v2 = v1.clone();
     v2["version"] = json!(2);
     state.decide(&c, &registry, &parse("rating.policy.v1", v2.clone())).expect("v2");
     // an incoherent policy: level 2 without a level-1 application
     let mut bad = v2;
     bad["levels"][1]["applications"] = json!(["crane"]);
-    assert_eq!(state.decide(&c, &registry, &parse("rating.policy.v1", bad)).expect_err("bad").rule, "rating.policy_coherent");
+    assert_eq!(
+        state.decide(&c, &registry, &parse("rating.policy.v1", bad)).expect_err("bad").rule,
+        "rating.policy_coherent"
+    );
 }
 
 #[test]
@@ -188,7 +197,14 @@ fn built_in_documents_round_trip_through_their_schemas() {
     policy::check_policy(&policy::notice_2020_72()).expect("coherent policy");
 }
 
-fn rec<'a>(pos: u64, id: &'a str, stream: &'a str, kind: &'a str, at: &'a str, p: &'a Map<String, Value>) -> LogRecord<'a> {
+fn rec<'a>(
+    pos: u64,
+    id: &'a str,
+    stream: &'a str,
+    kind: &'a str,
+    at: &'a str,
+    p: &'a Map<String, Value>,
+) -> LogRecord<'a> {
     LogRecord { position: pos, event_id: id, stream, kind, occurred_at: at, signer: "k", payload: p }
 }
 
@@ -214,7 +230,14 @@ fn credit_scores_reconstruct_from_their_cited_events() {
     };
     let (a1, a2, a3) = (alarm("A-1", "violation"), alarm("A-2", "warning"), alarm("A-3", "violation"));
     let mut fold = RatingFold::new(Some(rules.clone()));
-    fold.apply(&rec(0, "e0", "registry/projects", "registry.project.registered.v1", "2026-03-01T08:00:00+08:00", &project));
+    fold.apply(&rec(
+        0,
+        "e0",
+        "registry/projects",
+        "registry.project.registered.v1",
+        "2026-03-01T08:00:00+08:00",
+        &project,
+    ));
     fold.apply(&rec(1, "e1", "project/NB-2026-0001/alarms", "alarm.raised.v1", "2026-11-01T08:00:00+08:00", &a1));
     fold.apply(&rec(2, "e2", "project/NB-2026-0001/alarms", "alarm.raised.v1", "2026-11-02T08:00:00+08:00", &a2));
     fold.apply(&rec(3, "e3", "project/NB-2026-0001/alarms", "alarm.raised.v1", "2024-01-02T08:00:00+08:00", &a3));
@@ -227,7 +250,14 @@ fn credit_scores_reconstruct_from_their_cited_events() {
     assert_eq!(s.grade, "A");
     // Recompute from the cited events alone (plus the registry record that names the parties): same score.
     let mut again = RatingFold::new(Some(rules.clone()));
-    again.apply(&rec(0, "e0", "registry/projects", "registry.project.registered.v1", "2026-03-01T08:00:00+08:00", &project));
+    again.apply(&rec(
+        0,
+        "e0",
+        "registry/projects",
+        "registry.project.registered.v1",
+        "2026-03-01T08:00:00+08:00",
+        &project,
+    ));
     again.apply(&rec(1, "e1", "project/NB-2026-0001/alarms", "alarm.raised.v1", "2026-11-01T08:00:00+08:00", &a1));
     let rebuilt = credit::score_all(&rules, &again.credit_records, [&gc], as_of);
     assert_eq!(rebuilt, scores);

@@ -4,7 +4,7 @@
 use serde_json::json;
 use siteledger_projections::{ReadDb, Scope, catch_up};
 
-use super::{ChainSigner, city_key, district, enterprise, postgres_db, scenario, sign, sqlite_db, E1, E3};
+use super::{ChainSigner, E1, E3, city_key, district, enterprise, postgres_db, scenario, sign, sqlite_db};
 
 async fn check(db: &ReadDb) {
     let p1 = db.rating_app_days(&Scope::All, "P1", "2026-02-01").await.expect("days");
@@ -45,7 +45,13 @@ async fn decisions_and_days_with_data_fold_and_scope_alike_on_sqlite_and_postgre
                "applications": [], "evidence_sha256": "00".repeat(32)})
     };
     let envs = vec![
-        sign(&mut city, "city/policy/rating", "rating.policy.v1", "2026-03-01T09:00:00+08:00", json!({"version": 1, "title": "甬建发〔2020〕72号"})),
+        sign(
+            &mut city,
+            "city/policy/rating",
+            "rating.policy.v1",
+            "2026-03-01T09:00:00+08:00",
+            json!({"version": 1, "title": "甬建发〔2020〕72号"}),
+        ),
         sign(&mut city, "project/P1/rating", "rating.decision.v1", "2026-03-01T18:00:00+08:00", decision(0)),
         sign(&mut city, "project/P1/rating", "rating.decision.v1", "2026-03-01T19:00:00+08:00", decision(1)),
     ];
