@@ -213,7 +213,13 @@ pub async fn evidence_export(config: &Config, args: ExportArgs) -> anyhow::Resul
             .collect::<anyhow::Result<Vec<_>>>()?;
         Selection::Ids(ids)
     };
-    let (vkey, _) = crate::admin::show_keys(config)?;
+    // The log key's name is the checkpoints' origin (FORMAT.md §6): take it from the stored checkpoint, so the
+    // package names the log exactly as the running server signs it, whatever this command's configuration says.
+    let mut cfg = config.clone();
+    if let Some(origin) = store.latest_checkpoint().await?.and_then(|c| c.note.lines().next().map(str::to_owned)) {
+        cfg.log_origin = origin;
+    }
+    let (vkey, _) = crate::admin::show_keys(&cfg)?;
     let bundle = evidence::export(&store, &vkey, &selection).await?;
     let bytes = bundle.to_bytes();
     std::fs::write(&args.out, &bytes).with_context(|| format!("cannot write {}", args.out.display()))?;

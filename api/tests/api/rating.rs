@@ -244,6 +244,24 @@ async fn court_package_verifies_offline_and_fails_after_any_byte_change() {
         }
     }
 
+    // The CLI writes the same package (read-only on the live server's store).
+    let out = tempfile::tempdir().expect("tempdir");
+    let file = out.path().join("case.json");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_siteledger"))
+        .args(["evidence", "export", "--stream", "project/NB-2026-0001/", "--kind", "env."])
+        .args(["--from", "2026-03-05T00:00:00+08:00", "--to", "2026-03-15T00:00:00+08:00"])
+        .arg("--data-dir")
+        .arg(app.dir.path())
+        .arg("--out")
+        .arg(&file)
+        .env_remove("SITELEDGER_CONFIG")
+        .output()
+        .expect("runs");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let from_cli = std::fs::read(&file).expect("bundle file");
+    assert!(siteledger_signer::verify_bundle(&from_cli, verifier).ok);
+    assert_eq!(from_cli, bytes);
+
     // By event ids: the same verdict; an unknown id is an error naming it.
     let ids: Vec<uuid::Uuid> = bundle
         .records
