@@ -57,9 +57,25 @@ fn pct(p: Option<u64>) -> String {
 }
 
 /// Computes the report from the store.
+///
+/// Without an explicit as-of date, the evidence windows end on 31 December of the year or, for a year still
+/// running at size N, on the day (Asia/Shanghai) the ledger sequenced record N − 1, whichever is earlier: a
+/// function of the store and N, recorded in the signed `report.annual.v1`.
 pub async fn annual<S: EventStore>(store: &S, req: &ReportRequest) -> Result<AnnualReport, RatingError> {
     let prefix = LogPrefix::load(store, req.at_size, None).await?;
-    annual_from(&prefix, req)
+    let mut req = req.clone();
+    if req.as_of.is_none() && req.at_size > 0 {
+        let year_end = LocalDate::parse(&format!("{:04}-12-31", req.year))
+            .map_err(|e| RatingError::Invalid(format!("year {}: {e}", req.year)))?;
+        let last = store.read_all(req.at_size - 1, 1).await?;
+        let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
+        let sequenced = last
+            .first()
+            .and_then(|e| LocalDate::try_from(e.recorded_at.to_offset(offset).date()).ok())
+            .unwrap_or(year_end);
+        req.as_of = Some(sequenced.min(year_end));
+    }
+    annual_from(&prefix, &req)
 }
 
 /// Computes the report from a loaded prefix.
