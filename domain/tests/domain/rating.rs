@@ -264,3 +264,135 @@ fn credit_scores_reconstruct_from_their_cited_events() {
     let r: &CreditRecord = &s.records[0];
     assert_eq!((r.polarity, r.points, r.position), (Polarity::Bad, -1, 1));
 }
+
+fn registered(district: &str, start: &str, m2: &str) -> Map<String, Value> {
+    json!({
+        "project_id": "NB-2020-0001", "name": "中心城区测试项目", "district": district, "central_urban": false,
+        "floor_area_m2": m2, "contract_cost_fen": 100_000i64, "start_date": start,
+        "participants": [
+            {"role": "owner", "credit_code": crate::fixtures::owner().as_str()},
+            {"role": "general_contractor", "credit_code": crate::fixtures::gc().as_str()}
+        ]
+    })
+    .as_object()
+    .expect("object")
+    .clone()
+}
+
+#[test]
+fn decisions_and_reports_are_signed_by_the_right_bureau() {
+    let mut registry = RegistryState::new();
+    let reg = registered("330212", "2026-03-01", "100");
+    if let Ok(DomainEvent::Registry(e)) = DomainEvent::parse("registry.project.registered.v1", &reg) {
+        siteledger_domain::registry::evolve(&mut registry, &e);
+    }
+    let mut state = RatingState::default();
+    let city = ctx("city_bureau", "宁波市住房和城乡建设局", "city/policy/rating");
+    let policy = parse("rating.policy.v1", serde_json::to_value(policy::notice_2020_72()).expect("json"));
+    state.evolve(&city, &policy);
+    let decision = |version: u32, project: &str| {
+        parse(
+            "rating.decision.v1",
+            json!({"project_id": project, "policy_version": version, "tree_size": 10, "as_of": "2026-11-24",
+                   "required": 0, "required_rule": "p2022_connected", "achieved": 0, "connected": true, "meets": true,
+                   "applications": [{"id": "dust_noise", "days": 20, "runs": true}], "evidence_sha256": "ab".repeat(32)}),
+        )
+    };
+    let report = |district: Value| {
+        parse(
+            "report.annual.v1",
+            json!({"year": 2026, "district": district, "tree_size": 10, "policy_version": 1, "as_of": "2026-11-24",
+                   "content_sha256": "ab".repeat(32), "html_sha256": "cd".repeat(32), "csv_sha256": "ef".repeat(32)}),
+        )
+    };
+    // (signer role, subject, event) → Ok or the rule broken
+    let cases: Vec<(&str, &str, RatingEvent, Result<(), &str>)> = vec![
+        ("city_bureau", "宁波市住房和城乡建设局", decision(1, "NB-2020-0001"), Ok(())),
+        ("district_bureau", "330212", decision(1, "NB-2020-0001"), Ok(())),
+        ("district_bureau", "330203", decision(1, "NB-2020-0001"), Err("rating.decision_signer")),
+        ("enterprise", "91330200MA2C00003X", decision(1, "NB-2020-0001"), Err("rating.decision_signer")),
+        ("city_bureau", "宁波市住房和城乡建设局", decision(2, "NB-2020-0001"), Err("rating.decision_policy")),
+        ("city_bureau", "宁波市住房和城乡建设局", decision(1, "NB-2020-0009"), Err("rating.decision_signer")),
+        ("city_bureau", "宁波市住房和城乡建设局", report(Value::Null), Ok(())),
+        ("district_bureau", "330212", report(json!("330212")), Ok(())),
+        ("district_bureau", "330212", report(json!("330203")), Err("report.signer")),
+        ("district_bureau", "330212", report(Value::Null), Err("report.signer")),
+    ];
+    for (role, subject, event, want) in cases {
+        let got = state.decide(&ctx(role, subject, "x"), &registry, &event).map_err(|e| e.rule);
+        assert_eq!(
+            got.as_ref().map_err(String::as_str),
+            want.as_ref().map_err(|s| *s),
+            "{role} {subject} {}",
+            event.kind()
+        );
+    }
+    // Streams: a decision belongs in its project's rating stream.
+    let d = decision(1, "NB-2020-0001");
+    assert!(d.check_stream("project/NB-2020-0001/rating").is_ok());
+    assert_eq!(d.check_stream("city/rating").expect_err("wrong"), "project/NB-2020-0001/rating");
+}
+
+#[test]
+fn the_fold_knows_the_programme_attributes_gaps_and_counts_evidence_by_prefix() {
+    let rules = credit::proposal_v1();
+    let p = policy::notice_2020_72();
+    let mut fold = RatingFold::new(Some(rules.clone()));
+    let reg = registered("330212", "2020-05-01", "100");
+    let enrol =
+        json!({"key_id": "k1", "subject": "project/NB-2020-0001/gateway/GW-01"}).as_object().expect("o").clone();
+    let programme = json!({"project_id": "NB-2020-0001", "year": 2020, "note": "2020年度宁波市标准化工地创建名单"})
+        .as_object()
+        .expect("o")
+        .clone();
+    let gap = json!({"key_id": "k1", "last_seq": 4, "next_seq": 7, "missing": 2, "event_id": "x"})
+        .as_object()
+        .expect("o")
+        .clone();
+    let reading = Map::new();
+    fold.apply(&rec(0, "e0", "registry/projects", "registry.project.registered.v1", "2020-05-01T08:00:00+08:00", &reg));
+    let facts = fold.facts(&siteledger_domain::ProjectId::parse("NB-2020-0001").expect("id")).expect("facts");
+    // Small, outside the 中心城区: nothing required in 2020 …
+    assert_eq!(required_level(&facts, &p), None);
+    fold.apply(&rec(1, "e1", "ledger/keys", "ledger.key.enrolled.v1", "2020-05-01T08:00:00+08:00", &enrol));
+    fold.apply(&rec(
+        2,
+        "e2",
+        "project/NB-2020-0001/rating",
+        "rating.standard_site.enrolled.v1",
+        "2020-05-02T08:00:00+08:00",
+        &programme,
+    ));
+    let id = siteledger_domain::ProjectId::parse("NB-2020-0001").expect("id");
+    // … until it joins the 标准化工地 programme: 一星级.
+    assert_eq!(
+        required_level(&fold.facts(&id).expect("facts"), &p).map(|r| (r.level.get(), r.rule)),
+        Some((1, "p2020_standard_site".into()))
+    );
+    // Readings on two days (one just after midnight Shanghai time, written in UTC) count as two days of env.
+    fold.apply(&rec(
+        3,
+        "e3",
+        "project/NB-2020-0001/env/D1",
+        "env.dust_noise.reading.v1",
+        "2020-06-01T15:59:00Z",
+        &reading,
+    ));
+    fold.apply(&rec(
+        4,
+        "e4",
+        "project/NB-2020-0001/env/D1",
+        "env.dust_noise.reading.v1",
+        "2020-06-01T16:01:00Z",
+        &reading,
+    ));
+    let ev = fold.evidence(&id, &p);
+    let days: Vec<String> =
+        ev[&ApplicationId::parse("dust_noise").expect("id")].iter().map(ToString::to_string).collect();
+    assert_eq!(days, ["2020-06-01", "2020-06-02"]);
+    // A signer gap of the project's gateway is a bad record of its general contractor.
+    fold.apply(&rec(5, "e5", "ledger/system", "ledger.signer.gap.v1", "2020-06-03T08:00:00+08:00", &gap));
+    let r = fold.credit_records.iter().find(|r| r.mapping == "data_gap").expect("gap record");
+    assert_eq!((r.credit_code.clone(), r.points, r.event_id.as_str()), (crate::fixtures::gc(), -2, "e5"));
+    assert_eq!(r.effective_until.to_string(), "2021-06-03");
+}
