@@ -203,6 +203,13 @@ async fn replay_at_a_size_is_the_same_after_more_records_and_its_proofs_verify()
         siteledger_signer::merkle::verify_inclusion(&leaf, e["index"].as_u64().expect("index"), n, &proof, &root)
             .expect("inclusion verifies");
     }
+    // An instant resolves to the number of records sequenced by then.
+    let head = store.head().await.expect("head");
+    assert_eq!(ratings::resolve_as_of(store, "2000-01-01T00:00:00Z").await.expect("past"), 0);
+    assert_eq!(ratings::resolve_as_of(store, "2999-01-01T00:00:00+08:00").await.expect("future"), head);
+    assert_eq!(ratings::resolve_as_of(store, &n.to_string()).await.expect("size"), n);
+    assert!(ratings::resolve_as_of(store, &(head + 1).to_string()).await.is_err());
+    assert!(ratings::resolve_as_of(store, "yesterday").await.is_err());
     // The anchor: a signed checkpoint of size ≥ n with a consistency proof from n.
     let anchor_size = second["anchor"]["size"].as_u64().expect("anchored");
     assert!(anchor_size >= n);
