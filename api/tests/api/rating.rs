@@ -118,6 +118,31 @@ async fn annual_report_regenerated_at_the_same_size_is_identical_after_more_reco
     assert_eq!(html, first.html.as_bytes());
     let csv = std::fs::read(out.path().join(format!("report-city-2026-{n}.csv"))).expect("csv");
     assert_eq!(csv, first.csv.as_bytes());
+
+    // With the city bureau's key the CLI also signs report.annual.v1; the platform accepts it.
+    let key_file = out.path().join("city.key");
+    crate::helpers::city_key().write_file(&key_file).expect("key file");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_siteledger"))
+        .args(["report", "annual", "--year", "2026", "--at-size", &n.to_string()])
+        .arg("--data-dir")
+        .arg(app.dir.path())
+        .arg("--out")
+        .arg(out.path())
+        .arg("--sign-key")
+        .arg(&key_file)
+        .env_remove("SITELEDGER_CONFIG")
+        .output()
+        .expect("runs");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let body: Value = serde_json::from_slice(
+        &std::fs::read(out.path().join(format!("report-city-2026-{n}.envelope.json"))).expect("envelope"),
+    )
+    .expect("json");
+    assert_eq!(body[0]["kind"], "report.annual.v1");
+    assert_eq!(body[0]["payload"]["content_sha256"], first.record.content_sha256.as_str());
+    let token = app.token(siteledger_api::auth::Role::City, None).await;
+    let v: Value = app.post_events(&token, &body).await.json().await.expect("json");
+    assert_eq!(v["results"][0]["status"], "accepted", "{v}");
 }
 
 #[tokio::test]
