@@ -6,7 +6,7 @@
 //! siteledger replay --as-of 2026-11-24T12:00:00+08:00 --project NB-2025-0017 [--out FILE]
 //! siteledger replay --as-of 120000 --enterprise 91330200MA2CL3XX9U
 //! siteledger evidence export --event <uuid> [--event <uuid> …] --out case.json
-//! siteledger evidence export --stream project/NB-2025-0017/alarms --kind alarm. --from 2026-11-01T00:00:00+08:00 --to 2026-12-01T00:00:00+08:00 --out case.json
+//! siteledger evidence export --stream project/NB-2025-0017/alarms --kind alarm.raised --where source=TC-01 --from 2026-11-01T00:00:00+08:00 --to 2026-12-01T00:00:00+08:00 --out case.json
 //! ```
 
 use std::path::PathBuf;
@@ -89,6 +89,9 @@ pub struct ExportArgs {
     /// Records that occurred before this RFC 3339 instant.
     #[arg(long)]
     pub to: Option<String>,
+    /// Only records whose payload member FIELD has VALUE (repeatable), e.g. `--where source=TC-01`.
+    #[arg(long = "where", value_name = "FIELD=VALUE")]
+    pub payload_equals: Vec<String>,
     /// The bundle file to write.
     #[arg(long)]
     pub out: PathBuf,
@@ -204,6 +207,15 @@ pub async fn evidence_export(config: &Config, args: ExportArgs) -> anyhow::Resul
             kind_prefix: args.kind.clone(),
             from: time_arg("from", args.from.as_deref())?,
             to: time_arg("to", args.to.as_deref())?,
+            payload_equals: args
+                .payload_equals
+                .iter()
+                .map(|w| {
+                    w.split_once('=')
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .ok_or_else(|| anyhow::anyhow!("--where {w:?}: write FIELD=VALUE"))
+                })
+                .collect::<anyhow::Result<_>>()?,
         }
     } else {
         let ids = args

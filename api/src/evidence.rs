@@ -37,6 +37,9 @@ pub enum Selection {
         from: Option<OffsetDateTime>,
         /// Latest `occurred_at` (exclusive).
         to: Option<OffsetDateTime>,
+        /// Payload members that must have these values (strings as written, numbers in decimal), e.g.
+        /// `source = TC-01` for one crane's alarms or a worker's id for one worker's wage records.
+        payload_equals: Vec<(String, String)>,
     },
 }
 
@@ -48,6 +51,16 @@ fn stream_matches(pattern: &str, stream: &str) -> bool {
         return stream.starts_with(pattern);
     }
     stream == pattern || stream.strip_prefix(pattern).is_some_and(|r| r.starts_with('/'))
+}
+
+fn payload_matches(leaf: &[u8], wanted: &[(String, String)]) -> bool {
+    let Ok(env) = Envelope::parse(leaf) else { return false };
+    wanted.iter().all(|(k, v)| match env.payload().get(k) {
+        Some(serde_json::Value::String(s)) => s == v,
+        Some(serde_json::Value::Number(n)) => n.to_string() == *v,
+        Some(serde_json::Value::Bool(b)) => b.to_string() == *v,
+        _ => false,
+    })
 }
 
 /// Inclusion proof of `index` in the tree of `size`, from the store's nodes.
@@ -82,7 +95,7 @@ pub async fn select<S: EventStore>(store: &S, sel: &Selection) -> Result<Vec<Sto
             }
             found
         }
-        Selection::Filter { stream, kind_prefix, from, to } => {
+        Selection::Filter { stream, kind_prefix, from, to, payload_equals } => {
             let head = store.head().await?;
             let mut out = Vec::new();
             let mut next = 0u64;
@@ -98,6 +111,9 @@ pub async fn select<S: EventStore>(store: &S, sel: &Selection) -> Result<Vec<Sto
                     }
                     let t = siteledger_signer::envelope::parse_time(&e.occurred_at).unwrap_or(e.recorded_at);
                     if from.is_some_and(|f| t < f) || to.is_some_and(|u| t >= u) {
+                        continue;
+                    }
+                    if !payload_equals.is_empty() && !payload_matches(&e.leaf, payload_equals) {
                         continue;
                     }
                     out.push(e);

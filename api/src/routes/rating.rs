@@ -364,6 +364,9 @@ pub struct ExportRequest {
     pub from: Option<String>,
     /// Occurred before (RFC 3339).
     pub to: Option<String>,
+    /// Payload members that must have these values (e.g. `{"source": "TC-01"}`).
+    #[serde(default, rename = "where")]
+    pub payload_equals: std::collections::BTreeMap<String, String>,
 }
 
 /// One evidence bundle (docs/FORMAT.md §7) for the selected records, for `siteledger-verify`. Every selected
@@ -390,6 +393,7 @@ pub async fn export(
             kind_prefix: req.kind.clone(),
             from: time("from", &req.from)?,
             to: time("to", &req.to)?,
+            payload_equals: req.payload_equals.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         }
     } else {
         let ids = req

@@ -252,6 +252,7 @@ async fn court_package_verifies_offline_and_fails_after_any_byte_change() {
         kind_prefix: Some("env.".into()),
         from: Some(siteledger_signer::envelope::parse_time("2026-03-05T00:00:00+08:00").expect("t")),
         to: Some(siteledger_signer::envelope::parse_time("2026-03-15T00:00:00+08:00").expect("t")),
+        payload_equals: vec![("device_id".into(), "DUST-1".into())],
     };
     let bundle = evidence::export(store, &vkey, &sel).await.expect("bundle");
     let selected = bundle.records.iter().filter(|r| r.envelope["kind"] == "env.dust_noise.reading.v1").count();
@@ -280,7 +281,16 @@ async fn court_package_verifies_offline_and_fails_after_any_byte_change() {
     let out = tempfile::tempdir().expect("tempdir");
     let file = out.path().join("case.json");
     let run = std::process::Command::new(env!("CARGO_BIN_EXE_siteledger"))
-        .args(["evidence", "export", "--stream", "project/NB-2026-0001/", "--kind", "env."])
+        .args([
+            "evidence",
+            "export",
+            "--stream",
+            "project/NB-2026-0001/",
+            "--kind",
+            "env.",
+            "--where",
+            "device_id=DUST-1",
+        ])
         .args(["--from", "2026-03-05T00:00:00+08:00", "--to", "2026-03-15T00:00:00+08:00"])
         .arg("--data-dir")
         .arg(app.dir.path())
@@ -354,7 +364,11 @@ async fn http_endpoints_compute_from_the_log_and_respect_scopes() {
         app.get(&format!("/v1/replay/projects/NB-2026-0001?as_of={n}"), Some(&city)).await.json().await.expect("json");
     assert_eq!(rp["replay"]["tree_size"], n);
     assert_eq!(app.get("/v1/replay/projects/NB-2026-0001", Some(&haishu)).await.status(), 404);
-    let body = json!({"stream": "project/NB-2026-0001/alarms"});
+    let wrong = json!({"stream": "project/NB-2026-0001/alarms", "where": {"source": "NO-SUCH-DEVICE"}});
+    let resp =
+        app.client.post(app.url("/v1/evidence/export")).bearer_auth(&city).json(&wrong).send().await.expect("post");
+    assert_eq!(resp.status(), 400, "nothing matches");
+    let body = json!({"stream": "project/NB-2026-0001/alarms", "where": {"source": "DUST-1"}});
     let resp =
         app.client.post(app.url("/v1/evidence/export")).bearer_auth(&city).json(&body).send().await.expect("post");
     assert_eq!(resp.status(), 200);
