@@ -45,7 +45,9 @@ pub(super) async fn start(ctx: &DemoContext) -> anyhow::Result<()> {
     if !has_kind(store, rating::CREDIT_RULES_STREAM, rating::CREDIT_RULES).await? {
         first.push(RatingEvent::CreditRules(rating::credit::proposal_v1()));
     }
+    let city_lock = super::key_lock(&ctx.city.key_id().to_string());
     if !first.is_empty() {
+        let _chain = city_lock.lock().await;
         let envs = sign_all(&ctx.state, &ctx.city, &first).await?;
         post(ctx, &token, &envs).await?;
         tracing::info!("demo: the city bureau published rating policy v1 and credit rules v1");
@@ -55,6 +57,7 @@ pub(super) async fn start(ctx: &DemoContext) -> anyhow::Result<()> {
         let req =
             ReportRequest { year, district: None, at_size: ctx.state.ledger.head(), policy_version: None, as_of: None };
         let report = reports::annual(store, &req).await?;
+        let _chain = city_lock.lock().await;
         let envs = sign_all(&ctx.state, &ctx.city, &[RatingEvent::Report(report.record.clone())]).await?;
         post(ctx, &token, &envs).await?;
         tracing::info!(year, tree_size = req.at_size, content_sha256 = %report.record.content_sha256, "demo: annual report signed");
@@ -169,6 +172,8 @@ impl Issuer {
         let mut issued = 0;
         for (district, events) in by_district {
             let Some(key) = self.districts.get(district) else { continue };
+            let lock = super::key_lock(&key.key_id().to_string());
+            let _chain = lock.lock().await;
             let envs = sign_all(&self.state, key, &events).await?;
             let answer = post_with_retries(&self.ingest, &self.token, &envs, &self.shutdown).await?;
             for r in answer.rejections() {
