@@ -1,0 +1,1 @@
+//! Pure rule functions over site readings (filled in below).
