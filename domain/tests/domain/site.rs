@@ -308,3 +308,393 @@ fn timestamps_keep_their_text_and_compare_by_instant() {
     assert_eq!(parsed.kind(), site::METER_READING);
     assert!(SiteEvent::parse("worker.registered.v1", &Map::new()).is_none());
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Pure rules
+// ---------------------------------------------------------------------------------------------------------------
+
+mod rules {
+    use siteledger_domain::LocalDate;
+    use siteledger_domain::quantity::Decimal;
+    use siteledger_domain::site::rules::{
+        Band, Due, MeterStep, OperatorIssue, OperatorSession, add_months, calibration_due, dec_sub, drop_test_due,
+        is_night, leakage_alarm, leq, load_band, load_pct_band, meter_step, moment_band, noise_verdict,
+        online_permille, pm_mean, pm10_band, round1, wind_stop, window_start,
+    };
+    use siteledger_domain::site::{CranePolicy, EnvPolicy, Timestamp};
+
+    fn d(s: &str) -> Decimal {
+        Decimal::parse(s).expect("decimal")
+    }
+    fn t(s: &str) -> time::OffsetDateTime {
+        Timestamp::parse(s).expect("ts").instant()
+    }
+    fn date(s: &str) -> LocalDate {
+        LocalDate::parse(s).expect("date")
+    }
+
+    #[test]
+    fn leq_is_the_energetic_mean_rounded_to_a_tenth() {
+        // given levels, then Leq
+        let cases: &[(&[f64], &str)] = &[
+            (&[55.0], "55.0"),
+            (&[60.0, 60.0, 60.0], "60.0"),
+            (&[50.0, 60.0], "57.4"), // 10·log10((10^5 + 10^6)/2) = 57.40
+            (&[70.0, 40.0, 40.0, 40.0], "64.0"),
+            (&[55.04], "55.0"),
+            (&[55.05], "55.1"),
+        ];
+        for (levels, want) in cases {
+            assert_eq!(round1(leq(levels).expect("some")).as_str(), *want, "{levels:?}");
+        }
+        assert_eq!(leq(&[]), None);
+    }
+
+    #[test]
+    fn night_is_22_to_06_half_open_in_shanghai_time() {
+        let p = EnvPolicy::default_policy();
+        let cases = [
+            ("2026-11-24T21:59:59+08:00", false),
+            ("2026-11-24T22:00:00+08:00", true),
+            ("2026-11-25T03:00:00+08:00", true),
+            ("2026-11-25T05:59:59+08:00", true),
+            ("2026-11-25T06:00:00+08:00", false),
+            ("2026-11-24T14:00:00Z", true),  // 22:00 in Ningbo
+            ("2026-11-24T22:00:00Z", false), // 06:00 in Ningbo
+        ];
+        for (at, night) in cases {
+            assert_eq!(is_night(&p, t(at)), night, "{at}");
+        }
+    }
+
+    #[test]
+    fn noise_limits_55_0_passes_55_1_exceeds_at_night() {
+        // given the default policy (70 by day, 55 by night), when a 20-minute window has these levels, then …
+        let p = EnvPolicy::default_policy();
+        let cases: &[(&str, &[f64], bool, &str, bool)] = &[
+            ("2026-11-24T22:00:00+08:00", &[55.0, 55.0], true, "55.0", false),
+            ("2026-11-24T22:00:00+08:00", &[55.1], true, "55.1", true),
+            ("2026-11-24T22:00:00+08:00", &[55.04], true, "55.0", false),
+            ("2026-11-25T05:40:00+08:00", &[56.0], true, "56.0", true),
+            ("2026-11-25T06:00:00+08:00", &[56.0], false, "56.0", false),
+            ("2026-11-24T21:40:00+08:00", &[69.9, 70.0], false, "70.0", false),
+            ("2026-11-24T10:00:00+08:00", &[70.1], false, "70.1", true),
+        ];
+        for (start, levels, night, leq_want, exceeds) in cases {
+            let v = noise_verdict(&p, t(start), levels).expect("verdict");
+            assert_eq!((v.night, v.leq.as_str(), v.exceeds), (*night, *leq_want, *exceeds), "{start} {levels:?}");
+        }
+    }
+
+    #[test]
+    fn windows_align_on_local_midnight() {
+        let cases = [
+            ("2026-11-24T22:19:59+08:00", 20, "2026-11-24T22:00:00+08:00"),
+            ("2026-11-24T22:20:00+08:00", 20, "2026-11-24T22:20:00+08:00"),
+            ("2026-11-24T02:05:00Z", 60, "2026-11-24T10:00:00+08:00"),
+            ("2026-11-24T16:30:00Z", 60, "2026-11-25T00:00:00+08:00"),
+        ];
+        for (at, w, want) in cases {
+            assert_eq!(window_start(t(at), w), t(want), "{at}/{w}");
+        }
+    }
+
+    #[test]
+    fn pm10_hourly_mean_bands_with_placeholder_defaults() {
+        let p = EnvPolicy::default_policy();
+        assert!(p.pm10_placeholder);
+        let cases: &[(&[f64], &str, Band)] = &[
+            (&[150.0], "150.0", Band::Normal),
+            (&[150.0, 150.2], "150.1", Band::Warning),
+            (&[200.0], "200.0", Band::Warning),
+            (&[190.0, 210.2], "200.1", Band::Violation),
+            (&[31.0, 40.0, 52.0], "41.0", Band::Normal),
+        ];
+        for (values, mean, band) in cases {
+            let m = pm_mean(values).expect("mean");
+            assert_eq!((m.as_str(), pm10_band(&p, &m)), (*mean, *band), "{values:?}");
+        }
+    }
+
+    #[test]
+    fn crane_moment_load_and_wind_bands() {
+        let p = CranePolicy::default_policy();
+        for (pct, band) in [
+            ("0", Band::Normal),
+            ("89.9", Band::Normal),
+            ("89.99", Band::Normal),
+            ("90", Band::Warning),
+            ("90.0", Band::Warning),
+            ("99.9", Band::Warning),
+            ("100", Band::Violation),
+            ("110.5", Band::Violation),
+        ] {
+            assert_eq!(moment_band(&p, &d(pct)), band, "moment {pct}");
+            assert_eq!(load_pct_band(&p, &d(pct)), band, "hoist load {pct}");
+        }
+        for (load, rated, band) in [
+            ("2.69", "3.0", Some(Band::Normal)),
+            ("2.7", "3.0", Some(Band::Warning)),
+            ("2.999", "3", Some(Band::Warning)),
+            ("3.00", "3", Some(Band::Violation)),
+            ("1", "0", None),
+        ] {
+            assert_eq!(load_band(&p, &d(load), &d(rated)), band, "load {load}/{rated}");
+        }
+        for (wind, stop) in [("11.9", false), ("11.99", false), ("12", true), ("12.0", true), ("15.3", true)] {
+            assert_eq!(wind_stop(&p, &d(wind)), stop, "wind {wind}");
+        }
+    }
+
+    #[test]
+    fn certified_operator_rule() {
+        use siteledger_domain::site::rules::operator_check;
+        let s = OperatorSession { operator_ref: "W-1".into(), certificate_valid_until: date("2026-11-24") };
+        let cases: Vec<(Option<&OperatorSession>, Option<&str>, &str, Result<(), OperatorIssue>)> = vec![
+            (Some(&s), Some("W-1"), "2026-11-24", Ok(())),
+            (Some(&s), None, "2026-11-24", Ok(())),
+            (
+                Some(&s),
+                Some("W-1"),
+                "2026-11-25",
+                Err(OperatorIssue::CertificateExpired { valid_until: date("2026-11-24"), on: date("2026-11-25") }),
+            ),
+            (Some(&s), Some("W-2"), "2026-11-24", Err(OperatorIssue::NotLoggedIn { operator_ref: "W-2".into() })),
+            (None, Some("W-1"), "2026-11-24", Err(OperatorIssue::NoLogin)),
+            (None, None, "2026-11-24", Err(OperatorIssue::NoLogin)),
+        ];
+        for (session, named, on, want) in cases {
+            assert_eq!(operator_check(session, named, date(on)), want, "{named:?} {on}");
+        }
+    }
+
+    #[test]
+    fn hoist_calibration_and_drop_test_due() {
+        let p = CranePolicy::default_policy();
+        let cal = Some((date("2026-03-01"), date("2027-03-01")));
+        assert_eq!(calibration_due(&p, cal, date("2027-03-01")), Due::ValidUntil(date("2027-03-01")));
+        assert_eq!(calibration_due(&p, cal, date("2027-03-02")), Due::Overdue(date("2027-03-01")));
+        // a certificate claiming more than the policy's year is held to the year
+        let long = Some((date("2026-03-01"), date("2028-03-01")));
+        assert_eq!(calibration_due(&p, long, date("2027-03-02")), Due::Overdue(date("2027-03-01")));
+        assert_eq!(calibration_due(&p, None, date("2027-03-02")), Due::Missing);
+        assert_eq!(
+            drop_test_due(&p, Some(date("2026-08-31")), date("2026-11-30")),
+            Due::ValidUntil(date("2026-11-30"))
+        );
+        assert_eq!(drop_test_due(&p, Some(date("2026-08-31")), date("2026-12-01")), Due::Overdue(date("2026-11-30")));
+        assert_eq!(drop_test_due(&p, None, date("2026-12-01")), Due::Missing);
+        assert_eq!(add_months(date("2026-11-30"), 3), date("2027-02-28"));
+        assert_eq!(add_months(date("2027-11-30"), 3), date("2028-02-29"));
+        assert_eq!(add_months(date("2026-01-15"), 12), date("2027-01-15"));
+    }
+
+    #[test]
+    fn meters_are_monotonic_and_leakage_alarms_above_30_ma() {
+        let cases = [
+            ("12300", "12345.67", Some(MeterStep::Consumption(d("45.67")))),
+            ("12345.67", "12345.67", Some(MeterStep::Consumption(d("0.00")))),
+            ("100.5", "100.25", Some(MeterStep::Decrease(d("-0.25")))),
+            ("0.001", "0", Some(MeterStep::Decrease(d("-0.001")))),
+        ];
+        for (prev, now, want) in cases {
+            assert_eq!(meter_step(&d(prev), &d(now)), want, "{prev} → {now}");
+        }
+        assert_eq!(dec_sub(&d("1"), &d("0.05")).map(|x| x.to_string()), Some("0.95".into()));
+        let p = CranePolicy::default_policy();
+        for (ma, alarm) in [("29.9", false), ("30", false), ("30.0", false), ("30.1", true), ("75", true)] {
+            assert_eq!(leakage_alarm(&p, &d(ma)), alarm, "{ma} mA");
+        }
+    }
+
+    #[test]
+    fn camera_online_ratio() {
+        assert_eq!(online_permille(3, 4), Some(750));
+        assert_eq!(online_permille(0, 3), Some(0));
+        assert_eq!(online_permille(5, 4), Some(1000));
+        assert_eq!(online_permille(0, 0), None);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Admission (decide/evolve)
+// ---------------------------------------------------------------------------------------------------------------
+
+mod admission {
+    use siteledger_domain::registry::{self, RegistryState};
+    use siteledger_domain::site::{self, Jurisdiction, SiteEvent, SiteState};
+    use siteledger_domain::{DomainEvent, DomainState, RecordContext};
+
+    use super::{obj, sample};
+    use crate::fixtures;
+
+    fn registry() -> RegistryState {
+        let mut r = RegistryState::new();
+        for e in fixtures::enterprises() {
+            registry::evolve(&mut r, &e);
+        }
+        registry::evolve(&mut r, &fixtures::project("NB-2026-0001", "330212"));
+        r
+    }
+
+    fn event(kind: &str, edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>)) -> SiteEvent {
+        let mut p = sample(kind);
+        edit(&mut p);
+        match DomainEvent::parse(kind, &p).expect("valid") {
+            DomainEvent::Site(e) => e,
+            other => panic!("not site: {other:?}"),
+        }
+    }
+
+    fn ctx<'a>(stream: &'a str, role: &'a str, subject: &'a str) -> RecordContext<'a> {
+        RecordContext {
+            event_id: "019a0000-0000-7000-8000-000000000001",
+            stream,
+            occurred_at: "2026-11-24T10:15:00+08:00",
+            signer_key_id: "k",
+            signer_role: role,
+            signer_subject: subject,
+        }
+    }
+
+    const GW: &str = "project/NB-2026-0001/gateway/GW-01";
+
+    #[test]
+    fn device_records_need_the_project_and_its_gateway() {
+        let r = registry();
+        let s = SiteState::default();
+        let gc = fixtures::gc().to_string();
+        let stranger = fixtures::stranger().to_string();
+        // given (role, subject), when this record arrives, then accepted or the rule named
+        let cases: Vec<(&str, &str, SiteEvent, Result<(), &str>)> = vec![
+            ("gateway", GW, event(site::CRANE_SAMPLE, |_| {}), Ok(())),
+            ("device", "project/NB-2026-0001/device/TC-01", event(site::CRANE_SAMPLE, |_| {}), Ok(())),
+            ("enterprise", &gc, event(site::CRANE_SAMPLE, |_| {}), Err("site.device_signer")),
+            ("city_bureau", "宁波市住房和城乡建设局", event(site::METER_READING, |_| {}), Err("site.device_signer")),
+            ("enterprise", &gc, event(site::SAFETY_GEAR_CALIBRATED, |_| {}), Ok(())),
+            ("enterprise", &stranger, event(site::DROP_TEST_PERFORMED, |_| {}), Err("site.device_signer")),
+            (
+                "gateway",
+                GW,
+                event(site::CRANE_SAMPLE, |p| {
+                    p.insert("project_id".into(), "NB-2026-0099".into());
+                }),
+                Err("site.project_registered"),
+            ),
+            (
+                "gateway",
+                GW,
+                event(site::CRANE_CYCLE, |p| {
+                    p.insert("ended_at".into(), "2026-11-24T10:09:59+08:00".into());
+                }),
+                Err("site.cycle_order"),
+            ),
+            (
+                "gateway",
+                GW,
+                event(site::SAFETY_GEAR_CALIBRATED, |p| {
+                    p.insert("valid_until".into(), "2026-03-01".into());
+                }),
+                Err("site.calibration_dates"),
+            ),
+            // exceedances are not refusals: 力矩 120 %, wind 20 m/s, night noise 80 dB(A)
+            (
+                "gateway",
+                GW,
+                event(site::CRANE_SAMPLE, |p| {
+                    p.insert("moment_pct".into(), "120".into());
+                    p.insert("wind_m_s".into(), "20".into());
+                }),
+                Ok(()),
+            ),
+        ];
+        for (role, subject, e, want) in cases {
+            let stream = e.stream();
+            let got = s.decide(&ctx(&stream, role, subject), &r, &e).map_err(|e| e.rule);
+            assert_eq!(got.as_ref().map(|()| ()).map_err(String::as_str), want, "{role} {subject} {}", e.kind());
+        }
+    }
+
+    #[test]
+    fn policies_are_bureau_signed_and_versions_increase() {
+        let r = registry();
+        let mut s = SiteState::default();
+        let city = event(site::CRANE_POLICY, |_| {});
+        let district = event(site::ENV_POLICY, |_| {});
+        let cases: Vec<(&str, &str, &SiteEvent, Result<(), &str>)> = vec![
+            ("gateway", GW, &city, Err("site.policy_signer")),
+            ("district_bureau", "330212", &city, Err("site.policy_signer")),
+            ("district_bureau", "330203", &district, Err("site.policy_signer")),
+            ("district_bureau", "330212", &district, Ok(())),
+            ("district_bureau", "district/330212", &district, Ok(())),
+            ("city_bureau", "宁波市住房和城乡建设局", &district, Ok(())),
+            ("city_bureau", "宁波市住房和城乡建设局", &city, Ok(())),
+        ];
+        for (role, subject, e, want) in cases {
+            let stream = e.stream();
+            let got = s.decide(&ctx(&stream, role, subject), &r, e).map_err(|e| e.rule);
+            assert_eq!(got.as_ref().map(|()| ()).map_err(String::as_str), want, "{role} {subject} {}", e.kind());
+        }
+        // when version 1 is accepted, then 1 again is refused and 2 is accepted
+        let stream = district.stream();
+        let c = ctx(&stream, "district_bureau", "330212");
+        s.evolve(&c, &district);
+        assert_eq!(s.policy_version(site::ENV_POLICY, &Jurisdiction::parse("330212").expect("j")), Some(1));
+        let err = s.decide(&c, &r, &district).expect_err("same version");
+        assert_eq!(err.rule, "site.policy_version");
+        assert!(err.to_string().contains("send version 2 or later"), "{err}");
+        let v2 = event(site::ENV_POLICY, |p| {
+            p.insert("version".into(), 2.into());
+        });
+        assert_eq!(s.decide(&c, &r, &v2), Ok(()));
+        // the city's version counter is separate from the district's
+        assert_eq!(s.decide(&ctx("city/policy/crane", "city_bureau", "x"), &r, &city), Ok(()));
+        // bands: warn above violation is refused
+        let bad = event(site::CRANE_POLICY, |p| {
+            p.insert("moment_warn_pct".into(), "101".into());
+        });
+        assert_eq!(
+            s.decide(&ctx("city/policy/crane", "city_bureau", "x"), &r, &bad).map_err(|e| e.rule),
+            Err("site.policy_bands".to_owned())
+        );
+    }
+
+    #[test]
+    fn domain_state_replays_policies_only() {
+        assert!(DomainState::wants(site::ENV_POLICY));
+        assert!(DomainState::wants(site::CRANE_POLICY));
+        assert!(!DomainState::wants(site::CRANE_SAMPLE));
+        assert!(!DomainState::wants(site::HJ212_DATA));
+        let _ = obj(serde_json::json!({}));
+    }
+
+    #[test]
+    fn policy_book_picks_the_version_in_force_at_the_reading_time() {
+        use siteledger_domain::site::{EnvPolicy, PolicyBook, Timestamp};
+        let mut book = PolicyBook::new();
+        let v = |j: &str, version: u32, from: &str, night: &str| {
+            let mut p = EnvPolicy::default_policy();
+            p.jurisdiction = Jurisdiction::parse(j).expect("j");
+            p.version = site::PolicyVersion::new(version).expect("v");
+            p.effective_from = Timestamp::parse(from).expect("ts");
+            p.noise_night_limit_db_a = night.parse().expect("dec");
+            p
+        };
+        book.add(v("city", 1, "2026-01-01T00:00:00+08:00", "55"));
+        book.add(v("330212", 1, "2026-06-01T00:00:00+08:00", "50"));
+        book.add(v("330212", 2, "2026-11-24T22:00:00+08:00", "45"));
+        let d = siteledger_domain::DistrictCode::parse("330212").expect("d");
+        let other = siteledger_domain::DistrictCode::parse("330203").expect("d");
+        let at = |s: &str| Timestamp::parse(s).expect("ts").instant();
+        let limit = |dist: Option<&siteledger_domain::DistrictCode>, s: &str| {
+            book.in_force(dist, at(s)).map(|p| p.noise_night_limit_db_a.to_string())
+        };
+        assert_eq!(limit(Some(&d), "2025-12-31T23:59:59+08:00"), None);
+        assert_eq!(limit(Some(&d), "2026-05-31T23:59:59+08:00").as_deref(), Some("55"));
+        assert_eq!(limit(Some(&d), "2026-06-01T00:00:00+08:00").as_deref(), Some("50"));
+        assert_eq!(limit(Some(&d), "2026-11-24T21:59:59+08:00").as_deref(), Some("50"));
+        assert_eq!(limit(Some(&d), "2026-11-24T22:00:00+08:00").as_deref(), Some("45"));
+        assert_eq!(limit(Some(&other), "2026-11-24T22:00:00+08:00").as_deref(), Some("55"));
+        assert_eq!(limit(None, "2026-11-24T22:00:00+08:00").as_deref(), Some("55"));
+    }
+}
