@@ -450,7 +450,8 @@ mod rules {
     fn certified_operator_rule() {
         use siteledger_domain::site::rules::operator_check;
         let s = OperatorSession { operator_ref: "W-1".into(), certificate_valid_until: date("2026-11-24") };
-        let cases: Vec<(Option<&OperatorSession>, Option<&str>, &str, Result<(), OperatorIssue>)> = vec![
+        type Case<'a> = (Option<&'a OperatorSession>, Option<&'a str>, &'a str, Result<(), OperatorIssue>);
+        let cases: Vec<Case<'_>> = vec![
             (Some(&s), Some("W-1"), "2026-11-24", Ok(())),
             (Some(&s), None, "2026-11-24", Ok(())),
             (
@@ -611,7 +612,7 @@ mod admission {
         for (role, subject, e, want) in cases {
             let stream = e.stream();
             let got = s.decide(&ctx(&stream, role, subject), &r, &e).map_err(|e| e.rule);
-            assert_eq!(got.as_ref().map(|()| ()).map_err(String::as_str), want, "{role} {subject} {}", e.kind());
+            assert_eq!(got, want.map_err(str::to_owned), "{role} {subject} {}", e.kind());
         }
     }
 
@@ -633,7 +634,7 @@ mod admission {
         for (role, subject, e, want) in cases {
             let stream = e.stream();
             let got = s.decide(&ctx(&stream, role, subject), &r, e).map_err(|e| e.rule);
-            assert_eq!(got.as_ref().map(|()| ()).map_err(String::as_str), want, "{role} {subject} {}", e.kind());
+            assert_eq!(got, want.map_err(str::to_owned), "{role} {subject} {}", e.kind());
         }
         // when version 1 is accepted, then 1 again is refused and 2 is accepted
         let stream = district.stream();
