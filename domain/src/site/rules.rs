@@ -39,7 +39,16 @@ fn scaled(d: &Decimal, scale: u32) -> Option<i128> {
 /// `a − b`, exact, written with the larger scale of the two (`12345.67 − 12300` → `45.67`).
 pub fn dec_sub(a: &Decimal, b: &Decimal) -> Option<Decimal> {
     let scale = a.scale().max(b.scale());
-    let diff = scaled(a, scale)?.checked_sub(scaled(b, scale)?)?;
+    from_scaled(scaled(a, scale)?.checked_sub(scaled(b, scale)?)?, scale)
+}
+
+/// `a + b`, exact, written with the larger scale of the two.
+pub fn dec_add(a: &Decimal, b: &Decimal) -> Option<Decimal> {
+    let scale = a.scale().max(b.scale());
+    from_scaled(scaled(a, scale)?.checked_add(scaled(b, scale)?)?, scale)
+}
+
+fn from_scaled(diff: i128, scale: u32) -> Option<Decimal> {
     let neg = diff < 0;
     let mag = diff.unsigned_abs().to_string();
     let s = scale as usize;
