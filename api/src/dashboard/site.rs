@@ -1,10 +1,426 @@
-//! Dashboard pages of 设备监测 (dust/noise, cranes, hoists, meters, cameras). (Scaffold: the subsystem's issue fills it in.)
+//! Dashboard pages of 设备监测 (扬尘噪声, 塔吊, 升降机, 用电用水, 视频监控).
+//!
+//! | route | page |
+//! |---|---|
+//! | `GET /site` | 设备监测总览: per district and per project, latest PM10/PM2.5/noise/wind, today's exceedances, cameras |
+//! | `GET /site/projects/{id}` | a project's site page: charts with threshold lines, alarms, crane cycles, hoists, meters, cameras |
+//!
+//! Charts are inline SVG rendered here (no chart library, nothing to load); `static/site.js` follows the live
+//! feed and re-renders the page's live part from the server when a site record arrives.
 
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use askama::Template;
 use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::get;
+use siteledger_domain::LocalDate;
+use siteledger_projections::site::{SiteAlarmRow, SiteOverviewRow, SiteProject, WindowRow};
+use time::OffsetDateTime;
 
+use super::{Layout, PageResult, Viewer, format, html};
+use crate::routes::site::{DistrictTotals, district_totals};
 use crate::state::AppState;
 
 /// The pages of this area (merged into the dashboard's routes).
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    Router::new().route("/site", get(overview)).route("/site/projects/{id}", get(project))
+}
+
+fn rule_label(rule: &str) -> String {
+    let fixed = match rule {
+        "env_noise" => "噪声超标",
+        "env_pm10" => "PM10 超标",
+        "crane_moment" => "力矩/起重量",
+        "crane_wind" => "风速停机",
+        "crane_operator" => "未持证/未打卡操作",
+        "crane_cycle_operator" => "工作循环无有效操作员",
+        "crane_cycle_moment" => "工作循环超力矩",
+        "crane_cutoff" => "控制回路断电",
+        "hoist_load" => "升降机超载",
+        "hoist_wind" => "升降机风速停机",
+        "hoist_operator" => "升降机未持证操作",
+        "hoist_drop_test_failed" => "坠落试验未通过",
+        "meter_decrease" => "表计读数下降",
+        "meter_leakage" => "漏电流超限",
+        _ => "",
+    };
+    if !fixed.is_empty() {
+        return fixed.to_owned();
+    }
+    if let Some(code) = rule.strip_prefix("crane_device_") {
+        return format!("黑匣子报警 {code}");
+    }
+    if rule.starts_with("video_alarm") {
+        return "视频报警".to_owned();
+    }
+    rule.to_owned()
+}
+
+fn micros_to_local(us: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
+        .map(|t| {
+            let l = t.to_offset(siteledger_projections::SHANGHAI);
+            format!("{}-{:02}-{:02} {:02}:{:02}", l.year(), u8::from(l.month()), l.day(), l.hour(), l.minute())
+        })
+        .unwrap_or_default()
+}
+
+#[derive(Debug)]
+struct AlarmLine {
+    project_id: String,
+    rule: String,
+    device: String,
+    level: &'static str,
+    level_class: &'static str,
+    message: String,
+    at: String,
+    open: bool,
+    cited: Vec<String>,
+    samples: i64,
+}
+
+fn alarm_line(a: &SiteAlarmRow) -> AlarmLine {
+    AlarmLine {
+        project_id: a.project_id.clone(),
+        rule: rule_label(&a.rule),
+        device: a.device_id.clone(),
+        level: format::alarm_level(&a.level),
+        level_class: if a.level == "violation" { "bad" } else { "warn" },
+        message: a.message.clone(),
+        at: micros_to_local(a.at_us),
+        open: a.is_open(),
+        cited: a.cited().into_iter().take(3).collect(),
+        samples: a.samples,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// /site
+
+#[derive(Template)]
+#[template(path = "site_overview.html")]
+struct OverviewPage {
+    layout: Layout,
+    day: String,
+    districts: Vec<(DistrictTotals, String)>,
+    projects: Vec<SiteOverviewRow>,
+    names: BTreeMap<String, String>,
+    alarms: Vec<AlarmLine>,
+}
+
+fn today() -> LocalDate {
+    LocalDate::try_from(OffsetDateTime::now_utc().to_offset(siteledger_projections::SHANGHAI).date())
+        .unwrap_or(LocalDate::MIN)
+}
+
+async fn overview(State(state): State<AppState>, v: Viewer) -> PageResult {
+    let scope = v.scope();
+    let day = today().to_string();
+    let projects = state.read.site_overview(&scope, &day).await.map_err(|e| v.internal(e))?;
+    let alarms = state.read.site_alarms(&scope, None, false, 30).await.map_err(|e| v.internal(e))?;
+    let districts = district_totals(&projects)
+        .into_iter()
+        .map(|t| {
+            let name = siteledger_domain::DistrictCode::parse(&t.district)
+                .ok()
+                .and_then(|d| d.fixed_name())
+                .unwrap_or("开发园区")
+                .to_owned();
+            (t, name)
+        })
+        .collect();
+    let names = projects.iter().map(|p| (p.project_id.clone(), p.name.clone())).collect();
+    let page = OverviewPage {
+        layout: v.layout("设备监测", "site"),
+        day,
+        districts,
+        projects,
+        names,
+        alarms: alarms.iter().map(alarm_line).collect(),
+    };
+    Ok(html(&page))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// /site/projects/{id}
+
+#[derive(Template)]
+#[template(path = "site_project.html")]
+struct ProjectPage {
+    layout: Layout,
+    p: SiteProject,
+    charts: Vec<Chart>,
+    alarms: Vec<AlarmLine>,
+    gap_count: usize,
+    camera_rate: String,
+    latest: Vec<LatestLine>,
+    devices: Vec<DeviceLine>,
+}
+
+#[derive(Debug)]
+struct LatestLine {
+    device: String,
+    metric: &'static str,
+    value: String,
+    at: String,
+    flag: String,
+}
+
+#[derive(Debug)]
+struct DeviceLine {
+    device: String,
+    family: &'static str,
+    summary: String,
+    operator: String,
+}
+
+#[derive(Debug)]
+struct Chart {
+    title: &'static str,
+    svg: String,
+    note: String,
+}
+
+fn metric_label(m: &str) -> (&'static str, &'static str) {
+    match m {
+        "pm10" => ("PM10", "µg/m³"),
+        "pm25" => ("PM2.5", "µg/m³"),
+        "noise" => ("噪声", "dB(A)"),
+        "wind" => ("风速", "m/s"),
+        "tsp" => ("TSP", "µg/m³"),
+        "temperature" => ("温度", "°C"),
+        "humidity" => ("湿度", "%"),
+        _ => ("其他", ""),
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// An inline SVG line chart of one metric's windows (one line per device) with threshold lines: the limit of
+/// each window (noise: day/night limit; PM10: alarm threshold) as a red step line, PM10's warning threshold as an
+/// amber step line. Points outside the normal band are marked.
+fn svg_chart(windows: &[&WindowRow], from_us: i64, to_us: i64, unit: &str) -> String {
+    const W: f64 = 720.0;
+    const H: f64 = 200.0;
+    const L: f64 = 44.0;
+    const R: f64 = 12.0;
+    const T: f64 = 10.0;
+    const B: f64 = 24.0;
+    let num = |s: &str| s.parse::<f64>().ok();
+    let mut ymax: f64 = 1.0;
+    for w in windows {
+        for v in [num(&w.value), w.limit_value.as_deref().and_then(num), w.warn_value.as_deref().and_then(num)]
+            .into_iter()
+            .flatten()
+        {
+            ymax = ymax.max(v);
+        }
+    }
+    let ymax = (ymax * 1.15).ceil();
+    #[expect(clippy::cast_precision_loss, reason = "µs spans of days fit a chart's precision")]
+    let span = (to_us - from_us).max(1) as f64;
+    #[expect(clippy::cast_precision_loss, reason = "µs spans of days fit a chart's precision")]
+    let x = |us: i64| L + (W - L - R) * ((us - from_us) as f64 / span).clamp(0.0, 1.0);
+    let y = |v: f64| T + (H - T - B) * (1.0 - (v / ymax).clamp(0.0, 1.0));
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg class="site-chart" viewBox="0 0 {W} {H}" role="img" xmlns="http://www.w3.org/2000/svg"><g class="axis">"#
+    );
+    for i in 0..=4 {
+        let v = ymax * f64::from(i) / 4.0;
+        let _ = write!(
+            s,
+            r#"<line x1="{L}" x2="{:.1}" y1="{:.1}" y2="{:.1}" class="gridline"/><text x="{:.1}" y="{:.1}" class="tick">{v:.0}</text>"#,
+            W - R,
+            y(v),
+            y(v),
+            L - 4.0,
+            y(v) + 4.0
+        );
+    }
+    for i in 0..=4 {
+        let us = from_us + (to_us - from_us) * i / 4;
+        let label = micros_to_local(us);
+        let _ = write!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" class="tick x">{}</text>"#,
+            x(us),
+            H - 6.0,
+            esc(label.get(11..).unwrap_or(&label))
+        );
+    }
+    let _ = write!(s, r#"<text x="4" y="12" class="tick unit">{}</text></g>"#, esc(unit));
+    // Threshold step lines (from the first device's windows: the policy is per project, not per device).
+    let mut by_device: BTreeMap<&str, Vec<&WindowRow>> = BTreeMap::new();
+    for w in windows {
+        by_device.entry(w.device_id.as_str()).or_default().push(w);
+    }
+    if let Some(first) = by_device.values().next() {
+        for (class, pick) in [("limit", 0), ("warn", 1)] {
+            let mut d = String::new();
+            for w in first {
+                let v = if pick == 0 { w.limit_value.as_deref() } else { w.warn_value.as_deref() };
+                let Some(v) = v.and_then(num) else { continue };
+                let x0 = x(w.window_start_us);
+                let x1 = x(w.window_start_us + w.window_min * 60_000_000);
+                let _ = write!(d, "M{x0:.1},{:.1}H{x1:.1}", y(v));
+            }
+            if !d.is_empty() {
+                let _ = write!(s, r#"<path class="threshold {class}" d="{d}"/>"#);
+            }
+        }
+    }
+    for (i, (device, ws)) in by_device.iter().enumerate() {
+        let pts: Vec<String> = ws
+            .iter()
+            .filter_map(|w| {
+                num(&w.value).map(|v| format!("{:.1},{:.1}", x(w.window_start_us + w.window_min * 30_000_000), y(v)))
+            })
+            .collect();
+        let _ = write!(
+            s,
+            r#"<polyline class="series s{}" points="{}"><title>{}</title></polyline>"#,
+            i % 4,
+            pts.join(" "),
+            esc(device)
+        );
+        for w in ws.iter().filter(|w| w.band != "normal") {
+            if let Some(v) = num(&w.value) {
+                let _ = write!(
+                    s,
+                    r#"<circle class="hit {}" cx="{:.1}" cy="{:.1}" r="3.5"><title>{} {} {}</title></circle>"#,
+                    esc(&w.band),
+                    x(w.window_start_us + w.window_min * 30_000_000),
+                    y(v),
+                    esc(device),
+                    micros_to_local(w.window_start_us),
+                    esc(&w.value)
+                );
+            }
+        }
+    }
+    s.push_str("</svg>");
+    s
+}
+
+fn charts(p: &SiteProject, from_us: i64, to_us: i64) -> Vec<Chart> {
+    let t = &p.thresholds;
+    let mut out = Vec::new();
+    for (metric, title, note) in [
+        (
+            "pm10",
+            "PM10 小时均值 hourly mean",
+            format!(
+                "预警 > {} · 超标 > {} µg/m³{}（{}）",
+                t.pm10_warn,
+                t.pm10_alarm,
+                if t.pm10_placeholder { "，占位阈值 placeholder" } else { "" },
+                t.env_policy
+            ),
+        ),
+        ("pm25", "PM2.5 小时均值 hourly mean", String::new()),
+        (
+            "noise",
+            "噪声 Leq（20 分钟）noise Leq",
+            format!("昼间 {} · 夜间 {} dB(A)，夜间 {}（GB 12523-2011）", t.noise_day, t.noise_night, t.night),
+        ),
+        ("wind", "风速 小时均值 wind", format!("塔吊停机 ≥ {} m/s", t.wind_stop)),
+    ] {
+        let ws: Vec<&WindowRow> = p.windows.iter().filter(|w| w.metric == metric).collect();
+        if ws.is_empty() {
+            continue;
+        }
+        let unit = metric_label(metric).1;
+        out.push(Chart { title, svg: svg_chart(&ws, from_us, to_us, unit), note });
+    }
+    out
+}
+
+fn family_label(f: &str) -> &'static str {
+    match f {
+        "crane" => "塔式起重机",
+        "hoist" => "施工升降机",
+        "env" => "扬尘噪声监测仪",
+        _ => "设备",
+    }
+}
+
+fn device_summary(family: &str, latest: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(latest).unwrap_or_default();
+    let g = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("—").to_owned();
+    match family {
+        "crane" => format!(
+            "起重量 {} t · 力矩 {}% · 幅度 {} m · 高度 {} m · 风速 {} m/s · 倾角 {}°",
+            g("load_t"),
+            g("moment_pct"),
+            g("radius_m"),
+            g("height_m"),
+            g("wind_m_s"),
+            g("tilt_deg")
+        ),
+        "hoist" => format!(
+            "载重 {} kg（{}%）· {} 人 · 高度 {} m · 速度 {} m/s · 风速 {} m/s",
+            g("load_kg"),
+            g("load_pct"),
+            v.get("people").and_then(serde_json::Value::as_u64).unwrap_or(0),
+            g("height_m"),
+            g("speed_m_s"),
+            g("wind_m_s")
+        ),
+        _ => format!("CN {}", g("cn")),
+    }
+}
+
+async fn project(State(state): State<AppState>, v: Viewer, Path(id): Path<String>) -> PageResult {
+    let now = OffsetDateTime::now_utc();
+    let to_us = i64::try_from(now.unix_timestamp_nanos() / 1000).unwrap_or(0);
+    let from_us = to_us - 24 * 3_600_000_000;
+    let p = state
+        .read
+        .site_project(&v.scope(), &id, from_us, now, today())
+        .await
+        .map_err(|e| v.internal(e))?
+        .ok_or_else(|| v.not_found(format!("没有项目 {id}，或您无权查看。No project {id} in your scope.")))?;
+    let page = ProjectPage {
+        layout: v.layout(format!("{} · 设备监测", p.name), "site"),
+        charts: charts(&p, from_us, to_us),
+        alarms: p.alarms.iter().map(alarm_line).collect(),
+        gap_count: p.gaps.len(),
+        camera_rate: p.camera_online_permille.map_or_else(|| "—".to_owned(), |m| format!("{}.{}%", m / 10, m % 10)),
+        latest: p
+            .latest
+            .iter()
+            .map(|l| {
+                let (label, unit) = metric_label(&l.metric);
+                LatestLine {
+                    device: l.device_id.clone(),
+                    metric: label,
+                    value: format!("{} {unit}", l.value),
+                    at: format::time(&l.at),
+                    flag: l.flag.clone().unwrap_or_default(),
+                }
+            })
+            .collect(),
+        devices: p
+            .devices
+            .iter()
+            .filter(|d| d.family != "env")
+            .map(|d| DeviceLine {
+                device: d.device_id.clone(),
+                family: family_label(&d.family),
+                summary: device_summary(&d.family, &d.latest),
+                operator: match (&d.operator_ref, &d.cert_valid_until) {
+                    (Some(o), Some(u)) => format!("{o}（证书至 {u}）"),
+                    _ => "未登录 not logged in".to_owned(),
+                },
+            })
+            .collect(),
+        p,
+    };
+    Ok(html(&page))
 }
