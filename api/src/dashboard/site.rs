@@ -16,7 +16,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use siteledger_domain::LocalDate;
-use siteledger_projections::site::{SiteAlarmRow, SiteOverviewRow, SiteProject, WindowRow};
+use siteledger_projections::site::{SiteAlarmRow, SiteOverviewRow, SiteProject, ThresholdsRow, WindowRow};
 use time::OffsetDateTime;
 
 use super::{Layout, PageResult, Viewer, format, html};
@@ -200,10 +200,13 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// An inline SVG line chart of one metric's windows (one line per device) with threshold lines: the limit of
-/// each window (noise: day/night limit; PM10: alarm threshold) as a red step line, PM10's warning threshold as an
-/// amber step line. Points outside the normal band are marked.
-fn svg_chart(windows: &[&WindowRow], from_us: i64, to_us: i64, unit: &str) -> String {
+/// A threshold line: CSS class (`limit` red, `warn` amber) and its steps `(from µs, to µs, value)`.
+type Threshold = (&'static str, Vec<(i64, i64, f64)>);
+
+/// An inline SVG line chart of one metric's windows (one line per device, a dot per window at its start) with
+/// threshold step lines across the whole span (noise: the day and night limits alternate). Windows outside the
+/// normal band are marked red or amber.
+fn svg_chart(windows: &[&WindowRow], from_us: i64, to_us: i64, unit: &str, thresholds: &[Threshold]) -> String {
     const W: f64 = 720.0;
     const H: f64 = 200.0;
     const L: f64 = 44.0;
@@ -212,6 +215,11 @@ fn svg_chart(windows: &[&WindowRow], from_us: i64, to_us: i64, unit: &str) -> St
     const B: f64 = 24.0;
     let num = |s: &str| s.parse::<f64>().ok();
     let mut ymax: f64 = 1.0;
+    for (_, steps) in thresholds {
+        for (_, _, v) in steps {
+            ymax = ymax.max(*v);
+        }
+    }
     for w in windows {
         for v in [num(&w.value), w.limit_value.as_deref().and_then(num), w.warn_value.as_deref().and_then(num)]
             .into_iter()
@@ -255,32 +263,23 @@ fn svg_chart(windows: &[&WindowRow], from_us: i64, to_us: i64, unit: &str) -> St
         );
     }
     let _ = write!(s, r#"<text x="4" y="12" class="tick unit">{}</text></g>"#, esc(unit));
-    // Threshold step lines (from the first device's windows: the policy is per project, not per device).
+    for (class, steps) in thresholds {
+        let mut d = String::new();
+        for (a, b, v) in steps {
+            let _ = write!(d, "M{:.1},{:.1}H{:.1}", x(*a), y(*v), x(*b));
+        }
+        if !d.is_empty() {
+            let _ = write!(s, r#"<path class="threshold {class}" d="{d}"/>"#);
+        }
+    }
     let mut by_device: BTreeMap<&str, Vec<&WindowRow>> = BTreeMap::new();
     for w in windows {
         by_device.entry(w.device_id.as_str()).or_default().push(w);
     }
-    if let Some(first) = by_device.values().next() {
-        for (class, pick) in [("limit", 0), ("warn", 1)] {
-            let mut d = String::new();
-            for w in first {
-                let v = if pick == 0 { w.limit_value.as_deref() } else { w.warn_value.as_deref() };
-                let Some(v) = v.and_then(num) else { continue };
-                let x0 = x(w.window_start_us);
-                let x1 = x(w.window_start_us + w.window_min * 60_000_000);
-                let _ = write!(d, "M{x0:.1},{:.1}H{x1:.1}", y(v));
-            }
-            if !d.is_empty() {
-                let _ = write!(s, r#"<path class="threshold {class}" d="{d}"/>"#);
-            }
-        }
-    }
     for (i, (device, ws)) in by_device.iter().enumerate() {
         let pts: Vec<String> = ws
             .iter()
-            .filter_map(|w| {
-                num(&w.value).map(|v| format!("{:.1},{:.1}", x(w.window_start_us + w.window_min * 30_000_000), y(v)))
-            })
+            .filter_map(|w| num(&w.value).map(|v| format!("{:.1},{:.1}", x(w.window_start_us), y(v))))
             .collect();
         let _ = write!(
             s,
@@ -295,7 +294,7 @@ fn svg_chart(windows: &[&WindowRow], from_us: i64, to_us: i64, unit: &str) -> St
                     s,
                     r#"<circle class="hit {}" cx="{:.1}" cy="{:.1}" r="3.5"><title>{} {} {}</title></circle>"#,
                     esc(&w.band),
-                    x(w.window_start_us + w.window_min * 30_000_000),
+                    x(w.window_start_us),
                     y(v),
                     esc(device),
                     micros_to_local(w.window_start_us),
@@ -308,10 +307,42 @@ fn svg_chart(windows: &[&WindowRow], from_us: i64, to_us: i64, unit: &str) -> St
     s
 }
 
+/// The day and night limits as steps across `[from_us, to_us)`, switching at the night's start and end.
+fn noise_steps(t: &ThresholdsRow, from_us: i64, to_us: i64) -> Vec<(i64, i64, f64)> {
+    let (Ok(day), Ok(night)) = (t.noise_day.parse::<f64>(), t.noise_night.parse::<f64>()) else { return Vec::new() };
+    let minute = |s: &str| -> Option<i64> {
+        let (h, m) = s.split_once(':')?;
+        Some(h.parse::<i64>().ok()? * 60 + m.parse::<i64>().ok()?)
+    };
+    let Some((start, end)) = t.night.split_once('–').and_then(|(a, b)| Some((minute(a)?, minute(b)?))) else {
+        return Vec::new();
+    };
+    let is_night = |m: i64| if start <= end { (start..end).contains(&m) } else { m >= start || m < end };
+    // Walk in 10-minute steps (night bounds are whole minutes; 10 is fine for a 24 h chart of 720 px).
+    const STEP: i64 = 600_000_000;
+    let offset = 8 * 3_600_000_000_i64;
+    let mut out: Vec<(i64, i64, f64)> = Vec::new();
+    let mut t0 = from_us;
+    while t0 < to_us {
+        let t1 = (t0 + STEP).min(to_us);
+        let m = ((t0 + offset).rem_euclid(86_400_000_000)) / 60_000_000;
+        let v = if is_night(m) { night } else { day };
+        match out.last_mut() {
+            Some(last) if (last.2 - v).abs() < f64::EPSILON => last.1 = t1,
+            _ => out.push((t0, t1, v)),
+        }
+        t0 = t1;
+    }
+    out
+}
+
 fn charts(p: &SiteProject, from_us: i64, to_us: i64) -> Vec<Chart> {
     let t = &p.thresholds;
+    let flat = |class: &'static str, v: &str| -> Option<Threshold> {
+        v.parse::<f64>().ok().map(|v| (class, vec![(from_us, to_us, v)]))
+    };
     let mut out = Vec::new();
-    for (metric, title, note) in [
+    for (metric, title, note, lines) in [
         (
             "pm10",
             "PM10 小时均值 hourly mean",
@@ -322,21 +353,28 @@ fn charts(p: &SiteProject, from_us: i64, to_us: i64) -> Vec<Chart> {
                 if t.pm10_placeholder { "，占位阈值 placeholder" } else { "" },
                 t.env_policy
             ),
+            [flat("warn", &t.pm10_warn), flat("limit", &t.pm10_alarm)].into_iter().flatten().collect::<Vec<_>>(),
         ),
-        ("pm25", "PM2.5 小时均值 hourly mean", String::new()),
+        ("pm25", "PM2.5 小时均值 hourly mean", String::new(), Vec::new()),
         (
             "noise",
             "噪声 Leq（20 分钟）noise Leq",
             format!("昼间 {} · 夜间 {} dB(A)，夜间 {}（GB 12523-2011）", t.noise_day, t.noise_night, t.night),
+            vec![("limit", noise_steps(t, from_us, to_us))],
         ),
-        ("wind", "风速 小时均值 wind", format!("塔吊停机 ≥ {} m/s", t.wind_stop)),
+        (
+            "wind",
+            "风速 小时均值 wind",
+            format!("塔吊停机 ≥ {} m/s", t.wind_stop),
+            flat("limit", &t.wind_stop).into_iter().collect(),
+        ),
     ] {
         let ws: Vec<&WindowRow> = p.windows.iter().filter(|w| w.metric == metric).collect();
         if ws.is_empty() {
             continue;
         }
         let unit = metric_label(metric).1;
-        out.push(Chart { title, svg: svg_chart(&ws, from_us, to_us, unit), note });
+        out.push(Chart { title, svg: svg_chart(&ws, from_us, to_us, unit, &lines), note });
     }
     out
 }
@@ -423,4 +461,69 @@ async fn project(State(state): State<AppState>, v: Viewer, Path(id): Path<String
         p,
     };
     Ok(html(&page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn thresholds() -> ThresholdsRow {
+        ThresholdsRow {
+            env_policy: "default".into(),
+            noise_day: "70".into(),
+            noise_night: "55".into(),
+            night: "22:00–06:00".into(),
+            leq_window_min: 20,
+            pm10_warn: "150".into(),
+            pm10_alarm: "200".into(),
+            pm_window_min: 60,
+            pm10_placeholder: true,
+            crane_policy: "default".into(),
+            moment_warn: "90".into(),
+            moment_violation: "100".into(),
+            wind_stop: "12".into(),
+            leakage: "30".into(),
+        }
+    }
+
+    #[test]
+    fn noise_threshold_steps_switch_at_22_and_06_beijing_time() {
+        // 2026-03-01 21:00 +08:00 = 13:00Z
+        let from = 1_772_370_000_000_000_i64;
+        let to = from + 24 * 3_600_000_000;
+        let h = 3_600_000_000_i64;
+        let steps = noise_steps(&thresholds(), from, to);
+        assert_eq!(steps, vec![(from, from + h, 70.0), (from + h, from + 9 * h, 55.0), (from + 9 * h, to, 70.0)]);
+    }
+
+    #[test]
+    fn chart_draws_threshold_lines_and_marks_exceedances() {
+        let w = |start: i64, value: &str, band: &str| WindowRow {
+            project_id: "NB-2026-0001".into(),
+            device_id: "HJ-<1>".into(),
+            metric: "noise".into(),
+            window_start_us: start,
+            window_min: 20,
+            value: value.into(),
+            readings: 1,
+            band: band.into(),
+            limit_value: Some("55".into()),
+            warn_value: None,
+            night: 1,
+            policy: "default".into(),
+        };
+        let from = 1_772_370_000_000_000_i64;
+        let rows = [w(from + 3_600_000_000, "55.0", "normal"), w(from + 4_800_000_000, "55.1", "violation")];
+        let refs: Vec<&WindowRow> = rows.iter().collect();
+        let svg = svg_chart(
+            &refs,
+            from,
+            from + 86_400_000_000,
+            "dB(A)",
+            &[("limit", noise_steps(&thresholds(), from, from + 86_400_000_000))],
+        );
+        assert_eq!(svg.matches("threshold limit").count(), 1);
+        assert_eq!(svg.matches("class=\"hit violation\"").count(), 1);
+        assert!(svg.contains("HJ-&lt;1&gt;") && !svg.contains("HJ-<1>"), "device ids are escaped");
+    }
 }
