@@ -45,7 +45,7 @@ use crate::queries::project_visible;
 /// Name in `projection_checkpoints`.
 pub(crate) const NAME: &str = "site";
 /// Code version: bump it when the fold or the tables change; the tables are re-created and refolded.
-pub(crate) const VERSION: i64 = 2;
+pub(crate) const VERSION: i64 = 3;
 /// Tables this projection owns.
 pub(crate) const TABLES: &[&str] = &[
     "site_policies",
@@ -191,7 +191,7 @@ pub(crate) const DDL: &[&str] = &[
         residual_ma   TEXT,
         temperature_c TEXT,
         last_event_id TEXT NOT NULL,
-        PRIMARY KEY (project_id, device_id)
+        PRIMARY KEY (project_id, device_id, meter)
     )",
     "CREATE TABLE IF NOT EXISTS site_meter_days (
         project_id  TEXT NOT NULL,
@@ -200,7 +200,7 @@ pub(crate) const DDL: &[&str] = &[
         day         TEXT NOT NULL,
         consumption TEXT NOT NULL,
         readings    BIGINT NOT NULL,
-        PRIMARY KEY (project_id, device_id, day)
+        PRIMARY KEY (project_id, device_id, meter, day)
     )",
     "CREATE TABLE IF NOT EXISTS site_cameras (
         project_id        TEXT NOT NULL,
@@ -1269,9 +1269,12 @@ async fn fold_meter(
     let at_us = micros(at);
     let prev: Option<MeterState> = tx
         .fetch_optional(
-            &Sql::new("SELECT last_total, last_event_id FROM site_meters WHERE project_id = ? AND device_id = ?")
-                .arg(project)
-                .arg(device),
+            &Sql::new(
+                "SELECT last_total, last_event_id FROM site_meters WHERE project_id = ? AND device_id = ? AND meter = ?",
+            )
+            .arg(project)
+            .arg(device)
+            .arg(m.meter.as_str()),
         )
         .await?;
     let step = prev.as_ref().and_then(|p| Decimal::parse(&p.last_total).ok().and_then(|t| meter_step(&t, &m.total)));
@@ -1295,7 +1298,7 @@ async fn fold_meter(
             tx.execute(
                 &Sql::new(
                     "INSERT INTO site_meter_days (project_id, device_id, meter, day, consumption, readings) \
-                     VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (project_id, device_id, day) DO UPDATE SET \
+                     VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (project_id, device_id, meter, day) DO UPDATE SET \
                      consumption = excluded.consumption, readings = site_meter_days.readings + 1",
                 )
                 .arg(project)
@@ -1331,8 +1334,8 @@ async fn fold_meter(
     tx.execute(
         &Sql::new(
             "INSERT INTO site_meters (project_id, device_id, meter, last_total, last_read_us, last_read_at, residual_ma, \
-             temperature_c, last_event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, device_id) \
-             DO UPDATE SET meter = excluded.meter, last_total = excluded.last_total, \
+             temperature_c, last_event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, device_id, meter) \
+             DO UPDATE SET last_total = excluded.last_total, \
              last_read_us = excluded.last_read_us, last_read_at = excluded.last_read_at, \
              residual_ma = excluded.residual_ma, temperature_c = excluded.temperature_c, \
              last_event_id = excluded.last_event_id",

@@ -211,7 +211,7 @@ fn svg_chart(windows: &[&WindowRow], from_us: i64, to_us: i64, unit: &str, thres
     const H: f64 = 200.0;
     const L: f64 = 44.0;
     const R: f64 = 12.0;
-    const T: f64 = 10.0;
+    const T: f64 = 18.0;
     const B: f64 = 24.0;
     let num = |s: &str| s.parse::<f64>().ok();
     let mut ymax: f64 = 1.0;
@@ -262,7 +262,7 @@ fn svg_chart(windows: &[&WindowRow], from_us: i64, to_us: i64, unit: &str, thres
             esc(label.get(11..).unwrap_or(&label))
         );
     }
-    let _ = write!(s, r#"<text x="4" y="12" class="tick unit">{}</text></g>"#, esc(unit));
+    let _ = write!(s, r#"<text x="4" y="10" class="tick unit">{}</text></g>"#, esc(unit));
     for (class, steps) in thresholds {
         let mut d = String::new();
         for (a, b, v) in steps {
@@ -417,13 +417,16 @@ fn device_summary(family: &str, latest: &str) -> String {
 async fn project(State(state): State<AppState>, v: Viewer, Path(id): Path<String>) -> PageResult {
     let now = OffsetDateTime::now_utc();
     let to_us = i64::try_from(now.unix_timestamp_nanos() / 1000).unwrap_or(0);
-    let from_us = to_us - 24 * 3_600_000_000;
+    let day_ago = to_us - 24 * 3_600_000_000;
     let p = state
         .read
-        .site_project(&v.scope(), &id, from_us, now, today())
+        .site_project(&v.scope(), &id, day_ago, now, today())
         .await
         .map_err(|e| v.internal(e))?
         .ok_or_else(|| v.not_found(format!("没有项目 {id}，或您无权查看。No project {id} in your scope.")))?;
+    // The charts span the last 24 h, or less when the data is younger (an hour before the first window).
+    let first = p.windows.iter().map(|w| w.window_start_us).min().unwrap_or(day_ago);
+    let from_us = (first - 3_600_000_000).max(day_ago);
     let page = ProjectPage {
         layout: v.layout(format!("{} · 设备监测", p.name), "site"),
         charts: charts(&p, from_us, to_us),

@@ -227,6 +227,14 @@ async fn site() -> Site {
     let e = meter(&mut gw, "2026-03-01T10:00:00+08:00", "140", "30.1");
     ids.meter_140 = id(&e);
     b.push(e);
+    // The same device also reports a water total: its own series, not a "decrease" of the electricity total.
+    b.push(sign(
+        &mut gw,
+        "project/NB-2026-0001/site/EM-01",
+        "meter.reading.v1",
+        "2026-03-01T10:05:00+08:00",
+        json!({"project_id": "NB-2026-0001", "device_id": "EM-01", "meter": "water", "read_at": "2026-03-01T10:05:00+08:00", "total": "5.2"}),
+    ));
     // Cameras: two registered, one online.
     for (cam, pos) in [("33020000001320000001", "大门"), ("33020000001320000002", "最高点")] {
         b.push(sign(
@@ -339,6 +347,7 @@ async fn check(db: &ReadDb, s: &Site) {
     assert_eq!((w[0].value.as_deref(), w[0].threshold.as_deref(), w[0].is_open()), (Some("10"), Some("10"), true));
     assert!(alarm(&p, "crane_operator").is_empty(), "valid login before the samples");
     // Meters: consumption 50.5 on the day, a decrease citing both readings, leakage 30.1 open.
+    assert_eq!(p.meters.len(), 2, "electricity and water of one device are separate meters");
     assert_eq!(p.meter_days.len(), 1);
     assert_eq!(p.meter_days[0].consumption, "50.5");
     let d = alarm(&p, "meter_decrease");
