@@ -1862,6 +1862,29 @@ impl ReadDb {
         Ok(self.fetch_all(&q).await?)
     }
 
+    /// Window series of every visible project of a district since `since_us` (one metric), for district charts.
+    pub async fn site_district_series(
+        &self,
+        scope: &Scope,
+        district: &str,
+        metric: &str,
+        since_us: i64,
+    ) -> Result<Vec<WindowRow>, ProjectionError> {
+        if *scope == Scope::Nothing {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new(
+            "SELECT w.project_id, w.device_id, w.metric, w.window_start_us, w.window_min, w.value, w.readings, w.band, \
+             w.limit_value, w.warn_value, w.night, w.policy FROM site_windows w WHERE w.district = ",
+        );
+        q.bind(district).push(" AND w.metric = ");
+        q.bind(metric).push(" AND w.window_start_us >= ");
+        q.bind(since_us).push(" AND ");
+        project_visible(&mut q, scope, "w.project_id");
+        q.push(" ORDER BY w.project_id, w.device_id, w.window_start_us LIMIT 20000");
+        Ok(self.fetch_all(&q).await?)
+    }
+
     /// A project's site page, if visible to `scope`: series since `since_us`, inspections judged on `today`, the
     /// thresholds in force at `now`.
     pub async fn site_project(

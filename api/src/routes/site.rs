@@ -6,6 +6,7 @@
 //! | `GET /v1/site/overview` | projects with site data: latest PM10/PM2.5/noise/wind, alarms today, cameras; per-district totals |
 //! | `GET /v1/site/projects/{id}` | a project's site page: thresholds in force, latest values, series, alarms, cycles, hoists, meters, cameras, gateways, signer gaps |
 //! | `GET /v1/site/projects/{id}/series` | window series (Leq 20 min, PM hourly means) with their thresholds |
+//! | `GET /v1/site/districts/{code}/series` | one metric's windows of every visible project of a district |
 //! | `GET /v1/site/alarms` | derived site alarms (exceedances, bands, wind stop, operator, leakage …) with the event ids they rest on |
 
 use axum::extract::State;
@@ -30,12 +31,13 @@ pub fn router() -> Router<AppState> {
         .route("/v1/site/overview", get(overview))
         .route("/v1/site/projects/{id}", get(project))
         .route("/v1/site/projects/{id}/series", get(series))
+        .route("/v1/site/districts/{code}/series", get(district_series))
         .route("/v1/site/alarms", get(alarms))
 }
 
 /// This area's part of the OpenAPI document (merged into `/openapi.json`).
 #[derive(Debug, OpenApi)]
-#[openapi(paths(overview, project, series, alarms), components(schemas(DistrictTotals)), tags((name = "site", description = "设备监测: dust/noise, cranes, hoists, meters, cameras")))]
+#[openapi(paths(overview, project, series, district_series, alarms), components(schemas(DistrictTotals)), tags((name = "site", description = "设备监测: dust/noise, cranes, hoists, meters, cameras")))]
 pub struct Doc;
 
 fn now_or(at: Option<&str>) -> Result<OffsetDateTime, ApiError> {
@@ -212,6 +214,41 @@ pub async fn series(
     let now = now_or(q.at.as_deref())?;
     let since = micros(now) - i64::from(q.hours.unwrap_or(24).clamp(1, 720)) * 3_600_000_000;
     let rows = state.read.site_series(&scope, &id, q.metric.as_deref(), since).await?;
+    Ok(Json(serde_json::to_value(rows).map_err(ApiError::internal)?))
+}
+
+/// District series parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DistrictSeriesQuery {
+    /// `pm10`, `pm25`, `noise` or `wind` (default `pm10`).
+    pub metric: Option<String>,
+    /// Last this many hours (1–720, default 24).
+    pub hours: Option<u32>,
+    /// End of the series (RFC 3339; default now).
+    pub at: Option<String>,
+}
+
+/// One metric's windows for every project of a district visible to the caller (a district token asking for another
+/// district gets an empty list, like a district without data).
+#[utoipa::path(get, path = "/v1/site/districts/{code}/series", tag = "site", params(("code" = String, Path, description = "District code"), DistrictSeriesQuery),
+    responses((status = 200, description = "Windows of the district's visible projects", body = Vec<Object>),
+              (status = 400, description = "Unknown metric", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn district_series(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(code): Path<String>,
+    Query(q): Query<DistrictSeriesQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let metric = q.metric.as_deref().unwrap_or("pm10");
+    if !matches!(metric, "pm10" | "pm25" | "noise" | "wind") {
+        return Err(ApiError::BadRequest(format!(
+            "metric: 须为 pm10、pm25、noise 或 wind / unknown metric {metric:?}"
+        )));
+    }
+    let now = now_or(q.at.as_deref())?;
+    let since = micros(now) - i64::from(q.hours.unwrap_or(24).clamp(1, 720)) * 3_600_000_000;
+    let rows = state.read.site_district_series(&principal.scope(), &code, metric, since).await?;
     Ok(Json(serde_json::to_value(rows).map_err(ApiError::internal)?))
 }
 

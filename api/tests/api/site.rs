@@ -98,6 +98,13 @@ async fn site_data_is_scoped_per_district_and_exceedances_are_derived() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _) = json_of(&app, "/v1/site/projects/NB-2026-0001/series?metric=co2", &yz).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, v) =
+        json_of(&app, "/v1/site/districts/330212/series?metric=noise&at=2026-03-02T23:00:00%2B08:00", &yz).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v[0]["value"], "55.1", "{v}");
+    let (_, v) =
+        json_of(&app, "/v1/site/districts/330212/series?metric=noise&at=2026-03-02T23:00:00%2B08:00", &hs).await;
+    assert_eq!(v, json!([]), "haishu sees nothing of yinzhou's district series");
     let (_, v) = json_of(&app, "/v1/site/alarms?project=NB-2026-0001", &hs).await;
     assert_eq!(v, json!([]), "haishu sees no yinzhou alarms");
     let (_, v) = json_of(&app, "/v1/site/alarms", &hs).await;

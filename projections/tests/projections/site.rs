@@ -388,6 +388,11 @@ async fn check(db: &ReadDb, s: &Site) {
             .expect("alarms")
             .is_empty()
     );
+    let series = db.site_district_series(&Scope::District("330212".into()), "330212", "pm10", 0).await.expect("series");
+    assert_eq!(series.len(), 2, "DUST-01 and DUST-02 of NB-2026-0001");
+    assert!(
+        db.site_district_series(&Scope::District("330203".into()), "330212", "pm10", 0).await.expect("s").is_empty()
+    );
     let overview = db.site_overview(&Scope::All, "2026-03-01").await.expect("overview");
     let p3 = overview.iter().find(|r| r.project_id == "NB-2026-0003").expect("NB-2026-0003");
     assert_eq!(p3.pm10.as_deref(), Some("300"));
