@@ -288,6 +288,11 @@ fn svg_chart(windows: &[&WindowRow], from_us: i64, to_us: i64, unit: &str, thres
             pts.join(" "),
             esc(device)
         );
+        for p in &pts {
+            if let Some((cx, cy)) = p.split_once(',') {
+                let _ = write!(s, r#"<circle class="pt s{}" cx="{cx}" cy="{cy}" r="2"/>"#, i % 4);
+            }
+        }
         for w in ws.iter().filter(|w| w.band != "normal") {
             if let Some(v) = num(&w.value) {
                 let _ = write!(
@@ -527,6 +532,7 @@ mod tests {
         );
         assert_eq!(svg.matches("threshold limit").count(), 1);
         assert_eq!(svg.matches("class=\"hit violation\"").count(), 1);
+        assert_eq!(svg.matches("class=\"pt s0\"").count(), 2, "a dot per window");
         assert!(svg.contains("HJ-&lt;1&gt;") && !svg.contains("HJ-<1>"), "device ids are escaped");
     }
 }
