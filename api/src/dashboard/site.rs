@@ -118,7 +118,7 @@ fn today() -> LocalDate {
 async fn overview(State(state): State<AppState>, v: Viewer) -> PageResult {
     let scope = v.scope();
     let day = today().to_string();
-    let projects = state.read.site_overview(&scope, &day).await.map_err(|e| v.internal(e))?;
+    let mut projects = state.read.site_overview(&scope, &day).await.map_err(|e| v.internal(e))?;
     let alarms = state.read.site_alarms(&scope, None, false, 30).await.map_err(|e| v.internal(e))?;
     let districts = district_totals(&projects)
         .into_iter()
@@ -132,6 +132,9 @@ async fn overview(State(state): State<AppState>, v: Viewer) -> PageResult {
         })
         .collect();
     let names = projects.iter().map(|p| (p.project_id.clone(), p.name.clone())).collect();
+    for p in &mut projects {
+        p.latest_at = p.latest_at.as_deref().map(format::time);
+    }
     let page = OverviewPage {
         layout: v.layout("设备监测", "site"),
         day,
