@@ -1066,6 +1066,53 @@ async fn fold_site(tx: &mut Tx, b: &mut Batch, x: &Prepared<'_>, e: SiteEvent) -
             });
             episode(tx, &format!("{project}:hoist_wind:{device}"), wind.as_ref(), &eid, at_us, pos).await?;
             let moving = s.direction.get() != 0;
+            // Operating a hoist whose safety gear calibration has expired, or whose drop test is overdue, on the
+            // sample's day (JGJ 215-2010 §4.1.7, §5.3.6): judged at each moving sample, cleared once inspected.
+            if moving {
+                let day = rules::local_date(&s.sampled_at).unwrap_or(LocalDate::MIN);
+                let checks: Option<(Option<String>, Option<String>, Option<String>)> = tx
+                    .fetch_optional(
+                        &Sql::new(
+                            "SELECT calibrated_on, valid_until, last_passed_drop FROM site_hoist_checks \
+                             WHERE project_id = ? AND device_id = ?",
+                        )
+                        .arg(project)
+                        .arg(device),
+                    )
+                    .await?;
+                let (cal_on, cal_until, passed) = checks.unwrap_or_default();
+                let date = |s: &Option<String>| s.as_deref().and_then(|d| LocalDate::parse(d).ok());
+                let cal = date(&cal_on).zip(date(&cal_until));
+                let due_alarm = |rule: &'static str, due: Due, what: &str| match due {
+                    Due::ValidUntil(_) => None,
+                    Due::Overdue(since) => Some(Alarm {
+                        project,
+                        district: &district,
+                        device,
+                        rule,
+                        level: "violation",
+                        message: format!("升降机运行时{what}已于 {since} 到期 / {rule}"),
+                        value: None,
+                        threshold: None,
+                        at_us,
+                    }),
+                    Due::Missing => Some(Alarm {
+                        project,
+                        district: &district,
+                        device,
+                        rule,
+                        level: "violation",
+                        message: format!("升降机运行时无{what}记录 / {rule}"),
+                        value: None,
+                        threshold: None,
+                        at_us,
+                    }),
+                };
+                let a = due_alarm("hoist_calibration", calibration_due(&p, cal, day), "防坠安全器标定");
+                episode(tx, &format!("{project}:hoist_calibration:{device}"), a.as_ref(), &eid, at_us, pos).await?;
+                let a = due_alarm("hoist_drop_test", drop_test_due(&p, date(&passed), day), "坠落试验");
+                episode(tx, &format!("{project}:hoist_drop_test:{device}"), a.as_ref(), &eid, at_us, pos).await?;
+            }
             if moving {
                 let sess = session(tx, project, device).await?;
                 let day = rules::local_date(&s.sampled_at).unwrap_or(LocalDate::MIN);

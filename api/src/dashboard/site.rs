@@ -42,6 +42,8 @@ fn rule_label(rule: &str) -> String {
         "hoist_wind" => "升降机风速停机",
         "hoist_operator" => "升降机未持证操作",
         "hoist_drop_test_failed" => "坠落试验未通过",
+        "hoist_calibration" => "防坠安全器标定过期",
+        "hoist_drop_test" => "坠落试验逾期",
         "meter_decrease" => "表计读数下降",
         "meter_leakage" => "漏电流超限",
         _ => "",

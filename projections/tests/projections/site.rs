@@ -261,6 +261,19 @@ async fn site() -> Site {
         T0,
         json!({"project_id": "NB-2026-0001", "device_id": "SC-01", "performed_on": "2025-11-30", "passed": true}),
     ));
+    // The hoist runs on 1 March (calibration valid through 1 March, drop test due 28 February: overdue) and on
+    // 2 March (calibration expired too); a valid login first, so only the inspections alarm.
+    let hoist_login = json!({"project_id": "NB-2026-0001", "device_id": "SC-01", "operator_ref": "W-2", "method": "card", "certificate_type": "hoist_driver", "certificate_valid_until": "2027-01-01"});
+    b.push(sign(
+        &mut gw,
+        "project/NB-2026-0001/site/SC-01",
+        "crane.operator.login.v1",
+        "2026-03-01T07:00:00+08:00",
+        hoist_login,
+    ));
+    for at in ["2026-03-01T08:00:00+08:00", "2026-03-02T08:00:00+08:00"] {
+        b.push(sign(&mut gw, "project/NB-2026-0001/site/SC-01", "hoist.sample.v1", at, json!({"project_id": "NB-2026-0001", "device_id": "SC-01", "sampled_at": at, "load_kg": "800", "load_pct": "40", "people": 6, "cage": 0, "direction": 1, "height_m": "12", "speed_m_s": "0.5", "wind_m_s": "3", "tilt_deg": "0.1"})));
+    }
     b.push(sign(&mut gw, "project/NB-2026-0001/site/gateway-GW-01", "gateway.heartbeat.v1", T0, json!({"project_id": "NB-2026-0001", "gateway_id": "GW-01", "queue_depth": 2, "queue_bytes": 512, "rejected_packets": 1, "deviations": 0})));
     accepted(&l.ingest(b).await.expect("P1 site"));
     // P3 (海曙): a PM10 value for the scoping checks.
@@ -363,6 +376,12 @@ async fn check(db: &ReadDb, s: &Site) {
         ("overdue", Some("2026-03-01"))
     );
     assert_eq!((p.hoists[0].drop_test.as_str(), p.hoists[0].drop_test_due.as_deref()), ("overdue", Some("2026-02-28")));
+    let cal = alarm(&p, "hoist_calibration");
+    assert_eq!(cal.len(), 1, "raised on 2 March only: valid through 1 March");
+    assert!(cal[0].message.contains("2026-03-01"), "{}", cal[0].message);
+    let drop = alarm(&p, "hoist_drop_test");
+    assert_eq!((drop.len(), drop.first().map(|a| a.samples)), (1, Some(2)), "overdue on both days");
+    assert!(alarm(&p, "hoist_operator").is_empty());
     assert_eq!(p.gateways.len(), 1);
     assert_eq!(p.thresholds.wind_stop, "10");
     assert_eq!(p.thresholds.crane_policy, "330212#v1");
