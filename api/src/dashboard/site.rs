@@ -3,6 +3,7 @@
 //! | route | page |
 //! |---|---|
 //! | `GET /site` | 设备监测总览: per district and per project, latest PM10/PM2.5/noise/wind, today's exceedances, cameras |
+//! | `GET /site/districts/{code}` | a district's PM10 and noise windows over 24 h, one line per monitor, and its projects |
 //! | `GET /site/projects/{id}` | a project's site page: charts with threshold lines, alarms, crane cycles, hoists, meters, cameras |
 //!
 //! Charts are inline SVG rendered here (no chart library, nothing to load); `static/site.js` follows the live
@@ -25,7 +26,10 @@ use crate::state::AppState;
 
 /// The pages of this area (merged into the dashboard's routes).
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/site", get(overview)).route("/site/projects/{id}", get(project))
+    Router::new()
+        .route("/site", get(overview))
+        .route("/site/districts/{code}", get(district))
+        .route("/site/projects/{id}", get(project))
 }
 
 fn rule_label(rule: &str) -> String {
@@ -145,6 +149,81 @@ async fn overview(State(state): State<AppState>, v: Viewer) -> PageResult {
         names,
         alarms: alarms.iter().map(alarm_line).collect(),
     };
+    Ok(html(&page))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// /site/districts/{code}
+
+#[derive(Template)]
+#[template(path = "site_district.html")]
+struct DistrictPage {
+    layout: Layout,
+    code: String,
+    name: String,
+    charts: Vec<Chart>,
+    projects: Vec<SiteOverviewRow>,
+}
+
+async fn district(State(state): State<AppState>, v: Viewer, Path(code): Path<String>) -> PageResult {
+    let scope = v.scope();
+    let day = today().to_string();
+    let mut projects: Vec<SiteOverviewRow> = state
+        .read
+        .site_overview(&scope, &day)
+        .await
+        .map_err(|e| v.internal(e))?
+        .into_iter()
+        .filter(|p| p.district == code)
+        .collect();
+    if projects.is_empty() {
+        return Err(
+            v.not_found(format!("区域 {code} 没有您可查看的设备数据。No site data of district {code} in your scope."))
+        );
+    }
+    for p in &mut projects {
+        p.latest_at = p.latest_at.as_deref().map(format::time);
+    }
+    let now = OffsetDateTime::now_utc();
+    let to_us = i64::try_from(now.unix_timestamp_nanos() / 1000).unwrap_or(0);
+    let day_ago = to_us - 24 * 3_600_000_000;
+    let mut charts = Vec::new();
+    for (metric, title) in [("pm10", "PM10 小时均值 hourly mean"), ("noise", "噪声 Leq（20 分钟）noise Leq")]
+    {
+        let mut rows =
+            state.read.site_district_series(&scope, &code, metric, day_ago).await.map_err(|e| v.internal(e))?;
+        if rows.is_empty() {
+            continue;
+        }
+        // One line per monitor: device ids repeat across projects (HJ-01), so label them with the project.
+        for r in &mut rows {
+            r.device_id = format!("{} {}", r.project_id, r.device_id);
+        }
+        let first = rows.iter().map(|w| w.window_start_us).min().unwrap_or(day_ago);
+        let from_us = (first - 3_600_000_000).max(day_ago);
+        // The thresholds each window was judged by, as recorded (they may differ per project's policy).
+        let limit: Vec<(i64, i64, f64)> = rows
+            .iter()
+            .filter_map(|w| {
+                let v = w.limit_value.as_deref()?.parse::<f64>().ok()?;
+                Some((w.window_start_us, w.window_start_us + w.window_min * 60_000_000, v))
+            })
+            .collect();
+        let refs: Vec<&WindowRow> = rows.iter().collect();
+        let unit = metric_label(metric).1;
+        let note = format!(
+            "{} 个监测点 monitors",
+            refs.iter().map(|w| &w.device_id).collect::<std::collections::BTreeSet<_>>().len()
+        );
+        charts.push(Chart { title, svg: svg_chart(&refs, from_us, to_us, unit, &[("limit", limit)]), note });
+    }
+    let name = siteledger_domain::DistrictCode::parse(&code)
+        .ok()
+        .and_then(|d| d.fixed_name())
+        .unwrap_or("开发园区")
+        .to_owned();
+    let page =
+        DistrictPage { layout: v.layout(format!("{name} · 设备监测"), "site"), code, name, charts, projects };
     Ok(html(&page))
 }
 

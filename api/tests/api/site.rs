@@ -126,6 +126,11 @@ async fn site_data_is_scoped_per_district_and_exceedances_are_derived() {
     assert!(body.contains("噪声限值") && body.contains("/static/site.js"), "project page");
     let (s, _) = page("/site/projects/NB-2026-0001", hs.clone()).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, body) = page("/site/districts/330212", yz.clone()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.contains("鄞州区") && body.contains("NB-2026-0001"), "district page");
+    let (s, _) = page("/site/districts/330212", hs.clone()).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "haishu has no site data in yinzhou");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
