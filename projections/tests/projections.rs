@@ -1017,3 +1017,5 @@ async fn now_based_queries_work() {
 
 #[path = "projections/rating.rs"]
 mod rating;
+#[path = "projections/site.rs"]
+mod site;

@@ -11,4 +11,5 @@ mod feed;
 mod go_live;
 mod ingest;
 mod rating;
+mod site;
 mod transparency;
