@@ -553,7 +553,7 @@ event_enum! {
     /// A typed `hazard.*` event.
     HazardEvent {
         /// `hazard.work.listed.v1`.
-        Listed(WorkListed) = "hazard.work.listed.v1", LISTED;
+        Listed(Box<WorkListed>) = "hazard.work.listed.v1", LISTED;
         /// `hazard.plan.approved.v1`.
         Approved(PlanApproved) = "hazard.plan.approved.v1", APPROVED;
         /// `hazard.plan.countersigned.v1`.
