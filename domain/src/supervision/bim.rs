@@ -58,7 +58,7 @@ pub struct NodePlanned {
     /// The model.
     pub model_id: RecordId,
     /// Model element ids (IFC GlobalId or the authoring tool's ids).
-    pub element_ids: Vec<RecordId>,
+    pub element_ids: Vec<Name>,
     /// 计划开始.
     pub planned_start: LocalDate,
     /// 计划完成.
@@ -159,7 +159,7 @@ const PLANNED: &[Member] = &[
     req("node_id", is::<t::RecordId>),
     req("name", is::<t::Name>),
     req("model_id", is::<t::RecordId>),
-    req("element_ids", each::<t::RecordId>),
+    req("element_ids", each::<t::Name>),
     req("planned_start", is::<t::LocalDate>),
     req("planned_finish", is::<t::LocalDate>),
 ];
