@@ -1072,7 +1072,7 @@ fn tasks_allowed_and_forbidden() {
         (
             "escalate sideways",
             vec![d()],
-            escalated("project", "enterprise", &gc().to_string()),
+            escalated("project", "enterprise", gc().as_ref()),
             Some("task.escalate_upwards"),
         ),
         (
