@@ -5,8 +5,8 @@
 //! Keys (`<data_dir>/keys/demo-sv-*.key`, 0600), enrolled by the city bureau (a trusted root) the first time:
 //! one `district_bureau` inspector key per district used (subject: the district code), one `enterprise` key per
 //! owner, general contractor and supervisor of the projects used (subject: the credit code), and a
-//! `testing_lab` key for the demo's laboratory (not registered as an enterprise: the registry's demo plan is fixed
-//! at fifteen enterprises, so pages show the laboratory by its credit code).
+//! `testing_lab` key for 宁波市建设工程质量检测中心有限公司, registered as an enterprise of type `testing_lab` in
+//! the same batch (a `testing_lab` key's subject must be a registered enterprise).
 //!
 //! **History** is written once per data directory (when the laboratory key has no record yet), with times
 //! relative to the start, so the states that depend on time come out right on the first run and stay right: two
@@ -37,6 +37,8 @@ use crate::auth::Role;
 
 /// Projects (indices into the plan) with supervision traffic.
 const PROJECTS: [usize; 8] = [0, 3, 7, 12, 16, 21, 27, 33];
+/// The demo's testing laboratory (检测机构).
+const LAB_NAME: &str = "宁波市建设工程质量检测中心有限公司";
 const INSPECTORS: [&str; 6] = ["王建国", "李卫东", "陈海燕", "张立新", "周文斌", "徐晓峰"];
 const EXPERTS: [&str; 6] = ["孙明远", "钱国华", "郑志刚", "冯立群", "蒋文涛", "沈建平"];
 
@@ -233,6 +235,15 @@ async fn enrol(
         envs.push(chain.sign(&ctx.city, rng.uuid_v7(ms), stream, kind, &at, payload)?);
         Ok(())
     };
+    // The laboratory is registered with its key (a testing_lab key's subject must be a registered enterprise).
+    if !enrolled.contains(&lab.key_id().to_string()) {
+        add(
+            &mut chain,
+            "registry/enterprises",
+            "registry.enterprise.registered.v1",
+            obj(json!({"credit_code": lab_code, "name": LAB_NAME, "types": ["testing_lab"]})),
+        )?;
+    }
     let mut wanted: Vec<(&SigningKey, String, &str)> =
         inspectors.iter().map(|(d, k)| (k, (*d).to_owned(), "district_bureau")).collect();
     wanted.extend(enterprises.iter().map(|(c, k)| (k, c.clone(), "enterprise")));

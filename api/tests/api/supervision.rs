@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use siteledger_ledger::EventStore;
 use siteledger_api::auth::Role;
+use siteledger_ledger::EventStore;
 use siteledger_signer::SigningKey;
 use siteledger_signer::sample::ChainSigner;
 
