@@ -378,12 +378,6 @@ fn history(a: &mut Actors, projects: &[Parties], now: OffsetDateTime) -> anyhow:
                 _ => {}
             }
         }
-        if i % 4 == 1 {
-            out.push(a.sign(Who::Inspector(d), &s, "inspection.stop_work.ordered.v1", t(11.9), json!({
-                "project_id": pid, "order_id": "TG-01", "inspection_id": ins, "reason": "临边防护严重缺失，存在高处坠落重大隐患",
-                "scope": "5层及以上主体结构施工",
-            }))?);
-        }
 
         // ---- 危大工程
         let major_no_review = i % 4 == 0;
@@ -470,13 +464,16 @@ fn history(a: &mut Actors, projects: &[Parties], now: OffsetDateTime) -> anyhow:
                 "outcome": "passed_with_changes", "report": "修改后通过：立杆间距加密至0.9m，补充地基承载力验算",
             }))?);
             out.extend(approve(a, "WD-02", 2, t(6.0), &mut hash)?);
-            out.push(a.sign(
-                Who::Enterprise(&p.gc),
-                &s,
-                "hazard.work.started.v1",
-                t(5.0),
-                json!({"project_id": pid, "work_id": "WD-02", "note": "开始搭设"}),
-            )?);
+            // Not on the projects under a stop-work order (停工令 blocks starting work).
+            if i % 4 != 1 {
+                out.push(a.sign(
+                    Who::Enterprise(&p.gc),
+                    &s,
+                    "hazard.work.started.v1",
+                    t(5.0),
+                    json!({"project_id": pid, "work_id": "WD-02", "note": "开始搭设"}),
+                )?);
+            }
         }
         // WD-03 危大 scaffolding: approved, started, accepted.
         out.extend(approve(a, "WD-03", 1, t(13.5), &mut hash)?);
@@ -491,6 +488,14 @@ fn history(a: &mut Actors, projects: &[Parties], now: OffsetDateTime) -> anyhow:
             "project_id": pid, "work_id": "WD-03", "technical_lead": "刘志强", "chief_supervisor": "黄伟民", "note": "验收合格，悬挂验收标识牌",
         }))?);
         // WD-04 crane erection: listed only (plan not yet approved).
+
+        // The stop-work order is recorded after the starts it follows (it blocks later starts).
+        if i % 4 == 1 {
+            out.push(a.sign(Who::Inspector(d), &s, "inspection.stop_work.ordered.v1", t(11.9), json!({
+                "project_id": pid, "order_id": "TG-01", "inspection_id": ins, "reason": "临边防护严重缺失，存在高处坠落重大隐患",
+                "scope": "5层及以上主体结构施工",
+            }))?);
+        }
 
         // ---- BIM施工
         if i % 2 == 1 {

@@ -164,6 +164,7 @@ async fn get_json(app: &TestApp, path: &str, token: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_command_view_shows_overdue_rectifications_missing_reviews_and_report_gaps() {
     siteledger_api::demo::set_tick_ms(200);
+    let _ = tracing_subscriber::fmt().with_env_filter("warn").with_test_writer().try_init();
     let app = TestApp::spawn_with(|c| c.demo = true).await;
     let token = app.token(Role::City, None).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
@@ -192,6 +193,15 @@ async fn the_demo_command_view_shows_overdue_rectifications_missing_reviews_and_
         first["overdue_rectifications"].as_u64().unwrap_or(0) + first["breached_tasks"].as_u64().unwrap_or(0) > 0,
         "overdue first"
     );
+
+    // A district bureau sees its own district only.
+    let code = first["code"].as_str().expect("code").to_owned();
+    let district = app.token(Role::District, Some(&code)).await;
+    let dv = get_json(&app, "/v1/supervision/command", &district).await;
+    assert!(dv["districts"].as_array().expect("a").iter().all(|d| d["code"] == code.as_str()), "{dv}");
+    assert!(dv["overdue_rectifications"].as_array().expect("a").iter().all(|r| r["district"] == code.as_str()));
+    assert!(dv["open_tasks"].as_array().expect("a").iter().all(|t| t["district"] == code.as_str()));
+    assert!(dv["missing_reviews"].as_array().expect("a").iter().all(|h| h["district"] == code.as_str()));
 
     // The page (layout.nav = command) shows the same, in Chinese.
     let html = app.get("/command", Some(&token)).await.text().await.expect("html");

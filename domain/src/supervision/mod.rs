@@ -231,6 +231,19 @@ impl SupervisionState {
         registry: &RegistryState,
         event: &SupervisionEvent,
     ) -> Result<(), RuleError> {
+        // A stop-work order in force (停工令) blocks the start of hazardous works on the project until lifted.
+        if let SupervisionEvent::Hazard(HazardEvent::Started(p)) = event
+            && let Some(((_, order), _)) =
+                self.inspection.stop_orders.iter().find(|((pr, _), (in_force, _))| pr == &p.project_id && *in_force)
+        {
+            return Err(RuleError::new(
+                "inspection.stop_work_in_force",
+                format!(
+                    "stop-work order {order} is in force on project {}: lift it (复工) before starting work",
+                    p.project_id
+                ),
+            ));
+        }
         match event {
             SupervisionEvent::Inspection(e) => self.inspection.decide(ctx, registry, e),
             SupervisionEvent::Testing(e) => self.testing.decide(ctx, registry, e),

@@ -880,6 +880,18 @@ fn hazardous_works_allowed_and_forbidden() {
         ("monitoring by a lab", small(&[]), monitoring(), None),
         ("monitoring by a gateway", small(&[]), monitoring().by(gateway()), Some("37号令第二十条.monitoring_signer")),
         ("monitoring of an unlisted work", vec![], monitoring(), Some("hazard.monitoring_needs_listing")),
+        (
+            "start during a stop-work order",
+            vec![inspected(), stop()].into_iter().chain(small(&[approved(1), countersigned(1)])).collect(),
+            started(),
+            Some("inspection.stop_work_in_force"),
+        ),
+        (
+            "start after resumption",
+            vec![inspected(), stop(), resume()].into_iter().chain(small(&[approved(1), countersigned(1)])).collect(),
+            started(),
+            None,
+        ),
         ("acceptance", small(&[approved(1), countersigned(1), started()]), accepted(), None),
         ("acceptance before approval", small(&[]), accepted(), Some("37号令第二十一条.no_acceptance_without_approval")),
         ("acceptance before start", small(&[approved(1), countersigned(1)]), accepted(), Some("37号令第二十一条.acceptance_after_start")),
