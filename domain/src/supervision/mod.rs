@@ -353,6 +353,12 @@ pub fn unix_of(rfc3339: &str) -> i64 {
     OffsetDateTime::parse(rfc3339, &Rfc3339).map_or(0, OffsetDateTime::unix_timestamp)
 }
 
+/// The calendar year in China (UTC+08:00) of an RFC 3339 instant.
+pub fn year_in_china(rfc3339: &str) -> Option<i32> {
+    let offset = time::UtcOffset::from_hms(8, 0, 0).ok()?;
+    OffsetDateTime::parse(rfc3339, &Rfc3339).ok().map(|t| t.to_offset(offset).year())
+}
+
 /// A whole number within `1..=max`, as JSON integer (hours, counts, versions, sequence numbers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]

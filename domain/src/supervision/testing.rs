@@ -463,6 +463,17 @@ impl TestingState {
                         format!("tester {} was the witness or sampler of sample {}", p.tester, p.sample_id),
                     ));
                 }
+                let year = super::year_in_china(ctx.occurred_at);
+                if year.is_some_and(|y| i64::from(p.report_year.get()) != i64::from(y)) {
+                    return Err(err(
+                        "57号令.report_numbered_by_year",
+                        format!(
+                            "report year {} is not the year of issue ({}): numbers run per laboratory and calendar year",
+                            p.report_year.get(),
+                            year.unwrap_or_default()
+                        ),
+                    ));
+                }
                 let used = self
                     .numbers
                     .get(&(s.lab.clone(), p.report_year.get()))

@@ -479,6 +479,18 @@ fn testing_allowed_and_forbidden() {
             Some("57号令.witness_not_tester"),
         ),
         (
+            "report year is not the year of issue",
+            ready.clone(),
+            report(1, "qualified").with("report_year", json!(2025)),
+            Some("57号令.report_numbered_by_year"),
+        ),
+        (
+            "report year in China's time zone",
+            ready.clone(),
+            report(1, "qualified").with("report_year", json!(2027)).at("2026-12-31T16:30:00Z"),
+            None,
+        ),
+        (
             "second report on a sample",
             cat(&ready, &[report(1, "qualified")]),
             report(2, "qualified"),
