@@ -9,8 +9,10 @@
 //! | `GET /command/bim` | BIM 进度节点 with deviation |
 //! | `GET /command/tasks` | 协同任务 (`?open=1`) |
 //!
-//! Pages read through the viewer's scope and compute time-dependent states for the time of the request. They
-//! refresh themselves every 30 s (a `<meta refresh>`, no script), which is how "live" they are.
+//! Pages read through the viewer's scope and compute time-dependent states for the time of the request. They are
+//! live over the feed: `static/supervision.js` follows `/v1/feed?kinds=inspection.,testing.,hazard.,bim.,task.`
+//! and reloads the page a few seconds after new records arrive; a 60 s `<meta refresh>` covers the passing of
+//! time (a deadline passing) when nothing arrives.
 
 use askama::Template;
 use axum::Router;

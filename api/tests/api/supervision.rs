@@ -212,6 +212,10 @@ async fn the_demo_command_view_shows_overdue_rectifications_missing_reviews_and_
     assert!(html.contains("未经专家论证"), "missing expert review shown");
     assert!(html.contains("-108</span>") || html.contains("-108 "), "gap 108 shown");
     assert!(html.contains("逾期"), "overdue shown");
+    assert!(html.contains("/static/supervision.js") && html.contains("/v1/feed?kinds=inspection.,testing."), "live");
+    let js = app.get("/static/supervision.js", None).await;
+    assert_eq!(js.status(), 200);
+    assert!(js.text().await.expect("js").contains("EventSource"));
     for page in ["/command/rectifications", "/command/testing", "/command/hazards", "/command/bim", "/command/tasks"] {
         let resp = app.get(page, Some(&token)).await;
         assert_eq!(resp.status(), 200, "{page}");
