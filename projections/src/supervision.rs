@@ -1041,6 +1041,58 @@ pub struct CommandView {
     pub unreported_unqualified: Vec<UnqualifiedRow>,
 }
 
+/// An inspection (监督检查) with its number of findings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct InspectionRow {
+    /// Project.
+    pub project_id: String,
+    /// Project name.
+    pub project_name: Option<String>,
+    /// Inspection id.
+    pub inspection_id: String,
+    /// `safety` / `quality`.
+    pub inspection_kind: String,
+    /// 检查人.
+    pub inspector: String,
+    /// 检查范围.
+    pub scope: String,
+    /// 受检单位 (credit code).
+    pub inspected_party: String,
+    /// Its name, if registered.
+    pub inspected_party_name: Option<String>,
+    /// When.
+    pub at: String,
+    /// Findings recorded.
+    pub findings: i64,
+    /// Event id.
+    pub event_id: String,
+    /// Position.
+    pub position: i64,
+}
+
+/// A stop-work order (停工令).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct StopOrderRow {
+    /// Project.
+    pub project_id: String,
+    /// Project name.
+    pub project_name: Option<String>,
+    /// Order id.
+    pub order_id: String,
+    /// 停工原因.
+    pub reason: String,
+    /// 停工范围.
+    pub scope: String,
+    /// Ordered at.
+    pub ordered_at: String,
+    /// Lifted at (复工), if lifted.
+    pub lifted_at: Option<String>,
+    /// Event id.
+    pub event_id: String,
+    /// Position.
+    pub position: i64,
+}
+
 /// Filter of [`ReadDb::rectifications`].
 #[derive(Debug, Clone, Default)]
 pub struct RectificationFilter {
@@ -1121,6 +1173,48 @@ impl ReadDb {
             .collect();
         out.sort_by_key(|r| (!r.overdue, -r.overdue_hours, std::cmp::Reverse(r.position)));
         Ok(out)
+    }
+
+    /// Inspections, newest first.
+    pub async fn inspections(
+        &self,
+        scope: &Scope,
+        project: Option<&str>,
+    ) -> Result<Vec<InspectionRow>, ProjectionError> {
+        if *scope == Scope::Nothing {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new(
+            "SELECT t.project_id, pj.name AS project_name, t.inspection_id, t.inspection_kind, t.inspector, t.scope, \
+             t.inspected_party, e.name AS inspected_party_name, t.at, CAST((SELECT COUNT(*) FROM sv_findings f \
+             WHERE f.project_id = t.project_id AND f.inspection_id = t.inspection_id) AS BIGINT) AS findings, \
+             t.event_id, t.position FROM sv_inspections t",
+        );
+        q.push(PROJECT_JOIN);
+        q.push(" LEFT JOIN enterprises e ON e.credit_code = t.inspected_party WHERE ");
+        project_visible(&mut q, scope, "t.project_id");
+        if let Some(p) = project {
+            q.push(" AND t.project_id = ");
+            q.bind(p);
+        }
+        q.push(" ORDER BY t.position DESC LIMIT 5000");
+        Ok(self.fetch_all(&q).await?)
+    }
+
+    /// Stop-work orders, those in force first.
+    pub async fn stop_orders(&self, scope: &Scope) -> Result<Vec<StopOrderRow>, ProjectionError> {
+        if *scope == Scope::Nothing {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new(
+            "SELECT t.project_id, pj.name AS project_name, t.order_id, t.reason, t.scope, t.ordered_at, t.lifted_at, \
+             t.event_id, t.position FROM sv_stop_orders t",
+        );
+        q.push(PROJECT_JOIN);
+        q.push(" WHERE ");
+        project_visible(&mut q, scope, "t.project_id");
+        q.push(" ORDER BY CASE WHEN t.lifted_at IS NULL THEN 0 ELSE 1 END, t.position DESC LIMIT 5000");
+        Ok(self.fetch_all(&q).await?)
     }
 
     /// Test reports (检测报告台账), newest first; `unqualified_only` for the 不合格项目台账.

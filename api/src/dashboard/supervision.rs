@@ -21,8 +21,8 @@ use axum::routing::get;
 use serde::Deserialize;
 use siteledger_projections::SHANGHAI;
 use siteledger_projections::supervision::{
-    BimNodeRow, CommandDistrict, HazardRow, RectificationFilter, RectificationRow, ReportGapRow, TaskRow,
-    TestReportRow, UnqualifiedRow,
+    BimNodeRow, CommandDistrict, HazardRow, InspectionRow, RectificationFilter, RectificationRow, ReportGapRow,
+    StopOrderRow, TaskRow, TestReportRow, UnqualifiedRow,
 };
 use time::OffsetDateTime;
 
@@ -101,7 +101,7 @@ struct Tab {
 fn tabs(active: &str) -> Vec<Tab> {
     [
         ("/command", "指挥视图"),
-        ("/command/rectifications", "整改通知"),
+        ("/command/rectifications", "检查与整改"),
         ("/command/testing", "检测台账"),
         ("/command/hazards", "危大工程"),
         ("/command/bim", "BIM进度"),
@@ -158,13 +158,19 @@ struct RectificationsPage {
     now: String,
     open_only: bool,
     rows: Vec<RectificationRow>,
+    inspections: Vec<InspectionRow>,
+    stop_orders: Vec<StopOrderRow>,
 }
 
 async fn rectifications(State(state): State<AppState>, v: Viewer, Query(q): Query<OpenQuery>) -> PageResult {
     let now = OffsetDateTime::now_utc();
     let filter = RectificationFilter { open_only: q.open_only(), ..RectificationFilter::default() };
     let rows = state.read.rectifications(&v.scope(), &filter, now).await.map_err(|e| v.internal(e))?;
+    let inspections = state.read.inspections(&v.scope(), None).await.map_err(|e| v.internal(e))?;
+    let stop_orders = state.read.stop_orders(&v.scope()).await.map_err(|e| v.internal(e))?;
     let page = RectificationsPage {
+        inspections: inspections.into_iter().take(200).collect(),
+        stop_orders,
         layout: v.layout("整改通知", "command"),
         tabs: tabs("/command/rectifications"),
         now: now_text(now),

@@ -28,6 +28,8 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/supervision/command", get(command))
+        .route("/v1/supervision/inspections", get(inspections))
+        .route("/v1/supervision/stop-orders", get(stop_orders))
         .route("/v1/supervision/rectifications", get(rectifications))
         .route("/v1/supervision/testing/reports", get(test_reports))
         .route("/v1/supervision/testing/unqualified", get(unqualified))
@@ -40,7 +42,7 @@ pub fn router() -> Router<AppState> {
 /// This area's part of the OpenAPI document (merged into `/openapi.json`).
 #[derive(Debug, OpenApi)]
 #[openapi(
-    paths(command, rectifications, test_reports, unqualified, gaps, hazards, bim_nodes, tasks),
+    paths(command, inspections, stop_orders, rectifications, test_reports, unqualified, gaps, hazards, bim_nodes, tasks),
     tags((name = "supervision", description = "监管协同: inspections, testing, 危大工程, BIM, coordination tasks"))
 )]
 pub struct Doc;
@@ -134,6 +136,30 @@ pub async fn command(
 ) -> Result<Json<Value>, ApiError> {
     let view = state.read.command_view(&principal.scope(), q.now()?).await?;
     Ok(Json(serde_json::to_value(view).map_err(ApiError::internal)?))
+}
+
+/// Inspections (监督检查) with their number of findings, newest first.
+#[utoipa::path(get, path = "/v1/supervision/inspections", tag = "supervision", params(ListQuery),
+    responses((status = 200, description = "Inspections (JSON array or CSV)", body = Vec<Object>)), security(("bearer" = [])))]
+pub async fn inspections(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let rows = state.read.inspections(&principal.scope(), q.project.as_deref()).await?;
+    answer(&rows, q.csv()?, "inspections")
+}
+
+/// Stop-work orders (停工令), those in force first.
+#[utoipa::path(get, path = "/v1/supervision/stop-orders", tag = "supervision", params(ListQuery),
+    responses((status = 200, description = "Stop-work orders (JSON array or CSV)", body = Vec<Object>)), security(("bearer" = [])))]
+pub async fn stop_orders(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let rows = state.read.stop_orders(&principal.scope()).await?;
+    answer(&rows, q.csv()?, "stop-orders")
 }
 
 /// Rectification notices (整改通知) with status and overdue state; overdue first.

@@ -208,6 +208,9 @@ async fn check(db: &ReadDb) -> CommandView {
         .expect("earlier");
     assert!(before.iter().all(|r| !r.overdue));
 
+    let ins = db.inspections(&all, None).await.expect("inspections");
+    assert_eq!((ins.len(), ins[0].findings, ins[0].inspected_party_name.as_deref()), (1, 2, Some("宁波建工")));
+    assert!(db.stop_orders(&all).await.expect("stop orders").is_empty());
     let reports = db.test_reports(&all, None, false).await.expect("reports");
     assert_eq!(reports.len(), 3);
     let gaps = db.report_gaps(&all).await.expect("gaps");
