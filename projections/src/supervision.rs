@@ -1035,6 +1035,8 @@ pub struct CommandView {
     pub overdue_rectifications: Vec<RectificationRow>,
     /// 超规模 works lacking a valid expert review (and others lacking approval), not yet accepted.
     pub missing_reviews: Vec<HazardRow>,
+    /// 危大工程 with monitoring anomalies (第三方监测异常), not yet accepted.
+    pub monitoring_anomalies: Vec<HazardRow>,
     /// Report-number gaps.
     pub report_gaps: Vec<ReportGapRow>,
     /// Unqualified results not reported by their deadline.
@@ -1533,8 +1535,10 @@ impl ReadDb {
         let open_tasks = self.tasks(scope, true, now).await?;
         let filter = RectificationFilter { overdue_only: true, ..RectificationFilter::default() };
         let overdue_rectifications = self.rectifications(scope, &filter, now).await?;
-        let missing_reviews: Vec<HazardRow> =
-            self.hazards(scope, None).await?.into_iter().filter(|h| !h.missing.is_empty()).collect();
+        let hazards = self.hazards(scope, None).await?;
+        let monitoring_anomalies: Vec<HazardRow> =
+            hazards.iter().filter(|h| h.anomalies > 0 && h.accepted_at.is_none()).cloned().collect();
+        let missing_reviews: Vec<HazardRow> = hazards.into_iter().filter(|h| !h.missing.is_empty()).collect();
         let report_gaps = self.report_gaps(scope).await?;
         let unreported_unqualified: Vec<UnqualifiedRow> =
             self.unqualified_register(scope, now).await?.into_iter().filter(|u| u.reporting == "overdue").collect();
@@ -1609,6 +1613,7 @@ impl ReadDb {
             open_tasks,
             overdue_rectifications,
             missing_reviews,
+            monitoring_anomalies,
             report_gaps,
             unreported_unqualified,
         })

@@ -127,6 +127,7 @@ struct CommandPage {
     tasks: Vec<TaskRow>,
     rectifications: Vec<RectificationRow>,
     hazards: Vec<HazardRow>,
+    anomalies: Vec<HazardRow>,
     gaps: Vec<ReportGapRow>,
     unreported: Vec<UnqualifiedRow>,
     breached: usize,
@@ -144,6 +145,7 @@ async fn command(State(state): State<AppState>, v: Viewer) -> PageResult {
         tasks: view.open_tasks,
         rectifications: view.overdue_rectifications,
         hazards: view.missing_reviews,
+        anomalies: view.monitoring_anomalies,
         gaps: view.report_gaps,
         unreported: view.unreported_unqualified,
     };

@@ -187,6 +187,7 @@ async fn the_demo_command_view_shows_overdue_rectifications_missing_reviews_and_
     let gaps = view["report_gaps"].as_array().expect("array");
     assert!(gaps.iter().any(|g| g["from"] == 108 && g["to"] == 108), "{gaps:?}");
     assert!(view["unreported_unqualified"].as_array().is_some_and(|a| !a.is_empty()));
+    assert!(view["monitoring_anomalies"].as_array().is_some_and(|a| !a.is_empty()));
     assert!(view["open_tasks"].as_array().expect("a").iter().any(|t| t["breached"] == true));
     let first = &view["districts"][0];
     assert!(

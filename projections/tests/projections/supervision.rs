@@ -256,6 +256,7 @@ async fn check(db: &ReadDb) -> CommandView {
     assert_eq!(cv.overdue_rectifications.len(), 1);
     assert_eq!(cv.missing_reviews.len(), 2);
     assert_eq!(cv.report_gaps.len(), 1);
+    assert!(cv.monitoring_anomalies.is_empty());
     assert_eq!(cv.unreported_unqualified.len(), 1);
     assert_eq!(cv.open_tasks.len(), 2);
     assert_eq!(cv.districts[0].code, "330212", "the district with overdue items first");
