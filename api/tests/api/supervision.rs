@@ -172,8 +172,13 @@ async fn the_demo_command_view_shows_overdue_rectifications_missing_reviews_and_
     let view = loop {
         let v = get_json(&app, "/v1/supervision/command", &token).await;
         let ready = |k: &str| v[k].as_array().is_some_and(|a| !a.is_empty());
-        if ready("overdue_rectifications") && ready("missing_reviews") && ready("report_gaps") && ready("open_tasks") {
-            break v;
+        // The history's last records are the tasks between bureaus (XT-…): once they show, all of it is in.
+        let all_in = v["open_tasks"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|t| t["task_id"].as_str().is_some_and(|id| id.starts_with("XT-"))));
+        if ready("overdue_rectifications") && ready("missing_reviews") && ready("report_gaps") && all_in {
+            app.settle().await;
+            break get_json(&app, "/v1/supervision/command", &token).await;
         }
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting for the command view: {v}");
         let _ = tokio::time::timeout(Duration::from_millis(500), head.changed()).await;
@@ -188,6 +193,11 @@ async fn the_demo_command_view_shows_overdue_rectifications_missing_reviews_and_
     assert!(gaps.iter().any(|g| g["from"] == 108 && g["to"] == 108), "{gaps:?}");
     assert!(view["unreported_unqualified"].as_array().is_some_and(|a| !a.is_empty()));
     assert!(view["monitoring_anomalies"].as_array().is_some_and(|a| !a.is_empty()));
+    let register = get_json(&app, "/v1/supervision/testing/unqualified", &token).await;
+    let states: Vec<&str> = register.as_array().expect("a").iter().filter_map(|u| u["reporting"].as_str()).collect();
+    assert!(states.contains(&"overdue") && states.contains(&"reported"), "{states:?}");
+    let bim = get_json(&app, "/v1/supervision/bim/nodes", &token).await;
+    assert!(bim.as_array().expect("a").iter().any(|n| n["deviation_days"].as_i64().unwrap_or(0) > 0), "a late node");
     assert!(view["open_tasks"].as_array().expect("a").iter().any(|t| t["breached"] == true));
     let first = &view["districts"][0];
     assert!(
