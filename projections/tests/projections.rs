@@ -1015,5 +1015,7 @@ async fn now_based_queries_work() {
     assert_eq!(db.districts_overview(&Scope::All, today).await.expect("o").len(), 11);
 }
 
+#[path = "projections/rating.rs"]
+mod rating;
 #[path = "projections/supervision.rs"]
 mod supervision;

@@ -222,6 +222,9 @@ async fn enrol(
     let store = ctx.state.ledger.store();
     let enrolled: HashSet<String> = store.keys().await?.into_iter().map(|k| k.key_id).collect();
     let city_id = ctx.city.key_id().to_string();
+    // Other areas sign with the city bureau's key too: hold its lock from reading the head to posting.
+    let lock = super::key_lock(&city_id);
+    let _guard = lock.lock().await;
     let mut chain = match store.signer_head(&city_id).await? {
         Some(h) => Chain::after(h.signer_seq, h.leaf_hash),
         None => anyhow::bail!("the city bureau has no chain yet"),
