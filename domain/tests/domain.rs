@@ -23,3 +23,5 @@ mod registry;
 mod site;
 #[path = "domain/stream.rs"]
 mod stream;
+#[path = "domain/supervision.rs"]
+mod supervision;

@@ -1019,3 +1019,5 @@ async fn now_based_queries_work() {
 mod rating;
 #[path = "projections/site.rs"]
 mod site;
+#[path = "projections/supervision.rs"]
+mod supervision;

@@ -120,7 +120,8 @@ async fn the_demo_city_runs_through_the_api_and_resumes_after_a_restart() {
     assert_eq!(accepted + by_system, size, "{kinds:?}");
     assert!(!kinds.contains_key("ledger.signer.gap.v1") && !kinds.contains_key("ledger.signer.equivocation.v1"));
     assert_eq!(kinds.get("registry.project.registered.v1"), Some(&42));
-    assert_eq!(kinds.get("registry.enterprise.registered.v1"), Some(&15));
+    // The registry plan's fifteen, plus what subsystem demos register (e.g. the supervision demo's laboratory).
+    assert!(kinds.get("registry.enterprise.registered.v1").is_some_and(|n| *n >= 15), "{kinds:?}");
     assert_eq!(kinds.get("registry.zone.added.v1"), Some(&1));
     assert!(kinds.get("env.dust_noise.reading.v1").is_some_and(|n| *n >= 60));
     assert!(kinds.contains_key("alarm.raised.v1"));

@@ -12,4 +12,5 @@ mod go_live;
 mod ingest;
 mod rating;
 mod site;
+mod supervision;
 mod transparency;
