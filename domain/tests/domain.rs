@@ -17,5 +17,7 @@ mod props;
 mod quantity;
 #[path = "domain/registry.rs"]
 mod registry;
+#[path = "domain/site.rs"]
+mod site;
 #[path = "domain/stream.rs"]
 mod stream;
