@@ -217,7 +217,7 @@ pub fn hj212_record(
     payload.insert("project_id".into(), json!(config.project_id));
     payload.insert("device_id".into(), json!(device.id));
     payload.insert("mn".into(), json!(packet.mn.clone().unwrap_or_default()));
-    payload.insert("st".into(), json!(packet.st.clone().unwrap_or_default()));
+    payload.insert("st".into(), json!(packet.st.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "-".into())));
     payload.insert("cn".into(), json!(format!("{:04}", packet.cn)));
     payload.insert("data_time".into(), json!(data_time));
     if let Some(qn) = &packet.qn {

@@ -235,6 +235,7 @@ pub async fn run_monitor(
     let mut stream: Option<TcpStream> = None;
     let mut buf = Vec::new();
     let mut reconnect_wait = Duration::from_millis(100);
+    let mut rounds = 0u32;
     let done =
         |r: &MonitorReport| limit.is_some_and(|l| if spec.ask_reply { r.acked + r.lost >= l } else { r.sent >= l });
     while !done(&report) && !*shutdown.borrow() {
@@ -286,14 +287,21 @@ pub async fn run_monitor(
             }
         }
         if acked {
+            rounds = 0;
             if spec.ask_reply {
                 report.acked += 1;
             }
         } else {
-            // Reconnect and send the same reading again (a real logger keeps it), bounded by 3 more tries.
+            // Reconnect and send the same reading again (a real logger keeps it), for 3 rounds; then give up on it.
             stream = None;
-            report.sent -= 1;
-            n -= 1;
+            rounds += 1;
+            if rounds >= 3 {
+                rounds = 0;
+                report.lost += 1;
+            } else {
+                report.sent -= 1;
+                n -= 1;
+            }
             tokio::select! {
                 () = tokio::time::sleep(reconnect_wait) => {}
                 () = crate::agent::stopped(&mut shutdown) => break,
