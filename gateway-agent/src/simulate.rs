@@ -266,7 +266,7 @@ pub async fn run_monitor(
         last_qn = qn.clone();
         n += 1;
         let values = weather.sample(now);
-        let cn = if n % 10 == 0 { 2051 } else { 2011 };
+        let cn = if n.is_multiple_of(10) { 2051 } else { 2011 };
         let Ok(frame) = encode_frame(&upload_segment(&spec, &qn, &data_time, cn, &values)) else { continue };
         report.sent += 1;
         let mut acked = !spec.ask_reply;
@@ -491,7 +491,7 @@ pub async fn run_meter(
         m3 += rng.range(0.01, 0.4);
         let leak = if rng.f64() < 0.02 { rng.range(30.0, 45.0) } else { rng.range(3.0, 18.0) };
         let (meter, total) =
-            if n % 2 == 0 { ("water", format!("{m3:.2}")) } else { ("electricity", format!("{kwh:.1}")) };
+            if n.is_multiple_of(2) { ("water", format!("{m3:.2}")) } else { ("electricity", format!("{kwh:.1}")) };
         let mut body = json!({"meter": meter, "read_at": cst_text(OffsetDateTime::now_utc()), "total": total});
         if meter == "electricity" {
             body["residual_current_ma"] = json!(d1(leak));
@@ -506,8 +506,7 @@ pub async fn run_camera(
     http: reqwest::Client,
     intake: String,
     device: String,
-    name: String,
-    position: String,
+    (name, position): (String, String),
     period: Duration,
     seed: u64,
     mut shutdown: watch::Receiver<bool>,
@@ -601,7 +600,7 @@ pub fn spawn_site(
                 let position = CAMERA_POSITIONS[cameras % CAMERA_POSITIONS.len()].to_owned();
                 cameras += 1;
                 let name = format!("{position}摄像机");
-                set.spawn(run_camera(http, intake, id, name, position, tick * 6, seed, stop));
+                set.spawn(run_camera(http, intake, id, (name, position), tick * 6, seed, stop));
             }
         }
     }
