@@ -40,7 +40,8 @@ fn stream() -> Vec<u8> {
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let dir = tempfile::tempdir().expect("dir");
-    let mut config = AgentConfig::new("http://127.0.0.1:9", "NB-2025-0001", "GW-B", &dir.path().join("k"), &dir.path().join("q"));
+    let mut config =
+        AgentConfig::new("http://127.0.0.1:9", "NB-2025-0001", "GW-B", &dir.path().join("k"), &dir.path().join("q"));
     config.devices = vec![DeviceConfig {
         id: "HJ-01".into(),
         kind: DeviceKind::Hj212,

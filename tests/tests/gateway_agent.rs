@@ -266,3 +266,90 @@ async fn restart_after_sigkill_during_upload_loses_and_duplicates_nothing() {
     assert_exactly_once_in_order(&records, N1 + N2, &all_kinds(&server).await);
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_the_agent_produces_is_accepted_by_the_platform() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, key, token) = platform(&dir.path().join("server")).await;
+    let key_id = key.key_id().to_string();
+    let mut config = agent_config(&server.url(), dir.path(), 50);
+    let device = |id: &str, kind| DeviceConfig {
+        id: id.into(),
+        kind,
+        mn: None,
+        particulate_unit: ParticulateUnit::Microgram,
+        thresholds: Default::default(),
+    };
+    config.devices.extend([
+        device("TC-01", DeviceKind::Crane),
+        device("SC-01", DeviceKind::Hoist),
+        device("DB-01", DeviceKind::Meter),
+        device("33021200001320000001", DeviceKind::Camera),
+    ]);
+    let agent = Agent::start(config, key, token).await.expect("agent");
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    assert_eq!(run_monitor(agent.hj212_addr, monitor(), Some(1), stop).await.acked, 1);
+    let http = reqwest::Client::new();
+    let now = "2026-11-24T10:15:00+08:00";
+    let posts = [
+        (
+            "TC-01",
+            "operator_login",
+            serde_json::json!({"operator_ref": "OP-0001", "method": "face", "certificate_type": "tower_crane_driver", "certificate_valid_until": "2027-06-30"}),
+        ),
+        (
+            "TC-01",
+            "sample",
+            serde_json::json!({"sampled_at": now, "load_t": "2.35", "rated_load_t": "6.0", "moment_pct": "71.5", "height_m": "32.0", "radius_m": "25.5", "slew_deg": "182.0", "wind_m_s": "6.1", "tilt_deg": "0.12", "operator_ref": "OP-0001"}),
+        ),
+        (
+            "TC-01",
+            "cycle",
+            serde_json::json!({"started_at": "2026-11-24T10:10:00+08:00", "ended_at": now, "max_load_t": "2.35", "max_moment_pct": "71.5", "max_wind_m_s": "6.4", "radius_m": "25.5", "height_m": "32.0", "over_moment_count": 0, "operator_ref": "OP-0001"}),
+        ),
+        (
+            "TC-01",
+            "alarm",
+            serde_json::json!({"alarm_code": 61, "action": "raised", "value": "12.6", "message": "风速超限"}),
+        ),
+        ("TC-01", "cutoff", serde_json::json!({"reason": "力矩超限自动断电"})),
+        ("TC-01", "operator_logout", serde_json::json!({"operator_ref": "OP-0001"})),
+        (
+            "SC-01",
+            "sample",
+            serde_json::json!({"sampled_at": now, "load_kg": "860.0", "load_pct": "43.0", "people": 6, "cage": 1, "direction": 1, "height_m": "36.0", "floor": 12, "speed_m_s": "0.7", "wind_m_s": "3.2", "tilt_deg": "0.05"}),
+        ),
+        (
+            "SC-01",
+            "safety_gear_calibrated",
+            serde_json::json!({"calibrated_on": "2026-07-01", "valid_until": "2027-07-01", "certificate_no": "FZ-2026-0711"}),
+        ),
+        ("SC-01", "drop_test", serde_json::json!({"performed_on": "2026-10-15", "passed": true})),
+        (
+            "DB-01",
+            "reading",
+            serde_json::json!({"meter": "electricity", "read_at": now, "total": "52310.4", "residual_current_ma": "12.5", "temperature_c": "31.0"}),
+        ),
+        ("DB-01", "reading", serde_json::json!({"meter": "water", "read_at": now, "total": "1830.25"})),
+        ("33021200001320000001", "registered", serde_json::json!({"name": "大门摄像机", "position": "大门"})),
+        ("33021200001320000001", "status", serde_json::json!({"status": "online", "last_keepalive_at": now})),
+        (
+            "33021200001320000001",
+            "alarm",
+            serde_json::json!({"priority": 3, "method": 5, "alarm_type": 6, "description": "入侵检测", "alarm_at": now}),
+        ),
+    ];
+    for (dev, rec, body) in &posts {
+        let r =
+            http.post(format!("{}/v1/devices/{dev}/{rec}", agent.intake_url())).json(body).send().await.expect("post");
+        assert_eq!(r.status().as_u16(), 201, "{dev}/{rec}: {}", r.text().await.unwrap_or_default());
+    }
+    agent.shared.queue.submit(agent.shared.heartbeat()).await.expect("heartbeat");
+    let total = 1 + posts.len() + 1;
+    let records = wait_for_records(&server, &key_id, total, Duration::from_secs(60)).await;
+    let kinds: std::collections::BTreeSet<&str> = records.iter().map(|r| r.2.as_str()).collect();
+    assert_eq!(kinds.len(), 15, "every kind of the contract: {kinds:?}");
+    assert_eq!(agent.shared.status()["parked"], 0, "nothing rejected: {}", agent.shared.status());
+    agent.shutdown().await;
+    server.shutdown().await;
+}
