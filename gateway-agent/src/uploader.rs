@@ -234,17 +234,38 @@ impl Uploader {
 
     fn measure_skew(&self, sent: OffsetDateTime, headers: &reqwest::header::HeaderMap) {
         let Some(date) = headers.get(reqwest::header::DATE).and_then(|v| v.to_str().ok()) else { return };
-        let Ok(platform) = OffsetDateTime::parse(date, &Rfc2822) else { return };
-        let now = OffsetDateTime::now_utc();
-        let mid = sent + (now - sent) / 2_i32;
-        // The header truncates to whole seconds: compare with the midpoint truncated the same way ± 0.5 s.
-        let skew: i128 = (platform - mid).whole_milliseconds() + 500;
-        let skew = i64::try_from(skew).unwrap_or(i64::MAX);
-        let skew = if skew.abs() < 1500 { 0 } else { skew };
+        let Some(skew) = clock_skew_ms(sent, OffsetDateTime::now_utc(), date) else { return };
         self.stats.clock_skew_ms.store(skew, Ordering::Relaxed);
         if skew.abs() > 5_000 && !self.stats.skew_known.load(Ordering::Relaxed) {
             tracing::warn!(skew_ms = skew, "the gateway's clock differs from the platform's by more than 5 s");
         }
         self.stats.skew_known.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Platform clock − gateway clock in ms, from an HTTP `Date` header received for a request sent at `sent` and
+/// answered at `received`. The header truncates to whole seconds, so the platform's time is taken as the middle of
+/// its second and anything within ±1.5 s counts as 0.
+pub fn clock_skew_ms(sent: OffsetDateTime, received: OffsetDateTime, date: &str) -> Option<i64> {
+    let platform = OffsetDateTime::parse(date, &Rfc2822).ok()?;
+    let mid = sent + (received - sent) / 2_i32;
+    let skew: i128 = (platform - mid).whole_milliseconds() + 500;
+    let skew = i64::try_from(skew).ok()?;
+    Some(if skew.abs() < 1500 { 0 } else { skew })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn skew_from_the_http_date_header() {
+        let sent = datetime!(2026-11-24 05:00:00.200 UTC);
+        let received = datetime!(2026-11-24 05:00:00.400 UTC);
+        assert_eq!(clock_skew_ms(sent, received, "Tue, 24 Nov 2026 05:00:00 GMT"), Some(0));
+        assert_eq!(clock_skew_ms(sent, received, "Tue, 24 Nov 2026 05:00:30 GMT"), Some(30_200));
+        assert_eq!(clock_skew_ms(sent, received, "Tue, 24 Nov 2026 04:59:50 GMT"), Some(-9_800));
+        assert_eq!(clock_skew_ms(sent, received, "yesterday"), None);
     }
 }
