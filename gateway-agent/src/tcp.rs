@@ -192,7 +192,13 @@ impl Hj212Service {
                         self.stats.deviations.fetch_add(1, Ordering::Relaxed);
                     }
                     if packet.is_part() {
-                        // Recorded once reassembled; the part is answered now (see docs/GATEWAY.md).
+                        // Recorded once reassembled; the part is answered now (see docs/GATEWAY.md), unless its
+                        // monitor is unknown.
+                        if packet.mn.as_deref().is_none_or(|mn| !self.by_mn.contains_key(mn)) {
+                            self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(%peer, mn = ?packet.mn, "HJ 212 split part from an MN not in the device list: not answered");
+                            last_record = Some(usize::MAX);
+                        }
                         continue;
                     }
                     if cn::is_request(packet.cn) {
