@@ -334,3 +334,29 @@ async fn the_signer_chain_resumes_from_the_queue_after_a_restart() {
     assert_eq!(after[3].prev(), Some(&before[2].leaf_hash()), "seq 4 links to seq 3 across the restart");
     a.shutdown().await;
 }
+
+#[tokio::test]
+async fn split_parts_are_each_answered_and_recorded_once_reassembled() {
+    let dir = tempfile::tempdir().expect("dir");
+    let a = agent(&dir, |_| {}).await;
+    let mut s = TcpStream::connect(a.hj212_addr).await.expect("connect");
+    let part = |qn: &str, pno: u16, item: &str| {
+        wire(&format!(
+            "QN={qn};ST=39;CN=2061;PW=123456;MN={MN};Flag=7;PNUM=2;PNO={pno};CP=&&DataTime=20261124090000;{item}&&"
+        ))
+    };
+    let mut buf = Vec::new();
+    s.write_all(&part("20261124100000111", 1, "a34002-Avg=0.1510")).await.expect("write");
+    assert_eq!(next_packet(&mut s, &mut buf).await.qn.as_deref(), Some("20261124100000111"));
+    s.write_all(&part("20261124100000222", 2, "a34004-Avg=0.0702")).await.expect("write");
+    assert_eq!(next_packet(&mut s, &mut buf).await.qn.as_deref(), Some("20261124100000222"));
+    let envs = queued(&a).await;
+    assert_eq!(envs.len(), 1, "one record for the whole upload");
+    let p = Value::Object(envs[0].payload().clone());
+    assert!(p["deviations"].as_array().expect("deviations").contains(&json!("reassembled")));
+    assert_eq!(p["cn"], "2061");
+    let avg =
+        |code: &str| p["items"].as_array().expect("items").iter().find(|i| i["code"] == code).map(|i| i["avg"].clone());
+    assert_eq!((avg("a34002"), avg("a34004")), (Some(json!("151.0")), Some(json!("70.2"))));
+    a.shutdown().await;
+}
