@@ -130,8 +130,8 @@ impl Uploader {
             }
             match self.send(&items).await {
                 Outcome::Settled => {
+                    // A batch size the platform refused (413) stays reduced: its limit does not change.
                     backoff = FIRST_BACKOFF;
-                    batch = self.batch;
                 }
                 Outcome::Shrink => {
                     batch = (batch / 2).max(1);
