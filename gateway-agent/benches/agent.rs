@@ -53,6 +53,49 @@ fn bench(c: &mut Criterion) {
     let (_queue, handle) =
         rt.block_on(Queue::open(&dir.path().join("q"), SigningKey::from_seed(&[5; 32]), u64::MAX)).expect("queue");
     let bytes = stream();
+    // CPU time (user + system, whole process incl. sqlx's SQLite thread) per packet over 20 batches: on a shared,
+    // loaded machine the wall-clock figure below understates what one free core does.
+    let cpu = || -> Option<f64> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let after = &stat[stat.rfind(')')? + 2..];
+        let f: Vec<&str> = after.split(' ').collect();
+        let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+        Some(ticks / 100.0)
+    };
+    let (c0, w0) = (cpu(), Instant::now());
+    rt.block_on(async {
+        for _ in 0..20 {
+            let now = Instant::now();
+            let mut conn = Connection::new(ConnectionLimits::default(), now);
+            let received = time::OffsetDateTime::now_utc();
+            let mut pending = Vec::with_capacity(BATCH);
+            for chunk in bytes.chunks(8192) {
+                for e in conn.receive(chunk, now) {
+                    if let Event::Packet { packet, .. } = e {
+                        pending.push(
+                            handle
+                                .enqueue(hj212_record(&config, &device, &packet, false, received))
+                                .await
+                                .expect("enqueue"),
+                        );
+                    }
+                }
+            }
+            for p in pending {
+                p.await.expect("committed");
+            }
+        }
+    });
+    if let (Some(c0), Some(c1)) = (c0, cpu()) {
+        let n = (20 * BATCH) as f64;
+        eprintln!(
+            "hj212 parse+sign+queue: {n} packets, wall {:.2} s ({:.0}/s), CPU {:.2} s ({:.0} packets per CPU-second)",
+            w0.elapsed().as_secs_f64(),
+            n / w0.elapsed().as_secs_f64(),
+            c1 - c0,
+            n / (c1 - c0)
+        );
+    }
     let mut g = c.benchmark_group("hj212");
     g.throughput(Throughput::Elements(BATCH as u64));
     g.sample_size(10);

@@ -401,18 +401,20 @@ impl Writer {
     async fn insert(&self, signed: &[(Envelope, oneshot::Sender<Result<u64, QueueError>>)]) -> Result<u64, QueueError> {
         let mut tx = self.queue.pool.begin().await.map_err(db)?;
         let mut total = 0u64;
-        for (env, _) in signed {
-            let leaf = env.leaf_bytes();
-            total += leaf.len() as u64;
-            sqlx::query("INSERT INTO outbox (seq, event_id, kind, envelope, bytes) VALUES (?, ?, ?, ?, ?)")
-                .bind(i64::try_from(env.seq()).unwrap_or(i64::MAX))
-                .bind(env.id().to_string())
-                .bind(env.kind())
-                .bind(leaf)
-                .bind(i64::try_from(leaf.len()).unwrap_or(i64::MAX))
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+        // Multi-row INSERTs (100 rows per statement): one round trip to sqlx's SQLite thread per 100 records.
+        for chunk in signed.chunks(100) {
+            let mut q: sqlx::QueryBuilder<Sqlite> =
+                sqlx::QueryBuilder::new("INSERT INTO outbox (seq, event_id, kind, envelope, bytes) ");
+            q.push_values(chunk, |mut row, (env, _)| {
+                let leaf = env.leaf_bytes();
+                total += leaf.len() as u64;
+                row.push_bind(i64::try_from(env.seq()).unwrap_or(i64::MAX))
+                    .push_bind(env.id().to_string())
+                    .push_bind(env.kind().to_owned())
+                    .push_bind(leaf.to_vec())
+                    .push_bind(i64::try_from(leaf.len()).unwrap_or(i64::MAX));
+            });
+            q.build().execute(&mut *tx).await.map_err(db)?;
         }
         if let Some((last, _)) = signed.last() {
             sqlx::query(
