@@ -10,4 +10,5 @@ mod demo;
 mod feed;
 mod go_live;
 mod ingest;
+mod site;
 mod transparency;

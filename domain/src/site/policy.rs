@@ -6,7 +6,7 @@
 //! district) in `city/policy/<env|crane>` or `district/<code>/policy/<env|crane>`. Versions increase per
 //! jurisdiction and kind; a version applies from its `effective_from`. The policy in force for a reading is the
 //! one with the latest `effective_from` at or before the reading's time, looked up first in the project's
-//! district, then in the city; with none, the defaults ([`EnvPolicy::default_at`], [`CranePolicy::default_at`]).
+//! district, then in the city; with none, the defaults ([`EnvPolicy::default_policy`], [`CranePolicy::default_policy`]).
 
 use std::fmt;
 
@@ -242,7 +242,7 @@ fn dec(s: &str) -> Decimal {
 }
 
 impl EnvPolicy {
-    /// The defaults (version 0 in effect since the epoch is represented by `version` 1 and an early time):
+    /// The defaults (shown as policy `default`; `version` 1, in effect since 2000-01-01):
     /// GB 12523-2011 70/55 dB(A), night 22:00–06:00, 20-minute Leq, PM10 150/200 µg/m³ hourly **(placeholders)**.
     pub fn default_policy() -> Self {
         Self {

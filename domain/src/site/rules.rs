@@ -39,7 +39,16 @@ fn scaled(d: &Decimal, scale: u32) -> Option<i128> {
 /// `a − b`, exact, written with the larger scale of the two (`12345.67 − 12300` → `45.67`).
 pub fn dec_sub(a: &Decimal, b: &Decimal) -> Option<Decimal> {
     let scale = a.scale().max(b.scale());
-    let diff = scaled(a, scale)?.checked_sub(scaled(b, scale)?)?;
+    from_scaled(scaled(a, scale)?.checked_sub(scaled(b, scale)?)?, scale)
+}
+
+/// `a + b`, exact, written with the larger scale of the two.
+pub fn dec_add(a: &Decimal, b: &Decimal) -> Option<Decimal> {
+    let scale = a.scale().max(b.scale());
+    from_scaled(scaled(a, scale)?.checked_add(scaled(b, scale)?)?, scale)
+}
+
+fn from_scaled(diff: i128, scale: u32) -> Option<Decimal> {
     let neg = diff < 0;
     let mag = diff.unsigned_abs().to_string();
     let s = scale as usize;
@@ -54,17 +63,17 @@ pub fn dec_sub(a: &Decimal, b: &Decimal) -> Option<Decimal> {
     Decimal::parse(&text).ok()
 }
 
-/// `a × 100 ≥ pct × b`, i.e. `a / b ≥ pct %`, exact where it fits in 128 bits.
+/// `a × 100 ≥ pct × b`, i.e. `a / b ≥ pct %`: exact in 128-bit integers
+/// (`a_m·100·10^(s_p+s_b) ≥ p_m·b_m·10^s_a`), falling back to `f64` only if that overflows.
 fn ratio_at_least(a: &Decimal, b: &Decimal, pct: &Decimal) -> bool {
-    let scale = a.scale() + pct.scale() + b.scale();
-    let lhs = scaled(a, a.scale())
-        .and_then(|x| x.checked_mul(100))
+    let lhs = i128::from(a.mantissa())
+        .checked_mul(100)
         .and_then(|x| x.checked_mul(10i128.checked_pow(pct.scale() + b.scale())?));
     let rhs = i128::from(pct.mantissa())
         .checked_mul(i128::from(b.mantissa()))
         .and_then(|x| x.checked_mul(10i128.checked_pow(a.scale())?));
-    match (lhs, rhs, scale) {
-        (Some(l), Some(r), _) => l >= r,
+    match (lhs, rhs) {
+        (Some(l), Some(r)) => l >= r,
         _ => to_f64(a) * 100.0 >= to_f64(pct) * to_f64(b),
     }
 }

@@ -699,3 +699,50 @@ mod admission {
         assert_eq!(limit(None, "2026-11-24T22:00:00+08:00").as_deref(), Some("55"));
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Properties of the rule arithmetic
+// ---------------------------------------------------------------------------------------------------------------
+
+mod props {
+    use proptest::prelude::*;
+    use siteledger_domain::quantity::Decimal;
+    use siteledger_domain::site::rules::{MeterStep, dec_add, dec_sub, leq, meter_step};
+
+    fn dec(mantissa: i64, scale: u32) -> Decimal {
+        let neg = mantissa < 0;
+        let mag = mantissa.unsigned_abs().to_string();
+        let s = scale as usize;
+        let body = if s == 0 {
+            mag
+        } else {
+            let padded = format!("{mag:0>width$}", width = s + 1);
+            let (i, f) = padded.split_at(padded.len() - s);
+            format!("{i}.{f}")
+        };
+        Decimal::parse(&if neg { format!("-{body}") } else { body }).expect("decimal")
+    }
+
+    proptest! {
+        /// Leq lies between the quietest and the loudest level, and equals the level when all are equal.
+        #[test]
+        fn leq_is_bounded_by_min_and_max(levels in prop::collection::vec(20.0f64..130.0, 1..50)) {
+            let l = leq(&levels).expect("some");
+            let lo = levels.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = levels.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            prop_assert!(l >= lo - 1e-9 && l <= hi + 1e-9, "{l} not in [{lo}, {hi}]");
+            let same = vec![levels[0]; levels.len()];
+            prop_assert!((leq(&same).expect("some") - levels[0]).abs() < 1e-9);
+        }
+
+        /// Subtraction and addition are exact inverses; a meter step is a consumption iff the total did not fall.
+        #[test]
+        fn decimal_steps_are_exact(a in -10_000_000_000i64..10_000_000_000, b in -10_000_000_000i64..10_000_000_000, sa in 0u32..4, sb in 0u32..4) {
+            let (x, y) = (dec(a, sa), dec(b, sb));
+            let d = dec_sub(&x, &y).expect("fits");
+            prop_assert_eq!(dec_add(&d, &y).expect("fits").cmp_value(&x), std::cmp::Ordering::Equal);
+            let step = meter_step(&y, &x).expect("fits");
+            prop_assert_eq!(matches!(step, MeterStep::Decrease(_)), x.cmp_value(&y).is_lt());
+        }
+    }
+}
