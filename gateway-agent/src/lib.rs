@@ -1,18 +1,39 @@
-//! `siteledger-gateway-agent`: SiteLedger's on-site collector (工地网关) for the 扬尘噪声监测 application of
-//! 甬建发〔2020〕72号. Site monitors speak HJ 212-2017 over TCP; the agent frames and checks their packets, answers
-//! them, and (in later steps) signs readings into the ledger with store-and-forward.
+//! `siteledger-gateway-agent`: SiteLedger's on-site collector (工地网关) for the 扬尘噪声监测, 起重机械安全监控,
+//! 施工用电用水监测 and 远程视频监控 applications of 甬建发〔2020〕72号. Site monitors speak HJ 212-2017 over TCP;
+//! cranes, hoists, meters and cameras post JSON to a local intake; the agent signs every reading at the edge into
+//! its own hash chain, stores it durably, and forwards it to the platform's `POST /v1/events`.
 //!
-//! This crate is built sans-I/O first, in the style of tokio-rs/mini-redis `frame.rs`: parsers over byte slices
-//! that answer *incomplete*, *one frame*, or *an error and how many bytes to skip*, with no sockets, clocks or
-//! threads inside. The network service wraps them.
+//! The protocol core is sans-I/O, in the style of tokio-rs/mini-redis `frame.rs`: parsers over byte slices that
+//! answer *incomplete*, *one frame*, or *an error and how many bytes to skip*, with no sockets, clocks or threads
+//! inside. The network service wraps them.
 //!
 //! | module | what |
 //! |---|---|
 //! | [`hj212`] | the HJ 212-2017 protocol core: CRC, framer, packet parser, deviations, replies, split packets |
+//! | [`config`] | the TOML configuration: platform, identity, queue, listeners, devices |
+//! | [`record`] | records and the HJ 212 → `env.hj212.data.v1` conversion (units, times, deviation tokens) |
+//! | [`queue`] | the durable SQLite queue, the signer chain, group commit, the disk bound |
+//! | [`uploader`] | batches to `POST /v1/events`, backoff with jitter, clock skew |
+//! | [`tcp`] | the HJ 212 TCP server (limits, 9014/9011/9012 after the durable write) |
+//! | [`intake`] | the JSON/HTTP intake for cranes, hoists, meters, cameras |
+//! | [`agent`] | all of the above started together ([`Agent::start`]) |
+//! | [`simulate`] | simulated monitors (real HJ 212 over TCP) and devices (JSON intake) |
 //!
 //! Policy: what a real monitor does differently from the standard but can still be trusted is **accepted, recorded
 //! as sent and flagged** ([`hj212::Deviation`]); what cannot be trusted (wrong CRC or length, unreadable `CN` or
-//! `Flag`, conflicting values) is rejected with a typed error that says what, where and why, and the raw bytes are
-//! the caller's to keep with the reason.
+//! `Flag`, conflicting values) is rejected with a typed error that says what, where and why.
 
+pub mod agent;
+pub mod config;
+pub mod error;
 pub mod hj212;
+pub mod intake;
+pub mod queue;
+pub mod record;
+pub mod simulate;
+pub mod tcp;
+pub mod uploader;
+
+pub use agent::{Agent, AgentHandle};
+pub use config::{AgentConfig, DeviceConfig, DeviceKind, ParticulateUnit};
+pub use error::AgentError;

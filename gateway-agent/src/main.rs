@@ -1,31 +1,153 @@
-//! `gateway-agent`: the on-site collector. The protocol core lives in the library ([`siteledger_gateway_agent`]);
-//! the network service, signing and store-and-forward land with the rest of the site-IoT issue.
+//! `gateway-agent`: the on-site collector (工地网关).
 //!
-//! For now one offline command: `gateway-agent check FILE…` runs captured HJ 212 bytes (`-` for stdin) through the
-//! framer and parser and prints one verdict per frame; exit status 0 when everything was accepted, 1 when something
-//! was rejected, 2 on a usage or read error.
+//! * `keygen --out FILE`: a new Ed25519 gateway key (0600); prints the public key and key id for enrolment.
+//! * `run --config FILE`: the agent (HJ 212 TCP server, JSON intake, signing, durable queue, upload, heartbeat).
+//! * `simulate --config FILE`: simulated devices for that configuration's devices, against its agent.
+//! * `check FILE…`: runs captured HJ 212 bytes (`-` for stdin) through the framer and parser offline.
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use anyhow::Context;
+use clap::{Parser, Subcommand};
 use siteledger_gateway_agent::hj212::{Decoder, Scanned, data_response, scan};
+use siteledger_gateway_agent::{Agent, AgentConfig, simulate};
+use siteledger_signer::SigningKey;
 
-const USAGE: &str = "usage: gateway-agent check FILE...   (HJ 212-2017 capture; `-` reads stdin)
+#[derive(Debug, Parser)]
+#[command(
+    name = "gateway-agent",
+    version,
+    about = "SiteLedger on-site gateway: HJ 212 and device intake, signed store-and-forward"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-Runs the bytes through the HJ 212 framer and packet parser and prints one line per frame:
-  OK   <range> CN=<cn> QN=<qn> MN=<mn> [deviations] [+9014]
-  BAD  <range> <reason>
-The TCP service, signing and store-and-forward are not built yet; see gateway-agent/README.md.";
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Creates the gateway's Ed25519 key (file mode 0600) and prints what the bureau enrols.
+    Keygen {
+        /// Where to write the key (refuses to overwrite).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Runs the agent.
+    Run {
+        /// The TOML configuration (docs/GATEWAY.md).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Simulates the configuration's devices against its agent (HJ 212 over TCP, JSON intake).
+    Simulate {
+        /// The agent's TOML configuration (devices and listen addresses are taken from it).
+        #[arg(long)]
+        config: PathBuf,
+        /// Milliseconds between readings of one device.
+        #[arg(long, default_value_t = 5000)]
+        tick_ms: u64,
+        /// Random seed.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
+    /// Checks captured HJ 212 bytes offline: one verdict per frame; exit 1 when something was rejected.
+    Check {
+        /// Capture files (`-` for stdin).
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.split_first() {
-        Some((command, files)) if command == "check" && !files.is_empty() => check(files),
-        _ => {
-            eprintln!("{USAGE}");
-            ExitCode::from(2)
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Check { files } => return check(&files),
+        Command::Keygen { out } => keygen(&out),
+        Command::Run { config } => runtime().and_then(|rt| rt.block_on(run(config))),
+        Command::Simulate { config, tick_ms, seed } => runtime().and_then(|rt| rt.block_on(sim(config, tick_ms, seed))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gateway-agent: {e:#}");
+            ExitCode::FAILURE
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+fn keygen(out: &std::path::Path) -> anyhow::Result<()> {
+    anyhow::ensure!(!out.exists(), "{} exists; refusing to overwrite a key", out.display());
+    let key = SigningKey::generate().context("generating a key")?;
+    key.write_file(out).with_context(|| format!("writing {}", out.display()))?;
+    println!("key file:   {} (mode 0600)", out.display());
+    println!("public key: {}", key.public().to_base64());
+    println!("key id:     {}", key.key_id());
+    println!(
+        "Ask the district bureau to enrol this public key (ledger.key.enrolled.v1, role `gateway`, subject \
+         `project/<project_id>/gateway/<gateway_id>`) and to issue a gateway token bound to this key id."
+    );
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn run(path: PathBuf) -> anyhow::Result<()> {
+    let config = AgentConfig::from_file(&path)?;
+    let token = config.resolve_token()?;
+    let key =
+        SigningKey::read_file(&config.key_file).with_context(|| format!("key file {}", config.key_file.display()))?;
+    tracing::info!(key_id = %key.key_id(), "gateway key loaded");
+    let agent = Agent::start(config, key, token).await?;
+    shutdown_signal().await;
+    tracing::info!("shutting down: closing connections, finishing the current upload");
+    agent.shutdown().await;
+    Ok(())
+}
+
+async fn sim(path: PathBuf, tick_ms: u64, seed: u64) -> anyhow::Result<()> {
+    let config = AgentConfig::from_file(&path)?;
+    let loopback = |a: std::net::SocketAddr| {
+        if a.ip().is_unspecified() { std::net::SocketAddr::from(([127, 0, 0, 1], a.port())) } else { a }
+    };
+    let hj212 = loopback(config.hj212_listen);
+    let intake = format!("http://{}", loopback(config.http_listen));
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut set =
+        simulate::spawn_site(hj212, &intake, &config.devices, Duration::from_millis(tick_ms.max(10)), seed, 70.0, &rx);
+    tracing::info!(devices = config.devices.len(), %hj212, %intake, "simulating devices; Ctrl-C stops");
+    shutdown_signal().await;
+    let _ = tx.send(true);
+    while set.join_next().await.is_some() {}
+    Ok(())
 }
 
 fn check(files: &[String]) -> ExitCode {

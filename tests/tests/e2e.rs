@@ -1,3 +1,4 @@
 //! Cross-crate end-to-end tests.
 
 mod browser;
+mod gateway_agent;

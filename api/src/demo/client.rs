@@ -94,6 +94,11 @@ impl IngestClient {
         IngestClient { http, url: format!("{}/v1/events", base.trim_end_matches('/')) }
     }
 
+    /// The `…/v1/events` URL this client posts to.
+    pub fn events_url(&self) -> &str {
+        &self.url
+    }
+
     /// The underlying HTTP client.
     pub fn http(&self) -> &reqwest::Client {
         &self.http

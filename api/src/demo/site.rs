@@ -1,9 +1,172 @@
-//! The demo city's traffic of 设备监测 (dust/noise, cranes, hoists, meters, cameras). (Scaffold: the subsystem's issue fills it in.)
+//! The demo city's site IoT (设备监测) through the real gateway agent: for six projects (in six districts), one
+//! in-process `gateway-agent` each ([`siteledger_gateway_agent::Agent`]), with simulated devices talking to it over
+//! real loopback TCP — two HJ 212-2017 dust/noise monitors (one sending µg/m³, one mg/m³; one asking for 9014
+//! replies), a tower crane black box, a hoist, an electricity/water meter and a GB/T 28181 camera on the agent's
+//! JSON intake ([`siteledger_gateway_agent::simulate::spawn_site`]). Each agent signs with its own key, enrolled by
+//! its district bureau as a `gateway` key with subject `project/<id>/gateway/GW-AGENT`, queues durably under
+//! `<data_dir>/site-agents/<project>/` and uploads to this server's `POST /v1/events` with a gateway token bound
+//! to its key — exactly as on a site, only on loopback.
+//!
+//! Restarts are safe: keys are `<data_dir>/keys/demo-agent-<project>.key`; an enrolled key is not enrolled again;
+//! each agent's signer chain resumes from its queue.
 
-use super::DemoContext;
+use std::time::Duration;
+
+use siteledger_gateway_agent::simulate::spawn_site;
+use siteledger_gateway_agent::{Agent, AgentConfig, DeviceConfig, DeviceKind, ParticulateUnit};
+use siteledger_ledger::EventStore;
+use siteledger_signer::SigningKey;
+use siteledger_signer::envelope::SignerChain;
+use uuid::Uuid;
+
+use super::city::{DISTRICTS, ProjectSpec, enrollment};
+use super::{DemoContext, TOKEN_PREFIX, cst_text, post_with_retries};
+use crate::auth::Role;
+
+/// How many projects run a gateway agent.
+const AGENT_PROJECTS: usize = 6;
+/// The agents' gateway id.
+const GATEWAY_ID: &str = "GW-AGENT";
 
 /// Starts this area's simulated traffic (returns once it is set up; long-running producers are spawned).
 pub(super) async fn start(ctx: &DemoContext) -> anyhow::Result<()> {
-    let _ = ctx;
+    // One project in each of the first districts with a numeric code (cameras' GB/T 28181 ids start with it).
+    let mut chosen: Vec<&ProjectSpec> = Vec::new();
+    for (d, district) in DISTRICTS.iter().enumerate() {
+        if chosen.len() >= AGENT_PROJECTS || !district.code.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        if let Some(p) = ctx.plan.projects.iter().find(|p| p.district == d) {
+            chosen.push(p);
+        }
+    }
+    let base = ctx.ingest.events_url().trim_end_matches("/v1/events").to_owned();
+    let mut started = 0;
+    for (i, spec) in chosen.into_iter().enumerate() {
+        match start_agent(ctx, &base, i, spec).await {
+            Ok(()) => started += 1,
+            Err(e) => tracing::warn!(project = %spec.project_id, error = %e, "demo gateway agent did not start"),
+        }
+    }
+    tracing::info!(
+        agents = started,
+        "demo site agents running: HJ 212 monitors, a crane, a hoist, a meter and a camera per project, through \
+         the gateway agent (signed at the edge, durable queue, uploaded to POST /v1/events)"
+    );
     Ok(())
+}
+
+/// The demo devices of project number `i` in district `code`.
+fn devices(i: usize, code: &str) -> Vec<DeviceConfig> {
+    let dev = |id: String, kind: DeviceKind, mn: Option<String>, unit: ParticulateUnit| DeviceConfig {
+        id,
+        kind,
+        mn,
+        particulate_unit: unit,
+        thresholds: Default::default(),
+    };
+    let mn = |n: usize| format!("0100{code}{:014X}", 0xA890_0016_F000_u64 + (i * 16 + n) as u64);
+    vec![
+        dev("HJ-01".into(), DeviceKind::Hj212, Some(mn(1)), ParticulateUnit::Microgram),
+        dev("HJ-02".into(), DeviceKind::Hj212, Some(mn(2)), ParticulateUnit::Milligram),
+        dev("TC-01".into(), DeviceKind::Crane, None, ParticulateUnit::Microgram),
+        dev("SC-01".into(), DeviceKind::Hoist, None, ParticulateUnit::Microgram),
+        dev("DB-01".into(), DeviceKind::Meter, None, ParticulateUnit::Microgram),
+        // GB/T 28181: 8-digit centre code, 2-digit industry, type 132 (网络摄像机 IPC), network 0, 6-digit serial.
+        dev(format!("{code}0000132{:07}", i + 1), DeviceKind::Camera, None, ParticulateUnit::Microgram),
+    ]
+}
+
+async fn start_agent(ctx: &DemoContext, base: &str, i: usize, spec: &ProjectSpec) -> anyhow::Result<()> {
+    let key = ctx.key(&format!("agent-{}", spec.project_id))?;
+    let key_id = key.key_id().to_string();
+    enrol(ctx, spec, &key).await?;
+    let token = ctx
+        .state
+        .tokens
+        .create(&format!("{TOKEN_PREFIX}site agent {} {GATEWAY_ID}", spec.project_id), Role::Gateway, Some(&key_id), 30)
+        .await
+        .map_err(|e| anyhow::anyhow!("gateway token: {e}"))?;
+    let dir = ctx.state.config.data_dir.join("site-agents").join(&spec.project_id);
+    let mut config =
+        AgentConfig::new(base, &spec.project_id, GATEWAY_ID, &ctx.state.config.key_dir().join("unused"), &dir);
+    config.queue_max_bytes = 256 * 1024 * 1024;
+    config.heartbeat_secs = 60;
+    config.upload_batch = 200;
+    let code = spec.district().code;
+    config.devices = devices(i, code);
+    let agent = Agent::start(config.clone(), key, token.secret).await?;
+    let tick = ctx.tick.mul_f64(1.0 + (i as f64) * 0.1);
+    let mut sims = spawn_site(
+        agent.hj212_addr,
+        &agent.intake_url(),
+        &config.devices,
+        tick,
+        ctx.seed ^ (i as u64 + 1),
+        spec.district().pm10_base,
+        &ctx.shutdown,
+    );
+    let mut stop = ctx.shutdown.clone();
+    tokio::spawn(async move {
+        let _ = stop.wait_for(|s| *s).await;
+        while sims.join_next().await.is_some() {}
+        agent.shutdown().await;
+    });
+    tracing::info!(project = %spec.project_id, %key_id, "demo gateway agent started");
+    Ok(())
+}
+
+/// Enrols `key` as the project's agent gateway, signed by the district bureau (once; retried if another demo
+/// producer moved the bureau's chain at the same moment).
+async fn enrol(ctx: &DemoContext, spec: &ProjectSpec, key: &SigningKey) -> anyhow::Result<()> {
+    let key_id = key.key_id().to_string();
+    let store = ctx.state.ledger.store();
+    if store.keys().await?.iter().any(|k| k.key_id == key_id) {
+        return Ok(());
+    }
+    let district = &ctx.districts[spec.district];
+    let district_id = district.key_id().to_string();
+    let token = ctx
+        .state
+        .tokens
+        .create(&format!("{TOKEN_PREFIX}site agents enrolment"), Role::City, None, 1)
+        .await
+        .map_err(|e| anyhow::anyhow!("setup token: {e}"))?;
+    let subject = format!("project/{}/gateway/{GATEWAY_ID}", spec.project_id);
+    let mut result = Err(anyhow::anyhow!("not attempted"));
+    for _ in 0..5 {
+        let mut chain = match store.signer_head(&district_id).await? {
+            Some(h) => SignerChain::after(h.signer_seq, h.leaf_hash),
+            None => SignerChain::new(),
+        };
+        let env = chain.sign(
+            district,
+            Uuid::now_v7(),
+            "registry/keys",
+            "ledger.key.enrolled.v1",
+            &cst_text(time::OffsetDateTime::now_utc()),
+            enrollment(key.public(), &subject, "gateway"),
+        )?;
+        let answer = post_with_retries(&ctx.ingest, &token.secret, &[env], &ctx.shutdown).await?;
+        match answer.rejections().next() {
+            None => {
+                result = Ok(());
+                break;
+            }
+            Some(r) if matches!(r.code.as_deref(), Some("chain_mismatch" | "equivocation")) => {
+                result = Err(anyhow::anyhow!("district chain moved: {:?}", r.message));
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Some(r) => {
+                result = Err(anyhow::anyhow!(
+                    "enrolment rejected: {} {}",
+                    r.code.clone().unwrap_or_default(),
+                    r.message.clone().unwrap_or_default()
+                ));
+                break;
+            }
+        }
+    }
+    let _ = ctx.state.tokens.revoke(&token.id).await;
+    result
 }
