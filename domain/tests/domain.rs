@@ -19,3 +19,5 @@ mod quantity;
 mod registry;
 #[path = "domain/stream.rs"]
 mod stream;
+#[path = "domain/workforce.rs"]
+mod workforce;

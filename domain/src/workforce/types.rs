@@ -178,16 +178,16 @@ pub struct YearMonth {
 }
 
 impl YearMonth {
-    /// Parses `YYYY-MM` (years 2000–2999).
+    /// Parses `YYYY-MM` (years 1900–2999).
     pub fn parse(s: &str) -> Result<Self, ValueError> {
         let b = s.as_bytes();
-        let err = || shape("month", "YYYY-MM with a month 01-12 and a year 2000-2999");
+        let err = || shape("month", "YYYY-MM with a month 01-12 and a year 1900-2999");
         if b.len() != 7 || b[4] != b'-' || !s.bytes().enumerate().all(|(i, c)| i == 4 || c.is_ascii_digit()) {
             return Err(err());
         }
         let year: i32 = s.get(0..4).and_then(|y| y.parse().ok()).ok_or_else(err)?;
         let month: u8 = s.get(5..7).and_then(|m| m.parse().ok()).ok_or_else(err)?;
-        if !(2000..=2999).contains(&year) || !(1..=12).contains(&month) {
+        if !(1900..=2999).contains(&year) || !(1..=12).contains(&month) {
             return Err(err());
         }
         Ok(Self { year, month })
