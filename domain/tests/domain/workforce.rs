@@ -357,7 +357,7 @@ fn admission_rules_given_when_then() {
 
 #[test]
 fn refusals_name_the_rule_and_what_to_do() {
-    let err = run(&[team()], &passage(1)).unwrap_err();
+    let err = run(&[team()], &passage(1)).expect_err("refused");
     assert!(err.starts_with("条例第二十八条 rule: "), "{err}");
     assert!(err.contains("worker.registered.v1"), "{err}");
 }
@@ -366,17 +366,17 @@ fn refusals_name_the_rule_and_what_to_do() {
 fn payloads_refuse_plaintext_numbers_and_name_the_field() {
     let mut r = registered(1, "020", "1990-05");
     r.1["id_masked"] = json!("33020319800101001X");
-    let err = apply(&base_state(), &r, 0).unwrap_err();
+    let err = apply(&base_state(), &r, 0).expect_err("refused");
     assert!(err.contains("id_masked") && err.contains("never a plaintext number"), "{err}");
 
     let mut p = payroll("PR", &[1]);
     p.1["lines"][0]["card_masked"] = json!("6222021234567891234");
-    let err = apply(&base_state(), &p, 0).unwrap_err();
+    let err = apply(&base_state(), &p, 0).expect_err("refused");
     assert!(err.contains("lines[0].card_masked"), "{err}");
 
     let mut t = team();
     t.1["employer"] = json!("91331122MA2A0M9B7M");
-    let err = apply(&base_state(), &t, 0).unwrap_err();
+    let err = apply(&base_state(), &t, 0).expect_err("refused");
     assert!(err.contains("employer") && err.contains("check character mismatch"), "{err}");
 
     assert!(Masked::parse("3302**********123X").is_ok());
@@ -408,7 +408,7 @@ fn every_kind_round_trips_and_lives_in_its_stream() {
         assert!(event.check_stream(&stream_of(r.0)).is_ok());
         assert!(event.check_stream(&format!("{}/gate-1", stream_of(r.0))).is_ok());
         assert!(event.check_stream(&format!("project/{P}/site")).is_err());
-        let err = validate_envelope(r.0, &format!("project/{P}/site"), &payload).unwrap_err();
+        let err = validate_envelope(r.0, &format!("project/{P}/site"), &payload).expect_err("refused");
         assert!(matches!(err, PayloadError::WrongStream { .. }), "{err}");
     }
 }
