@@ -468,10 +468,12 @@ fn worker(trade: Trade, card: u32) -> WorkerFacts {
 
 /// A clean month for worker 1: 20 days, payroll 20 days, paid in full to the registered card, deposits monthly.
 fn clean() -> ProjectFacts {
-    let mut f = ProjectFacts::default();
-    f.attendance = attendance(1, 20);
-    f.lines = vec![line(1, 20, 800_000, 800_000)];
-    f.transfers = vec![paid(1, 800_000, 101)];
+    let mut f = ProjectFacts {
+        attendance: attendance(1, 20),
+        lines: vec![line(1, 20, 800_000, 800_000)],
+        transfers: vec![paid(1, 800_000, 101)],
+        ..ProjectFacts::default()
+    };
     f.workers.insert(pr(1), worker(Trade::Rebar, 101));
     f.account = Some((d("2026-03-20"), "acct".into(), 15));
     f.deposits = vec![
