@@ -11,7 +11,7 @@ use crate::error::ProjectionError;
 use crate::{SHANGHAI, Scope};
 
 /// Appends the condition "the project whose id is the SQL expression `col` is visible to `scope`".
-fn project_visible(q: &mut Sql, scope: &Scope, col: &str) {
+pub(crate) fn project_visible(q: &mut Sql, scope: &Scope, col: &str) {
     match scope {
         Scope::All => {
             q.push("1 = 1");
