@@ -79,7 +79,9 @@ pub async fn intake(
         (Role::Enterprise, Some(cc)) => cc.to_owned(),
         (Role::City, _) => "city".to_owned(),
         _ => {
-            return Err(ApiError::Forbidden("only an enterprise or the city bureau takes people into the vault".into()));
+            return Err(ApiError::Forbidden(
+                "only an enterprise or the city bureau takes people into the vault".into(),
+            ));
         }
     };
     Ok(Json(state.vault.intake(&who(&principal), &owner, &body, today_shanghai()).await?))

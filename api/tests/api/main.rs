@@ -11,3 +11,4 @@ mod feed;
 mod go_live;
 mod ingest;
 mod transparency;
+mod workforce;

@@ -1,0 +1,434 @@
+//! 实名制与工资 end to end through the real server: a month of a 200-worker project (vault intake, signed records
+//! through `POST /v1/events`, read models, arrears view with exactly the seeded cases), invalid identifiers refused
+//! with the failed check named, no plaintext on any public endpoint or in the log and read databases, and
+//! erasure by crypto-shredding with every proof still verifying.
+
+use serde_json::{Value, json};
+use siteledger_api::auth::Role;
+use siteledger_domain::IdNumber;
+use siteledger_signer::sample::ChainSigner;
+use siteledger_signer::{Envelope, NoteVerifier, SigningKey, verify_bundle};
+
+use crate::helpers::{TestApp, enrollment, new_id, obj};
+use crate::world;
+
+const P: &str = "NB-2026-0001";
+const WORKERS: usize = 200;
+const DAYS: u32 = 20;
+
+/// A synthetic, checksum-valid resident ID number (宁波海曙 330203), born 1970–1999.
+fn id_number(i: usize) -> String {
+    let first17 = format!("330203{:04}{:02}{:02}{:03}", 1970 + i % 30, 1 + i % 12, 1 + i % 28, 100 + i % 900);
+    let check = IdNumber::check_character(&first17).expect("17 digits");
+    format!("{first17}{check}")
+}
+
+fn card_number(i: usize) -> String {
+    format!("6228480{:012}", 400_000 + i)
+}
+
+struct Month {
+    people: Vec<Value>,
+    registrations: Vec<String>,
+}
+
+fn sign(s: &mut ChainSigner, stream: &str, kind: &str, at: &str, payload: Value) -> Envelope {
+    s.sign(new_id(), stream, kind, at, obj(payload)).expect("sign")
+}
+
+async fn ingest_chunks(app: &TestApp, envs: &[Envelope]) -> Vec<u64> {
+    let mut out = Vec::new();
+    for chunk in envs.chunks(1000) {
+        out.extend(app.ingest_ok(chunk).await);
+    }
+    out
+}
+
+/// Builds and ingests April 2026 for project NB-2026-0001 with 200 workers and four seeded cases:
+/// worker 1 underpaid (actual < payable), worker 2 never paid, worker 3 paid to a card not his, worker 4's payroll
+/// days (26) far from his attendance (20).
+async fn month(app: &mut TestApp, w: &mut world::World) -> Month {
+    let mut gc = ChainSigner::new(SigningKey::from_seed(&[0x71; 32]));
+    let mut owner = ChainSigner::new(SigningKey::from_seed(&[0x72; 32]));
+    let keys = vec![
+        sign(
+            &mut app.city,
+            "registry/keys",
+            "ledger.key.enrolled.v1",
+            "2026-01-07T09:00:00+08:00",
+            Value::Object(enrollment(gc.key.public(), &w.contractor_b, "enterprise")),
+        ),
+        sign(
+            &mut app.city,
+            "registry/keys",
+            "ledger.key.enrolled.v1",
+            "2026-01-07T09:00:00+08:00",
+            Value::Object(enrollment(owner.key.public(), &w.owner_a, "enterprise")),
+        ),
+    ];
+    app.ingest_ok(&keys).await;
+
+    // Vault intake: plaintext in, references and commitments out.
+    let token = app.token(Role::Enterprise, Some(&w.contractor_b)).await;
+    let mut people = Vec::new();
+    for i in 0..WORKERS {
+        let r = app
+            .client
+            .post(app.url("/v1/workforce/people"))
+            .bearer_auth(&token)
+            .json(&json!({"id_type": "01", "id_number": id_number(i), "name": format!("工人{i}"), "phone": "13800000000", "cards": [card_number(i)]}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+        let mut v: Value = r.json().await.expect("json");
+        let card: Value = app
+            .client
+            .post(app.url(&format!("/v1/workforce/people/{}/cards", v["person_ref"].as_str().expect("ref"))))
+            .bearer_auth(&token)
+            .json(&json!({"card_number": card_number(i)}))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        v["card"] = card;
+        people.push(v);
+    }
+    let wf = format!("project/{P}/workforce");
+    let wage = format!("project/{P}/wage");
+    let mut envs = vec![
+        sign(
+            &mut gc,
+            &wf,
+            "worker.team.formed.v1",
+            "2026-03-20T09:00:00+08:00",
+            json!({"project_id": P, "team_id": "T-01", "name": "钢筋班组", "employer": w.contractor_b}),
+        ),
+        sign(
+            &mut gc,
+            &wage,
+            "wage.account.opened.v1",
+            "2026-03-25T09:00:00+08:00",
+            json!({"project_id": P, "opened_by": w.contractor_b, "bank_name": "中国农业银行宁波鄞州支行", "account_masked": "3901 **** **** 0088", "pay_day": 15}),
+        ),
+    ];
+    let mut registrations = Vec::new();
+    for p in &people {
+        let r = sign(
+            &mut gc,
+            &wf,
+            "worker.registered.v1",
+            "2026-03-28T09:00:00+08:00",
+            json!({"project_id": P, "person_ref": p["person_ref"], "id_type": "01", "id_commitment": p["id_commitment"], "id_masked": p["id_masked"], "birth_month": p["birth_month"], "employer": w.contractor_b, "team_id": "T-01", "trade": "020", "work_role": "20"}),
+        );
+        registrations.push(r.id().to_string());
+        envs.push(r);
+        envs.push(sign(&mut gc, &wf, "worker.card.registered.v1", "2026-03-28T09:10:00+08:00", json!({"project_id": P, "person_ref": p["person_ref"], "card_commitment": p["card"]["card_commitment"], "card_masked": p["card"]["card_masked"], "bank_name": "中国农业银行"})));
+        envs.push(sign(&mut gc, &wf, "worker.contract.signed.v1", "2026-03-28T09:20:00+08:00", json!({"project_id": P, "person_ref": p["person_ref"], "contract_id": format!("HT-{}", &p["person_ref"].as_str().expect("ref")[2..10]), "employer": w.contractor_b, "period_type": "1", "start_date": "2026-03-28"})));
+        envs.push(sign(
+            &mut gc,
+            &wf,
+            "worker.entered.v1",
+            "2026-04-01T07:00:00+08:00",
+            json!({"project_id": P, "person_ref": p["person_ref"], "date": "2026-04-01"}),
+        ));
+    }
+    envs.push(sign(&mut owner, &wage, "wage.labour_cost.deposited.v1", "2026-04-05T10:00:00+08:00", json!({"project_id": P, "payer": w.owner_a, "amount_fen": 180_000_000, "deposited_on": "2026-04-05", "for_month": "2026-04"})));
+    // Attendance: 20 working days, in and out (the last day in only: everyone is on site now).
+    for d in 1..=DAYS {
+        for p in &people {
+            let day = format!("2026-04-{d:02}");
+            envs.push(sign(&mut w.gw1, &format!("{wf}/gate"), "worker.passage.v1", &format!("{day}T07:30:00+08:00"), json!({"project_id": P, "person_ref": p["person_ref"], "gate": "GATE-1", "direction": "in", "method": "face"})));
+            if d < DAYS {
+                envs.push(sign(&mut w.gw1, &format!("{wf}/gate"), "worker.passage.v1", &format!("{day}T17:30:00+08:00"), json!({"project_id": P, "person_ref": p["person_ref"], "gate": "GATE-1", "direction": "out", "method": "card"})));
+            }
+        }
+    }
+    let lines: Vec<Value> = people
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let actual = if i == 1 { 700_000 } else { 800_000 };
+            let days = if i == 4 { 26 } else { DAYS };
+            json!({"person_ref": p["person_ref"], "days": days, "hours": days * 8, "payable_fen": 800_000, "actual_fen": actual, "card_commitment": p["card"]["card_commitment"], "card_masked": p["card"]["card_masked"], "back_pay": false})
+        })
+        .collect();
+    envs.push(sign(&mut gc, &wage, "wage.payroll.submitted.v1", "2026-05-05T10:00:00+08:00", json!({"project_id": P, "payroll_id": "PR-2026-04-T01", "team_id": "T-01", "employer": w.contractor_b, "month": "2026-04", "lines": lines})));
+    envs.push(sign(&mut owner, &wage, "wage.labour_cost.deposited.v1", "2026-05-05T10:00:00+08:00", json!({"project_id": P, "payer": w.owner_a, "amount_fen": 180_000_000, "deposited_on": "2026-05-05", "for_month": "2026-05"})));
+    for (i, p) in people.iter().enumerate() {
+        if i == 2 {
+            continue;
+        }
+        let amount = if i == 1 { 700_000 } else { 800_000 };
+        let (card, masked) = if i == 3 {
+            (
+                "hmac-sha256:00000000000000000000000000000000000000000000000000000000000000ff".into(),
+                "6222 **** **** 9999".into(),
+            )
+        } else {
+            (
+                p["card"]["card_commitment"].as_str().expect("c").to_owned(),
+                p["card"]["card_masked"].as_str().expect("m").to_owned(),
+            )
+        };
+        envs.push(sign(&mut gc, &wage, "wage.transfer.made.v1", "2026-05-10T10:00:00+08:00", json!({"project_id": P, "transfer_id": format!("TX-{i:04}"), "payroll_id": "PR-2026-04-T01", "person_ref": p["person_ref"], "amount_fen": amount, "card_commitment": card, "card_masked": masked, "paid_on": "2026-05-10", "back_pay": false})));
+    }
+    ingest_chunks(app, &envs).await;
+    app.settle().await;
+    Month { people, registrations }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_month_of_a_200_worker_project_through_the_real_ingest_path() {
+    let mut app = TestApp::spawn().await;
+    let mut w = world::build(&mut app).await;
+    let m = month(&mut app, &mut w).await;
+    let city = app.token(Role::City, None).await;
+
+    let roster: Value =
+        app.get(&format!("/v1/workforce/roster?project={P}"), Some(&city)).await.json().await.expect("json");
+    assert_eq!(roster.as_array().expect("array").len(), WORKERS);
+    let on_site: Value = app
+        .get(&format!("/v1/workforce/roster?project={P}&on_site=true"), Some(&city))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(on_site.as_array().expect("array").len(), WORKERS);
+    let day: Value = app
+        .get(&format!("/v1/workforce/attendance?project={P}&day=2026-04-07"), Some(&city))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let day = day.as_array().expect("array");
+    assert_eq!(day.len(), WORKERS);
+    assert!(day.iter().all(|r| r["passages"] == 2));
+    let pay: Value = app
+        .get(&format!("/v1/workforce/payroll?project={P}&month=2026-04"), Some(&city))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let pay = pay.as_array().expect("array");
+    assert_eq!(pay.len(), WORKERS);
+    assert!(pay.iter().all(|r| r["attendance_days"] == DAYS));
+
+    // The arrears view finds exactly the seeded cases, as of 2026-05-20 (pay day 15).
+    let found: Value = app
+        .get(&format!("/v1/workforce/arrears?project={P}&as_of=2026-05-20"), Some(&city))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let mut got: Vec<(String, String)> = found
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|f| (f["rule"].as_str().expect("rule").to_owned(), f["person_ref"].as_str().unwrap_or("-").to_owned()))
+        .collect();
+    got.sort();
+    let who = |i: usize| m.people[i]["person_ref"].as_str().expect("ref").to_owned();
+    let mut want = vec![
+        ("underpayment".to_owned(), who(1)),
+        ("arrears_suspected".to_owned(), who(2)),
+        ("unregistered_card".to_owned(), who(3)),
+        ("days_mismatch".to_owned(), who(4)),
+    ];
+    want.sort();
+    assert_eq!(got, want, "{found:#}");
+    assert!(found.as_array().expect("array").iter().all(|f| !f["evidence"].as_array().expect("ev").is_empty()));
+    // Before the pay date, the unpaid worker is not yet in arrears.
+    let early: Value = app
+        .get(&format!("/v1/workforce/arrears?project={P}&as_of=2026-05-12"), Some(&city))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(early.as_array().expect("array").iter().all(|f| f["rule"] != "arrears_suspected"));
+    // CSV and summaries.
+    let csv = app
+        .get(&format!("/v1/workforce/arrears?project={P}&as_of=2026-05-20&format=csv"), Some(&city))
+        .await
+        .text()
+        .await
+        .expect("csv");
+    assert_eq!(csv.lines().count(), 5);
+    let by: Value = app
+        .get("/v1/workforce/arrears/summary?by=district&as_of=2026-05-20", Some(&city))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(by[0]["key"], world::YINZHOU);
+    assert_eq!(by[0]["total"], 4);
+    // Scope: the other contractor sees nothing of this project.
+    let other = app.token(Role::Enterprise, Some(&w.contractor_c)).await;
+    let none: Value = app
+        .get(&format!("/v1/workforce/arrears?project={P}&as_of=2026-05-20"), Some(&other))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(none.as_array().expect("array").len(), 0);
+    let none: Value =
+        app.get(&format!("/v1/workforce/roster?project={P}"), Some(&other)).await.json().await.expect("json");
+    assert_eq!(none.as_array().expect("array").len(), 0);
+
+    // No plaintext ID or card number anywhere public, nor in the log or read databases.
+    let secrets: Vec<String> = (0..WORKERS).flat_map(|i| [id_number(i), card_number(i)]).collect();
+    let head = app.server.state.ledger.head();
+    let mut public = String::new();
+    let mut from = 0;
+    while from < head {
+        public.push_str(
+            &app.get(&format!("/v1/log/leaves?from={from}&limit=1000"), None).await.text().await.expect("leaves"),
+        );
+        public.push_str(
+            &app.get(&format!("/v1/events?from={from}&limit=1000"), Some(&city)).await.text().await.expect("events"),
+        );
+        from += 1000;
+    }
+    for id in m.registrations.iter().take(5) {
+        public.push_str(&app.get(&format!("/v1/evidence/{id}"), None).await.text().await.expect("evidence"));
+    }
+    for path in [
+        format!("/v1/workforce/roster?project={P}"),
+        format!("/v1/workforce/arrears?as_of=2026-05-20&format=csv"),
+        format!("/v1/projects/{P}/events?limit=1000"),
+    ] {
+        public.push_str(&app.get(&path, Some(&city)).await.text().await.expect("body"));
+    }
+    assert!(public.len() > 1_000_000, "the scan covered the log ({} bytes)", public.len());
+    for s in &secrets {
+        assert!(!public.contains(s.as_str()), "a plaintext number is public");
+    }
+    for file in ["ledger.db", "read.db", "vault.db"] {
+        let bytes = std::fs::read(app.dir.path().join(file)).expect("db file");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!secrets.iter().any(|s| text.contains(s.as_str())), "{file} holds a plaintext number");
+    }
+
+    // The owner enterprise reads plaintext; each read is an access record; others get 404.
+    let gc_token = app.token(Role::Enterprise, Some(&w.contractor_b)).await;
+    let p5 = who(5);
+    let r: Value = app
+        .get(&format!("/v1/workforce/people/{p5}?purpose=欠薪核查"), Some(&gc_token))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["id_number"], id_number(5));
+    assert_eq!(r["cards"][0], card_number(5));
+    assert_eq!(app.get(&format!("/v1/workforce/people/{p5}"), Some(&other)).await.status(), 404);
+    assert_eq!(app.get(&format!("/v1/workforce/people/{p5}"), None).await.status(), 401);
+    let log: Value =
+        app.get(&format!("/v1/workforce/vault/access?person_ref={p5}"), Some(&city)).await.json().await.expect("json");
+    assert!(
+        log.as_array()
+            .expect("array")
+            .iter()
+            .any(|a| a["action"] == "reveal" && a["detail"].as_str().is_some_and(|d| d.contains("欠薪核查")))
+    );
+
+    // Erasure: the plaintext is gone, the records and their proofs are intact.
+    let r = app
+        .client
+        .delete(app.url(&format!("/v1/workforce/people/{p5}")))
+        .bearer_auth(&gc_token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.get(&format!("/v1/workforce/people/{p5}"), Some(&city)).await.status(), 404);
+    app.server.state.ledger.checkpoint_now().await.expect("checkpoint");
+    let vkey = app.get("/v1/log/key", None).await.text().await.expect("key");
+    let verifier = NoteVerifier::parse(vkey.trim()).expect("verifier");
+    let bundle = app.get(&format!("/v1/evidence/{}", m.registrations[5]), None).await.bytes().await.expect("bundle");
+    let report = verify_bundle(&bundle, &verifier);
+    assert!(report.ok, "{}", report.to_text());
+    assert!(String::from_utf8_lossy(&bundle).contains(&p5), "the leaf still names the (now meaningless) reference");
+    let log: Value =
+        app.get(&format!("/v1/workforce/vault/access?person_ref={p5}"), Some(&city)).await.json().await.expect("json");
+    assert_eq!(log[0]["action"], "erase");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_id_numbers_and_credit_codes_are_refused_naming_the_check() {
+    let mut app = TestApp::spawn().await;
+    let w = world::build(&mut app).await;
+    let token = app.token(Role::Enterprise, Some(&w.contractor_b)).await;
+    let valid = id_number(7);
+    let mut wrong_check = valid.clone();
+    let last = wrong_check.pop().expect("char");
+    wrong_check.push(if last == '0' { '1' } else { '0' });
+    let cases = [
+        (wrong_check.as_str(), "check character mismatch"),
+        ("330203190002290010", "birth date"),
+        ("33020319800101", "must be 18 characters"),
+        ("99020319800101001X", "province"),
+        ("33020320150101001X", "劳动法第十五条"),
+    ];
+    for (number, check) in cases {
+        let body = if number.len() == 18 && number.starts_with("3302032015") {
+            let first17 = &number[..17];
+            json!({"id_type": "01", "id_number": format!("{first17}{}", IdNumber::check_character(first17).expect("17")), "name": "少年"})
+        } else {
+            json!({"id_type": "01", "id_number": number, "name": "某人"})
+        };
+        let r = app
+            .client
+            .post(app.url("/v1/workforce/people"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 400);
+        let v: Value = r.json().await.expect("json");
+        let msg = v["message"].as_str().expect("message");
+        assert!(msg.contains(check), "{number}: {msg}");
+        assert!(!msg.contains(number), "the message must not echo the number");
+    }
+
+    // A credit code with a wrong check character in a signed record: refused at ingest, naming field and check.
+    let mut gc = ChainSigner::new(SigningKey::from_seed(&[0x73; 32]));
+    let enrol = app
+        .city
+        .sign(
+            new_id(),
+            "registry/keys",
+            "ledger.key.enrolled.v1",
+            "2026-01-07T09:00:00+08:00",
+            enrollment(gc.key.public(), &w.contractor_b, "enterprise"),
+        )
+        .expect("sign");
+    app.ingest_ok(&[enrol]).await;
+    let bad = sign(
+        &mut gc,
+        &format!("project/{P}/workforce"),
+        "worker.team.formed.v1",
+        "2026-03-20T09:00:00+08:00",
+        json!({"project_id": P, "team_id": "T-01", "name": "钢筋班组", "employer": "91331122MA2A0M9B7M"}),
+    );
+    let city = app.token(Role::City, None).await;
+    let v: Value = app.post_events(&city, &json!([bad.to_value()])).await.json().await.expect("json");
+    let r = &v["results"][0];
+    assert_eq!(r["status"], "rejected", "{v}");
+    let msg = r["message"].as_str().expect("message");
+    assert!(msg.contains("employer") && msg.contains("check character mismatch"), "{msg}");
+    // A passage of an unregistered person: refused naming 条例第二十八条.
+    let mut gw = w.gw1;
+    let p = sign(
+        &mut gw,
+        &format!("project/{P}/workforce/gate"),
+        "worker.passage.v1",
+        "2026-04-01T07:30:00+08:00",
+        json!({"project_id": P, "person_ref": format!("P-{:032x}", 1), "gate": "GATE-1", "direction": "in", "method": "face"}),
+    );
+    let v: Value = app.post_events(&city, &json!([p.to_value()])).await.json().await.expect("json");
+    let msg = v["results"][0]["message"].as_str().expect("message");
+    assert!(msg.contains("条例第二十八条"), "{msg}");
+}
