@@ -279,7 +279,7 @@ impl Vault {
             .ok_or_else(|| VaultError::NotFound(person.to_owned()))?;
         let wrapped: Vec<u8> = row.try_get("wrapped_key")?;
         let nonce: Vec<u8> = row.try_get("key_nonce")?;
-        let plain = open(&**self.master, &Self::wrap_aad(person), &nonce, &wrapped)?;
+        let plain = open(&self.master, &Self::wrap_aad(person), &nonce, &wrapped)?;
         let key: [u8; 32] = plain.as_slice().try_into().map_err(|_| VaultError::Crypto)?;
         Ok(Zeroizing::new(key))
     }
@@ -375,7 +375,7 @@ impl Vault {
             None => {
                 let person = format!("P-{}", hex::encode(random::<16>()?));
                 let dek = Zeroizing::new(random::<32>()?);
-                let (nonce, wrapped) = seal(&**self.master, &Self::wrap_aad(&person), dek.as_ref())?;
+                let (nonce, wrapped) = seal(&self.master, &Self::wrap_aad(&person), dek.as_ref())?;
                 sqlx::query(
                     "INSERT INTO vault_people (person_ref, wrapped_key, key_nonce, blind_index, owner, created_at) \
                      VALUES (?, ?, ?, ?, ?, ?)",

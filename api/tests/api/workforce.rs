@@ -296,7 +296,7 @@ async fn a_month_of_a_200_worker_project_through_the_real_ingest_path() {
     }
     for path in [
         format!("/v1/workforce/roster?project={P}"),
-        format!("/v1/workforce/arrears?as_of=2026-05-20&format=csv"),
+        "/v1/workforce/arrears?as_of=2026-05-20&format=csv".to_owned(),
         format!("/v1/projects/{P}/events?limit=1000"),
     ] {
         public.push_str(&app.get(&path, Some(&city)).await.text().await.expect("body"));
