@@ -432,3 +432,75 @@ async fn invalid_id_numbers_and_credit_codes_are_refused_naming_the_check() {
     let msg = v["results"][0]["message"].as_str().expect("message");
     assert!(msg.contains("条例第二十八条"), "{msg}");
 }
+
+/// The demo city's arrears view finds every case the demo seeded, and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_arrears_view_finds_exactly_the_seeded_cases() {
+    use siteledger_api::demo::workforce as demo;
+    siteledger_api::demo::set_tick_ms(60_000);
+    let app = TestApp::spawn_with(|c| c.demo = true).await;
+    let token = app.token(Role::City, None).await;
+    let projects = siteledger_api::demo::city::projects(
+        siteledger_api::demo::PROJECT_PREFIX,
+        &siteledger_api::demo::city::enterprises(),
+    );
+    let pid = |i: usize| projects[demo::PROJECTS[i]].project_id.clone();
+    let mut want: Vec<(String, String, String, String)> = demo::seeded_cases()
+        .into_iter()
+        .map(|(p, rule, w, month)| {
+            let masked =
+                w.map(|w| IdNumber::parse(&demo::id_number(p, w)).expect("valid").masked()).unwrap_or_default();
+            (pid(p), rule.to_owned(), masked, month.to_owned())
+        })
+        .collect();
+    want.sort();
+    // Wait until the history is folded (its last records are the October deposits and passages).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+    let got = loop {
+        let v: Value = app.get("/v1/workforce/arrears", Some(&token)).await.json().await.expect("json");
+        let roster: Value = app.get("/v1/workforce/roster", Some(&token)).await.json().await.expect("json");
+        let latest = app.server.state.read.workforce_latest_day().await.expect("read");
+        app.settle().await;
+        if roster.as_array().is_some_and(|r| r.len() == demo::PROJECTS.len() * demo::WORKERS)
+            && latest.as_deref() == Some("2026-10-20")
+        {
+            let v: Value = app.get("/v1/workforce/arrears", Some(&token)).await.json().await.expect("json");
+            break v;
+        }
+        let _ = v;
+        assert!(tokio::time::Instant::now() < deadline, "the demo's workforce history did not arrive");
+        let mut w = app.server.state.read.watch_applied();
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(500), w.changed()).await;
+    };
+    let mut found: Vec<(String, String, String, String)> = got
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|f| {
+            (
+                f["project_id"].as_str().expect("p").to_owned(),
+                f["rule"].as_str().expect("r").to_owned(),
+                f["id_masked"].as_str().unwrap_or("").to_owned(),
+                f["month"].as_str().expect("m").to_owned(),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(found, want, "{got:#}");
+    // The demo's plaintext never reaches the public log.
+    let head = app.server.state.ledger.head();
+    let mut public = String::new();
+    let mut from = 0;
+    while from < head {
+        public.push_str(
+            &app.get(&format!("/v1/log/leaves?from={from}&limit=1000"), None).await.text().await.expect("leaves"),
+        );
+        from += 1000;
+    }
+    for p in 0..demo::PROJECTS.len() {
+        for w in 0..demo::WORKERS {
+            assert!(!public.contains(&demo::id_number(p, w)) && !public.contains(&demo::card_number(p, w)));
+        }
+    }
+    app.server.shutdown().await;
+}
