@@ -487,6 +487,10 @@ async fn the_demo_arrears_view_finds_exactly_the_seeded_cases() {
         .collect();
     found.sort();
     assert_eq!(found, want, "{got:#}");
+    // The dashboard page shows them (demo mode: anonymous visitors may read), masked.
+    let page = app.get("/workforce", None).await.text().await.expect("page");
+    assert!(page.contains("疑似欠薪") && page.contains("人工费用拨付超期") && page.contains("2026-10-20"), "{page}");
+    assert!(page.contains(&IdNumber::parse(&demo::id_number(0, 3)).expect("valid").masked()));
     // The demo's plaintext never reaches the public log.
     let head = app.server.state.ledger.head();
     let mut public = String::new();
