@@ -155,10 +155,10 @@ pub(super) async fn start(ctx: &DemoContext) -> anyhow::Result<()> {
     for spec in &projects {
         for role in ["general_contractor", "owner"] {
             let cc = participant(&spec.payload, role).ok_or_else(|| anyhow::anyhow!("project without {role}"))?;
-            if !ent.contains_key(&cc) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = ent.entry(cc.clone()) {
                 let key = ctx.key(&format!("workforce-{cc}"))?;
                 enrolments.extend(enrol(&key, &cc, "enterprise", &mut n)?);
-                ent.insert(cc, Signer { key, chain: SignerChain::new() });
+                slot.insert(Signer { key, chain: SignerChain::new() });
             }
         }
         let gate = ctx.key(&format!("workforce-gate-{}", spec.project_id))?;
