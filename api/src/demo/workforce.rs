@@ -162,7 +162,7 @@ pub(super) async fn start(ctx: &DemoContext) -> anyhow::Result<()> {
             }
         }
         let gate = ctx.key(&format!("workforce-gate-{}", spec.project_id))?;
-        enrolments.extend(enrol(&gate, &format!("project/{}/gateway/GATE-01", spec.project_id), "gateway", &mut n)?);
+        enrolments.extend(enrol(&gate, &format!("project/{}/device/GATE-01", spec.project_id), "device", &mut n)?);
         gates.push(Signer { key: gate, chain: SignerChain::new() });
     }
     // Already written (a restart): the general contractors' chains exist.
