@@ -30,7 +30,12 @@ fn main() {
     let mut signer = ChainSigner::new(SigningKey::from_seed(&[7; 32]));
     let mut events: Vec<StoredEvent> = Vec::new();
     let mut n: u64 = 0;
-    let mut push = |signer: &mut ChainSigner, stream: &str, kind: &str, at: &str, payload: Value, events: &mut Vec<StoredEvent>| {
+    let mut push = |signer: &mut ChainSigner,
+                    stream: &str,
+                    kind: &str,
+                    at: &str,
+                    payload: Value,
+                    events: &mut Vec<StoredEvent>| {
         n += 1;
         let id = uuid::Builder::from_unix_timestamp_millis(1_790_000_000_000 + n, &[0; 10]).into_uuid();
         let e = signer.sign(id, stream, kind, at, obj(payload)).expect("sign");
@@ -52,14 +57,35 @@ fn main() {
     let person = |p: usize, w: usize| format!("P-{:016x}{:016x}", p, w);
     for p in 0..projects {
         let pid = format!("NB-2026-{:04}", p + 1);
-        push(&mut signer, "registry/projects", "registry.project.registered.v1", "2026-03-01T09:00:00+08:00", json!({
+        push(
+            &mut signer,
+            "registry/projects",
+            "registry.project.registered.v1",
+            "2026-03-01T09:00:00+08:00",
+            json!({
             "project_id": pid, "name": format!("基准项目{p}"), "district": "330212", "central_urban": true,
             "floor_area_m2": "50000", "contract_cost_fen": 100_000_000_000_i64, "start_date": "2026-03-01",
-            "participants": [{"role": "owner", "credit_code": "91330200MA2AAAAA76"}]}), &mut events);
+            "participants": [{"role": "owner", "credit_code": "91330200MA2AAAAA76"}]}),
+            &mut events,
+        );
         let wf = format!("project/{pid}/workforce");
-        push(&mut signer, &wf, "worker.team.formed.v1", "2026-03-02T09:00:00+08:00", json!({"project_id": pid, "team_id": "T1", "name": "班组", "employer": "91330200MA2AAAAA76"}), &mut events);
+        push(
+            &mut signer,
+            &wf,
+            "worker.team.formed.v1",
+            "2026-03-02T09:00:00+08:00",
+            json!({"project_id": pid, "team_id": "T1", "name": "班组", "employer": "91330200MA2AAAAA76"}),
+            &mut events,
+        );
         for w in 0..workers {
-            push(&mut signer, &wf, "worker.registered.v1", "2026-03-02T09:00:00+08:00", json!({"project_id": pid, "person_ref": person(p, w), "id_type": "01", "id_commitment": format!("hmac-sha256:{:064x}", p * 100_000 + w), "id_masked": "3302**********123X", "birth_month": "1980-01", "employer": "91330200MA2AAAAA76", "team_id": "T1", "trade": "020", "work_role": "20"}), &mut events);
+            push(
+                &mut signer,
+                &wf,
+                "worker.registered.v1",
+                "2026-03-02T09:00:00+08:00",
+                json!({"project_id": pid, "person_ref": person(p, w), "id_type": "01", "id_commitment": format!("hmac-sha256:{:064x}", p * 100_000 + w), "id_masked": "3302**********123X", "birth_month": "1980-01", "employer": "91330200MA2AAAAA76", "team_id": "T1", "trade": "020", "work_role": "20"}),
+                &mut events,
+            );
         }
     }
     let setup = events.len();
@@ -70,7 +96,14 @@ fn main() {
             for w in 0..workers {
                 for (hm, dir) in [("07:30", "in"), ("17:30", "out")] {
                     let at = format!("2026-04-{:02}T{hm}:{:02}+08:00", d % 28 + 1, w % 60);
-                    push(&mut signer, &gate, "worker.passage.v1", &at, json!({"project_id": pid, "person_ref": person(p, w), "gate": "GATE-1", "direction": dir, "method": "face"}), &mut events);
+                    push(
+                        &mut signer,
+                        &gate,
+                        "worker.passage.v1",
+                        &at,
+                        json!({"project_id": pid, "person_ref": person(p, w), "gate": "GATE-1", "direction": dir, "method": "face"}),
+                        &mut events,
+                    );
                 }
             }
         }

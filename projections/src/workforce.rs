@@ -852,3 +852,61 @@ impl ReadDb {
         Ok(out)
     }
 }
+
+/// A payroll line with the worker's masked ID, for exports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct PayrollLineRow {
+    /// Project.
+    pub project_id: String,
+    /// Payroll.
+    pub payroll_id: String,
+    /// Team.
+    pub team_id: String,
+    /// Employer credit code.
+    pub employer: String,
+    /// Month.
+    pub month: String,
+    /// Person.
+    pub person_ref: String,
+    /// 证件类型.
+    pub id_type: Option<String>,
+    /// Masked ID.
+    pub id_masked: Option<String>,
+    /// Days.
+    pub days: i64,
+    /// Hours.
+    pub hours: i64,
+    /// 应发 (fen).
+    pub payable_fen: i64,
+    /// 实发 (fen).
+    pub actual_fen: i64,
+    /// Masked card.
+    pub card_masked: String,
+    /// 补发.
+    pub back_pay: i64,
+    /// Latest transfer date for the line, if paid.
+    pub paid_on: Option<String>,
+}
+
+impl ReadDb {
+    /// The payroll lines of `project` for `month`, with masked IDs and the latest transfer date.
+    pub async fn workforce_payroll_lines(
+        &self,
+        scope: &Scope,
+        project: &str,
+        month: &str,
+    ) -> Result<Vec<PayrollLineRow>, ProjectionError> {
+        let mut q = Sql::new(
+            "SELECT l.project_id, l.payroll_id, l.team_id, l.employer, l.month, l.person_ref, w.id_type, w.id_masked, \
+             l.days, l.hours, l.payable_fen, l.actual_fen, l.card_masked, l.back_pay, \
+             (SELECT MAX(t.paid_on) FROM wf_transfers t WHERE t.project_id = l.project_id AND t.payroll_id = l.payroll_id \
+              AND t.person_ref = l.person_ref) AS paid_on \
+             FROM wf_payroll_lines l LEFT JOIN wf_workers w ON w.project_id = l.project_id AND w.person_ref = l.person_ref WHERE ",
+        );
+        project_visible(&mut q, scope, "l.project_id");
+        q.push(" AND l.project_id = ").bind(project);
+        q.push(" AND l.month = ").bind(month);
+        q.push(" ORDER BY l.payroll_id, l.person_ref");
+        Ok(self.fetch_all(&q).await?)
+    }
+}

@@ -35,13 +35,16 @@ pub fn router() -> Router<AppState> {
         .route("/v1/workforce/payroll", get(payroll))
         .route("/v1/workforce/arrears", get(arrears))
         .route("/v1/workforce/arrears/summary", get(arrears_summary))
+        .route("/v1/workforce/import/project-workers", post(import_project_workers))
+        .route("/v1/workforce/export/payroll", get(export_payroll))
 }
 
 /// This area's part of the OpenAPI document (merged into `/openapi.json`).
 #[derive(Debug, OpenApi)]
 #[openapi(
-    paths(intake, reveal, erase, add_card, access_log, roster, attendance, payroll, arrears, arrears_summary),
-    components(schemas(PersonIntake, Intake, CardIntake, Revealed, AccessRecord, CardBody)),
+    paths(intake, reveal, erase, add_card, access_log, roster, attendance, payroll, arrears, arrears_summary,
+        import_project_workers, export_payroll),
+    components(schemas(PersonIntake, Intake, CardIntake, Revealed, AccessRecord, CardBody, PlatformWorker, PlatformProjectWorkers)),
     tags((name = "workforce", description = "实名制与工资专用账户: vault intake, roster, attendance, payroll, arrears"))
 )]
 pub struct Doc;
@@ -360,4 +363,165 @@ pub fn summarize(rows: &[ArrearsRow], by: &str) -> Result<Value, ApiError> {
             })
             .collect(),
     ))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Interop with the national worker platform (全国建筑工人管理服务信息平台): docs/WORKFORCE.md
+
+/// One worker of a `ProjectWorker.Add` request (the platform's field names).
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformWorker {
+    /// `idCardType`.
+    pub id_card_type: String,
+    /// `idCardNumber` (plaintext; vault only).
+    pub id_card_number: String,
+    /// `workerName`.
+    pub worker_name: String,
+    /// `workType` 工种 code.
+    pub work_type: String,
+    /// `workRole` (10/20).
+    pub work_role: String,
+    /// `cellPhone`.
+    #[serde(default)]
+    pub cell_phone: Option<String>,
+    /// `payRollBankCardNumber` (plaintext; vault only).
+    #[serde(default)]
+    pub pay_roll_bank_card_number: Option<String>,
+    /// `payRollBankName`.
+    #[serde(default)]
+    pub pay_roll_bank_name: Option<String>,
+    /// `birthday` `yyyy-MM-dd` for documents other than 01.
+    #[serde(default)]
+    pub birthday: Option<String>,
+}
+
+impl std::fmt::Debug for PlatformWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PlatformWorker(<redacted>)")
+    }
+}
+
+/// A `ProjectWorker.Add` request body as an enterprise's real-name system already produces it.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformProjectWorkers {
+    /// `projectCode` (the platform project id here).
+    pub project_code: String,
+    /// `corpCode` (统一社会信用代码 of the employer).
+    pub corp_code: String,
+    /// `teamSysNo`.
+    pub team_sys_no: String,
+    /// `workerList`.
+    pub worker_list: Vec<PlatformWorker>,
+}
+
+/// Imports a national-platform `ProjectWorker.Add` body: every worker goes through the vault intake (ID checks
+/// named on failure, per item), and the answer carries, per worker, the `worker.registered.v1` and
+/// `worker.card.registered.v1` payloads ready to sign. The server never signs for the enterprise: the enterprise
+/// signs these payloads with its enrolled key and posts them to `/v1/events`.
+#[utoipa::path(post, path = "/v1/workforce/import/project-workers", tag = "workforce", request_body = PlatformProjectWorkers,
+    responses((status = 200, body = Object)), security(("bearer" = [])))]
+pub async fn import_project_workers(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<PlatformProjectWorkers>,
+) -> Result<Json<Value>, ApiError> {
+    let owner = match (principal.role, principal.scope.as_deref()) {
+        (Role::Enterprise, Some(cc)) => cc.to_owned(),
+        _ => return Err(ApiError::Forbidden("imports come from an enterprise token (its own workers)".into())),
+    };
+    if !state.access.allows(&principal.scope(), &format!("project/{}/workforce", body.project_code)) {
+        return Err(ApiError::NotFound(format!("no project {} in your scope", body.project_code)));
+    }
+    let today = today_shanghai();
+    let mut items = Vec::new();
+    for (i, w) in body.worker_list.iter().enumerate() {
+        let intake = PersonIntake {
+            id_type: w.id_card_type.clone(),
+            id_number: w.id_card_number.clone(),
+            name: w.worker_name.clone(),
+            phone: w.cell_phone.clone(),
+            birth_date: w.birthday.clone(),
+            cards: vec![],
+        };
+        let result = async {
+            let p = state.vault.intake(&who(&principal), &owner, &intake, today).await?;
+            let card = match w.pay_roll_bank_card_number.as_deref() {
+                Some(n) => Some(state.vault.add_card(&who(&principal), &p.person_ref, n).await?),
+                None => None,
+            };
+            Ok::<_, crate::vault::VaultError>((p, card))
+        }
+        .await;
+        items.push(match result {
+            Ok((p, card)) => {
+                let mut records = vec![serde_json::json!({
+                    "kind": "worker.registered.v1",
+                    "stream": format!("project/{}/workforce", body.project_code),
+                    "payload": {"project_id": body.project_code, "person_ref": p.person_ref, "id_type": p.id_type,
+                        "id_commitment": p.id_commitment, "id_masked": p.id_masked, "birth_month": p.birth_month,
+                        "employer": body.corp_code, "team_id": body.team_sys_no, "trade": w.work_type, "work_role": w.work_role},
+                })];
+                if let Some(c) = card {
+                    records.push(serde_json::json!({
+                        "kind": "worker.card.registered.v1",
+                        "stream": format!("project/{}/workforce", body.project_code),
+                        "payload": {"project_id": body.project_code, "person_ref": c.person_ref, "card_commitment": c.card_commitment,
+                            "card_masked": c.card_masked, "bank_name": w.pay_roll_bank_name.clone().unwrap_or_else(|| "未填写".into())},
+                    }));
+                }
+                serde_json::json!({"index": i, "status": "ok", "person_ref": p.person_ref, "records": records})
+            }
+            Err(e) => serde_json::json!({"index": i, "status": "rejected", "message": e.to_string()}),
+        });
+    }
+    Ok(Json(serde_json::json!({"items": items})))
+}
+
+fn yuan(fen: i64) -> String {
+    format!("{}.{:02}", fen / 100, fen % 100)
+}
+
+/// Exports a month's payroll in the national platform's `Payroll.Add` shape (one object per payroll), with ID and
+/// card numbers **masked** (the platform wants them AES-encrypted in clear; that export needs a recorded vault read
+/// by the owner enterprise and is not offered here). Amounts in yuan with two decimals, as the platform expects.
+#[utoipa::path(get, path = "/v1/workforce/export/payroll", tag = "workforce", params(PayrollQuery),
+    responses((status = 200, body = Vec<Object>)), security(("bearer" = [])))]
+pub async fn export_payroll(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<PayrollQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let lines = state.read.workforce_payroll_lines(&principal.scope(), &q.project, &q.month).await?;
+    let mut by_payroll: std::collections::BTreeMap<String, Vec<&siteledger_projections::workforce::PayrollLineRow>> =
+        Default::default();
+    for l in &lines {
+        by_payroll.entry(l.payroll_id.clone()).or_default().push(l);
+    }
+    let out: Vec<Value> = by_payroll
+        .into_values()
+        .map(|ls| {
+            let first = ls[0];
+            serde_json::json!({
+                "projectCode": first.project_id,
+                "corpCode": first.employer,
+                "teamSysNo": first.team_id,
+                "payMonth": first.month,
+                "detailList": ls.iter().map(|l| serde_json::json!({
+                    "idCardType": l.id_type.clone().unwrap_or_default(),
+                    "idCardNumber": l.id_masked.clone().unwrap_or_default(),
+                    "days": l.days,
+                    "workHours": l.hours,
+                    "payRollBankCardNumber": l.card_masked,
+                    "totalPayAmount": yuan(l.payable_fen),
+                    "actualAmount": yuan(l.actual_fen),
+                    "isBackPay": l.back_pay,
+                    "balanceDate": l.paid_on.clone().unwrap_or_default(),
+                    "thirdPayRollCode": l.payroll_id,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Json(Value::Array(out)))
 }

@@ -264,6 +264,17 @@ async fn a_month_of_a_200_worker_project_through_the_real_ingest_path() {
         .expect("json");
     assert_eq!(by[0]["key"], world::YINZHOU);
     assert_eq!(by[0]["total"], 4);
+    // Export in the national platform's Payroll.Add shape (masked numbers, yuan with two decimals).
+    let export: Value = app
+        .get(&format!("/v1/workforce/export/payroll?project={P}&month=2026-04"), Some(&city))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let details = export[0]["detailList"].as_array().expect("details");
+    assert_eq!(details.len(), WORKERS);
+    assert_eq!(export[0]["payMonth"], "2026-04");
+    assert!(details.iter().all(|d| d["idCardNumber"].as_str().is_some_and(|n| n.contains("****")) && d["totalPayAmount"] == "8000.00"));
     // Scope: the other contractor sees nothing of this project.
     let other = app.token(Role::Enterprise, Some(&w.contractor_c)).await;
     let none: Value = app
@@ -507,4 +518,72 @@ async fn the_demo_arrears_view_finds_exactly_the_seeded_cases() {
         }
     }
     app.server.shutdown().await;
+}
+
+/// An enterprise's real-name system feeds the ledger in the national platform's `ProjectWorker.Add` shape: the
+/// vault takes the people in (a bad ID is refused per item), the answer holds payloads to sign, and the signed
+/// records are accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_from_the_national_platform_shape() {
+    let mut app = TestApp::spawn().await;
+    let w = world::build(&mut app).await;
+    let mut gc = ChainSigner::new(SigningKey::from_seed(&[0x74; 32]));
+    let enrol = app
+        .city
+        .sign(
+            new_id(),
+            "registry/keys",
+            "ledger.key.enrolled.v1",
+            "2026-01-07T09:00:00+08:00",
+            enrollment(gc.key.public(), &w.contractor_b, "enterprise"),
+        )
+        .expect("sign");
+    let team = sign(
+        &mut gc,
+        &format!("project/{P}/workforce"),
+        "worker.team.formed.v1",
+        "2026-03-20T09:00:00+08:00",
+        json!({"project_id": P, "team_id": "T-09", "name": "木工班组", "employer": w.contractor_b}),
+    );
+    app.ingest_ok(&[enrol, team]).await;
+    let token = app.token(Role::Enterprise, Some(&w.contractor_b)).await;
+    let body = json!({"projectCode": P, "corpCode": w.contractor_b, "teamSysNo": "T-09", "workerList": [
+        {"idCardType": "01", "idCardNumber": id_number(1), "workerName": "陈春生", "workType": "240", "workRole": "20", "payRollBankCardNumber": card_number(1), "payRollBankName": "中国工商银行"},
+        {"idCardType": "01", "idCardNumber": "330203190002290010", "workerName": "错号", "workType": "240", "workRole": "20"},
+        {"idCardType": "08", "idCardNumber": "E12345678", "workerName": "外籍工人", "workType": "240", "workRole": "20", "birthday": "1990-02-03"},
+    ]});
+    let r = app
+        .client
+        .post(app.url("/v1/workforce/import/project-workers"))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.expect("json");
+    let items = v["items"].as_array().expect("items");
+    assert_eq!(items[1]["status"], "rejected");
+    assert!(items[1]["message"].as_str().is_some_and(|m| m.contains("birth date")), "{v}");
+    let mut envs = Vec::new();
+    for item in [&items[0], &items[2]] {
+        assert_eq!(item["status"], "ok", "{item}");
+        for rec in item["records"].as_array().expect("records") {
+            envs.push(sign(
+                &mut gc,
+                rec["stream"].as_str().expect("s"),
+                rec["kind"].as_str().expect("k"),
+                "2026-03-21T09:00:00+08:00",
+                rec["payload"].clone(),
+            ));
+        }
+    }
+    assert_eq!(envs.len(), 3);
+    let text = serde_json::to_string(&envs.iter().map(Envelope::to_value).collect::<Vec<_>>()).expect("json");
+    assert!(!text.contains(&id_number(1)) && !text.contains(&card_number(1)) && !text.contains("E12345678"));
+    app.ingest_ok(&envs).await;
+    app.settle().await;
+    let roster: Value =
+        app.get(&format!("/v1/workforce/roster?project={P}"), Some(&token)).await.json().await.expect("json");
+    assert_eq!(roster.as_array().expect("array").len(), 2);
 }
