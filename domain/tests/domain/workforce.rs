@@ -603,3 +603,18 @@ fn pay_date_defaults_to_the_end_of_the_next_month() {
     assert_eq!(arrears::pay_date(m, Some(15)), d("2026-02-15"));
     assert_eq!(arrears::pay_date(YearMonth::parse("2026-12").expect("m"), Some(10)), d("2027-01-10"));
 }
+
+proptest::proptest! {
+    /// The `Masked` guard refuses every plaintext resident ID number and card number, and accepts their masks.
+    #[test]
+    fn masked_refuses_plaintext_numbers(body in "[1-6][0-9]{5}(19[5-9][0-9]|200[0-8])(0[1-9]|1[0-2])(0[1-9]|1[0-9]|2[0-8])[0-9]{3}", card in "[0-9]{12,19}") {
+        let check = siteledger_domain::IdNumber::check_character(&body).expect("17 digits");
+        let number = format!("{body}{check}");
+        proptest::prop_assert!(Masked::parse(&number).is_err());
+        proptest::prop_assert!(Masked::parse(&card).is_err());
+        proptest::prop_assert!(Masked::parse(&Masked::card(&card)).is_ok());
+        if let Ok(id) = siteledger_domain::IdNumber::parse(&number) {
+            proptest::prop_assert!(Masked::parse(&id.masked()).is_ok());
+        }
+    }
+}
