@@ -534,6 +534,20 @@ async fn the_demo_arrears_view_finds_exactly_the_seeded_cases() {
         );
         from += 1000;
     }
+    // The live feed, replayed from the start for the workforce kinds (bounded: 1,000 records or 20 s).
+    let mut feed =
+        app.client.get(app.url("/v1/feed?kinds=worker.,wage.&after=0")).bearer_auth(&token).send().await.expect("feed");
+    assert_eq!(feed.status(), 200);
+    let mut sse = String::new();
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while sse.matches("person_ref").count() < 1000 {
+        match tokio::time::timeout_at(until, feed.chunk()).await {
+            Ok(Ok(Some(bytes))) => sse.push_str(&String::from_utf8_lossy(&bytes)),
+            _ => break,
+        }
+    }
+    assert!(sse.matches("person_ref").count() >= 1000, "the feed replayed the workforce records");
+    public.push_str(&sse);
     for p in 0..demo::PROJECTS.len() {
         for w in 0..demo::WORKERS {
             assert!(!public.contains(&demo::id_number(p, w)) && !public.contains(&demo::card_number(p, w)));
