@@ -27,7 +27,7 @@ use crate::queries::project_visible;
 /// Name in `projection_checkpoints`.
 pub(crate) const NAME: &str = "workforce";
 /// Code version: bump it when the fold or the tables change; the tables are re-created and refolded.
-pub(crate) const VERSION: i64 = 2;
+pub(crate) const VERSION: i64 = 3;
 /// Tables this projection owns.
 pub(crate) const TABLES: &[&str] = &[
     "wf_teams",
@@ -49,9 +49,9 @@ pub(crate) const DDL: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS wf_workers (project_id TEXT NOT NULL, person_ref TEXT NOT NULL, id_type TEXT NOT NULL, \
      id_masked TEXT NOT NULL, birth_month TEXT NOT NULL, employer TEXT NOT NULL, team_id TEXT NOT NULL, \
      trade TEXT NOT NULL, work_role TEXT NOT NULL, registered_on TEXT NOT NULL, event_id TEXT NOT NULL, \
-     contract_id TEXT, contract_start TEXT, contract_end TEXT, trained INTEGER NOT NULL DEFAULT 0, \
-     on_site INTEGER NOT NULL DEFAULT 0, entered_on TEXT, exited_on TEXT, last_direction TEXT, last_gate TEXT, \
-     last_passage_us BIGINT, wage_clerk INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (project_id, person_ref))",
+     contract_id TEXT, contract_start TEXT, contract_end TEXT, trained BIGINT NOT NULL DEFAULT 0, \
+     on_site BIGINT NOT NULL DEFAULT 0, entered_on TEXT, exited_on TEXT, last_direction TEXT, last_gate TEXT, \
+     last_passage_us BIGINT, wage_clerk BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (project_id, person_ref))",
     "CREATE TABLE IF NOT EXISTS wf_cards (project_id TEXT NOT NULL, person_ref TEXT NOT NULL, card_commitment TEXT NOT NULL, \
      card_masked TEXT NOT NULL, bank_name TEXT NOT NULL, event_id TEXT NOT NULL, \
      PRIMARY KEY (project_id, person_ref, card_commitment))",
@@ -65,12 +65,12 @@ pub(crate) const DDL: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS wf_payroll_lines (project_id TEXT NOT NULL, payroll_id TEXT NOT NULL, person_ref TEXT NOT NULL, \
      month TEXT NOT NULL, team_id TEXT NOT NULL, employer TEXT NOT NULL, days BIGINT NOT NULL, hours BIGINT NOT NULL, \
      payable_fen BIGINT NOT NULL, actual_fen BIGINT NOT NULL, card_commitment TEXT NOT NULL, card_masked TEXT NOT NULL, \
-     back_pay INTEGER NOT NULL, event_id TEXT NOT NULL, confirmed INTEGER NOT NULL DEFAULT 0, \
+     back_pay BIGINT NOT NULL, event_id TEXT NOT NULL, confirmed BIGINT NOT NULL DEFAULT 0, \
      PRIMARY KEY (project_id, payroll_id, person_ref))",
     "CREATE INDEX IF NOT EXISTS wf_payroll_lines_month ON wf_payroll_lines (project_id, month)",
     "CREATE TABLE IF NOT EXISTS wf_transfers (event_id TEXT PRIMARY KEY, project_id TEXT NOT NULL, transfer_id TEXT NOT NULL, \
      payroll_id TEXT NOT NULL, person_ref TEXT NOT NULL, amount_fen BIGINT NOT NULL, card_commitment TEXT NOT NULL, \
-     card_masked TEXT NOT NULL, paid_on TEXT NOT NULL, back_pay INTEGER NOT NULL, signer TEXT NOT NULL)",
+     card_masked TEXT NOT NULL, paid_on TEXT NOT NULL, back_pay BIGINT NOT NULL, signer TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS wf_transfers_project ON wf_transfers (project_id, payroll_id)",
     "CREATE TABLE IF NOT EXISTS wf_accounts (project_id TEXT PRIMARY KEY, opened_by TEXT NOT NULL, bank_name TEXT NOT NULL, \
      account_masked TEXT NOT NULL, pay_day BIGINT NOT NULL, opened_on TEXT NOT NULL, event_id TEXT NOT NULL)",
