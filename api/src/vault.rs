@@ -70,6 +70,7 @@ const SCHEMA: &[&str] = &[
      key_nonce BLOB NOT NULL, blind_index TEXT NOT NULL UNIQUE, owner TEXT NOT NULL, created_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS vault_fields (person_ref TEXT NOT NULL, field TEXT NOT NULL, nonce BLOB NOT NULL, \
      ciphertext BLOB NOT NULL, PRIMARY KEY (person_ref, field))",
+    "CREATE TABLE IF NOT EXISTS vault_owners (person_ref TEXT NOT NULL, owner TEXT NOT NULL, PRIMARY KEY (person_ref, owner))",
     "CREATE TABLE IF NOT EXISTS vault_erased (person_ref TEXT PRIMARY KEY, erased_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS vault_access (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, \
      principal TEXT NOT NULL, person_ref TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL)",
@@ -391,11 +392,23 @@ impl Vault {
                 (person, dek, false)
             }
         };
-        self.put_field(&person, "id_type", &dek, id_type.as_str()).await?;
-        self.put_field(&person, "id_number", &dek, &number).await?;
-        self.put_field(&person, "name", &dek, name).await?;
-        if let Some(phone) = p.phone.as_deref().filter(|s| !s.trim().is_empty()) {
-            self.put_field(&person, "phone", &dek, phone.trim()).await?;
+        // Another enterprise taking in a known person (a worker changing employer) becomes one of its owners; only
+        // the first owner's name and phone are kept (a later intake cannot overwrite them).
+        let first_owner = self.owners(&person).await?.is_empty();
+        sqlx::query(
+            "INSERT INTO vault_owners (person_ref, owner) VALUES (?, ?) ON CONFLICT (person_ref, owner) DO NOTHING",
+        )
+        .bind(&person)
+        .bind(owner)
+        .execute(&self.db)
+        .await?;
+        if first_owner {
+            self.put_field(&person, "id_type", &dek, id_type.as_str()).await?;
+            self.put_field(&person, "id_number", &dek, &number).await?;
+            self.put_field(&person, "name", &dek, name).await?;
+            if let Some(phone) = p.phone.as_deref().filter(|s| !s.trim().is_empty()) {
+                self.put_field(&person, "phone", &dek, phone.trim()).await?;
+            }
         }
         for c in &cards {
             let cm = card_commitment(&dek, c);
@@ -423,14 +436,13 @@ impl Vault {
         Ok(CardIntake { person_ref: person.to_owned(), card_commitment: cm, card_masked: Masked::card(&n) })
     }
 
-    /// The registering owner of `person` (an enterprise credit code, or `city`).
-    pub async fn owner(&self, person: &str) -> Result<String, VaultError> {
-        let row = sqlx::query("SELECT owner FROM vault_people WHERE person_ref = ?")
+    /// The enterprises (credit codes, or `city`) that took `person` in; empty for an unknown or erased person.
+    pub async fn owners(&self, person: &str) -> Result<Vec<String>, VaultError> {
+        let rows = sqlx::query("SELECT owner FROM vault_owners WHERE person_ref = ? ORDER BY owner")
             .bind(person)
-            .fetch_optional(&self.db)
-            .await?
-            .ok_or_else(|| VaultError::NotFound(person.to_owned()))?;
-        Ok(row.try_get("owner")?)
+            .fetch_all(&self.db)
+            .await?;
+        rows.into_iter().map(|r| r.try_get("owner").map_err(VaultError::from)).collect()
     }
 
     /// The plaintext of `person`, recorded as an access by `principal` for `purpose`. The caller checks the
@@ -478,6 +490,7 @@ impl Vault {
             return Err(VaultError::NotFound(person.to_owned()));
         }
         sqlx::query("DELETE FROM vault_fields WHERE person_ref = ?").bind(person).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM vault_owners WHERE person_ref = ?").bind(person).execute(&mut *tx).await?;
         sqlx::query(
             "INSERT INTO vault_erased (person_ref, erased_at) VALUES (?, ?) ON CONFLICT (person_ref) DO NOTHING",
         )

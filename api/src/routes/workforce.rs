@@ -58,13 +58,15 @@ fn today_shanghai() -> LocalDate {
     LocalDate::try_from(now).unwrap_or(LocalDate::MIN)
 }
 
-/// May `p` read or erase the plaintext of a person taken in by `owner`? The city bureau, or the owner enterprise.
-fn may_see(p: &Principal, owner: &str) -> bool {
-    match p.role {
-        Role::City => true,
-        Role::Enterprise => p.scope.as_deref() == Some(owner),
-        _ => false,
-    }
+/// May `p` read or erase the plaintext of a person taken in by `owners`? The city bureau, or an owner
+/// enterprise; nobody for an unknown or erased person.
+fn may_see(p: &Principal, owners: &[String]) -> bool {
+    !owners.is_empty()
+        && match p.role {
+            Role::City => true,
+            Role::Enterprise => p.scope.as_ref().is_some_and(|s| owners.contains(s)),
+            _ => false,
+        }
 }
 
 /// Takes a person into the vault (证件, 姓名, 电话, 银行卡) and returns what the signed records carry: a random
@@ -113,8 +115,8 @@ pub async fn add_card(
     Path(person): Path<String>,
     Json(body): Json<CardBody>,
 ) -> Result<Json<CardIntake>, ApiError> {
-    let owner = state.vault.owner(&person).await?;
-    if !may_see(&principal, &owner) {
+    let owners = state.vault.owners(&person).await?;
+    if !may_see(&principal, &owners) {
         return Err(ApiError::NotFound(format!("no person {person} in the vault")));
     }
     Ok(Json(state.vault.add_card(&who(&principal), &person, &body.card_number).await?))
@@ -139,8 +141,8 @@ pub async fn reveal(
     Path(person): Path<String>,
     Query(q): Query<RevealQuery>,
 ) -> Result<Json<Revealed>, ApiError> {
-    let owner = state.vault.owner(&person).await?;
-    if !may_see(&principal, &owner) {
+    let owners = state.vault.owners(&person).await?;
+    if !may_see(&principal, &owners) {
         return Err(ApiError::NotFound(format!("no person {person} in the vault")));
     }
     Ok(Json(state.vault.reveal(&who(&principal), &person, q.purpose.as_deref().unwrap_or("")).await?))
@@ -156,8 +158,8 @@ pub async fn erase(
     principal: Principal,
     Path(person): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let owner = state.vault.owner(&person).await?;
-    if !may_see(&principal, &owner) {
+    let owners = state.vault.owners(&person).await?;
+    if !may_see(&principal, &owners) {
         return Err(ApiError::NotFound(format!("no person {person} in the vault")));
     }
     state.vault.erase(&who(&principal), &person).await?;

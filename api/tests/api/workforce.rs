@@ -623,3 +623,41 @@ async fn import_from_the_national_platform_shape() {
         app.get(&format!("/v1/workforce/roster?project={P}"), Some(&token)).await.json().await.expect("json");
     assert_eq!(roster.as_array().expect("array").len(), 2);
 }
+
+/// A worker who changes employer keeps one reference; each enterprise that took him in may read him (recorded),
+/// a later intake cannot overwrite the first one's data, and strangers see nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_person_many_employers() {
+    let mut app = TestApp::spawn().await;
+    let w = world::build(&mut app).await;
+    let b = app.token(Role::Enterprise, Some(&w.contractor_b)).await;
+    let c = app.token(Role::Enterprise, Some(&w.contractor_c)).await;
+    let district = app.token(Role::District, Some(world::YINZHOU)).await;
+    let intake = |token: String, name: &'static str| {
+        let app = &app;
+        async move {
+            let r = app
+                .client
+                .post(app.url("/v1/workforce/people"))
+                .bearer_auth(&token)
+                .json(&json!({"id_type": "01", "id_number": id_number(42), "name": name}))
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.expect("json")
+        }
+    };
+    let first = intake(b.clone(), "周永福").await;
+    let second = intake(c.clone(), "冒名").await;
+    assert_eq!(first["person_ref"], second["person_ref"]);
+    assert_eq!(first["id_commitment"], second["id_commitment"]);
+    assert_eq!((first["existing"].as_bool(), second["existing"].as_bool()), (Some(false), Some(true)));
+    let p = first["person_ref"].as_str().expect("ref");
+    for token in [&b, &c] {
+        let r: Value = app.get(&format!("/v1/workforce/people/{p}"), Some(token)).await.json().await.expect("json");
+        assert_eq!(r["name"], "周永福");
+    }
+    assert_eq!(app.get(&format!("/v1/workforce/people/{p}"), Some(&district)).await.status(), 404);
+    assert_eq!(app.get("/v1/workforce/people/P-00000000000000000000000000000000", Some(&b)).await.status(), 404);
+}
