@@ -520,6 +520,8 @@ async fn the_demo_arrears_view_finds_exactly_the_seeded_cases() {
         fresh.workforce_roster(&scope, None, false).await.expect("roster"),
         app.server.state.read.workforce_roster(&scope, None, false).await.expect("roster")
     );
+    let on_site: Value = app.get("/v1/workforce/roster?on_site=true", Some(&token)).await.json().await.expect("json");
+    assert_eq!(on_site.as_array().expect("array").len(), demo::PROJECTS.len() * demo::WORKERS);
     // The dashboard page shows them (demo mode: anonymous visitors may read), masked.
     let page = app.get("/workforce", None).await.text().await.expect("page");
     assert!(page.contains("疑似欠薪") && page.contains("人工费用拨付超期") && page.contains("2026-10-20"), "{page}");
