@@ -322,6 +322,13 @@ async fn a_month_of_a_200_worker_project_through_the_real_ingest_path() {
         assert!(!secrets.iter().any(|s| text.contains(s.as_str())), "{file} holds a plaintext number");
     }
 
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode =
+            std::fs::metadata(app.dir.path().join("keys").join("vault.key")).expect("vault key").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the vault key is readable by its owner only");
+    }
     // The owner enterprise reads plaintext; each read is an access record; others get 404.
     let gc_token = app.token(Role::Enterprise, Some(&w.contractor_b)).await;
     let p5 = who(5);
