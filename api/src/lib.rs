@@ -11,18 +11,23 @@
 //! * [`openapi`]: the OpenAPI 3.1 document; [`metrics`]: Prometheus text.
 
 pub mod admin;
+pub mod audit_cli;
 pub mod auth;
 pub mod bench;
 pub mod config;
 pub mod dashboard;
 pub mod demo;
 pub mod error;
+pub mod evidence;
 pub mod extract;
 pub mod feed;
 pub mod metrics;
 pub mod node;
 pub mod openapi;
 pub mod policy;
+pub mod ratings;
+pub mod replay;
+pub mod reports;
 pub mod routes;
 pub mod server;
 pub mod state;

@@ -6,6 +6,9 @@
 //! siteledger token revoke ID | token list
 //! siteledger projections rebuild
 //! siteledger keys show
+//! siteledger report annual --year Y [--district D] --at-size N [--out DIR] [--sign-key FILE]
+//! siteledger replay --as-of <RFC 3339 time | tree size> (--project ID | --enterprise CREDIT_CODE)
+//! siteledger evidence export (--event ID… | --stream S [--kind PREFIX] [--from T] [--to T]) --out FILE
 //! ```
 
 use std::net::SocketAddr;
@@ -81,6 +84,30 @@ enum Command {
     },
     /// Load-test a server on this machine (ingest, queries, live feed) and print a Markdown table.
     Bench(siteledger_api::bench::BenchArgs),
+    /// Supervision reports (年度督查报告), regenerable bit for bit from the log.
+    Report {
+        #[command(subcommand)]
+        action: ReportCmd,
+    },
+    /// Auditor replay: a project's or enterprise's state at a tree size or instant, with proofs.
+    Replay(siteledger_api::audit_cli::ReplayArgs),
+    /// Court evidence packages (证据包) that siteledger-verify checks offline.
+    Evidence {
+        #[command(subcommand)]
+        action: EvidenceCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCmd {
+    /// The annual supervision report of a district or the city: HTML, CSV and JSON, with their SHA-256.
+    Annual(siteledger_api::audit_cli::AnnualArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum EvidenceCmd {
+    /// One evidence bundle for records chosen by event id or by stream, kind and time range.
+    Export(siteledger_api::audit_cli::ExportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -233,6 +260,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("log key: {vkey}\nsystem key id: {system}");
         }
         Command::Bench(args) => siteledger_api::bench::run(args).await?,
+        Command::Report { action: ReportCmd::Annual(args) } => {
+            siteledger_api::audit_cli::report_annual(&config, args).await?;
+        }
+        Command::Replay(args) => siteledger_api::audit_cli::replay(&config, args).await?,
+        Command::Evidence { action: EvidenceCmd::Export(args) } => {
+            siteledger_api::audit_cli::evidence_export(&config, args).await?;
+        }
     }
     Ok(())
 }

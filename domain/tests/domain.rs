@@ -15,6 +15,8 @@ mod payload;
 mod props;
 #[path = "domain/quantity.rs"]
 mod quantity;
+#[path = "domain/rating.rs"]
+mod rating;
 #[path = "domain/registry.rs"]
 mod registry;
 #[path = "domain/stream.rs"]

@@ -1017,3 +1017,6 @@ async fn now_based_queries_work() {
     let today = ReadDb::today();
     assert_eq!(db.districts_overview(&Scope::All, today).await.expect("o").len(), 11);
 }
+
+#[path = "projections/rating.rs"]
+mod rating;

@@ -1,10 +1,429 @@
-//! Dashboard pages of 星级评定、信用评价与年度监督 (ratings, credit, reports, replay). (Scaffold: the subsystem's issue fills it in.)
+//! Dashboard pages of 星级评定、信用评价与年度督查 (ratings, credit, reports, replay).
+//!
+//! | route | page |
+//! |---|---|
+//! | `GET /ratings` | every visible project's required and achieved level (latest issued decision), the districts' three-star quota, the credit ranking and the signed annual reports |
+//! | `GET /ratings/projects/{id}` | a project's rating history and days with data per application; links to the recomputation and the replay |
+//! | `GET /ratings/credit/{code}` | an enterprise's credit records, each linked to the record behind it |
+//!
+//! Issued decisions and days with data come from the read models (they are what was signed); the credit
+//! ranking is computed from the log at its current size (cached for a minute), as the API does.
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use askama::Template;
 use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::get;
+use siteledger_domain::rating::CreditScore;
+use siteledger_projections::Scope;
 
+use super::{PageResult, Viewer, format, html};
+use crate::ratings::{self, LogPrefix};
 use crate::state::AppState;
 
 /// The pages of this area (merged into the dashboard's routes).
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/ratings", get(ratings_page))
+        .route("/ratings/projects/{id}", get(project_page))
+        .route("/ratings/credit/{code}", get(credit_page))
+}
+
+fn stars(level: Option<u64>) -> String {
+    match level {
+        None => "—".into(),
+        Some(0) => "未达星级".into(),
+        Some(n) => "★".repeat(usize::try_from(n).unwrap_or(0)),
+    }
+}
+
+#[derive(Debug)]
+struct RatingLine {
+    id: String,
+    name: String,
+    district: String,
+    start_date: String,
+    required: String,
+    achieved: String,
+    status: &'static str,
+    status_class: &'static str,
+    issued: String,
+    event_id: String,
+    policy: String,
+}
+
+#[derive(Debug)]
+struct QuotaLine {
+    code: String,
+    name: String,
+    new_starts: u64,
+    three_star: u64,
+    needed: u64,
+    met: bool,
+}
+
+#[derive(Debug)]
+struct CreditLine {
+    rank: usize,
+    code: String,
+    name: String,
+    score: i64,
+    grade: String,
+    records: usize,
+}
+
+#[derive(Debug)]
+struct ReportLine {
+    year: i64,
+    scope: String,
+    district_q: String,
+    tree_size: i64,
+    policy: i64,
+    content: String,
+    event_id: String,
+    occurred_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "rating_list.html")]
+struct RatingsPage {
+    layout: super::Layout,
+    year: i32,
+    lines: Vec<RatingLine>,
+    rated: usize,
+    met: usize,
+    below: usize,
+    quotas: Vec<QuotaLine>,
+    credit: Vec<CreditLine>,
+    credit_note: String,
+    reports: Vec<ReportLine>,
+    head: u64,
+}
+
+/// Scores computed at a tree size, reused for a minute (a page load must not fold the whole log every time).
+type CreditCache = Option<(Instant, u64, u32, Vec<CreditScore>)>;
+static CREDIT_CACHE: Mutex<CreditCache> = Mutex::new(None);
+
+async fn credit_scores(state: &AppState) -> Result<Option<(u64, u32, Vec<CreditScore>)>, ratings::RatingError> {
+    {
+        let cache = CREDIT_CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((at, size, v, scores)) = cache.as_ref()
+            && at.elapsed() < Duration::from_secs(60)
+        {
+            return Ok(Some((*size, *v, scores.clone())));
+        }
+    }
+    let store = state.ledger.store();
+    let size = state.ledger.head();
+    let Some(version) = ratings::latest_rules_version(store, size).await? else { return Ok(None) };
+    let prefix = LogPrefix::load(store, size, Some(version)).await?;
+    let rules = ratings::credit_rules_at(store, size, version).await?;
+    let scores = ratings::credit_scores(&prefix, &rules, ratings::today_shanghai());
+    let mut cache = CREDIT_CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    *cache = Some((Instant::now(), size, version, scores.clone()));
+    Ok(Some((size, version, scores)))
+}
+
+async fn ratings_page(State(state): State<AppState>, v: Viewer) -> PageResult {
+    let scope = v.scope();
+    let year = ratings::today_shanghai().date().year();
+    let projects = state.read.projects(&scope, None).await.map_err(|e| v.internal(e))?;
+    let latest = state.read.rating_latest(&scope).await.map_err(|e| v.internal(e))?;
+    let by_project: BTreeMap<&str, _> = latest.iter().map(|d| (d.project_id.as_str(), d)).collect();
+    let districts = state
+        .read
+        .districts_overview(&scope, siteledger_projections::ReadDb::today())
+        .await
+        .map_err(|e| v.internal(e))?;
+    let district_names: BTreeMap<&str, &str> = districts.iter().map(|d| (d.code.as_str(), d.name.as_str())).collect();
+    let mut lines = Vec::new();
+    let mut quotas: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let (mut met, mut below) = (0, 0);
+    for p in &projects {
+        let d = by_project.get(p.project_id.as_str());
+        let (status, status_class) = match d.map(|d| d.meets) {
+            None => ("未评定 not rated", "muted"),
+            Some(None) => ("无要求 none required", "ok"),
+            Some(Some(true)) => ("达标 meets", "ok"),
+            Some(Some(false)) => ("未达标 below", "bad"),
+        };
+        match d.and_then(|d| d.meets) {
+            Some(true) => met += 1,
+            Some(false) => below += 1,
+            None => {}
+        }
+        if p.start_date.starts_with(&format!("{year:04}-")) {
+            let q = quotas.entry(p.district.clone()).or_default();
+            q.0 += 1;
+            if d.is_some_and(|d| d.achieved == 3) {
+                q.1 += 1;
+            }
+        }
+        lines.push(RatingLine {
+            id: p.project_id.clone(),
+            name: p.name.clone(),
+            district: p.district_name.clone(),
+            start_date: p.start_date.clone(),
+            required: d.map_or_else(|| "—".into(), |d| stars(d.required)),
+            achieved: d.map_or_else(|| "—".into(), |d| stars(Some(d.achieved))),
+            status,
+            status_class,
+            issued: d.map(|d| format::time(&d.occurred_at)).unwrap_or_default(),
+            event_id: d.map(|d| d.event_id.clone()).unwrap_or_default(),
+            policy: d.map(|d| format!("v{} · N={} · {}", d.policy_version, d.tree_size, d.as_of)).unwrap_or_default(),
+        });
+    }
+    let quotas = quotas
+        .into_iter()
+        .map(|(code, (n, three))| {
+            let q = siteledger_domain::rating::policy::three_star_quota(
+                u32::try_from(n).unwrap_or(u32::MAX),
+                u32::try_from(three).unwrap_or(u32::MAX),
+                50,
+            );
+            QuotaLine {
+                name: district_names.get(code.as_str()).map_or_else(|| code.clone(), |s| (*s).to_owned()),
+                code,
+                new_starts: n,
+                three_star: three,
+                needed: u64::from(q.needed),
+                met: q.met,
+            }
+        })
+        .collect();
+    let (credit, credit_note) = match credit_scores(&state).await {
+        Ok(Some((size, version, scores))) => {
+            let visible: Vec<&CreditScore> = scores
+                .iter()
+                .filter(|s| match &scope {
+                    Scope::All => true,
+                    Scope::Enterprise(c) => s.credit_code.as_str() == c,
+                    Scope::District(_) => projects.iter().any(|p| {
+                        s.records.iter().any(|r| r.project_id.as_ref().is_some_and(|x| x.as_str() == p.project_id))
+                    }),
+                    Scope::Nothing => false,
+                })
+                .collect();
+            let lines = visible
+                .iter()
+                .enumerate()
+                .map(|(i, s)| CreditLine {
+                    rank: i + 1,
+                    code: s.credit_code.as_str().to_owned(),
+                    name: String::new(),
+                    score: s.score,
+                    grade: s.grade.clone(),
+                    records: s.records.len(),
+                })
+                .collect();
+            (lines, format!("按信用规则 v{version} 于日志规模 N={size} 计算（平台建议模型，非规范性文件）"))
+        }
+        Ok(None) => (Vec::new(), "尚未发布信用评分规则 credit.rules.v1".to_owned()),
+        Err(e) => return Err(v.internal(e)),
+    };
+    let mut credit: Vec<CreditLine> = credit;
+    let names = state.read.enterprises(&scope).await.map_err(|e| v.internal(e))?;
+    for c in &mut credit {
+        c.name = names.iter().find(|e| e.credit_code == c.code).map_or_else(|| c.code.clone(), |e| e.name.clone());
+    }
+    let reports = state
+        .read
+        .rating_reports(&scope)
+        .await
+        .map_err(|e| v.internal(e))?
+        .into_iter()
+        .map(|r| ReportLine {
+            year: r.year,
+            scope: if r.district.is_empty() {
+                "宁波市".to_owned()
+            } else {
+                district_names.get(r.district.as_str()).map_or_else(|| r.district.clone(), |s| (*s).to_owned())
+            },
+            district_q: if r.district.is_empty() { String::new() } else { format!("&district={}", r.district) },
+            tree_size: r.tree_size,
+            policy: r.policy_version,
+            content: format::short(&r.content_sha256, 16),
+            event_id: r.event_id,
+            occurred_at: format::time(&r.occurred_at),
+        })
+        .collect();
+    let page = RatingsPage {
+        layout: v.layout("星级与信用", "ratings"),
+        year,
+        rated: latest.len(),
+        met,
+        below,
+        lines,
+        quotas,
+        credit,
+        credit_note,
+        reports,
+        head: state.ledger.head(),
+    };
+    Ok(html(&page))
+}
+
+#[derive(Debug)]
+struct HistoryLine {
+    issued: String,
+    required: String,
+    achieved: String,
+    meets: &'static str,
+    policy: u64,
+    tree_size: u64,
+    as_of: String,
+    event_id: String,
+}
+
+#[derive(Debug)]
+struct AppLine {
+    name: &'static str,
+    days: u64,
+    records: u64,
+    last_day: String,
+}
+
+#[derive(Template)]
+#[template(path = "rating_project.html")]
+struct ProjectRatingPage {
+    layout: super::Layout,
+    id: String,
+    name: String,
+    since: String,
+    history: Vec<HistoryLine>,
+    apps: Vec<AppLine>,
+    head: u64,
+}
+
+async fn project_page(State(state): State<AppState>, v: Viewer, Path(id): Path<String>) -> PageResult {
+    let scope = v.scope();
+    let Some(d) = state.read.project(&scope, &id).await.map_err(|e| v.internal(e))? else {
+        return Err(v.not_found(format!("没有项目 {id}，或您无权查看。No project {id} in your scope.")));
+    };
+    let since = ratings::today_shanghai()
+        .date()
+        .checked_sub(time::Duration::days(29))
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    let history = state.read.rating_history(&scope, &id).await.map_err(|e| v.internal(e))?;
+    let days = state.read.rating_app_days(&scope, &id, &since).await.map_err(|e| v.internal(e))?;
+    let apps = siteledger_projections::rating::APPLICATIONS
+        .iter()
+        .map(|(app, name, _)| {
+            let row = days.iter().find(|r| r.application == *app);
+            AppLine {
+                name,
+                days: row.map_or(0, |r| r.days),
+                records: row.map_or(0, |r| r.records),
+                last_day: row.and_then(|r| r.last_day.clone()).unwrap_or_else(|| "—".into()),
+            }
+        })
+        .collect();
+    let history = history
+        .into_iter()
+        .map(|h| HistoryLine {
+            issued: format::time(&h.occurred_at),
+            required: stars(h.required),
+            achieved: stars(Some(h.achieved)),
+            meets: match h.meets {
+                None => "无要求",
+                Some(true) => "达标",
+                Some(false) => "未达标",
+            },
+            policy: h.policy_version,
+            tree_size: h.tree_size,
+            as_of: h.as_of,
+            event_id: h.event_id,
+        })
+        .collect();
+    let page = ProjectRatingPage {
+        layout: v.layout(format!("{} · 星级", d.project.name), "ratings"),
+        id,
+        name: d.project.name.clone(),
+        since,
+        history,
+        apps,
+        head: state.ledger.head(),
+    };
+    Ok(html(&page))
+}
+
+#[derive(Debug)]
+struct RecordLine {
+    mapping: String,
+    polarity: &'static str,
+    polarity_class: &'static str,
+    points: i64,
+    project: String,
+    from: String,
+    until: String,
+    kind: String,
+    position: u64,
+    event_id: String,
+}
+
+#[derive(Template)]
+#[template(path = "rating_credit.html")]
+struct CreditPage {
+    layout: super::Layout,
+    code: String,
+    name: String,
+    score: i64,
+    grade: String,
+    note: String,
+    size: u64,
+    records: Vec<RecordLine>,
+}
+
+async fn credit_page(State(state): State<AppState>, v: Viewer, Path(code): Path<String>) -> PageResult {
+    let scope = v.scope();
+    let allowed = match &scope {
+        Scope::All => true,
+        Scope::Enterprise(c) => *c == code,
+        _ => false,
+    };
+    let missing =
+        || v.not_found(format!("没有企业 {code} 的信用记录，或您无权查看。No credit record of {code} in your scope."));
+    if !allowed {
+        return Err(missing());
+    }
+    let Some((size, version, scores)) = credit_scores(&state).await.map_err(|e| v.internal(e))? else {
+        return Err(missing());
+    };
+    let Some(s) = scores.into_iter().find(|s| s.credit_code.as_str() == code) else { return Err(missing()) };
+    let names = state.read.enterprises(&scope).await.map_err(|e| v.internal(e))?;
+    let name = names.iter().find(|e| e.credit_code == code).map_or_else(|| code.clone(), |e| e.name.clone());
+    let records = s
+        .records
+        .iter()
+        .map(|r| {
+            let good = r.polarity == siteledger_domain::rating::Polarity::Good;
+            RecordLine {
+                mapping: r.mapping.clone(),
+                polarity: if good { "良好" } else { "不良" },
+                polarity_class: if good { "ok" } else { "bad" },
+                points: r.points,
+                project: r.project_id.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default(),
+                from: r.effective_from.to_string(),
+                until: r.effective_until.to_string(),
+                kind: r.kind.clone(),
+                position: r.position,
+                event_id: r.event_id.clone(),
+            }
+        })
+        .collect();
+    let page = CreditPage {
+        layout: v.layout(format!("{name} · 信用"), "ratings"),
+        code,
+        name,
+        score: s.score,
+        grade: s.grade,
+        note: format!("信用规则 v{version} · 日志规模 N={size}"),
+        size,
+        records,
+    };
+    Ok(html(&page))
 }

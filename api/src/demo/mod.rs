@@ -273,6 +273,17 @@ pub struct DemoContext {
     pub shutdown: watch::Receiver<bool>,
 }
 
+/// The lock every demo task holds while it reads a key's chain head from the ledger, signs with that key and posts
+/// the records: several areas sign with the same bureau keys, and two chains of one key would fork it
+/// (the ledger records that as equivocation).
+pub fn key_lock(key_id: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: std::sync::OnceLock<std::sync::Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>> =
+        std::sync::OnceLock::new();
+    let locks = LOCKS.get_or_init(Default::default);
+    let mut map = locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    std::sync::Arc::clone(map.entry(key_id.to_owned()).or_default())
+}
+
 impl std::fmt::Debug for DemoContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // No keys in Debug output.

@@ -1,9 +1,192 @@
-//! The demo city's traffic of 星级评定、信用评价与年度监督 (ratings, credit, reports, replay). (Scaffold: the subsystem's issue fills it in.)
+//! The demo city's 星级评定、信用评价与年度督查 traffic, through `POST /v1/events` like everything else:
+//!
+//! 1. The city bureau (市住建局) publishes the first rating policy (`rating.policy.v1` v1: 甬建发〔2020〕72号 as
+//!    written, with the platform's default evidence rules) and the proposed credit rules (`credit.rules.v1` v1),
+//!    once per data directory.
+//! 2. It signs the city's annual supervision report for last year (`report.annual.v1`), computed at the log's
+//!    size at that moment, once per data directory.
+//! 3. Periodically (every 120 ticks, at least 30 s; the first round soon after start) it computes every
+//!    project's rating from the log at its current size and the newest policy, and the project's district bureau
+//!    signs a `rating.decision.v1` whenever the outcome (required, achieved, met) differs from the last one
+//!    issued.
+//!
+//! Each signer's chain is read from the ledger right before signing, so restarts resume cleanly.
 
-use super::DemoContext;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use siteledger_domain::ids::ProjectId;
+use siteledger_domain::rating::{self, RatingEvent};
+use siteledger_ledger::{Direction, EventStore};
+use siteledger_projections::Scope;
+use siteledger_signer::envelope::SignerChain as Chain;
+use siteledger_signer::{Envelope, SigningKey};
+
+use super::{DemoContext, TOKEN_PREFIX, cst_text, post_with_retries};
+use crate::auth::Role;
+use crate::ratings::{self, LogPrefix};
+use crate::reports::{self, ReportRequest};
+use crate::state::AppState;
 
 /// Starts this area's simulated traffic (returns once it is set up; long-running producers are spawned).
 pub(super) async fn start(ctx: &DemoContext) -> anyhow::Result<()> {
-    let _ = ctx;
+    let token = ctx
+        .state
+        .tokens
+        .create(&format!("{TOKEN_PREFIX}rating bureau"), Role::City, None, 30)
+        .await
+        .map_err(|e| anyhow::anyhow!("rating token: {e}"))?;
+    let token = token.secret;
+    let store = ctx.state.ledger.store();
+    let mut first = Vec::new();
+    if !has_kind(store, rating::POLICY_STREAM, rating::POLICY).await? {
+        first.push(RatingEvent::Policy(rating::policy::notice_2020_72()));
+    }
+    if !has_kind(store, rating::CREDIT_RULES_STREAM, rating::CREDIT_RULES).await? {
+        first.push(RatingEvent::CreditRules(rating::credit::proposal_v1()));
+    }
+    let city_lock = super::key_lock(&ctx.city.key_id().to_string());
+    if !first.is_empty() {
+        let _chain = city_lock.lock().await;
+        let envs = sign_all(&ctx.state, &ctx.city, &first).await?;
+        post(ctx, &token, &envs).await?;
+        tracing::info!("demo: the city bureau published rating policy v1 and credit rules v1");
+    }
+    if !has_kind(store, rating::CITY_REPORTS_STREAM, rating::REPORT).await? {
+        let year = ratings::today_shanghai().date().year() - 1;
+        let req =
+            ReportRequest { year, district: None, at_size: ctx.state.ledger.head(), policy_version: None, as_of: None };
+        let report = reports::annual(store, &req).await?;
+        let _chain = city_lock.lock().await;
+        let envs = sign_all(&ctx.state, &ctx.city, &[RatingEvent::Report(report.record.clone())]).await?;
+        post(ctx, &token, &envs).await?;
+        tracing::info!(year, tree_size = req.at_size, content_sha256 = %report.record.content_sha256, "demo: annual report signed");
+    }
+    let issuer = Issuer {
+        state: ctx.state.clone(),
+        ingest: ctx.ingest.clone(),
+        token,
+        // The same key files as the context's district keys (keys are not `Clone`, on purpose).
+        districts: super::DISTRICTS
+            .iter()
+            .map(|d| ctx.key(&format!("district-{}", d.code)))
+            .collect::<anyhow::Result<_>>()?,
+        district_of: ctx.plan.projects.iter().map(|p| (p.project_id.clone(), p.district)).collect(),
+        shutdown: ctx.shutdown.clone(),
+        period: (ctx.tick * 120).clamp(Duration::from_secs(30), Duration::from_secs(3600)),
+        first: (ctx.tick * 10).min(Duration::from_secs(60)),
+        last: BTreeMap::new(),
+    };
+    tokio::spawn(issuer.run());
     Ok(())
+}
+
+async fn has_kind<S: EventStore>(store: &S, stream: &str, kind: &str) -> anyhow::Result<bool> {
+    Ok(store.read_stream(stream, 0, Direction::Forward, 1000).await?.iter().any(|e| e.kind == kind))
+}
+
+/// Signs `events` in order with `key`, continuing its chain as stored in the ledger.
+async fn sign_all(state: &AppState, key: &SigningKey, events: &[RatingEvent]) -> anyhow::Result<Vec<Envelope>> {
+    let key_id = key.key_id().to_string();
+    let mut chain = match state.ledger.store().signer_head(&key_id).await? {
+        Some(h) => Chain::after(h.signer_seq, h.leaf_hash),
+        None => Chain::new(),
+    };
+    let at = cst_text(time::OffsetDateTime::now_utc());
+    let mut out = Vec::with_capacity(events.len());
+    for e in events {
+        let stream = e.expected_stream();
+        out.push(chain.sign(key, uuid::Uuid::now_v7(), &stream, e.kind(), &at, e.to_payload())?);
+    }
+    Ok(out)
+}
+
+async fn post(ctx: &DemoContext, token: &str, envs: &[Envelope]) -> anyhow::Result<()> {
+    let answer = post_with_retries(&ctx.ingest, token, envs, &ctx.shutdown).await?;
+    for r in answer.rejections() {
+        tracing::warn!(code = ?r.code, message = ?r.message, "demo rating record rejected");
+    }
+    Ok(())
+}
+
+/// Issues rating decisions periodically.
+struct Issuer {
+    state: AppState,
+    ingest: super::IngestClient,
+    token: String,
+    districts: Vec<SigningKey>,
+    district_of: BTreeMap<String, usize>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    period: Duration,
+    first: Duration,
+    /// Project → (required, achieved, meets) of the last decision issued.
+    last: BTreeMap<String, (Option<u8>, u8, Option<bool>)>,
+}
+
+impl Issuer {
+    async fn run(mut self) {
+        let mut shutdown = self.shutdown.clone();
+        let mut wait = self.first;
+        // Decisions already in the log (a restart): issue only what changed since.
+        if let Ok(rows) = self.state.read.rating_latest(&Scope::All).await {
+            for r in rows {
+                let required = r.required.and_then(|v| u8::try_from(v).ok());
+                let achieved = u8::try_from(r.achieved).unwrap_or(0);
+                self.last.insert(r.project_id, (required, achieved, r.meets));
+            }
+        }
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+            wait = self.period;
+            if let Err(e) = self.round().await {
+                if *self.shutdown.borrow() {
+                    return;
+                }
+                tracing::warn!(error = %e, "demo: rating round failed; retrying next period");
+            }
+        }
+    }
+
+    async fn round(&mut self) -> anyhow::Result<()> {
+        let store = self.state.ledger.store();
+        let size = self.state.ledger.head();
+        let prefix = LogPrefix::load(store, size, None).await?;
+        let Some(version) = prefix.latest_policy_version() else { return Ok(()) };
+        let as_of = ratings::today_shanghai();
+        let mut by_district: BTreeMap<usize, Vec<RatingEvent>> = BTreeMap::new();
+        let mut outcomes = Vec::new();
+        for p in prefix.fold.registry.projects() {
+            let Some(&district) = self.district_of.get(p.project_id.as_str()) else { continue };
+            let id: &ProjectId = &p.project_id;
+            let d = ratings::decision(&prefix, id, version, as_of)?;
+            let outcome = (d.required.map(|l| l.get()), d.achieved.get(), d.meets);
+            if self.last.get(id.as_str()) == Some(&outcome) {
+                continue;
+            }
+            outcomes.push((id.as_str().to_owned(), outcome));
+            by_district.entry(district).or_default().push(RatingEvent::Decision(d));
+        }
+        let mut issued = 0;
+        for (district, events) in by_district {
+            let Some(key) = self.districts.get(district) else { continue };
+            let lock = super::key_lock(&key.key_id().to_string());
+            let _chain = lock.lock().await;
+            let envs = sign_all(&self.state, key, &events).await?;
+            let answer = post_with_retries(&self.ingest, &self.token, &envs, &self.shutdown).await?;
+            for r in answer.rejections() {
+                tracing::warn!(code = ?r.code, message = ?r.message, "demo rating decision rejected");
+            }
+            issued += answer.accepted;
+        }
+        for (id, outcome) in outcomes {
+            self.last.insert(id, outcome);
+        }
+        if issued > 0 {
+            tracing::info!(issued, tree_size = size, policy_version = version, "demo: rating decisions issued");
+        }
+        Ok(())
+    }
 }

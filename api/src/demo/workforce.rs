@@ -130,6 +130,9 @@ pub(super) async fn start(ctx: &DemoContext) -> anyhow::Result<()> {
     // One enterprise key per general contractor and owner, one gate key per project.
     let mut ent: BTreeMap<String, Signer> = BTreeMap::new();
     let mut enrolments = Vec::new();
+    // Other areas sign with the city key too: hold its lock from reading the chain head to posting (no fork).
+    let city_lock = super::key_lock(&ctx.city.key_id().to_string());
+    let city_guard = city_lock.lock().await;
     let mut city_chain = match store.signer_head(&ctx.city.key_id().to_string()).await? {
         Some(h) => SignerChain::after(h.signer_seq, h.leaf_hash),
         None => SignerChain::new(),
@@ -179,6 +182,7 @@ pub(super) async fn start(ctx: &DemoContext) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("workforce demo token: {e}"))?;
     post(ctx, &token.secret, &enrolments).await?;
+    drop(city_guard);
 
     let today = LocalDate::parse("2026-08-20").map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut envs = Vec::new();

@@ -1,16 +1,428 @@
-//! Open-API handlers of 星级评定、信用评价与年度监督 (ratings, credit, reports, replay). (Scaffold: the subsystem's issue fills it in.)
+//! Open-API handlers of 星级评定、信用评价与年度督查 (ratings, credit, reports, replay, court packages).
+//!
+//! Lists of issued decisions and signed reports come from the read models; everything that is *computed* —
+//! a decision, credit scores, an annual report, a replay, a court package — is computed from the ledger's first
+//! N records (`at_size`, default the current head), never from read models, so the answer for a given N never
+//! changes. Every handler applies the caller's scope.
 
+use axum::Json;
 use axum::Router;
-use utoipa::OpenApi;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use siteledger_domain::LocalDate;
+use siteledger_domain::district::DistrictCode;
+use siteledger_domain::ids::{CreditCode, ProjectId};
+use siteledger_projections::Scope;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use uuid::Uuid;
 
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::evidence::{self, Selection};
+use crate::extract::{Path, Query};
+use crate::ratings::{self, LogPrefix};
+use crate::replay::{self, Subject};
+use crate::reports::{self, ReportRequest};
 use crate::state::AppState;
 
 /// The routes of this area (merged into the server's router).
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/v1/ratings", get(latest))
+        .route("/v1/ratings/{project_id}", get(history))
+        .route("/v1/ratings/{project_id}/compute", get(compute))
+        .route("/v1/rating-policies", get(policies))
+        .route("/v1/credit", get(credit))
+        .route("/v1/reports", get(reports_list))
+        .route("/v1/reports/annual", get(annual))
+        .route("/v1/replay/projects/{project_id}", get(replay_project))
+        .route("/v1/replay/enterprises/{credit_code}", get(replay_enterprise))
+        .route("/v1/evidence/export", post(export))
 }
 
 /// This area's part of the OpenAPI document (merged into `/openapi.json`).
 #[derive(Debug, OpenApi)]
-#[openapi()]
+#[openapi(paths(
+    latest,
+    history,
+    compute,
+    policies,
+    credit,
+    reports_list,
+    annual,
+    replay_project,
+    replay_enterprise,
+    export
+))]
 pub struct Doc;
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("没有项目 {id}，或您无权查看 / no project {id} in your scope"))
+}
+
+fn json_value<T: serde::Serialize>(v: &T) -> Result<Json<Value>, ApiError> {
+    Ok(Json(serde_json::to_value(v).map_err(ApiError::internal)?))
+}
+
+/// The latest issued rating decision of every visible project.
+#[utoipa::path(get, path = "/v1/ratings", tag = "rating",
+    responses((status = 200, description = "Latest rating.decision.v1 per project", body = Vec<Object>)), security(("bearer" = [])))]
+pub async fn latest(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+    json_value(&state.read.rating_latest(&principal.scope()).await?)
+}
+
+/// A project's rating history (issued decisions, newest first) and its days with data per application over the
+/// last 30 days.
+#[utoipa::path(get, path = "/v1/ratings/{project_id}", tag = "rating", params(("project_id" = String, Path, description = "Project id")),
+    responses((status = 200, description = "History and days with data", body = Object), (status = 404, description = "No such project in the caller's scope", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn history(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(project_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let scope = principal.scope();
+    if !state.access.allows_project(&scope, &project_id) {
+        return Err(not_found(&project_id));
+    }
+    let since = ratings::today_shanghai()
+        .date()
+        .checked_sub(time::Duration::days(29))
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    let history = state.read.rating_history(&scope, &project_id).await?;
+    let days = state.read.rating_app_days(&scope, &project_id, &since).await?;
+    Ok(Json(
+        json!({"project_id": project_id, "decisions": history, "days_with_data_since": since, "applications": days}),
+    ))
+}
+
+/// Where and how to compute.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ComputeQuery {
+    /// Tree size (default: the current log size).
+    pub at_size: Option<u64>,
+    /// Policy version (default: the newest published within the prefix).
+    pub policy_version: Option<u32>,
+    /// As-of date `YYYY-MM-DD` (default: today in Asia/Shanghai).
+    pub as_of: Option<String>,
+}
+
+async fn at_size(state: &AppState, at: Option<u64>) -> Result<u64, ApiError> {
+    let head = state.ledger.head();
+    match at {
+        Some(n) if n > head => Err(ApiError::BadRequest(format!("tree size {n} exceeds the log size {head}"))),
+        Some(n) => Ok(n),
+        None => Ok(head),
+    }
+}
+
+fn as_of(s: Option<&str>) -> Result<LocalDate, ApiError> {
+    match s {
+        Some(s) => LocalDate::parse(s).map_err(|e| ApiError::BadRequest(format!("as_of: {e}"))),
+        None => Ok(ratings::today_shanghai()),
+    }
+}
+
+/// Computes a project's rating from the log's first N records: the exact `rating.decision.v1` payload, its
+/// canonical bytes' SHA-256, and the evidence document it hashes.
+#[utoipa::path(get, path = "/v1/ratings/{project_id}/compute", tag = "rating", params(("project_id" = String, Path, description = "Project id"), ComputeQuery),
+    responses((status = 200, description = "Decision, its hash and the evidence", body = Object), (status = 404, description = "No such project in the caller's scope", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn compute(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(project_id): Path<String>,
+    Query(q): Query<ComputeQuery>,
+) -> Result<Json<Value>, ApiError> {
+    if !state.access.allows_project(&principal.scope(), &project_id) {
+        return Err(not_found(&project_id));
+    }
+    let id = ProjectId::parse(&project_id).map_err(|_| not_found(&project_id))?;
+    let n = at_size(&state, q.at_size).await?;
+    let prefix = LogPrefix::load(state.ledger.store(), n, None).await?;
+    let version = match q.policy_version {
+        Some(v) => v,
+        None => prefix
+            .latest_policy_version()
+            .ok_or_else(|| ApiError::BadRequest(format!("no rating policy is published at tree size {n}")))?,
+    };
+    let as_of = as_of(q.as_of.as_deref())?;
+    let d = ratings::decision(&prefix, &id, version, as_of)?;
+    let policy = prefix.policy(version)?;
+    Ok(Json(json!({
+        "decision": d,
+        "decision_sha256": ratings::sha256_hex(&ratings::decision_bytes(&d)),
+        "evidence": ratings::evidence_document(&prefix, &id, policy, as_of),
+    })))
+}
+
+/// Published rating policies and credit rules (public documents).
+#[utoipa::path(get, path = "/v1/rating-policies", tag = "rating",
+    responses((status = 200, description = "Versions of rating.policy.v1 and credit.rules.v1", body = Vec<Object>)), security(("bearer" = [])))]
+pub async fn policies(State(state): State<AppState>, _principal: Principal) -> Result<Json<Value>, ApiError> {
+    json_value(&state.read.rating_policies().await?)
+}
+
+/// Credit computation parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CreditQuery {
+    /// Tree size (default: the current log size).
+    pub at_size: Option<u64>,
+    /// Credit rules version (default: the newest published within the prefix).
+    pub rules_version: Option<u32>,
+    /// As-of date `YYYY-MM-DD` (default: today in Asia/Shanghai).
+    pub as_of: Option<String>,
+    /// Only this enterprise.
+    pub enterprise: Option<String>,
+}
+
+/// Enterprise credit scores computed from the log: every point with the event id and position behind it
+/// (prove each with `GET /v1/log/proof/inclusion?index=<position>&size=<tree_size>`). The scoring model is the
+/// platform's proposal, not a regulation (docs/RATING.md). Enterprises see their own score; district bureaus
+/// the enterprises taking part in their district's projects.
+#[utoipa::path(get, path = "/v1/credit", tag = "rating", params(CreditQuery),
+    responses((status = 200, description = "Scores, grades and records", body = Object)), security(("bearer" = [])))]
+pub async fn credit(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<CreditQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let scope = principal.scope();
+    let n = at_size(&state, q.at_size).await?;
+    let store = state.ledger.store();
+    let version = match q.rules_version {
+        Some(v) => v,
+        None => ratings::latest_rules_version(store, n)
+            .await?
+            .ok_or_else(|| ApiError::BadRequest(format!("no credit rules are published at tree size {n}")))?,
+    };
+    let prefix = LogPrefix::load(store, n, Some(version)).await?;
+    let rules = ratings::credit_rules_at(store, n, version).await?;
+    let as_of = as_of(q.as_of.as_deref())?;
+    let reg = &prefix.fold.registry;
+    let scores: Vec<_> = ratings::credit_scores(&prefix, &rules, as_of)
+        .into_iter()
+        .filter(|s| q.enterprise.as_deref().is_none_or(|e| s.credit_code.as_str() == e))
+        .filter(|s| match &scope {
+            Scope::All => true,
+            Scope::Nothing => false,
+            Scope::Enterprise(c) => s.credit_code.as_str() == c,
+            Scope::District(d) => reg.projects_of_enterprise(&s.credit_code).any(|p| p.district.as_str() == d),
+        })
+        .map(|s| {
+            let name = reg.enterprise(&s.credit_code).map(|e| e.name.as_str().to_owned());
+            json!({"credit_code": s.credit_code.as_str(), "name": name, "score": s.score, "grade": s.grade, "records": s.records})
+        })
+        .collect();
+    Ok(Json(
+        json!({"tree_size": n, "rules_version": version, "as_of": as_of.to_string(), "base_points": rules.base_points, "scores": scores}),
+    ))
+}
+
+/// Signed annual reports visible to the caller.
+#[utoipa::path(get, path = "/v1/reports", tag = "rating",
+    responses((status = 200, description = "report.annual.v1 records", body = Vec<Object>)), security(("bearer" = [])))]
+pub async fn reports_list(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+    json_value(&state.read.rating_reports(&principal.scope()).await?)
+}
+
+/// Annual report parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AnnualQuery {
+    /// The year.
+    pub year: i32,
+    /// District code; the whole city if absent.
+    pub district: Option<String>,
+    /// Tree size (default: the current log size).
+    pub at_size: Option<u64>,
+    /// Policy version (default: the newest within the prefix).
+    pub policy_version: Option<u32>,
+    /// `html` (default), `csv` or `json`.
+    pub format: Option<String>,
+}
+
+/// The annual supervision report of a district or the city, computed at a tree size: the same size always gives
+/// the same bytes (response header `X-Content-SHA256` is the document's digest, as `report.annual.v1` records it).
+#[utoipa::path(get, path = "/v1/reports/annual", tag = "rating", params(AnnualQuery),
+    responses((status = 200, description = "The report (HTML, CSV or JSON)", body = String), (status = 403, description = "Not the caller's district", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn annual(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<AnnualQuery>,
+) -> Result<Response, ApiError> {
+    let district = q
+        .district
+        .as_deref()
+        .map(DistrictCode::parse)
+        .transpose()
+        .map_err(|e| ApiError::BadRequest(format!("district: {e}")))?;
+    match (principal.scope(), &district) {
+        (Scope::All, _) => {}
+        (Scope::District(d), Some(x)) if x.as_str() == d => {}
+        _ => {
+            return Err(ApiError::Forbidden(
+                "年度督查报告仅对市住建局、审计和本区县(市)住建部门开放 / annual reports: city, auditors, or a district's own".into(),
+            ));
+        }
+    }
+    let n = at_size(&state, q.at_size).await?;
+    let req = ReportRequest { year: q.year, district, at_size: n, policy_version: q.policy_version, as_of: None };
+    let r = reports::annual(state.ledger.store(), &req).await?;
+    let (body, ctype) = match q.format.as_deref().unwrap_or("html") {
+        "html" => (r.html.into_bytes(), "text/html; charset=utf-8"),
+        "csv" => (r.csv.into_bytes(), "text/csv; charset=utf-8"),
+        "json" => (r.json, "application/json"),
+        other => return Err(ApiError::BadRequest(format!("format {other:?}: use html, csv or json"))),
+    };
+    let mut resp = Response::new(Body::from(body));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    if let Ok(v) = HeaderValue::from_str(r.record.content_sha256.as_str()) {
+        h.insert("x-content-sha256", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&n.to_string()) {
+        h.insert("x-tree-size", v);
+    }
+    Ok(resp)
+}
+
+/// Replay point.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ReplayQuery {
+    /// A tree size, or an RFC 3339 instant (the size the ledger had then); default the current size.
+    pub as_of: Option<String>,
+}
+
+async fn replay_size(state: &AppState, as_of: Option<&str>) -> Result<u64, ApiError> {
+    match as_of {
+        Some(a) => Ok(ratings::resolve_as_of(state.ledger.store(), a).await?),
+        None => Ok(state.ledger.head()),
+    }
+}
+
+/// A project's state at a tree size or instant, the records that produced it and their inclusion proofs.
+#[utoipa::path(get, path = "/v1/replay/projects/{project_id}", tag = "rating", params(("project_id" = String, Path, description = "Project id"), ReplayQuery),
+    responses((status = 200, description = "Replay document", body = Object), (status = 404, description = "No such project in the caller's scope", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn replay_project(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(project_id): Path<String>,
+    Query(q): Query<ReplayQuery>,
+) -> Result<Json<Value>, ApiError> {
+    if !state.access.allows_project(&principal.scope(), &project_id) {
+        return Err(not_found(&project_id));
+    }
+    let id = ProjectId::parse(&project_id).map_err(|_| not_found(&project_id))?;
+    let n = replay_size(&state, q.as_of.as_deref()).await?;
+    Ok(Json(replay::replay(state.ledger.store(), &Subject::Project(id), n).await?))
+}
+
+/// An enterprise's state (projects, credit score and the records behind it) at a tree size or instant. City
+/// and auditors see any enterprise; an enterprise sees itself.
+#[utoipa::path(get, path = "/v1/replay/enterprises/{credit_code}", tag = "rating", params(("credit_code" = String, Path, description = "统一社会信用代码"), ReplayQuery),
+    responses((status = 200, description = "Replay document", body = Object), (status = 404, description = "No such enterprise in the caller's scope", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn replay_enterprise(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(credit_code): Path<String>,
+    Query(q): Query<ReplayQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let missing = || {
+        ApiError::NotFound(format!("没有企业 {credit_code}，或您无权查看 / no enterprise {credit_code} in your scope"))
+    };
+    match principal.scope() {
+        Scope::All => {}
+        Scope::Enterprise(c) if c == credit_code => {}
+        _ => return Err(missing()),
+    }
+    let code = CreditCode::parse(&credit_code).map_err(|_| missing())?;
+    let n = replay_size(&state, q.as_of.as_deref()).await?;
+    Ok(Json(replay::replay(state.ledger.store(), &Subject::Enterprise(code), n).await?))
+}
+
+/// What goes into a court package: event ids, or a stream (prefix) with optional kind prefix and time range.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportRequest {
+    /// Event ids.
+    #[serde(default)]
+    pub event_ids: Vec<String>,
+    /// A stream, or a prefix ending in `/` or `*`.
+    pub stream: Option<String>,
+    /// Kind prefix.
+    pub kind: Option<String>,
+    /// Occurred at or after (RFC 3339).
+    pub from: Option<String>,
+    /// Occurred before (RFC 3339).
+    pub to: Option<String>,
+    /// Payload members that must have these values (e.g. `{"source": "TC-01"}`).
+    #[serde(default, rename = "where")]
+    pub payload_equals: std::collections::BTreeMap<String, String>,
+}
+
+/// One evidence bundle (docs/FORMAT.md §7) for the selected records, for `siteledger-verify`. Every selected
+/// record must be visible to the caller.
+#[utoipa::path(post, path = "/v1/evidence/export", tag = "transparency", request_body = ExportRequest,
+    responses((status = 200, description = "Canonical evidence bundle", content_type = "application/json", body = Object), (status = 400, description = "Bad selection", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn export(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(req): Json<ExportRequest>,
+) -> Result<Response, ApiError> {
+    let time = |name: &str, v: &Option<String>| {
+        v.as_deref()
+            .map(|s| {
+                siteledger_signer::envelope::parse_time(s).map_err(|e| ApiError::BadRequest(format!("{name}: {e}")))
+            })
+            .transpose()
+    };
+    let sel = if req.event_ids.is_empty() {
+        let stream = req.stream.clone().ok_or_else(|| ApiError::BadRequest("give event_ids or stream".into()))?;
+        Selection::Filter {
+            stream,
+            kind_prefix: req.kind.clone(),
+            from: time("from", &req.from)?,
+            to: time("to", &req.to)?,
+            payload_equals: req.payload_equals.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        }
+    } else {
+        let ids = req
+            .event_ids
+            .iter()
+            .map(|s| Uuid::parse_str(s).map_err(|_| ApiError::BadRequest(format!("{s:?} is not an event id"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        Selection::Ids(ids)
+    };
+    let store = state.ledger.store();
+    let scope = principal.scope();
+    for e in evidence::select(store, &sel).await? {
+        if !state.access.allows(&scope, &e.stream) {
+            return Err(ApiError::NotFound(format!("no record {} in your scope", e.event_id)));
+        }
+    }
+    let vkey = state.ledger.log_verifier().vkey();
+    let bundle = match evidence::export(store, &vkey, &sel).await {
+        Err(ratings::RatingError::Invalid(m)) if m.contains("newer than the latest checkpoint") => {
+            state.ledger.checkpoint_now().await?;
+            evidence::export(store, &vkey, &sel).await?
+        }
+        other => other?,
+    };
+    let mut r = Response::new(Body::from(bundle.to_bytes()));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"evidence-package.json\""),
+    );
+    Ok(r.into_response())
+}

@@ -10,5 +10,6 @@ mod demo;
 mod feed;
 mod go_live;
 mod ingest;
+mod rating;
 mod transparency;
 mod workforce;

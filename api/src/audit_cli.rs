@@ -1,0 +1,247 @@
+//! The auditing commands of `siteledger`: `report annual`, `replay` and `evidence export`. They read the event
+//! store directly (read-only), so they run beside a live server and give the same bytes as the API.
+//!
+//! ```text
+//! siteledger report annual --year 2026 [--district 330212] --at-size 120000 [--out DIR] [--sign-key FILE]
+//! siteledger replay --as-of 2026-11-24T12:00:00+08:00 --project NB-2025-0017 [--out FILE]
+//! siteledger replay --as-of 120000 --enterprise 91330200MA2CL3XX9U
+//! siteledger evidence export --event <uuid> [--event <uuid> …] --out case.json
+//! siteledger evidence export --stream project/NB-2025-0017/alarms --kind alarm.raised --where source=TC-01 --from 2026-11-01T00:00:00+08:00 --to 2026-12-01T00:00:00+08:00 --out case.json
+//! ```
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use siteledger_domain::LocalDate;
+use siteledger_domain::district::DistrictCode;
+use siteledger_domain::ids::{CreditCode, ProjectId};
+use siteledger_domain::rating::AnnualReport;
+use siteledger_ledger::{AnyStore, EventStore};
+use siteledger_signer::SigningKey;
+use siteledger_signer::envelope::SignerChain;
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::evidence::{self, Selection};
+use crate::replay::{self, Subject};
+use crate::reports::{self, ReportRequest};
+
+/// `report annual` arguments.
+#[derive(Debug, Args)]
+pub struct AnnualArgs {
+    /// The year reported on.
+    #[arg(long)]
+    pub year: i32,
+    /// A district code (`330212`, `ZONE-NBHTZ`); the whole city if absent.
+    #[arg(long)]
+    pub district: Option<String>,
+    /// The tree size to compute at (the same size always gives the same bytes).
+    #[arg(long)]
+    pub at_size: u64,
+    /// Policy version (default: the newest published within the first N records).
+    #[arg(long)]
+    pub policy_version: Option<u32>,
+    /// Evidence windows end on this date (default: 31 December of the year).
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Directory for `report-<scope>-<year>-<N>.{html,csv,json}`.
+    #[arg(long, default_value = ".")]
+    pub out: PathBuf,
+    /// A bureau key file: also write the signed `report.annual.v1` envelope (a JSON array ready for
+    /// `POST /v1/events`).
+    #[arg(long)]
+    pub sign_key: Option<PathBuf>,
+}
+
+/// `replay` arguments.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A tree size, or an RFC 3339 instant (the size the ledger had then).
+    #[arg(long)]
+    pub as_of: String,
+    /// A project id.
+    #[arg(long, conflicts_with = "enterprise")]
+    pub project: Option<String>,
+    /// An enterprise's credit code.
+    #[arg(long)]
+    pub enterprise: Option<String>,
+    /// Write the JSON here instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `evidence export` arguments.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// An event id (repeatable).
+    #[arg(long = "event")]
+    pub events: Vec<String>,
+    /// A stream, or a stream prefix ending in `/` or `*`.
+    #[arg(long, conflicts_with = "events")]
+    pub stream: Option<String>,
+    /// Only kinds starting with this (e.g. `alarm.`).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Records that occurred at or after this RFC 3339 instant.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Records that occurred before this RFC 3339 instant.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only records whose payload member FIELD has VALUE (repeatable), e.g. `--where source=TC-01`.
+    #[arg(long = "where", value_name = "FIELD=VALUE")]
+    pub payload_equals: Vec<String>,
+    /// The bundle file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
+    AnyStore::open(&config.store_url()).await.context("cannot open the event store")
+}
+
+/// `siteledger report annual`.
+pub async fn report_annual(config: &Config, args: AnnualArgs) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let district = args
+        .district
+        .as_deref()
+        .map(DistrictCode::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--district: {e}"))?;
+    let as_of = args.as_of.as_deref().map(LocalDate::parse).transpose().map_err(|e| anyhow::anyhow!("--as-of: {e}"))?;
+    let req = ReportRequest {
+        year: args.year,
+        district: district.clone(),
+        at_size: args.at_size,
+        policy_version: args.policy_version,
+        as_of,
+    };
+    let report = reports::annual(&store, &req).await?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let scope = district.as_ref().map_or("city", DistrictCode::as_str);
+    let base = args.out.join(format!("report-{scope}-{}-{}", args.year, args.at_size));
+    let write = |ext: &str, bytes: &[u8]| -> anyhow::Result<PathBuf> {
+        let p = base.with_extension(ext);
+        std::fs::write(&p, bytes).with_context(|| format!("cannot write {}", p.display()))?;
+        Ok(p)
+    };
+    let html = write("html", report.html.as_bytes())?;
+    let csv = write("csv", report.csv.as_bytes())?;
+    let json = write("json", &report.json)?;
+    println!(
+        "{}\n{}\n{}\ncontent sha256 {}\nhtml sha256 {}\ncsv sha256 {}",
+        html.display(),
+        csv.display(),
+        json.display(),
+        report.record.content_sha256,
+        report.record.html_sha256,
+        report.record.csv_sha256
+    );
+    if let Some(key_path) = &args.sign_key {
+        let key = SigningKey::read_file(key_path).with_context(|| format!("cannot read {}", key_path.display()))?;
+        let env = sign_report(&store, &key, &report.record).await?;
+        let p = write("envelope.json", &crate::demo::client::IngestClient::body(std::slice::from_ref(&env)))?;
+        println!("{} (signed report.annual.v1, POST it to /v1/events)", p.display());
+    }
+    Ok(())
+}
+
+/// Signs a `report.annual.v1` record with `key`, continuing the key's chain as stored.
+pub async fn sign_report(
+    store: &AnyStore,
+    key: &SigningKey,
+    record: &AnnualReport,
+) -> anyhow::Result<siteledger_signer::Envelope> {
+    let key_id = key.key_id().to_string();
+    let mut chain = match store.signer_head(&key_id).await? {
+        Some(h) => SignerChain::after(h.signer_seq, h.leaf_hash),
+        None => SignerChain::new(),
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let at = now
+        .to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC))
+        .replace_nanosecond(0)
+        .unwrap_or(now)
+        .format(&time::format_description::well_known::Rfc3339)?;
+    let event = siteledger_domain::rating::RatingEvent::Report(record.clone());
+    let stream = event.expected_stream();
+    let id = Uuid::now_v7();
+    Ok(chain.sign(key, id, &stream, siteledger_domain::rating::REPORT, &at, event.to_payload())?)
+}
+
+/// `siteledger replay`.
+pub async fn replay(config: &Config, args: ReplayArgs) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let subject = match (&args.project, &args.enterprise) {
+        (Some(p), None) => Subject::Project(ProjectId::parse(p).map_err(|e| anyhow::anyhow!("--project: {e}"))?),
+        (None, Some(c)) => Subject::Enterprise(CreditCode::parse(c).map_err(|e| anyhow::anyhow!("--enterprise: {e}"))?),
+        _ => anyhow::bail!("give --project ID or --enterprise CREDIT_CODE"),
+    };
+    let size = crate::ratings::resolve_as_of(&store, &args.as_of).await?;
+    let doc = replay::replay(&store, &subject, size).await?;
+    let text = serde_json::to_string_pretty(&doc)?;
+    match &args.out {
+        Some(p) => {
+            std::fs::write(p, text.as_bytes()).with_context(|| format!("cannot write {}", p.display()))?;
+            println!("{} (tree size {size}, sha256 {})", p.display(), doc["sha256"].as_str().unwrap_or_default());
+        }
+        None => println!("{text}"),
+    }
+    Ok(())
+}
+
+fn time_arg(name: &str, v: Option<&str>) -> anyhow::Result<Option<time::OffsetDateTime>> {
+    v.map(|s| siteledger_signer::envelope::parse_time(s).map_err(|e| anyhow::anyhow!("--{name} {s:?}: {e}")))
+        .transpose()
+}
+
+/// `siteledger evidence export`.
+pub async fn evidence_export(config: &Config, args: ExportArgs) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let selection = if args.events.is_empty() {
+        let stream = args.stream.clone().ok_or_else(|| anyhow::anyhow!("give --event ID… or --stream S"))?;
+        Selection::Filter {
+            stream,
+            kind_prefix: args.kind.clone(),
+            from: time_arg("from", args.from.as_deref())?,
+            to: time_arg("to", args.to.as_deref())?,
+            payload_equals: args
+                .payload_equals
+                .iter()
+                .map(|w| {
+                    w.split_once('=')
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .ok_or_else(|| anyhow::anyhow!("--where {w:?}: write FIELD=VALUE"))
+                })
+                .collect::<anyhow::Result<_>>()?,
+        }
+    } else {
+        let ids = args
+            .events
+            .iter()
+            .map(|s| Uuid::parse_str(s).map_err(|_| anyhow::anyhow!("--event {s:?} is not an event id")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Selection::Ids(ids)
+    };
+    // The log key's name is the checkpoints' origin (FORMAT.md §6): take it from the stored checkpoint, so the
+    // package names the log exactly as the running server signs it, whatever this command's configuration says.
+    let mut cfg = config.clone();
+    if let Some(origin) = store.latest_checkpoint().await?.and_then(|c| c.note.lines().next().map(str::to_owned)) {
+        cfg.log_origin = origin;
+    }
+    let (vkey, _) = crate::admin::show_keys(&cfg)?;
+    let bundle = evidence::export(&store, &vkey, &selection).await?;
+    let bytes = bundle.to_bytes();
+    std::fs::write(&args.out, &bytes).with_context(|| format!("cannot write {}", args.out.display()))?;
+    let records = bundle.records.len();
+    let checkpoint_size = bundle.checkpoint.lines().nth(1).unwrap_or_default();
+    println!(
+        "{}: {records} records (with their signers' enrollments), checkpoint size {checkpoint_size}; check with \
+         siteledger-verify {} --log-key '{vkey}'",
+        args.out.display(),
+        args.out.display()
+    );
+    Ok(())
+}

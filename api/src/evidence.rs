@@ -1,0 +1,199 @@
+//! Court packages (证据包): one evidence bundle (docs/FORMAT.md §7) for a set of records chosen by event id or by a
+//! filter (one stream or stream prefix, optionally a kind prefix, over a time range), read-only from the store,
+//! so `siteledger evidence export` can run beside a live server. `siteledger-verify` checks the file offline.
+//!
+//! The bundle proves every record into the newest stored checkpoint and carries the enrollment record of every
+//! signer, up to the roots of trust, exactly as `GET /v1/evidence/{id}` does for one record.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use siteledger_ledger::{EventStore, StoredEvent};
+use siteledger_signer::bundle::{BUNDLE_FORMAT, Bundle, BundleKey, bundle_record};
+use siteledger_signer::merkle::{Hash, ProofPlan};
+use siteledger_signer::{Envelope, PublicKey};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::ratings::RatingError;
+
+/// Records per store page when scanning.
+const PAGE: usize = 1000;
+/// At most this many records in one package (a court package is read by people).
+pub const MAX_RECORDS: usize = 20_000;
+
+/// Which records go into the package.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    /// These event ids.
+    Ids(Vec<Uuid>),
+    /// Records whose stream is `stream` or starts with `stream` + `/` (or, when `stream` ends with `/` or `*`, starts
+    /// with it), of kinds starting with `kind_prefix`, that occurred in `[from, to)`.
+    Filter {
+        /// Stream or stream prefix.
+        stream: String,
+        /// Kind prefix (e.g. `alarm.`), if any.
+        kind_prefix: Option<String>,
+        /// Earliest `occurred_at` (inclusive).
+        from: Option<OffsetDateTime>,
+        /// Latest `occurred_at` (exclusive).
+        to: Option<OffsetDateTime>,
+        /// Payload members that must have these values (strings as written, numbers in decimal), e.g.
+        /// `source = TC-01` for one crane's alarms or a worker's id for one worker's wage records.
+        payload_equals: Vec<(String, String)>,
+    },
+}
+
+fn stream_matches(pattern: &str, stream: &str) -> bool {
+    if let Some(p) = pattern.strip_suffix('*') {
+        return stream.starts_with(p);
+    }
+    if pattern.ends_with('/') {
+        return stream.starts_with(pattern);
+    }
+    stream == pattern || stream.strip_prefix(pattern).is_some_and(|r| r.starts_with('/'))
+}
+
+fn payload_matches(leaf: &[u8], wanted: &[(String, String)]) -> bool {
+    let Ok(env) = Envelope::parse(leaf) else { return false };
+    wanted.iter().all(|(k, v)| match env.payload().get(k) {
+        Some(serde_json::Value::String(s)) => s == v,
+        Some(serde_json::Value::Number(n)) => n.to_string() == *v,
+        Some(serde_json::Value::Bool(b)) => b.to_string() == *v,
+        _ => false,
+    })
+}
+
+/// Inclusion proof of `index` in the tree of `size`, from the store's nodes.
+pub async fn inclusion<S: EventStore>(store: &S, index: u64, size: u64) -> Result<Vec<Hash>, RatingError> {
+    let plan = ProofPlan::inclusion(index, size).map_err(|e| RatingError::Invalid(e.to_string()))?;
+    let nodes = store.read_nodes(&plan.nodes()).await?;
+    plan.assemble(&nodes).map_err(|e| RatingError::Corrupt(e.to_string()))
+}
+
+/// Consistency proof from `old` to `new`, from the store's nodes.
+pub async fn consistency<S: EventStore>(store: &S, old: u64, new: u64) -> Result<Vec<Hash>, RatingError> {
+    let plan = ProofPlan::consistency(old, new).map_err(|e| RatingError::Invalid(e.to_string()))?;
+    let nodes = store.read_nodes(&plan.nodes()).await?;
+    plan.assemble(&nodes).map_err(|e| RatingError::Corrupt(e.to_string()))
+}
+
+/// Root hash of the first `size` leaves.
+pub async fn root_at<S: EventStore>(store: &S, size: u64) -> Result<Hash, RatingError> {
+    let nodes = store.read_nodes(&siteledger_signer::merkle::range_nodes(0, size)).await?;
+    Ok(siteledger_signer::merkle::fold_range(&nodes))
+}
+
+/// The records a selection names, in position order.
+pub async fn select<S: EventStore>(store: &S, sel: &Selection) -> Result<Vec<StoredEvent>, RatingError> {
+    let mut found = match sel {
+        Selection::Ids(ids) => {
+            let found = store.events_by_id(ids).await?;
+            let have: BTreeSet<Uuid> = found.iter().map(|e| e.event_id).collect();
+            let missing: Vec<String> = ids.iter().filter(|i| !have.contains(i)).map(ToString::to_string).collect();
+            if !missing.is_empty() {
+                return Err(RatingError::Invalid(format!("no such event: {}", missing.join(", "))));
+            }
+            found
+        }
+        Selection::Filter { stream, kind_prefix, from, to, payload_equals } => {
+            let head = store.head().await?;
+            let mut out = Vec::new();
+            let mut next = 0u64;
+            while next < head {
+                let page = store.read_all(next, PAGE).await?;
+                let Some(last) = page.last() else { break };
+                next = last.position + 1;
+                for e in page {
+                    if !stream_matches(stream, &e.stream)
+                        || kind_prefix.as_ref().is_some_and(|k| !e.kind.starts_with(k.as_str()))
+                    {
+                        continue;
+                    }
+                    let t = siteledger_signer::envelope::parse_time(&e.occurred_at).unwrap_or(e.recorded_at);
+                    if from.is_some_and(|f| t < f) || to.is_some_and(|u| t >= u) {
+                        continue;
+                    }
+                    if !payload_equals.is_empty() && !payload_matches(&e.leaf, payload_equals) {
+                        continue;
+                    }
+                    out.push(e);
+                    if out.len() > MAX_RECORDS {
+                        return Err(RatingError::Invalid(format!(
+                            "more than {MAX_RECORDS} records match; narrow the stream, kind or time range"
+                        )));
+                    }
+                }
+            }
+            out
+        }
+    };
+    found.sort_by_key(|e| e.position);
+    found.dedup_by_key(|e| e.position);
+    if found.is_empty() {
+        return Err(RatingError::Invalid("no record matches the selection".into()));
+    }
+    Ok(found)
+}
+
+/// Builds one evidence bundle for the selected records, proven into the newest stored checkpoint. `log_key` is
+/// the log's verifier key string (`GET /v1/log/key`).
+pub async fn export<S: EventStore>(store: &S, log_key: &str, sel: &Selection) -> Result<Bundle, RatingError> {
+    let mut found = select(store, sel).await?;
+    let cp = store
+        .latest_checkpoint()
+        .await?
+        .ok_or_else(|| RatingError::Invalid("the log has no signed checkpoint yet; retry shortly".into()))?;
+    if let Some(e) = found.iter().find(|e| e.position >= cp.size) {
+        return Err(RatingError::Invalid(format!(
+            "record {} (position {}) is newer than the latest checkpoint (size {}); retry after the next checkpoint",
+            e.event_id, e.position, cp.size
+        )));
+    }
+    // The enrollment record of every signer, up to the roots of trust.
+    let keys = store.keys().await?;
+    let by_id: BTreeMap<&str, &siteledger_ledger::StoredKey> = keys.iter().map(|k| (k.key_id.as_str(), k)).collect();
+    let mut pending: Vec<String> = found.iter().map(|e| e.signer.clone()).collect();
+    let mut entries: BTreeMap<String, BundleKey> = BTreeMap::new();
+    while let Some(s) = pending.pop() {
+        if entries.contains_key(&s) {
+            continue;
+        }
+        let k = by_id.get(s.as_str()).ok_or_else(|| RatingError::Corrupt(format!("signer {s} has no key row")))?;
+        let public = PublicKey::from_bytes(&k.public_key).map_err(|e| RatingError::Corrupt(e.to_string()))?;
+        entries.insert(
+            s.clone(),
+            BundleKey {
+                key_id: k.key_id.clone(),
+                public_key: public.to_base64(),
+                enrolled_by: Some(k.enrolled_by.to_string()),
+            },
+        );
+        for e in store.events_by_id(&[k.enrolled_by]).await? {
+            if e.position >= cp.size {
+                return Err(RatingError::Invalid(format!(
+                    "the enrollment of key {s} is newer than the latest checkpoint; retry after the next checkpoint"
+                )));
+            }
+            pending.push(e.signer.clone());
+            if !found.iter().any(|f| f.event_id == e.event_id) {
+                found.push(e);
+            }
+        }
+    }
+    found.sort_by_key(|e| e.position);
+    found.dedup_by_key(|e| e.position);
+    let mut records = Vec::with_capacity(found.len());
+    for e in &found {
+        let proof = inclusion(store, e.position, cp.size).await?;
+        let env = Envelope::parse(&e.leaf).map_err(|err| RatingError::Corrupt(err.to_string()))?;
+        records.push(bundle_record(e.position, &env, &proof));
+    }
+    Ok(Bundle {
+        format: BUNDLE_FORMAT.to_owned(),
+        log_key: log_key.to_owned(),
+        checkpoint: cp.note,
+        keys: entries.into_values().collect(),
+        records,
+        consistency: None,
+    })
+}

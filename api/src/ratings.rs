@@ -1,0 +1,302 @@
+//! Rating decisions and credit scores computed from the ledger itself, never from read models: a pure function of
+//! (the log's first N records, a policy version, an as-of date) → canonical JSON bytes.
+//!
+//! [`LogPrefix::load`] reads leaves `0..N` from any [`EventStore`] and folds them with
+//! [`siteledger_domain::rating::fold::RatingFold`]; [`decision`] builds a project's decision document (the exact
+//! payload of `rating.decision.v1`) and [`evidence_document`] the evidence it hashes. Canonical bytes and hashes
+//! come from `siteledger-signer`'s RFC 8785 writer, the same the envelope format uses, so a third party with the
+//! leaves (`GET /v1/log/leaves`) recomputes the same bytes.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use siteledger_domain::LocalDate;
+use siteledger_domain::ids::{CreditCode, ProjectId};
+use siteledger_domain::rating::credit::{self, CreditRules, CreditScore};
+use siteledger_domain::rating::fold::{LogRecord, RatingFold};
+use siteledger_domain::rating::policy::{self, RatingPolicy};
+use siteledger_domain::rating::{EvidenceLine, RatingDecision, Sha256Hex};
+use siteledger_ledger::{EventStore, StoreError, StoredEvent};
+use siteledger_signer::Envelope;
+use siteledger_signer::canonical::to_canonical;
+
+/// Records read per store call.
+const PAGE: usize = 1000;
+
+/// Why a rating computation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RatingError {
+    /// The store failed.
+    #[error("event store: {0}")]
+    Store(#[from] StoreError),
+    /// The request is impossible (size beyond the log, unknown policy version, unknown project).
+    #[error("{0}")]
+    Invalid(String),
+    /// The stored log is not what it should be.
+    #[error("log inconsistent: {0}")]
+    Corrupt(String),
+}
+
+/// SHA-256 of bytes, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Canonical JSON bytes (RFC 8785) of a serialisable value.
+pub fn canonical_bytes<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    to_canonical(&serde_json::to_value(v).unwrap_or(Value::Null))
+}
+
+/// The log's first `size` records, folded.
+#[derive(Debug, Clone)]
+pub struct LogPrefix {
+    /// Tree size N.
+    pub size: u64,
+    /// The fold.
+    pub fold: RatingFold,
+}
+
+/// Reads leaves `0..size` in order and hands each (parsed envelope and stored row) to `f`.
+pub async fn for_each_record<S: EventStore>(
+    store: &S,
+    size: u64,
+    mut f: impl FnMut(&StoredEvent, &Envelope),
+) -> Result<(), RatingError> {
+    let head = store.head().await?;
+    if size > head {
+        return Err(RatingError::Invalid(format!("tree size {size} exceeds the log size {head}")));
+    }
+    let mut next = 0u64;
+    while next < size {
+        let want = usize::try_from((size - next).min(PAGE as u64)).unwrap_or(PAGE);
+        let page = store.read_all(next, want).await?;
+        if page.is_empty() {
+            return Err(RatingError::Corrupt(format!("no record at position {next}")));
+        }
+        for e in &page {
+            if e.position != next {
+                return Err(RatingError::Corrupt(format!("expected position {next}, read {}", e.position)));
+            }
+            if next >= size {
+                break;
+            }
+            let env = Envelope::parse(&e.leaf).map_err(|err| RatingError::Corrupt(err.to_string()))?;
+            f(e, &env);
+            next += 1;
+        }
+    }
+    Ok(())
+}
+
+impl LogPrefix {
+    /// Folds the log's first `size` records; credit records are derived with the credit rules of version
+    /// `rules_version` if given (they must be published within the prefix).
+    pub async fn load<S: EventStore>(store: &S, size: u64, rules_version: Option<u32>) -> Result<Self, RatingError> {
+        let rules = match rules_version {
+            Some(v) => Some(credit_rules_at(store, size, v).await?),
+            None => None,
+        };
+        let mut fold = RatingFold::new(rules);
+        for_each_record(store, size, |e, env| {
+            let id = e.event_id.to_string();
+            fold.apply(&LogRecord {
+                position: e.position,
+                event_id: &id,
+                stream: &e.stream,
+                kind: &e.kind,
+                occurred_at: &e.occurred_at,
+                signer: &e.signer,
+                payload: env.payload(),
+            });
+        })
+        .await?;
+        Ok(Self { size, fold })
+    }
+
+    /// The policy of `version`, published within the prefix.
+    pub fn policy(&self, version: u32) -> Result<&RatingPolicy, RatingError> {
+        self.fold.policies.get(&version).map(|(_, p)| p).ok_or_else(|| {
+            RatingError::Invalid(format!(
+                "policy version {version} is not published in the log's first {} records",
+                self.size
+            ))
+        })
+    }
+
+    /// The newest policy version published within the prefix.
+    pub fn latest_policy_version(&self) -> Option<u32> {
+        self.fold.policies.keys().next_back().copied()
+    }
+}
+
+/// The credit rules of `version` as published within the first `size` records (read from their stream).
+pub async fn credit_rules_at<S: EventStore>(store: &S, size: u64, version: u32) -> Result<CreditRules, RatingError> {
+    let events = store
+        .read_stream(siteledger_domain::rating::CREDIT_RULES_STREAM, 0, siteledger_ledger::Direction::Forward, 10_000)
+        .await?;
+    for e in events.iter().filter(|e| e.position < size && e.kind == siteledger_domain::rating::CREDIT_RULES) {
+        let env = Envelope::parse(&e.leaf).map_err(|err| RatingError::Corrupt(err.to_string()))?;
+        if let Ok(rules) = serde_json::from_value::<CreditRules>(Value::Object(env.payload().clone()))
+            && rules.version == version
+        {
+            return Ok(rules);
+        }
+    }
+    Err(RatingError::Invalid(format!(
+        "credit rules version {version} are not published in the log's first {size} records"
+    )))
+}
+
+/// The newest credit rules version published within the first `size` records, if any.
+pub async fn latest_rules_version<S: EventStore>(store: &S, size: u64) -> Result<Option<u32>, RatingError> {
+    let events = store
+        .read_stream(siteledger_domain::rating::CREDIT_RULES_STREAM, 0, siteledger_ledger::Direction::Forward, 10_000)
+        .await?;
+    let mut best = None;
+    for e in events.iter().filter(|e| e.position < size) {
+        let env = Envelope::parse(&e.leaf).map_err(|err| RatingError::Corrupt(err.to_string()))?;
+        if let Some(v) = env.payload().get("version").and_then(Value::as_u64).and_then(|v| u32::try_from(v).ok()) {
+            best = best.max(Some(v));
+        }
+    }
+    Ok(best)
+}
+
+/// The evidence document of a project: every day counted per application (what `evidence_sha256` hashes).
+pub fn evidence_document(prefix: &LogPrefix, project: &ProjectId, policy: &RatingPolicy, as_of: LocalDate) -> Value {
+    let ev = prefix.fold.evidence(project, policy);
+    let mut apps = Map::new();
+    for app in &policy.applications {
+        let first = as_of.date().checked_sub(time::Duration::days(i64::from(app.window_days.max(1)) - 1));
+        let days: Vec<String> = ev
+            .get(&app.id)
+            .into_iter()
+            .flatten()
+            .filter(|d| d.date() <= as_of.date() && first.is_none_or(|f| d.date() >= f))
+            .map(ToString::to_string)
+            .collect();
+        apps.insert(app.id.as_str().to_owned(), json!(days));
+    }
+    json!({
+        "project_id": project.as_str(),
+        "policy_version": policy.version,
+        "tree_size": prefix.size,
+        "as_of": as_of.to_string(),
+        "days": apps,
+    })
+}
+
+/// A project's rating decision: the `rating.decision.v1` payload.
+pub fn decision(
+    prefix: &LogPrefix,
+    project: &ProjectId,
+    policy_version: u32,
+    as_of: LocalDate,
+) -> Result<RatingDecision, RatingError> {
+    let policy = prefix.policy(policy_version)?;
+    let facts = prefix.fold.facts(project).ok_or_else(|| {
+        RatingError::Invalid(format!("project {project} is not registered at tree size {}", prefix.size))
+    })?;
+    let required = policy::required_level(&facts, policy);
+    let achieved = policy::achieved_level(&prefix.fold.evidence(project, policy), policy, as_of);
+    let evidence = evidence_document(prefix, project, policy, as_of);
+    let evidence_sha256 =
+        Sha256Hex::parse(&sha256_hex(&to_canonical(&evidence))).map_err(|e| RatingError::Corrupt(e.to_string()))?;
+    Ok(RatingDecision {
+        project_id: project.clone(),
+        policy_version,
+        tree_size: prefix.size,
+        as_of,
+        meets: required.as_ref().map(|r| policy::meets(r, &achieved)),
+        required: required.as_ref().map(|r| r.level),
+        required_rule: required.as_ref().and_then(|r| policy::ApplicationId::parse(&r.rule).ok()),
+        achieved: achieved.level,
+        connected: achieved.connected,
+        applications: achieved
+            .applications
+            .iter()
+            .map(|a| EvidenceLine { id: a.id.clone(), days: a.days, runs: a.runs })
+            .collect(),
+        evidence_sha256,
+    })
+}
+
+/// The decision's canonical bytes (the bytes anyone recomputes; equal to the canonical form of the signed
+/// payload).
+pub fn decision_bytes(d: &RatingDecision) -> Vec<u8> {
+    canonical_bytes(d)
+}
+
+/// Every registered project's decision at this prefix, by project id.
+pub fn all_decisions(
+    prefix: &LogPrefix,
+    policy_version: u32,
+    as_of: LocalDate,
+) -> Result<BTreeMap<ProjectId, RatingDecision>, RatingError> {
+    let ids: Vec<ProjectId> = prefix.fold.registry.projects().map(|p| p.project_id.clone()).collect();
+    let mut out = BTreeMap::new();
+    for id in ids {
+        out.insert(id.clone(), decision(prefix, &id, policy_version, as_of)?);
+    }
+    Ok(out)
+}
+
+/// Every registered enterprise's credit score at this prefix (the prefix must be loaded with rules).
+pub fn credit_scores(prefix: &LogPrefix, rules: &CreditRules, as_of: LocalDate) -> Vec<CreditScore> {
+    let enterprises: Vec<CreditCode> = prefix.fold.registry.enterprises().map(|e| e.credit_code.clone()).collect();
+    let mut scores = credit::score_all(rules, &prefix.fold.credit_records, enterprises.iter(), as_of);
+    scores.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.credit_code.cmp(&b.credit_code)));
+    scores
+}
+
+/// The tree size "as of" an instant: the number of records the ledger had sequenced by then (records are
+/// sequenced in position order, so `recorded_at` never decreases along the log).
+pub async fn size_at_time<S: EventStore>(store: &S, t: time::OffsetDateTime) -> Result<u64, RatingError> {
+    let head = store.head().await?;
+    let (mut lo, mut hi) = (0u64, head);
+    // Smallest position whose record was sequenced after t; that is the size.
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let e = store.read_all(mid, 1).await?;
+        let e = e.first().ok_or_else(|| RatingError::Corrupt(format!("no record at position {mid}")))?;
+        if e.recorded_at <= t {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
+}
+
+/// Parses `--as-of`: a tree size (digits) or an RFC 3339 instant.
+pub async fn resolve_as_of<S: EventStore>(store: &S, as_of: &str) -> Result<u64, RatingError> {
+    if !as_of.is_empty() && as_of.bytes().all(|b| b.is_ascii_digit()) {
+        let n: u64 = as_of.parse().map_err(|_| RatingError::Invalid(format!("{as_of:?} is not a tree size")))?;
+        let head = store.head().await?;
+        if n > head {
+            return Err(RatingError::Invalid(format!("tree size {n} exceeds the log size {head}")));
+        }
+        return Ok(n);
+    }
+    let t = siteledger_signer::envelope::parse_time(as_of).map_err(|e| {
+        RatingError::Invalid(format!("--as-of {as_of:?}: neither a tree size nor an RFC 3339 time ({e})"))
+    })?;
+    size_at_time(store, t).await
+}
+
+/// Today's date in Asia/Shanghai (for issuing; reproduction uses the date recorded in the decision).
+pub fn today_shanghai() -> LocalDate {
+    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    LocalDate::try_from(time::OffsetDateTime::now_utc().to_offset(offset).date()).unwrap_or(LocalDate::MIN)
+}
+
+impl From<RatingError> for crate::error::ApiError {
+    fn from(e: RatingError) -> Self {
+        match e {
+            RatingError::Invalid(m) => crate::error::ApiError::BadRequest(m),
+            RatingError::Store(s) => crate::error::ApiError::Unavailable(format!("store: {s}")),
+            RatingError::Corrupt(m) => crate::error::ApiError::Internal(m),
+        }
+    }
+}

@@ -1,0 +1,431 @@
+//! Ratings, reports, replay and court packages: every result is a function of a log prefix and a policy version,
+//! so recomputing at the same tree size after more records arrive gives the same bytes; a court package verifies
+//! offline and fails after any byte changes.
+
+use serde_json::{Value, json};
+use siteledger_api::evidence::{self, Selection};
+use siteledger_api::ratings::{self, LogPrefix};
+use siteledger_api::replay::{self, Subject};
+use siteledger_api::reports::{self, ReportRequest};
+use siteledger_domain::LocalDate;
+use siteledger_domain::ids::ProjectId;
+use siteledger_domain::rating::credit;
+use siteledger_domain::rating::policy;
+use siteledger_ledger::EventStore;
+use siteledger_signer::Envelope;
+use siteledger_signer::sample::ChainSigner;
+
+use crate::helpers::{TestApp, new_id, obj};
+use crate::world::{self, World};
+
+/// Publishes the notice's policy (v1) and the proposed credit rules (v1) as the city bureau.
+fn policies(app: &mut TestApp) -> Vec<Envelope> {
+    let p = serde_json::to_value(policy::notice_2020_72()).expect("json");
+    let r = serde_json::to_value(credit::proposal_v1()).expect("json");
+    vec![
+        app.city
+            .sign(new_id(), "city/policy/rating", "rating.policy.v1", "2026-01-02T09:00:00+08:00", obj(p))
+            .expect("sign"),
+        app.city
+            .sign(new_id(), "city/policy/credit", "credit.rules.v1", "2026-01-02T09:00:00+08:00", obj(r))
+            .expect("sign"),
+    ]
+}
+
+/// Dust readings of one project on `days` consecutive days from 2026-03-02.
+fn daily_readings(gw: &mut ChainSigner, project: &str, days: u32) -> Vec<Envelope> {
+    (0..days)
+        .map(|d| {
+            let day = LocalDate::try_from(
+                LocalDate::parse("2026-03-02").expect("date").date() + time::Duration::days(i64::from(d)),
+            )
+            .expect("date");
+            gw.sign(
+                new_id(),
+                &format!("project/{project}/env/DUST-1"),
+                "env.dust_noise.reading.v1",
+                &format!("{day}T10:00:00+08:00"),
+                obj(json!({"project_id": project, "device_id": "DUST-1", "pm10_ug_m3": "61.5", "pm25_ug_m3": "30.1", "noise_db_a": "58.0"})),
+            )
+            .expect("sign")
+        })
+        .collect()
+}
+
+async fn setup() -> (TestApp, World) {
+    let mut app = TestApp::spawn().await;
+    let mut w = world::build(&mut app).await;
+    let envs = policies(&mut app);
+    app.ingest_ok(&envs).await;
+    let r = daily_readings(&mut w.gw1, "NB-2026-0001", 25);
+    app.ingest_ok(&r).await;
+    let a = world::alarm(&mut w.gw1, "NB-2026-0001", 1);
+    app.ingest_ok(&[a]).await;
+    (app, w)
+}
+
+#[tokio::test]
+async fn annual_report_regenerated_at_the_same_size_is_identical_after_more_records() {
+    let (mut app, mut w) = setup().await;
+    let ledger = app.server.state.ledger.clone();
+    let store = ledger.store();
+    let n = store.head().await.expect("head");
+    let req = ReportRequest { year: 2026, district: None, at_size: n, policy_version: None, as_of: None };
+    let first = reports::annual(store, &req).await.expect("report");
+    assert_eq!(first.document["coverage"]["new_starts"], 3);
+    assert_eq!(first.document["alarms"]["raised"], 1);
+    assert_eq!(first.document["tasks"]["available"], false, "no task.* records yet: said so, not zero");
+    assert!(first.html.contains("宁波市2026年度智慧工地建设督查报告"));
+
+    // More records arrive: readings, an alarm, a second policy version.
+    let more = daily_readings(&mut w.gw2, "NB-2026-0002", 10);
+    app.ingest_ok(&more).await;
+    let a = world::alarm(&mut w.gw2, "NB-2026-0002", 7);
+    app.ingest_ok(&[a]).await;
+    let mut v2 = serde_json::to_value(policy::notice_2020_72()).expect("json");
+    v2["version"] = json!(2);
+    v2["applications"][2]["min_days"] = json!(5);
+    let env = app
+        .city
+        .sign(new_id(), "city/policy/rating", "rating.policy.v1", "2026-04-01T09:00:00+08:00", obj(v2))
+        .expect("sign");
+    app.ingest_ok(&[env]).await;
+
+    let again = reports::annual(store, &req).await.expect("report");
+    assert_eq!(again.json, first.json, "canonical document");
+    assert_eq!(again.html, first.html);
+    assert_eq!(again.csv, first.csv);
+    assert_eq!(again.record, first.record);
+
+    let later = ReportRequest { at_size: store.head().await.expect("head"), ..req.clone() };
+    let newer = reports::annual(store, &later).await.expect("report");
+    assert_ne!(newer.record.content_sha256, first.record.content_sha256);
+    assert_eq!(newer.record.policy_version, 2, "the newest policy in the prefix by default");
+
+    // The CLI writes the same bytes.
+    let out = tempfile::tempdir().expect("tempdir");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_siteledger"))
+        .args(["report", "annual", "--year", "2026", "--at-size", &n.to_string()])
+        .arg("--data-dir")
+        .arg(app.dir.path())
+        .arg("--out")
+        .arg(out.path())
+        .env_remove("SITELEDGER_CONFIG")
+        .output()
+        .expect("runs");
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let html = std::fs::read(out.path().join(format!("report-city-2026-{n}.html"))).expect("html");
+    assert_eq!(html, first.html.as_bytes());
+    let csv = std::fs::read(out.path().join(format!("report-city-2026-{n}.csv"))).expect("csv");
+    assert_eq!(csv, first.csv.as_bytes());
+
+    // With the city bureau's key the CLI also signs report.annual.v1; the platform accepts it.
+    let key_file = out.path().join("city.key");
+    crate::helpers::city_key().write_file(&key_file).expect("key file");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_siteledger"))
+        .args(["report", "annual", "--year", "2026", "--at-size", &n.to_string()])
+        .arg("--data-dir")
+        .arg(app.dir.path())
+        .arg("--out")
+        .arg(out.path())
+        .arg("--sign-key")
+        .arg(&key_file)
+        .env_remove("SITELEDGER_CONFIG")
+        .output()
+        .expect("runs");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let body: Value = serde_json::from_slice(
+        &std::fs::read(out.path().join(format!("report-city-2026-{n}.envelope.json"))).expect("envelope"),
+    )
+    .expect("json");
+    assert_eq!(body[0]["kind"], "report.annual.v1");
+    assert_eq!(body[0]["payload"]["content_sha256"], first.record.content_sha256.as_str());
+    let token = app.token(siteledger_api::auth::Role::City, None).await;
+    let v: Value = app.post_events(&token, &body).await.json().await.expect("json");
+    assert_eq!(v["results"][0]["status"], "accepted", "{v}");
+}
+
+#[tokio::test]
+async fn a_signed_decision_is_regenerated_byte_for_byte_from_the_log_and_its_policy_version() {
+    let (mut app, mut w) = setup().await;
+    let ledger = app.server.state.ledger.clone();
+    let store = ledger.store();
+    let n = store.head().await.expect("head");
+    let project = ProjectId::parse("NB-2026-0001").expect("id");
+    let as_of = LocalDate::parse("2026-03-26").expect("date");
+    let prefix = LogPrefix::load(store, n, None).await.expect("prefix");
+    let d = ratings::decision(&prefix, &project, 1, as_of).expect("decision");
+    // 52,000 m² started 2026: 两星级 required (p2022_two_star); dust data on 25 of 30 days only: no star.
+    assert_eq!(d.required.map(|l| l.get()), Some(2));
+    assert_eq!(d.achieved.get(), 0);
+    assert_eq!(d.meets, Some(false));
+    assert!(d.connected);
+    let dust = d.applications.iter().find(|a| a.id.as_str() == "dust_noise").expect("line");
+    assert_eq!((dust.days, dust.runs), (25, true));
+
+    let payload = obj(serde_json::to_value(&d).expect("json"));
+    let env = app
+        .city
+        .sign(new_id(), "project/NB-2026-0001/rating", "rating.decision.v1", "2026-03-26T18:00:00+08:00", payload)
+        .expect("sign");
+    app.ingest_ok(std::slice::from_ref(&env)).await;
+    let more = daily_readings(&mut w.gw1, "NB-2026-0001", 28);
+    // Same days again (duplicates of days, new records): the decision at n does not change.
+    app.ingest_ok(&more).await;
+
+    let stored = store.events_by_id(&[env.id()]).await.expect("read");
+    let stored = Envelope::parse(&stored[0].leaf).expect("envelope");
+    let recomputed = ratings::decision(&LogPrefix::load(store, n, None).await.expect("prefix"), &project, 1, as_of)
+        .expect("decision");
+    assert_eq!(
+        siteledger_signer::canonical::to_canonical(&Value::Object(stored.payload().clone())),
+        ratings::decision_bytes(&recomputed)
+    );
+    // A decision citing an unpublished policy version is refused at ingest.
+    let mut bad = serde_json::to_value(&d).expect("json");
+    bad["policy_version"] = json!(9);
+    let env = app
+        .city
+        .sign(new_id(), "project/NB-2026-0001/rating", "rating.decision.v1", "2026-03-26T18:00:00+08:00", obj(bad))
+        .expect("sign");
+    let token = app.token(siteledger_api::auth::Role::City, None).await;
+    let resp = app.post_events(&token, &Value::Array(vec![env.to_value()])).await;
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["results"][0]["status"], "rejected", "{v}");
+    assert!(v["results"][0]["message"].as_str().unwrap_or_default().contains("rating.decision_policy"), "{v}");
+}
+
+#[tokio::test]
+async fn replay_at_a_size_is_the_same_after_more_records_and_its_proofs_verify() {
+    let (app, mut w) = setup().await;
+    let ledger = app.server.state.ledger.clone();
+    let store = ledger.store();
+    let n = store.head().await.expect("head");
+    let subject = Subject::Project(ProjectId::parse("NB-2026-0001").expect("id"));
+    let first = replay::replay(store, &subject, n).await.expect("replay");
+    let more = daily_readings(&mut w.gw1, "NB-2026-0001", 3);
+    app.ingest_ok(&more).await;
+    app.server.state.ledger.checkpoint_now().await.expect("checkpoint");
+    let second = replay::replay(store, &subject, n).await.expect("replay");
+    assert_eq!(first["sha256"], second["sha256"]);
+    assert_eq!(first["replay"], second["replay"]);
+    let body = &second["replay"];
+    assert_eq!(body["state"]["records_by_kind"]["env.dust_noise.reading.v1"], 25);
+    // Every listed record's inclusion proof verifies against the root of size n.
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let root: [u8; 32] = b64.decode(body["root"].as_str().expect("root")).expect("b64").try_into().expect("32");
+    let events = body["events"].as_array().expect("events");
+    assert!(events.len() >= 27, "registration, readings and the alarm");
+    for e in events {
+        let leaf: [u8; 32] = hex::decode(e["leaf_hash"].as_str().expect("hash")).expect("hex").try_into().expect("32");
+        let proof: Vec<[u8; 32]> = e["inclusion"]
+            .as_array()
+            .expect("proof")
+            .iter()
+            .map(|h| b64.decode(h.as_str().expect("str")).expect("b64").try_into().expect("32"))
+            .collect();
+        siteledger_signer::merkle::verify_inclusion(&leaf, e["index"].as_u64().expect("index"), n, &proof, &root)
+            .expect("inclusion verifies");
+    }
+    // An instant resolves to the number of records sequenced by then.
+    let head = store.head().await.expect("head");
+    assert_eq!(ratings::resolve_as_of(store, "2000-01-01T00:00:00Z").await.expect("past"), 0);
+    assert_eq!(ratings::resolve_as_of(store, "2999-01-01T00:00:00+08:00").await.expect("future"), head);
+    assert_eq!(ratings::resolve_as_of(store, &n.to_string()).await.expect("size"), n);
+    assert!(ratings::resolve_as_of(store, &(head + 1).to_string()).await.is_err());
+    assert!(ratings::resolve_as_of(store, "yesterday").await.is_err());
+    // The anchor: a signed checkpoint of size ≥ n with a consistency proof from n.
+    let anchor_size = second["anchor"]["size"].as_u64().expect("anchored");
+    assert!(anchor_size >= n);
+}
+
+#[tokio::test]
+async fn court_package_verifies_offline_and_fails_after_any_byte_change() {
+    let (app, _w) = setup().await;
+    let ledger = app.server.state.ledger.clone();
+    let store = ledger.store();
+    app.server.state.ledger.checkpoint_now().await.expect("checkpoint");
+    let vkey = app.server.state.ledger.log_verifier().vkey();
+    let sel = Selection::Filter {
+        stream: "project/NB-2026-0001/".into(),
+        kind_prefix: Some("env.".into()),
+        from: Some(siteledger_signer::envelope::parse_time("2026-03-05T00:00:00+08:00").expect("t")),
+        to: Some(siteledger_signer::envelope::parse_time("2026-03-15T00:00:00+08:00").expect("t")),
+        payload_equals: vec![("device_id".into(), "DUST-1".into())],
+    };
+    let bundle = evidence::export(store, &vkey, &sel).await.expect("bundle");
+    let selected = bundle.records.iter().filter(|r| r.envelope["kind"] == "env.dust_noise.reading.v1").count();
+    assert_eq!(selected, 10, "ten days of readings");
+    let bytes = bundle.to_bytes();
+    let verifier = app.server.state.ledger.log_verifier();
+    let report = siteledger_signer::verify_bundle(&bytes, verifier);
+    assert!(report.ok, "{}", report.to_text());
+
+    // Flip one bit of one byte at many positions spread over the whole file (and every byte of the first 64):
+    // each altered file is rejected.
+    let mut positions: Vec<usize> = (0..64).collect();
+    let step = (bytes.len() / 400).max(1);
+    positions.extend((0..bytes.len()).step_by(step));
+    positions.push(bytes.len() - 1);
+    for &i in &positions {
+        for mask in [0x01u8, 0x20, 0x80] {
+            let mut altered = bytes.clone();
+            altered[i] ^= mask;
+            let r = siteledger_signer::verify_bundle(&altered, verifier);
+            assert!(!r.ok, "byte {i} ^ {mask:#04x} still verifies");
+        }
+    }
+
+    // The CLI writes the same package (read-only on the live server's store).
+    let out = tempfile::tempdir().expect("tempdir");
+    let file = out.path().join("case.json");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_siteledger"))
+        .args([
+            "evidence",
+            "export",
+            "--stream",
+            "project/NB-2026-0001/",
+            "--kind",
+            "env.",
+            "--where",
+            "device_id=DUST-1",
+        ])
+        .args(["--from", "2026-03-05T00:00:00+08:00", "--to", "2026-03-15T00:00:00+08:00"])
+        .arg("--data-dir")
+        .arg(app.dir.path())
+        .arg("--out")
+        .arg(&file)
+        .env_remove("SITELEDGER_CONFIG")
+        .output()
+        .expect("runs");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let from_cli = std::fs::read(&file).expect("bundle file");
+    assert!(siteledger_signer::verify_bundle(&from_cli, verifier).ok);
+    assert_eq!(from_cli, bytes);
+
+    // By event ids: the same verdict; an unknown id is an error naming it.
+    let ids: Vec<uuid::Uuid> = bundle
+        .records
+        .iter()
+        .filter(|r| r.envelope["kind"] == "env.dust_noise.reading.v1")
+        .map(|r| r.envelope["id"].as_str().expect("id").parse().expect("uuid"))
+        .collect();
+    let by_ids = evidence::export(store, &vkey, &Selection::Ids(ids)).await.expect("bundle");
+    assert_eq!(by_ids.to_bytes(), bytes);
+    let missing = uuid::Uuid::now_v7();
+    let err = evidence::export(store, &vkey, &Selection::Ids(vec![missing])).await.expect_err("unknown id");
+    assert!(err.to_string().contains(&missing.to_string()));
+}
+
+#[tokio::test]
+async fn http_endpoints_compute_from_the_log_and_respect_scopes() {
+    let (app, w) = setup().await;
+    let n = app.server.state.ledger.head();
+    let city = app.token(siteledger_api::auth::Role::City, None).await;
+    let haishu = app.token(siteledger_api::auth::Role::District, Some(world::HAISHU)).await;
+    let ent = app.token(siteledger_api::auth::Role::Enterprise, Some(&w.contractor_b)).await;
+
+    // A decision computed at n, twice: the same hash; Haishu cannot see a Yinzhou project.
+    let path = format!("/v1/ratings/NB-2026-0001/compute?at_size={n}&as_of=2026-03-26");
+    let a: Value = app.get(&path, Some(&city)).await.json().await.expect("json");
+    let b: Value = app.get(&path, Some(&ent)).await.json().await.expect("json");
+    assert_eq!(a["decision_sha256"], b["decision_sha256"]);
+    assert_eq!(a["decision"]["required"], 2);
+    assert_eq!(app.get(&path, Some(&haishu)).await.status(), 404);
+
+    // The annual report over HTTP equals the library's bytes; a district sees only its own.
+    let r = app.get(&format!("/v1/reports/annual?year=2026&at_size={n}&format=csv"), Some(&city)).await;
+    assert_eq!(r.status(), 200);
+    let csv = r.text().await.expect("text");
+    let lib = reports::annual(
+        app.server.state.ledger.store(),
+        &ReportRequest { year: 2026, district: None, at_size: n, policy_version: None, as_of: None },
+    )
+    .await
+    .expect("report");
+    assert_eq!(csv, lib.csv);
+    assert_eq!(app.get("/v1/reports/annual?year=2026", Some(&haishu)).await.status(), 403);
+    assert_eq!(
+        app.get(&format!("/v1/reports/annual?year=2026&district={}", world::HAISHU), Some(&haishu)).await.status(),
+        200
+    );
+    assert_eq!(app.get("/v1/reports/annual?year=2026", Some(&ent)).await.status(), 403);
+
+    // Credit: the enterprise sees only itself; its violation-free record keeps the base score.
+    let c: Value = app.get("/v1/credit?as_of=2026-03-26", Some(&ent)).await.json().await.expect("json");
+    let scores = c["scores"].as_array().expect("scores");
+    assert_eq!(scores.len(), 1);
+    assert_eq!(scores[0]["credit_code"], w.contractor_b.as_str());
+    assert_eq!(scores[0]["score"], 100);
+
+    // Replay and export over HTTP.
+    let rp: Value =
+        app.get(&format!("/v1/replay/projects/NB-2026-0001?as_of={n}"), Some(&city)).await.json().await.expect("json");
+    assert_eq!(rp["replay"]["tree_size"], n);
+    assert_eq!(app.get("/v1/replay/projects/NB-2026-0001", Some(&haishu)).await.status(), 404);
+    let wrong = json!({"stream": "project/NB-2026-0001/alarms", "where": {"source": "NO-SUCH-DEVICE"}});
+    let resp =
+        app.client.post(app.url("/v1/evidence/export")).bearer_auth(&city).json(&wrong).send().await.expect("post");
+    assert_eq!(resp.status(), 400, "nothing matches");
+    let body = json!({"stream": "project/NB-2026-0001/alarms", "where": {"source": "DUST-1"}});
+    let resp =
+        app.client.post(app.url("/v1/evidence/export")).bearer_auth(&city).json(&body).send().await.expect("post");
+    assert_eq!(resp.status(), 200);
+    let bytes = resp.bytes().await.expect("bytes");
+    assert!(siteledger_signer::verify_bundle(&bytes, app.server.state.ledger.log_verifier()).ok);
+    let resp =
+        app.client.post(app.url("/v1/evidence/export")).bearer_auth(&haishu).json(&body).send().await.expect("post");
+    assert_eq!(resp.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_publishes_policies_and_issues_decisions_through_the_api() {
+    siteledger_api::demo::set_tick_ms(200);
+    let app = TestApp::spawn_with(|c| c.demo = true).await;
+    let token = app.token(siteledger_api::auth::Role::City, None).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(90);
+    let mut head = app.server.state.ledger.watch_head();
+    let decisions = loop {
+        app.settle().await;
+        let latest: Value = app.get("/v1/ratings", Some(&token)).await.json().await.expect("json");
+        if latest.as_array().is_some_and(|a| a.len() >= 40) {
+            break latest;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no rating decisions from the demo: {latest}");
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(500), head.changed()).await;
+    };
+    let d = &decisions[0];
+    assert!(d["tree_size"].as_u64().is_some_and(|n| n > 100));
+    // Each issued decision is recomputed from the log at its size, byte for byte.
+    let store = app.server.state.ledger.store();
+    let n = d["tree_size"].as_u64().expect("size");
+    let prefix = LogPrefix::load(store, n, None).await.expect("prefix");
+    for row in decisions.as_array().expect("rows").iter().take(5) {
+        let id: uuid::Uuid = row["event_id"].as_str().expect("id").parse().expect("uuid");
+        let stored = store.events_by_id(&[id]).await.expect("read");
+        let env = Envelope::parse(&stored[0].leaf).expect("envelope");
+        let p = ProjectId::parse(row["project_id"].as_str().expect("project")).expect("id");
+        let as_of = LocalDate::parse(row["as_of"].as_str().expect("as_of")).expect("date");
+        assert_eq!(row["tree_size"].as_u64(), Some(n), "one round, one size");
+        let again = ratings::decision(&prefix, &p, 1, as_of).expect("decision");
+        assert_eq!(
+            siteledger_signer::canonical::to_canonical(&Value::Object(env.payload().clone())),
+            ratings::decision_bytes(&again)
+        );
+    }
+    let policies: Value = app.get("/v1/rating-policies", Some(&token)).await.json().await.expect("json");
+    assert_eq!(policies.as_array().map(Vec::len), Some(2), "{policies}");
+    let reports: Value = app.get("/v1/reports", Some(&token)).await.json().await.expect("json");
+    assert_eq!(reports.as_array().map(Vec::len), Some(1), "{reports}");
+    // Pages render for the anonymous demo visitor.
+    for path in ["/ratings", "/ratings/projects/NB-2025-0001"] {
+        let resp = app.client.get(app.url(path)).send().await.expect("request");
+        assert_eq!(resp.status(), 200, "{path}");
+        let body = resp.text().await.expect("text");
+        assert!(body.contains("星级"), "{path}");
+    }
+    let text = app.get("/metrics", None).await.text().await.expect("text");
+    let rejected: Vec<&str> = text.lines().filter(|l| l.starts_with("siteledger_ingest_rejections_total{")).collect();
+    assert!(rejected.is_empty(), "{rejected:?}");
+}

@@ -1,0 +1,398 @@
+//! Star rating: the notice's phases as given/when/then tables (boundary values straight from 甬建发〔2020〕72号
+//! 三(三)), achieved levels from evidence windows, the 5 % quota, policy and credit admission rules.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value, json};
+use siteledger_domain::rating::credit::{self, CreditRecord, Polarity};
+use siteledger_domain::rating::fold::{LogRecord, RatingFold};
+use siteledger_domain::rating::policy::{
+    self, ApplicationId, EvidenceDays, ProjectFacts, StarLevel, achieved_level, required_level, three_star_quota,
+};
+use siteledger_domain::rating::{RatingEvent, RatingState};
+use siteledger_domain::registry::RegistryState;
+use siteledger_domain::{AreaM2, DomainEvent, LocalDate, MoneyFen, RecordContext};
+
+fn facts(year: i32, central: bool, m2: &str, yuan: i64, programme: bool) -> ProjectFacts {
+    ProjectFacts {
+        central_urban: central,
+        floor_area_m2: AreaM2::parse(m2).expect("area"),
+        contract_cost_fen: MoneyFen::parse(yuan * 100).expect("money"),
+        start_date: LocalDate::parse(&format!("{year}-06-01")).expect("date"),
+        standard_site_programme: programme,
+    }
+}
+
+#[test]
+fn required_level_follows_the_notice_phase_by_phase() {
+    let p = policy::notice_2020_72();
+    // (start year, central urban, floor area m², cost ¥, 标准化工地 programme) → required level (None: no rule)
+    // (start year, central urban, area, cost, programme, required level)
+    type Case = (i32, bool, &'static str, i64, bool, Option<u8>);
+    let table: &[Case] = &[
+        // 2020 扩面: 中心城区 and (5000 m² or ¥50,000,000) 以上, or the programme → 1★
+        (2020, true, "5000", 0, false, Some(1)),
+        (2020, true, "4999.99", 0, false, None),
+        (2020, true, "4999", 49_999_999, false, None),
+        (2020, true, "100", 50_000_000, false, Some(1)),
+        (2020, false, "200000", 900_000_000, false, None),
+        (2020, false, "100", 1_000, true, Some(1)),
+        // 2021 提质: city-wide, 5000 m² or ¥20,000,000 → 1★; 100,000 m² or ¥200,000,000 → 2★
+        (2021, false, "5000", 0, false, Some(1)),
+        (2021, false, "4999", 0, false, None),
+        (2021, false, "100", 20_000_000, false, Some(1)),
+        (2021, false, "100", 19_999_999, false, None),
+        (2021, false, "100000", 0, false, Some(2)),
+        (2021, false, "99999.99", 199_999_999, false, Some(1)),
+        (2021, false, "100", 200_000_000, false, Some(2)),
+        (2021, false, "100", 1_000, true, None),
+        // 2022 增效 and after: every new project connected (0); 50,000 m² or ¥100,000,000 → 2★
+        (2022, false, "100", 1_000, false, Some(0)),
+        (2022, false, "50000", 0, false, Some(2)),
+        (2022, false, "49999", 99_999_999, false, Some(0)),
+        (2022, false, "100", 100_000_000, false, Some(2)),
+        (2026, true, "52000", 0, false, Some(2)),
+        // before the notice: nothing
+        (2019, true, "900000", 900_000_000, true, None),
+    ];
+    for &(year, central, m2, yuan, programme, want) in table {
+        let got = required_level(&facts(year, central, m2, yuan, programme), &p).map(|r| r.level.get());
+        assert_eq!(got, want, "start {year}, central {central}, {m2} m², ¥{yuan}, programme {programme}");
+    }
+}
+
+fn days(from: &str, n: i64) -> BTreeSet<LocalDate> {
+    let start = LocalDate::parse(from).expect("date").date();
+    (0..n).map(|i| LocalDate::try_from(start + time::Duration::days(i)).expect("date")).collect()
+}
+
+fn evidence(apps: &[(&str, BTreeSet<LocalDate>)]) -> EvidenceDays {
+    apps.iter().map(|(a, d)| (ApplicationId::parse(a).expect("id"), d.clone())).collect()
+}
+
+#[test]
+fn achieved_level_needs_every_application_of_the_level_in_its_window() {
+    let p = policy::notice_2020_72();
+    let as_of = LocalDate::parse("2026-11-30").expect("date");
+    let month = days("2026-11-01", 30);
+    let one_star = [
+        ("video", month.clone()),
+        ("realname", month.clone()),
+        ("dust_noise", month.clone()),
+        ("wage_account", days("2026-11-10", 1)),
+    ];
+    let e = evidence(&one_star);
+    let a = achieved_level(&e, &p, as_of);
+    assert_eq!(a.level, StarLevel::ONE);
+    assert!(a.connected);
+
+    // 19 of 30 days of video is not enough (the default is 20 of 30).
+    let mut short = one_star.clone();
+    short[0].1 = days("2026-11-12", 19);
+    assert_eq!(achieved_level(&evidence(&short), &p, as_of).level, StarLevel::NONE);
+    short[0].1 = days("2026-11-11", 20);
+    assert_eq!(achieved_level(&evidence(&short), &p, as_of).level, StarLevel::ONE);
+
+    // Days after as_of do not count; days before the window do not count.
+    assert_eq!(achieved_level(&e, &p, LocalDate::parse("2026-10-31").expect("date")).level, StarLevel::NONE);
+
+    // Three-star applications without the two-star ones: still one star.
+    let mut partial = one_star.to_vec();
+    for a in ["power_water", "hazardous_works", "bim", "coordination"] {
+        partial.push((a, month.clone()));
+    }
+    assert_eq!(achieved_level(&evidence(&partial), &p, as_of).level, StarLevel::ONE);
+    for a in ["crane", "safety_quality", "quality_testing"] {
+        partial.push((a, month.clone()));
+    }
+    assert_eq!(achieved_level(&evidence(&partial), &p, as_of).level, StarLevel::THREE);
+}
+
+#[test]
+fn three_star_quota_rounds_up() {
+    // (new starts, three-star, permille) → (needed, met)
+    for &(n, three, permille, needed, met) in
+        &[(0, 0, 50, 0, true), (1, 0, 50, 1, false), (20, 1, 50, 1, true), (21, 1, 50, 2, false), (40, 2, 50, 2, true)]
+    {
+        let q = three_star_quota(n, three, permille);
+        assert_eq!((q.needed, q.met), (needed, met), "{n} new starts, {three} three-star");
+    }
+}
+
+fn ctx<'a>(role: &'a str, subject: &'a str, stream: &'a str) -> RecordContext<'a> {
+    RecordContext {
+        event_id: "0190f1a2-0000-7000-8000-000000000001",
+        stream,
+        occurred_at: "2026-11-24T10:00:00+08:00",
+        signer_key_id: "00000000000000000000000000000000",
+        signer_role: role,
+        signer_subject: subject,
+    }
+}
+
+fn parse(kind: &str, v: Value) -> RatingEvent {
+    let map: Map<String, Value> = v.as_object().expect("object").clone();
+    match DomainEvent::parse(kind, &map).expect("valid payload") {
+        DomainEvent::Rating(e) => e,
+        other => panic!("not a rating event: {other:?}"),
+    }
+}
+
+#[test]
+fn policy_versions_are_city_signed_coherent_and_in_order() {
+    let v1 = serde_json::to_value(policy::notice_2020_72()).expect("json");
+    let e = parse("rating.policy.v1", v1.clone());
+    let registry = RegistryState::new();
+    let mut state = RatingState::default();
+    // given no policy, when a district bureau publishes v1, then refused
+    let err =
+        state.decide(&ctx("district_bureau", "330212", "city/policy/rating"), &registry, &e).expect_err("refused");
+    assert_eq!(err.rule, "rating.policy_signer");
+    // when the city bureau publishes v1, then accepted
+    let c = ctx("city_bureau", "宁波市住房和城乡建设局", "city/policy/rating");
+    state.decide(&c, &registry, &e).expect("accepted");
+    state.evolve(&c, &e);
+    // v1 again, or v3: refused; v2: accepted
+    assert_eq!(state.decide(&c, &registry, &e).expect_err("again").rule, "rating.policy_version");
+    let mut v3 = v1.clone();
+    v3["version"] = json!(3);
+    assert_eq!(
+        state.decide(&c, &registry, &parse("rating.policy.v1", v3)).expect_err("skip").rule,
+        "rating.policy_version"
+    );
+    let mut v2 = v1.clone();
+    v2["version"] = json!(2);
+    state.decide(&c, &registry, &parse("rating.policy.v1", v2.clone())).expect("v2");
+    // an incoherent policy: level 2 without a level-1 application
+    let mut bad = v2;
+    bad["levels"][1]["applications"] = json!(["crane"]);
+    assert_eq!(
+        state.decide(&c, &registry, &parse("rating.policy.v1", bad)).expect_err("bad").rule,
+        "rating.policy_coherent"
+    );
+}
+
+#[test]
+fn policy_payload_errors_name_the_field() {
+    let mut v = serde_json::to_value(policy::notice_2020_72()).expect("json");
+    v["applications"][2]["prefixes"] = json!(["env"]);
+    let err = DomainEvent::parse("rating.policy.v1", v.as_object().expect("object")).expect_err("invalid");
+    assert!(err.to_string().contains("applications[2].prefixes[0]"), "{err}");
+    let mut v = serde_json::to_value(policy::notice_2020_72()).expect("json");
+    v["levels"][0]["level"] = json!(4);
+    let err = DomainEvent::parse("rating.policy.v1", v.as_object().expect("object")).expect_err("invalid");
+    assert!(err.to_string().contains("levels[0].level"), "{err}");
+}
+
+#[test]
+fn built_in_documents_round_trip_through_their_schemas() {
+    for (kind, v) in [
+        ("rating.policy.v1", serde_json::to_value(policy::notice_2020_72()).expect("json")),
+        ("credit.rules.v1", serde_json::to_value(credit::proposal_v1()).expect("json")),
+    ] {
+        let e = DomainEvent::parse(kind, v.as_object().expect("object")).expect("valid");
+        assert_eq!(Value::Object(e.to_payload()), v, "{kind}");
+    }
+    credit::proposal_v1().check().expect("coherent rules");
+    policy::check_policy(&policy::notice_2020_72()).expect("coherent policy");
+}
+
+fn rec<'a>(
+    pos: u64,
+    id: &'a str,
+    stream: &'a str,
+    kind: &'a str,
+    at: &'a str,
+    p: &'a Map<String, Value>,
+) -> LogRecord<'a> {
+    LogRecord { position: pos, event_id: id, stream, kind, occurred_at: at, signer: "k", payload: p }
+}
+
+#[test]
+fn credit_scores_reconstruct_from_their_cited_events() {
+    let rules = credit::proposal_v1();
+    let gc = crate::fixtures::gc();
+    let project = serde_json::json!({
+        "project_id": "NB-2026-0001", "name": "测试项目", "district": "330212", "central_urban": true,
+        "floor_area_m2": "52000", "contract_cost_fen": 30_000_000_000i64, "start_date": "2026-03-01",
+        "participants": [
+            {"role": "owner", "credit_code": crate::fixtures::owner().as_str()},
+            {"role": "general_contractor", "credit_code": gc.as_str()}
+        ]
+    });
+    let project = project.as_object().expect("object").clone();
+    let alarm = |id: &str, level: &str| {
+        json!({"project_id": "NB-2026-0001", "alarm_id": id, "source": "DUST-01", "category": "dust", "level": level,
+               "message": "PM10 超标"})
+        .as_object()
+        .expect("object")
+        .clone()
+    };
+    let (a1, a2, a3) = (alarm("A-1", "violation"), alarm("A-2", "warning"), alarm("A-3", "violation"));
+    let mut fold = RatingFold::new(Some(rules.clone()));
+    fold.apply(&rec(
+        0,
+        "e0",
+        "registry/projects",
+        "registry.project.registered.v1",
+        "2026-03-01T08:00:00+08:00",
+        &project,
+    ));
+    fold.apply(&rec(1, "e1", "project/NB-2026-0001/alarms", "alarm.raised.v1", "2026-11-01T08:00:00+08:00", &a1));
+    fold.apply(&rec(2, "e2", "project/NB-2026-0001/alarms", "alarm.raised.v1", "2026-11-02T08:00:00+08:00", &a2));
+    fold.apply(&rec(3, "e3", "project/NB-2026-0001/alarms", "alarm.raised.v1", "2024-01-02T08:00:00+08:00", &a3));
+    let as_of = LocalDate::parse("2026-11-24").expect("date");
+    let scores = credit::score_all(&rules, &fold.credit_records, [&gc], as_of);
+    let s = scores.iter().find(|s| s.credit_code == gc).expect("scored");
+    // One violation alarm effective (the 2024 one expired after 180 days; warnings are not records).
+    assert_eq!(s.records.iter().map(|r| r.event_id.as_str()).collect::<Vec<_>>(), ["e1"]);
+    assert_eq!(s.score, rules.base_points - 1);
+    assert_eq!(s.grade, "A");
+    // Recompute from the cited events alone (plus the registry record that names the parties): same score.
+    let mut again = RatingFold::new(Some(rules.clone()));
+    again.apply(&rec(
+        0,
+        "e0",
+        "registry/projects",
+        "registry.project.registered.v1",
+        "2026-03-01T08:00:00+08:00",
+        &project,
+    ));
+    again.apply(&rec(1, "e1", "project/NB-2026-0001/alarms", "alarm.raised.v1", "2026-11-01T08:00:00+08:00", &a1));
+    let rebuilt = credit::score_all(&rules, &again.credit_records, [&gc], as_of);
+    assert_eq!(rebuilt, scores);
+    let r: &CreditRecord = &s.records[0];
+    assert_eq!((r.polarity, r.points, r.position), (Polarity::Bad, -1, 1));
+}
+
+fn registered(district: &str, start: &str, m2: &str) -> Map<String, Value> {
+    json!({
+        "project_id": "NB-2020-0001", "name": "中心城区测试项目", "district": district, "central_urban": false,
+        "floor_area_m2": m2, "contract_cost_fen": 100_000i64, "start_date": start,
+        "participants": [
+            {"role": "owner", "credit_code": crate::fixtures::owner().as_str()},
+            {"role": "general_contractor", "credit_code": crate::fixtures::gc().as_str()}
+        ]
+    })
+    .as_object()
+    .expect("object")
+    .clone()
+}
+
+#[test]
+fn decisions_and_reports_are_signed_by_the_right_bureau() {
+    let mut registry = RegistryState::new();
+    let reg = registered("330212", "2026-03-01", "100");
+    if let Ok(DomainEvent::Registry(e)) = DomainEvent::parse("registry.project.registered.v1", &reg) {
+        siteledger_domain::registry::evolve(&mut registry, &e);
+    }
+    let mut state = RatingState::default();
+    let city = ctx("city_bureau", "宁波市住房和城乡建设局", "city/policy/rating");
+    let policy = parse("rating.policy.v1", serde_json::to_value(policy::notice_2020_72()).expect("json"));
+    state.evolve(&city, &policy);
+    let decision = |version: u32, project: &str| {
+        parse(
+            "rating.decision.v1",
+            json!({"project_id": project, "policy_version": version, "tree_size": 10, "as_of": "2026-11-24",
+                   "required": 0, "required_rule": "p2022_connected", "achieved": 0, "connected": true, "meets": true,
+                   "applications": [{"id": "dust_noise", "days": 20, "runs": true}], "evidence_sha256": "ab".repeat(32)}),
+        )
+    };
+    let report = |district: Value| {
+        parse(
+            "report.annual.v1",
+            json!({"year": 2026, "district": district, "tree_size": 10, "policy_version": 1, "as_of": "2026-11-24",
+                   "content_sha256": "ab".repeat(32), "html_sha256": "cd".repeat(32), "csv_sha256": "ef".repeat(32)}),
+        )
+    };
+    // (signer role, subject, event) → Ok or the rule broken
+    let cases: Vec<(&str, &str, RatingEvent, Result<(), &str>)> = vec![
+        ("city_bureau", "宁波市住房和城乡建设局", decision(1, "NB-2020-0001"), Ok(())),
+        ("district_bureau", "330212", decision(1, "NB-2020-0001"), Ok(())),
+        ("district_bureau", "330203", decision(1, "NB-2020-0001"), Err("rating.decision_signer")),
+        ("enterprise", "91330200MA2C00003X", decision(1, "NB-2020-0001"), Err("rating.decision_signer")),
+        ("city_bureau", "宁波市住房和城乡建设局", decision(2, "NB-2020-0001"), Err("rating.decision_policy")),
+        ("city_bureau", "宁波市住房和城乡建设局", decision(1, "NB-2020-0009"), Err("rating.decision_signer")),
+        ("city_bureau", "宁波市住房和城乡建设局", report(Value::Null), Ok(())),
+        ("district_bureau", "330212", report(json!("330212")), Ok(())),
+        ("district_bureau", "330212", report(json!("330203")), Err("report.signer")),
+        ("district_bureau", "330212", report(Value::Null), Err("report.signer")),
+    ];
+    for (role, subject, event, want) in cases {
+        let got = state.decide(&ctx(role, subject, "x"), &registry, &event).map_err(|e| e.rule);
+        assert_eq!(
+            got.as_ref().map_err(String::as_str),
+            want.as_ref().map_err(|s| *s),
+            "{role} {subject} {}",
+            event.kind()
+        );
+    }
+    // Streams: a decision belongs in its project's rating stream.
+    let d = decision(1, "NB-2020-0001");
+    assert!(d.check_stream("project/NB-2020-0001/rating").is_ok());
+    assert_eq!(d.check_stream("city/rating").expect_err("wrong"), "project/NB-2020-0001/rating");
+}
+
+#[test]
+fn the_fold_knows_the_programme_attributes_gaps_and_counts_evidence_by_prefix() {
+    let rules = credit::proposal_v1();
+    let p = policy::notice_2020_72();
+    let mut fold = RatingFold::new(Some(rules.clone()));
+    let reg = registered("330212", "2020-05-01", "100");
+    let enrol =
+        json!({"key_id": "k1", "subject": "project/NB-2020-0001/gateway/GW-01"}).as_object().expect("o").clone();
+    let programme = json!({"project_id": "NB-2020-0001", "year": 2020, "note": "2020年度宁波市标准化工地创建名单"})
+        .as_object()
+        .expect("o")
+        .clone();
+    let gap = json!({"key_id": "k1", "last_seq": 4, "next_seq": 7, "missing": 2, "event_id": "x"})
+        .as_object()
+        .expect("o")
+        .clone();
+    let reading = Map::new();
+    fold.apply(&rec(0, "e0", "registry/projects", "registry.project.registered.v1", "2020-05-01T08:00:00+08:00", &reg));
+    let facts = fold.facts(&siteledger_domain::ProjectId::parse("NB-2020-0001").expect("id")).expect("facts");
+    // Small, outside the 中心城区: nothing required in 2020 …
+    assert_eq!(required_level(&facts, &p), None);
+    fold.apply(&rec(1, "e1", "ledger/keys", "ledger.key.enrolled.v1", "2020-05-01T08:00:00+08:00", &enrol));
+    fold.apply(&rec(
+        2,
+        "e2",
+        "project/NB-2020-0001/rating",
+        "rating.standard_site.enrolled.v1",
+        "2020-05-02T08:00:00+08:00",
+        &programme,
+    ));
+    let id = siteledger_domain::ProjectId::parse("NB-2020-0001").expect("id");
+    // … until it joins the 标准化工地 programme: 一星级.
+    assert_eq!(
+        required_level(&fold.facts(&id).expect("facts"), &p).map(|r| (r.level.get(), r.rule)),
+        Some((1, "p2020_standard_site".into()))
+    );
+    // Readings on two days (one just after midnight Shanghai time, written in UTC) count as two days of env.
+    fold.apply(&rec(
+        3,
+        "e3",
+        "project/NB-2020-0001/env/D1",
+        "env.dust_noise.reading.v1",
+        "2020-06-01T15:59:00Z",
+        &reading,
+    ));
+    fold.apply(&rec(
+        4,
+        "e4",
+        "project/NB-2020-0001/env/D1",
+        "env.dust_noise.reading.v1",
+        "2020-06-01T16:01:00Z",
+        &reading,
+    ));
+    let ev = fold.evidence(&id, &p);
+    let days: Vec<String> =
+        ev[&ApplicationId::parse("dust_noise").expect("id")].iter().map(ToString::to_string).collect();
+    assert_eq!(days, ["2020-06-01", "2020-06-02"]);
+    // A signer gap of the project's gateway is a bad record of its general contractor.
+    fold.apply(&rec(5, "e5", "ledger/system", "ledger.signer.gap.v1", "2020-06-03T08:00:00+08:00", &gap));
+    let r = fold.credit_records.iter().find(|r| r.mapping == "data_gap").expect("gap record");
+    assert_eq!((r.credit_code.clone(), r.points, r.event_id.as_str()), (crate::fixtures::gc(), -2, "e5"));
+    assert_eq!(r.effective_until.to_string(), "2021-06-03");
+}
