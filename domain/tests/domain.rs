@@ -19,6 +19,8 @@ mod quantity;
 mod rating;
 #[path = "domain/registry.rs"]
 mod registry;
+#[path = "domain/site.rs"]
+mod site;
 #[path = "domain/stream.rs"]
 mod stream;
 #[path = "domain/workforce.rs"]

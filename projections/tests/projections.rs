@@ -1020,3 +1020,5 @@ async fn now_based_queries_work() {
 
 #[path = "projections/rating.rs"]
 mod rating;
+#[path = "projections/site.rs"]
+mod site;

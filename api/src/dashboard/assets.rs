@@ -30,6 +30,11 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../static/verify.js"),
     },
+    Asset {
+        name: "site.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../static/site.js"),
+    },
     Asset { name: "favicon.svg", content_type: "image/svg+xml", bytes: include_bytes!("../../static/favicon.svg") },
 ];
 

@@ -1,10 +1,622 @@
-//! Dashboard pages of 设备监测 (dust/noise, cranes, hoists, meters, cameras). (Scaffold: the subsystem's issue fills it in.)
+//! Dashboard pages of 设备监测 (扬尘噪声, 塔吊, 升降机, 用电用水, 视频监控).
+//!
+//! | route | page |
+//! |---|---|
+//! | `GET /site` | 设备监测总览: per district and per project, latest PM10/PM2.5/noise/wind, today's exceedances, cameras |
+//! | `GET /site/districts/{code}` | a district's PM10 and noise windows over 24 h, one line per monitor, and its projects |
+//! | `GET /site/projects/{id}` | a project's site page: charts with threshold lines, alarms, crane cycles, hoists, meters, cameras |
+//!
+//! Charts are inline SVG rendered here (no chart library, nothing to load); `static/site.js` follows the live
+//! feed and re-renders the page's live part from the server when a site record arrives.
 
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use askama::Template;
 use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::get;
+use siteledger_domain::LocalDate;
+use siteledger_projections::site::{SiteAlarmRow, SiteOverviewRow, SiteProject, ThresholdsRow, WindowRow};
+use time::OffsetDateTime;
 
+use super::{Layout, PageResult, Viewer, format, html};
+use crate::routes::site::{DistrictTotals, district_totals};
 use crate::state::AppState;
 
 /// The pages of this area (merged into the dashboard's routes).
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/site", get(overview))
+        .route("/site/districts/{code}", get(district))
+        .route("/site/projects/{id}", get(project))
+}
+
+fn rule_label(rule: &str) -> String {
+    let fixed = match rule {
+        "env_noise" => "噪声超标",
+        "env_pm10" => "PM10 超标",
+        "crane_moment" => "力矩/起重量",
+        "crane_wind" => "风速停机",
+        "crane_operator" => "未持证/未打卡操作",
+        "crane_cycle_operator" => "工作循环无有效操作员",
+        "crane_cycle_moment" => "工作循环超力矩",
+        "crane_cutoff" => "控制回路断电",
+        "hoist_load" => "升降机超载",
+        "hoist_wind" => "升降机风速停机",
+        "hoist_operator" => "升降机未持证操作",
+        "hoist_drop_test_failed" => "坠落试验未通过",
+        "hoist_calibration" => "防坠安全器标定过期",
+        "hoist_drop_test" => "坠落试验逾期",
+        "meter_decrease" => "表计读数下降",
+        "meter_leakage" => "漏电流超限",
+        _ => "",
+    };
+    if !fixed.is_empty() {
+        return fixed.to_owned();
+    }
+    if let Some(code) = rule.strip_prefix("crane_device_") {
+        return format!("黑匣子报警 {code}");
+    }
+    if rule.starts_with("video_alarm") {
+        return "视频报警".to_owned();
+    }
+    rule.to_owned()
+}
+
+fn micros_to_local(us: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
+        .map(|t| {
+            let l = t.to_offset(siteledger_projections::SHANGHAI);
+            format!("{}-{:02}-{:02} {:02}:{:02}", l.year(), u8::from(l.month()), l.day(), l.hour(), l.minute())
+        })
+        .unwrap_or_default()
+}
+
+#[derive(Debug)]
+struct AlarmLine {
+    project_id: String,
+    rule: String,
+    device: String,
+    level: &'static str,
+    level_class: &'static str,
+    message: String,
+    at: String,
+    open: bool,
+    cited: Vec<String>,
+    samples: i64,
+}
+
+fn alarm_line(a: &SiteAlarmRow) -> AlarmLine {
+    AlarmLine {
+        project_id: a.project_id.clone(),
+        rule: rule_label(&a.rule),
+        device: a.device_id.clone(),
+        level: format::alarm_level(&a.level),
+        level_class: if a.level == "violation" { "bad" } else { "warn" },
+        message: a.message.clone(),
+        at: micros_to_local(a.at_us),
+        open: a.is_open(),
+        cited: a.cited().into_iter().take(3).collect(),
+        samples: a.samples,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// /site
+
+#[derive(Template)]
+#[template(path = "site_overview.html")]
+struct OverviewPage {
+    layout: Layout,
+    day: String,
+    districts: Vec<(DistrictTotals, String)>,
+    projects: Vec<SiteOverviewRow>,
+    names: BTreeMap<String, String>,
+    alarms: Vec<AlarmLine>,
+}
+
+fn today() -> LocalDate {
+    LocalDate::try_from(OffsetDateTime::now_utc().to_offset(siteledger_projections::SHANGHAI).date())
+        .unwrap_or(LocalDate::MIN)
+}
+
+async fn overview(State(state): State<AppState>, v: Viewer) -> PageResult {
+    let scope = v.scope();
+    let day = today().to_string();
+    let mut projects = state.read.site_overview(&scope, &day).await.map_err(|e| v.internal(e))?;
+    let alarms = state.read.site_alarms(&scope, None, false, 30).await.map_err(|e| v.internal(e))?;
+    let districts = district_totals(&projects)
+        .into_iter()
+        .map(|t| {
+            let name = siteledger_domain::DistrictCode::parse(&t.district)
+                .ok()
+                .and_then(|d| d.fixed_name())
+                .unwrap_or("开发园区")
+                .to_owned();
+            (t, name)
+        })
+        .collect();
+    let names = projects.iter().map(|p| (p.project_id.clone(), p.name.clone())).collect();
+    for p in &mut projects {
+        p.latest_at = p.latest_at.as_deref().map(format::time);
+    }
+    let page = OverviewPage {
+        layout: v.layout("设备监测", "site"),
+        day,
+        districts,
+        projects,
+        names,
+        alarms: alarms.iter().map(alarm_line).collect(),
+    };
+    Ok(html(&page))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// /site/districts/{code}
+
+#[derive(Template)]
+#[template(path = "site_district.html")]
+struct DistrictPage {
+    layout: Layout,
+    code: String,
+    name: String,
+    charts: Vec<Chart>,
+    projects: Vec<SiteOverviewRow>,
+}
+
+async fn district(State(state): State<AppState>, v: Viewer, Path(code): Path<String>) -> PageResult {
+    let scope = v.scope();
+    let day = today().to_string();
+    let mut projects: Vec<SiteOverviewRow> = state
+        .read
+        .site_overview(&scope, &day)
+        .await
+        .map_err(|e| v.internal(e))?
+        .into_iter()
+        .filter(|p| p.district == code)
+        .collect();
+    if projects.is_empty() {
+        return Err(
+            v.not_found(format!("区域 {code} 没有您可查看的设备数据。No site data of district {code} in your scope."))
+        );
+    }
+    for p in &mut projects {
+        p.latest_at = p.latest_at.as_deref().map(format::time);
+    }
+    let now = OffsetDateTime::now_utc();
+    let to_us = i64::try_from(now.unix_timestamp_nanos() / 1000).unwrap_or(0);
+    let day_ago = to_us - 24 * 3_600_000_000;
+    let mut charts = Vec::new();
+    for (metric, title) in [("pm10", "PM10 小时均值 hourly mean"), ("noise", "噪声 Leq（20 分钟）noise Leq")]
+    {
+        let mut rows =
+            state.read.site_district_series(&scope, &code, metric, day_ago).await.map_err(|e| v.internal(e))?;
+        if rows.is_empty() {
+            continue;
+        }
+        // One line per monitor: device ids repeat across projects (HJ-01), so label them with the project.
+        for r in &mut rows {
+            r.device_id = format!("{} {}", r.project_id, r.device_id);
+        }
+        let first = rows.iter().map(|w| w.window_start_us).min().unwrap_or(day_ago);
+        let from_us = (first - 3_600_000_000).max(day_ago);
+        // The thresholds each window was judged by, as recorded (they may differ per project's policy).
+        let limit: Vec<(i64, i64, f64)> = rows
+            .iter()
+            .filter_map(|w| {
+                let v = w.limit_value.as_deref()?.parse::<f64>().ok()?;
+                Some((w.window_start_us, w.window_start_us + w.window_min * 60_000_000, v))
+            })
+            .collect();
+        let refs: Vec<&WindowRow> = rows.iter().collect();
+        let unit = metric_label(metric).1;
+        let note = format!(
+            "{} 个监测点 monitors",
+            refs.iter().map(|w| &w.device_id).collect::<std::collections::BTreeSet<_>>().len()
+        );
+        charts.push(Chart { title, svg: svg_chart(&refs, from_us, to_us, unit, &[("limit", limit)]), note });
+    }
+    let name = siteledger_domain::DistrictCode::parse(&code)
+        .ok()
+        .and_then(|d| d.fixed_name())
+        .unwrap_or("开发园区")
+        .to_owned();
+    let page =
+        DistrictPage { layout: v.layout(format!("{name} · 设备监测"), "site"), code, name, charts, projects };
+    Ok(html(&page))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// /site/projects/{id}
+
+#[derive(Template)]
+#[template(path = "site_project.html")]
+struct ProjectPage {
+    layout: Layout,
+    p: SiteProject,
+    charts: Vec<Chart>,
+    alarms: Vec<AlarmLine>,
+    gap_count: usize,
+    camera_rate: String,
+    latest: Vec<LatestLine>,
+    devices: Vec<DeviceLine>,
+}
+
+#[derive(Debug)]
+struct LatestLine {
+    device: String,
+    metric: &'static str,
+    value: String,
+    at: String,
+    flag: String,
+}
+
+#[derive(Debug)]
+struct DeviceLine {
+    device: String,
+    family: &'static str,
+    summary: String,
+    operator: String,
+}
+
+#[derive(Debug)]
+struct Chart {
+    title: &'static str,
+    svg: String,
+    note: String,
+}
+
+fn metric_label(m: &str) -> (&'static str, &'static str) {
+    match m {
+        "pm10" => ("PM10", "µg/m³"),
+        "pm25" => ("PM2.5", "µg/m³"),
+        "noise" => ("噪声", "dB(A)"),
+        "wind" => ("风速", "m/s"),
+        "tsp" => ("TSP", "µg/m³"),
+        "temperature" => ("温度", "°C"),
+        "humidity" => ("湿度", "%"),
+        _ => ("其他", ""),
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A threshold line: CSS class (`limit` red, `warn` amber) and its steps `(from µs, to µs, value)`.
+type Threshold = (&'static str, Vec<(i64, i64, f64)>);
+
+/// An inline SVG line chart of one metric's windows (one line per device, a dot per window at its start) with
+/// threshold step lines across the whole span (noise: the day and night limits alternate). Windows outside the
+/// normal band are marked red or amber.
+fn svg_chart(windows: &[&WindowRow], from_us: i64, to_us: i64, unit: &str, thresholds: &[Threshold]) -> String {
+    const W: f64 = 720.0;
+    const H: f64 = 200.0;
+    const L: f64 = 44.0;
+    const R: f64 = 12.0;
+    const T: f64 = 18.0;
+    const B: f64 = 24.0;
+    let num = |s: &str| s.parse::<f64>().ok();
+    let mut ymax: f64 = 1.0;
+    for (_, steps) in thresholds {
+        for (_, _, v) in steps {
+            ymax = ymax.max(*v);
+        }
+    }
+    for w in windows {
+        for v in [num(&w.value), w.limit_value.as_deref().and_then(num), w.warn_value.as_deref().and_then(num)]
+            .into_iter()
+            .flatten()
+        {
+            ymax = ymax.max(v);
+        }
+    }
+    let ymax = (ymax * 1.15).ceil();
+    #[expect(clippy::cast_precision_loss, reason = "µs spans of days fit a chart's precision")]
+    let span = (to_us - from_us).max(1) as f64;
+    #[expect(clippy::cast_precision_loss, reason = "µs spans of days fit a chart's precision")]
+    let x = |us: i64| L + (W - L - R) * ((us - from_us) as f64 / span).clamp(0.0, 1.0);
+    let y = |v: f64| T + (H - T - B) * (1.0 - (v / ymax).clamp(0.0, 1.0));
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg class="site-chart" viewBox="0 0 {W} {H}" role="img" xmlns="http://www.w3.org/2000/svg"><g class="axis">"#
+    );
+    for i in 0..=4 {
+        let v = ymax * f64::from(i) / 4.0;
+        let _ = write!(
+            s,
+            r#"<line x1="{L}" x2="{:.1}" y1="{:.1}" y2="{:.1}" class="gridline"/><text x="{:.1}" y="{:.1}" class="tick">{v:.0}</text>"#,
+            W - R,
+            y(v),
+            y(v),
+            L - 4.0,
+            y(v) + 4.0
+        );
+    }
+    for i in 0..=4 {
+        let us = from_us + (to_us - from_us) * i / 4;
+        let label = micros_to_local(us);
+        let _ = write!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" class="tick x">{}</text>"#,
+            x(us),
+            H - 6.0,
+            esc(label.get(11..).unwrap_or(&label))
+        );
+    }
+    let _ = write!(s, r#"<text x="4" y="10" class="tick unit">{}</text></g>"#, esc(unit));
+    for (class, steps) in thresholds {
+        let mut d = String::new();
+        for (a, b, v) in steps {
+            let _ = write!(d, "M{:.1},{:.1}H{:.1}", x(*a), y(*v), x(*b));
+        }
+        if !d.is_empty() {
+            let _ = write!(s, r#"<path class="threshold {class}" d="{d}"/>"#);
+        }
+    }
+    let mut by_device: BTreeMap<&str, Vec<&WindowRow>> = BTreeMap::new();
+    for w in windows {
+        by_device.entry(w.device_id.as_str()).or_default().push(w);
+    }
+    for (i, (device, ws)) in by_device.iter().enumerate() {
+        let pts: Vec<String> = ws
+            .iter()
+            .filter_map(|w| num(&w.value).map(|v| format!("{:.1},{:.1}", x(w.window_start_us), y(v))))
+            .collect();
+        let _ = write!(
+            s,
+            r#"<polyline class="series s{}" points="{}"><title>{}</title></polyline>"#,
+            i % 4,
+            pts.join(" "),
+            esc(device)
+        );
+        for p in &pts {
+            if let Some((cx, cy)) = p.split_once(',') {
+                let _ = write!(s, r#"<circle class="pt s{}" cx="{cx}" cy="{cy}" r="2"/>"#, i % 4);
+            }
+        }
+        for w in ws.iter().filter(|w| w.band != "normal") {
+            if let Some(v) = num(&w.value) {
+                let _ = write!(
+                    s,
+                    r#"<circle class="hit {}" cx="{:.1}" cy="{:.1}" r="3.5"><title>{} {} {}</title></circle>"#,
+                    esc(&w.band),
+                    x(w.window_start_us),
+                    y(v),
+                    esc(device),
+                    micros_to_local(w.window_start_us),
+                    esc(&w.value)
+                );
+            }
+        }
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// The day and night limits as steps across `[from_us, to_us)`, switching at the night's start and end.
+fn noise_steps(t: &ThresholdsRow, from_us: i64, to_us: i64) -> Vec<(i64, i64, f64)> {
+    let (Ok(day), Ok(night)) = (t.noise_day.parse::<f64>(), t.noise_night.parse::<f64>()) else { return Vec::new() };
+    let minute = |s: &str| -> Option<i64> {
+        let (h, m) = s.split_once(':')?;
+        Some(h.parse::<i64>().ok()? * 60 + m.parse::<i64>().ok()?)
+    };
+    let Some((start, end)) = t.night.split_once('–').and_then(|(a, b)| Some((minute(a)?, minute(b)?))) else {
+        return Vec::new();
+    };
+    let is_night = |m: i64| if start <= end { (start..end).contains(&m) } else { m >= start || m < end };
+    // Walk in 10-minute steps (night bounds are whole minutes; 10 is fine for a 24 h chart of 720 px).
+    const STEP: i64 = 600_000_000;
+    let offset = 8 * 3_600_000_000_i64;
+    let mut out: Vec<(i64, i64, f64)> = Vec::new();
+    let mut t0 = from_us;
+    while t0 < to_us {
+        let t1 = (t0 + STEP).min(to_us);
+        let m = ((t0 + offset).rem_euclid(86_400_000_000)) / 60_000_000;
+        let v = if is_night(m) { night } else { day };
+        match out.last_mut() {
+            Some(last) if (last.2 - v).abs() < f64::EPSILON => last.1 = t1,
+            _ => out.push((t0, t1, v)),
+        }
+        t0 = t1;
+    }
+    out
+}
+
+fn charts(p: &SiteProject, from_us: i64, to_us: i64) -> Vec<Chart> {
+    let t = &p.thresholds;
+    let flat = |class: &'static str, v: &str| -> Option<Threshold> {
+        v.parse::<f64>().ok().map(|v| (class, vec![(from_us, to_us, v)]))
+    };
+    let mut out = Vec::new();
+    for (metric, title, note, lines) in [
+        (
+            "pm10",
+            "PM10 小时均值 hourly mean",
+            format!(
+                "预警 > {} · 超标 > {} µg/m³{}（{}）",
+                t.pm10_warn,
+                t.pm10_alarm,
+                if t.pm10_placeholder { "，占位阈值 placeholder" } else { "" },
+                t.env_policy
+            ),
+            [flat("warn", &t.pm10_warn), flat("limit", &t.pm10_alarm)].into_iter().flatten().collect::<Vec<_>>(),
+        ),
+        ("pm25", "PM2.5 小时均值 hourly mean", String::new(), Vec::new()),
+        (
+            "noise",
+            "噪声 Leq（20 分钟）noise Leq",
+            format!("昼间 {} · 夜间 {} dB(A)，夜间 {}（GB 12523-2011）", t.noise_day, t.noise_night, t.night),
+            vec![("limit", noise_steps(t, from_us, to_us))],
+        ),
+        (
+            "wind",
+            "风速 小时均值 wind",
+            format!("塔吊停机 ≥ {} m/s", t.wind_stop),
+            flat("limit", &t.wind_stop).into_iter().collect(),
+        ),
+    ] {
+        let ws: Vec<&WindowRow> = p.windows.iter().filter(|w| w.metric == metric).collect();
+        if ws.is_empty() {
+            continue;
+        }
+        let unit = metric_label(metric).1;
+        out.push(Chart { title, svg: svg_chart(&ws, from_us, to_us, unit, &lines), note });
+    }
+    out
+}
+
+fn family_label(f: &str) -> &'static str {
+    match f {
+        "crane" => "塔式起重机",
+        "hoist" => "施工升降机",
+        "env" => "扬尘噪声监测仪",
+        _ => "设备",
+    }
+}
+
+fn device_summary(family: &str, latest: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(latest).unwrap_or_default();
+    let g = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("—").to_owned();
+    match family {
+        "crane" => format!(
+            "起重量 {} t · 力矩 {}% · 幅度 {} m · 高度 {} m · 风速 {} m/s · 倾角 {}°",
+            g("load_t"),
+            g("moment_pct"),
+            g("radius_m"),
+            g("height_m"),
+            g("wind_m_s"),
+            g("tilt_deg")
+        ),
+        "hoist" => format!(
+            "载重 {} kg（{}%）· {} 人 · 高度 {} m · 速度 {} m/s · 风速 {} m/s",
+            g("load_kg"),
+            g("load_pct"),
+            v.get("people").and_then(serde_json::Value::as_u64).unwrap_or(0),
+            g("height_m"),
+            g("speed_m_s"),
+            g("wind_m_s")
+        ),
+        _ => format!("CN {}", g("cn")),
+    }
+}
+
+async fn project(State(state): State<AppState>, v: Viewer, Path(id): Path<String>) -> PageResult {
+    let now = OffsetDateTime::now_utc();
+    let to_us = i64::try_from(now.unix_timestamp_nanos() / 1000).unwrap_or(0);
+    let day_ago = to_us - 24 * 3_600_000_000;
+    let p = state
+        .read
+        .site_project(&v.scope(), &id, day_ago, now, today())
+        .await
+        .map_err(|e| v.internal(e))?
+        .ok_or_else(|| v.not_found(format!("没有项目 {id}，或您无权查看。No project {id} in your scope.")))?;
+    // The charts span the last 24 h, or less when the data is younger (an hour before the first window).
+    let first = p.windows.iter().map(|w| w.window_start_us).min().unwrap_or(day_ago);
+    let from_us = (first - 3_600_000_000).max(day_ago);
+    let page = ProjectPage {
+        layout: v.layout(format!("{} · 设备监测", p.name), "site"),
+        charts: charts(&p, from_us, to_us),
+        alarms: p.alarms.iter().map(alarm_line).collect(),
+        gap_count: p.gaps.len(),
+        camera_rate: p.camera_online_permille.map_or_else(|| "—".to_owned(), |m| format!("{}.{}%", m / 10, m % 10)),
+        latest: p
+            .latest
+            .iter()
+            .map(|l| {
+                let (label, unit) = metric_label(&l.metric);
+                LatestLine {
+                    device: l.device_id.clone(),
+                    metric: label,
+                    value: format!("{} {unit}", l.value),
+                    at: format::time(&l.at),
+                    flag: l.flag.clone().unwrap_or_default(),
+                }
+            })
+            .collect(),
+        devices: p
+            .devices
+            .iter()
+            .filter(|d| d.family != "env")
+            .map(|d| DeviceLine {
+                device: d.device_id.clone(),
+                family: family_label(&d.family),
+                summary: device_summary(&d.family, &d.latest),
+                operator: match (&d.operator_ref, &d.cert_valid_until) {
+                    (Some(o), Some(u)) => format!("{o}（证书至 {u}）"),
+                    _ => "未登录 not logged in".to_owned(),
+                },
+            })
+            .collect(),
+        p,
+    };
+    Ok(html(&page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn thresholds() -> ThresholdsRow {
+        ThresholdsRow {
+            env_policy: "default".into(),
+            noise_day: "70".into(),
+            noise_night: "55".into(),
+            night: "22:00–06:00".into(),
+            leq_window_min: 20,
+            pm10_warn: "150".into(),
+            pm10_alarm: "200".into(),
+            pm_window_min: 60,
+            pm10_placeholder: true,
+            crane_policy: "default".into(),
+            moment_warn: "90".into(),
+            moment_violation: "100".into(),
+            wind_stop: "12".into(),
+            leakage: "30".into(),
+        }
+    }
+
+    #[test]
+    fn noise_threshold_steps_switch_at_22_and_06_beijing_time() {
+        // 2026-03-01 21:00 +08:00 = 13:00Z
+        let from = 1_772_370_000_000_000_i64;
+        let to = from + 24 * 3_600_000_000;
+        let h = 3_600_000_000_i64;
+        let steps = noise_steps(&thresholds(), from, to);
+        assert_eq!(steps, vec![(from, from + h, 70.0), (from + h, from + 9 * h, 55.0), (from + 9 * h, to, 70.0)]);
+    }
+
+    #[test]
+    fn chart_draws_threshold_lines_and_marks_exceedances() {
+        let w = |start: i64, value: &str, band: &str| WindowRow {
+            project_id: "NB-2026-0001".into(),
+            device_id: "HJ-<1>".into(),
+            metric: "noise".into(),
+            window_start_us: start,
+            window_min: 20,
+            value: value.into(),
+            readings: 1,
+            band: band.into(),
+            limit_value: Some("55".into()),
+            warn_value: None,
+            night: 1,
+            policy: "default".into(),
+        };
+        let from = 1_772_370_000_000_000_i64;
+        let rows = [w(from + 3_600_000_000, "55.0", "normal"), w(from + 4_800_000_000, "55.1", "violation")];
+        let refs: Vec<&WindowRow> = rows.iter().collect();
+        let svg = svg_chart(
+            &refs,
+            from,
+            from + 86_400_000_000,
+            "dB(A)",
+            &[("limit", noise_steps(&thresholds(), from, from + 86_400_000_000))],
+        );
+        assert_eq!(svg.matches("threshold limit").count(), 1);
+        assert_eq!(svg.matches("class=\"hit violation\"").count(), 1);
+        assert_eq!(svg.matches("class=\"pt s0\"").count(), 2, "a dot per window");
+        assert!(svg.contains("HJ-&lt;1&gt;") && !svg.contains("HJ-<1>"), "device ids are escaped");
+    }
 }

@@ -11,5 +11,6 @@ mod feed;
 mod go_live;
 mod ingest;
 mod rating;
+mod site;
 mod transparency;
 mod workforce;

@@ -1,0 +1,185 @@
+//! Site IoT over the real server: records go through the ingest policy (site admission rules), the `site`
+//! projection derives exceedances, and `/v1/site/…` and the `/site` pages answer per the caller's scope.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use siteledger_api::auth::Role;
+use siteledger_signer::Envelope;
+use siteledger_signer::sample::ChainSigner;
+
+use crate::helpers::{TestApp, new_id, obj};
+use crate::world::{self, HAISHU, YINZHOU};
+
+fn hj(gw: &mut ChainSigner, project: &str, at: &str, items: Value) -> Envelope {
+    gw.sign(
+        new_id(),
+        &format!("project/{project}/site/DUST-1"),
+        "env.hj212.data.v1",
+        at,
+        obj(json!({"project_id": project, "device_id": "DUST-1", "mn": "010000A8900016F000169DC0", "st": "39",
+                   "cn": "2011", "data_time": at, "deviations": ["missing_qn"], "items": items})),
+    )
+    .expect("sign")
+}
+
+async fn json_of(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
+    let r = app.get(path, Some(token)).await;
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn site_data_is_scoped_per_district_and_exceedances_are_derived() {
+    let mut app = TestApp::spawn().await;
+    let mut w = world::build(&mut app).await;
+    let night = hj(
+        &mut w.gw1,
+        "NB-2026-0001",
+        "2026-03-02T22:20:00+08:00",
+        json!([{"code": "LA", "unit": "dB(A)", "rtd": "55.1", "flag": "N"}]),
+    );
+    let crane = w
+        .gw1
+        .sign(
+            new_id(),
+            "project/NB-2026-0001/site/TC-01",
+            "crane.sample.v1",
+            "2026-03-02T09:00:00+08:00",
+            obj(json!({"project_id": "NB-2026-0001", "device_id": "TC-01", "sampled_at": "2026-03-02T09:00:00+08:00",
+                       "load_t": "0", "moment_pct": "100", "height_m": "40", "radius_m": "30", "slew_deg": "10",
+                       "wind_m_s": "12", "tilt_deg": "0.1"})),
+        )
+        .expect("sign");
+    let haishu = hj(
+        &mut w.gw2,
+        "NB-2026-0002",
+        "2026-03-02T10:00:00+08:00",
+        json!([{"code": "a34002", "unit": "ug/m3", "rtd": "300"}]),
+    );
+    app.ingest_ok(&[night.clone(), crane, haishu]).await;
+    app.settle().await;
+
+    let yz = app.token(Role::District, Some(YINZHOU)).await;
+    let hs = app.token(Role::District, Some(HAISHU)).await;
+    let city = app.token(Role::City, None).await;
+
+    let projects = |v: &Value| -> Vec<String> {
+        v["projects"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|p| p["project_id"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    };
+    let (s, v) = json_of(&app, "/v1/site/overview?day=2026-03-02", &yz).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(projects(&v), vec!["NB-2026-0001"], "{v}");
+    assert_eq!(v["districts"][0]["district"], YINZHOU);
+    let (_, v) = json_of(&app, "/v1/site/overview?day=2026-03-02", &hs).await;
+    assert_eq!(projects(&v), vec!["NB-2026-0002"], "{v}");
+    assert_eq!(v["projects"][0]["pm10"], "300");
+    let (_, v) = json_of(&app, "/v1/site/overview?day=2026-03-02", &city).await;
+    assert_eq!(projects(&v).len(), 2, "{v}");
+
+    // A district token sees its district's project page and not the other's (404 like a missing one).
+    let (s, v) = json_of(&app, "/v1/site/projects/NB-2026-0001?at=2026-03-02T23:00:00%2B08:00", &yz).await;
+    assert_eq!(s, StatusCode::OK);
+    let rules: Vec<&str> = v["alarms"].as_array().expect("alarms").iter().filter_map(|a| a["rule"].as_str()).collect();
+    assert!(
+        rules.contains(&"env_noise") && rules.contains(&"crane_moment") && rules.contains(&"crane_wind"),
+        "{rules:?}"
+    );
+    let noise = v["alarms"].as_array().expect("alarms").iter().find(|a| a["rule"] == "env_noise").expect("noise");
+    assert_eq!(noise["event_ids"], json!([night.id().to_string()]));
+    assert_eq!(noise["value"], "55.1");
+    assert_eq!(noise["threshold"], "55");
+    assert_eq!(v["thresholds"]["noise_night"], "55");
+    let (s, _) = json_of(&app, "/v1/site/projects/NB-2026-0002", &yz).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = json_of(&app, "/v1/site/projects/NB-2026-0002/series", &yz).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = json_of(&app, "/v1/site/projects/NB-2026-0001/series?metric=co2", &yz).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, v) =
+        json_of(&app, "/v1/site/districts/330212/series?metric=noise&at=2026-03-02T23:00:00%2B08:00", &yz).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v[0]["value"], "55.1", "{v}");
+    let (_, v) =
+        json_of(&app, "/v1/site/districts/330212/series?metric=noise&at=2026-03-02T23:00:00%2B08:00", &hs).await;
+    assert_eq!(v, json!([]), "haishu sees nothing of yinzhou's district series");
+    let (_, v) = json_of(&app, "/v1/site/alarms?project=NB-2026-0001", &hs).await;
+    assert_eq!(v, json!([]), "haishu sees no yinzhou alarms");
+    let (_, v) = json_of(&app, "/v1/site/alarms", &hs).await;
+    assert!(v.as_array().expect("arr").iter().all(|a| a["project_id"] == "NB-2026-0002"), "{v}");
+
+    // Pages: the site overview and the project page with its chart; the other district's page is a 404.
+    let page = |path: &'static str, token: String| {
+        let app = &app;
+        async move {
+            let r = app.client.get(app.url(path)).bearer_auth(token).send().await.expect("page");
+            (r.status(), r.text().await.expect("body"))
+        }
+    };
+    let (s, body) = page("/site", yz.clone()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.contains("设备监测") && body.contains("NB-2026-0001") && !body.contains("NB-2026-0002"));
+    let (s, body) = page("/site/projects/NB-2026-0001", yz.clone()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.contains("噪声限值") && body.contains("/static/site.js"), "project page");
+    let (s, _) = page("/site/projects/NB-2026-0001", hs.clone()).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, body) = page("/site/districts/330212", yz.clone()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.contains("鄞州区") && body.contains("NB-2026-0001"), "district page");
+    let (s, _) = page("/site/districts/330212", hs.clone()).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "haishu has no site data in yinzhou");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn site_admission_rules_refuse_impossible_records_with_the_rule_name() {
+    let mut app = TestApp::spawn().await;
+    let mut w = world::build(&mut app).await;
+    let policy = |version: u64| {
+        json!({"jurisdiction": YINZHOU, "version": version, "effective_from": "2026-03-01T00:00:00+08:00",
+               "noise_day_limit_db_a": "70", "noise_night_limit_db_a": "50", "night_start": "22:00",
+               "night_end": "06:00", "leq_window_min": 20, "pm10_warn_ug_m3": "150", "pm10_alarm_ug_m3": "200",
+               "pm_window_min": 60, "pm10_placeholder": true})
+    };
+    let sign = |s: &mut ChainSigner, version: u64| {
+        s.sign(
+            new_id(),
+            "district/330212/policy/env",
+            "env.policy.v1",
+            "2026-03-01T00:00:00+08:00",
+            obj(policy(version)),
+        )
+        .expect("sign")
+    };
+    let v1 = sign(&mut app.city, 1);
+    app.ingest_ok(&[v1]).await;
+    let again = sign(&mut app.city, 1);
+    let by_gateway = sign(&mut w.gw1, 2);
+    let cycle = w
+        .gw1
+        .sign(
+            new_id(),
+            "project/NB-2026-0001/site/TC-01",
+            "crane.cycle.v1",
+            "2026-03-02T09:00:00+08:00",
+            obj(json!({"project_id": "NB-2026-0001", "device_id": "TC-01", "started_at": "2026-03-02T09:00:00+08:00",
+                       "ended_at": "2026-03-02T08:59:00+08:00", "max_load_t": "1", "max_moment_pct": "50",
+                       "max_wind_m_s": "3", "radius_m": "20", "height_m": "30", "over_moment_count": 0})),
+        )
+        .expect("sign");
+    let token = app.token(Role::City, None).await;
+    let v: Value = app
+        .post_events(&token, &json!([again.to_value(), by_gateway.to_value(), cycle.to_value()]))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let msg = |i: usize| v["results"][i]["message"].as_str().unwrap_or_default().to_owned();
+    assert!(msg(0).contains("site.policy_version rule"), "{v}");
+    assert!(msg(1).contains("site.policy_signer rule") || v["results"][1]["status"] == "rejected", "{v}");
+    assert!(msg(2).contains("site.cycle_order rule"), "{v}");
+    let v2 = sign(&mut app.city, 2);
+    app.ingest_ok(&[v2]).await;
+}
