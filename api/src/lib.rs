@@ -31,3 +31,4 @@ pub mod reports;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod vault;

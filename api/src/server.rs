@@ -90,6 +90,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
     let read = siteledger_projections::ReadDb::open(&config.read_url()).await?;
     let access = read.access_cache();
     let tokens = TokenStore::open(&config.auth_url()).await.map_err(|e| anyhow::anyhow!("token store: {e}"))?;
+    let vault = crate::vault::Vault::open(&config.data_dir).await.map_err(|e| anyhow::anyhow!("vault: {e}"))?;
     let feed = Arc::new(FeedHub::new(config.feed_buffer, config.max_feed_subscribers));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
@@ -118,6 +119,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
         feed,
         metrics: Arc::new(Metrics::default()),
         started: Instant::now(),
+        vault,
         shutdown: shutdown_rx,
     };
     Ok((state, shutdown_tx))

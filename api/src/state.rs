@@ -30,6 +30,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Start time, for uptime.
     pub started: Instant,
+    /// The personal-data vault of 实名制 (plaintext ID and card numbers, never in the log).
+    pub vault: crate::vault::Vault,
     /// Turns true when shutdown begins (long-lived responses such as the feed end then).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

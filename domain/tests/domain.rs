@@ -25,3 +25,5 @@ mod site;
 mod stream;
 #[path = "domain/supervision.rs"]
 mod supervision;
+#[path = "domain/workforce.rs"]
+mod workforce;

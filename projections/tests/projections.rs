@@ -19,6 +19,9 @@ use time::macros::{date, datetime};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+#[path = "projections/workforce.rs"]
+mod workforce;
+
 // ------------------------------------------------------------------------------------------------------------
 // Fixtures
 

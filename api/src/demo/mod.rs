@@ -31,7 +31,7 @@ pub mod rng;
 pub mod sim;
 mod site;
 mod supervision;
-mod workforce;
+pub mod workforce;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

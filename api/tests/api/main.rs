@@ -14,3 +14,4 @@ mod rating;
 mod site;
 mod supervision;
 mod transparency;
+mod workforce;
