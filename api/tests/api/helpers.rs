@@ -112,11 +112,12 @@ impl TestApp {
             .expect("sign")
     }
 
-    /// Waits (bounded) until the read models have applied everything in the log.
+    /// Waits (bounded) until the read models have applied everything the log held when called (a demo keeps
+    /// appending, so the moving head is not a target one can wait for).
     pub async fn settle(&self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let head = self.server.state.ledger.head();
         loop {
-            let head = self.server.state.ledger.head();
             if self.server.state.read.applied() >= head {
                 return;
             }
