@@ -94,7 +94,11 @@ fn write_value(value: &Value, out: &mut Vec<u8>) {
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
         // Integers in the safe range print identically in ECMAScript and here.
-        Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => write_int(u, false, out),
+            (None, Some(i)) => write_int(i.unsigned_abs(), i < 0, out),
+            _ => out.extend_from_slice(n.to_string().as_bytes()),
+        },
         Value::String(s) => write_string(s, out),
         Value::Array(items) => {
             out.push(b'[');
@@ -109,7 +113,12 @@ fn write_value(value: &Value, out: &mut Vec<u8>) {
         Value::Object(map) => {
             // JCS orders members by the UTF-16 code units of their names.
             let mut members: Vec<(&String, &Value)> = map.iter().collect();
-            members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+            if members.iter().all(|(k, _)| k.is_ascii()) {
+                // For ASCII names, byte order is UTF-16 order; the map usually iterates sorted already.
+                members.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            } else {
+                members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+            }
             out.push(b'{');
             for (i, (k, v)) in members.into_iter().enumerate() {
                 if i > 0 {
@@ -122,6 +131,24 @@ fn write_value(value: &Value, out: &mut Vec<u8>) {
             out.push(b'}');
         }
     }
+}
+
+/// Decimal digits of an integer, without a temporary string.
+fn write_int(mut v: u64, negative: bool, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if negative {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 /// JCS string form: ECMAScript `JSON.stringify` escapes, everything else as raw UTF-8.

@@ -92,7 +92,9 @@ impl UnsignedEnvelope {
         let sig = key.sign(&message);
         let Value::Object(mut obj) = value else { unreachable!("built as an object above") };
         obj.insert("sig".into(), Value::String(B64.encode(sig)));
-        Envelope::from_value(Value::Object(obj))
+        // Numbers were checked and the signed message computed above: validate the fields without doing either
+        // again (the sign path is the gateway's hot loop).
+        Envelope::from_checked_object(obj, Some(message))
     }
 }
 
@@ -181,18 +183,38 @@ impl Envelope {
     /// Validates an already-parsed JSON value (numbers must satisfy the strict rules).
     pub fn from_value(value: Value) -> Result<Envelope, EnvelopeError> {
         canonical::check_numbers(&value, &mut String::new())?;
-        let Value::Object(mut obj) = value else {
+        let Value::Object(obj) = value else {
             return Err(field("(envelope)", "must be a JSON object"));
         };
-        let leaf = canonical::to_canonical(&Value::Object(obj.clone()));
+        Envelope::from_checked_object(obj, None)
+    }
+
+    /// [`Envelope::from_value`] for an object whose numbers are checked; `message` is its signed message
+    /// (context + canonical form without `sig`) when the caller has just computed it.
+    fn from_checked_object(mut obj: Map<String, Value>, message: Option<Vec<u8>>) -> Result<Envelope, EnvelopeError> {
+        let mut value = Value::Object(std::mem::take(&mut obj));
+        let leaf = canonical::to_canonical(&value);
         if leaf.len() > MAX_ENVELOPE_BYTES {
             return Err(EnvelopeError::TooLarge(leaf.len()));
         }
+        if let Value::Object(o) = &mut value {
+            obj = std::mem::take(o);
+        }
         let sig_value = obj.remove("sig").ok_or(EnvelopeError::Missing("sig"))?;
-        let unsigned = canonical::to_canonical(&Value::Object(obj.clone()));
-        let mut message = Vec::with_capacity(SIGNATURE_CONTEXT.len() + unsigned.len());
-        message.extend_from_slice(SIGNATURE_CONTEXT);
-        message.extend_from_slice(&unsigned);
+        let message = match message {
+            Some(m) => m,
+            None => {
+                let value = Value::Object(std::mem::take(&mut obj));
+                let unsigned = canonical::to_canonical(&value);
+                if let Value::Object(o) = value {
+                    obj = o;
+                }
+                let mut message = Vec::with_capacity(SIGNATURE_CONTEXT.len() + unsigned.len());
+                message.extend_from_slice(SIGNATURE_CONTEXT);
+                message.extend_from_slice(&unsigned);
+                message
+            }
+        };
 
         let mut take = |name: &'static str| obj.remove(name).ok_or(EnvelopeError::Missing(name));
         let v = take("v")?;
