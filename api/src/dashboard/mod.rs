@@ -357,6 +357,16 @@ struct ProjectLine {
     events: String,
     last_event_at: String,
     open_alarms: u64,
+    /// Latest rating decision: achieved stars (★…), required, met; empty before any decision.
+    rating: String,
+    rating_title: String,
+    rating_met: Option<bool>,
+}
+
+/// `★★☆`-style text of a level out of three (0: `☆☆☆`).
+fn stars(level: u64) -> String {
+    let n = usize::try_from(level.min(3)).unwrap_or(0);
+    format!("{}{}", "★".repeat(n), "☆".repeat(3 - n))
 }
 
 #[derive(Template)]
@@ -407,10 +417,30 @@ async fn district(State(state): State<AppState>, v: Viewer, Path(code): Path<Str
         .try_collect()
         .await
         .map_err(|e| v.internal(e))?;
+    let ratings: BTreeMap<String, siteledger_projections::rating::DecisionRow> = state
+        .read
+        .rating_latest(&scope)
+        .await
+        .map_err(|e| v.internal(e))?
+        .into_iter()
+        .map(|d| (d.project_id.clone(), d))
+        .collect();
     let lines = projects
         .iter()
         .zip(gcs)
-        .map(|(p, contractor)| ProjectLine {
+        .map(|(p, contractor)| {
+            let d = ratings.get(&p.project_id);
+            (p, contractor, d)
+        })
+        .map(|(p, contractor, d)| ProjectLine {
+            rating: d.map(|d| stars(d.achieved)).unwrap_or_default(),
+            rating_title: d
+                .map(|d| {
+                    let required = d.required.map_or_else(|| "无要求 none".to_owned(), stars);
+                    format!("达到 achieved {} · 要求 required {required} · 评定于 as of {}", stars(d.achieved), d.as_of)
+                })
+                .unwrap_or_else(|| "尚未评定 not rated yet".into()),
+            rating_met: d.and_then(|d| d.meets),
             id: p.project_id.clone(),
             name: p.name.clone(),
             contractor,
