@@ -17,6 +17,7 @@ use crate::Scope;
 use crate::db::{ReadDb, Sql, Tx, to_u64};
 use crate::error::ProjectionError;
 use crate::fold::{Prepared, int_field, str_field};
+use crate::queries::project_visible as visible;
 
 /// Name in `projection_checkpoints`.
 pub(crate) const NAME: &str = "rating";
@@ -299,30 +300,6 @@ pub struct ReportRow {
 
 const DECISION_COLUMNS: &str = "d.position, d.event_id, d.project_id, d.policy_version, d.tree_size, d.as_of, \
      d.required, d.achieved, d.meets, d.evidence_sha256, d.occurred_at";
-
-/// "The project whose id is the SQL expression `col` is visible to `scope`" (as the core queries do it).
-fn visible(q: &mut Sql, scope: &Scope, col: &str) {
-    match scope {
-        Scope::All => {
-            q.push("1 = 1");
-        }
-        Scope::Nothing => {
-            q.push("1 = 0");
-        }
-        Scope::District(code) => {
-            q.push(&format!(
-                "EXISTS (SELECT 1 FROM projects vis_p WHERE vis_p.project_id = {col} AND vis_p.district = "
-            ));
-            q.bind(code).push(")");
-        }
-        Scope::Enterprise(credit) => {
-            q.push(&format!(
-                "EXISTS (SELECT 1 FROM participants vis_q WHERE vis_q.project_id = {col} AND vis_q.credit_code = "
-            ));
-            q.bind(credit).push(")");
-        }
-    }
-}
 
 impl ReadDb {
     /// The latest issued decision of every visible project that has one, by project id.
