@@ -248,9 +248,11 @@ fn mapping(
     }
 }
 
-/// The platform's proposed first version of the scoring rules. Rows for kinds of subsystems not yet in the log
-/// (inspections, rectifications, wages, cranes, testing) are configuration: they match nothing until those kinds
-/// exist, and the bureau adjusts them by publishing a new version.
+/// The platform's proposed first version of the scoring rules, over the kinds the platform defines (docs/KINDS.md):
+/// ratings, awards, violation alarms, signer gaps, inspection findings by level, failed rectification reviews,
+/// stop-work orders, crane power cut-offs. Rows for facts that are derived from time rather than signed
+/// (overdue rectifications, wage arrears, late labour-cost funding, unreported unqualified results) match nothing
+/// until a bureau signs such records; the bureau adjusts all of it by publishing a new version.
 pub fn proposal_v1() -> CreditRules {
     use ParticipantRole::{GeneralContractor as Gc, Owner};
     use Polarity::{Bad, Good};
@@ -300,8 +302,8 @@ pub fn proposal_v1() -> CreditRules {
             mapping("award", "credit.award.granted.v1", None, Good, 5, 730, Gc, "评优评先（安全文明施工标准化工地等）"),
             mapping(
                 "finding_serious",
-                "inspection.*",
-                Some(("problem_level", "2")),
+                "inspection.finding.recorded.v1",
+                Some(("level", "serious")),
                 Bad,
                 -5,
                 365,
@@ -310,14 +312,27 @@ pub fn proposal_v1() -> CreditRules {
             ),
             mapping(
                 "finding_general",
-                "inspection.*",
-                Some(("problem_level", "1")),
+                "inspection.finding.recorded.v1",
+                Some(("level", "general")),
                 Bad,
                 -2,
                 180,
                 Gc,
                 "监督检查一般问题",
             ),
+            mapping(
+                "rectification_failed",
+                "inspection.rectification.reviewed.v1",
+                Some(("result", "fail")),
+                Bad,
+                -3,
+                365,
+                Gc,
+                "整改复查未通过",
+            ),
+            mapping("stop_work", "inspection.stop_work.ordered.v1", None, Bad, -5, 365, Gc, "责令停工"),
+            // Overdue rectifications, arrears, late labour-cost funding and unreported unqualified results are
+            // derived from time, not signed records yet: these rows match nothing until a bureau signs them.
             mapping("rectification_overdue", "inspection.rectification.overdue.v1", None, Bad, -3, 365, Gc, "整改逾期"),
             mapping("wage_arrears", "wage.arrears.*", None, Bad, -10, 1095, Gc, "拖欠农民工工资"),
             mapping(
@@ -330,7 +345,7 @@ pub fn proposal_v1() -> CreditRules {
                 Owner,
                 "人工费用拨付逾期（建设单位）",
             ),
-            mapping("crane_violation", "crane.*", Some(("level", "violation")), Bad, -3, 365, Gc, "起重机械违规作业"),
+            mapping("crane_cutoff", "crane.cutoff.v1", None, Bad, -3, 365, Gc, "起重机械超限断电（违规作业）"),
             mapping(
                 "test_unreported",
                 "testing.nonconformity.overdue.v1",

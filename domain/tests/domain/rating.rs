@@ -396,3 +396,47 @@ fn the_fold_knows_the_programme_attributes_gaps_and_counts_evidence_by_prefix() 
     assert_eq!((r.credit_code.clone(), r.points, r.event_id.as_str()), (crate::fixtures::gc(), -2, "e5"));
     assert_eq!(r.effective_until.to_string(), "2021-06-03");
 }
+
+#[test]
+fn credit_rules_v1_map_the_platforms_supervision_and_crane_records() {
+    // The payloads are real ones: each must pass its own kind's schema, so a renamed field or kind breaks this test.
+    let rules = credit::proposal_v1();
+    let gc = crate::fixtures::gc();
+    let project = json!({
+        "project_id": "NB-2026-0001", "name": "测试项目", "district": "330212", "central_urban": true,
+        "floor_area_m2": "52000", "contract_cost_fen": 30_000_000_000i64, "start_date": "2026-03-01",
+        "participants": [
+            {"role": "owner", "credit_code": crate::fixtures::owner().as_str()},
+            {"role": "general_contractor", "credit_code": gc.as_str()}
+        ]
+    });
+    let finding = |id: &str, level: &str| {
+        json!({"project_id": "NB-2026-0001", "inspection_id": "INS-1", "finding_id": id, "level": level,
+               "category": "临边防护", "description": "五层临边防护缺失"})
+    };
+    let cutoff = json!({"project_id": "NB-2026-0001", "device_id": "TC-01", "reason": "力矩超过 100% 自动断电"});
+    let records = [
+        ("e0", "registry/projects", "registry.project.registered.v1", project),
+        ("e1", "project/NB-2026-0001/inspection/INS-1", "inspection.finding.recorded.v1", finding("F-1", "serious")),
+        ("e2", "project/NB-2026-0001/inspection/INS-1", "inspection.finding.recorded.v1", finding("F-2", "general")),
+        ("e3", "project/NB-2026-0001/inspection/INS-1", "inspection.finding.recorded.v1", finding("F-3", "minor")),
+        ("e4", "project/NB-2026-0001/site/TC-01", "crane.cutoff.v1", cutoff),
+    ];
+    let payloads: Vec<Map<String, Value>> =
+        records.iter().map(|(_, _, _, p)| p.as_object().expect("object").clone()).collect();
+    for ((_, _, kind, _), p) in records.iter().zip(&payloads) {
+        siteledger_domain::validate_payload(kind, p).unwrap_or_else(|e| panic!("{kind}: {e}"));
+    }
+    let mut fold = RatingFold::new(Some(rules.clone()));
+    for (i, ((id, stream, kind, _), p)) in records.iter().zip(&payloads).enumerate() {
+        fold.apply(&rec(i as u64, id, stream, kind, "2026-11-01T08:00:00+08:00", p));
+    }
+    let as_of = LocalDate::parse("2026-11-24").expect("date");
+    let scores = credit::score_all(&rules, &fold.credit_records, [&gc], as_of);
+    let s = scores.iter().find(|s| s.credit_code == gc).expect("scored");
+    let mut cited: Vec<&str> = s.records.iter().map(|r| r.event_id.as_str()).collect();
+    cited.sort_unstable();
+    // Serious −5, general −2, crane cut-off −3; a minor finding is not a credit record.
+    assert_eq!(cited, ["e1", "e2", "e4"]);
+    assert_eq!(s.score, rules.base_points - 10);
+}
