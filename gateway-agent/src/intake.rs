@@ -109,6 +109,18 @@ pub const SCHEMAS: &[Schema] = &[
         ],
     },
     Schema {
+        // 施工升降机司机 log in on the hoist's own device id with the same record as crane drivers.
+        device: DeviceKind::Hoist,
+        record: "operator_login",
+        kind: "crane.operator.login.v1",
+        fields: &[
+            ("operator_ref", Ref, true),
+            ("method", OneOf(&["face", "fingerprint", "card"]), true),
+            ("certificate_type", Ref, true),
+            ("certificate_valid_until", Date, true),
+        ],
+    },
+    Schema {
         device: DeviceKind::Crane,
         record: "operator_logout",
         kind: "crane.operator.logout.v1",

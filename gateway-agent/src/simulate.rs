@@ -452,6 +452,18 @@ pub async fn run_hoist(
         json!({"performed_on": (today - time::Duration::days(30)).to_string(), "passed": true}),
     )
     .await;
+    let operator = format!("OP-{:04}", rng.next_u64() % 10_000);
+    post(
+        &http,
+        &intake,
+        &device,
+        "operator_login",
+        json!({
+            "operator_ref": operator, "method": "card", "certificate_type": "hoist_driver",
+            "certificate_valid_until": (today + time::Duration::days(400)).to_string(),
+        }),
+    )
+    .await;
     let mut floor: i64 = 1;
     loop {
         let target = 1 + (rng.next_u64() % 28) as i64;
@@ -467,6 +479,7 @@ pub async fn run_hoist(
                 "sampled_at": cst_text(OffsetDateTime::now_utc()), "load_kg": d1(load), "load_pct": d1(load / 2000.0 * 100.0),
                 "people": people, "cage": 1, "direction": dir, "height_m": d1(floor as f64 * 3.0), "floor": floor,
                 "speed_m_s": d1(rng.range(0.6, 0.9)), "wind_m_s": d1(rng.range(1.0, 6.0)), "tilt_deg": format!("{:.2}", rng.range(0.0, 0.2)),
+                "operator_ref": operator,
             })).await;
         }
     }
