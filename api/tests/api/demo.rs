@@ -144,9 +144,15 @@ async fn the_demo_city_runs_through_the_api_and_resumes_after_a_restart() {
         (metric(&text, "siteledger_ingest_accepted_total") >= 60.0).then_some(Value::Null)
     })
     .await;
-    let keys = get_json(&app, "/v1/keys", &token).await;
+    // One gateway per project (42), plus the six site gateway agents of `demo/site.rs` (GW-AGENT), which that area
+    // enrols when it starts: the first run may have stopped before it did, so wait for the read model to show them.
+    let keys = wait_for(&app, "the 48 gateway keys", Duration::from_secs(90), || async {
+        let keys = get_json(&app, "/v1/keys", &token).await;
+        let n = keys.as_array().expect("array").iter().filter(|k| k["role"] == "gateway").count();
+        (n >= 42 + 6).then_some(keys)
+    })
+    .await;
     let gateways: Vec<&Value> = keys.as_array().expect("array").iter().filter(|k| k["role"] == "gateway").collect();
-    // One gateway per project (42), plus the six site gateway agents of `demo/site.rs` (GW-AGENT).
     assert_eq!(gateways.len(), 42 + 6);
     assert!(gateways.iter().all(|k| k["gaps"] == 0), "no chain gaps");
     let state = app.server.state.clone();
