@@ -242,7 +242,11 @@ async fn publish_findings(ctx: &DemoContext) -> anyhow::Result<()> {
             envs.push(chain.sign(key, uuid::Uuid::now_v7(), &stream, "task.dispatched.v1", &at, payload)?);
         }
         post(ctx, &token.secret, &envs).await?;
-        tracing::info!(project = pid, tasks = envs.len(), "demo: wage finding tasks dispatched to the general contractor");
+        tracing::info!(
+            project = pid,
+            tasks = envs.len(),
+            "demo: wage finding tasks dispatched to the general contractor"
+        );
     }
     Ok(())
 }

@@ -486,9 +486,8 @@ async fn the_demo_arrears_view_finds_exactly_the_seeded_cases() {
             let Some(last) = page.last() else { break };
             from = last.position + 1;
             deposits += page.iter().filter(|e| e.kind == "wage.labour_cost.deposited.v1").count();
-            published_ids.extend(
-                page.iter().filter(|e| e.kind == "wage.finding.recorded.v1").map(|e| e.event_id.to_string()),
-            );
+            published_ids
+                .extend(page.iter().filter(|e| e.kind == "wage.finding.recorded.v1").map(|e| e.event_id.to_string()));
         }
         app.settle().await;
         let tasks: Value = app.get("/v1/tasks?open=true", Some(&token)).await.json().await.expect("json");

@@ -34,8 +34,8 @@ use crate::schema::{Issue, Member, each, each_object, is, opt, req, typed};
 use crate::stream;
 use crate::text::{Name, Text};
 
-pub use state::WorkforceState;
 pub use arrears::FindingRule;
+pub use state::WorkforceState;
 pub use types::{
     Commitment, ContractId, ContractPeriod, Direction, FindingId, GuaranteeForm, IdType, Masked, PassMethod, PayrollId,
     PersonRef, TeamId, Trade, TransferId, ValueError, WorkRole, YearMonth,
@@ -438,13 +438,13 @@ pub enum WorkforceEvent {
 }
 
 mod t {
+    pub(super) use super::arrears::FindingRule;
     pub(super) use super::types::*;
     pub(super) use crate::date::LocalDate;
     pub(super) use crate::ids::{CreditCode, DeviceId, ProjectId};
     pub(super) use crate::quantity::MoneyFen;
     pub(super) use crate::supervision::RecordId;
     pub(super) use crate::text::{Name, Text};
-    pub(super) use super::arrears::FindingRule;
 }
 
 fn pay_day(v: &Value) -> Result<(), Issue> {

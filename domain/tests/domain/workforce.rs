@@ -469,7 +469,12 @@ fn finding_publication_rules_given_when_then() {
             published(1, "city_bureau", "city/330200"),
             Some("workforce.finding_once"),
         ),
-        ("another finding of the project", vec![district.clone()], published(2, "district_bureau", "district/330212"), None),
+        (
+            "another finding of the project",
+            vec![district.clone()],
+            published(2, "district_bureau", "district/330212"),
+            None,
+        ),
         (
             "a finding on an unregistered project",
             vec![],
@@ -494,7 +499,7 @@ fn finding_publication_rules_given_when_then() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    let dup = run(&[district.clone()], &published(1, "city_bureau", "city/330200")).expect_err("refused");
+    let dup = run(std::slice::from_ref(&district), &published(1, "city_bureau", "city/330200")).expect_err("refused");
     assert!(dup.starts_with("workforce.finding_once rule: ") && dup.contains("arrears_suspected"), "{dup}");
 }
 
