@@ -168,7 +168,6 @@ async fn publish_findings(ctx: &DemoContext) -> anyhow::Result<()> {
         .create("demo workforce findings", Role::City, None, 30)
         .await
         .map_err(|e| anyhow::anyhow!("workforce demo token: {e}"))?;
-    let store = ctx.state.ledger.store();
 
     wait_folded(ctx).await?;
     let rows = ctx.state.read.workforce_arrears(&Scope::All, None, None, 1).await?;
@@ -180,27 +179,20 @@ async fn publish_findings(ctx: &DemoContext) -> anyhow::Result<()> {
             continue;
         }
         let key = ctx.districts.get(spec.district).ok_or_else(|| anyhow::anyhow!("no district key"))?;
-        let key_id = key.key_id().to_string();
-        let lock = super::key_lock(&key_id);
-        let _chain_guard = lock.lock().await;
-        let mut chain = match store.signer_head(&key_id).await? {
-            Some(h) => SignerChain::after(h.signer_seq, h.leaf_hash),
-            None => SignerChain::new(),
-        };
-        let at = super::cst_text(time::OffsetDateTime::now_utc());
         let stream = format!("project/{pid}/wage/findings");
-        let mut envs = Vec::new();
+        let mut records = Vec::new();
         for r in todo {
             let who = r.id_masked.as_deref().map_or_else(String::new, |m| format!("工人 {m}："));
             let payload = json!({
                 "project_id": pid, "finding_id": r.finding_id, "rule": r.rule, "month": r.month,
                 "summary": format!("{}（{}）{who}{}", r.rule_zh, r.basis, r.detail), "evidence": r.evidence,
             });
-            let Value::Object(payload) = payload else { continue };
-            envs.push(chain.sign(key, uuid::Uuid::now_v7(), &stream, FINDING_RECORDED, &at, payload)?);
+            if let Value::Object(payload) = payload {
+                records.push((stream.clone(), FINDING_RECORDED, payload));
+            }
         }
-        post(ctx, &token.secret, &envs).await?;
-        tracing::info!(project = pid, findings = envs.len(), "demo: the district bureau published wage findings");
+        let n = sign_and_post(ctx, &token.secret, key, &records, time::OffsetDateTime::now_utc()).await?;
+        tracing::info!(project = pid, findings = n, "demo: the district bureau published wage findings");
     }
 
     wait_folded(ctx).await?;
@@ -221,16 +213,8 @@ async fn publish_findings(ctx: &DemoContext) -> anyhow::Result<()> {
         let gc = participant(&spec.payload, "general_contractor").unwrap_or_default();
         let district = spec.district().code;
         let key = ctx.districts.get(spec.district).ok_or_else(|| anyhow::anyhow!("no district key"))?;
-        let key_id = key.key_id().to_string();
-        let lock = super::key_lock(&key_id);
-        let _chain_guard = lock.lock().await;
-        let mut chain = match store.signer_head(&key_id).await? {
-            Some(h) => SignerChain::after(h.signer_seq, h.leaf_hash),
-            None => SignerChain::new(),
-        };
-        let at = super::cst_text(now);
         let stream = format!("project/{pid}/tasks");
-        let mut envs = Vec::new();
+        let mut records = Vec::new();
         for (r, event_id) in todo {
             let payload = json!({
                 "task_id": format!("WG-{event_id}"), "district": district, "project_id": pid,
@@ -238,17 +222,51 @@ async fn publish_findings(ctx: &DemoContext) -> anyhow::Result<()> {
                 "title": format!("{}督办：{} {}，请总包单位核查并依法处置（{}）", r.rule_zh, r.project_name, r.month, r.basis),
                 "assignee_kind": "enterprise", "assignee": gc, "level": "project", "sla_hours": sla_hours(&r.rule),
             });
-            let Value::Object(payload) = payload else { continue };
-            envs.push(chain.sign(key, uuid::Uuid::now_v7(), &stream, "task.dispatched.v1", &at, payload)?);
+            if let Value::Object(payload) = payload {
+                records.push((stream.clone(), "task.dispatched.v1", payload));
+            }
         }
-        post(ctx, &token.secret, &envs).await?;
-        tracing::info!(
-            project = pid,
-            tasks = envs.len(),
-            "demo: wage finding tasks dispatched to the general contractor"
-        );
+        let n = sign_and_post(ctx, &token.secret, key, &records, now).await?;
+        tracing::info!(project = pid, tasks = n, "demo: wage finding tasks dispatched to the general contractor");
     }
     Ok(())
+}
+
+/// Signs `records` (stream, kind, payload) with a bureau `key`, continuing its chain as stored, and posts them,
+/// holding the key's lock from reading the head to posting. A producer that does not take the lock (the site
+/// agents' enrolment) may still move the chain: then the head is read again and the records re-signed (5 tries).
+async fn sign_and_post(
+    ctx: &DemoContext,
+    token: &str,
+    key: &SigningKey,
+    records: &[(String, &str, serde_json::Map<String, Value>)],
+    at: time::OffsetDateTime,
+) -> anyhow::Result<usize> {
+    let key_id = key.key_id().to_string();
+    let lock = super::key_lock(&key_id);
+    let _chain_guard = lock.lock().await;
+    let at = super::cst_text(at);
+    let mut last = String::new();
+    for _ in 0..5 {
+        let mut chain = match ctx.state.ledger.store().signer_head(&key_id).await? {
+            Some(h) => SignerChain::after(h.signer_seq, h.leaf_hash),
+            None => SignerChain::new(),
+        };
+        let mut envs = Vec::with_capacity(records.len());
+        for (stream, kind, payload) in records {
+            envs.push(chain.sign(key, uuid::Uuid::now_v7(), stream, kind, &at, payload.clone())?);
+        }
+        let answer = super::post_with_retries(&ctx.ingest, token, &envs, &ctx.shutdown).await?;
+        match answer.rejections().next() {
+            None => return Ok(envs.len()),
+            Some(r) if matches!(r.code.as_deref(), Some("chain_mismatch" | "equivocation")) => {
+                last = format!("{:?}", r.message);
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Some(r) => anyhow::bail!("a workforce demo record was rejected: {:?} {:?}", r.code, r.message),
+        }
+    }
+    anyhow::bail!("the bureau's chain kept moving: {last}")
 }
 
 /// Writes the fixed history once (nothing if the general contractors' chains exist).
