@@ -8,6 +8,10 @@
 //! date taken from the log — the latest `occurred_at` day folded — or given by the caller), and computing them from
 //! the tables at query time keeps the fold deterministic and idempotent. Only masked forms and commitments are
 //! stored: this database never holds a plaintext ID or card number.
+//!
+//! Published findings (`wage.finding.recorded.v1`) are folded into `wf_findings_published` (finding id → the
+//! signed record's event id): the arrears view marks each computed finding with its publication, if any; the
+//! computation itself does not look at them.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -27,9 +31,10 @@ use crate::queries::project_visible;
 /// Name in `projection_checkpoints`.
 pub(crate) const NAME: &str = "workforce";
 /// Code version: bump it when the fold or the tables change; the tables are re-created and refolded.
-pub(crate) const VERSION: i64 = 3;
+pub(crate) const VERSION: i64 = 4;
 /// Tables this projection owns.
 pub(crate) const TABLES: &[&str] = &[
+    "wf_findings_published",
     "wf_teams",
     "wf_workers",
     "wf_cards",
@@ -79,6 +84,9 @@ pub(crate) const DDL: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS wf_guarantees (event_id TEXT PRIMARY KEY, project_id TEXT NOT NULL, by_enterprise TEXT NOT NULL, \
      amount_fen BIGINT NOT NULL, form TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS wf_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS wf_findings_published (project_id TEXT NOT NULL, finding_id TEXT NOT NULL, \
+     rule TEXT NOT NULL, month TEXT NOT NULL, event_id TEXT NOT NULL, signer TEXT NOT NULL, recorded_us BIGINT NOT NULL, \
+     PRIMARY KEY (project_id, finding_id))",
 ];
 
 #[derive(Default)]
@@ -105,7 +113,9 @@ pub(crate) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sql
             crate::fold::skip(x, "payload");
             continue;
         };
-        if latest_day.is_none_or(|d| d < x.day.as_str()) {
+        // A published finding is the bureau's record about the facts, not a fact: it does not move the view's
+        // "as of" (which would otherwise compute new findings from the publication date).
+        if !matches!(event, E::FindingRecorded(_)) && latest_day.is_none_or(|d| d < x.day.as_str()) {
             latest_day = Some(x.day.as_str());
         }
         let id = x.e.event_id.to_string();
@@ -339,6 +349,23 @@ pub(crate) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sql
                 )
                 .await?;
             }
+            E::FindingRecorded(e) => {
+                // Once per (project, finding) by the rules; DO NOTHING keeps a redelivered batch idempotent.
+                tx.execute(
+                    &Sql::new(
+                        "INSERT INTO wf_findings_published (project_id, finding_id, rule, month, event_id, signer, \
+                         recorded_us) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, finding_id) DO NOTHING",
+                    )
+                    .arg(pid)
+                    .arg(e.finding_id.as_str())
+                    .arg(e.rule.as_str())
+                    .arg(e.month.as_string())
+                    .arg(id)
+                    .arg(x.e.signer.as_str())
+                    .arg(x.occurred_us),
+                )
+                .await?;
+            }
         }
     }
     for ((project, person, day), agg) in days {
@@ -492,11 +519,21 @@ pub struct ArrearsRow {
     pub evidence: Vec<String>,
     /// What was found.
     pub detail: String,
+    /// The finding's stable key ([`Finding::key`]), the `finding_id` it is published under.
+    pub finding_id: String,
+    /// The event id of its `wage.finding.recorded.v1`, once a bureau has published it.
+    pub published_event_id: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
 struct Str1 {
     v: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct Published {
+    finding_id: String,
+    event_id: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -830,10 +867,21 @@ impl ReadDb {
                 )
                 .await?;
             let gc = gcs.into_iter().map(|r| r.v).collect::<Vec<_>>().join(",");
-            for Finding { rule, month, person_ref, evidence, detail } in
-                arrears::findings(&facts, Options { as_of, days_tolerance })
-            {
+            let published: HashMap<String, String> = self
+                .fetch_all::<Published>(
+                    &Sql::new("SELECT finding_id, event_id FROM wf_findings_published WHERE project_id = ?")
+                        .arg(p.as_str()),
+                )
+                .await?
+                .into_iter()
+                .map(|r| (r.finding_id, r.event_id))
+                .collect();
+            for f in arrears::findings(&facts, Options { as_of, days_tolerance }) {
+                let finding_id = f.key();
+                let Finding { rule, month, person_ref, evidence, detail } = f;
                 out.push(ArrearsRow {
+                    published_event_id: published.get(&finding_id).cloned(),
+                    finding_id,
                     project_id: head.project_id.clone(),
                     project_name: head.name.clone(),
                     district: head.district.clone(),

@@ -30,6 +30,8 @@ struct FindingLine {
     detail: String,
     first_evidence: String,
     evidence_count: usize,
+    /// The event id of the bureau's `wage.finding.recorded.v1`, empty while unpublished.
+    published: String,
 }
 
 #[derive(Debug)]
@@ -95,6 +97,7 @@ async fn page(State(state): State<AppState>, v: Viewer, Query(q): Query<PageQuer
                 detail: r.detail.clone(),
                 first_evidence: r.evidence.first().cloned().unwrap_or_default(),
                 evidence_count: r.evidence.len(),
+                published: r.published_event_id.clone().unwrap_or_default(),
             })
             .collect(),
         by_rule: by_rule.into_iter().map(|(label, n)| Count { label, n }).collect(),

@@ -6,6 +6,12 @@
 //! The history is fixed in time (2026-08-20 … 2026-10-20), so the arrears view's "as of" (the latest workforce
 //! record's day, 2026-10-20) is reproducible. A restart on the same data directory sends nothing again: the
 //! general contractors' keys already have chains, which marks the history as written.
+//!
+//! Then the findings become records (issue 5: "findings are events themselves and can open a coordination
+//! task"): once the history is folded, each project's district bureau publishes every seeded finding that is not yet
+//! published (`wage.finding.recorded.v1`), and dispatches one `task.dispatched.v1` per published finding to the
+//! project's general contractor (条例第三十条: the 总包 answers for its project's wages), citing the finding's
+//! event id. Both steps look at the read models first, so a restart sends only what is missing.
 
 use std::collections::BTreeMap;
 
@@ -120,8 +126,151 @@ fn participant(payload: &serde_json::Map<String, Value>, role: &str) -> Option<S
         .map(|p| str_of(p, "credit_code").to_owned())
 }
 
-/// Starts this area's demo: writes the fixed history once.
+/// Starts this area's demo: writes the fixed history once, then publishes the seeded findings and opens their
+/// coordination tasks (whatever of that is missing).
 pub(super) async fn start(ctx: &DemoContext) -> anyhow::Result<()> {
+    write_history(ctx).await?;
+    publish_findings(ctx).await
+}
+
+/// Hours a general contractor gets to answer a wage finding's task: 欠薪 and 克扣 are urgent (three days), the
+/// other anomalies a week.
+fn sla_hours(rule: &str) -> u32 {
+    if matches!(rule, "arrears_suspected" | "underpayment" | "missing_from_payroll") { 72 } else { 168 }
+}
+
+/// Waits until every projection has folded the ledger as it is now (or the server shuts down).
+async fn wait_folded(ctx: &DemoContext) -> anyhow::Result<()> {
+    let target = ctx.state.ledger.head();
+    let mut applied = ctx.state.read.watch_applied();
+    let mut shutdown = ctx.shutdown.clone();
+    tokio::select! {
+        r = applied.wait_for(|a| *a >= target) => { r.map_err(|e| anyhow::anyhow!("projector stopped: {e}"))?; }
+        _ = shutdown.wait_for(|s| *s) => anyhow::bail!("shut down before the workforce history was folded"),
+    }
+    Ok(())
+}
+
+/// The district bureau of each demo workforce project publishes the seeded findings not yet published, then
+/// dispatches one task per published finding that has none.
+async fn publish_findings(ctx: &DemoContext) -> anyhow::Result<()> {
+    use siteledger_domain::workforce::FINDING_RECORDED;
+    use siteledger_projections::Scope;
+
+    let projects: Vec<_> = PROJECTS.iter().filter_map(|&i| ctx.plan.projects.get(i)).collect();
+    let seeded = seeded_cases();
+    let is_seeded = |pi: usize, r: &siteledger_projections::workforce::ArrearsRow| {
+        seeded.iter().any(|c| c.0 == pi && c.1 == r.rule && c.3 == r.month)
+    };
+    let token = ctx
+        .state
+        .tokens
+        .create("demo workforce findings", Role::City, None, 30)
+        .await
+        .map_err(|e| anyhow::anyhow!("workforce demo token: {e}"))?;
+
+    wait_folded(ctx).await?;
+    let rows = ctx.state.read.workforce_arrears(&Scope::All, None, None, 1).await?;
+    for (pi, spec) in projects.iter().enumerate() {
+        let pid = spec.project_id.as_str();
+        let todo: Vec<_> =
+            rows.iter().filter(|r| r.project_id == pid && r.published_event_id.is_none() && is_seeded(pi, r)).collect();
+        if todo.is_empty() {
+            continue;
+        }
+        let key = ctx.districts.get(spec.district).ok_or_else(|| anyhow::anyhow!("no district key"))?;
+        let stream = format!("project/{pid}/wage/findings");
+        let mut records = Vec::new();
+        for r in todo {
+            let who = r.id_masked.as_deref().map_or_else(String::new, |m| format!("工人 {m}："));
+            let payload = json!({
+                "project_id": pid, "finding_id": r.finding_id, "rule": r.rule, "month": r.month,
+                "summary": format!("{}（{}）{who}{}", r.rule_zh, r.basis, r.detail), "evidence": r.evidence,
+            });
+            if let Value::Object(payload) = payload {
+                records.push((stream.clone(), FINDING_RECORDED, payload));
+            }
+        }
+        let n = sign_and_post(ctx, &token.secret, key, &records, time::OffsetDateTime::now_utc()).await?;
+        tracing::info!(project = pid, findings = n, "demo: the district bureau published wage findings");
+    }
+
+    wait_folded(ctx).await?;
+    let rows = ctx.state.read.workforce_arrears(&Scope::All, None, None, 1).await?;
+    let now = time::OffsetDateTime::now_utc();
+    let tasked: std::collections::HashSet<String> =
+        ctx.state.read.tasks(&Scope::All, false, now).await?.into_iter().map(|t| t.source_event_id).collect();
+    for (pi, spec) in projects.iter().enumerate() {
+        let pid = spec.project_id.as_str();
+        let todo: Vec<_> = rows
+            .iter()
+            .filter(|r| r.project_id == pid && is_seeded(pi, r))
+            .filter_map(|r| r.published_event_id.as_deref().filter(|e| !tasked.contains(*e)).map(|e| (r, e)))
+            .collect();
+        if todo.is_empty() {
+            continue;
+        }
+        let gc = participant(&spec.payload, "general_contractor").unwrap_or_default();
+        let district = spec.district().code;
+        let key = ctx.districts.get(spec.district).ok_or_else(|| anyhow::anyhow!("no district key"))?;
+        let stream = format!("project/{pid}/tasks");
+        let mut records = Vec::new();
+        for (r, event_id) in todo {
+            let payload = json!({
+                "task_id": format!("WG-{event_id}"), "district": district, "project_id": pid,
+                "source_kind": "finding", "source_event_id": event_id,
+                "title": format!("{}督办：{} {}，请总包单位核查并依法处置（{}）", r.rule_zh, r.project_name, r.month, r.basis),
+                "assignee_kind": "enterprise", "assignee": gc, "level": "project", "sla_hours": sla_hours(&r.rule),
+            });
+            if let Value::Object(payload) = payload {
+                records.push((stream.clone(), "task.dispatched.v1", payload));
+            }
+        }
+        let n = sign_and_post(ctx, &token.secret, key, &records, now).await?;
+        tracing::info!(project = pid, tasks = n, "demo: wage finding tasks dispatched to the general contractor");
+    }
+    Ok(())
+}
+
+/// Signs `records` (stream, kind, payload) with a bureau `key`, continuing its chain as stored, and posts them,
+/// holding the key's lock from reading the head to posting. A producer that does not take the lock (the site
+/// agents' enrolment) may still move the chain: then the head is read again and the records re-signed (5 tries).
+async fn sign_and_post(
+    ctx: &DemoContext,
+    token: &str,
+    key: &SigningKey,
+    records: &[(String, &str, serde_json::Map<String, Value>)],
+    at: time::OffsetDateTime,
+) -> anyhow::Result<usize> {
+    let key_id = key.key_id().to_string();
+    let lock = super::key_lock(&key_id);
+    let _chain_guard = lock.lock().await;
+    let at = super::cst_text(at);
+    let mut last = String::new();
+    for _ in 0..5 {
+        let mut chain = match ctx.state.ledger.store().signer_head(&key_id).await? {
+            Some(h) => SignerChain::after(h.signer_seq, h.leaf_hash),
+            None => SignerChain::new(),
+        };
+        let mut envs = Vec::with_capacity(records.len());
+        for (stream, kind, payload) in records {
+            envs.push(chain.sign(key, uuid::Uuid::now_v7(), stream, kind, &at, payload.clone())?);
+        }
+        let answer = super::post_with_retries(&ctx.ingest, token, &envs, &ctx.shutdown).await?;
+        match answer.rejections().next() {
+            None => return Ok(envs.len()),
+            Some(r) if matches!(r.code.as_deref(), Some("chain_mismatch" | "equivocation")) => {
+                last = format!("{:?}", r.message);
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Some(r) => anyhow::bail!("a workforce demo record was rejected: {:?} {:?}", r.code, r.message),
+        }
+    }
+    anyhow::bail!("the bureau's chain kept moving: {last}")
+}
+
+/// Writes the fixed history once (nothing if the general contractors' chains exist).
+async fn write_history(ctx: &DemoContext) -> anyhow::Result<()> {
     let store = ctx.state.ledger.store();
     let projects: Vec<_> = PROJECTS.iter().filter_map(|&i| ctx.plan.projects.get(i)).collect();
     if projects.len() != PROJECTS.len() {

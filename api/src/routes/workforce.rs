@@ -294,7 +294,7 @@ pub async fn arrears(
     let rows = arrears_rows(&state, &principal.scope(), &q).await?;
     if q.format.as_deref() == Some("csv") {
         let mut out = String::from(
-            "\u{feff}project_id,project_name,district,general_contractor,rule,rule_zh,basis,month,person_ref,id_masked,evidence,detail\n",
+            "\u{feff}project_id,project_name,district,general_contractor,rule,rule_zh,basis,month,person_ref,id_masked,evidence,detail,finding_id,published_event_id\n",
         );
         for r in &rows {
             let cells = [
@@ -310,6 +310,8 @@ pub async fn arrears(
                 r.id_masked.as_deref().unwrap_or(""),
                 &r.evidence.join(" "),
                 &r.detail,
+                &r.finding_id,
+                r.published_event_id.as_deref().unwrap_or(""),
             ];
             out.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
             out.push('\n');

@@ -472,24 +472,36 @@ async fn the_demo_arrears_view_finds_exactly_the_seeded_cases() {
         })
         .collect();
     want.sort();
-    // The history arrives in chunks, the owners' labour-cost deposits last (8 of them): wait for those, let the
-    // read models catch up, then read the view once.
+    // The history arrives in chunks, the owners' labour-cost deposits last (8 of them), then the district bureaus
+    // publish the seeded findings and dispatch their tasks: wait for all of it, let the read models catch up, then
+    // read the views.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut published_ids: Vec<String>;
     loop {
         let mut deposits = 0;
+        published_ids = Vec::new();
         let mut from = 0;
         loop {
             let page = app.server.state.ledger.read_all(from, 1000).await.expect("read");
             let Some(last) = page.last() else { break };
             from = last.position + 1;
             deposits += page.iter().filter(|e| e.kind == "wage.labour_cost.deposited.v1").count();
+            published_ids
+                .extend(page.iter().filter(|e| e.kind == "wage.finding.recorded.v1").map(|e| e.event_id.to_string()));
         }
-        if deposits == 8 {
+        app.settle().await;
+        let tasks: Value = app.get("/v1/tasks?open=true", Some(&token)).await.json().await.expect("json");
+        let tasked = published_ids
+            .iter()
+            .filter(|id| tasks.as_array().expect("array").iter().any(|t| t["source_event_id"] == id.as_str()))
+            .count();
+        if deposits == 8 && published_ids.len() >= want.len() && tasked == published_ids.len() {
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the demo's workforce history did not arrive ({deposits} deposits)"
+            "the demo's workforce history, findings and tasks did not arrive ({deposits} deposits, {} findings published, {tasked} with a task)",
+            published_ids.len()
         );
         let mut head = app.server.state.ledger.watch_head();
         let _ = tokio::time::timeout(std::time::Duration::from_millis(500), head.changed()).await;
@@ -511,6 +523,19 @@ async fn the_demo_arrears_view_finds_exactly_the_seeded_cases() {
         .collect();
     found.sort();
     assert_eq!(found, want, "{got:#}");
+    // Every seeded finding is published exactly once (a signed wage.finding.recorded.v1), and its task is open in
+    // the command view, assigned to the project's general contractor.
+    assert_eq!(published_ids.len(), want.len(), "one publication per seeded finding");
+    let tasks: Value = app.get("/v1/tasks?open=true", Some(&token)).await.json().await.expect("json");
+    for f in got.as_array().expect("array") {
+        let id = f["published_event_id"].as_str().unwrap_or_else(|| panic!("not published: {f:#}"));
+        assert_eq!(published_ids.iter().filter(|p| p.as_str() == id).count(), 1, "{f:#}");
+        let mine: Vec<&Value> =
+            tasks.as_array().expect("array").iter().filter(|t| t["source_event_id"] == id).collect();
+        assert_eq!(mine.len(), 1, "one open task per finding: {f:#} {tasks:#}");
+        assert_eq!(mine[0]["assignee"], f["general_contractor"], "{:#}", mine[0]);
+        assert_eq!(mine[0]["assignee_kind"], "enterprise");
+    }
     // A rebuild from the log into a fresh read database gives the same view.
     let fresh_dir = tempfile::tempdir().expect("tempdir");
     let fresh = siteledger_projections::ReadDb::open(&format!("sqlite:{}", fresh_dir.path().join("read.db").display()))
@@ -669,4 +694,63 @@ async fn one_person_many_employers() {
     }
     assert_eq!(app.get(&format!("/v1/workforce/people/{p}"), Some(&district)).await.status(), 404);
     assert_eq!(app.get("/v1/workforce/people/P-00000000000000000000000000000000", Some(&b)).await.status(), 404);
+}
+
+/// A wage finding is published by a 住建 bureau with jurisdiction: an enterprise key, or the bureau of another
+/// district, is refused at `POST /v1/events` naming the rule; the same finding twice is refused naming its rule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wage_finding_signed_by_an_enterprise_or_another_district_is_refused_naming_the_rule() {
+    let mut app = TestApp::spawn().await;
+    let w = world::build(&mut app).await;
+    let mut gc = ChainSigner::new(SigningKey::from_seed(&[0x74; 32]));
+    let mut haishu = ChainSigner::new(SigningKey::from_seed(&[0x75; 32]));
+    let mut yinzhou = ChainSigner::new(SigningKey::from_seed(&[0x76; 32]));
+    let mut enrolments = Vec::new();
+    for (s, subject, role) in [
+        (&gc, w.contractor_b.as_str(), "enterprise"),
+        (&haishu, world::HAISHU, "district_bureau"),
+        (&yinzhou, world::YINZHOU, "district_bureau"),
+    ] {
+        enrolments.push(
+            app.city
+                .sign(
+                    new_id(),
+                    "registry/keys",
+                    "ledger.key.enrolled.v1",
+                    "2026-01-07T09:00:00+08:00",
+                    enrollment(s.key.public(), subject, role),
+                )
+                .expect("sign"),
+        );
+    }
+    app.ingest_ok(&enrolments).await;
+    let stream = format!("project/{P}/wage/findings");
+    let finding = |s: &mut ChainSigner| {
+        sign(
+            s,
+            &stream,
+            "wage.finding.recorded.v1",
+            "2026-10-21T09:00:00+08:00",
+            json!({"project_id": P, "finding_id": format!("arrears_suspected:2026-09:P-{:032x}", 3),
+                   "rule": "arrears_suspected", "month": "2026-09",
+                   "summary": "疑似欠薪（条例第十二条）工人 3302**********123X：2026-09 有 24 天考勤，发薪日已过，未见工资转账",
+                   "evidence": ["0192a000-0000-7000-8000-000000000001"]}),
+        )
+    };
+    let city = app.token(Role::City, None).await;
+    for (who, env, rule) in [
+        ("an enterprise key", finding(&mut gc), "workforce.finding_signer rule: "),
+        ("another district's bureau", finding(&mut haishu), "workforce.finding_signer rule: "),
+    ] {
+        let v: Value = app.post_events(&city, &json!([env.to_value()])).await.json().await.expect("json");
+        let r = &v["results"][0];
+        assert_eq!(r["status"], "rejected", "{who}: {v}");
+        let msg = r["message"].as_str().expect("message");
+        assert!(msg.contains(rule), "{who}: {msg}");
+    }
+    // The project's own district bureau publishes it; a second publication is refused, naming the finding's rule.
+    app.ingest_ok(&[finding(&mut yinzhou)]).await;
+    let v: Value = app.post_events(&city, &json!([finding(&mut yinzhou).to_value()])).await.json().await.expect("json");
+    let msg = v["results"][0]["message"].as_str().expect("message");
+    assert!(msg.contains("workforce.finding_once rule: ") && msg.contains("arrears_suspected"), "{msg}");
 }

@@ -250,9 +250,10 @@ fn mapping(
 
 /// The platform's proposed first version of the scoring rules, over the kinds the platform defines (docs/KINDS.md):
 /// ratings, awards, violation alarms, signer gaps, inspection findings by level, failed rectification reviews,
-/// stop-work orders, crane power cut-offs. Rows for facts that are derived from time rather than signed
-/// (overdue rectifications, wage arrears, late labour-cost funding, unreported unqualified results) match nothing
-/// until a bureau signs such records; the bureau adjusts all of it by publishing a new version.
+/// stop-work orders, crane power cut-offs, and wage findings a bureau has published (`wage.finding.recorded.v1`
+/// with rule `arrears_suspected` or `underpayment`). Rows for facts that are derived from time rather than signed
+/// (overdue rectifications, late labour-cost funding, unreported unqualified results) match nothing until a bureau
+/// signs such records; the bureau adjusts all of it by publishing a new version.
 pub fn proposal_v1() -> CreditRules {
     use ParticipantRole::{GeneralContractor as Gc, Owner};
     use Polarity::{Bad, Good};
@@ -331,10 +332,30 @@ pub fn proposal_v1() -> CreditRules {
                 "整改复查未通过",
             ),
             mapping("stop_work", "inspection.stop_work.ordered.v1", None, Bad, -5, 365, Gc, "责令停工"),
-            // Overdue rectifications, arrears, late labour-cost funding and unreported unqualified results are
+            // Wage findings count once a bureau has published them (wage.finding.recorded.v1).
+            mapping(
+                "wage_arrears",
+                "wage.finding.recorded.v1",
+                Some(("rule", "arrears_suspected")),
+                Bad,
+                -10,
+                1095,
+                Gc,
+                "拖欠农民工工资（住建部门公布的欠薪认定：有考勤、发薪日已过未见转账）",
+            ),
+            mapping(
+                "wage_underpayment",
+                "wage.finding.recorded.v1",
+                Some(("rule", "underpayment")),
+                Bad,
+                -5,
+                1095,
+                Gc,
+                "克扣农民工工资（住建部门公布：实发低于应发）",
+            ),
+            // Overdue rectifications, late labour-cost funding and unreported unqualified results are
             // derived from time, not signed records yet: these rows match nothing until a bureau signs them.
             mapping("rectification_overdue", "inspection.rectification.overdue.v1", None, Bad, -3, 365, Gc, "整改逾期"),
-            mapping("wage_arrears", "wage.arrears.*", None, Bad, -10, 1095, Gc, "拖欠农民工工资"),
             mapping(
                 "wage_funding_late",
                 "wage.labour_cost.late.v1",

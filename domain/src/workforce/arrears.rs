@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::date::LocalDate;
 use crate::quantity::MoneyFen;
@@ -30,7 +30,7 @@ use super::types::{Commitment, PayrollId, PersonRef, Trade, YearMonth};
 pub const DEFAULT_DAYS_TOLERANCE: u32 = 1;
 
 /// Which rule a finding is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingRule {
     /// 疑似欠薪.
@@ -123,6 +123,19 @@ pub struct Finding {
     pub evidence: Vec<String>,
     /// What was found, in Chinese.
     pub detail: String,
+}
+
+impl Finding {
+    /// The finding's stable key within its project: `<rule>:<YYYY-MM>:<person_ref>`, or `<rule>:<YYYY-MM>` for a
+    /// project-level finding. It does not depend on the evidence (which may grow as late records arrive), so a
+    /// published finding stays matched to its computed row. Two findings of one rule, month and worker (two
+    /// underpaid payrolls of one month) share a key: publishing one covers the worker's month for that rule.
+    pub fn key(&self) -> String {
+        match &self.person_ref {
+            Some(p) => format!("{}:{}:{}", self.rule.as_str(), self.month, p),
+            None => format!("{}:{}", self.rule.as_str(), self.month),
+        }
+    }
 }
 
 /// A day with at least one passage: the date and the id of its first passage.

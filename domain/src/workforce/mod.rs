@@ -14,6 +14,10 @@
 //! | [`types`] | value types (person ref, commitment, masked, month, 工种, 证件类型 …) |
 //! | [`state`] | [`WorkforceState`]: `decide` (every admission rule, each naming its article) and `evolve` |
 //! | [`arrears`] | pure arrears and anomaly rules over a project-month, each finding citing its event ids |
+//!
+//! A computed finding becomes a signed record with `wage.finding.recorded.v1` (a 住建 bureau publishes it, in
+//! `project/<ProjectId>/wage/findings`): from then on it is an event itself, a task can reference it and the credit
+//! rules count it.
 
 pub mod arrears;
 pub mod state;
@@ -26,14 +30,15 @@ use crate::date::LocalDate;
 use crate::ids::{CreditCode, DeviceId, ProjectId};
 use crate::payload::{PayloadError, to_map};
 use crate::quantity::MoneyFen;
-use crate::schema::{Issue, Member, each_object, is, opt, req, typed};
+use crate::schema::{Issue, Member, each, each_object, is, opt, req, typed};
 use crate::stream;
 use crate::text::{Name, Text};
 
+pub use arrears::FindingRule;
 pub use state::WorkforceState;
 pub use types::{
-    Commitment, ContractId, ContractPeriod, Direction, GuaranteeForm, IdType, Masked, PassMethod, PayrollId, PersonRef,
-    TeamId, Trade, TransferId, ValueError, WorkRole, YearMonth,
+    Commitment, ContractId, ContractPeriod, Direction, FindingId, GuaranteeForm, IdType, Masked, PassMethod, PayrollId,
+    PersonRef, TeamId, Trade, TransferId, ValueError, WorkRole, YearMonth,
 };
 
 /// `worker.team.formed.v1`.
@@ -68,6 +73,11 @@ pub const PAYROLL_CONFIRMED: &str = "wage.payroll.confirmed.v1";
 pub const TRANSFER_MADE: &str = "wage.transfer.made.v1";
 /// `wage.guarantee.deposited.v1`.
 pub const GUARANTEE_DEPOSITED: &str = "wage.guarantee.deposited.v1";
+/// `wage.finding.recorded.v1`.
+pub const FINDING_RECORDED: &str = "wage.finding.recorded.v1";
+
+/// The sub-stream of published findings: `project/<ProjectId>/wage/findings`.
+pub const FINDINGS_STREAM_AREA: &str = "wage/findings";
 
 /// Every kind of this module.
 pub const KINDS: &[&str] = &[
@@ -87,6 +97,7 @@ pub const KINDS: &[&str] = &[
     PAYROLL_CONFIRMED,
     TRANSFER_MADE,
     GUARANTEE_DEPOSITED,
+    FINDING_RECORDED,
 ];
 
 /// `worker.team.formed.v1`: a 班组 of an employer (总包 or 分包) on the project, with its 班组长.
@@ -368,6 +379,25 @@ pub struct GuaranteeDeposited {
     pub form: GuaranteeForm,
 }
 
+/// `wage.finding.recorded.v1`: a 住建 bureau (city, or the project's district) publishes an arrears or anomaly
+/// finding of the read model as a signed record, once per finding id and project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingRecorded {
+    /// The project.
+    pub project_id: ProjectId,
+    /// The finding's stable key ([`arrears::Finding::key`]: `<rule>:<YYYY-MM>[:<person_ref>]`).
+    pub finding_id: FindingId,
+    /// The arrears rule token (`arrears_suspected`, `underpayment` …).
+    pub rule: FindingRule,
+    /// The month concerned.
+    pub month: YearMonth,
+    /// What was found, in Chinese (masked forms and worker refs only, never a document or card number).
+    pub summary: Text,
+    /// The event ids the finding rests on (at least one).
+    pub evidence: Vec<crate::supervision::RecordId>,
+}
+
 /// A typed event of this subsystem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkforceEvent {
@@ -403,13 +433,17 @@ pub enum WorkforceEvent {
     TransferMade(TransferMade),
     /// `wage.guarantee.deposited.v1`.
     GuaranteeDeposited(GuaranteeDeposited),
+    /// `wage.finding.recorded.v1`.
+    FindingRecorded(FindingRecorded),
 }
 
 mod t {
+    pub(super) use super::arrears::FindingRule;
     pub(super) use super::types::*;
     pub(super) use crate::date::LocalDate;
     pub(super) use crate::ids::{CreditCode, DeviceId, ProjectId};
     pub(super) use crate::quantity::MoneyFen;
+    pub(super) use crate::supervision::RecordId;
     pub(super) use crate::text::{Name, Text};
 }
 
@@ -560,6 +594,37 @@ const GUARANTEE: &[Member] = &[
     req("form", is::<t::GuaranteeForm>),
 ];
 
+fn evidence(v: &Value) -> Result<(), Issue> {
+    if v.as_array().is_some_and(Vec::is_empty) {
+        return Err(Issue::invalid("a finding cites at least one event id"));
+    }
+    each::<t::RecordId>(v)
+}
+
+/// A summary is public: a run of 15 or more digits looks like a document or card number in clear, refused.
+fn summary(v: &Value) -> Result<(), Issue> {
+    is::<t::Text>(v)?;
+    let mut run = 0usize;
+    for c in v.as_str().unwrap_or_default().chars() {
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        if run >= 15 {
+            return Err(Issue::invalid(
+                "summary must not carry a document or card number (15+ digits): use masked forms or person refs",
+            ));
+        }
+    }
+    Ok(())
+}
+
+const FINDING: &[Member] = &[
+    req("project_id", is::<t::ProjectId>),
+    req("finding_id", is::<t::FindingId>),
+    req("rule", is::<t::FindingRule>),
+    req("month", is::<t::YearMonth>),
+    req("summary", summary),
+    req("evidence", evidence),
+];
+
 /// The schema members of a kind of this module (top level), for tests that keep schemas and types in step.
 #[doc(hidden)]
 pub fn schema_members(kind: &str) -> Option<Vec<(&'static str, bool)>> {
@@ -579,6 +644,7 @@ pub fn schema_members(kind: &str) -> Option<Vec<(&'static str, bool)>> {
         PAYROLL_CONFIRMED => CONFIRMED,
         TRANSFER_MADE => TRANSFER,
         GUARANTEE_DEPOSITED => GUARANTEE,
+        FINDING_RECORDED => FINDING,
         _ => return None,
     };
     Some(m.iter().map(|m| (m.name, m.required)).collect())
@@ -604,6 +670,7 @@ impl WorkforceEvent {
             PAYROLL_CONFIRMED => typed(PAYROLL_CONFIRMED, payload, CONFIRMED).map(Self::PayrollConfirmed),
             TRANSFER_MADE => typed(TRANSFER_MADE, payload, TRANSFER).map(Self::TransferMade),
             GUARANTEE_DEPOSITED => typed(GUARANTEE_DEPOSITED, payload, GUARANTEE).map(Self::GuaranteeDeposited),
+            FINDING_RECORDED => typed(FINDING_RECORDED, payload, FINDING).map(Self::FindingRecorded),
             _ => return None,
         })
     }
@@ -627,6 +694,7 @@ impl WorkforceEvent {
             Self::PayrollConfirmed(_) => PAYROLL_CONFIRMED,
             Self::TransferMade(_) => TRANSFER_MADE,
             Self::GuaranteeDeposited(_) => GUARANTEE_DEPOSITED,
+            Self::FindingRecorded(_) => FINDING_RECORDED,
         }
     }
 
@@ -648,6 +716,7 @@ impl WorkforceEvent {
             Self::PayrollConfirmed(p) => to_map(p),
             Self::TransferMade(p) => to_map(p),
             Self::GuaranteeDeposited(p) => to_map(p),
+            Self::FindingRecorded(p) => to_map(p),
         }
     }
 
@@ -669,12 +738,20 @@ impl WorkforceEvent {
             Self::PayrollConfirmed(p) => &p.project_id,
             Self::TransferMade(p) => &p.project_id,
             Self::GuaranteeDeposited(p) => &p.project_id,
+            Self::FindingRecorded(p) => &p.project_id,
         })
     }
 
-    /// The stream area of the kind: `workforce` for `worker.*`, `wage` for `wage.*`.
+    /// The stream area of the kind: `workforce` for `worker.*`, `wage/findings` for published findings, `wage`
+    /// for the other `wage.*`.
     pub fn area(&self) -> &'static str {
-        if self.kind().starts_with("wage.") { "wage" } else { "workforce" }
+        if matches!(self, Self::FindingRecorded(_)) {
+            FINDINGS_STREAM_AREA
+        } else if self.kind().starts_with("wage.") {
+            "wage"
+        } else {
+            "workforce"
+        }
     }
 
     /// The conventional stream: `project/<ProjectId>/workforce` or `project/<ProjectId>/wage`.
@@ -683,9 +760,13 @@ impl WorkforceEvent {
     }
 
     /// Whether `stream` fits the event: `project/<project_id>/workforce[/…]` for `worker.*`,
-    /// `project/<project_id>/wage[/…]` for `wage.*`; `Err` describes the expected stream.
+    /// `project/<project_id>/wage[/…]` for `wage.*`, exactly `project/<project_id>/wage/findings` for a published
+    /// finding; `Err` describes the expected stream.
     pub fn check_stream(&self, stream: &str) -> Result<(), String> {
         let base = self.stream();
+        if matches!(self, Self::FindingRecorded(_)) {
+            return if stream == base { Ok(()) } else { Err(base) };
+        }
         let ok = stream == base || stream.strip_prefix(base.as_str()).is_some_and(|rest| rest.starts_with('/'));
         if ok { Ok(()) } else { Err(format!("{base}[/…]")) }
     }

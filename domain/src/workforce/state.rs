@@ -19,7 +19,7 @@ use crate::ids::{CreditCode, ProjectId};
 use crate::registry::{ParticipantRole, Project, RegistryState};
 use crate::rules::{RecordContext, RuleError};
 
-use super::types::{PayrollId, PersonRef, TeamId, YearMonth};
+use super::types::{FindingId, PayrollId, PersonRef, TeamId, YearMonth};
 use super::{KINDS, WorkforceEvent};
 
 /// The legal minimum working age (劳动法第十五条: 禁止用人单位招用未满十六周岁的未成年人).
@@ -37,6 +37,8 @@ struct ProjectState {
     workers: HashMap<PersonRef, Worker>,
     account_open: bool,
     payrolls: HashMap<PayrollId, HashSet<PersonRef>>,
+    /// Published finding ids (`wage.finding.recorded.v1`).
+    findings: HashSet<FindingId>,
 }
 
 /// What the admission rules of this subsystem remember: per project, its teams, registered workers (contract
@@ -362,6 +364,26 @@ impl WorkforceState {
                 }
                 participant(&e.by, "depositor")?;
             }
+            E::FindingRecorded(e) => {
+                crate::supervision::project_bureau(
+                    ctx,
+                    registry,
+                    pid,
+                    "workforce.finding_signer",
+                    "a wage finding (wage.finding.recorded.v1)",
+                )?;
+                if st.findings.contains(&e.finding_id) {
+                    return Err(rule(
+                        "workforce.finding_once",
+                        format!(
+                            "finding {} ({} {}) is already recorded on project {pid}: a finding is published once",
+                            e.finding_id,
+                            e.rule.as_str(),
+                            e.rule.name_zh()
+                        ),
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -381,6 +403,7 @@ impl WorkforceState {
                 | E::Exited(_)
                 | E::AccountOpened(_)
                 | E::PayrollSubmitted(_)
+                | E::FindingRecorded(_)
         ) {
             return;
         }
@@ -408,6 +431,9 @@ impl WorkforceState {
                 }
             }
             E::AccountOpened(_) => st.account_open = true,
+            E::FindingRecorded(e) => {
+                st.findings.insert(e.finding_id.clone());
+            }
             E::PayrollSubmitted(e) => {
                 st.payrolls.insert(e.payroll_id.clone(), e.lines.iter().map(|l| l.person_ref.clone()).collect());
             }

@@ -77,6 +77,12 @@ wf_token!(
     "payroll_id"
 );
 wf_token!(
+    /// A finding's stable key within its project (`<rule>:<YYYY-MM>[:<person_ref>]`, see
+    /// [`super::arrears::Finding::key`]).
+    FindingId,
+    "finding_id"
+);
+wf_token!(
     /// A bank transfer's reference (银行流水号).
     TransferId,
     "transfer_id"

@@ -440,3 +440,48 @@ fn credit_rules_v1_map_the_platforms_supervision_and_crane_records() {
     assert_eq!(cited, ["e1", "e2", "e4"]);
     assert_eq!(s.score, rules.base_points - 10);
 }
+
+#[test]
+fn credit_rules_v1_count_a_published_wage_finding_against_the_general_contractor() {
+    // A computed arrears finding is not a credit record; the bureau's signed `wage.finding.recorded.v1` is. The
+    // payloads pass their kinds' schemas, so a renamed field, kind or rule token breaks this test.
+    let rules = credit::proposal_v1();
+    let gc = crate::fixtures::gc();
+    let project = json!({
+        "project_id": "NB-2026-0001", "name": "测试项目", "district": "330212", "central_urban": true,
+        "floor_area_m2": "52000", "contract_cost_fen": 30_000_000_000i64, "start_date": "2026-03-01",
+        "participants": [
+            {"role": "owner", "credit_code": crate::fixtures::owner().as_str()},
+            {"role": "general_contractor", "credit_code": gc.as_str()}
+        ]
+    });
+    let person = format!("P-{:032x}", 7);
+    let published = |rule: &str| {
+        json!({"project_id": "NB-2026-0001", "finding_id": format!("{rule}:2026-09:{person}"), "rule": rule,
+               "month": "2026-09", "summary": "2026-09 有考勤，发薪日已过，未见工资转账", "evidence": ["ev-1"]})
+    };
+    let stream = "project/NB-2026-0001/wage/findings";
+    let records = [
+        ("e0", "registry/projects", "registry.project.registered.v1", project),
+        ("e1", stream, "wage.finding.recorded.v1", published("arrears_suspected")),
+        ("e2", stream, "wage.finding.recorded.v1", published("underpayment")),
+        ("e3", stream, "wage.finding.recorded.v1", published("days_mismatch")),
+    ];
+    let payloads: Vec<Map<String, Value>> =
+        records.iter().map(|(_, _, _, p)| p.as_object().expect("object").clone()).collect();
+    for ((_, stream, kind, _), p) in records.iter().zip(&payloads) {
+        siteledger_domain::validate_envelope(kind, stream, p).unwrap_or_else(|e| panic!("{kind}: {e}"));
+    }
+    let mut fold = RatingFold::new(Some(rules.clone()));
+    for (i, ((id, stream, kind, _), p)) in records.iter().zip(&payloads).enumerate() {
+        fold.apply(&rec(i as u64, id, stream, kind, "2026-11-01T08:00:00+08:00", p));
+    }
+    let as_of = LocalDate::parse("2026-11-24").expect("date");
+    let scores = credit::score_all(&rules, &fold.credit_records, [&gc], as_of);
+    let s = scores.iter().find(|s| s.credit_code == gc).expect("scored");
+    let mut cited: Vec<&str> = s.records.iter().map(|r| r.event_id.as_str()).collect();
+    cited.sort_unstable();
+    // Arrears −10, underpayment −5; a days mismatch is an anomaly, not a credit record.
+    assert_eq!(cited, ["e1", "e2"]);
+    assert_eq!(s.score, rules.base_points - 15);
+}

@@ -119,7 +119,13 @@ fn stream_of(kind: &str) -> String {
 }
 
 fn stream_in(kind: &str, project: &str) -> String {
-    let area = if kind.starts_with("wage.") { "wage" } else { "workforce" };
+    let area = if kind == "wage.finding.recorded.v1" {
+        "wage/findings"
+    } else if kind.starts_with("wage.") {
+        "wage"
+    } else {
+        "workforce"
+    };
     format!("project/{project}/{area}")
 }
 
@@ -410,6 +416,132 @@ fn every_kind_round_trips_and_lives_in_its_stream() {
         assert!(event.check_stream(&format!("project/{P}/site")).is_err());
         let err = validate_envelope(r.0, &format!("project/{P}/site"), &payload).expect_err("refused");
         assert!(matches!(err, PayloadError::WrongStream { .. }), "{err}");
+    }
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Published findings (wage.finding.recorded.v1)
+// ------------------------------------------------------------------------------------------------------------
+
+fn finding_id(n: u32) -> String {
+    format!("arrears_suspected:2026-04:{}", person(n))
+}
+
+fn published(n: u32, role: &'static str, subject: &str) -> Rec {
+    signed_by(
+        at(
+            ent(
+                "wage.finding.recorded.v1",
+                json!({"project_id": P, "finding_id": finding_id(n), "rule": "arrears_suspected", "month": "2026-04",
+                       "summary": "2026-04 有 20 天考勤，发薪日 2026-05-15 已过，未见工资转账",
+                       "evidence": ["e1", "e2"]}),
+            ),
+            "2026-05-20",
+        ),
+        role,
+        subject.to_owned(),
+    )
+}
+
+#[test]
+fn finding_publication_rules_given_when_then() {
+    let district = published(1, "district_bureau", "district/330212");
+    // (name, given, when, expected: None = accepted, Some(fragment of the error))
+    let cases: Vec<(&str, Vec<Rec>, Rec, Option<&str>)> = vec![
+        ("the project's district bureau publishes", vec![], district.clone(), None),
+        ("the city bureau publishes", vec![], published(1, "city_bureau", "city/330200"), None),
+        (
+            "another district's bureau is refused",
+            vec![],
+            published(1, "district_bureau", "district/330203"),
+            Some("workforce.finding_signer"),
+        ),
+        (
+            "an enterprise key is refused",
+            vec![],
+            published(1, "enterprise", gc().as_str()),
+            Some("workforce.finding_signer"),
+        ),
+        ("a bank key is refused", vec![], published(1, "bank", "91110000100003962T"), Some("workforce.finding_signer")),
+        (
+            "the same finding twice is refused, naming the rule",
+            vec![district.clone()],
+            published(1, "city_bureau", "city/330200"),
+            Some("workforce.finding_once"),
+        ),
+        (
+            "another finding of the project",
+            vec![district.clone()],
+            published(2, "district_bureau", "district/330212"),
+            None,
+        ),
+        (
+            "a finding on an unregistered project",
+            vec![],
+            {
+                let mut r = district.clone();
+                r.1["project_id"] = json!("NB-2026-0999");
+                r
+            },
+            Some("workforce.project_registered"),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, given, when, expected) in &cases {
+        let got = run(given, when);
+        let ok = match (expected, &got) {
+            (None, Ok(())) => true,
+            (Some(frag), Err(e)) => e.contains(frag),
+            _ => false,
+        };
+        if !ok {
+            failures.push(format!("{name}: expected {expected:?}, got {got:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let dup = run(std::slice::from_ref(&district), &published(1, "city_bureau", "city/330200")).expect_err("refused");
+    assert!(dup.starts_with("workforce.finding_once rule: ") && dup.contains("arrears_suspected"), "{dup}");
+}
+
+#[test]
+fn finding_payloads_are_checked_and_live_in_the_findings_stream() {
+    let r = published(1, "district_bureau", "district/330212");
+    let payload = r.1.as_object().expect("object").clone();
+    let event = WorkforceEvent::parse(r.0, &payload).expect("a workforce kind").expect("valid");
+    assert_eq!(event.kind(), "wage.finding.recorded.v1");
+    assert_eq!(WorkforceEvent::parse(r.0, &event.to_payload()).expect("kind").expect("valid"), event);
+    assert!(event.check_stream(&format!("project/{P}/wage/findings")).is_ok());
+    assert!(event.check_stream(&format!("project/{P}/wage")).is_err());
+    assert!(event.check_stream(&format!("project/{P}/wage/findings/x")).is_err());
+
+    // (field, bad value, fragment of the error)
+    let bad: [(&str, Value, &str); 6] = [
+        ("evidence", json!([]), "evidence"),
+        ("evidence", json!(["ok", ""]), "evidence[1]"),
+        ("rule", json!("wage_theft"), "rule"),
+        ("month", json!("2026-13"), "month"),
+        ("finding_id", json!("has space"), "finding_id"),
+        ("summary", json!("身份证 330203198001010010 欠薪"), "summary"),
+    ];
+    for (field, value, frag) in bad {
+        let mut p = r.clone();
+        p.1[field] = value;
+        let err = apply(&base_state(), &p, 0).expect_err(field);
+        assert!(err.contains(frag), "{field}: {err}");
+    }
+}
+
+#[test]
+fn a_computed_findings_key_is_the_published_finding_id() {
+    let mut f = clean();
+    f.transfers.clear();
+    let found = arrears::findings(&f, opts("2026-06-01"));
+    let arrears: Vec<_> = found.iter().filter(|x| x.rule == FindingRule::ArrearsSuspected).collect();
+    assert!(!arrears.is_empty(), "{found:?}");
+    for a in arrears {
+        let key = a.key();
+        assert_eq!(key, format!("arrears_suspected:{}:{}", a.month, a.person_ref.as_ref().expect("a worker")));
+        assert!(siteledger_domain::workforce::FindingId::parse(&key).is_ok(), "{key}");
     }
 }
 

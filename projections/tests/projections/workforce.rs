@@ -178,3 +178,77 @@ async fn same_records_same_rows_on_both_backends_and_any_batching() {
     fold(&pg, &events, 13).await;
     assert_eq!(view(&pg).await, reference, "PostgreSQL gives the same rows");
 }
+
+/// `records()` and then a district bureau's `wage.finding.recorded.v1` publishing worker 2's arrears (a day after
+/// the last workforce record).
+fn with_published_finding() -> (Vec<StoredEvent>, String) {
+    let mut out = records();
+    let mut bureau = ChainSigner::new(SigningKey::from_seed(&[10; 32]));
+    let id = uuid::Builder::from_unix_timestamp_millis(1_790_100_000_000, &[2; 10]).into_uuid();
+    let e = bureau
+        .sign(
+            id,
+            &format!("project/{P}/wage/findings"),
+            "wage.finding.recorded.v1",
+            "2026-06-01T09:00:00+08:00",
+            obj(json!({"project_id": P, "finding_id": format!("arrears_suspected:2026-04:{}", person(2)),
+                       "rule": "arrears_suspected", "month": "2026-04",
+                       "summary": "2026-04 有 10 天考勤，发薪日已过，未见工资转账", "evidence": [out[3].event_id.to_string()]})),
+        )
+        .expect("sign");
+    out.push(StoredEvent {
+        position: out.len() as u64,
+        stream: e.stream().to_owned(),
+        stream_version: 0,
+        event_id: e.id(),
+        kind: e.kind().to_owned(),
+        signer: e.signer().to_string(),
+        signer_seq: e.seq(),
+        occurred_at: e.occurred_at().to_owned(),
+        recorded_at: e.occurred(),
+        leaf: e.leaf_bytes().to_vec(),
+        leaf_hash: e.leaf_hash(),
+    });
+    (out, id.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_finding_marks_its_computed_row_and_changes_nothing_else() {
+    let (events, published) = with_published_finding();
+    let (plain, _d0) = super::sqlite_db().await;
+    fold(&plain, &records(), 1000).await;
+    let before = view(&plain).await;
+
+    let (db, _d1) = super::sqlite_db().await;
+    fold(&db, &events, 1000).await;
+    let after = view(&db).await;
+    let rows = after.0.as_array().expect("array");
+    let keys: Vec<(&str, Option<&str>)> =
+        rows.iter().map(|f| (f["finding_id"].as_str().expect("id"), f["published_event_id"].as_str())).collect();
+    assert_eq!(
+        keys,
+        vec![
+            (format!("arrears_suspected:2026-04:{}", person(2)).as_str(), Some(published.as_str())),
+            (format!("underpayment:2026-04:{}", person(1)).as_str(), None),
+        ],
+        "{:#}",
+        after.0
+    );
+    // The computation is unchanged, and the publication (a later day) does not move the view's "as of".
+    let strip = |v: &Value| -> Value {
+        let mut v = v.clone();
+        for f in v.as_array_mut().expect("array") {
+            f.as_object_mut().expect("object").remove("published_event_id");
+        }
+        v
+    };
+    assert_eq!(strip(&after.0), strip(&before.0));
+    assert_eq!(after.3.as_deref(), Some("2026-05-20"));
+    assert_eq!((&after.1, &after.2), (&before.1, &before.2));
+
+    // Redelivered in small batches: the same rows.
+    let (small, _d2) = super::sqlite_db().await;
+    fold(&small, &events, 3).await;
+    fold(&small, &events[events.len() - 2..], 3).await;
+    assert_eq!(view(&small).await, after);
+}
