@@ -134,7 +134,10 @@ async fn enrol(ctx: &DemoContext, spec: &ProjectSpec, key: &SigningKey) -> anyho
         .map_err(|e| anyhow::anyhow!("setup token: {e}"))?;
     let subject = format!("project/{}/gateway/{GATEWAY_ID}", spec.project_id);
     let mut result = Err(anyhow::anyhow!("not attempted"));
+    let lock = super::key_lock(&district_id);
     for _ in 0..5 {
+        // Other areas sign with the same district key: read its head, sign and post under its lock.
+        let held = lock.lock().await;
         let mut chain = match store.signer_head(&district_id).await? {
             Some(h) => SignerChain::after(h.signer_seq, h.leaf_hash),
             None => SignerChain::new(),
@@ -148,6 +151,7 @@ async fn enrol(ctx: &DemoContext, spec: &ProjectSpec, key: &SigningKey) -> anyho
             enrollment(key.public(), &subject, "gateway"),
         )?;
         let answer = post_with_retries(&ctx.ingest, &token.secret, &[env], &ctx.shutdown).await?;
+        drop(held);
         match answer.rejections().next() {
             None => {
                 result = Ok(());
