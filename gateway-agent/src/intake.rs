@@ -46,6 +46,14 @@ pub enum Ty {
     Ref,
 }
 
+/// The operator login of a crane or hoist driver (the same record on either device).
+const OPERATOR_LOGIN: &[(&str, Ty, bool)] = &[
+    ("operator_ref", Ty::Ref, true),
+    ("method", Ty::OneOf(&["face", "fingerprint", "card"]), true),
+    ("certificate_type", Ty::Ref, true),
+    ("certificate_valid_until", Ty::Date, true),
+];
+
 /// One record a device kind may post.
 #[derive(Debug)]
 pub struct Schema {
@@ -101,24 +109,14 @@ pub const SCHEMAS: &[Schema] = &[
         device: DeviceKind::Crane,
         record: "operator_login",
         kind: "crane.operator.login.v1",
-        fields: &[
-            ("operator_ref", Ref, true),
-            ("method", OneOf(&["face", "fingerprint", "card"]), true),
-            ("certificate_type", Ref, true),
-            ("certificate_valid_until", Date, true),
-        ],
+        fields: OPERATOR_LOGIN,
     },
     Schema {
         // 施工升降机司机 log in on the hoist's own device id with the same record as crane drivers.
         device: DeviceKind::Hoist,
         record: "operator_login",
         kind: "crane.operator.login.v1",
-        fields: &[
-            ("operator_ref", Ref, true),
-            ("method", OneOf(&["face", "fingerprint", "card"]), true),
-            ("certificate_type", Ref, true),
-            ("certificate_valid_until", Date, true),
-        ],
+        fields: OPERATOR_LOGIN,
     },
     Schema {
         device: DeviceKind::Crane,
