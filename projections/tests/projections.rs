@@ -111,25 +111,31 @@ struct Scenario {
     _dir: tempfile::TempDir,
 }
 
-async fn scenario() -> Scenario {
+/// A fresh SQLite ledger in a temporary directory whose city bureau (the trusted root) has enrolled itself at
+/// `at`; returns the ledger, the city's chain (to sign more) and the directory to keep alive.
+async fn rooted_ledger(at: &str) -> (Ledger<SqliteStore>, ChainSigner, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(&dir.path().join("ledger.db")).await.expect("open ledger store");
     let l = Ledger::open(store, config()).await.expect("open ledger");
     let mut city = ChainSigner::new(city_key());
-    let reg = "2026-02-01T09:00:00+08:00";
-
     let pk = *city.key.public();
     accepted(
         &l.ingest(vec![sign(
             &mut city,
             "registry/keys",
             KEY_ENROLLED_KIND,
-            reg,
+            at,
             enrollment(&pk, "宁波市住建局", "city_bureau"),
         )])
         .await
         .expect("root"),
     );
+    (l, city, dir)
+}
+
+async fn scenario() -> Scenario {
+    let reg = "2026-02-01T09:00:00+08:00";
+    let (l, mut city, dir) = rooted_ledger(reg).await;
 
     let mut gw1 = ChainSigner::new(SigningKey::from_seed(&[0x31; 32]));
     let mut gw3 = ChainSigner::new(SigningKey::from_seed(&[0x33; 32]));
@@ -837,25 +843,9 @@ async fn run_on_postgres_read_db() {
 
 #[tokio::test]
 async fn alarms_open_and_clear_incrementally() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let l = Ledger::open(SqliteStore::open(&dir.path().join("l.db")).await.expect("store"), config())
-        .await
-        .expect("ledger");
-    let (db, _d) = sqlite_db().await;
-    let mut city = ChainSigner::new(city_key());
     let at = "2026-03-01T08:00:00+08:00";
-    let pk = *city.key.public();
-    accepted(
-        &l.ingest(vec![sign(
-            &mut city,
-            "registry/keys",
-            KEY_ENROLLED_KIND,
-            at,
-            enrollment(&pk, "宁波市住建局", "city_bureau"),
-        )])
-        .await
-        .expect("root"),
-    );
+    let (l, mut city, _dir) = rooted_ledger(at).await;
+    let (db, _d) = sqlite_db().await;
     accepted(
         &l.ingest(vec![sign(
             &mut city,

@@ -11,7 +11,7 @@ use siteledger_signer::sample::ChainSigner;
 use siteledger_signer::{Envelope, SigningKey};
 use time::macros::datetime;
 
-use super::{accepted, all_events, city_key, config, enrollment, postgres_db, sign, sqlite_db};
+use super::{accepted, all_events, enrollment, postgres_db, rooted_ledger, sign, sqlite_db};
 
 const E1: &str = "91330200MA2AAAAA1X";
 const T0: &str = "2026-03-01T00:00:00+08:00";
@@ -77,23 +77,8 @@ fn meter(gw: &mut ChainSigner, at: &str, total: &str, residual: &str) -> Envelop
 }
 
 async fn site() -> Site {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(&dir.path().join("ledger.db")).await.expect("store");
-    let l = Ledger::open(store, config()).await.expect("ledger");
-    let mut city = ChainSigner::new(city_key());
     let reg = "2026-02-01T09:00:00+08:00";
-    let pk = *city.key.public();
-    accepted(
-        &l.ingest(vec![sign(
-            &mut city,
-            "registry/keys",
-            KEY_ENROLLED_KIND,
-            reg,
-            enrollment(&pk, "宁波市住建局", "city_bureau"),
-        )])
-        .await
-        .expect("root"),
-    );
+    let (l, mut city, dir) = rooted_ledger(reg).await;
     let mut gw = ChainSigner::new(SigningKey::from_seed(&[0x61; 32]));
     let mut gw3 = ChainSigner::new(SigningKey::from_seed(&[0x63; 32]));
     let mut batch = vec![

@@ -14,7 +14,7 @@ use siteledger_signer::sample::ChainSigner;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-use super::{accepted, city_key, config, enrollment, sign};
+use super::{accepted, enrollment, rooted_ledger, sign};
 
 const E1: &str = "91330200MA2AAAAA1X";
 const E2: &str = "91330200MA2BBBBB2Y";
@@ -28,23 +28,8 @@ struct World {
 }
 
 async fn world() -> World {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(&dir.path().join("ledger.db")).await.expect("store");
-    let l = Ledger::open(store, config()).await.expect("ledger");
-    let mut city = ChainSigner::new(city_key());
     let reg = "2026-01-10T09:00:00+08:00";
-    let pk = *city.key.public();
-    accepted(
-        &l.ingest(vec![sign(
-            &mut city,
-            "registry/keys",
-            KEY_ENROLLED_KIND,
-            reg,
-            enrollment(&pk, "宁波市住建局", "city_bureau"),
-        )])
-        .await
-        .expect("root"),
-    );
+    let (l, mut city, dir) = rooted_ledger(reg).await;
     let mut district = ChainSigner::new(SigningKey::from_seed(&[0x51; 32]));
     let mut district2 = ChainSigner::new(SigningKey::from_seed(&[0x52; 32]));
     let mut e1 = ChainSigner::new(SigningKey::from_seed(&[0x53; 32]));
