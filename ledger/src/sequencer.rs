@@ -1,10 +1,10 @@
 //! The sequencer: the ledger's single writer, and [`Ledger`], its cloneable handle.
 //!
 //! Ingest path for each record: decode (caller) → the kind is not reserved to the log (`ledger.*` other than key
-//! enrolment and revocation) → signature (batch-verified before the sequencer, on the caller's task, so both
-//! cores work) → `occurred_at` is not ahead of the platform clock by more than the allowed skew → the signer key
-//! is enrolled and valid at `occurred_at` → schema check (policy) → the signer's chain continues (`seq`/`prev`) →
-//! position and stream version → Merkle leaf → commit.
+//! enrolment and revocation) → the signer key is enrolled → signature (batch-verified before the sequencer, on
+//! the caller's task, so both cores work) → `occurred_at` is not ahead of the platform clock by more than the
+//! allowed skew → the key is valid at `occurred_at` → schema check (policy) → the signer's chain continues
+//! (`seq`/`prev`) → position and stream version → Merkle leaf → commit.
 //!
 //! Group commit: the sequencer task takes every request waiting in its queue (up to `max_batch_events`), decides
 //! them all in memory, writes one [`Commit`] (one transaction, one fsync), and only then answers. A request is
