@@ -24,6 +24,9 @@ pub struct Config {
     pub log_origin: String,
     /// Base64 public keys allowed to enrol themselves (the city bureau's root key).
     pub trust_roots: Vec<String>,
+    /// Records dated more than this many seconds ahead of the server's clock are refused (`future_occurred_at`);
+    /// device clocks drift, so keep a few minutes.
+    pub max_clock_skew_secs: u64,
     /// Checkpoint after this many records…
     pub checkpoint_every: u64,
     /// …or this many milliseconds after the first uncovered record.
@@ -50,6 +53,7 @@ impl Default for Config {
             auth_url: None,
             log_origin: "siteledger.ningbo.example/log".into(),
             trust_roots: Vec::new(),
+            max_clock_skew_secs: siteledger_ledger::sequencer::DEFAULT_MAX_CLOCK_SKEW.as_secs(),
             checkpoint_every: 4096,
             checkpoint_interval_ms: 1000,
             max_body_bytes: 8 * 1024 * 1024,

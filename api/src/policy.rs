@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use siteledger_domain::{DomainEvent, DomainState, RecordContext};
 use siteledger_ledger::StoredKey;
-use siteledger_ledger::system::{KEY_ENROLLED_KIND, KeyEnrollment, Policy};
+use siteledger_ledger::system::{KEY_ENROLLED_KIND, KeyEnrollment, Policy, RESERVED_PREFIX, reserved_kind};
 use siteledger_signer::Envelope;
 
 /// Roles whose keys may sign registry records (organisations, projects, zones).
@@ -66,9 +66,14 @@ fn context<'a>(
 impl Policy for DomainPolicy {
     fn check_payload(&self, env: &Envelope, signer: &StoredKey) -> Result<(), String> {
         let kind = env.kind();
-        if kind.starts_with("ledger.") {
-            // The ledger validates its own kinds.
-            return Ok(());
+        if kind.starts_with(RESERVED_PREFIX) {
+            // The ledger refuses reserved kinds itself, whatever its policy; refusing them here too keeps this policy
+            // correct on its own. Enrolments and revocations pass: the ledger checks their payload, and
+            // `may_enroll`/`may_revoke` below who may sign them.
+            return match reserved_kind(kind) {
+                Some(reason) => Err(reason),
+                None => Ok(()),
+            };
         }
         match siteledger_domain::validate_envelope(kind, env.stream(), env.payload()) {
             Ok(event) => {
@@ -173,5 +178,54 @@ impl Policy for DomainPolicy {
 
     fn stateful(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use siteledger_ledger::StoredKey;
+    use siteledger_ledger::system::{EQUIVOCATION_KIND, KEY_ENROLLED_KIND, Policy, SIGNER_GAP_KIND};
+    use siteledger_signer::SigningKey;
+    use siteledger_signer::sample::ChainSigner;
+
+    use super::DomainPolicy;
+
+    fn gateway(key: &SigningKey) -> StoredKey {
+        StoredKey {
+            key_id: key.key_id().to_string(),
+            public_key: *key.public().as_bytes(),
+            subject: "project/NB-2026-0001/gateway/GW-1".into(),
+            role: "gateway".into(),
+            valid_from: "2026-01-01T00:00:00+08:00".into(),
+            valid_until: None,
+            enrolled_by: uuid::Uuid::nil(),
+            enrolled_at: 1,
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn the_domain_policy_does_not_wave_ledger_kinds_through() {
+        // The ledger refuses these whatever its policy; the domain policy refuses them on its own too.
+        let key = SigningKey::from_seed(&[0x61; 32]);
+        let signer = gateway(&key);
+        let mut chain = ChainSigner::new(key);
+        let policy = DomainPolicy::default();
+        let mut n = 0;
+        let mut check = |kind: &str| {
+            n += 1;
+            let id = uuid::Builder::from_unix_timestamp_millis(1_790_000_000_000 + n, &[7; 10]).into_uuid();
+            let body = json!({"id_number": "33020319900101123X"}).as_object().cloned().unwrap_or_default();
+            let env =
+                chain.sign(id, "project/NB-2026-0001/notes", kind, "2026-03-02T09:00:00+08:00", body).expect("sign");
+            policy.check_payload(&env, &signer)
+        };
+        for kind in ["ledger.note.v1", "ledger.unknown.v1", SIGNER_GAP_KIND, EQUIVOCATION_KIND] {
+            let err = check(kind).expect_err(kind);
+            assert!(!err.contains("33020319900101123X"), "{err}");
+        }
+        // Enrolments are judged by the ledger's payload check and `may_enroll`, not refused here.
+        assert!(check(KEY_ENROLLED_KIND).is_ok());
     }
 }

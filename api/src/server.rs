@@ -83,6 +83,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
     lc.trust_roots = trust_roots;
     lc.checkpoint_every = config.checkpoint_every;
     lc.checkpoint_interval = Duration::from_millis(config.checkpoint_interval_ms);
+    lc.max_clock_skew = Duration::from_secs(config.max_clock_skew_secs);
     lc.policy = Arc::new(policy::DomainPolicy::default());
     let ledger = Ledger::open(store, lc).await?;
     tracing::info!(log_key = %ledger.log_verifier().vkey(), "ledger open");
@@ -203,6 +204,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let applied = state.read.applied();
     let lag = head.saturating_sub(applied);
     let rejected: u64 = stats.rejections.values().sum();
+    let fold_errors = state.read.fold_error_count().await.map_or(f64::NAN, |n| n as f64);
     let gauges = [
         ("siteledger_ledger_size", "Records in the log.", head as f64),
         (
@@ -215,6 +217,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         ("siteledger_checkpoint_size", "Tree size of the latest checkpoint.", cp_size as f64),
         ("siteledger_checkpoint_age_seconds", "Age of the latest checkpoint.", cp_age),
         ("siteledger_projection_lag", "Records the read models are behind the log.", lag as f64),
+        (
+            "siteledger_projection_fold_errors",
+            "Records a read model skipped because they could not be folded (listed in the read database's fold_errors).",
+            fold_errors,
+        ),
         ("siteledger_feed_subscribers", "Connected live-feed subscribers.", state.feed.subscribers() as f64),
         ("siteledger_uptime_seconds", "Seconds since start.", state.started.elapsed().as_secs_f64()),
     ];

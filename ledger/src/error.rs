@@ -84,6 +84,29 @@ pub enum Rejection {
         /// Why.
         reason: String,
     },
+    /// The kind is in the `ledger.` namespace, which the log reserves for itself: producers may submit only
+    /// `ledger.key.enrolled.v1` and `ledger.key.revoked.v1`; gap and equivocation notices are written by the log
+    /// alone, and no other `ledger.` kind exists.
+    #[error("kind {kind} is reserved for the log itself: {reason}")]
+    ReservedKind {
+        /// The kind.
+        kind: String,
+        /// What the producer should do instead.
+        reason: String,
+    },
+    /// `occurred_at` is further ahead of the platform's clock than the allowed clock skew: the signer's clock is
+    /// wrong (or the record is forged to sit in the future, where it would distort every "latest" view).
+    #[error(
+        "occurred_at {occurred_at} is ahead of the platform clock ({server_time}) by more than the allowed {max_skew_secs} s; correct the device clock (NTP) and send the record again once its time has come, or sign it again with the right time"
+    )]
+    FutureOccurredAt {
+        /// The record's time, as signed.
+        occurred_at: String,
+        /// The platform's time when it refused the record (RFC 3339).
+        server_time: String,
+        /// The largest accepted lead of `occurred_at` over the platform clock, seconds.
+        max_skew_secs: u64,
+    },
 }
 
 impl Rejection {
@@ -99,6 +122,8 @@ impl Rejection {
             Rejection::ChainMismatch { .. } => "chain_mismatch",
             Rejection::EventIdConflict { .. } => "event_id_conflict",
             Rejection::Registry { .. } => "registry",
+            Rejection::ReservedKind { .. } => "reserved_kind",
+            Rejection::FutureOccurredAt { .. } => "future_occurred_at",
         }
     }
 }

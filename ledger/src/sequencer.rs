@@ -1,8 +1,10 @@
 //! The sequencer: the ledger's single writer, and [`Ledger`], its cloneable handle.
 //!
-//! Ingest path for each record: decode (caller) → schema check (policy) → signature (batch-verified before the
-//! sequencer, on the caller's task, so both cores work) → the signer key is enrolled and valid at `occurred_at` →
-//! the signer's chain continues (`seq`/`prev`) → position and stream version → Merkle leaf → commit.
+//! Ingest path for each record: decode (caller) → the kind is not reserved to the log (`ledger.*` other than key
+//! enrolment and revocation) → the signer key is enrolled → signature (batch-verified before the sequencer, on
+//! the caller's task, so both cores work) → `occurred_at` is not ahead of the platform clock by more than the
+//! allowed skew → the key is valid at `occurred_at` → schema check (policy) → the signer's chain continues
+//! (`seq`/`prev`) → position and stream version → Merkle leaf → commit.
 //!
 //! Group commit: the sequencer task takes every request waiting in its queue (up to `max_batch_events`), decides
 //! them all in memory, writes one [`Commit`] (one transaction, one fsync), and only then answers. A request is
@@ -29,8 +31,12 @@ use crate::error::{AppendError, ExpectedVersion, LedgerError, Rejection};
 use crate::store::{Commit, Direction, EventStore, StoreError, StoredCheckpoint, StoredEvent, StoredKey};
 use crate::system::{
     EQUIVOCATION_KIND, Equivocation, KEY_ENROLLED_KIND, KEY_REVOKED_KIND, KeyRevocation, OpenPolicy, Policy,
-    SIGNER_GAP_KIND, SYSTEM_ROLE, SignerGap, payload,
+    SIGNER_GAP_KIND, SYSTEM_ROLE, SignerGap, payload, reserved_kind,
 };
+
+/// Default of [`LedgerConfig::max_clock_skew`]: device clocks drift (the gateway agent reports its skew in
+/// `gateway.heartbeat.v1`), so a record may be dated a little ahead of the platform, but not more.
+pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(10 * 60);
 
 /// A source of the current time (injected so tests need no sleeps).
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
@@ -51,8 +57,11 @@ pub struct LedgerConfig {
     pub max_batch_events: usize,
     /// Domain rules.
     pub policy: Arc<dyn Policy>,
-    /// Wall clock for `recorded_at` and checkpoint times.
+    /// Wall clock for `recorded_at`, checkpoint times and the future-date check.
     pub clock: Clock,
+    /// A record whose `occurred_at` is later than the clock plus this is refused (`future_occurred_at`): one
+    /// record dated far ahead would otherwise become every "latest" and "as of" derived from the log.
+    pub max_clock_skew: Duration,
 }
 
 impl LedgerConfig {
@@ -67,6 +76,7 @@ impl LedgerConfig {
             max_batch_events: 8192,
             policy: Arc::new(OpenPolicy),
             clock: Arc::new(OffsetDateTime::now_utc),
+            max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
         }
     }
 }
@@ -78,6 +88,7 @@ impl std::fmt::Debug for LedgerConfig {
             .field("system_key", &self.system_key.key_id())
             .field("checkpoint_every", &self.checkpoint_every)
             .field("checkpoint_interval", &self.checkpoint_interval)
+            .field("max_clock_skew", &self.max_clock_skew)
             .finish_non_exhaustive()
     }
 }
@@ -650,7 +661,43 @@ impl<S: EventStore> Sequencer<S> {
     }
 
     fn now_text(&self) -> String {
-        self.now().to_offset(SHANGHAI).format(&Rfc3339).unwrap_or_else(|_| "2000-01-01T00:00:00+08:00".into())
+        time_text(self.now())
+    }
+
+    /// The refusal of a record dated further ahead of the platform clock than the allowed skew, if it is.
+    fn too_far_ahead(&self, env: &Envelope) -> Option<Rejection> {
+        let now = self.now();
+        let skew = time::Duration::try_from(self.config.max_clock_skew).unwrap_or(time::Duration::MAX);
+        // A limit beyond the representable range limits nothing.
+        let limit = now.checked_add(skew)?;
+        (env.occurred() > limit).then(|| Rejection::FutureOccurredAt {
+            occurred_at: env.occurred_at().to_owned(),
+            server_time: time_text(now),
+            max_skew_secs: self.config.max_clock_skew.as_secs(),
+        })
+    }
+
+    /// The event id of the equivocation notice about the refused envelope with this leaf hash. Deterministic, so a
+    /// re-posted envelope maps to the notice already written (one piece of evidence per distinct conflicting
+    /// envelope, found with one indexed lookup); derived from a signature of the system key, so nobody else can
+    /// predict it and take the id first with a record of their own to suppress the evidence. A UUIDv7 whose time
+    /// is the refused record's `occurred_at`.
+    fn equivocation_notice_id(&self, refused: &Envelope) -> Uuid {
+        let mut msg = b"siteledger/equivocation-notice-id\n".to_vec();
+        msg.extend_from_slice(&refused.leaf_hash());
+        let digest = siteledger_signer::merkle::leaf_hash(&self.config.system_key.sign(&msg));
+        let mut rand = [0u8; 10];
+        rand.copy_from_slice(&digest[..10]);
+        let ms = (refused.occurred().unix_timestamp_nanos() / 1_000_000).clamp(0, (1 << 48) - 1);
+        uuid::Builder::from_unix_timestamp_millis(u64::try_from(ms).unwrap_or(0), &rand).into_uuid()
+    }
+
+    /// Whether an event with this id is in the pending group or the store.
+    async fn event_exists(&self, p: &Pending, id: Uuid) -> Result<bool, LedgerError> {
+        if p.by_id.contains_key(&id) || self.existing.contains_key(&id) {
+            return Ok(true);
+        }
+        Ok(!self.shared.store.events_by_id(&[id]).await?.is_empty())
     }
 
     fn new_pending(&self) -> Pending {
@@ -682,7 +729,8 @@ impl<S: EventStore> Sequencer<S> {
             valid_from: "2000-01-01T00:00:00+08:00".to_owned(),
             valid_until: None,
         };
-        let env = self.system_envelope(&mut p, "ledger/keys", KEY_ENROLLED_KIND, enrollment.to_payload())?;
+        let env =
+            self.system_envelope(&mut p, Uuid::now_v7(), "ledger/keys", KEY_ENROLLED_KIND, enrollment.to_payload())?;
         let item = Item { env, sig: None };
         match self.decide(&mut p, &item).await? {
             Decided::Accepted(_) => {}
@@ -698,12 +746,13 @@ impl<S: EventStore> Sequencer<S> {
     fn system_envelope(
         &self,
         p: &mut Pending,
+        id: Uuid,
         stream: &str,
         kind: &str,
         body: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Envelope, LedgerError> {
         let env = UnsignedEnvelope {
-            id: Uuid::now_v7(),
+            id,
             stream: stream.to_owned(),
             kind: kind.to_owned(),
             occurred_at: self.now_text(),
@@ -1022,6 +1071,11 @@ impl<S: EventStore> Sequencer<S> {
                 Decided::Rejected(Rejection::EventIdConflict { event_id: id.to_string() })
             });
         }
+        // The `ledger.` namespace belongs to the log: whatever the policy, only key enrolments and revocations come
+        // from outside; gap and equivocation notices are created below, never received.
+        if let Some(reason) = reserved_kind(env.kind()) {
+            return Ok(Decided::Rejected(Rejection::ReservedKind { kind: env.kind().to_owned(), reason }));
+        }
         let signer = env.signer().to_string();
 
         // Key: enrolled, or a root of trust enrolling itself.
@@ -1060,6 +1114,12 @@ impl<S: EventStore> Sequencer<S> {
         };
         if let Err(e) = sig {
             return Ok(Decided::Rejected(Rejection::BadSignature { reason: e.to_string() }));
+        }
+
+        // Not dated ahead of the platform clock (beyond the skew a drifting device clock explains). Before the key's
+        // validity, so a wrong clock is named as such rather than as an expired key.
+        if let Some(r) = self.too_far_ahead(env) {
+            return Ok(Decided::Rejected(r));
         }
 
         // Validity of the key at occurred_at.
@@ -1128,16 +1188,21 @@ impl<S: EventStore> Sequencer<S> {
         if seq <= head_seq {
             // The number is behind the head: an equivocation if used, a late fill if not.
             if let Some((pos, accepted_hash, _)) = self.signer_event(p, &signer, seq).await? {
-                let evidence = Equivocation {
-                    key_id: signer.clone(),
-                    seq,
-                    accepted_position: pos,
-                    accepted_leaf_hash: hex::encode(accepted_hash),
-                    refused_envelope: env.to_value(),
-                };
-                let stream = format!("ledger/signer/{signer}");
-                let notice = self.system_envelope(p, &stream, EQUIVOCATION_KIND, payload(&evidence))?;
-                self.push_system(p, notice)?;
+                // One piece of evidence per distinct conflicting envelope: a re-post is answered the same way but
+                // adds nothing to the log.
+                let notice_id = self.equivocation_notice_id(env);
+                if !self.event_exists(p, notice_id).await? {
+                    let evidence = Equivocation {
+                        key_id: signer.clone(),
+                        seq,
+                        accepted_position: pos,
+                        accepted_leaf_hash: hex::encode(accepted_hash),
+                        refused_envelope: env.to_value(),
+                    };
+                    let stream = format!("ledger/signer/{signer}");
+                    let notice = self.system_envelope(p, notice_id, &stream, EQUIVOCATION_KIND, payload(&evidence))?;
+                    self.push_system(p, notice).await?;
+                }
                 return Ok(Decided::Rejected(Rejection::Equivocation { key_id: signer, seq, existing_position: pos }));
             }
             let before = if seq > 1 { self.signer_event(p, &signer, seq - 1).await? } else { None };
@@ -1187,14 +1252,22 @@ impl<S: EventStore> Sequencer<S> {
         }
         if let Some(g) = gap {
             let stream = format!("ledger/signer/{}", g.key_id);
-            let notice = self.system_envelope(p, &stream, SIGNER_GAP_KIND, payload(&g))?;
-            self.push_system(p, notice)?;
+            // Created only when the revealing record is accepted: a re-post of it is a duplicate, and another record
+            // with its number an equivocation, so a gap is never reported twice.
+            let notice = self.system_envelope(p, Uuid::now_v7(), &stream, SIGNER_GAP_KIND, payload(&g))?;
+            self.push_system(p, notice).await?;
         }
         Ok(Decided::Accepted(position))
     }
 
     /// Appends a ledger-signed record to the pending group.
-    fn push_system(&mut self, p: &mut Pending, env: Envelope) -> Result<u64, LedgerError> {
+    async fn push_system(&mut self, p: &mut Pending, env: Envelope) -> Result<u64, LedgerError> {
+        // The notice's stream (`ledger/signer/<key>`) is not among the group's prefetched streams: load its head, or
+        // after a restart the notice would take version 0 of a stream that already has notices.
+        if !p.stream_heads.contains_key(env.stream()) && !self.state.stream_heads.contains_key(env.stream()) {
+            let head = self.shared.store.stream_head(env.stream()).await?;
+            self.state.stream_heads.insert(env.stream().to_owned(), head);
+        }
         let signer = env.signer().to_string();
         let seq = env.seq();
         let h = env.leaf_hash();
@@ -1461,8 +1534,15 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
     }
 }
 
+/// RFC 3339 in Asia/Shanghai, as the ledger writes times.
+fn time_text(t: OffsetDateTime) -> String {
+    t.checked_to_offset(SHANGHAI)
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| "2000-01-01T00:00:00+08:00".into())
+}
+
 fn truncate_micros(t: OffsetDateTime) -> OffsetDateTime {
-    let t = t.to_offset(UtcOffset::UTC);
+    let t = t.checked_to_offset(UtcOffset::UTC).unwrap_or(t);
     let micros = t.nanosecond() / 1000 * 1000;
     t.replace_nanosecond(micros).unwrap_or(t)
 }

@@ -8,6 +8,9 @@
 //! * `ledger.signer.equivocation.v1` ([`Equivocation`]): signed by the system key when a signer presents a second,
 //!   different record for a sequence number; it embeds the refused envelope, which carries the signer's own
 //!   signature, so the misbehaviour is provable by anyone.
+//!
+//! The `ledger.` namespace is reserved ([`reserved_kind`]): producers submit only enrolments and revocations; the
+//! two notices are written by the sequencer alone, and any other `ledger.` kind is refused, whatever the policy.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -22,6 +25,30 @@ pub const KEY_REVOKED_KIND: &str = "ledger.key.revoked.v1";
 pub const SIGNER_GAP_KIND: &str = "ledger.signer.gap.v1";
 /// Kind of an equivocation notice.
 pub const EQUIVOCATION_KIND: &str = "ledger.signer.equivocation.v1";
+/// Prefix of the kinds the log reserves for itself.
+pub const RESERVED_PREFIX: &str = "ledger.";
+
+/// Why a producer may not submit a record of `kind`, or `None` if it may: every kind outside the `ledger.`
+/// namespace (the policy judges those), and key enrolments and revocations (the authority rules judge those). Gap
+/// and equivocation notices are only ever created by the sequencer itself, so a submitted one is refused whoever
+/// signed it (even with the system key: the log never receives its own notices from outside).
+pub fn reserved_kind(kind: &str) -> Option<String> {
+    if !kind.starts_with(RESERVED_PREFIX) || kind == KEY_ENROLLED_KIND || kind == KEY_REVOKED_KIND {
+        return None;
+    }
+    Some(if kind == SIGNER_GAP_KIND || kind == EQUIVOCATION_KIND {
+        format!(
+            "the log writes {kind} records itself, signed by its system key, when it detects a gap or an \
+             equivocation; a producer never submits one"
+        )
+    } else {
+        format!(
+            "the log defines no kind {kind}; of the ledger.* kinds a producer may submit only {KEY_ENROLLED_KIND} \
+             and {KEY_REVOKED_KIND}; the platform's record kinds are listed in docs/KINDS.md"
+        )
+    })
+}
+
 /// Role recorded for the ledger's own system key.
 pub const SYSTEM_ROLE: &str = "ledger";
 

@@ -40,6 +40,7 @@ pub(crate) const READ_MODEL_TABLES: &[&str] = &[
     "project_kinds",
     "project_days",
     "alarms",
+    "fold_errors",
 ];
 
 const SCHEMA: &[&str] = &[
@@ -169,6 +170,7 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS alarms_open ON alarms (open, project_id)",
     "CREATE INDEX IF NOT EXISTS alarms_day ON alarms (raised_day, project_id)",
     "CREATE INDEX IF NOT EXISTS alarms_position ON alarms (position)",
+    crate::fold_errors::DDL,
 ];
 
 /// A bound parameter.
@@ -714,6 +716,8 @@ pub(crate) async fn clear_projection(tx: &mut Tx, p: Projection) -> Result<(), s
     if p == Projection::Registry {
         seed_districts(tx).await?;
     }
+    // Replayed from 0 by (possibly) new code: the records it could not fold before are tried again.
+    tx.execute(&Sql::new("DELETE FROM fold_errors WHERE projection = ?").arg(p.name())).await?;
     tx.execute(
         &Sql::new(
             "INSERT INTO projection_checkpoints (name, position, version) VALUES (?, 0, ?) \

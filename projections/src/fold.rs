@@ -2,6 +2,9 @@
 
 use siteledger_domain::NingboDistrict;
 use std::collections::{BTreeMap, HashSet};
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
 
 use serde_json::{Map, Value};
 use siteledger_ledger::StoredEvent;
@@ -11,8 +14,8 @@ use siteledger_signer::envelope::parse_time;
 
 use crate::db::{ReadDb, Sql, Tx, to_i64, to_u64};
 use crate::error::ProjectionError;
+use crate::stream_project;
 use crate::summary::summarize;
-use crate::{SHANGHAI, stream_project};
 
 /// Kind of a zone (district) addition.
 pub(crate) const ZONE_ADDED: &str = "registry.zone.added.v1";
@@ -153,7 +156,7 @@ fn prepare(e: &StoredEvent) -> Prepared<'_> {
     };
     let t = parse_time(&e.occurred_at).unwrap_or(e.recorded_at);
     let occurred_us = i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(0);
-    let day = t.to_offset(SHANGHAI).date().to_string();
+    let day = crate::shanghai(t).date().to_string();
     Prepared { e, payload, occurred_us, day, project: stream_project(&e.stream) }
 }
 
@@ -161,6 +164,11 @@ fn prepare(e: &StoredEvent) -> Prepared<'_> {
 /// advances the checkpoints. Each projection applies only the events at and after its checkpoint, so handing the
 /// same events in again (a retry, a redelivery after a crash) changes nothing. Returns how many events the
 /// furthest-behind projection applied (0 if all were already applied).
+///
+/// A record that cannot be folded (its fold panics, or the database refuses its data) never stops a projection:
+/// the batch is folded again record by record, and that record is skipped in the projection it breaks, with the
+/// reason in the `fold_errors` table ([`ReadDb::fold_errors`]) and the log; every other record and projection
+/// folds as usual. Only failures of the database or the ledger themselves are returned (nothing applied; retry).
 ///
 /// Fails with [`ProjectionError::NotContiguous`] (and applies nothing) if the slice starts after some
 /// projection's checkpoint: the caller must read from [`ReadDb::applied`].
@@ -181,7 +189,55 @@ pub async fn apply_events(db: &ReadDb, events: &[StoredEvent]) -> Result<usize, 
         }
     }
     let prepared: Vec<Prepared<'_>> = events.iter().map(prepare).collect();
+    match apply_prepared(db, &prepared, None).await {
+        Ok(n) => Ok(n),
+        Err(Failure::Store(e)) => Err(e),
+        Err(Failure::Record { projection, reason }) => {
+            tracing::warn!(
+                first = first.position,
+                events = events.len(),
+                projection = projection.name(),
+                %reason,
+                "projections: a record of the batch cannot be folded; folding the batch record by record to skip it"
+            );
+            crate::fold_errors::isolate(db, &prepared).await
+        }
+    }
+}
 
+/// Why a fold did not commit.
+pub(crate) enum Failure {
+    /// The read database (or the ledger) failed: nothing was applied; retry later.
+    Store(ProjectionError),
+    /// Folding into `projection` panicked, or the database refused the data it wrote: retrying the same records
+    /// cannot help. Nothing was applied.
+    Record {
+        /// The projection that failed.
+        projection: Projection,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(e: sqlx::Error) -> Failure {
+        Failure::Store(e.into())
+    }
+}
+
+impl From<ProjectionError> for Failure {
+    fn from(e: ProjectionError) -> Failure {
+        Failure::Store(e)
+    }
+}
+
+/// Folds `prepared` into every projection (or only into `only`) in one transaction. A panic of a fold is caught
+/// and reported as [`Failure::Record`], as is a database refusal of the data a fold wrote.
+pub(crate) async fn apply_prepared(
+    db: &ReadDb,
+    prepared: &[Prepared<'_>],
+    only: Option<Projection>,
+) -> Result<usize, Failure> {
     let mut tx = db.begin().await?;
     let lock = if tx.is_postgres() {
         "SELECT name, position FROM projection_checkpoints FOR UPDATE"
@@ -198,27 +254,32 @@ pub async fn apply_events(db: &ReadDb, events: &[StoredEvent]) -> Result<usize, 
             .find(|(n, _)| n == p.name())
             .map(|(_, c)| to_u64(*c))
             .ok_or_else(|| ProjectionError::Corrupt(format!("no checkpoint row for projection {}", p.name())))?;
+        if only.is_some_and(|o| o != p) {
+            next_positions.push(cp);
+            continue;
+        }
         let Some(start) = prepared.iter().position(|x| x.e.position >= cp) else {
             next_positions.push(cp);
             continue;
         };
         if prepared[start].e.position != cp {
-            return Err(ProjectionError::NotContiguous {
+            return Err(Failure::Store(ProjectionError::NotContiguous {
                 name: p.name(),
                 expected: cp,
                 found: prepared[start].e.position,
-            });
+            }));
         }
         let slice = &prepared[start..];
-        match p {
-            Projection::Registry => fold_registry(&mut tx, slice, &mut touched).await?,
-            Projection::Keys => fold_keys(&mut tx, slice).await?,
-            Projection::Activity => fold_activity(&mut tx, slice).await?,
-            Projection::Alarms => fold_alarms(&mut tx, slice).await?,
-            Projection::Workforce => crate::workforce::fold(&mut tx, slice).await?,
-            Projection::Site => crate::site::fold(&mut tx, slice).await?,
-            Projection::Supervision => crate::supervision::fold(&mut tx, slice).await?,
-            Projection::Rating => crate::rating::fold(&mut tx, slice).await?,
+        // The transaction is dropped (rolled back) after a panic, never used again.
+        match AssertUnwindSafe(fold_projection(&mut tx, p, slice, &mut touched)).catch_unwind().await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) if crate::fold_errors::refuses_data(&e) => {
+                return Err(Failure::Record { projection: p, reason: format!("the read database refused: {e}") });
+            }
+            Ok(Err(e)) => return Err(e.into()),
+            Err(panic) => {
+                return Err(Failure::Record { projection: p, reason: crate::fold_errors::panic_message(&*panic) });
+            }
         }
         let next = slice.last().map_or(cp, |x| x.e.position + 1);
         tx.execute(
@@ -238,6 +299,24 @@ pub async fn apply_events(db: &ReadDb, events: &[StoredEvent]) -> Result<usize, 
         db.mark_access_dirty();
     }
     Ok(applied)
+}
+
+async fn fold_projection(
+    tx: &mut Tx,
+    p: Projection,
+    slice: &[Prepared<'_>],
+    touched: &mut HashSet<String>,
+) -> Result<(), sqlx::Error> {
+    match p {
+        Projection::Registry => fold_registry(tx, slice, touched).await,
+        Projection::Keys => fold_keys(tx, slice).await,
+        Projection::Activity => fold_activity(tx, slice).await,
+        Projection::Alarms => fold_alarms(tx, slice).await,
+        Projection::Workforce => crate::workforce::fold(tx, slice).await,
+        Projection::Site => crate::site::fold(tx, slice).await,
+        Projection::Supervision => crate::supervision::fold(tx, slice).await,
+        Projection::Rating => crate::rating::fold(tx, slice).await,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -506,7 +585,7 @@ async fn fold_keys(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sqlx::Err
                 let key_id = require!(x, str_field(p, "key_id"), "key_id");
                 let g = agg.entry(key_id).or_default();
                 g.gaps += 1;
-                g.missing += int_field(p, "missing").unwrap_or(0);
+                g.missing = g.missing.saturating_add(int_field(p, "missing").unwrap_or(0));
             }
             EQUIVOCATION_KIND => {
                 let key_id = require!(x, str_field(p, "key_id"), "key_id");

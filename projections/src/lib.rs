@@ -25,7 +25,9 @@
 //!
 //! Payloads are read from JSON by field name (`registry.*`, `alarm.*`, `ledger.*` kinds); a payload that lacks a
 //! required field is skipped with a warning rather than wedging the projection (the ledger's policy is where
-//! schemas are enforced). Every row keeps the log position of the event that produced it.
+//! schemas are enforced). Every row keeps the log position of the event that produced it. No record can stall a
+//! projection: one whose fold fails anyway (a panic, data the read database refuses) is found record by record,
+//! skipped in that projection and listed in `fold_errors` ([`ReadDb::fold_errors`], [`ReadDb::fold_error_count`]).
 //!
 //! Times: `occurred_at` is kept exactly as signed; "today" and per-day counts use Asia/Shanghai (UTC+08:00, no
 //! daylight saving).
@@ -34,6 +36,7 @@ mod access;
 mod db;
 mod error;
 mod fold;
+mod fold_errors;
 mod queries;
 pub mod rating;
 mod runtime;
@@ -46,6 +49,7 @@ pub use access::{AccessCache, ProjectAccess};
 pub use db::{ReadDb, SCHEMA_VERSION};
 pub use error::ProjectionError;
 pub use fold::{FIXED_DISTRICTS, PROJECTIONS, Projection, apply_events};
+pub use fold_errors::FoldErrorRow;
 pub use queries::{
     AlarmFilter, AlarmRow, DistrictRow, EnterpriseRow, KeyRow, KeyStatus, KindCount, ParticipantRow, ProjectDetail,
     ProjectRow, SubsystemTile, TimelineRow,
@@ -68,6 +72,12 @@ pub enum Scope {
 
 /// UTC+08:00 (Asia/Shanghai; China has no daylight saving time).
 pub const SHANGHAI: time::UtcOffset = time::macros::offset!(+8);
+
+/// `t` in Asia/Shanghai. An instant so late in the year 9999 that its local time is beyond what `time` represents
+/// stays in its own offset: record data must never make a fold panic (`to_offset` would).
+pub(crate) fn shanghai(t: time::OffsetDateTime) -> time::OffsetDateTime {
+    t.checked_to_offset(SHANGHAI).unwrap_or(t)
+}
 
 /// The project id of a project-scoped stream `project/<PROJECT_ID>/…`.
 pub fn stream_project(stream: &str) -> Option<&str> {

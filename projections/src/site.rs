@@ -241,7 +241,7 @@ fn from_micros(us: i64) -> OffsetDateTime {
 }
 
 fn local_day(us: i64) -> String {
-    from_micros(us).to_offset(crate::SHANGHAI).date().to_string()
+    crate::shanghai(from_micros(us)).date().to_string()
 }
 
 fn cn_rank(cn: &str) -> u8 {
@@ -446,7 +446,7 @@ async fn episode(
                      value = CASE WHEN ? = level THEN value ELSE ? END WHERE alarm_key = ?",
                 )
                 .arg(level)
-                .arg(o.samples + 1)
+                .arg(o.samples.saturating_add(1))
                 .arg(serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()))
                 .arg(pos)
                 .arg(level)
@@ -606,7 +606,7 @@ async fn recompute_window(
     let minutes = if metric == "noise" { policy.leq_window_min.get() } else { policy.pm_window_min.get() };
     let start = window_start(at, minutes);
     let start_us = micros(start);
-    let end_us = start_us + i64::from(minutes) * 60_000_000;
+    let end_us = start_us.saturating_add(i64::from(minutes) * 60_000_000);
     let rows: Vec<WindowReading> = tx
         .fetch_all(
             &Sql::new(
@@ -669,7 +669,7 @@ async fn recompute_window(
         tx.execute(&Sql::new("DELETE FROM site_alarms WHERE alarm_key = ?").arg(key)).await?;
         return Ok(());
     }
-    let local = start.to_offset(crate::SHANGHAI);
+    let local = crate::shanghai(start);
     let hhmm = format!("{:02}:{:02}", local.hour(), local.minute());
     let (rule, message, threshold) = if metric == "noise" {
         let period = if night { "夜间" } else { "昼间" };

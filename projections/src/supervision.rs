@@ -24,11 +24,11 @@ use siteledger_domain::supervision::task::{self, TaskStatus};
 use siteledger_domain::supervision::{bim, testing};
 use time::OffsetDateTime;
 
+use crate::Scope;
 use crate::db::{ReadDb, Sql, Tx, to_u64};
 use crate::error::ProjectionError;
 use crate::fold::{Prepared, bool_field, int_field, skip, str_field, text_field};
 use crate::queries::project_visible;
-use crate::{SHANGHAI, Scope};
 
 /// Name in `projection_checkpoints`.
 pub(crate) const NAME: &str = "supervision";
@@ -183,7 +183,7 @@ pub(crate) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sql
                     continue;
                 };
                 let deadline = text_field(p, "deadline").unwrap_or_default();
-                let deadline_us = siteledger_domain::supervision::unix_of(&deadline) * US;
+                let deadline_us = siteledger_domain::supervision::unix_of(&deadline).saturating_mul(US);
                 let finding: Option<(String, String, String, String)> = tx
                     .fetch_optional(
                         &Sql::new(
@@ -404,7 +404,7 @@ pub(crate) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sql
                     .arg(text_field(p, "summary").unwrap_or_default())
                     .arg(at)
                     .arg(x.occurred_us)
-                    .arg(x.occurred_us + hours * 3600 * US)
+                    .arg(x.occurred_us.saturating_add(hours.saturating_mul(3600 * US)))
                     .arg(eid)
                     .arg(pos),
                 )
@@ -593,7 +593,7 @@ pub(crate) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sql
                     .arg(text_field(p, "level").unwrap_or_default())
                     .arg(sla)
                     .arg(at)
-                    .arg(x.occurred_us + sla * 3600 * US)
+                    .arg(x.occurred_us.saturating_add(sla.saturating_mul(3600 * US)))
                     .arg(eid)
                     .arg(pos),
                 )
@@ -617,7 +617,7 @@ pub(crate) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sql
                         .arg(text_field(p, "assignee_kind").unwrap_or_default())
                         .arg(text_field(p, "assignee").unwrap_or_default())
                         .arg(sla)
-                        .arg(x.occurred_us + sla * 3600 * US)
+                        .arg(x.occurred_us.saturating_add(sla.saturating_mul(3600 * US)))
                         .arg(note)
                     }
                     task::RESOLVED => {
@@ -647,7 +647,7 @@ fn now_unix(now: OffsetDateTime) -> i64 {
 fn us_text(us: i64) -> String {
     OffsetDateTime::from_unix_timestamp(us / US)
         .map(|t| {
-            let t = t.to_offset(SHANGHAI);
+            let t = crate::shanghai(t);
             format!(
                 "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+08:00",
                 t.year(),
@@ -1164,7 +1164,7 @@ impl ReadDb {
                     submissions: r.submissions,
                     failed_reviews: r.failed_reviews,
                     overdue,
-                    overdue_hours: if overdue { (now_s - deadline) / 3600 } else { 0 },
+                    overdue_hours: if overdue { now_s.saturating_sub(deadline) / 3600 } else { 0 },
                     noticed_at: r.noticed_at,
                     closed_at: r.closed_at,
                     event_id: r.event_id,
@@ -1508,7 +1508,7 @@ impl ReadDb {
                     dispatched_at: r.dispatched_at,
                     due_at: us_text(r.due_us),
                     breached,
-                    overdue_hours: if breached { (now_s - due) / 3600 } else { 0 },
+                    overdue_hours: if breached { now_s.saturating_sub(due) / 3600 } else { 0 },
                     escalations: r.escalations,
                     resolved_at: r.resolved_at,
                     closed_at: r.closed_at,

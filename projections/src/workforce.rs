@@ -5,8 +5,9 @@
 //! The fold parses each `worker.*`/`wage.*` payload with the domain's types (an accepted record always parses) and
 //! aggregates gate passages per (project, person, day) inside the batch before writing, so a batch of passages
 //! costs one upsert per worker-day, not one per passage. Findings are not stored: they depend on "as of" (a
-//! date taken from the log — the latest `occurred_at` day folded — or given by the caller), and computing them from
-//! the tables at query time keeps the fold deterministic and idempotent. Only masked forms and commitments are
+//! date taken from the log — the latest `occurred_at` day folded of that project's workforce records, so no other
+//! project's traffic moves a project's findings — or given by the caller), and computing them from the tables at
+//! query time keeps the fold deterministic and idempotent. Only masked forms and commitments are
 //! stored: this database never holds a plaintext ID or card number.
 //!
 //! Published findings (`wage.finding.recorded.v1`) are folded into `wf_findings_published` (finding id → the
@@ -31,7 +32,7 @@ use crate::queries::project_visible;
 /// Name in `projection_checkpoints`.
 pub(crate) const NAME: &str = "workforce";
 /// Code version: bump it when the fold or the tables change; the tables are re-created and refolded.
-pub(crate) const VERSION: i64 = 4;
+pub(crate) const VERSION: i64 = 5;
 /// Tables this projection owns.
 pub(crate) const TABLES: &[&str] = &[
     "wf_findings_published",
@@ -104,6 +105,7 @@ pub(crate) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sql
     let mut days: BTreeMap<(String, String, String), DayAgg> = BTreeMap::new();
     let mut last_seen: BTreeMap<(String, String), (i64, String, String)> = BTreeMap::new();
     let mut latest_day: Option<&str> = None;
+    let mut project_latest: BTreeMap<String, &str> = BTreeMap::new();
     for x in events {
         let kind = x.e.kind.as_str();
         if !(kind.starts_with("worker.") || kind.starts_with("wage.")) {
@@ -115,11 +117,17 @@ pub(crate) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sql
         };
         // A published finding is the bureau's record about the facts, not a fact: it does not move the view's
         // "as of" (which would otherwise compute new findings from the publication date).
-        if !matches!(event, E::FindingRecorded(_)) && latest_day.is_none_or(|d| d < x.day.as_str()) {
-            latest_day = Some(x.day.as_str());
-        }
         let id = x.e.event_id.to_string();
         let pid = event.project_id().map(|p| p.as_str().to_owned()).unwrap_or_default();
+        if !matches!(event, E::FindingRecorded(_)) {
+            if latest_day.is_none_or(|d| d < x.day.as_str()) {
+                latest_day = Some(x.day.as_str());
+            }
+            let d = project_latest.entry(pid.clone()).or_insert(x.day.as_str());
+            if *d < x.day.as_str() {
+                *d = x.day.as_str();
+            }
+        }
         match event {
             E::Passage(p) => {
                 let key = (pid.clone(), p.person_ref.as_str().to_owned(), x.day.clone());
@@ -404,12 +412,14 @@ pub(crate) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sql
         )
         .await?;
     }
-    if let Some(day) = latest_day {
+    let keyed = latest_day.map(|d| ("latest_day".to_owned(), d));
+    for (key, day) in keyed.into_iter().chain(project_latest.into_iter().map(|(p, d)| (latest_day_key(&p), d))) {
         tx.execute(
             &Sql::new(
-                "INSERT INTO wf_meta (key, value) VALUES ('latest_day', ?) ON CONFLICT (key) DO UPDATE SET \
+                "INSERT INTO wf_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET \
                  value = CASE WHEN excluded.value > wf_meta.value THEN excluded.value ELSE wf_meta.value END",
             )
+            .arg(key)
             .arg(day),
         )
         .await?;
@@ -523,6 +533,8 @@ pub struct ArrearsRow {
     pub finding_id: String,
     /// The event id of its `wage.finding.recorded.v1`, once a bureau has published it.
     pub published_event_id: Option<String>,
+    /// The day the rules were checked as of: the caller's, or by default the project's latest workforce day.
+    pub as_of: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -609,11 +621,26 @@ fn date(s: &str) -> Option<LocalDate> {
     LocalDate::parse(s).ok()
 }
 
+/// `wf_meta` key of a project's latest workforce day.
+fn latest_day_key(project: &str) -> String {
+    format!("latest_day/{project}")
+}
+
 impl ReadDb {
-    /// The latest day (Asia/Shanghai) of any `worker.*`/`wage.*` record folded: the arrears view's default "as of".
+    /// The latest day (Asia/Shanghai) of any `worker.*`/`wage.*` record folded, of any project (for display; the
+    /// arrears view's default "as of" is per project: [`ReadDb::workforce_project_latest_day`]).
     pub async fn workforce_latest_day(&self) -> Result<Option<String>, ProjectionError> {
         let row: Option<Str1> =
             self.fetch_optional(&Sql::new("SELECT value AS v FROM wf_meta WHERE key = 'latest_day'")).await?;
+        Ok(row.map(|r| r.v))
+    }
+
+    /// The latest day (Asia/Shanghai) of `project`'s `worker.*`/`wage.*` records (published findings aside): the
+    /// arrears view's default "as of" for that project.
+    pub async fn workforce_project_latest_day(&self, project: &str) -> Result<Option<String>, ProjectionError> {
+        let row: Option<Str1> = self
+            .fetch_optional(&Sql::new("SELECT value AS v FROM wf_meta WHERE key = ?").arg(latest_day_key(project)))
+            .await?;
         Ok(row.map(|r| r.v))
     }
 
@@ -685,16 +712,16 @@ impl ReadDb {
         let mut payrolls = Vec::new();
         for l in facts.lines.iter().filter(|l| l.month.as_string() == month) {
             let r = rows.entry(l.person_ref.as_str().to_owned()).or_insert_with(|| blank(l.person_ref.as_str()));
-            r.payroll_days += i64::from(l.days);
-            r.payable_fen += l.payable.fen();
-            r.actual_fen += l.actual.fen();
+            r.payroll_days = r.payroll_days.saturating_add(i64::from(l.days));
+            r.payable_fen = r.payable_fen.saturating_add(l.payable.fen());
+            r.actual_fen = r.actual_fen.saturating_add(l.actual.fen());
             payrolls.push((l.payroll_id.clone(), l.person_ref.clone()));
         }
         for t in &facts.transfers {
             if payrolls.iter().any(|(p, who)| p == &t.payroll_id && who == &t.person_ref)
                 && let Some(r) = rows.get_mut(t.person_ref.as_str())
             {
-                r.paid_fen += t.amount.fen();
+                r.paid_fen = r.paid_fen.saturating_add(t.amount.fen());
             }
         }
         Ok(rows.into_values().collect())
@@ -822,7 +849,8 @@ impl ReadDb {
     }
 
     /// The arrears view: every finding of every visible project with workforce records (or of `project`), as of
-    /// `as_of` (default: the latest day of any workforce record folded — the log's "now", never the wall clock).
+    /// `as_of` (default, per project: the latest day of that project's workforce records — the log's "now" for
+    /// it, never the wall clock, and never moved by another project's records).
     pub async fn workforce_arrears(
         &self,
         scope: &Scope,
@@ -833,13 +861,6 @@ impl ReadDb {
         if *scope == Scope::Nothing {
             return Ok(Vec::new());
         }
-        let as_of = match as_of {
-            Some(d) => d,
-            None => match self.workforce_latest_day().await?.as_deref().and_then(date) {
-                Some(d) => d,
-                None => return Ok(Vec::new()),
-            },
-        };
         let projects: Vec<String> = match project {
             Some(p) => vec![p.to_owned()],
             None => {
@@ -856,6 +877,13 @@ impl ReadDb {
         };
         let mut out = Vec::new();
         for p in projects {
+            let as_of = match as_of {
+                Some(d) => d,
+                None => match self.workforce_project_latest_day(&p).await?.as_deref().and_then(date) {
+                    Some(d) => d,
+                    None => continue,
+                },
+            };
             let Some((head, facts, masked)) = self.workforce_facts(scope, &p).await? else { continue };
             let gcs: Vec<Str1> = self
                 .fetch_all(
@@ -894,6 +922,7 @@ impl ReadDb {
                     person_ref: person_ref.map(|p| p.as_str().to_owned()),
                     evidence,
                     detail,
+                    as_of: as_of.to_string(),
                 });
             }
         }

@@ -1,8 +1,8 @@
 //! Projection tests on real ledgers (SQLite files) folded into real read databases (SQLite files and a private
 //! PostgreSQL server started by the testkit).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -19,6 +19,8 @@ use time::macros::{date, datetime};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+#[path = "projections/hostile.rs"]
+mod hostile;
 #[path = "projections/workforce.rs"]
 mod workforce;
 
@@ -35,16 +37,46 @@ fn city_key() -> SigningKey {
     SigningKey::from_seed(&[0x21; 32])
 }
 
-/// The ledger configuration: the city key is the root of trust; the ledger's clock is fixed at noon on TODAY so
-/// its own records (gap and equivocation notices) occur "today".
-fn config() -> LedgerConfig {
+/// The platform's clock as a test's story sets it: the ledger stamps its own records (gap and equivocation notices)
+/// with it and refuses records dated more than its allowed skew ahead of it, so a test moves it forward before
+/// recording what happens later in its day.
+#[derive(Clone)]
+struct TestClock(Arc<Mutex<OffsetDateTime>>);
+
+impl TestClock {
+    /// Noon on TODAY.
+    fn noon() -> TestClock {
+        TestClock::at(datetime!(2026-03-01 12:00:00 +08:00))
+    }
+
+    fn at(t: OffsetDateTime) -> TestClock {
+        TestClock(Arc::new(Mutex::new(t)))
+    }
+
+    fn set(&self, t: OffsetDateTime) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = t;
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The ledger configuration: the city key is the root of trust; the ledger's clock is `clock`.
+fn config_with(clock: &TestClock) -> LedgerConfig {
     let log = NoteSigner::new("test.siteledger.example/log", SigningKey::from_seed(&[0x10; 32])).expect("log signer");
     let mut c = LedgerConfig::new(log, SigningKey::from_seed(&[0x11; 32]));
     c.trust_roots = vec![*city_key().public()];
     c.checkpoint_every = 64;
     c.checkpoint_interval = Duration::from_millis(200);
-    c.clock = Arc::new(|| datetime!(2026-03-01 12:00:00 +08:00));
+    let clock = clock.clone();
+    c.clock = Arc::new(move || clock.now());
     c
+}
+
+/// [`config_with`] a clock fixed at noon on TODAY, so the ledger's own records occur "today".
+fn config() -> LedgerConfig {
+    config_with(&TestClock::noon())
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(1);
@@ -108,15 +140,23 @@ struct Scenario {
     gw1_chain: ChainSigner,
     gw1: String,
     gw3: String,
+    /// The ledger's clock (noon on TODAY), to move on before recording later events.
+    clock: TestClock,
     _dir: tempfile::TempDir,
 }
 
 /// A fresh SQLite ledger in a temporary directory whose city bureau (the trusted root) has enrolled itself at
-/// `at`; returns the ledger, the city's chain (to sign more) and the directory to keep alive.
+/// `at`; returns the ledger, the city's chain (to sign more) and the directory to keep alive. Its clock stands at
+/// noon on TODAY.
 async fn rooted_ledger(at: &str) -> (Ledger<SqliteStore>, ChainSigner, tempfile::TempDir) {
+    rooted_ledger_at(at, &TestClock::noon()).await
+}
+
+/// [`rooted_ledger`] on `clock`.
+async fn rooted_ledger_at(at: &str, clock: &TestClock) -> (Ledger<SqliteStore>, ChainSigner, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(&dir.path().join("ledger.db")).await.expect("open ledger store");
-    let l = Ledger::open(store, config()).await.expect("open ledger");
+    let l = Ledger::open(store, config_with(clock)).await.expect("open ledger");
     let mut city = ChainSigner::new(city_key());
     let pk = *city.key.public();
     accepted(
@@ -135,7 +175,8 @@ async fn rooted_ledger(at: &str) -> (Ledger<SqliteStore>, ChainSigner, tempfile:
 
 async fn scenario() -> Scenario {
     let reg = "2026-02-01T09:00:00+08:00";
-    let (l, mut city, dir) = rooted_ledger(reg).await;
+    let clock = TestClock::noon();
+    let (l, mut city, dir) = rooted_ledger_at(reg, &clock).await;
 
     let mut gw1 = ChainSigner::new(SigningKey::from_seed(&[0x31; 32]));
     let mut gw3 = ChainSigner::new(SigningKey::from_seed(&[0x33; 32]));
@@ -302,6 +343,7 @@ async fn scenario() -> Scenario {
         gw3: gw3.key.key_id().to_string(),
         gw1_chain: gw1,
         ledger: l,
+        clock,
         _dir: dir,
     }
 }

@@ -1,5 +1,5 @@
 //! Platform server tests (one binary): ingest, transparency endpoints, access control for every role, the live
-//! feed, OpenAPI snapshot, metrics and graceful shutdown. Each test runs its own server on port 0.
+//! feed, OpenAPI snapshot, metrics and graceful shutdown, and what a hostile client tried (issue 12). Each test runs its own server on port 0.
 
 mod helpers;
 mod world;
@@ -9,6 +9,7 @@ mod dashboard;
 mod demo;
 mod feed;
 mod go_live;
+mod hostile;
 mod ingest;
 mod rating;
 mod site;

@@ -104,7 +104,7 @@ pub fn is_night_minute(policy: &EnvPolicy, minute: u16) -> bool {
 }
 
 fn local_minute(at: OffsetDateTime) -> u16 {
-    let l = at.to_offset(SHANGHAI);
+    let l = at.checked_to_offset(SHANGHAI).unwrap_or(at);
     u16::from(l.hour()) * 60 + u16::from(l.minute())
 }
 
@@ -115,7 +115,8 @@ pub fn is_night(policy: &EnvPolicy, at: OffsetDateTime) -> bool {
 
 /// The start of the `minutes`-long window holding `at`, windows aligned on local (Asia/Shanghai) midnight.
 pub fn window_start(at: OffsetDateTime, minutes: u16) -> OffsetDateTime {
-    let l = at.to_offset(SHANGHAI);
+    // Checked: record data must not panic (an instant late on 9999-12-31 UTC keeps its own offset).
+    let l = at.checked_to_offset(SHANGHAI).unwrap_or(at);
     let midnight = l.replace_time(time::Time::MIDNIGHT);
     let since = (l - midnight).whole_minutes();
     let w = i64::from(minutes.max(1));

@@ -45,7 +45,8 @@ impl Timestamp {
 
     /// The timestamp of an instant, written in Asia/Shanghai time (`2026-11-24T10:15:00+08:00`).
     pub fn from_instant(at: OffsetDateTime) -> Self {
-        let local = at.to_offset(SHANGHAI);
+        // Checked: an instant late on 9999-12-31 UTC has no local time in year 9999; it keeps its own offset.
+        let local = at.checked_to_offset(SHANGHAI).unwrap_or(at);
         let text = local.format(&Rfc3339).unwrap_or_default();
         Self { text, at: local }
     }
@@ -62,7 +63,8 @@ impl Timestamp {
 
     /// The instant in Asia/Shanghai local time.
     pub fn local(&self) -> OffsetDateTime {
-        self.at.to_offset(SHANGHAI)
+        // Checked: record data must not panic (an instant late on 9999-12-31 UTC keeps its own offset).
+        self.at.checked_to_offset(SHANGHAI).unwrap_or(self.at)
     }
 
     /// Microseconds since the Unix epoch.

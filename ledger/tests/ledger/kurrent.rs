@@ -422,3 +422,25 @@ kurrent_contract! {
     requires_server_contract_checkpoint_time_policy => time_policy_signs_a_checkpoint_without_being_asked,
     requires_server_contract_evidence_bundles => evidence_bundles_from_the_ledger_verify_offline,
 }
+
+// The hostile-client cases of issue 12 (the same cases `hostile_suite!` runs on SQLite and PostgreSQL).
+
+macro_rules! kurrent_hostile {
+    ($($test:ident => $case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                let Some(url) = server(concat!("kurrent::", stringify!($test))) else { return };
+                crate::hostile::$case(Kurrent::new(url)).await
+            }
+        )*
+    };
+}
+
+kurrent_hostile! {
+    requires_server_hostile_ledger_note => a_ledger_note_carrying_an_id_number_is_refused,
+    requires_server_hostile_gap_by_gateway => a_gap_record_signed_by_a_gateway_is_refused,
+    requires_server_hostile_year_9999 => a_year_9999_record_is_refused,
+    requires_server_hostile_clock_skew => the_allowed_clock_skew_is_configurable,
+    requires_server_hostile_equivocation_spam => reposting_an_equivocation_a_hundred_times_records_one_piece_of_evidence,
+}

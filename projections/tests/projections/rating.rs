@@ -39,6 +39,8 @@ async fn decisions_and_days_with_data_fold_and_scope_alike_on_sqlite_and_postgre
         .expect("the city signed");
     city.next_seq = head.signer_seq + 1;
     city.prev = Some(head.leaf_hash);
+    // The decisions are recorded in the evening.
+    sc.clock.set(time::macros::datetime!(2026-03-01 19:30:00 +08:00));
     let decision = |achieved: u64| {
         json!({"project_id": "P1", "policy_version": 1, "tree_size": 20, "as_of": "2026-03-01", "required": 2,
                "required_rule": "p2022_two_star", "achieved": achieved, "connected": true, "meets": false,

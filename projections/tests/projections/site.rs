@@ -11,7 +11,7 @@ use siteledger_signer::sample::ChainSigner;
 use siteledger_signer::{Envelope, SigningKey};
 use time::macros::datetime;
 
-use super::{accepted, all_events, enrollment, postgres_db, rooted_ledger, sign, sqlite_db};
+use super::{TestClock, accepted, all_events, enrollment, postgres_db, rooted_ledger_at, sign, sqlite_db};
 
 const E1: &str = "91330200MA2AAAAA1X";
 const T0: &str = "2026-03-01T00:00:00+08:00";
@@ -78,7 +78,8 @@ fn meter(gw: &mut ChainSigner, at: &str, total: &str, residual: &str) -> Envelop
 
 async fn site() -> Site {
     let reg = "2026-02-01T09:00:00+08:00";
-    let (l, mut city, dir) = rooted_ledger(reg).await;
+    // The platform's clock stands at 09:00 the morning after: the day's records (to 2026-03-02T08:00) are past.
+    let (l, mut city, dir) = rooted_ledger_at(reg, &TestClock::at(datetime!(2026-03-02 09:00:00 +08:00))).await;
     let mut gw = ChainSigner::new(SigningKey::from_seed(&[0x61; 32]));
     let mut gw3 = ChainSigner::new(SigningKey::from_seed(&[0x63; 32]));
     let mut batch = vec![

@@ -252,3 +252,65 @@ async fn a_published_finding_marks_its_computed_row_and_changes_nothing_else() {
     fold(&small, &events[events.len() - 2..], 3).await;
     assert_eq!(view(&small).await, after);
 }
+
+/// A stored event of `e` at `position`.
+fn stored_at(e: &siteledger_signer::Envelope, position: u64) -> StoredEvent {
+    StoredEvent {
+        position,
+        stream: e.stream().to_owned(),
+        stream_version: 0,
+        event_id: e.id(),
+        kind: e.kind().to_owned(),
+        signer: e.signer().to_string(),
+        signer_seq: e.seq(),
+        occurred_at: e.occurred_at().to_owned(),
+        recorded_at: e.occurred(),
+        leaf: e.leaf_bytes().to_vec(),
+        leaf_hash: e.leaf_hash(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_dated_2099_does_not_move_other_projects_arrears() {
+    // Another project's gateway (enrolled; before issue 12 the ledger accepted any date) registers a worker on the
+    // last day of 2099. The arrears view's default "as of" is per project, so P's findings stay as they were.
+    let other = "NB-2026-0099";
+    let mut events = records();
+    let (db, _dir) = super::sqlite_db().await;
+    fold(&db, &events, 1000).await;
+    let s = Scope::All;
+    let before = db.workforce_arrears(&s, Some(P), None, 1).await.expect("arrears");
+    assert!(!before.is_empty());
+    assert!(before.iter().all(|r| r.as_of == "2026-05-20"), "checked as of P's latest workforce day");
+
+    let mut gw = ChainSigner::new(SigningKey::from_seed(&[0x99; 32]));
+    let far = gw
+        .sign(
+            uuid::Builder::from_unix_timestamp_millis(1_790_200_000_000, &[3; 10]).into_uuid(),
+            &format!("project/{other}/workforce"),
+            "worker.registered.v1",
+            "2099-12-31T09:00:00+08:00",
+            obj(json!({"project_id": other, "person_ref": person(9), "id_type": "01",
+                       "id_commitment": format!("hmac-sha256:{:064x}", 9), "id_masked": "3302**********123X",
+                       "birth_month": "1980-01", "employer": OWNER, "team_id": "T1", "trade": "020", "work_role": "20"})),
+        )
+        .expect("sign");
+    events.push(stored_at(&far, events.len() as u64));
+    fold(&db, &events, 1000).await;
+
+    let after = db.workforce_arrears(&s, Some(P), None, 1).await.expect("arrears");
+    assert_eq!(
+        serde_json::to_value(&after).expect("json"),
+        serde_json::to_value(&before).expect("json"),
+        "another project's record does not change P's findings"
+    );
+    let all = db.workforce_arrears(&s, None, None, 1).await.expect("arrears");
+    let p_rows: Vec<_> = all.iter().filter(|r| r.project_id == P).cloned().collect();
+    assert_eq!(serde_json::to_value(&p_rows).expect("json"), serde_json::to_value(&before).expect("json"));
+    // What a global "latest day of any record" would have done: as of 2099, P's findings differ.
+    let in_2099 = siteledger_domain::LocalDate::parse("2099-12-31").expect("date");
+    let moved = db.workforce_arrears(&s, Some(P), Some(in_2099), 1).await.expect("arrears");
+    assert_ne!(moved.len(), before.len(), "the test data is sensitive to the as-of date");
+    assert_eq!(db.workforce_project_latest_day(P).await.expect("latest").as_deref(), Some("2026-05-20"));
+    assert_eq!(db.workforce_project_latest_day(other).await.expect("latest").as_deref(), Some("2099-12-31"));
+}

@@ -1,0 +1,220 @@
+//! Records a hostile (or broken) producer got into a log before the ledger refused them (issue 12): none of them
+//! may stall a projection. The events are built by hand, as a log written by an older ledger would hold them.
+
+use serde_json::{Value, json};
+use siteledger_ledger::StoredEvent;
+use siteledger_projections::{ReadDb, Scope, apply_events};
+use siteledger_signer::SigningKey;
+use siteledger_signer::sample::ChainSigner;
+
+use super::{E1, enrollment, postgres_db, sign, sqlite_db};
+
+/// Stored events of `envs`, at positions from 0.
+fn stored(envs: &[siteledger_signer::Envelope]) -> Vec<StoredEvent> {
+    envs.iter()
+        .enumerate()
+        .map(|(i, e)| StoredEvent {
+            position: i as u64,
+            stream: e.stream().to_owned(),
+            stream_version: 0,
+            event_id: e.id(),
+            kind: e.kind().to_owned(),
+            signer: e.signer().to_string(),
+            signer_seq: e.seq(),
+            occurred_at: e.occurred_at().to_owned(),
+            recorded_at: e.occurred(),
+            leaf: e.leaf_bytes().to_vec(),
+            leaf_hash: e.leaf_hash(),
+        })
+        .collect()
+}
+
+fn project(city: &mut ChainSigner, id: &str, name: &str) -> siteledger_signer::Envelope {
+    sign(
+        city,
+        "registry/projects",
+        "registry.project.registered.v1",
+        "2026-02-01T09:00:00+08:00",
+        json!({"project_id": id, "name": name, "district": "330212", "central_urban": true,
+               "floor_area_m2": "1000", "contract_cost_fen": 1_000_000, "start_date": "2026-01-15",
+               "participants": [{"role": "construction", "credit_code": E1}]}),
+    )
+}
+
+/// A log whose records 3..=9 are dated at the very end of the year 9999 (the envelope format's last year), in the
+/// record's own time and in its payload's, over the kinds of several projections; records before and after them
+/// are ordinary.
+fn log_with_year_9999_records() -> Vec<StoredEvent> {
+    let mut city = ChainSigner::new(SigningKey::from_seed(&[0x21; 32]));
+    let mut gw = ChainSigner::new(SigningKey::from_seed(&[0x71; 32]));
+    let end = "9999-12-31T23:59:59Z";
+    let west = "9999-12-31T23:59:59-12:00";
+    let envs = vec![
+        sign(
+            &mut city,
+            "registry/keys",
+            "ledger.key.enrolled.v1",
+            "2026-02-01T09:00:00+08:00",
+            enrollment(gw.key.public(), "project/NB-2026-0077/gw-1", "gateway"),
+        ),
+        project(&mut city, "NB-2026-0077", "未来项目"),
+        sign(
+            &mut gw,
+            "project/NB-2026-0077/env",
+            "env.dust.reading.v1",
+            "2026-03-01T08:00:00+08:00",
+            json!({"pm10_ug_m3": "80.0"}),
+        ),
+        sign(&mut gw, "project/NB-2026-0077/env", "env.dust.reading.v1", end, json!({"pm10_ug_m3": "81.0"})),
+        sign(
+            &mut gw,
+            "project/NB-2026-0077/alarms",
+            "alarm.raised.v1",
+            west,
+            json!({"project_id": "NB-2026-0077", "alarm_id": "A9", "source": "gw-1", "category": "dust", "level": "violation",
+                    "message": "PM10 超标", "value": "152.3", "threshold": "150"}),
+        ),
+        sign(
+            &mut gw,
+            "project/NB-2026-0077/workforce/gate",
+            "worker.passage.v1",
+            end,
+            json!({"project_id": "NB-2026-0077", "person_ref": format!("P-{:032x}", 1), "gate": "G1", "direction": "in",
+                    "method": "face"}),
+        ),
+        sign(
+            &mut gw,
+            "project/NB-2026-0077/site/EM-01",
+            "meter.reading.v1",
+            west,
+            json!({"project_id": "NB-2026-0077", "device_id": "EM-01", "meter": "electricity", "read_at": west,
+                    "total": "100.0", "residual_current_ma": "5"}),
+        ),
+        sign(
+            &mut gw,
+            "project/NB-2026-0077/site/TC-01",
+            "crane.sample.v1",
+            "2026-03-01T08:00:30+08:00",
+            json!({"project_id": "NB-2026-0077", "device_id": "TC-01", "sampled_at": west, "load_t": "2.0",
+                   "moment_pct": "50", "height_m": "40", "radius_m": "30", "slew_deg": "90", "wind_m_s": "3",
+                   "tilt_deg": "0.2", "operator_ref": "W-1"}),
+        ),
+        sign(
+            &mut gw,
+            "project/NB-2026-0077/site/DUST-01",
+            "env.hj212.data.v1",
+            west,
+            json!({"project_id": "NB-2026-0077", "device_id": "DUST-01", "mn": "010000A8900016F000169DC0", "st": "39",
+                   "cn": "2011", "data_time": west, "deviations": [],
+                   "items": [{"code": "LA", "unit": "dB(A)", "rtd": "75.0", "flag": "N"}]}),
+        ),
+        sign(
+            &mut gw,
+            "project/NB-2026-0077/tasks",
+            "task.dispatched.v1",
+            end,
+            json!({"task_id": "T-9", "project_id": "NB-2026-0077", "title": "整改", "sla_hours": 9_007_199_254_740_991_i64}),
+        ),
+        project(&mut city, "NB-2026-0078", "之后的项目"),
+        sign(
+            &mut gw,
+            "project/NB-2026-0077/env",
+            "env.dust.reading.v1",
+            "2026-03-01T08:01:00+08:00",
+            json!({"pm10_ug_m3": "82.0"}),
+        ),
+    ];
+    stored(&envs)
+}
+
+async fn folds_to_the_end(db: &ReadDb, events: &[StoredEvent], batch: usize) {
+    for chunk in events.chunks(batch) {
+        apply_events(db, chunk).await.expect("a batch with year-9999 records folds");
+    }
+    let n = events.len() as u64;
+    let cps = db.checkpoints().await.expect("checkpoints");
+    assert!(cps.iter().all(|(_, p)| *p == n), "every projection reached the end of the log: {cps:?}");
+    assert_eq!(db.applied(), n);
+    assert_eq!(db.lag(n), 0);
+    let projects = db.projects(&Scope::All, None).await.expect("projects");
+    assert!(projects.iter().any(|p| p.project_id == "NB-2026-0078"), "the records after them are folded");
+    let timeline = db.project_timeline(&Scope::All, "NB-2026-0077", None, 100).await.expect("timeline");
+    assert!(timeline.iter().any(|r| r.position == n - 1), "the reading after them is in the timeline");
+    let skipped = db.fold_errors(&Scope::All, 100).await.expect("fold errors");
+    assert!(skipped.is_empty(), "the year-9999 records fold like any other: {skipped:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_year_9999_record_already_in_the_log_cannot_stall_projections() {
+    let events = log_with_year_9999_records();
+    let (db, dir) = sqlite_db().await;
+    folds_to_the_end(&db, &events, 1000).await;
+    // After a restart (a new handle on the same database) nothing is left to fold, and folding again changes nothing.
+    let again = ReadDb::open(&super::sqlite_url(&dir)).await.expect("reopen");
+    assert_eq!(again.applied(), events.len() as u64);
+    assert_eq!(apply_events(&again, &events).await.expect("refold"), 0);
+
+    let (small, _dir2) = sqlite_db().await;
+    folds_to_the_end(&small, &events, 1).await;
+    let pg = postgres_db().await;
+    folds_to_the_end(&pg, &events, 4).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_the_read_database_refuses_is_skipped_listed_and_never_stalls_the_log() {
+    // PostgreSQL cannot store U+0000 in text; SQLite can. A project name carrying one is folded on SQLite, and
+    // skipped (in the registry projection only) on PostgreSQL, where it would otherwise fail every retry forever.
+    let mut city = ChainSigner::new(SigningKey::from_seed(&[0x21; 32]));
+    let envs = vec![
+        project(&mut city, "PA", "前一个项目"),
+        project(&mut city, "PN", "名称\u{0}截断"),
+        project(&mut city, "PB", "后一个项目"),
+        sign(
+            &mut city,
+            "registry/zones",
+            "registry.zone.added.v1",
+            "2026-02-01T09:00:00+08:00",
+            json!({"code": "330299", "name": "前湾新区"}),
+        ),
+    ];
+    let events = stored(&envs);
+    let n = events.len() as u64;
+
+    let pg = postgres_db().await;
+    assert_eq!(pg.fold_error_count().await.expect("count"), 0);
+    apply_events(&pg, &events).await.expect("the batch folds around the refused record");
+    let cps = pg.checkpoints().await.expect("checkpoints");
+    assert!(cps.iter().all(|(_, p)| *p == n), "{cps:?}");
+    let ids: Vec<String> =
+        pg.projects(&Scope::All, None).await.expect("projects").into_iter().map(|p| p.project_id).collect();
+    assert!(ids.contains(&"PA".to_owned()) && ids.contains(&"PB".to_owned()), "{ids:?}");
+    assert!(!ids.contains(&"PN".to_owned()));
+    let errors = pg.fold_errors(&Scope::All, 100).await.expect("fold errors");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!((errors[0].projection.as_str(), errors[0].position), ("registry", 1));
+    assert_eq!(errors[0].event_id, events[1].event_id.to_string());
+    assert!(errors[0].error.contains("refused"), "{}", errors[0].error);
+    assert_eq!(pg.fold_error_count().await.expect("count"), 1);
+    // Records outside any project are listed for the city only.
+    assert!(pg.fold_errors(&Scope::District("330212".into()), 100).await.expect("fold errors").is_empty());
+    // Redelivery changes nothing.
+    assert_eq!(apply_events(&pg, &events).await.expect("refold"), 0);
+    assert_eq!(pg.fold_error_count().await.expect("count"), 1);
+    // A rebuild tries the record again (new code might fold it) and lists it again.
+    pg.reset().await.expect("reset");
+    assert_eq!(pg.fold_error_count().await.expect("count"), 0);
+    apply_events(&pg, &events).await.expect("fold after reset");
+    assert_eq!(pg.fold_error_count().await.expect("count"), 1);
+
+    let (sqlite, _dir) = sqlite_db().await;
+    apply_events(&sqlite, &events).await.expect("fold");
+    let names: Vec<Value> = sqlite
+        .projects(&Scope::All, None)
+        .await
+        .expect("projects")
+        .into_iter()
+        .map(|p| serde_json::to_value(p).expect("json"))
+        .collect();
+    assert_eq!(names.len(), 3, "SQLite stores the name as signed");
+    assert_eq!(sqlite.fold_error_count().await.expect("count"), 0);
+}
