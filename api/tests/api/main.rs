@@ -7,6 +7,7 @@ mod world;
 mod access;
 mod dashboard;
 mod demo;
+mod demo_tokens;
 mod feed;
 mod go_live;
 mod ingest;
