@@ -5,6 +5,7 @@ mod helpers;
 mod world;
 
 mod access;
+mod access_matrix;
 mod dashboard;
 mod demo;
 mod demo_tokens;
