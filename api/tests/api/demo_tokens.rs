@@ -116,3 +116,46 @@ async fn a_demo_token_from_before_the_demo_mark_is_refused_after_the_upgrade() {
     assert!(old.demo && old.revoked_at.is_some(), "{old:?}");
     real.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_token_from_before_the_demo_mark_is_refused_after_the_upgrade_on_postgres() {
+    let pg = siteledger_testkit::shared_postgres();
+    let url = pg.create_unique_database("auth").expect("database");
+    let secret = "slt_an-operator-token-of-an-old-demo-run-0000000000000";
+    {
+        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&url).await.expect("postgres");
+        sqlx::query(
+            "CREATE TABLE api_tokens (id TEXT PRIMARY KEY, hash BYTEA NOT NULL UNIQUE, name TEXT NOT NULL, \
+             role TEXT NOT NULL, scope TEXT, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, revoked_at BIGINT)",
+        )
+        .execute(&pool)
+        .await
+        .expect("old schema");
+        sqlx::query("INSERT INTO api_tokens VALUES ('0000000000aa', $1, 'demo operator', 'city', NULL, 0, $2, NULL)")
+            .bind(Sha256::digest(secret.as_bytes()).to_vec())
+            .bind(4_102_444_800_000_000_i64)
+            .execute(&pool)
+            .await
+            .expect("row");
+        pool.close().await;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut c = config(dir.path(), false);
+    c.auth_url = Some(url.clone());
+    let real = siteledger_api::server::spawn(c).await.expect("server");
+    assert_eq!(status(&real, "/v1/whoami", secret).await, 401);
+    let fresh = real.state.tokens.create_demo("demo operator", Role::City, None, 1).await.expect("token");
+    assert_eq!(status(&real, "/v1/whoami", &fresh.secret).await, 401, "refused outside demo mode");
+    let plain = real.state.tokens.create("ops", Role::City, None, 1).await.expect("token");
+    assert_eq!(status(&real, "/v1/whoami", &plain.secret).await, 200);
+    let tokens = real.state.tokens.list().await.expect("list");
+    let old = tokens.iter().find(|t| t.id == "0000000000aa").expect("listed");
+    assert!(old.demo && old.revoked_at.is_some(), "{old:?}");
+    real.shutdown().await;
+    // Opening the migrated table again changes nothing.
+    let mut c = config(dir.path(), true);
+    c.auth_url = Some(url);
+    let demo = siteledger_api::server::spawn(c).await.expect("demo server");
+    assert_eq!(status(&demo, "/v1/whoami", &fresh.secret).await, 200, "a demo token works in demo mode");
+    demo.shutdown().await;
+}
