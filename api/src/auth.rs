@@ -13,6 +13,11 @@
 //!
 //! Writing "any signed record" is safe because the ledger checks every signature and the enrolling authority of
 //! every key; the token only decides who may submit. Reads are filtered in every query ([`Principal::scope`]).
+//!
+//! Tokens the demo city creates (`serve --demo`) carry the `demo` mark in their row (column `demo`, added to
+//! older token tables on open). A server not in demo mode refuses them ([`TokenStore::authenticate`]) and revokes
+//! them when it starts ([`TokenStore::revoke_demo_tokens`]): the operator token the demo logs must not outlive the
+//! demo when the same data directory is later served for real.
 
 use std::fmt;
 use std::str::FromStr;
@@ -144,6 +149,8 @@ pub struct TokenInfo {
     pub expires_at: String,
     /// Revocation time, if revoked.
     pub revoked_at: Option<String>,
+    /// Created by the demo city: valid only on a server in demo mode.
+    pub demo: bool,
 }
 
 /// A freshly created token: the only time the secret exists outside its holder.
@@ -192,8 +199,15 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS api_tokens (
     scope TEXT,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
-    revoked_at BIGINT
+    revoked_at BIGINT,
+    demo BOOLEAN NOT NULL DEFAULT FALSE
 )";
+
+/// Adds the `demo` column to a token table created before it existed. Tokens named like the demo's (`demo …`)
+/// were all created by the demo then (it revoked them by that prefix), so they are marked as demo tokens.
+const MIGRATE_DEMO_SQLITE: &str = "ALTER TABLE api_tokens ADD COLUMN demo BOOLEAN NOT NULL DEFAULT FALSE";
+const MIGRATE_DEMO_PG: &str = "ALTER TABLE api_tokens ADD COLUMN IF NOT EXISTS demo BOOLEAN NOT NULL DEFAULT FALSE";
+const MARK_OLD_DEMO_TOKENS: &str = "UPDATE api_tokens SET demo = TRUE WHERE name LIKE 'demo %'";
 
 impl TokenStore {
     /// Opens (and creates) the token table.
@@ -206,16 +220,62 @@ impl TokenStore {
             let pool =
                 SqlitePoolOptions::new().max_connections(4).connect_with(opts).await.map_err(ApiError::internal)?;
             sqlx::query(SCHEMA).execute(&pool).await.map_err(ApiError::internal)?;
+            let has_demo: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM pragma_table_info('api_tokens') WHERE name = 'demo'")
+                    .fetch_one(&pool)
+                    .await
+                    .map_err(ApiError::internal)?;
+            if has_demo == 0 {
+                let mut tx = pool.begin().await.map_err(ApiError::internal)?;
+                sqlx::query(MIGRATE_DEMO_SQLITE).execute(&mut *tx).await.map_err(ApiError::internal)?;
+                sqlx::query(MARK_OLD_DEMO_TOKENS).execute(&mut *tx).await.map_err(ApiError::internal)?;
+                tx.commit().await.map_err(ApiError::internal)?;
+            }
             Ok(TokenStore::Sqlite(pool))
         } else {
             let pool = PgPoolOptions::new().max_connections(4).connect(url).await.map_err(ApiError::internal)?;
             sqlx::query(SCHEMA).execute(&pool).await.map_err(ApiError::internal)?;
+            let has_demo: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'api_tokens' AND column_name = 'demo' \
+                 AND table_schema = current_schema()",
+            )
+            .fetch_one(&pool)
+            .await
+            .map_err(ApiError::internal)?;
+            if has_demo == 0 {
+                let mut tx = pool.begin().await.map_err(ApiError::internal)?;
+                sqlx::query(MIGRATE_DEMO_PG).execute(&mut *tx).await.map_err(ApiError::internal)?;
+                sqlx::query(MARK_OLD_DEMO_TOKENS).execute(&mut *tx).await.map_err(ApiError::internal)?;
+                tx.commit().await.map_err(ApiError::internal)?;
+            }
             Ok(TokenStore::Postgres(pool))
         }
     }
 
     /// Creates a token valid for `days`, returning its secret once.
     pub async fn create(&self, name: &str, role: Role, scope: Option<&str>, days: u32) -> Result<NewToken, ApiError> {
+        self.insert(name, role, scope, days, false).await
+    }
+
+    /// Creates a demo token (marked `demo`): valid only while the data directory is served in demo mode.
+    pub async fn create_demo(
+        &self,
+        name: &str,
+        role: Role,
+        scope: Option<&str>,
+        days: u32,
+    ) -> Result<NewToken, ApiError> {
+        self.insert(name, role, scope, days, true).await
+    }
+
+    async fn insert(
+        &self,
+        name: &str,
+        role: Role,
+        scope: Option<&str>,
+        days: u32,
+        demo: bool,
+    ) -> Result<NewToken, ApiError> {
         match (role, scope) {
             (Role::District | Role::Enterprise | Role::Gateway, None) => {
                 return Err(ApiError::BadRequest(format!(
@@ -240,13 +300,13 @@ impl TokenStore {
         let h = hash(&secret);
         match self {
             TokenStore::Sqlite(p) => {
-                sqlx::query("INSERT INTO api_tokens (id, hash, name, role, scope, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-                    .bind(&id).bind(&h).bind(name).bind(role.as_str()).bind(scope).bind(created).bind(expires)
+                sqlx::query("INSERT INTO api_tokens (id, hash, name, role, scope, created_at, expires_at, demo) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+                    .bind(&id).bind(&h).bind(name).bind(role.as_str()).bind(scope).bind(created).bind(expires).bind(demo)
                     .execute(p).await.map_err(ApiError::internal)?;
             }
             TokenStore::Postgres(p) => {
-                sqlx::query("INSERT INTO api_tokens (id, hash, name, role, scope, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                    .bind(&id).bind(&h).bind(name).bind(role.as_str()).bind(scope).bind(created).bind(expires)
+                sqlx::query("INSERT INTO api_tokens (id, hash, name, role, scope, created_at, expires_at, demo) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                    .bind(&id).bind(&h).bind(name).bind(role.as_str()).bind(scope).bind(created).bind(expires).bind(demo)
                     .execute(p).await.map_err(ApiError::internal)?;
             }
         }
@@ -279,10 +339,34 @@ impl TokenStore {
         Ok(n == 1)
     }
 
+    /// Revokes every unrevoked demo token; returns how many. A server not in demo mode calls it at start.
+    pub async fn revoke_demo_tokens(&self) -> Result<u64, ApiError> {
+        let now = now_micros(OffsetDateTime::now_utc());
+        let n = match self {
+            TokenStore::Sqlite(p) => {
+                sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE demo = TRUE AND revoked_at IS NULL")
+                    .bind(now)
+                    .execute(p)
+                    .await
+                    .map_err(ApiError::internal)?
+                    .rows_affected()
+            }
+            TokenStore::Postgres(p) => {
+                sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE demo = TRUE AND revoked_at IS NULL")
+                    .bind(now)
+                    .execute(p)
+                    .await
+                    .map_err(ApiError::internal)?
+                    .rows_affected()
+            }
+        };
+        Ok(n)
+    }
+
     /// Every token, newest first.
     pub async fn list(&self) -> Result<Vec<TokenInfo>, ApiError> {
-        let sql =
-            "SELECT id, name, role, scope, created_at, expires_at, revoked_at FROM api_tokens ORDER BY created_at DESC";
+        let sql = "SELECT id, name, role, scope, created_at, expires_at, revoked_at, demo FROM api_tokens \
+                   ORDER BY created_at DESC";
         let rows = match self {
             TokenStore::Sqlite(p) => sqlx::query(sql)
                 .fetch_all(p)
@@ -302,21 +386,23 @@ impl TokenStore {
         Ok(rows)
     }
 
-    /// Resolves a presented secret to its principal, if valid, unexpired and unrevoked.
-    pub async fn authenticate(&self, secret: &str) -> Result<Option<Principal>, ApiError> {
+    /// Resolves a presented secret to its principal, if valid, unexpired and unrevoked. A demo token resolves only
+    /// when `demo_mode` (the server serves the demo); anywhere else it is as invalid as an unknown one.
+    pub async fn authenticate(&self, secret: &str, demo_mode: bool) -> Result<Option<Principal>, ApiError> {
         if !secret.starts_with("slt_") || secret.len() > 100 {
             return Ok(None);
         }
         let h = hash(secret);
         let now = now_micros(OffsetDateTime::now_utc());
-        let sql_sqlite =
-            "SELECT id, name, role, scope FROM api_tokens WHERE hash = ? AND revoked_at IS NULL AND expires_at > ?";
-        let sql_pg =
-            "SELECT id, name, role, scope FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL AND expires_at > $2";
+        let sql_sqlite = "SELECT id, name, role, scope FROM api_tokens WHERE hash = ? AND revoked_at IS NULL \
+                          AND expires_at > ? AND (demo = FALSE OR ?)";
+        let sql_pg = "SELECT id, name, role, scope FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL \
+                      AND expires_at > $2 AND (demo = FALSE OR $3)";
         match self {
             TokenStore::Sqlite(p) => sqlx::query(sql_sqlite)
                 .bind(&h)
                 .bind(now)
+                .bind(demo_mode)
                 .fetch_optional(p)
                 .await
                 .map_err(ApiError::internal)?
@@ -325,6 +411,7 @@ impl TokenStore {
             TokenStore::Postgres(p) => sqlx::query(sql_pg)
                 .bind(&h)
                 .bind(now)
+                .bind(demo_mode)
                 .fetch_optional(p)
                 .await
                 .map_err(ApiError::internal)?
@@ -344,13 +431,14 @@ where
     r.try_get(i).map_err(ApiError::internal)
 }
 
-/// A token row `(id, name, role, scope, created_at, expires_at, revoked_at)`, from either database.
+/// A token row `(id, name, role, scope, created_at, expires_at, revoked_at, demo)`, from either database.
 fn row_info<'r, R>(r: &'r R) -> Result<TokenInfo, ApiError>
 where
     R: Row,
     usize: ColumnIndex<R>,
     String: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
 {
     Ok(TokenInfo {
         id: col(r, 0)?,
@@ -360,6 +448,7 @@ where
         created_at: fmt_micros(col(r, 4)?),
         expires_at: fmt_micros(col(r, 5)?),
         revoked_at: col::<_, Option<i64>>(r, 6)?.map(fmt_micros),
+        demo: col(r, 7)?,
     })
 }
 
@@ -401,7 +490,7 @@ impl FromRequestParts<AppState> for Principal {
         match presented {
             Some(secret) => state
                 .tokens
-                .authenticate(&secret)
+                .authenticate(&secret, state.config.demo)
                 .await?
                 .ok_or_else(|| ApiError::Unauthorized("令牌无效、已过期或已吊销 / the token is invalid, expired or revoked".into())),
             None if state.config.demo => Ok(Principal::demo_visitor()),

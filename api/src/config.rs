@@ -41,6 +41,9 @@ pub struct Config {
     pub max_feed_subscribers: usize,
     /// Run the simulated demo city (and open the dashboard read-only to anonymous visitors).
     pub demo: bool,
+    /// With `demo`: generate the demo city's traffic (default). `false` serves demo mode (the anonymous demo visitor,
+    /// demo tokens accepted) over whatever the data directory holds, without the simulation; tests use it.
+    pub demo_simulation: bool,
 }
 
 impl Default for Config {
@@ -61,6 +64,7 @@ impl Default for Config {
             feed_buffer: 4096,
             max_feed_subscribers: 10_000,
             demo: false,
+            demo_simulation: true,
         }
     }
 }

@@ -131,6 +131,12 @@ impl Filter {
             return false;
         }
         state.access.allows(&self.scope, &r.stream)
+            && crate::routes::query::names_only_visible_projects(
+                &state.access,
+                &self.scope,
+                &r.stream,
+                Some(&r.payload),
+            )
     }
 }
 

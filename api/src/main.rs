@@ -239,12 +239,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 TokenCmd::List => {
                     for t in store.list().await.map_err(|e| anyhow::anyhow!("{e}"))? {
                         println!(
-                            "{}  {:<10} {:<20} {:<30} expires {}{}",
+                            "{}  {:<10} {:<20} {:<30} expires {}{}{}",
                             t.id,
                             t.role,
                             t.scope.unwrap_or_default(),
                             t.name,
                             t.expires_at,
+                            if t.demo { "  DEMO" } else { "" },
                             t.revoked_at.map(|r| format!("  REVOKED {r}")).unwrap_or_default()
                         );
                     }

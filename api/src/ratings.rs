@@ -6,6 +6,11 @@
 //! payload of `rating.decision.v1`) and [`evidence_document`] the evidence it hashes. Canonical bytes and hashes
 //! come from `siteledger-signer`'s RFC 8785 writer, the same the envelope format uses, so a third party with the
 //! leaves (`GET /v1/log/leaves`) recomputes the same bytes.
+//!
+//! A computed result is the same for everyone; what a caller is shown of it is not. [`enterprise_visible`],
+//! [`record_visible`] and [`ScopedScore`] cut a credit score down to the caller's scope (docs/RATING.md, "Who
+//! sees what"): the score and grade stay whole, the records behind it are listed only for projects the caller may
+//! see, and the others are summarised as a count and a sum of points, without ids, positions or projects.
 
 use std::collections::BTreeMap;
 
@@ -13,11 +18,12 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use siteledger_domain::LocalDate;
 use siteledger_domain::ids::{CreditCode, ProjectId};
-use siteledger_domain::rating::credit::{self, CreditRules, CreditScore};
+use siteledger_domain::rating::credit::{self, CreditRecord, CreditRules, CreditScore};
 use siteledger_domain::rating::fold::{LogRecord, RatingFold};
 use siteledger_domain::rating::policy::{self, RatingPolicy};
 use siteledger_domain::rating::{EvidenceLine, RatingDecision, Sha256Hex};
 use siteledger_ledger::{EventStore, StoreError, StoredEvent};
+use siteledger_projections::{AccessCache, Scope};
 use siteledger_signer::Envelope;
 use siteledger_signer::canonical::to_canonical;
 
@@ -248,6 +254,78 @@ pub fn credit_scores(prefix: &LogPrefix, rules: &CreditRules, as_of: LocalDate) 
     let mut scores = credit::score_all(rules, &prefix.fold.credit_records, enterprises.iter(), as_of);
     scores.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.credit_code.cmp(&b.credit_code)));
     scores
+}
+
+/// May a caller with `scope` see the credit score of enterprise `code`, which takes part in `projects`? City and
+/// auditors see every enterprise; an enterprise sees itself; a district bureau sees the enterprises taking part in
+/// a project of its district.
+pub fn enterprise_visible<'a>(
+    access: &AccessCache,
+    scope: &Scope,
+    code: &CreditCode,
+    mut projects: impl Iterator<Item = &'a ProjectId>,
+) -> bool {
+    match scope {
+        Scope::All => true,
+        Scope::Enterprise(c) => c == code.as_str(),
+        Scope::District(_) => projects.any(|p| access.allows_project(scope, p.as_str())),
+        Scope::Nothing => false,
+    }
+}
+
+/// May a caller with `scope` see this credit record (its event id, position and project)? Only if it may see the
+/// record's project; a record without a project only city-wide or by the enterprise concerned.
+pub fn record_visible(access: &AccessCache, scope: &Scope, r: &CreditRecord) -> bool {
+    match &r.project_id {
+        Some(p) => access.allows_project(scope, p.as_str()),
+        None => match scope {
+            Scope::All => true,
+            Scope::Enterprise(c) => c == r.credit_code.as_str(),
+            Scope::District(_) | Scope::Nothing => false,
+        },
+    }
+}
+
+/// Credit records a caller may not see, summarised without ids, positions or projects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Withheld {
+    /// How many records.
+    pub records: usize,
+    /// The sum of their points (part of the score).
+    pub points: i64,
+}
+
+/// A credit score as one caller is shown it: the whole score and grade, the visible records, the rest summarised
+/// (`score = base_points + Σ records.points + withheld.points`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ScopedScore {
+    /// The enterprise.
+    pub credit_code: CreditCode,
+    /// The score (all records count, seen or not).
+    pub score: i64,
+    /// Its grade.
+    pub grade: String,
+    /// The records the caller may see.
+    pub records: Vec<CreditRecord>,
+    /// The others: a count and a sum.
+    pub withheld: Withheld,
+}
+
+impl ScopedScore {
+    /// Splits `score`'s records by `visible`.
+    pub fn new(score: CreditScore, visible: impl Fn(&CreditRecord) -> bool) -> ScopedScore {
+        let mut withheld = Withheld::default();
+        let mut records = Vec::with_capacity(score.records.len());
+        for r in score.records {
+            if visible(&r) {
+                records.push(r);
+            } else {
+                withheld.records += 1;
+                withheld.points += r.points;
+            }
+        }
+        ScopedScore { credit_code: score.credit_code, score: score.score, grade: score.grade, records, withheld }
+    }
 }
 
 /// The tree size "as of" an instant: the number of records the ledger had sequenced by then (records are

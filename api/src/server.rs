@@ -91,6 +91,14 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
     let read = siteledger_projections::ReadDb::open(&config.read_url()).await?;
     let access = read.access_cache();
     let tokens = TokenStore::open(&config.auth_url()).await.map_err(|e| anyhow::anyhow!("token store: {e}"))?;
+    if !config.demo {
+        // Demo tokens (the operator token the demo logs among them) die with the demo: this data directory is now
+        // served for real. They are refused anyway outside demo mode; revoking them makes it visible in `token list`.
+        let revoked = tokens.revoke_demo_tokens().await.map_err(|e| anyhow::anyhow!("token store: {e}"))?;
+        if revoked > 0 {
+            tracing::warn!(revoked, "revoked the tokens of an earlier demo run on this data directory");
+        }
+    }
     let vault = crate::vault::Vault::open(&config.data_dir).await.map_err(|e| anyhow::anyhow!("vault: {e}"))?;
     let feed = Arc::new(FeedHub::new(config.feed_buffer, config.max_feed_subscribers));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -233,7 +241,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 /// Binds, serves, and returns a handle. The server stops on [`RunningServer::shutdown`].
 pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
     let listen = config.listen;
-    let demo = config.demo;
+    let demo = config.demo && config.demo_simulation;
     let (state, shutdown) = build_state(config).await?;
     let listener = TcpListener::bind(listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr()?;

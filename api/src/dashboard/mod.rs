@@ -845,7 +845,7 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, axum::Form(f):
         return fail(layout, StatusCode::FORBIDDEN, "请求来源不符 · cross-origin request refused");
     }
     let token = f.token.trim();
-    let principal = match state.tokens.authenticate(token).await {
+    let principal = match state.tokens.authenticate(token, state.config.demo).await {
         Ok(Some(p)) => p,
         Ok(None) => {
             return fail(

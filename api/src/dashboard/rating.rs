@@ -7,7 +7,9 @@
 //! | `GET /ratings/credit/{code}` | an enterprise's credit records, each linked to the record behind it |
 //!
 //! Issued decisions and days with data come from the read models (they are what was signed); the credit
-//! ranking is computed from the log at its current size (cached for a minute), as the API does.
+//! ranking is computed from the log at its current size (cached for a minute per event store), as the API does,
+//! and cut to the viewer's scope the same way (`ratings::ScopedScore`): whole scores and grades, the records of
+//! projects the viewer may see, the others only counted and summed (docs/ACCESS.md).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -17,6 +19,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::get;
+use siteledger_domain::ids::{CreditCode, ProjectId};
 use siteledger_domain::rating::CreditScore;
 use siteledger_projections::Scope;
 
@@ -103,17 +106,35 @@ struct RatingsPage {
     head: u64,
 }
 
-/// Scores computed at a tree size, reused for a minute (a page load must not fold the whole log every time).
-type CreditCache = Option<(Instant, u64, u32, Vec<CreditScore>)>;
-static CREDIT_CACHE: Mutex<CreditCache> = Mutex::new(None);
+/// Credit scores at a tree size, with every enterprise's projects (who may see a score depends on them).
+#[derive(Debug, Clone)]
+struct Credit {
+    size: u64,
+    version: u32,
+    scores: Vec<CreditScore>,
+    projects: BTreeMap<String, Vec<ProjectId>>,
+}
 
-async fn credit_scores(state: &AppState) -> Result<Option<(u64, u32, Vec<CreditScore>)>, ratings::RatingError> {
+impl Credit {
+    fn visible(&self, state: &AppState, scope: &Scope, code: &CreditCode) -> bool {
+        let projects = self.projects.get(code.as_str()).into_iter().flatten();
+        ratings::enterprise_visible(&state.access, scope, code, projects)
+    }
+}
+
+/// Scores computed at a tree size, reused for a minute (a page load must not fold the whole log every time), per
+/// event store: one process may serve several (tests do), and one's scores must never answer for another.
+type CreditCache = BTreeMap<String, (Instant, Credit)>;
+static CREDIT_CACHE: Mutex<CreditCache> = Mutex::new(BTreeMap::new());
+
+async fn credit_scores(state: &AppState) -> Result<Option<Credit>, ratings::RatingError> {
+    let key = state.config.store_url();
     {
         let cache = CREDIT_CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((at, size, v, scores)) = cache.as_ref()
+        if let Some((at, credit)) = cache.get(&key)
             && at.elapsed() < Duration::from_secs(60)
         {
-            return Ok(Some((*size, *v, scores.clone())));
+            return Ok(Some(credit.clone()));
         }
     }
     let store = state.ledger.store();
@@ -122,9 +143,18 @@ async fn credit_scores(state: &AppState) -> Result<Option<(u64, u32, Vec<CreditS
     let prefix = LogPrefix::load(store, size, Some(version)).await?;
     let rules = ratings::credit_rules_at(store, size, version).await?;
     let scores = ratings::credit_scores(&prefix, &rules, ratings::today_shanghai());
+    let reg = &prefix.fold.registry;
+    let projects = reg
+        .enterprises()
+        .map(|e| {
+            let ids = reg.projects_of_enterprise(&e.credit_code).map(|p| p.project_id.clone()).collect();
+            (e.credit_code.as_str().to_owned(), ids)
+        })
+        .collect();
+    let credit = Credit { size, version, scores, projects };
     let mut cache = CREDIT_CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    *cache = Some((Instant::now(), size, version, scores.clone()));
-    Ok(Some((size, version, scores)))
+    cache.insert(key, (Instant::now(), credit.clone()));
+    Ok(Some(credit))
 }
 
 async fn ratings_page(State(state): State<AppState>, v: Viewer) -> PageResult {
@@ -195,20 +225,11 @@ async fn ratings_page(State(state): State<AppState>, v: Viewer) -> PageResult {
         })
         .collect();
     let (credit, credit_note) = match credit_scores(&state).await {
-        Ok(Some((size, version, scores))) => {
-            let visible: Vec<&CreditScore> = scores
+        Ok(Some(c)) => {
+            let lines = c
+                .scores
                 .iter()
-                .filter(|s| match &scope {
-                    Scope::All => true,
-                    Scope::Enterprise(c) => s.credit_code.as_str() == c,
-                    Scope::District(_) => projects.iter().any(|p| {
-                        s.records.iter().any(|r| r.project_id.as_ref().is_some_and(|x| x.as_str() == p.project_id))
-                    }),
-                    Scope::Nothing => false,
-                })
-                .collect();
-            let lines = visible
-                .iter()
+                .filter(|s| c.visible(&state, &scope, &s.credit_code))
                 .enumerate()
                 .map(|(i, s)| CreditLine {
                     rank: i + 1,
@@ -216,10 +237,10 @@ async fn ratings_page(State(state): State<AppState>, v: Viewer) -> PageResult {
                     name: String::new(),
                     score: s.score,
                     grade: s.grade.clone(),
-                    records: s.records.len(),
+                    records: s.records.iter().filter(|r| ratings::record_visible(&state.access, &scope, r)).count(),
                 })
                 .collect();
-            (lines, format!("按信用规则 v{version} 于日志规模 N={size} 计算（平台建议模型，非规范性文件）"))
+            (lines, format!("按信用规则 v{} 于日志规模 N={} 计算（平台建议模型，非规范性文件）", c.version, c.size))
         }
         Ok(None) => (Vec::new(), "尚未发布信用评分规则 credit.rules.v1".to_owned()),
         Err(e) => return Err(v.internal(e)),
@@ -376,24 +397,25 @@ struct CreditPage {
     note: String,
     size: u64,
     records: Vec<RecordLine>,
+    replay: bool,
+    /// Records of projects outside the viewer's scope: counted, not shown.
+    withheld: usize,
+    withheld_points: i64,
 }
 
 async fn credit_page(State(state): State<AppState>, v: Viewer, Path(code): Path<String>) -> PageResult {
     let scope = v.scope();
-    let allowed = match &scope {
-        Scope::All => true,
-        Scope::Enterprise(c) => *c == code,
-        _ => false,
-    };
     let missing =
         || v.not_found(format!("没有企业 {code} 的信用记录，或您无权查看。No credit record of {code} in your scope."));
-    if !allowed {
-        return Err(missing());
-    }
-    let Some((size, version, scores)) = credit_scores(&state).await.map_err(|e| v.internal(e))? else {
+    let Some(credit) = credit_scores(&state).await.map_err(|e| v.internal(e))? else {
         return Err(missing());
     };
-    let Some(s) = scores.into_iter().find(|s| s.credit_code.as_str() == code) else { return Err(missing()) };
+    let Some(s) = credit.scores.iter().find(|s| s.credit_code.as_str() == code) else { return Err(missing()) };
+    if !credit.visible(&state, &scope, &s.credit_code) {
+        return Err(missing());
+    }
+    let s = ratings::ScopedScore::new(s.clone(), |r| ratings::record_visible(&state.access, &scope, r));
+    let (size, version) = (credit.size, credit.version);
     let names = state.read.enterprises(&scope).await.map_err(|e| v.internal(e))?;
     let name = names.iter().find(|e| e.credit_code == code).map_or_else(|| code.clone(), |e| e.name.clone());
     let records = s
@@ -417,6 +439,12 @@ async fn credit_page(State(state): State<AppState>, v: Viewer, Path(code): Path<
         .collect();
     let page = CreditPage {
         layout: v.layout(format!("{name} · 信用"), "ratings"),
+        // The replay lists every record behind the score: for city, auditors and the enterprise itself.
+        replay: match &scope {
+            Scope::All => true,
+            Scope::Enterprise(c) => *c == code,
+            Scope::District(_) | Scope::Nothing => false,
+        },
         code,
         name,
         score: s.score,
@@ -424,6 +452,8 @@ async fn credit_page(State(state): State<AppState>, v: Viewer, Path(code): Path<
         note: format!("信用规则 v{version} · 日志规模 N={size}"),
         size,
         records,
+        withheld: s.withheld.records,
+        withheld_points: s.withheld.points,
     };
     Ok(html(&page))
 }

@@ -21,8 +21,10 @@
 //! shutdown signal turns true. The random source is a seeded SplitMix64 (`SITELEDGER_DEMO_SEED`), so a run is
 //! reproducible up to the wall clock.
 //!
-//! The operator gets a city-bureau token, logged once at start: it is a demo token, the one exception to "secrets
-//! never in logs", and it is revoked at the next demo start.
+//! The operator gets a city-bureau token, logged once at start ([`operator_token`]): it is a demo token, the one
+//! exception to "secrets never in logs", and it is revoked at the next demo start. Every token the demo creates is
+//! marked as a demo token in the token table (`TokenStore::create_demo`): a server not in demo mode refuses them
+//! and revokes them at start, so the logged token dies with the demo.
 
 pub mod city;
 pub mod client;
@@ -180,7 +182,7 @@ async fn run(
         };
         let token = state
             .tokens
-            .create(&format!("{TOKEN_PREFIX}gateway {} GW-01", spec.project_id), Role::Gateway, Some(&key_id), 30)
+            .create_demo(&format!("{TOKEN_PREFIX}gateway {} GW-01", spec.project_id), Role::Gateway, Some(&key_id), 30)
             .await
             .map_err(|e| anyhow::anyhow!("gateway token: {e}"))?;
         let mut rng = SplitMix64::derive(seed, (i as u64) << 32 | chain.next_seq);
@@ -222,17 +224,7 @@ async fn run(
         tick.as_secs_f64(),
         3.0 * tick.as_secs_f64(),
     );
-    let operator = state
-        .tokens
-        .create(OPERATOR_TOKEN_NAME, Role::City, None, 30)
-        .await
-        .map_err(|e| anyhow::anyhow!("operator token: {e}"))?;
-    tracing::info!(
-        token_id = %operator.id,
-        "DEMO TOKEN — demo only, logged once on purpose: city-bureau (市住建局) token for the operator, valid 30 \
-         days and revoked at the next demo start: {}",
-        operator.secret
-    );
+    operator_token(&state).await?;
     for p in producers {
         tokio::spawn(p.run());
     }
@@ -250,6 +242,23 @@ async fn run(
         }
     }
     Ok(())
+}
+
+/// Creates the operator's city-bureau token (a demo token: refused by any server not in demo mode and revoked when
+/// the data directory is served without `--demo`) and logs its secret once, on purpose. Returns it.
+pub async fn operator_token(state: &AppState) -> anyhow::Result<crate::auth::NewToken> {
+    let operator = state
+        .tokens
+        .create_demo(OPERATOR_TOKEN_NAME, Role::City, None, 30)
+        .await
+        .map_err(|e| anyhow::anyhow!("operator token: {e}"))?;
+    tracing::info!(
+        token_id = %operator.id,
+        "DEMO TOKEN — demo only, logged once on purpose: city-bureau (市住建局) token for the operator, valid 30 \
+         days, revoked at the next demo start and refused once this data directory is served without --demo: {}",
+        operator.secret
+    );
+    Ok(operator)
 }
 
 /// What each subsystem's demo traffic gets: the server, a client of its ingest endpoint, the registry plan (its
@@ -300,19 +309,10 @@ impl DemoContext {
 
 /// Revokes the tokens earlier demo runs created (their secrets died with those runs; the operator's was logged).
 async fn revoke_stale_tokens(state: &AppState) {
-    match state.tokens.list().await {
-        Ok(list) => {
-            let mut n = 0;
-            for t in list.into_iter().filter(|t| t.revoked_at.is_none() && t.name.starts_with(TOKEN_PREFIX)) {
-                if state.tokens.revoke(&t.id).await.unwrap_or(false) {
-                    n += 1;
-                }
-            }
-            if n > 0 {
-                tracing::info!(revoked = n, "revoked the demo tokens of the previous run");
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "cannot list tokens; earlier demo tokens stay valid until they expire"),
+    match state.tokens.revoke_demo_tokens().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(revoked = n, "revoked the demo tokens of the previous run"),
+        Err(e) => tracing::warn!(error = %e, "cannot revoke earlier demo tokens; they stay valid until they expire"),
     }
 }
 
@@ -371,7 +371,7 @@ async fn setup_registry(
     }
     let token = state
         .tokens
-        .create(&format!("{TOKEN_PREFIX}city bureau (registry setup)"), Role::City, None, 1)
+        .create_demo(&format!("{TOKEN_PREFIX}city bureau (registry setup)"), Role::City, None, 1)
         .await
         .map_err(|e| anyhow::anyhow!("setup token: {e}"))?;
     let (mut accepted, mut rejected) = (0, 0);

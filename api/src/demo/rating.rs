@@ -33,7 +33,7 @@ pub(super) async fn start(ctx: &DemoContext) -> anyhow::Result<()> {
     let token = ctx
         .state
         .tokens
-        .create(&format!("{TOKEN_PREFIX}rating bureau"), Role::City, None, 30)
+        .create_demo(&format!("{TOKEN_PREFIX}rating bureau"), Role::City, None, 30)
         .await
         .map_err(|e| anyhow::anyhow!("rating token: {e}"))?;
     let token = token.secret;

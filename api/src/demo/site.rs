@@ -84,7 +84,12 @@ async fn start_agent(ctx: &DemoContext, base: &str, i: usize, spec: &ProjectSpec
     let token = ctx
         .state
         .tokens
-        .create(&format!("{TOKEN_PREFIX}site agent {} {GATEWAY_ID}", spec.project_id), Role::Gateway, Some(&key_id), 30)
+        .create_demo(
+            &format!("{TOKEN_PREFIX}site agent {} {GATEWAY_ID}", spec.project_id),
+            Role::Gateway,
+            Some(&key_id),
+            30,
+        )
         .await
         .map_err(|e| anyhow::anyhow!("gateway token: {e}"))?;
     let dir = ctx.state.config.data_dir.join("site-agents").join(&spec.project_id);
@@ -129,7 +134,7 @@ async fn enrol(ctx: &DemoContext, spec: &ProjectSpec, key: &SigningKey) -> anyho
     let token = ctx
         .state
         .tokens
-        .create(&format!("{TOKEN_PREFIX}site agents enrolment"), Role::City, None, 1)
+        .create_demo(&format!("{TOKEN_PREFIX}site agents enrolment"), Role::City, None, 1)
         .await
         .map_err(|e| anyhow::anyhow!("setup token: {e}"))?;
     let subject = format!("project/{}/gateway/{GATEWAY_ID}", spec.project_id);

@@ -147,7 +147,7 @@ pub(super) async fn start(ctx: &DemoContext) -> anyhow::Result<()> {
     let token = ctx
         .state
         .tokens
-        .create(&format!("{TOKEN_PREFIX}supervision"), Role::City, None, 30)
+        .create_demo(&format!("{TOKEN_PREFIX}supervision"), Role::City, None, 30)
         .await
         .map_err(|e| anyhow::anyhow!("supervision token: {e}"))?;
 

@@ -165,7 +165,7 @@ async fn publish_findings(ctx: &DemoContext) -> anyhow::Result<()> {
     let token = ctx
         .state
         .tokens
-        .create("demo workforce findings", Role::City, None, 30)
+        .create_demo("demo workforce findings", Role::City, None, 30)
         .await
         .map_err(|e| anyhow::anyhow!("workforce demo token: {e}"))?;
 
@@ -327,7 +327,7 @@ async fn write_history(ctx: &DemoContext) -> anyhow::Result<()> {
     let token = ctx
         .state
         .tokens
-        .create("demo workforce", Role::City, None, 30)
+        .create_demo("demo workforce", Role::City, None, 30)
         .await
         .map_err(|e| anyhow::anyhow!("workforce demo token: {e}"))?;
     post(ctx, &token.secret, &enrolments).await?;

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use siteledger_projections::{AlarmFilter, Scope};
+use siteledger_projections::{AccessCache, AlarmFilter, Scope, stream_project};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Principal;
@@ -175,12 +175,32 @@ pub async fn events(
         {
             continue;
         }
-        out.push(EventRow {
-            position: e.position,
-            stream: e.stream.clone(),
-            kind: e.kind.clone(),
-            envelope: serde_json::from_slice(&e.leaf).map_err(ApiError::internal)?,
-        });
+        let envelope: Value = serde_json::from_slice(&e.leaf).map_err(ApiError::internal)?;
+        if !names_only_visible_projects(&state.access, &scope, &e.stream, envelope.get("payload")) {
+            continue;
+        }
+        out.push(EventRow { position: e.position, stream: e.stream.clone(), kind: e.kind.clone(), envelope });
     }
     Ok(Json(out))
+}
+
+/// Whether a record the stream rule lets `scope` see (`AccessCache::allows`) names only projects the scope may see.
+/// Records of a project's streams are that project's; but `registry/…` streams (shown to every scope) carry
+/// project registrations and participants (`project_id`) and the enrolment of project keys (`subject`
+/// `project/<id>/…`), and `ledger/…` notices (shown to all) quote a refused record (`refused_envelope`): such a
+/// record is shown only to callers who may see every project it names. `/v1/events` and `/v1/feed` apply it.
+pub fn names_only_visible_projects(access: &AccessCache, scope: &Scope, stream: &str, payload: Option<&Value>) -> bool {
+    if *scope == Scope::All || stream_project(stream).is_some() {
+        return true;
+    }
+    let Some(payload) = payload else { return true };
+    let str_at = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    let mut named: Vec<String> = Vec::new();
+    named.extend(str_at(payload, "project_id"));
+    named.extend(str_at(payload, "subject").as_deref().and_then(stream_project).map(str::to_owned));
+    if let Some(quoted) = payload.get("refused_envelope") {
+        named.extend(str_at(quoted, "stream").as_deref().and_then(stream_project).map(str::to_owned));
+        named.extend(quoted.get("payload").and_then(|p| str_at(p, "project_id")));
+    }
+    named.iter().all(|p| access.allows_project(scope, p))
 }

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use siteledger_domain::LocalDate;
 use siteledger_domain::district::DistrictCode;
 use siteledger_domain::ids::{CreditCode, ProjectId};
+use siteledger_ledger::EventStore;
 use siteledger_projections::Scope;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
@@ -185,7 +186,9 @@ pub struct CreditQuery {
 /// Enterprise credit scores computed from the log: every point with the event id and position behind it
 /// (prove each with `GET /v1/log/proof/inclusion?index=<position>&size=<tree_size>`). The scoring model is the
 /// platform's proposal, not a regulation (docs/RATING.md). Enterprises see their own score; district bureaus
-/// the enterprises taking part in their district's projects.
+/// the enterprises taking part in their district's projects. Scores and grades are whole; `records` lists only
+/// the records of projects the caller may see, and `withheld` counts the others and sums their points, without
+/// ids (docs/ACCESS.md).
 #[utoipa::path(get, path = "/v1/credit", tag = "rating", params(CreditQuery),
     responses((status = 200, description = "Scores, grades and records", body = Object)), security(("bearer" = [])))]
 pub async fn credit(
@@ -206,18 +209,19 @@ pub async fn credit(
     let rules = ratings::credit_rules_at(store, n, version).await?;
     let as_of = as_of(q.as_of.as_deref())?;
     let reg = &prefix.fold.registry;
+    let access = &state.access;
     let scores: Vec<_> = ratings::credit_scores(&prefix, &rules, as_of)
         .into_iter()
         .filter(|s| q.enterprise.as_deref().is_none_or(|e| s.credit_code.as_str() == e))
-        .filter(|s| match &scope {
-            Scope::All => true,
-            Scope::Nothing => false,
-            Scope::Enterprise(c) => s.credit_code.as_str() == c,
-            Scope::District(d) => reg.projects_of_enterprise(&s.credit_code).any(|p| p.district.as_str() == d),
+        .filter(|s| {
+            let projects = reg.projects_of_enterprise(&s.credit_code).map(|p| &p.project_id);
+            ratings::enterprise_visible(access, &scope, &s.credit_code, projects)
         })
         .map(|s| {
             let name = reg.enterprise(&s.credit_code).map(|e| e.name.as_str().to_owned());
-            json!({"credit_code": s.credit_code.as_str(), "name": name, "score": s.score, "grade": s.grade, "records": s.records})
+            let s = ratings::ScopedScore::new(s, |r| ratings::record_visible(access, &scope, r));
+            json!({"credit_code": s.credit_code.as_str(), "name": name, "score": s.score, "grade": s.grade,
+                   "records": s.records, "withheld": s.withheld})
         })
         .collect();
     Ok(Json(
@@ -369,8 +373,9 @@ pub struct ExportRequest {
     pub payload_equals: std::collections::BTreeMap<String, String>,
 }
 
-/// One evidence bundle (docs/FORMAT.md §7) for the selected records, for `siteledger-verify`. Every selected
-/// record must be visible to the caller.
+/// One evidence bundle (docs/FORMAT.md §7) for the selected records, for `siteledger-verify`. Every record named
+/// by id must be visible to the caller (404 otherwise, as for a missing one); a stream filter selects among the
+/// records the caller may see.
 #[utoipa::path(post, path = "/v1/evidence/export", tag = "transparency", request_body = ExportRequest,
     responses((status = 200, description = "Canonical evidence bundle", content_type = "application/json", body = Object), (status = 400, description = "Bad selection", body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -405,11 +410,33 @@ pub async fn export(
     };
     let store = state.ledger.store();
     let scope = principal.scope();
-    for e in evidence::select(store, &sel).await? {
-        if !state.access.allows(&scope, &e.stream) {
-            return Err(ApiError::NotFound(format!("no record {} in your scope", e.event_id)));
+    let sel = match sel {
+        // Named records: each must exist and be visible; a hidden one answers like a missing one.
+        Selection::Ids(ids) => {
+            let found = store.events_by_id(&ids).await.map_err(ratings::RatingError::from)?;
+            for id in &ids {
+                if !found.iter().any(|e| e.event_id == *id && state.access.allows(&scope, &e.stream)) {
+                    return Err(ApiError::NotFound(format!(
+                        "没有记录 {id}，或您无权查看 / no record {id} in your scope"
+                    )));
+                }
+            }
+            Selection::Ids(ids)
         }
-    }
+        // A filter selects among the records the caller may see: records outside the scope are never named.
+        filter @ Selection::Filter { .. } => {
+            let visible: Vec<Uuid> = evidence::select(store, &filter)
+                .await?
+                .into_iter()
+                .filter(|e| state.access.allows(&scope, &e.stream))
+                .map(|e| e.event_id)
+                .collect();
+            if visible.is_empty() {
+                return Err(ApiError::BadRequest("no record in your scope matches the selection".into()));
+            }
+            Selection::Ids(visible)
+        }
+    };
     let vkey = state.ledger.log_verifier().vkey();
     let bundle = match evidence::export(store, &vkey, &sel).await {
         Err(ratings::RatingError::Invalid(m)) if m.contains("newer than the latest checkpoint") => {

@@ -108,3 +108,40 @@ async fn writes_are_limited_by_role_and_signer() {
     let needle = t.secret.as_bytes();
     assert!(!dump.windows(needle.len()).any(|w| w == needle), "the token secret must not be stored");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_district_reads_no_other_districts_project_from_registry_records_in_events_or_the_feed() {
+    // Registry records (registrations, participants, key enrolments) live outside project streams and were shown
+    // to every scope by /v1/events and /v1/feed: Haishu read Yinzhou's projects, whose pages answer it 404.
+    let mut app = TestApp::spawn().await;
+    let mut w = world::build(&mut app).await;
+    // A skipped sequence number: the log ends with a gap notice (a `ledger/` record every scope sees), so the feed
+    // has a last record to read up to.
+    app.ingest_ok(&[reading(&mut w.gw2, "NB-2026-0002", 1)]).await;
+    w.gw2.next_seq += 1;
+    app.ingest_ok(&[reading(&mut w.gw2, "NB-2026-0002", 2)]).await;
+    let last = app.server.state.ledger.head() - 1;
+    app.settle().await;
+    let haishu = app.token(Role::District, Some(HAISHU)).await;
+    assert_eq!(app.get("/v1/projects/NB-2026-0001", Some(&haishu)).await.status(), 404);
+
+    let events = app.get("/v1/events?limit=1000", Some(&haishu)).await.text().await.expect("text");
+    let mut feed = app.get("/v1/feed?after=0", Some(&haishu)).await;
+    assert_eq!(feed.status(), 200);
+    let mut buf = Vec::new();
+    while let Some(chunk) = feed.chunk().await.expect("chunk") {
+        buf.extend_from_slice(&chunk);
+        if String::from_utf8_lossy(&buf).contains(&format!("id: {last}\n")) {
+            break;
+        }
+    }
+    let feed = String::from_utf8_lossy(&buf).into_owned();
+    for (what, text) in [("/v1/events", &events), ("/v1/feed", &feed)] {
+        assert!(text.contains("registry.project.registered.v1"), "{what}: its own project's registration");
+        assert!(text.contains("project/NB-2026-0002/gateway/GW-1"), "{what}: its own gateway's enrolment");
+        assert!(text.contains("registry.enterprise.registered.v1"), "{what}: enterprises stay public");
+        for other in ["NB-2026-0001", "NB-2026-0003", "鄞州中心区安置房一期", "鄞州南部新城学校"] {
+            assert!(!text.contains(other), "{what} names {other}, a Yinzhou project");
+        }
+    }
+}

@@ -5,8 +5,10 @@ mod helpers;
 mod world;
 
 mod access;
+mod access_matrix;
 mod dashboard;
 mod demo;
+mod demo_tokens;
 mod feed;
 mod go_live;
 mod hostile;

@@ -376,6 +376,114 @@ async fn http_endpoints_compute_from_the_log_and_respect_scopes() {
     assert!(siteledger_signer::verify_bundle(&bytes, app.server.state.ledger.log_verifier()).ok);
     let resp =
         app.client.post(app.url("/v1/evidence/export")).bearer_auth(&haishu).json(&body).send().await.expect("post");
+    assert_eq!(resp.status(), 400, "nothing in Haishu's scope matches: the same answer as nothing at all");
+}
+
+/// A violation alarm on `project` yesterday (so its credit record is effective today), signed by its gateway.
+fn violation(gw: &mut ChainSigner, project: &str, n: u64) -> Envelope {
+    let yesterday = (time::OffsetDateTime::now_utc() - time::Duration::days(1))
+        .to_offset(time::UtcOffset::from_hms(8, 0, 0).expect("offset"))
+        .replace_nanosecond(0)
+        .expect("ns")
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("time");
+    gw.sign(
+        new_id(),
+        &format!("project/{project}/alarms"),
+        "alarm.raised.v1",
+        &yesterday,
+        obj(json!({"project_id": project, "alarm_id": format!("V-{n}"), "source": "DUST-1", "category": "dust", "level": "violation", "message": "PM10 超过限值", "value": "180.0", "threshold": "150.0"})),
+    )
+    .expect("sign")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_district_token_sees_no_credit_records_of_other_districts() {
+    let (app, mut w) = setup().await;
+    // 宁波海曙建工 (contractor C) builds NB-2026-0002 in Haishu and NB-2026-0003 in Yinzhou: Yinzhou sees its
+    // score, but the violation behind it is on the Haishu project.
+    let haishu_alarm = violation(&mut w.gw2, "NB-2026-0002", 1);
+    let hidden_event = haishu_alarm.id().to_string();
+    app.ingest_ok(&[haishu_alarm]).await;
+    app.settle().await;
+    let yinzhou = app.token(siteledger_api::auth::Role::District, Some(world::YINZHOU)).await;
+    let city = app.token(siteledger_api::auth::Role::City, None).await;
+    assert_eq!(app.get("/v1/projects/NB-2026-0002", Some(&yinzhou)).await.status(), 404);
+
+    let score_of = |v: &Value, code: &str| -> Value {
+        v["scores"].as_array().expect("scores").iter().find(|s| s["credit_code"] == code).cloned().expect("score")
+    };
+    let all: Value = app.get("/v1/credit", Some(&city)).await.json().await.expect("json");
+    let c_city = score_of(&all, &w.contractor_c);
+    assert_eq!(c_city["score"], 99);
+    assert_eq!(c_city["records"][0]["project_id"], "NB-2026-0002");
+    assert_eq!(c_city["withheld"], json!({"records": 0, "points": 0}));
+
+    let resp = app.get("/v1/credit", Some(&yinzhou)).await;
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.expect("text");
+    assert!(!text.contains("NB-2026-0002"), "a Haishu project in Yinzhou's credit answer: {text}");
+    assert!(!text.contains(&hidden_event), "the event id behind a Haishu record: {text}");
+    let v: Value = serde_json::from_str(&text).expect("json");
+    let c = score_of(&v, &w.contractor_c);
+    assert_eq!(c["score"], 99, "the published score stays whole");
+    assert_eq!(c["grade"], c_city["grade"]);
+    assert_eq!(c["records"], json!([]));
+    assert_eq!(c["withheld"], json!({"records": 1, "points": -1}), "summarised without ids");
+
+    // The dashboard's credit pages cut the same way.
+    for path in ["/ratings".to_owned(), format!("/ratings/credit/{}", w.contractor_c)] {
+        let resp = app.get(&path, Some(&yinzhou)).await;
+        assert_eq!(resp.status(), 200, "{path}");
+        let html = resp.text().await.expect("html");
+        assert!(!html.contains("NB-2026-0002") && !html.contains(&hidden_event), "{path}: {html}");
+    }
+    let html = app.get(&format!("/ratings/credit/{}", w.contractor_c), Some(&yinzhou)).await.text().await.expect("h");
+    assert!(html.contains("id=\"withheld\""), "the withheld records are counted: {html}");
+    let html = app.get(&format!("/ratings/credit/{}", w.contractor_c), Some(&city)).await.text().await.expect("h");
+    assert!(html.contains(&hidden_event), "the city bureau sees the record behind the point");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_court_package_by_stream_filter_never_names_records_outside_the_scope() {
+    let (app, mut w) = setup().await;
+    let haishu_reading = world::reading(&mut w.gw2, "NB-2026-0002", 3);
+    let hidden = haishu_reading.id().to_string();
+    app.ingest_ok(&[haishu_reading]).await;
+    app.settle().await;
+    app.server.state.ledger.checkpoint_now().await.expect("checkpoint");
+    let yinzhou = app.token(siteledger_api::auth::Role::District, Some(world::YINZHOU)).await;
+    // Every project's dust readings: Yinzhou gets a package of its own projects' records only.
+    let body = json!({"stream": "project/", "kind": "env."});
+    let resp =
+        app.client.post(app.url("/v1/evidence/export")).bearer_auth(&yinzhou).json(&body).send().await.expect("post");
+    assert_eq!(resp.status(), 200);
+    let bytes = resp.bytes().await.expect("bytes");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(!text.contains("NB-2026-0002") && !text.contains(&hidden), "a Haishu record in Yinzhou's package");
+    assert!(siteledger_signer::verify_bundle(&bytes, app.server.state.ledger.log_verifier()).ok);
+    let v: Value = serde_json::from_slice(&bytes).expect("json");
+    let readings = v["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .filter(|r| r["envelope"]["kind"] == "env.dust_noise.reading.v1")
+        .count();
+    assert_eq!(readings, 25, "NB-2026-0001's readings");
+    // Naming the hidden record answers like naming a missing one.
+    let named = json!({"event_ids": [hidden]});
+    let resp =
+        app.client.post(app.url("/v1/evidence/export")).bearer_auth(&yinzhou).json(&named).send().await.expect("post");
+    assert_eq!(resp.status(), 404);
+    let missing = json!({"event_ids": [uuid::Uuid::now_v7().to_string()]});
+    let resp = app
+        .client
+        .post(app.url("/v1/evidence/export"))
+        .bearer_auth(&yinzhou)
+        .json(&missing)
+        .send()
+        .await
+        .expect("post");
     assert_eq!(resp.status(), 404);
 }
 
