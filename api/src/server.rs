@@ -155,6 +155,7 @@ pub fn router(state: AppState) -> Router {
     api.merge(dashboard::routes())
         .fallback(crate::extract::not_found)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), refuse_announced_oversize))
         .layer(middleware::from_fn_with_state(state.clone(), count_responses))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
@@ -162,6 +163,26 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Answers 413 from the `Content-Length` header alone when it announces more than the body limit, before reading
+/// any of the body. `DefaultBodyLimit` counts bytes only as they arrive, so a client that announced 100 MB and sent
+/// one byte held the connection and got no answer.
+async fn refuse_announced_oversize(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = state.config.max_body_bytes;
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&n| n > limit as u64);
+    match announced {
+        Some(n) => crate::error::ApiError::PayloadTooLarge(format!(
+            "请求体声明 {n} 字节，超过 {limit} 字节 / the body announces {n} bytes, more than the {limit} allowed; split the batch"
+        ))
+        .into_response(),
+        None => next.run(req).await,
+    }
 }
 
 async fn count_responses(State(state): State<AppState>, req: Request, next: Next) -> Response {
