@@ -3,8 +3,9 @@
 //! A body is either a JSON array of envelopes or an object `{"events": [...]}`. Every item is parsed strictly
 //! exactly once (docs/FORMAT.md §2: no duplicate member names, integers only, no lone surrogates) and
 //! canonicalised once; an item that breaks a rule is refused on its own, with the rule, the member and where, and
-//! the others go on. Only a body that is not JSON at all, or not one of the two shapes (including a wrapper that
-//! repeats a member name), is refused whole.
+//! the others go on. Only a body that is not JSON at all (including an item nested deeper than
+//! [`MAX_ENVELOPE_DEPTH`]), or not one of the two shapes (including a wrapper that repeats a member name), is
+//! refused whole.
 //!
 //! The server's handler and the fuzz target (`signer/fuzz/`) both call [`parse_body`], so what is fuzzed is what
 //! serves. [`split_body`] is the first half (strict JSON only), for a caller that wants to count the items before
@@ -14,7 +15,7 @@ use std::ops::Range;
 
 use serde_json::Value;
 
-use crate::canonical::{CanonicalError, Parser};
+use crate::canonical::{CanonicalError, MAX_ENVELOPE_DEPTH, Parser};
 use crate::envelope::{Envelope, EnvelopeError};
 
 /// Why a whole body is refused (as opposed to single items).
@@ -70,7 +71,7 @@ impl RawItem {
 
 /// Splits a body into its items, each parsed as strict JSON once.
 pub fn split_body(bytes: &[u8]) -> Result<Vec<RawItem>, BodyError> {
-    let mut p = Parser::new(bytes)?;
+    let mut p = Parser::new(bytes)?.max_depth(MAX_ENVELOPE_DEPTH);
     let items = match p.peek() {
         Some(b'[') => items(&mut p)?,
         Some(b'{') => wrapped(&mut p)?,
@@ -173,6 +174,14 @@ mod tests {
         assert_eq!(items[1].id_hint, None, "a repeated id names no event");
         assert!(errs[2].contains("/n"), "{}", errs[2]);
         assert_eq!(items[2].id_hint.as_deref(), Some("y"));
+    }
+
+    #[test]
+    fn items_nest_at_most_max_envelope_depth_so_every_leaf_fits_in_a_bundle() {
+        let nested = |levels: usize| format!("[{}{}]", "[".repeat(levels), "]".repeat(levels));
+        assert_eq!(parse_body(nested(MAX_ENVELOPE_DEPTH).as_bytes()).expect("at the limit").len(), 1);
+        let e = split_body(nested(MAX_ENVELOPE_DEPTH + 1).as_bytes()).expect_err("too deep").to_string();
+        assert!(e.contains("nested deeper than 124 levels"), "{e}");
     }
 
     #[test]

@@ -20,9 +20,14 @@ use serde_json::{Map, Number, Value};
 /// Largest integer magnitude allowed in a signed document (2^53 − 1, the I-JSON safe range).
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
-/// Deepest nesting of arrays and objects accepted in one document (serde_json's limit, which the server has
-/// always applied, so every stored leaf is within it).
+/// Deepest nesting of arrays and objects accepted in one document (an evidence bundle, say).
 pub const MAX_DEPTH: usize = 128;
+
+/// Deepest nesting accepted in one envelope: four levels less than [`MAX_DEPTH`], so that every accepted envelope
+/// still parses inside an evidence bundle (bundle, `records`, record, `envelope`) and with serde_json's default
+/// limit (127 levels), which readers of stored leaves use. Deeper envelopes were never storable anyway: the old
+/// ingest path (serde_json, the request array counting as one level) stopped at 126.
+pub const MAX_ENVELOPE_DEPTH: usize = MAX_DEPTH - 4;
 
 /// Why a JSON document is not acceptable as signed SiteLedger input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,7 +66,12 @@ fn where_(path: &str) -> &str {
 
 /// Parses `bytes` as one strict JSON document (docs/FORMAT.md §2 input rules).
 pub fn parse_strict(bytes: &[u8]) -> Result<Value, CanonicalError> {
-    let mut p = Parser::new(bytes)?;
+    parse_strict_nested(bytes, MAX_DEPTH)
+}
+
+/// [`parse_strict`] with a nesting limit of `max_depth` levels.
+pub fn parse_strict_nested(bytes: &[u8], max_depth: usize) -> Result<Value, CanonicalError> {
+    let mut p = Parser::new(bytes)?.max_depth(max_depth);
     let (value, problem) = p.document()?;
     p.end()?;
     match problem {
@@ -118,6 +128,7 @@ pub struct Parser<'a> {
     bytes: &'a [u8],
     pos: usize,
     depth: usize,
+    max_depth: usize,
     problem: Option<Problem>,
 }
 
@@ -129,7 +140,13 @@ impl<'a> Parser<'a> {
                 "byte-order mark at byte 0; send UTF-8 JSON without a BOM (docs/FORMAT.md §2)".into(),
             ));
         }
-        Ok(Parser { bytes, pos: 0, depth: 0, problem: None })
+        Ok(Parser { bytes, pos: 0, depth: 0, max_depth: MAX_DEPTH, problem: None })
+    }
+
+    /// Sets how deeply each document may nest (default [`MAX_DEPTH`]).
+    pub fn max_depth(mut self, levels: usize) -> Parser<'a> {
+        self.max_depth = levels;
+        self
     }
 
     /// Byte offset of the next unread byte.
@@ -233,8 +250,8 @@ impl<'a> Parser<'a> {
 
     fn enter(&mut self) -> Result<(), CanonicalError> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(self.syntax(&format!("nested deeper than {MAX_DEPTH} levels")));
+        if self.depth > self.max_depth {
+            return Err(self.syntax(&format!("nested deeper than {} levels", self.max_depth)));
         }
         self.pos += 1;
         Ok(())

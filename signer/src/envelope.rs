@@ -178,7 +178,7 @@ impl Envelope {
         if bytes.len() > MAX_ENVELOPE_BYTES * 2 {
             return Err(EnvelopeError::TooLarge(bytes.len()));
         }
-        Envelope::from_strict_value(canonical::parse_strict(bytes)?)
+        Envelope::from_strict_value(canonical::parse_strict_nested(bytes, canonical::MAX_ENVELOPE_DEPTH)?)
     }
 
     /// Validates an already-parsed JSON value (numbers must satisfy the strict rules).
