@@ -164,6 +164,7 @@ pub fn router(state: AppState) -> Router {
     api.merge(dashboard::routes())
         .fallback(crate::extract::not_found)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), refuse_announced_oversize))
         .layer(middleware::from_fn_with_state(state.clone(), count_responses))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
@@ -171,6 +172,43 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Answers 413 from the `Content-Length` header alone when it announces more than the body limit, before reading
+/// any of the body. `DefaultBodyLimit` counts bytes only as they arrive, so a client that announced 100 MB and sent
+/// one byte held the connection and got no answer.
+async fn refuse_announced_oversize(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = state.config.max_body_bytes;
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&n| n > limit as u64);
+    let Some(n) = announced else {
+        return next.run(req).await;
+    };
+    // A lingering close: read and discard what the client is still sending (bounded in bytes and time) while the
+    // answer goes out. Closing a socket with unread input resets it, and a client still writing its body would see
+    // the reset instead of the 413. A client that sends nothing costs this task its time bound, no more.
+    let mut body = req.into_body().into_data_stream();
+    let cap = n.min(limit as u64 * 4);
+    tokio::spawn(async move {
+        let drain = async {
+            let mut read = 0u64;
+            while read < cap {
+                match futures::StreamExt::next(&mut body).await {
+                    Some(Ok(chunk)) => read += chunk.len() as u64,
+                    _ => break,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(10), drain).await;
+    });
+    crate::error::ApiError::PayloadTooLarge(format!(
+        "请求体声明 {n} 字节，超过 {limit} 字节 / the body announces {n} bytes, more than the {limit} allowed; split the batch"
+    ))
+    .into_response()
 }
 
 async fn count_responses(State(state): State<AppState>, req: Request, next: Next) -> Response {

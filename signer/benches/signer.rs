@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput};
 use sha2::{Digest, Sha256};
+use siteledger_signer::batch;
 use siteledger_signer::envelope::{Envelope, UnsignedEnvelope};
 use siteledger_signer::keys::{self, BatchItem, PublicKey, SIGNATURE_LEN, SigningKey};
 use siteledger_signer::merkle::{self, Frontier, Hash, MemoryTree, NodeId, NodeReader};
@@ -126,6 +127,32 @@ fn bench_envelopes(c: &mut Criterion) {
             e
         })
     });
+    c.bench_function("envelope_parse", |b| b.iter(|| Envelope::parse(black_box(&leaf)).expect("parse")));
+
+    // A `POST /v1/events` body of 100 dust readings: the per-item parse the ingest handler runs before the
+    // sequencer (no signature checks; those are batched by the ledger).
+    let log = SampleLog::new(100).expect("sample log");
+    let body =
+        serde_json::to_vec(&serde_json::Value::Array(log.envelopes[3..].iter().map(Envelope::to_value).collect()))
+            .expect("body");
+    let mut group = c.benchmark_group("ingest_body_100");
+    group.throughput(Throughput::Elements(100));
+    // What the handler did before issue 12: serde_json values (last duplicate member wins), then from_value.
+    group.bench_function("value_path", |b| {
+        b.iter(|| {
+            let items: Vec<serde_json::Value> = serde_json::from_slice(black_box(&body)).expect("json");
+            items.into_iter().map(|v| Envelope::from_value(v).expect("envelope")).collect::<Vec<_>>()
+        })
+    });
+    // What it does now: one strict parse and one canonicalisation per item (siteledger_signer::batch).
+    group.bench_function("strict_batch", |b| {
+        b.iter(|| {
+            let items = batch::parse_body(black_box(&body)).expect("body");
+            assert!(items.iter().all(|i| i.result.is_ok()));
+            items
+        })
+    });
+    group.finish();
 }
 
 fn bench_hashes(c: &mut Criterion) {

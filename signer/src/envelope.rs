@@ -7,8 +7,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use std::ops::Range;
+
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 use uuid::Uuid;
 
 use crate::canonical::{self, CanonicalError, MAX_SAFE_INTEGER};
@@ -177,12 +178,17 @@ impl Envelope {
         if bytes.len() > MAX_ENVELOPE_BYTES * 2 {
             return Err(EnvelopeError::TooLarge(bytes.len()));
         }
-        Envelope::from_value(canonical::parse_strict(bytes)?)
+        Envelope::from_strict_value(canonical::parse_strict_nested(bytes, canonical::MAX_ENVELOPE_DEPTH)?)
     }
 
     /// Validates an already-parsed JSON value (numbers must satisfy the strict rules).
     pub fn from_value(value: Value) -> Result<Envelope, EnvelopeError> {
         canonical::check_numbers(&value, &mut String::new())?;
+        Envelope::from_strict_value(value)
+    }
+
+    /// [`Envelope::from_value`] for a value that came from the strict parser, whose numbers are already checked.
+    pub(crate) fn from_strict_value(value: Value) -> Result<Envelope, EnvelopeError> {
         let Value::Object(obj) = value else {
             return Err(field("(envelope)", "must be a JSON object"));
         };
@@ -192,28 +198,22 @@ impl Envelope {
     /// [`Envelope::from_value`] for an object whose numbers are checked; `message` is its signed message
     /// (context + canonical form without `sig`) when the caller has just computed it.
     fn from_checked_object(mut obj: Map<String, Value>, message: Option<Vec<u8>>) -> Result<Envelope, EnvelopeError> {
-        let mut value = Value::Object(std::mem::take(&mut obj));
-        let leaf = canonical::to_canonical(&value);
+        // One canonicalisation gives both the leaf and, by cutting `sig` out of it, the signed message.
+        let (leaf, sig_span) = canonical::to_canonical_with_member(&obj, "sig");
         if leaf.len() > MAX_ENVELOPE_BYTES {
             return Err(EnvelopeError::TooLarge(leaf.len()));
         }
-        if let Value::Object(o) = &mut value {
-            obj = std::mem::take(o);
-        }
         let sig_value = obj.remove("sig").ok_or(EnvelopeError::Missing("sig"))?;
-        let message = match message {
-            Some(m) => m,
-            None => {
-                let value = Value::Object(std::mem::take(&mut obj));
-                let unsigned = canonical::to_canonical(&value);
-                if let Value::Object(o) = value {
-                    obj = o;
-                }
-                let mut message = Vec::with_capacity(SIGNATURE_CONTEXT.len() + unsigned.len());
+        let message = match (message, sig_span) {
+            (Some(m), _) => m,
+            (None, Some(span)) => {
+                let mut message = Vec::with_capacity(SIGNATURE_CONTEXT.len() + leaf.len() - span.len());
                 message.extend_from_slice(SIGNATURE_CONTEXT);
-                message.extend_from_slice(&unsigned);
+                message.extend_from_slice(&leaf[..span.start]);
+                message.extend_from_slice(&leaf[span.end..]);
                 message
             }
+            (None, None) => return Err(EnvelopeError::Missing("sig")),
         };
 
         let mut take = |name: &'static str| obj.remove(name).ok_or(EnvelopeError::Missing(name));
@@ -384,14 +384,87 @@ pub fn check_kind(s: &str) -> Result<(), EnvelopeError> {
     }
 }
 
-/// RFC 3339 with an explicit offset (`Z` or `±hh:mm`), years 2000–9999.
+/// The date-time form docs/FORMAT.md §4 allows, and nothing else (it is used for `occurred_at`, an enrollment's
+/// `valid_from`/`valid_until` and a revocation's `revoked_at`): `YYYY-MM-DDTHH:MM:SS[.f](Z|±hh:mm)` with an
+/// uppercase `T` and `Z`, 1–9 fraction digits, a real calendar date in the years 2000–9999 (as written, before
+/// applying the offset), hours 00–23, minutes and seconds 00–59 (no leap second `60`), offsets up to ±23:59
+/// (`-00:00` is UTC). The grammar is checked byte by byte here rather than with `time`'s RFC 3339 parser,
+/// which also takes a space or any other separator, a lowercase `z`, leap seconds and unlimited fractions, none
+/// of which an independent verifier built from FORMAT.md accepts.
 pub fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
-    let t =
-        OffsetDateTime::parse(s, &Rfc3339).map_err(|e| format!("{s:?} is not an RFC 3339 time with offset: {e}"))?;
-    if !(2000..=9999).contains(&t.year()) {
-        return Err(format!("{s:?} is outside the years 2000–9999"));
+    let bad = |why: &str| {
+        let shown: String = s.chars().take(48).collect();
+        let more = if shown.len() < s.len() { "…" } else { "" };
+        format!(
+            "{shown:?}{more} is not a date-time of the form YYYY-MM-DDTHH:MM:SS[.fraction](Z|±hh:mm) \
+             (docs/FORMAT.md §4): {why}"
+        )
+    };
+    let b = s.as_bytes();
+    let num = |r: Range<usize>| -> Option<u32> {
+        let d = b.get(r)?;
+        d.iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+    };
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    let year = num(0..4).ok_or_else(|| bad("the year must be four digits"))?;
+    let month = num(5..7).filter(|_| at(4, b'-')).ok_or_else(|| bad("expected -MM after the year"))?;
+    let day = num(8..10).filter(|_| at(7, b'-')).ok_or_else(|| bad("expected -DD after the month"))?;
+    match b.get(10) {
+        Some(b'T') => {}
+        Some(b't') => return Err(bad("the date and time are separated by an uppercase \"T\", not \"t\"")),
+        Some(b' ') => return Err(bad("the date and time are separated by \"T\", not a space")),
+        Some(_) => return Err(bad("the date and time are separated by \"T\"")),
+        None => return Err(bad("the time and offset are missing")),
     }
-    Ok(t)
+    let hour = num(11..13).ok_or_else(|| bad("expected HH after \"T\""))?;
+    let minute = num(14..16).filter(|_| at(13, b':')).ok_or_else(|| bad("expected :MM after the hour"))?;
+    let second = num(17..19).filter(|_| at(16, b':')).ok_or_else(|| bad("expected :SS after the minute"))?;
+    let mut rest = &b[19.min(b.len())..];
+    let mut nanos = 0u32;
+    if let Some(frac) = rest.strip_prefix(b".") {
+        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            return Err(bad("a decimal point must be followed by digits"));
+        }
+        if n > 9 {
+            return Err(bad("at most 9 fraction digits (nanoseconds)"));
+        }
+        for &c in &frac[..n] {
+            nanos = nanos * 10 + u32::from(c - b'0');
+        }
+        nanos *= 10u32.pow(9 - n as u32);
+        rest = &frac[n..];
+    }
+    let (sign, off_h, off_m) = match rest {
+        b"Z" => (1, 0, 0),
+        b"z" => return Err(bad("UTC is written with an uppercase \"Z\"")),
+        [] => return Err(bad("the offset is missing (Z or ±hh:mm)")),
+        [s @ (b'+' | b'-'), h1, h2, b':', m1, m2] if [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit()) => {
+            let two = |a: &u8, b: &u8| u32::from(a - b'0') * 10 + u32::from(b - b'0');
+            (if *s == b'-' { -1 } else { 1 }, two(h1, h2), two(m1, m2))
+        }
+        _ => return Err(bad("the offset must be Z or ±hh:mm, and nothing may follow it")),
+    };
+    if !(2000..=9999).contains(&year) {
+        return Err(bad("the year must be from 2000 to 9999"));
+    }
+    let month = u8::try_from(month).ok().and_then(|m| Month::try_from(m).ok()).ok_or_else(|| bad("no such month"))?;
+    let date = u8::try_from(day)
+        .ok()
+        .and_then(|d| Date::from_calendar_date(year as i32, month, d).ok())
+        .ok_or_else(|| bad("no such day in that month"))?;
+    if hour > 23 || minute > 59 {
+        return Err(bad("hours run 00–23 and minutes 00–59"));
+    }
+    if second > 59 {
+        return Err(bad("seconds run 00–59 (a leap second 60 is not accepted)"));
+    }
+    let time = Time::from_hms_nano(hour as u8, minute as u8, second as u8, nanos).map_err(|e| bad(&e.to_string()))?;
+    if off_h > 23 || off_m > 59 {
+        return Err(bad("the offset must be within ±23:59"));
+    }
+    let offset = UtcOffset::from_hms(sign * off_h as i8, sign * off_m as i8, 0).map_err(|e| bad(&e.to_string()))?;
+    Ok(PrimitiveDateTime::new(date, time).assume_offset(offset))
 }
 
 /// 64 lowercase hex characters.
@@ -451,6 +524,77 @@ mod tests {
         let tampered = text.replace("85.2", "35.2");
         let t = Envelope::parse(tampered.as_bytes()).expect("still well formed");
         assert!(t.verify(key.public()).is_err());
+    }
+
+    /// Seconds (and nanoseconds) since 1970 UTC of a time that must parse.
+    fn instant(s: &str) -> i128 {
+        parse_time(s).unwrap_or_else(|e| panic!("{s} should parse: {e}")).unix_timestamp_nanos()
+    }
+
+    #[test]
+    fn parse_time_takes_the_format_md_forms_as_instants() {
+        let base = instant("2026-03-01T00:00:00Z");
+        assert_eq!(instant("2026-03-01T08:00:00+08:00"), base);
+        assert_eq!(instant("2026-02-28T19:00:00-05:00"), base);
+        assert_eq!(instant("2026-03-01T00:00:00-00:00"), base, "-00:00 is UTC (RFC 3339 §4.3)");
+        assert_eq!(instant("2026-03-01T00:00:00+00:00"), base);
+        assert_eq!(instant("2026-03-01T00:00:00.5Z"), base + 500_000_000);
+        assert_eq!(instant("2026-03-01T00:00:00.000000001Z"), base + 1);
+        assert_eq!(instant("2026-03-01T00:00:00.123456789Z"), base + 123_456_789);
+        assert_eq!(instant("2028-02-29T12:00:00Z") - instant("2028-02-28T12:00:00Z"), 86_400 * 1_000_000_000);
+        // The year rule applies to the year as written: this is 1999 in UTC, and allowed.
+        assert!(instant("2000-01-01T00:00:00+08:00") < instant("2000-01-01T00:00:00Z"));
+        // And this one is year 10000 in UTC, also allowed, and still ordered.
+        assert!(instant("9999-12-31T23:59:59-23:59") > instant("9999-12-31T23:59:59Z"));
+        assert_eq!(instant("2026-03-01T23:59:59+23:59") + 86_340 * 1_000_000_000, instant("2026-03-01T23:59:59Z"));
+    }
+
+    #[test]
+    fn parse_time_refuses_what_format_md_does_not_allow_and_says_why() {
+        for (s, why) in [
+            ("2026-03-01 08:00:00+08:00", "not a space"),
+            ("2026-03-01t08:00:00+08:00", "uppercase \"T\""),
+            ("2026-03-01T08:00:00z", "uppercase \"Z\""),
+            ("2026-03-01T08:00:00", "offset is missing"),
+            ("2026-03-01T08:00:00+0800", "±hh:mm"),
+            ("2026-03-01T08:00:00+08", "±hh:mm"),
+            ("2026-03-01T08:00:00+08:00 ", "nothing may follow"),
+            ("2026-03-01T08:00:00+24:00", "±23:59"),
+            ("2026-03-01T08:00:00+08:60", "±23:59"),
+            ("1999-12-31T23:59:59Z", "2000 to 9999"),
+            ("10000-01-01T00:00:00Z", "-MM after the year"),
+            ("2026-03-01T24:00:00Z", "hours run 00–23"),
+            ("2026-03-01T23:60:00Z", "minutes 00–59"),
+            ("2026-12-31T23:59:60Z", "leap second"),
+            ("2026-13-01T00:00:00Z", "no such month"),
+            ("2026-00-01T00:00:00Z", "no such month"),
+            ("2026-02-29T00:00:00Z", "no such day"),
+            ("2026-04-31T00:00:00Z", "no such day"),
+            ("2026-04-00T00:00:00Z", "no such day"),
+            ("2026-03-01T08:00:00.+08:00", "followed by digits"),
+            ("2026-03-01T08:00:00,5+08:00", "±hh:mm"),
+            ("2026-03-01T08:00:00.1234567891Z", "at most 9 fraction digits"),
+            ("2026-3-01T08:00:00Z", "-MM after the year"),
+            ("\u{0662}026-03-01T08:00:00Z", "four digits"),
+            ("+2026-03-01T08:00:00Z", "four digits"),
+            ("2026-03-01T08:00:00\u{FF3A}", "±hh:mm"),
+            ("", "four digits"),
+        ] {
+            let e = parse_time(s).expect_err(s);
+            assert!(e.contains(why), "{s:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn occurred_at_with_a_space_or_lowercase_letters_is_refused_naming_the_field() {
+        let key = SigningKey::from_seed(&[7; 32]);
+        for t in ["2026-11-24 10:00:00+08:00", "2026-11-24t10:00:00+08:00", "2026-11-24T02:00:00z"] {
+            let mut v = sample(&key).to_value();
+            v["occurred_at"] = json!(t);
+            let e = Envelope::from_value(v).expect_err(t);
+            assert!(matches!(e, EnvelopeError::Field { field: "occurred_at", .. }), "{e}");
+            assert!(e.to_string().starts_with("field `occurred_at`"), "{e}");
+        }
     }
 
     #[test]

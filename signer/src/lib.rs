@@ -10,6 +10,8 @@
 //! * [`canonical`]: strict JSON input and RFC 8785 canonical output (integer-only I-JSON subset).
 //! * [`keys`]: Ed25519 keys, key ids, 0600 key files, strict verification with identical single and batch verdicts.
 //! * [`envelope`]: the signed envelope, its validation and signature.
+//! * [`batch`]: a `POST /v1/events` body read into per-item envelopes or refusals (shared by the server and the
+//!   fuzz target).
 //! * [`merkle`]: RFC 9162 §2.1 hashes and proofs, and the storage-facing node model the `ledger` persists.
 //! * [`note`]: C2SP signed notes and tlog checkpoints (interoperable with Go's `sumdb/note` and `sumdb/tlog`).
 //! * [`bundle`]: evidence bundles and their verification report.
@@ -18,6 +20,7 @@
 //! The formats are specified in `docs/FORMAT.md`; committed test vectors live in `signer/tests/vectors/`.
 //! This crate does no I/O beyond key files, and depends on no database, network or async runtime.
 
+pub mod batch;
 pub mod bundle;
 pub mod canonical;
 pub mod envelope;

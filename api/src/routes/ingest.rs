@@ -1,12 +1,19 @@
 //! `POST /v1/events`: a batch of signed envelopes in, one answer per item out.
+//!
+//! The handler takes the raw body and reads it with `siteledger_signer::batch`, which parses every item strictly
+//! once (docs/FORMAT.md §2): a repeated member name, a float or a lone surrogate refuses that item (`malformed`,
+//! naming the member and where) and no other. Reading into `serde_json::Value` first, as axum's `Json` does,
+//! would keep the last of two equal names and so store a record other than the one whose bytes were signed.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use siteledger_ledger::IngestOutcome;
-use siteledger_signer::Envelope;
+use siteledger_signer::batch;
 use utoipa::ToSchema;
 
 use crate::auth::Principal;
@@ -14,6 +21,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The request: either a JSON array of envelopes or `{"events": [...]}`.
+// The OpenAPI shape only: the handler reads the body with `siteledger_signer::batch`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum IngestRequest {
@@ -90,26 +98,29 @@ fn rejected(index: usize, event_id: Option<String>, code: &str, message: String)
 pub async fn ingest(
     State(state): State<AppState>,
     principal: Principal,
-    body: Result<Json<IngestRequest>, JsonRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<IngestResponse>, ApiError> {
     if !principal.may_write() {
         return Err(ApiError::Forbidden("审计员令牌只读 / auditor tokens are read-only".into()));
     }
-    let Json(body) = body.map_err(|e| match e {
-        JsonRejection::BytesRejection(b) if b.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+    let not_a_batch = |why: &dyn std::fmt::Display| {
+        ApiError::BadRequest(format!("请求体不是信封数组 / the body is not a JSON array of envelopes: {why}"))
+    };
+    if !json_content_type(&headers) {
+        return Err(not_a_batch(&"Expected request with `Content-Type: application/json`"));
+    }
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge(format!(
                 "请求体超过 {} 字节 / the body exceeds {} bytes; split the batch",
                 state.config.max_body_bytes, state.config.max_body_bytes
             ))
+        } else {
+            not_a_batch(&e.body_text())
         }
-        other => ApiError::BadRequest(format!(
-            "请求体不是信封数组 / the body is not a JSON array of envelopes: {}",
-            other.body_text()
-        )),
     })?;
-    let items = match body {
-        IngestRequest::List(v) | IngestRequest::Wrapped { events: v } => v,
-    };
+    let items = batch::split_body(&body).map_err(|e| not_a_batch(&e))?;
     if items.len() > state.config.max_batch {
         return Err(ApiError::PayloadTooLarge(format!(
             "批量 {} 条超过上限 {} / a batch holds at most {} records, got {}",
@@ -122,9 +133,9 @@ pub async fn ingest(
     let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(items.len());
     let mut envelopes = Vec::new();
     let mut slots = Vec::new();
-    for (index, v) in items.into_iter().enumerate() {
-        let id_hint = v.get("id").and_then(Value::as_str).map(str::to_owned);
-        match Envelope::from_value(v) {
+    for (index, item) in items.into_iter().enumerate() {
+        let item = item.into_item();
+        match item.result {
             Ok(env) => {
                 if let Some(bound) = principal.signer_binding()
                     && env.signer().to_string() != bound
@@ -144,7 +155,7 @@ pub async fn ingest(
                 slots.push(index);
                 envelopes.push(env);
             }
-            Err(e) => results.push(Some(rejected(index, id_hint, "malformed", e.to_string()))),
+            Err(e) => results.push(Some(rejected(index, item.id_hint, "malformed", e.to_string()))),
         }
     }
     let ids: Vec<String> = envelopes.iter().map(|e| e.id().to_string()).collect();
@@ -179,4 +190,16 @@ pub async fn ingest(
         rejected: count("rejected"),
         results,
     }))
+}
+
+/// What axum's `Json` extractor accepts: `application/json` or `application/<anything>+json`, parameters allowed.
+fn json_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    match essence.split_once('/') {
+        Some(("application", sub)) => sub == "json" || sub.ends_with("+json"),
+        _ => false,
+    }
 }

@@ -213,6 +213,8 @@ ENV_MUTATIONS = [
     ("occurred_at space", "occurred_at", "2026-03-01 08:00:00+08:00"), ("occurred_at offset 0800", "occurred_at", "2026-03-01T08:00:00+0800"),
     ("occurred_at Arabic-Indic digits", "occurred_at", "\u0662\u0660\u0662\u0666-03-01T08:00:00+08:00"),
     ("occurred_at lowercase t", "occurred_at", "2026-03-01t08:00:00+08:00"),
+    ("occurred_at leap second", "occurred_at", "2026-12-31T23:59:60Z"),
+    ("occurred_at 10 fraction digits", "occurred_at", "2026-03-01T08:00:00.1234567890+08:00"),
     ("signer uppercase", "signer", "319D5459E31FB14975CD3624C69EFA8E"), ("signer short", "signer", "319d5459"),
     ("seq 0", "seq", 0), ("seq true", "seq", True), ("seq 2^53", "seq", 2 ** 53), ("seq string", "seq", "1"),
     ("prev set with seq 1", "prev", "00" * 32), ("payload array", "payload", []), ("sig 63 bytes", "sig", V.b64encode(b"\0" * 63)),
@@ -253,6 +255,58 @@ good = copy.deepcopy(BASE_ENV); good["kind"] = "a" * 97 + ".v1"
 check("envelope_format accepts a 100-character kind", V.envelope_errors(good) == [])
 good = copy.deepcopy(BASE_ENV); good["occurred_at"] = "2026-03-01T00:00:00.123456Z"; good["kind"] = "a.b_c.d9.v123456"
 check("envelope_format accepts fractional seconds, Z offset and a 6-digit kind version", V.envelope_errors(good) == [])
+
+# Envelope inputs (section 2 input rules and section 4): texts that must be rejected, each breaking one rule and
+# otherwise correctly signed, and texts that must be accepted with the leaf and instant they give.
+PK_BY_KID = {kid: pk for kid, (_, pk) in KEYS.items()}
+EI = VEC["envelope_inputs"]
+check("envelope_inputs: must_reject present", len(EI["must_reject"]) >= 30)
+for c in EI["must_reject"]:
+    err, data = c["error"], c["input"].encode("utf-8")
+    def judge(err=err, data=data):
+        try:
+            env = V.parse_strict(data)
+        except V.FormatError as e:
+            msg = str(e)
+            return {"duplicate_member": "duplicate member name %r" % err.get("member"),
+                    "number": "number", "lone_surrogate": "surrogate",
+                    "syntax": "byte-order mark"}.get(err["kind"], "\0") in msg
+        errs = V.envelope_errors(env)
+        if err["kind"] != "date_time":
+            return False
+        want = "occurred_at" if err["member"] == "occurred_at" else "validity"
+        # exactly the time rule is broken: the signature is good
+        return (any(x.startswith(want) or ("payload: " + want) in x for x in errs)
+                and V.verify_envelope_signature(env, PK_BY_KID[env["signer"]]))
+    check("envelope_inputs.must_reject %s: rejected for %s %s" % (c["name"], err["kind"], err.get("member", err.get("at", ""))), judge)
+for c in EI["must_accept"]:
+    def judge_ok(c=c):
+        env = V.parse_strict(c["input"].encode("utf-8"))
+        return (V.envelope_errors(env) == [] and V.canonical(env) == c["leaf"].encode("utf-8")
+                and V.leaf_hash(env).hex() == c["leaf_hash"]
+                and V.verify_envelope_signature(env, PK_BY_KID[env["signer"]])
+                and V.parse_rfc3339(env["occurred_at"]) * 10 ** 9 == int(c["occurred_unix_ns"]))
+    check("envelope_inputs.must_accept %s: leaf, leaf hash, signature and instant" % c["name"], judge_ok)
+
+# Reserved ledger kinds (section 4): well-formed, correctly signed envelopes a log must refuse.
+LMR = VEC["log_must_refuse"]
+LEDGER_KINDS = {V.ENROLL_KIND, V.REVOKE_KIND, "ledger.signer.gap.v1", "ledger.signer.equivocation.v1"}
+check("log_must_refuse: system key is the signer of the log's first record",
+      LMR["system_key_id"] == ENV_BY_INDEX[0]["signer"] == ENV_BY_INDEX[0]["payload"]["key_id"])
+check("log_must_refuse: cases present", len(LMR["cases"]) >= 3)
+for c in LMR["cases"]:
+    env = c["envelope"]
+    tag = "log_must_refuse %s" % c["name"]
+    check(tag + ": well-formed (section 4)", lambda: V.envelope_errors(env) == [])
+    check(tag + ": signature verifies", lambda: V.verify_envelope_signature(env, PK_BY_KID[env["signer"]]))
+    check(tag + ": leaf hash", lambda: V.leaf_hash(env).hex() == c["leaf_hash"])
+    last = max((i for i, e in ENV_BY_INDEX.items() if e["signer"] == env["signer"]), default=None)
+    check(tag + ": continues its signer's chain after envelopes[]",
+          last is not None and env["seq"] == ENV_BY_INDEX[last]["seq"] + 1 and env["prev"] == LEAF[last].hex())
+    check(tag + ": refused by the reserved-kind rule (unknown ledger. kind, or a notice not by the system key)",
+          env["kind"].startswith("ledger.") and (env["kind"] not in LEDGER_KINDS or (
+              env["kind"] in ("ledger.signer.gap.v1", "ledger.signer.equivocation.v1")
+              and env["signer"] != LMR["system_key_id"])))
 
 # ---------------------------------------------------------------------------
 # 4. Merkle tree: roots, inclusion and consistency proofs, all recomputed from the leaves

@@ -346,7 +346,7 @@ def key_id(pk):
 # ---------------------------------------------------------------------------
 # Dates (RFC 3339 date-time with offset)
 
-_DT_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})", re.ASCII)
+_DT_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})", re.ASCII)
 
 
 def _days_from_civil(y, m, d):
@@ -365,7 +365,8 @@ def parse_rfc3339(s, min_year=MIN_YEAR):
     """Return the instant (Fraction seconds since 1970 UTC) of an RFC 3339 date-time with offset.
 
     Section 4 rules (occurred_at, and "the same rules" for valid_from / valid_until / revoked_at):
-    offset required (Z or +-hh:mm), upper-case T and Z, optional fractional seconds, year 2000-9999.
+    offset required (Z or +-hh:mm, up to 23:59; -00:00 is UTC), upper-case T and Z, optional fraction of
+    1-9 digits, year 2000-9999 as written, a real calendar date, seconds 00-59 (no leap second).
     """
     if not isinstance(s, str):
         raise FormatError("date-time: not a string")
@@ -382,7 +383,7 @@ def parse_rfc3339(s, min_year=MIN_YEAR):
     mdays = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mon - 1]
     if not 1 <= day <= mdays:
         raise FormatError("date-time: bad day: %r" % s)
-    if hh > 23 or mm > 59 or ss > 60:  # 60: RFC 3339 leap second
+    if hh > 23 or mm > 59 or ss > 59:  # section 4: no leap second 60
         raise FormatError("date-time: bad time: %r" % s)
     offset = 0
     if off != "Z":

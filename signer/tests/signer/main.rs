@@ -2,6 +2,7 @@
 //! property tests, the offline verifier end to end, and interoperability with Go's sumdb packages.
 
 mod cli;
+mod fuzz_corpus;
 mod go_interop;
 mod independent;
 mod kat;
