@@ -11,6 +11,8 @@ mod authority;
 mod ids;
 #[path = "domain/payload.rs"]
 mod payload;
+#[path = "domain/personal.rs"]
+mod personal;
 #[path = "domain/props.rs"]
 mod props;
 #[path = "domain/quantity.rs"]
