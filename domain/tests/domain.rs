@@ -27,5 +27,7 @@ mod site;
 mod stream;
 #[path = "domain/supervision.rs"]
 mod supervision;
+#[path = "domain/vault.rs"]
+mod vault;
 #[path = "domain/workforce.rs"]
 mod workforce;

@@ -14,6 +14,7 @@
 //! | [`types`] | value types (person ref, commitment, masked, month, 工种, 证件类型 …) |
 //! | [`state`] | [`WorkforceState`]: `decide` (every admission rule, each naming its article) and `evolve` |
 //! | [`arrears`] | pure arrears and anomaly rules over a project-month, each finding citing its event ids |
+//! | [`vault`] | `vault.access.v1`: the platform's signed record of each access to the personal-data vault |
 //!
 //! A computed finding becomes a signed record with `wage.finding.recorded.v1` (a 住建 bureau publishes it, in
 //! `project/<ProjectId>/wage/findings`): from then on it is an event itself, a task can reference it and the credit
@@ -22,6 +23,7 @@
 pub mod arrears;
 pub mod state;
 pub mod types;
+pub mod vault;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
