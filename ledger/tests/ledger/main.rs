@@ -15,3 +15,4 @@ mod postgres {
     crate::contract_suite!(crate::common::Postgres::new());
 }
 mod stores;
+mod system_enrolments;
