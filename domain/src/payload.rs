@@ -257,8 +257,11 @@ pub fn validate_envelope(kind: &str, stream: &str, payload: &Map<String, Value>)
             checked.map_err(|expected| PayloadError::WrongStream { kind, stream: stream.to_owned(), expected })?;
         }
         DomainEvent::VaultAccess(e) => {
-            e.check_stream(stream)
-                .map_err(|expected| PayloadError::WrongStream { kind, stream: stream.to_owned(), expected })?;
+            e.check_stream(stream).map_err(|expected| PayloadError::WrongStream {
+                kind,
+                stream: stream.to_owned(),
+                expected,
+            })?;
         }
     }
     Ok(event)

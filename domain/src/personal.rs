@@ -98,8 +98,8 @@ fn hash_mask(chars: &[char]) -> Vec<bool> {
             i += 1;
         }
         // A hex run glued to other letters (`x330203…`) is part of a word, not a hash.
-        let glued = chars.get(i).is_some_and(char::is_ascii_alphabetic)
-            || start > 0 && chars[start - 1].is_ascii_alphabetic();
+        let glued =
+            chars.get(i).is_some_and(char::is_ascii_alphabetic) || start > 0 && chars[start - 1].is_ascii_alphabetic();
         if i - start >= HASH_MIN_LEN && !glued {
             mask[start..i].iter_mut().for_each(|m| *m = true);
         }

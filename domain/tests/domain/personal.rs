@@ -207,7 +207,8 @@ fn an_id_number_as_crane_operator_ref_is_refused_by_agent_and_platform() {
     }
     let contract = json!({"project_id": "NB-2026-0001", "person_ref": format!("P-{:032x}", 1),
         "contract_id": format!("HT-{id}"), "employer": "91330200MA2CL3XX9U", "period_type": "1", "start_date": "2026-03-28"});
-    let err = validate_payload("worker.contract.signed.v1", contract.as_object().expect("object")).expect_err("refused");
+    let err =
+        validate_payload("worker.contract.signed.v1", contract.as_object().expect("object")).expect_err("refused");
     assert!(err.to_string().contains("contract_id") && err.to_string().contains(PERSONAL_NUMBER_MESSAGE), "{err}");
     // The refusal comes before the character set check: "invalid character ' '" would invite the bare number.
     assert_eq!(

@@ -56,8 +56,8 @@ fn only_a_platform_key_signs_access_records_and_a_platform_key_signs_nothing_els
     let stream = "project/NB-2026-0001/site/DUST-01";
     let reading = json!({"project_id": "NB-2026-0001", "device_id": "DUST-01", "pm10_ug_m3": "85.2",
         "pm25_ug_m3": "40.1", "noise_db_a": "61.0"});
-    let event = validate_envelope("env.dust_noise.reading.v1", stream, reading.as_object().expect("object"))
-        .expect("valid");
+    let event =
+        validate_envelope("env.dust_noise.reading.v1", stream, reading.as_object().expect("object")).expect("valid");
     let ctx = RecordContext {
         event_id: "e",
         stream,
@@ -112,5 +112,7 @@ fn the_stream_is_the_persons_access_stream() {
     let p = access(json!({}));
     let err = validate_envelope(vault::VAULT_ACCESS, "vault/access/P-00000000000000000000000000000001", &p)
         .expect_err("another person's stream");
-    assert!(matches!(err, PayloadError::WrongStream { ref expected, .. } if expected == &format!("vault/access/{PERSON}")));
+    assert!(
+        matches!(err, PayloadError::WrongStream { ref expected, .. } if expected == &format!("vault/access/{PERSON}"))
+    );
 }

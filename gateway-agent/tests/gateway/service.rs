@@ -322,7 +322,9 @@ async fn an_id_number_as_crane_operator_ref_is_refused_by_agent_and_platform() {
     let login = json!({"operator_ref": format!("T{id}"), "method": "face", "certificate_type": "tower_crane_driver",
         "certificate_valid_until": "2028-06-30"});
     let alarm = json!({"alarm_code": 61, "action": "raised", "message": format!("司机 {id} 力矩超限")});
-    for (rec, body, field) in [("sample", sample, "operator_ref"), ("operator_login", login, "operator_ref"), ("alarm", alarm, "message")] {
+    for (rec, body, field) in
+        [("sample", sample, "operator_ref"), ("operator_login", login, "operator_ref"), ("alarm", alarm, "message")]
+    {
         let r = http.post(url(rec)).json(&body).send().await.expect("post");
         assert_eq!(r.status().as_u16(), 422, "{rec}");
         let text = r.text().await.expect("body");
