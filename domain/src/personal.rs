@@ -26,7 +26,8 @@ const HASH_MIN_LEN: usize = 32;
 /// Whether `s` contains something shaped like a personal ID or bank card number: a group of 15 or more digits
 /// (ASCII or full-width), where the digits may be split by single spaces or dashes into blocks (`6222 0212 3456
 /// 7890`, `330203-19800101-001X`; an inner block shorter than 4 digits ends a group, so dates like `2026-10-20` do
-/// not join), ignoring hex tokens of 32 characters or more (hashes, commitments, person references).
+/// not join), ignoring hex tokens of 32 characters or more (hashes, commitments, person references) and UUIDs
+/// (event ids).
 ///
 /// ```
 /// use siteledger_domain::personal::looks_like_personal_number;
@@ -84,9 +85,15 @@ fn is_digit(c: char) -> bool {
     c.is_ascii_digit() || ('０'..='９').contains(&c)
 }
 
-/// Marks the characters of every maximal ASCII hex token of at least [`HASH_MIN_LEN`] characters.
+/// Marks the characters of every maximal ASCII hex token of at least [`HASH_MIN_LEN`] characters, and of every
+/// UUID (`8-4-4-4-12` hex: an event id cited in a note may happen to be all digits).
 fn hash_mask(chars: &[char]) -> Vec<bool> {
     let mut mask = vec![false; chars.len()];
+    for start in 0..chars.len() {
+        if is_uuid_at(chars, start) {
+            mask[start..start + 36].iter_mut().for_each(|m| *m = true);
+        }
+    }
     let mut i = 0;
     while i < chars.len() {
         if !chars[i].is_ascii_hexdigit() {
@@ -105,6 +112,16 @@ fn hash_mask(chars: &[char]) -> Vec<bool> {
         }
     }
     mask
+}
+
+fn is_uuid_at(chars: &[char], start: usize) -> bool {
+    let Some(w) = chars.get(start..start + 36) else { return false };
+    let boundary = |k: Option<&char>| k.is_none_or(|c| !c.is_ascii_alphanumeric());
+    boundary(start.checked_sub(1).and_then(|k| chars.get(k)))
+        && boundary(chars.get(start + 36))
+        && w.iter()
+            .enumerate()
+            .all(|(k, c)| if matches!(k, 8 | 13 | 18 | 23) { *c == '-' } else { c.is_ascii_hexdigit() })
 }
 
 /// Refuses `s` if it [looks like a personal number](looks_like_personal_number); the error is
