@@ -68,6 +68,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
     std::fs::create_dir_all(&config.data_dir)?;
     let log_key = node::load_or_create(&config.key_dir().join("log.key"))?;
     let system_key = node::load_or_create(&config.key_dir().join("system.key"))?;
+    let audit_key = node::load_or_create(&config.key_dir().join(crate::vault::AUDIT_KEY_FILE))?;
     let mut trust_roots = Vec::new();
     if config.demo {
         // The demo plays the city bureau too: its root key is trusted to enrol itself.
@@ -84,13 +85,17 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
     lc.checkpoint_every = config.checkpoint_every;
     lc.checkpoint_interval = Duration::from_millis(config.checkpoint_interval_ms);
     lc.policy = Arc::new(policy::DomainPolicy::default());
+    // The vault signs its access records with its own key, which only the ledger's system key may enrol.
+    lc.system_enrolments.push(crate::vault::audit_enrollment(&audit_key, &config.log_origin));
     let ledger = Ledger::open(store, lc).await?;
     tracing::info!(log_key = %ledger.log_verifier().vkey(), "ledger open");
 
     let read = siteledger_projections::ReadDb::open(&config.read_url()).await?;
     let access = read.access_cache();
     let tokens = TokenStore::open(&config.auth_url()).await.map_err(|e| anyhow::anyhow!("token store: {e}"))?;
-    let vault = crate::vault::Vault::open(&config.data_dir).await.map_err(|e| anyhow::anyhow!("vault: {e}"))?;
+    let vault = crate::vault::Vault::open(&config.data_dir, crate::vault::AuditLog::new(audit_key, ledger.clone()))
+        .await
+        .map_err(|e| anyhow::anyhow!("vault: {e}"))?;
     let feed = Arc::new(FeedHub::new(config.feed_buffer, config.max_feed_subscribers));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
