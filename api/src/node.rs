@@ -1,5 +1,6 @@
-//! The server's own keys: the log key (signs checkpoints) and the system key (signs the ledger's own records).
-//! Created on first start under `<data_dir>/keys/` with mode 0600 and reused afterwards.
+//! The server's own keys: the log key (signs checkpoints), the system key (signs the ledger's own records) and
+//! the vault-audit key (`vault-audit.key`, role `platform`: signs `vault.access.v1`, enrolled by the system key at
+//! start). Created on first start under `<data_dir>/keys/` with mode 0600 and reused afterwards.
 
 use std::path::Path;
 

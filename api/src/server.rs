@@ -68,6 +68,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
     std::fs::create_dir_all(&config.data_dir)?;
     let log_key = node::load_or_create(&config.key_dir().join("log.key"))?;
     let system_key = node::load_or_create(&config.key_dir().join("system.key"))?;
+    let audit_key = node::load_or_create(&config.key_dir().join(crate::vault::AUDIT_KEY_FILE))?;
     let mut trust_roots = Vec::new();
     if config.demo {
         // The demo plays the city bureau too: its root key is trusted to enrol itself.
@@ -85,6 +86,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
     lc.checkpoint_interval = Duration::from_millis(config.checkpoint_interval_ms);
     lc.max_clock_skew = Duration::from_secs(config.max_clock_skew_secs);
     lc.policy = Arc::new(policy::DomainPolicy::default());
+    // The vault signs its access records with its own key, which only the ledger's system key may enrol.
+    lc.system_enrolments.push(crate::vault::audit_enrollment(&audit_key, &config.log_origin));
     let ledger = Ledger::open(store, lc).await?;
     tracing::info!(log_key = %ledger.log_verifier().vkey(), "ledger open");
 
@@ -99,7 +102,9 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
             tracing::warn!(revoked, "revoked the tokens of an earlier demo run on this data directory");
         }
     }
-    let vault = crate::vault::Vault::open(&config.data_dir).await.map_err(|e| anyhow::anyhow!("vault: {e}"))?;
+    let vault = crate::vault::Vault::open(&config.data_dir, crate::vault::AuditLog::new(audit_key, ledger.clone()))
+        .await
+        .map_err(|e| anyhow::anyhow!("vault: {e}"))?;
     let feed = Arc::new(FeedHub::new(config.feed_buffer, config.max_feed_subscribers));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 

@@ -3,32 +3,51 @@
 //!
 //! * Each person gets a random 256-bit **data key**, stored only wrapped (ChaCha20-Poly1305) under the vault's
 //!   master key (`<data_dir>/keys/vault.key`, 32 random bytes, mode 0600). Each field is sealed with the data key
-//!   (ChaCha20-Poly1305, random 96-bit nonce, the person's reference and the field name as associated data, so a
-//!   ciphertext cannot be moved to another person or field).
+//!   (ChaCha20-Poly1305, random 96-bit nonce; the person's reference, the owner and the field name as associated
+//!   data, so a ciphertext cannot be moved to another person, owner or field).
 //! * The public log carries a random [`PersonRef`] and **commitments**: HMAC-SHA256 under the person's data key of
 //!   a domain-separated message (`siteledger/id/v1|<type>|<number>`, `siteledger/card/v1|<number>`). Without the
 //!   data key a commitment reveals nothing and cannot be tested against guessed numbers (ID numbers have little
 //!   entropy: an unkeyed hash would be brute-forced in minutes).
 //! * A **blind index** (HMAC under a key derived from the master key) finds an existing person at intake, so one
-//!   person has one reference across projects.
-//! * **Erasure** deletes the wrapped data key, the fields and the blind index row: the commitments in the log
-//!   become unlinkable values, every signature and Merkle proof still verifies (the leaves are unchanged).
-//! * Every reveal and erasure writes an **access record** (who, when, which person, what), never the plaintext.
+//!   person has one reference across projects and enterprises.
+//! * **Owners.** Every enterprise (or the city bureau) that takes a person in is an owner, with its own sealed
+//!   fields: the name, phone and cards *it* brought. The ID number is the person's (every owner brought the same
+//!   number: that is how the blind index matched). An owner reads back the ID and its own fields, never another
+//!   owner's; the city bureau reads every owner's. Registering a known person grants nothing the caller did not
+//!   bring.
+//! * **Erasure** by an owner removes its tie and its fields; when the last tie goes (or the city bureau erases,
+//!   PIPL 第四十七条), the person is crypto-shredded: the wrapped data key, every field and the blind index go, the
+//!   commitments in the log become unlinkable values, every signature and Merkle proof still verifies.
+//! * Every intake, card registration, reveal and erasure is a **signed record in the log** (`vault.access.v1`,
+//!   [`audit`]), never the plaintext; if the record cannot be written, the access fails.
 //!
-//! Nothing here implements `Debug` with secrets: [`Vault`] and [`Revealed`] print redacted forms.
+//! Nothing here implements `Debug` with secrets: [`Vault`], [`Revealed`] and [`PersonIntake`] print redacted forms.
+
+mod answers;
+mod audit;
+mod intake;
+mod schema;
 
 use std::path::Path;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use hmac::{Hmac, Mac};
-use serde::Serialize;
 use sha2::Sha256;
+use siteledger_domain::workforce::vault::{AccessorRole, TokenId, VaultAccess, VaultAction, VaultField, VaultPurpose};
 use siteledger_domain::workforce::{IdType, Masked, PersonRef, YearMonth};
-use siteledger_domain::{IdNumber, LocalDate};
+use siteledger_domain::{CreditCode, LocalDate};
+use siteledger_ledger::EventStore;
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use uuid::Uuid;
 use zeroize::Zeroizing;
+
+pub use answers::{AccessRecord, CardIntake, Erasure, Intake, OwnerFields, Revealed};
+pub use audit::{AuditLog, KEY_FILE as AUDIT_KEY_FILE, Recorded, enrollment as audit_enrollment};
+use intake::check;
+pub use intake::{IntakeField, MIN_AGE, PersonIntake, check_intake, parse_card};
 
 /// Why a vault operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +55,7 @@ pub enum VaultError {
     /// The input is invalid: the message says which check failed (never the value).
     #[error("{0}")]
     Invalid(String),
-    /// No such person (or erased).
+    /// No such person (or erased, or not the caller's).
     #[error("no person {0} in the vault (unknown or erased)")]
     NotFound(String),
     /// Storage or key-file failure.
@@ -45,6 +64,9 @@ pub enum VaultError {
     /// Decryption failed (tampered or wrong key).
     #[error("vault: a sealed value does not open (tampered or wrong key)")]
     Crypto,
+    /// The access record could not be written to the log: nothing was revealed or changed; retry later.
+    #[error("the vault access could not be recorded in the log ({0}): nothing was revealed or changed")]
+    Unrecorded(String),
 }
 
 impl From<sqlx::Error> for VaultError {
@@ -58,6 +80,7 @@ impl From<VaultError> for crate::error::ApiError {
         match e {
             VaultError::Invalid(m) => crate::error::ApiError::BadRequest(m),
             VaultError::NotFound(m) => crate::error::ApiError::NotFound(format!("no person {m} in the vault")),
+            VaultError::Unrecorded(m) => crate::error::ApiError::Unavailable(format!("vault access not recorded: {m}")),
             other => crate::error::ApiError::internal(other),
         }
     }
@@ -65,96 +88,60 @@ impl From<VaultError> for crate::error::ApiError {
 
 type HmacSha256 = Hmac<Sha256>;
 
-const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS vault_people (person_ref TEXT PRIMARY KEY, wrapped_key BLOB NOT NULL, \
-     key_nonce BLOB NOT NULL, blind_index TEXT NOT NULL UNIQUE, owner TEXT NOT NULL, created_at TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS vault_fields (person_ref TEXT NOT NULL, field TEXT NOT NULL, nonce BLOB NOT NULL, \
-     ciphertext BLOB NOT NULL, PRIMARY KEY (person_ref, field))",
-    "CREATE TABLE IF NOT EXISTS vault_owners (person_ref TEXT NOT NULL, owner TEXT NOT NULL, PRIMARY KEY (person_ref, owner))",
-    "CREATE TABLE IF NOT EXISTS vault_erased (person_ref TEXT PRIMARY KEY, erased_at TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS vault_access (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, \
-     principal TEXT NOT NULL, person_ref TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL)",
-];
+/// The owner name of the city bureau's ties (enterprises are owners by credit code).
+pub const CITY_OWNER: &str = "city";
 
-/// The vault: master key and database. Cheap to clone.
+/// Who is accessing the vault, as the access record names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accessor {
+    /// The API token's public id.
+    pub token_id: TokenId,
+    /// City bureau or enterprise.
+    pub role: AccessorRole,
+    /// The enterprise, for [`AccessorRole::Enterprise`].
+    pub enterprise: Option<CreditCode>,
+}
+
+impl Accessor {
+    /// The city bureau, through token `token_id`.
+    pub fn city(token_id: TokenId) -> Accessor {
+        Accessor { token_id, role: AccessorRole::CityBureau, enterprise: None }
+    }
+
+    /// An enterprise, through token `token_id`.
+    pub fn enterprise(token_id: TokenId, credit_code: CreditCode) -> Accessor {
+        Accessor { token_id, role: AccessorRole::Enterprise, enterprise: Some(credit_code) }
+    }
+
+    /// The owner this accessor acts as: its credit code, or [`CITY_OWNER`].
+    pub fn owner(&self) -> String {
+        self.enterprise.as_ref().map_or_else(|| CITY_OWNER.to_owned(), |c| c.as_str().to_owned())
+    }
+
+    fn is_city(&self) -> bool {
+        self.role == AccessorRole::CityBureau
+    }
+
+    fn text(&self) -> String {
+        match &self.enterprise {
+            Some(c) => format!("{} enterprise:{c}", self.token_id),
+            None => format!("{} city_bureau:-", self.token_id),
+        }
+    }
+}
+
+/// The vault: master key, database and the writer of its access records. Cheap to clone.
 #[derive(Clone)]
 pub struct Vault {
     master: std::sync::Arc<Zeroizing<[u8; 32]>>,
     db: SqlitePool,
+    audit: AuditLog,
 }
 
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Vault(<redacted>)")
     }
-}
-
-/// What intake returns: what the signed records may carry (no plaintext).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Intake {
-    /// The person's reference (`P-…`).
-    pub person_ref: String,
-    /// Commitment to the document number.
-    pub id_commitment: String,
-    /// Masked document number.
-    pub id_masked: String,
-    /// 证件类型 code.
-    pub id_type: String,
-    /// Birth month `YYYY-MM` (for `worker.registered.v1`).
-    pub birth_month: String,
-    /// Whether the person was already in the vault (same reference returned).
-    pub existing: bool,
-}
-
-/// A card commitment and masked form.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct CardIntake {
-    /// The person.
-    pub person_ref: String,
-    /// Commitment to the card number (for `worker.card.registered.v1`, payroll lines and transfers).
-    pub card_commitment: String,
-    /// `6222 **** **** 1234`.
-    pub card_masked: String,
-}
-
-/// Plaintext of a person, for a scoped principal. `Debug` is redacted.
-#[derive(Clone, Serialize, utoipa::ToSchema)]
-pub struct Revealed {
-    /// The person.
-    pub person_ref: String,
-    /// 证件类型.
-    pub id_type: String,
-    /// The document number.
-    pub id_number: String,
-    /// 姓名.
-    pub name: String,
-    /// Phone, if given.
-    pub phone: Option<String>,
-    /// Bank card numbers registered.
-    pub cards: Vec<String>,
-}
-
-impl std::fmt::Debug for Revealed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Revealed({} <redacted>)", self.person_ref)
-    }
-}
-
-/// One access record.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct AccessRecord {
-    /// Sequence.
-    pub seq: i64,
-    /// When (RFC 3339 UTC).
-    pub at: String,
-    /// Who (token id, role, scope).
-    pub principal: String,
-    /// Whose data.
-    pub person_ref: String,
-    /// `intake`, `card`, `reveal`, `erase`.
-    pub action: String,
-    /// Which fields (never values).
-    pub detail: String,
 }
 
 fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
@@ -200,57 +187,38 @@ fn card_commitment(dek: &[u8; 32], number: &str) -> String {
     format!("hmac-sha256:{}", hex::encode(hmac(dek, format!("siteledger/card/v1|{number}").as_bytes())))
 }
 
-/// Masks a non-GB-11643 document number: first 2 and last 2 characters, at least 4 `*`.
-fn mask_other(number: &str) -> String {
-    let chars: Vec<char> = number.chars().collect();
-    let head: String = chars.iter().take(2).filter(|c| c.is_ascii_digit()).collect();
-    let tail: String = chars.iter().rev().take(2).rev().filter(|c| c.is_ascii_digit() || **c == 'X').collect();
-    let stars = "*".repeat(chars.len().saturating_sub(4).max(6));
-    format!("{head}{stars}{tail}")
+/// The associated data of a sealed field: person, owner (`''` for the person's own fields) and field.
+fn field_aad(person: &str, owner: &str, field: &str) -> Vec<u8> {
+    format!("siteledger/vault/field/v2|{person}|{owner}|{field}").into_bytes()
 }
 
-/// Checks a bank card number: 12–19 digits (银行卡号, GB/T 14917 lengths). Errors never echo it.
-pub fn parse_card(number: &str) -> Result<String, VaultError> {
-    let n: String = number.chars().filter(|c| !c.is_whitespace()).collect();
-    if !(12..=19).contains(&n.len()) || !n.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(VaultError::Invalid("银行卡号: must be 12-19 digits".into()));
-    }
-    Ok(n)
+fn wrap_aad(person: &str) -> Vec<u8> {
+    format!("siteledger/vault/dek/v1|{person}").into_bytes()
 }
 
-/// The intake of a person: document type and number, name, optional phone, and the birth date for documents that
-/// do not encode one (resident ID numbers carry it).
-#[derive(Clone, serde::Deserialize, utoipa::ToSchema)]
-pub struct PersonIntake {
-    /// 证件类型 code (`01` 居民身份证 …).
-    pub id_type: String,
-    /// The document number (plaintext; it goes into the vault only).
-    pub id_number: String,
-    /// 姓名.
-    pub name: String,
-    /// Phone.
-    #[serde(default)]
-    pub phone: Option<String>,
-    /// Birth date `YYYY-MM-DD` (required unless `id_type` is `01`).
-    #[serde(default)]
-    pub birth_date: Option<String>,
-    /// Bank cards to register at once.
-    #[serde(default)]
-    pub cards: Vec<String>,
+/// Opens a person's wrapped data key.
+fn unwrap_data_key(
+    master: &[u8; 32],
+    person: &str,
+    nonce: &[u8],
+    wrapped: &[u8],
+) -> Result<Zeroizing<[u8; 32]>, VaultError> {
+    let plain = open(master, &wrap_aad(person), nonce, wrapped)?;
+    let key: [u8; 32] = plain.as_slice().try_into().map_err(|_| VaultError::Crypto)?;
+    Ok(Zeroizing::new(key))
 }
 
-impl std::fmt::Debug for PersonIntake {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PersonIntake({} <redacted>)", self.id_type)
-    }
+/// A decrypted field with its owner.
+struct Opened {
+    owner: String,
+    field: String,
+    value: Zeroizing<String>,
 }
-
-/// The minimum working age (劳动法第十五条), checked at intake on the exact birth date.
-pub const MIN_AGE: i32 = 16;
 
 impl Vault {
-    /// Opens (or creates) the vault under `data_dir`: `vault.db` and `keys/vault.key` (0600).
-    pub async fn open(data_dir: &Path) -> Result<Vault, VaultError> {
+    /// Opens (or creates) the vault under `data_dir`: `vault.db` and `keys/vault.key` (0600); migrates a vault of
+    /// the first schema. Access records are written through `audit`.
+    pub async fn open(data_dir: &Path, audit: AuditLog) -> Result<Vault, VaultError> {
         let key_path = data_dir.join("keys").join("vault.key");
         let master = load_or_create_key(&key_path)?;
         let opts = SqliteConnectOptions::new()
@@ -258,125 +226,147 @@ impl Vault {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal);
         let db = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
-        for s in SCHEMA {
-            sqlx::query(*s).execute(&db).await?;
-        }
-        Ok(Vault { master: std::sync::Arc::new(master), db })
+        schema::migrate(&db, &master).await?;
+        Ok(Vault { master: std::sync::Arc::new(master), db, audit })
     }
 
     fn index_key(&self) -> [u8; 32] {
         hmac(&**self.master, b"siteledger/vault/index/v1")
     }
 
-    fn wrap_aad(person: &str) -> Vec<u8> {
-        format!("siteledger/vault/dek/v1|{person}").into_bytes()
-    }
-
-    async fn data_key(&self, person: &str) -> Result<Zeroizing<[u8; 32]>, VaultError> {
+    async fn data_key(&self, conn: &mut SqliteConnection, person: &str) -> Result<Zeroizing<[u8; 32]>, VaultError> {
         let row = sqlx::query("SELECT wrapped_key, key_nonce FROM vault_people WHERE person_ref = ?")
             .bind(person)
-            .fetch_optional(&self.db)
+            .fetch_optional(&mut *conn)
             .await?
             .ok_or_else(|| VaultError::NotFound(person.to_owned()))?;
         let wrapped: Vec<u8> = row.try_get("wrapped_key")?;
         let nonce: Vec<u8> = row.try_get("key_nonce")?;
-        let plain = open(&self.master, &Self::wrap_aad(person), &nonce, &wrapped)?;
-        let key: [u8; 32] = plain.as_slice().try_into().map_err(|_| VaultError::Crypto)?;
-        Ok(Zeroizing::new(key))
+        unwrap_data_key(&self.master, person, &nonce, &wrapped)
     }
 
-    async fn put_field(&self, person: &str, field: &str, dek: &[u8; 32], value: &str) -> Result<(), VaultError> {
-        let (nonce, ct) = seal(dek, format!("{person}|{field}").as_bytes(), value.as_bytes())?;
+    async fn put_field(
+        conn: &mut SqliteConnection,
+        person: &str,
+        owner: &str,
+        field: &str,
+        dek: &[u8; 32],
+        value: &str,
+    ) -> Result<(), VaultError> {
+        let (nonce, ct) = seal(dek, &field_aad(person, owner, field), value.as_bytes())?;
         sqlx::query(
-            "INSERT INTO vault_fields (person_ref, field, nonce, ciphertext) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (person_ref, field) DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext",
+            "INSERT INTO vault_sealed (person_ref, owner, field, nonce, ciphertext) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (person_ref, owner, field) DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext",
         )
         .bind(person)
+        .bind(owner)
         .bind(field)
         .bind(nonce.to_vec())
         .bind(ct)
-        .execute(&self.db)
+        .execute(&mut *conn)
         .await?;
         Ok(())
     }
 
-    async fn audit(&self, principal: &str, person: &str, action: &str, detail: &str) -> Result<(), VaultError> {
-        sqlx::query("INSERT INTO vault_access (at, principal, person_ref, action, detail) VALUES (?, ?, ?, ?, ?)")
-            .bind(now_rfc3339())
-            .bind(principal)
-            .bind(person)
-            .bind(action)
-            .bind(detail)
-            .execute(&self.db)
-            .await?;
-        tracing::info!(principal, person_ref = person, action, "vault access");
-        Ok(())
+    /// The fields of `person` visible to `owners` (`None`: every owner's), decrypted.
+    async fn open_fields(
+        &self,
+        conn: &mut SqliteConnection,
+        person: &str,
+        owners: Option<&[&str]>,
+    ) -> Result<Vec<Opened>, VaultError> {
+        let dek = self.data_key(conn, person).await?;
+        let rows = sqlx::query(
+            "SELECT owner, field, nonce, ciphertext FROM vault_sealed WHERE person_ref = ? ORDER BY owner, field",
+        )
+        .bind(person)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let owner: String = r.try_get("owner")?;
+            if owners.is_some_and(|o| !o.contains(&owner.as_str())) {
+                continue;
+            }
+            let field: String = r.try_get("field")?;
+            let nonce: Vec<u8> = r.try_get("nonce")?;
+            let ct: Vec<u8> = r.try_get("ciphertext")?;
+            let plain = open(&dek, &field_aad(person, &owner, &field), &nonce, &ct)?;
+            let value = Zeroizing::new(String::from_utf8(plain.to_vec()).map_err(|_| VaultError::Crypto)?);
+            out.push(Opened { owner, field, value });
+        }
+        Ok(out)
     }
 
-    /// Takes a person in: checks the document (GB 11643 for `01`, with the check that failed named), the exact
-    /// age on `today`, and returns the reference and commitments for the signed records. `owner` is the
-    /// registering principal's scope (an enterprise's credit code), who may later read the plaintext.
+    /// Records an access: the local index row (in the caller's transaction) and the signed record in the log. The
+    /// caller commits only if this succeeded, so an access the log does not show did not happen.
+    async fn record(
+        &self,
+        conn: &mut SqliteConnection,
+        who: &Accessor,
+        person: &str,
+        action: VaultAction,
+        mut fields: Vec<VaultField>,
+        purpose: VaultPurpose,
+    ) -> Result<Recorded, VaultError> {
+        fields.sort();
+        fields.dedup();
+        let access = VaultAccess {
+            person_ref: PersonRef::parse(person).map_err(|e| VaultError::Invalid(e.to_string()))?,
+            action,
+            fields,
+            purpose,
+            accessor_role: who.role,
+            accessor_enterprise: who.enterprise.clone(),
+            token_id: who.token_id.clone(),
+        };
+        let event_id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO vault_access (at, principal, person_ref, action, detail, event_id) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(now_rfc3339())
+        .bind(who.text())
+        .bind(person)
+        .bind(action.as_str())
+        .bind(detail(&access))
+        .bind(event_id.to_string())
+        .execute(&mut *conn)
+        .await?;
+        let recorded = self.audit.write(event_id, &access).await?;
+        tracing::info!(principal = %who.text(), person_ref = person, action = action.as_str(), position = recorded.position, "vault access recorded");
+        Ok(recorded)
+    }
+
+    /// Takes a person in for `owner` (the caller's credit code, `city`, or the enterprise the city bureau imports
+    /// for): checks the document, the exact age on `today`, name, phone and cards, and returns the reference and
+    /// commitments for the signed records. A known person (same document) keeps its reference; the caller becomes
+    /// an owner with its own name, phone and cards and is granted nothing another owner brought.
     pub async fn intake(
         &self,
-        principal: &str,
+        who: &Accessor,
         owner: &str,
         p: &PersonIntake,
         today: LocalDate,
     ) -> Result<Intake, VaultError> {
-        let id_type = IdType::parse(&p.id_type).map_err(|e| VaultError::Invalid(e.to_string()))?;
-        let (number, masked, birth) = if id_type == IdType::ResidentId {
-            let id = IdNumber::parse(p.id_number.trim()).map_err(|e| VaultError::Invalid(e.to_string()))?;
-            (id.expose().to_owned(), id.masked(), id.birth_date())
-        } else {
-            let n = p.id_number.trim().to_uppercase();
-            if n.len() < 5 || n.len() > 32 || !n.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Err(VaultError::Invalid("证件号码: 5-32 letters and digits".into()));
-            }
-            let birth = p
-                .birth_date
-                .as_deref()
-                .ok_or_else(|| {
-                    VaultError::Invalid("birth_date is required for documents other than 01 居民身份证".into())
-                })
-                .and_then(|d| LocalDate::parse(d).map_err(|e| VaultError::Invalid(format!("birth_date: {e}"))))?;
-            let m = mask_other(&n);
-            (n, m, birth)
-        };
-        Masked::parse(&masked).map_err(|e| VaultError::Invalid(e.to_string()))?;
-        let name = p.name.trim();
-        if name.is_empty() || name.chars().count() > 64 {
-            return Err(VaultError::Invalid("name: 1-64 characters".into()));
-        }
-        let age = {
-            let (b, t) = (birth.date(), today.date());
-            let mut years = t.year() - b.year();
-            if (u8::from(t.month()), t.day()) < (u8::from(b.month()), b.day()) {
-                years -= 1;
-            }
-            years
-        };
-        if age < MIN_AGE {
-            return Err(VaultError::Invalid(format!(
-                "劳动法第十五条: the person is {age} years old, under the legal working age of {MIN_AGE}: not taken in"
-            )));
-        }
-        let cards = p.cards.iter().map(|c| parse_card(c)).collect::<Result<Vec<_>, _>>()?;
-        let blind = hex::encode(hmac(&self.index_key(), format!("id|{}|{number}", id_type.as_str()).as_bytes()));
-        let existing: Option<String> = sqlx::query("SELECT person_ref FROM vault_people WHERE blind_index = ?")
+        let c = check(p, today).map_err(|(_, m)| VaultError::Invalid(m))?;
+        let blind =
+            hex::encode(hmac(&self.index_key(), format!("id|{}|{}", c.id_type.as_str(), c.number.as_str()).as_bytes()));
+        let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
+        let known: Option<String> = sqlx::query("SELECT person_ref FROM vault_people WHERE blind_index = ?")
             .bind(&blind)
-            .fetch_optional(&self.db)
+            .fetch_optional(&mut *tx)
             .await?
             .map(|r| r.try_get("person_ref"))
             .transpose()?;
-        let (person, dek, was) = match existing {
+        let (person, dek) = match known {
             Some(person) => {
-                let dek = self.data_key(&person).await?;
-                (person, dek, true)
+                let dek = self.data_key(&mut tx, &person).await?;
+                (person, dek)
             }
             None => {
                 let person = format!("P-{}", hex::encode(random::<16>()?));
                 let dek = Zeroizing::new(random::<32>()?);
-                let (nonce, wrapped) = seal(&self.master, &Self::wrap_aad(&person), dek.as_ref())?;
+                let (nonce, wrapped) = seal(&self.master, &wrap_aad(&person), dek.as_ref())?;
                 sqlx::query(
                     "INSERT INTO vault_people (person_ref, wrapped_key, key_nonce, blind_index, owner, created_at) \
                      VALUES (?, ?, ?, ?, ?, ?)",
@@ -387,56 +377,81 @@ impl Vault {
                 .bind(&blind)
                 .bind(owner)
                 .bind(now_rfc3339())
-                .execute(&self.db)
+                .execute(&mut *tx)
                 .await?;
-                (person, dek, false)
+                Self::put_field(&mut tx, &person, "", "id_type", &dek, c.id_type.as_str()).await?;
+                Self::put_field(&mut tx, &person, "", "id_number", &dek, &c.number).await?;
+                (person, dek)
             }
         };
-        // Another enterprise taking in a known person (a worker changing employer) becomes one of its owners; only
-        // the first owner's name and phone are kept (a later intake cannot overwrite them).
-        let first_owner = self.owners(&person).await?.is_empty();
+        let had: bool = sqlx::query("SELECT 1 FROM vault_owners WHERE person_ref = ? AND owner = ?")
+            .bind(&person)
+            .bind(owner)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
         sqlx::query(
             "INSERT INTO vault_owners (person_ref, owner) VALUES (?, ?) ON CONFLICT (person_ref, owner) DO NOTHING",
         )
         .bind(&person)
         .bind(owner)
-        .execute(&self.db)
+        .execute(&mut *tx)
         .await?;
-        if first_owner {
-            self.put_field(&person, "id_type", &dek, id_type.as_str()).await?;
-            self.put_field(&person, "id_number", &dek, &number).await?;
-            self.put_field(&person, "name", &dek, name).await?;
-            if let Some(phone) = p.phone.as_deref().filter(|s| !s.trim().is_empty()) {
-                self.put_field(&person, "phone", &dek, phone.trim()).await?;
-            }
+        // The caller's own fields: a later intake by the same owner updates them, never another owner's.
+        let mut fields = vec![VaultField::Id, VaultField::Name];
+        Self::put_field(&mut tx, &person, owner, "name", &dek, &c.name).await?;
+        if let Some(phone) = &c.phone {
+            Self::put_field(&mut tx, &person, owner, "phone", &dek, phone).await?;
+            fields.push(VaultField::Phone);
         }
-        for c in &cards {
-            let cm = card_commitment(&dek, c);
-            self.put_field(&person, &format!("card:{cm}"), &dek, c).await?;
+        for card in &c.cards {
+            let cm = card_commitment(&dek, card);
+            Self::put_field(&mut tx, &person, owner, &format!("card:{cm}"), &dek, card).await?;
+            fields.push(VaultField::Cards);
         }
-        self.audit(principal, &person, "intake", if was { "id,name (existing person)" } else { "id,name" }).await?;
+        self.record(&mut tx, who, &person, VaultAction::Intake, fields, VaultPurpose::Registration).await?;
+        tx.commit().await?;
         Ok(Intake {
-            id_commitment: id_commitment(&dek, id_type, &number),
+            id_commitment: id_commitment(&dek, c.id_type, &c.number),
             person_ref: person,
-            id_masked: masked,
-            id_type: id_type.as_str().to_owned(),
-            birth_month: YearMonth::of(birth).as_string(),
-            existing: was,
+            id_masked: c.masked,
+            id_type: c.id_type.as_str().to_owned(),
+            birth_month: YearMonth::of(c.birth).as_string(),
+            existing: had,
         })
     }
 
-    /// Registers a bank card of `person` and returns its commitment and masked form.
-    pub async fn add_card(&self, principal: &str, person: &str, number: &str) -> Result<CardIntake, VaultError> {
+    /// Registers a bank card of `person` for `owner` (which must have taken the person in) and returns its
+    /// commitment and masked form.
+    pub async fn add_card(
+        &self,
+        who: &Accessor,
+        owner: &str,
+        person: &str,
+        number: &str,
+    ) -> Result<CardIntake, VaultError> {
         PersonRef::parse(person).map_err(|e| VaultError::Invalid(e.to_string()))?;
-        let n = parse_card(number)?;
-        let dek = self.data_key(person).await?;
+        let n = Zeroizing::new(parse_card(number)?);
+        let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
+        let tied = sqlx::query("SELECT 1 FROM vault_owners WHERE person_ref = ? AND owner = ?")
+            .bind(person)
+            .bind(owner)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !tied {
+            return Err(VaultError::NotFound(person.to_owned()));
+        }
+        let dek = self.data_key(&mut tx, person).await?;
         let cm = card_commitment(&dek, &n);
-        self.put_field(person, &format!("card:{cm}"), &dek, &n).await?;
-        self.audit(principal, person, "card", "card").await?;
+        Self::put_field(&mut tx, person, owner, &format!("card:{cm}"), &dek, &n).await?;
+        self.record(&mut tx, who, person, VaultAction::Card, vec![VaultField::Cards], VaultPurpose::Registration)
+            .await?;
+        tx.commit().await?;
         Ok(CardIntake { person_ref: person.to_owned(), card_commitment: cm, card_masked: Masked::card(&n) })
     }
 
-    /// The enterprises (credit codes, or `city`) that took `person` in; empty for an unknown or erased person.
+    /// The owners (credit codes, or `city`) that took `person` in; empty for an unknown or erased person.
     pub async fn owners(&self, person: &str) -> Result<Vec<String>, VaultError> {
         let rows = sqlx::query("SELECT owner FROM vault_owners WHERE person_ref = ? ORDER BY owner")
             .bind(person)
@@ -445,14 +460,42 @@ impl Vault {
         rows.into_iter().map(|r| r.try_get("owner").map_err(VaultError::from)).collect()
     }
 
-    /// The plaintext of `person`, recorded as an access by `principal` for `purpose`. The caller checks the
-    /// principal's right first.
-    pub async fn reveal(&self, principal: &str, person: &str, purpose: &str) -> Result<Revealed, VaultError> {
-        let dek = self.data_key(person).await?;
-        let rows = sqlx::query("SELECT field, nonce, ciphertext FROM vault_fields WHERE person_ref = ? ORDER BY field")
+    /// The plaintext of `person` for `who`: the ID and the fields the calling enterprise registered itself, or,
+    /// for the city bureau, every owner's. Recorded (signed, in the log) before anything is returned. The caller
+    /// checks that `who` may see the person at all.
+    pub async fn reveal(&self, who: &Accessor, person: &str, purpose: VaultPurpose) -> Result<Revealed, VaultError> {
+        if matches!(purpose, VaultPurpose::Registration | VaultPurpose::Erasure) {
+            return Err(VaultError::Invalid(format!(
+                "purpose: {} is not a reason to read plaintext; use one of: wage_payment, wage_complaint, \
+                 labour_dispute, inspection, subject_request, platform_report",
+                purpose.as_str()
+            )));
+        }
+        let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
+        let me = who.owner();
+        let tied = sqlx::query("SELECT 1 FROM vault_owners WHERE person_ref = ? AND owner = ?")
             .bind(person)
-            .fetch_all(&self.db)
-            .await?;
+            .bind(&me)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !who.is_city() && !tied {
+            return Err(VaultError::NotFound(person.to_owned()));
+        }
+        let visible: Option<Vec<&str>> = if who.is_city() { None } else { Some(vec!["", me.as_str()]) };
+        let opened = self.open_fields(&mut tx, person, visible.as_deref()).await?;
+        let creator: String = sqlx::query("SELECT owner FROM vault_people WHERE person_ref = ?")
+            .bind(person)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("owner")?;
+        let ties: Vec<String> = sqlx::query("SELECT owner FROM vault_owners WHERE person_ref = ? ORDER BY owner")
+            .bind(person)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|r| r.try_get("owner"))
+            .collect::<Result<_, _>>()?;
         let mut out = Revealed {
             person_ref: person.to_owned(),
             id_type: String::new(),
@@ -460,82 +503,218 @@ impl Vault {
             name: String::new(),
             phone: None,
             cards: Vec::new(),
+            owners: Vec::new(),
         };
-        for r in rows {
-            let field: String = r.try_get("field")?;
-            let nonce: Vec<u8> = r.try_get("nonce")?;
-            let ct: Vec<u8> = r.try_get("ciphertext")?;
-            let plain = open(&dek, format!("{person}|{field}").as_bytes(), &nonce, &ct)?;
-            let v = String::from_utf8(plain.to_vec()).map_err(|_| VaultError::Crypto)?;
-            match field.as_str() {
-                "id_type" => out.id_type = v,
-                "id_number" => out.id_number = v,
-                "name" => out.name = v,
-                "phone" => out.phone = Some(v),
-                f if f.starts_with("card:") => out.cards.push(v),
+        let mut owners: Vec<OwnerFields> = Vec::new();
+        for o in &ties {
+            if who.is_city() || *o == me {
+                owners.push(OwnerFields { owner: o.clone(), name: None, phone: None, cards: Vec::new() });
+            }
+        }
+        // The first owner first: its name is the one shown at the top for the city bureau.
+        owners.sort_by_key(|o| (o.owner != creator, o.owner.clone()));
+        for f in &opened {
+            if f.owner.is_empty() {
+                match f.field.as_str() {
+                    "id_type" => out.id_type = f.value.to_string(),
+                    "id_number" => out.id_number = f.value.to_string(),
+                    _ => {}
+                }
+                continue;
+            }
+            let Some(o) = owners.iter_mut().find(|o| o.owner == f.owner) else { continue };
+            match f.field.as_str() {
+                "name" => o.name = Some(f.value.to_string()),
+                "phone" => o.phone = Some(f.value.to_string()),
+                c if c.starts_with("card:") => o.cards.push(f.value.to_string()),
                 _ => {}
             }
         }
-        let purpose: String = purpose.chars().take(200).collect();
-        self.audit(principal, person, "reveal", &format!("id,name,phone,cards; purpose: {purpose}")).await?;
+        if let Some(top) = owners.iter().find(|o| o.name.is_some()) {
+            out.name = top.name.clone().unwrap_or_default();
+            out.phone = top.phone.clone();
+        }
+        for o in &owners {
+            for c in &o.cards {
+                if !out.cards.contains(c) {
+                    out.cards.push(c.clone());
+                }
+            }
+        }
+        let mut fields = vec![VaultField::Id];
+        if !out.name.is_empty() || owners.iter().any(|o| o.name.is_some()) {
+            fields.push(VaultField::Name);
+        }
+        if owners.iter().any(|o| o.phone.is_some()) {
+            fields.push(VaultField::Phone);
+        }
+        if !out.cards.is_empty() {
+            fields.push(VaultField::Cards);
+        }
+        if who.is_city() {
+            out.owners = owners;
+        }
+        self.record(&mut tx, who, person, VaultAction::Reveal, fields, purpose).await?;
+        tx.commit().await?;
         Ok(out)
     }
 
-    /// Erases `person` (crypto-shredding): the wrapped data key, every sealed field and the blind index go; the
-    /// person's commitments in the log can no longer be linked to anything. Recorded as an access.
-    pub async fn erase(&self, principal: &str, person: &str) -> Result<(), VaultError> {
-        let mut tx = self.db.begin().await?;
-        let n = sqlx::query("DELETE FROM vault_people WHERE person_ref = ?").bind(person).execute(&mut *tx).await?;
-        if n.rows_affected() == 0 {
+    /// Erases for `who`: an enterprise removes its tie and the fields it brought (`unlink`), other owners keep
+    /// theirs; when the last tie goes, or when the city bureau erases (个人信息保护法第四十七条: the person's
+    /// deletion request against the platform), the person is crypto-shredded (`erase`): the wrapped data key,
+    /// every field and the blind index. Recorded in the log in the same step: an erasure the log does not show did
+    /// not happen. The caller checks that `who` may see the person at all.
+    pub async fn erase(&self, who: &Accessor, person: &str) -> Result<Erasure, VaultError> {
+        let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
+        let ties: Vec<String> = sqlx::query("SELECT owner FROM vault_owners WHERE person_ref = ?")
+            .bind(person)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|r| r.try_get("owner"))
+            .collect::<Result<_, _>>()?;
+        let me = who.owner();
+        if ties.is_empty() || (!who.is_city() && !ties.contains(&me)) {
             return Err(VaultError::NotFound(person.to_owned()));
         }
-        sqlx::query("DELETE FROM vault_fields WHERE person_ref = ?").bind(person).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM vault_owners WHERE person_ref = ?").bind(person).execute(&mut *tx).await?;
-        sqlx::query(
-            "INSERT INTO vault_erased (person_ref, erased_at) VALUES (?, ?) ON CONFLICT (person_ref) DO NOTHING",
-        )
-        .bind(person)
-        .bind(now_rfc3339())
-        .execute(&mut *tx)
-        .await?;
+        let shred = who.is_city() || ties.iter().all(|t| *t == me);
+        let scope: Vec<(String, String)> = sqlx::query("SELECT owner, field FROM vault_sealed WHERE person_ref = ?")
+            .bind(person)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|r| Ok::<_, sqlx::Error>((r.try_get("owner")?, r.try_get("field")?)))
+            .collect::<Result<_, _>>()?;
+        // The tie is the access to the ID number: unlinking destroys that access too.
+        let mut fields = vec![VaultField::Id];
+        for (owner, field) in &scope {
+            if shred || *owner == me {
+                fields.extend(match field.as_str() {
+                    "name" => Some(VaultField::Name),
+                    "phone" => Some(VaultField::Phone),
+                    f if f.starts_with("card:") => Some(VaultField::Cards),
+                    _ => None,
+                });
+            }
+        }
+        if shred {
+            sqlx::query("DELETE FROM vault_people WHERE person_ref = ?").bind(person).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM vault_sealed WHERE person_ref = ?").bind(person).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM vault_owners WHERE person_ref = ?").bind(person).execute(&mut *tx).await?;
+            sqlx::query(
+                "INSERT INTO vault_erased (person_ref, erased_at) VALUES (?, ?) ON CONFLICT (person_ref) DO NOTHING",
+            )
+            .bind(person)
+            .bind(now_rfc3339())
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            sqlx::query("DELETE FROM vault_sealed WHERE person_ref = ? AND owner = ?")
+                .bind(person)
+                .bind(&me)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM vault_owners WHERE person_ref = ? AND owner = ?")
+                .bind(person)
+                .bind(&me)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let action = if shred { VaultAction::Erase } else { VaultAction::Unlink };
+        self.record(&mut tx, who, person, action, fields, VaultPurpose::Erasure).await?;
         tx.commit().await?;
-        // SQLite keeps deleted pages until they are reused: overwrite them now.
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.db).await?;
-        sqlx::query("VACUUM").execute(&self.db).await?;
-        self.audit(principal, person, "erase", "data key, fields and blind index destroyed").await?;
-        Ok(())
+        scrub(&self.db).await?;
+        Ok(Erasure { person_ref: person.to_owned(), erased: true, crypto_shredded: shred })
     }
 
-    /// The latest access records (newest first).
+    /// The latest access records (newest first), read from the signed records in the log through the vault's
+    /// index; an index row whose record never reached the log (the access failed) is skipped.
     pub async fn access_log(&self, person: Option<&str>, limit: i64) -> Result<Vec<AccessRecord>, VaultError> {
         let rows = match person {
             Some(p) => {
-                sqlx::query("SELECT seq, at, principal, person_ref, action, detail FROM vault_access WHERE person_ref = ? ORDER BY seq DESC LIMIT ?")
+                sqlx::query("SELECT seq, at, principal, person_ref, action, detail, event_id FROM vault_access WHERE person_ref = ? ORDER BY seq DESC LIMIT ?")
                     .bind(p)
                     .bind(limit)
                     .fetch_all(&self.db)
                     .await?
             }
             None => {
-                sqlx::query("SELECT seq, at, principal, person_ref, action, detail FROM vault_access ORDER BY seq DESC LIMIT ?")
+                sqlx::query("SELECT seq, at, principal, person_ref, action, detail, event_id FROM vault_access ORDER BY seq DESC LIMIT ?")
                     .bind(limit)
                     .fetch_all(&self.db)
                     .await?
             }
         };
-        rows.into_iter()
-            .map(|r| {
-                Ok(AccessRecord {
-                    seq: r.try_get("seq")?,
+        let ids: Vec<Uuid> = rows
+            .iter()
+            .filter_map(|r| r.try_get::<Option<String>, _>("event_id").ok().flatten())
+            .filter_map(|s| Uuid::parse_str(&s).ok())
+            .collect();
+        let signed = if ids.is_empty() {
+            Vec::new()
+        } else {
+            self.audit
+                .ledger()
+                .store()
+                .events_by_id(&ids)
+                .await
+                .map_err(|e| VaultError::Storage(format!("reading access records from the log: {e}")))?
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let seq: i64 = r.try_get("seq")?;
+            let event_id: Option<String> = r.try_get("event_id")?;
+            let Some(id) = event_id else {
+                out.push(AccessRecord {
+                    seq,
                     at: r.try_get("at")?,
                     principal: r.try_get("principal")?,
                     person_ref: r.try_get("person_ref")?,
                     action: r.try_get("action")?,
                     detail: r.try_get("detail")?,
-                })
-            })
-            .collect()
+                    event_id: None,
+                    position: None,
+                });
+                continue;
+            };
+            let Some(e) = signed.iter().find(|e| e.event_id.to_string() == id) else { continue };
+            let env = siteledger_signer::Envelope::parse(&e.leaf)
+                .map_err(|err| VaultError::Storage(format!("access record {id}: {err}")))?;
+            let access: VaultAccess = serde_json::from_value(serde_json::Value::Object(env.payload().clone()))
+                .map_err(|err| VaultError::Storage(format!("access record {id}: {err}")))?;
+            let who = Accessor {
+                token_id: access.token_id.clone(),
+                role: access.accessor_role,
+                enterprise: access.accessor_enterprise.clone(),
+            };
+            out.push(AccessRecord {
+                seq,
+                at: env.occurred_at().to_owned(),
+                principal: who.text(),
+                person_ref: access.person_ref.as_str().to_owned(),
+                action: access.action.as_str().to_owned(),
+                detail: detail(&access),
+                event_id: Some(id),
+                position: Some(e.position),
+            });
+        }
+        Ok(out)
     }
+}
+
+/// Overwrites freed pages: SQLite keeps deleted rows in free pages until reused, and in WAL mode the rebuilt
+/// database first goes to the WAL, so the checkpoint comes after the `VACUUM` (with readers on old snapshots it
+/// completes at a later checkpoint).
+async fn scrub(db: &SqlitePool) -> Result<(), VaultError> {
+    sqlx::query("VACUUM").execute(db).await?;
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(db).await?;
+    Ok(())
+}
+
+/// The index's summary of a record: field names and the purpose code (never values).
+fn detail(a: &VaultAccess) -> String {
+    let fields: Vec<&str> = a.fields.iter().map(|f| f.as_str()).collect();
+    format!("fields: {}; purpose: {} ({})", fields.join(","), a.purpose.as_str(), a.purpose.name_zh())
 }
 
 fn load_or_create_key(path: &Path) -> Result<Zeroizing<[u8; 32]>, VaultError> {

@@ -5,11 +5,11 @@
 //!
 //! | signer role | may enrol |
 //! |---|---|
-//! | `ledger` | `city_bureau` |
+//! | `ledger` | `city_bureau`, `platform` |
 //! | `city_bureau` | `district_bureau`, `enterprise`, `auditor`, `bank`, `testing_lab`, `gateway`, `device` |
 //! | `district_bureau` | `enterprise`, `gateway`, `device` |
 //! | `enterprise` | `gateway`, `device` |
-//! | `gateway`, `device`, `auditor`, `bank`, `testing_lab` | nobody |
+//! | `gateway`, `device`, `auditor`, `bank`, `testing_lab`, `platform` | nobody |
 //!
 //! A key may revoke exactly the keys it may enrol; the `ledger` system key may revoke any key.
 //!
@@ -17,7 +17,7 @@
 //!
 //! | role | subject |
 //! |---|---|
-//! | `ledger`, `city_bureau`, `auditor` | a [`Name`] (e.g. `宁波市住房和城乡建设局`) |
+//! | `ledger`, `city_bureau`, `auditor`, `platform` | a [`Name`] (e.g. `宁波市住房和城乡建设局`) |
 //! | `district_bureau` | a [`DistrictCode`] (`330212`, `ZONE-NBHTZ`) |
 //! | `enterprise`, `bank`, `testing_lab` | a [`CreditCode`] |
 //! | `gateway` | `project/<ProjectId>/gateway/<DeviceId>` |
@@ -56,11 +56,14 @@ pub enum Role {
     Bank,
     /// `testing_lab`: a 检测机构.
     TestingLab,
+    /// `platform`: a service key of the platform server itself (the vault-audit key that signs
+    /// `vault.access.v1`), enrolled only by the ledger's system key.
+    Platform,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Ledger,
         Self::CityBureau,
         Self::DistrictBureau,
@@ -70,6 +73,7 @@ impl Role {
         Self::Auditor,
         Self::Bank,
         Self::TestingLab,
+        Self::Platform,
     ];
 
     /// The role by its recorded name, e.g. `district_bureau`.
@@ -89,6 +93,7 @@ impl Role {
             Self::Auditor => "auditor",
             Self::Bank => "bank",
             Self::TestingLab => "testing_lab",
+            Self::Platform => "platform",
         }
     }
 
@@ -104,13 +109,14 @@ impl Role {
             Self::Auditor => "审计",
             Self::Bank => "银行",
             Self::TestingLab => "检测机构",
+            Self::Platform => "平台服务",
         }
     }
 
     /// The roles a key of this role may enrol.
     pub const fn may_enrol(self) -> &'static [Role] {
         match self {
-            Self::Ledger => &[Self::CityBureau],
+            Self::Ledger => &[Self::CityBureau, Self::Platform],
             Self::CityBureau => &[
                 Self::DistrictBureau,
                 Self::Enterprise,
@@ -122,14 +128,14 @@ impl Role {
             ],
             Self::DistrictBureau => &[Self::Enterprise, Self::Gateway, Self::Device],
             Self::Enterprise => &[Self::Gateway, Self::Device],
-            Self::Gateway | Self::Device | Self::Auditor | Self::Bank | Self::TestingLab => &[],
+            Self::Gateway | Self::Device | Self::Auditor | Self::Bank | Self::TestingLab | Self::Platform => &[],
         }
     }
 
     /// The subject format of this role, for messages.
     pub const fn subject_format(self) -> &'static str {
         match self {
-            Self::Ledger | Self::CityBureau | Self::Auditor => "a name",
+            Self::Ledger | Self::CityBureau | Self::Auditor | Self::Platform => "a name",
             Self::DistrictBureau => "a district code (330203…330282 or ZONE-…)",
             Self::Enterprise | Self::Bank | Self::TestingLab => "a 统一社会信用代码",
             Self::Gateway => "project/<ProjectId>/gateway/<id>",
@@ -147,7 +153,7 @@ impl fmt::Display for Role {
 /// A key holder, parsed from an enrollment's `subject` according to its role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySubject {
-    /// `ledger`, `city_bureau`, `auditor`.
+    /// `ledger`, `city_bureau`, `auditor`, `platform`.
     Named(Name),
     /// `district_bureau`.
     District(DistrictCode),
@@ -199,7 +205,7 @@ impl KeySubject {
     /// Parses `subject` in the format of `role`.
     pub fn parse(role: Role, subject: &str) -> Result<Self, SubjectError> {
         Ok(match role {
-            Role::Ledger | Role::CityBureau | Role::Auditor => Self::Named(Name::parse(subject)?),
+            Role::Ledger | Role::CityBureau | Role::Auditor | Role::Platform => Self::Named(Name::parse(subject)?),
             Role::DistrictBureau => Self::District(DistrictCode::parse(subject)?),
             Role::Enterprise | Role::Bank | Role::TestingLab => Self::Organisation(CreditCode::parse(subject)?),
             Role::Gateway => {

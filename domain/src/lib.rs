@@ -15,7 +15,8 @@
 //! | [`district`] | [`DistrictCode`]: Ningbo's ten 区县(市) and run-time 开发园区 |
 //! | [`quantity`] | [`MoneyFen`] (integer 分), [`Decimal`] strings, [`AreaM2`] |
 //! | [`date`] | [`LocalDate`] (`YYYY-MM-DD`) |
-//! | [`text`] | [`Name`], [`Text`] |
+//! | [`text`] | [`Name`], [`Text`] (both refuse ID and card number shapes) |
+//! | [`personal`] | [`personal::looks_like_personal_number`]: the guard on free text and opaque references |
 //! | [`registry`] | the organisation registry: payloads `registry.*.v1`, `decide`, `evolve`, [`registry::RegistryState`] |
 //! | [`authority`] | who may enrol or revoke whose key ([`authority::may_enroll`], [`authority::may_revoke`]) |
 //! | [`iot`] | minimal `env.dust_noise.reading.v1`, `alarm.raised.v1`, `alarm.cleared.v1` payloads |
@@ -53,6 +54,7 @@ pub mod district;
 pub mod ids;
 pub mod iot;
 pub mod payload;
+pub mod personal;
 pub mod quantity;
 pub mod rating;
 pub mod registry;

@@ -17,6 +17,7 @@ use crate::schema::{Issue, Member, each, each_object, is, opt, req, typed};
 use crate::site::SiteEvent;
 use crate::supervision::SupervisionEvent;
 use crate::workforce::WorkforceEvent;
+use crate::workforce::vault::{self, VaultAccess};
 use crate::{rating, site, stream, supervision, workforce};
 
 /// The registry and minimal IoT kinds, defined in this module's schema tables; subsystem modules list theirs in
@@ -35,7 +36,7 @@ pub const KINDS: [&str; 8] = [
 /// Every kind defined by this crate, subsystems included.
 pub fn all_kinds() -> Vec<&'static str> {
     let mut all = KINDS.to_vec();
-    for k in [workforce::KINDS, site::KINDS, supervision::KINDS, rating::KINDS] {
+    for k in [workforce::KINDS, vault::KINDS, site::KINDS, supervision::KINDS, rating::KINDS] {
         all.extend_from_slice(k);
     }
     all
@@ -115,6 +116,8 @@ pub enum DomainEvent {
     Supervision(SupervisionEvent),
     /// `rating.*`, `credit.*`, `report.*`.
     Rating(RatingEvent),
+    /// `vault.access.v1`: the platform's record of an access to the personal-data vault.
+    VaultAccess(VaultAccess),
 }
 
 impl DomainEvent {
@@ -151,6 +154,9 @@ impl DomainEvent {
                 if let Some(r) = RatingEvent::parse(other, payload) {
                     return r.map(Self::Rating);
                 }
+                if let Some(r) = vault::parse(other, payload) {
+                    return r.map(Self::VaultAccess);
+                }
                 return Err(PayloadError::UnknownKind { kind: other.to_owned() });
             }
         })
@@ -167,6 +173,7 @@ impl DomainEvent {
             Self::Site(e) => e.kind(),
             Self::Supervision(e) => e.kind(),
             Self::Rating(e) => e.kind(),
+            Self::VaultAccess(_) => vault::VAULT_ACCESS,
         }
     }
 
@@ -181,6 +188,7 @@ impl DomainEvent {
             Self::Site(e) => e.to_payload(),
             Self::Supervision(e) => e.to_payload(),
             Self::Rating(e) => e.to_payload(),
+            Self::VaultAccess(p) => to_map(p),
         }
     }
 
@@ -195,6 +203,7 @@ impl DomainEvent {
             Self::Site(e) => e.project_id(),
             Self::Supervision(e) => e.project_id(),
             Self::Rating(e) => e.project_id(),
+            Self::VaultAccess(_) => None,
         }
     }
 
@@ -246,6 +255,13 @@ pub fn validate_envelope(kind: &str, stream: &str, payload: &Map<String, Value>)
                 _ => Ok(()),
             };
             checked.map_err(|expected| PayloadError::WrongStream { kind, stream: stream.to_owned(), expected })?;
+        }
+        DomainEvent::VaultAccess(e) => {
+            e.check_stream(stream).map_err(|expected| PayloadError::WrongStream {
+                kind,
+                stream: stream.to_owned(),
+                expected,
+            })?;
         }
     }
     Ok(event)

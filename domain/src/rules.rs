@@ -86,6 +86,13 @@ impl DomainState {
 
     /// May this record be accepted now? Every rule of every subsystem is here (or in the functions it calls).
     pub fn decide(&self, ctx: &RecordContext<'_>, event: &DomainEvent) -> Result<(), RuleError> {
+        // The platform's service keys sign only the platform's own records: nothing a participant is responsible for.
+        if ctx.signer_role == workforce::vault::SIGNER_ROLE && !matches!(event, DomainEvent::VaultAccess(_)) {
+            return Err(RuleError::new(
+                "platform.kinds",
+                format!("a platform key signs only {}, not {}", workforce::vault::VAULT_ACCESS, event.kind()),
+            ));
+        }
         match event {
             DomainEvent::Registry(e) => registry::decide(&self.registry, RegistryCommand::from(e.clone()))
                 .map(drop)
@@ -95,6 +102,7 @@ impl DomainState {
             DomainEvent::Site(e) => self.site.decide(ctx, &self.registry, e),
             DomainEvent::Supervision(e) => self.supervision.decide(ctx, &self.registry, e),
             DomainEvent::Rating(e) => self.rating.decide(ctx, &self.registry, e),
+            DomainEvent::VaultAccess(e) => workforce::vault::decide(ctx, e),
         }
     }
 
@@ -107,6 +115,7 @@ impl DomainState {
             DomainEvent::Site(e) => self.site.evolve(ctx, e),
             DomainEvent::Supervision(e) => self.supervision.evolve(ctx, e),
             DomainEvent::Rating(e) => self.rating.evolve(ctx, e),
+            DomainEvent::VaultAccess(_) => {}
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Free text: names (one line) and notes or messages (may span lines).
+//! Free text: names (one line) and notes or messages (may span lines). Both end up in public leaves, so both
+//! refuse anything shaped like a resident ID or bank card number ([`crate::personal`]).
 
 /// A name: of an enterprise (企业名称), a project (项目名称), a 开发园区, or a key holder. 1–200 characters, one
 /// line, no control characters, no leading or trailing whitespace (including the full-width space U+3000).
@@ -28,6 +29,9 @@ pub enum NameError {
     /// Whitespace at the start or end.
     #[error("name must not start or end with whitespace")]
     SurroundingWhitespace,
+    /// Shaped like a resident ID or bank card number (the value is public: it must never carry one).
+    #[error("{}", crate::personal::PERSONAL_NUMBER_MESSAGE)]
+    PersonalNumber,
 }
 
 impl Name {
@@ -48,6 +52,9 @@ impl Name {
         }
         if s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
             return Err(NameError::SurroundingWhitespace);
+        }
+        if crate::personal::looks_like_personal_number(s) {
+            return Err(NameError::PersonalNumber);
         }
         Ok(Self(s.to_owned()))
     }
@@ -88,6 +95,10 @@ pub enum TextError {
         /// 1-based position.
         position: usize,
     },
+    /// Contains something shaped like a resident ID or bank card number (texts are public: they must never carry
+    /// one).
+    #[error("{}", crate::personal::PERSONAL_NUMBER_MESSAGE)]
+    PersonalNumber,
 }
 
 impl Text {
@@ -108,6 +119,9 @@ impl Text {
         }
         if s.chars().all(char::is_whitespace) {
             return Err(TextError::Blank);
+        }
+        if crate::personal::looks_like_personal_number(s) {
+            return Err(TextError::PersonalNumber);
         }
         Ok(Self(s.to_owned()))
     }

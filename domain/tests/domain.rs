@@ -11,6 +11,8 @@ mod authority;
 mod ids;
 #[path = "domain/payload.rs"]
 mod payload;
+#[path = "domain/personal.rs"]
+mod personal;
 #[path = "domain/props.rs"]
 mod props;
 #[path = "domain/quantity.rs"]
@@ -25,5 +27,7 @@ mod site;
 mod stream;
 #[path = "domain/supervision.rs"]
 mod supervision;
+#[path = "domain/vault.rs"]
+mod vault;
 #[path = "domain/workforce.rs"]
 mod workforce;

@@ -5,6 +5,10 @@
 //! `docs/GATEWAY.md`. The answer is `201` once the signed record is durable in the queue; `4xx` name the field;
 //! `507` when the queue is full (nothing stored: resend later); `503` when the queue fails.
 //!
+//! Operator references and texts are checked with the platform's own types ([`OperatorRef`], [`Text`]), so
+//! the agent refuses what the platform would: above all anything shaped like a resident ID or bank card number
+//! (the signed record is public and can never be erased). Errors never repeat the value sent.
+//!
 //! `GET /v1/status` gives the agent's counters (queue depth and bytes, rejected packets, clock skew).
 
 use std::net::SocketAddr;
@@ -18,6 +22,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
+use siteledger_domain::Text as DomainText;
+use siteledger_domain::site::OperatorRef;
 use time::format_description::well_known::Rfc3339;
 
 use crate::agent::Shared;
@@ -36,13 +42,14 @@ pub enum Ty {
     Time,
     /// `YYYY-MM-DD`.
     Date,
-    /// Text of 1–200 characters.
+    /// Text of 1–200 characters (the platform's `Text`: no control characters, no ID or card number).
     Text,
     /// A boolean.
     Bool,
     /// One of the listed strings.
     OneOf(&'static [&'static str]),
-    /// An opaque reference `[A-Za-z0-9_-]{1,64}` (operators: never a name or ID number).
+    /// An opaque reference: the platform's [`OperatorRef`], `[A-Za-z0-9_-]{1,64}`, never a name or an ID or card
+    /// number.
     Ref,
 }
 
@@ -220,7 +227,8 @@ pub fn check(schema: &Schema, body: &Map<String, Value>) -> Result<Map<String, V
             None | Some(Value::Null) => continue,
             Some(v) => v,
         };
-        let bad = |what: &str| Err(((*name).to_owned(), format!("must be {what}, got {v}")));
+        // The value is not repeated: a wrong member may well hold personal data.
+        let bad = |what: &str| Err(((*name).to_owned(), format!("must be {what}, got {}", json_type(v))));
         let value = match ty {
             Dec => match v {
                 Value::String(s) if is_decimal(s) => v.clone(),
@@ -245,7 +253,10 @@ pub fn check(schema: &Schema, body: &Map<String, Value>) -> Result<Map<String, V
                 _ => return bad("a date YYYY-MM-DD"),
             },
             Text => match v.as_str() {
-                Some(s) if (1..=200).contains(&s.chars().count()) => v.clone(),
+                Some(s) if (1..=200).contains(&s.chars().count()) => match DomainText::parse(s) {
+                    Ok(_) => v.clone(),
+                    Err(e) => return Err(((*name).to_owned(), e.to_string())),
+                },
                 _ => return bad("text of 1–200 characters"),
             },
             Bool => match v {
@@ -256,19 +267,32 @@ pub fn check(schema: &Schema, body: &Map<String, Value>) -> Result<Map<String, V
                 Some(s) if options.contains(&s) => v.clone(),
                 _ => return bad(&format!("one of {}", options.join(", "))),
             },
-            Ref => match v.as_str() {
-                Some(s)
-                    if (1..=64).contains(&s.len())
-                        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
-                {
-                    v.clone()
+            Ref => match v.as_str().map(OperatorRef::parse) {
+                Some(Ok(_)) => v.clone(),
+                Some(Err(e)) => {
+                    return Err((
+                        (*name).to_owned(),
+                        format!("must be an opaque reference [A-Za-z0-9_-]{{1,64}} (never a name or ID number): {e}"),
+                    ));
                 }
-                _ => return bad("an opaque reference [A-Za-z0-9_-]{1,64} (never a name or ID number)"),
+                None => return bad("an opaque reference [A-Za-z0-9_-]{1,64} (never a name or ID number)"),
             },
         };
         out.insert((*name).into(), value);
     }
     Ok(out)
+}
+
+/// The JSON type of a value, for messages that must not repeat it.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string that does not fit",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 fn error(status: StatusCode, field: Option<&str>, message: String) -> Response {

@@ -49,6 +49,9 @@ pub struct LedgerConfig {
     pub system_key: SigningKey,
     /// Keys allowed to enrol themselves (roots of trust), besides the system key.
     pub trust_roots: Vec<PublicKey>,
+    /// Keys the system key enrols when the ledger opens, unless already enrolled (the platform's own service keys,
+    /// e.g. the API's vault-audit key of role `platform`). Each passes the policy's `may_enroll` like any enrolment.
+    pub system_enrolments: Vec<KeyEnrollment>,
     /// Publish a checkpoint after this many new events …
     pub checkpoint_every: u64,
     /// … or this long after the first event not yet covered, whichever comes first.
@@ -71,6 +74,7 @@ impl LedgerConfig {
             log_signer,
             system_key,
             trust_roots: Vec::new(),
+            system_enrolments: Vec::new(),
             checkpoint_every: 4096,
             checkpoint_interval: Duration::from_secs(1),
             max_batch_events: 8192,
@@ -220,6 +224,7 @@ impl<S: EventStore> Ledger<S> {
         if seq.state.head == 0 {
             seq.genesis().await?;
         }
+        seq.system_enrolments().await?;
         let (head_tx, head_rx) = watch::channel(seq.state.head);
         seq.head_tx = Some(head_tx);
         let (tx, rx) = mpsc::channel(1024);
@@ -741,6 +746,42 @@ impl<S: EventStore> Sequencer<S> {
         let r = self.commit(p, true).await;
         self.config.policy.settled(r.is_ok());
         r
+    }
+
+    /// Enrols the configured [`LedgerConfig::system_enrolments`] that are not enrolled yet, signed by the system
+    /// key, in one commit. Another writer sharing the store may enrol them first: then this catches up and finds
+    /// nothing left to do.
+    async fn system_enrolments(&mut self) -> Result<(), LedgerError> {
+        for attempt in 0..3 {
+            let missing: Vec<KeyEnrollment> = self
+                .config
+                .system_enrolments
+                .iter()
+                .filter(|e| !self.state.keys.contains_key(&e.key_id))
+                .cloned()
+                .collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            let mut p = self.new_pending();
+            for e in &missing {
+                let env = self.system_envelope(&mut p, "ledger/keys", KEY_ENROLLED_KIND, e.to_payload())?;
+                if let Decided::Rejected(r) = self.decide(&mut p, &Item { env, sig: None }).await? {
+                    self.config.policy.settled(false);
+                    return Err(LedgerError::InvalidRequest(format!(
+                        "the system key cannot enrol key {}: {r}",
+                        e.key_id
+                    )));
+                }
+            }
+            let r = self.commit(p, true).await;
+            self.config.policy.settled(r.is_ok());
+            match r {
+                Err(LedgerError::Store(StoreError::HeadMoved { .. })) if attempt < 2 => self.catch_up().await?,
+                other => return other,
+            }
+        }
+        Ok(())
     }
 
     fn system_envelope(

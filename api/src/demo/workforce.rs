@@ -24,7 +24,7 @@ use siteledger_signer::{Envelope, SigningKey};
 use super::DemoContext;
 use super::city::enrollment;
 use crate::auth::Role;
-use crate::vault::PersonIntake;
+use crate::vault::{Accessor, PersonIntake};
 
 /// Which demo projects (indices into the registry plan) have the workforce history.
 pub const PROJECTS: [usize; 3] = [0, 5, 10];
@@ -341,7 +341,12 @@ async fn write_history(ctx: &DemoContext) -> anyhow::Result<()> {
         let owner_cc = participant(&spec.payload, "owner").unwrap_or_default();
         let wf = format!("project/{pid}/workforce");
         let wage = format!("project/{pid}/wage");
-        // Vault intake (deterministic numbers: a restart gets the same references back).
+        // Vault intake (deterministic numbers: a restart gets the same references back), by the general
+        // contractor (each intake and card is a signed vault.access.v1 record naming it).
+        let gc_code = siteledger_domain::CreditCode::parse(&gc_cc).map_err(|e| anyhow::anyhow!("gc: {e}"))?;
+        let demo_token =
+            siteledger_domain::workforce::vault::TokenId::parse("demo").map_err(|e| anyhow::anyhow!("{e}"))?;
+        let who = Accessor::enterprise(demo_token, gc_code);
         let mut people = Vec::new();
         for w in 0..WORKERS {
             let intake = PersonIntake {
@@ -352,8 +357,8 @@ async fn write_history(ctx: &DemoContext) -> anyhow::Result<()> {
                 birth_date: None,
                 cards: vec![],
             };
-            let i = ctx.state.vault.intake("demo", &gc_cc, &intake, today).await?;
-            let card = ctx.state.vault.add_card("demo", &i.person_ref, &card_number(pi, w)).await?;
+            let i = ctx.state.vault.intake(&who, &gc_cc, &intake, today).await?;
+            let card = ctx.state.vault.add_card(&who, &gc_cc, &i.person_ref, &card_number(pi, w)).await?;
             people.push((i, card));
         }
         let gc = ent.get_mut(&gc_cc).ok_or_else(|| anyhow::anyhow!("no gc key"))?;

@@ -382,7 +382,7 @@ pub struct ExportRequest {
 pub async fn export(
     State(state): State<AppState>,
     principal: Principal,
-    Json(req): Json<ExportRequest>,
+    crate::extract::Json(req): crate::extract::Json<ExportRequest>,
 ) -> Result<Response, ApiError> {
     let time = |name: &str, v: &Option<String>| {
         v.as_deref()

@@ -3,8 +3,9 @@
 //! payroll against attendance, arrears with CSV export and summaries by project, enterprise and district).
 //!
 //! Plaintext never leaves through any other endpoint: the records built from an intake carry only the reference,
-//! the commitments and masked forms. Reads of plaintext are allowed to the city bureau (市住建局) and to the
-//! enterprise that took the person in; every read is an access record (`GET /v1/workforce/vault/access`).
+//! the commitments and masked forms. Reads of plaintext are allowed to the city bureau (市住建局, every owner's
+//! fields) and to each enterprise that took the person in (the ID and the fields it registered itself); every
+//! intake, card, read and erasure is a signed `vault.access.v1` record in the log (`GET /v1/workforce/vault/access`).
 
 use axum::extract::State;
 use axum::http::header;
@@ -13,15 +14,21 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
-use siteledger_domain::LocalDate;
+use siteledger_domain::workforce::vault::{TokenId, VaultPurpose};
+use siteledger_domain::workforce::{
+    CardRegistered, Commitment, IdType, Masked, PersonRef, TeamId, Trade, WorkRole, WorkerRegistered, YearMonth,
+};
+use siteledger_domain::{CreditCode, LocalDate, Name, ProjectId};
 use siteledger_projections::{Scope, workforce::ArrearsRow};
 use utoipa::{IntoParams, OpenApi};
 
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
-use crate::extract::{Path, Query};
+use crate::extract::{Json as JsonBody, Path, Query};
 use crate::state::AppState;
-use crate::vault::{AccessRecord, CardIntake, Intake, PersonIntake, Revealed};
+use crate::vault::{
+    AccessRecord, Accessor, CardIntake, Erasure, Intake, IntakeField, OwnerFields, PersonIntake, Revealed,
+};
 
 /// The routes of this area (merged into the server's router).
 pub fn router() -> Router<AppState> {
@@ -44,13 +51,22 @@ pub fn router() -> Router<AppState> {
 #[openapi(
     paths(intake, reveal, erase, add_card, access_log, roster, attendance, payroll, arrears, arrears_summary,
         import_project_workers, export_payroll),
-    components(schemas(PersonIntake, Intake, CardIntake, Revealed, AccessRecord, CardBody, PlatformWorker, PlatformProjectWorkers)),
+    components(schemas(PersonIntake, Intake, CardIntake, Revealed, OwnerFields, Erasure, AccessRecord, CardBody,
+        PlatformWorker, PlatformProjectWorkers)),
     tags((name = "workforce", description = "实名制与工资专用账户: vault intake, roster, attendance, payroll, arrears"))
 )]
 pub struct Doc;
 
-fn who(p: &Principal) -> String {
-    format!("{} {}:{}", p.token_id, p.role.as_str(), p.scope.as_deref().unwrap_or("-"))
+/// The vault accessor a principal acts as: the city bureau, or an enterprise (its token's credit code).
+fn accessor(p: &Principal) -> Result<Accessor, ApiError> {
+    let token = TokenId::parse(&p.token_id).map_err(ApiError::internal)?;
+    match (p.role, p.scope.as_deref()) {
+        (Role::City, _) => Ok(Accessor::city(token)),
+        (Role::Enterprise, Some(cc)) => CreditCode::parse(cc)
+            .map(|c| Accessor::enterprise(token, c))
+            .map_err(|_| ApiError::Forbidden("this enterprise token's scope is not a 统一社会信用代码".into())),
+        _ => Err(ApiError::Forbidden("only an enterprise or the city bureau uses the vault".into())),
+    }
 }
 
 fn today_shanghai() -> LocalDate {
@@ -59,7 +75,7 @@ fn today_shanghai() -> LocalDate {
 }
 
 /// May `p` read or erase the plaintext of a person taken in by `owners`? The city bureau, or an owner
-/// enterprise; nobody for an unknown or erased person.
+/// enterprise (which then sees only what it registered itself); nobody for an unknown or erased person.
 fn may_see(p: &Principal, owners: &[String]) -> bool {
     !owners.is_empty()
         && match p.role {
@@ -69,27 +85,22 @@ fn may_see(p: &Principal, owners: &[String]) -> bool {
         }
 }
 
-/// Takes a person into the vault (证件, 姓名, 电话, 银行卡) and returns what the signed records carry: a random
-/// `person_ref`, the commitment and masked form of the document number and the birth month. Invalid ID numbers are
-/// refused with the check that failed; persons under 16 are refused (劳动法第十五条).
+/// Takes a person into the vault (证件, 姓名, 电话, 银行卡) and returns what the signed records carry: the
+/// person's `person_ref` (the same for every enterprise that knows the document number), the commitment and masked
+/// form of the document number and the birth month. A person already in the vault is not revealed: the caller
+/// becomes an owner of its own name, phone and cards only. Invalid ID numbers are refused with the check that
+/// failed; persons under 16 are refused (劳动法第十五条). Recorded in the log (`vault.access.v1`).
 #[utoipa::path(post, path = "/v1/workforce/people", tag = "workforce", request_body = PersonIntake,
-    responses((status = 200, body = Intake), (status = 400, description = "Invalid document, age or card", body = crate::error::ErrorBody)),
+    responses((status = 200, body = Intake), (status = 400, description = "Invalid document, age or card", body = crate::error::ErrorBody),
+        (status = 503, description = "The access could not be recorded: nothing stored", body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn intake(
     State(state): State<AppState>,
     principal: Principal,
-    Json(body): Json<PersonIntake>,
+    JsonBody(body): JsonBody<PersonIntake>,
 ) -> Result<Json<Intake>, ApiError> {
-    let owner = match (principal.role, principal.scope.as_deref()) {
-        (Role::Enterprise, Some(cc)) => cc.to_owned(),
-        (Role::City, _) => "city".to_owned(),
-        _ => {
-            return Err(ApiError::Forbidden(
-                "only an enterprise or the city bureau takes people into the vault".into(),
-            ));
-        }
-    };
-    Ok(Json(state.vault.intake(&who(&principal), &owner, &body, today_shanghai()).await?))
+    let who = accessor(&principal)?;
+    Ok(Json(state.vault.intake(&who, &who.owner(), &body, today_shanghai()).await?))
 }
 
 /// A bank card number.
@@ -105,7 +116,8 @@ impl std::fmt::Debug for CardBody {
     }
 }
 
-/// Registers a worker's own bank card (工资卡) in the vault; returns its commitment and masked form.
+/// Registers a worker's own bank card (工资卡) in the vault for the calling owner; returns its commitment and
+/// masked form. Recorded in the log.
 #[utoipa::path(post, path = "/v1/workforce/people/{person_ref}/cards", tag = "workforce", request_body = CardBody,
     params(("person_ref" = String, Path, description = "Person reference")),
     responses((status = 200, body = CardIntake), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
@@ -113,27 +125,32 @@ pub async fn add_card(
     State(state): State<AppState>,
     principal: Principal,
     Path(person): Path<String>,
-    Json(body): Json<CardBody>,
+    JsonBody(body): JsonBody<CardBody>,
 ) -> Result<Json<CardIntake>, ApiError> {
     let owners = state.vault.owners(&person).await?;
     if !may_see(&principal, &owners) {
         return Err(ApiError::NotFound(format!("no person {person} in the vault")));
     }
-    Ok(Json(state.vault.add_card(&who(&principal), &person, &body.card_number).await?))
+    let who = accessor(&principal)?;
+    Ok(Json(state.vault.add_card(&who, &who.owner(), &person, &body.card_number).await?))
 }
 
-/// Why the plaintext is read (recorded).
+/// Why the plaintext is read (recorded in the log with the access).
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct RevealQuery {
-    /// Purpose of the access, recorded with it (e.g. `欠薪投诉核查`).
+    /// Purpose code (required): `wage_payment` 工资代发, `wage_complaint` 欠薪投诉核查, `labour_dispute`
+    /// 劳动争议调解仲裁, `inspection` 监督执法检查, `subject_request` 本人查阅更正, `platform_report` 全国平台报送.
     pub purpose: Option<String>,
 }
 
-/// The plaintext of a person, for the city bureau or the enterprise that took the person in. Every call writes
-/// an access record.
+/// The plaintext of a person: for an owner enterprise, the ID and what it registered itself; for the city bureau,
+/// every owner's registration. Every call is a signed access record in the log, written before the answer (if it
+/// cannot be written, nothing is answered: 503).
 #[utoipa::path(get, path = "/v1/workforce/people/{person_ref}", tag = "workforce",
     params(("person_ref" = String, Path, description = "Person reference"), RevealQuery),
-    responses((status = 200, body = Revealed), (status = 404, description = "Unknown, erased, or not yours", body = crate::error::ErrorBody)),
+    responses((status = 200, body = Revealed), (status = 400, description = "Missing or unknown purpose code", body = crate::error::ErrorBody),
+        (status = 404, description = "Unknown, erased, or not yours", body = crate::error::ErrorBody),
+        (status = 503, description = "The access could not be recorded: nothing revealed", body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn reveal(
     State(state): State<AppState>,
@@ -141,29 +158,33 @@ pub async fn reveal(
     Path(person): Path<String>,
     Query(q): Query<RevealQuery>,
 ) -> Result<Json<Revealed>, ApiError> {
+    // A code, never free text (a free-text purpose could carry a number into the public log).
+    let purpose = VaultPurpose::parse(q.purpose.as_deref().unwrap_or(""))
+        .map_err(|e| ApiError::BadRequest(format!("用途代码 / purpose code required: {e}")))?;
     let owners = state.vault.owners(&person).await?;
     if !may_see(&principal, &owners) {
         return Err(ApiError::NotFound(format!("no person {person} in the vault")));
     }
-    Ok(Json(state.vault.reveal(&who(&principal), &person, q.purpose.as_deref().unwrap_or("")).await?))
+    Ok(Json(state.vault.reveal(&accessor(&principal)?, &person, purpose).await?))
 }
 
-/// Erases a person (crypto-shredding): the data key and every sealed field are destroyed; the log is untouched
-/// and every proof still verifies.
+/// Erasure. An enterprise removes its own tie and the fields it registered (other owners keep theirs); when the
+/// last tie goes, or when the city bureau erases (个人信息保护法第四十七条), the person is crypto-shredded: the data
+/// key, every sealed field and the blind index are destroyed. The log is untouched and every proof still verifies.
+/// Recorded in the log.
 #[utoipa::path(delete, path = "/v1/workforce/people/{person_ref}", tag = "workforce",
     params(("person_ref" = String, Path, description = "Person reference")),
-    responses((status = 200, body = Object), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Erasure), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn erase(
     State(state): State<AppState>,
     principal: Principal,
     Path(person): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Erasure>, ApiError> {
     let owners = state.vault.owners(&person).await?;
     if !may_see(&principal, &owners) {
         return Err(ApiError::NotFound(format!("no person {person} in the vault")));
     }
-    state.vault.erase(&who(&principal), &person).await?;
-    Ok(Json(serde_json::json!({"person_ref": person, "erased": true})))
+    Ok(Json(state.vault.erase(&accessor(&principal)?, &person).await?))
 }
 
 /// Access-record filter.
@@ -175,7 +196,8 @@ pub struct AccessQuery {
     pub limit: Option<i64>,
 }
 
-/// The vault's access records (city bureau and auditors).
+/// The vault's access records (city bureau and auditors), newest first, each read from its signed
+/// `vault.access.v1` record in the log (`event_id`, `position`: verify it with `/v1/evidence/{event_id}`).
 #[utoipa::path(get, path = "/v1/workforce/vault/access", tag = "workforce", params(AccessQuery),
     responses((status = 200, body = Vec<AccessRecord>)), security(("bearer" = [])))]
 pub async fn access_log(
@@ -420,67 +442,182 @@ pub struct PlatformProjectWorkers {
     pub worker_list: Vec<PlatformWorker>,
 }
 
-/// Imports a national-platform `ProjectWorker.Add` body: every worker goes through the vault intake (ID checks
-/// named on failure, per item), and the answer carries, per worker, the `worker.registered.v1` and
-/// `worker.card.registered.v1` payloads ready to sign. The server never signs for the enterprise: the enterprise
-/// signs these payloads with its enrolled key and posts them to `/v1/events`.
-#[utoipa::path(post, path = "/v1/workforce/import/project-workers", tag = "workforce", request_body = PlatformProjectWorkers,
-    responses((status = 200, body = Object)), security(("bearer" = [])))]
-pub async fn import_project_workers(
-    State(state): State<AppState>,
-    principal: Principal,
-    Json(body): Json<PlatformProjectWorkers>,
-) -> Result<Json<Value>, ApiError> {
-    let owner = match (principal.role, principal.scope.as_deref()) {
-        (Role::Enterprise, Some(cc)) => cc.to_owned(),
-        _ => return Err(ApiError::Forbidden("imports come from an enterprise token (its own workers)".into())),
-    };
-    if !state.access.allows(&principal.scope(), &format!("project/{}/workforce", body.project_code)) {
-        return Err(ApiError::NotFound(format!("no project {} in your scope", body.project_code)));
+/// At most this many workers per import (each is a vault intake and a signed access record).
+pub const IMPORT_MAX_WORKERS: usize = 1000;
+
+/// One worker of an import, checked: everything parsed, nothing stored yet.
+struct ImportRow {
+    intake: PersonIntake,
+    card: Option<String>,
+    trade: Trade,
+    work_role: WorkRole,
+    bank_name: Name,
+}
+
+/// Checks every identifier of an import with the domain's types, before anything reaches the vault. Errors name
+/// the member (`workerList[2].idCardNumber`) and the check, never the value.
+fn check_import(
+    body: &PlatformProjectWorkers,
+    today: LocalDate,
+) -> Result<(ProjectId, CreditCode, TeamId, Vec<ImportRow>), Vec<String>> {
+    let mut errors = Vec::new();
+    let project = ProjectId::parse(&body.project_code).map_err(|e| errors.push(format!("`projectCode`: {e}"))).ok();
+    let corp = CreditCode::parse(&body.corp_code).map_err(|e| errors.push(format!("`corpCode`: {e}"))).ok();
+    let team = TeamId::parse(&body.team_sys_no).map_err(|e| errors.push(format!("`teamSysNo`: {e}"))).ok();
+    if body.worker_list.is_empty() {
+        errors.push("`workerList`: at least one worker".into());
     }
-    let today = today_shanghai();
-    let mut items = Vec::new();
+    if body.worker_list.len() > IMPORT_MAX_WORKERS {
+        errors.push(format!(
+            "`workerList`: at most {IMPORT_MAX_WORKERS} workers per request, got {}",
+            body.worker_list.len()
+        ));
+    }
+    let mut rows = Vec::new();
     for (i, w) in body.worker_list.iter().enumerate() {
+        let at = |field: &str, m: String| format!("`workerList[{i}].{field}`: {m}");
         let intake = PersonIntake {
             id_type: w.id_card_type.clone(),
             id_number: w.id_card_number.clone(),
             name: w.worker_name.clone(),
             phone: w.cell_phone.clone(),
             birth_date: w.birthday.clone(),
-            cards: vec![],
+            cards: w.pay_roll_bank_card_number.iter().cloned().collect(),
         };
+        let mut ok = true;
+        if let Err((field, m)) = crate::vault::check_intake(&intake, today) {
+            let name = match field {
+                IntakeField::IdType => "idCardType",
+                IntakeField::IdNumber => "idCardNumber",
+                IntakeField::BirthDate => "birthday",
+                IntakeField::Name => "workerName",
+                IntakeField::Phone => "cellPhone",
+                IntakeField::Card(_) => "payRollBankCardNumber",
+            };
+            errors.push(at(name, m));
+            ok = false;
+        }
+        let trade = Trade::parse(&w.work_type).map_err(|e| errors.push(at("workType", e.to_string()))).ok();
+        let work_role = WorkRole::parse(&w.work_role).map_err(|e| errors.push(at("workRole", e.to_string()))).ok();
+        let bank_name = Name::parse(w.pay_roll_bank_name.as_deref().unwrap_or("未填写"))
+            .map_err(|e| errors.push(at("payRollBankName", e.to_string())))
+            .ok();
+        if let (true, Some(trade), Some(work_role), Some(bank_name)) = (ok, trade, work_role, bank_name) {
+            let card = intake.cards.first().cloned();
+            rows.push(ImportRow {
+                intake: PersonIntake { cards: Vec::new(), ..intake },
+                card,
+                trade,
+                work_role,
+                bank_name,
+            });
+        }
+    }
+    match (project, corp, team) {
+        (Some(p), Some(c), Some(t)) if errors.is_empty() => Ok((p, c, t, rows)),
+        _ => Err(errors),
+    }
+}
+
+/// Imports a national-platform `ProjectWorker.Add` body. Every identifier is checked first with the domain's
+/// types (统一社会信用代码 GB 32100, 公民身份号码 GB 11643, 工种 and role codes, card numbers): one bad member refuses
+/// the whole request (400, naming `workerList[i].field` and the check, never the value), so nothing is half
+/// imported. `corpCode` must be the calling enterprise's own credit code (403 otherwise); the city bureau may import
+/// for any enterprise (which then owns the registrations). Then every worker goes through the vault intake, and the
+/// answer carries, per worker, the `worker.registered.v1` and `worker.card.registered.v1` payloads ready to sign.
+/// The server never signs for the enterprise: the enterprise signs these payloads with its enrolled key and posts
+/// them to `/v1/events`.
+#[utoipa::path(post, path = "/v1/workforce/import/project-workers", tag = "workforce", request_body = PlatformProjectWorkers,
+    responses((status = 200, body = Object), (status = 400, description = "An invalid identifier, named by row and member", body = crate::error::ErrorBody),
+        (status = 403, description = "`corpCode` is not the caller's enterprise", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn import_project_workers(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(body): JsonBody<PlatformProjectWorkers>,
+) -> Result<Json<Value>, ApiError> {
+    let who = match principal.role {
+        Role::Enterprise | Role::City => accessor(&principal)?,
+        _ => {
+            return Err(ApiError::Forbidden(
+                "imports come from an enterprise token (its own workers) or the city bureau".into(),
+            ));
+        }
+    };
+    let today = today_shanghai();
+    let (project, corp, team, rows) = check_import(&body, today)
+        .map_err(|errors| ApiError::BadRequest(format!("导入数据有误 / invalid import: {}", errors.join("; "))))?;
+    if let Some(own) = &who.enterprise
+        && *own != corp
+    {
+        return Err(ApiError::Forbidden(format!(
+            "`corpCode` {corp} is not your enterprise ({own}): an enterprise imports only its own workers"
+        )));
+    }
+    let stream = format!("project/{project}/workforce");
+    if !state.access.allows(&principal.scope(), &stream) {
+        return Err(ApiError::NotFound(format!("no project {project} in your scope")));
+    }
+    let owner = corp.as_str().to_owned();
+    let mut items = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
         let result = async {
-            let p = state.vault.intake(&who(&principal), &owner, &intake, today).await?;
-            let card = match w.pay_roll_bank_card_number.as_deref() {
-                Some(n) => Some(state.vault.add_card(&who(&principal), &p.person_ref, n).await?),
+            let p = state.vault.intake(&who, &owner, &row.intake, today).await?;
+            let card = match row.card.as_deref() {
+                Some(n) => Some(state.vault.add_card(&who, &owner, &p.person_ref, n).await?),
                 None => None,
             };
             Ok::<_, crate::vault::VaultError>((p, card))
         }
         .await;
-        items.push(match result {
-            Ok((p, card)) => {
-                let mut records = vec![serde_json::json!({
-                    "kind": "worker.registered.v1",
-                    "stream": format!("project/{}/workforce", body.project_code),
-                    "payload": {"project_id": body.project_code, "person_ref": p.person_ref, "id_type": p.id_type,
-                        "id_commitment": p.id_commitment, "id_masked": p.id_masked, "birth_month": p.birth_month,
-                        "employer": body.corp_code, "team_id": body.team_sys_no, "trade": w.work_type, "work_role": w.work_role},
-                })];
-                if let Some(c) = card {
-                    records.push(serde_json::json!({
-                        "kind": "worker.card.registered.v1",
-                        "stream": format!("project/{}/workforce", body.project_code),
-                        "payload": {"project_id": body.project_code, "person_ref": c.person_ref, "card_commitment": c.card_commitment,
-                            "card_masked": c.card_masked, "bank_name": w.pay_roll_bank_name.clone().unwrap_or_else(|| "未填写".into())},
-                    }));
-                }
-                serde_json::json!({"index": i, "status": "ok", "person_ref": p.person_ref, "records": records})
+        items.push(match result.and_then(|(p, card)| import_records(&project, &corp, &team, row, &p, card.as_ref())) {
+            Ok((person_ref, records)) => {
+                serde_json::json!({"index": i, "status": "ok", "person_ref": person_ref, "records": records})
             }
             Err(e) => serde_json::json!({"index": i, "status": "rejected", "message": e.to_string()}),
         });
     }
     Ok(Json(serde_json::json!({"items": items})))
+}
+
+/// The records to sign for one imported worker, built with the domain's payload types.
+fn import_records(
+    project: &ProjectId,
+    corp: &CreditCode,
+    team: &TeamId,
+    row: &ImportRow,
+    p: &Intake,
+    card: Option<&CardIntake>,
+) -> Result<(String, Vec<Value>), crate::vault::VaultError> {
+    let bad = |e: siteledger_domain::workforce::ValueError| crate::vault::VaultError::Storage(e.to_string());
+    let person_ref = PersonRef::parse(&p.person_ref).map_err(bad)?;
+    let stream = format!("project/{project}/workforce");
+    let registered = WorkerRegistered {
+        project_id: project.clone(),
+        person_ref: person_ref.clone(),
+        id_type: IdType::parse(&p.id_type).map_err(bad)?,
+        id_commitment: Commitment::parse(&p.id_commitment).map_err(bad)?,
+        id_masked: Masked::parse(&p.id_masked).map_err(bad)?,
+        birth_month: YearMonth::parse(&p.birth_month).map_err(bad)?,
+        employer: corp.clone(),
+        team_id: team.clone(),
+        trade: row.trade,
+        work_role: row.work_role,
+    };
+    let mut records = vec![
+        serde_json::json!({"kind": siteledger_domain::workforce::WORKER_REGISTERED, "stream": stream, "payload": registered}),
+    ];
+    if let Some(c) = card {
+        let card = CardRegistered {
+            project_id: project.clone(),
+            person_ref: person_ref.clone(),
+            card_commitment: Commitment::parse(&c.card_commitment).map_err(bad)?,
+            card_masked: Masked::parse(&c.card_masked).map_err(bad)?,
+            bank_name: row.bank_name.clone(),
+        };
+        records.push(serde_json::json!({"kind": siteledger_domain::workforce::CARD_REGISTERED, "stream": stream, "payload": card}));
+    }
+    Ok((person_ref.as_str().to_owned(), records))
 }
 
 fn yuan(fen: i64) -> String {

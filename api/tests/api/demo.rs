@@ -39,6 +39,12 @@ where
 /// Records in the log by kind, and how many the ledger's system key signed.
 async fn census(state: &AppState) -> (BTreeMap<String, usize>, usize) {
     let (_, system) = siteledger_api::admin::show_keys(&state.config).expect("keys");
+    // The platform's own records are signed by the server, not posted: the ledger's and the vault's access records.
+    let audit =
+        siteledger_signer::SigningKey::read_file(&state.config.key_dir().join(siteledger_api::vault::AUDIT_KEY_FILE))
+            .expect("vault-audit key")
+            .key_id()
+            .to_string();
     let mut kinds = BTreeMap::new();
     let mut by_system = 0;
     let mut from = 0;
@@ -48,7 +54,7 @@ async fn census(state: &AppState) -> (BTreeMap<String, usize>, usize) {
         from = last.position + 1;
         for e in &page {
             *kinds.entry(e.kind.clone()).or_default() += 1;
-            by_system += usize::from(e.signer == system);
+            by_system += usize::from(e.signer == system || e.signer == audit);
         }
     }
     (kinds, by_system)

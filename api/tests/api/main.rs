@@ -17,4 +17,5 @@ mod rating;
 mod site;
 mod supervision;
 mod transparency;
+mod vault;
 mod workforce;

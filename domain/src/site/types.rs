@@ -103,15 +103,36 @@ pub enum SiteTokenError {
         /// The allowed set, in words.
         allowed: &'static str,
     },
+    /// Shaped like a resident ID or bank card number, in a member that must only ever hold a reference.
+    #[error("{}", crate::personal::PERSONAL_NUMBER_MESSAGE)]
+    PersonalNumber,
 }
 
-fn check_token(s: &str, max: usize, allowed: &'static str, ok: fn(char) -> bool) -> Result<(), SiteTokenError> {
+/// Whether a token type refuses ID and card number shapes ([`crate::personal`]): opaque references and names do;
+/// device-protocol fields whose legitimate values are long digit strings (HJ 212 `QN` timestamps, MN codes) do not.
+#[derive(Clone, Copy)]
+enum Guard {
+    PersonalNumbers,
+    None,
+}
+
+fn check_token(
+    s: &str,
+    max: usize,
+    allowed: &'static str,
+    ok: fn(char) -> bool,
+    guard: Guard,
+) -> Result<(), SiteTokenError> {
     if s.is_empty() {
         return Err(SiteTokenError::Empty);
     }
     let len = s.chars().count();
     if len > max {
         return Err(SiteTokenError::TooLong { len, max });
+    }
+    // Before the character set: "invalid character ' '" would invite the sender to send the bare number.
+    if matches!(guard, Guard::PersonalNumbers) && crate::personal::looks_like_personal_number(s) {
+        return Err(SiteTokenError::PersonalNumber);
     }
     if let Some((i, c)) = s.chars().enumerate().find(|(_, c)| !ok(*c)) {
         return Err(SiteTokenError::InvalidCharacter { position: i + 1, found: c, allowed });
@@ -120,7 +141,7 @@ fn check_token(s: &str, max: usize, allowed: &'static str, ok: fn(char) -> bool)
 }
 
 macro_rules! site_token {
-    ($(#[$meta:meta])* $name:ident, $max:expr, $allowed:expr, $ok:expr) => {
+    ($(#[$meta:meta])* $name:ident, $max:expr, $allowed:expr, $ok:expr, $guard:expr) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(String);
@@ -128,7 +149,7 @@ macro_rules! site_token {
         impl $name {
             /// Parses the token.
             pub fn parse(s: &str) -> Result<Self, SiteTokenError> {
-                check_token(s, $max, $allowed, $ok)?;
+                check_token(s, $max, $allowed, $ok, $guard)?;
                 Ok(Self(s.to_owned()))
             }
 
@@ -148,11 +169,13 @@ fn is_printable_ascii(c: char) -> bool {
 
 site_token!(
     /// An opaque reference to a crane or hoist operator (e.g. the real-name system's worker reference):
-    /// `[A-Za-z0-9_-]{1,64}`. Never a name or an ID number.
+    /// `[A-Za-z0-9_-]{1,64}`. Never a name or an ID number: anything shaped like an ID or card number is refused
+    /// ([`crate::personal`]), since the leaf that carries it is public and can never be erased.
     OperatorRef,
     64,
     "A-Z, a-z, 0-9, '_', '-'",
-    |c| c.is_ascii_alphanumeric() || c == '_' || c == '-'
+    |c| c.is_ascii_alphanumeric() || c == '_' || c == '-',
+    Guard::PersonalNumbers
 );
 
 site_token!(
@@ -161,7 +184,8 @@ site_token!(
     FactorCode,
     32,
     "A-Z, a-z, 0-9, '_', '.', '-'",
-    |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
+    |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'),
+    Guard::None
 );
 
 site_token!(
@@ -169,7 +193,8 @@ site_token!(
     Unit,
     16,
     "printable ASCII without spaces",
-    is_printable_ascii
+    is_printable_ascii,
+    Guard::None
 );
 
 site_token!(
@@ -177,7 +202,8 @@ site_token!(
     AsSent,
     64,
     "printable ASCII without spaces",
-    is_printable_ascii
+    is_printable_ascii,
+    Guard::None
 );
 
 site_token!(
@@ -186,7 +212,8 @@ site_token!(
     Token,
     32,
     "a-z, 0-9, '_'",
-    |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'
+    |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_',
+    Guard::PersonalNumbers
 );
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -238,9 +265,14 @@ pub struct CameraId(String);
 /// Why a string is not a [`CameraId`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CameraIdError {
-    /// Not 20 ASCII digits.
-    #[error("GB/T 28181 id must be 20 digits, got {0:?}")]
-    NotTwentyDigits(String),
+    /// Not 20 ASCII digits (the value is not repeated: a mistyped field could hold an ID number).
+    #[error("GB/T 28181 id must be 20 digits, got {len} characters{}", if *.all_digits { "" } else { " (not all digits)" })]
+    NotTwentyDigits {
+        /// Characters found.
+        len: usize,
+        /// Whether they were all ASCII digits.
+        all_digits: bool,
+    },
     /// Digits 11–13 are not a known type code.
     #[error("GB/T 28181 id: digits 11-13 ({0}) are not a known device type code (111-118, 131-139, 200-211, 215, 216)")]
     UnknownType(String),
@@ -250,7 +282,10 @@ impl CameraId {
     /// Parses a 20-digit id.
     pub fn parse(s: &str) -> Result<Self, CameraIdError> {
         if s.len() != 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(CameraIdError::NotTwentyDigits(s.chars().take(40).collect()));
+            return Err(CameraIdError::NotTwentyDigits {
+                len: s.chars().count(),
+                all_digits: s.bytes().all(|b| b.is_ascii_digit()),
+            });
         }
         let ty: u16 = s[10..13].parse().unwrap_or(0);
         if !matches!(ty, 111..=118 | 131..=139 | 200..=211 | 215 | 216) {

@@ -22,6 +22,12 @@ pub enum ValueError {
         /// What was expected.
         expected: &'static str,
     },
+    /// Shaped like a resident ID or bank card number, in a member that must only ever hold a reference.
+    #[error("{what}: {}", crate::personal::PERSONAL_NUMBER_MESSAGE)]
+    PersonalNumber {
+        /// The value's name.
+        what: &'static str,
+    },
 }
 
 fn shape(what: &'static str, expected: &'static str) -> ValueError {
@@ -36,7 +42,7 @@ fn token_ok(s: &str, max: usize) -> bool {
 }
 
 macro_rules! wf_token {
-    ($(#[$meta:meta])* $name:ident, $what:literal) => {
+    ($(#[$meta:meta])* $name:ident, $what:literal, $guarded:literal) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(String);
@@ -44,6 +50,9 @@ macro_rules! wf_token {
         impl $name {
             /// Parses the token: 1–64 characters from `A–Z a–z 0–9 . _ : -`, the first a letter or digit.
             pub fn parse(s: &str) -> Result<Self, ValueError> {
+                if $guarded && crate::personal::looks_like_personal_number(s) {
+                    return Err(ValueError::PersonalNumber { what: $what });
+                }
                 if token_ok(s, 64) {
                     Ok(Self(s.to_owned()))
                 } else {
@@ -61,31 +70,39 @@ macro_rules! wf_token {
     };
 }
 
+// Ids an enterprise makes up refuse ID and card number shapes (a 合同编号 built from the worker's ID number would
+// publish it). A finding id is computed from a rule, a month and a person reference; a bank's transfer serial
+// (银行流水号) is the bank's own long digit string: neither is guarded (docs/PERSONAL-DATA.md).
 wf_token!(
     /// A team's (班组) id within its project (the national platform's `teamSysNo`).
     TeamId,
-    "team_id"
+    "team_id",
+    true
 );
 wf_token!(
     /// A labour contract's id within its project.
     ContractId,
-    "contract_id"
+    "contract_id",
+    true
 );
 wf_token!(
     /// A payroll's (工资支付表) id within its project.
     PayrollId,
-    "payroll_id"
+    "payroll_id",
+    true
 );
 wf_token!(
     /// A finding's stable key within its project (`<rule>:<YYYY-MM>[:<person_ref>]`, see
     /// [`super::arrears::Finding::key`]).
     FindingId,
-    "finding_id"
+    "finding_id",
+    false
 );
 wf_token!(
     /// A bank transfer's reference (银行流水号).
     TransferId,
-    "transfer_id"
+    "transfer_id",
+    false
 );
 
 /// A person's reference in the public log: `P-` and 32 lowercase hex digits, drawn at random by the vault at

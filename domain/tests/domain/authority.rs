@@ -11,7 +11,7 @@ use siteledger_domain::{DeviceId, DistrictCodeError, TokenError, ZoneCodeError};
 use crate::fixtures::*;
 
 /// Every role's name (as recorded) and a valid subject for it.
-const ROLES: [(&str, &str); 9] = [
+const ROLES: [(&str, &str); 10] = [
     ("ledger", "siteledger.example/ningbo/log"),
     ("city_bureau", "宁波市住房和城乡建设局"),
     ("district_bureau", "330212"),
@@ -21,12 +21,13 @@ const ROLES: [(&str, &str); 9] = [
     ("auditor", "宁波市审计局"),
     ("bank", "91330200MA2AAAAA76"),
     ("testing_lab", "913311001484116584"),
+    ("platform", "test.siteledger.example/log vault audit"),
 ];
 
 /// The enrolment table, written out from the specification (not from the code).
 fn may_enrol_expected(signer: &str, target: &str) -> bool {
     let allowed: &[&str] = match signer {
-        "ledger" => &["city_bureau"],
+        "ledger" => &["city_bureau", "platform"],
         "city_bureau" => &["district_bureau", "enterprise", "auditor", "bank", "testing_lab", "gateway", "device"],
         "district_bureau" => &["enterprise", "gateway", "device"],
         "enterprise" => &["gateway", "device"],
@@ -54,7 +55,7 @@ fn enrolment_table_every_role_pair() {
             }
         }
     }
-    assert_eq!(permitted, 1 + 7 + 3 + 2);
+    assert_eq!(permitted, 2 + 7 + 3 + 2);
 }
 
 #[test]

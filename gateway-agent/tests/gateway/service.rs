@@ -305,6 +305,38 @@ async fn the_intake_names_the_field_and_stores_good_records() {
     a.shutdown().await;
 }
 
+/// Issue 12 item 10, agent side: a resident ID number sent as a crane's `operator_ref` (bare, as the old check
+/// accepted it) or inside a message is refused with 422 naming the field, the answer does not repeat it, and nothing
+/// is queued for signing.
+#[tokio::test]
+async fn an_id_number_as_crane_operator_ref_is_refused_by_agent_and_platform() {
+    let dir = tempfile::tempdir().expect("dir");
+    let a = agent(&dir, |_| {}).await;
+    let http = reqwest::Client::new();
+    let url = |rec: &str| format!("{}/v1/devices/TC-01/{rec}", a.intake_url());
+    let id = "330203199001011234";
+    let sample = json!({
+        "sampled_at": "2026-11-24T10:15:00+08:00", "load_t": "2.35", "moment_pct": "71.5", "height_m": "32.0",
+        "radius_m": "25.5", "slew_deg": "182.0", "wind_m_s": "6.1", "tilt_deg": "0.12", "operator_ref": id,
+    });
+    let login = json!({"operator_ref": format!("T{id}"), "method": "face", "certificate_type": "tower_crane_driver",
+        "certificate_valid_until": "2028-06-30"});
+    let alarm = json!({"alarm_code": 61, "action": "raised", "message": format!("司机 {id} 力矩超限")});
+    for (rec, body, field) in
+        [("sample", sample, "operator_ref"), ("operator_login", login, "operator_ref"), ("alarm", alarm, "message")]
+    {
+        let r = http.post(url(rec)).json(&body).send().await.expect("post");
+        assert_eq!(r.status().as_u16(), 422, "{rec}");
+        let text = r.text().await.expect("body");
+        let v: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(v["field"], field, "{text}");
+        assert!(v["error"].as_str().is_some_and(|e| e.contains("looks like an ID or card number")), "{text}");
+        assert!(!text.contains(id), "the answer repeats the number: {text}");
+    }
+    assert!(queued(&a).await.is_empty(), "nothing signed");
+    a.shutdown().await;
+}
+
 #[tokio::test]
 async fn the_signer_chain_resumes_from_the_queue_after_a_restart() {
     let dir = tempfile::tempdir().expect("dir");

@@ -22,3 +22,4 @@ mod postgres {
     }
 }
 mod stores;
+mod system_enrolments;
