@@ -765,7 +765,8 @@ impl<S: EventStore> Sequencer<S> {
             }
             let mut p = self.new_pending();
             for e in &missing {
-                let env = self.system_envelope(&mut p, "ledger/keys", KEY_ENROLLED_KIND, e.to_payload())?;
+                let env =
+                    self.system_envelope(&mut p, Uuid::now_v7(), "ledger/keys", KEY_ENROLLED_KIND, e.to_payload())?;
                 if let Decided::Rejected(r) = self.decide(&mut p, &Item { env, sig: None }).await? {
                     self.config.policy.settled(false);
                     return Err(LedgerError::InvalidRequest(format!(
