@@ -120,7 +120,8 @@ impl std::fmt::Debug for CardBody {
 /// masked form. Recorded in the log.
 #[utoipa::path(post, path = "/v1/workforce/people/{person_ref}/cards", tag = "workforce", request_body = CardBody,
     params(("person_ref" = String, Path, description = "Person reference")),
-    responses((status = 200, body = CardIntake), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = CardIntake), (status = 403, description = "Not an enterprise token", body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn add_card(
     State(state): State<AppState>,
     principal: Principal,
@@ -130,6 +131,12 @@ pub async fn add_card(
     let owners = state.vault.owners(&person).await?;
     if !may_see(&principal, &owners) {
         return Err(ApiError::NotFound(format!("no person {person} in the vault")));
+    }
+    if principal.role != Role::Enterprise {
+        // A card is tied to the enterprise that pays wages into it (per-owner fields).
+        return Err(ApiError::Forbidden(
+            "工资卡由用工企业登记 / a wage card is registered by an enterprise that took the person in".into(),
+        ));
     }
     let who = accessor(&principal)?;
     Ok(Json(state.vault.add_card(&who, &who.owner(), &person, &body.card_number).await?))
@@ -536,11 +543,13 @@ pub async fn import_project_workers(
     principal: Principal,
     JsonBody(body): JsonBody<PlatformProjectWorkers>,
 ) -> Result<Json<Value>, ApiError> {
+    // The records an import prepares are for the employer to sign, and intake ties the people to the caller:
+    // only an enterprise imports, and only its own workers.
     let who = match principal.role {
-        Role::Enterprise | Role::City => accessor(&principal)?,
+        Role::Enterprise => accessor(&principal)?,
         _ => {
             return Err(ApiError::Forbidden(
-                "imports come from an enterprise token (its own workers) or the city bureau".into(),
+                "导入须使用企业令牌 / imports come from an enterprise token (its own workers)".into(),
             ));
         }
     };

@@ -294,14 +294,13 @@ async fn import_refuses_an_invalid_credit_code_and_a_foreign_corp_code() {
         post(&app, &b, "/v1/workforce/people", &json!({"id_type": "01", "id_number": id_number(5), "name": "陈春生"}))
             .await;
     assert_eq!(fresh["existing"], false, "the valid row of the refused import was not taken in");
-    // The city bureau imports for B: B owns the registration.
+    // The city bureau does not import: the records are the employer's to sign, and intake ties people to the caller.
     let (status, v) = post(&app, &city, path, &body(&w.contractor_b, vec![worker(8)])).await;
-    assert_eq!(status, 200, "{v}");
-    let item = &v["items"][0];
-    assert_eq!(item["status"], "ok", "{v}");
-    assert_eq!(item["records"][0]["payload"]["employer"], w.contractor_b.as_str());
-    let p = item["person_ref"].as_str().expect("ref");
-    assert_eq!(get(&app, &b, &format!("/v1/workforce/people/{p}?purpose=wage_payment")).await.0, 200);
+    assert_eq!(status, 403, "{v}");
+    let (_, fresh) =
+        post(&app, &b, "/v1/workforce/people", &json!({"id_type": "01", "id_number": id_number(8), "name": "工人"}))
+            .await;
+    assert_eq!(fresh["existing"], false, "the city's refused import took nobody in");
     app.server.shutdown().await;
 }
 
