@@ -160,8 +160,7 @@ pub async fn sign_report(
         None => SignerChain::new(),
     };
     let now = time::OffsetDateTime::now_utc();
-    let at = now
-        .to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC))
+    let at = siteledger_domain::time::in_shanghai(now)
         .replace_nanosecond(0)
         .unwrap_or(now)
         .format(&time::format_description::well_known::Rfc3339)?;

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::routes::ingest::ItemResult;
+use siteledger_domain::wire::{ItemResult, ItemStatus};
 
 /// Counters owned by the HTTP layer.
 #[derive(Debug, Default)]
@@ -26,13 +26,13 @@ impl Metrics {
         let mut rej = self.rejections.lock().unwrap_or_else(|p| p.into_inner());
         for r in results {
             match r.status {
-                "accepted" => {
+                ItemStatus::Accepted => {
                     self.items_accepted.fetch_add(1, Ordering::Relaxed);
                 }
-                "duplicate" => {
+                ItemStatus::Duplicate => {
                     self.items_duplicate.fetch_add(1, Ordering::Relaxed);
                 }
-                _ => *rej.entry(r.code.clone().unwrap_or_default()).or_default() += 1,
+                ItemStatus::Rejected => *rej.entry(r.code.clone().unwrap_or_default()).or_default() += 1,
             }
         }
     }

@@ -365,8 +365,8 @@ pub async fn resolve_as_of<S: EventStore>(store: &S, as_of: &str) -> Result<u64,
 
 /// Today's date in Asia/Shanghai (for issuing; reproduction uses the date recorded in the decision).
 pub fn today_shanghai() -> LocalDate {
-    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
-    LocalDate::try_from(time::OffsetDateTime::now_utc().to_offset(offset).date()).unwrap_or(LocalDate::MIN)
+    LocalDate::try_from(siteledger_domain::time::shanghai_date(time::OffsetDateTime::now_utc()))
+        .unwrap_or(LocalDate::MIN)
 }
 
 impl From<RatingError> for crate::error::ApiError {

@@ -40,8 +40,7 @@ pub async fn replay<S: EventStore>(store: &S, subject: &Subject, size: u64) -> R
     // The as-of date of evidence windows: the day (Asia/Shanghai) the ledger sequenced record N − 1.
     let last = store.read_all(size - 1, 1).await?;
     let last = last.first().ok_or_else(|| RatingError::Corrupt(format!("no record at {}", size - 1)))?;
-    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
-    let as_of = LocalDate::try_from(last.recorded_at.to_offset(offset).date()).unwrap_or(LocalDate::MIN);
+    let as_of = LocalDate::try_from(siteledger_domain::time::shanghai_date(last.recorded_at)).unwrap_or(LocalDate::MIN);
 
     let (state, positions) = match subject {
         Subject::Project(p) => project_state(store, &prefix, p, size, as_of).await?,

@@ -68,10 +68,9 @@ pub async fn annual<S: EventStore>(store: &S, req: &ReportRequest) -> Result<Ann
         let year_end = LocalDate::parse(&format!("{:04}-12-31", req.year))
             .map_err(|e| RatingError::Invalid(format!("year {}: {e}", req.year)))?;
         let last = store.read_all(req.at_size - 1, 1).await?;
-        let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
         let sequenced = last
             .first()
-            .and_then(|e| LocalDate::try_from(e.recorded_at.to_offset(offset).date()).ok())
+            .and_then(|e| LocalDate::try_from(siteledger_domain::time::shanghai_date(e.recorded_at)).ok())
             .unwrap_or(year_end);
         req.as_of = Some(sequenced.min(year_end));
     }

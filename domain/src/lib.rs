@@ -26,6 +26,8 @@
 //! | [`site`] | cranes, hoists, meters, cameras, gateways, environmental policy (`crane.*`, `hoist.*`, `meter.*`, `video.*`, `gateway.*`, `env.*`) |
 //! | [`supervision`] | inspections, testing, 危大工程, BIM, coordination tasks (`inspection.*`, `testing.*`, `hazard.*`, `bim.*`, `task.*`) |
 //! | [`rating`] | star rating, credit evaluation, annual reports (`rating.*`, `credit.*`, `report.*`) |
+//! | [`time`] | China Standard Time (UTC+08:00): the one offset and the time forms every crate uses |
+//! | [`wire`] | the answer of `POST /v1/events` ([`wire::IngestResponse`]), shared by server, agent and clients |
 //! | [`stream`] | stream-name conventions (`project/<ProjectId>/…`, `registry/…`, `district/…`, `enterprise/…`) |
 //!
 //! Chinese terms and their English renderings are listed in `docs/GLOSSARY.md`.
@@ -64,6 +66,8 @@ pub mod site;
 pub mod stream;
 pub mod supervision;
 pub mod text;
+pub mod time;
+pub mod wire;
 pub mod workforce;
 
 pub use date::{DateError, LocalDate};

@@ -5,16 +5,12 @@
 
 use serde_json::{Map, Value, json};
 use time::format_description::well_known::Rfc3339;
-use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
 use crate::config::{AgentConfig, DeviceConfig};
 use crate::hj212::{Deviation, Packet, cn};
 
-/// Asia/Shanghai (no DST since 1991).
-pub const CST: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
-    Ok(o) => o,
-    Err(_) => UtcOffset::UTC,
-};
+pub use siteledger_domain::time::SHANGHAI as CST;
 
 /// A record before signing: where, what, when, and the payload.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +27,7 @@ pub struct Record {
 
 /// `YYYY-MM-DDThh:mm:ss.mmm+08:00` for `t`.
 pub fn cst_text(t: OffsetDateTime) -> String {
-    let t = t.to_offset(CST);
+    let t = siteledger_domain::time::in_shanghai(t);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+08:00",
         t.year(),

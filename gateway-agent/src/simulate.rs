@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 
 use crate::config::{DeviceConfig, DeviceKind, ParticulateUnit};
 use crate::hj212::{Decoder, Packet, encode_frame};
-use crate::record::{CST, cst_text};
+use crate::record::cst_text;
 
 /// SplitMix64: small, seeded, good enough for simulated sensors.
 #[derive(Debug, Clone)]
@@ -101,7 +101,7 @@ impl SiteWeather {
 
     /// `(pm10, pm25, tsp, noise dB(A), wind m/s, wind direction °, temperature °C, humidity %)` at `t`.
     pub fn sample(&mut self, t: OffsetDateTime) -> [f64; 8] {
-        let t = t.to_offset(CST);
+        let t = siteledger_domain::time::in_shanghai(t);
         let hour = f64::from(t.hour()) + f64::from(t.minute()) / 60.0;
         let working = (7.0..18.5).contains(&hour);
         // Morning and evening peaks (traffic, inversion), lower at noon.
@@ -142,7 +142,7 @@ fn particulate(v_ug: f64, unit: ParticulateUnit) -> String {
 }
 
 fn hj212_time(t: OffsetDateTime) -> (String, String) {
-    let t = t.to_offset(CST);
+    let t = siteledger_domain::time::in_shanghai(t);
     let dt = format!(
         "{:04}{:02}{:02}{:02}{:02}{:02}",
         t.year(),
@@ -439,7 +439,7 @@ pub async fn run_hoist(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut rng = Rng::new(seed);
-    let today = OffsetDateTime::now_utc().to_offset(CST).date();
+    let today = siteledger_domain::time::shanghai_date(OffsetDateTime::now_utc());
     post(&http, &intake, &device, "safety_gear_calibrated", json!({
         "calibrated_on": (today - time::Duration::days(120)).to_string(),
         "valid_until": (today + time::Duration::days(245)).to_string(), "certificate_no": format!("FZ-{}", rng.next_u64() % 100_000),

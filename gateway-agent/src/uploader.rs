@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
+use siteledger_domain::wire::{IngestResponse, ItemStatus};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
 use tokio::sync::watch;
@@ -44,21 +44,6 @@ impl UploadStats {
     pub fn skew_ms(&self) -> Option<i64> {
         self.skew_known.load(Ordering::Relaxed).then(|| self.clock_skew_ms.load(Ordering::Relaxed))
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct Answer {
-    results: Vec<ItemAnswer>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ItemAnswer {
-    index: usize,
-    status: String,
-    #[serde(default)]
-    code: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
 }
 
 enum Outcome {
@@ -198,7 +183,7 @@ impl Uploader {
             }
             return Outcome::Retry(format!("HTTP {status}: {}", text.chars().take(300).collect::<String>()));
         }
-        let answer: Answer = match resp.json().await {
+        let answer: IngestResponse = match resp.json().await {
             Ok(a) => a,
             Err(e) => return Outcome::Retry(format!("unreadable answer: {e}")),
         };
@@ -206,9 +191,9 @@ impl Uploader {
         let mut rejected = Vec::new();
         for r in answer.results {
             let Some(q) = items.get(r.index) else { continue };
-            match r.status.as_str() {
-                "accepted" | "duplicate" => done.push(q.seq),
-                _ => {
+            match r.status {
+                ItemStatus::Accepted | ItemStatus::Duplicate => done.push(q.seq),
+                ItemStatus::Rejected => {
                     let code = r.code.unwrap_or_default();
                     let message = r.message.unwrap_or_default();
                     tracing::error!(

@@ -21,7 +21,6 @@ use siteledger_signer::keys::{BatchItem, PublicKey, SignatureError, verify_batch
 use siteledger_signer::merkle::{Frontier, Hash, NodeId, ProofPlan};
 use siteledger_signer::note::{Checkpoint, NoteSigner, NoteVerifier};
 use siteledger_signer::{Envelope, SigningKey, UnsignedEnvelope};
-use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -649,11 +648,6 @@ enum Decided {
     Duplicate(u64),
     Rejected(Rejection),
 }
-
-const SHANGHAI: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
-    Ok(o) => o,
-    Err(_) => UtcOffset::UTC,
-};
 
 impl<S: EventStore> Sequencer<S> {
     async fn load(shared: Arc<Shared<S>>, config: LedgerConfig) -> Result<Sequencer<S>, LedgerError> {
@@ -1578,9 +1572,7 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
 
 /// RFC 3339 in Asia/Shanghai, as the ledger writes times.
 fn time_text(t: OffsetDateTime) -> String {
-    t.checked_to_offset(SHANGHAI)
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(|| "2000-01-01T00:00:00+08:00".into())
+    siteledger_domain::time::shanghai_rfc3339(t)
 }
 
 fn truncate_micros(t: OffsetDateTime) -> OffsetDateTime {

@@ -70,13 +70,12 @@ pub enum Scope {
     Nothing,
 }
 
-/// UTC+08:00 (Asia/Shanghai; China has no daylight saving time).
-pub const SHANGHAI: time::UtcOffset = time::macros::offset!(+8);
+pub use siteledger_domain::time::SHANGHAI;
 
 /// `t` in Asia/Shanghai. An instant so late in the year 9999 that its local time is beyond what `time` represents
 /// stays in its own offset: record data must never make a fold panic (`to_offset` would).
 pub(crate) fn shanghai(t: time::OffsetDateTime) -> time::OffsetDateTime {
-    t.checked_to_offset(SHANGHAI).unwrap_or(t)
+    siteledger_domain::time::in_shanghai(t)
 }
 
 /// The project id of a project-scoped stream `project/<PROJECT_ID>/…`.

@@ -6,9 +6,9 @@ use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
+use crate::Scope;
 use crate::db::{ReadDb, Sql, to_i64, to_u64};
 use crate::error::ProjectionError;
-use crate::{SHANGHAI, Scope};
 
 /// Appends the condition "the project whose id is the SQL expression `col` is visible to `scope`".
 pub(crate) fn project_visible(q: &mut Sql, scope: &Scope, col: &str) {
@@ -739,6 +739,6 @@ impl ReadDb {
 
     /// Today's date in Asia/Shanghai (for [`ReadDb::districts_overview`]).
     pub fn today() -> Date {
-        OffsetDateTime::now_utc().to_offset(SHANGHAI).date()
+        siteledger_domain::time::shanghai_date(OffsetDateTime::now_utc())
     }
 }

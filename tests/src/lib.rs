@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use siteledger_signer::sample::ChainSigner;
 use siteledger_signer::{Envelope, SigningKey};
 use time::OffsetDateTime;
-use time::macros::{format_description, offset};
+use time::macros::format_description;
 use uuid::Uuid;
 
 /// Debian's Chromium, the only browser these tests use (never a downloaded one).
@@ -182,7 +182,7 @@ pub fn credit_code(body17: &str) -> String {
 /// Now in Beijing time as a signed `occurred_at`, so "today" counts include the record.
 pub fn now_beijing() -> String {
     let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]+08:00");
-    OffsetDateTime::now_utc().to_offset(offset!(+8)).format(&fmt).unwrap_or_default()
+    OffsetDateTime::now_utc().to_offset(siteledger_domain::time::SHANGHAI).format(&fmt).unwrap_or_default()
 }
 
 fn obj(v: Value) -> Map<String, Value> {

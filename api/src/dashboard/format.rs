@@ -1,7 +1,7 @@
 //! Display helpers for the dashboard: Chinese labels for codes, money, areas and times. Pure functions; the
 //! templates escape whatever these return.
 
-use siteledger_projections::{FIXED_DISTRICTS, KeyStatus, SHANGHAI};
+use siteledger_projections::{FIXED_DISTRICTS, KeyStatus};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
@@ -21,7 +21,7 @@ pub fn time(s: &str) -> String {
     let fmt = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
     OffsetDateTime::parse(s, &Rfc3339)
         .ok()
-        .and_then(|t| t.to_offset(SHANGHAI).format(&fmt).ok())
+        .and_then(|t| siteledger_domain::time::in_shanghai(t).format(&fmt).ok())
         .unwrap_or_else(|| s.to_owned())
 }
 

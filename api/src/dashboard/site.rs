@@ -67,7 +67,7 @@ fn rule_label(rule: &str) -> String {
 fn micros_to_local(us: i64) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
         .map(|t| {
-            let l = t.to_offset(siteledger_projections::SHANGHAI);
+            let l = siteledger_domain::time::in_shanghai(t);
             format!("{}-{:02}-{:02} {:02}:{:02}", l.year(), u8::from(l.month()), l.day(), l.hour(), l.minute())
         })
         .unwrap_or_default()
@@ -117,8 +117,7 @@ struct OverviewPage {
 }
 
 fn today() -> LocalDate {
-    LocalDate::try_from(OffsetDateTime::now_utc().to_offset(siteledger_projections::SHANGHAI).date())
-        .unwrap_or(LocalDate::MIN)
+    LocalDate::try_from(siteledger_domain::time::shanghai_date(OffsetDateTime::now_utc())).unwrap_or(LocalDate::MIN)
 }
 
 async fn overview(State(state): State<AppState>, v: Viewer) -> PageResult {

@@ -19,7 +19,6 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::routing::get;
 use serde::Deserialize;
-use siteledger_projections::SHANGHAI;
 use siteledger_projections::supervision::{
     BimNodeRow, CommandDistrict, HazardRow, InspectionRow, RectificationFilter, RectificationRow, ReportGapRow,
     StopOrderRow, TaskRow, TestReportRow, UnqualifiedRow,
@@ -113,7 +112,7 @@ fn tabs(active: &str) -> Vec<Tab> {
 }
 
 fn now_text(now: OffsetDateTime) -> String {
-    let t = now.to_offset(SHANGHAI);
+    let t = siteledger_domain::time::in_shanghai(now);
     format!("{:04}-{:02}-{:02} {:02}:{:02}", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
 }
 
@@ -233,7 +232,7 @@ struct BimPage {
 }
 
 async fn bim(State(state): State<AppState>, v: Viewer) -> PageResult {
-    let today = OffsetDateTime::now_utc().to_offset(SHANGHAI).date();
+    let today = siteledger_domain::time::shanghai_date(OffsetDateTime::now_utc());
     let local = siteledger_domain::LocalDate::try_from(today).map_err(|e| v.internal(e))?;
     let rows = state.read.bim_nodes(&v.scope(), None, local).await.map_err(|e| v.internal(e))?;
     Ok(html(&BimPage {

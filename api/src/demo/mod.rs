@@ -45,7 +45,7 @@ use serde_json::{Map, Value, json};
 use siteledger_ledger::EventStore;
 use siteledger_projections::{AlarmFilter, Scope};
 use siteledger_signer::{Envelope, SigningKey};
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 use tokio::sync::watch;
 
 use crate::auth::Role;
@@ -464,14 +464,9 @@ impl Gaps {
     }
 }
 
-const CST: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
-    Ok(o) => o,
-    Err(_) => UtcOffset::UTC,
-};
-
 /// `YYYY-MM-DDThh:mm:ss+08:00`.
 fn cst_text(t: OffsetDateTime) -> String {
-    let t = t.to_offset(CST);
+    let t = siteledger_domain::time::in_shanghai(t);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+08:00",
         t.year(),
@@ -545,7 +540,7 @@ impl Producer {
     /// The next reading and any alarm it raises or clears, signed.
     fn next_envelopes(&mut self) -> Result<Vec<Envelope>, siteledger_signer::envelope::EnvelopeError> {
         let now = OffsetDateTime::now_utc();
-        let local = now.to_offset(CST);
+        let local = siteledger_domain::time::in_shanghai(now);
         let hour = f64::from(local.hour()) + f64::from(local.minute()) / 60.0 + f64::from(local.second()) / 3600.0;
         let at = cst_text(now);
         let ms = u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);

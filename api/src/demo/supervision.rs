@@ -275,7 +275,7 @@ fn days(n: f64) -> time::Duration {
 fn history(a: &mut Actors, projects: &[Parties], now: OffsetDateTime) -> anyhow::Result<Vec<Envelope>> {
     let mut out = Vec::new();
     let t = |d: f64| now - days(d);
-    let year = now.to_offset(super::CST).year();
+    let year = siteledger_domain::time::in_shanghai(now).year();
     let lab_code = a.lab_code.clone();
     let mut report_seq: i64 = 101;
     let mut hash = SplitMix64::derive(0xB1A5, 7);
@@ -507,7 +507,7 @@ fn history(a: &mut Actors, projects: &[Parties], now: OffsetDateTime) -> anyhow:
                     "project_id": pid, "model_id": "STRU", "version": v, "sha256": hex(&mut hash), "format": "ifc", "file_name": format!("{}-结构-v{v}.ifc", p.id),
                 }))?);
             }
-            let date = |dd: f64| (now - days(dd)).to_offset(super::CST).date().to_string();
+            let date = |dd: f64| siteledger_domain::time::shanghai_date(now - days(dd)).to_string();
             let nodes = [
                 ("JD-01", "基础及地下室结构", 40.0_f64, 20.0_f64, Some((40.0_f64, Some(21.0_f64)))),
                 ("JD-02", "主体结构1-3层", 20.0, 8.0, Some((19.0, Some(4.0)))),

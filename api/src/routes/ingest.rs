@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use siteledger_ledger::IngestOutcome;
 use siteledger_signer::batch;
@@ -34,50 +34,7 @@ pub enum IngestRequest {
     },
 }
 
-/// The answer for one item, in request order.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ItemResult {
-    /// Index in the request.
-    pub index: usize,
-    /// `accepted`, `duplicate` or `rejected`.
-    pub status: &'static str,
-    /// Log position (accepted and duplicate).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub position: Option<u64>,
-    /// Event id, when the envelope could be read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_id: Option<String>,
-    /// Stable rejection code (rejected only), e.g. `bad_signature`, `chain_mismatch`, `malformed`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    /// What is wrong and what to do (rejected only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-/// The response: per-item results and totals.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct IngestResponse {
-    /// Newly appended.
-    pub accepted: usize,
-    /// Already in the log.
-    pub duplicates: usize,
-    /// Refused (the others are unaffected).
-    pub rejected: usize,
-    /// One entry per request item.
-    pub results: Vec<ItemResult>,
-}
-
-fn rejected(index: usize, event_id: Option<String>, code: &str, message: String) -> ItemResult {
-    ItemResult {
-        index,
-        status: "rejected",
-        position: None,
-        event_id,
-        code: Some(code.to_owned()),
-        message: Some(message),
-    }
-}
+pub use siteledger_domain::wire::{IngestResponse, ItemResult};
 
 /// Submit signed records.
 #[utoipa::path(
@@ -140,7 +97,7 @@ pub async fn ingest(
                 if let Some(bound) = principal.signer_binding()
                     && env.signer().to_string() != bound
                 {
-                    results.push(Some(rejected(
+                    results.push(Some(ItemResult::rejected(
                         index,
                         Some(env.id().to_string()),
                         "forbidden_signer",
@@ -155,41 +112,21 @@ pub async fn ingest(
                 slots.push(index);
                 envelopes.push(env);
             }
-            Err(e) => results.push(Some(rejected(index, item.id_hint, "malformed", e.to_string()))),
+            Err(e) => results.push(Some(ItemResult::rejected(index, item.id_hint, "malformed", e.to_string()))),
         }
     }
     let ids: Vec<String> = envelopes.iter().map(|e| e.id().to_string()).collect();
     let outcomes = state.ledger.ingest(envelopes).await?;
     for ((slot, outcome), id) in slots.into_iter().zip(outcomes).zip(ids) {
         results[slot] = Some(match outcome {
-            IngestOutcome::Accepted { position } => ItemResult {
-                index: slot,
-                status: "accepted",
-                position: Some(position),
-                event_id: Some(id),
-                code: None,
-                message: None,
-            },
-            IngestOutcome::Duplicate { position } => ItemResult {
-                index: slot,
-                status: "duplicate",
-                position: Some(position),
-                event_id: Some(id),
-                code: None,
-                message: None,
-            },
-            IngestOutcome::Rejected(r) => rejected(slot, Some(id), r.code(), r.to_string()),
+            IngestOutcome::Accepted { position } => ItemResult::stored(slot, id, position, false),
+            IngestOutcome::Duplicate { position } => ItemResult::stored(slot, id, position, true),
+            IngestOutcome::Rejected(r) => ItemResult::rejected(slot, Some(id), r.code(), r.to_string()),
         });
     }
     let results: Vec<ItemResult> = results.into_iter().flatten().collect();
-    let count = |s: &str| results.iter().filter(|r| r.status == s).count();
     state.metrics.record_ingest(&results);
-    Ok(Json(IngestResponse {
-        accepted: count("accepted"),
-        duplicates: count("duplicate"),
-        rejected: count("rejected"),
-        results,
-    }))
+    Ok(Json(IngestResponse::new(results)))
 }
 
 /// What axum's `Json` extractor accepts: `application/json` or `application/<anything>+json`, parameters allowed.

@@ -54,7 +54,7 @@ fn micros(t: OffsetDateTime) -> i64 {
 }
 
 fn today(now: OffsetDateTime) -> LocalDate {
-    LocalDate::try_from(now.to_offset(siteledger_projections::SHANGHAI).date()).unwrap_or(LocalDate::MIN)
+    LocalDate::try_from(siteledger_domain::time::shanghai_date(now)).unwrap_or(LocalDate::MIN)
 }
 
 fn not_found(id: &str) -> ApiError {

@@ -236,7 +236,7 @@ pub async fn bim_nodes(
     principal: Principal,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let today = q.now()?.to_offset(siteledger_projections::SHANGHAI).date();
+    let today = siteledger_domain::time::shanghai_date(q.now()?);
     let today = siteledger_domain::LocalDate::try_from(today).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let rows = state.read.bim_nodes(&principal.scope(), q.project.as_deref(), today).await?;
     answer(&rows, q.csv()?, "bim-nodes")

@@ -70,7 +70,7 @@ fn accessor(p: &Principal) -> Result<Accessor, ApiError> {
 }
 
 fn today_shanghai() -> LocalDate {
-    let now = time::OffsetDateTime::now_utc().to_offset(siteledger_projections::SHANGHAI).date();
+    let now = siteledger_domain::time::shanghai_date(time::OffsetDateTime::now_utc());
     LocalDate::try_from(now).unwrap_or(LocalDate::MIN)
 }
 

@@ -38,7 +38,7 @@ pub fn enrollment(key: &SigningKey, log_origin: &str) -> KeyEnrollment {
 
 /// `now` in Asia/Shanghai, RFC 3339, whole seconds.
 fn now_text() -> String {
-    let now = time::OffsetDateTime::now_utc().to_offset(siteledger_projections::SHANGHAI);
+    let now = siteledger_domain::time::in_shanghai(time::OffsetDateTime::now_utc());
     now.replace_nanosecond(0).unwrap_or(now).format(&Rfc3339).unwrap_or_default()
 }
 

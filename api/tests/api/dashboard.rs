@@ -7,7 +7,7 @@ use siteledger_api::auth::Role;
 use siteledger_signer::Envelope;
 use siteledger_signer::sample::ChainSigner;
 use time::OffsetDateTime;
-use time::macros::{format_description, offset};
+use time::macros::format_description;
 
 use crate::helpers::{TestApp, new_id, obj};
 use crate::world::{self, HAISHU, YINZHOU, alarm, reading};
@@ -15,7 +15,7 @@ use crate::world::{self, HAISHU, YINZHOU, alarm, reading};
 /// Now in Beijing time, as a signed `occurred_at` (so "today" counts see it).
 fn now_beijing() -> String {
     let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]+08:00");
-    OffsetDateTime::now_utc().to_offset(offset!(+8)).format(&fmt).expect("format")
+    OffsetDateTime::now_utc().to_offset(siteledger_domain::time::SHANGHAI).format(&fmt).expect("format")
 }
 
 fn reading_now(gw: &mut ChainSigner, project: &str) -> Envelope {

@@ -382,7 +382,7 @@ async fn http_endpoints_compute_from_the_log_and_respect_scopes() {
 /// A violation alarm on `project` yesterday (so its credit record is effective today), signed by its gateway.
 fn violation(gw: &mut ChainSigner, project: &str, n: u64) -> Envelope {
     let yesterday = (time::OffsetDateTime::now_utc() - time::Duration::days(1))
-        .to_offset(time::UtcOffset::from_hms(8, 0, 0).expect("offset"))
+        .to_offset(siteledger_domain::time::SHANGHAI)
         .replace_nanosecond(0)
         .expect("ns")
         .format(&time::format_description::well_known::Rfc3339)

@@ -162,7 +162,7 @@ fn sign(s: &mut ChainSigner, stream: &str, kind: &str, at: &str, payload: serde_
 /// An RFC 3339 time `days` days before now, in Asia/Shanghai (records that must count "today").
 pub fn days_ago(days: i64) -> String {
     (time::OffsetDateTime::now_utc() - time::Duration::days(days))
-        .to_offset(time::UtcOffset::from_hms(8, 0, 0).expect("offset"))
+        .to_offset(siteledger_domain::time::SHANGHAI)
         .replace_nanosecond(0)
         .expect("ns")
         .format(&time::format_description::well_known::Rfc3339)

@@ -48,9 +48,7 @@ pub struct LogRecord<'a> {
 
 /// The Asia/Shanghai calendar day of an RFC 3339 time.
 pub fn shanghai_day(rfc3339: &str) -> Option<LocalDate> {
-    let t = OffsetDateTime::parse(rfc3339, &Rfc3339).ok()?;
-    let offset = time::UtcOffset::from_hms(8, 0, 0).ok()?;
-    LocalDate::try_from(t.checked_to_offset(offset)?.date()).ok()
+    crate::time::shanghai_day(rfc3339)
 }
 
 /// The instant of an RFC 3339 time, in seconds since the epoch.

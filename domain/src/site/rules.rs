@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use time::{Date, Duration, Month, OffsetDateTime};
 
 use super::policy::{CranePolicy, EnvPolicy};
-use super::types::{SHANGHAI, Timestamp};
+use super::types::Timestamp;
 use crate::date::LocalDate;
 use crate::quantity::Decimal;
 
@@ -104,7 +104,7 @@ pub fn is_night_minute(policy: &EnvPolicy, minute: u16) -> bool {
 }
 
 fn local_minute(at: OffsetDateTime) -> u16 {
-    let l = at.checked_to_offset(SHANGHAI).unwrap_or(at);
+    let l = crate::time::in_shanghai(at);
     u16::from(l.hour()) * 60 + u16::from(l.minute())
 }
 
@@ -116,7 +116,7 @@ pub fn is_night(policy: &EnvPolicy, at: OffsetDateTime) -> bool {
 /// The start of the `minutes`-long window holding `at`, windows aligned on local (Asia/Shanghai) midnight.
 pub fn window_start(at: OffsetDateTime, minutes: u16) -> OffsetDateTime {
     // Checked: record data must not panic (an instant late on 9999-12-31 UTC keeps its own offset).
-    let l = at.checked_to_offset(SHANGHAI).unwrap_or(at);
+    let l = crate::time::in_shanghai(at);
     let midnight = l.replace_time(time::Time::MIDNIGHT);
     let since = (l - midnight).whole_minutes();
     let w = i64::from(minutes.max(1));

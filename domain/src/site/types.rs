@@ -7,14 +7,10 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use time::{OffsetDateTime, UtcOffset};
 
-/// Asia/Shanghai: UTC+08:00 all year (no daylight saving since 1991).
-pub const SHANGHAI: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
-    Ok(o) => o,
-    Err(_) => UtcOffset::UTC,
-};
+pub use crate::time::SHANGHAI;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Timestamp
@@ -46,7 +42,7 @@ impl Timestamp {
     /// The timestamp of an instant, written in Asia/Shanghai time (`2026-11-24T10:15:00+08:00`).
     pub fn from_instant(at: OffsetDateTime) -> Self {
         // Checked: an instant late on 9999-12-31 UTC has no local time in year 9999; it keeps its own offset.
-        let local = at.checked_to_offset(SHANGHAI).unwrap_or(at);
+        let local = crate::time::in_shanghai(at);
         let text = local.format(&Rfc3339).unwrap_or_default();
         Self { text, at: local }
     }
@@ -64,7 +60,7 @@ impl Timestamp {
     /// The instant in Asia/Shanghai local time.
     pub fn local(&self) -> OffsetDateTime {
         // Checked: record data must not panic (an instant late on 9999-12-31 UTC keeps its own offset).
-        self.at.checked_to_offset(SHANGHAI).unwrap_or(self.at)
+        crate::time::in_shanghai(self.at)
     }
 
     /// Microseconds since the Unix epoch.

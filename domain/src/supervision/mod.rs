@@ -355,8 +355,7 @@ pub fn unix_of(rfc3339: &str) -> i64 {
 
 /// The calendar year in China (UTC+08:00) of an RFC 3339 instant.
 pub fn year_in_china(rfc3339: &str) -> Option<i32> {
-    let offset = time::UtcOffset::from_hms(8, 0, 0).ok()?;
-    OffsetDateTime::parse(rfc3339, &Rfc3339).ok().and_then(|t| t.checked_to_offset(offset)).map(|t| t.year())
+    crate::time::year_in_china(rfc3339)
 }
 
 /// A whole number within `1..=max`, as JSON integer (hours, counts, versions, sequence numbers).
