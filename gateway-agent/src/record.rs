@@ -127,15 +127,12 @@ pub fn deviation_token(d: &Deviation) -> String {
 
 /// The contract's unit of a factor code, and how many decimal places to shift a value sent by `device`.
 fn unit_of(code: &str, device: &DeviceConfig) -> (Option<&'static str>, i32) {
-    match code {
-        c if c.starts_with("a34") => (Some("ug/m3"), device.particulate_unit.shift_to_ug()),
-        "LA" | "Leq" | "L5" | "L10" | "L50" | "L90" | "L95" | "Ldn" | "Ld" | "Ln" | "LMx" | "LMn" => (Some("dB(A)"), 0),
-        "a01007" => (Some("m/s"), 0),
-        "a01001" => (Some("Cel"), 0),
-        "a01002" => (Some("%"), 0),
-        "a01006" => (Some("kPa"), 0),
-        "a01008" => (Some("deg"), 0),
-        _ => (None, 0),
+    match siteledger_domain::site::factors::factor(code) {
+        Some(f) if f.particulate => (Some(f.unit), device.particulate_unit.shift_to_ug()),
+        Some(f) => (Some(f.unit), 0),
+        // Other a34 codes are particulates too (the standard's family): the device's unit applies.
+        None if code.starts_with("a34") => (Some("ug/m3"), device.particulate_unit.shift_to_ug()),
+        None => (None, 0),
     }
 }
 

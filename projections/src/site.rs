@@ -470,16 +470,7 @@ struct EnvValue {
 }
 
 fn metric_of(code: &str) -> Option<&'static str> {
-    Some(match code {
-        "a34002" => "pm10",
-        "a34004" => "pm25",
-        "a34001" => "tsp",
-        "LA" | "Leq" => "noise",
-        "a01007" => "wind",
-        "a01001" => "temperature",
-        "a01002" => "humidity",
-        _ => return None,
-    })
+    siteledger_domain::site::factors::metric_of(code).map(|m| m.as_str())
 }
 
 /// Folds `events` (consecutive, this projection's checkpoint first) into the tables, inside the batch's

@@ -4,6 +4,7 @@
 //!
 //! | module | what |
 //! |---|---|
+//! | [`factors`] | the HJ 212 factor codes of a site (附录 B): unit, particulate, which series they feed |
 //! | [`types`] | value types: [`Timestamp`], [`OperatorRef`], HJ 212 tokens, [`CameraId`], coded enums |
 //! | [`payload`] | one payload struct per device kind, and their schemas |
 //! | [`policy`] | `env.policy.v1`, `crane.policy.v1`: versioned thresholds per jurisdiction, [`policy::PolicyBook`] |
@@ -15,6 +16,7 @@
 //! non-bureau key or for another district, a policy version that does not increase. Exceedances are not
 //! refusals: the projections derive alarms from readings and the policy in force at the reading's time.
 
+pub mod factors;
 pub mod payload;
 pub mod policy;
 pub mod rules;
