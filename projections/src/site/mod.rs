@@ -46,7 +46,8 @@ pub(crate) use self::schema::{DDL, TABLES};
 /// Name in `projection_checkpoints`.
 pub(crate) const NAME: &str = "site";
 /// Code version: bump it when the fold or the tables change; the tables are re-created and refolded.
-pub(crate) const VERSION: i64 = 3;
+/// 4: a day's water consumption was added to the electricity of the same device and day; refold the rows.
+pub(crate) const VERSION: i64 = 4;
 
 /// How a policy is named in rows: `default`, or `<jurisdiction>#v<version>`.
 fn policy_label(jurisdiction: &str, version: u32, default: bool) -> String {

@@ -261,13 +261,14 @@ fn other_records(l: &mut Log) {
     l.push("gateway-GW-A", "gateway.heartbeat.v1", &at("11:00"), hb);
 }
 
-/// The rules project: registry and policies, then every record of the rules above.
-async fn rules_log() -> (Ledger<SqliteStore>, tempfile::TempDir) {
+/// The rules project registered (with its gateway key, 鄞州's env policy and the city's crane policy, both from
+/// noon on 1 March), and the gateway's signer to record its devices.
+async fn rules_project() -> (Ledger<SqliteStore>, Log, tempfile::TempDir) {
     let reg = "2026-02-01T09:00:00+08:00";
     let (ledger, mut city, dir) = rooted_ledger_at(reg, &TestClock::at(datetime!(2026-03-02 09:00:00 +08:00))).await;
     let gw = ChainSigner::new(SigningKey::from_seed(&[0x65; 32]));
     let subject = format!("project/{PID}/gateway/GW-A");
-    let mut batch = vec![
+    let batch = vec![
         sign(&mut city, "registry/keys", KEY_ENROLLED_KIND, reg, enrollment(gw.key.public(), &subject, "gateway")),
         sign(
             &mut city,
@@ -306,8 +307,13 @@ async fn rules_log() -> (Ledger<SqliteStore>, tempfile::TempDir) {
                    "safety_gear_valid_months": 6, "drop_test_interval_months": 2}),
         ),
     ];
-    accepted(&ledger.ingest(std::mem::take(&mut batch)).await.expect("registry"));
-    let mut l = Log { gw, out: Vec::new() };
+    accepted(&ledger.ingest(batch).await.expect("registry"));
+    (ledger, Log { gw, out: Vec::new() }, dir)
+}
+
+/// The rules project with every record of the rules above.
+async fn rules_log() -> (Ledger<SqliteStore>, tempfile::TempDir) {
+    let (ledger, mut l, dir) = rules_project().await;
     env_records(&mut l);
     crane_records(&mut l);
     hoist_records(&mut l);
@@ -393,4 +399,22 @@ async fn site_rows_match_the_snapshot_taken_before_the_alarm_rules_moved_to_doma
     let mut one = Map::new();
     one.insert("rules".into(), folded(&rules, true).await);
     assert_same("rules", &Value::Object(one), &want);
+}
+
+#[tokio::test]
+async fn water_consumption_is_not_added_to_the_electricity_of_the_same_day() {
+    let (ledger, mut l, _dir) = rules_project().await;
+    l.meter("electricity", &at("08:00"), "100", None);
+    l.meter("electricity", &at("09:00"), "110", None);
+    l.meter("water", &at("08:00"), "5", None);
+    l.meter("water", &at("09:00"), "7", None);
+    l.meter("water", &at("10:00"), "7.5", None);
+    accepted(&ledger.ingest(l.out).await.expect("meters"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = ReadDb::open(&sqlite_url(&dir)).await.expect("read db");
+    catch_up(&ledger, &db).await.expect("catch up");
+    let p = super::page(&db, &siteledger_projections::Scope::All, PID).await.expect("visible");
+    let days: Vec<_> =
+        p.meter_days.iter().map(|d| (d.meter.as_str(), d.day.as_str(), d.consumption.as_str(), d.readings)).collect();
+    assert_eq!(days, vec![("electricity", "2026-03-01", "10", 1), ("water", "2026-03-01", "2.5", 2)]);
 }

@@ -67,15 +67,19 @@ pub(super) async fn reading(tx: &mut Tx, b: &mut Batch, rec: &Rec<'_>, m: &Meter
     Ok(())
 }
 
-/// Adds a reading's consumption to its local day.
+/// Adds a reading's consumption to its meter's local day (a device's electricity and water are separate series).
 async fn add_consumption(tx: &mut Tx, m: &MeterReading, c: &Decimal, day: String) -> Result<(), sqlx::Error> {
     let (project, device) = (m.project_id.as_str(), m.device_id.as_str());
     let existing: Option<(String,)> = tx
         .fetch_optional(
-            &Sql::new("SELECT consumption FROM site_meter_days WHERE project_id = ? AND device_id = ? AND day = ?")
-                .arg(project)
-                .arg(device)
-                .arg(day.clone()),
+            &Sql::new(
+                "SELECT consumption FROM site_meter_days WHERE project_id = ? AND device_id = ? AND meter = ? \
+                 AND day = ?",
+            )
+            .arg(project)
+            .arg(device)
+            .arg(m.meter.as_str())
+            .arg(day.clone()),
         )
         .await?;
     let sum = existing
