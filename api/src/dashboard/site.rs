@@ -17,6 +17,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use siteledger_domain::LocalDate;
+use siteledger_domain::site::alarms::{AlarmLevel, AlarmRule};
 use siteledger_projections::site::{SiteAlarmRow, SiteOverviewRow, SiteProject, ThresholdsRow, WindowRow};
 use time::OffsetDateTime;
 
@@ -30,38 +31,6 @@ pub fn routes() -> Router<AppState> {
         .route("/site", get(overview))
         .route("/site/districts/{code}", get(district))
         .route("/site/projects/{id}", get(project))
-}
-
-fn rule_label(rule: &str) -> String {
-    let fixed = match rule {
-        "env_noise" => "噪声超标",
-        "env_pm10" => "PM10 超标",
-        "crane_moment" => "力矩/起重量",
-        "crane_wind" => "风速停机",
-        "crane_operator" => "未持证/未打卡操作",
-        "crane_cycle_operator" => "工作循环无有效操作员",
-        "crane_cycle_moment" => "工作循环超力矩",
-        "crane_cutoff" => "控制回路断电",
-        "hoist_load" => "升降机超载",
-        "hoist_wind" => "升降机风速停机",
-        "hoist_operator" => "升降机未持证操作",
-        "hoist_drop_test_failed" => "坠落试验未通过",
-        "hoist_calibration" => "防坠安全器标定过期",
-        "hoist_drop_test" => "坠落试验逾期",
-        "meter_decrease" => "表计读数下降",
-        "meter_leakage" => "漏电流超限",
-        _ => "",
-    };
-    if !fixed.is_empty() {
-        return fixed.to_owned();
-    }
-    if let Some(code) = rule.strip_prefix("crane_device_") {
-        return format!("黑匣子报警 {code}");
-    }
-    if rule.starts_with("video_alarm") {
-        return "视频报警".to_owned();
-    }
-    rule.to_owned()
 }
 
 fn micros_to_local(us: i64) -> String {
@@ -90,10 +59,10 @@ struct AlarmLine {
 fn alarm_line(a: &SiteAlarmRow) -> AlarmLine {
     AlarmLine {
         project_id: a.project_id.clone(),
-        rule: rule_label(&a.rule),
+        rule: AlarmRule::label_of(&a.rule),
         device: a.device_id.clone(),
         level: format::alarm_level(&a.level),
-        level_class: if a.level == "violation" { "bad" } else { "warn" },
+        level_class: if AlarmLevel::parse(&a.level) == Some(AlarmLevel::Violation) { "bad" } else { "warn" },
         message: a.message.clone(),
         at: micros_to_local(a.at_us),
         open: a.is_open(),
@@ -574,6 +543,38 @@ mod tests {
             moment_violation: "100".into(),
             wind_stop: "12".into(),
             leakage: "30".into(),
+        }
+    }
+
+    #[test]
+    fn alarm_lines_name_each_rule_by_its_domain_label() {
+        let row = |rule: &str, level: &str| SiteAlarmRow {
+            alarm_key: format!("P:{rule}:D@1"),
+            project_id: "P".into(),
+            district: "330212".into(),
+            device_id: "D".into(),
+            rule: rule.into(),
+            level: level.into(),
+            message: "m".into(),
+            value: None,
+            threshold: None,
+            at_us: 0,
+            day: "1970-01-01".into(),
+            open: 1,
+            cleared_us: None,
+            cleared_event_id: None,
+            samples: 1,
+            event_ids: "[]".into(),
+        };
+        for (rule, level, label, class) in [
+            (AlarmRule::EnvNoise.code(), "violation", "噪声超标", "bad"),
+            (AlarmRule::HoistDropTest.code(), "violation", "坠落试验逾期", "bad"),
+            (AlarmRule::CraneDevice(71).code(), "warning", "黑匣子报警 71", "warn"),
+            (AlarmRule::VideoAlarm { method: 5, alarm_type: 2 }.code(), "warning", "视频报警", "warn"),
+            ("not_a_rule".to_owned(), "violation", "not_a_rule", "bad"),
+        ] {
+            let line = alarm_line(&row(&rule, level));
+            assert_eq!((line.rule.as_str(), line.level_class), (label, class), "{rule}");
         }
     }
 

@@ -4,6 +4,7 @@
 //!
 //! | module | what |
 //! |---|---|
+//! | [`alarms`] | derived alarms: the rule table (code, label, levels, citation) and pure evaluators over readings |
 //! | [`factors`] | the HJ 212 factor codes of a site (附录 B): unit, particulate, which series they feed |
 //! | [`types`] | value types: [`Timestamp`], [`OperatorRef`], HJ 212 tokens, [`CameraId`], coded enums |
 //! | [`payload`] | one payload struct per device kind, and their schemas |
@@ -16,6 +17,7 @@
 //! non-bureau key or for another district, a policy version that does not increase. Exceedances are not
 //! refusals: the projections derive alarms from readings and the policy in force at the reading's time.
 
+pub mod alarms;
 pub mod factors;
 pub mod payload;
 pub mod policy;

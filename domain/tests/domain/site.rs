@@ -753,3 +753,6 @@ mod props {
         }
     }
 }
+
+#[path = "site_alarms.rs"]
+mod alarms;

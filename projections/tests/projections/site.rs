@@ -433,3 +433,6 @@ async fn site_folds_identically_on_postgres() {
         lite.site_overview(&Scope::All, "2026-03-01").await.expect("lite")
     );
 }
+
+#[path = "site_log.rs"]
+mod site_log;

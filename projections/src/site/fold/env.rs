@@ -1,0 +1,198 @@
+//! 扬尘噪声: HJ 212 data packets and the older dust/noise readings into readings, latest values and windows; each
+//! window is judged again (`domain::site::alarms::judge_window`) as its readings arrive.
+
+use siteledger_domain::iot::DustNoiseReading;
+use siteledger_domain::quantity::Decimal;
+use siteledger_domain::site::alarms::{self, WindowReading};
+use siteledger_domain::site::factors::{Metric, metric_of};
+use siteledger_domain::site::rules::window_start;
+use siteledger_domain::site::{DataCn, Hj212Data, Timestamp};
+use time::OffsetDateTime;
+
+use super::store::{self, Place};
+use super::{Batch, Rec, from_micros, micros, upsert_device};
+use crate::db::{Sql, Tx, to_i64};
+
+/// One value of an environmental metric.
+struct EnvValue {
+    metric: Metric,
+    value: Decimal,
+    counts: bool,
+    flag: Option<String>,
+}
+
+/// `env.dust_noise.reading.v1`: PM10, PM2.5 and noise as real-time data at the envelope's `occurred_at`.
+pub(super) async fn dust_noise(
+    tx: &mut Tx,
+    b: &mut Batch,
+    rec: &Rec<'_>,
+    r: &DustNoiseReading,
+) -> Result<(), sqlx::Error> {
+    let values = vec![
+        EnvValue { metric: Metric::Pm10, value: r.pm10_ug_m3.clone(), counts: true, flag: None },
+        EnvValue { metric: Metric::Pm25, value: r.pm25_ug_m3.clone(), counts: true, flag: None },
+        EnvValue { metric: Metric::Noise, value: r.noise_db_a.clone(), counts: true, flag: None },
+    ];
+    let at = Timestamp::parse(rec.occurred_at).map_or_else(|_| from_micros(rec.occurred_us), |t| t.instant());
+    let (project, device) = (r.project_id.as_str(), r.device_id.as_str());
+    fold_values(tx, b, rec, (project, device), DataCn::RealTime, at, values).await
+}
+
+/// `env.hj212.data.v1`: the values of the factors that feed a series (status packets carry none), and the
+/// monitor's latest packet.
+pub(super) async fn hj212(tx: &mut Tx, b: &mut Batch, rec: &Rec<'_>, d: &Hj212Data) -> Result<(), sqlx::Error> {
+    let (project, device) = (d.project_id.as_str(), d.device_id.as_str());
+    if d.cn != DataCn::Status {
+        let values = d
+            .items
+            .iter()
+            .filter_map(|i| {
+                Some(EnvValue {
+                    metric: metric_of(i.code.as_str())?,
+                    value: i.value()?.clone(),
+                    counts: i.counts(),
+                    flag: i.flag.as_ref().map(ToString::to_string),
+                })
+            })
+            .collect();
+        fold_values(tx, b, rec, (project, device), d.cn, d.data_time.instant(), values).await?;
+    }
+    let mut latest = serde_json::Map::new();
+    latest.insert("cn".into(), d.cn.as_str().into());
+    latest.insert("deviations".into(), d.deviations.len().into());
+    upsert_device(tx, project, device, "env", &latest, micros(d.data_time.instant()), &rec.event_id).await
+}
+
+async fn fold_values(
+    tx: &mut Tx,
+    b: &mut Batch,
+    rec: &Rec<'_>,
+    (project, device): (&str, &str),
+    cn: DataCn,
+    at: OffsetDateTime,
+    values: Vec<EnvValue>,
+) -> Result<(), sqlx::Error> {
+    let district = b.district(tx, project).await?;
+    let place = Place { project, district: &district, device };
+    let at_us = micros(at);
+    let at_text = Timestamp::from_instant(at).as_str().to_owned();
+    for v in values {
+        let metric = v.metric.as_str();
+        tx.execute(
+            &Sql::new(
+                "INSERT INTO site_readings (event_id, metric, project_id, device_id, cn, at_us, value, counts, position) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, metric) DO NOTHING",
+            )
+            .arg(rec.event_id.clone())
+            .arg(metric)
+            .arg(project)
+            .arg(device)
+            .arg(cn.as_str())
+            .arg(at_us)
+            .arg(v.value.as_str())
+            .arg(v.counts)
+            .arg(rec.position),
+        )
+        .await?;
+        tx.execute(
+            &Sql::new(
+                "INSERT INTO site_latest (project_id, device_id, metric, at_us, at, value, flag, event_id) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, device_id, metric) DO UPDATE SET \
+                 at_us = excluded.at_us, at = excluded.at, value = excluded.value, flag = excluded.flag, \
+                 event_id = excluded.event_id WHERE excluded.at_us >= site_latest.at_us",
+            )
+            .arg(project)
+            .arg(device)
+            .arg(metric)
+            .arg(at_us)
+            .arg(at_text.clone())
+            .arg(v.value.as_str())
+            .arg(v.flag.clone())
+            .arg(rec.event_id.clone()),
+        )
+        .await?;
+        if v.counts && alarms::windowed(v.metric) {
+            judge_window(tx, b, rec, &place, v.metric, at).await?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct ReadingRow {
+    value: String,
+    cn: String,
+    event_id: String,
+}
+
+impl ReadingRow {
+    /// The stored reading, typed again (the row holds what a typed record wrote).
+    fn reading(self) -> Option<WindowReading> {
+        let cn = [DataCn::RealTime, DataCn::Minute, DataCn::Hourly, DataCn::Daily, DataCn::Status]
+            .into_iter()
+            .find(|c| c.as_str() == self.cn)?;
+        Some(WindowReading { value: Decimal::parse(&self.value).ok()?, cn, event_id: self.event_id })
+    }
+}
+
+/// Judges the window of `metric` holding `at` on its counting readings and stores the window and its alarm (or
+/// removes the alarm when the window is back in the normal band).
+async fn judge_window(
+    tx: &mut Tx,
+    b: &Batch,
+    rec: &Rec<'_>,
+    place: &Place<'_>,
+    metric: Metric,
+    at: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    let (policy, label) = b.env_at(place.district, at);
+    let minutes = alarms::window_minutes(policy, metric);
+    let start = window_start(at, minutes);
+    let start_us = micros(start);
+    let end_us = start_us.saturating_add(i64::from(minutes) * 60_000_000);
+    let rows: Vec<ReadingRow> = tx
+        .fetch_all(
+            &Sql::new(
+                "SELECT value, cn, event_id FROM site_readings WHERE project_id = ? AND device_id = ? AND metric = ? \
+                 AND at_us >= ? AND at_us < ? AND counts = 1 ORDER BY at_us, event_id",
+            )
+            .arg(place.project)
+            .arg(place.device)
+            .arg(metric.as_str())
+            .arg(start_us)
+            .arg(end_us),
+        )
+        .await?;
+    let readings: Vec<WindowReading> = rows.into_iter().filter_map(ReadingRow::reading).collect();
+    let Some(j) = alarms::judge_window(policy, metric, start, &readings) else { return Ok(()) };
+    tx.execute(
+        &Sql::new(
+            "INSERT INTO site_windows (project_id, district, device_id, metric, window_start_us, window_min, value, \
+             readings, band, limit_value, warn_value, night, policy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (project_id, device_id, metric, window_start_us) DO UPDATE SET value = excluded.value, \
+             readings = excluded.readings, band = excluded.band, limit_value = excluded.limit_value, \
+             warn_value = excluded.warn_value, night = excluded.night, policy = excluded.policy, \
+             window_min = excluded.window_min, district = excluded.district",
+        )
+        .arg(place.project)
+        .arg(place.district)
+        .arg(place.device)
+        .arg(metric.as_str())
+        .arg(start_us)
+        .arg(i64::from(minutes))
+        .arg(j.value.as_str())
+        .arg(to_i64(j.readings as u64))
+        .arg(j.band.as_str())
+        .arg(j.limit.as_ref().map(ToString::to_string))
+        .arg(j.warn.as_ref().map(ToString::to_string))
+        .arg(j.night)
+        .arg(label),
+    )
+    .await?;
+    let Some(rule) = alarms::window_rule(metric) else { return Ok(()) };
+    let key = format!("{}@{start_us}", store::base(place, rule));
+    match &j.alarm {
+        Some(a) => store::put(tx, &key, place, a, start_us, rec.position).await,
+        None => store::remove(tx, &key).await,
+    }
+}

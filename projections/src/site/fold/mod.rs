@@ -1,0 +1,240 @@
+//! The `site` fold: a batch of records into the site tables, each record by its sub-kind (`env`, `crane`,
+//! `hoist`, `meter`, `video`, `gateway`), storing what `siteledger_domain::site::alarms` decides (`store`).
+//!
+//! The fold sees a record as its typed event ([`typed_event`], the one place a payload is parsed) and a [`Rec`]
+//! (event id, position, `occurred_at`); it loads per batch the policies and project districts ([`Batch`]).
+
+mod crane;
+mod env;
+mod gateway;
+mod hoist;
+mod meter;
+mod store;
+mod video;
+
+use std::collections::HashMap;
+
+use siteledger_domain::site::rules::OperatorSession;
+use siteledger_domain::site::{CranePolicy, EnvPolicy, PolicyBook, SiteEvent};
+use siteledger_domain::{DistrictCode, DomainEvent, LocalDate};
+use time::OffsetDateTime;
+
+use super::{policy_books, policy_label};
+use crate::db::{Sql, Tx};
+use crate::fold::Prepared;
+
+fn micros(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(0)
+}
+
+fn from_micros(us: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn local_day(us: i64) -> String {
+    crate::shanghai(from_micros(us)).date().to_string()
+}
+
+/// What the fold uses of a record besides its typed event.
+struct Rec<'a> {
+    /// Event id.
+    event_id: String,
+    /// Log position.
+    position: u64,
+    /// `occurred_at` as signed.
+    occurred_at: &'a str,
+    /// `occurred_at` in µs since the epoch.
+    occurred_us: i64,
+}
+
+/// Whether this projection folds records of `kind`.
+fn wanted(kind: &str) -> bool {
+    kind == siteledger_domain::iot::DUST_NOISE_READING || siteledger_domain::site::KINDS.contains(&kind)
+}
+
+/// The typed event of a prepared record, or `None` (logged) if its payload does not parse. The only place the
+/// fold parses a payload: an engine that hands typed events in replaces this function's body.
+fn typed_event(x: &Prepared<'_>) -> Option<DomainEvent> {
+    match DomainEvent::parse(&x.e.kind, &x.payload) {
+        Ok(e) => Some(e),
+        Err(err) => {
+            tracing::warn!(position = x.e.position, kind = %x.e.kind, error = %err, "site record does not parse; not folded");
+            None
+        }
+    }
+}
+
+/// Folds `events` (consecutive, this projection's checkpoint first) into the tables, inside the batch's
+/// transaction.
+pub(crate) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sqlx::Error> {
+    if !events.iter().any(|x| wanted(&x.e.kind)) {
+        return Ok(());
+    }
+    let mut b = Batch::load(tx).await?;
+    for x in events {
+        if !wanted(&x.e.kind) {
+            continue;
+        }
+        let Some(event) = typed_event(x) else { continue };
+        let rec = Rec {
+            event_id: x.e.event_id.to_string(),
+            position: x.e.position,
+            occurred_at: &x.e.occurred_at,
+            occurred_us: x.occurred_us,
+        };
+        match event {
+            DomainEvent::DustNoiseReading(r) => env::dust_noise(tx, &mut b, &rec, &r).await?,
+            DomainEvent::Site(e) => fold_site(tx, &mut b, &rec, &e).await?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// One site record, by sub-kind.
+async fn fold_site(tx: &mut Tx, b: &mut Batch, rec: &Rec<'_>, e: &SiteEvent) -> Result<(), sqlx::Error> {
+    match e {
+        SiteEvent::EnvPolicy(_) | SiteEvent::CranePolicy(_) => policy(tx, b, rec, e).await,
+        SiteEvent::Hj212Data(d) => env::hj212(tx, b, rec, d).await,
+        SiteEvent::CraneSample(s) => crane::sample(tx, b, rec, s, &e.to_payload()).await,
+        SiteEvent::CraneCycle(c) => crane::cycle(tx, b, rec, c).await,
+        SiteEvent::OperatorLogin(l) => crane::login(tx, rec, l).await,
+        SiteEvent::OperatorLogout(l) => crane::logout(tx, l).await,
+        SiteEvent::CraneAlarm(a) => crane::black_box_alarm(tx, b, rec, a).await,
+        SiteEvent::CraneCutoff(c) => crane::cutoff(tx, b, rec, c).await,
+        SiteEvent::HoistSample(s) => hoist::sample(tx, b, rec, s, &e.to_payload()).await,
+        SiteEvent::SafetyGearCalibrated(c) => hoist::calibrated(tx, rec, c).await,
+        SiteEvent::DropTestPerformed(d) => hoist::drop_test(tx, b, rec, d).await,
+        SiteEvent::MeterReading(m) => meter::reading(tx, b, rec, m).await,
+        SiteEvent::CameraRegistered(c) => video::registered(tx, rec, c).await,
+        SiteEvent::CameraStatus(s) => video::status(tx, rec, s).await,
+        SiteEvent::CameraAlarm(c) => video::alarm(tx, b, rec, c).await,
+        SiteEvent::GatewayHeartbeat(h) => gateway::heartbeat(tx, rec, h).await,
+    }
+}
+
+/// A bureau's policy: kept (first version wins on redelivery) and in force for the records folded after it.
+async fn policy(tx: &mut Tx, b: &mut Batch, rec: &Rec<'_>, e: &SiteEvent) -> Result<(), sqlx::Error> {
+    let (jurisdiction, version, from) = match e {
+        SiteEvent::EnvPolicy(p) => (p.jurisdiction.to_string(), p.version.get(), p.effective_from.instant()),
+        SiteEvent::CranePolicy(p) => (p.jurisdiction.to_string(), p.version.get(), p.effective_from.instant()),
+        _ => return Ok(()),
+    };
+    tx.execute(
+        &Sql::new(
+            "INSERT INTO site_policies (kind, jurisdiction, version, effective_us, payload, event_id, position) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, jurisdiction, version) DO NOTHING",
+        )
+        .arg(e.kind())
+        .arg(jurisdiction)
+        .arg(i64::from(version))
+        .arg(micros(from))
+        .arg(serde_json::Value::Object(e.to_payload()).to_string())
+        .arg(rec.event_id.clone())
+        .arg(rec.position),
+    )
+    .await?;
+    match e {
+        SiteEvent::EnvPolicy(p) => b.env.add(p.as_ref().clone()),
+        SiteEvent::CranePolicy(p) => b.crane.add(p.as_ref().clone()),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Policies and project districts, loaded once per batch and updated as policies fold.
+struct Batch {
+    env: PolicyBook<EnvPolicy>,
+    crane: PolicyBook<CranePolicy>,
+    districts: HashMap<String, String>,
+    env_default: EnvPolicy,
+    crane_default: CranePolicy,
+}
+
+impl Batch {
+    async fn load(tx: &mut Tx) -> Result<Self, sqlx::Error> {
+        let rows: Vec<(String, String)> =
+            tx.fetch_all(&Sql::new("SELECT kind, payload FROM site_policies ORDER BY position")).await?;
+        let (env, crane) = policy_books(rows);
+        Ok(Batch {
+            env,
+            crane,
+            districts: HashMap::new(),
+            env_default: EnvPolicy::default_policy(),
+            crane_default: CranePolicy::default_policy(),
+        })
+    }
+
+    /// The district of a project (empty if it is not registered).
+    async fn district(&mut self, tx: &mut Tx, project: &str) -> Result<String, sqlx::Error> {
+        if let Some(d) = self.districts.get(project) {
+            return Ok(d.clone());
+        }
+        let row: Option<(String,)> =
+            tx.fetch_optional(&Sql::new("SELECT district FROM projects WHERE project_id = ?").arg(project)).await?;
+        let d = row.map(|(d,)| d).unwrap_or_default();
+        self.districts.insert(project.to_owned(), d.clone());
+        Ok(d)
+    }
+
+    /// The env policy in force in `district` at `at`, and its label.
+    fn env_at(&self, district: &str, at: OffsetDateTime) -> (&EnvPolicy, String) {
+        let d = DistrictCode::parse(district).ok();
+        match self.env.in_force(d.as_ref(), at) {
+            Some(p) => (p, policy_label(p.jurisdiction.as_str(), p.version.get(), false)),
+            None => (&self.env_default, policy_label("", 0, true)),
+        }
+    }
+
+    /// The crane policy in force in `district` at `at`.
+    fn crane_at(&self, district: &str, at: OffsetDateTime) -> &CranePolicy {
+        let d = DistrictCode::parse(district).ok();
+        self.crane.in_force(d.as_ref(), at).unwrap_or(&self.crane_default)
+    }
+}
+
+/// A device's latest record (cranes, hoists, env monitors), kept if it is not older than the one stored.
+async fn upsert_device(
+    tx: &mut Tx,
+    project: &str,
+    device: &str,
+    family: &str,
+    latest: &serde_json::Map<String, serde_json::Value>,
+    at_us: i64,
+    eid: &str,
+) -> Result<(), sqlx::Error> {
+    tx.execute(
+        &Sql::new(
+            "INSERT INTO site_devices (project_id, device_id, family, latest, at_us, operator_ref, cert_valid_until, \
+             login_event_id, event_id) VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?) \
+             ON CONFLICT (project_id, device_id) DO UPDATE SET family = excluded.family, latest = excluded.latest, \
+             at_us = excluded.at_us, event_id = excluded.event_id WHERE excluded.at_us >= site_devices.at_us",
+        )
+        .arg(project)
+        .arg(device)
+        .arg(family)
+        .arg(serde_json::Value::Object(latest.clone()).to_string())
+        .arg(at_us)
+        .arg(eid),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The operator logged in at a crane or hoist, with the login's event id.
+async fn session(tx: &mut Tx, project: &str, device: &str) -> Result<Option<(OperatorSession, String)>, sqlx::Error> {
+    let row: Option<(Option<String>, Option<String>, Option<String>)> = tx
+        .fetch_optional(
+            &Sql::new(
+                "SELECT operator_ref, cert_valid_until, login_event_id FROM site_devices \
+                 WHERE project_id = ? AND device_id = ?",
+            )
+            .arg(project)
+            .arg(device),
+        )
+        .await?;
+    Ok(row.and_then(|(op, until, eid)| {
+        let until = LocalDate::parse(&until?).ok()?;
+        Some((OperatorSession { operator_ref: op?, certificate_valid_until: until }, eid.unwrap_or_default()))
+    }))
+}

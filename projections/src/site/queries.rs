@@ -1,0 +1,374 @@
+//! The `site` queries: `impl ReadDb` blocks, each taking the caller's [`Scope`] (district bureaus see their
+//! district's projects, enterprises the projects they take part in).
+
+use siteledger_domain::quantity::Decimal;
+use siteledger_domain::site::rules::{self, Due};
+use siteledger_domain::site::{CranePolicy, EnvPolicy};
+use siteledger_domain::{DistrictCode, LocalDate};
+use time::OffsetDateTime;
+
+use super::rows::{
+    CameraRow, CycleRow, DeviceRow, GapRow, GatewayRow, HoistCheckRow, LatestRow, MeterDayRow, MeterRow, SiteAlarmRow,
+    SiteOverviewRow, SiteProject, ThresholdsRow, WindowRow,
+};
+use super::{policy_books, policy_label};
+use crate::Scope;
+use crate::db::{ReadDb, Sql, to_i64};
+use crate::error::ProjectionError;
+use crate::queries::project_visible;
+
+fn max_decimal<'a>(vals: impl Iterator<Item = &'a String>) -> Option<String> {
+    vals.filter_map(|v| Decimal::parse(v).ok()).max_by(Decimal::cmp_value).map(|d| d.to_string())
+}
+
+/// The thresholds of the policies in force (each with whether it is the default).
+fn thresholds((ep, ep_default): &(EnvPolicy, bool), (cp, cp_default): &(CranePolicy, bool)) -> ThresholdsRow {
+    ThresholdsRow {
+        env_policy: policy_label(ep.jurisdiction.as_str(), ep.version.get(), *ep_default),
+        noise_day: ep.noise_day_limit_db_a.to_string(),
+        noise_night: ep.noise_night_limit_db_a.to_string(),
+        night: format!("{}–{}", ep.night_start, ep.night_end),
+        leq_window_min: ep.leq_window_min.get(),
+        pm10_warn: ep.pm10_warn_ug_m3.to_string(),
+        pm10_alarm: ep.pm10_alarm_ug_m3.to_string(),
+        pm_window_min: ep.pm_window_min.get(),
+        pm10_placeholder: ep.pm10_placeholder,
+        crane_policy: policy_label(cp.jurisdiction.as_str(), cp.version.get(), *cp_default),
+        moment_warn: cp.moment_warn_pct.to_string(),
+        moment_violation: cp.moment_violation_pct.to_string(),
+        wind_stop: cp.wind_stop_m_s.to_string(),
+        leakage: cp.leakage_alarm_ma.to_string(),
+    }
+}
+
+impl ReadDb {
+    /// Projects with site data visible to `scope`, with latest values and the alarms of `day` (`YYYY-MM-DD`).
+    pub async fn site_overview(&self, scope: &Scope, day: &str) -> Result<Vec<SiteOverviewRow>, ProjectionError> {
+        if *scope == Scope::Nothing {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new(
+            "SELECT p.project_id, p.name, p.district, \
+             (SELECT COUNT(*) FROM site_alarms a WHERE a.project_id = p.project_id AND a.day = ",
+        );
+        q.bind(day).push(
+            ") AS alarms_today, \
+             (SELECT COUNT(*) FROM site_alarms a WHERE a.project_id = p.project_id AND a.open = 1) AS open_alarms, \
+             (SELECT COUNT(*) FROM site_cameras c WHERE c.project_id = p.project_id) AS cameras, \
+             (SELECT COUNT(*) FROM site_cameras c WHERE c.project_id = p.project_id AND c.status = 'online') \
+             AS cameras_online, \
+             (SELECT COUNT(*) FROM site_devices d WHERE d.project_id = p.project_id AND d.family IN ('crane', 'hoist')) \
+             AS lifting_devices FROM projects p WHERE ",
+        );
+        project_visible(&mut q, scope, "p.project_id");
+        q.push(
+            " AND (EXISTS (SELECT 1 FROM site_latest l WHERE l.project_id = p.project_id) \
+             OR EXISTS (SELECT 1 FROM site_devices d WHERE d.project_id = p.project_id) \
+             OR EXISTS (SELECT 1 FROM site_cameras c WHERE c.project_id = p.project_id) \
+             OR EXISTS (SELECT 1 FROM site_meters m WHERE m.project_id = p.project_id)) \
+             ORDER BY p.district, p.project_id",
+        );
+        #[derive(sqlx::FromRow)]
+        struct Base {
+            project_id: String,
+            name: String,
+            district: String,
+            alarms_today: i64,
+            open_alarms: i64,
+            cameras: i64,
+            cameras_online: i64,
+            lifting_devices: i64,
+        }
+        let base: Vec<Base> = self.fetch_all(&q).await?;
+        let mut lq = Sql::new(
+            "SELECT l.project_id, l.device_id, l.metric, l.at, l.value, l.flag, l.event_id FROM site_latest l WHERE ",
+        );
+        project_visible(&mut lq, scope, "l.project_id");
+        let latest: Vec<LatestRow> = self.fetch_all(&lq).await?;
+        Ok(base
+            .into_iter()
+            .map(|b| {
+                let mine: Vec<&LatestRow> = latest.iter().filter(|l| l.project_id == b.project_id).collect();
+                let of = |m: &str| max_decimal(mine.iter().filter(|l| l.metric == m).map(|l| &l.value));
+                SiteOverviewRow {
+                    pm10: of("pm10"),
+                    pm25: of("pm25"),
+                    noise: of("noise"),
+                    wind: of("wind"),
+                    latest_at: mine.iter().map(|l| l.at.clone()).max(),
+                    project_id: b.project_id,
+                    name: b.name,
+                    district: b.district,
+                    alarms_today: b.alarms_today,
+                    open_alarms: b.open_alarms,
+                    cameras: b.cameras,
+                    cameras_online: b.cameras_online,
+                    lifting_devices: b.lifting_devices,
+                }
+            })
+            .collect())
+    }
+
+    /// Derived alarms visible to `scope`, newest first; `project` restricts to one project.
+    pub async fn site_alarms(
+        &self,
+        scope: &Scope,
+        project: Option<&str>,
+        open_only: bool,
+        limit: u64,
+    ) -> Result<Vec<SiteAlarmRow>, ProjectionError> {
+        if *scope == Scope::Nothing {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new(
+            "SELECT a.alarm_key, a.project_id, a.district, a.device_id, a.rule, a.level, a.message, a.value, \
+             a.threshold, a.at_us, a.day, a.open, a.cleared_us, a.cleared_event_id, a.samples, \
+             a.event_ids FROM site_alarms a WHERE ",
+        );
+        project_visible(&mut q, scope, "a.project_id");
+        if let Some(p) = project {
+            q.push(" AND a.project_id = ");
+            q.bind(p);
+        }
+        if open_only {
+            q.push(" AND a.open = 1");
+        }
+        q.push(" ORDER BY a.at_us DESC, a.alarm_key LIMIT ");
+        q.bind(to_i64(limit.clamp(1, 5000)));
+        Ok(self.fetch_all(&q).await?)
+    }
+
+    /// Window series of a project visible to `scope` since `since_us`; `metric` restricts to one metric.
+    pub async fn site_series(
+        &self,
+        scope: &Scope,
+        project: &str,
+        metric: Option<&str>,
+        since_us: i64,
+    ) -> Result<Vec<WindowRow>, ProjectionError> {
+        if *scope == Scope::Nothing {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new(
+            "SELECT w.project_id, w.device_id, w.metric, w.window_start_us, w.window_min, w.value, w.readings, w.band, \
+             w.limit_value, w.warn_value, w.night, w.policy FROM site_windows w WHERE ",
+        );
+        project_visible(&mut q, scope, "w.project_id");
+        q.push(" AND w.project_id = ");
+        q.bind(project);
+        if let Some(m) = metric {
+            q.push(" AND w.metric = ");
+            q.bind(m);
+        }
+        q.push(" AND w.window_start_us >= ");
+        q.bind(since_us);
+        q.push(" ORDER BY w.metric, w.device_id, w.window_start_us");
+        Ok(self.fetch_all(&q).await?)
+    }
+
+    /// Window series of every visible project of a district since `since_us` (one metric), for district charts.
+    pub async fn site_district_series(
+        &self,
+        scope: &Scope,
+        district: &str,
+        metric: &str,
+        since_us: i64,
+    ) -> Result<Vec<WindowRow>, ProjectionError> {
+        if *scope == Scope::Nothing {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new(
+            "SELECT w.project_id, w.device_id, w.metric, w.window_start_us, w.window_min, w.value, w.readings, w.band, \
+             w.limit_value, w.warn_value, w.night, w.policy FROM site_windows w WHERE w.district = ",
+        );
+        q.bind(district).push(" AND w.metric = ");
+        q.bind(metric).push(" AND w.window_start_us >= ");
+        q.bind(since_us).push(" AND ");
+        project_visible(&mut q, scope, "w.project_id");
+        q.push(" ORDER BY w.project_id, w.device_id, w.window_start_us LIMIT 20000");
+        Ok(self.fetch_all(&q).await?)
+    }
+    /// A project's site page, if visible to `scope`: series since `since_us`, inspections judged on `today`, the
+    /// thresholds in force at `now`.
+    pub async fn site_project(
+        &self,
+        scope: &Scope,
+        project: &str,
+        since_us: i64,
+        now: OffsetDateTime,
+        today: LocalDate,
+    ) -> Result<Option<SiteProject>, ProjectionError> {
+        if *scope == Scope::Nothing {
+            return Ok(None);
+        }
+        let mut q = Sql::new("SELECT p.project_id, p.name, p.district FROM projects p WHERE ");
+        project_visible(&mut q, scope, "p.project_id");
+        q.push(" AND p.project_id = ");
+        q.bind(project);
+        let Some((project_id, name, district)): Option<(String, String, String)> = self.fetch_optional(&q).await?
+        else {
+            return Ok(None);
+        };
+        let pid = project_id.as_str();
+        let by_project = |sql: &str| Sql::new(sql).arg(pid);
+        let latest: Vec<LatestRow> = self
+            .fetch_all(&by_project(
+                "SELECT project_id, device_id, metric, at, value, flag, event_id FROM site_latest \
+                 WHERE project_id = ? ORDER BY device_id, metric",
+            ))
+            .await?;
+        let windows = self.site_series(scope, pid, None, since_us).await?;
+        let alarms = self.site_alarms(scope, Some(pid), false, 200).await?;
+        let cycles: Vec<CycleRow> = self
+            .fetch_all(&by_project(
+                "SELECT event_id, device_id, started_at, ended_at, max_load_t, max_moment_pct, max_wind_m_s, \
+                 radius_m, height_m, over_moment_count, operator_ref, band, operator_issue FROM site_crane_cycles \
+                 WHERE project_id = ? ORDER BY started_us DESC, event_id LIMIT 100",
+            ))
+            .await?;
+        let devices: Vec<DeviceRow> = self
+            .fetch_all(&by_project(
+                "SELECT device_id, family, latest, operator_ref, cert_valid_until FROM site_devices \
+                 WHERE project_id = ? ORDER BY family, device_id",
+            ))
+            .await?;
+        let (env, crane) = self.site_policies_in_force(&district, now).await?;
+        let hoists = self.site_hoists(pid, &crane.0, today).await?;
+        let meters: Vec<MeterRow> = self
+            .fetch_all(&by_project(
+                "SELECT device_id, meter, last_total, last_read_at, residual_ma, temperature_c FROM site_meters \
+                 WHERE project_id = ? ORDER BY meter, device_id",
+            ))
+            .await?;
+        let meter_days: Vec<MeterDayRow> = self
+            .fetch_all(&by_project(
+                "SELECT device_id, meter, day, consumption, readings FROM site_meter_days WHERE project_id = ? \
+                 ORDER BY day DESC, meter, device_id LIMIT 120",
+            ))
+            .await?;
+        let cameras: Vec<CameraRow> = self
+            .fetch_all(&by_project(
+                "SELECT device_id, name, position_name, registered, status, last_keepalive_at FROM site_cameras \
+                 WHERE project_id = ? ORDER BY device_id",
+            ))
+            .await?;
+        let online = cameras.iter().filter(|c| c.status == "online").count() as u64;
+        let camera_online_permille = rules::online_permille(online, cameras.len() as u64);
+        let gateways: Vec<GatewayRow> = self
+            .fetch_all(&by_project(
+                "SELECT gateway_id, at, queue_depth, queue_bytes, clock_skew_ms, rejected_packets, deviations \
+                 FROM site_gateways WHERE project_id = ? ORDER BY gateway_id",
+            ))
+            .await?;
+        let gaps = self.site_gaps(scope, pid).await?;
+        Ok(Some(SiteProject {
+            thresholds: thresholds(&env, &crane),
+            project_id,
+            name,
+            district,
+            latest,
+            windows,
+            alarms,
+            cycles,
+            devices,
+            hoists,
+            meters,
+            meter_days,
+            cameras,
+            camera_online_permille,
+            gateways,
+            gaps,
+        }))
+    }
+
+    /// The env and crane policies in force in `district` at `now`, each with whether it is the default.
+    async fn site_policies_in_force(
+        &self,
+        district: &str,
+        now: OffsetDateTime,
+    ) -> Result<((EnvPolicy, bool), (CranePolicy, bool)), ProjectionError> {
+        let rows: Vec<(String, String)> =
+            self.fetch_all(&Sql::new("SELECT kind, payload FROM site_policies ORDER BY position")).await?;
+        let (env_book, crane_book) = policy_books(rows);
+        let d = DistrictCode::parse(district).ok();
+        let env = env_book
+            .in_force(d.as_ref(), now)
+            .map_or_else(|| (EnvPolicy::default_policy(), true), |p| (p.clone(), false));
+        let crane = crane_book
+            .in_force(d.as_ref(), now)
+            .map_or_else(|| (CranePolicy::default_policy(), true), |p| (p.clone(), false));
+        Ok((env, crane))
+    }
+
+    /// A project's hoists with their inspections judged on `today` under `policy`.
+    async fn site_hoists(
+        &self,
+        project: &str,
+        policy: &CranePolicy,
+        today: LocalDate,
+    ) -> Result<Vec<HoistCheckRow>, ProjectionError> {
+        #[derive(sqlx::FromRow)]
+        struct Check {
+            device_id: String,
+            calibrated_on: Option<String>,
+            valid_until: Option<String>,
+            certificate_no: Option<String>,
+            last_drop_test: Option<String>,
+            last_drop_passed: Option<i64>,
+            last_passed_drop: Option<String>,
+        }
+        let checks: Vec<Check> = self
+            .fetch_all(
+                &Sql::new(
+                    "SELECT device_id, calibrated_on, valid_until, certificate_no, last_drop_test, last_drop_passed, \
+                     last_passed_drop FROM site_hoist_checks WHERE project_id = ? ORDER BY device_id",
+                )
+                .arg(project),
+            )
+            .await?;
+        let due = |d: Due| match d {
+            Due::ValidUntil(x) => ("valid".to_owned(), Some(x.to_string())),
+            Due::Overdue(x) => ("overdue".to_owned(), Some(x.to_string())),
+            Due::Missing => ("missing".to_owned(), None),
+        };
+        Ok(checks
+            .into_iter()
+            .map(|c| {
+                let cal = match (&c.calibrated_on, &c.valid_until) {
+                    (Some(a), Some(b)) => LocalDate::parse(a).ok().zip(LocalDate::parse(b).ok()),
+                    _ => None,
+                };
+                let (calibration, calibration_until) = due(rules::calibration_due(policy, cal, today));
+                let passed = c.last_passed_drop.as_deref().and_then(|s| LocalDate::parse(s).ok());
+                let (drop_test, drop_test_due) = due(rules::drop_test_due(policy, passed, today));
+                HoistCheckRow {
+                    device_id: c.device_id,
+                    calibrated_on: c.calibrated_on,
+                    certificate_no: c.certificate_no,
+                    calibration,
+                    calibration_until,
+                    last_drop_test: c.last_drop_test,
+                    last_drop_passed: c.last_drop_passed.map(|v| v != 0),
+                    drop_test,
+                    drop_test_due,
+                }
+            })
+            .collect())
+    }
+
+    /// Signer gaps (数据缺失) of a project's keys, from the shared `alarms` table, newest first.
+    pub async fn site_gaps(&self, scope: &Scope, project: &str) -> Result<Vec<GapRow>, ProjectionError> {
+        if *scope == Scope::Nothing {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new(
+            "SELECT a.event_id, a.message, a.value, a.key_id, a.raised_at FROM alarms a \
+             WHERE a.category = 'data_gap' AND ",
+        );
+        project_visible(&mut q, scope, "a.project_id");
+        q.push(" AND a.project_id = ");
+        q.bind(project);
+        q.push(" ORDER BY a.position DESC LIMIT 100");
+        Ok(self.fetch_all(&q).await?)
+    }
+}
