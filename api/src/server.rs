@@ -24,7 +24,7 @@ use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::{dashboard, node, openapi, policy, routes};
 
-/// A running server (for `main` and for tests, which bind port 0).
+/// A running server (for the `siteledger` command, the demo and bench, and tests, which bind port 0).
 #[derive(Debug)]
 pub struct RunningServer {
     /// The bound address.
@@ -227,13 +227,9 @@ async fn count_responses(State(state): State<AppState>, req: Request, next: Next
 /// Binds, serves, and returns a handle. The server stops on [`RunningServer::shutdown`].
 pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
     let listen = config.listen;
-    let demo = config.demo && config.demo_simulation;
     let (state, shutdown) = build_state(config).await?;
     let listener = TcpListener::bind(listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr()?;
-    if demo {
-        crate::demo::start(state.clone(), addr, shutdown.subscribe()).await?;
-    }
     let app = router(state.clone());
     let mut rx = shutdown.subscribe();
     let task = tokio::spawn(async move {
