@@ -1,5 +1,5 @@
 //! The live feed's hub: one pump task follows the ledger and publishes each record once into a bounded broadcast
-//! channel that every `GET /v1/feed` subscriber ([`crate::routes::feed`]) listens to; the hub also counts the
+//! channel that every `GET /v1/feed` subscriber (the handler in `routes/feed.rs`) listens to; the hub also counts the
 //! subscribers against their cap. It knows nothing of requests or scopes, so the state can hold it without the
 //! state depending on a handler.
 

@@ -87,7 +87,7 @@ const TOKEN_PREFIX: &str = "demo ";
 #[derive(Debug, Clone)]
 pub struct DemoConfig {
     /// The simulator tick: a gateway posts every one to three ticks, the supervision area every six, and the
-    /// district bureaus issue rating decisions every 120 (at least 30 s).
+    /// district bureaus issue rating decisions every 120 (at least 30 s). Taken as 10 ms to 1 h.
     pub tick: Duration,
     /// The random seed.
     pub seed: u64,
@@ -106,7 +106,7 @@ impl DemoConfig {
         let number = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok());
         let mut c = DemoConfig::default();
         if let Some(ms) = number("SITELEDGER_DEMO_TICK_MS") {
-            c.tick = Duration::from_millis(ms.clamp(10, 3_600_000));
+            c.tick = Duration::from_millis(ms);
         }
         if let Some(seed) = number("SITELEDGER_DEMO_SEED") {
             c.seed = seed;
@@ -221,8 +221,10 @@ impl Demo {
         ingest: IngestClient,
         keys: DemoKeys,
         shutdown: watch::Receiver<bool>,
-        config: DemoConfig,
+        mut config: DemoConfig,
     ) -> anyhow::Result<Demo> {
+        // A zero tick would spin the producers.
+        config.tick = config.tick.clamp(Duration::from_millis(10), Duration::from_secs(3600));
         let plan = city::registry_plan(&keys.city, PROJECT_PREFIX)?;
         revoke_stale_tokens(&state).await;
         setup_registry(&state, &ingest, &plan, &shutdown).await?;
