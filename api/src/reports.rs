@@ -264,98 +264,131 @@ pub fn annual_from(prefix: &LogPrefix, req: &ReportRequest) -> Result<AnnualRepo
     Ok(AnnualReport { document, json: json_bytes, html, csv, record })
 }
 
-fn v(d: &Value) -> String {
-    match d {
+/// Report text, HTML-escaped once: `&`, `<`, `>`, `"` and `'` as the named entities `&amp;` `&lt;` `&gt;`
+/// `&quot;` and the numeric `&#39;`. A report's `html_sha256` is signed in `report.annual.v1`, so its bytes are a
+/// contract: reports already in the log must regenerate to the same bytes, and these are the entities they were
+/// written with (askama's own escaper writes numeric ones). The template therefore does not escape
+/// (`escape = "none"`), and every value it shows is a `Text`, which only [`Text::of`] makes.
+struct Text(String);
+
+impl Text {
+    fn of(s: &str) -> Text {
+        let mut out = String::with_capacity(s.len());
+        for c in s.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&#39;"),
+                c => out.push(c),
+            }
+        }
+        Text(out)
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn v(d: &Value) -> Text {
+    Text::of(&match d {
         Value::Null => "—".into(),
         Value::String(s) => s.clone(),
         Value::Bool(true) => "是".into(),
         Value::Bool(false) => "否".into(),
         other => other.to_string(),
-    }
+    })
 }
 
-fn stars(level: &Value) -> String {
-    match level.as_u64() {
+fn stars(level: &Value) -> Text {
+    Text::of(&match level.as_u64() {
         Some(0) => "未达星级".into(),
         Some(n) => "★".repeat(usize::try_from(n).unwrap_or(0)),
         None => "—".into(),
-    }
+    })
 }
 
-/// The printable report (`templates/annual_report.html`): every value is text taken from the document, escaped
-/// by the template.
+fn share(permille: &Value) -> Text {
+    Text::of(&pct(permille.as_u64()))
+}
+
+/// The printable report (`templates/annual_report.html`): every value is document text, escaped once ([`Text`]).
 #[derive(Template)]
-#[template(path = "annual_report.html")]
+#[template(path = "annual_report.html", escape = "none")]
 struct ReportPage {
-    title: String,
-    policy_version: String,
-    as_of: String,
-    tree_size: String,
-    year: String,
-    new_starts: String,
-    required: String,
-    met: String,
-    met_share: String,
+    title: Text,
+    policy_version: Text,
+    as_of: Text,
+    tree_size: Text,
+    year: Text,
+    new_starts: Text,
+    required: Text,
+    met: Text,
+    met_share: Text,
     gaps: Vec<GapRow>,
-    stars: [String; 4],
+    stars: [Text; 4],
     quota: Option<QuotaLine>,
     districts: Vec<DistrictRow>,
     uptime: Vec<UptimeRow>,
-    alarms_raised: String,
-    alarms_cleared: String,
-    alarms_closure: String,
-    alarms_mean_minutes: String,
-    alarms_median_minutes: String,
-    tasks_note: String,
-    arrears_note: String,
+    alarms_raised: Text,
+    alarms_cleared: Text,
+    alarms_closure: Text,
+    alarms_mean_minutes: Text,
+    alarms_median_minutes: Text,
+    tasks_note: Text,
+    arrears_note: Text,
     projects: Vec<ProjectRow>,
 }
 
 struct GapRow {
-    project_id: String,
-    name: String,
-    district: String,
-    required: String,
-    rule: String,
-    achieved: String,
+    project_id: Text,
+    name: Text,
+    district: Text,
+    required: Text,
+    rule: Text,
+    achieved: Text,
 }
 
 struct QuotaLine {
-    share_permille: String,
-    new_starts: String,
-    three_star: String,
-    needed: String,
-    verdict: &'static str,
+    share_permille: Text,
+    new_starts: Text,
+    three_star: Text,
+    needed: Text,
+    verdict: Text,
 }
 
 struct DistrictRow {
-    code: String,
-    name: String,
-    new_starts: String,
-    required: String,
-    met: String,
-    three_star: String,
-    needed: String,
-    verdict: &'static str,
+    code: Text,
+    name: Text,
+    new_starts: Text,
+    required: Text,
+    met: Text,
+    three_star: Text,
+    needed: Text,
+    verdict: Text,
 }
 
 struct UptimeRow {
-    name: String,
-    projects_with_data: String,
-    projects: String,
-    days_with_data: String,
-    expected_days: String,
-    share: String,
+    name: Text,
+    projects_with_data: Text,
+    projects: Text,
+    days_with_data: Text,
+    expected_days: Text,
+    share: Text,
 }
 
 struct ProjectRow {
-    project_id: String,
-    name: String,
-    district: String,
-    start_date: String,
-    required: String,
-    achieved: String,
-    meets: String,
+    project_id: Text,
+    name: Text,
+    district: Text,
+    start_date: Text,
+    required: Text,
+    achieved: Text,
+    meets: Text,
 }
 
 fn rows<T>(list: &Value, f: impl Fn(&Value) -> T) -> Vec<T> {
@@ -375,7 +408,7 @@ impl ReportPage {
             new_starts: v(&c["new_starts"]),
             required: v(&c["required"]),
             met: v(&c["met"]),
-            met_share: pct(c["met_permille"].as_u64()),
+            met_share: share(&c["met_permille"]),
             gaps: rows(&c["gaps"], |g| GapRow {
                 project_id: v(&g["project_id"]),
                 name: v(&g["name"]),
@@ -390,7 +423,7 @@ impl ReportPage {
                 new_starts: v(&q["new_starts"]),
                 three_star: v(&q["three_star"]),
                 needed: v(&q["needed"]),
-                verdict: if q["met"] == Value::Bool(true) { "达标 met" } else { "未达标 not met" },
+                verdict: Text::of(if q["met"] == Value::Bool(true) { "达标 met" } else { "未达标 not met" }),
             }),
             districts: rows(&d["districts"], |r| DistrictRow {
                 code: v(&r["code"]),
@@ -400,11 +433,11 @@ impl ReportPage {
                 met: v(&r["met"]),
                 three_star: v(&r["three_star"]),
                 needed: v(&r["quota"]["needed"]),
-                verdict: match r["quota"]["met"].as_bool() {
+                verdict: Text::of(match r["quota"]["met"].as_bool() {
                     Some(true) => "达标",
                     Some(false) => "未达标",
                     None => "—",
-                },
+                }),
             }),
             uptime: rows(&d["uptime"], |u| UptimeRow {
                 name: v(&u["name"]),
@@ -412,11 +445,11 @@ impl ReportPage {
                 projects: v(&u["projects"]),
                 days_with_data: v(&u["days_with_data"]),
                 expected_days: v(&u["expected_days"]),
-                share: pct(u["uptime_permille"].as_u64()),
+                share: share(&u["uptime_permille"]),
             }),
             alarms_raised: v(&a["raised"]),
             alarms_cleared: v(&a["cleared"]),
-            alarms_closure: pct(a["closure_permille"].as_u64()),
+            alarms_closure: share(&a["closure_permille"]),
             alarms_mean_minutes: v(&a["mean_close_minutes"]),
             alarms_median_minutes: v(&a["median_close_minutes"]),
             tasks_note: v(&d["tasks"]["note"]),
@@ -426,7 +459,7 @@ impl ReportPage {
                 name: v(&r["name"]),
                 district: v(&r["district"]),
                 start_date: v(&r["start_date"]),
-                required: if r["required"].is_null() { "—".into() } else { stars(&r["required"]) },
+                required: if r["required"].is_null() { Text::of("—") } else { stars(&r["required"]) },
                 achieved: stars(&r["achieved"]),
                 meets: v(&r["meets"]),
             }),
@@ -498,4 +531,59 @@ pub fn render_csv(d: &Value) -> String {
         line("project", &format!("{id}.achieved"), r["district"].as_str().unwrap_or_default(), &r["achieved"]);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A document with every section and every character the escaper changes.
+    fn doc(gaps: bool, quota: bool) -> Value {
+        let q = if quota {
+            json!({"share_permille": 300, "new_starts": 4, "three_star": 1, "needed": 2, "met": false})
+        } else {
+            Value::Null
+        };
+        json!({
+            "title": "宁波市2026年度智慧工地建设督查报告 <&\"'>", "year": 2026, "district": null, "tree_size": 1234, "policy_version": 2,
+            "as_of": "2026-12-31",
+            "coverage": {"new_starts": 4, "required": 3, "met": 1, "required_by_level": [0,1,2,0], "met_permille": 333,
+                "gaps": if gaps { json!([{"project_id": "NB-1", "name": "A&B <x>", "district": "330212", "required": 2, "rule": "r'1", "achieved": 0},
+                                          {"project_id": "NB-2", "name": "C", "district": "330203", "required": 3, "rule": "r2", "achieved": 1}]) } else { json!([]) }},
+            "stars": [1, 2, 0, 1],
+            "quota": q,
+            "districts": if quota { json!([{"code": "330212", "name": "鄞州区", "new_starts": 2, "required": 2, "met": 1, "three_star": 1, "quota": {"needed": 1, "met": true}},
+                                           {"code": "330203", "name": "海曙区", "new_starts": 2, "required": 1, "met": 0, "three_star": 0, "quota": null}]) } else { json!([]) },
+            "uptime": [{"application": "dust", "name": "扬尘", "projects_with_data": 2, "projects": 3, "days_with_data": 40, "expected_days": 90, "uptime_permille": 444},
+                       {"application": "x", "name": "X", "projects_with_data": 0, "projects": 3, "days_with_data": 0, "expected_days": 0, "uptime_permille": null}],
+            "alarms": {"raised": 3, "cleared": 2, "closure_permille": 666, "mean_close_minutes": 12, "median_close_minutes": null},
+            "tasks": {"note": "note's \"t\""}, "arrears": {"note": "a<b"},
+            "projects": [{"project_id": "NB-1", "name": "A", "district": "330212", "start_date": "2026-03-01", "required": null, "achieved": 0, "meets": null},
+                         {"project_id": "NB-2", "name": "B", "district": "330203", "start_date": "2026-04-01", "required": 2, "achieved": 3, "meets": true}],
+        })
+    }
+
+    /// A report's `html_sha256` is signed: the HTML of a document must keep the bytes the renderer gave before the
+    /// template (these digests are that renderer's, commit 679c797), or reports already in the log no longer
+    /// regenerate to what was signed.
+    #[test]
+    fn html_keeps_the_bytes_of_reports_signed_before_the_template() {
+        for (gaps, quota, digest) in [
+            (true, true, "f7efea0f942574af340a017219f18c88e4bca8af8e63dd082a3faf141eae12c5"),
+            (false, false, "73908da160e64b724551aeb757655afa1b86ff2d1ebc329aa49959d9f6ab0518"),
+            (true, false, "32b5b7eee19101b63eace25abb96487682df47fa16979f7c3e36ee3266af0318"),
+            (false, true, "0e60c34f39ee458c2c7e1e4356deb328362d852d0ff381af3c0947bed0bde0b7"),
+        ] {
+            let html = render_html(&doc(gaps, quota)).expect("render");
+            assert_eq!(sha256_hex(html.as_bytes()), digest, "gaps {gaps}, quota {quota}:\n{html}");
+        }
+    }
+
+    #[test]
+    fn every_value_is_escaped_once() {
+        let html = render_html(&doc(true, true)).expect("render");
+        assert!(html.contains("<title>宁波市2026年度智慧工地建设督查报告 &lt;&amp;&quot;&#39;&gt;</title>"), "{html}");
+        assert!(html.contains("<td>A&amp;B &lt;x&gt;</td>") && html.contains("<p>a&lt;b</p>"), "{html}");
+        assert!(!html.contains("&amp;amp;") && !html.contains("<x>"), "{html}");
+    }
 }
