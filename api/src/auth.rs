@@ -22,7 +22,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -36,7 +36,6 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// A role a token can carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -468,12 +467,27 @@ where
     })
 }
 
+/// What the extractors need of a server's state: its token store and whether it runs in demo mode. The state
+/// provides it through `FromRef` (`state.rs`), so this module does not depend on the state.
+#[derive(Debug, Clone)]
+pub struct AuthGate {
+    /// The token store.
+    pub tokens: TokenStore,
+    /// Demo mode: anonymous callers are the demo visitor and demo tokens are accepted.
+    pub demo: bool,
+}
+
 /// Extractor: the authenticated caller. `Authorization: Bearer <token>`, or the `siteledger_token` cookie set by the
 /// dashboard's login page. In demo mode an anonymous caller is the read-only demo visitor.
-impl FromRequestParts<AppState> for Principal {
+impl<S> FromRequestParts<S> for Principal
+where
+    S: Send + Sync,
+    AuthGate: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Principal, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Principal, ApiError> {
+        let gate = AuthGate::from_ref(state);
         let bearer = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -488,12 +502,12 @@ impl FromRequestParts<AppState> for Principal {
         };
         let presented = bearer.or_else(cookie);
         match presented {
-            Some(secret) => state
+            Some(secret) => gate
                 .tokens
-                .authenticate(&secret, state.config.demo)
+                .authenticate(&secret, gate.demo)
                 .await?
                 .ok_or_else(|| ApiError::Unauthorized("令牌无效、已过期或已吊销 / the token is invalid, expired or revoked".into())),
-            None if state.config.demo => Ok(Principal::demo_visitor()),
+            None if gate.demo => Ok(Principal::demo_visitor()),
             None => Err(ApiError::Unauthorized(
                 "需要令牌 / a token is required: send `Authorization: Bearer <token>` (create one with `siteledger token create`)".into(),
             )),
@@ -505,9 +519,13 @@ impl FromRequestParts<AppState> for Principal {
 #[derive(Debug, Clone)]
 pub struct MaybePrincipal(pub Option<Principal>);
 
-impl FromRequestParts<AppState> for MaybePrincipal {
+impl<S> FromRequestParts<S> for MaybePrincipal
+where
+    S: Send + Sync,
+    AuthGate: FromRef<S>,
+{
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<MaybePrincipal, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<MaybePrincipal, ApiError> {
         Ok(MaybePrincipal(Principal::from_request_parts(parts, state).await.ok()))
     }
 }

@@ -1,5 +1,5 @@
 //! Server configuration: defaults, then a TOML file, then `SITELEDGER_*` environment variables, then flags (the
-//! last two are merged by clap in `main.rs`).
+//! last two are merged by clap in the `siteledger` command, `cli/src/main.rs`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -39,10 +39,12 @@ pub struct Config {
     pub feed_buffer: usize,
     /// Maximum concurrent live-feed subscribers.
     pub max_feed_subscribers: usize,
-    /// Run the simulated demo city (and open the dashboard read-only to anonymous visitors).
+    /// Demo mode: the dashboard and API open read-only to anonymous visitors, demo tokens accepted, and the demo
+    /// city's root key (`<data_dir>/keys/demo-city.key`) trusted. The server does not simulate anything itself:
+    /// `siteledger serve --demo` starts the simulated city (`siteledger-demo`) beside it.
     pub demo: bool,
-    /// With `demo`: generate the demo city's traffic (default). `false` serves demo mode (the anonymous demo visitor,
-    /// demo tokens accepted) over whatever the data directory holds, without the simulation; tests use it.
+    /// With `demo`: `siteledger serve` runs the demo city's simulation (default). `false` serves demo mode over
+    /// whatever the data directory holds, without the simulation.
     pub demo_simulation: bool,
 }
 

@@ -1,22 +1,21 @@
-//! The SiteLedger platform server: the open data API, access control, live feed, transparency endpoints,
-//! projections runtime and the bureau dashboard, plus the `siteledger` command-line tool (`main.rs`).
+//! The SiteLedger platform server as a library: the open data API, access control, live feed, transparency
+//! endpoints, projections runtime, ratings and reports, and the bureau dashboard. The `siteledger` command
+//! (`cli/`) runs it; the simulated demo city and the load bench (`demo/`) drive it from outside, through its
+//! HTTP API and this library's public types, so the server does not link them.
 //!
-//! Layout:
-//! * [`server`]: builds the state (stores, keys, ledger, read models, feed) and the router; graceful shutdown.
-//! * [`routes`]: ingest (`POST /v1/events`), transparency (`/v1/log/*`, `/v1/evidence/*`), scoped queries.
-//! * [`feed`]: `GET /v1/feed`, Server-Sent Events with resume.
-//! * [`auth`]: tokens (hashed, expiring, revocable), roles and scopes.
-//! * [`policy`]: the domain rules plugged into the ledger's ingest path.
-//! * [`dashboard`]: server-rendered Chinese pages; [`demo`]: the simulated city.
-//! * [`openapi`]: the OpenAPI 3.1 document; [`metrics`]: Prometheus text.
+//! Layout (each module depends only on those listed before it, and `server` on all):
+//! * [`error`], [`config`], [`node`] (key files), [`metrics`] (HTTP-level counters), [`policy`] (the domain rules
+//!   plugged into the ledger's ingest path), [`ratings`] → [`evidence`] → [`replay`], [`reports`].
+//! * [`auth`]: tokens (hashed, expiring, revocable), roles and scopes, and the caller extractors; [`feed`]: the
+//!   live feed's hub; [`vault`]: the personal-data vault of 实名制.
+//! * [`state`]: the state every handler gets (built of the modules above; it knows no handler).
+//! * [`extract`]: extractors with JSON errors; [`routes`]: the handlers, one module per area (ingest, transparency,
+//!   feed, queries, operations, workforce, site, supervision, rating); [`dashboard`]: server-rendered Chinese pages.
+//! * [`openapi`]: the OpenAPI 3.1 document; [`server`]: builds the state and the router; graceful shutdown.
 
-pub mod admin;
-pub mod audit_cli;
 pub mod auth;
-pub mod bench;
 pub mod config;
 pub mod dashboard;
-pub mod demo;
 pub mod error;
 pub mod evidence;
 pub mod extract;

@@ -2,13 +2,14 @@
 //! records and a policy version, regenerable bit for bit (`siteledger report annual --year Y [--district D]
 //! --at-size N`).
 //!
-//! The report is first a JSON document ([`AnnualReport::document`]); the HTML (printable) and CSV renderings
-//! are pure functions of it. Nothing depends on the clock: the as-of date defaults to 31 December of the year,
+//! The report is first a JSON document ([`AnnualReport::document`]); the HTML (printable, through the askama
+//! template `templates/annual_report.html` like the dashboard's pages) and CSV renderings are pure functions of it. Nothing depends on the clock: the as-of date defaults to 31 December of the year,
 //! and no "generated at" line is printed. `report.annual.v1` records the three SHA-256 digests.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use askama::Template;
 use serde_json::{Value, json};
 use siteledger_domain::LocalDate;
 use siteledger_domain::district::DistrictCode;
@@ -247,7 +248,7 @@ pub fn annual_from(prefix: &LogPrefix, req: &ReportRequest) -> Result<AnnualRepo
         "projects": rows,
     });
     let json_bytes = ratings::canonical_bytes(&document);
-    let html = render_html(&document);
+    let html = render_html(&document)?;
     let csv = render_csv(&document);
     let digest = |b: &[u8]| Sha256Hex::parse(&sha256_hex(b)).map_err(|e| RatingError::Corrupt(e.to_string()));
     let record = ReportRecord {
@@ -263,177 +264,213 @@ pub fn annual_from(prefix: &LogPrefix, req: &ReportRequest) -> Result<AnnualRepo
     Ok(AnnualReport { document, json: json_bytes, html, csv, record })
 }
 
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+/// Report text, HTML-escaped once: `&`, `<`, `>`, `"` and `'` as the named entities `&amp;` `&lt;` `&gt;`
+/// `&quot;` and the numeric `&#39;`. A report's `html_sha256` is signed in `report.annual.v1`, so its bytes are a
+/// contract: reports already in the log must regenerate to the same bytes, and these are the entities they were
+/// written with (askama's own escaper writes numeric ones). The template therefore does not escape
+/// (`escape = "none"`), and every value it shows is a `Text`, which only [`Text::of`] makes.
+struct Text(String);
+
+impl Text {
+    fn of(s: &str) -> Text {
+        let mut out = String::with_capacity(s.len());
+        for c in s.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&#39;"),
+                c => out.push(c),
+            }
         }
+        Text(out)
     }
-    out
 }
 
-fn v(d: &Value) -> String {
-    match d {
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn v(d: &Value) -> Text {
+    Text::of(&match d {
         Value::Null => "—".into(),
         Value::String(s) => s.clone(),
         Value::Bool(true) => "是".into(),
         Value::Bool(false) => "否".into(),
         other => other.to_string(),
-    }
+    })
 }
 
-fn stars(level: &Value) -> String {
-    match level.as_u64() {
+fn stars(level: &Value) -> Text {
+    Text::of(&match level.as_u64() {
         Some(0) => "未达星级".into(),
         Some(n) => "★".repeat(usize::try_from(n).unwrap_or(0)),
         None => "—".into(),
-    }
+    })
 }
 
-/// The printable HTML (self-contained, no scripts).
-pub fn render_html(d: &Value) -> String {
-    let mut h = String::new();
-    let title = esc(&v(&d["title"]));
-    let _ = write!(
-        h,
-        "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>\
-         body{{font-family:\"Noto Sans CJK SC\",\"Source Han Sans SC\",sans-serif;margin:2em;color:#111}}\
-         table{{border-collapse:collapse;margin:0.5em 0 1.5em}}td,th{{border:1px solid #888;padding:2px 8px;text-align:left}}\
-         th{{background:#eee}}.meta{{color:#444}}@media print{{body{{margin:1cm}}}}</style></head><body>\n\
-         <h1>{title}</h1>\n<p class=\"meta\">政策版本 policy v{} · 截至 as of {} · 日志规模 tree size {} · 每项数字均可由日志前 {} 条记录复算 \
-         (siteledger report annual --year {} --at-size {})</p>\n",
-        v(&d["policy_version"]),
-        esc(&v(&d["as_of"])),
-        v(&d["tree_size"]),
-        v(&d["tree_size"]),
-        v(&d["year"]),
-        v(&d["tree_size"]),
-    );
-    let c = &d["coverage"];
-    let _ = write!(
-        h,
-        "<h2>一、要求星级覆盖 Coverage of required levels</h2>\n<table><tr><th>新开工项目</th><th>有星级要求</th><th>达到要求</th><th>达标率</th></tr>\
-         <tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>\n",
-        v(&c["new_starts"]),
-        v(&c["required"]),
-        v(&c["met"]),
-        pct(c["met_permille"].as_u64())
-    );
-    if let Some(gaps) = c["gaps"].as_array().filter(|g| !g.is_empty()) {
-        h.push_str("<h3>未达要求的项目 Projects below their required level</h3>\n<table><tr><th>项目</th><th>名称</th><th>区县(市)</th><th>要求</th><th>依据</th><th>实际</th></tr>\n");
-        for g in gaps {
-            let _ = writeln!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&v(&g["project_id"])),
-                esc(&v(&g["name"])),
-                esc(&v(&g["district"])),
-                stars(&g["required"]),
-                esc(&v(&g["rule"])),
-                stars(&g["achieved"])
-            );
-        }
-        h.push_str("</table>\n");
-    }
-    let s = &d["stars"];
-    let _ = write!(
-        h,
-        "<h2>二、星级分布 Star distribution</h2>\n<table><tr><th>未达星级</th><th>一星级</th><th>二星级</th><th>三星级</th></tr>\
-         <tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>\n",
-        v(&s[0]),
-        v(&s[1]),
-        v(&s[2]),
-        v(&s[3])
-    );
-    match d["quota"].as_object() {
-        Some(q) => {
-            let _ = writeln!(
-                h,
-                "<p>三星级比例要求（至少 {}‰ 新开工工程）：新开工 {}，三星级 {}，需要 {}，{}</p>",
-                v(&q["share_permille"]),
-                v(&q["new_starts"]),
-                v(&q["three_star"]),
-                v(&q["needed"]),
-                if q["met"] == Value::Bool(true) { "达标 met" } else { "未达标 not met" }
-            );
-        }
-        None => {
-            h.push_str("<p>本年度所属阶段无三星级比例要求。No three-star share applies to this year's phase.</p>\n")
-        }
-    }
-    if let Some(ds) = d["districts"].as_array().filter(|x| !x.is_empty()) {
-        h.push_str("<table><tr><th>区县(市)</th><th>新开工</th><th>有要求</th><th>达标</th><th>三星级</th><th>三星级需要</th><th>比例</th></tr>\n");
-        for r in ds {
-            let q = &r["quota"];
-            let _ = writeln!(
-                h,
-                "<tr><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&v(&r["code"])),
-                esc(&v(&r["name"])),
-                v(&r["new_starts"]),
-                v(&r["required"]),
-                v(&r["met"]),
-                v(&r["three_star"]),
-                v(&q["needed"]),
-                match q["met"].as_bool() {
+fn share(permille: &Value) -> Text {
+    Text::of(&pct(permille.as_u64()))
+}
+
+/// The printable report (`templates/annual_report.html`): every value is document text, escaped once ([`Text`]).
+#[derive(Template)]
+#[template(path = "annual_report.html", escape = "none")]
+struct ReportPage {
+    title: Text,
+    policy_version: Text,
+    as_of: Text,
+    tree_size: Text,
+    year: Text,
+    new_starts: Text,
+    required: Text,
+    met: Text,
+    met_share: Text,
+    gaps: Vec<GapRow>,
+    stars: [Text; 4],
+    quota: Option<QuotaLine>,
+    districts: Vec<DistrictRow>,
+    uptime: Vec<UptimeRow>,
+    alarms_raised: Text,
+    alarms_cleared: Text,
+    alarms_closure: Text,
+    alarms_mean_minutes: Text,
+    alarms_median_minutes: Text,
+    tasks_note: Text,
+    arrears_note: Text,
+    projects: Vec<ProjectRow>,
+}
+
+struct GapRow {
+    project_id: Text,
+    name: Text,
+    district: Text,
+    required: Text,
+    rule: Text,
+    achieved: Text,
+}
+
+struct QuotaLine {
+    share_permille: Text,
+    new_starts: Text,
+    three_star: Text,
+    needed: Text,
+    verdict: Text,
+}
+
+struct DistrictRow {
+    code: Text,
+    name: Text,
+    new_starts: Text,
+    required: Text,
+    met: Text,
+    three_star: Text,
+    needed: Text,
+    verdict: Text,
+}
+
+struct UptimeRow {
+    name: Text,
+    projects_with_data: Text,
+    projects: Text,
+    days_with_data: Text,
+    expected_days: Text,
+    share: Text,
+}
+
+struct ProjectRow {
+    project_id: Text,
+    name: Text,
+    district: Text,
+    start_date: Text,
+    required: Text,
+    achieved: Text,
+    meets: Text,
+}
+
+fn rows<T>(list: &Value, f: impl Fn(&Value) -> T) -> Vec<T> {
+    list.as_array().into_iter().flatten().map(f).collect()
+}
+
+impl ReportPage {
+    fn of(d: &Value) -> ReportPage {
+        let c = &d["coverage"];
+        let a = &d["alarms"];
+        ReportPage {
+            title: v(&d["title"]),
+            policy_version: v(&d["policy_version"]),
+            as_of: v(&d["as_of"]),
+            tree_size: v(&d["tree_size"]),
+            year: v(&d["year"]),
+            new_starts: v(&c["new_starts"]),
+            required: v(&c["required"]),
+            met: v(&c["met"]),
+            met_share: share(&c["met_permille"]),
+            gaps: rows(&c["gaps"], |g| GapRow {
+                project_id: v(&g["project_id"]),
+                name: v(&g["name"]),
+                district: v(&g["district"]),
+                required: stars(&g["required"]),
+                rule: v(&g["rule"]),
+                achieved: stars(&g["achieved"]),
+            }),
+            stars: [0, 1, 2, 3].map(|i| v(&d["stars"][i])),
+            quota: d["quota"].as_object().map(|q| QuotaLine {
+                share_permille: v(&q["share_permille"]),
+                new_starts: v(&q["new_starts"]),
+                three_star: v(&q["three_star"]),
+                needed: v(&q["needed"]),
+                verdict: Text::of(if q["met"] == Value::Bool(true) { "达标 met" } else { "未达标 not met" }),
+            }),
+            districts: rows(&d["districts"], |r| DistrictRow {
+                code: v(&r["code"]),
+                name: v(&r["name"]),
+                new_starts: v(&r["new_starts"]),
+                required: v(&r["required"]),
+                met: v(&r["met"]),
+                three_star: v(&r["three_star"]),
+                needed: v(&r["quota"]["needed"]),
+                verdict: Text::of(match r["quota"]["met"].as_bool() {
                     Some(true) => "达标",
                     Some(false) => "未达标",
                     None => "—",
-                }
-            );
+                }),
+            }),
+            uptime: rows(&d["uptime"], |u| UptimeRow {
+                name: v(&u["name"]),
+                projects_with_data: v(&u["projects_with_data"]),
+                projects: v(&u["projects"]),
+                days_with_data: v(&u["days_with_data"]),
+                expected_days: v(&u["expected_days"]),
+                share: share(&u["uptime_permille"]),
+            }),
+            alarms_raised: v(&a["raised"]),
+            alarms_cleared: v(&a["cleared"]),
+            alarms_closure: share(&a["closure_permille"]),
+            alarms_mean_minutes: v(&a["mean_close_minutes"]),
+            alarms_median_minutes: v(&a["median_close_minutes"]),
+            tasks_note: v(&d["tasks"]["note"]),
+            arrears_note: v(&d["arrears"]["note"]),
+            projects: rows(&d["projects"], |r| ProjectRow {
+                project_id: v(&r["project_id"]),
+                name: v(&r["name"]),
+                district: v(&r["district"]),
+                start_date: v(&r["start_date"]),
+                required: if r["required"].is_null() { Text::of("—") } else { stars(&r["required"]) },
+                achieved: stars(&r["achieved"]),
+                meets: v(&r["meets"]),
+            }),
         }
-        h.push_str("</table>\n");
     }
-    h.push_str("<h2>三、各应用数据在线率 Data uptime per application</h2>\n<table><tr><th>应用</th><th>有数据项目/在建项目</th><th>有数据天数/应有天数</th><th>在线率</th></tr>\n");
-    for u in d["uptime"].as_array().into_iter().flatten() {
-        let _ = writeln!(
-            h,
-            "<tr><td>{}</td><td>{}/{}</td><td>{}/{}</td><td>{}</td></tr>",
-            esc(&v(&u["name"])),
-            v(&u["projects_with_data"]),
-            v(&u["projects"]),
-            v(&u["days_with_data"]),
-            v(&u["expected_days"]),
-            pct(u["uptime_permille"].as_u64())
-        );
-    }
-    h.push_str("</table>\n");
-    let a = &d["alarms"];
-    let _ = write!(
-        h,
-        "<h2>四、告警与任务闭环 Alarm and task closure</h2>\n<table><tr><th>告警数</th><th>已解除</th><th>闭环率</th><th>平均用时(分钟)</th><th>中位用时(分钟)</th></tr>\
-         <tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>\n<p>协同任务 tasks: {}</p>\n\
-         <h2>五、欠薪发现与处置 Arrears found and resolved</h2>\n<p>{}</p>\n",
-        v(&a["raised"]),
-        v(&a["cleared"]),
-        pct(a["closure_permille"].as_u64()),
-        v(&a["mean_close_minutes"]),
-        v(&a["median_close_minutes"]),
-        esc(&v(&d["tasks"]["note"])),
-        esc(&v(&d["arrears"]["note"])),
-    );
-    h.push_str("<h2>附表 新开工项目 New starts</h2>\n<table><tr><th>项目</th><th>名称</th><th>区县(市)</th><th>开工日期</th><th>要求</th><th>实际</th><th>达标</th></tr>\n");
-    for r in d["projects"].as_array().into_iter().flatten() {
-        let _ = writeln!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&v(&r["project_id"])),
-            esc(&v(&r["name"])),
-            esc(&v(&r["district"])),
-            esc(&v(&r["start_date"])),
-            if r["required"].is_null() { "—".into() } else { stars(&r["required"]) },
-            stars(&r["achieved"]),
-            v(&r["meets"])
-        );
-    }
-    h.push_str("</table>\n<p class=\"meta\">宁波市住房和城乡建设局 · 依据甬建发〔2020〕72号三(三)、四(三)。</p>\n</body></html>\n");
-    h
+}
+
+/// The printable HTML (self-contained, no scripts), a pure function of the document: the same document gives the
+/// same bytes.
+pub fn render_html(d: &Value) -> Result<String, RatingError> {
+    ReportPage::of(d).render().map_err(|e| RatingError::Corrupt(format!("report template: {e}")))
 }
 
 fn csv_field(s: &str) -> String {
@@ -494,4 +531,59 @@ pub fn render_csv(d: &Value) -> String {
         line("project", &format!("{id}.achieved"), r["district"].as_str().unwrap_or_default(), &r["achieved"]);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A document with every section and every character the escaper changes.
+    fn doc(gaps: bool, quota: bool) -> Value {
+        let q = if quota {
+            json!({"share_permille": 300, "new_starts": 4, "three_star": 1, "needed": 2, "met": false})
+        } else {
+            Value::Null
+        };
+        json!({
+            "title": "宁波市2026年度智慧工地建设督查报告 <&\"'>", "year": 2026, "district": null, "tree_size": 1234, "policy_version": 2,
+            "as_of": "2026-12-31",
+            "coverage": {"new_starts": 4, "required": 3, "met": 1, "required_by_level": [0,1,2,0], "met_permille": 333,
+                "gaps": if gaps { json!([{"project_id": "NB-1", "name": "A&B <x>", "district": "330212", "required": 2, "rule": "r'1", "achieved": 0},
+                                          {"project_id": "NB-2", "name": "C", "district": "330203", "required": 3, "rule": "r2", "achieved": 1}]) } else { json!([]) }},
+            "stars": [1, 2, 0, 1],
+            "quota": q,
+            "districts": if quota { json!([{"code": "330212", "name": "鄞州区", "new_starts": 2, "required": 2, "met": 1, "three_star": 1, "quota": {"needed": 1, "met": true}},
+                                           {"code": "330203", "name": "海曙区", "new_starts": 2, "required": 1, "met": 0, "three_star": 0, "quota": null}]) } else { json!([]) },
+            "uptime": [{"application": "dust", "name": "扬尘", "projects_with_data": 2, "projects": 3, "days_with_data": 40, "expected_days": 90, "uptime_permille": 444},
+                       {"application": "x", "name": "X", "projects_with_data": 0, "projects": 3, "days_with_data": 0, "expected_days": 0, "uptime_permille": null}],
+            "alarms": {"raised": 3, "cleared": 2, "closure_permille": 666, "mean_close_minutes": 12, "median_close_minutes": null},
+            "tasks": {"note": "note's \"t\""}, "arrears": {"note": "a<b"},
+            "projects": [{"project_id": "NB-1", "name": "A", "district": "330212", "start_date": "2026-03-01", "required": null, "achieved": 0, "meets": null},
+                         {"project_id": "NB-2", "name": "B", "district": "330203", "start_date": "2026-04-01", "required": 2, "achieved": 3, "meets": true}],
+        })
+    }
+
+    /// A report's `html_sha256` is signed: the HTML of a document must keep the bytes the renderer gave before the
+    /// template (these digests are that renderer's, commit 679c797), or reports already in the log no longer
+    /// regenerate to what was signed.
+    #[test]
+    fn html_keeps_the_bytes_of_reports_signed_before_the_template() {
+        for (gaps, quota, digest) in [
+            (true, true, "f7efea0f942574af340a017219f18c88e4bca8af8e63dd082a3faf141eae12c5"),
+            (false, false, "73908da160e64b724551aeb757655afa1b86ff2d1ebc329aa49959d9f6ab0518"),
+            (true, false, "32b5b7eee19101b63eace25abb96487682df47fa16979f7c3e36ee3266af0318"),
+            (false, true, "0e60c34f39ee458c2c7e1e4356deb328362d852d0ff381af3c0947bed0bde0b7"),
+        ] {
+            let html = render_html(&doc(gaps, quota)).expect("render");
+            assert_eq!(sha256_hex(html.as_bytes()), digest, "gaps {gaps}, quota {quota}:\n{html}");
+        }
+    }
+
+    #[test]
+    fn every_value_is_escaped_once() {
+        let html = render_html(&doc(true, true)).expect("render");
+        assert!(html.contains("<title>宁波市2026年度智慧工地建设督查报告 &lt;&amp;&quot;&#39;&gt;</title>"), "{html}");
+        assert!(html.contains("<td>A&amp;B &lt;x&gt;</td>") && html.contains("<p>a&lt;b</p>"), "{html}");
+        assert!(!html.contains("&amp;amp;") && !html.contains("<x>"), "{html}");
+    }
 }

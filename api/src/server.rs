@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -24,7 +24,7 @@ use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::{dashboard, node, openapi, policy, routes};
 
-/// A running server (for `main` and for tests, which bind port 0).
+/// A running server (for the `siteledger` command, the demo and bench, and tests, which bind port 0).
 #[derive(Debug)]
 pub struct RunningServer {
     /// The bound address.
@@ -150,7 +150,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/log/proof/inclusion", get(routes::log::inclusion))
         .route("/v1/log/proof/consistency", get(routes::log::consistency))
         .route("/v1/evidence/{event_id}", get(routes::log::evidence))
-        .route("/v1/feed", get(crate::feed::feed))
+        .route("/v1/feed", get(routes::feed::feed))
         .route("/v1/whoami", get(routes::query::whoami))
         .route("/v1/districts", get(routes::query::districts))
         .route("/v1/projects", get(routes::query::projects))
@@ -158,9 +158,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/projects/{id}/events", get(routes::query::project_events))
         .route("/v1/alarms", get(routes::query::alarms))
         .route("/v1/keys", get(routes::query::keys))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/healthz", get(routes::ops::healthz))
+        .route("/readyz", get(routes::ops::readyz))
+        .route("/metrics", get(routes::ops::metrics))
         .route("/openapi.json", get(openapi::serve))
         .merge(routes::workforce::router())
         .merge(routes::site::router())
@@ -224,73 +224,12 @@ async fn count_responses(State(state): State<AppState>, req: Request, next: Next
     resp
 }
 
-/// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "alive", body = String)))]
-pub async fn healthz() -> &'static str {
-    "ok\n"
-}
-
-/// Readiness: the event store answers.
-#[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, description = "ready", body = String), (status = 503, description = "store unavailable", body = String)))]
-pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.ledger.store().head().await {
-        Ok(_) => "ready\n".into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response()
-        }
-    }
-}
-
-/// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", body = String)))]
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    let stats = state.ledger.stats();
-    let head = state.ledger.head();
-    let cp = state.ledger.latest_checkpoint().await.ok().flatten();
-    let cp_size = cp.as_ref().map_or(0, |c| c.size);
-    let cp_age =
-        cp.as_ref().map_or(f64::NAN, |c| (time::OffsetDateTime::now_utc() - c.created_at).as_seconds_f64().max(0.0));
-    let applied = state.read.applied();
-    let lag = head.saturating_sub(applied);
-    let rejected: u64 = stats.rejections.values().sum();
-    let fold_errors = state.read.fold_error_count().await.map_or(f64::NAN, |n| n as f64);
-    let gauges = [
-        ("siteledger_ledger_size", "Records in the log.", head as f64),
-        (
-            "siteledger_ledger_accepted_total",
-            "Records appended by this instance's sequencer (incl. system records).",
-            stats.accepted as f64,
-        ),
-        ("siteledger_ledger_rejected_total", "Records refused by this instance's sequencer.", rejected as f64),
-        ("siteledger_ledger_commits_total", "Group commits written.", stats.commits as f64),
-        ("siteledger_checkpoint_size", "Tree size of the latest checkpoint.", cp_size as f64),
-        ("siteledger_checkpoint_age_seconds", "Age of the latest checkpoint.", cp_age),
-        ("siteledger_projection_lag", "Records the read models are behind the log.", lag as f64),
-        (
-            "siteledger_projection_fold_errors",
-            "Records a read model skipped because they could not be folded (listed in the read database's fold_errors).",
-            fold_errors,
-        ),
-        ("siteledger_feed_subscribers", "Connected live-feed subscribers.", state.feed.subscribers() as f64),
-        ("siteledger_uptime_seconds", "Seconds since start.", state.started.elapsed().as_secs_f64()),
-    ];
-    let mut r = state.metrics.render(&gauges).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
-    r
-}
-
 /// Binds, serves, and returns a handle. The server stops on [`RunningServer::shutdown`].
 pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
     let listen = config.listen;
-    let demo = config.demo && config.demo_simulation;
     let (state, shutdown) = build_state(config).await?;
     let listener = TcpListener::bind(listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr()?;
-    if demo {
-        crate::demo::start(state.clone(), addr, shutdown.subscribe()).await?;
-    }
     let app = router(state.clone());
     let mut rx = shutdown.subscribe();
     let task = tokio::spawn(async move {

@@ -1,4 +1,7 @@
 //! Shared application state handed to every handler.
+//!
+//! The state holds the server's parts and depends on no handler: `auth`, `feed` (the hub), `metrics` and `vault`
+//! are below it, `routes`, `dashboard` and `server` above.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -6,7 +9,9 @@ use std::time::Instant;
 use siteledger_ledger::{AnyStore, Ledger};
 use siteledger_projections::{AccessCache, ReadDb};
 
-use crate::auth::TokenStore;
+use axum::extract::FromRef;
+
+use crate::auth::{AuthGate, TokenStore};
 use crate::config::Config;
 use crate::feed::FeedHub;
 use crate::metrics::Metrics;
@@ -42,5 +47,11 @@ impl std::fmt::Debug for AppState {
             .field("ledger", &self.ledger)
             .field("demo", &self.config.demo)
             .finish_non_exhaustive()
+    }
+}
+
+impl FromRef<AppState> for AuthGate {
+    fn from_ref(state: &AppState) -> AuthGate {
+        AuthGate { tokens: state.tokens.clone(), demo: state.config.demo }
     }
 }

@@ -17,6 +17,11 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 use uuid::Uuid;
 
+/// How long a test waits for something that must happen before it fails. Generous on purpose: other builds and
+/// test processes may keep every core busy, and every wait is on a condition, so a quiet machine never waits this
+/// long. (nextest stops a test after 300 s.)
+pub const PATIENCE: Duration = Duration::from_secs(240);
+
 /// Debian's Chromium, the only browser these tests use (never a downloaded one).
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -66,8 +71,9 @@ impl HeadlessChromium {
                 is_landscape: true,
                 has_touch: false,
             })
-            .launch_timeout(Duration::from_secs(30))
-            .request_timeout(Duration::from_secs(60))
+            .launch_timeout(PATIENCE)
+            // Longer than any in-page wait (`wait_until`), which runs inside one DevTools request.
+            .request_timeout(PATIENCE + Duration::from_secs(30))
             .build()
             .map_err(|e| anyhow::anyhow!("chromium config: {e}"))?;
         let (browser, mut handler) = Browser::launch(config).await.context("launching chromium")?;

@@ -11,7 +11,8 @@ use siteledger_api::auth::Role;
 use siteledger_api::config::Config;
 use siteledger_e2e::{HeadlessChromium, SignedCity, city_key, eval, ingest, screenshot, wait_until};
 
-const WAIT: Duration = Duration::from_secs(20);
+/// Each in-page wait's budget (a condition polled in the page; the budget only turns a hang into a failure).
+const WAIT: Duration = siteledger_e2e::PATIENCE;
 
 fn screenshot_dir() -> PathBuf {
     // CARGO_TARGET_TMPDIR is `<target>/tmp`; the screenshots sit beside it.
@@ -42,7 +43,7 @@ async fn the_dashboard_works_in_a_real_browser() -> anyhow::Result<()> {
 
     // Our own signed data, so the test does not depend on the demo simulator.
     let token = server.state.tokens.create("e2e", Role::City, None, 1).await?.secret;
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+    let client = reqwest::Client::builder().timeout(siteledger_e2e::PATIENCE).build()?;
     let mut city = SignedCity::new();
     let mut envs = city.registry()?;
     for n in 0..5 {

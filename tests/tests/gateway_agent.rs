@@ -16,7 +16,7 @@ use std::time::Duration;
 use siteledger_api::auth::Role;
 use siteledger_api::config::Config;
 use siteledger_api::server::RunningServer;
-use siteledger_e2e::{SignedCity, city_key, ingest};
+use siteledger_e2e::{PATIENCE, SignedCity, city_key, ingest};
 use siteledger_gateway_agent::simulate::{MonitorSpec, run_monitor};
 use siteledger_gateway_agent::{Agent, AgentConfig, DeviceConfig, DeviceKind, ParticulateUnit};
 use siteledger_signer::SigningKey;
@@ -86,20 +86,26 @@ async fn gateway_records(server: &RunningServer, key_id: &str) -> Vec<(u64, u64,
     all.into_iter().filter(|e| e.signer == key_id).map(|e| (e.position, e.signer_seq, e.kind)).collect()
 }
 
-/// Waits (bounded) until the log holds `n` records of the gateway.
-async fn wait_for_records(server: &RunningServer, key_id: &str, n: usize, within: Duration) -> Vec<(u64, u64, String)> {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let got = gateway_records(server, key_id).await;
-        if got.len() >= n {
-            return got;
+/// Waits until the log holds `n` records of the gateway, looking again whenever the log grows ([`PATIENCE`] only
+/// turns a stuck upload into a failure).
+async fn wait_for_records(server: &RunningServer, key_id: &str, n: usize) -> Vec<(u64, u64, String)> {
+    let mut head = server.state.ledger.watch_head();
+    let waited = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let got = gateway_records(server, key_id).await;
+            if got.len() >= n {
+                return got;
+            }
+            let _ = head.changed().await;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "only {} of {n} gateway records reached the log within {within:?}",
-            got.len()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await; // polling an observable condition, bounded above
+    })
+    .await;
+    match waited {
+        Ok(got) => got,
+        Err(_) => panic!(
+            "only {} of {n} gateway records reached the log within {PATIENCE:?}",
+            gateway_records(server, key_id).await.len()
+        ),
     }
 }
 
@@ -141,7 +147,7 @@ async fn outage_then_everything_arrives_exactly_once_in_chain_order() {
     assert_eq!(status["hj212"]["recorded"], N);
 
     // Wait until the uploader has observably failed at least once against the closed port.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
     while agent.shared.status()["upload_failures"].as_u64().unwrap_or(0) == 0 {
         assert!(tokio::time::Instant::now() < deadline, "the uploader never tried the closed port");
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -149,11 +155,11 @@ async fn outage_then_everything_arrives_exactly_once_in_chain_order() {
 
     // The platform comes back on the same address and data.
     let server = siteledger_api::server::spawn(server_config(&dir.path().join("server"), addr)).await.expect("restart");
-    let records = wait_for_records(&server, &key_id, N as usize, Duration::from_secs(90)).await;
+    let records = wait_for_records(&server, &key_id, N as usize).await;
     assert_exactly_once_in_order(&records, N, &all_kinds(&server).await);
 
     // The queue drains to empty and nothing was parked.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
     while agent.shared.status()["queue_depth"] != 0 {
         assert!(tokio::time::Instant::now() < deadline, "queue never drained: {}", agent.shared.status());
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -248,7 +254,7 @@ async fn restart_after_sigkill_during_upload_loses_and_duplicates_nothing() {
     let (mut child, addr) = spawn_child(&config, &token);
     let report = run_monitor(addr, monitor(), Some(N1), stop.clone()).await;
     assert_eq!((report.acked, report.lost), (N1, 0));
-    let before = wait_for_records(&server, &key_id, 4, Duration::from_secs(60)).await.len() as u64;
+    let before = wait_for_records(&server, &key_id, 4).await.len() as u64;
     child.kill().expect("SIGKILL the agent");
     let status = child.wait().expect("wait");
     assert!(!status.success(), "killed, not finished");
@@ -260,7 +266,7 @@ async fn restart_after_sigkill_during_upload_loses_and_duplicates_nothing() {
     let (mut child, addr) = spawn_child(&config, &token);
     let report = run_monitor(addr, monitor(), Some(N2), stop.clone()).await;
     assert_eq!((report.acked, report.lost), (N2, 0));
-    let records = wait_for_records(&server, &key_id, (N1 + N2) as usize, Duration::from_secs(90)).await;
+    let records = wait_for_records(&server, &key_id, (N1 + N2) as usize).await;
     child.kill().expect("stop the agent");
     let _ = child.wait();
     assert_exactly_once_in_order(&records, N1 + N2, &all_kinds(&server).await);
@@ -346,7 +352,7 @@ async fn every_kind_the_agent_produces_is_accepted_by_the_platform() {
     }
     agent.shared.queue.submit(agent.shared.heartbeat()).await.expect("heartbeat");
     let total = 1 + posts.len() + 1;
-    let records = wait_for_records(&server, &key_id, total, Duration::from_secs(60)).await;
+    let records = wait_for_records(&server, &key_id, total).await;
     let kinds: std::collections::BTreeSet<&str> = records.iter().map(|r| r.2.as_str()).collect();
     assert_eq!(kinds.len(), 15, "every kind of the contract: {kinds:?}");
     assert_eq!(agent.shared.status()["parked"], 0, "nothing rejected: {}", agent.shared.status());

@@ -1,7 +1,9 @@
 //! HTTP handlers, one module per area.
 
+pub mod feed;
 pub mod ingest;
 pub mod log;
+pub mod ops;
 pub mod query;
 pub mod rating;
 pub mod site;

@@ -1,12 +1,10 @@
 //! The live feed: scoped, resumable with Last-Event-ID, and bounded for slow clients.
 
-use std::time::Duration;
-
 use futures::StreamExt;
 use serde_json::Value;
 use siteledger_api::auth::Role;
 
-use crate::helpers::TestApp;
+use crate::helpers::{PATIENCE, TestApp};
 use crate::world::{self, YINZHOU, reading};
 
 /// Reads SSE events from a response until `n` `record` events arrived; returns (id, data) pairs and any other events.
@@ -15,7 +13,7 @@ async fn read_events(resp: reqwest::Response, n: usize) -> (Vec<(u64, Value)>, V
     let mut buf = String::new();
     let mut records = Vec::new();
     let mut others = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
     while records.len() < n {
         let chunk = tokio::time::timeout_at(deadline, stream.next()).await.expect("feed delivered in time");
         let Some(chunk) = chunk else { break };

@@ -11,6 +11,11 @@ use siteledger_signer::sample::ChainSigner;
 use siteledger_signer::{Envelope, SigningKey};
 use uuid::Uuid;
 
+/// How long a test waits for something that must happen (the read models catching up, an answer) before it fails.
+/// Generous on purpose: other builds and test processes may keep every core busy, and a wait is on a condition,
+/// so a quiet machine never waits this long. (nextest stops a test after 300 s.)
+pub const PATIENCE: Duration = Duration::from_secs(240);
+
 /// The city bureau's root key in tests.
 pub fn city_key() -> SigningKey {
     SigningKey::from_seed(&[0x21; 32])
@@ -56,7 +61,7 @@ impl TestApp {
         };
         f(&mut config);
         let server = siteledger_api::server::spawn(config).await.expect("server starts");
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+        let client = reqwest::Client::builder().timeout(PATIENCE).build().expect("client");
         TestApp { server, client, dir, city: ChainSigner::new(city_key()) }
     }
 
@@ -112,18 +117,20 @@ impl TestApp {
             .expect("sign")
     }
 
-    /// Waits (bounded) until the read models have applied everything the log held when called (a demo keeps
-    /// appending, so the moving head is not a target one can wait for).
+    /// Waits until the read models have applied everything the log held when called (later records may still
+    /// be arriving, so the moving head is not a target one can wait for). The wait is on the projector's own
+    /// signal; [`PATIENCE`] only turns a stuck projector into a failure.
     pub async fn settle(&self) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         let head = self.server.state.ledger.head();
-        loop {
-            if self.server.state.read.applied() >= head {
-                return;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "projections did not catch up");
-            let mut w = self.server.state.read.watch_applied();
-            let _ = tokio::time::timeout(Duration::from_millis(200), w.changed()).await;
+        let mut applied = self.server.state.read.watch_applied();
+        let caught_up = applied.wait_for(|a| *a >= head);
+        match tokio::time::timeout(PATIENCE, caught_up).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => panic!("the projector stopped before applying the log's first {head} records"),
+            Err(_) => panic!(
+                "the read models applied {} of the log's first {head} records in {PATIENCE:?}",
+                self.server.state.read.applied()
+            ),
         }
     }
 }

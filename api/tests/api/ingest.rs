@@ -334,7 +334,7 @@ async fn an_announced_100_mb_body_gets_413_before_it_is_sent() {
             }
         }
     };
-    tokio::time::timeout(std::time::Duration::from_secs(60), read).await.expect("an answer without the body");
+    tokio::time::timeout(crate::helpers::PATIENCE, read).await.expect("an answer without the body");
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 413"), "{text}");
     assert!(text.contains("\"code\":\"payload_too_large\""), "{text}");

@@ -7,7 +7,6 @@ mod world;
 mod access;
 mod access_matrix;
 mod dashboard;
-mod demo;
 mod demo_tokens;
 mod feed;
 mod go_live;

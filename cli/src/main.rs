@@ -1,4 +1,6 @@
-//! `siteledger`: the platform server and its administration commands.
+//! `siteledger`: the platform server and its administration commands. The server is `siteledger-api`'s library;
+//! `serve --demo` adds the simulated city and `bench` the load bench, both from `siteledger-demo`, so the server
+//! library itself links neither.
 //!
 //! ```text
 //! siteledger serve [--demo] [--data-dir DIR] [--listen ADDR] [--store-url URL] [--config FILE]
@@ -13,6 +15,9 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+mod admin;
+mod audit;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -83,14 +88,14 @@ enum Command {
         action: KeysCmd,
     },
     /// Load-test a server on this machine (ingest, queries, live feed) and print a Markdown table.
-    Bench(siteledger_api::bench::BenchArgs),
+    Bench(siteledger_demo::bench::BenchArgs),
     /// Supervision reports (年度督查报告), regenerable bit for bit from the log.
     Report {
         #[command(subcommand)]
         action: ReportCmd,
     },
     /// Auditor replay: a project's or enterprise's state at a tree size or instant, with proofs.
-    Replay(siteledger_api::audit_cli::ReplayArgs),
+    Replay(audit::ReplayArgs),
     /// Court evidence packages (证据包) that siteledger-verify checks offline.
     Evidence {
         #[command(subcommand)]
@@ -101,13 +106,13 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum ReportCmd {
     /// The annual supervision report of a district or the city: HTML, CSV and JSON, with their SHA-256.
-    Annual(siteledger_api::audit_cli::AnnualArgs),
+    Annual(audit::AnnualArgs),
 }
 
 #[derive(Debug, Subcommand)]
 enum EvidenceCmd {
     /// One evidence bundle for records chosen by event id or by stream, kind and time range.
-    Export(siteledger_api::audit_cli::ExportArgs),
+    Export(audit::ExportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -211,7 +216,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             config.trust_roots.extend(trust_roots);
             config.demo |= demo;
+            let simulate = config.demo && config.demo_simulation;
             let server = siteledger_api::server::spawn(config).await?;
+            if simulate {
+                // The demo city posts through the server's own API (its first requests may meet a server that is
+                // still starting its background work: they are retried).
+                let demo = siteledger_demo::DemoConfig::from_env();
+                siteledger_demo::start(server.state.clone(), server.addr, server.shutdown_signal(), demo).await?;
+            }
             let url = server.url();
             eprintln!(
                 "SiteLedger 智慧工地监管平台 is running: {url}/  (API: {url}/openapi.json, log key: {url}/v1/log/key)"
@@ -253,20 +265,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Projections { action: ProjectionsCmd::Rebuild } => {
-            let n = siteledger_api::admin::rebuild_projections(&config).await.context("rebuild failed")?;
+            let n = admin::rebuild_projections(&config).await.context("rebuild failed")?;
             println!("read models rebuilt from {n} records");
         }
         Command::Keys { action: KeysCmd::Show } => {
-            let (vkey, system) = siteledger_api::admin::show_keys(&config)?;
+            let (vkey, system) = admin::show_keys(&config)?;
             println!("log key: {vkey}\nsystem key id: {system}");
         }
-        Command::Bench(args) => siteledger_api::bench::run(args).await?,
+        Command::Bench(args) => siteledger_demo::bench::run(args).await?,
         Command::Report { action: ReportCmd::Annual(args) } => {
-            siteledger_api::audit_cli::report_annual(&config, args).await?;
+            audit::report_annual(&config, args).await?;
         }
-        Command::Replay(args) => siteledger_api::audit_cli::replay(&config, args).await?,
+        Command::Replay(args) => audit::replay(&config, args).await?,
         Command::Evidence { action: EvidenceCmd::Export(args) } => {
-            siteledger_api::audit_cli::evidence_export(&config, args).await?;
+            audit::evidence_export(&config, args).await?;
         }
     }
     Ok(())

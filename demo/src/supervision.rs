@@ -17,7 +17,7 @@
 //! monitored excavation with an anomaly; BIM versions and progress nodes early, on time and late; tasks from
 //! findings and alarms, some past their SLA, one escalated, one between bureaus and one to another authority.
 //!
-//! **Live** traffic then runs every few ticks: a new inspection with a finding and notice, a contractor's answer,
+//! **Live** traffic then runs every six ticks once the demo goes live (or one step per [`Live::step`]): a new inspection with a finding and notice, a contractor's answer,
 //! a bureau's review, a task dispatched and acknowledged; ids carry the time so restarts never collide. Each
 //! key's chain resumes from the ledger's head for that key.
 
@@ -33,7 +33,7 @@ use time::OffsetDateTime;
 use super::city::{self, ProjectSpec};
 use super::rng::SplitMix64;
 use super::{DemoContext, TOKEN_PREFIX, cst_text, obj, post_with_retries};
-use crate::auth::Role;
+use siteledger_api::auth::Role;
 
 /// Projects (indices into the plan) with supervision traffic.
 const PROJECTS: [usize; 8] = [0, 3, 7, 12, 16, 21, 27, 33];
@@ -120,8 +120,8 @@ fn parties(spec: &ProjectSpec) -> Parties {
     }
 }
 
-/// Starts this area's simulated traffic (returns once keys and history are in; live traffic is spawned).
-pub(super) async fn start(ctx: &DemoContext) -> anyhow::Result<()> {
+/// Enrols the keys and writes the history (what is missing of them); returns the live traffic (not running).
+pub(super) async fn setup(ctx: &DemoContext) -> anyhow::Result<Live> {
     let projects: Vec<Parties> = PROJECTS.iter().filter_map(|i| ctx.plan.projects.get(*i)).map(parties).collect();
     anyhow::ensure!(!projects.is_empty(), "no demo projects");
     let mut codes = HashSet::new();
@@ -191,11 +191,15 @@ pub(super) async fn start(ctx: &DemoContext) -> anyhow::Result<()> {
         tracing::info!("demo supervision history already in the ledger; resuming live traffic");
     }
 
-    let live = Live { actors, projects, token: token.secret, tick: ctx.tick, n: 0, state: ctx.state.clone() };
-    let ingest = ctx.ingest.clone();
-    let shutdown = ctx.shutdown.clone();
-    tokio::spawn(live.run(ingest, shutdown));
-    Ok(())
+    Ok(Live {
+        actors,
+        projects,
+        token: token.secret,
+        tick: ctx.tick,
+        n: 0,
+        pending: Vec::new(),
+        state: ctx.state.clone(),
+    })
 }
 
 /// The chain of `key` after the ledger's head for it.
@@ -203,7 +207,7 @@ async fn chain_of(ctx: &DemoContext, key: &SigningKey) -> anyhow::Result<Chain> 
     head_chain(&ctx.state, key).await
 }
 
-async fn head_chain(state: &crate::state::AppState, key: &SigningKey) -> anyhow::Result<Chain> {
+async fn head_chain(state: &siteledger_api::state::AppState, key: &SigningKey) -> anyhow::Result<Chain> {
     Ok(match state.ledger.store().signer_head(&key.key_id().to_string()).await? {
         Some(h) => Chain::after(h.signer_seq, h.leaf_hash),
         None => Chain::new(),
@@ -223,7 +227,7 @@ async fn enrol(
     let enrolled: HashSet<String> = store.keys().await?.into_iter().map(|k| k.key_id).collect();
     let city_id = ctx.city.key_id().to_string();
     // Other areas sign with the city bureau's key too: hold its lock from reading the head to posting.
-    let lock = super::key_lock(&city_id);
+    let lock = ctx.locks.of(&city_id);
     let _guard = lock.lock().await;
     let mut chain = match store.signer_head(&city_id).await? {
         Some(h) => Chain::after(h.signer_seq, h.leaf_hash),
@@ -636,13 +640,15 @@ fn history(a: &mut Actors, projects: &[Parties], now: OffsetDateTime) -> anyhow:
 }
 
 /// Live traffic: a few records every few ticks.
-struct Live {
+pub(super) struct Live {
     actors: Actors,
     projects: Vec<Parties>,
     token: String,
     tick: Duration,
     n: u64,
-    state: crate::state::AppState,
+    /// Notices waiting for an answer or a review: (project, notice, general contractor, district).
+    pending: Vec<(String, String, String, &'static str)>,
+    state: siteledger_api::state::AppState,
 }
 
 impl Live {
@@ -656,95 +662,103 @@ impl Live {
         Ok(())
     }
 
-    async fn run(mut self, ingest: super::client::IngestClient, shutdown: tokio::sync::watch::Receiver<bool>) {
+    pub(super) async fn run(
+        mut self,
+        ingest: super::client::IngestClient,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
         let mut stop = shutdown.clone();
-        let mut pending: Vec<(String, String, String, &'static str)> = Vec::new(); // (project, notice, gc, district)
         loop {
             let wait = self.tick.mul_f64(6.0);
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 _ = stop.wait_for(|s| *s) => return,
             }
-            self.n += 1;
-            let now = OffsetDateTime::now_utc();
-            let stamp = now.unix_timestamp();
-            let p = self.projects[usize::try_from(self.n).unwrap_or(0) % self.projects.len()].clone();
-            let s = format!("project/{}/supervision", p.id);
-            let d = p.district;
-            let envs: anyhow::Result<Vec<Envelope>> = (|| {
-                let mut out = Vec::new();
-                match self.n % 3 {
-                    1 => {
-                        let ins = format!("JC-{stamp}");
-                        let fid = format!("F-{stamp}");
-                        let nid = format!("ZG-{stamp}");
-                        out.push(self.actors.sign(Who::Inspector(d), &s, "inspection.inspection.recorded.v1", now, json!({
-                            "project_id": p.id, "inspection_id": ins, "inspection_kind": "safety", "inspector": INSPECTORS[(self.n % 6) as usize],
-                            "scope": "日常巡查：临时用电及起重机械", "inspected_party": p.gc,
-                        }))?);
-                        out.push(self.actors.sign(Who::Inspector(d), &s, "inspection.finding.recorded.v1", now, json!({
-                            "project_id": p.id, "inspection_id": ins, "finding_id": fid, "level": "general", "category": "施工用电",
-                            "description": "开关箱未做到“一机一闸一漏一箱”",
-                        }))?);
-                        out.push(self.actors.sign(Who::Inspector(d), &s, "inspection.rectification.noticed.v1", now, json!({
-                            "project_id": p.id, "finding_id": fid, "notice_id": nid, "deadline": cst_text(now + days(2.0)),
-                            "responsible": p.gc, "requirement": "两日内整改并回复",
-                        }))?);
-                        pending.push((p.id.clone(), nid, p.gc.clone(), d));
-                    }
-                    2 => {
-                        if let Some((pid, nid, gc, _)) = pending.first().cloned() {
-                            let s = format!("project/{pid}/supervision");
-                            let mut h = SplitMix64::derive(self.n, 9);
-                            out.push(self.actors.sign(Who::Enterprise(&gc), &s, "inspection.rectification.submitted.v1", now, json!({
-                                "project_id": pid, "notice_id": nid, "photo_hashes": [hex(&mut h)], "note": "已更换开关箱并加装漏电保护器",
-                            }))?);
-                        }
-                    }
-                    _ => {
-                        if !pending.is_empty() {
-                            let (pid, nid, _, d) = pending.remove(0);
-                            let s = format!("project/{pid}/supervision");
-                            out.push(self.actors.sign(Who::Inspector(d), &s, "inspection.rectification.reviewed.v1", now, json!({
-                                "project_id": pid, "notice_id": nid, "result": "pass", "reviewer": INSPECTORS[0], "note": "复查合格",
-                            }))?);
-                            out.push(self.actors.sign(
-                                Who::Inspector(d),
-                                &s,
-                                "inspection.rectification.closed.v1",
-                                now,
-                                json!({
-                                    "project_id": pid, "notice_id": nid,
-                                }),
-                            )?);
-                        }
-                    }
+            if let Err(e) = self.step(&ingest, &shutdown).await {
+                if !*shutdown.borrow() {
+                    tracing::warn!(error = %e, "demo supervision: live traffic stops");
                 }
-                Ok(out)
-            })();
-            let envs = match envs {
-                Ok(e) if !e.is_empty() => e,
-                Ok(_) => continue,
-                Err(e) => {
-                    tracing::warn!(error = %e, "demo supervision: cannot sign; live traffic stops");
-                    return;
-                }
-            };
-            match post_with_retries(&ingest, &self.token, &envs, &shutdown).await {
-                Ok(a) => {
-                    for r in a.rejections() {
-                        tracing::warn!(code = ?r.code, message = ?r.message, "demo supervision record rejected");
-                    }
-                    if a.rejected > 0 && self.resync().await.is_err() {
-                        return;
-                    }
-                }
-                Err(_) if *shutdown.borrow() => return,
-                Err(e) => {
-                    tracing::warn!(error = %e, "demo supervision: post failed; live traffic stops");
-                    return;
-                }
+                return;
             }
         }
+    }
+
+    /// One step: an inspection with a finding and a notice, a contractor's answer to the oldest pending notice, or
+    /// a bureau's review closing it (in turn).
+    pub(super) async fn step(
+        &mut self,
+        ingest: &super::client::IngestClient,
+        shutdown: &tokio::sync::watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        self.n += 1;
+        let now = OffsetDateTime::now_utc();
+        let stamp = now.unix_timestamp();
+        let p = self.projects[usize::try_from(self.n).unwrap_or(0) % self.projects.len()].clone();
+        let s = format!("project/{}/supervision", p.id);
+        let d = p.district;
+        let envs: anyhow::Result<Vec<Envelope>> = (|| {
+            let mut out = Vec::new();
+            match self.n % 3 {
+                1 => {
+                    let ins = format!("JC-{stamp}");
+                    let fid = format!("F-{stamp}");
+                    let nid = format!("ZG-{stamp}");
+                    out.push(self.actors.sign(Who::Inspector(d), &s, "inspection.inspection.recorded.v1", now, json!({
+                        "project_id": p.id, "inspection_id": ins, "inspection_kind": "safety", "inspector": INSPECTORS[(self.n % 6) as usize],
+                        "scope": "日常巡查：临时用电及起重机械", "inspected_party": p.gc,
+                    }))?);
+                    out.push(self.actors.sign(Who::Inspector(d), &s, "inspection.finding.recorded.v1", now, json!({
+                        "project_id": p.id, "inspection_id": ins, "finding_id": fid, "level": "general", "category": "施工用电",
+                        "description": "开关箱未做到“一机一闸一漏一箱”",
+                    }))?);
+                    out.push(self.actors.sign(Who::Inspector(d), &s, "inspection.rectification.noticed.v1", now, json!({
+                        "project_id": p.id, "finding_id": fid, "notice_id": nid, "deadline": cst_text(now + days(2.0)),
+                        "responsible": p.gc, "requirement": "两日内整改并回复",
+                    }))?);
+                    self.pending.push((p.id.clone(), nid, p.gc.clone(), d));
+                }
+                2 => {
+                    if let Some((pid, nid, gc, _)) = self.pending.first().cloned() {
+                        let s = format!("project/{pid}/supervision");
+                        let mut h = SplitMix64::derive(self.n, 9);
+                        out.push(self.actors.sign(Who::Enterprise(&gc), &s, "inspection.rectification.submitted.v1", now, json!({
+                            "project_id": pid, "notice_id": nid, "photo_hashes": [hex(&mut h)], "note": "已更换开关箱并加装漏电保护器",
+                        }))?);
+                    }
+                }
+                _ => {
+                    if !self.pending.is_empty() {
+                        let (pid, nid, _, d) = self.pending.remove(0);
+                        let s = format!("project/{pid}/supervision");
+                        out.push(self.actors.sign(Who::Inspector(d), &s, "inspection.rectification.reviewed.v1", now, json!({
+                            "project_id": pid, "notice_id": nid, "result": "pass", "reviewer": INSPECTORS[0], "note": "复查合格",
+                        }))?);
+                        out.push(self.actors.sign(
+                            Who::Inspector(d),
+                            &s,
+                            "inspection.rectification.closed.v1",
+                            now,
+                            json!({
+                                "project_id": pid, "notice_id": nid,
+                            }),
+                        )?);
+                    }
+                }
+            }
+            Ok(out)
+        })();
+        let envs = match envs {
+            Ok(e) if !e.is_empty() => e,
+            Ok(_) => return Ok(()),
+            Err(e) => return Err(e.context("cannot sign")),
+        };
+        let a = post_with_retries(ingest, &self.token, &envs, shutdown).await.map_err(|e| e.context("post failed"))?;
+        for r in a.rejections() {
+            tracing::warn!(code = ?r.code, message = ?r.message, "demo supervision record rejected");
+        }
+        if a.rejected > 0 {
+            self.resync().await.map_err(|e| e.context("cannot resynchronise the chains"))?;
+        }
+        Ok(())
     }
 }

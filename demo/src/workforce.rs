@@ -23,8 +23,8 @@ use siteledger_signer::{Envelope, SigningKey};
 
 use super::DemoContext;
 use super::city::enrollment;
-use crate::auth::Role;
-use crate::vault::{Accessor, PersonIntake};
+use siteledger_api::auth::Role;
+use siteledger_api::vault::{Accessor, PersonIntake};
 
 /// Which demo projects (indices into the registry plan) have the workforce history.
 pub const PROJECTS: [usize; 3] = [0, 5, 10];
@@ -243,7 +243,7 @@ async fn sign_and_post(
     at: time::OffsetDateTime,
 ) -> anyhow::Result<usize> {
     let key_id = key.key_id().to_string();
-    let lock = super::key_lock(&key_id);
+    let lock = ctx.locks.of(&key_id);
     let _chain_guard = lock.lock().await;
     let at = super::cst_text(at);
     let mut last = String::new();
@@ -280,7 +280,7 @@ async fn write_history(ctx: &DemoContext) -> anyhow::Result<()> {
     let mut ent: BTreeMap<String, Signer> = BTreeMap::new();
     let mut enrolments = Vec::new();
     // Other areas sign with the city key too: hold its lock from reading the chain head to posting (no fork).
-    let city_lock = super::key_lock(&ctx.city.key_id().to_string());
+    let city_lock = ctx.locks.of(&ctx.city.key_id().to_string());
     let city_guard = city_lock.lock().await;
     let mut city_chain = match store.signer_head(&ctx.city.key_id().to_string()).await? {
         Some(h) => SignerChain::after(h.signer_seq, h.leaf_hash),

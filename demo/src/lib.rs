@@ -1,4 +1,6 @@
-//! The simulated demo city (`siteledger serve --demo`): a small Ningbo on the real ingest path.
+//! The simulated demo city (`siteledger serve --demo`): a small Ningbo on the real ingest path, and the load bench
+//! ([`bench`], `siteledger bench`). Both drive a server from outside, through `POST /v1/events` and the server
+//! library's public types: the server itself (`siteledger-api`) does not link this crate or the gateway agent.
 //!
 //! Everything goes through `POST /v1/events` on the server's own address with real tokens, exactly as a bureau's
 //! client or a site gateway would send it:
@@ -8,24 +10,33 @@
 //!    fifteen enterprises and enrols a bureau key for each of the ten 区县(市) and the zone. Each district bureau
 //!    registers its projects (42 in all, with owner, general contractor and supervisor) and enrols one site gateway
 //!    key per project. See [`city`].
-//! 2. **Producers**. Every project's gateway signs and posts `env.dust_noise.reading.v1` every 5–15 s (one tick to
-//!    three ticks, jittered; the tick is 5 s unless [`set_tick_ms`] or `SITELEDGER_DEMO_TICK_MS` says otherwise),
-//!    with daily patterns, sensor noise and dust episodes; exceedances become `alarm.raised.v1` and later
-//!    `alarm.cleared.v1` ([`sim`]). One site starts every run in a dust episode, so an alarm comes within seconds;
-//!    two sites go silent now and then (data gaps).
+//! 2. **History** (once per data directory): each area's seeded records — 实名制与工资 ([`workforce`]), 监管协同
+//!    (`supervision.rs`), the site agents' enrolments (`site.rs`), the rating policy, credit rules and last year's
+//!    annual report (`rating.rs`).
+//! 3. **Live traffic**. Every project's gateway signs and posts `env.dust_noise.reading.v1` every one to three ticks
+//!    (jittered), with daily patterns, sensor noise and dust episodes; exceedances become `alarm.raised.v1` and
+//!    later `alarm.cleared.v1` ([`sim`]). One site starts every run in a dust episode, so an alarm comes early; two
+//!    sites go silent now and then (data gaps). Six sites run a real gateway agent with simulated devices; the
+//!    supervision area adds an inspection step every six ticks; the district bureaus issue rating decisions.
+//!
+//! [`Demo::setup`] does steps 1 and 2 and returns; then either [`Demo::go_live`] starts the timers (what
+//! [`start`] and `serve --demo` do), or a test drives the live steps itself ([`Demo::tick`],
+//! [`Demo::supervision_step`], [`Demo::rating_round`]) and never races a clock. The tick and the seed are fields
+//! of a [`DemoConfig`] each demo gets, so two demos in one process (two tests) share nothing.
 //!
 //! Restarts are safe. Keys live in `<data_dir>/keys/demo-*.key` (0600). The registry records are deterministic
 //! (fixed times and ids; Ed25519 is deterministic), so on restart each bureau's chain is compared with the ledger's
 //! stored head for that key and only what is missing is sent; gateways resume their chains from the stored head.
 //! Gateway tokens are created at each start and those of earlier runs revoked. The demo stops when the server's
-//! shutdown signal turns true. The random source is a seeded SplitMix64 (`SITELEDGER_DEMO_SEED`), so a run is
-//! reproducible up to the wall clock.
+//! shutdown signal turns true. The random source is a seeded SplitMix64, so a run is reproducible up to the wall
+//! clock.
 //!
 //! The operator gets a city-bureau token, logged once at start ([`operator_token`]): it is a demo token, the one
 //! exception to "secrets never in logs", and it is revoked at the next demo start. Every token the demo creates is
 //! marked as a demo token in the token table (`TokenStore::create_demo`): a server not in demo mode refuses them
 //! and revokes them at start, so the logged token dies with the demo.
 
+pub mod bench;
 pub mod city;
 pub mod client;
 mod rating;
@@ -38,7 +49,7 @@ pub mod workforce;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -48,8 +59,8 @@ use siteledger_signer::{Envelope, SigningKey};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
-use crate::auth::Role;
-use crate::state::AppState;
+use siteledger_api::auth::Role;
+use siteledger_api::state::AppState;
 
 use self::city::{CityKeys, DISTRICTS, ProjectSpec, RegistryPlan};
 use self::client::IngestClient;
@@ -72,41 +83,55 @@ const OPERATOR_TOKEN_NAME: &str = "demo operator";
 /// Names of the demo's other tokens start with this.
 const TOKEN_PREFIX: &str = "demo ";
 
-static TICK_MS_OVERRIDE: AtomicU64 = AtomicU64::new(0);
-
-/// Overrides the simulator tick for demos started from now on in this process (tests use a short one).
-pub fn set_tick_ms(ms: u64) {
-    TICK_MS_OVERRIDE.store(ms, Ordering::Relaxed);
+/// How one demo city runs. Each demo gets its own (nothing about a demo is process-global).
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    /// The simulator tick: a gateway posts every one to three ticks, the supervision area every six, and the
+    /// district bureaus issue rating decisions every 120 (at least 30 s). Taken as 10 ms to 1 h.
+    pub tick: Duration,
+    /// The random seed.
+    pub seed: u64,
 }
 
-/// The tick in effect: [`set_tick_ms`], else `SITELEDGER_DEMO_TICK_MS`, else 5 s.
-pub fn tick() -> Duration {
-    let o = TICK_MS_OVERRIDE.load(Ordering::Relaxed);
-    let ms = if o > 0 {
-        o
-    } else {
-        std::env::var("SITELEDGER_DEMO_TICK_MS").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(DEFAULT_TICK_MS)
-    };
-    Duration::from_millis(ms.clamp(10, 3_600_000))
+impl Default for DemoConfig {
+    fn default() -> DemoConfig {
+        DemoConfig { tick: Duration::from_millis(DEFAULT_TICK_MS), seed: DEFAULT_SEED }
+    }
 }
 
-fn seed() -> u64 {
-    std::env::var("SITELEDGER_DEMO_SEED").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(DEFAULT_SEED)
+impl DemoConfig {
+    /// The defaults, overridden by `SITELEDGER_DEMO_TICK_MS` and `SITELEDGER_DEMO_SEED` (the `siteledger`
+    /// command reads them; tests set the fields instead).
+    pub fn from_env() -> DemoConfig {
+        let number = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok());
+        let mut c = DemoConfig::default();
+        if let Some(ms) = number("SITELEDGER_DEMO_TICK_MS") {
+            c.tick = Duration::from_millis(ms);
+        }
+        if let Some(seed) = number("SITELEDGER_DEMO_SEED") {
+            c.seed = seed;
+        }
+        c
+    }
 }
 
-/// Starts the demo city in the background and returns at once (the server starts serving right after; the demo's
-/// first requests wait in the listen queue until then).
-pub async fn start(state: AppState, addr: SocketAddr, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-    let base = format!("http://{}", loopback(addr));
-    let ingest = IngestClient::new(&base)?;
+/// Starts the demo city in the background on a running server (registry and history, then live traffic) and
+/// returns at once. Fails at once if the demo's key files cannot be loaded or created.
+pub async fn start(
+    state: AppState,
+    addr: SocketAddr,
+    shutdown: watch::Receiver<bool>,
+    config: DemoConfig,
+) -> anyhow::Result<()> {
     // Keys are loaded (or created) now, so a bad key directory fails the start instead of a background task.
     let keys = DemoKeys::load(&state.config.key_dir())?;
+    let ingest = IngestClient::new(&format!("http://{}", loopback(addr)))?;
     tokio::spawn(async move {
         let stop = shutdown.clone();
-        if let Err(e) = run(state, ingest, keys, shutdown).await
-            && !*stop.borrow()
-        {
-            tracing::error!(error = %e, "the demo city stopped");
+        match Demo::setup_with(state, ingest, keys, shutdown, config).await {
+            Ok(demo) => demo.go_live(),
+            Err(e) if !*stop.borrow() => tracing::error!(error = %e, "the demo city stopped"),
+            Err(_) => {}
         }
     });
     Ok(())
@@ -155,22 +180,168 @@ fn key_file(dir: &Path, name: &str) -> anyhow::Result<SigningKey> {
     Ok(key)
 }
 
-async fn run(
-    state: AppState,
-    ingest: IngestClient,
-    keys: DemoKeys,
-    shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    let plan = city::registry_plan(&keys.city, PROJECT_PREFIX)?;
-    revoke_stale_tokens(&state).await;
-    setup_registry(&state, &ingest, &plan, &shutdown).await?;
-    let enrolled: HashSet<String> = state.ledger.store().keys().await?.into_iter().map(|k| k.key_id).collect();
-    let open = open_alarms(&state).await;
+/// A demo city set up on a running server: the registry and every area's history are in the ledger; the live
+/// producers are ready but not running.
+pub struct Demo {
+    ctx: DemoContext,
+    gateways: Vec<Producer>,
+    supervision: Option<supervision::Live>,
+    issuer: Option<rating::Issuer>,
+    failures: Vec<String>,
+}
 
-    let tick = tick();
-    let seed = seed();
+impl std::fmt::Debug for Demo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // No keys or tokens in Debug output.
+        f.debug_struct("Demo")
+            .field("ctx", &self.ctx)
+            .field("gateways", &self.gateways.len())
+            .field("failures", &self.failures)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Demo {
+    /// Writes whatever of the registry and the areas' history the ledger does not hold yet, through the API of
+    /// the server at `addr`, and returns once it is accepted (nothing runs in the background afterwards). An area
+    /// whose setup fails is logged and listed in [`Demo::failures`]; the others go on.
+    pub async fn setup(
+        state: AppState,
+        addr: SocketAddr,
+        shutdown: watch::Receiver<bool>,
+        config: DemoConfig,
+    ) -> anyhow::Result<Demo> {
+        let keys = DemoKeys::load(&state.config.key_dir())?;
+        let ingest = IngestClient::new(&format!("http://{}", loopback(addr)))?;
+        Demo::setup_with(state, ingest, keys, shutdown, config).await
+    }
+
+    async fn setup_with(
+        state: AppState,
+        ingest: IngestClient,
+        keys: DemoKeys,
+        shutdown: watch::Receiver<bool>,
+        mut config: DemoConfig,
+    ) -> anyhow::Result<Demo> {
+        // A zero tick would spin the producers.
+        config.tick = config.tick.clamp(Duration::from_millis(10), Duration::from_secs(3600));
+        let plan = city::registry_plan(&keys.city, PROJECT_PREFIX)?;
+        revoke_stale_tokens(&state).await;
+        setup_registry(&state, &ingest, &plan, &shutdown).await?;
+        let gateways = gateways(&state, &ingest, &plan, keys.gateways, &config, &shutdown).await?;
+        let districts_with_projects =
+            DISTRICTS.iter().enumerate().filter(|(d, _)| plan.projects.iter().any(|p| p.district == *d)).count();
+        tracing::info!(
+            tick_ms = config.tick.as_millis() as u64,
+            "demo city: {} projects in {} districts (10 区县(市) + {}), {} enterprises, {} site gateways posting \
+             dust/noise readings every {:.1}–{:.1} s each once live",
+            plan.projects.len(),
+            districts_with_projects,
+            city::ZONE_NAME,
+            plan.enterprises.len(),
+            gateways.len(),
+            config.tick.as_secs_f64(),
+            3.0 * config.tick.as_secs_f64(),
+        );
+        operator_token(&state).await?;
+        let ctx = DemoContext {
+            state,
+            ingest,
+            plan,
+            city: keys.city.city,
+            districts: keys.city.districts,
+            seed: config.seed,
+            tick: config.tick,
+            shutdown,
+            locks: KeyLocks::default(),
+        };
+        let mut failures = Vec::new();
+        let mut failed = |area: &str, e: anyhow::Error| {
+            tracing::error!(area, error = %e, "the demo history of this area was not written");
+            failures.push(format!("{area}: {e:#}"));
+        };
+        // Each area's history; one failing does not stop the others.
+        if let Err(e) = workforce::start(&ctx).await {
+            failed("workforce", e);
+        }
+        if let Err(e) = site::setup(&ctx).await {
+            failed("site", e);
+        }
+        let supervision = supervision::setup(&ctx).await.map_err(|e| failed("supervision", e)).ok();
+        let issuer = rating::setup(&ctx).await.map_err(|e| failed("rating", e)).ok();
+        Ok(Demo { ctx, gateways, supervision, issuer, failures })
+    }
+
+    /// The areas whose setup failed, with why (empty when all went in).
+    pub fn failures(&self) -> &[String] {
+        &self.failures
+    }
+
+    /// One tick of every site gateway, in turn: each posts its next reading (and any alarm it raises or clears),
+    /// unless its monitor is in a simulated data gap. Returns how many gateways posted.
+    pub async fn tick(&mut self) -> anyhow::Result<usize> {
+        let mut posted = 0;
+        for p in &mut self.gateways {
+            match p.step().await {
+                Step::Posted => posted += 1,
+                Step::Silent => {}
+                Step::Stop => {
+                    anyhow::bail!("gateway {} stopped (server shutting down or cannot sign)", p.spec.project_id)
+                }
+            }
+        }
+        Ok(posted)
+    }
+
+    /// One step of the supervision area's live traffic (an inspection with a finding and notice, a contractor's
+    /// answer, or a bureau's review, in turn).
+    pub async fn supervision_step(&mut self) -> anyhow::Result<()> {
+        let live = self.supervision.as_mut().ok_or_else(|| anyhow::anyhow!("the supervision area did not set up"))?;
+        live.step(&self.ctx.ingest, &self.ctx.shutdown).await
+    }
+
+    /// One round of rating decisions: each project's rating at the log's current size under the newest policy,
+    /// signed by its district bureau when the outcome changed since the last decision. Returns how many were
+    /// accepted.
+    pub async fn rating_round(&mut self) -> anyhow::Result<usize> {
+        let issuer = self.issuer.as_mut().ok_or_else(|| anyhow::anyhow!("the rating area did not set up"))?;
+        issuer.round().await
+    }
+
+    /// Starts the live traffic on the configured tick (gateways, site agents, supervision, rating decisions) and
+    /// returns; it stops at the server's shutdown signal.
+    pub fn go_live(self) {
+        let Demo { ctx, gateways, supervision, issuer, .. } = self;
+        for p in gateways {
+            tokio::spawn(p.run());
+        }
+        if let Some(live) = supervision {
+            tokio::spawn(live.run(ctx.ingest.clone(), ctx.shutdown.clone()));
+        }
+        if let Some(issuer) = issuer {
+            tokio::spawn(issuer.run());
+        }
+        tokio::spawn(async move {
+            if let Err(e) = site::start_agents(&ctx).await {
+                tracing::error!(error = %e, "the demo site agents did not start");
+            }
+        });
+    }
+}
+
+/// One gateway per project whose key is enrolled, each with a fresh gateway token and its chain resumed.
+async fn gateways(
+    state: &AppState,
+    ingest: &IngestClient,
+    plan: &RegistryPlan,
+    keys: Vec<SigningKey>,
+    config: &DemoConfig,
+    shutdown: &watch::Receiver<bool>,
+) -> anyhow::Result<Vec<Producer>> {
+    let enrolled: HashSet<String> = state.ledger.store().keys().await?.into_iter().map(|k| k.key_id).collect();
+    let open = open_alarms(state, shutdown).await;
     let mut producers = Vec::new();
-    for (i, (spec, key)) in plan.projects.iter().zip(keys.gateways).enumerate() {
+    for (i, (spec, key)) in plan.projects.iter().zip(keys).enumerate() {
         let key_id = key.key_id().to_string();
         if !enrolled.contains(&key_id) {
             tracing::warn!(project = %spec.project_id, %key_id, "demo gateway key is not enrolled; this site stays silent");
@@ -185,7 +356,7 @@ async fn run(
             .create_demo(&format!("{TOKEN_PREFIX}gateway {} GW-01", spec.project_id), Role::Gateway, Some(&key_id), 30)
             .await
             .map_err(|e| anyhow::anyhow!("gateway token: {e}"))?;
-        let mut rng = SplitMix64::derive(seed, (i as u64) << 32 | chain.next_seq);
+        let mut rng = SplitMix64::derive(config.seed, (i as u64) << 32 | chain.next_seq);
         let mut site = Site::new(spec.district().pm10_base, &mut rng);
         if i == HOT_PROJECT {
             site.start_episode(190.0, 60);
@@ -193,7 +364,7 @@ async fn run(
         for (category, alarm_id) in open.get(&spec.project_id).into_iter().flatten() {
             site.adopt_open(category, alarm_id.clone());
         }
-        let period = tick.mul_f64(rng.range_f64(1.0, 3.0));
+        let period = config.tick.mul_f64(rng.range_f64(1.0, 3.0));
         let gaps = FLAKY_PROJECTS.contains(&i).then(|| Gaps::new(&mut rng));
         producers.push(Producer {
             spec: spec.clone(),
@@ -205,48 +376,18 @@ async fn run(
             rng,
             period,
             gaps,
+            ticks: 0,
             ingest: ingest.clone(),
             state: state.clone(),
             shutdown: shutdown.clone(),
         });
     }
-    let districts_with_projects =
-        DISTRICTS.iter().enumerate().filter(|(d, _)| plan.projects.iter().any(|p| p.district == *d)).count();
-    tracing::info!(
-        tick_ms = tick.as_millis() as u64,
-        "demo city running: {} projects in {} districts (10 区县(市) + {}), {} enterprises, {} site gateways posting \
-         dust/noise readings every {:.1}–{:.1} s each",
-        plan.projects.len(),
-        districts_with_projects,
-        city::ZONE_NAME,
-        plan.enterprises.len(),
-        producers.len(),
-        tick.as_secs_f64(),
-        3.0 * tick.as_secs_f64(),
-    );
-    operator_token(&state).await?;
-    for p in producers {
-        tokio::spawn(p.run());
-    }
-    let ctx =
-        DemoContext { state, ingest, plan, city: keys.city.city, districts: keys.city.districts, seed, tick, shutdown };
-    // Each subsystem's traffic; one failing does not stop the others.
-    for (area, result) in [
-        ("workforce", workforce::start(&ctx).await),
-        ("site", site::start(&ctx).await),
-        ("supervision", supervision::start(&ctx).await),
-        ("rating", rating::start(&ctx).await),
-    ] {
-        if let Err(e) = result {
-            tracing::error!(area, error = %e, "demo traffic of this area did not start");
-        }
-    }
-    Ok(())
+    Ok(producers)
 }
 
 /// Creates the operator's city-bureau token (a demo token: refused by any server not in demo mode and revoked when
 /// the data directory is served without `--demo`) and logs its secret once, on purpose. Returns it.
-pub async fn operator_token(state: &AppState) -> anyhow::Result<crate::auth::NewToken> {
+pub async fn operator_token(state: &AppState) -> anyhow::Result<siteledger_api::auth::NewToken> {
     let operator = state
         .tokens
         .create_demo(OPERATOR_TOKEN_NAME, Role::City, None, 30)
@@ -274,23 +415,28 @@ pub struct DemoContext {
     pub city: SigningKey,
     /// One district bureau key per entry of [`DISTRICTS`].
     pub districts: Vec<SigningKey>,
-    /// The run's random seed (`SITELEDGER_DEMO_SEED`).
+    /// The run's random seed ([`DemoConfig::seed`]).
     pub seed: u64,
     /// The simulator tick.
     pub tick: Duration,
     /// Turns true at shutdown.
     pub shutdown: watch::Receiver<bool>,
+    /// This demo's signing locks.
+    pub locks: KeyLocks,
 }
 
-/// The lock every demo task holds while it reads a key's chain head from the ledger, signs with that key and posts
-/// the records: several areas sign with the same bureau keys, and two chains of one key would fork it
-/// (the ledger records that as equivocation).
-pub fn key_lock(key_id: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
-    static LOCKS: std::sync::OnceLock<std::sync::Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>> =
-        std::sync::OnceLock::new();
-    let locks = LOCKS.get_or_init(Default::default);
-    let mut map = locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    std::sync::Arc::clone(map.entry(key_id.to_owned()).or_default())
+/// The locks every task of one demo holds while it reads a key's chain head from the ledger, signs with that key
+/// and posts the records: several areas sign with the same bureau keys, and two chains of one key would fork it
+/// (the ledger records that as equivocation). One set per demo, shared by its tasks (clones share the set).
+#[derive(Debug, Clone, Default)]
+pub struct KeyLocks(Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>);
+
+impl KeyLocks {
+    /// The lock of `key_id`.
+    pub fn of(&self, key_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(map.entry(key_id.to_owned()).or_default())
+    }
 }
 
 impl std::fmt::Debug for DemoContext {
@@ -412,14 +558,30 @@ async fn post_with_retries(
     }
 }
 
-/// Open dust and noise alarms per project, once the read models have caught up with the log (bounded wait).
-async fn open_alarms(state: &AppState) -> HashMap<String, Vec<(String, String)>> {
+/// Waits until the read models have folded the log as it is now. Gives up (with a warning, `false`) at shutdown
+/// or after `limit`: the demo then goes on with what the read models show.
+async fn wait_folded(state: &AppState, shutdown: &watch::Receiver<bool>, limit: Duration) -> bool {
     let target = state.ledger.head();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut applied = state.read.watch_applied();
-    while state.read.applied() < target && tokio::time::Instant::now() < deadline {
-        let _ = tokio::time::timeout(Duration::from_millis(250), applied.changed()).await;
+    let mut shutdown = shutdown.clone();
+    let folded = async {
+        tokio::select! {
+            r = applied.wait_for(|a| *a >= target) => r.is_ok(),
+            _ = shutdown.wait_for(|s| *s) => false,
+        }
+    };
+    match tokio::time::timeout(limit, folded).await {
+        Ok(done) => done,
+        Err(_) => {
+            tracing::warn!(target, applied = state.read.applied(), "the read models did not catch up in time");
+            false
+        }
     }
+}
+
+/// Open dust and noise alarms per project, once the read models have caught up with the log.
+async fn open_alarms(state: &AppState, shutdown: &watch::Receiver<bool>) -> HashMap<String, Vec<(String, String)>> {
+    wait_folded(state, shutdown, Duration::from_secs(300)).await;
     let filter = AlarmFilter { open_only: true, limit: Some(10_000), ..AlarmFilter::default() };
     let mut out: HashMap<String, Vec<(String, String)>> = HashMap::new();
     match state.read.alarms(&Scope::All, &filter).await {
@@ -496,45 +658,63 @@ struct Producer {
     rng: SplitMix64,
     period: Duration,
     gaps: Option<Gaps>,
+    /// Ticks of its own so far.
+    ticks: u64,
     ingest: IngestClient,
     state: AppState,
     shutdown: watch::Receiver<bool>,
 }
 
+/// What one gateway tick did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Posted a reading (and any alarm records).
+    Posted,
+    /// The monitor is in a simulated data gap.
+    Silent,
+    /// The gateway stops (shutdown, or it cannot sign).
+    Stop,
+}
+
 impl Producer {
     async fn run(mut self) {
-        let mut tick: u64 = 0;
+        let mut shutdown = self.shutdown.clone();
         loop {
             let wait = self.period.mul_f64(self.rng.range_f64(0.85, 1.15));
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
-                _ = self.shutdown.wait_for(|s| *s) => return,
+                _ = shutdown.wait_for(|s| *s) => return,
             }
-            tick += 1;
-            if let Some(g) = &mut self.gaps {
-                let (offline, change) = g.at(tick, &mut self.rng);
-                match change {
-                    Some(true) => {
-                        tracing::info!(project = %self.spec.project_id, "demo: site monitor goes offline (simulated data gap)")
-                    }
-                    Some(false) => tracing::info!(project = %self.spec.project_id, "demo: site monitor back online"),
-                    None => {}
-                }
-                if offline {
-                    continue;
-                }
-            }
-            let envs = match self.next_envelopes() {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::error!(project = %self.spec.project_id, error = %e, "demo: cannot sign; gateway stops");
-                    return;
-                }
-            };
-            if !self.submit(&envs).await {
+            if self.step().await == Step::Stop {
                 return;
             }
         }
+    }
+
+    /// One tick: the next reading, unless the monitor is offline.
+    async fn step(&mut self) -> Step {
+        self.ticks += 1;
+        if let Some(g) = &mut self.gaps {
+            let (offline, change) = g.at(self.ticks, &mut self.rng);
+            match change {
+                Some(true) => {
+                    tracing::info!(project = %self.spec.project_id, "demo: site monitor goes offline (simulated data gap)")
+                }
+                Some(false) => tracing::info!(project = %self.spec.project_id, "demo: site monitor back online"),
+                None => {}
+            }
+            if offline {
+                return Step::Silent;
+            }
+        }
+        let envs = match self.next_envelopes() {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(project = %self.spec.project_id, error = %e, "demo: cannot sign; gateway stops");
+                return Step::Stop;
+            }
+        };
+        if self.submit(&envs).await { Step::Posted } else { Step::Stop }
     }
 
     /// The next reading and any alarm it raises or clears, signed.

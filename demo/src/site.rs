@@ -7,8 +7,9 @@
 //! `<data_dir>/site-agents/<project>/` and uploads to this server's `POST /v1/events` with a gateway token bound
 //! to its key — exactly as on a site, only on loopback.
 //!
-//! Restarts are safe: keys are `<data_dir>/keys/demo-agent-<project>.key`; an enrolled key is not enrolled again;
-//! each agent's signer chain resumes from its queue.
+//! The keys are enrolled during the demo's setup ([`setup`]); the agents and their devices start when the demo
+//! goes live ([`start_agents`]). Restarts are safe: keys are `<data_dir>/keys/demo-agent-<project>.key`; an
+//! enrolled key is not enrolled again; each agent's signer chain resumes from its queue.
 
 use std::time::Duration;
 
@@ -21,16 +22,16 @@ use uuid::Uuid;
 
 use super::city::{DISTRICTS, ProjectSpec, enrollment};
 use super::{DemoContext, TOKEN_PREFIX, cst_text, post_with_retries};
-use crate::auth::Role;
+use siteledger_api::auth::Role;
 
 /// How many projects run a gateway agent.
 const AGENT_PROJECTS: usize = 6;
 /// The agents' gateway id.
 const GATEWAY_ID: &str = "GW-AGENT";
 
-/// Starts this area's simulated traffic (returns once it is set up; long-running producers are spawned).
-pub(super) async fn start(ctx: &DemoContext) -> anyhow::Result<()> {
-    // One project in each of the first districts with a numeric code (cameras' GB/T 28181 ids start with it).
+/// The projects with an agent: one in each of the first districts with a numeric code (cameras' GB/T 28181 ids
+/// start with it).
+fn chosen(ctx: &DemoContext) -> Vec<&ProjectSpec> {
     let mut chosen: Vec<&ProjectSpec> = Vec::new();
     for (d, district) in DISTRICTS.iter().enumerate() {
         if chosen.len() >= AGENT_PROJECTS || !district.code.bytes().all(|b| b.is_ascii_digit()) {
@@ -40,9 +41,23 @@ pub(super) async fn start(ctx: &DemoContext) -> anyhow::Result<()> {
             chosen.push(p);
         }
     }
+    chosen
+}
+
+/// Enrols the agents' keys that are not enrolled yet (the district bureaus sign).
+pub(super) async fn setup(ctx: &DemoContext) -> anyhow::Result<()> {
+    for spec in chosen(ctx) {
+        let key = ctx.key(&format!("agent-{}", spec.project_id))?;
+        enrol(ctx, spec, &key).await.map_err(|e| anyhow::anyhow!("agent of {}: {e:#}", spec.project_id))?;
+    }
+    Ok(())
+}
+
+/// Starts the agents and their simulated devices (live traffic; they stop at the server's shutdown).
+pub(super) async fn start_agents(ctx: &DemoContext) -> anyhow::Result<()> {
     let base = ctx.ingest.events_url().trim_end_matches("/v1/events").to_owned();
     let mut started = 0;
-    for (i, spec) in chosen.into_iter().enumerate() {
+    for (i, spec) in chosen(ctx).into_iter().enumerate() {
         match start_agent(ctx, &base, i, spec).await {
             Ok(()) => started += 1,
             Err(e) => tracing::warn!(project = %spec.project_id, error = %e, "demo gateway agent did not start"),
@@ -80,6 +95,7 @@ fn devices(i: usize, code: &str) -> Vec<DeviceConfig> {
 async fn start_agent(ctx: &DemoContext, base: &str, i: usize, spec: &ProjectSpec) -> anyhow::Result<()> {
     let key = ctx.key(&format!("agent-{}", spec.project_id))?;
     let key_id = key.key_id().to_string();
+    // Enrolled during setup; a no-op unless that failed then.
     enrol(ctx, spec, &key).await?;
     let token = ctx
         .state
@@ -139,7 +155,7 @@ async fn enrol(ctx: &DemoContext, spec: &ProjectSpec, key: &SigningKey) -> anyho
         .map_err(|e| anyhow::anyhow!("setup token: {e}"))?;
     let subject = format!("project/{}/gateway/{GATEWAY_ID}", spec.project_id);
     let mut result = Err(anyhow::anyhow!("not attempted"));
-    let lock = super::key_lock(&district_id);
+    let lock = ctx.locks.of(&district_id);
     for _ in 0..5 {
         // Other areas sign with the same district key: read its head, sign and post under its lock.
         let held = lock.lock().await;

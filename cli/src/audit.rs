@@ -22,10 +22,10 @@ use siteledger_signer::SigningKey;
 use siteledger_signer::envelope::SignerChain;
 use uuid::Uuid;
 
-use crate::config::Config;
-use crate::evidence::{self, Selection};
-use crate::replay::{self, Subject};
-use crate::reports::{self, ReportRequest};
+use siteledger_api::config::Config;
+use siteledger_api::evidence::{self, Selection};
+use siteledger_api::replay::{self, Subject};
+use siteledger_api::reports::{self, ReportRequest};
 
 /// `report annual` arguments.
 #[derive(Debug, Args)]
@@ -142,7 +142,7 @@ pub async fn report_annual(config: &Config, args: AnnualArgs) -> anyhow::Result<
     if let Some(key_path) = &args.sign_key {
         let key = SigningKey::read_file(key_path).with_context(|| format!("cannot read {}", key_path.display()))?;
         let env = sign_report(&store, &key, &report.record).await?;
-        let p = write("envelope.json", &crate::demo::client::IngestClient::body(std::slice::from_ref(&env)))?;
+        let p = write("envelope.json", &siteledger_demo::client::IngestClient::body(std::slice::from_ref(&env)))?;
         println!("{} (signed report.annual.v1, POST it to /v1/events)", p.display());
     }
     Ok(())
@@ -178,7 +178,7 @@ pub async fn replay(config: &Config, args: ReplayArgs) -> anyhow::Result<()> {
         (None, Some(c)) => Subject::Enterprise(CreditCode::parse(c).map_err(|e| anyhow::anyhow!("--enterprise: {e}"))?),
         _ => anyhow::bail!("give --project ID or --enterprise CREDIT_CODE"),
     };
-    let size = crate::ratings::resolve_as_of(&store, &args.as_of).await?;
+    let size = siteledger_api::ratings::resolve_as_of(&store, &args.as_of).await?;
     let doc = replay::replay(&store, &subject, size).await?;
     let text = serde_json::to_string_pretty(&doc)?;
     match &args.out {

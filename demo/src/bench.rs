@@ -43,11 +43,11 @@ use siteledger_signer::{Envelope, SigningKey};
 use time::OffsetDateTime;
 use tokio::sync::{Semaphore, oneshot, watch};
 
-use crate::auth::Role;
-use crate::config::Config;
-use crate::demo::city::{self, DISTRICTS, ZONE_CODE, ZONE_NAME};
-use crate::demo::client::IngestClient;
-use crate::demo::rng::SplitMix64;
+use crate::city::{self, DISTRICTS, ZONE_CODE, ZONE_NAME};
+use crate::client::IngestClient;
+use crate::rng::SplitMix64;
+use siteledger_api::auth::Role;
+use siteledger_api::config::Config;
 use siteledger_signer::envelope::SignerChain as Chain;
 
 /// A bench phase.
@@ -181,7 +181,7 @@ impl InProcess {
                 }
             };
             rt.block_on(async move {
-                let server = match crate::server::spawn(config).await {
+                let server = match siteledger_api::server::spawn(config).await {
                     Ok(s) => s,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -377,9 +377,9 @@ impl Writer {
                     format!("project/{pid}/env/{}", self.device),
                     "env.dust_noise.reading.v1",
                     obj(json!({"project_id": pid, "device_id": self.device,
-                        "pm10_ug_m3": crate::demo::sim::fmt1(pm10),
-                        "pm25_ug_m3": crate::demo::sim::fmt1(pm10 * 0.55),
-                        "noise_db_a": crate::demo::sim::fmt1(self.rng.range_f64(48.0, 72.0))})),
+                        "pm10_ug_m3": crate::sim::fmt1(pm10),
+                        "pm25_ug_m3": crate::sim::fmt1(pm10 * 0.55),
+                        "noise_db_a": crate::sim::fmt1(self.rng.range_f64(48.0, 72.0))})),
                 )
             }
         };

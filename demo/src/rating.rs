@@ -5,10 +5,10 @@
 //!    once per data directory.
 //! 2. It signs the city's annual supervision report for last year (`report.annual.v1`), computed at the log's
 //!    size at that moment, once per data directory.
-//! 3. Periodically (every 120 ticks, at least 30 s; the first round soon after start) it computes every
-//!    project's rating from the log at its current size and the newest policy, and the project's district bureau
-//!    signs a `rating.decision.v1` whenever the outcome (required, achieved, met) differs from the last one
-//!    issued.
+//! 3. Periodically (every 120 ticks, at least 30 s; the first round soon after going live; or whenever a test
+//!    calls [`Issuer::round`]) it computes every project's rating from the log at its current size and the newest
+//!    policy, and the project's district bureau signs a `rating.decision.v1` whenever the outcome (required,
+//!    achieved, met) differs from the last one issued.
 //!
 //! Each signer's chain is read from the ledger right before signing, so restarts resume cleanly.
 
@@ -22,14 +22,15 @@ use siteledger_projections::Scope;
 use siteledger_signer::envelope::SignerChain as Chain;
 use siteledger_signer::{Envelope, SigningKey};
 
-use super::{DemoContext, TOKEN_PREFIX, cst_text, post_with_retries};
-use crate::auth::Role;
-use crate::ratings::{self, LogPrefix};
-use crate::reports::{self, ReportRequest};
-use crate::state::AppState;
+use super::{DemoContext, KeyLocks, TOKEN_PREFIX, cst_text, post_with_retries};
+use siteledger_api::auth::Role;
+use siteledger_api::ratings::{self, LogPrefix};
+use siteledger_api::reports::{self, ReportRequest};
+use siteledger_api::state::AppState;
 
-/// Starts this area's simulated traffic (returns once it is set up; long-running producers are spawned).
-pub(super) async fn start(ctx: &DemoContext) -> anyhow::Result<()> {
+/// Publishes what is missing of the first policy, the credit rules and last year's report, and returns the issuer
+/// of rating decisions (not running).
+pub(super) async fn setup(ctx: &DemoContext) -> anyhow::Result<Issuer> {
     let token = ctx
         .state
         .tokens
@@ -45,7 +46,7 @@ pub(super) async fn start(ctx: &DemoContext) -> anyhow::Result<()> {
     if !has_kind(store, rating::CREDIT_RULES_STREAM, rating::CREDIT_RULES).await? {
         first.push(RatingEvent::CreditRules(rating::credit::proposal_v1()));
     }
-    let city_lock = super::key_lock(&ctx.city.key_id().to_string());
+    let city_lock = ctx.locks.of(&ctx.city.key_id().to_string());
     if !first.is_empty() {
         let _chain = city_lock.lock().await;
         let envs = sign_all(&ctx.state, &ctx.city, &first).await?;
@@ -62,7 +63,15 @@ pub(super) async fn start(ctx: &DemoContext) -> anyhow::Result<()> {
         post(ctx, &token, &envs).await?;
         tracing::info!(year, tree_size = req.at_size, content_sha256 = %report.record.content_sha256, "demo: annual report signed");
     }
-    let issuer = Issuer {
+    // Decisions already in the log (a restart): issue only what changed since. The read models must show them.
+    let mut last = BTreeMap::new();
+    super::wait_folded(&ctx.state, &ctx.shutdown, Duration::from_secs(300)).await;
+    for r in ctx.state.read.rating_latest(&Scope::All).await? {
+        let required = r.required.and_then(|v| u8::try_from(v).ok());
+        let achieved = u8::try_from(r.achieved).unwrap_or(0);
+        last.insert(r.project_id, (required, achieved, r.meets));
+    }
+    Ok(Issuer {
         state: ctx.state.clone(),
         ingest: ctx.ingest.clone(),
         token,
@@ -75,10 +84,9 @@ pub(super) async fn start(ctx: &DemoContext) -> anyhow::Result<()> {
         shutdown: ctx.shutdown.clone(),
         period: (ctx.tick * 120).clamp(Duration::from_secs(30), Duration::from_secs(3600)),
         first: (ctx.tick * 10).min(Duration::from_secs(60)),
-        last: BTreeMap::new(),
-    };
-    tokio::spawn(issuer.run());
-    Ok(())
+        last,
+        locks: ctx.locks.clone(),
+    })
 }
 
 async fn has_kind<S: EventStore>(store: &S, stream: &str, kind: &str) -> anyhow::Result<bool> {
@@ -109,8 +117,8 @@ async fn post(ctx: &DemoContext, token: &str, envs: &[Envelope]) -> anyhow::Resu
     Ok(())
 }
 
-/// Issues rating decisions periodically.
-struct Issuer {
+/// Issues rating decisions, periodically once live.
+pub(super) struct Issuer {
     state: AppState,
     ingest: super::IngestClient,
     token: String,
@@ -121,20 +129,13 @@ struct Issuer {
     first: Duration,
     /// Project → (required, achieved, meets) of the last decision issued.
     last: BTreeMap<String, (Option<u8>, u8, Option<bool>)>,
+    locks: KeyLocks,
 }
 
 impl Issuer {
-    async fn run(mut self) {
+    pub(super) async fn run(mut self) {
         let mut shutdown = self.shutdown.clone();
         let mut wait = self.first;
-        // Decisions already in the log (a restart): issue only what changed since.
-        if let Ok(rows) = self.state.read.rating_latest(&Scope::All).await {
-            for r in rows {
-                let required = r.required.and_then(|v| u8::try_from(v).ok());
-                let achieved = u8::try_from(r.achieved).unwrap_or(0);
-                self.last.insert(r.project_id, (required, achieved, r.meets));
-            }
-        }
         loop {
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
@@ -150,11 +151,12 @@ impl Issuer {
         }
     }
 
-    async fn round(&mut self) -> anyhow::Result<()> {
+    /// One round; returns the decisions accepted.
+    pub(super) async fn round(&mut self) -> anyhow::Result<usize> {
         let store = self.state.ledger.store();
         let size = self.state.ledger.head();
         let prefix = LogPrefix::load(store, size, None).await?;
-        let Some(version) = prefix.latest_policy_version() else { return Ok(()) };
+        let Some(version) = prefix.latest_policy_version() else { return Ok(0) };
         let as_of = ratings::today_shanghai();
         let mut by_district: BTreeMap<usize, Vec<RatingEvent>> = BTreeMap::new();
         let mut outcomes = Vec::new();
@@ -172,7 +174,7 @@ impl Issuer {
         let mut issued = 0;
         for (district, events) in by_district {
             let Some(key) = self.districts.get(district) else { continue };
-            let lock = super::key_lock(&key.key_id().to_string());
+            let lock = self.locks.of(&key.key_id().to_string());
             let _chain = lock.lock().await;
             let envs = sign_all(&self.state, key, &events).await?;
             let answer = post_with_retries(&self.ingest, &self.token, &envs, &self.shutdown).await?;
@@ -187,6 +189,6 @@ impl Issuer {
         if issued > 0 {
             tracing::info!(issued, tree_size = size, policy_version = version, "demo: rating decisions issued");
         }
-        Ok(())
+        Ok(issued)
     }
 }
