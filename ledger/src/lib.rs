@@ -4,6 +4,7 @@
 //! * [`store`]: the event-store port ([`store::EventStore`]) that every adapter implements.
 //! * [`sqlite`]: the embedded default (one file, WAL); [`postgres`]: the production single-region store;
 //!   `kurrent` (feature `kurrentdb`): KurrentDB/EventStoreDB for clusters.
+//! * [`domain_policy`]: the platform's ingest policy, the `domain` crate's rules behind the [`system::Policy`] port.
 //! * [`sequencer`]: the single writer: ingest rules, signer chains, positions, Merkle nodes, checkpoints,
 //!   group commit. [`Ledger`] is its handle.
 //!
@@ -11,6 +12,7 @@
 //! atomically, and refuse a commit if another writer moved the head.
 
 pub mod any;
+pub mod domain_policy;
 pub mod error;
 #[cfg(feature = "kurrentdb")]
 pub mod kurrent;
@@ -21,6 +23,7 @@ pub mod store;
 pub mod system;
 
 pub use any::AnyStore;
+pub use domain_policy::DomainPolicy;
 pub use error::{AppendError, ExpectedVersion, LedgerError, Rejection};
 pub use sequencer::{IngestOutcome, Ledger, LedgerConfig, LedgerStats};
 pub use store::{Commit, Direction, EventStore, StoreError, StoredCheckpoint, StoredEvent, StoredKey};
