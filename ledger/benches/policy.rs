@@ -14,7 +14,7 @@
 //!   signatures and the commit aside.
 //!
 //! Each iteration ends by discarding the group (`settled(false)`), so every iteration decides against the same state.
-//! Times are the benchmark thread's **CPU time** (`/proc/thread-self/schedstat`), not wall time: the figure is the
+//! Times are the benchmark thread's **CPU time** (`CLOCK_THREAD_CPUTIME_ID`), not wall time: the figure is the
 //! work done, and holds on a machine shared with other jobs. Results: BENCHMARKS.md, section "Ingest policy".
 
 use std::hint::black_box;
@@ -202,7 +202,7 @@ fn fixture() -> Fixture {
     let device = format!("project/{PROJECT}/device/DUST-01");
     let readings: Vec<Envelope> = (0..1000u32)
         .map(|i| {
-            let at = format!("2026-04-02T{:02}:{:02}:00+08:00", 8 + i / 60, i % 60);
+            let at = format!("2026-04-02T{:02}:{:02}:{:02}+08:00", 8 + i / 120, (i / 2) % 60, 30 * (i % 2));
             let p = json!({"project_id": PROJECT, "device_id": "DUST-01",
                            "pm10_ug_m3": format!("{}.{}", 40 + i % 90, i % 10),
                            "pm25_ug_m3": format!("{}.{}", 20 + i % 40, i % 7),
@@ -215,12 +215,10 @@ fn fixture() -> Fixture {
     Fixture { policy, gateway: gateway.key, passages, readings, body }
 }
 
-/// CPU time of the calling thread, nanoseconds (the first field of `/proc/thread-self/schedstat`).
+/// CPU time of the calling thread, nanoseconds (`CLOCK_THREAD_CPUTIME_ID`).
 fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
-        .expect("/proc/thread-self/schedstat (Linux)")
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    u64::try_from(t.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(t.tv_nsec).unwrap_or(0)
 }
 
 /// Criterion measurement: CPU time of the benchmark thread.
