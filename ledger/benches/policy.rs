@@ -26,7 +26,7 @@ use siteledger_domain::registry::{
     EnterpriseRegistered, EnterpriseType, Participant, ParticipantRole, ProjectRegistered, RegistryEvent,
 };
 use siteledger_domain::{AreaM2, CreditCode, DistrictCode, DomainEvent, LocalDate, MoneyFen, Name, ProjectId};
-use siteledger_ledger::system::{KEY_ENROLLED_KIND, KeyEnrollment, Policy};
+use siteledger_ledger::system::{KEY_ENROLLED_KIND, KeyEnrollment, Policy, Record};
 use siteledger_ledger::{DomainPolicy, StoredKey};
 use siteledger_signer::sample::ChainSigner;
 use siteledger_signer::{Envelope, SigningKey, batch};
@@ -98,11 +98,19 @@ fn base64_key(bytes: &[u8; 32]) -> String {
     siteledger_signer::PublicKey::from_bytes(bytes).expect("key").to_base64()
 }
 
-/// Decides one record and, if accepted, folds it: what the sequencer asks of its policy per record.
+/// Decides one record and, if accepted, folds what the policy parsed: what the sequencer asks of its policy per
+/// record.
 fn decide(policy: &DomainPolicy, env: &Envelope, signer: &StoredKey) -> bool {
-    match policy.check_payload(env, signer) {
-        Ok(()) => {
-            policy.accepted(env);
+    match policy.check(env, signer) {
+        Ok(admitted) => {
+            let record = Record {
+                event_id: env.id(),
+                stream: env.stream(),
+                occurred_at: env.occurred_at(),
+                signer_key_id: &signer.key_id,
+                signer: Some(signer),
+            };
+            policy.accepted(&record, &admitted);
             true
         }
         Err(_) => false,

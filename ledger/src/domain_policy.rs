@@ -1,27 +1,30 @@
-//! The domain's rules as the ledger's ingest policy: payload schemas per kind, stream/project consistency, who
-//! may sign what, and the key-enrollment hierarchy (city bureau → district bureau → enterprise → gateway/device).
+//! The platform's ingest policy: the `domain` crate's rules behind the ledger's [`Policy`] port.
+//!
+//! Per record, once: the payload is type-checked against its kind and its stream convention
+//! ([`siteledger_domain::validate_envelope`], the one parse), then decided against the [`DomainState`] as of the
+//! records accepted before it ([`DomainState::decide`]: every subsystem's rules and who may sign what), and the same
+//! typed event is handed back through [`Admitted::Domain`] to be folded when the sequencer accepts the record. Key
+//! enrolments and revocations are judged by the registry-aware authority rules
+//! ([`siteledger_domain::authority::may_enroll_in`], [`siteledger_domain::authority::may_revoke_in`]).
+//!
+//! What this adapter keeps is only the state and its group bookkeeping: the state as of the last durable commit,
+//! and a pending copy with the records accepted into the group being decided.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::store::StoredKey;
-use crate::system::{KEY_ENROLLED_KIND, KeyEnrollment, Policy, RESERVED_PREFIX, reserved_kind};
-use siteledger_domain::{DomainEvent, DomainState, RecordContext};
+use siteledger_domain::{DomainEvent, DomainState, PayloadError, RecordContext};
 use siteledger_signer::Envelope;
 
-/// Roles whose keys may sign registry records (organisations, projects, zones).
-const REGISTRY_SIGNERS: &[&str] = &["city_bureau", "district_bureau"];
+use crate::store::StoredKey;
+use crate::system::{Admitted, KeyEnrollment, Policy, RESERVED_PREFIX, Record, Refusal, reserved_kind};
 
 /// The platform's ingest policy, backed by `siteledger-domain`. It keeps the [`DomainState`] (the organisation
-/// registry, and what each subsystem's rules remember) so that every record obeys its subsystem's rules
-/// (`DomainState::decide`) and key enrollments the registry-aware authority rules (a district bureau enrols only
-/// for projects in its district, an enterprise only for projects it takes part in).
+/// registry, and what each subsystem's rules remember) so that every record obeys its subsystem's rules and key
+/// enrolments the registry-aware authority rules (a district bureau enrols only for projects in its district, an
+/// enterprise only for projects it takes part in).
 #[derive(Debug, Default)]
 pub struct DomainPolicy {
     state: Mutex<States>,
-    /// Key id → (role, subject) of every enrolment seen, so that records folded without their signer at hand
-    /// (replays) get the same context as when they were decided.
-    signers: Mutex<HashMap<String, (String, String)>>,
 }
 
 #[derive(Debug, Default)]
@@ -39,83 +42,68 @@ impl States {
 }
 
 impl DomainPolicy {
-    fn with_state<T>(&self, f: impl FnOnce(&mut States) -> T) -> T {
-        let mut guard = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut guard)
+    fn states(&self) -> MutexGuard<'_, States> {
+        // The state is only ever replaced whole or folded record by record: a panic elsewhere leaves it usable.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-/// The rules' view of an envelope and its signer.
-fn context<'a>(
-    env: &'a Envelope,
-    event_id: &'a str,
-    key_id: &'a str,
-    role: &'a str,
-    subject: &'a str,
-) -> RecordContext<'a> {
+/// The rules' view of a record: its envelope fields and its signer's enrolment (empty if the key is unknown, which
+/// only a replayed record of a foreign store can meet).
+fn context<'a>(record: &Record<'a>, event_id: &'a str) -> RecordContext<'a> {
     RecordContext {
         event_id,
-        stream: env.stream(),
-        occurred_at: env.occurred_at(),
-        signer_key_id: key_id,
-        signer_role: role,
-        signer_subject: subject,
+        stream: record.stream,
+        occurred_at: record.occurred_at,
+        signer_key_id: record.signer_key_id,
+        signer_role: record.signer.map_or("", |k| k.role.as_str()),
+        signer_subject: record.signer.map_or("", |k| k.subject.as_str()),
     }
 }
 
 impl Policy for DomainPolicy {
-    fn check_payload(&self, env: &Envelope, signer: &StoredKey) -> Result<(), String> {
+    fn check(&self, env: &Envelope, signer: &StoredKey) -> Result<Admitted, Refusal> {
         let kind = env.kind();
         if kind.starts_with(RESERVED_PREFIX) {
             // The ledger refuses reserved kinds itself, whatever its policy; refusing them here too keeps this policy
-            // correct on its own. Enrolments and revocations pass: the ledger checks their payload, and
+            // correct on its own. Enrolments and revocations pass: the ledger parses and checks their payload, and
             // `may_enroll`/`may_revoke` below who may sign them.
             return match reserved_kind(kind) {
-                Some(reason) => Err(reason),
-                None => Ok(()),
+                Some(reason) => Err(Refusal::Reserved { kind: kind.to_owned(), reason }),
+                None => Ok(Admitted::Unparsed),
             };
         }
-        match siteledger_domain::validate_envelope(kind, env.stream(), env.payload()) {
-            Ok(event) => {
-                // Each subsystem's rules: unique ids, registered participants, state machines, contracts…
-                let event_id = env.id().to_string();
-                let ctx = context(env, &event_id, &signer.key_id, &signer.role, &signer.subject);
-                self.with_state(|s| s.view().decide(&ctx, &event)).map_err(|e| e.to_string())?;
-            }
-            Err(siteledger_domain::PayloadError::UnknownKind { .. }) => {
-                return Err(format!(
-                    "unknown kind {kind}: the platform accepts only the kinds listed in docs/KINDS.md"
-                ));
-            }
-            Err(e) => return Err(e.to_string()),
-        }
-        if kind.starts_with("registry.") && !REGISTRY_SIGNERS.contains(&signer.role.as_str()) {
-            return Err(format!("registry records must be signed by a bureau key, not by a {} key", signer.role));
-        }
-        let stream_project = siteledger_domain::stream::project_of_stream(env.stream()).map(|p| p.to_string());
-        // A project's gateway or device signs only for that project.
-        if matches!(signer.role.as_str(), "gateway" | "device") {
-            let own = siteledger_domain::stream::project_of_stream(&signer.subject).map(|p| p.to_string());
-            if own.is_none() || own != stream_project {
-                return Err(format!(
-                    "key {} belongs to {} and may sign only records of its own project",
-                    signer.key_id, signer.subject
-                ));
-            }
-        }
-        Ok(())
+        let event = siteledger_domain::validate_envelope(kind, env.stream(), env.payload()).map_err(|e| {
+            let reason = match e {
+                PayloadError::UnknownKind { .. } => {
+                    format!("unknown kind {kind}: the platform accepts only the kinds listed in docs/KINDS.md")
+                }
+                e => e.to_string(),
+            };
+            Refusal::Schema { kind: kind.to_owned(), reason }
+        })?;
+        let signer_key_id = signer.key_id.as_str();
+        let record = Record {
+            event_id: env.id(),
+            stream: env.stream(),
+            occurred_at: env.occurred_at(),
+            signer_key_id,
+            signer: Some(signer),
+        };
+        let mut id = uuid::Uuid::encode_buffer();
+        let ctx = context(&record, env.id().hyphenated().encode_lower(&mut id));
+        self.states().view().decide(&ctx, &event)?;
+        Ok(Admitted::Domain(Box::new(event)))
     }
 
     fn may_enroll(&self, signer: &StoredKey, enrollment: &KeyEnrollment) -> Result<(), String> {
-        self.with_state(|s| {
-            siteledger_domain::authority::may_enroll_in(
-                &s.view().registry,
-                &signer.role,
-                &signer.subject,
-                &enrollment.role,
-                &enrollment.subject,
-            )
-        })
+        siteledger_domain::authority::may_enroll_in(
+            &self.states().view().registry,
+            &signer.role,
+            &signer.subject,
+            &enrollment.role,
+            &enrollment.subject,
+        )
         .map_err(|e| e.to_string())
     }
 
@@ -124,56 +112,45 @@ impl Policy for DomainPolicy {
             // Anyone may revoke their own key (e.g. a compromised device key reported by its holder).
             return Ok(());
         }
-        self.with_state(|s| {
-            siteledger_domain::authority::may_revoke_in(
-                &s.view().registry,
-                &signer.role,
-                &signer.subject,
-                &target.role,
-                &target.subject,
-            )
-        })
+        siteledger_domain::authority::may_revoke_in(
+            &self.states().view().registry,
+            &signer.role,
+            &signer.subject,
+            &target.role,
+            &target.subject,
+        )
         .map_err(|e| e.to_string())
     }
 
-    fn accepted(&self, env: &Envelope) {
-        let kind = env.kind();
-        if kind == KEY_ENROLLED_KIND {
-            if let Ok(e) = KeyEnrollment::from_payload(env.payload()) {
-                let mut signers = self.signers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                signers.insert(e.key_id, (e.role, e.subject));
-            }
+    fn accepted(&self, record: &Record<'_>, admitted: &Admitted) {
+        let Admitted::Domain(event) = admitted else { return };
+        if !DomainState::wants(event.kind()) {
+            // Nothing to remember (readings, alarms…): no pending copy of the state for them.
             return;
         }
-        if !DomainState::wants(kind) {
-            return;
-        }
-        let Ok(event) = DomainEvent::parse(kind, env.payload()) else { return };
-        let key_id = env.signer().to_string();
-        let (role, subject) = {
-            let signers = self.signers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            signers.get(&key_id).cloned().unwrap_or_default()
-        };
-        let event_id = env.id().to_string();
-        let ctx = context(env, &event_id, &key_id, &role, &subject);
-        self.with_state(|s| {
-            let state = s.pending.get_or_insert_with(|| s.committed.clone());
-            state.evolve(&ctx, &event);
-        });
+        let mut id = uuid::Uuid::encode_buffer();
+        let ctx = context(record, record.event_id.hyphenated().encode_lower(&mut id));
+        let mut s = self.states();
+        let States { committed, pending } = &mut *s;
+        pending.get_or_insert_with(|| committed.clone()).evolve(&ctx, event);
     }
 
     fn settled(&self, committed: bool) {
-        self.with_state(|s| {
-            if let Some(p) = s.pending.take()
-                && committed
-            {
-                s.committed = p;
-            }
-        });
+        let mut s = self.states();
+        if let Some(p) = s.pending.take()
+            && committed
+        {
+            s.committed = p;
+        }
     }
 
     fn wants(&self, kind: &str) -> bool {
-        kind == KEY_ENROLLED_KIND || DomainState::wants(kind)
+        DomainState::wants(kind)
+    }
+
+    fn replay(&self, env: &Envelope) -> Option<Admitted> {
+        // The log's records passed `check` when they were accepted (or an older ledger's rules): parse, no rules.
+        DomainEvent::parse(env.kind(), env.payload()).ok().map(|e| Admitted::Domain(Box::new(e)))
     }
 
     fn stateful(&self) -> bool {
@@ -183,13 +160,13 @@ impl Policy for DomainPolicy {
 
 #[cfg(test)]
 mod tests {
-    use crate::StoredKey;
-    use crate::system::{EQUIVOCATION_KIND, KEY_ENROLLED_KIND, Policy, SIGNER_GAP_KIND};
     use serde_json::json;
     use siteledger_signer::SigningKey;
     use siteledger_signer::sample::ChainSigner;
 
     use super::DomainPolicy;
+    use crate::StoredKey;
+    use crate::system::{Admitted, EQUIVOCATION_KIND, KEY_ENROLLED_KIND, Policy, Refusal, SIGNER_GAP_KIND};
 
     fn gateway(key: &SigningKey) -> StoredKey {
         StoredKey {
@@ -205,6 +182,10 @@ mod tests {
         }
     }
 
+    fn id(n: u64) -> uuid::Uuid {
+        uuid::Builder::from_unix_timestamp_millis(1_790_000_000_000 + n, &[7; 10]).into_uuid()
+    }
+
     #[test]
     fn the_domain_policy_does_not_wave_ledger_kinds_through() {
         // The ledger refuses these whatever its policy; the domain policy refuses them on its own too.
@@ -215,17 +196,58 @@ mod tests {
         let mut n = 0;
         let mut check = |kind: &str| {
             n += 1;
-            let id = uuid::Builder::from_unix_timestamp_millis(1_790_000_000_000 + n, &[7; 10]).into_uuid();
             let body = json!({"id_number": "33020319900101123X"}).as_object().cloned().unwrap_or_default();
             let env =
-                chain.sign(id, "project/NB-2026-0001/notes", kind, "2026-03-02T09:00:00+08:00", body).expect("sign");
-            policy.check_payload(&env, &signer)
+                chain.sign(id(n), "project/NB-2026-0001/notes", kind, "2026-03-02T09:00:00+08:00", body).expect("sign");
+            policy.check(&env, &signer)
         };
         for kind in ["ledger.note.v1", "ledger.unknown.v1", SIGNER_GAP_KIND, EQUIVOCATION_KIND] {
             let err = check(kind).expect_err(kind);
-            assert!(!err.contains("33020319900101123X"), "{err}");
+            assert!(matches!(&err, Refusal::Reserved { kind: k, .. } if k == kind), "{err:?}");
+            assert!(!err.to_string().contains("33020319900101123X"), "{err}");
         }
         // Enrolments are judged by the ledger's payload check and `may_enroll`, not refused here.
-        assert!(check(KEY_ENROLLED_KIND).is_ok());
+        assert_eq!(check(KEY_ENROLLED_KIND), Ok(Admitted::Unparsed));
+    }
+
+    #[test]
+    fn a_gateway_signing_for_another_project_is_a_rule_refusal_not_a_schema_error() {
+        let key = SigningKey::from_seed(&[0x62; 32]);
+        let signer = gateway(&key);
+        let mut chain = ChainSigner::new(key);
+        let policy = DomainPolicy::default();
+        let reading = json!({"project_id": "NB-2026-0002", "device_id": "DUST-01", "pm10_ug_m3": "40.1",
+                             "pm25_ug_m3": "20.2", "noise_db_a": "55.0"});
+        let env = chain
+            .sign(
+                id(1),
+                "project/NB-2026-0002/device/DUST-01",
+                "env.dust_noise.reading.v1",
+                "2026-03-02T09:00:00+08:00",
+                reading.as_object().cloned().unwrap_or_default(),
+            )
+            .expect("sign");
+        match policy.check(&env, &signer) {
+            Err(Refusal::Rule { rule, message }) => {
+                assert_eq!(rule, siteledger_domain::authority::OWN_PROJECT_RULE);
+                assert!(message.contains("may sign only records of its own project"), "{message}");
+            }
+            other => panic!("expected a rule refusal, got {other:?}"),
+        }
+        // A malformed payload is still a schema refusal, naming the field.
+        let bad = json!({"project_id": "NB-2026-0001", "device_id": "DUST-01", "pm10_ug_m3": 85,
+                         "pm25_ug_m3": "20.2", "noise_db_a": "55.0"});
+        let env = chain
+            .sign(
+                id(2),
+                "project/NB-2026-0001/device/DUST-01",
+                "env.dust_noise.reading.v1",
+                "2026-03-02T09:00:00+08:00",
+                bad.as_object().cloned().unwrap_or_default(),
+            )
+            .expect("sign");
+        assert!(
+            matches!(policy.check(&env, &signer), Err(Refusal::Schema { reason, .. }) if reason.contains("pm10_ug_m3"))
+        );
     }
 }
