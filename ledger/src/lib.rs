@@ -2,7 +2,8 @@
 //!
 //! Layout:
 //! * [`store`]: the event-store port ([`store::EventStore`]) that every adapter implements.
-//! * [`sqlite`]: the embedded default (one file, WAL); [`postgres`]: the production single-region store;
+//! * [`sqlite`]: the embedded default (one file, WAL); [`postgres`]: the production single-region store; both run
+//!   the one SQL implementation in [`sql`], whose [`sql::dialect`] module holds every difference between them;
 //!   `kurrent` (feature `kurrentdb`): KurrentDB/EventStoreDB for clusters.
 //! * [`domain_policy`]: the platform's ingest policy, the `domain` crate's rules behind the [`system::Policy`] port.
 //! * [`sequencer`]: the single writer: ingest rules, signer chains, positions, Merkle nodes, checkpoints,
@@ -18,6 +19,7 @@ pub mod error;
 pub mod kurrent;
 pub mod postgres;
 pub mod sequencer;
+pub mod sql;
 pub mod sqlite;
 pub mod store;
 pub mod system;
