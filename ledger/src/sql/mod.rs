@@ -1,8 +1,8 @@
 //! The ledger's SQL, written once for SQLite and PostgreSQL: the statements, row decoding, the commit, the schema
-//! check, and the [`EventStore`] implementation both adapters share. What the two databases do differently is in
-//! [`dialect`] and nowhere else; [`crate::sqlite`] and [`crate::postgres`] only open connections.
+//! check, and the [`EventStore`](crate::EventStore) implementation both adapters share. What the two databases do
+//! differently is in [`dialect`] and nowhere else; [`crate::sqlite`] and [`crate::postgres`] only open connections.
 //!
-//! * Statements are written with `?` placeholders ([`dialect::Stmt`]); PostgreSQL's `$n` form is derived once per
+//! * Statements are written with `?` placeholders (`dialect::Stmt`); PostgreSQL's `$n` form is derived once per
 //!   process by [`to_postgres`] (the read models use the same function).
 //! * Code that runs them is written once too: `with_pool!` binds the backend's pool and dialect, and the same body
 //!   is compiled for each backend's pool and transaction types.
