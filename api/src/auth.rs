@@ -215,6 +215,7 @@ impl TokenStore {
             let opts = SqliteConnectOptions::new()
                 .filename(path.strip_prefix("//").unwrap_or(path))
                 .create_if_missing(true)
+                .busy_timeout(siteledger_ledger::sqlite::BUSY_TIMEOUT)
                 .journal_mode(SqliteJournalMode::Wal);
             let pool =
                 SqlitePoolOptions::new().max_connections(4).connect_with(opts).await.map_err(ApiError::internal)?;

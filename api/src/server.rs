@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::feed::FeedHub;
 use crate::metrics::Metrics;
 use crate::state::AppState;
-use crate::{dashboard, node, openapi, policy, routes};
+use crate::{dashboard, node, openapi, routes};
 
 /// A running server (for the `siteledger` command, the demo and bench, and tests, which bind port 0).
 #[derive(Debug)]
@@ -85,7 +85,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
     lc.checkpoint_every = config.checkpoint_every;
     lc.checkpoint_interval = Duration::from_millis(config.checkpoint_interval_ms);
     lc.max_clock_skew = Duration::from_secs(config.max_clock_skew_secs);
-    lc.policy = Arc::new(policy::DomainPolicy::default());
+    lc.policy = Arc::new(siteledger_ledger::DomainPolicy::default());
     // The vault signs its access records with its own key, which only the ledger's system key may enrol.
     lc.system_enrolments.push(crate::vault::audit_enrollment(&audit_key, &config.log_origin));
     let ledger = Ledger::open(store, lc).await?;

@@ -224,6 +224,7 @@ impl Vault {
         let opts = SqliteConnectOptions::new()
             .filename(data_dir.join("vault.db"))
             .create_if_missing(true)
+            .busy_timeout(siteledger_ledger::sqlite::BUSY_TIMEOUT)
             .journal_mode(SqliteJournalMode::Wal);
         let db = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
         schema::migrate(&db, &master).await?;

@@ -27,12 +27,23 @@
 //! [`may_revoke_in`] also consult the registry: a district bureau acts only on gateways and devices of projects
 //! in its district, an enterprise only on those of projects it takes part in, and (for enrolment) the project,
 //! the district and the enterprise named by a subject must be registered.
+//!
+//! Who may sign which record, whatever its subsystem ([`may_sign`], applied by [`crate::DomainState::decide`] after
+//! the subsystem's own rules, which name the more specific fault first):
+//!
+//! | rule | signer | may sign |
+//! |---|---|---|
+//! | `authority.registry_signer` | any | `registry.*` only with a `city_bureau` or `district_bureau` key |
+//! | `authority.own_project` | `gateway`, `device` | only records in a stream of its own project (`project/<id>/…`) |
 
 use std::fmt;
 
 use crate::district::{DistrictCode, DistrictCodeError};
 use crate::ids::{CreditCode, CreditCodeError, DeviceId, ProjectId, ProjectIdError, TokenError};
+use crate::payload::DomainEvent;
 use crate::registry::RegistryState;
+use crate::rules::{RecordContext, RuleError};
+use crate::stream::project_of_stream;
 use crate::text::{Name, NameError};
 
 /// The role of a key holder, as recorded in its enrollment.
@@ -470,6 +481,39 @@ fn check_scope(registry: &RegistryState, checked: &Checked) -> Result<(), Author
             }
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// Rule name: registry records (`registry.*`) are signed by a bureau key.
+pub const REGISTRY_SIGNER_RULE: &str = "authority.registry_signer";
+/// Rule name: a project's gateway or device key signs only records of its own project.
+pub const OWN_PROJECT_RULE: &str = "authority.own_project";
+
+/// The roles whose keys sign registry records (organisations, projects, zones).
+pub const REGISTRY_SIGNERS: [Role; 2] = [Role::CityBureau, Role::DistrictBureau];
+
+/// May the record's signer (its enrolled role and subject in `ctx`) sign `event` in `ctx.stream`? The table in the
+/// module docs; subsystems add their own signer rules in their `decide`.
+pub fn may_sign(ctx: &RecordContext<'_>, event: &DomainEvent) -> Result<(), RuleError> {
+    let role = Role::parse(ctx.signer_role);
+    if matches!(event, DomainEvent::Registry(_)) && !role.is_some_and(|r| REGISTRY_SIGNERS.contains(&r)) {
+        return Err(RuleError::new(
+            REGISTRY_SIGNER_RULE,
+            format!("registry records must be signed by a bureau key, not by a {} key", ctx.signer_role),
+        ));
+    }
+    if matches!(role, Some(Role::Gateway | Role::Device)) {
+        let own = project_of_stream(ctx.signer_subject);
+        if own.is_none() || own != project_of_stream(ctx.stream) {
+            return Err(RuleError::new(
+                OWN_PROJECT_RULE,
+                format!(
+                    "key {} belongs to {} and may sign only records of its own project",
+                    ctx.signer_key_id, ctx.signer_subject
+                ),
+            ));
+        }
     }
     Ok(())
 }

@@ -4,8 +4,8 @@
 //! No I/O, no async, no database: this crate is values, rules and folds. Each subsystem has a
 //! `decide(state, command) -> Result<Vec<Event>, Error>` that holds every rule and an `evolve(state, event)` that
 //! only folds. Identifiers and quantities are parsed once into newtypes with private fields ("parse, don't
-//! validate"); their errors say which check failed. The API crate plugs these functions into the ledger's
-//! `Policy` (this crate does not depend on the ledger).
+//! validate"); their errors say which check failed. The ledger's `DomainPolicy` plugs these functions into its
+//! ingest (this crate does not depend on the ledger).
 //!
 //! # Layout
 //!
@@ -18,7 +18,7 @@
 //! | [`text`] | [`Name`], [`Text`] (both refuse ID and card number shapes) |
 //! | [`personal`] | [`personal::looks_like_personal_number`]: the guard on free text and opaque references |
 //! | [`registry`] | the organisation registry: payloads `registry.*.v1`, `decide`, `evolve`, [`registry::RegistryState`] |
-//! | [`authority`] | who may enrol or revoke whose key ([`authority::may_enroll`], [`authority::may_revoke`]) |
+//! | [`authority`] | who may enrol or revoke whose key ([`authority::may_enroll`], [`authority::may_revoke`]), who may sign what ([`authority::may_sign`]) |
 //! | [`iot`] | minimal `env.dust_noise.reading.v1`, `alarm.raised.v1`, `alarm.cleared.v1` payloads |
 //! | [`payload`] | [`validate_payload`]: type-checks the payload of every kind defined here |
 //! | [`rules`] | [`DomainState`]: the admission rules of every subsystem over signed records (`decide`/`evolve`) |

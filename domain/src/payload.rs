@@ -1,6 +1,6 @@
 //! Payload type-checking for every kind this crate defines, with errors that name the field and the rule.
 //!
-//! [`validate_payload`] is what the ledger's `Policy::check_payload` calls (through the API crate): it checks the
+//! [`validate_envelope`] is what the ledger's `DomainPolicy` calls once per incoming record: it checks the
 //! members of the payload object against the kind's schema (unknown members, missing members, then each
 //! member's value with the newtype parsers, nested paths like `participants[1].credit_code`), then deserializes
 //! the typed payload. Kinds the crate does not define yield [`PayloadError::UnknownKind`], so the caller decides

@@ -1,16 +1,16 @@
 //! The platform's admission rules over every signed record: one [`DomainState`] folded from the log, one
 //! [`DomainState::decide`] that holds the rules of every subsystem, one [`DomainState::evolve`] that holds none.
 //!
-//! The API crate plugs this into the ledger's `Policy`: each incoming record is type-checked
-//! ([`crate::validate_envelope`]), then decided against the state as of the records accepted before it, then
-//! folded. Because the state is a pure fold of the accepted log, rebuilding it from the log gives the same state,
-//! and the same record gets the same verdict.
+//! The ledger's `DomainPolicy` plugs this into its ingest: each incoming record is type-checked once
+//! ([`crate::validate_envelope`]), then decided against the state as of the records accepted before it, then the
+//! same typed event is folded. Because the state is a pure fold of the accepted log, rebuilding it from the log
+//! gives the same state, and the same record gets the same verdict.
 
 use std::fmt;
 
 use crate::payload::DomainEvent;
 use crate::registry::{self, RegistryCommand, RegistryState};
-use crate::{rating, site, supervision, workforce};
+use crate::{authority, rating, site, supervision, workforce};
 
 /// What the ingest policy knows about a record besides its payload: the envelope's fields and its signer.
 #[derive(Debug, Clone, Copy)]
@@ -84,7 +84,9 @@ impl DomainState {
             || rating::RatingState::wants(kind)
     }
 
-    /// May this record be accepted now? Every rule of every subsystem is here (or in the functions it calls).
+    /// May this record be accepted now? Every rule of every subsystem is here (or in the functions it calls), and
+    /// then who may sign it at all ([`authority::may_sign`]: registry records need a bureau key, a gateway or device
+    /// signs only for its own project).
     pub fn decide(&self, ctx: &RecordContext<'_>, event: &DomainEvent) -> Result<(), RuleError> {
         // The platform's service keys sign only the platform's own records: nothing a participant is responsible for.
         if ctx.signer_role == workforce::vault::SIGNER_ROLE && !matches!(event, DomainEvent::VaultAccess(_)) {
@@ -96,14 +98,15 @@ impl DomainState {
         match event {
             DomainEvent::Registry(e) => registry::decide(&self.registry, RegistryCommand::from(e.clone()))
                 .map(drop)
-                .map_err(|e| RuleError::new("registry", e.to_string())),
-            DomainEvent::DustNoiseReading(_) | DomainEvent::AlarmRaised(_) | DomainEvent::AlarmCleared(_) => Ok(()),
-            DomainEvent::Workforce(e) => self.workforce.decide(ctx, &self.registry, e),
-            DomainEvent::Site(e) => self.site.decide(ctx, &self.registry, e),
-            DomainEvent::Supervision(e) => self.supervision.decide(ctx, &self.registry, e),
-            DomainEvent::Rating(e) => self.rating.decide(ctx, &self.registry, e),
-            DomainEvent::VaultAccess(e) => workforce::vault::decide(ctx, e),
+                .map_err(|e| RuleError::new("registry", e.to_string()))?,
+            DomainEvent::DustNoiseReading(_) | DomainEvent::AlarmRaised(_) | DomainEvent::AlarmCleared(_) => {}
+            DomainEvent::Workforce(e) => self.workforce.decide(ctx, &self.registry, e)?,
+            DomainEvent::Site(e) => self.site.decide(ctx, &self.registry, e)?,
+            DomainEvent::Supervision(e) => self.supervision.decide(ctx, &self.registry, e)?,
+            DomainEvent::Rating(e) => self.rating.decide(ctx, &self.registry, e)?,
+            DomainEvent::VaultAccess(e) => workforce::vault::decide(ctx, e)?,
         }
+        authority::may_sign(ctx, event)
     }
 
     /// Folds an accepted record. No rules here.

@@ -42,7 +42,9 @@ pub struct ItemResult {
     /// Event id, when the envelope could be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
-    /// Stable rejection code (rejected only), e.g. `bad_signature`, `chain_mismatch`, `malformed`.
+    /// Stable rejection code (rejected only), e.g. `bad_signature`, `chain_mismatch`, `malformed`, `schema` (the
+    /// payload does not fit its kind), `rule` (a domain rule refuses the record; the message starts with the rule's
+    /// name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     /// What is wrong and what to do (rejected only).

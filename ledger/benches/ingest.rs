@@ -132,7 +132,24 @@ fn raw_batch_verify(threads: usize, seconds: f64) -> f64 {
     total as f64 / start.elapsed().as_secs_f64()
 }
 
-async fn ingest_run<S: EventStore>(store: S, batch: usize, writers: usize, per_writer: usize, salt: u64) -> (f64, u64) {
+/// CPU time of this process so far (user + system, every thread, exited ones included), seconds; 10 ms resolution.
+fn process_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name: state is field 3, utime field 14, stime field 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Returns records/s, group commits, and CPU microseconds of this process per record.
+async fn ingest_run<S: EventStore>(
+    store: S,
+    batch: usize,
+    writers: usize,
+    per_writer: usize,
+    salt: u64,
+) -> (f64, u64, f64) {
     let mut city = ChainSigner::new(SigningKey::from_seed(&[0x21; 32]));
     let l = Ledger::open(store, config(&city.key)).await.expect("ledger");
     let pk = *city.key.public();
@@ -147,6 +164,7 @@ async fn ingest_run<S: EventStore>(store: S, batch: usize, writers: usize, per_w
         setup.push(enrol(&mut city, k, salt * 1000 + i as u64));
     }
     l.ingest(setup).await.expect("setup");
+    let cpu = process_cpu_secs();
     let start = Instant::now();
     let mut tasks = Vec::new();
     for chain in chains {
@@ -165,8 +183,9 @@ async fn ingest_run<S: EventStore>(store: S, batch: usize, writers: usize, per_w
         total += t.await.expect("writer");
     }
     let secs = start.elapsed().as_secs_f64();
+    let cpu_us = (process_cpu_secs() - cpu) * 1e6 / total as f64;
     assert_eq!(total, (writers * per_writer) as u64, "every record accepted");
-    (total as f64 / secs, l.stats().commits)
+    (total as f64 / secs, l.stats().commits, cpu_us)
 }
 
 async fn replay_rate<S: EventStore>(store: &S) -> (u64, f64) {
@@ -281,7 +300,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("tmp");
     let pg = siteledger_testkit::TempPostgres::start(true).expect("postgres (fsync on)");
     if !only_proofs {
-        out.push_str("| store | batch | writers | records | durable ingest (records/s) | commits | vs raw (all cores) |\n|---|---|---|---|---|---|---|\n");
+        out.push_str("| store | batch | writers | records | durable ingest (records/s) | commits | vs raw (all cores) | CPU µs/record (this process) |\n|---|---|---|---|---|---|---|---|\n");
         let mut salt = 1;
         for store_kind in ["sqlite", "postgres"] {
             for &batch in &[1usize, 64, 1024] {
@@ -296,7 +315,7 @@ fn main() {
                     };
                     let per_writer = (total / writers).max(batch);
                     salt += 1;
-                    let (rate, commits) = rt.block_on(async {
+                    let (rate, commits, cpu_us) = rt.block_on(async {
                         if store_kind == "sqlite" {
                             let s =
                                 SqliteStore::open(&dir.path().join(format!("ingest-{salt}.db"))).await.expect("sqlite");
@@ -308,7 +327,7 @@ fn main() {
                         }
                     });
                     let line = format!(
-                        "| {store_kind} | {batch} | {writers} | {} | {rate:.0} | {commits} | {:.0}% |\n",
+                        "| {store_kind} | {batch} | {writers} | {} | {rate:.0} | {commits} | {:.0}% | {cpu_us:.1} |\n",
                         per_writer * writers,
                         100.0 * rate / raw_all
                     );

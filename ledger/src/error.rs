@@ -15,13 +15,22 @@ pub enum Rejection {
         /// What is wrong, naming the field.
         reason: String,
     },
-    /// The payload does not fit the schema of its kind.
+    /// The payload does not fit the schema of its kind (or the kind is unknown).
     #[error("payload of kind {kind} is invalid: {reason}")]
     Schema {
         /// The kind.
         kind: String,
         /// What is wrong.
         reason: String,
+    },
+    /// A domain admission rule refuses the record: the payload is well formed, but the record may not be accepted
+    /// now (a state machine, an unregistered participant, a key signing outside its project…).
+    #[error("{rule} rule: {message}")]
+    Rule {
+        /// The rule's stable name (e.g. `条例第二十八条`, `registry`, `authority.own_project`).
+        rule: String,
+        /// What is wrong, in words the sender can act on.
+        message: String,
     },
     /// The signer key is not enrolled in this ledger.
     #[error(
@@ -115,6 +124,7 @@ impl Rejection {
         match self {
             Rejection::Malformed { .. } => "malformed",
             Rejection::Schema { .. } => "schema",
+            Rejection::Rule { .. } => "rule",
             Rejection::UnknownSigner { .. } => "unknown_signer",
             Rejection::BadSignature { .. } => "bad_signature",
             Rejection::KeyNotValid { .. } => "key_not_valid",

@@ -2,8 +2,10 @@
 //!
 //! Layout:
 //! * [`store`]: the event-store port ([`store::EventStore`]) that every adapter implements.
-//! * [`sqlite`]: the embedded default (one file, WAL); [`postgres`]: the production single-region store;
+//! * [`sqlite`]: the embedded default (one file, WAL); [`postgres`]: the production single-region store; both run
+//!   the one SQL implementation in [`sql`], whose [`sql::dialect`] module holds every difference between them;
 //!   `kurrent` (feature `kurrentdb`): KurrentDB/EventStoreDB for clusters.
+//! * [`domain_policy`]: the platform's ingest policy, the `domain` crate's rules behind the [`system::Policy`] port.
 //! * [`sequencer`]: the single writer: ingest rules, signer chains, positions, Merkle nodes, checkpoints,
 //!   group commit. [`Ledger`] is its handle.
 //!
@@ -11,16 +13,19 @@
 //! atomically, and refuse a commit if another writer moved the head.
 
 pub mod any;
+pub mod domain_policy;
 pub mod error;
 #[cfg(feature = "kurrentdb")]
 pub mod kurrent;
 pub mod postgres;
 pub mod sequencer;
+pub mod sql;
 pub mod sqlite;
 pub mod store;
 pub mod system;
 
 pub use any::AnyStore;
+pub use domain_policy::DomainPolicy;
 pub use error::{AppendError, ExpectedVersion, LedgerError, Rejection};
 pub use sequencer::{IngestOutcome, Ledger, LedgerConfig, LedgerStats};
 pub use store::{Commit, Direction, EventStore, StoreError, StoredCheckpoint, StoredEvent, StoredKey};

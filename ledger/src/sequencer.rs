@@ -3,8 +3,9 @@
 //! Ingest path for each record: decode (caller) → the kind is not reserved to the log (`ledger.*` other than key
 //! enrolment and revocation) → the signer key is enrolled → signature (batch-verified before the sequencer, on
 //! the caller's task, so both cores work) → `occurred_at` is not ahead of the platform clock by more than the
-//! allowed skew → the key is valid at `occurred_at` → schema check (policy) → the signer's chain continues
-//! (`seq`/`prev`) → position and stream version → Merkle leaf → commit.
+//! allowed skew → the key is valid at `occurred_at` → the policy's verdict (one parse of the payload; what it parsed
+//! is handed back to the policy's fold when the record is accepted, never parsed again) → the signer's chain
+//! continues (`seq`/`prev`) → position and stream version → Merkle leaf → commit.
 //!
 //! Group commit: the sequencer task takes every request waiting in its queue (up to `max_batch_events`), decides
 //! them all in memory, writes one [`Commit`] (one transaction, one fsync), and only then answers. A request is
@@ -29,8 +30,8 @@ use uuid::Uuid;
 use crate::error::{AppendError, ExpectedVersion, LedgerError, Rejection};
 use crate::store::{Commit, Direction, EventStore, StoreError, StoredCheckpoint, StoredEvent, StoredKey};
 use crate::system::{
-    EQUIVOCATION_KIND, Equivocation, KEY_ENROLLED_KIND, KEY_REVOKED_KIND, KeyRevocation, OpenPolicy, Policy,
-    SIGNER_GAP_KIND, SYSTEM_ROLE, SignerGap, payload, reserved_kind,
+    Admitted, EQUIVOCATION_KIND, Equivocation, KEY_ENROLLED_KIND, KEY_REVOKED_KIND, KeyRevocation, OpenPolicy, Policy,
+    Record, SIGNER_GAP_KIND, SYSTEM_ROLE, SignerGap, payload, reserved_kind,
 };
 
 /// Default of [`LedgerConfig::max_clock_skew`]: device clocks drift (the gateway agent reports its skew in
@@ -210,12 +211,7 @@ impl<S: EventStore> Ledger<S> {
                 let Some(last) = page.last() else { break };
                 from = last.position + 1;
                 for e in &page {
-                    if seq.config.policy.wants(&e.kind) {
-                        let env = Envelope::parse(&e.leaf).map_err(|err| {
-                            LedgerError::Store(StoreError::Corrupt(format!("position {}: {err}", e.position)))
-                        })?;
-                        seq.config.policy.accepted(&env);
-                    }
+                    seq.replay(e, true)?;
                 }
             }
             seq.config.policy.settled(true);
@@ -577,6 +573,11 @@ struct Sequencer<S> {
 /// Work in progress for one group commit: the events decided so far and overlays on the cached state.
 struct Pending {
     events: Vec<StoredEvent>,
+    /// `prev` of each event in `events` (same index), so chain checks inside the group need not parse a leaf.
+    prevs: Vec<Option<Hash>>,
+    /// What the policy parsed for the group's accepted records (index into `events`), kept so that a rollback
+    /// inside the group can fold them again without parsing (only when the policy keeps state).
+    folded: Vec<(usize, Admitted)>,
     nodes: Vec<(NodeId, Hash)>,
     new_keys: Vec<StoredKey>,
     revocations: Vec<(String, String)>,
@@ -600,6 +601,7 @@ impl Pending {
     fn savepoint(&self) -> Savepoint {
         Savepoint {
             events: self.events.len(),
+            folded: self.folded.len(),
             nodes: self.nodes.len(),
             new_keys: self.new_keys.len(),
             revocations: self.revocations.len(),
@@ -617,6 +619,8 @@ impl Pending {
             self.by_id.remove(&e.event_id);
             self.by_signer_seq.remove(&(e.signer.clone(), e.signer_seq));
         }
+        self.prevs.truncate(sp.events);
+        self.folded.truncate(sp.folded);
         self.nodes.truncate(sp.nodes);
         self.new_keys.truncate(sp.new_keys);
         self.revocations.truncate(sp.revocations);
@@ -631,6 +635,7 @@ impl Pending {
 
 struct Savepoint {
     events: usize,
+    folded: usize,
     nodes: usize,
     new_keys: usize,
     revocations: usize,
@@ -702,6 +707,8 @@ impl<S: EventStore> Sequencer<S> {
     fn new_pending(&self) -> Pending {
         Pending {
             events: Vec::new(),
+            prevs: Vec::new(),
+            folded: Vec::new(),
             nodes: Vec::new(),
             new_keys: Vec::new(),
             revocations: Vec::new(),
@@ -894,11 +901,15 @@ impl<S: EventStore> Sequencer<S> {
     /// Folds records appended by another writer (sharing the database) into the state.
     async fn catch_up(&mut self) -> Result<(), LedgerError> {
         let head = self.shared.store.head().await?;
-        let mut keys_changed = false;
         while self.state.head < head {
             let events = self.shared.store.read_all(self.state.head, 4096).await?;
             if events.is_empty() {
                 break;
+            }
+            if events.iter().any(|e| e.kind == KEY_ENROLLED_KIND || e.kind == KEY_REVOKED_KIND) {
+                // The key registry as stored now includes these records' keys: load it before folding them, so
+                // the policy sees each record's signer.
+                self.reload_keys().await?;
             }
             for e in events {
                 if e.position != self.state.head {
@@ -921,29 +932,10 @@ impl<S: EventStore> Sequencer<S> {
                     self.state.system_seq = e.signer_seq;
                     self.state.system_prev = Some(e.leaf_hash);
                 }
-                keys_changed |= e.kind == KEY_ENROLLED_KIND || e.kind == KEY_REVOKED_KIND;
-                if self.config.policy.wants(&e.kind)
-                    && let Ok(env) = Envelope::parse(&e.leaf)
-                {
-                    self.config.policy.accepted(&env);
-                }
+                self.replay(&e, false)?;
             }
         }
         self.config.policy.settled(true);
-        if keys_changed {
-            let mut keys = HashMap::new();
-            for k in self.shared.store.keys().await? {
-                let public = PublicKey::from_bytes(&k.public_key)
-                    .map_err(|err| LedgerError::Store(StoreError::Corrupt(format!("key {}: {err}", k.key_id))))?;
-                keys.insert(k.key_id.clone(), KeyEntry { stored: k, public });
-            }
-            if let Ok(mut pk) = self.shared.public_keys.write() {
-                for (id, k) in &keys {
-                    pk.insert(id.clone(), k.public);
-                }
-            }
-            self.state.keys = keys;
-        }
         if let Some(cp) = self.shared.store.latest_checkpoint().await?
             && cp.size <= self.state.head
         {
@@ -952,6 +944,23 @@ impl<S: EventStore> Sequencer<S> {
         if let Some(tx) = &self.head_tx {
             tx.send_replace(self.state.head);
         }
+        Ok(())
+    }
+
+    /// Replaces the cached key registry with the store's.
+    async fn reload_keys(&mut self) -> Result<(), LedgerError> {
+        let mut keys = HashMap::new();
+        for k in self.shared.store.keys().await? {
+            let public = PublicKey::from_bytes(&k.public_key)
+                .map_err(|err| LedgerError::Store(StoreError::Corrupt(format!("key {}: {err}", k.key_id))))?;
+            keys.insert(k.key_id.clone(), KeyEntry { stored: k, public });
+        }
+        if let Ok(mut pk) = self.shared.public_keys.write() {
+            for (id, k) in &keys {
+                pk.insert(id.clone(), k.public);
+            }
+        }
+        self.state.keys = keys;
         Ok(())
     }
 
@@ -1074,8 +1083,7 @@ impl<S: EventStore> Sequencer<S> {
     ) -> Result<Option<(u64, Hash, Option<Hash>)>, LedgerError> {
         if let Some(&i) = p.by_signer_seq.get(&(signer.to_owned(), seq)) {
             let e = &p.events[i];
-            let prev = Envelope::parse(&e.leaf).ok().and_then(|env| env.prev().copied());
-            return Ok(Some((e.position, e.leaf_hash, prev)));
+            return Ok(Some((e.position, e.leaf_hash, p.prevs.get(i).copied().flatten())));
         }
         match self.shared.store.signer_event(signer, seq).await? {
             Some(e) => {
@@ -1167,10 +1175,11 @@ impl<S: EventStore> Sequencer<S> {
             }));
         }
 
-        // Schema and domain policy.
-        if let Err(reason) = self.config.policy.check_payload(env, &signer_key.stored) {
-            return Ok(Decided::Rejected(Rejection::Schema { kind: env.kind().to_owned(), reason }));
-        }
+        // The policy's verdict: schema and domain rules, one parse of the payload.
+        let admitted = match self.config.policy.check(env, &signer_key.stored) {
+            Ok(admitted) => admitted,
+            Err(refusal) => return Ok(Decided::Rejected(refusal.into())),
+        };
         let mut enrolled: Option<KeyEntry> = None;
         let mut revoked: Option<(String, String)> = None;
         if let Some(e) = &enrollment {
@@ -1267,8 +1276,18 @@ impl<S: EventStore> Sequencer<S> {
         }
 
         // Accept.
-        let position = self.push(p, env.clone(), leaf_hash)?;
-        self.config.policy.accepted(env);
+        let position = self.push(p, env, leaf_hash)?;
+        let record = Record {
+            event_id: id,
+            stream: env.stream(),
+            occurred_at: env.occurred_at(),
+            signer_key_id: &signer,
+            signer: Some(&signer_key.stored),
+        };
+        self.config.policy.accepted(&record, &admitted);
+        if self.config.policy.stateful() && matches!(admitted, Admitted::Domain(_)) {
+            p.folded.push((p.events.len() - 1, admitted));
+        }
         if seq > head_seq {
             p.signer_heads.insert(signer.clone(), Some((seq, leaf_hash)));
         }
@@ -1307,14 +1326,14 @@ impl<S: EventStore> Sequencer<S> {
         let signer = env.signer().to_string();
         let seq = env.seq();
         let h = env.leaf_hash();
-        let pos = self.push(p, env, h)?;
+        let pos = self.push(p, &env, h)?;
         p.system_seq = seq;
         p.system_prev = Some(h);
         p.signer_heads.insert(signer, Some((seq, h)));
         Ok(pos)
     }
 
-    fn push(&mut self, p: &mut Pending, env: Envelope, leaf_hash: Hash) -> Result<u64, LedgerError> {
+    fn push(&mut self, p: &mut Pending, env: &Envelope, leaf_hash: Hash) -> Result<u64, LedgerError> {
         let position = p.head();
         let stream_version = self.stream_head(p, env.stream()).map_or(0, |v| v + 1);
         p.stream_heads.insert(env.stream().to_owned(), Some(stream_version));
@@ -1342,6 +1361,7 @@ impl<S: EventStore> Sequencer<S> {
         p.by_id.insert(event.event_id, p.events.len());
         p.by_signer_seq.insert((event.signer.clone(), event.signer_seq), p.events.len());
         p.events.push(event);
+        p.prevs.push(env.prev().copied());
         Ok(position)
     }
 
@@ -1417,16 +1437,48 @@ impl<S: EventStore> Sequencer<S> {
         Ok(positions)
     }
 
-    /// After a rollback inside a group: rebuild the policy's pending state from the records still in the group.
+    /// After a rollback inside a group: rebuild the policy's pending state from the records still in the group,
+    /// with what the policy parsed when it decided them.
     fn refeed_policy(&self, p: &Pending) {
         self.config.policy.settled(false);
-        for e in &p.events {
-            if self.config.policy.wants(&e.kind)
-                && let Ok(env) = Envelope::parse(&e.leaf)
-            {
-                self.config.policy.accepted(&env);
-            }
+        for (i, admitted) in &p.folded {
+            let Some(e) = p.events.get(*i) else { continue };
+            let record = Record {
+                event_id: e.event_id,
+                stream: &e.stream,
+                occurred_at: &e.occurred_at,
+                signer_key_id: &e.signer,
+                signer: p.keys.get(&e.signer).or_else(|| self.state.keys.get(&e.signer)).map(|k| &k.stored),
+            };
+            self.config.policy.accepted(&record, admitted);
         }
+    }
+
+    /// Folds a record that is already in the log (at open, or written by another writer) into the policy: one
+    /// envelope parse and one payload parse, for the kinds the policy keeps. A leaf that does not parse is corrupt
+    /// when `strict` (at open), and skipped otherwise (catching up, as before).
+    fn replay(&self, e: &StoredEvent, strict: bool) -> Result<(), LedgerError> {
+        if !self.config.policy.wants(&e.kind) {
+            return Ok(());
+        }
+        let env = match Envelope::parse(&e.leaf) {
+            Ok(env) => env,
+            Err(err) if strict => {
+                return Err(LedgerError::Store(StoreError::Corrupt(format!("position {}: {err}", e.position))));
+            }
+            Err(_) => return Ok(()),
+        };
+        if let Some(admitted) = self.config.policy.replay(&env) {
+            let record = Record {
+                event_id: e.event_id,
+                stream: &e.stream,
+                occurred_at: &e.occurred_at,
+                signer_key_id: &e.signer,
+                signer: self.state.keys.get(&e.signer).map(|k| &k.stored),
+            };
+            self.config.policy.accepted(&record, &admitted);
+        }
+        Ok(())
     }
 
     /// Writes the pending group (and a checkpoint if `checkpoint`) and folds it into the state.

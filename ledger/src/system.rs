@@ -1,4 +1,5 @@
-//! The ledger's own record kinds and payloads, and the policy hook through which the domain adds its rules.
+//! The ledger's own record kinds and payloads, and the policy port through which the domain adds its rules
+//! ([`Policy`]: a typed verdict per record, [`Admitted`] or [`Refusal`]).
 //!
 //! * `ledger.key.enrolled.v1` (payload [`KeyEnrollment`], defined with the bundle format in `signer`).
 //! * `ledger.key.revoked.v1` ([`KeyRevocation`]): signed by an enrolled authority; records that occurred at or
@@ -14,9 +15,12 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use siteledger_domain::{DomainEvent, RuleError};
 use siteledger_signer::Envelope;
 pub use siteledger_signer::bundle::{KEY_ENROLLED_KIND, KeyEnrollment};
+use uuid::Uuid;
 
+use crate::error::Rejection;
 use crate::store::StoredKey;
 
 /// Kind of a key revocation.
@@ -104,28 +108,109 @@ pub fn payload<T: Serialize>(p: &T) -> Map<String, Value> {
     }
 }
 
-/// Domain rules the ledger applies at ingest, supplied by the platform (the `domain` crate's registry).
+/// What the policy parsed from a record it admits. The sequencer hands it back to [`Policy::accepted`] (and keeps
+/// it while the group is undecided), so a record is parsed once on its way in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admitted {
+    /// Nothing parsed: the ledger's own kinds (key enrolments and revocations, which the sequencer parses itself),
+    /// or a policy that does not read payloads ([`OpenPolicy`]).
+    Unparsed,
+    /// A record of a kind the domain defines, type-checked once.
+    Domain(Box<DomainEvent>),
+}
+
+/// Why the policy refuses a record. Each variant becomes one [`Rejection`] (and so one wire code).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The payload does not fit the schema of its kind, or the kind is unknown: `schema`.
+    #[error("payload of kind {kind} is invalid: {reason}")]
+    Schema {
+        /// The kind.
+        kind: String,
+        /// What is wrong, naming the field.
+        reason: String,
+    },
+    /// An admission rule refuses the record (a state machine, a registered participant, who may sign it): `rule`.
+    #[error("{rule} rule: {message}")]
+    Rule {
+        /// The rule's stable name, e.g. `条例第二十八条` or `authority.own_project`.
+        rule: String,
+        /// What is wrong, in words the sender can act on.
+        message: String,
+    },
+    /// A `ledger.` kind no producer may submit: `reserved_kind`.
+    #[error("kind {kind} is reserved for the log itself: {reason}")]
+    Reserved {
+        /// The kind.
+        kind: String,
+        /// What the producer should do instead.
+        reason: String,
+    },
+}
+
+impl From<RuleError> for Refusal {
+    fn from(e: RuleError) -> Refusal {
+        Refusal::Rule { rule: e.rule, message: e.message }
+    }
+}
+
+impl From<Refusal> for Rejection {
+    fn from(r: Refusal) -> Rejection {
+        match r {
+            Refusal::Schema { kind, reason } => Rejection::Schema { kind, reason },
+            Refusal::Rule { rule, message } => Rejection::Rule { rule, message },
+            Refusal::Reserved { kind, reason } => Rejection::ReservedKind { kind, reason },
+        }
+    }
+}
+
+/// What a policy sees of an accepted record besides what it parsed: the envelope fields its rules read, and the
+/// signer's enrolment.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    /// The envelope's event id.
+    pub event_id: Uuid,
+    /// The envelope's stream.
+    pub stream: &'a str,
+    /// `occurred_at` as signed.
+    pub occurred_at: &'a str,
+    /// The signer's key id.
+    pub signer_key_id: &'a str,
+    /// The signer's enrolment, if the ledger knows the key (it always does for records it decides).
+    pub signer: Option<&'a StoredKey>,
+}
+
+/// Domain rules the ledger applies at ingest, supplied by the platform ([`crate::DomainPolicy`], the `domain` crate's
+/// rules).
 pub trait Policy: Send + Sync + 'static {
-    /// Checks the payload of `env` against the schema of its kind, and that `signer` (the key's enrollment) may
-    /// sign such a record (e.g. a project gateway only for its own project).
-    fn check_payload(&self, env: &Envelope, signer: &StoredKey) -> Result<(), String>;
+    /// The verdict on `env`, signed by `signer` (the key's enrolment): its payload fits its kind, and the rules
+    /// (against the state as of the records accepted before it) admit it. On admission, returns what it parsed, which
+    /// the ledger hands back to [`Policy::accepted`]. Called once per record decided; a record is not parsed again.
+    fn check(&self, env: &Envelope, signer: &StoredKey) -> Result<Admitted, Refusal>;
     /// May the holder of `signer` enrol `enrollment`? (e.g. city bureau → district bureau → enterprise → gateway)
     fn may_enroll(&self, signer: &StoredKey, enrollment: &KeyEnrollment) -> Result<(), String>;
     /// May the holder of `signer` revoke `target`?
     fn may_revoke(&self, signer: &StoredKey, target: &StoredKey) -> Result<(), String>;
 
-    /// A record was accepted into the group being decided (not durable yet). Stateful policies fold it into a
-    /// pending state, so later records of the same group see it.
-    fn accepted(&self, _env: &Envelope) {}
+    /// A record was accepted into the group being decided (not durable yet), with what [`Policy::check`] returned
+    /// for it, or [`Policy::replay`] for a record the ledger folds without deciding it. Stateful policies fold it
+    /// into a pending state, so later records of the same group see it.
+    fn accepted(&self, _record: &Record<'_>, _admitted: &Admitted) {}
 
     /// The group was committed (`true`: everything `accepted` since the last call is durable) or discarded
     /// (`false`: forget it). Also called with `true` after records written by another writer were folded in.
     fn settled(&self, _committed: bool) {}
 
-    /// Whether the policy folds records of this kind (so the ledger parses them for [`Policy::accepted`] when it
-    /// replays records it did not decide itself).
+    /// Whether the policy folds records of this kind: the ledger replays the log's records of these kinds into it
+    /// when it opens and after another writer's commits (through [`Policy::replay`] and [`Policy::accepted`]).
     fn wants(&self, _kind: &str) -> bool {
         false
+    }
+
+    /// Parses a record that is already in the log, for [`Policy::accepted`]: no rules (the log has it), one parse.
+    /// `None` if the policy does not fold it.
+    fn replay(&self, _env: &Envelope) -> Option<Admitted> {
+        None
     }
 
     /// Whether the policy keeps state: if so, the ledger replays the log's records of the kinds it [`wants`](
@@ -141,8 +226,8 @@ pub trait Policy: Send + Sync + 'static {
 pub struct OpenPolicy;
 
 impl Policy for OpenPolicy {
-    fn check_payload(&self, _env: &Envelope, _signer: &StoredKey) -> Result<(), String> {
-        Ok(())
+    fn check(&self, _env: &Envelope, _signer: &StoredKey) -> Result<Admitted, Refusal> {
+        Ok(Admitted::Unparsed)
     }
     fn may_enroll(&self, _signer: &StoredKey, _enrollment: &KeyEnrollment) -> Result<(), String> {
         Ok(())

@@ -269,35 +269,9 @@ impl Sql {
     }
 }
 
-/// Numbers `?` placeholders as `$1`, `$2`, … (outside quoted literals and identifiers).
-pub(crate) fn to_postgres(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut n = 0;
-    let mut quote: Option<char> = None;
-    for c in sql.chars() {
-        match quote {
-            Some(q) => {
-                if c == q {
-                    quote = None;
-                }
-                out.push(c);
-            }
-            None => match c {
-                '\'' | '"' => {
-                    quote = Some(c);
-                    out.push(c);
-                }
-                '?' => {
-                    n += 1;
-                    out.push('$');
-                    out.push_str(&n.to_string());
-                }
-                _ => out.push(c),
-            },
-        }
-    }
-    out
-}
+/// Numbers `?` placeholders as `$1`, `$2`, … (outside quoted literals and identifiers): the ledger's function, one
+/// copy for every SQL text of both crates.
+pub(crate) use siteledger_ledger::sql::to_postgres;
 
 macro_rules! bind_args {
     ($q:expr, $args:expr) => {{
@@ -411,8 +385,10 @@ impl ReadDb {
             if path.is_empty() || path.starts_with(":memory:") {
                 return Err(ProjectionError::UnsupportedUrl(url.to_owned()));
             }
-            let base =
-                SqliteConnectOptions::new().filename(path).busy_timeout(Duration::from_secs(30)).foreign_keys(false);
+            let base = SqliteConnectOptions::new()
+                .filename(path)
+                .busy_timeout(siteledger_ledger::sqlite::BUSY_TIMEOUT)
+                .foreign_keys(false);
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)

@@ -50,7 +50,16 @@ async fn invalid_payloads_are_rejected_with_the_rule_they_break() {
         app.post_events(&token, &json!([bad.to_value(), other_project.to_value()])).await.json().await.expect("json");
     assert_eq!(v["results"][0]["code"], "schema", "{v}");
     assert!(v["results"][0]["message"].as_str().expect("m").contains("pm10_ug_m3"), "{v}");
-    assert_eq!(v["results"][1]["code"], "schema", "a gateway signs only for its own project: {v}");
+    // A well-formed record that a domain rule refuses has its own code, and the rule's name leads the message.
+    assert_eq!(v["results"][1]["code"], "rule", "a gateway signs only for its own project: {v}");
+    assert!(v["results"][1]["message"].as_str().expect("m").starts_with("authority.own_project rule: key "), "{v}");
+    let m = app.get("/metrics", None).await.text().await.expect("text");
+    for needle in [
+        "siteledger_ingest_rejections_total{reason=\"schema\"} 1",
+        "siteledger_ingest_rejections_total{reason=\"rule\"} 1",
+    ] {
+        assert!(m.contains(needle), "metrics lack {needle}:\n{m}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,9 +149,9 @@ async fn registry_rules_apply_at_ingest_and_survive_a_restart() {
         .json()
         .await
         .expect("json");
-    assert_eq!(v["results"][0]["code"], "schema", "{v}");
-    assert!(v["results"][0]["message"].as_str().expect("m").contains("registry rule"), "{v}");
-    assert_eq!(v["results"][1]["code"], "schema", "participants must be registered enterprises: {v}");
+    assert_eq!(v["results"][0]["code"], "rule", "{v}");
+    assert!(v["results"][0]["message"].as_str().expect("m").starts_with("registry rule: "), "{v}");
+    assert_eq!(v["results"][1]["code"], "rule", "participants must be registered enterprises: {v}");
     assert_eq!(v["results"][2]["status"], "accepted", "{v}");
 
     // After a restart the registry is rebuilt from the log: the same duplicate is still refused.
@@ -168,7 +177,7 @@ async fn registry_rules_apply_at_ingest_and_survive_a_restart() {
         .expect("sign");
     let out = server.state.ledger.ingest(vec![again]).await.expect("ingest");
     assert!(
-        matches!(&out[0], siteledger_ledger::IngestOutcome::Rejected(r) if r.to_string().contains("registry rule")),
+        matches!(&out[0], siteledger_ledger::IngestOutcome::Rejected(r @ siteledger_ledger::Rejection::Rule { rule, .. }) if rule == "registry" && r.to_string().contains("registry rule")),
         "{out:?}"
     );
     server.shutdown().await;

@@ -314,3 +314,73 @@ fn format_only_variant_ignores_the_registry() {
     assert_eq!(may_enroll("district_bureau", "330203", "device", DEV_UNKNOWN), Ok(()));
     assert_eq!(may_enroll("enterprise", gc2().as_str(), "device", DEV1), Ok(()));
 }
+
+// ---- Who may sign which record: `authority::may_sign`, the first rule of `DomainState::decide`. ----
+
+fn reading(project: &str) -> siteledger_domain::DomainEvent {
+    let payload = serde_json::json!({"project_id": project, "device_id": "DUST-01", "pm10_ug_m3": "40.1",
+                                     "pm25_ug_m3": "20.2", "noise_db_a": "55.0"});
+    siteledger_domain::DomainEvent::parse("env.dust_noise.reading.v1", payload.as_object().expect("object"))
+        .expect("a valid reading")
+}
+
+/// `DomainState::decide` on an empty state for a record in `stream` signed by (`role`, `subject`).
+fn decide_signed(
+    stream: &str,
+    role: &str,
+    subject: &str,
+    event: &siteledger_domain::DomainEvent,
+) -> Result<(), siteledger_domain::RuleError> {
+    let ctx = siteledger_domain::RecordContext {
+        event_id: "0190f3c0-0000-7000-8000-000000000001",
+        stream,
+        occurred_at: "2026-04-01T08:00:00+08:00",
+        signer_key_id: "0123456789abcdef0123456789abcdef",
+        signer_role: role,
+        signer_subject: subject,
+    };
+    siteledger_domain::DomainState::new().decide(&ctx, event)
+}
+
+#[test]
+fn a_gateway_key_signing_for_another_project_is_refused_by_the_own_project_rule() {
+    use siteledger_domain::authority::OWN_PROJECT_RULE;
+    let other = reading("NB-2026-0002");
+    for (role, subject) in
+        [("gateway", "project/NB-2026-0001/gateway/GW-1"), ("device", "project/NB-2026-0001/device/DUST-01")]
+    {
+        let err = decide_signed("project/NB-2026-0002/device/DUST-01", role, subject, &other).expect_err(role);
+        assert_eq!(err.rule, OWN_PROJECT_RULE, "{err}");
+        assert!(err.message.contains(subject) && err.message.contains("its own project"), "{err}");
+        // The same key in its own project's stream passes (a reading has no other rule).
+        let own = reading("NB-2026-0001");
+        assert_eq!(decide_signed("project/NB-2026-0001/device/DUST-01", role, subject, &own), Ok(()), "{role}");
+    }
+    // A gateway whose subject names no project signs for none.
+    let err = decide_signed("project/NB-2026-0001/device/DUST-01", "gateway", "gw-1", &reading("NB-2026-0001"))
+        .expect_err("no project in the subject");
+    assert_eq!(err.rule, OWN_PROJECT_RULE);
+    // Other roles are not bound to a project by this rule.
+    assert_eq!(
+        decide_signed("project/NB-2026-0002/device/DUST-01", "enterprise", gc().as_str(), &other),
+        Ok(()),
+        "an enterprise key is judged by the subsystems' own signer rules"
+    );
+}
+
+#[test]
+fn registry_records_signed_by_anyone_but_a_bureau_are_refused_by_the_registry_signer_rule() {
+    use siteledger_domain::authority::REGISTRY_SIGNER_RULE;
+    let event = siteledger_domain::DomainEvent::Registry(zone("ZONE-NBHTZ", "宁波国家高新区"));
+    for (role, subject) in [
+        ("enterprise", gc().as_str().to_owned()),
+        ("gateway", "project/NB-2026-0001/gateway/GW-1".to_owned()),
+        ("auditor", "宁波市审计局".to_owned()),
+    ] {
+        let err = decide_signed("registry/orgs", role, &subject, &event).expect_err(role);
+        assert_eq!(err.rule, REGISTRY_SIGNER_RULE, "{role}: {err}");
+        assert!(err.message.contains(role), "{err}");
+    }
+    assert_eq!(decide_signed("registry/orgs", "city_bureau", "宁波市住房和城乡建设局", &event), Ok(()));
+    assert_eq!(decide_signed("registry/orgs", "district_bureau", "330212", &event), Ok(()));
+}

@@ -7,6 +7,7 @@ mod crash;
 mod hostile;
 #[cfg(feature = "kurrentdb")]
 mod kurrent;
+mod policy;
 
 mod sqlite {
     crate::contract_suite!(crate::common::Sqlite::new());

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use siteledger_ledger::postgres::PgStore;
 use siteledger_ledger::sqlite::SqliteStore;
@@ -810,6 +810,48 @@ async fn sqlite_concurrent_writers_serialise() {
     let a = Arc::new(SqliteStore::open(&path).await.expect("open a"));
     let b = Arc::new(SqliteStore::open(&path).await.expect("open b"));
     concurrent_writers(a, b).await;
+}
+
+/// A second process on a file whose write lock is held (a live server committing while `replay` or `report` opens the
+/// same `ledger.db`) waits for the lock and then opens and commits, instead of failing with "database is locked".
+/// Without a busy timeout the same open fails at once (the control case), so the lock in this test is real.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_second_store_waits_for_a_held_write_lock_instead_of_failing_database_is_locked() {
+    use siteledger_ledger::sqlite::SqliteOptions;
+    use sqlx::Connection;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ledger.db");
+    let a = SqliteStore::open(&path).await.expect("open a");
+    let mut model = Model::default();
+    ok_commit(&a, 0, &model.commit(&[("s", SIGNER_A)])).await;
+
+    // Another process's write transaction: it holds the file's write lock until it ends.
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
+    let mut holder = sqlx::SqliteConnection::connect_with(&options).await.expect("raw connect");
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut holder).await.expect("take the write lock");
+
+    // Control: a store that does not wait cannot even open (its schema check needs the write lock).
+    let impatient =
+        SqliteStore::open_with(&path, SqliteOptions { busy_timeout: Duration::ZERO, ..SqliteOptions::default() })
+            .await
+            .expect_err("the write lock is held");
+    assert!(matches!(&impatient, StoreError::Database(m) if m.contains("locked")), "{impatient}");
+
+    // A store with the default busy timeout waits for the lock, then opens and commits.
+    let second = model.commit(&[("s", SIGNER_A)]);
+    let p = path.clone();
+    let b = tokio::spawn(async move {
+        let b = SqliteStore::open(&p).await?;
+        b.commit(1, &second).await?;
+        b.head().await
+    });
+    // Hold the lock a little longer than the second store needs to reach it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!b.is_finished(), "the second store waits while the lock is held: {:?}", b.await);
+    sqlx::query("ROLLBACK").execute(&mut holder).await.expect("release the lock");
+    assert_eq!(b.await.expect("join").expect("the second store opened and committed once the lock was free"), 2);
+    assert_matches_model(&a, &model).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
