@@ -9,6 +9,7 @@ use siteledger_ledger::StoredEvent;
 
 use crate::db::{ReadDb, Sql, to_u64};
 use crate::error::ProjectionError;
+// `crate::site` names the prepared record `crate::fold::Prepared`.
 pub(crate) use crate::prepare::Prepared;
 use crate::prepare::prepare;
 use crate::projection::{Effects, PROJECTIONS, Projection};

@@ -42,12 +42,6 @@ pub(crate) trait Projection: Sync {
     fn fold<'a>(&'a self, tx: &'a mut Tx, batch: &'a [Prepared<'a>], fx: &'a mut Effects) -> FoldFuture<'a>;
 }
 
-impl std::fmt::Debug for dyn Projection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} v{}", self.name(), self.version())
-    }
-}
-
 /// Every projection, in the order they fold each batch (later ones may read earlier ones' tables: the alarms read
 /// signer keys and the timeline, supervision reads signer keys).
 pub(crate) static PROJECTIONS: &[&dyn Projection] = &[
