@@ -307,6 +307,11 @@ impl AreaM2 {
     pub const fn hundredths(self) -> u64 {
         self.0
     }
+
+    /// The area with exactly two decimals, its full precision (`52000.00`, `1234.50`), as registers write it.
+    pub fn to_fixed_2(self) -> String {
+        format!("{}.{:02}", self.0 / 100, self.0 % 100)
+    }
 }
 
 impl fmt::Display for AreaM2 {

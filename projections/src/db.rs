@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use crate::access::{AccessCache, ProjectAccess};
 use crate::error::ProjectionError;
-use crate::fold::{FIXED_DISTRICTS, PROJECTIONS, Projection};
+use crate::projection::{PROJECTIONS, Projection};
 
 /// Version of the read-model schema (in `meta.schema_version`). A database of another version is dropped and
 /// rebuilt from the ledger on open.
@@ -27,149 +27,14 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// Advisory lock key serialising schema work on PostgreSQL ("SLPROJSC" in ASCII).
 const SCHEMA_LOCK: i64 = 0x534C_5052_4F4A_5343;
 
-/// Every table of the read models (not `meta` nor `projection_checkpoints`).
-pub(crate) const READ_MODEL_TABLES: &[&str] = &[
-    "districts",
-    "enterprises",
-    "projects",
-    "participants",
-    "signer_keys",
-    "signer_stats",
-    "project_events",
-    "project_stats",
-    "project_kinds",
-    "project_days",
-    "alarms",
-    "fold_errors",
-];
-
+/// The engine's own tables, besides `meta`: checkpoints, and the records projections skipped (whose rows are
+/// removed with their projection's). Each projection creates its own tables ([`Projection::ddl`]).
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS projection_checkpoints (
         name     TEXT PRIMARY KEY,
         position BIGINT NOT NULL,
         version  BIGINT NOT NULL
     )",
-    "CREATE TABLE IF NOT EXISTS districts (
-        code     TEXT PRIMARY KEY,
-        name     TEXT NOT NULL,
-        fixed    BIGINT NOT NULL,
-        position BIGINT
-    )",
-    "CREATE TABLE IF NOT EXISTS enterprises (
-        credit_code TEXT PRIMARY KEY,
-        name        TEXT NOT NULL,
-        types       TEXT NOT NULL,
-        position    BIGINT NOT NULL
-    )",
-    "CREATE TABLE IF NOT EXISTS projects (
-        project_id        TEXT PRIMARY KEY,
-        name              TEXT NOT NULL,
-        district          TEXT NOT NULL,
-        central_urban     BIGINT NOT NULL,
-        floor_area_m2     TEXT NOT NULL,
-        contract_cost_fen BIGINT NOT NULL,
-        start_date        TEXT NOT NULL,
-        registered_at     TEXT NOT NULL,
-        position          BIGINT NOT NULL
-    )",
-    "CREATE INDEX IF NOT EXISTS projects_district ON projects (district, project_id)",
-    "CREATE TABLE IF NOT EXISTS participants (
-        project_id  TEXT NOT NULL,
-        role        TEXT NOT NULL,
-        credit_code TEXT NOT NULL,
-        position    BIGINT NOT NULL,
-        PRIMARY KEY (project_id, role, credit_code)
-    )",
-    "CREATE INDEX IF NOT EXISTS participants_credit ON participants (credit_code, project_id)",
-    "CREATE TABLE IF NOT EXISTS signer_keys (
-        key_id            TEXT PRIMARY KEY,
-        public_key        TEXT NOT NULL,
-        subject           TEXT NOT NULL,
-        role              TEXT NOT NULL,
-        valid_from        TEXT NOT NULL,
-        valid_until       TEXT,
-        subject_project   TEXT,
-        subject_org       TEXT,
-        enrolled_by       TEXT NOT NULL,
-        enrolled_event_id TEXT NOT NULL,
-        position          BIGINT NOT NULL,
-        revoked_at        TEXT,
-        revoked_reason    TEXT,
-        revoked_position  BIGINT
-    )",
-    "CREATE TABLE IF NOT EXISTS signer_stats (
-        key_id           TEXT PRIMARY KEY,
-        records          BIGINT NOT NULL,
-        last_position    BIGINT NOT NULL,
-        last_occurred_at TEXT NOT NULL,
-        last_seq         BIGINT NOT NULL,
-        gaps             BIGINT NOT NULL,
-        missing          BIGINT NOT NULL,
-        equivocations    BIGINT NOT NULL
-    )",
-    "CREATE TABLE IF NOT EXISTS project_events (
-        position    BIGINT PRIMARY KEY,
-        project_id  TEXT NOT NULL,
-        stream      TEXT NOT NULL,
-        event_id    TEXT NOT NULL,
-        kind        TEXT NOT NULL,
-        occurred_at TEXT NOT NULL,
-        occurred_us BIGINT NOT NULL,
-        signer      TEXT NOT NULL,
-        summary     TEXT NOT NULL
-    )",
-    "CREATE INDEX IF NOT EXISTS project_events_project ON project_events (project_id, position)",
-    "CREATE INDEX IF NOT EXISTS project_events_event ON project_events (event_id)",
-    "CREATE TABLE IF NOT EXISTS project_stats (
-        project_id       TEXT PRIMARY KEY,
-        events           BIGINT NOT NULL,
-        last_position    BIGINT NOT NULL,
-        last_occurred_at TEXT NOT NULL,
-        last_occurred_us BIGINT NOT NULL
-    )",
-    "CREATE TABLE IF NOT EXISTS project_kinds (
-        project_id       TEXT NOT NULL,
-        kind             TEXT NOT NULL,
-        events           BIGINT NOT NULL,
-        last_position    BIGINT NOT NULL,
-        last_occurred_at TEXT NOT NULL,
-        last_occurred_us BIGINT NOT NULL,
-        PRIMARY KEY (project_id, kind)
-    )",
-    "CREATE TABLE IF NOT EXISTS project_days (
-        project_id    TEXT NOT NULL,
-        day           TEXT NOT NULL,
-        events        BIGINT NOT NULL,
-        last_position BIGINT NOT NULL,
-        PRIMARY KEY (project_id, day)
-    )",
-    "CREATE INDEX IF NOT EXISTS project_days_day ON project_days (day, project_id)",
-    "CREATE TABLE IF NOT EXISTS alarms (
-        alarm_key        TEXT PRIMARY KEY,
-        project_id       TEXT,
-        alarm_id         TEXT NOT NULL,
-        source           TEXT NOT NULL,
-        category         TEXT NOT NULL,
-        level            TEXT NOT NULL,
-        message          TEXT NOT NULL,
-        value            TEXT,
-        threshold        TEXT,
-        key_id           TEXT,
-        event_id         TEXT NOT NULL,
-        raised_at        TEXT NOT NULL,
-        raised_us        BIGINT NOT NULL,
-        raised_day       TEXT NOT NULL,
-        position         BIGINT NOT NULL,
-        open             BIGINT NOT NULL,
-        cleared_at       TEXT,
-        cleared_note     TEXT,
-        cleared_position BIGINT,
-        cleared_event_id TEXT
-    )",
-    "CREATE INDEX IF NOT EXISTS alarms_project ON alarms (project_id, position)",
-    "CREATE INDEX IF NOT EXISTS alarms_open ON alarms (open, project_id)",
-    "CREATE INDEX IF NOT EXISTS alarms_day ON alarms (raised_day, project_id)",
-    "CREATE INDEX IF NOT EXISTS alarms_position ON alarms (position)",
     crate::fold_errors::DDL,
 ];
 
@@ -488,7 +353,7 @@ impl ReadDb {
     /// [`crate::run`]).
     pub async fn reset(&self) -> Result<(), ProjectionError> {
         let mut tx = self.begin().await?;
-        for p in PROJECTIONS {
+        for &p in PROJECTIONS {
             clear_projection(&mut tx, p).await?;
         }
         tx.commit().await?;
@@ -616,8 +481,8 @@ impl ReadDb {
                 expected = SCHEMA_VERSION,
                 "read database schema version differs: dropping the read models, they will be rebuilt from the ledger"
             );
-            let subsystem_tables = PROJECTIONS.iter().filter(|p| !p.ddl().is_empty()).flat_map(|p| p.tables());
-            for t in READ_MODEL_TABLES.iter().chain(subsystem_tables).chain(["projection_checkpoints"].iter()) {
+            let tables = PROJECTIONS.iter().flat_map(|p| p.tables());
+            for t in tables.chain(["fold_errors", "projection_checkpoints"].iter()) {
                 tx.execute(&Sql::new(&format!("DROP TABLE IF EXISTS {t}"))).await?;
             }
         }
@@ -632,10 +497,12 @@ impl ReadDb {
             .arg(SCHEMA_VERSION.to_string()),
         )
         .await?;
-        seed_districts(&mut tx).await?;
+        for p in PROJECTIONS {
+            p.seed(&mut tx).await?;
+        }
         let stored: Vec<(String, i64)> =
             tx.fetch_all(&Sql::new("SELECT name, version FROM projection_checkpoints")).await?;
-        for p in PROJECTIONS {
+        for &p in PROJECTIONS {
             match stored.iter().find(|(n, _)| n == p.name()) {
                 None => {
                     // A new projection (or a fresh database): starts at 0; its tables may hold rows from an older
@@ -659,39 +526,16 @@ impl ReadDb {
     }
 }
 
-async fn seed_districts(tx: &mut Tx) -> Result<(), sqlx::Error> {
-    for (code, name) in FIXED_DISTRICTS {
-        tx.execute(
-            &Sql::new(
-                "INSERT INTO districts (code, name, fixed, position) VALUES (?, ?, 1, NULL) \
-                 ON CONFLICT (code) DO NOTHING",
-            )
-            .arg(*code)
-            .arg(*name),
-        )
-        .await?;
+/// Re-creates one projection's tables (its layout may have changed with its version), seeds them, and sets its
+/// checkpoint to 0 at the current code version.
+pub(crate) async fn clear_projection(tx: &mut Tx, p: &dyn Projection) -> Result<(), sqlx::Error> {
+    for t in p.tables() {
+        tx.execute(&Sql::new(&format!("DROP TABLE IF EXISTS {t}"))).await?;
     }
-    Ok(())
-}
-
-/// Empties one projection's tables and sets its checkpoint to 0 at the current code version.
-pub(crate) async fn clear_projection(tx: &mut Tx, p: Projection) -> Result<(), sqlx::Error> {
-    if p.ddl().is_empty() {
-        for t in p.tables() {
-            tx.execute(&Sql::new(&format!("DELETE FROM {t}"))).await?;
-        }
-    } else {
-        // A subsystem projection's layout may have changed with its version: re-create its tables.
-        for t in p.tables() {
-            tx.execute(&Sql::new(&format!("DROP TABLE IF EXISTS {t}"))).await?;
-        }
-        for stmt in p.ddl() {
-            tx.execute(&Sql::new(stmt)).await?;
-        }
+    for stmt in p.ddl() {
+        tx.execute(&Sql::new(stmt)).await?;
     }
-    if p == Projection::Registry {
-        seed_districts(tx).await?;
-    }
+    p.seed(tx).await?;
     // Replayed from 0 by (possibly) new code: the records it could not fold before are tried again.
     tx.execute(&Sql::new("DELETE FROM fold_errors WHERE projection = ?").arg(p.name())).await?;
     tx.execute(

@@ -13,7 +13,8 @@ use sqlx::error::ErrorKind;
 use crate::Scope;
 use crate::db::{ReadDb, Sql};
 use crate::error::ProjectionError;
-use crate::fold::{Failure, PROJECTIONS, Prepared, Projection, apply_prepared};
+use crate::fold::{Failure, Prepared, apply_prepared};
+use crate::projection::{PROJECTIONS, Projection};
 use crate::queries::project_visible;
 
 /// The table (in the base schema; rows are removed with their projection's other rows).
@@ -78,7 +79,7 @@ pub(crate) async fn isolate(db: &ReadDb, prepared: &[Prepared<'_>]) -> Result<us
             Err(Failure::Record { .. }) => {}
         }
         // This record breaks at least one projection: fold it into each alone, and skip it where it fails.
-        for p in PROJECTIONS {
+        for &p in PROJECTIONS {
             match apply_prepared(db, one, Some(p)).await {
                 Ok(_) => {}
                 Err(Failure::Store(e)) => return Err(e),
@@ -101,7 +102,7 @@ pub(crate) async fn isolate(db: &ReadDb, prepared: &[Prepared<'_>]) -> Result<us
 }
 
 /// Records that `x` cannot be folded into `p` and moves `p`'s checkpoint past it, in one transaction.
-async fn skip(db: &ReadDb, p: Projection, x: &Prepared<'_>, reason: &str) -> Result<(), ProjectionError> {
+async fn skip(db: &ReadDb, p: &dyn Projection, x: &Prepared<'_>, reason: &str) -> Result<(), ProjectionError> {
     let reason: String = reason.chars().take(MAX_ERROR_CHARS).collect();
     tracing::error!(
         projection = p.name(),

@@ -7,12 +7,16 @@
 //!   from one code base: SQL is written once with `?` placeholders and numbered (`$1`, `$2`, …) at run time for
 //!   PostgreSQL. The schema is created on open; `meta.schema_version` names its version, and a database of another
 //!   version is dropped and rebuilt from the ledger (read models are disposable).
-//! * Projections, each with a row in `projection_checkpoints(name, position, version)`: `registry` (districts,
+//! * Projections: each implements one trait (name, version, tables, DDL, fold) and is one line in one list
+//!   (`projection::PROJECTIONS`), which the engine, the schema and the error isolation iterate; each has a row in
+//!   `projection_checkpoints(name, position, version)`. The core ones (`core/`): `registry` (districts,
 //!   enterprises, projects, participants), `keys` (signer keys and per-signer statistics), `activity` (per-project
-//!   timeline, counts per kind and per day) and `alarms`. A batch of events is folded in **one transaction** that
-//!   also advances the checkpoints, and a projection only ever applies the event at its checkpoint: re-delivering
-//!   events (after a crash, a retry, a second runner) changes nothing — exactly-once effect on at-least-once
-//!   delivery. When a projection's code version changes, only that projection is cleared and replayed.
+//!   timeline, counts per kind and per day) and `alarms`; then [`workforce`], [`site`], [`supervision`] and
+//!   [`rating`], each a folder `schema` / `fold` / `queries`. A batch of events is folded in **one transaction**
+//!   that also advances the checkpoints, and a projection only ever applies the event at its checkpoint:
+//!   re-delivering events (after a crash, a retry, a second runner) changes nothing — exactly-once effect on
+//!   at-least-once delivery. When a projection's code version changes, only that projection is cleared and
+//!   replayed.
 //! * The runtime: [`run`] follows [`Ledger::subscribe`](siteledger_ledger::Ledger::subscribe) from the stored
 //!   checkpoint until shutdown, one transaction per group of ready events (up to [`BATCH_EVENTS`]); [`catch_up`]
 //!   folds up to the current head and returns; [`rebuild`] clears every read model and catches up from 0;
@@ -23,20 +27,25 @@
 //!   [`Scope`], so no caller can forget access control, and [`AccessCache`] answers the live feed's per-record
 //!   question ("may this scope see stream X?") from memory.
 //!
-//! Payloads are read from JSON by field name (`registry.*`, `alarm.*`, `ledger.*` kinds); a payload that lacks a
-//! required field is skipped with a warning rather than wedging the projection (the ledger's policy is where
-//! schemas are enforced). Every row keeps the log position of the event that produced it. No record can stall a
-//! projection: one whose fold fails anyway (a panic, data the read database refuses) is found record by record,
-//! skipped in that projection and listed in `fold_errors` ([`ReadDb::fold_errors`], [`ReadDb::fold_error_count`]).
+//! Parse once: each stored leaf of a batch is parsed once (`prepare`) into its typed event — the domain's
+//! `DomainEvent`, or the ledger's own payload types for `ledger.*` kinds — and every projection folds those typed
+//! events; none reads a payload member by name. A record whose payload does not type-check as its kind (only an
+//! older ledger could have accepted one) is logged and folded for its envelope only (timeline, signer statistics).
+//! Every row keeps the log position of the event that produced it. No record can stall a projection: one whose
+//! fold fails anyway (a panic, data the read database refuses) is found record by record, skipped in that
+//! projection and listed in `fold_errors` ([`ReadDb::fold_errors`], [`ReadDb::fold_error_count`]).
 //!
 //! Times: `occurred_at` is kept exactly as signed; "today" and per-day counts use Asia/Shanghai (UTC+08:00, no
 //! daylight saving).
 
 mod access;
+mod core;
 mod db;
 mod error;
 mod fold;
 mod fold_errors;
+mod prepare;
+mod projection;
 mod queries;
 pub mod rating;
 mod runtime;
@@ -46,16 +55,16 @@ pub mod supervision;
 pub mod workforce;
 
 pub use access::{AccessCache, ProjectAccess};
-pub use db::{ReadDb, SCHEMA_VERSION};
-pub use error::ProjectionError;
-pub use fold::{FIXED_DISTRICTS, PROJECTIONS, Projection, apply_events};
-pub use fold_errors::FoldErrorRow;
-pub use queries::{
+pub use core::FIXED_DISTRICTS;
+pub use core::queries::{
     AlarmFilter, AlarmRow, DistrictRow, EnterpriseRow, KeyRow, KeyStatus, KindCount, ParticipantRow, ProjectDetail,
     ProjectRow, SubsystemTile, TimelineRow,
 };
+pub use db::{ReadDb, SCHEMA_VERSION};
+pub use error::ProjectionError;
+pub use fold::apply_events;
+pub use fold_errors::FoldErrorRow;
 pub use runtime::{BATCH_EVENTS, catch_up, rebuild, run};
-pub use summary::summarize;
 
 /// Who is asking: every query is restricted to what this scope may see.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

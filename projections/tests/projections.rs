@@ -28,10 +28,10 @@ mod workforce;
 // Fixtures
 
 const TODAY: Date = date!(2026 - 03 - 01);
-const E1: &str = "91330200MA2AAAAA1X";
+const E1: &str = "91330200MA2AAAAA1K";
 const E2: &str = "91330200MA2BBBBB2Y";
-const E3: &str = "91330200MA2CCCCC3Z";
-const NEW_ZONE: &str = "330299";
+const E3: &str = "91330200MA2CCCCC3A";
+const NEW_ZONE: &str = "ZONE-QW";
 
 fn city_key() -> SigningKey {
     SigningKey::from_seed(&[0x21; 32])
@@ -126,13 +126,13 @@ fn reading(gw: &mut ChainSigner, project: &str, at: &str, pm10: &str) -> Envelop
 
 /// A ledger (SQLite file) with the Ningbo scenario every test uses:
 ///
-/// * zone 330299 added; enterprises E1 (construction), E2 (supervision), E3 (construction);
-/// * P1 in 鄞州 330212 (E1, E2), P2 in 鄞州 (E3), P3 in 海曙 330203 (E1), P4 in the new zone (E3, then E2 added
+/// * zone ZONE-QW added; enterprises E1 (construction), E2 (supervision), E3 (construction);
+/// * PRJ1 in 鄞州 330212 (E1, E2), PRJ2 in 鄞州 (E3), PRJ3 in 海曙 330203 (E1), PRJ4 in the new zone (E3, then E2 added
 ///   and E3 removed);
-/// * gateways gw1 (`project/P1/gw-1`) and gw3 (`project/P3/gw-1`), a district key (`330212`) and an
+/// * gateways gw1 (`project/PRJ1/gw-1`) and gw3 (`project/PRJ3/gw-1`), a district key (`330212`) and an
 ///   enterprise key (E1);
-/// * P1: three readings today, alarms A1 (open) and A2 (cleared), then a signer gap of 2 and one more reading;
-///   P2: one reading at 17:30Z the day before (= 01:30 today in Shanghai); P3: two readings and alarm A3
+/// * PRJ1: three readings today, alarms A1 (open) and A2 (cleared), then a signer gap of 2 and one more reading;
+///   PRJ2: one reading at 17:30Z the day before (= 01:30 today in Shanghai); PRJ3: two readings and alarm A3
 ///   yesterday, then an equivocation by gw3.
 struct Scenario {
     ledger: Ledger<SqliteStore>,
@@ -188,14 +188,14 @@ async fn scenario() -> Scenario {
             "registry/keys",
             KEY_ENROLLED_KIND,
             reg,
-            enrollment(gw1.key.public(), "project/P1/gw-1", "gateway"),
+            enrollment(gw1.key.public(), "project/PRJ1/gw-1", "gateway"),
         ),
         sign(
             &mut city,
             "registry/keys",
             KEY_ENROLLED_KIND,
             reg,
-            enrollment(gw3.key.public(), "project/P3/gw-1", "gateway"),
+            enrollment(gw3.key.public(), "project/PRJ3/gw-1", "gateway"),
         ),
         sign(
             &mut city,
@@ -222,14 +222,14 @@ async fn scenario() -> Scenario {
     }
     for (id, district, cu, parts) in [
         (
-            "P1",
+            "PRJ1",
             "330212",
             true,
-            json!([{"role": "construction", "credit_code": E1}, {"role": "supervision", "credit_code": E2}]),
+            json!([{"role": "general_contractor", "credit_code": E1}, {"role": "supervisor", "credit_code": E2}]),
         ),
-        ("P2", "330212", false, json!([{"role": "construction", "credit_code": E3}])),
-        ("P3", "330203", true, json!([{"role": "construction", "credit_code": E1}])),
-        ("P4", NEW_ZONE, false, json!([{"role": "construction", "credit_code": E3}])),
+        ("PRJ2", "330212", false, json!([{"role": "general_contractor", "credit_code": E3}])),
+        ("PRJ3", "330203", true, json!([{"role": "general_contractor", "credit_code": E1}])),
+        ("PRJ4", NEW_ZONE, false, json!([{"role": "general_contractor", "credit_code": E3}])),
     ] {
         batch.push(sign(
             &mut city,
@@ -248,52 +248,52 @@ async fn scenario() -> Scenario {
         "registry/projects",
         "registry.project.participant_added.v1",
         reg,
-        json!({"project_id": "P4", "role": "supervision", "credit_code": E2}),
+        json!({"project_id": "PRJ4", "role": "supervisor", "credit_code": E2}),
     ));
     batch.push(sign(
         &mut city,
         "registry/projects",
         "registry.project.participant_removed.v1",
         reg,
-        json!({"project_id": "P4", "role": "construction", "credit_code": E3}),
+        json!({"project_id": "PRJ4", "role": "general_contractor", "credit_code": E3, "reason": "合同终止"}),
     ));
     accepted(&l.ingest(batch).await.expect("registry"));
 
-    // P1 today; A1 stays open, A2 is cleared.
+    // PRJ1 today; A1 stays open, A2 is cleared.
     let batch = vec![
-        reading(&mut gw1, "P1", "2026-03-01T08:00:00+08:00", "85.2"),
-        reading(&mut gw1, "P1", "2026-03-01T08:01:00+08:00", "90.1"),
-        reading(&mut gw1, "P1", "2026-03-01T08:02:00+08:00", "152.3"),
+        reading(&mut gw1, "PRJ1", "2026-03-01T08:00:00+08:00", "85.2"),
+        reading(&mut gw1, "PRJ1", "2026-03-01T08:01:00+08:00", "90.1"),
+        reading(&mut gw1, "PRJ1", "2026-03-01T08:02:00+08:00", "152.3"),
         sign(
             &mut gw1,
-            "project/P1/alarms",
+            "project/PRJ1/alarms",
             "alarm.raised.v1",
             "2026-03-01T09:00:00+08:00",
             json!({
-            "project_id": "P1", "alarm_id": "A1", "source": "gw-1", "category": "dust", "level": "violation",
+            "project_id": "PRJ1", "alarm_id": "A1", "source": "gw-1", "category": "dust", "level": "violation",
             "message": "PM10 超标", "value": "152.3", "threshold": "150"}),
         ),
         sign(
             &mut gw1,
-            "project/P1/alarms",
+            "project/PRJ1/alarms",
             "alarm.raised.v1",
             "2026-03-01T09:05:00+08:00",
             json!({
-            "project_id": "P1", "alarm_id": "A2", "source": "gw-1", "category": "noise", "level": "warning",
+            "project_id": "PRJ1", "alarm_id": "A2", "source": "gw-1", "category": "noise", "level": "warning",
             "message": "噪声接近限值"}),
         ),
         sign(
             &mut gw1,
-            "project/P1/alarms",
+            "project/PRJ1/alarms",
             "alarm.cleared.v1",
             "2026-03-01T09:30:00+08:00",
             json!({
-            "project_id": "P1", "alarm_id": "A2", "note": "已整改"}),
+            "project_id": "PRJ1", "alarm_id": "A2", "note": "已整改"}),
         ),
     ];
-    accepted(&l.ingest(batch).await.expect("P1"));
+    accepted(&l.ingest(batch).await.expect("PRJ1"));
 
-    // P2: 17:30Z on 28 February is 01:30 on 1 March in Shanghai.
+    // PRJ2: 17:30Z on 28 February is 01:30 on 1 March in Shanghai.
     let mut gw2 = ChainSigner::new(SigningKey::from_seed(&[0x32; 32]));
     accepted(
         &l.ingest(vec![sign(
@@ -306,35 +306,35 @@ async fn scenario() -> Scenario {
         .await
         .expect("gw2"),
     );
-    accepted(&l.ingest(vec![reading(&mut gw2, "P2", "2026-02-28T17:30:00Z", "40.0")]).await.expect("P2"));
+    accepted(&l.ingest(vec![reading(&mut gw2, "PRJ2", "2026-02-28T17:30:00Z", "40.0")]).await.expect("PRJ2"));
 
-    // P3 yesterday.
-    let first3 = reading(&mut gw3, "P3", "2026-02-28T10:00:00+08:00", "60.0");
+    // PRJ3 yesterday.
+    let first3 = reading(&mut gw3, "PRJ3", "2026-02-28T10:00:00+08:00", "60.0");
     let batch = vec![
         first3.clone(),
-        reading(&mut gw3, "P3", "2026-02-28T10:01:00+08:00", "61.0"),
+        reading(&mut gw3, "PRJ3", "2026-02-28T10:01:00+08:00", "61.0"),
         sign(
             &mut gw3,
-            "project/P3/alarms",
+            "project/PRJ3/alarms",
             "alarm.raised.v1",
             "2026-02-28T10:02:00+08:00",
             json!({
-            "project_id": "P3", "alarm_id": "A3", "source": "gw-1", "category": "dust", "level": "warning",
-            "message": "PM10 偏高", "value": 61}),
+            "project_id": "PRJ3", "alarm_id": "A3", "source": "gw-1", "category": "dust", "level": "warning",
+            "message": "PM10 偏高", "value": "61"}),
         ),
     ];
-    accepted(&l.ingest(batch).await.expect("P3"));
+    accepted(&l.ingest(batch).await.expect("PRJ3"));
 
     // gw1 skips seq 7 and 8.
-    let _seven = reading(&mut gw1, "P1", "2026-03-01T10:00:00+08:00", "70.0");
-    let _eight = reading(&mut gw1, "P1", "2026-03-01T10:01:00+08:00", "71.0");
-    accepted(&l.ingest(vec![reading(&mut gw1, "P1", "2026-03-01T10:02:00+08:00", "72.0")]).await.expect("gap"));
+    let _seven = reading(&mut gw1, "PRJ1", "2026-03-01T10:00:00+08:00", "70.0");
+    let _eight = reading(&mut gw1, "PRJ1", "2026-03-01T10:01:00+08:00", "71.0");
+    accepted(&l.ingest(vec![reading(&mut gw1, "PRJ1", "2026-03-01T10:02:00+08:00", "72.0")]).await.expect("gap"));
 
     // gw3 signs a second, different seq 2.
     let mut twin = ChainSigner::new(SigningKey::from_seed(&[0x33; 32]));
     twin.next_seq = 2;
     twin.prev = Some(first3.leaf_hash());
-    let second = reading(&mut twin, "P3", "2026-02-28T10:01:30+08:00", "99.0");
+    let second = reading(&mut twin, "PRJ3", "2026-02-28T10:01:30+08:00", "99.0");
     let out = l.ingest(vec![second]).await.expect("equivocation");
     assert!(matches!(&out[0], IngestOutcome::Rejected(_)), "{out:?}");
 
@@ -399,7 +399,7 @@ struct Snapshot {
 async fn snapshot(db: &ReadDb, scope: &Scope) -> Snapshot {
     let mut details = Vec::new();
     let mut timelines = Vec::new();
-    for p in ["P1", "P2", "P3", "P4", "P9"] {
+    for p in ["PRJ1", "PRJ2", "PRJ3", "PRJ4", "PRJ9"] {
         details.push(db.project(scope, p).await.expect("project"));
         timelines.push(db.project_timeline(scope, p, None, 100).await.expect("timeline"));
     }
@@ -446,10 +446,10 @@ async fn check_overview(db: &ReadDb) {
     assert_eq!(all.len(), 11, "ten fixed districts and the added zone: {all:?}");
     assert_eq!(row(&all, "330212").name, "鄞州区");
     assert_eq!(row(&all, NEW_ZONE).name, "前湾新区");
-    // P1 and P2 have data today (P2 only in Shanghai time); A1, A2 and the gap were raised today; A1 and the gap
+    // PRJ1 and PRJ2 have data today (PRJ2 only in Shanghai time); A1, A2 and the gap were raised today; A1 and the gap
     // are open.
     assert_eq!(counts(row(&all, "330212")), (2, 2, 3, 2));
-    // P3: readings yesterday, A3 yesterday (open), equivocation today (open).
+    // PRJ3: readings yesterday, A3 yesterday (open), equivocation today (open).
     assert_eq!(counts(row(&all, "330203")), (1, 0, 1, 2));
     assert_eq!(counts(row(&all, NEW_ZONE)), (1, 0, 0, 0));
     assert_eq!(counts(row(&all, "330282")), (0, 0, 0, 0));
@@ -466,10 +466,10 @@ async fn check_overview(db: &ReadDb) {
 
     let e1 = db.districts_overview(&enterprise(E1), TODAY).await.expect("overview");
     assert_eq!(ids(&e1, |r| &r.code), ["330203", "330212"]);
-    assert_eq!(counts(row(&e1, "330212")), (1, 1, 3, 2), "only P1 counts for E1 in 鄞州");
+    assert_eq!(counts(row(&e1, "330212")), (1, 1, 3, 2), "only PRJ1 counts for E1 in 鄞州");
     assert_eq!(counts(row(&e1, "330203")), (1, 0, 1, 2));
     let e3 = db.districts_overview(&enterprise(E3), TODAY).await.expect("overview");
-    assert_eq!(ids(&e3, |r| &r.code), ["330212"], "E3 left P4");
+    assert_eq!(ids(&e3, |r| &r.code), ["330212"], "E3 left PRJ4");
     assert_eq!(counts(&e3[0]), (1, 1, 0, 0));
     let e2 = db.districts_overview(&enterprise(E2), TODAY).await.expect("overview");
     assert_eq!(ids(&e2, |r| &r.code), ["330212", NEW_ZONE]);
@@ -478,7 +478,7 @@ async fn check_overview(db: &ReadDb) {
 
 async fn check_projects(db: &ReadDb, sc: &Scenario) {
     let all = db.projects(&Scope::All, None).await.expect("projects");
-    assert_eq!(ids(&all, |p| &p.project_id), ["P1", "P2", "P3", "P4"]);
+    assert_eq!(ids(&all, |p| &p.project_id), ["PRJ1", "PRJ2", "PRJ3", "PRJ4"]);
     let p1 = &all[0];
     assert_eq!((p1.district.as_str(), p1.district_name.as_str(), p1.central_urban), ("330212", "鄞州区", true));
     assert_eq!(
@@ -488,48 +488,48 @@ async fn check_projects(db: &ReadDb, sc: &Scenario) {
     assert_eq!((p1.participants, p1.events, p1.open_alarms), (2, 7, 2));
     assert_eq!(p1.last_event_at.as_deref(), Some("2026-03-01T10:02:00+08:00"));
     assert_eq!(all[3].district_name, "前湾新区");
-    assert_eq!(all[3].participants, 1, "P4: E3 removed, E2 added");
-    assert_eq!(ids(&db.projects(&Scope::All, Some("330203")).await.expect("p"), |p| &p.project_id), ["P3"]);
-    assert_eq!(ids(&db.projects(&district("330212"), None).await.expect("p"), |p| &p.project_id), ["P1", "P2"]);
+    assert_eq!(all[3].participants, 1, "PRJ4: E3 removed, E2 added");
+    assert_eq!(ids(&db.projects(&Scope::All, Some("330203")).await.expect("p"), |p| &p.project_id), ["PRJ3"]);
+    assert_eq!(ids(&db.projects(&district("330212"), None).await.expect("p"), |p| &p.project_id), ["PRJ1", "PRJ2"]);
     assert!(db.projects(&district("330212"), Some("330203")).await.expect("p").is_empty());
-    assert_eq!(ids(&db.projects(&enterprise(E1), None).await.expect("p"), |p| &p.project_id), ["P1", "P3"]);
-    assert_eq!(ids(&db.projects(&enterprise(E2), None).await.expect("p"), |p| &p.project_id), ["P1", "P4"]);
-    assert_eq!(ids(&db.projects(&enterprise(E3), None).await.expect("p"), |p| &p.project_id), ["P2"]);
+    assert_eq!(ids(&db.projects(&enterprise(E1), None).await.expect("p"), |p| &p.project_id), ["PRJ1", "PRJ3"]);
+    assert_eq!(ids(&db.projects(&enterprise(E2), None).await.expect("p"), |p| &p.project_id), ["PRJ1", "PRJ4"]);
+    assert_eq!(ids(&db.projects(&enterprise(E3), None).await.expect("p"), |p| &p.project_id), ["PRJ2"]);
     assert!(db.projects(&Scope::Nothing, None).await.expect("p").is_empty());
 
-    let d = db.project(&Scope::All, "P1").await.expect("project").expect("P1 exists");
+    let d = db.project(&Scope::All, "PRJ1").await.expect("project").expect("PRJ1 exists");
     let parts: Vec<(&str, &str, Option<&str>)> = d
         .participants
         .iter()
         .map(|p| (p.role.as_str(), p.credit_code.as_str(), p.enterprise_name.as_deref()))
         .collect();
-    assert_eq!(parts, [("construction", E1, Some("宁波建工")), ("supervision", E2, Some("甬城监理"))]);
+    assert_eq!(parts, [("general_contractor", E1, Some("宁波建工")), ("supervisor", E2, Some("甬城监理"))]);
     let kinds: Vec<(&str, u64)> = d.kinds.iter().map(|k| (k.kind.as_str(), k.events)).collect();
     assert_eq!(kinds, [("alarm.cleared.v1", 1), ("alarm.raised.v1", 2), ("env.dust.reading.v1", 4)]);
     let tiles: Vec<(&str, u64, u64)> = d.tiles.iter().map(|t| (t.subsystem.as_str(), t.events, t.kinds)).collect();
     assert_eq!(tiles, [("alarm", 3, 2), ("env", 4, 1)]);
     assert_eq!(d.tiles[1].last_event_at, "2026-03-01T10:02:00+08:00");
-    assert!(db.project(&district("330203"), "P1").await.expect("project").is_none());
-    assert!(db.project(&enterprise(E3), "P4").await.expect("project").is_none(), "E3 was removed from P4");
-    assert!(db.project(&enterprise(E2), "P4").await.expect("project").is_some());
-    assert!(db.project(&Scope::Nothing, "P1").await.expect("project").is_none());
-    assert!(db.project(&Scope::All, "P9").await.expect("project").is_none());
+    assert!(db.project(&district("330203"), "PRJ1").await.expect("project").is_none());
+    assert!(db.project(&enterprise(E3), "PRJ4").await.expect("project").is_none(), "E3 was removed from PRJ4");
+    assert!(db.project(&enterprise(E2), "PRJ4").await.expect("project").is_some());
+    assert!(db.project(&Scope::Nothing, "PRJ1").await.expect("project").is_none());
+    assert!(db.project(&Scope::All, "PRJ9").await.expect("project").is_none());
 
     // Timeline: newest first, paged by position.
-    let t = db.project_timeline(&Scope::All, "P1", None, 100).await.expect("timeline");
+    let t = db.project_timeline(&Scope::All, "PRJ1", None, 100).await.expect("timeline");
     assert_eq!(t.len(), 7);
     assert!(t.windows(2).all(|w| w[0].position > w[1].position));
     assert_eq!(t[0].summary, "PM10 72.0 µg/m³ 噪声 62.1 dB(A)");
     assert_eq!(t[0].signer, sc.gw1);
     assert!(t.iter().any(|r| r.kind == "alarm.raised.v1" && r.summary.starts_with("违规 dust: PM10 超标")), "{t:?}");
-    let page = db.project_timeline(&Scope::All, "P1", Some(t[2].position), 2).await.expect("page");
+    let page = db.project_timeline(&Scope::All, "PRJ1", Some(t[2].position), 2).await.expect("page");
     assert_eq!(page, t[3..5].to_vec());
-    assert_eq!(db.project_timeline(&district("330212"), "P1", None, 100).await.expect("t"), t);
-    assert_eq!(db.project_timeline(&enterprise(E2), "P1", None, 100).await.expect("t"), t);
-    assert!(db.project_timeline(&district("330203"), "P1", None, 100).await.expect("t").is_empty());
-    assert!(db.project_timeline(&enterprise(E3), "P1", None, 100).await.expect("t").is_empty());
-    assert!(db.project_timeline(&Scope::Nothing, "P1", None, 100).await.expect("t").is_empty());
-    let p2 = db.project_timeline(&Scope::All, "P2", None, 100).await.expect("t");
+    assert_eq!(db.project_timeline(&district("330212"), "PRJ1", None, 100).await.expect("t"), t);
+    assert_eq!(db.project_timeline(&enterprise(E2), "PRJ1", None, 100).await.expect("t"), t);
+    assert!(db.project_timeline(&district("330203"), "PRJ1", None, 100).await.expect("t").is_empty());
+    assert!(db.project_timeline(&enterprise(E3), "PRJ1", None, 100).await.expect("t").is_empty());
+    assert!(db.project_timeline(&Scope::Nothing, "PRJ1", None, 100).await.expect("t").is_empty());
+    let p2 = db.project_timeline(&Scope::All, "PRJ2", None, 100).await.expect("t");
     assert_eq!(p2.len(), 1);
     assert_eq!(p2[0].occurred_at, "2026-02-28T17:30:00Z", "occurred_at is kept exactly as signed");
 }
@@ -543,8 +543,8 @@ async fn check_enterprises_and_keys(db: &ReadDb, sc: &Scenario) {
     assert_eq!(ids(&db.enterprises(&district("330203")).await.expect("e"), |e| &e.credit_code), [E1]);
     assert_eq!(ids(&db.enterprises(&district(NEW_ZONE)).await.expect("e"), |e| &e.credit_code), [E2]);
     let e1 = db.enterprises(&enterprise(E1)).await.expect("e");
-    assert_eq!(ids(&e1, |e| &e.credit_code), [E1, E2], "itself and its partner in P1");
-    assert_eq!(e1.iter().map(|e| e.projects).collect::<Vec<_>>(), [2, 1], "E2's P4 is not visible to E1");
+    assert_eq!(ids(&e1, |e| &e.credit_code), [E1, E2], "itself and its partner in PRJ1");
+    assert_eq!(e1.iter().map(|e| e.projects).collect::<Vec<_>>(), [2, 1], "E2's PRJ4 is not visible to E1");
     assert_eq!(ids(&db.enterprises(&enterprise(E3)).await.expect("e"), |e| &e.credit_code), [E3]);
     assert!(db.enterprises(&Scope::Nothing).await.expect("e").is_empty());
 
@@ -553,7 +553,7 @@ async fn check_enterprises_and_keys(db: &ReadDb, sc: &Scenario) {
     assert_eq!(keys.len(), 7, "system, city, gw1, gw3, district, enterprise, gw2: {keys:?}");
     assert!(keys.iter().all(|k| k.status == KeyStatus::Active), "{keys:?}");
     let gw1 = keys.iter().find(|k| k.key_id == sc.gw1).expect("gw1");
-    assert_eq!(gw1.project_id.as_deref(), Some("P1"));
+    assert_eq!(gw1.project_id.as_deref(), Some("PRJ1"));
     assert_eq!((gw1.records, gw1.gaps, gw1.missing, gw1.equivocations, gw1.last_seq), (7, 1, 2, 0, Some(9)));
     assert_eq!(gw1.last_occurred_at.as_deref(), Some("2026-03-01T10:02:00+08:00"));
     let gw3 = keys.iter().find(|k| k.key_id == sc.gw3).expect("gw3");
@@ -566,11 +566,11 @@ async fn check_enterprises_and_keys(db: &ReadDb, sc: &Scenario) {
         s.sort();
         s
     };
-    assert_eq!(subjects(db.keys_at(&district("330212"), now).await.expect("k")), ["330212", "project/P1/gw-1"]);
-    assert_eq!(subjects(db.keys_at(&district("330203"), now).await.expect("k")), ["project/P3/gw-1"]);
+    assert_eq!(subjects(db.keys_at(&district("330212"), now).await.expect("k")), ["330212", "project/PRJ1/gw-1"]);
+    assert_eq!(subjects(db.keys_at(&district("330203"), now).await.expect("k")), ["project/PRJ3/gw-1"]);
     assert_eq!(
         subjects(db.keys_at(&enterprise(E1), now).await.expect("k")),
-        [E1, "project/P1/gw-1", "project/P3/gw-1"]
+        [E1, "project/PRJ1/gw-1", "project/PRJ3/gw-1"]
     );
     assert!(db.keys_at(&enterprise(E3), now).await.expect("k").is_empty());
     assert!(db.keys_at(&Scope::Nothing, now).await.expect("k").is_empty());
@@ -583,7 +583,7 @@ async fn check_alarms(db: &ReadDb, sc: &Scenario) {
     assert_eq!(all.len(), 5, "{all:?}");
     assert!(all.windows(2).all(|w| w[0].position > w[1].position), "newest first");
     let a1 = all.iter().find(|a| a.alarm_id == "A1").expect("A1");
-    assert_eq!((a1.project_id.as_deref(), a1.level.as_str(), a1.open), (Some("P1"), "violation", true));
+    assert_eq!((a1.project_id.as_deref(), a1.level.as_str(), a1.open), (Some("PRJ1"), "violation", true));
     assert_eq!((a1.value.as_deref(), a1.threshold.as_deref()), (Some("152.3"), Some("150")));
     let a2 = all.iter().find(|a| a.alarm_id == "A2").expect("A2");
     assert!(!a2.open);
@@ -597,17 +597,17 @@ async fn check_alarms(db: &ReadDb, sc: &Scenario) {
     let gap = all.iter().find(|a| a.category == "data_gap").expect("gap alarm");
     assert_eq!(
         (gap.project_id.as_deref(), gap.level.as_str(), gap.source.as_str()),
-        (Some("P1"), "violation", "ledger")
+        (Some("PRJ1"), "violation", "ledger")
     );
     assert_eq!((gap.key_id.as_deref(), gap.value.as_deref(), gap.open), (Some(sc.gw1.as_str()), Some("2"), true));
     let eq = all.iter().find(|a| a.category == "equivocation").expect("equivocation alarm");
-    assert_eq!((eq.project_id.as_deref(), eq.key_id.as_deref()), (Some("P3"), Some(sc.gw3.as_str())));
+    assert_eq!((eq.project_id.as_deref(), eq.key_id.as_deref()), (Some("PRJ3"), Some(sc.gw3.as_str())));
     assert_eq!(eq.raised_at, "2026-03-01T12:00:00+08:00");
 
     let open = db.alarms(&Scope::All, &AlarmFilter { open_only: true, ..Default::default() }).await.expect("a");
     assert_eq!(open.len(), 4);
     let p3 =
-        db.alarms(&Scope::All, &AlarmFilter { project: Some("P3".into()), ..Default::default() }).await.expect("a");
+        db.alarms(&Scope::All, &AlarmFilter { project: Some("PRJ3".into()), ..Default::default() }).await.expect("a");
     assert_eq!(p3.len(), 2);
     let since = AlarmFilter { since: Some(datetime!(2026-03-01 00:00:00 +08:00)), ..Default::default() };
     assert_eq!(db.alarms(&Scope::All, &since).await.expect("a").len(), 4);
@@ -615,9 +615,9 @@ async fn check_alarms(db: &ReadDb, sc: &Scenario) {
     assert_eq!(limited, all[..2].to_vec());
     let d = db.alarms(&district("330212"), &AlarmFilter::default()).await.expect("a");
     assert_eq!(d.len(), 3);
-    assert!(d.iter().all(|a| a.project_id.as_deref() == Some("P1")));
+    assert!(d.iter().all(|a| a.project_id.as_deref() == Some("PRJ1")));
     let d = db
-        .alarms(&district("330212"), &AlarmFilter { project: Some("P3".into()), ..Default::default() })
+        .alarms(&district("330212"), &AlarmFilter { project: Some("PRJ3".into()), ..Default::default() })
         .await
         .expect("a");
     assert!(d.is_empty(), "a filter cannot widen the scope");
@@ -627,25 +627,25 @@ async fn check_alarms(db: &ReadDb, sc: &Scenario) {
 }
 
 fn check_access(db: &ReadDb) {
-    let access = db.project_access("P4").expect("P4 access");
+    let access = db.project_access("PRJ4").expect("PRJ4 access");
     assert_eq!((access.district.as_str(), access.participants.as_slice()), (NEW_ZONE, [E2.to_owned()].as_slice()));
-    assert!(db.project_access("P9").is_none());
+    assert!(db.project_access("PRJ9").is_none());
     let cache = db.access_cache();
     let cases: &[(Scope, &str, bool)] = &[
-        (Scope::All, "project/P1/env", true),
-        (Scope::All, "project/P9/env", true),
+        (Scope::All, "project/PRJ1/env", true),
+        (Scope::All, "project/PRJ9/env", true),
         (Scope::All, "other/x", true),
-        (district("330212"), "project/P1/env", true),
-        (district("330212"), "project/P3/env", false),
-        (district("330212"), "project/P9/env", false),
+        (district("330212"), "project/PRJ1/env", true),
+        (district("330212"), "project/PRJ3/env", false),
+        (district("330212"), "project/PRJ9/env", false),
         (district("330212"), "registry/projects", true),
         (district("330212"), "ledger/signer/abc", true),
         (district("330212"), "other/x", false),
-        (enterprise(E2), "project/P4/env", true),
-        (enterprise(E3), "project/P4/env", false),
-        (enterprise(E3), "project/P2/alarms", true),
+        (enterprise(E2), "project/PRJ4/env", true),
+        (enterprise(E3), "project/PRJ4/env", false),
+        (enterprise(E3), "project/PRJ2/alarms", true),
         (enterprise(E3), "other/x", false),
-        (Scope::Nothing, "project/P1/env", false),
+        (Scope::Nothing, "project/PRJ1/env", false),
         (Scope::Nothing, "registry/projects", false),
         (Scope::Nothing, "ledger/keys", true),
         (Scope::Nothing, "other/x", false),
@@ -785,7 +785,7 @@ async fn redelivered_events_are_not_double_counted() {
     for i in 0..3 {
         let out = sc
             .ledger
-            .ingest(vec![reading(&mut sc.gw1_chain, "P1", &format!("2026-03-01T11:0{i}:00+08:00"), "50.0")])
+            .ingest(vec![reading(&mut sc.gw1_chain, "PRJ1", &format!("2026-03-01T11:0{i}:00+08:00"), "50.0")])
             .await;
         accepted(&out.expect("ingest"));
     }
@@ -837,7 +837,7 @@ async fn run_follows_the_ledger_reports_lag_and_stops_on_shutdown() {
     // Live: new records arrive while the runner follows.
     let mut batch = Vec::new();
     for i in 0..50 {
-        batch.push(reading(&mut sc.gw1_chain, "P1", &format!("2026-03-01T11:{i:02}:00+08:00"), "50.0"));
+        batch.push(reading(&mut sc.gw1_chain, "PRJ1", &format!("2026-03-01T11:{i:02}:00+08:00"), "50.0"));
     }
     accepted(&sc.ledger.ingest(batch).await.expect("ingest"));
     let head = sc.ledger.head();
@@ -845,7 +845,7 @@ async fn run_follows_the_ledger_reports_lag_and_stops_on_shutdown() {
         .await
         .expect("live")
         .expect("watch");
-    let p1 = db.project(&Scope::All, "P1").await.expect("project").expect("P1");
+    let p1 = db.project(&Scope::All, "PRJ1").await.expect("project").expect("PRJ1");
     assert_eq!(p1.project.events, 57);
 
     // A rebuild while the runner is live: both fold, each event applies exactly once.
@@ -854,7 +854,7 @@ async fn run_follows_the_ledger_reports_lag_and_stops_on_shutdown() {
         .await
         .expect("rebuilt")
         .expect("watch");
-    let p1 = db.project(&Scope::All, "P1").await.expect("project").expect("P1");
+    let p1 = db.project(&Scope::All, "PRJ1").await.expect("project").expect("PRJ1");
     assert_eq!(p1.project.events, 57);
     let (fresh, _dir2) = sqlite_db().await;
     catch_up(&sc.ledger, &fresh).await.expect("catch up");
@@ -895,7 +895,7 @@ async fn alarms_open_and_clear_incrementally() {
             "registry.project.registered.v1",
             at,
             json!({
-            "project_id": "Q1", "name": "Q1", "district": "330205", "central_urban": false, "floor_area_m2": "1",
+            "project_id": "PRJQ1", "name": "PRJQ1", "district": "330205", "central_urban": false, "floor_area_m2": "1",
             "contract_cost_fen": 1, "start_date": "2026-01-01", "participants": []}),
         )])
         .await
@@ -904,21 +904,21 @@ async fn alarms_open_and_clear_incrementally() {
     let raise = |city: &mut ChainSigner, id: &str| {
         sign(
             city,
-            "project/Q1/alarms",
+            "project/PRJQ1/alarms",
             "alarm.raised.v1",
             "2026-03-01T09:00:00+08:00",
             json!({
-            "project_id": "Q1", "alarm_id": id, "source": "rules", "category": "noise", "level": "warning", "message": "m"}),
+            "project_id": "PRJQ1", "alarm_id": id, "source": "rules", "category": "noise", "level": "warning", "message": "m"}),
         )
     };
     let clear = |city: &mut ChainSigner, id: &str| {
         sign(
             city,
-            "project/Q1/alarms",
+            "project/PRJQ1/alarms",
             "alarm.cleared.v1",
             "2026-03-01T10:00:00+08:00",
             json!({
-            "project_id": "Q1", "alarm_id": id, "note": "ok"}),
+            "project_id": "PRJQ1", "alarm_id": id, "note": "ok"}),
         )
     };
     let open_count = |rows: Vec<DistrictRow>| row(&rows, "330205").open_alarms;
@@ -1028,10 +1028,10 @@ async fn version_changes_rebuild_only_what_changed() {
     let db = ReadDb::open(&url).await.expect("reopen");
     assert!(db.checkpoints().await.expect("cps").iter().all(|(_, p)| *p == 0), "a schema change rebuilds everything");
     assert!(db.projects(&Scope::All, None).await.expect("p").is_empty());
-    assert!(db.project_access("P1").is_none());
+    assert!(db.project_access("PRJ1").is_none());
     catch_up(&sc.ledger, &db).await.expect("catch up");
     assert_eq!(snapshots(&db).await, before);
-    assert!(db.project_access("P1").is_some());
+    assert!(db.project_access("PRJ1").is_some());
 }
 
 #[tokio::test]

@@ -70,6 +70,19 @@ pub enum Category {
 }
 
 impl Category {
+    /// The JSON name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Excavation => "excavation",
+            Self::Formwork => "formwork",
+            Self::Lifting => "lifting",
+            Self::Scaffolding => "scaffolding",
+            Self::Demolition => "demolition",
+            Self::Underground => "underground",
+            Self::Other => "other",
+        }
+    }
+
     /// The Chinese term.
     pub const fn name_zh(self) -> &'static str {
         match self {

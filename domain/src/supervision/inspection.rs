@@ -52,6 +52,16 @@ pub enum InspectionKind {
     Quality,
 }
 
+impl InspectionKind {
+    /// The JSON name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Safety => "safety",
+            Self::Quality => "quality",
+        }
+    }
+}
+
 /// 问题等级 (Yunzhu `problemLevel` 0/1/2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -65,6 +75,15 @@ pub enum FindingLevel {
 }
 
 impl FindingLevel {
+    /// The JSON name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Minor => "minor",
+            Self::General => "general",
+            Self::Serious => "serious",
+        }
+    }
+
     /// The Chinese term.
     pub const fn name_zh(self) -> &'static str {
         match self {
@@ -83,6 +102,16 @@ pub enum ReviewResult {
     Pass,
     /// 复查未通过: the notice reopens.
     Fail,
+}
+
+impl ReviewResult {
+    /// The JSON name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+        }
+    }
 }
 
 /// Payload of `inspection.inspection.recorded.v1`: a 监督检查 by a bureau inspector.

@@ -74,6 +74,18 @@ pub enum AssigneeKind {
     Authority,
 }
 
+impl AssigneeKind {
+    /// The JSON name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Enterprise => "enterprise",
+            Self::DistrictBureau => "district_bureau",
+            Self::CityBureau => "city_bureau",
+            Self::Authority => "authority",
+        }
+    }
+}
+
 /// What a task comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -88,6 +100,19 @@ pub enum SourceKind {
     Testing,
     /// Anything else (complaint, request from another bureau).
     Other,
+}
+
+impl SourceKind {
+    /// The JSON name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Alarm => "alarm",
+            Self::Finding => "finding",
+            Self::Anomaly => "anomaly",
+            Self::Testing => "testing",
+            Self::Other => "other",
+        }
+    }
 }
 
 /// Payload of `task.dispatched.v1`.

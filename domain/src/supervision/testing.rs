@@ -110,6 +110,16 @@ pub enum TestResult {
     Unqualified,
 }
 
+impl TestResult {
+    /// The JSON name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Qualified => "qualified",
+            Self::Unqualified => "unqualified",
+        }
+    }
+}
+
 /// Payload of `testing.report.issued.v1`: 检测报告.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

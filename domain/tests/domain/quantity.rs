@@ -135,6 +135,13 @@ fn areas() {
 }
 
 #[test]
+fn areas_show_with_two_decimals_for_registers() {
+    for (s, fixed) in [("52000.00", "52000.00"), ("52000", "52000.00"), ("1234.5", "1234.50"), ("0.05", "0.05")] {
+        assert_eq!(AreaM2::parse(s).expect("valid").to_fixed_2(), fixed, "{s}");
+    }
+}
+
+#[test]
 fn dates() {
     for ok in ["2026-03-01", "2000-02-29", "2024-02-29", "0001-01-01", "9999-12-31"] {
         let d = LocalDate::parse(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));

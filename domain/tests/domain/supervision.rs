@@ -1194,3 +1194,45 @@ fn every_kind_has_a_stream_rule() {
         assert!(siteledger_domain::all_kinds().contains(k));
     }
 }
+
+/// The read models store these enums by `as_str`: it must be exactly the JSON name a record carries, or a read
+/// model would show a value no record ever had.
+#[test]
+fn enum_names_read_models_store_are_the_json_names() {
+    use siteledger_domain::supervision::inspection::{FindingLevel, InspectionKind, ReviewResult};
+    use siteledger_domain::supervision::task::{AssigneeKind, SourceKind};
+    use siteledger_domain::supervision::testing::TestResult;
+    fn same<T: serde::Serialize>(v: T, name: &str) {
+        assert_eq!(serde_json::to_value(&v).expect("serialises"), json!(name));
+    }
+    for v in [InspectionKind::Safety, InspectionKind::Quality] {
+        same(v, v.as_str());
+    }
+    for v in [FindingLevel::Minor, FindingLevel::General, FindingLevel::Serious] {
+        same(v, v.as_str());
+    }
+    for v in [ReviewResult::Pass, ReviewResult::Fail] {
+        same(v, v.as_str());
+    }
+    for v in [TestResult::Qualified, TestResult::Unqualified] {
+        same(v, v.as_str());
+    }
+    for v in [
+        Category::Excavation,
+        Category::Formwork,
+        Category::Lifting,
+        Category::Scaffolding,
+        Category::Demolition,
+        Category::Underground,
+        Category::Other,
+    ] {
+        same(v, v.as_str());
+    }
+    for v in [AssigneeKind::Enterprise, AssigneeKind::DistrictBureau, AssigneeKind::CityBureau, AssigneeKind::Authority]
+    {
+        same(v, v.as_str());
+    }
+    for v in [SourceKind::Alarm, SourceKind::Finding, SourceKind::Anomaly, SourceKind::Testing, SourceKind::Other] {
+        same(v, v.as_str());
+    }
+}

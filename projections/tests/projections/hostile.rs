@@ -1,7 +1,7 @@
 //! Records a hostile (or broken) producer got into a log before the ledger refused them (issue 12): none of them
 //! may stall a projection. The events are built by hand, as a log written by an older ledger would hold them.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use siteledger_ledger::StoredEvent;
 use siteledger_projections::{ReadDb, Scope, apply_events};
 use siteledger_signer::SigningKey;
@@ -37,7 +37,7 @@ fn project(city: &mut ChainSigner, id: &str, name: &str) -> siteledger_signer::E
         "2026-02-01T09:00:00+08:00",
         json!({"project_id": id, "name": name, "district": "330212", "central_urban": true,
                "floor_area_m2": "1000", "contract_cost_fen": 1_000_000, "start_date": "2026-01-15",
-               "participants": [{"role": "construction", "credit_code": E1}]}),
+               "participants": [{"role": "general_contractor", "credit_code": E1}]}),
     )
 }
 
@@ -162,23 +162,32 @@ async fn a_year_9999_record_already_in_the_log_cannot_stall_projections() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_the_read_database_refuses_is_skipped_listed_and_never_stalls_the_log() {
-    // PostgreSQL cannot store U+0000 in text; SQLite can. A project name carrying one is folded on SQLite, and
-    // skipped (in the registry projection only) on PostgreSQL, where it would otherwise fail every retry forever.
+    // PostgreSQL cannot store U+0000 in text; SQLite can. A key enrolment whose subject carries one (the ledger's own
+    // payload type takes any string) is folded on SQLite, and skipped (in the keys projection only) on PostgreSQL,
+    // where it would otherwise fail every retry forever.
     let mut city = ChainSigner::new(SigningKey::from_seed(&[0x21; 32]));
+    let gw = SigningKey::from_seed(&[0x72; 32]);
     let envs = vec![
-        project(&mut city, "PA", "前一个项目"),
-        project(&mut city, "PN", "名称\u{0}截断"),
-        project(&mut city, "PB", "后一个项目"),
+        project(&mut city, "PRJA", "前一个项目"),
+        sign(
+            &mut city,
+            "registry/keys",
+            "ledger.key.enrolled.v1",
+            "2026-02-01T09:00:00+08:00",
+            enrollment(gw.public(), "网关\u{0}截断", "gateway"),
+        ),
+        project(&mut city, "PRJB", "后一个项目"),
         sign(
             &mut city,
             "registry/zones",
             "registry.zone.added.v1",
             "2026-02-01T09:00:00+08:00",
-            json!({"code": "330299", "name": "前湾新区"}),
+            json!({"code": "ZONE-QW", "name": "前湾新区"}),
         ),
     ];
     let events = stored(&envs);
     let n = events.len() as u64;
+    let gw_id = gw.public().key_id().to_string();
 
     let pg = postgres_db().await;
     assert_eq!(pg.fold_error_count().await.expect("count"), 0);
@@ -187,11 +196,12 @@ async fn a_record_the_read_database_refuses_is_skipped_listed_and_never_stalls_t
     assert!(cps.iter().all(|(_, p)| *p == n), "{cps:?}");
     let ids: Vec<String> =
         pg.projects(&Scope::All, None).await.expect("projects").into_iter().map(|p| p.project_id).collect();
-    assert!(ids.contains(&"PA".to_owned()) && ids.contains(&"PB".to_owned()), "{ids:?}");
-    assert!(!ids.contains(&"PN".to_owned()));
+    assert_eq!(ids, ["PRJA", "PRJB"], "the registry folds every record around it");
+    let keys = pg.keys(&Scope::All).await.expect("keys");
+    assert!(!keys.iter().any(|k| k.key_id == gw_id), "the refused enrolment is not in the keys");
     let errors = pg.fold_errors(&Scope::All, 100).await.expect("fold errors");
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert_eq!((errors[0].projection.as_str(), errors[0].position), ("registry", 1));
+    assert_eq!((errors[0].projection.as_str(), errors[0].position), ("keys", 1));
     assert_eq!(errors[0].event_id, events[1].event_id.to_string());
     assert!(errors[0].error.contains("refused"), "{}", errors[0].error);
     assert_eq!(pg.fold_error_count().await.expect("count"), 1);
@@ -208,13 +218,49 @@ async fn a_record_the_read_database_refuses_is_skipped_listed_and_never_stalls_t
 
     let (sqlite, _dir) = sqlite_db().await;
     apply_events(&sqlite, &events).await.expect("fold");
-    let names: Vec<Value> = sqlite
-        .projects(&Scope::All, None)
-        .await
-        .expect("projects")
-        .into_iter()
-        .map(|p| serde_json::to_value(p).expect("json"))
-        .collect();
-    assert_eq!(names.len(), 3, "SQLite stores the name as signed");
+    let keys = sqlite.keys(&Scope::All).await.expect("keys");
+    let k = keys.iter().find(|k| k.key_id == gw_id).expect("SQLite stores the enrolment");
+    assert_eq!(k.subject, "网关\u{0}截断", "as signed");
     assert_eq!(sqlite.fold_error_count().await.expect("count"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payload_an_older_ledger_let_in_stays_in_the_timeline_but_opens_no_alarm() {
+    // Before the ledger type-checked payloads, an alarm without its required members, and records of kinds no code
+    // defines, could get into a log. Projections fold typed events only: such a record is counted for its envelope
+    // (timeline, counts per kind and day) and skipped by every projection that needs its payload, without an error.
+    let mut city = ChainSigner::new(SigningKey::from_seed(&[0x21; 32]));
+    let mut gw = ChainSigner::new(SigningKey::from_seed(&[0x73; 32]));
+    let at = "2026-03-01T09:00:00+08:00";
+    let envs = vec![
+        project(&mut city, "NB-2026-0079", "旧日志项目"),
+        sign(
+            &mut gw,
+            "project/NB-2026-0079/alarms",
+            "alarm.raised.v1",
+            at,
+            json!({"alarm_id": "A1", "level": "violation"}),
+        ),
+        sign(&mut gw, "project/NB-2026-0079/legacy", "legacy.thing.v1", at, json!({"a": 1})),
+        sign(
+            &mut gw,
+            "project/NB-2026-0079/alarms",
+            "alarm.raised.v1",
+            at,
+            json!({"project_id": "NB-2026-0079", "alarm_id": "A2", "source": "gw-1", "category": "dust",
+                   "level": "warning", "message": "PM10 偏高"}),
+        ),
+    ];
+    let events = stored(&envs);
+    for db in [sqlite_db().await.0, postgres_db().await] {
+        apply_events(&db, &events).await.expect("fold");
+        assert_eq!(db.applied(), events.len() as u64, "every projection is past them");
+        let alarms = db.alarms(&Scope::All, &Default::default()).await.expect("alarms");
+        let ids: Vec<&str> = alarms.iter().map(|a| a.alarm_id.as_str()).collect();
+        assert_eq!(ids, ["A2"], "the alarm without its members opens nothing");
+        let timeline = db.project_timeline(&Scope::All, "NB-2026-0079", None, 100).await.expect("timeline");
+        assert_eq!(timeline.len(), 3, "all three records are in the project's timeline: {timeline:?}");
+        assert!(timeline.iter().any(|r| r.kind == "legacy.thing.v1" && r.summary == "a=1"), "{timeline:?}");
+        assert_eq!(db.fold_error_count().await.expect("count"), 0, "skipping a payload is not a fold error");
+    }
 }

@@ -13,7 +13,7 @@ use time::macros::datetime;
 
 use super::{TestClock, accepted, all_events, enrollment, postgres_db, rooted_ledger_at, sign, sqlite_db};
 
-const E1: &str = "91330200MA2AAAAA1X";
+const E1: &str = "91330200MA2AAAAA1K";
 const T0: &str = "2026-03-01T00:00:00+08:00";
 
 struct Site {
@@ -113,7 +113,7 @@ async fn site() -> Site {
             reg,
             json!({"project_id": id, "name": format!("项目{id}"), "district": district, "central_urban": true,
                    "floor_area_m2": "12345.67", "contract_cost_fen": 1_250_000_000_i64, "start_date": "2026-01-15",
-                   "participants": [{"role": "construction", "credit_code": E1}]}),
+                   "participants": [{"role": "general_contractor", "credit_code": E1}]}),
         ));
     }
     // 鄞州 lowers the crane wind stop to 10 m/s from 1 March 12:00.

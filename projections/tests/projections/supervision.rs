@@ -16,9 +16,9 @@ use time::macros::datetime;
 
 use super::{accepted, enrollment, rooted_ledger, sign};
 
-const E1: &str = "91330200MA2AAAAA1X";
+const E1: &str = "91330200MA2AAAAA1K";
 const E2: &str = "91330200MA2BBBBB2Y";
-const LAB: &str = "91330200MA2CCCCC3Z";
+const LAB: &str = "91330200MA2CCCCC3A";
 const PHOTO: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 const NOW: OffsetDateTime = datetime!(2026-03-01 12:00:00 +08:00);
 
@@ -65,7 +65,7 @@ async fn world() -> World {
             json!({"credit_code": code, "name": name, "types": types}),
         ));
     }
-    for (id, d) in [("P1", "330212"), ("P3", "330203")] {
+    for (id, d) in [("PRJ1", "330212"), ("PRJ3", "330203")] {
         batch.push(sign(
             &mut city,
             "registry/projects",
@@ -78,33 +78,33 @@ async fn world() -> World {
     }
     accepted(&l.ingest(batch).await.expect("registry"));
 
-    let s = "project/P1/supervision";
+    let s = "project/PRJ1/supervision";
     let mut d = |kind: &str, at: &str, p: Value| sign(&mut district, s, kind, at, p);
     let mut batch = vec![
         d(
             "inspection.inspection.recorded.v1",
             "2026-02-20T09:00:00+08:00",
-            json!({"project_id": "P1", "inspection_id": "INS-1", "inspection_kind": "safety", "inspector": "王建国", "scope": "主体", "inspected_party": E1}),
+            json!({"project_id": "PRJ1", "inspection_id": "INS-1", "inspection_kind": "safety", "inspector": "王建国", "scope": "主体", "inspected_party": E1}),
         ),
         d(
             "inspection.finding.recorded.v1",
             "2026-02-20T09:10:00+08:00",
-            json!({"project_id": "P1", "inspection_id": "INS-1", "finding_id": "F-1", "level": "serious", "category": "临边防护", "description": "未设防护"}),
+            json!({"project_id": "PRJ1", "inspection_id": "INS-1", "finding_id": "F-1", "level": "serious", "category": "临边防护", "description": "未设防护"}),
         ),
         d(
             "inspection.finding.recorded.v1",
             "2026-02-20T09:11:00+08:00",
-            json!({"project_id": "P1", "inspection_id": "INS-1", "finding_id": "F-2", "level": "minor", "category": "文明施工", "description": "材料堆放"}),
+            json!({"project_id": "PRJ1", "inspection_id": "INS-1", "finding_id": "F-2", "level": "minor", "category": "文明施工", "description": "材料堆放"}),
         ),
         d(
             "inspection.rectification.noticed.v1",
             "2026-02-20T10:00:00+08:00",
-            json!({"project_id": "P1", "finding_id": "F-1", "notice_id": "N-1", "deadline": "2026-02-25T17:00:00+08:00", "responsible": E1, "requirement": "限期整改"}),
+            json!({"project_id": "PRJ1", "finding_id": "F-1", "notice_id": "N-1", "deadline": "2026-02-25T17:00:00+08:00", "responsible": E1, "requirement": "限期整改"}),
         ),
         d(
             "inspection.rectification.noticed.v1",
             "2026-02-20T10:01:00+08:00",
-            json!({"project_id": "P1", "finding_id": "F-2", "notice_id": "N-2", "deadline": "2026-03-05T17:00:00+08:00", "responsible": E1, "requirement": "限期整改"}),
+            json!({"project_id": "PRJ1", "finding_id": "F-2", "notice_id": "N-2", "deadline": "2026-03-05T17:00:00+08:00", "responsible": E1, "requirement": "限期整改"}),
         ),
     ];
     batch.push(sign(
@@ -112,61 +112,61 @@ async fn world() -> World {
         s,
         "inspection.rectification.submitted.v1",
         "2026-02-24T10:00:00+08:00",
-        json!({"project_id": "P1", "notice_id": "N-1", "photo_hashes": [PHOTO], "note": "已整改"}),
+        json!({"project_id": "PRJ1", "notice_id": "N-1", "photo_hashes": [PHOTO], "note": "已整改"}),
     ));
     batch.push(sign(
         &mut district,
         s,
         "inspection.rectification.reviewed.v1",
         "2026-02-24T15:00:00+08:00",
-        json!({"project_id": "P1", "notice_id": "N-1", "result": "fail", "reviewer": "王建国", "note": "未整改到位"}),
+        json!({"project_id": "PRJ1", "notice_id": "N-1", "result": "fail", "reviewer": "王建国", "note": "未整改到位"}),
     ));
     // 危大: W-1 超规模 formwork approved without review; W-2 excavation listed only.
     batch.push(sign(&mut e1, s, "hazard.work.listed.v1", "2026-02-01T09:00:00+08:00",
-        json!({"project_id": "P1", "work_id": "W-1", "name": "高支模", "category": "formwork", "parameters": {"subtype": "shoring", "height_m": "8.5"}})));
+        json!({"project_id": "PRJ1", "work_id": "W-1", "name": "高支模", "category": "formwork", "parameters": {"subtype": "shoring", "height_m": "8.5"}})));
     batch.push(sign(&mut e1, s, "hazard.work.listed.v1", "2026-02-01T09:01:00+08:00",
-        json!({"project_id": "P1", "work_id": "W-2", "name": "基坑", "category": "excavation", "parameters": {"depth_m": "3.5"}})));
+        json!({"project_id": "PRJ1", "work_id": "W-2", "name": "基坑", "category": "excavation", "parameters": {"depth_m": "3.5"}})));
     batch.push(sign(
         &mut e1,
         s,
         "hazard.plan.approved.v1",
         "2026-02-02T09:00:00+08:00",
-        json!({"project_id": "P1", "work_id": "W-1", "plan_version": 1, "plan_hash": PHOTO, "technical_lead": "赵"}),
+        json!({"project_id": "PRJ1", "work_id": "W-1", "plan_version": 1, "plan_hash": PHOTO, "technical_lead": "赵"}),
     ));
     batch.push(sign(
         &mut e1,
         s,
         "hazard.plan.countersigned.v1",
         "2026-02-02T10:00:00+08:00",
-        json!({"project_id": "P1", "work_id": "W-1", "plan_version": 1, "chief_supervisor": "钱"}),
+        json!({"project_id": "PRJ1", "work_id": "W-1", "plan_version": 1, "chief_supervisor": "钱"}),
     ));
     // BIM.
     batch.push(sign(&mut e1, s, "bim.model.registered.v1", "2026-02-01T09:00:00+08:00",
-        json!({"project_id": "P1", "model_id": "STRU", "version": 1, "sha256": PHOTO, "format": "ifc", "file_name": "结构.ifc"})));
+        json!({"project_id": "PRJ1", "model_id": "STRU", "version": 1, "sha256": PHOTO, "format": "ifc", "file_name": "结构.ifc"})));
     batch.push(sign(&mut e1, s, "bim.node.planned.v1", "2026-02-01T09:01:00+08:00",
-        json!({"project_id": "P1", "node_id": "N-5F", "name": "5层封顶", "model_id": "STRU", "element_ids": ["a", "b"], "planned_start": "2026-02-01", "planned_finish": "2026-02-20"})));
+        json!({"project_id": "PRJ1", "node_id": "N-5F", "name": "5层封顶", "model_id": "STRU", "element_ids": ["a", "b"], "planned_start": "2026-02-01", "planned_finish": "2026-02-20"})));
     batch.push(sign(
         &mut e1,
         s,
         "bim.node.progressed.v1",
         "2026-02-05T09:00:00+08:00",
-        json!({"project_id": "P1", "node_id": "N-5F", "status": 1, "actual_start": "2026-02-03"}),
+        json!({"project_id": "PRJ1", "node_id": "N-5F", "status": 1, "actual_start": "2026-02-03"}),
     ));
     // Testing: reports 1, 2 (unqualified, structural), 5.
     for (i, seq) in [(1, 1), (2, 2), (3, 5)] {
         batch.push(sign(&mut e1, s, "testing.commissioned.v1", "2026-02-25T09:00:00+08:00",
-            json!({"project_id": "P1", "commission_id": format!("C-{i}"), "lab": LAB, "item": "混凝土抗压强度", "structural": true})));
+            json!({"project_id": "PRJ1", "commission_id": format!("C-{i}"), "lab": LAB, "item": "混凝土抗压强度", "structural": true})));
         batch.push(sign(&mut e1, s, "testing.sample.taken.v1", "2026-02-25T10:00:00+08:00",
-            json!({"project_id": "P1", "commission_id": format!("C-{i}"), "sample_id": format!("S-{i}"), "seal_id": format!("SEAL-{i}"), "witness": "李", "sampler": "张"})));
+            json!({"project_id": "PRJ1", "commission_id": format!("C-{i}"), "sample_id": format!("S-{i}"), "seal_id": format!("SEAL-{i}"), "witness": "李", "sampler": "张"})));
         batch.push(sign(&mut lab, s, "testing.sample.received.v1", "2026-02-25T15:00:00+08:00",
-            json!({"project_id": "P1", "sample_id": format!("S-{i}"), "seal_id": format!("SEAL-{i}"), "seal_intact": true, "condition": "完好"})));
+            json!({"project_id": "PRJ1", "sample_id": format!("S-{i}"), "seal_id": format!("SEAL-{i}"), "seal_intact": true, "condition": "完好"})));
         batch.push(sign(&mut lab, s, "testing.report.issued.v1", "2026-02-27T09:00:00+08:00",
-            json!({"project_id": "P1", "sample_id": format!("S-{i}"), "report_year": 2026, "report_seq": seq, "tester": "陈",
+            json!({"project_id": "PRJ1", "sample_id": format!("S-{i}"), "report_year": 2026, "report_seq": seq, "tester": "陈",
                    "reviewer": "周", "approver": "吴", "result": if seq == 2 { "unqualified" } else { "qualified" }, "summary": "28d"})));
     }
-    // Tasks: T-1 on P1 (24 h, breached at NOW); T-2 between bureaus in 330203 (72 h, not breached).
-    batch.push(sign(&mut district, "project/P1/tasks", "task.dispatched.v1", "2026-02-27T09:00:00+08:00",
-        json!({"task_id": "T-1", "district": "330212", "project_id": "P1", "source_kind": "finding", "source_event_id": "x-1",
+    // Tasks: T-1 on PRJ1 (24 h, breached at NOW); T-2 between bureaus in 330203 (72 h, not breached).
+    batch.push(sign(&mut district, "project/PRJ1/tasks", "task.dispatched.v1", "2026-02-27T09:00:00+08:00",
+        json!({"task_id": "T-1", "district": "330212", "project_id": "PRJ1", "source_kind": "finding", "source_event_id": "x-1",
                "title": "临边防护整改督办", "assignee_kind": "enterprise", "assignee": E1, "level": "project", "sla_hours": 24})));
     batch.push(sign(&mut district2, "district/330203/tasks", "task.dispatched.v1", "2026-02-28T09:00:00+08:00",
         json!({"task_id": "T-2", "district": "330203", "source_kind": "other", "source_event_id": "req-1",
@@ -225,7 +225,7 @@ async fn check(db: &ReadDb) -> CommandView {
     assert!(tasks[0].breached);
     assert!(!tasks[1].breached);
 
-    // Scopes: 海曙 sees its own task between bureaus and nothing of P1; 鄞州 sees P1 and not T-2.
+    // Scopes: 海曙 sees its own task between bureaus and nothing of PRJ1; 鄞州 sees PRJ1 and not T-2.
     let haishu = Scope::District("330203".into());
     assert!(db.rectifications(&haishu, &RectificationFilter::default(), NOW).await.expect("r").is_empty());
     let t: Vec<String> = db.tasks(&haishu, false, NOW).await.expect("t").into_iter().map(|t| t.task_id).collect();
