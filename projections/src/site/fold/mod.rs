@@ -52,18 +52,6 @@ fn wanted(kind: &str) -> bool {
     kind == siteledger_domain::iot::DUST_NOISE_READING || siteledger_domain::site::KINDS.contains(&kind)
 }
 
-/// The typed event of a prepared record, or `None` (logged) if its payload does not parse. The only place the
-/// fold parses a payload: an engine that hands typed events in replaces this function's body.
-fn typed_event(x: &Prepared<'_>) -> Option<DomainEvent> {
-    match DomainEvent::parse(&x.e.kind, &x.payload) {
-        Ok(e) => Some(e),
-        Err(err) => {
-            tracing::warn!(position = x.e.position, kind = %x.e.kind, error = %err, "site record does not parse; not folded");
-            None
-        }
-    }
-}
-
 /// Folds `events` (consecutive, this projection's checkpoint first) into the tables, inside the batch's
 /// transaction.
 pub(crate) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sqlx::Error> {
@@ -75,7 +63,8 @@ pub(crate) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sql
         if !wanted(&x.e.kind) {
             continue;
         }
-        let Some(event) = typed_event(x) else { continue };
+        // The engine parsed the payload once (`crate::prepare`) and logged one that does not parse.
+        let Some(event) = x.domain() else { continue };
         let rec = Rec {
             event_id: x.e.event_id.to_string(),
             position: x.e.position,
@@ -83,8 +72,8 @@ pub(crate) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sql
             occurred_us: x.occurred_us,
         };
         match event {
-            DomainEvent::DustNoiseReading(r) => env::dust_noise(tx, &mut b, &rec, &r).await?,
-            DomainEvent::Site(e) => fold_site(tx, &mut b, &rec, &e).await?,
+            DomainEvent::DustNoiseReading(r) => env::dust_noise(tx, &mut b, &rec, r).await?,
+            DomainEvent::Site(e) => fold_site(tx, &mut b, &rec, e).await?,
             _ => {}
         }
     }
