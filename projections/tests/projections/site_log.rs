@@ -20,7 +20,7 @@ use time::macros::datetime;
 
 use super::super::{TestClock, accepted, all_events, enrollment, rooted_ledger_at, sign, sqlite_url};
 
-const E1: &str = "91330200MA2AAAAA1X";
+const E1: &str = "91330200MA2AAAAA1K";
 const PID: &str = "NB-2026-0002";
 const CAM1: &str = "33020000001320000001";
 const CAM2: &str = "33020000001320000002";
@@ -284,7 +284,7 @@ async fn rules_project() -> (Ledger<SqliteStore>, Log, tempfile::TempDir) {
             reg,
             json!({"project_id": PID, "name": "规则项目", "district": "330212", "central_urban": true,
                    "floor_area_m2": "100", "contract_cost_fen": 100, "start_date": "2026-01-15",
-                   "participants": [{"role": "construction", "credit_code": E1}]}),
+                   "participants": [{"role": "general_contractor", "credit_code": E1}]}),
         ),
         sign(
             &mut city,
