@@ -1,0 +1,141 @@
+//! Golden records: what the agent signs for a packet, an intake body or a heartbeat, byte for byte. The fixtures in
+//! `tests/fixtures/records/` were written by the agent as it was before its records were built from the domain's
+//! payload types (issue 13), so these tests hold the wire form fixed: a changed member, number-for-string or
+//! missing optional member fails here. Signed bytes are the canonical form of the payload (docs/FORMAT.md), so
+//! equal payload values sign to equal bytes.
+//!
+//! * `hj212.golden.json`: the valid packets of the HJ 212 corpus with a recorded CN, plus a few synthetic ones
+//!   (hourly Avg/Min/Max/Cou, noise `-Data`, a status packet without `DataTime`, a non-decimal value, a 2005-style
+//!   packet), each with the device's particulate unit and whether it was reassembled.
+//! * `intake.golden.json`: one or more bodies per intake record, as a site adapter posts them (JSON numbers for
+//!   decimals included), and the record stored for each.
+//! * `heartbeat.golden.json`: `gateway.heartbeat.v1` for given counters, with and without a clock skew.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use serde_json::Value;
+use siteledger_gateway_agent::agent::Shared;
+use siteledger_gateway_agent::hj212::{Decoder, Packet};
+use siteledger_gateway_agent::queue::Queue;
+use siteledger_gateway_agent::record::hj212_record;
+use siteledger_gateway_agent::tcp::Hj212Stats;
+use siteledger_gateway_agent::uploader::UploadStats;
+use siteledger_gateway_agent::{Agent, AgentConfig, DeviceConfig, DeviceKind, ParticulateUnit};
+use siteledger_signer::{Envelope, SigningKey};
+
+fn golden(name: &str) -> Vec<Value> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/records").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("golden file {}: {e}", path.display()));
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    v.as_array().unwrap_or_else(|| panic!("{}: expected an array", path.display())).clone()
+}
+
+fn unit(name: &str) -> ParticulateUnit {
+    match name {
+        "ug/m3" => ParticulateUnit::Microgram,
+        "mg/m3" => ParticulateUnit::Milligram,
+        "ng/m3" => ParticulateUnit::Nanogram,
+        other => panic!("unit {other}"),
+    }
+}
+
+fn config(devices: Vec<DeviceConfig>) -> AgentConfig {
+    let mut c = AgentConfig::new("http://127.0.0.1:9", "NB-2025-0001", "GW-01", "/k".as_ref(), "/q".as_ref());
+    c.devices = devices;
+    c
+}
+
+fn device(id: &str, kind: DeviceKind, mn: Option<&str>, unit: ParticulateUnit) -> DeviceConfig {
+    DeviceConfig { id: id.into(), kind, mn: mn.map(Into::into), particulate_unit: unit, thresholds: Default::default() }
+}
+
+#[test]
+fn hj212_records_are_byte_identical_to_the_golden_files() {
+    let entries = golden("hj212.golden.json");
+    assert!(entries.len() >= 40, "the golden file covers the corpus: {} entries", entries.len());
+    let received = time::macros::datetime!(2026-11-24 02:15:00.123 UTC);
+    for e in &entries {
+        let source = e["source"].as_str().expect("source");
+        let mut bytes = e["packet"].as_str().expect("packet").as_bytes().to_vec();
+        bytes.extend_from_slice(b"\r\n");
+        let Ok(Some((frame, _))) = Decoder::default().decode(&bytes) else { panic!("{source}: no frame") };
+        let packet = Packet::from_frame(frame).unwrap_or_else(|err| panic!("{source}: {err}"));
+        let dev = device(
+            "HJ-01",
+            DeviceKind::Hj212,
+            packet.mn.as_deref(),
+            unit(e["particulate_unit"].as_str().expect("unit")),
+        );
+        let cfg = config(vec![dev.clone()]);
+        let r = hj212_record(&cfg, &dev, &packet, e["reassembled"] == true, received);
+        let got =
+            serde_json::json!({"stream": r.stream, "kind": r.kind, "occurred_at": r.occurred_at, "payload": r.payload});
+        assert_eq!(got, e["record"], "{source}");
+    }
+}
+
+#[tokio::test]
+async fn intake_records_are_byte_identical_to_the_golden_files() {
+    let entries = golden("intake.golden.json");
+    let dir = tempfile::tempdir().expect("dir");
+    let mut c = config(vec![
+        device("TC-01", DeviceKind::Crane, None, ParticulateUnit::Microgram),
+        device("SC-01", DeviceKind::Hoist, None, ParticulateUnit::Microgram),
+        device("DB-01", DeviceKind::Meter, None, ParticulateUnit::Microgram),
+        device("33021200001320000001", DeviceKind::Camera, None, ParticulateUnit::Microgram),
+    ]);
+    c.queue_dir = dir.path().join("q");
+    c.heartbeat_secs = 0;
+    let a = Agent::start(c, SigningKey::from_seed(&[3; 32]), "t".into()).await.expect("agent");
+    let http = reqwest::Client::new();
+    for e in &entries {
+        let (dev, rec) = (e["device_id"].as_str().expect("device"), e["record"].as_str().expect("record"));
+        let r = http
+            .post(format!("{}/v1/devices/{dev}/{rec}", a.intake_url()))
+            .json(&e["body"])
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status().as_u16(), 201, "{dev}/{rec}: {}", r.text().await.unwrap_or_default());
+    }
+    let stored: Vec<Envelope> = a
+        .shared
+        .store
+        .peek(1000)
+        .await
+        .expect("peek")
+        .iter()
+        .map(|q| Envelope::parse(&q.envelope).expect("envelope"))
+        .collect();
+    assert_eq!(stored.len(), entries.len());
+    for (e, env) in entries.iter().zip(&stored) {
+        let got = serde_json::json!({"stream": env.stream(), "kind": env.kind(), "payload": env.payload()});
+        assert_eq!(got, e["expected"], "{}/{}", e["device_id"], e["record"]);
+    }
+    a.shutdown().await;
+}
+
+#[tokio::test]
+async fn heartbeats_are_byte_identical_to_the_golden_files() {
+    let dir = tempfile::tempdir().expect("dir");
+    let cfg = Arc::new(config(vec![]));
+    let (store, queue) = Queue::open(dir.path(), SigningKey::from_seed(&[1; 32]), 1 << 20).await.expect("queue");
+    for e in golden("heartbeat.golden.json") {
+        let n = |name: &str| e["counters"][name].as_u64().expect("counter");
+        let (hj212, upload) = (Arc::new(Hj212Stats::default()), Arc::new(UploadStats::default()));
+        store.stats.depth.store(n("queue_depth"), Ordering::Relaxed);
+        store.stats.bytes.store(n("queue_bytes"), Ordering::Relaxed);
+        hj212.rejected.store(n("rejected_packets"), Ordering::Relaxed);
+        hj212.deviations.store(n("deviations"), Ordering::Relaxed);
+        if let Some(skew) = e["counters"]["clock_skew_ms"].as_i64() {
+            upload.clock_skew_ms.store(skew, Ordering::Relaxed);
+            upload.skew_known.store(true, Ordering::Relaxed);
+        }
+        let shared = Shared { config: cfg.clone(), queue: queue.clone(), store: store.clone(), hj212, upload };
+        let r = shared.heartbeat();
+        let got = serde_json::json!({"stream": r.stream, "kind": r.kind, "payload": r.payload});
+        assert_eq!(got, e["expected"], "{}", e["counters"]);
+    }
+}
