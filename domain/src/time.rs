@@ -33,6 +33,28 @@ pub fn shanghai_rfc3339(t: OffsetDateTime) -> String {
     in_shanghai(t).format(&Rfc3339).unwrap_or_else(|_| "2000-01-01T00:00:00+08:00".to_owned())
 }
 
+/// An instant written as RFC 3339 in Asia/Shanghai time with exactly three fraction digits
+/// (`2026-11-24T10:15:00.123+08:00`): the gateway agent's receive times (`occurred_at`), which order the readings
+/// of one second.
+pub fn shanghai_rfc3339_millis(t: OffsetDateTime) -> String {
+    let t = in_shanghai(t);
+    let offset = t.offset();
+    let (h, m, _) = offset.as_hms();
+    let sign = if offset.is_negative() { '-' } else { '+' };
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}{sign}{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond(),
+        h.unsigned_abs(),
+        m.unsigned_abs()
+    )
+}
+
 /// Parses an RFC 3339 instant with an offset (any the `time` crate accepts; envelope fields are already held to
 /// FORMAT.md §4 by the signer before they get here).
 pub fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
@@ -65,6 +87,8 @@ mod tests {
         assert_eq!(shanghai_day("2026-11-24T16:00:00Z").map(|d| d.to_string()), Some("2026-11-25".into()));
         assert_eq!(year_in_china("2025-12-31T16:00:00Z"), Some(2026));
         assert_eq!(shanghai_rfc3339(datetime!(2026-11-24 02:15:00 UTC)), "2026-11-24T10:15:00+08:00");
+        assert_eq!(shanghai_rfc3339_millis(datetime!(2026-11-24 15:59:59.0507 UTC)), "2026-11-24T23:59:59.050+08:00");
+        assert_eq!(shanghai_rfc3339_millis(datetime!(2026-11-24 16:00:00 UTC)), "2026-11-25T00:00:00.000+08:00");
     }
 
     #[test]
