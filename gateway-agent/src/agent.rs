@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use siteledger_signer::SigningKey;
+use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -16,7 +17,7 @@ use tokio::task::JoinSet;
 use crate::config::AgentConfig;
 use crate::error::AgentError;
 use crate::queue::{Queue, QueueHandle};
-use crate::record::{Record, now_text};
+use crate::record::{Health, Record, RecordError, heartbeat_record};
 use crate::tcp::{Hj212Service, Hj212Stats};
 use crate::uploader::{UploadStats, Uploader};
 
@@ -65,24 +66,16 @@ impl Shared {
     }
 
     /// The `gateway.heartbeat.v1` record for now.
-    pub fn heartbeat(&self) -> Record {
+    pub fn heartbeat(&self) -> Result<Record, RecordError> {
         let q = &self.store.stats;
-        let mut payload = serde_json::Map::new();
-        payload.insert("project_id".into(), json!(self.config.project_id));
-        payload.insert("gateway_id".into(), json!(self.config.gateway_id));
-        payload.insert("queue_depth".into(), json!(q.depth.load(Ordering::Relaxed)));
-        payload.insert("queue_bytes".into(), json!(q.bytes.load(Ordering::Relaxed)));
-        if let Some(skew) = self.upload.skew_ms() {
-            payload.insert("clock_skew_ms".into(), json!(skew));
-        }
-        payload.insert("rejected_packets".into(), json!(self.hj212.rejected.load(Ordering::Relaxed)));
-        payload.insert("deviations".into(), json!(self.hj212.deviations.load(Ordering::Relaxed)));
-        Record {
-            stream: self.config.gateway_stream(),
-            kind: "gateway.heartbeat.v1".into(),
-            occurred_at: now_text(),
-            payload,
-        }
+        let health = Health {
+            queue_depth: q.depth.load(Ordering::Relaxed),
+            queue_bytes: q.bytes.load(Ordering::Relaxed),
+            clock_skew_ms: self.upload.skew_ms(),
+            rejected_packets: self.hj212.rejected.load(Ordering::Relaxed),
+            deviations: self.hj212.deviations.load(Ordering::Relaxed),
+        };
+        heartbeat_record(&self.config, health, OffsetDateTime::now_utc())
     }
 }
 
@@ -191,7 +184,11 @@ impl Agent {
                         () = tokio::time::sleep(period) => {}
                         () = crate::agent::stopped(&mut stop) => return,
                     }
-                    if let Err(e) = shared.queue.submit(shared.heartbeat()).await {
+                    let stored = match shared.heartbeat() {
+                        Ok(beat) => shared.queue.submit(beat).await.map(drop).map_err(|e| e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    if let Err(e) = stored {
                         tracing::warn!(error = %e, "heartbeat not stored");
                     }
                 }

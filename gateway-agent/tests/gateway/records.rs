@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 
 use serde_json::Value;
 use siteledger_gateway_agent::agent::Shared;
-use siteledger_gateway_agent::hj212::{Decoder, Packet};
+use siteledger_gateway_agent::hj212::{Decoder, Packet, encode_frame};
 use siteledger_gateway_agent::queue::Queue;
 use siteledger_gateway_agent::record::hj212_record;
 use siteledger_gateway_agent::tcp::Hj212Stats;
@@ -69,7 +69,7 @@ fn hj212_records_are_byte_identical_to_the_golden_files() {
             unit(e["particulate_unit"].as_str().expect("unit")),
         );
         let cfg = config(vec![dev.clone()]);
-        let r = hj212_record(&cfg, &dev, &packet, e["reassembled"] == true, received);
+        let r = hj212_record(&cfg, &dev, &packet, e["reassembled"] == true, received).expect("a record");
         let got =
             serde_json::json!({"stream": r.stream, "kind": r.kind, "occurred_at": r.occurred_at, "payload": r.payload});
         assert_eq!(got, e["record"], "{source}");
@@ -134,8 +134,66 @@ async fn heartbeats_are_byte_identical_to_the_golden_files() {
             upload.skew_known.store(true, Ordering::Relaxed);
         }
         let shared = Shared { config: cfg.clone(), queue: queue.clone(), store: store.clone(), hj212, upload };
-        let r = shared.heartbeat();
+        let r = shared.heartbeat().expect("a heartbeat");
         let got = serde_json::json!({"stream": r.stream, "kind": r.kind, "payload": r.payload});
         assert_eq!(got, e["expected"], "{}", e["counters"]);
     }
+}
+
+/// What the platform does with a payload: the domain's own check of the kind (`SiteEvent::parse`).
+fn platform_accepts(kind: &str, payload: &serde_json::Map<String, Value>) -> Result<(), String> {
+    match siteledger_domain::site::SiteEvent::parse(kind, payload) {
+        Some(Ok(_)) => Ok(()),
+        Some(Err(e)) => Err(e.to_string()),
+        None => Err(format!("{kind} is not a site kind")),
+    }
+}
+
+/// The agent used to sign what a monitor sent even where the contract cannot hold it (an empty data flag, `007`,
+/// an empty `QN`, an `ST` with a space, a 40-character factor code): the platform refused the whole record and the
+/// agent parked it for good, after the monitor had its 9014. Now every record the agent builds is one the platform
+/// accepts; what does not fit is left out and flagged.
+#[test]
+fn every_hj212_record_the_agent_signs_is_one_the_platform_accepts() {
+    let received = time::macros::datetime!(2026-11-24 02:15:00.123 UTC);
+    let mn = "010000A8900016F000169DC0";
+    let long_code = "a".repeat(40);
+    let odd = [
+        format!(
+            "QN=;ST=3 9;CN=2011;PW=123456;MN={mn};Flag=4;CP=&&DataTime=20261124101500;a34002-Rtd=0.0852,a34002-Flag=;a01007-Rtd=007,a01007-Flag=N;{long_code}-Rtd=1&&"
+        ),
+        format!(
+            "QN=20261124101500123;ST=39;CN=2061;PW=123456;MN={mn};Flag=4;CP=&&DataTime=20261124090000;LA-Avg=+61.5,LA-Flag=N;a34004-Avg=12345678901234567890&&"
+        ),
+    ];
+    let mut packets: Vec<(String, String)> = golden("hj212.golden.json")
+        .iter()
+        .map(|e| (e["source"].as_str().expect("source").to_owned(), e["packet"].as_str().expect("packet").to_owned()))
+        .collect();
+    packets.extend(odd.iter().map(|seg| ("odd".to_owned(), encode_frame(seg).expect("frame").trim_end().to_owned())));
+    let mut payloads = Vec::new();
+    for (source, packet) in &packets {
+        let mut bytes = packet.as_bytes().to_vec();
+        bytes.extend_from_slice(b"\r\n");
+        let Ok(Some((frame, _))) = Decoder::default().decode(&bytes) else { panic!("{source}: no frame") };
+        let packet = Packet::from_frame(frame).unwrap_or_else(|err| panic!("{source}: {err}"));
+        let dev = device("HJ-01", DeviceKind::Hj212, packet.mn.as_deref(), ParticulateUnit::Milligram);
+        let r = hj212_record(&config(vec![dev.clone()]), &dev, &packet, false, received).expect("a record");
+        platform_accepts(&r.kind, &r.payload).unwrap_or_else(|e| panic!("{source}: the platform refuses it: {e}"));
+        payloads.push(Value::Object(r.payload));
+    }
+    let first = &payloads[payloads.len() - 2];
+    assert_eq!(first.get("qn"), None, "an empty QN is left out");
+    assert_eq!(first["st"], "-", "an ST with a space is recorded as none");
+    assert_eq!(
+        first["items"].as_array().map(Vec::len),
+        Some(1),
+        "the empty flag's and the long code's factors are dropped"
+    );
+    assert_eq!(first["items"][0]["rtd"], "7", "007 is the contract decimal 7");
+    assert!(first["deviations"].as_array().expect("deviations").contains(&serde_json::json!("item_dropped")));
+    let second = &payloads[payloads.len() - 1];
+    assert_eq!(second["items"][0]["avg"], "61.5");
+    assert_eq!(second["items"].as_array().map(Vec::len), Some(1), "20 significant digits are no contract decimal");
+    assert!(second["deviations"].as_array().expect("deviations").contains(&serde_json::json!("non_decimal_value")));
 }
