@@ -85,29 +85,26 @@ pub fn shift_decimal(value: &str, shift: i32) -> Option<Decimal> {
         _ => (false, value),
     };
     let (int, frac) = body.split_once('.').unwrap_or((body, ""));
-    let mut digits: String = format!("{int}{frac}");
-    let mut point = i64::try_from(int.len()).ok()? + i64::from(shift);
-    if point < 1 {
-        let pad = usize::try_from(1 - point).ok()?;
-        digits = format!("{}{digits}", "0".repeat(pad));
-        point = 1;
-    }
-    let point = usize::try_from(point).ok()?;
-    if digits.len() < point {
-        let pad = point - digits.len();
-        digits.push_str(&"0".repeat(pad));
-    }
-    let (i, f) = digits.split_at(point);
-    let i = i.trim_start_matches('0');
-    let i = if i.is_empty() { "0" } else { i };
-    let mut out = String::with_capacity(digits.len() + 2);
+    // Digit k of `int` followed by `frac`, zero outside them; the point moves from after `int` by `shift`. One
+    // allocation: this runs for every value of every packet.
+    let digit = |k: i64| -> char {
+        let Ok(k) = usize::try_from(k) else { return '0' };
+        let d = if k < int.len() { int.as_bytes().get(k) } else { frac.as_bytes().get(k - int.len()) };
+        d.map_or('0', |b| char::from(*b))
+    };
+    let n = i64::try_from(int.len() + frac.len()).ok()?;
+    let point = i64::try_from(int.len()).ok()? + i64::from(shift);
+    let mut out = String::with_capacity(body.len() + shift.unsigned_abs() as usize + 3);
     if neg {
         out.push('-');
     }
-    out.push_str(i);
-    if !f.is_empty() {
+    match (0..point).find(|&k| digit(k) != '0') {
+        Some(first) => out.extend((first..point).map(digit)),
+        None => out.push('0'),
+    }
+    if point < n {
         out.push('.');
-        out.push_str(f);
+        out.extend((point..n).map(digit));
     }
     Decimal::parse(&out).ok()
 }
