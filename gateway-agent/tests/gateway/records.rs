@@ -23,7 +23,7 @@ use siteledger_gateway_agent::record::hj212_record;
 use siteledger_gateway_agent::tcp::Hj212Stats;
 use siteledger_gateway_agent::uploader::UploadStats;
 use siteledger_gateway_agent::{Agent, AgentConfig, DeviceConfig, DeviceKind, ParticulateUnit};
-use siteledger_signer::{Envelope, SigningKey};
+use siteledger_signer::SigningKey;
 
 fn golden(name: &str) -> Vec<Value> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/records").join(name);
@@ -100,15 +100,7 @@ async fn intake_records_are_byte_identical_to_the_golden_files() {
             .expect("post");
         assert_eq!(r.status().as_u16(), 201, "{dev}/{rec}: {}", r.text().await.unwrap_or_default());
     }
-    let stored: Vec<Envelope> = a
-        .shared
-        .store
-        .peek(1000)
-        .await
-        .expect("peek")
-        .iter()
-        .map(|q| Envelope::parse(&q.envelope).expect("envelope"))
-        .collect();
+    let stored = crate::service::queued(&a).await;
     assert_eq!(stored.len(), entries.len());
     for (e, env) in entries.iter().zip(&stored) {
         let got = serde_json::json!({"stream": env.stream(), "kind": env.kind(), "payload": env.payload()});

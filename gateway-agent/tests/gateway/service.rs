@@ -65,7 +65,8 @@ async fn next_packet(s: &mut TcpStream, buf: &mut Vec<u8>) -> Packet {
     }
 }
 
-async fn queued(a: &AgentHandle) -> Vec<Envelope> {
+/// The signed envelopes in the agent's queue, oldest first.
+pub(crate) async fn queued(a: &AgentHandle) -> Vec<Envelope> {
     a.shared
         .store
         .peek(1000)
