@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 use crate::config::AgentConfig;
 use crate::error::AgentError;
 use crate::queue::{Queue, QueueHandle};
-use crate::record::{Health, Record, RecordError, heartbeat_record};
+use crate::record::{GatewayIdentity, Health, Record, heartbeat_record};
 use crate::tcp::{Hj212Service, Hj212Stats};
 use crate::uploader::{UploadStats, Uploader};
 
@@ -26,6 +26,8 @@ use crate::uploader::{UploadStats, Uploader};
 pub struct Shared {
     /// The configuration.
     pub config: Arc<AgentConfig>,
+    /// The gateway's project and id as the contract's types (from the checked configuration).
+    pub identity: GatewayIdentity,
     /// Submit records.
     pub queue: QueueHandle,
     /// The queue database.
@@ -66,7 +68,7 @@ impl Shared {
     }
 
     /// The `gateway.heartbeat.v1` record for now.
-    pub fn heartbeat(&self) -> Result<Record, RecordError> {
+    pub fn heartbeat(&self) -> Record {
         let q = &self.store.stats;
         let health = Health {
             queue_depth: q.depth.load(Ordering::Relaxed),
@@ -75,7 +77,7 @@ impl Shared {
             rejected_packets: self.hj212.rejected.load(Ordering::Relaxed),
             deviations: self.hj212.deviations.load(Ordering::Relaxed),
         };
-        heartbeat_record(&self.config, health, OffsetDateTime::now_utc())
+        heartbeat_record(&self.identity, health, OffsetDateTime::now_utc())
     }
 }
 
@@ -132,6 +134,7 @@ impl Agent {
     /// Opens the queue (resuming the signer chain), binds both listeners and starts every task.
     pub async fn start(config: AgentConfig, key: SigningKey, token: String) -> Result<AgentHandle, AgentError> {
         config.check()?;
+        let identity = GatewayIdentity::of(&config).map_err(|e| AgentError::Config(e.to_string()))?;
         let config = Arc::new(config);
         let (store, queue) = Queue::open(&config.queue_dir, key, config.queue_max_bytes).await?;
         let hj212_listener = TcpListener::bind(config.hj212_listen)
@@ -155,6 +158,7 @@ impl Agent {
         let upload = Arc::new(UploadStats::default());
         let shared = Arc::new(Shared {
             config: config.clone(),
+            identity,
             queue: queue.clone(),
             store: store.clone(),
             hj212: hj212.clone(),
@@ -184,11 +188,7 @@ impl Agent {
                         () = tokio::time::sleep(period) => {}
                         () = crate::agent::stopped(&mut stop) => return,
                     }
-                    let stored = match shared.heartbeat() {
-                        Ok(beat) => shared.queue.submit(beat).await.map(drop).map_err(|e| e.to_string()),
-                        Err(e) => Err(e.to_string()),
-                    };
-                    if let Err(e) = stored {
+                    if let Err(e) = shared.queue.submit(shared.heartbeat()).await {
                         tracing::warn!(error = %e, "heartbeat not stored");
                     }
                 }

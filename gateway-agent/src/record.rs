@@ -276,18 +276,37 @@ pub struct Health {
     pub deviations: u64,
 }
 
+/// The gateway's identity as the contract's types, parsed once from the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayIdentity {
+    /// The project.
+    pub project_id: ProjectId,
+    /// The gateway.
+    pub gateway_id: DeviceId,
+}
+
+impl GatewayIdentity {
+    /// The identity `config` names ([`AgentConfig::check`] refuses a configuration without one).
+    pub fn of(config: &AgentConfig) -> Result<GatewayIdentity, RecordError> {
+        Ok(GatewayIdentity {
+            project_id: project_id(config)?,
+            gateway_id: DeviceId::parse(&config.gateway_id).map_err(|e| RecordError::new("gateway_id", e))?,
+        })
+    }
+}
+
 /// The gateway's `gateway.heartbeat.v1` record for `health`, at `at`.
-pub fn heartbeat_record(config: &AgentConfig, health: Health, at: OffsetDateTime) -> Result<Record, RecordError> {
+pub fn heartbeat_record(gateway: &GatewayIdentity, health: Health, at: OffsetDateTime) -> Record {
     let beat = GatewayHeartbeat {
-        project_id: project_id(config)?,
-        gateway_id: DeviceId::parse(&config.gateway_id).map_err(|e| RecordError::new("gateway_id", e))?,
+        project_id: gateway.project_id.clone(),
+        gateway_id: gateway.gateway_id.clone(),
         queue_depth: health.queue_depth,
         queue_bytes: health.queue_bytes,
         clock_skew_ms: health.clock_skew_ms,
         rejected_packets: health.rejected_packets,
         deviations: health.deviations,
     };
-    Ok(Record::new(&SiteEvent::GatewayHeartbeat(Box::new(beat)), shanghai_rfc3339_millis(at)))
+    Record::new(&SiteEvent::GatewayHeartbeat(Box::new(beat)), shanghai_rfc3339_millis(at))
 }
 
 #[cfg(test)]

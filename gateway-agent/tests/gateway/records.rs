@@ -19,7 +19,7 @@ use serde_json::Value;
 use siteledger_gateway_agent::agent::Shared;
 use siteledger_gateway_agent::hj212::{Decoder, Packet, encode_frame};
 use siteledger_gateway_agent::queue::Queue;
-use siteledger_gateway_agent::record::hj212_record;
+use siteledger_gateway_agent::record::{GatewayIdentity, hj212_record};
 use siteledger_gateway_agent::tcp::Hj212Stats;
 use siteledger_gateway_agent::uploader::UploadStats;
 use siteledger_gateway_agent::{Agent, AgentConfig, DeviceConfig, DeviceKind, ParticulateUnit};
@@ -125,8 +125,10 @@ async fn heartbeats_are_byte_identical_to_the_golden_files() {
             upload.clock_skew_ms.store(skew, Ordering::Relaxed);
             upload.skew_known.store(true, Ordering::Relaxed);
         }
-        let shared = Shared { config: cfg.clone(), queue: queue.clone(), store: store.clone(), hj212, upload };
-        let r = shared.heartbeat().expect("a heartbeat");
+        let identity = GatewayIdentity::of(&cfg).expect("identity");
+        let shared =
+            Shared { config: cfg.clone(), identity, queue: queue.clone(), store: store.clone(), hj212, upload };
+        let r = shared.heartbeat();
         let got = serde_json::json!({"stream": r.stream, "kind": r.kind, "payload": r.payload});
         assert_eq!(got, e["expected"], "{}", e["counters"]);
     }
