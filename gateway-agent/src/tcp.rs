@@ -1,5 +1,5 @@
 //! The HJ 212 TCP server (monitors connect as clients), mini-redis style: the sans-I/O
-//! [`Connection`](crate::hj212::Connection) decides, this thin layer owns the socket.
+//! [`Connection`] decides, this thin layer owns the socket.
 //!
 //! * A connection cap (a semaphore): over it, new connections are closed at once (counted, logged).
 //! * Per connection: frame size (the decoder's cap bounds the buffer), a byte rate (over it the agent stops reading
