@@ -198,13 +198,14 @@ impl Decimal {
         if frac.len() > Self::MAX_DIGITS {
             return Err(DecimalError::TooManyFractionDigits { count: frac.len() });
         }
-        let digits = format!("{int}{frac}");
-        let significant = digits.trim_start_matches('0');
-        if significant.len() > Self::MAX_DIGITS {
-            return Err(DecimalError::TooManySignificantDigits { count: significant.len() });
+        // Without allocating: every decimal of every record is parsed here (the gateway's hot path included).
+        let digits = || int.bytes().chain(frac.bytes());
+        let significant = digits().skip_while(|b| *b == b'0').count();
+        if significant > Self::MAX_DIGITS {
+            return Err(DecimalError::TooManySignificantDigits { count: significant });
         }
-        // At most 18 digits: fits in i64.
-        let magnitude: i64 = if significant.is_empty() { 0 } else { significant.parse().unwrap_or(0) };
+        // At most 18 significant digits (leading zeros add nothing): fits in i64.
+        let magnitude: i64 = digits().fold(0, |m, b| m * 10 + i64::from(b - b'0'));
         let mantissa = if negative { -magnitude } else { magnitude };
         let scale = u32::try_from(frac.len()).unwrap_or(0);
         Ok(Self { text: s.to_owned(), mantissa, scale })

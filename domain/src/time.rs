@@ -33,6 +33,39 @@ pub fn shanghai_rfc3339(t: OffsetDateTime) -> String {
     in_shanghai(t).format(&Rfc3339).unwrap_or_else(|_| "2000-01-01T00:00:00+08:00".to_owned())
 }
 
+/// An instant written as RFC 3339 in Asia/Shanghai time with exactly three fraction digits
+/// (`2026-11-24T10:15:00.123+08:00`): the gateway agent's receive times (`occurred_at`), which order the readings
+/// of one second.
+pub fn shanghai_rfc3339_millis(t: OffsetDateTime) -> String {
+    let t = in_shanghai(t);
+    let (oh, om, _) = t.offset().as_hms();
+    // Written digit by digit: the gateway stamps every reading with it, and `format!` costs several times more.
+    let mut out = String::with_capacity(29);
+    fn digits(n: u32, width: u32, out: &mut String) {
+        for p in (0..width).rev() {
+            out.push(char::from(b'0' + ((n / 10u32.pow(p)) % 10) as u8));
+        }
+    }
+    digits(t.year().unsigned_abs(), 4, &mut out);
+    out.push('-');
+    digits(u32::from(u8::from(t.month())), 2, &mut out);
+    out.push('-');
+    digits(u32::from(t.day()), 2, &mut out);
+    out.push('T');
+    digits(u32::from(t.hour()), 2, &mut out);
+    out.push(':');
+    digits(u32::from(t.minute()), 2, &mut out);
+    out.push(':');
+    digits(u32::from(t.second()), 2, &mut out);
+    out.push('.');
+    digits(u32::from(t.millisecond()), 3, &mut out);
+    out.push(if t.offset().is_negative() { '-' } else { '+' });
+    digits(u32::from(oh.unsigned_abs()), 2, &mut out);
+    out.push(':');
+    digits(u32::from(om.unsigned_abs()), 2, &mut out);
+    out
+}
+
 /// Parses an RFC 3339 instant with an offset (any the `time` crate accepts; envelope fields are already held to
 /// FORMAT.md §4 by the signer before they get here).
 pub fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
@@ -65,6 +98,8 @@ mod tests {
         assert_eq!(shanghai_day("2026-11-24T16:00:00Z").map(|d| d.to_string()), Some("2026-11-25".into()));
         assert_eq!(year_in_china("2025-12-31T16:00:00Z"), Some(2026));
         assert_eq!(shanghai_rfc3339(datetime!(2026-11-24 02:15:00 UTC)), "2026-11-24T10:15:00+08:00");
+        assert_eq!(shanghai_rfc3339_millis(datetime!(2026-11-24 15:59:59.0507 UTC)), "2026-11-24T23:59:59.050+08:00");
+        assert_eq!(shanghai_rfc3339_millis(datetime!(2026-11-24 16:00:00 UTC)), "2026-11-25T00:00:00.000+08:00");
     }
 
     #[test]

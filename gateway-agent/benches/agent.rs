@@ -74,7 +74,7 @@ fn bench(c: &mut Criterion) {
                     if let Event::Packet { packet, .. } = e {
                         pending.push(
                             handle
-                                .enqueue(hj212_record(&config, &device, &packet, false, received))
+                                .enqueue(hj212_record(&config, &device, &packet, false, received).expect("record"))
                                 .await
                                 .expect("enqueue"),
                         );
@@ -112,7 +112,7 @@ fn bench(c: &mut Criterion) {
                     for chunk in bytes.chunks(8192) {
                         for e in conn.receive(chunk, now) {
                             if let Event::Packet { packet, .. } = e {
-                                let record = hj212_record(&config, &device, &packet, false, received);
+                                let record = hj212_record(&config, &device, &packet, false, received).expect("record");
                                 pending.push(handle.enqueue(record).await.expect("enqueue"));
                             }
                         }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use siteledger_signer::SigningKey;
+use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -16,7 +17,7 @@ use tokio::task::JoinSet;
 use crate::config::AgentConfig;
 use crate::error::AgentError;
 use crate::queue::{Queue, QueueHandle};
-use crate::record::{Record, now_text};
+use crate::record::{GatewayIdentity, Health, Record, heartbeat_record};
 use crate::tcp::{Hj212Service, Hj212Stats};
 use crate::uploader::{UploadStats, Uploader};
 
@@ -25,6 +26,8 @@ use crate::uploader::{UploadStats, Uploader};
 pub struct Shared {
     /// The configuration.
     pub config: Arc<AgentConfig>,
+    /// The gateway's project and id as the contract's types (from the checked configuration).
+    pub identity: GatewayIdentity,
     /// Submit records.
     pub queue: QueueHandle,
     /// The queue database.
@@ -67,22 +70,14 @@ impl Shared {
     /// The `gateway.heartbeat.v1` record for now.
     pub fn heartbeat(&self) -> Record {
         let q = &self.store.stats;
-        let mut payload = serde_json::Map::new();
-        payload.insert("project_id".into(), json!(self.config.project_id));
-        payload.insert("gateway_id".into(), json!(self.config.gateway_id));
-        payload.insert("queue_depth".into(), json!(q.depth.load(Ordering::Relaxed)));
-        payload.insert("queue_bytes".into(), json!(q.bytes.load(Ordering::Relaxed)));
-        if let Some(skew) = self.upload.skew_ms() {
-            payload.insert("clock_skew_ms".into(), json!(skew));
-        }
-        payload.insert("rejected_packets".into(), json!(self.hj212.rejected.load(Ordering::Relaxed)));
-        payload.insert("deviations".into(), json!(self.hj212.deviations.load(Ordering::Relaxed)));
-        Record {
-            stream: self.config.gateway_stream(),
-            kind: "gateway.heartbeat.v1".into(),
-            occurred_at: now_text(),
-            payload,
-        }
+        let health = Health {
+            queue_depth: q.depth.load(Ordering::Relaxed),
+            queue_bytes: q.bytes.load(Ordering::Relaxed),
+            clock_skew_ms: self.upload.skew_ms(),
+            rejected_packets: self.hj212.rejected.load(Ordering::Relaxed),
+            deviations: self.hj212.deviations.load(Ordering::Relaxed),
+        };
+        heartbeat_record(&self.identity, health, OffsetDateTime::now_utc())
     }
 }
 
@@ -139,6 +134,7 @@ impl Agent {
     /// Opens the queue (resuming the signer chain), binds both listeners and starts every task.
     pub async fn start(config: AgentConfig, key: SigningKey, token: String) -> Result<AgentHandle, AgentError> {
         config.check()?;
+        let identity = GatewayIdentity::of(&config).map_err(|e| AgentError::Config(e.to_string()))?;
         let config = Arc::new(config);
         let (store, queue) = Queue::open(&config.queue_dir, key, config.queue_max_bytes).await?;
         let hj212_listener = TcpListener::bind(config.hj212_listen)
@@ -162,6 +158,7 @@ impl Agent {
         let upload = Arc::new(UploadStats::default());
         let shared = Arc::new(Shared {
             config: config.clone(),
+            identity,
             queue: queue.clone(),
             store: store.clone(),
             hj212: hj212.clone(),

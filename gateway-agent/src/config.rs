@@ -32,6 +32,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+use siteledger_domain::site::{AsSent, CameraId};
+use siteledger_domain::{Decimal, DeviceId, ProjectId};
 
 use crate::error::AgentError;
 
@@ -97,7 +99,8 @@ impl DeviceKind {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceConfig {
-    /// The device id (`[A-Za-z0-9_.:-]{1,64}`).
+    /// The device id: the contract's `DeviceId` (1–64 characters of `A–Z a–z 0–9 . _ : -`, the first a letter or
+    /// digit); a camera's is its 20-digit GB/T 28181 id.
     pub id: String,
     /// Its kind.
     pub kind: DeviceKind,
@@ -196,10 +199,6 @@ impl std::fmt::Debug for AgentConfig {
     }
 }
 
-fn is_id(s: &str, max: usize) -> bool {
-    (1..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b))
-}
-
 impl AgentConfig {
     /// A configuration with defaults for everything but identity, platform, key and queue (tests, the demo).
     pub fn new(platform_url: &str, project_id: &str, gateway_id: &str, key_file: &Path, queue_dir: &Path) -> Self {
@@ -234,14 +233,15 @@ impl AgentConfig {
         Ok(config)
     }
 
-    /// Checks identities and devices; errors name the field.
+    /// Checks identities and devices against the record contract's own types (the ids, `MN` and thresholds end up
+    /// in signed records, which the platform checks with the same types); errors name the field.
     pub fn check(&self) -> Result<(), AgentError> {
         let bad = |m: String| Err(AgentError::Config(m));
-        if !is_id(&self.project_id, 64) {
-            return bad(format!("project_id {:?}: 1–64 characters of A–Z a–z 0–9 _ . : -", self.project_id));
+        if let Err(e) = ProjectId::parse(&self.project_id) {
+            return bad(format!("project_id {:?}: {e}", self.project_id));
         }
-        if !is_id(&self.gateway_id, 64) {
-            return bad(format!("gateway_id {:?}: 1–64 characters of A–Z a–z 0–9 _ . : -", self.gateway_id));
+        if let Err(e) = DeviceId::parse(&self.gateway_id) {
+            return bad(format!("gateway_id {:?}: {e}", self.gateway_id));
         }
         if self.upload_batch == 0 {
             return bad("upload_batch must be at least 1".into());
@@ -249,8 +249,13 @@ impl AgentConfig {
         let mut ids = std::collections::HashSet::new();
         let mut mns = std::collections::HashSet::new();
         for (i, d) in self.devices.iter().enumerate() {
-            if !is_id(&d.id, 64) {
-                return bad(format!("devices[{i}].id {:?}: 1–64 characters of A–Z a–z 0–9 _ . : -", d.id));
+            let id = if d.kind == DeviceKind::Camera {
+                CameraId::parse(&d.id).map(drop).map_err(|e| format!("a camera's id is its GB/T 28181 id: {e}"))
+            } else {
+                DeviceId::parse(&d.id).map(drop).map_err(|e| e.to_string())
+            };
+            if let Err(e) = id {
+                return bad(format!("devices[{i}].id {:?}: {e}", d.id));
             }
             if !ids.insert(d.id.as_str()) {
                 return bad(format!("devices[{i}].id {:?} appears twice", d.id));
@@ -259,19 +264,22 @@ impl AgentConfig {
                 (DeviceKind::Hj212, None) => {
                     return bad(format!("devices[{i}] ({}): an hj212 device needs `mn`", d.id));
                 }
-                (DeviceKind::Hj212, Some(mn)) if !mns.insert(mn.as_str()) => {
-                    return bad(format!("devices[{i}].mn {mn:?} appears twice"));
+                (DeviceKind::Hj212, Some(mn)) => {
+                    if let Err(e) = AsSent::parse(mn) {
+                        return bad(format!(
+                            "devices[{i}].mn: {e} (the MN as the monitor sends it, 1–64 printable ASCII characters)"
+                        ));
+                    }
+                    if !mns.insert(mn.as_str()) {
+                        return bad(format!("devices[{i}].mn {mn:?} appears twice"));
+                    }
                 }
-                (DeviceKind::Hj212, Some(_)) => {}
                 (_, Some(_)) => return bad(format!("devices[{i}] ({}): only hj212 devices have `mn`", d.id)),
                 (_, None) => {}
             }
-            if d.kind == DeviceKind::Camera && !(d.id.len() == 20 && d.id.bytes().all(|b| b.is_ascii_digit())) {
-                return bad(format!("devices[{i}].id {:?}: a camera's id is its 20-digit GB/T 28181 id", d.id));
-            }
             for (k, v) in &d.thresholds {
-                if !crate::record::is_decimal(v) {
-                    return bad(format!("devices[{i}].thresholds.{k} = {v:?}: a decimal string, e.g. \"12.0\""));
+                if let Err(e) = Decimal::parse(v) {
+                    return bad(format!("devices[{i}].thresholds.{k} = {v:?}: a decimal string, e.g. \"12.0\" ({e})"));
                 }
             }
         }
@@ -298,14 +306,60 @@ impl AgentConfig {
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_secs(self.idle_timeout_secs.max(1))
     }
+}
 
-    /// The stream of the gateway's own records.
-    pub fn gateway_stream(&self) -> String {
-        format!("project/{}/site/gateway-{}", self.project_id, self.gateway_id)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(f: impl FnOnce(&mut AgentConfig)) -> Result<(), AgentError> {
+        let mut c = AgentConfig::new("http://127.0.0.1:9", "NB-2025-0001", "GW-01", "/k".as_ref(), "/q".as_ref());
+        c.devices = vec![DeviceConfig {
+            id: "HJ-01".into(),
+            kind: DeviceKind::Hj212,
+            mn: Some("010000A8900016F000169DC0".into()),
+            particulate_unit: ParticulateUnit::Milligram,
+            thresholds: BTreeMap::from([("pm10_ug_m3".to_owned(), "150".to_owned())]),
+        }];
+        f(&mut c);
+        c.check()
     }
 
-    /// The stream of a device's records.
-    pub fn device_stream(&self, device_id: &str) -> String {
-        format!("project/{}/site/{device_id}", self.project_id)
+    fn refused(f: impl FnOnce(&mut AgentConfig)) -> String {
+        match config(f) {
+            Err(AgentError::Config(m)) => m,
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+    }
+
+    /// The agent used to start with identities its own grammar allowed but the record contract does not (a
+    /// lowercase project id, a device id starting with `_`, a camera id with an unknown GB/T 28181 type code, an
+    /// MN with a space): every record it then signed was refused by the platform and parked for good.
+    #[test]
+    fn identities_the_record_contract_refuses_stop_the_agent_at_start() {
+        assert!(config(|_| {}).is_ok());
+        assert!(refused(|c| c.project_id = "nb-2025-0001".into()).starts_with("project_id"));
+        assert!(refused(|c| c.gateway_id = "_GW".into()).starts_with("gateway_id"));
+        assert!(refused(|c| c.devices[0].id = "_HJ".into()).starts_with("devices[0].id"));
+        assert!(refused(|c| c.devices[0].mn = Some("0100 00A8".into())).starts_with("devices[0].mn"));
+        assert!(
+            refused(|c| {
+                c.devices[0].thresholds.insert("wind".into(), "012".into());
+            })
+            .starts_with("devices[0].thresholds.wind")
+        );
+        let camera = |id: &'static str| {
+            move |c: &mut AgentConfig| {
+                c.devices.push(DeviceConfig {
+                    id: id.into(),
+                    kind: DeviceKind::Camera,
+                    mn: None,
+                    particulate_unit: ParticulateUnit::Microgram,
+                    thresholds: BTreeMap::new(),
+                });
+            }
+        };
+        assert!(config(camera("33021200001320000001")).is_ok());
+        assert!(refused(camera("33021200009990000001")).contains("GB/T 28181"));
     }
 }

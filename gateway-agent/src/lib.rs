@@ -11,11 +11,11 @@
 //! |---|---|
 //! | [`hj212`] | the HJ 212-2017 protocol core: CRC, framer, packet parser, deviations, replies, split packets |
 //! | [`config`] | the TOML configuration: platform, identity, queue, listeners, devices |
-//! | [`record`] | records and the HJ 212 → `env.hj212.data.v1` conversion (units, times, deviation tokens) |
+//! | [`record`] | records built as the domain's payload types: HJ 212 → `env.hj212.data.v1` (units, times, deviation tokens), the heartbeat |
 //! | [`queue`] | the durable SQLite queue, the signer chain, group commit, the disk bound |
 //! | [`uploader`] | batches to `POST /v1/events`, backoff with jitter, clock skew |
 //! | [`tcp`] | the HJ 212 TCP server (limits, 9014/9011/9012 after the durable write) |
-//! | [`intake`] | the JSON/HTTP intake for cranes, hoists, meters, cameras |
+//! | [`intake`] | the JSON/HTTP intake for cranes, hoists, meters, cameras: bodies read into the domain's payload types |
 //! | [`agent`] | all of the above started together ([`Agent::start`]) |
 //! | [`simulate`] | simulated monitors (real HJ 212 over TCP) and devices (JSON intake) |
 //!

@@ -23,8 +23,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::{DeviceConfig, DeviceKind, ParticulateUnit};
-use crate::hj212::{Decoder, Packet, encode_frame};
-use crate::record::cst_text;
+use crate::hj212::{Decoder, Packet, datetime, encode_frame};
+use siteledger_domain::time::shanghai_rfc3339_millis as cst_text;
 
 /// SplitMix64: small, seeded, good enough for simulated sensors.
 #[derive(Debug, Clone)]
@@ -141,21 +141,6 @@ fn particulate(v_ug: f64, unit: ParticulateUnit) -> String {
     }
 }
 
-fn hj212_time(t: OffsetDateTime) -> (String, String) {
-    let t = siteledger_domain::time::in_shanghai(t);
-    let dt = format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    let qn = format!("{dt}{:03}", t.millisecond());
-    (dt, qn)
-}
-
 /// The data segment of a real-time (2011) or minute (2051) upload.
 pub fn upload_segment(spec: &MonitorSpec, qn: &str, data_time: &str, cn: u16, v: &[f64; 8]) -> String {
     let flag = if spec.ask_reply { 5 } else { 4 };
@@ -258,7 +243,7 @@ pub async fn run_monitor(
         }
         let Some(s) = stream.as_mut() else { continue };
         let now = OffsetDateTime::now_utc();
-        let (data_time, mut qn) = hj212_time(now);
+        let (data_time, mut qn) = (datetime::data_time(now), datetime::qn(now));
         if qn <= last_qn {
             // Unique QN per upload even within one millisecond.
             qn = format!("{}", last_qn.parse::<u128>().unwrap_or(0) + 1);

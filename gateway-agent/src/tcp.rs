@@ -1,5 +1,5 @@
 //! The HJ 212 TCP server (monitors connect as clients), mini-redis style: the sans-I/O
-//! [`Connection`](crate::hj212::Connection) decides, this thin layer owns the socket.
+//! [`Connection`] decides, this thin layer owns the socket.
 //!
 //! * A connection cap (a semaphore): over it, new connections are closed at once (counted, logged).
 //! * Per connection: frame size (the decoder's cap bounds the buffer), a byte rate (over it the agent stops reading
@@ -214,17 +214,15 @@ impl Hj212Service {
                         last_record = Some(usize::MAX);
                         continue;
                     };
-                    let record = hj212_record(&self.config, device, &packet, false, received);
                     last_record = Some(pending.len());
-                    pending.push(self.queue.enqueue(record).await);
+                    pending.push(self.record(device, &packet, false, received).await);
                 }
                 Event::Reassembled(packet) => {
                     if let Some(device) = packet.mn.as_deref().and_then(|mn| self.by_mn.get(mn))
                         && is_recorded_cn(packet.cn)
                     {
-                        let record = hj212_record(&self.config, device, &packet, true, received);
                         let idx = pending.len();
-                        pending.push(self.queue.enqueue(record).await);
+                        pending.push(self.record(device, &packet, true, received).await);
                         // The last part's reply (just before) now waits for the merged record.
                         if let Some(last) = replies.last_mut() {
                             last.1 = Some(idx);
@@ -279,6 +277,21 @@ impl Hj212Service {
             .collect();
         self.stats.replies.fetch_add(writes.len() as u64, Ordering::Relaxed);
         (writes, close)
+    }
+
+    /// Hands the packet's record to the queue; an error if it cannot be built (see [`crate::record::RecordError`]) or queued.
+    async fn record(
+        &self,
+        device: &DeviceConfig,
+        packet: &Packet,
+        reassembled: bool,
+        received: OffsetDateTime,
+    ) -> Result<impl std::future::Future<Output = Result<u64, QueueError>> + use<>, QueueError> {
+        match hj212_record(&self.config, device, packet, reassembled, received) {
+            Ok(record) => self.queue.enqueue(record).await,
+            // Not signed: the monitor gets no 9014 and keeps the data (AgentConfig::check makes this unreachable).
+            Err(e) => Err(QueueError::Sign(e.to_string())),
+        }
     }
 
     fn answer_request(&self, packet: &Packet) -> Vec<String> {

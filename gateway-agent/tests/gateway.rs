@@ -1,8 +1,9 @@
 //! The crate's one integration-test binary; each concern is a module under `tests/gateway/`.
 //!
-//! * `corpus`: the 64 real packets of `shared/reference/hj212/corpus.json` and their verdicts.
+//! * `corpus`: the 64 real packets of `tests/fixtures/hj212/corpus.json` and their verdicts.
 //! * `seeds`: the committed fuzz seeds replayed through the fuzz oracle.
 //! * `props`: property tests of the framer and parser.
+//! * `records`: the records the agent signs (HJ 212 data, intake records, heartbeats) against golden files.
 //! * `service`: the running agent over real TCP and HTTP: 9014 after the durable write, rejections, limits,
 //!   the JSON intake's errors, the signer chain across restarts.
 
@@ -10,6 +11,8 @@
 mod corpus;
 #[path = "gateway/props.rs"]
 mod props;
+#[path = "gateway/records.rs"]
+mod records;
 #[path = "gateway/seeds.rs"]
 mod seeds;
 #[path = "gateway/service.rs"]

@@ -8,6 +8,7 @@
 //! | [`frame`] | the framer: `##` + length + 数据段 + CRC + `<CR><LF>` → [`Frame`] or [`FrameError`] with bytes to skip |
 //! | [`packet`] | the data segment → [`Packet`] (`QN ST CN PW MN Flag PNUM PNO CP`), values kept as strings |
 //! | [`deviation`] | tolerated departures from the standard, recorded per frame and packet |
+//! | [`datetime`] | `QN` and `DataTime` (`YYYYMMDDhhmmss[zzz]`, Asia/Shanghai local time) |
 //! | [`codes`] | 表 9 命令编码 ([`cn`]), 表 5 系统编码 ([`codes::st`]), 表 6/7 `ExeRtn`/`QnRtn`, 表 8 data flags |
 //! | [`reply`] | 9014 数据应答, 9011 请求应答, 9012 执行结果 frames |
 //! | [`reassembly`] | split packets (拆分包, `PNUM`/`PNO`) |
@@ -30,6 +31,7 @@
 pub mod codes;
 pub mod connection;
 pub mod crc;
+pub mod datetime;
 pub mod deviation;
 pub mod frame;
 pub mod packet;

@@ -596,19 +596,9 @@ pub fn is_decimal(value: &str) -> bool {
     digits(int) && frac.is_none_or(digits)
 }
 
-/// Whether the first 14 characters are digits `YYYYMMDDhhmmss` of a real calendar time (the rest must be digits).
+/// Whether `value` is all digits and its first 14 are `YYYYMMDDhhmmss` of a real calendar time.
 fn is_timestamp(value: &str) -> bool {
-    if value.len() < 14 || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return false;
-    }
-    let n = |range: std::ops::Range<usize>| value[range].parse::<u16>().unwrap_or(u16::MAX);
-    let (year, month, day, hour, minute, second) = (n(0..4), n(4..6), n(6..8), n(8..10), n(10..12), n(12..14));
-    let Ok(month) = time::Month::try_from(u8::try_from(month).unwrap_or(0)) else {
-        return false;
-    };
-    let day_ok =
-        u8::try_from(day).ok().is_some_and(|d| time::Date::from_calendar_date(i32::from(year), month, d).is_ok());
-    day_ok && hour < 24 && minute < 60 && second < 60
+    value.bytes().all(|b| b.is_ascii_digit()) && super::datetime::parse_local(value).is_some()
 }
 
 fn truncate(s: &str) -> String {

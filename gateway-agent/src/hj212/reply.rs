@@ -44,23 +44,31 @@ pub fn execution_result(packet: &Packet, rtn: ExeRtn) -> Option<String> {
 }
 
 fn respond(packet: &Packet, cn: u16, cp: &str) -> Option<String> {
-    let mut fields: Vec<String> = Vec::with_capacity(7);
+    use std::fmt::Write as _;
+    // One buffer: a 9014 is written for every upload that asks for it (the gateway's hot path).
+    let mut segment = String::with_capacity(96 + cp.len());
+    let mut field = |name: &str, value: &dyn std::fmt::Display| {
+        if !segment.is_empty() {
+            segment.push(';');
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(segment, "{name}={value}");
+    };
     if let Some(qn) = &packet.qn {
-        fields.push(format!("QN={qn}"));
+        field("QN", qn);
     }
-    fields.push(format!("ST={}", st::SYSTEM_INTERACTION));
-    fields.push(format!("CN={cn:04}"));
+    field("ST", &st::SYSTEM_INTERACTION);
+    field("CN", &format_args!("{cn:04}"));
     if let Some(pw) = &packet.pw {
-        fields.push(format!("PW={pw}"));
+        field("PW", pw);
     }
     if let Some(mn) = &packet.mn {
-        fields.push(format!("MN={mn}"));
+        field("MN", mn);
     }
-    let flag = packet.flag.map_or(Flag::RESPONSE_2017, Flag::response);
-    fields.push(format!("Flag={flag}"));
-    fields.push(format!("CP=&&{cp}&&"));
+    field("Flag", &packet.flag.map_or(Flag::RESPONSE_2017, Flag::response));
+    field("CP", &format_args!("&&{cp}&&"));
     // Only fails for a segment over 9999 bytes, which a reply to a decoded packet cannot reach in practice.
-    encode_frame(&fields.join(";")).ok()
+    encode_frame(&segment).ok()
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! Corpus check: every packet of `shared/reference/hj212/corpus.json` (DOMAIN.md §2.10) gets the verdict the
-//! corpus records. The corpus lives beside the repository checkout and is never copied into it; when it is
+//! Corpus check: every packet of the HJ 212 corpus (`tests/fixtures/hj212/corpus.json`, public data with its
+//! sources in the README beside it; DOMAIN.md §2.10) gets the verdict the corpus records. When the fixture is
 //! missing this test fails and says where it looked.
 
 use std::collections::BTreeMap;
@@ -21,15 +21,14 @@ struct Entry {
 }
 
 fn corpus_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/hj212/corpus.json")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hj212/corpus.json")
 }
 
 fn load() -> Vec<Entry> {
     let path = corpus_path();
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "HJ 212 corpus not found at {} ({e}). The repository must be checked out beside `shared/` \
-             (…/main and …/shared); the corpus is not copied into the repository.",
+            "HJ 212 corpus not found at {} ({e}): it is a fixture of this repository (see the README beside it)",
             path.display()
         )
     });

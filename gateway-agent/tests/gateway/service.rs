@@ -65,7 +65,8 @@ async fn next_packet(s: &mut TcpStream, buf: &mut Vec<u8>) -> Packet {
     }
 }
 
-async fn queued(a: &AgentHandle) -> Vec<Envelope> {
+/// The signed envelopes in the agent's queue, oldest first.
+pub(crate) async fn queued(a: &AgentHandle) -> Vec<Envelope> {
     a.shared
         .store
         .peek(1000)
@@ -391,4 +392,62 @@ async fn split_parts_are_each_answered_and_recorded_once_reassembled() {
         |code: &str| p["items"].as_array().expect("items").iter().find(|i| i["code"] == code).map(|i| i["avg"].clone());
     assert_eq!((avg("a34002"), avg("a34004")), (Some(json!("151.0")), Some(json!("70.2"))));
     a.shutdown().await;
+}
+
+/// The intake used to answer an unknown member with its name in `field` and in the message: a member *named* by
+/// an ID number (`{"330203199001011234": …}`) was sent back in the clear.
+#[tokio::test]
+async fn an_id_number_as_a_member_name_is_not_repeated_by_the_intake() {
+    let dir = tempfile::tempdir().expect("dir");
+    let a = agent(&dir, |_| {}).await;
+    let id = "330203199001011234";
+    let (status, text) = post_intake(&a, "TC-01/cutoff", &json!({"reason": "断电", id: "张三"})).await;
+    assert_eq!(status, 422);
+    let v: Value = serde_json::from_str(&text).expect("json");
+    assert!(v["error"].as_str().is_some_and(|e| e.contains("is not a member of crane.cutoff.v1")), "{text}");
+    assert!(!text.contains(id), "the answer repeats the number: {text}");
+    assert!(queued(&a).await.is_empty(), "nothing signed");
+    a.shutdown().await;
+}
+
+/// The intake had its own schema language, looser than the platform's payload types: it stored and signed a
+/// decimal `"007"` (the contract has no leading zeros), a certificate type `Tower-Crane` (the contract's token is
+/// lowercase) and a date `2027-02-30`, which the platform then refused, so the records sat parked at the gateway
+/// after the device had its 201. The intake now reads bodies as the platform's types: 422 naming the member.
+#[tokio::test]
+async fn a_record_the_platform_would_refuse_is_refused_at_the_intake() {
+    let dir = tempfile::tempdir().expect("dir");
+    let a = agent(&dir, |_| {}).await;
+    let sample = json!({
+        "sampled_at": "2026-11-24T10:15:00+08:00", "load_t": "007", "moment_pct": "71.5", "height_m": "32.0",
+        "radius_m": "25.5", "slew_deg": "182.0", "wind_m_s": "6.1", "tilt_deg": "0.12",
+    });
+    let login = |certificate_type: &str, until: &str| {
+        json!({"operator_ref": "OP-0001", "method": "card", "certificate_type": certificate_type,
+            "certificate_valid_until": until})
+    };
+    for (rec, body, field) in [
+        ("sample", sample, "load_t"),
+        ("operator_login", login("Tower-Crane", "2028-06-30"), "certificate_type"),
+        ("operator_login", login("tower_crane_driver", "2027-02-30"), "certificate_valid_until"),
+        ("cutoff", json!({"reason": "断电", "project_id": "NB-2025-0001"}), "project_id"),
+    ] {
+        let (status, text) = post_intake(&a, &format!("TC-01/{rec}"), &body).await;
+        assert_eq!(status, 422, "{rec} {body}: {text}");
+        let v: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(v["field"], field, "{v}");
+    }
+    assert!(queued(&a).await.is_empty(), "nothing signed");
+    a.shutdown().await;
+}
+
+/// Posts `body` to the intake at `/v1/devices/{path}`: the status and the answer's text.
+async fn post_intake(a: &AgentHandle, path: &str, body: &Value) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/devices/{path}", a.intake_url()))
+        .json(body)
+        .send()
+        .await
+        .expect("post");
+    (r.status().as_u16(), r.text().await.expect("body"))
 }
