@@ -23,7 +23,6 @@ pub mod feed;
 pub mod metrics;
 pub mod node;
 pub mod openapi;
-pub mod policy;
 pub mod ratings;
 pub mod replay;
 pub mod reports;

@@ -12,7 +12,7 @@ pub async fn rebuild_projections(config: &Config) -> anyhow::Result<u64> {
     let system_key = node::load_or_create(&config.key_dir().join("system.key"))?;
     let store = AnyStore::open(&config.store_url()).await?;
     let mut lc = LedgerConfig::new(NoteSigner::new(&config.log_origin, log_key)?, system_key);
-    lc.policy = std::sync::Arc::new(siteledger_api::policy::DomainPolicy::default());
+    lc.policy = std::sync::Arc::new(siteledger_ledger::DomainPolicy::default());
     let ledger = Ledger::open(store, lc).await?;
     let read = siteledger_projections::ReadDb::open(&config.read_url()).await?;
     siteledger_projections::rebuild(&ledger, &read).await?;

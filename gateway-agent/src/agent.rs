@@ -1,6 +1,6 @@
 //! One running gateway agent: the durable queue and its writer, the uploader, the HJ 212 TCP server, the JSON/HTTP
 //! intake and the heartbeat, started together by [`Agent::start`] and stopped by [`AgentHandle::shutdown`]. The
-//! binary's `run` and the platform's demo (`api/src/demo/site.rs`, in-process over loopback) use the same code.
+//! binary's `run` and the platform's demo (`demo/src/site.rs`, in-process over loopback) use the same code.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -659,7 +659,6 @@ fn server_config(dir: &std::path::Path, demo: bool) -> Config {
         trust_roots: vec![city_key().public().to_base64()],
         checkpoint_interval_ms: 50,
         demo,
-        demo_simulation: false,
         ..Config::default()
     }
 }
@@ -680,10 +679,7 @@ async fn caught_up(server: &RunningServer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_path_and_page_answers_every_role_as_the_matrix_says() {
-    let mut app = TestApp::spawn_with(|c| {
-        c.demo_simulation = false;
-    })
-    .await;
+    let mut app = TestApp::spawn().await;
     let city = world::build_city(&mut app).await;
     caught_up(&app.server).await;
     let client = reqwest::Client::builder()
