@@ -1,48 +1,11 @@
-//! A producer's side of `POST /v1/events` (the demo's gateways and the bench's writers use it).
+//! A producer's side of `POST /v1/events` (the demo's gateways and the bench's writers use it); the answer is the
+//! one wire type, [`IngestResponse`].
 
 use std::time::Duration;
 
-use serde::Deserialize;
 use serde_json::Value;
+use siteledger_domain::wire::IngestResponse;
 use siteledger_signer::Envelope;
-
-/// The per-item answer, as the server sends it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ItemAnswer {
-    /// Index in the request.
-    pub index: usize,
-    /// `accepted`, `duplicate` or `rejected`.
-    pub status: String,
-    /// Log position.
-    #[serde(default)]
-    pub position: Option<u64>,
-    /// Rejection code.
-    #[serde(default)]
-    pub code: Option<String>,
-    /// Rejection message.
-    #[serde(default)]
-    pub message: Option<String>,
-}
-
-/// The answer to one request.
-#[derive(Debug, Clone, Deserialize)]
-pub struct IngestAnswer {
-    /// Newly appended.
-    pub accepted: usize,
-    /// Already in the log.
-    pub duplicates: usize,
-    /// Refused.
-    pub rejected: usize,
-    /// One per item.
-    pub results: Vec<ItemAnswer>,
-}
-
-impl IngestAnswer {
-    /// The rejected items.
-    pub fn rejections(&self) -> impl Iterator<Item = &ItemAnswer> {
-        self.results.iter().filter(|r| r.status == "rejected")
-    }
-}
 
 /// Why a request got no per-item answer.
 #[derive(Debug, thiserror::Error)]
@@ -110,12 +73,12 @@ impl IngestClient {
     }
 
     /// Posts `envs` with `token`.
-    pub async fn post(&self, token: &str, envs: &[Envelope]) -> Result<IngestAnswer, PostError> {
+    pub async fn post(&self, token: &str, envs: &[Envelope]) -> Result<IngestResponse, PostError> {
         self.post_body(token, Self::body(envs)).await
     }
 
     /// Posts a prepared body (see [`IngestClient::body`]).
-    pub async fn post_body(&self, token: &str, body: Vec<u8>) -> Result<IngestAnswer, PostError> {
+    pub async fn post_body(&self, token: &str, body: Vec<u8>) -> Result<IngestResponse, PostError> {
         let resp = self
             .http
             .post(&self.url)
@@ -129,6 +92,6 @@ impl IngestClient {
             let body = resp.text().await.unwrap_or_default();
             return Err(PostError::Status { status: status.as_u16(), body: body.chars().take(500).collect() });
         }
-        Ok(resp.json::<IngestAnswer>().await?)
+        Ok(resp.json::<IngestResponse>().await?)
     }
 }

@@ -540,7 +540,7 @@ async fn post_with_retries(
     token: &str,
     envs: &[Envelope],
     shutdown: &watch::Receiver<bool>,
-) -> anyhow::Result<client::IngestAnswer> {
+) -> anyhow::Result<siteledger_domain::wire::IngestResponse> {
     let body = IngestClient::body(envs);
     let mut delay = Duration::from_millis(100);
     let mut attempt = 1;

@@ -103,6 +103,11 @@ impl IngestResponse {
             results,
         }
     }
+
+    /// The refused items.
+    pub fn rejections(&self) -> impl Iterator<Item = &ItemResult> {
+        self.results.iter().filter(|r| r.status == ItemStatus::Rejected)
+    }
 }
 
 #[cfg(test)]
