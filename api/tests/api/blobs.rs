@@ -70,7 +70,7 @@ async fn test_report_pdf_package_verifies_and_a_flipped_byte_fails_naming_the_fi
     let store = app.server.state.ledger.store();
     let package =
         evidence::write_package(store, &app.server.state.blobs, &vkey, &sel, out.path()).await.expect("package");
-    assert_eq!(package.included, [city.report_pdf.clone()]);
+    assert_eq!(package.included, std::slice::from_ref(&city.report_pdf));
     assert!(package.missing.is_empty());
     let report =
         package.bundle.records.iter().find(|r| r.envelope["kind"] == "testing.report.issued.v1").expect("report");

@@ -1264,7 +1264,7 @@ fn report_issued_cites_its_pdf() {
 fn report_sha256_must_be_lowercase_hex() {
     let r = report(1, "qualified").with("report_sha256", json!(PDF_HASH.to_uppercase()));
     let Value::Object(m) = &r.payload else { unreachable!() };
-    let err = DomainEvent::parse(r.kind, m).unwrap_err().to_string();
+    let err = DomainEvent::parse(r.kind, m).expect_err("an uppercase digest is refused").to_string();
     assert!(err.contains("report_sha256"), "{err}");
 }
 
