@@ -141,7 +141,13 @@ async fn attachments_are_served_only_to_callers_who_may_read_a_citing_record() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_is_content_addressed_idempotent_and_bounded() {
-    let app = TestApp::spawn_with(|c| c.max_blob_bytes = 1024).await;
+    // Attachments have their own limit, not the record batches' (here smaller than the PDF).
+    let app = TestApp::spawn_with(|c| {
+        c.max_blob_bytes = 1024;
+        c.max_body_bytes = 64;
+    })
+    .await;
+    assert!(REPORT_PDF.len() > 64);
     let token = app.token(Role::City, None).await;
     let (status, first) = upload(&app, &token, "", REPORT_PDF).await;
     assert_eq!(status, 201);
