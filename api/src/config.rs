@@ -20,6 +20,12 @@ pub struct Config {
     pub read_url: Option<String>,
     /// Token database URL (default `<data_dir>/auth.db`).
     pub auth_url: Option<String>,
+    /// Attachment store (附件, docs/ATTACHMENTS.md): `fs:PATH` (files under PATH, metadata in `PATH.db`) or
+    /// `postgres://…`. Default: the event store's PostgreSQL database when the event store is PostgreSQL, else
+    /// `fs:<data_dir>/blobs`.
+    pub blob_url: Option<String>,
+    /// Largest accepted attachment (`POST /v1/blobs`), bytes.
+    pub max_blob_bytes: usize,
     /// The log's origin line and key name.
     pub log_origin: String,
     /// Base64 public keys allowed to enrol themselves (the city bureau's root key).
@@ -56,6 +62,8 @@ impl Default for Config {
             store_url: None,
             read_url: None,
             auth_url: None,
+            blob_url: None,
+            max_blob_bytes: 32 * 1024 * 1024,
             log_origin: "siteledger.ningbo.example/log".into(),
             trust_roots: Vec::new(),
             max_clock_skew_secs: siteledger_ledger::sequencer::DEFAULT_MAX_CLOCK_SKEW.as_secs(),
@@ -92,6 +100,19 @@ impl Config {
     /// The token database URL in effect.
     pub fn auth_url(&self) -> String {
         self.auth_url.clone().unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("auth.db").display()))
+    }
+
+    /// The attachment store URL in effect.
+    pub fn blob_url(&self) -> String {
+        if let Some(url) = &self.blob_url {
+            return url.clone();
+        }
+        let store = self.store_url();
+        if store.starts_with("postgres://") || store.starts_with("postgresql://") {
+            store
+        } else {
+            format!("fs:{}", self.data_dir.join("blobs").display())
+        }
     }
 
     /// Directory of the server's own key files (mode 0700, files 0600).

@@ -4,11 +4,18 @@
 //!
 //! The bundle proves every record into the newest stored checkpoint and carries the enrollment record of every
 //! signer, up to the roots of trust, exactly as `GET /v1/evidence/{id}` does for one record.
+//!
+//! An **evidence package** ([`write_package`], `siteledger evidence export --attachments --out DIR`) adds the files
+//! the records cite (附件): `DIR/bundle.json` (format v1.1 when some record cites a file, docs/FORMAT.md §7.3),
+//! `DIR/attachments/<sha256>` for every cited file the attachment store holds, and
+//! `DIR/attachments-not-included.txt` naming those it does not hold. Which members cite files is the domain's
+//! `DomainEvent::cited_hashes`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use siteledger_domain::DomainEvent;
 use siteledger_ledger::{EventStore, StoredEvent};
-use siteledger_signer::bundle::{BUNDLE_FORMAT, Bundle, BundleKey, bundle_record};
+use siteledger_signer::bundle::{BUNDLE_FORMAT, BUNDLE_FORMAT_V1_1, Bundle, BundleKey, bundle_record};
 use siteledger_signer::merkle::{Hash, ProofPlan};
 use siteledger_signer::{Envelope, PublicKey};
 use time::OffsetDateTime;
@@ -196,4 +203,111 @@ pub async fn export<S: EventStore>(store: &S, log_key: &str, sel: &Selection) ->
         records,
         consistency: None,
     })
+}
+
+/// Lists, on each record of `bundle`, the attachments its payload cites (`DomainEvent::cited_hashes`), and turns
+/// the bundle into format v1.1 if any does. Returns every cited digest with the event ids citing it. A bundle
+/// whose records cite nothing is left a v1 bundle, byte for byte.
+pub fn cite_attachments(bundle: &mut Bundle) -> BTreeMap<String, Vec<String>> {
+    let mut cited: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in &mut bundle.records {
+        let (Some(kind), Some(serde_json::Value::Object(payload))) =
+            (r.envelope.get("kind").and_then(|k| k.as_str()), r.envelope.get("payload"))
+        else {
+            continue;
+        };
+        let Ok(event) = DomainEvent::parse(kind, payload) else { continue };
+        let list: Vec<String> = event.cited_hashes().into_iter().map(|h| h.as_str().to_owned()).collect();
+        if list.is_empty() {
+            continue;
+        }
+        let id = r.envelope.get("id").and_then(|i| i.as_str()).unwrap_or_default().to_owned();
+        for h in &list {
+            cited.entry(h.clone()).or_default().push(id.clone());
+        }
+        r.attachments = Some(list);
+    }
+    if !cited.is_empty() {
+        bundle.format = BUNDLE_FORMAT_V1_1.to_owned();
+    }
+    cited
+}
+
+/// What [`write_package`] wrote.
+#[derive(Debug, Clone)]
+pub struct PackageSummary {
+    /// The bundle written to `bundle.json`.
+    pub bundle: Bundle,
+    /// Digests written to `attachments/`.
+    pub included: Vec<String>,
+    /// Digests cited but not held by the attachment store (or personal, sealed in the vault), with the citing
+    /// event ids.
+    pub missing: Vec<(String, Vec<String>)>,
+}
+
+/// Why a package could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    /// Selecting or proving the records failed.
+    #[error(transparent)]
+    Records(#[from] RatingError),
+    /// Reading an attachment failed.
+    #[error(transparent)]
+    Blob(#[from] crate::blobs::BlobError),
+    /// Writing the package failed.
+    #[error("cannot write {0}: {1}")]
+    Io(String, std::io::Error),
+}
+
+/// Writes an evidence package into `dir` (created if missing): `bundle.json`, `attachments/<sha256>` for each
+/// cited file `blobs` holds, and `attachments-not-included.txt` if some cited file is not held. Personal
+/// attachments (sealed in the vault) are never exported: they are listed as not included.
+pub async fn write_package<S: EventStore, B: crate::blobs::BlobStore>(
+    store: &S,
+    blobs: &B,
+    log_key: &str,
+    sel: &Selection,
+    dir: &std::path::Path,
+) -> Result<PackageSummary, PackageError> {
+    let mut bundle = export(store, log_key, sel).await?;
+    let cited = cite_attachments(&mut bundle);
+    let io = |p: &std::path::Path| {
+        let shown = p.display().to_string();
+        move |e| PackageError::Io(shown, e)
+    };
+    let att = dir.join("attachments");
+    std::fs::create_dir_all(&att).map_err(io(&att))?;
+    // A package written before into the same directory must not leave files this bundle does not cite.
+    for entry in std::fs::read_dir(&att).map_err(io(&att))?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if crate::blobs::is_sha256_hex(&name) && !cited.contains_key(&name) {
+            std::fs::remove_file(entry.path()).map_err(io(&entry.path()))?;
+        }
+    }
+    let (mut included, mut missing) = (Vec::new(), Vec::new());
+    for (h, ids) in cited {
+        match blobs.read(&h).await? {
+            Some(bytes) => {
+                let p = att.join(&h);
+                std::fs::write(&p, bytes).map_err(io(&p))?;
+                included.push(h);
+            }
+            None => missing.push((h, ids)),
+        }
+    }
+    let p = dir.join("bundle.json");
+    std::fs::write(&p, bundle.to_bytes()).map_err(io(&p))?;
+    let note = dir.join("attachments-not-included.txt");
+    if missing.is_empty() {
+        let _ = std::fs::remove_file(&note);
+    } else {
+        let mut text = String::from(
+            "# 记录引用、但未随附的附件 / attachments cited by the records but not included (not held by the store, or personal)\n",
+        );
+        for (h, ids) in &missing {
+            text.push_str(&format!("{h} cited by {}\n", ids.join(", ")));
+        }
+        std::fs::write(&note, text).map_err(io(&note))?;
+    }
+    Ok(PackageSummary { bundle, included, missing })
 }

@@ -7,13 +7,14 @@
 //! * [`error`], [`config`], [`node`] (key files), [`metrics`] (HTTP-level counters), [`policy`] (the domain rules
 //!   plugged into the ledger's ingest path), [`ratings`] → [`evidence`] → [`replay`], [`reports`].
 //! * [`auth`]: tokens (hashed, expiring, revocable), roles and scopes, and the caller extractors; [`feed`]: the
-//!   live feed's hub; [`vault`]: the personal-data vault of 实名制.
+//!   live feed's hub; [`vault`]: the personal-data vault of 实名制; [`blobs`]: the attachment store (附件).
 //! * [`state`]: the state every handler gets (built of the modules above; it knows no handler).
 //! * [`extract`]: extractors with JSON errors; [`routes`]: the handlers, one module per area (ingest, transparency,
 //!   feed, queries, operations, workforce, site, supervision, rating); [`dashboard`]: server-rendered Chinese pages.
 //! * [`openapi`]: the OpenAPI 3.1 document; [`server`]: builds the state and the router; graceful shutdown.
 
 pub mod auth;
+pub mod blobs;
 pub mod config;
 pub mod dashboard;
 pub mod error;

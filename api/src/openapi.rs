@@ -65,6 +65,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::routes::site::Doc::openapi());
     doc.merge(crate::routes::supervision::Doc::openapi());
     doc.merge(crate::routes::rating::Doc::openapi());
+    doc.merge(crate::routes::blobs::Doc::openapi());
     doc
 }
 

@@ -105,6 +105,9 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
     let vault = crate::vault::Vault::open(&config.data_dir, crate::vault::AuditLog::new(audit_key, ledger.clone()))
         .await
         .map_err(|e| anyhow::anyhow!("vault: {e}"))?;
+    let blobs = crate::blobs::AnyBlobStore::open(&config.blob_url())
+        .await
+        .map_err(|e| anyhow::anyhow!("attachment store: {e}"))?;
     let feed = Arc::new(FeedHub::new(config.feed_buffer, config.max_feed_subscribers));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
@@ -134,6 +137,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
         metrics: Arc::new(Metrics::default()),
         started: Instant::now(),
         vault,
+        blobs,
         shutdown: shutdown_rx,
     };
     Ok((state, shutdown_tx))
@@ -165,7 +169,9 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::workforce::router())
         .merge(routes::site::router())
         .merge(routes::supervision::router())
-        .merge(routes::rating::router());
+        .merge(routes::rating::router())
+        // Attachments are larger than record batches: their own body limit (set inside the global one).
+        .merge(routes::blobs::router().layer(DefaultBodyLimit::max(state.config.max_blob_bytes)));
     api.merge(dashboard::routes())
         .fallback(crate::extract::not_found)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
@@ -183,7 +189,8 @@ pub fn router(state: AppState) -> Router {
 /// any of the body. `DefaultBodyLimit` counts bytes only as they arrive, so a client that announced 100 MB and sent
 /// one byte held the connection and got no answer.
 async fn refuse_announced_oversize(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let limit = state.config.max_body_bytes;
+    let limit =
+        if req.uri().path() == routes::blobs::PATH { state.config.max_blob_bytes } else { state.config.max_body_bytes };
     let announced = req
         .headers()
         .get(header::CONTENT_LENGTH)

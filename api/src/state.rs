@@ -1,6 +1,6 @@
 //! Shared application state handed to every handler.
 //!
-//! The state holds the server's parts and depends on no handler: `auth`, `feed` (the hub), `metrics` and `vault`
+//! The state holds the server's parts and depends on no handler: `auth`, `blobs`, `feed` (the hub), `metrics` and `vault`
 //! are below it, `routes`, `dashboard` and `server` above.
 
 use std::sync::Arc;
@@ -37,6 +37,8 @@ pub struct AppState {
     pub started: Instant,
     /// The personal-data vault of 实名制 (plaintext ID and card numbers, never in the log).
     pub vault: crate::vault::Vault,
+    /// The attachment store (附件), content-addressed by SHA-256.
+    pub blobs: crate::blobs::AnyBlobStore,
     /// Turns true when shutdown begins (long-lived responses such as the feed end then).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

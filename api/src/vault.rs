@@ -19,12 +19,15 @@
 //! * **Erasure** by an owner removes its tie and its fields; when the last tie goes (or the city bureau erases,
 //!   PIPL 第四十七条), the person is crypto-shredded: the wrapped data key, every field and the blind index go, the
 //!   commitments in the log become unlinkable values, every signature and Merkle proof still verifies.
+//! * **Personal attachments** (ID card photos, labour contracts, [`attachments`]) are sealed with the same data key
+//!   and shredded with it.
 //! * Every intake, card registration, reveal and erasure is a **signed record in the log** (`vault.access.v1`,
 //!   [`audit`]), never the plaintext; if the record cannot be written, the access fails.
 //!
 //! Nothing here implements `Debug` with secrets: [`Vault`], [`Revealed`] and [`PersonIntake`] print redacted forms.
 
 mod answers;
+mod attachments;
 mod audit;
 mod intake;
 mod schema;
@@ -45,6 +48,7 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 pub use answers::{AccessRecord, CardIntake, Erasure, Intake, OwnerFields, Revealed};
+pub use attachments::{OpenedAttachment, SealedAttachment};
 pub use audit::{AuditLog, KEY_FILE as AUDIT_KEY_FILE, Recorded, enrollment as audit_enrollment};
 use intake::check;
 pub use intake::{IntakeField, MIN_AGE, PersonIntake, check_intake, parse_card};
@@ -598,7 +602,18 @@ impl Vault {
                 });
             }
         }
+        let attached: Vec<String> = sqlx::query("SELECT owner FROM vault_attachments WHERE person_ref = ?")
+            .bind(person)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|r| r.try_get("owner"))
+            .collect::<Result<_, _>>()?;
+        if attached.iter().any(|o| shred || *o == me) {
+            fields.push(VaultField::Attachments);
+        }
         if shred {
+            sqlx::query("DELETE FROM vault_attachments WHERE person_ref = ?").bind(person).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM vault_people WHERE person_ref = ?").bind(person).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM vault_sealed WHERE person_ref = ?").bind(person).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM vault_owners WHERE person_ref = ?").bind(person).execute(&mut *tx).await?;
@@ -610,6 +625,11 @@ impl Vault {
             .execute(&mut *tx)
             .await?;
         } else {
+            sqlx::query("DELETE FROM vault_attachments WHERE person_ref = ? AND owner = ?")
+                .bind(person)
+                .bind(&me)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("DELETE FROM vault_sealed WHERE person_ref = ? AND owner = ?")
                 .bind(person)
                 .bind(&me)

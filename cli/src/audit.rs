@@ -6,6 +6,7 @@
 //! siteledger replay --as-of 2026-11-24T12:00:00+08:00 --project NB-2025-0017 [--out FILE]
 //! siteledger replay --as-of 120000 --enterprise 91330200MA2CL3XX9U
 //! siteledger evidence export --event <uuid> [--event <uuid> …] --out case.json
+//! siteledger evidence export --stream project/NB-2025-0017/testing --kind testing.report --attachments --out case/
 //! siteledger evidence export --stream project/NB-2025-0017/alarms --kind alarm.raised --where source=TC-01 --from 2026-11-01T00:00:00+08:00 --to 2026-12-01T00:00:00+08:00 --out case.json
 //! ```
 
@@ -92,9 +93,14 @@ pub struct ExportArgs {
     /// Only records whose payload member FIELD has VALUE (repeatable), e.g. `--where source=TC-01`.
     #[arg(long = "where", value_name = "FIELD=VALUE")]
     pub payload_equals: Vec<String>,
-    /// The bundle file to write.
+    /// The bundle file to write; with `--attachments`, the package directory.
     #[arg(long)]
     pub out: PathBuf,
+    /// Write an evidence package: `OUT/bundle.json` plus `OUT/attachments/<sha256>`, every file the records cite
+    /// that the attachment store holds (docs/ATTACHMENTS.md); the others are listed in
+    /// `OUT/attachments-not-included.txt`.
+    #[arg(long)]
+    pub attachments: bool,
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
@@ -231,6 +237,27 @@ pub async fn evidence_export(config: &Config, args: ExportArgs) -> anyhow::Resul
         cfg.log_origin = origin;
     }
     let (vkey, _) = crate::admin::show_keys(&cfg)?;
+    if args.attachments {
+        let blobs = siteledger_api::blobs::AnyBlobStore::open(&config.blob_url())
+            .await
+            .context("cannot open the attachment store")?;
+        let package = evidence::write_package(&store, &blobs, &vkey, &selection, &args.out).await?;
+        let bundle_path = args.out.join("bundle.json");
+        println!(
+            "{}: {} records, {} attachments included, {} cited but not included; check with \
+             siteledger-verify {} --log-key '{vkey}' --attachments {}",
+            args.out.display(),
+            package.bundle.records.len(),
+            package.included.len(),
+            package.missing.len(),
+            bundle_path.display(),
+            args.out.join("attachments").display()
+        );
+        for (h, ids) in &package.missing {
+            println!("  not included / 未随附: {h} (cited by {})", ids.join(", "));
+        }
+        return Ok(());
+    }
     let bundle = evidence::export(&store, &vkey, &selection).await?;
     let bytes = bundle.to_bytes();
     std::fs::write(&args.out, &bytes).with_context(|| format!("cannot write {}", args.out.display()))?;

@@ -207,6 +207,15 @@ impl DomainEvent {
         }
     }
 
+    /// The SHA-256 digests of the files (附件) the record cites, sorted, each once (none for most kinds): see
+    /// [`SupervisionEvent::cited_hashes`], the one list of the members that cite attachments.
+    pub fn cited_hashes(&self) -> Vec<&crate::supervision::Sha256Hex> {
+        match self {
+            Self::Supervision(e) => e.cited_hashes(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The registry event, if it is one.
     pub fn into_registry(self) -> Option<RegistryEvent> {
         match self {

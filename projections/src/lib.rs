@@ -56,6 +56,7 @@ pub mod workforce;
 
 pub use access::{AccessCache, ProjectAccess};
 pub use core::FIXED_DISTRICTS;
+pub use core::citations::CitationRow;
 pub use core::queries::{
     AlarmFilter, AlarmRow, DistrictRow, EnterpriseRow, KeyRow, KeyStatus, KindCount, ParticipantRow, ProjectDetail,
     ProjectRow, SubsystemTile, TimelineRow,

@@ -49,6 +49,7 @@ pub(crate) static PROJECTIONS: &[&dyn Projection] = &[
     &crate::core::Keys,
     &crate::core::Activity,
     &crate::core::Alarms,
+    &crate::core::Citations,
     &crate::workforce::Workforce,
     &Site,
     &crate::supervision::Supervision,

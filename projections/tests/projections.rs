@@ -695,6 +695,7 @@ async fn fixed_districts_exist_without_events() {
         [
             ("activity", 0),
             ("alarms", 0),
+            ("citations", 0),
             ("keys", 0),
             ("rating", 0),
             ("registry", 0),

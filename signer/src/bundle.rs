@@ -22,6 +22,10 @@ use crate::note::{Checkpoint, NoteVerifier};
 
 /// The `format` value of version 1 bundles.
 pub const BUNDLE_FORMAT: &str = "siteledger-evidence/v1";
+/// The `format` value of version 1.1 bundles: version 1 plus the optional per-record `attachments` member
+/// (docs/FORMAT.md §7.3). Producers write it only when some record lists attachments, so a bundle without them
+/// stays byte for byte a version 1 bundle that older verifiers accept.
+pub const BUNDLE_FORMAT_V1_1: &str = "siteledger-evidence/v1.1";
 /// Kind of the record that enrols a signing key.
 pub const KEY_ENROLLED_KIND: &str = "ledger.key.enrolled.v1";
 
@@ -65,6 +69,31 @@ pub struct BundleRecord {
     pub envelope: Value,
     /// Inclusion proof into the checkpoint's tree, base64 hashes in RFC 9162 order.
     pub inclusion: Vec<String>,
+    /// Version 1.1 only: the SHA-256 digests (64 lowercase hex, ascending, each once) of the files (附件) the
+    /// record's payload cites and the package carries beside the bundle. Absent when it cites none; never `null`.
+    #[serde(default, deserialize_with = "some_list", skip_serializing_if = "Option::is_none")]
+    pub attachments: Option<Vec<String>>,
+}
+
+/// `attachments` is absent or an array: `null` is refused (a bundle has one written form).
+fn some_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    Vec::<String>::deserialize(d).map(Some)
+}
+
+/// Whether `s` is a SHA-256 digest as bundles write it: 64 lowercase hex characters.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Whether `value` holds the string `wanted` as a JSON string value, at any depth (not as a member name, not as a
+/// part of a longer string).
+fn cites(value: &Value, wanted: &str) -> bool {
+    match value {
+        Value::String(s) => s == wanted,
+        Value::Array(a) => a.iter().any(|v| cites(v, wanted)),
+        Value::Object(m) => m.values().any(|v| cites(v, wanted)),
+        _ => false,
+    }
 }
 
 /// Proof that a newer checkpoint extends the bundle's checkpoint.
@@ -164,11 +193,38 @@ impl Bundle {
             return Err(BundleError::NotCanonical);
         }
         let bundle: Bundle = serde_json::from_value(value).map_err(|e| BundleError::Structure(e.to_string()))?;
-        if bundle.format != BUNDLE_FORMAT {
+        if bundle.format != BUNDLE_FORMAT && bundle.format != BUNDLE_FORMAT_V1_1 {
             return Err(BundleError::Structure(format!(
-                "format is {:?}; this verifier reads {BUNDLE_FORMAT:?}",
+                "format is {:?}; this verifier reads {BUNDLE_FORMAT:?} and {BUNDLE_FORMAT_V1_1:?}",
                 bundle.format
             )));
+        }
+        for r in &bundle.records {
+            let Some(list) = &r.attachments else { continue };
+            if bundle.format == BUNDLE_FORMAT {
+                return Err(BundleError::Structure(format!(
+                    "record {}: the attachments member needs format {BUNDLE_FORMAT_V1_1:?}",
+                    r.index
+                )));
+            }
+            if list.is_empty() {
+                return Err(BundleError::Structure(format!(
+                    "record {}: attachments is empty (leave the member out instead)",
+                    r.index
+                )));
+            }
+            if let Some(bad) = list.iter().find(|h| !is_sha256_hex(h)) {
+                return Err(BundleError::Structure(format!(
+                    "record {}: attachment {bad:?} is not a SHA-256 digest (64 lowercase hex characters)",
+                    r.index
+                )));
+            }
+            if list.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(BundleError::Structure(format!(
+                    "record {}: attachments must be in ascending order, each once",
+                    r.index
+                )));
+            }
         }
         Ok(bundle)
     }
@@ -202,6 +258,10 @@ pub enum CheckKind {
     SignerChain,
     /// The newer checkpoint extends the bundle's checkpoint.
     Consistency,
+    /// Every attachment a record lists is cited by its signed payload (version 1.1).
+    AttachmentCitation,
+    /// An attachment file's SHA-256 equals the digest the record cites (with an attachments directory).
+    Attachment,
 }
 
 impl CheckKind {
@@ -220,6 +280,8 @@ impl CheckKind {
             CheckKind::Inclusion => "日志包含证明",
             CheckKind::SignerChain => "签名者哈希链",
             CheckKind::Consistency => "日志一致性证明",
+            CheckKind::AttachmentCitation => "附件引用",
+            CheckKind::Attachment => "附件哈希",
         }
     }
     /// English label.
@@ -237,6 +299,8 @@ impl CheckKind {
             CheckKind::Inclusion => "inclusion proof",
             CheckKind::SignerChain => "signer hash chain",
             CheckKind::Consistency => "consistency proof",
+            CheckKind::AttachmentCitation => "attachment citation",
+            CheckKind::Attachment => "attachment hash",
         }
     }
 }
@@ -273,6 +337,32 @@ pub struct RecordSummary {
     pub seq: u64,
 }
 
+/// What became of one cited attachment when a directory of attachment files was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachmentStatus {
+    /// The file is there and its SHA-256 is the cited digest.
+    Verified,
+    /// The file is there and its SHA-256 differs: it was altered or replaced (a failed check).
+    Altered,
+    /// No such file: the package does not carry it (the store did not hold it). Not a failure: the record says
+    /// a file existed; the package cannot show it.
+    Absent,
+    /// A file no record of the bundle cites (a failed check: nothing in a package is unverified).
+    Uncited,
+}
+
+/// One file of an attachments directory, or one cited digest, as the report lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttachmentSummary {
+    /// The cited digest (for [`AttachmentStatus::Uncited`], the file name).
+    pub sha256: String,
+    /// The records citing it: `#<index> <event id> <kind>`.
+    pub cited_by: Vec<String>,
+    /// The outcome.
+    pub status: AttachmentStatus,
+}
+
 /// The verification report: every check made, in order, and the verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
@@ -290,6 +380,9 @@ pub struct Report {
     pub records: Vec<RecordSummary>,
     /// Every check, in order.
     pub checks: Vec<Check>,
+    /// With an attachments directory: every cited digest and every file, with its outcome.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentSummary>,
 }
 
 impl Report {
@@ -324,6 +417,18 @@ impl Report {
                 "  #{} {} {} {} {} (signer {} seq {})\n",
                 r.index, r.id, r.kind, r.stream, r.occurred_at, r.signer, r.seq
             ));
+        }
+        if !self.attachments.is_empty() {
+            s.push_str(&format!("附件 / Attachments: {}\n", self.attachments.len()));
+            for a in &self.attachments {
+                let status = match a.status {
+                    AttachmentStatus::Verified => "哈希一致 verified",
+                    AttachmentStatus::Altered => "哈希不符 ALTERED",
+                    AttachmentStatus::Absent => "未随附 not included",
+                    AttachmentStatus::Uncited => "无记录引用 NOT CITED",
+                };
+                s.push_str(&format!("  {} [{status}] {}\n", a.sha256, a.cited_by.join(", ")));
+            }
         }
         s.push_str("核验项目 / Checks:\n");
         for c in &self.checks {
@@ -364,6 +469,14 @@ fn decode_hashes(list: &[String]) -> Result<Vec<Hash>, String> {
 
 /// Verifies a bundle file against the log key a verifier trusts. Never panics on any input.
 pub fn verify_bundle(bytes: &[u8], log_key: &NoteVerifier) -> Report {
+    verify_package(bytes, log_key, None)
+}
+
+/// Verifies a bundle and, with `files`, the attachment files packaged beside it (docs/FORMAT.md §7.3): `files` maps
+/// each file name of the attachments directory to the SHA-256 of its contents (the caller reads the files; this
+/// crate does no I/O). Every digest a record lists must be cited by its signed payload; every listed file present
+/// must hash to its name; every file must be listed by some record. Never panics on any input.
+pub fn verify_package(bytes: &[u8], log_key: &NoteVerifier, files: Option<&BTreeMap<String, Hash>>) -> Report {
     let mut report = Report {
         ok: false,
         log_origin: None,
@@ -372,10 +485,11 @@ pub fn verify_bundle(bytes: &[u8], log_key: &NoteVerifier) -> Report {
         newer_tree_size: None,
         records: Vec::new(),
         checks: Vec::new(),
+        attachments: Vec::new(),
     };
     let bundle = match Bundle::parse(bytes) {
         Ok(b) => {
-            report.push(CheckKind::BundleFormat, "bundle", Ok(format!("canonical {BUNDLE_FORMAT} document")));
+            report.push(CheckKind::BundleFormat, "bundle", Ok(format!("canonical {} document", b.format)));
             b
         }
         Err(e) => {
@@ -618,11 +732,88 @@ pub fn verify_bundle(bytes: &[u8], log_key: &NoteVerifier) -> Report {
         report.push(CheckKind::Consistency, "checkpoint", result);
     }
 
+    check_attachments(&mut report, &envelopes, files);
+
     if envelopes.is_empty() && bundle.records.is_empty() {
         report.push(CheckKind::BundleFormat, "bundle", Err("the bundle holds no records".into()));
     }
     report.ok = report.checks.iter().all(|c| c.ok);
     report
+}
+
+/// The version 1.1 checks: each record's `attachments` list against its signed payload (`attachment_citation`),
+/// then, with a directory, each file against the digest that names it (`attachment`).
+fn check_attachments(
+    report: &mut Report,
+    envelopes: &[(u64, Envelope, &BundleRecord)],
+    files: Option<&BTreeMap<String, Hash>>,
+) {
+    // Digest → the records that list it and whose signed payload cites it.
+    let mut cited: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (index, env, rec) in envelopes {
+        let Some(list) = &rec.attachments else { continue };
+        let payload = Value::Object(env.payload().clone());
+        let subject = format!("record #{index} {}", env.id());
+        let uncited: Vec<&str> = list.iter().map(String::as_str).filter(|h| !cites(&payload, h)).collect();
+        if uncited.is_empty() {
+            for h in list {
+                cited.entry(h.as_str()).or_default().push(format!("#{index} {} {}", env.id(), env.kind()));
+            }
+            report.push(
+                CheckKind::AttachmentCitation,
+                subject,
+                Ok(format!("its signed payload cites the {} attachment(s) listed", list.len())),
+            );
+        } else {
+            report.push(
+                CheckKind::AttachmentCitation,
+                subject,
+                Err(format!(
+                    "lists attachment(s) {} that its signed {} payload does not cite: the list was altered",
+                    uncited.join(", "),
+                    env.kind()
+                )),
+            );
+        }
+    }
+    let Some(files) = files else { return };
+    for (h, by) in &cited {
+        let records = by.join(", ");
+        let (status, result) = match files.get(*h) {
+            None => (AttachmentStatus::Absent, None),
+            Some(digest) if hex::encode(digest) == *h => (
+                AttachmentStatus::Verified,
+                Some(Ok(format!("file {h}: SHA-256 matches the digest cited by record {records}"))),
+            ),
+            Some(digest) => (
+                AttachmentStatus::Altered,
+                Some(Err(format!(
+                    "file {h} is cited by record {records}, but its contents hash to {}: the file was altered or \
+                     replaced after export",
+                    hex::encode(digest)
+                ))),
+            ),
+        };
+        if let Some(result) = result {
+            report.push(CheckKind::Attachment, format!("attachment {h}"), result);
+        }
+        report.attachments.push(AttachmentSummary { sha256: (*h).to_owned(), cited_by: by.clone(), status });
+    }
+    for name in files.keys().filter(|n| !cited.contains_key(n.as_str())) {
+        report.push(
+            CheckKind::Attachment,
+            format!("attachment {name}"),
+            Err(format!(
+                "file {name} is in the attachments directory, but no record of the bundle cites it (a package \
+                 carries only files its signed records cite, named by their SHA-256)"
+            )),
+        );
+        report.attachments.push(AttachmentSummary {
+            sha256: name.clone(),
+            cited_by: Vec::new(),
+            status: AttachmentStatus::Uncited,
+        });
+    }
 }
 
 /// Convenience for producers: a key entry for a bundle.
@@ -636,7 +827,12 @@ pub fn bundle_key(key: &PublicKey, enrolled_by: Option<Uuid>) -> BundleKey {
 
 /// Convenience for producers: a record entry for a bundle.
 pub fn bundle_record(index: u64, envelope: &Envelope, inclusion: &[Hash]) -> BundleRecord {
-    BundleRecord { index, envelope: envelope.to_value(), inclusion: inclusion.iter().map(|h| B64.encode(h)).collect() }
+    BundleRecord {
+        index,
+        envelope: envelope.to_value(),
+        inclusion: inclusion.iter().map(|h| B64.encode(h)).collect(),
+        attachments: None,
+    }
 }
 
 /// The `--json` form of a report.

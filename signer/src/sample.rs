@@ -149,6 +149,22 @@ impl SampleLog {
         Ok(index)
     }
 
+    /// Appends a district bureau's inspection finding whose payload cites `photo_hashes` (SHA-256 hex of
+    /// attachment files, docs/FORMAT.md §7.3), and returns its index.
+    pub fn append_finding(&mut self, photo_hashes: &[String]) -> Result<u64, EnvelopeError> {
+        let payload = obj(json!({
+            "project_id": "P-330212-0001",
+            "inspection_id": "INS-1",
+            "finding_id": "F-1",
+            "level": "general",
+            "category": "临边防护",
+            "description": "5层楼板临边未设防护栏杆",
+            "photo_hashes": photo_hashes,
+        }));
+        let stream = "project/P-330212-0001/inspections";
+        self.append_by(Who::District, stream, "inspection.finding.recorded.v1", "2026-03-20T10:00:00+08:00", payload)
+    }
+
     /// The signed checkpoint note for the first `size` leaves.
     pub fn checkpoint(&self, size: u64) -> Result<String, NoteError> {
         let root = self.tree.root_at(size).map_err(|e| NoteError::Checkpoint(e.to_string()))?;

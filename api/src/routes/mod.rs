@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per area.
 
+pub mod blobs;
 pub mod feed;
 pub mod ingest;
 pub mod log;

@@ -58,7 +58,7 @@ pub fn router() -> Router<AppState> {
 pub struct Doc;
 
 /// The vault accessor a principal acts as: the city bureau, or an enterprise (its token's credit code).
-fn accessor(p: &Principal) -> Result<Accessor, ApiError> {
+pub(crate) fn accessor(p: &Principal) -> Result<Accessor, ApiError> {
     let token = TokenId::parse(&p.token_id).map_err(ApiError::internal)?;
     match (p.role, p.scope.as_deref()) {
         (Role::City, _) => Ok(Accessor::city(token)),
@@ -76,7 +76,7 @@ fn today_shanghai() -> LocalDate {
 
 /// May `p` read or erase the plaintext of a person taken in by `owners`? The city bureau, or an owner
 /// enterprise (which then sees only what it registered itself); nobody for an unknown or erased person.
-fn may_see(p: &Principal, owners: &[String]) -> bool {
+pub(crate) fn may_see(p: &Principal, owners: &[String]) -> bool {
     !owners.is_empty()
         && match p.role {
             Role::City => true,

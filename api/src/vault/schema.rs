@@ -8,6 +8,7 @@
 //! | `vault_owners` | one tie between a person and an owner (an enterprise's credit code, or `city`) |
 //! | `vault_sealed` | one sealed field: the person's own (`owner` = `''`: 证件类型, 证件号码) or one owner's (姓名, phone, each card) |
 //! | `vault_erased` | one crypto-shredded person |
+//! | `vault_attachments` | one sealed personal attachment (附件) of an owner, by the SHA-256 of its plaintext |
 //! | `vault_access` | the local index of access records: the signed records themselves are in the log (`event_id`) |
 //!
 //! The first schema kept one set of fields per person in `vault_fields`, sealed with `person|field` as associated
@@ -43,7 +44,7 @@ pub(super) async fn migrate(db: &SqlitePool, master: &[u8; 32]) -> Result<(), Va
     if access_exists && !column_exists(db, "vault_access", "event_id").await? {
         sqlx::query("ALTER TABLE vault_access ADD COLUMN event_id TEXT").execute(db).await?;
     }
-    for t in TABLES {
+    for t in TABLES.iter().chain([&super::attachments::TABLE]) {
         sqlx::query(*t).execute(db).await?;
     }
     if !table_exists(db, "vault_fields").await? {

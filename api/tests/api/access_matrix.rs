@@ -39,6 +39,7 @@ const R: Expect = Expect::Status(303);
 const U: Expect = Expect::Status(401);
 const F: Expect = Expect::Status(403);
 const N: Expect = Expect::Status(404);
+const C: Expect = Expect::Status(201);
 
 impl Expect {
     fn cell(self) -> String {
@@ -124,6 +125,8 @@ enum Body {
     LoginForm,
     /// The subject is a person taken in just before the request (DELETE erases it).
     FreshPerson,
+    /// Raw bytes never uploaded before (an attachment).
+    Blob,
 }
 
 struct Row {
@@ -177,6 +180,10 @@ const MATRIX: &[Row] = &[
     row("GET", "/v1/evidence/{event_id}", "", PUBLIC),
     // ingest and scoped queries
     with("POST", "/v1/events", Body::EmptyBatch, false, [S, S, S, S, S, F, S, U, F]),
+    // attachments (附件): any writer uploads; a file is served to whoever may read a record citing it (P1's test
+    // report cites the subject PDF), 404 to everyone else
+    with("POST", "/v1/blobs", Body::Blob, false, [C, C, C, C, C, F, C, U, F]),
+    row("GET", "/v1/blobs/{sha256}", "", PROJECT),
     named("GET", "/v1/events", "limit=1000", SCOPED),
     named("GET", "/v1/feed", "after=0", SCOPED),
     row("GET", "/v1/whoami", "", SCOPED),
@@ -303,6 +310,10 @@ caller's scope answers 404 exactly like a missing one; a list filtered on it is 
   district's bureau. Rating policies and credit rules are public documents for any signed-in caller.
 * **Court packages** (`POST /v1/evidence/export`): records named by id must each be visible (a hidden one
   answers 404 like a missing one); a stream filter selects among the caller's visible records only.
+* **Attachments** (附件, `GET /v1/blobs/{sha256}`, docs/ATTACHMENTS.md): a file is served to a caller who may
+  read at least one record citing its SHA-256, or who uploaded it; to anyone else 404, exactly as for a digest
+  never stored, so digests do not leak. Personal attachments (`?person_ref=&purpose=`) follow the vault's reveal
+  rules and are recorded like reveals.
 * **Personal data**: plaintext ID and card numbers leave the vault only through
   `GET /v1/workforce/people/{person_ref}`, to the city bureau and the enterprise that took the person in; every
   read is recorded. No other answer carries them.
@@ -512,6 +523,7 @@ impl Ctx<'_> {
             .replace("{credit_code}", &code)
             .replace("{code}", &code)
             .replace("{name}", "app.css")
+            .replace("{sha256}", &self.city.report_pdf)
     }
 
     fn query(&self, q: &str) -> String {
@@ -543,7 +555,7 @@ impl Ctx<'_> {
             req = req.bearer_auth(t);
         }
         let body: Option<Value> = match row.body {
-            Body::None | Body::FreshPerson | Body::LoginForm => None,
+            Body::None | Body::FreshPerson | Body::LoginForm | Body::Blob => None,
             Body::EmptyBatch => Some(json!([])),
             Body::Person => {
                 let i = self.fresh();
@@ -566,6 +578,12 @@ impl Ctx<'_> {
         if let Some(b) = &body {
             named.push_str(&b.to_string());
             req = req.json(b);
+        }
+        if row.body == Body::Blob {
+            self.next_person += 1;
+            let bytes = format!("整改照片 {} / rectification photo", self.next_person);
+            named.push_str(&bytes);
+            req = req.header(reqwest::header::CONTENT_TYPE, "image/jpeg").body(bytes);
         }
         if row.body == Body::LoginForm {
             // A token is `slt_` + base64url: nothing in it needs escaping in a form body.

@@ -6,6 +6,7 @@ mod world;
 
 mod access;
 mod access_matrix;
+mod blobs;
 mod dashboard;
 mod demo_tokens;
 mod feed;

@@ -153,6 +153,27 @@ pub struct City {
     pub card_numbers: Vec<String>,
     /// Position of the last record: a signer-gap notice in a `ledger/` stream, which every scope sees.
     pub sentinel: u64,
+    /// SHA-256 of [`REPORT_PDF`], uploaded by the lab and cited by P1's test report (`report_sha256`).
+    pub report_pdf: String,
+}
+
+/// The test report PDF the laboratory issues on P1 (an attachment, `POST /v1/blobs`).
+pub const REPORT_PDF: &[u8] = b"%PDF-1.4\n% test report YP-1 (C35, 28d)\n1 0 obj << /Type /Catalog >> endobj\n\
+    trailer << /Root 1 0 R >>\n%%EOF\n";
+
+/// Uploads `bytes` as an attachment with `token`; returns the answer's status and JSON.
+pub async fn upload(app: &TestApp, token: &str, query: &str, bytes: &[u8]) -> (u16, serde_json::Value) {
+    let r = app
+        .client
+        .post(app.url(&format!("/v1/blobs{query}")))
+        .bearer_auth(token)
+        .header(reqwest::header::CONTENT_TYPE, "application/pdf")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or_default())
 }
 
 fn sign(s: &mut ChainSigner, stream: &str, kind: &str, at: &str, payload: serde_json::Value) -> Envelope {
@@ -406,7 +427,12 @@ pub async fn build_city(app: &mut TestApp) -> City {
             "element_ids": ["2xA$JD-01"], "planned_start": "2026-03-01", "planned_finish": "2026-03-31"}),
         ));
     }
-    // Testing on P1: commissioned and sampled by the owner, received and reported unqualified by the lab.
+    // Testing on P1: commissioned and sampled by the owner, received and reported unqualified by the lab, whose
+    // report cites its PDF, uploaded first by the lab's own token.
+    let lab_token = app.token(siteledger_api::auth::Role::Enterprise, Some(&lab)).await;
+    let (status, stored) = upload(app, &lab_token, "", REPORT_PDF).await;
+    assert!(status == 201 || status == 200, "upload: {status} {stored}");
+    let report_pdf = stored["sha256"].as_str().expect("sha256").to_owned();
     let s1 = format!("project/{P1}/supervision");
     envs.push(sign(
         &mut k_o1,
@@ -435,7 +461,7 @@ pub async fn build_city(app: &mut TestApp) -> City {
         json!({
         "project_id": P1, "sample_id": "YP-1", "report_year": 2026, "report_seq": 101, "tester": "检测员 陈志远",
         "reviewer": "审核 林美华", "approver": "授权签字人 沈国强", "result": "unqualified",
-        "summary": "28d抗压强度代表值 29.6 MPa，低于设计强度等级 C35"}),
+        "summary": "28d抗压强度代表值 29.6 MPa，低于设计强度等级 C35", "report_sha256": report_pdf}),
     ));
     app.ingest_ok(&envs).await;
 
@@ -578,5 +604,6 @@ pub async fn build_city(app: &mut TestApp) -> City {
         id_numbers: (0..4).map(id_number).collect(),
         card_numbers: (0..4).map(card_number).collect(),
         sentinel: head - 1,
+        report_pdf,
     }
 }

@@ -99,3 +99,134 @@ async fn the_cli_writes_the_same_report_replay_and_package_as_the_library() {
     assert!(verdict.ok, "{}", verdict.to_text());
     app.server.shutdown().await;
 }
+
+/// The signer crate's verifier binary (another package's, so cargo does not hand this test its path): built if
+/// this run has not built it yet.
+fn verifier() -> std::path::PathBuf {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../signer/Cargo.toml");
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--locked", "--quiet", "--bin", "siteledger-verify", "--manifest-path"])
+        .arg(&manifest)
+        .output()
+        .expect("cargo runs");
+    assert!(out.status.success(), "building siteledger-verify: {}", String::from_utf8_lossy(&out.stderr));
+    let bin = std::path::Path::new(crate::helpers::SITELEDGER).with_file_name("siteledger-verify");
+    assert!(bin.is_file(), "no verifier at {}", bin.display());
+    bin
+}
+
+/// `evidence export --attachments`: an inspection finding cites a photo uploaded to the platform; the package
+/// holds it under its digest, the demo's other cited photos (never uploaded) are listed as not included, and
+/// `siteledger-verify --attachments` passes, then fails naming the file once one byte of it is flipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evidence_export_with_attachments_verifies_and_a_flipped_byte_fails() {
+    let app = App::setup().await;
+    app.settle().await;
+    let data = app.dir.path();
+    let store = app.server.state.ledger.store();
+    let client = reqwest::Client::new();
+    let token = app.server.state.tokens.create("test", siteledger_api::auth::Role::City, None, 1).await.expect("token");
+    let photo = b"\xff\xd8\xff\xe0 rectification photo of the 5th floor edge protection".to_vec();
+    let stored: Value = client
+        .post(format!("{}/v1/blobs", app.server.url()))
+        .bearer_auth(&token.secret)
+        .body(photo.clone())
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .expect("json");
+    let sha = stored["sha256"].as_str().expect("sha256").to_owned();
+    assert_eq!(stored["media_type"], "image/jpeg");
+
+    // The city bureau inspects a demo project and records a finding citing the photo.
+    let project = city::projects(siteledger_demo::PROJECT_PREFIX, &city::enterprises()).swap_remove(0);
+    let gc = project.payload["participants"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["role"] == "general_contractor"))
+        .and_then(|p| p["credit_code"].as_str())
+        .expect("general contractor")
+        .to_owned();
+    let key = siteledger_signer::SigningKey::read_file(&data.join("keys").join("demo-city.key")).expect("key");
+    let mut chain =
+        match siteledger_ledger::EventStore::signer_head(store, &key.key_id().to_string()).await.expect("head") {
+            Some(h) => siteledger_signer::envelope::SignerChain::after(h.signer_seq, h.leaf_hash),
+            None => siteledger_signer::envelope::SignerChain::new(),
+        };
+    let pid = project.project_id.clone();
+    let stream = format!("project/{pid}/supervision");
+    let at = "2026-03-20T10:00:00+08:00";
+    let mut sign = |kind: &str, payload: Value| {
+        let Value::Object(m) = payload else { unreachable!() };
+        chain.sign(&key, uuid::Uuid::now_v7(), &stream, kind, at, m).expect("sign").to_value()
+    };
+    let body = Value::Array(vec![
+        sign(
+            "inspection.inspection.recorded.v1",
+            serde_json::json!({"project_id": pid, "inspection_id": "INS-CLI-1", "inspection_kind": "safety",
+                "inspector": "王建国", "scope": "临边洞口防护", "inspected_party": gc}),
+        ),
+        sign(
+            "inspection.finding.recorded.v1",
+            serde_json::json!({"project_id": pid, "inspection_id": "INS-CLI-1", "finding_id": "F-CLI-1",
+                "level": "serious", "category": "临边防护", "description": "5层楼板临边未设防护栏杆", "photo_hashes": [sha]}),
+        ),
+    ]);
+    let answer: Value = client
+        .post(format!("{}/v1/events", app.server.url()))
+        .bearer_auth(&token.secret)
+        .json(&body)
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    assert!(answer["results"].as_array().expect("results").iter().all(|r| r["status"] == "accepted"), "{answer}");
+    app.server.state.ledger.checkpoint_now().await.expect("checkpoint");
+
+    let out = tempfile::tempdir().expect("tmp");
+    let dir = out.path().join("case");
+    let dir_s = dir.to_str().expect("utf-8 path");
+    let run = siteledger(
+        data,
+        &[
+            "evidence",
+            "export",
+            "--stream",
+            &format!("project/{pid}/"),
+            "--kind",
+            "inspection.",
+            "--attachments",
+            "--out",
+            dir_s,
+        ],
+    )
+    .await;
+    let printed = success("evidence export --attachments", &run);
+    assert!(printed.contains("1 attachments included"), "{printed}");
+    let file = dir.join("attachments").join(&sha);
+    assert_eq!(std::fs::read(&file).expect("attachment"), photo);
+    let vkey = app.server.state.ledger.log_verifier().vkey();
+    let verify = || {
+        std::process::Command::new(verifier())
+            .arg(dir.join("bundle.json"))
+            .args(["--log-key", &vkey, "--attachments"])
+            .arg(dir.join("attachments"))
+            .output()
+            .expect("siteledger-verify runs")
+    };
+    let ok = verify();
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stdout));
+
+    let mut flipped = photo.clone();
+    flipped[10] ^= 0x04;
+    std::fs::write(&file, flipped).expect("write");
+    let bad = verify();
+    let text = String::from_utf8_lossy(&bad.stdout).into_owned();
+    assert_eq!(bad.status.code(), Some(1), "{text}");
+    let verdict = text.split("VERDICT").nth(1).expect("verdict");
+    assert!(verdict.contains(&format!("file {sha}")) && verdict.contains("inspection.finding.recorded.v1"), "{text}");
+    app.server.shutdown().await;
+}

@@ -172,6 +172,26 @@ impl SupervisionEvent {
         }
     }
 
+    /// The SHA-256 digests of the files (附件) this record cites: inspection and rectification photos, the
+    /// hazardous-works plan document, the BIM model file, a task's evidence, the test report's PDF. Sorted, each
+    /// once. This is the one list of which payload members cite attachments: the citation read model, the evidence
+    /// export and its attachment package all use it (docs/ATTACHMENTS.md).
+    pub fn cited_hashes(&self) -> Vec<&Sha256Hex> {
+        let mut out: Vec<&Sha256Hex> = match self {
+            Self::Inspection(InspectionEvent::Finding(p)) => p.photo_hashes.iter().collect(),
+            Self::Inspection(InspectionEvent::Submitted(p)) => p.photo_hashes.iter().collect(),
+            Self::Inspection(InspectionEvent::Reviewed(p)) => p.photo_hashes.iter().collect(),
+            Self::Testing(TestingEvent::ReportIssued(p)) => p.report_sha256.iter().collect(),
+            Self::Hazard(HazardEvent::Approved(p)) => vec![&p.plan_hash],
+            Self::Bim(BimEvent::Model(p)) => vec![&p.sha256],
+            Self::Task(TaskEvent::Resolved(p)) => p.evidence_hashes.iter().collect(),
+            _ => Vec::new(),
+        };
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Whether `stream` fits the event; `Err` describes the expected stream.
     ///
     /// Project records live in `project/<project_id>/…`; a task without a project in `district/<district>/…`;

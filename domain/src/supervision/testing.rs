@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Count, RecordId, key, participant, unix_of};
+use super::{Count, RecordId, Sha256Hex, key, participant, unix_of};
 use crate::ids::{CreditCode, ProjectId};
 use crate::registry::{ParticipantRole, RegistryState};
 use crate::rules::{RecordContext, RuleError};
@@ -142,6 +142,10 @@ pub struct ReportIssued {
     pub result: TestResult,
     /// 检测数据摘要.
     pub summary: Text,
+    /// SHA-256 of the report document (the signed PDF), stored as an attachment (附件, `POST /v1/blobs`).
+    /// Optional: records issued before attachments existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_sha256: Option<Sha256Hex>,
 }
 
 /// Payload of `testing.nonconformity.reported.v1`: the laboratory reports an unqualified result to the authority.
@@ -162,7 +166,7 @@ pub struct NonconformityReported {
 }
 
 mod t {
-    pub(super) use super::super::{Count, RecordId};
+    pub(super) use super::super::{Count, RecordId, Sha256Hex};
     pub(super) use super::TestResult;
     pub(super) use crate::ids::{CreditCode, ProjectId};
     pub(super) use crate::text::{Name, Text};
@@ -201,6 +205,7 @@ const REPORT: &[Member] = &[
     req("approver", is::<t::Name>),
     req("result", is::<t::TestResult>),
     req("summary", is::<t::Text>),
+    opt("report_sha256", is::<t::Sha256Hex>),
 ];
 const NONCONFORMITY: &[Member] = &[
     req("project_id", is::<t::ProjectId>),

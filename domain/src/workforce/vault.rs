@@ -40,6 +40,8 @@ pub enum VaultAction {
     Intake,
     /// A wage card (工资卡) registered by an owner.
     Card,
+    /// A personal attachment (附件: ID card photo, labour contract) sealed by an owner.
+    Attach,
     /// Plaintext read.
     Reveal,
     /// One owner's tie and the fields it brought destroyed; other owners keep theirs.
@@ -54,6 +56,7 @@ impl VaultAction {
         match self {
             Self::Intake => "intake",
             Self::Card => "card",
+            Self::Attach => "attach",
             Self::Reveal => "reveal",
             Self::Unlink => "unlink",
             Self::Erase => "erase",
@@ -73,6 +76,8 @@ pub enum VaultField {
     Phone,
     /// Bank card numbers (工资卡).
     Cards,
+    /// Personal attachments (附件: ID card photos, labour contracts), sealed like the other fields.
+    Attachments,
 }
 
 impl VaultField {
@@ -83,6 +88,7 @@ impl VaultField {
             Self::Name => "name",
             Self::Phone => "phone",
             Self::Cards => "cards",
+            Self::Attachments => "attachments",
         }
     }
 }
@@ -223,7 +229,7 @@ impl VaultAccess {
 /// | `vault.access_signer` | a record not signed by a `platform` key (only the platform writes its access records) |
 /// | `vault.accessor` | an enterprise accessor without its credit code, or a city accessor with one |
 /// | `vault.fields` | no field, or a field named twice |
-/// | `vault.purpose` | intake or card not for `registration`; unlink or erase not for `erasure`; a reveal for either |
+/// | `vault.purpose` | intake, card or attach not for `registration`; unlink or erase not for `erasure`; a reveal for either |
 pub fn decide(ctx: &RecordContext<'_>, e: &VaultAccess) -> Result<(), RuleError> {
     if ctx.signer_role != SIGNER_ROLE {
         return Err(RuleError::new(
@@ -250,7 +256,7 @@ pub fn decide(ctx: &RecordContext<'_>, e: &VaultAccess) -> Result<(), RuleError>
         return Err(RuleError::new("vault.fields", "a field is named twice"));
     }
     let fits = match e.action {
-        VaultAction::Intake | VaultAction::Card => e.purpose == VaultPurpose::Registration,
+        VaultAction::Intake | VaultAction::Card | VaultAction::Attach => e.purpose == VaultPurpose::Registration,
         VaultAction::Unlink | VaultAction::Erase => e.purpose == VaultPurpose::Erasure,
         VaultAction::Reveal => !matches!(e.purpose, VaultPurpose::Registration | VaultPurpose::Erasure),
     };

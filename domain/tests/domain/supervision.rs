@@ -1236,3 +1236,58 @@ fn enum_names_read_models_store_are_the_json_names() {
         same(v, v.as_str());
     }
 }
+
+fn typed(r: &Rec) -> DomainEvent {
+    let Value::Object(m) = &r.payload else { panic!("payload of {} is not an object", r.kind) };
+    DomainEvent::parse(r.kind, m).unwrap_or_else(|e| panic!("{}: {e}", r.kind))
+}
+
+const PDF_HASH: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+
+/// A test report issued before attachments existed (no `report_sha256`) still parses, and cites nothing.
+#[test]
+fn report_issued_without_report_sha256_still_parses() {
+    assert!(typed(&report(1, "qualified")).cited_hashes().is_empty());
+}
+
+#[test]
+fn report_issued_cites_its_pdf() {
+    let e = typed(&report(1, "qualified").with("report_sha256", json!(PDF_HASH)));
+    let cited: Vec<&str> = e.cited_hashes().into_iter().map(|h| h.as_str()).collect();
+    assert_eq!(cited, [PDF_HASH]);
+    // Round trip: the member is written back exactly when present.
+    assert_eq!(e.to_payload().get("report_sha256"), Some(&json!(PDF_HASH)));
+    assert!(typed(&report(1, "qualified")).to_payload().get("report_sha256").is_none());
+}
+
+#[test]
+fn report_sha256_must_be_lowercase_hex() {
+    let r = report(1, "qualified").with("report_sha256", json!(PDF_HASH.to_uppercase()));
+    let Value::Object(m) = &r.payload else { unreachable!() };
+    let err = DomainEvent::parse(r.kind, m).expect_err("an uppercase digest is refused").to_string();
+    assert!(err.contains("report_sha256"), "{err}");
+}
+
+/// Every member that cites a file is found, each hash once, sorted; kinds without attachments cite nothing.
+#[test]
+fn cited_hashes_lists_every_attachment_member() {
+    let a = "1".repeat(64);
+    let b = "2".repeat(64);
+    let (a, b) = (a.as_str(), b.as_str());
+    let cases: Vec<(Rec, Vec<&str>)> = vec![
+        (submitted().with("photo_hashes", json!([b, a, b])), vec![a, b]),
+        (finding().with("photo_hashes", json!([a])), vec![a]),
+        (reviewed("pass").with("photo_hashes", json!([b])), vec![b]),
+        (approved(1), vec![PHOTO]),
+        (model(1, HASH2), vec![HASH2]),
+        (resolved(bureau()), vec![PHOTO]),
+        (inspected(), vec![]),
+        (notice(), vec![]),
+        (countersigned(1), vec![]),
+    ];
+    for (r, want) in cases {
+        let e = typed(&r);
+        let got: Vec<&str> = e.cited_hashes().into_iter().map(|h| h.as_str()).collect();
+        assert_eq!(got, want, "{}", r.kind);
+    }
+}

@@ -1,12 +1,15 @@
 //! The core read models every page uses: `registry` (districts, enterprises, projects, participants), `keys`
 //! (signer keys and per-signer statistics), `activity` (per-project timeline, counts per kind and per day) and
-//! `alarms` (`alarm.*`, and the ledger's gap and equivocation notices as violations).
+//! `alarms` (`alarm.*`, and the ledger's gap and equivocation notices as violations) and `citations` (which records
+//! cite which attachment by SHA-256, for the blob store's access rule).
 //!
 //! Layout: [`schema`] (names, versions, tables, DDL), one fold module per projection ([`registry`], [`keys`],
-//! [`activity`], [`alarms`]), and [`queries`] (row types and the scoped queries over these tables).
+//! [`activity`], [`alarms`], [`citations`], which holds its one query too), and [`queries`] (row types and the
+//! scoped queries over these tables).
 
 mod activity;
 mod alarms;
+pub(crate) mod citations;
 mod keys;
 pub(crate) mod queries;
 mod registry;
@@ -116,5 +119,26 @@ impl Projection for Alarms {
     }
     fn fold<'a>(&'a self, tx: &'a mut Tx, batch: &'a [Prepared<'a>], _fx: &'a mut Effects) -> FoldFuture<'a> {
         Box::pin(alarms::fold(tx, batch))
+    }
+}
+
+/// Attachment citations (`blob_citations`: digest, citing record's position, project, stream, kind).
+pub(crate) struct Citations;
+
+impl Projection for Citations {
+    fn name(&self) -> &'static str {
+        schema::citations::NAME
+    }
+    fn version(&self) -> i64 {
+        schema::citations::VERSION
+    }
+    fn tables(&self) -> &'static [&'static str] {
+        schema::citations::TABLES
+    }
+    fn ddl(&self) -> &'static [&'static str] {
+        schema::citations::DDL
+    }
+    fn fold<'a>(&'a self, tx: &'a mut Tx, batch: &'a [Prepared<'a>], _fx: &'a mut Effects) -> FoldFuture<'a> {
+        Box::pin(citations::fold(tx, batch))
     }
 }

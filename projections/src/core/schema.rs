@@ -1,4 +1,4 @@
-//! The core read models' names, versions, tables and DDL: `registry`, `keys`, `activity`, `alarms`.
+//! The core read models' names, versions, tables and DDL: `registry`, `keys`, `activity`, `alarms`, `citations`.
 //!
 //! A version bump clears and refolds that projection alone (its tables are dropped and re-created from here).
 
@@ -173,4 +173,23 @@ pub(crate) mod alarms {
         "CREATE INDEX IF NOT EXISTS alarms_day ON alarms (raised_day, project_id)",
         "CREATE INDEX IF NOT EXISTS alarms_position ON alarms (position)",
     ];
+}
+
+/// `citations`: which records cite which attachment (附件) by SHA-256.
+pub(crate) mod citations {
+    /// Name in `projection_checkpoints`.
+    pub(crate) const NAME: &str = "citations";
+    /// Code version.
+    pub(crate) const VERSION: i64 = 1;
+    /// Tables.
+    pub(crate) const TABLES: &[&str] = &["blob_citations"];
+    /// DDL.
+    pub(crate) const DDL: &[&str] = &["CREATE TABLE IF NOT EXISTS blob_citations (
+        sha256     TEXT NOT NULL,
+        position   BIGINT NOT NULL,
+        project_id TEXT,
+        stream     TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        PRIMARY KEY (sha256, position)
+    )"];
 }

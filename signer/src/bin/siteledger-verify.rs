@@ -3,19 +3,27 @@
 //! ```text
 //! siteledger-verify BUNDLE.json --log-key '<name>+<hex id>+<base64 key>' [--json]
 //! siteledger-verify BUNDLE.json --log-key-file log.vkey [--json]
+//! siteledger-verify PACKAGE/bundle.json --log-key-file log.vkey --attachments PACKAGE/attachments
 //! ```
+//! With `--attachments DIR` (an evidence package, docs/FORMAT.md §7.3) every file of DIR is hashed and checked
+//! against the digest the signed records cite; this file reading is the only I/O of the signer crate.
 //! Exit status: 0 every check passed; 1 some check failed (the report names it); 2 the command line or a file
 //! could not be read. No network, no database.
 
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
 use std::process::ExitCode;
 
-use siteledger_signer::bundle::{report_json, verify_bundle};
+use sha2::{Digest, Sha256};
+use siteledger_signer::bundle::{report_json, verify_package};
 use siteledger_signer::note::NoteVerifier;
 
-const USAGE: &str = "用法 / usage: siteledger-verify BUNDLE.json (--log-key VKEY | --log-key-file FILE) [--json]
+const USAGE: &str = "用法 / usage: siteledger-verify BUNDLE.json (--log-key VKEY | --log-key-file FILE) [--attachments DIR] [--json]
 
-核验证据包中每条记录的签名、签名者哈希链、日志包含证明和检查点签名。
-Verifies every signature, signer-chain link, inclusion proof and the checkpoint signature in an evidence bundle.
+核验证据包中每条记录的签名、签名者哈希链、日志包含证明和检查点签名；给出 --attachments 时，逐一核验附件文件的 SHA-256 与记录所引用的哈希是否一致。
+Verifies every signature, signer-chain link, inclusion proof and the checkpoint signature in an evidence bundle;
+with --attachments, also that every attachment file's SHA-256 equals the digest its signed record cites.
 退出码 / exit status: 0 全部通过 all checks passed; 1 核验失败 a check failed; 2 用法或文件错误 usage or file error.";
 
 fn main() -> ExitCode {
@@ -33,6 +41,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     let mut bundle_path = None;
     let mut vkey = None;
     let mut json = false;
+    let mut attachments = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -41,6 +50,9 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
                 return Ok(ExitCode::SUCCESS);
             }
             "--json" => json = true,
+            "--attachments" => {
+                attachments = Some(it.next().ok_or("--attachments needs a directory / 缺少附件目录")?.clone());
+            }
             "--log-key" => {
                 vkey = Some(it.next().ok_or("--log-key needs a value / 缺少日志公钥")?.clone());
             }
@@ -62,7 +74,8 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     let vkey = vkey.ok_or("missing --log-key / 缺少日志公钥")?;
     let verifier = NoteVerifier::parse(&vkey).map_err(|e| format!("log key / 日志公钥: {e}"))?;
     let bytes = std::fs::read(&bundle_path).map_err(|e| format!("cannot read {bundle_path} / 无法读取证据包: {e}"))?;
-    let report = verify_bundle(&bytes, &verifier);
+    let files = attachments.as_deref().map(|d| hash_dir(Path::new(d))).transpose()?;
+    let report = verify_package(&bytes, &verifier, files.as_ref());
     if json {
         let text = serde_json::to_string_pretty(&report_json(&report)).map_err(|e| e.to_string())?;
         println!("{text}");
@@ -70,4 +83,37 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
         print!("{}", report.to_text());
     }
     Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The SHA-256 of every file in `dir`, by file name. A subdirectory or an unreadable file is an error (exit 2):
+/// a package's attachments directory holds only files named by their digest.
+fn hash_dir(dir: &Path) -> Result<BTreeMap<String, [u8; 32]>, String> {
+    let shown = dir.display();
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read attachments directory {shown} / 无法读取附件目录: {e}"))?;
+    let mut out = BTreeMap::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot read attachments directory {shown} / 无法读取附件目录: {e}"))?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !path.is_file() {
+            return Err(format!(
+                "{} is not a file / 不是文件: an attachments directory holds only files",
+                path.display()
+            ));
+        }
+        let mut file =
+            std::fs::File::open(&path).map_err(|e| format!("cannot read {} / 无法读取附件: {e}", path.display()))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = file.read(&mut buf).map_err(|e| format!("cannot read {} / 无法读取附件: {e}", path.display()))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        out.insert(name, hasher.finalize().into());
+    }
+    Ok(out)
 }

@@ -882,6 +882,37 @@ r_ = scenario("bundle holding a ledger.key.revoked.v1 record (valid, with a note
 check("synthetic bundle: ...note about the revocation record", lambda: any("revoked" in n_ for n_ in r_.notes))
 
 # ---------------------------------------------------------------------------
+# 9. Format v1.1: evidence packages with attachments (section 7.3)
+
+AV = json.load(open(os.path.join(VECTORS, "attachments-v1.1.json"), encoding="utf-8"))
+PK = AV["package"]
+with open(os.path.join(VECTORS, PK["bundle_file"]), "rb") as f_:
+    PKG_BYTES = f_.read()
+PKG_FILES = {x["sha256"]: bytes.fromhex(x["content"]) for x in PK["files"]}
+for h_, b_ in PKG_FILES.items():
+    check("v1.1: file %s... hashes to its name" % h_[:12], hashlib.sha256(b_).hexdigest() == h_)
+    with open(os.path.join(VECTORS, PK["attachments_dir"], h_), "rb") as f_:
+        check("v1.1: committed attachment %s... equals the vector content" % h_[:12], f_.read() == b_)
+rp_ = V.verify_package(PKG_BYTES, PK["trusted_log_key"], PKG_FILES)
+check("v1.1: package with its files is valid", rp_.valid is True and rp_.failed() == [])
+check("v1.1: attachment checks ran", "attachment_citation" in rp_.results and "attachment" in rp_.results)
+check("v1.1: bundle alone is valid", V.verify_bundle(PKG_BYTES, PK["trusted_log_key"]).valid)
+rp_ = V.verify_package(PKG_BYTES, PK["trusted_log_key"], {})
+check("v1.1: absent files are notes, not failures", rp_.valid and any("not included" in n_ for n_ in rp_.notes))
+for ib_ in AV["invalid_bundles"]:
+    r_ = V.verify_package(ib_["bundle"].encode(), PK["trusted_log_key"], PKG_FILES)
+    check("v1.1 invalid_bundles %s: fails %s" % (ib_["name"], ib_["must_fail"]),
+          not r_.valid and ib_["must_fail"] in r_.failed())
+for ip_ in AV["invalid_packages"]:
+    fs_ = dict(PKG_FILES)
+    for k_ in ("replace", "add"):
+        if k_ in ip_:
+            fs_[ip_[k_]["name"]] = bytes.fromhex(ip_[k_]["content"])
+    r_ = V.verify_package(PKG_BYTES, PK["trusted_log_key"], fs_)
+    check("v1.1 invalid_packages %s: fails %s" % (ip_["name"], ip_["must_fail"]),
+          not r_.valid and ip_["must_fail"] in r_.failed())
+
+# ---------------------------------------------------------------------------
 
 print("notes: %d (see above)" % len(notes) if notes else "notes: none")
 if failed:

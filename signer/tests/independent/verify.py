@@ -751,6 +751,9 @@ def verify_checkpoint_note(note, log_key):
 # Evidence bundles (FORMAT.md section 7)
 
 BUNDLE_FORMAT = "siteledger-evidence/v1"
+BUNDLE_FORMAT_V1_1 = "siteledger-evidence/v1.1"   # section 7.3: v1 plus per-record `attachments`
+# Section 7.3 checks, reported only when they apply (a record lists attachments; an attachments directory).
+ATTACHMENT_CHECKS = ["attachment_citation", "attachment"]
 CHECKS = ["bundle_format", "log_key", "checkpoint_signature", "key_id", "envelope_format", "signer_key",
           "signature", "key_enrollment", "key_validity", "inclusion", "signer_chain", "consistency"]
 BUNDLE_MEMBERS = {"format", "log_key", "checkpoint", "keys", "records", "consistency"}
@@ -782,16 +785,17 @@ class Report:
 
     @property
     def valid(self):
-        return all(name in self.results and self.results[name][0] for name in CHECKS)
+        return (all(name in self.results and self.results[name][0] for name in CHECKS)
+                and all(self.results[n][0] for n in ATTACHMENT_CHECKS if n in self.results))
 
     def failed(self):
-        """Checks that ran and failed, in section 7.1 order."""
-        return [n for n in CHECKS if n in self.results and not self.results[n][0]]
+        """Checks that ran and failed, in section 7.1 (then 7.3) order."""
+        return [n for n in CHECKS + ATTACHMENT_CHECKS if n in self.results and not self.results[n][0]]
 
     def to_json(self):
         return {"valid": self.valid,
                 "checks": [{"name": n, "ok": self.results[n][0], "errors": self.results[n][1]}
-                           for n in CHECKS if n in self.results],
+                           for n in CHECKS + ATTACHMENT_CHECKS if n in self.results],
                 "not_run": [{"name": n, "reasons": self.not_run[n]} for n in CHECKS if n in self.not_run],
                 "enrollment_chains": self.chains,
                 "notes": self.notes}
@@ -803,8 +807,8 @@ def _bundle_structure_errors(doc):
         return ["bundle is not a JSON object"]
     if set(doc) != BUNDLE_MEMBERS:
         return ["bundle members are %s, expected %s" % (sorted(doc), sorted(BUNDLE_MEMBERS))]
-    if doc["format"] != BUNDLE_FORMAT:
-        errs.append("format is not %r" % BUNDLE_FORMAT)
+    if doc["format"] not in (BUNDLE_FORMAT, BUNDLE_FORMAT_V1_1):
+        errs.append("format is neither %r nor %r" % (BUNDLE_FORMAT, BUNDLE_FORMAT_V1_1))
     for m in ("log_key", "checkpoint"):
         if not isinstance(doc[m], str):
             errs.append("%s is not a string" % m)
@@ -823,8 +827,16 @@ def _bundle_structure_errors(doc):
         if not doc["records"]:
             errs.append("records is empty")
         for i, r in enumerate(doc["records"]):
-            if not isinstance(r, dict) or set(r) != RECORD_MEMBERS:
-                errs.append("records[%d] does not have exactly the members %s" % (i, sorted(RECORD_MEMBERS)))
+            v11 = doc["format"] == BUNDLE_FORMAT_V1_1 and isinstance(r, dict) and "attachments" in r
+            if not isinstance(r, dict) or set(r) != (RECORD_MEMBERS | {"attachments"} if v11 else RECORD_MEMBERS):
+                errs.append("records[%d] does not have exactly the members %s%s"
+                            % (i, sorted(RECORD_MEMBERS), " (plus attachments in format v1.1)"))
+            elif v11 and not (isinstance(r["attachments"], list) and r["attachments"]
+                              and all(isinstance(h, str) and len(h) == 64 and _HEX_RE.fullmatch(h)
+                                      for h in r["attachments"])
+                              and all(a < b for a, b in zip(r["attachments"], r["attachments"][1:]))):
+                errs.append("records[%d]: attachments is not a non-empty ascending list of distinct lowercase "
+                            "SHA-256 hex digests" % i)
             elif not (type(r["index"]) is int and r["index"] >= 0 and isinstance(r["envelope"], dict)
                       and isinstance(r["inclusion"], list) and all(isinstance(h, str) for h in r["inclusion"])):
                 errs.append("records[%d]: member of the wrong type" % i)
@@ -836,6 +848,49 @@ def _bundle_structure_errors(doc):
                   and all(isinstance(h, str) for h in c["hashes"])):
             errs.append("consistency: member of the wrong type")
     return errs
+
+
+def _cites(value, wanted):
+    """Section 7.3: `wanted` occurs as a JSON string value anywhere in `value`."""
+    if isinstance(value, str):
+        return value == wanted
+    if isinstance(value, list):
+        return any(_cites(v, wanted) for v in value)
+    if isinstance(value, dict):
+        return any(_cites(v, wanted) for v in value.values())
+    return False
+
+
+def verify_package(data, trusted_log_key, files=None):
+    """Section 7.3: the bundle checks, then `attachment_citation` (every listed digest is cited by the record's
+    signed payload) and, with `files` (file name -> bytes of an attachments directory), `attachment`: every
+    cited file present hashes to its name, and every file is cited. Cited files that are absent are notes."""
+    rep = verify_bundle(data, trusted_log_key)
+    if "envelope_format" not in rep.results:
+        return rep
+    doc = parse_strict(data)
+    cited, errs = {}, []
+    for r in doc["records"]:
+        if "attachments" not in r or envelope_errors(r["envelope"]):
+            continue
+        bad = [h for h in r["attachments"] if not _cites(r["envelope"]["payload"], h)]
+        if bad:
+            errs.append("record index %d lists %s, which its signed payload does not cite" % (r["index"], bad))
+        else:
+            for h in r["attachments"]:
+                cited.setdefault(h, []).append(r["index"])
+    if any("attachments" in r for r in doc["records"]):
+        rep.set("attachment_citation", errs)
+    if files is not None:
+        errs = []
+        for h, idx in sorted(cited.items()):
+            if h not in files:
+                rep.notes.append("attachment %s (cited by record index %s) is not included" % (h, idx))
+            elif hashlib.sha256(files[h]).hexdigest() != h:
+                errs.append("file %s (cited by record index %s) does not hash to its name: altered" % (h, idx))
+        errs += ["file %s is not cited by any record" % n for n in sorted(files) if n not in cited]
+        rep.set("attachment", errs)
+    return rep
 
 
 def verify_bundle(data, trusted_log_key):
@@ -1128,14 +1183,22 @@ def main(argv=None):
                     help="pinned root key id (section 7.2); repeatable. If given, every record's signer must "
                          "have an enrollment chain ending at one of them")
     ap.add_argument("--json", action="store_true", help="print the report as JSON")
+    ap.add_argument("--attachments", metavar="DIR", help="attachments directory of an evidence package (7.3)")
     args = ap.parse_args(argv)
     try:
         with open(args.bundle, "rb") as f:
             data = f.read()
+        files = None
+        if args.attachments is not None:
+            import os
+            files = {}
+            for n in os.listdir(args.attachments):
+                with open(os.path.join(args.attachments, n), "rb") as f:
+                    files[n] = f.read()
     except OSError as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
-    rep = verify_bundle(data, args.log_key)
+    rep = verify_package(data, args.log_key, files)
     pin_errs = pinned_root_errors(rep, set(args.root)) if args.root and rep.valid else None
     ok = rep.valid and not pin_errs
     if args.json:
@@ -1145,7 +1208,7 @@ def main(argv=None):
         out["valid"] = ok
         print(json.dumps(out, indent=2, ensure_ascii=False))
     else:
-        for n in CHECKS:
+        for n in CHECKS + ATTACHMENT_CHECKS:
             if n in rep.results:
                 good, msgs = rep.results[n]
                 print("%s %s" % ("PASS" if good else "FAIL", n))

@@ -1,6 +1,7 @@
 //! Integration tests of the signer crate (one test binary): known-answer vectors, committed format vectors,
 //! property tests, the offline verifier end to end, and interoperability with Go's sumdb packages.
 
+mod attachments;
 mod cli;
 mod fuzz_corpus;
 mod go_interop;
