@@ -11,7 +11,7 @@
 //! the HTTP intake, the heartbeat, an import) send a [`Record`] and wait; the writer takes everything waiting (up
 //! to 1024), signs each into the chain, inserts them in one transaction and commits once (one fsync), then answers
 //! all. Only then does a device get its acknowledgement (9014 / HTTP 2xx). Each record is checked against the
-//! domain ([`Record::validate`]) by its submitter before it reaches the writer: a bad payload is refused locally,
+//! domain ([`Record::check`]) by its submitter before it reaches the writer: a bad payload is refused locally,
 //! naming the member, and never takes a `seq`.
 //!
 //! **Bounded disk**: the outbox counts the bytes of the envelopes it holds. From 80 % of `max_bytes` it warns
@@ -185,7 +185,7 @@ impl OutboxHandle {
         source: Option<String>,
     ) -> Result<oneshot::Receiver<Result<Submitted, OutboxError>>, OutboxError> {
         // Checked here, on the submitter's task: the writer only signs and commits.
-        record.validate().map_err(OutboxError::Invalid)?;
+        record.check().map_err(OutboxError::Invalid)?;
         let (reply, rx) = oneshot::channel();
         self.tx.send(Submit { record, source, reply }).await.map_err(|_| OutboxError::Closed)?;
         Ok(rx)
