@@ -270,7 +270,7 @@ fn summary(
         out.push_str(&format!(" (file sha256 {sha})"));
     }
     out.push_str(&format!(
-        "\nsigned now: {}\nalready signed by an earlier run: {} (in the log before: {sent_before}, sent now: \
+        "\nsigned now: {}\nalready signed by an earlier run: {} (in the log before: {sent_before}, still queued: \
          {queued_before}, refused before: {})\ninvalid, not signed: {}",
         local.signed_now.len(),
         local.earlier.len(),
