@@ -14,13 +14,13 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use siteledger_client::MemoryChain;
 use siteledger_domain::LocalDate;
 use siteledger_domain::district::DistrictCode;
 use siteledger_domain::ids::{CreditCode, ProjectId};
 use siteledger_domain::rating::AnnualReport;
 use siteledger_ledger::{AnyStore, EventStore};
 use siteledger_signer::SigningKey;
-use siteledger_signer::envelope::SignerChain;
 use uuid::Uuid;
 
 use siteledger_api::config::Config;
@@ -146,9 +146,10 @@ pub async fn report_annual(config: &Config, args: AnnualArgs) -> anyhow::Result<
         report.record.csv_sha256
     );
     if let Some(key_path) = &args.sign_key {
-        let key = SigningKey::read_file(key_path).with_context(|| format!("cannot read {}", key_path.display()))?;
+        let key =
+            siteledger_client::keys::load(key_path).with_context(|| format!("cannot read {}", key_path.display()))?;
         let env = sign_report(&store, &key, &report.record).await?;
-        let p = write("envelope.json", &siteledger_demo::client::IngestClient::body(std::slice::from_ref(&env)))?;
+        let p = write("envelope.json", &siteledger_client::IngestClient::body(std::slice::from_ref(&env)))?;
         println!("{} (signed report.annual.v1, POST it to /v1/events)", p.display());
     }
     Ok(())
@@ -161,10 +162,8 @@ pub async fn sign_report(
     record: &AnnualReport,
 ) -> anyhow::Result<siteledger_signer::Envelope> {
     let key_id = key.key_id().to_string();
-    let mut chain = match store.signer_head(&key_id).await? {
-        Some(h) => SignerChain::after(h.signer_seq, h.leaf_hash),
-        None => SignerChain::new(),
-    };
+    let head = store.signer_head(&key_id).await?.map(|h| (h.signer_seq, h.leaf_hash));
+    let mut chain = MemoryChain::resume(head);
     let now = time::OffsetDateTime::now_utc();
     let at = siteledger_domain::time::in_shanghai(now)
         .replace_nanosecond(0)

@@ -11,6 +11,7 @@
 //! siteledger report annual --year Y [--district D] --at-size N [--out DIR] [--sign-key FILE]
 //! siteledger replay --as-of <RFC 3339 time | tree size> (--project ID | --enterprise CREDIT_CODE)
 //! siteledger evidence export (--event ID… | --stream S [--kind PREFIX] [--from T] [--to T]) --out FILE
+//! siteledger submit --url URL --token-file F --key KEYFILE --state STATE.db (--file records.jsonl | --stream S --kind K --payload JSON)
 //! ```
 
 use std::net::SocketAddr;
@@ -18,6 +19,7 @@ use std::path::PathBuf;
 
 mod admin;
 mod audit;
+mod submit;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -101,6 +103,8 @@ enum Command {
         #[command(subcommand)]
         action: EvidenceCmd,
     },
+    /// Sign records with a producer's key and post them: one record, or a JSON Lines file (idempotent re-runs).
+    Submit(submit::SubmitArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -280,6 +284,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Evidence { action: EvidenceCmd::Export(args) } => {
             audit::evidence_export(&config, args).await?;
         }
+        Command::Submit(args) => submit::run(args).await?,
     }
     Ok(())
 }

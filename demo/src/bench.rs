@@ -44,11 +44,11 @@ use time::OffsetDateTime;
 use tokio::sync::{Semaphore, oneshot, watch};
 
 use crate::city::{self, DISTRICTS, ZONE_CODE, ZONE_NAME};
-use crate::client::IngestClient;
 use crate::rng::SplitMix64;
 use siteledger_api::auth::Role;
 use siteledger_api::config::Config;
-use siteledger_signer::envelope::SignerChain as Chain;
+use siteledger_client::IngestClient;
+use siteledger_client::MemoryChain as Chain;
 
 /// A bench phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -390,7 +390,7 @@ impl Writer {
 /// Sets up the bench's registry (signed by the root as the city bureau) and enrols `writers` gateway keys.
 async fn setup(ctx: &mut Ctx, writers: usize) -> anyhow::Result<(Vec<String>, Vec<Writer>)> {
     let mut envs = Vec::new();
-    if ctx.root_chain.next_seq == 1 {
+    if ctx.root_chain.next_seq() == 1 {
         let pk = *ctx.root.public();
         envs.push(ctx.sign_root(
             "registry/keys",

@@ -11,7 +11,7 @@ use siteledger_domain::CreditCode;
 use siteledger_signer::{Envelope, PublicKey, SigningKey};
 
 use super::rng::SplitMix64;
-use siteledger_signer::envelope::SignerChain as Chain;
+use siteledger_client::MemoryChain as Chain;
 
 /// The city bureau's name (subject of its self-enrolment).
 pub const CITY_BUREAU: &str = "宁波市住房和城乡建设局";

@@ -38,7 +38,6 @@
 
 pub mod bench;
 pub mod city;
-pub mod client;
 mod rating;
 pub mod rng;
 pub mod sim;
@@ -63,10 +62,9 @@ use siteledger_api::auth::Role;
 use siteledger_api::state::AppState;
 
 use self::city::{CityKeys, DISTRICTS, ProjectSpec, RegistryPlan};
-use self::client::IngestClient;
 use self::rng::SplitMix64;
 use self::sim::{AlarmAction, Site};
-use siteledger_signer::envelope::SignerChain as Chain;
+use siteledger_client::{IngestClient, MemoryChain as Chain};
 
 /// Default simulator tick.
 pub const DEFAULT_TICK_MS: u64 = 5_000;
@@ -170,13 +168,10 @@ impl DemoKeys {
 /// Loads `demo-<name>.key`, or creates it (0600) in the server's key directory.
 fn key_file(dir: &Path, name: &str) -> anyhow::Result<SigningKey> {
     let path = dir.join(format!("demo-{name}.key"));
-    if path.exists() {
-        return Ok(SigningKey::read_file(&path)?);
+    let (key, created) = siteledger_client::keys::load_or_generate(&path)?;
+    if created {
+        tracing::debug!(path = %path.display(), key_id = %key.key_id(), "created a demo key file (0600)");
     }
-    std::fs::create_dir_all(dir)?;
-    let key = SigningKey::generate()?;
-    key.write_file(&path)?;
-    tracing::debug!(path = %path.display(), key_id = %key.key_id(), "created a demo key file (0600)");
     Ok(key)
 }
 
@@ -356,7 +351,7 @@ async fn gateways(
             .create_demo(&format!("{TOKEN_PREFIX}gateway {} GW-01", spec.project_id), Role::Gateway, Some(&key_id), 30)
             .await
             .map_err(|e| anyhow::anyhow!("gateway token: {e}"))?;
-        let mut rng = SplitMix64::derive(config.seed, (i as u64) << 32 | chain.next_seq);
+        let mut rng = SplitMix64::derive(config.seed, (i as u64) << 32 | chain.next_seq());
         let mut site = Site::new(spec.district().pm10_base, &mut rng);
         if i == HOT_PROJECT {
             site.start_episode(190.0, 60);
@@ -724,7 +719,7 @@ impl Producer {
         let hour = f64::from(local.hour()) + f64::from(local.minute()) / 60.0 + f64::from(local.second()) / 3600.0;
         let at = cst_text(now);
         let ms = u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-        let (r, actions) = self.site.step(hour, &mut self.rng, self.chain.next_seq);
+        let (r, actions) = self.site.step(hour, &mut self.rng, self.chain.next_seq());
         let pid = self.spec.project_id.clone();
         let device = self.spec.device_id.clone();
         let mut envs = Vec::with_capacity(1 + actions.len());

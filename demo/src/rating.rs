@@ -15,11 +15,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use siteledger_client::MemoryChain as Chain;
 use siteledger_domain::ids::ProjectId;
 use siteledger_domain::rating::{self, RatingEvent};
 use siteledger_ledger::{Direction, EventStore};
 use siteledger_projections::Scope;
-use siteledger_signer::envelope::SignerChain as Chain;
 use siteledger_signer::{Envelope, SigningKey};
 
 use super::{DemoContext, KeyLocks, TOKEN_PREFIX, cst_text, post_with_retries};

@@ -13,11 +13,11 @@
 
 use std::time::Duration;
 
+use siteledger_client::MemoryChain;
 use siteledger_gateway_agent::simulate::spawn_site;
 use siteledger_gateway_agent::{Agent, AgentConfig, DeviceConfig, DeviceKind, ParticulateUnit};
 use siteledger_ledger::EventStore;
 use siteledger_signer::SigningKey;
-use siteledger_signer::envelope::SignerChain;
 use uuid::Uuid;
 
 use super::city::{DISTRICTS, ProjectSpec, enrollment};
@@ -160,8 +160,8 @@ async fn enrol(ctx: &DemoContext, spec: &ProjectSpec, key: &SigningKey) -> anyho
         // Other areas sign with the same district key: read its head, sign and post under its lock.
         let held = lock.lock().await;
         let mut chain = match store.signer_head(&district_id).await? {
-            Some(h) => SignerChain::after(h.signer_seq, h.leaf_hash),
-            None => SignerChain::new(),
+            Some(h) => MemoryChain::after(h.signer_seq, h.leaf_hash),
+            None => MemoryChain::new(),
         };
         let env = chain.sign(
             district,

@@ -25,8 +25,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
+use siteledger_client::MemoryChain as Chain;
 use siteledger_ledger::EventStore;
-use siteledger_signer::envelope::SignerChain as Chain;
 use siteledger_signer::{Envelope, SigningKey};
 use time::OffsetDateTime;
 
@@ -664,7 +664,7 @@ impl Live {
 
     pub(super) async fn run(
         mut self,
-        ingest: super::client::IngestClient,
+        ingest: siteledger_client::IngestClient,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) {
         let mut stop = shutdown.clone();
@@ -687,7 +687,7 @@ impl Live {
     /// a bureau's review closing it (in turn).
     pub(super) async fn step(
         &mut self,
-        ingest: &super::client::IngestClient,
+        ingest: &siteledger_client::IngestClient,
         shutdown: &tokio::sync::watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
         self.n += 1;

@@ -16,9 +16,9 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
+use siteledger_client::MemoryChain;
 use siteledger_domain::LocalDate;
 use siteledger_ledger::EventStore;
-use siteledger_signer::envelope::SignerChain;
 use siteledger_signer::{Envelope, SigningKey};
 
 use super::DemoContext;
@@ -92,7 +92,7 @@ fn trade(p: usize, w: usize) -> &'static str {
 
 struct Signer {
     key: SigningKey,
-    chain: SignerChain,
+    chain: MemoryChain,
 }
 
 impl Signer {
@@ -249,8 +249,8 @@ async fn sign_and_post(
     let mut last = String::new();
     for _ in 0..5 {
         let mut chain = match ctx.state.ledger.store().signer_head(&key_id).await? {
-            Some(h) => SignerChain::after(h.signer_seq, h.leaf_hash),
-            None => SignerChain::new(),
+            Some(h) => MemoryChain::after(h.signer_seq, h.leaf_hash),
+            None => MemoryChain::new(),
         };
         let mut envs = Vec::with_capacity(records.len());
         for (stream, kind, payload) in records {
@@ -283,8 +283,8 @@ async fn write_history(ctx: &DemoContext) -> anyhow::Result<()> {
     let city_lock = ctx.locks.of(&ctx.city.key_id().to_string());
     let city_guard = city_lock.lock().await;
     let mut city_chain = match store.signer_head(&ctx.city.key_id().to_string()).await? {
-        Some(h) => SignerChain::after(h.signer_seq, h.leaf_hash),
-        None => SignerChain::new(),
+        Some(h) => MemoryChain::after(h.signer_seq, h.leaf_hash),
+        None => MemoryChain::new(),
     };
     let enrolled: std::collections::HashSet<String> = store.keys().await?.into_iter().map(|k| k.key_id).collect();
     let mut n = 0u64;
@@ -310,12 +310,12 @@ async fn write_history(ctx: &DemoContext) -> anyhow::Result<()> {
             if let std::collections::btree_map::Entry::Vacant(slot) = ent.entry(cc.clone()) {
                 let key = ctx.key(&format!("workforce-{cc}"))?;
                 enrolments.extend(enrol(&key, &cc, "enterprise", &mut n)?);
-                slot.insert(Signer { key, chain: SignerChain::new() });
+                slot.insert(Signer { key, chain: MemoryChain::new() });
             }
         }
         let gate = ctx.key(&format!("workforce-gate-{}", spec.project_id))?;
         enrolments.extend(enrol(&gate, &format!("project/{}/device/GATE-01", spec.project_id), "device", &mut n)?);
-        gates.push(Signer { key: gate, chain: SignerChain::new() });
+        gates.push(Signer { key: gate, chain: MemoryChain::new() });
     }
     // Already written (a restart): the general contractors' chains exist.
     for s in ent.values() {

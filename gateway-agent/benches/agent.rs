@@ -12,9 +12,9 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use siteledger_client::outbox::Outbox;
 use siteledger_gateway_agent::config::{AgentConfig, DeviceConfig, DeviceKind, ParticulateUnit};
 use siteledger_gateway_agent::hj212::{Connection, ConnectionLimits, Event, encode_frame};
-use siteledger_gateway_agent::queue::Queue;
 use siteledger_gateway_agent::record::hj212_record;
 use siteledger_signer::SigningKey;
 
@@ -50,8 +50,9 @@ fn bench(c: &mut Criterion) {
         thresholds: Default::default(),
     }];
     let device = config.devices[0].clone();
-    let (_queue, handle) =
-        rt.block_on(Queue::open(&dir.path().join("q"), SigningKey::from_seed(&[5; 32]), u64::MAX)).expect("queue");
+    let (_queue, handle) = rt
+        .block_on(Outbox::open(&dir.path().join("q/queue.db"), SigningKey::from_seed(&[5; 32]), u64::MAX))
+        .expect("queue");
     let bytes = stream();
     // CPU time (user + system, whole process incl. sqlx's SQLite thread) per packet over 20 batches: on a shared,
     // loaded machine the wall-clock figure below understates what one free core does.

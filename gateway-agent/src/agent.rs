@@ -16,10 +16,15 @@ use tokio::task::JoinSet;
 
 use crate::config::AgentConfig;
 use crate::error::AgentError;
-use crate::queue::{Queue, QueueHandle};
-use crate::record::{GatewayIdentity, Health, Record, heartbeat_record};
+use siteledger_client::keys::Secret;
+use siteledger_client::outbox::{Outbox, OutboxHandle};
+use siteledger_client::uploader::{UploadStats, Uploader};
+use siteledger_client::{IngestClient, Record};
+
+use crate::record::{GatewayIdentity, Health, heartbeat_record};
 use crate::tcp::{Hj212Service, Hj212Stats};
-use crate::uploader::{UploadStats, Uploader};
+
+pub use siteledger_client::uploader::stopped;
 
 /// What the agent's parts share.
 #[derive(Debug)]
@@ -29,9 +34,9 @@ pub struct Shared {
     /// The gateway's project and id as the contract's types (from the checked configuration).
     pub identity: GatewayIdentity,
     /// Submit records.
-    pub queue: QueueHandle,
+    pub queue: OutboxHandle,
     /// The queue database.
-    pub store: Queue,
+    pub store: Outbox,
     /// HJ 212 counters.
     pub hj212: Arc<Hj212Stats>,
     /// Upload counters and clock skew.
@@ -79,12 +84,6 @@ impl Shared {
         };
         heartbeat_record(&self.identity, health, OffsetDateTime::now_utc())
     }
-}
-
-/// Resolves once `rx` turns true (or its sender is gone). A helper so that no `watch::Ref` is held in a
-/// `select!` (it is not `Send`).
-pub async fn stopped(rx: &mut watch::Receiver<bool>) {
-    let _ = rx.wait_for(|s| *s).await;
 }
 
 /// Starts agents.
@@ -136,7 +135,8 @@ impl Agent {
         config.check()?;
         let identity = GatewayIdentity::of(&config).map_err(|e| AgentError::Config(e.to_string()))?;
         let config = Arc::new(config);
-        let (store, queue) = Queue::open(&config.queue_dir, key, config.queue_max_bytes).await?;
+        // `queue.db` in the queue directory, where the agent always kept it: an upgraded agent resumes its chain.
+        let (store, queue) = Outbox::open(&config.queue_dir.join("queue.db"), key, config.queue_max_bytes).await?;
         let hj212_listener = TcpListener::bind(config.hj212_listen)
             .await
             .map_err(|source| AgentError::Listen { addr: config.hj212_listen.to_string(), source })?;
@@ -166,10 +166,9 @@ impl Agent {
         });
         let mut tasks = JoinSet::new();
         let uploader = Uploader {
-            queue: store,
-            http,
-            url: format!("{}/v1/events", config.platform_url.trim_end_matches('/')),
-            token,
+            outbox: store,
+            ingest: IngestClient::with_client(http, &config.platform_url),
+            token: Secret::new(token),
             batch: config.upload_batch,
             stats: upload,
             shutdown: rx.clone(),

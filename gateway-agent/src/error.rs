@@ -16,7 +16,7 @@ pub enum AgentError {
     },
     /// The local queue failed (disk, database).
     #[error("local queue: {0}")]
-    Queue(#[from] crate::queue::QueueError),
+    Queue(#[from] siteledger_client::OutboxError),
     /// A listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {

@@ -1,7 +1,9 @@
 //! `siteledger-gateway-agent`: SiteLedger's on-site collector (工地网关) for the 扬尘噪声监测, 起重机械安全监控,
 //! 施工用电用水监测 and 远程视频监控 applications of 甬建发〔2020〕72号. Site monitors speak HJ 212-2017 over TCP;
 //! cranes, hoists, meters and cameras post JSON to a local intake; the agent signs every reading at the edge into
-//! its own hash chain, stores it durably, and forwards it to the platform's `POST /v1/events`.
+//! its own hash chain, stores it durably, and forwards it to the platform's `POST /v1/events`. The chain, the durable
+//! outbox and the uploader (batches, backoff with jitter, clock skew) are the producer library's
+//! (`siteledger-client`), shared with `siteledger submit`, the demo and the bench.
 //!
 //! The protocol core is sans-I/O, in the style of tokio-rs/mini-redis `frame.rs`: parsers over byte slices that
 //! answer *incomplete*, *one frame*, or *an error and how many bytes to skip*, with no sockets, clocks or threads
@@ -12,8 +14,7 @@
 //! | [`hj212`] | the HJ 212-2017 protocol core: CRC, framer, packet parser, deviations, replies, split packets |
 //! | [`config`] | the TOML configuration: platform, identity, queue, listeners, devices |
 //! | [`record`] | records built as the domain's payload types: HJ 212 → `env.hj212.data.v1` (units, times, deviation tokens), the heartbeat |
-//! | [`queue`] | the durable SQLite queue, the signer chain, group commit, the disk bound |
-//! | [`uploader`] | batches to `POST /v1/events`, backoff with jitter, clock skew |
+//! | [`queue`] | the durable queue: the client crate's outbox ([`siteledger_client::outbox`]: the signer chain and records in one SQLite transaction, group commit, the disk bound) |
 //! | [`tcp`] | the HJ 212 TCP server (limits, 9014/9011/9012 after the durable write) |
 //! | [`intake`] | the JSON/HTTP intake for cranes, hoists, meters, cameras: bodies read into the domain's payload types |
 //! | [`agent`] | all of the above started together ([`Agent::start`]) |
@@ -32,7 +33,6 @@ pub mod queue;
 pub mod record;
 pub mod simulate;
 pub mod tcp;
-pub mod uploader;
 
 pub use agent::{Agent, AgentHandle};
 pub use config::{AgentConfig, DeviceConfig, DeviceKind, ParticulateUnit};

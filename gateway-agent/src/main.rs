@@ -10,11 +10,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use siteledger_gateway_agent::hj212::{Decoder, Scanned, data_response, scan};
 use siteledger_gateway_agent::{Agent, AgentConfig, simulate};
-use siteledger_signer::SigningKey;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -87,9 +85,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn keygen(out: &std::path::Path) -> anyhow::Result<()> {
-    anyhow::ensure!(!out.exists(), "{} exists; refusing to overwrite a key", out.display());
-    let key = SigningKey::generate().context("generating a key")?;
-    key.write_file(out).with_context(|| format!("writing {}", out.display()))?;
+    let key = siteledger_client::keys::generate(out)?;
     println!("key file:   {} (mode 0600)", out.display());
     println!("public key: {}", key.public().to_base64());
     println!("key id:     {}", key.key_id());
@@ -123,8 +119,7 @@ async fn shutdown_signal() {
 async fn run(path: PathBuf) -> anyhow::Result<()> {
     let config = AgentConfig::from_file(&path)?;
     let token = config.resolve_token()?;
-    let key =
-        SigningKey::read_file(&config.key_file).with_context(|| format!("key file {}", config.key_file.display()))?;
+    let key = siteledger_client::keys::load(&config.key_file)?;
     tracing::info!(key_id = %key.key_id(), "gateway key loaded");
     let agent = Agent::start(config, key, token).await?;
     shutdown_signal().await;

@@ -4,8 +4,10 @@
 //! ([`hj212_record`]); the gateway's own health becomes [`GatewayHeartbeat`] ([`heartbeat_record`]); intake bodies
 //! are read into their kinds' types by [`crate::intake`]. Kind and stream come from the domain too
 //! ([`Record::new`]). No floats anywhere: values stay decimal strings and unit conversion is a decimal-point shift.
+//! [`Record`] itself is the client crate's ([`siteledger_client::record`]), which checks it against the domain before
+//! it is signed.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use siteledger_domain::site::{
     AsSent, DataCn, FactorCode, GatewayHeartbeat, Hj212Data, Hj212Item, SiteEvent, Timestamp, Token, Unit,
 };
@@ -13,31 +15,11 @@ use siteledger_domain::time::shanghai_rfc3339_millis;
 use siteledger_domain::{Decimal, DeviceId, ProjectId};
 use time::OffsetDateTime;
 
+pub use siteledger_client::record::{Record, now_text};
+
 use crate::config::{AgentConfig, DeviceConfig};
 use crate::hj212::datetime::data_time_instant;
 use crate::hj212::{Deviation, Packet, cn};
-
-/// A record before signing: where, what, when, and the payload.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Record {
-    /// The stream, `project/<id>/site/<device>`.
-    pub stream: String,
-    /// The kind, e.g. `env.hj212.data.v1`.
-    pub kind: String,
-    /// RFC 3339 time the gateway received the data (the envelope's `occurred_at`).
-    pub occurred_at: String,
-    /// The payload (contract members).
-    pub payload: Map<String, Value>,
-}
-
-impl Record {
-    /// The record of a typed site payload: its kind and conventional stream from the domain
-    /// (`project/<id>/site/<device>`; the gateway's own records `…/site/gateway-<id>`), its payload serialised from
-    /// the type.
-    pub fn new(event: &SiteEvent, occurred_at: String) -> Record {
-        Record { stream: event.stream(), kind: event.kind().to_owned(), occurred_at, payload: event.to_payload() }
-    }
-}
 
 /// A record member the agent cannot fill with what the contract accepts. Identities come from the configuration,
 /// which [`AgentConfig::check`] holds to the contract's types at start, so a running agent does not meet this.
@@ -54,11 +36,6 @@ impl RecordError {
     fn new(member: &'static str, reason: impl std::fmt::Display) -> Self {
         RecordError { member, reason: reason.to_string() }
     }
-}
-
-/// `YYYY-MM-DDThh:mm:ss.mmm+08:00` for now: the receive time of what the agent records.
-pub fn now_text() -> String {
-    shanghai_rfc3339_millis(OffsetDateTime::now_utc())
 }
 
 /// The configured project as the contract's [`ProjectId`].

@@ -31,8 +31,8 @@ use crate::config::{AgentConfig, DeviceConfig, DeviceKind};
 use crate::hj212::{
     Connection, ConnectionLimits, Event, ExeRtn, Packet, QnRtn, cn, execution_result, request_response,
 };
-use crate::queue::{QueueError, QueueHandle};
 use crate::record::{hj212_record, is_recorded_cn};
+use siteledger_client::outbox::{OutboxError as QueueError, OutboxHandle as QueueHandle};
 
 /// Counters of the HJ 212 service.
 #[derive(Debug, Default)]

@@ -7,3 +7,4 @@ mod helpers;
 mod audit;
 mod live_data_dir;
 mod serve;
+mod submit;

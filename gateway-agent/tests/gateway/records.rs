@@ -16,12 +16,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use serde_json::Value;
+use siteledger_client::outbox::Outbox;
+use siteledger_client::uploader::UploadStats;
 use siteledger_gateway_agent::agent::Shared;
 use siteledger_gateway_agent::hj212::{Decoder, Packet, encode_frame};
-use siteledger_gateway_agent::queue::Queue;
 use siteledger_gateway_agent::record::{GatewayIdentity, hj212_record};
 use siteledger_gateway_agent::tcp::Hj212Stats;
-use siteledger_gateway_agent::uploader::UploadStats;
 use siteledger_gateway_agent::{Agent, AgentConfig, DeviceConfig, DeviceKind, ParticulateUnit};
 use siteledger_signer::SigningKey;
 
@@ -113,7 +113,8 @@ async fn intake_records_are_byte_identical_to_the_golden_files() {
 async fn heartbeats_are_byte_identical_to_the_golden_files() {
     let dir = tempfile::tempdir().expect("dir");
     let cfg = Arc::new(config(vec![]));
-    let (store, queue) = Queue::open(dir.path(), SigningKey::from_seed(&[1; 32]), 1 << 20).await.expect("queue");
+    let (store, queue) =
+        Outbox::open(&dir.path().join("queue.db"), SigningKey::from_seed(&[1; 32]), 1 << 20).await.expect("queue");
     for e in golden("heartbeat.golden.json") {
         let n = |name: &str| e["counters"][name].as_u64().expect("counter");
         let (hj212, upload) = (Arc::new(Hj212Stats::default()), Arc::new(UploadStats::default()));

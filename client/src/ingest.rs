@@ -1,5 +1,7 @@
-//! A producer's side of `POST /v1/events` (the demo's gateways and the bench's writers use it); the answer is the
-//! one wire type, [`IngestResponse`].
+//! A producer's side of `POST /v1/events`: the request body (a JSON array of canonical envelopes), the answer as
+//! the one wire type ([`IngestResponse`], one item per envelope sent), and which failures are worth retrying
+//! ([`PostError::retryable`]). The ledger is idempotent for a byte-identical re-append (`duplicate`), so resending
+//! a request whose answer was lost is harmless.
 
 use std::time::Duration;
 
@@ -18,19 +20,45 @@ pub enum PostError {
     Status {
         /// The status.
         status: u16,
-        /// The error body.
+        /// The error body (the first 500 characters).
         body: String,
     },
+    /// A success status whose body is not the per-item answer.
+    #[error("unreadable answer: {0}")]
+    Unreadable(String),
 }
 
 impl PostError {
     /// Worth retrying the same request (nothing or everything of it was appended; a resend is idempotent).
     pub fn retryable(&self) -> bool {
         match self {
-            PostError::Transport(_) => true,
+            PostError::Transport(_) | PostError::Unreadable(_) => true,
             PostError::Status { status, .. } => *status >= 500 || *status == 429,
         }
     }
+
+    /// The HTTP status, when the server answered with an error status.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            PostError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Whether the server answered at all (an HTTP status), as opposed to no connection or a timeout.
+    pub fn answered(&self) -> bool {
+        !matches!(self, PostError::Transport(_))
+    }
+}
+
+/// One request's result and the server's `Date` header (for clock-skew measurement), present whenever the server
+/// answered.
+#[derive(Debug)]
+pub struct Exchange {
+    /// The per-item answer, or why there is none.
+    pub result: Result<IngestResponse, PostError>,
+    /// The answer's `Date` header.
+    pub date: Option<String>,
 }
 
 /// Posts signed envelopes to one server.
@@ -72,6 +100,19 @@ impl IngestClient {
         serde_json::to_vec(&Value::Array(envs.iter().map(Envelope::to_value).collect())).unwrap_or_default()
     }
 
+    /// The request body for envelopes already in canonical bytes (an outbox's rows), without re-parsing them.
+    pub fn body_of_canonical<'a>(envs: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+        let mut body = vec![b'['];
+        for (i, e) in envs.into_iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(e);
+        }
+        body.push(b']');
+        body
+    }
+
     /// Posts `envs` with `token`.
     pub async fn post(&self, token: &str, envs: &[Envelope]) -> Result<IngestResponse, PostError> {
         self.post_body(token, Self::body(envs)).await
@@ -79,6 +120,11 @@ impl IngestClient {
 
     /// Posts a prepared body (see [`IngestClient::body`]).
     pub async fn post_body(&self, token: &str, body: Vec<u8>) -> Result<IngestResponse, PostError> {
+        self.exchange(token, body).await.result
+    }
+
+    /// Posts a prepared body and keeps the answer's `Date` header.
+    pub async fn exchange(&self, token: &str, body: Vec<u8>) -> Exchange {
         let resp = self
             .http
             .post(&self.url)
@@ -86,12 +132,22 @@ impl IngestClient {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body)
             .send()
-            .await?;
+            .await;
+        let resp = match resp {
+            Ok(r) => r,
+            Err(e) => return Exchange { result: Err(PostError::Transport(e)), date: None },
+        };
+        let date = resp.headers().get(reqwest::header::DATE).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let status = resp.status();
         if !status.is_success() {
             let body = resp.text().await.unwrap_or_default();
-            return Err(PostError::Status { status: status.as_u16(), body: body.chars().take(500).collect() });
+            let body = body.chars().take(500).collect();
+            return Exchange { result: Err(PostError::Status { status: status.as_u16(), body }), date };
         }
-        Ok(resp.json::<IngestResponse>().await?)
+        let result = match resp.bytes().await {
+            Ok(b) => serde_json::from_slice::<IngestResponse>(&b).map_err(|e| PostError::Unreadable(e.to_string())),
+            Err(e) => Err(PostError::Transport(e)),
+        };
+        Exchange { result, date }
     }
 }

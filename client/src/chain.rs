@@ -1,0 +1,109 @@
+//! [`MemoryChain`]: a producer's signer chain (`seq`, `prev`; docs/FORMAT.md §3) kept in memory, for producers that
+//! sign in-process and resume from the ledger's stored head themselves (the demo city's simulated parties, the load
+//! bench's writers). A producer that must survive a crash without the ledger's help keeps its chain in the
+//! [`crate::outbox::Outbox`] instead, which uses this type inside its one SQLite transaction.
+
+use serde_json::{Map, Value};
+use siteledger_signer::envelope::{EnvelopeError, SignerChain};
+use siteledger_signer::{Envelope, Hash, SigningKey};
+use uuid::Uuid;
+
+use crate::record::{Record, RecordError};
+
+/// Why [`MemoryChain::sign_record`] signed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// The record does not fit its kind (the member is named).
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// The envelope could not be built (a member outside the canonical form).
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+}
+
+/// A signer chain in memory: the next `seq` and the leaf hash of the last signed envelope. Signing advances it;
+/// a failed signature leaves it as it was.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemoryChain(SignerChain);
+
+impl MemoryChain {
+    /// A fresh chain (the first record gets `seq` 1).
+    pub fn new() -> MemoryChain {
+        MemoryChain(SignerChain::new())
+    }
+
+    /// The chain after a stored record with `seq` and `leaf_hash` (the ledger's head for this key).
+    pub fn after(seq: u64, leaf_hash: Hash) -> MemoryChain {
+        MemoryChain(SignerChain::after(seq, leaf_hash))
+    }
+
+    /// The chain after `head` (`seq`, leaf hash), or a fresh one when the key has signed nothing yet.
+    pub fn resume(head: Option<(u64, Hash)>) -> MemoryChain {
+        head.map_or_else(MemoryChain::new, |(seq, hash)| MemoryChain::after(seq, hash))
+    }
+
+    /// The `seq` the next record gets.
+    pub fn next_seq(&self) -> u64 {
+        self.0.next_seq
+    }
+
+    /// The leaf hash the next record links to (`None` before the first).
+    pub fn prev(&self) -> Option<Hash> {
+        self.0.prev
+    }
+
+    /// Signs the next envelope with `key` (the caller vouches for the payload; see [`MemoryChain::sign_record`]).
+    pub fn sign(
+        &mut self,
+        key: &SigningKey,
+        id: Uuid,
+        stream: &str,
+        kind: &str,
+        occurred_at: &str,
+        payload: Map<String, Value>,
+    ) -> Result<Envelope, EnvelopeError> {
+        let mut next = self.0;
+        let env = next.sign(key, id, stream, kind, occurred_at, payload)?;
+        self.0 = next;
+        Ok(env)
+    }
+
+    /// Checks `record` against the domain ([`Record::validate`]) and signs it as the next envelope.
+    pub fn sign_record(&mut self, key: &SigningKey, id: Uuid, record: Record) -> Result<Envelope, SignError> {
+        record.validate()?;
+        Ok(self.sign(key, id, &record.stream, &record.kind, &record.occurred_at, record.payload)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chain_links_each_record_to_the_last_and_resumes_from_a_head() {
+        let key = SigningKey::from_seed(&[7; 32]);
+        let mut chain = MemoryChain::new();
+        let sign = |c: &mut MemoryChain| {
+            c.sign(&key, Uuid::now_v7(), "registry/keys", "ledger.test.v1", "2026-11-24T10:00:00+08:00", Map::new())
+                .expect("signs")
+        };
+        let a = sign(&mut chain);
+        let b = sign(&mut chain);
+        assert_eq!((a.seq(), b.seq()), (1, 2));
+        assert_eq!(b.prev(), Some(&a.leaf_hash()));
+        let mut resumed = MemoryChain::resume(Some((b.seq(), b.leaf_hash())));
+        assert_eq!(resumed, chain);
+        let c = sign(&mut resumed);
+        assert_eq!((c.seq(), c.prev()), (3, Some(&b.leaf_hash())));
+    }
+
+    #[test]
+    fn a_refused_record_leaves_the_chain_untouched() {
+        let key = SigningKey::from_seed(&[7; 32]);
+        let mut chain = MemoryChain::new();
+        let bad =
+            Record::parts("alarm.cleared.v1", "project/NB-2026-0001/alarms", "2026-11-24T10:00:00+08:00", Map::new());
+        assert!(chain.sign_record(&key, Uuid::now_v7(), bad).is_err());
+        assert_eq!(chain.next_seq(), 1);
+    }
+}
