@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
@@ -168,33 +169,38 @@ enum Backend {
     Postgres(PgPool),
 }
 
-/// A write transaction on either backend.
-pub(crate) enum Tx {
+/// A write transaction on either backend, counting the rows its statements read ([`ReadDb::fold_rows_read`]).
+pub(crate) struct Tx {
+    conn: TxConn,
+    rows_read: Arc<AtomicU64>,
+}
+
+enum TxConn {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
 }
 
 impl std::fmt::Debug for Tx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Tx::Sqlite(_) => "Tx::Sqlite",
-            Tx::Postgres(_) => "Tx::Postgres",
+        f.write_str(match self.conn {
+            TxConn::Sqlite(_) => "Tx::Sqlite",
+            TxConn::Postgres(_) => "Tx::Postgres",
         })
     }
 }
 
 impl Tx {
     pub(crate) fn is_postgres(&self) -> bool {
-        matches!(self, Tx::Postgres(_))
+        matches!(self.conn, TxConn::Postgres(_))
     }
 
     pub(crate) async fn execute(&mut self, q: &Sql) -> Result<u64, sqlx::Error> {
-        match self {
-            Tx::Sqlite(tx) => {
+        match &mut self.conn {
+            TxConn::Sqlite(tx) => {
                 let query = bind_args!(sqlx::query::<Sqlite>(AssertSqlSafe(q.text.clone())), &q.args);
                 Ok(query.execute(&mut **tx).await?.rows_affected())
             }
-            Tx::Postgres(tx) => {
+            TxConn::Postgres(tx) => {
                 let query = bind_args!(sqlx::query::<Postgres>(AssertSqlSafe(to_postgres(&q.text))), &q.args);
                 Ok(query.execute(&mut **tx).await?.rows_affected())
             }
@@ -202,16 +208,18 @@ impl Tx {
     }
 
     pub(crate) async fn fetch_all<T: AnyRow>(&mut self, q: &Sql) -> Result<Vec<T>, sqlx::Error> {
-        match self {
-            Tx::Sqlite(tx) => {
+        let rows = match &mut self.conn {
+            TxConn::Sqlite(tx) => {
                 let query = bind_args!(sqlx::query_as::<Sqlite, T>(AssertSqlSafe(q.text.clone())), &q.args);
-                query.fetch_all(&mut **tx).await
+                query.fetch_all(&mut **tx).await?
             }
-            Tx::Postgres(tx) => {
+            TxConn::Postgres(tx) => {
                 let query = bind_args!(sqlx::query_as::<Postgres, T>(AssertSqlSafe(to_postgres(&q.text))), &q.args);
-                query.fetch_all(&mut **tx).await
+                query.fetch_all(&mut **tx).await?
             }
-        }
+        };
+        self.rows_read.fetch_add(rows.len() as u64, Ordering::Relaxed);
+        Ok(rows)
     }
 
     pub(crate) async fn fetch_optional<T: AnyRow>(&mut self, q: &Sql) -> Result<Option<T>, sqlx::Error> {
@@ -219,9 +227,9 @@ impl Tx {
     }
 
     pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
-            Tx::Sqlite(tx) => tx.commit().await,
-            Tx::Postgres(tx) => tx.commit().await,
+        match self.conn {
+            TxConn::Sqlite(tx) => tx.commit().await,
+            TxConn::Postgres(tx) => tx.commit().await,
         }
     }
 }
@@ -232,6 +240,8 @@ struct Inner {
     url_kind: &'static str,
     access: Arc<AccessCache>,
     applied: watch::Sender<u64>,
+    /// Rows read by write transactions (folds) since open.
+    rows_read: Arc<AtomicU64>,
 }
 
 /// The read database (SQLite file or PostgreSQL). Cheap to clone; clones share pools, the access cache and the
@@ -292,8 +302,15 @@ impl ReadDb {
             Backend::Postgres(_) => "postgres",
         };
         let (applied, _) = watch::channel(0);
-        let db =
-            ReadDb { inner: Arc::new(Inner { backend, url_kind, access: Arc::new(AccessCache::default()), applied }) };
+        let db = ReadDb {
+            inner: Arc::new(Inner {
+                backend,
+                url_kind,
+                access: Arc::new(AccessCache::default()),
+                applied,
+                rows_read: Arc::default(),
+            }),
+        };
         db.ensure_schema().await?;
         db.reload_access().await?;
         db.publish_applied().await?;
@@ -365,10 +382,18 @@ impl ReadDb {
     /// Begins a write transaction: `BEGIN IMMEDIATE` on SQLite (takes the write lock now, so the checkpoints read
     /// next cannot be stale), plain on PostgreSQL (callers lock checkpoint rows `FOR UPDATE`).
     pub(crate) async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        match &self.inner.backend {
-            Backend::Sqlite { writer, .. } => Ok(Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?)),
-            Backend::Postgres(pool) => Ok(Tx::Postgres(pool.begin().await?)),
-        }
+        let conn = match &self.inner.backend {
+            Backend::Sqlite { writer, .. } => TxConn::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres(pool) => TxConn::Postgres(pool.begin().await?),
+        };
+        Ok(Tx { conn, rows_read: Arc::clone(&self.inner.rows_read) })
+    }
+
+    /// Rows the folds (every write transaction of this handle and its clones) have read from the read database
+    /// since it was opened: the work folding costs, counted rather than timed. A fold that re-reads earlier rows
+    /// for each record shows up here as rows per record growing with the log.
+    pub fn fold_rows_read(&self) -> u64 {
+        self.inner.rows_read.load(Ordering::Relaxed)
     }
 
     pub(crate) async fn fetch_all<T: AnyRow>(&self, q: &Sql) -> Result<Vec<T>, sqlx::Error> {
