@@ -5,11 +5,13 @@
 //! and every computed integer is `CAST(… AS BIGINT)` so that PostgreSQL returns `INT8` (sqlx decodes strictly).
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use siteledger_ledger::sqlite::WalBound;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -24,6 +26,13 @@ use crate::projection::{PROJECTIONS, Projection};
 /// Version of the read-model schema (in `meta.schema_version`). A database of another version is dropped and
 /// rebuilt from the ledger on open.
 pub const SCHEMA_VERSION: i64 = 1;
+
+/// The read database's WAL bound on SQLite: a fold that leaves the WAL larger than this is followed by a truncating
+/// checkpoint (see `docs/LEDGER.md`, "Bounded files").
+pub const WAL_CHECKPOINT_BYTES: u64 = 64 << 20;
+
+/// Rows a reader connection buffers for its caller (the largest page a query answers is 5,000 rows).
+const READ_BUFFER_ROWS: usize = 8192;
 
 /// Advisory lock key serialising schema work on PostgreSQL ("SLPROJSC" in ASCII).
 const SCHEMA_LOCK: i64 = 0x534C_5052_4F4A_5343;
@@ -165,6 +174,8 @@ enum Backend {
         writer: SqlitePool,
         /// Queries.
         readers: SqlitePool,
+        /// Keeps the WAL file bounded after folds.
+        wal: WalBound,
     },
     Postgres(PgPool),
 }
@@ -275,7 +286,8 @@ impl ReadDb {
                         .create_if_missing(true)
                         .journal_mode(SqliteJournalMode::Wal)
                         // Normal is enough: a lost tail of commits loses its checkpoint too and is simply replayed.
-                        .synchronous(SqliteSynchronous::Normal),
+                        .synchronous(SqliteSynchronous::Normal)
+                        .pragma("journal_size_limit", WAL_CHECKPOINT_BYTES.to_string()),
                 )
                 .await?;
             let readers = SqlitePoolOptions::new()
@@ -283,9 +295,12 @@ impl ReadDb {
                 .min_connections(0)
                 .idle_timeout(Duration::from_secs(600))
                 .acquire_timeout(Duration::from_secs(60))
-                .connect_with(base)
+                // A query runs to its end and releases its snapshot even if the task that asked is slow to take
+                // the rows (a snapshot held open keeps checkpoints from resetting the WAL).
+                .connect_with(base.row_buffer_size(READ_BUFFER_ROWS))
                 .await?;
-            Backend::Sqlite { writer, readers }
+            let wal = WalBound::new(Path::new(path), WAL_CHECKPOINT_BYTES, siteledger_ledger::sqlite::BUSY_TIMEOUT);
+            Backend::Sqlite { writer, readers, wal }
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -325,7 +340,7 @@ impl ReadDb {
     /// Closes every connection.
     pub async fn close(&self) {
         match &self.inner.backend {
-            Backend::Sqlite { writer, readers } => {
+            Backend::Sqlite { writer, readers, .. } => {
                 readers.close().await;
                 writer.close().await;
             }
@@ -387,6 +402,14 @@ impl ReadDb {
             Backend::Postgres(pool) => TxConn::Postgres(pool.begin().await?),
         };
         Ok(Tx { conn, rows_read: Arc::clone(&self.inner.rows_read) })
+    }
+
+    /// After a fold committed: SQLite checkpoints and truncates the read database's WAL once it is past
+    /// [`WAL_CHECKPOINT_BYTES`] (`siteledger_ledger::sqlite::WalBound`); nothing to do on PostgreSQL.
+    pub(crate) async fn after_commit(&self) {
+        if let Backend::Sqlite { writer, wal, .. } = &self.inner.backend {
+            wal.after_commit(writer).await;
+        }
     }
 
     /// Rows the folds (every write transaction of this handle and its clones) have read from the read database
