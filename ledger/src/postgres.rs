@@ -82,7 +82,7 @@ impl PgStore {
             .connect_with(connect)
             .await
             .map_err(db_err("connecting to PostgreSQL"))?;
-        let sql = SqlStore::open(Pools::Postgres(pool.clone())).await?;
+        let sql = SqlStore::open(Pools::Postgres(pool.clone()), None).await?;
         let store = PgStore { pool, sql };
         store.warn_if_not_durable().await?;
         Ok(store)

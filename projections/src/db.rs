@@ -5,10 +5,13 @@
 //! and every computed integer is `CAST(… AS BIGINT)` so that PostgreSQL returns `INT8` (sqlx decodes strictly).
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use siteledger_ledger::sqlite::WalBound;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -23,6 +26,13 @@ use crate::projection::{PROJECTIONS, Projection};
 /// Version of the read-model schema (in `meta.schema_version`). A database of another version is dropped and
 /// rebuilt from the ledger on open.
 pub const SCHEMA_VERSION: i64 = 1;
+
+/// The read database's WAL bound on SQLite: a fold that leaves the WAL larger than this is followed by a truncating
+/// checkpoint (see `docs/LEDGER.md`, "Bounded files").
+pub const WAL_CHECKPOINT_BYTES: u64 = 64 << 20;
+
+/// Rows a reader connection buffers for its caller (the largest page a query answers is 5,000 rows).
+const READ_BUFFER_ROWS: usize = 8192;
 
 /// Advisory lock key serialising schema work on PostgreSQL ("SLPROJSC" in ASCII).
 const SCHEMA_LOCK: i64 = 0x534C_5052_4F4A_5343;
@@ -164,37 +174,44 @@ enum Backend {
         writer: SqlitePool,
         /// Queries.
         readers: SqlitePool,
+        /// Keeps the WAL file bounded after folds.
+        wal: WalBound,
     },
     Postgres(PgPool),
 }
 
-/// A write transaction on either backend.
-pub(crate) enum Tx {
+/// A write transaction on either backend, counting the rows its statements read ([`ReadDb::fold_rows_read`]).
+pub(crate) struct Tx {
+    conn: TxConn,
+    rows_read: Arc<AtomicU64>,
+}
+
+enum TxConn {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
 }
 
 impl std::fmt::Debug for Tx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Tx::Sqlite(_) => "Tx::Sqlite",
-            Tx::Postgres(_) => "Tx::Postgres",
+        f.write_str(match self.conn {
+            TxConn::Sqlite(_) => "Tx::Sqlite",
+            TxConn::Postgres(_) => "Tx::Postgres",
         })
     }
 }
 
 impl Tx {
     pub(crate) fn is_postgres(&self) -> bool {
-        matches!(self, Tx::Postgres(_))
+        matches!(self.conn, TxConn::Postgres(_))
     }
 
     pub(crate) async fn execute(&mut self, q: &Sql) -> Result<u64, sqlx::Error> {
-        match self {
-            Tx::Sqlite(tx) => {
+        match &mut self.conn {
+            TxConn::Sqlite(tx) => {
                 let query = bind_args!(sqlx::query::<Sqlite>(AssertSqlSafe(q.text.clone())), &q.args);
                 Ok(query.execute(&mut **tx).await?.rows_affected())
             }
-            Tx::Postgres(tx) => {
+            TxConn::Postgres(tx) => {
                 let query = bind_args!(sqlx::query::<Postgres>(AssertSqlSafe(to_postgres(&q.text))), &q.args);
                 Ok(query.execute(&mut **tx).await?.rows_affected())
             }
@@ -202,16 +219,18 @@ impl Tx {
     }
 
     pub(crate) async fn fetch_all<T: AnyRow>(&mut self, q: &Sql) -> Result<Vec<T>, sqlx::Error> {
-        match self {
-            Tx::Sqlite(tx) => {
+        let rows = match &mut self.conn {
+            TxConn::Sqlite(tx) => {
                 let query = bind_args!(sqlx::query_as::<Sqlite, T>(AssertSqlSafe(q.text.clone())), &q.args);
-                query.fetch_all(&mut **tx).await
+                query.fetch_all(&mut **tx).await?
             }
-            Tx::Postgres(tx) => {
+            TxConn::Postgres(tx) => {
                 let query = bind_args!(sqlx::query_as::<Postgres, T>(AssertSqlSafe(to_postgres(&q.text))), &q.args);
-                query.fetch_all(&mut **tx).await
+                query.fetch_all(&mut **tx).await?
             }
-        }
+        };
+        self.rows_read.fetch_add(rows.len() as u64, Ordering::Relaxed);
+        Ok(rows)
     }
 
     pub(crate) async fn fetch_optional<T: AnyRow>(&mut self, q: &Sql) -> Result<Option<T>, sqlx::Error> {
@@ -219,9 +238,9 @@ impl Tx {
     }
 
     pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
-            Tx::Sqlite(tx) => tx.commit().await,
-            Tx::Postgres(tx) => tx.commit().await,
+        match self.conn {
+            TxConn::Sqlite(tx) => tx.commit().await,
+            TxConn::Postgres(tx) => tx.commit().await,
         }
     }
 }
@@ -232,6 +251,8 @@ struct Inner {
     url_kind: &'static str,
     access: Arc<AccessCache>,
     applied: watch::Sender<u64>,
+    /// Rows read by write transactions (folds) since open.
+    rows_read: Arc<AtomicU64>,
 }
 
 /// The read database (SQLite file or PostgreSQL). Cheap to clone; clones share pools, the access cache and the
@@ -265,7 +286,8 @@ impl ReadDb {
                         .create_if_missing(true)
                         .journal_mode(SqliteJournalMode::Wal)
                         // Normal is enough: a lost tail of commits loses its checkpoint too and is simply replayed.
-                        .synchronous(SqliteSynchronous::Normal),
+                        .synchronous(SqliteSynchronous::Normal)
+                        .pragma("journal_size_limit", WAL_CHECKPOINT_BYTES.to_string()),
                 )
                 .await?;
             let readers = SqlitePoolOptions::new()
@@ -273,9 +295,12 @@ impl ReadDb {
                 .min_connections(0)
                 .idle_timeout(Duration::from_secs(600))
                 .acquire_timeout(Duration::from_secs(60))
-                .connect_with(base)
+                // A query runs to its end and releases its snapshot even if the task that asked is slow to take
+                // the rows (a snapshot held open keeps checkpoints from resetting the WAL).
+                .connect_with(base.row_buffer_size(READ_BUFFER_ROWS))
                 .await?;
-            Backend::Sqlite { writer, readers }
+            let wal = WalBound::new(Path::new(path), WAL_CHECKPOINT_BYTES, siteledger_ledger::sqlite::BUSY_TIMEOUT);
+            Backend::Sqlite { writer, readers, wal }
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -292,8 +317,15 @@ impl ReadDb {
             Backend::Postgres(_) => "postgres",
         };
         let (applied, _) = watch::channel(0);
-        let db =
-            ReadDb { inner: Arc::new(Inner { backend, url_kind, access: Arc::new(AccessCache::default()), applied }) };
+        let db = ReadDb {
+            inner: Arc::new(Inner {
+                backend,
+                url_kind,
+                access: Arc::new(AccessCache::default()),
+                applied,
+                rows_read: Arc::default(),
+            }),
+        };
         db.ensure_schema().await?;
         db.reload_access().await?;
         db.publish_applied().await?;
@@ -308,7 +340,7 @@ impl ReadDb {
     /// Closes every connection.
     pub async fn close(&self) {
         match &self.inner.backend {
-            Backend::Sqlite { writer, readers } => {
+            Backend::Sqlite { writer, readers, .. } => {
                 readers.close().await;
                 writer.close().await;
             }
@@ -365,10 +397,26 @@ impl ReadDb {
     /// Begins a write transaction: `BEGIN IMMEDIATE` on SQLite (takes the write lock now, so the checkpoints read
     /// next cannot be stale), plain on PostgreSQL (callers lock checkpoint rows `FOR UPDATE`).
     pub(crate) async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        match &self.inner.backend {
-            Backend::Sqlite { writer, .. } => Ok(Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?)),
-            Backend::Postgres(pool) => Ok(Tx::Postgres(pool.begin().await?)),
+        let conn = match &self.inner.backend {
+            Backend::Sqlite { writer, .. } => TxConn::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres(pool) => TxConn::Postgres(pool.begin().await?),
+        };
+        Ok(Tx { conn, rows_read: Arc::clone(&self.inner.rows_read) })
+    }
+
+    /// After a fold committed: SQLite checkpoints and truncates the read database's WAL once it is past
+    /// [`WAL_CHECKPOINT_BYTES`] (`siteledger_ledger::sqlite::WalBound`); nothing to do on PostgreSQL.
+    pub(crate) async fn after_commit(&self) {
+        if let Backend::Sqlite { writer, wal, .. } = &self.inner.backend {
+            wal.after_commit(writer).await;
         }
+    }
+
+    /// Rows the folds (every write transaction of this handle and its clones) have read from the read database
+    /// since it was opened: the work folding costs, counted rather than timed. A fold that re-reads earlier rows
+    /// for each record shows up here as rows per record growing with the log.
+    pub fn fold_rows_read(&self) -> u64 {
+        self.inner.rows_read.load(Ordering::Relaxed)
     }
 
     pub(crate) async fn fetch_all<T: AnyRow>(&self, q: &Sql) -> Result<Vec<T>, sqlx::Error> {

@@ -147,6 +147,7 @@ pub(crate) async fn apply_prepared(
         next_positions.push(next);
     }
     tx.commit().await?;
+    db.after_commit().await;
     db.set_applied(next_positions.iter().copied().min().unwrap_or(0));
     if let Err(e) = db.refresh_access(&fx.access_changed).await {
         tracing::warn!(error = %e, "could not refresh the access cache; it is reloaded before the next batch");

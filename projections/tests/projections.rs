@@ -21,6 +21,8 @@ use uuid::Uuid;
 
 #[path = "projections/hostile.rs"]
 mod hostile;
+#[path = "projections/load.rs"]
+mod load;
 #[path = "projections/workforce.rs"]
 mod workforce;
 

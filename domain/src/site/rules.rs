@@ -82,15 +82,25 @@ fn ratio_at_least(a: &Decimal, b: &Decimal, pct: &Decimal) -> bool {
 // Noise
 // ---------------------------------------------------------------------------------------------------------------
 
+/// The sound energy of a level, 10^(L/10): what a Leq averages.
+pub fn energy(level: f64) -> f64 {
+    10f64.powf(level / 10.0)
+}
+
 /// 等效声级: 10·log10(mean(10^(L/10))) over the levels; `None` for none.
 pub fn leq(levels: &[f64]) -> Option<f64> {
-    if levels.is_empty() {
+    leq_of_energy(levels.iter().map(|l| energy(*l)).fold(0.0, |s, e| s + e), levels.len() as u64)
+}
+
+/// 等效声级 from the sum of `n` levels' energies ([`energy`], summed in order): 10·log10(sum / n); `None` for
+/// none. A window keeps this sum as its readings arrive instead of its readings.
+pub fn leq_of_energy(energy_sum: f64, n: u64) -> Option<f64> {
+    if n == 0 {
         return None;
     }
     #[expect(clippy::cast_precision_loss, reason = "a window holds far fewer than 2^52 readings")]
-    let n = levels.len() as f64;
-    let mean = levels.iter().map(|l| 10f64.powf(l / 10.0)).sum::<f64>() / n;
-    Some(10.0 * mean.log10())
+    let n = n as f64;
+    Some(10.0 * (energy_sum / n).log10())
 }
 
 /// Whether a local time of day (minutes since midnight) is in the night `[start, end)` (wrapping midnight).
@@ -138,10 +148,15 @@ pub struct NoiseVerdict {
 
 /// Judges the levels of one Leq window starting at `window_start`: day or night by the window's start.
 pub fn noise_verdict(policy: &EnvPolicy, window_start: OffsetDateTime, levels: &[f64]) -> Option<NoiseVerdict> {
-    let leq = round1(leq(levels)?);
+    Some(noise_verdict_of_leq(policy, window_start, leq(levels)?))
+}
+
+/// Judges one Leq window starting at `window_start` on its Leq (unrounded, from [`leq`] or [`leq_of_energy`]).
+pub fn noise_verdict_of_leq(policy: &EnvPolicy, window_start: OffsetDateTime, leq: f64) -> NoiseVerdict {
+    let leq = round1(leq);
     let night = is_night(policy, window_start);
     let limit = if night { &policy.noise_night_limit_db_a } else { &policy.noise_day_limit_db_a };
-    Some(NoiseVerdict { exceeds: leq.cmp_value(limit).is_gt(), limit: limit.clone(), night, leq })
+    NoiseVerdict { exceeds: leq.cmp_value(limit).is_gt(), limit: limit.clone(), night, leq }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -172,12 +187,18 @@ impl Band {
 
 /// Arithmetic mean of PM readings in a window, rounded to 0.1 µg/m³.
 pub fn pm_mean(values: &[f64]) -> Option<Decimal> {
-    if values.is_empty() {
+    pm_mean_of_sum(values.iter().fold(0.0, |s, v| s + v), values.len() as u64)
+}
+
+/// The mean of `n` values from their sum (summed in order), rounded to 0.1; `None` for none. A window keeps this
+/// sum as its readings arrive instead of its readings.
+pub fn pm_mean_of_sum(sum: f64, n: u64) -> Option<Decimal> {
+    if n == 0 {
         return None;
     }
     #[expect(clippy::cast_precision_loss, reason = "a window holds far fewer than 2^52 readings")]
-    let n = values.len() as f64;
-    Some(round1(values.iter().sum::<f64>() / n))
+    let n = n as f64;
+    Some(round1(sum / n))
 }
 
 /// PM10 window mean vs thresholds: above `pm10_alarm` → violation, above `pm10_warn` → warning (Wuhan 2017 style;

@@ -204,6 +204,39 @@ fn pm10_window_bands_name_their_threshold_and_the_placeholder() {
     assert!(!alarms::windowed(Metric::Temperature) && alarms::windowed(Metric::Wind));
 }
 
+#[test]
+fn running_window_sums_judge_5000_readings_in_any_order_as_the_sorted_slice_citing_the_first_50() {
+    let p = EnvPolicy::default_policy();
+    let start = t("2026-11-24T10:00:00+08:00");
+    // 5,000 real-time readings (PM10 100 and 220 in turn: mean 160, a warning) arriving with their times out of
+    // order (reading i at second i mod 1200), and a minute value that the real-time data outranks.
+    let at = |i: usize| i64::try_from(i % 1200).expect("small");
+    let rs: Vec<WindowReading> = (0..5000)
+        .map(|i| WindowReading {
+            value: d(if i % 2 == 0 { "100" } else { "220" }),
+            cn: DataCn::RealTime,
+            event_id: format!("e{i:04}"),
+        })
+        .collect();
+    let mut sums = alarms::WindowSums::default();
+    sums.add(Metric::Pm10, &WindowReading { value: d("900"), cn: DataCn::Minute, event_id: "m".into() }, 0);
+    for (i, r) in rs.iter().enumerate() {
+        let added = sums.add(Metric::Pm10, r, at(i));
+        assert_eq!(added.tier, alarms::tier(DataCn::RealTime));
+    }
+    let mut sorted: Vec<(i64, &WindowReading)> = rs.iter().enumerate().map(|(i, r)| (at(i), r)).collect();
+    sorted.sort_by(|a, b| (a.0, &a.1.event_id).cmp(&(b.0, &b.1.event_id)));
+    let sorted: Vec<WindowReading> = sorted.into_iter().map(|(_, r)| r.clone()).collect();
+    let from_sums = alarms::judge_sums(&p, Metric::Pm10, start, &sums).expect("readings");
+    let from_slice = alarms::judge_window(&p, Metric::Pm10, start, &sorted).expect("readings");
+    assert_eq!(from_sums, from_slice);
+    assert_eq!((from_sums.value.as_str(), from_sums.readings, from_sums.band), ("160.0", 5000, Band::Warning));
+    let a = from_sums.alarm.expect("warning");
+    assert_eq!(a.samples, 5000, "counts every reading");
+    let first: Vec<String> = sorted.iter().take(alarms::MAX_CITED).map(|r| r.event_id.clone()).collect();
+    assert_eq!(a.cited, first, "cites the first 50 in time order");
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Episodes
 
@@ -215,6 +248,7 @@ fn warning(msg: &str) -> Finding {
         value: Some(d("90")),
         threshold: Some(d("90")),
         cited: vec!["x".into()],
+        samples: 1,
     })
 }
 

@@ -18,11 +18,14 @@
 //! Merkle node, key id or checkpoint size; a revocation of a key that is not enrolled; a number beyond `i64`.
 //! Timestamps keep microsecond precision (finer digits are dropped).
 
+use std::sync::Arc;
+
 use siteledger_signer::merkle::{Hash, NodeId};
 use sqlx::{PgPool, SqlitePool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::sqlite::WalBound;
 use crate::store::{Commit, Direction, StoreError, StoredCheckpoint, StoredEvent, StoredKey};
 
 /// The event columns, in the order every statement names them.
@@ -211,6 +214,8 @@ fn events(rows: Vec<EventRow>) -> Result<Vec<StoredEvent>, StoreError> {
 #[derive(Debug, Clone)]
 pub(crate) struct SqlStore {
     pools: Pools,
+    /// SQLite only: what keeps the WAL file bounded after commits.
+    wal: Option<Arc<WalBound>>,
 }
 
 impl SqlStore {
@@ -218,8 +223,8 @@ impl SqlStore {
     ///
     /// Refuses ([`StoreError::Corrupt`]) a database whose schema version is not [`SCHEMA_VERSION`], or that holds
     /// some of the ledger's tables but not all of them.
-    pub(crate) async fn open(pools: Pools) -> Result<SqlStore, StoreError> {
-        let store = SqlStore { pools };
+    pub(crate) async fn open(pools: Pools, wal: Option<WalBound>) -> Result<SqlStore, StoreError> {
+        let store = SqlStore { pools, wal: wal.map(Arc::new) };
         store.ensure_schema().await?;
         Ok(store)
     }
@@ -332,7 +337,11 @@ impl SqlStore {
             }
             // Ok only once COMMIT returned: durable (SQLite `synchronous = FULL`; PostgreSQL with fsync on).
             tx.commit().await.map_err(db_err("committing"))
-        })
+        })?;
+        if let (Some(wal), Pools::Sqlite { writer, .. }) = (&self.wal, &self.pools) {
+            wal.after_commit(writer).await;
+        }
+        Ok(())
     }
 
     pub(crate) async fn read_all(&self, from: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {

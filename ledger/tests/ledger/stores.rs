@@ -854,6 +854,46 @@ async fn sqlite_second_store_waits_for_a_held_write_lock_instead_of_failing_data
     assert_matches_model(&a, &model).await;
 }
 
+/// The WAL bound of `docs/LEDGER.md` ("Bounded files"): commits go on while a reader's caller has stopped taking
+/// the rows of its page after the first poll (a task starved of CPU, as the projections' reader was during long
+/// folds in issue 16); the WAL file never passes twice the checkpoint size (the bound plus one small commit).
+/// Checked against the old behaviour: with sqlx's default 50-row reader buffer the stalled page holds its snapshot,
+/// every truncating checkpoint is busy and the WAL passes 2 MiB at the 18th commit; without the truncating
+/// checkpoint, SQLite's own (every 1,000 pages) lets it reach 4 MB before this loop even starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_wal_stays_bounded_while_a_stalled_reader_holds_a_page() {
+    use siteledger_ledger::sqlite::SqliteOptions;
+
+    const CHECKPOINT: u64 = 1 << 20;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ledger.db");
+    let options = SqliteOptions { wal_checkpoint_bytes: CHECKPOINT, ..SqliteOptions::default() };
+    let store = SqliteStore::open_with(&path, options).await.expect("open");
+    let mut model = Model::default();
+    let batch = [("s", SIGNER_A); 16];
+    while model.head() < 1024 {
+        let c = model.commit(&batch);
+        ok_commit(&store, model.head() - 16, &c).await;
+    }
+    // A page of 512 whose caller polls once and then stops taking rows.
+    let mut stalled = Box::pin(store.read_all(0, 512));
+    assert!(futures::poll!(stalled.as_mut()).is_pending(), "the page is read by the connection's own thread");
+    let wal = dir.path().join("ledger.db-wal");
+    // 9,600 records: about 20 MiB of WAL if nothing were ever checkpointed back.
+    let mut largest = 0;
+    for i in 0..600 {
+        let c = model.commit(&batch);
+        ok_commit(&store, model.head() - 16, &c).await;
+        let size = std::fs::metadata(&wal).map_or(0, |m| m.len());
+        assert!(size <= 2 * CHECKPOINT, "commit {i}: the WAL is {size} bytes");
+        largest = largest.max(size);
+    }
+    assert!(largest > 0, "the store writes through its WAL");
+    let page = stalled.await.expect("the stalled page");
+    assert_eq!(page.len(), 512);
+    assert_eq!(page.last().map(|e| e.position), Some(511));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_concurrent_writers_serialise() {
     let url = pg_url("concurrent_writers");

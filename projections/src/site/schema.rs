@@ -6,6 +6,7 @@ pub(crate) const TABLES: &[&str] = &[
     "site_readings",
     "site_latest",
     "site_windows",
+    "site_window_sums",
     "site_alarms",
     "site_devices",
     "site_crane_cycles",
@@ -68,6 +69,21 @@ pub(crate) const DDL: &[&str] = &[
         PRIMARY KEY (project_id, device_id, metric, window_start_us)
     )",
     "CREATE INDEX IF NOT EXISTS site_windows_district ON site_windows (district, metric, window_start_us)",
+    // A window's running sums per data fineness (`domain::site::alarms::WindowSums`), so judging a window after a
+    // reading never re-reads its readings. Keyed by the window length too: a policy may change it. `sum` is an f64
+    // in Rust's shortest round-trip form; `cited` the first readings in window order, `[[at_us, event_id], …]`.
+    "CREATE TABLE IF NOT EXISTS site_window_sums (
+        project_id      TEXT NOT NULL,
+        device_id       TEXT NOT NULL,
+        metric          TEXT NOT NULL,
+        window_start_us BIGINT NOT NULL,
+        window_min      BIGINT NOT NULL,
+        tier            BIGINT NOT NULL,
+        readings        BIGINT NOT NULL,
+        value_sum       TEXT NOT NULL,
+        cited           TEXT NOT NULL,
+        PRIMARY KEY (project_id, device_id, metric, window_start_us, window_min, tier)
+    )",
     "CREATE TABLE IF NOT EXISTS site_alarms (
         alarm_key  TEXT PRIMARY KEY,
         base       TEXT NOT NULL,

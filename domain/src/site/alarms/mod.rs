@@ -3,8 +3,10 @@
 //! continued or cleared, each citing the records it rests on.
 //!
 //! Three shapes ([`Shape`]):
-//! - **window**: `env_noise`, `env_pm10` judge a window of readings ([`judge_window`]); the window is judged again
-//!   as readings arrive and its alarm disappears when the window falls back below its limit;
+//! - **window**: `env_noise`, `env_pm10` judge a window of readings; the window is judged again as readings arrive
+//!   and its alarm disappears when the window falls back below its limit. A window is kept as running sums
+//!   ([`WindowSums`], one reading added at a time, judged by [`judge_sums`]) so that judging it costs the same
+//!   whatever it holds; [`judge_window`] judges a slice of readings the same way;
 //! - **one-off**: a record that is itself the finding (a work cycle, a cut-off, a failed drop test, a meter total
 //!   that went down, a camera alarm);
 //! - **episode**: open from the first offending record while records offend, cleared by the first record judged
@@ -12,14 +14,14 @@
 //!   (the operator while a load is on the hook or a cage moves; leakage when the meter reports a residual current):
 //!   the others leave the episode as it is.
 //!
-//! Nothing here reads a clock or a database: the projection `site` loads the state (window readings, open episode,
+//! Nothing here reads a clock or a database: the projection `site` loads the state (window sums, open episode,
 //! operator session, last inspections, previous meter total), calls these functions and stores what they decide;
 //! the dashboard shows [`AlarmRule::label`]. Thresholds come from [`rules`](super::rules).
 //!
 //! | module | what |
 //! |---|---|
 //! | here | the rule table ([`AlarmRule`]), [`DerivedAlarm`], [`Finding`], episodes ([`step_episode`]) |
-//! | `window` | 扬尘噪声 windows ([`judge_window`]) |
+//! | `window` | 扬尘噪声 windows ([`WindowSums`], [`judge_sums`], [`judge_window`]) |
 //! | `devices` | cranes, hoists, meters, cameras ([`judge_crane_sample`], [`judge_hoist_sample`], [`judge_meter`], …) |
 
 mod devices;
@@ -286,11 +288,20 @@ pub struct DerivedAlarm {
     pub threshold: Option<Decimal>,
     /// The event ids it rests on, in order (a row keeps the first [`MAX_CITED`]).
     pub cited: Vec<String>,
+    /// How many records it rests on: `cited.len()`, except for a window alarm, whose `cited` holds only the
+    /// first [`MAX_CITED`] of its window's readings.
+    pub samples: u64,
 }
 
 impl DerivedAlarm {
     fn new(rule: AlarmRule, level: AlarmLevel, message: String, cited: Vec<String>) -> Self {
-        Self { rule, level, message, value: None, threshold: None, cited }
+        let samples = cited.len() as u64;
+        Self { rule, level, message, value: None, threshold: None, cited, samples }
+    }
+
+    fn resting_on(mut self, samples: u64) -> Self {
+        self.samples = samples;
+        self
     }
 
     fn judged(mut self, value: &Decimal, threshold: &Decimal) -> Self {
@@ -362,6 +373,7 @@ pub fn step_episode(open: Option<OpenEpisode>, finding: Finding, event_id: &str)
         (Some(_), Finding::Passes) => EpisodeStep::Clear,
         (None, Finding::Offends(mut a)) => {
             a.cited = vec![event_id.to_owned()];
+            a.samples = 1;
             EpisodeStep::Raise(a)
         }
         (Some(o), Finding::Offends(a)) => {

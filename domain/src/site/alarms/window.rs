@@ -2,7 +2,7 @@
 
 use time::OffsetDateTime;
 
-use super::{AlarmLevel, AlarmRule, DerivedAlarm};
+use super::{AlarmLevel, AlarmRule, DerivedAlarm, MAX_CITED};
 use crate::quantity::Decimal;
 use crate::site::factors::Metric;
 use crate::site::policy::EnvPolicy;
@@ -39,13 +39,66 @@ pub struct WindowReading {
     pub event_id: String,
 }
 
-/// Finest first: a window uses real-time data over minute over hourly over daily.
-fn fineness(cn: DataCn) -> u8 {
+/// How many data finenesses a window keeps apart: real-time, minute, hourly, daily.
+pub const TIERS: usize = 4;
+
+/// Finest first: a window uses real-time data (tier 0) over minute (1) over hourly (2) over daily (3; status
+/// packets carry no values).
+pub fn tier(cn: DataCn) -> usize {
     match cn {
         DataCn::RealTime => 0,
         DataCn::Minute => 1,
         DataCn::Hourly => 2,
         DataCn::Daily | DataCn::Status => 3,
+    }
+}
+
+/// What a window keeps of its counting readings of one fineness, updated one reading at a time, so that judging a
+/// window after each reading costs the same whatever the window already holds (a device bursting thousands of
+/// readings into one window must not make the fold quadratic).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TierSum {
+    /// Readings added.
+    pub readings: u64,
+    /// Σ value (a mean) or Σ 10^(L/10) (a noise Leq, [`rules::energy`]), in the order the readings were added:
+    /// equal to the sum over the readings in window order whenever they arrive in that order.
+    pub sum: f64,
+    /// The first [`MAX_CITED`] readings in window order, as (order, event id), ascending: an alarm cites these.
+    pub first: Vec<(i64, String)>,
+}
+
+/// A window's running sums, one per fineness ([`tier`]): everything [`judge_sums`] needs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WindowSums {
+    /// By [`tier`].
+    pub tiers: [TierSum; TIERS],
+}
+
+/// Which parts of a [`TierSum`] one reading changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Added {
+    /// The tier it went to.
+    pub tier: usize,
+    /// Whether it entered [`TierSum::first`] (otherwise only the count and the sum changed).
+    pub cited: bool,
+}
+
+impl WindowSums {
+    /// Adds one counting reading of `metric`. `order` places it in the window (the projection passes its time in
+    /// microseconds; ties are broken by event id).
+    pub fn add(&mut self, metric: Metric, r: &WindowReading, order: i64) -> Added {
+        let t = tier(r.cn);
+        let x = rules::to_f64(&r.value);
+        let s = &mut self.tiers[t];
+        s.readings = s.readings.saturating_add(1);
+        s.sum += if metric == Metric::Noise { rules::energy(x) } else { x };
+        let at = s.first.partition_point(|(o, id)| (*o, id.as_str()) < (order, r.event_id.as_str()));
+        let cited = at < MAX_CITED;
+        if cited {
+            s.first.insert(at, (order, r.event_id.clone()));
+            s.first.truncate(MAX_CITED);
+        }
+        Added { tier: t, cited }
     }
 }
 
@@ -68,24 +121,39 @@ pub struct WindowJudgement {
     pub alarm: Option<DerivedAlarm>,
 }
 
-/// Judges the counting `readings` of `metric` in the window starting at `start` (from [`window_minutes`]);
-/// `None` without readings.
+/// Judges the counting `readings` of `metric`, in window order, in the window starting at `start` (from
+/// [`window_minutes`]); `None` without readings. The same as adding them one by one to [`WindowSums`] and calling
+/// [`judge_sums`].
 pub fn judge_window(
     policy: &EnvPolicy,
     metric: Metric,
     start: OffsetDateTime,
     readings: &[WindowReading],
 ) -> Option<WindowJudgement> {
-    let finest = readings.iter().map(|r| fineness(r.cn)).min().unwrap_or(0);
-    let used: Vec<&WindowReading> = readings.iter().filter(|r| fineness(r.cn) == finest).collect();
-    let values: Vec<f64> = used.iter().map(|r| rules::to_f64(&r.value)).collect();
+    let mut sums = WindowSums::default();
+    for (i, r) in readings.iter().enumerate() {
+        sums.add(metric, r, i64::try_from(i).unwrap_or(i64::MAX));
+    }
+    judge_sums(policy, metric, start, &sums)
+}
+
+/// Judges a window starting at `start` on its running sums: the finest data present decides (its mean, or its
+/// Leq for noise), and an alarm cites the first [`MAX_CITED`] readings of that data. `None` without readings.
+pub fn judge_sums(
+    policy: &EnvPolicy,
+    metric: Metric,
+    start: OffsetDateTime,
+    sums: &WindowSums,
+) -> Option<WindowJudgement> {
+    let used = sums.tiers.iter().find(|s| s.readings > 0)?;
+    let readings = usize::try_from(used.readings).unwrap_or(usize::MAX);
     let mut j = match metric {
         Metric::Noise => {
-            let v = rules::noise_verdict(policy, start, &values)?;
+            let v = rules::noise_verdict_of_leq(policy, start, rules::leq_of_energy(used.sum, used.readings)?);
             let band = if v.exceeds { Band::Violation } else { Band::Normal };
             WindowJudgement {
                 value: v.leq,
-                readings: values.len(),
+                readings,
                 band,
                 limit: Some(v.limit),
                 warn: None,
@@ -94,16 +162,16 @@ pub fn judge_window(
             }
         }
         Metric::Pm10 => {
-            let m = rules::pm_mean(&values)?;
+            let m = rules::pm_mean_of_sum(used.sum, used.readings)?;
             let band = rules::pm10_band(policy, &m);
             let (limit, warn) = (Some(policy.pm10_alarm_ug_m3.clone()), Some(policy.pm10_warn_ug_m3.clone()));
-            WindowJudgement { value: m, readings: values.len(), band, limit, warn, night: false, alarm: None }
+            WindowJudgement { value: m, readings, band, limit, warn, night: false, alarm: None }
         }
         _ => {
-            let m = rules::pm_mean(&values)?;
+            let m = rules::pm_mean_of_sum(used.sum, used.readings)?;
             WindowJudgement {
                 value: m,
-                readings: values.len(),
+                readings,
                 band: Band::Normal,
                 limit: None,
                 warn: None,
@@ -112,8 +180,8 @@ pub fn judge_window(
             }
         }
     };
-    let cited = used.iter().map(|r| r.event_id.clone()).collect();
-    j.alarm = window_alarm(policy, metric, start, &j, cited);
+    let cited = used.first.iter().map(|(_, id)| id.clone()).collect();
+    j.alarm = window_alarm(policy, metric, start, &j, cited).map(|a| a.resting_on(used.readings));
     Some(j)
 }
 

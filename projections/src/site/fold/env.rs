@@ -3,7 +3,7 @@
 
 use siteledger_domain::iot::DustNoiseReading;
 use siteledger_domain::quantity::Decimal;
-use siteledger_domain::site::alarms::{self, WindowReading};
+use siteledger_domain::site::alarms::{self, WindowReading, WindowSums};
 use siteledger_domain::site::factors::{Metric, metric_of};
 use siteledger_domain::site::rules::window_start;
 use siteledger_domain::site::{DataCn, Hj212Data, Timestamp};
@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::store::{self, Place};
 use super::{Batch, Rec, from_micros, micros, upsert_device};
-use crate::db::{Sql, Tx, to_i64};
+use crate::db::{Sql, Tx, to_i64, to_u64};
 
 /// One value of an environmental metric.
 struct EnvValue {
@@ -78,7 +78,8 @@ async fn fold_values(
     let at_text = Timestamp::from_instant(at).as_str().to_owned();
     for v in values {
         let metric = v.metric.as_str();
-        tx.execute(
+        let inserted = tx
+            .execute(
             &Sql::new(
                 "INSERT INTO site_readings (event_id, metric, project_id, device_id, cn, at_us, value, counts, position) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, metric) DO NOTHING",
@@ -112,7 +113,9 @@ async fn fold_values(
         )
         .await?;
         if v.counts && alarms::windowed(v.metric) {
-            judge_window(tx, b, rec, &place, v.metric, at).await?;
+            // A reading already stored (the same metric twice in one packet) is not added to the window again.
+            let added = (inserted == 1).then_some(WindowReading { value: v.value, cn, event_id: rec.event_id.clone() });
+            judge_window(tx, b, rec, &place, (v.metric, at, at_us), added).await?;
         }
     }
     Ok(())
@@ -123,48 +126,152 @@ struct ReadingRow {
     value: String,
     cn: String,
     event_id: String,
+    at_us: i64,
+}
+
+fn data_cn(code: &str) -> Option<DataCn> {
+    [DataCn::RealTime, DataCn::Minute, DataCn::Hourly, DataCn::Daily, DataCn::Status]
+        .into_iter()
+        .find(|c| c.as_str() == code)
 }
 
 impl ReadingRow {
-    /// The stored reading, typed again (the row holds what a typed record wrote).
-    fn reading(self) -> Option<WindowReading> {
-        let cn = [DataCn::RealTime, DataCn::Minute, DataCn::Hourly, DataCn::Daily, DataCn::Status]
-            .into_iter()
-            .find(|c| c.as_str() == self.cn)?;
-        Some(WindowReading { value: Decimal::parse(&self.value).ok()?, cn, event_id: self.event_id })
+    /// The stored reading, typed again (the row holds what a typed record wrote), and its time.
+    fn reading(self) -> Option<(WindowReading, i64)> {
+        let cn = data_cn(&self.cn)?;
+        Some((WindowReading { value: Decimal::parse(&self.value).ok()?, cn, event_id: self.event_id }, self.at_us))
     }
 }
 
-/// Judges the window of `metric` holding `at` on its counting readings and stores the window and its alarm (or
-/// removes the alarm when the window is back in the normal band).
+/// One fineness of a window's running sums, as stored in `site_window_sums`.
+#[derive(sqlx::FromRow)]
+struct SumRow {
+    tier: i64,
+    readings: i64,
+    value_sum: String,
+    cited: String,
+}
+
+/// A window of one metric of one device: what `site_window_sums` is keyed by.
+struct WindowKey<'a> {
+    place: &'a Place<'a>,
+    metric: Metric,
+    start_us: i64,
+    minutes: u16,
+}
+
+/// The columns that name a window in `site_window_sums`, for a `WHERE` clause.
+const WINDOW: &str = "project_id = ? AND device_id = ? AND metric = ? AND window_start_us = ? AND window_min = ?";
+
+impl WindowKey<'_> {
+    /// Binds the window's columns to the next `?`s (in the order of [`WINDOW`]).
+    fn bind(&self, q: Sql) -> Sql {
+        q.arg(self.place.project)
+            .arg(self.place.device)
+            .arg(self.metric.as_str())
+            .arg(self.start_us)
+            .arg(i64::from(self.minutes))
+    }
+}
+
+/// The window's stored running sums; `None` if it has none yet (a new window, or sums dropped by a new policy).
+async fn load_sums(tx: &mut Tx, key: &WindowKey<'_>) -> Result<Option<WindowSums>, sqlx::Error> {
+    let rows: Vec<SumRow> = tx
+        .fetch_all(
+            &key.bind(Sql::new(&format!(
+                "SELECT tier, readings, value_sum, cited FROM site_window_sums WHERE {WINDOW}"
+            ))),
+        )
+        .await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut sums = WindowSums::default();
+    for r in rows {
+        let Some(t) = usize::try_from(r.tier).ok().and_then(|t| sums.tiers.get_mut(t)) else { continue };
+        t.readings = to_u64(r.readings);
+        t.sum = r.value_sum.parse().unwrap_or(0.0);
+        t.first = serde_json::from_str(&r.cited).unwrap_or_default();
+    }
+    Ok(Some(sums))
+}
+
+/// Writes one fineness of the window's sums (with its citations only when they changed).
+async fn store_tier(
+    tx: &mut Tx,
+    key: &WindowKey<'_>,
+    sums: &WindowSums,
+    tier: usize,
+    cited: bool,
+) -> Result<(), sqlx::Error> {
+    let Some(t) = sums.tiers.get(tier) else { return Ok(()) };
+    // Rust's shortest representation of an f64 parses back to the same bits: the sum is kept exactly.
+    let sum = t.sum.to_string();
+    if !cited {
+        let q =
+            Sql::new(&format!("UPDATE site_window_sums SET readings = ?, value_sum = ? WHERE {WINDOW} AND tier = ?"))
+                .arg(to_i64(t.readings))
+                .arg(sum.clone());
+        if tx.execute(&key.bind(q).arg(to_i64(tier as u64))).await? == 1 {
+            return Ok(());
+        }
+    }
+    tx.execute(
+        &Sql::new(
+            "INSERT INTO site_window_sums (project_id, device_id, metric, window_start_us, window_min, tier, readings, \
+             value_sum, cited) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, device_id, metric, \
+             window_start_us, window_min, tier) DO UPDATE SET readings = excluded.readings, value_sum = excluded.value_sum, \
+             cited = excluded.cited",
+        )
+        .arg(key.place.project)
+        .arg(key.place.device)
+        .arg(key.metric.as_str())
+        .arg(key.start_us)
+        .arg(i64::from(key.minutes))
+        .arg(to_i64(tier as u64))
+        .arg(to_i64(t.readings))
+        .arg(sum)
+        .arg(serde_json::to_string(&t.first).unwrap_or_else(|_| "[]".into())),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Judges the window of `metric` holding `at` and stores the window and its alarm (or removes the alarm when the
+/// window is back in the normal band). The window's running sums are kept in `site_window_sums`: the new reading
+/// (`added`, if it was newly stored) is added to them, so a judgement reads one row per fineness whatever the
+/// window holds. A window without sums yet is summed once from its stored readings, in window order.
 async fn judge_window(
     tx: &mut Tx,
     b: &Batch,
     rec: &Rec<'_>,
     place: &Place<'_>,
-    metric: Metric,
-    at: OffsetDateTime,
+    (metric, at, at_us): (Metric, OffsetDateTime, i64),
+    added: Option<WindowReading>,
 ) -> Result<(), sqlx::Error> {
     let (policy, label) = b.env_at(place.district, at);
     let minutes = alarms::window_minutes(policy, metric);
     let start = window_start(at, minutes);
     let start_us = micros(start);
-    let end_us = start_us.saturating_add(i64::from(minutes) * 60_000_000);
-    let rows: Vec<ReadingRow> = tx
-        .fetch_all(
-            &Sql::new(
-                "SELECT value, cn, event_id FROM site_readings WHERE project_id = ? AND device_id = ? AND metric = ? \
-                 AND at_us >= ? AND at_us < ? AND counts = 1 ORDER BY at_us, event_id",
-            )
-            .arg(place.project)
-            .arg(place.device)
-            .arg(metric.as_str())
-            .arg(start_us)
-            .arg(end_us),
-        )
-        .await?;
-    let readings: Vec<WindowReading> = rows.into_iter().filter_map(ReadingRow::reading).collect();
-    let Some(j) = alarms::judge_window(policy, metric, start, &readings) else { return Ok(()) };
+    let key = WindowKey { place, metric, start_us, minutes };
+    let sums = match (load_sums(tx, &key).await?, added) {
+        (Some(mut sums), Some(r)) => {
+            let a = sums.add(metric, &r, at_us);
+            store_tier(tx, &key, &sums, a.tier, a.cited).await?;
+            sums
+        }
+        (Some(sums), None) => sums,
+        (None, _) => {
+            let sums = sum_stored(tx, &key).await?;
+            for (tier, t) in sums.tiers.iter().enumerate() {
+                if t.readings > 0 {
+                    store_tier(tx, &key, &sums, tier, true).await?;
+                }
+            }
+            sums
+        }
+    };
+    let Some(j) = alarms::judge_sums(policy, metric, start, &sums) else { return Ok(()) };
     tx.execute(
         &Sql::new(
             "INSERT INTO site_windows (project_id, district, device_id, metric, window_start_us, window_min, value, \
@@ -195,4 +302,27 @@ async fn judge_window(
         Some(a) => store::put(tx, &key, place, a, start_us, rec.position).await,
         None => store::remove(tx, &key).await,
     }
+}
+
+/// Sums a window from its stored counting readings, in window order (time, then event id): once per window.
+async fn sum_stored(tx: &mut Tx, key: &WindowKey<'_>) -> Result<WindowSums, sqlx::Error> {
+    let end_us = key.start_us.saturating_add(i64::from(key.minutes) * 60_000_000);
+    let rows: Vec<ReadingRow> = tx
+        .fetch_all(
+            &Sql::new(
+                "SELECT value, cn, event_id, at_us FROM site_readings WHERE project_id = ? AND device_id = ? \
+                 AND metric = ? AND at_us >= ? AND at_us < ? AND counts = 1 ORDER BY at_us, event_id",
+            )
+            .arg(key.place.project)
+            .arg(key.place.device)
+            .arg(key.metric.as_str())
+            .arg(key.start_us)
+            .arg(end_us),
+        )
+        .await?;
+    let mut sums = WindowSums::default();
+    for (r, at_us) in rows.into_iter().filter_map(ReadingRow::reading) {
+        sums.add(key.metric, &r, at_us);
+    }
+    Ok(sums)
 }

@@ -109,20 +109,27 @@ async fn policy(tx: &mut Tx, b: &mut Batch, rec: &Rec<'_>, e: &SiteEvent) -> Res
         SiteEvent::CranePolicy(p) => (p.jurisdiction.to_string(), p.version.get(), p.effective_from.instant()),
         _ => return Ok(()),
     };
-    tx.execute(
-        &Sql::new(
-            "INSERT INTO site_policies (kind, jurisdiction, version, effective_us, payload, event_id, position) \
+    let inserted = tx
+        .execute(
+            &Sql::new(
+                "INSERT INTO site_policies (kind, jurisdiction, version, effective_us, payload, event_id, position) \
              VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, jurisdiction, version) DO NOTHING",
+            )
+            .arg(e.kind())
+            .arg(jurisdiction)
+            .arg(i64::from(version))
+            .arg(micros(from))
+            .arg(serde_json::Value::Object(e.to_payload()).to_string())
+            .arg(rec.event_id.clone())
+            .arg(rec.position),
         )
-        .arg(e.kind())
-        .arg(jurisdiction)
-        .arg(i64::from(version))
-        .arg(micros(from))
-        .arg(serde_json::Value::Object(e.to_payload()).to_string())
-        .arg(rec.event_id.clone())
-        .arg(rec.position),
-    )
-    .await?;
+        .await?;
+    if inserted == 1 && matches!(e, SiteEvent::EnvPolicy(_)) {
+        // A new policy may change window lengths from a time already folded: the running sums of a window then no
+        // longer hold every reading in it. Each window is summed again from its readings at its next reading
+        // (once; policies are rare), so the windows stay what summing their stored readings gives.
+        tx.execute(&Sql::new("DELETE FROM site_window_sums")).await?;
+    }
     match e {
         SiteEvent::EnvPolicy(p) => b.env.add(p.as_ref().clone()),
         SiteEvent::CranePolicy(p) => b.crane.add(p.as_ref().clone()),

@@ -58,7 +58,7 @@ pub(super) async fn put(
         .arg(decimal(a.threshold.as_ref()))
         .arg(at_us)
         .arg(local_day(at_us))
-        .arg(to_i64(a.cited.len() as u64))
+        .arg(to_i64(a.samples))
         .arg(json_ids(a.cited.iter().take(MAX_CITED)))
         .arg(position),
     )
