@@ -665,18 +665,25 @@ pub fn signer_roles(kind: &str) -> Option<&'static [Role]> {
     kind_signers(kind).map(|r| r.roles)
 }
 
-/// May the record's signer (its enrolled role and subject in `ctx`) sign `event` in `ctx.stream`? The table in the
-/// module docs: the role must be one [`KIND_SIGNERS`] names for the kind, and a gateway or device signs only for
-/// its own project; subsystems add their own signer rules in their `decide`. Pure: a producer can ask it before
-/// signing.
-pub fn may_sign(ctx: &RecordContext<'_>, event: &DomainEvent) -> Result<(), RuleError> {
-    let role = Role::parse(ctx.signer_role);
-    if let Some(row) = kind_signers(event.kind())
-        && !role.is_some_and(|r| row.roles.contains(&r))
-    {
-        let rule = if matches!(event, DomainEvent::Registry(_)) { REGISTRY_SIGNER_RULE } else { SIGNER_ROLE_RULE };
-        return Err(RuleError::new(rule, row.refusal(ctx.signer_role)));
+/// May a key of `signer_role` sign records of `kind` at all ([`KIND_SIGNERS`])? Kinds the domain does not define
+/// are left to their owner (the ledger's `ledger.*`). Refusals name the kind, the role and the roles that may:
+/// `authority.registry_signer` for registry kinds, `authority.signer_role` for the others.
+pub fn may_sign_kind(signer_role: &str, kind: &str) -> Result<(), RuleError> {
+    let Some(row) = kind_signers(kind) else { return Ok(()) };
+    if Role::parse(signer_role).is_some_and(|r| row.roles.contains(&r)) {
+        return Ok(());
     }
+    let rule = if kind.starts_with("registry.") { REGISTRY_SIGNER_RULE } else { SIGNER_ROLE_RULE };
+    Err(RuleError::new(rule, row.refusal(signer_role)))
+}
+
+/// May the record's signer (its enrolled role and subject in `ctx`) sign `event` in `ctx.stream`? The table in the
+/// module docs: the role must be one [`KIND_SIGNERS`] names for the kind ([`may_sign_kind`]), and a gateway or
+/// device signs only for its own project; subsystems add their own signer rules in their `decide`. Pure: a
+/// producer can ask it before signing.
+pub fn may_sign(ctx: &RecordContext<'_>, event: &DomainEvent) -> Result<(), RuleError> {
+    may_sign_kind(ctx.signer_role, event.kind())?;
+    let role = Role::parse(ctx.signer_role);
     if matches!(role, Some(Role::Gateway | Role::Device)) {
         let own = project_of_stream(ctx.signer_subject);
         if own.is_none() || own != project_of_stream(ctx.stream) {

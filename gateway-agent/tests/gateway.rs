@@ -1,6 +1,7 @@
 //! The crate's one integration-test binary; each concern is a module under `tests/gateway/`.
 //!
 //! * `corpus`: the 64 real packets of `tests/fixtures/hj212/corpus.json` and their verdicts.
+//! * `intake`: the local intake's bearer token on every route, and `POST /v1/records` (201, 422, 403, 400, 413).
 //! * `seeds`: the committed fuzz seeds replayed through the fuzz oracle.
 //! * `props`: property tests of the framer and parser.
 //! * `records`: the records the agent signs (HJ 212 data, intake records, heartbeats) against golden files.
@@ -9,6 +10,8 @@
 
 #[path = "gateway/corpus.rs"]
 mod corpus;
+#[path = "gateway/intake.rs"]
+mod intake;
 #[path = "gateway/props.rs"]
 mod props;
 #[path = "gateway/records.rs"]

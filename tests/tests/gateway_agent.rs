@@ -55,9 +55,13 @@ async fn platform(dir: &Path) -> (RunningServer, SigningKey, String) {
     (server, key, token)
 }
 
+/// The local intake token of the tests' agents.
+const INTAKE_TOKEN: &str = "e2e-intake-token-0123456789abcdef";
+
 fn agent_config(url: &str, dir: &Path, batch: usize) -> AgentConfig {
     let mut c = AgentConfig::new(url, PROJECT, "GW-1", &dir.join("gateway.key"), &dir.join("queue"));
     c.heartbeat_secs = 0;
+    c.intake_token_sha256 = Some(siteledger_gateway_agent::config::intake_token_sha256(INTAKE_TOKEN));
     c.upload_batch = batch;
     c.devices = vec![DeviceConfig {
         id: "DUST-1".into(),
@@ -140,7 +144,7 @@ async fn outage_then_everything_arrives_exactly_once_in_chain_order() {
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);
 
     // Monitors get their 9014 while the platform is unreachable: the readings are durable at the edge.
-    let report = run_monitor(agent.hj212_addr, monitor(), Some(N), stop.clone()).await;
+    let report = run_monitor(agent.hj212_addr.expect("an HJ 212 listener"), monitor(), Some(N), stop.clone()).await;
     assert_eq!((report.acked, report.lost), (N, 0), "every upload acknowledged during the outage");
     let status = agent.shared.status();
     assert_eq!(status["queue_depth"], N, "all {N} readings wait in the local queue: {status}");
@@ -183,7 +187,7 @@ fn child_entry() {
         let token = config.resolve_token().expect("token");
         let key = SigningKey::read_file(&config.key_file).expect("key");
         let agent = Agent::start(config, key, token).await.expect("agent starts");
-        println!("READY {}", agent.hj212_addr);
+        println!("READY {}", agent.hj212_addr.expect("an HJ 212 listener"));
         agent.wait().await;
     });
 }
@@ -222,7 +226,6 @@ project_id = "{PROJECT}"
 gateway_id = "GW-1"
 queue_dir = "{queue}"
 hj212_listen = "127.0.0.1:0"
-http_listen = "127.0.0.1:0"
 upload_batch = 2
 heartbeat_secs = 0
 
@@ -294,7 +297,7 @@ async fn every_kind_the_agent_produces_is_accepted_by_the_platform() {
     ]);
     let agent = Agent::start(config, key, token).await.expect("agent");
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);
-    assert_eq!(run_monitor(agent.hj212_addr, monitor(), Some(1), stop).await.acked, 1);
+    assert_eq!(run_monitor(agent.hj212_addr.expect("an HJ 212 listener"), monitor(), Some(1), stop).await.acked, 1);
     let http = reqwest::Client::new();
     let now = "2026-11-24T10:15:00+08:00";
     let posts = [
@@ -346,11 +349,11 @@ async fn every_kind_the_agent_produces_is_accepted_by_the_platform() {
         ),
     ];
     for (dev, rec, body) in &posts {
-        let r =
-            http.post(format!("{}/v1/devices/{dev}/{rec}", agent.intake_url())).json(body).send().await.expect("post");
+        let url = format!("{}/v1/devices/{dev}/{rec}", agent.intake_url().expect("an intake"));
+        let r = http.post(url).bearer_auth(INTAKE_TOKEN).json(body).send().await.expect("post");
         assert_eq!(r.status().as_u16(), 201, "{dev}/{rec}: {}", r.text().await.unwrap_or_default());
     }
-    agent.shared.queue.submit(agent.shared.heartbeat()).await.expect("heartbeat");
+    agent.shared.queue.submit(agent.shared.heartbeat().expect("a gateway's heartbeat")).await.expect("heartbeat");
     let total = 1 + posts.len() + 1;
     let records = wait_for_records(&server, &key_id, total).await;
     let kinds: std::collections::BTreeSet<&str> = records.iter().map(|r| r.2.as_str()).collect();
