@@ -126,8 +126,7 @@ async fn start_agent(ctx: &DemoContext, base: &str, i: usize, spec: &ProjectSpec
     };
     let mut sims = spawn_site(
         hj212,
-        &intake,
-        &intake_token,
+        &siteledger_gateway_agent::simulate::Intake::new(&intake, &intake_token),
         &config.devices,
         tick,
         ctx.seed ^ (i as u64 + 1),

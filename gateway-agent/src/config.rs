@@ -285,15 +285,15 @@ impl AgentConfig {
         let bad = |m: String| Err(AgentError::Config(m));
         let role = self.key_role()?;
         let on_site = matches!(role, Role::Gateway | Role::Device);
-        if on_site || !self.project_id.is_empty() {
-            if let Err(e) = ProjectId::parse(&self.project_id) {
-                return bad(format!("project_id {:?}: {e}", self.project_id));
-            }
+        if (on_site || !self.project_id.is_empty())
+            && let Err(e) = ProjectId::parse(&self.project_id)
+        {
+            return bad(format!("project_id {:?}: {e}", self.project_id));
         }
-        if on_site || !self.gateway_id.is_empty() {
-            if let Err(e) = DeviceId::parse(&self.gateway_id) {
-                return bad(format!("gateway_id {:?}: {e}", self.gateway_id));
-            }
+        if (on_site || !self.gateway_id.is_empty())
+            && let Err(e) = DeviceId::parse(&self.gateway_id)
+        {
+            return bad(format!("gateway_id {:?}: {e}", self.gateway_id));
         }
         let subject = self.subject()?;
         if let Err(e) = KeySubject::parse(role, &subject) {

@@ -193,8 +193,7 @@ async fn sim(path: PathBuf, tick_ms: u64, seed: u64, token_file: Option<PathBuf>
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut set = simulate::spawn_site(
         hj212,
-        &intake,
-        &token,
+        &simulate::Intake::new(&intake, &token),
         &config.devices,
         Duration::from_millis(tick_ms.max(10)),
         seed,

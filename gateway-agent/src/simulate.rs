@@ -315,6 +315,14 @@ pub struct Intake {
     pub token: String,
 }
 
+impl Intake {
+    /// Posting to the intake at `url` (`http://<address>`) with the local intake `token`.
+    pub fn new(url: &str, token: &str) -> Intake {
+        let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build().unwrap_or_default();
+        Intake { client, url: url.to_owned(), token: token.to_owned() }
+    }
+}
+
 impl std::fmt::Debug for Intake {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Intake").field("url", &self.url).finish_non_exhaustive()
@@ -540,16 +548,14 @@ const CAMERA_POSITIONS: [&str; 3] = ["大门", "加工区", "最高点"];
 /// monitors upload every `tick` (with `Flag=5` for every other monitor), the other devices post every `tick`.
 pub fn spawn_site(
     hj212: SocketAddr,
-    intake: &str,
-    intake_token: &str,
+    intake: &Intake,
     devices: &[DeviceConfig],
     tick: Duration,
     seed: u64,
     pm10_base: f64,
     shutdown: &watch::Receiver<bool>,
 ) -> JoinSet<()> {
-    let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build().unwrap_or_default();
-    let http = Intake { client, url: intake.to_owned(), token: intake_token.to_owned() };
+    let http = intake.clone();
     let mut set = JoinSet::new();
     let mut cameras = 0usize;
     for (i, d) in devices.iter().enumerate() {
