@@ -116,11 +116,17 @@ async fn start_agent(ctx: &DemoContext, base: &str, i: usize, spec: &ProjectSpec
     config.upload_batch = 200;
     let code = spec.district().code;
     config.devices = devices(i, code);
+    // The simulated devices' local intake token (the agent keeps only its hash).
+    let intake_token = siteledger_gateway_agent::config::new_intake_token()?;
+    config.intake_token_sha256 = Some(siteledger_gateway_agent::config::intake_token_sha256(&intake_token));
     let agent = Agent::start(config.clone(), key, token.secret).await?;
     let tick = ctx.tick.mul_f64(1.0 + (i as f64) * 0.1);
+    let (Some(hj212), Some(intake)) = (agent.hj212_addr, agent.intake_url()) else {
+        anyhow::bail!("the demo agent of {} has no listeners", spec.project_id);
+    };
     let mut sims = spawn_site(
-        agent.hj212_addr,
-        &agent.intake_url(),
+        hj212,
+        &siteledger_gateway_agent::simulate::Intake::new(&intake, &intake_token),
         &config.devices,
         tick,
         ctx.seed ^ (i as u64 + 1),

@@ -34,7 +34,13 @@
 //! | rule | signer | may sign |
 //! |---|---|---|
 //! | `authority.registry_signer` | any | `registry.*` only with a `city_bureau` or `district_bureau` key |
+//! | `authority.signer_role` | any | a kind only with a key of one of the roles [`KIND_SIGNERS`] names for it |
 //! | `authority.own_project` | `gateway`, `device` | only records in a stream of its own project (`project/<id>/…`) |
+//!
+//! [`KIND_SIGNERS`] is the one table of which roles sign which kind, as far as the kind alone says (no ledger
+//! state): producers ask it before signing ([`signer_roles`]: the site agent's `POST /v1/records` answers 403 with
+//! it), the producers' guide is generated from it, and [`may_sign`] applies it. Which holder of a role (the
+//! project's general contractor, the commissioned laboratory) is each subsystem's own rule, against the registry.
 
 use std::fmt;
 
@@ -45,6 +51,7 @@ use crate::registry::RegistryState;
 use crate::rules::{RecordContext, RuleError};
 use crate::stream::project_of_stream;
 use crate::text::{Name, NameError};
+use crate::{iot, rating, registry, site, supervision, workforce};
 
 /// The role of a key holder, as recorded in its enrollment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -487,22 +494,196 @@ fn check_scope(registry: &RegistryState, checked: &Checked) -> Result<(), Author
 
 /// Rule name: registry records (`registry.*`) are signed by a bureau key.
 pub const REGISTRY_SIGNER_RULE: &str = "authority.registry_signer";
+/// Rule name: a kind is signed only by a key of one of the roles [`KIND_SIGNERS`] names for it.
+pub const SIGNER_ROLE_RULE: &str = "authority.signer_role";
 /// Rule name: a project's gateway or device key signs only records of its own project.
 pub const OWN_PROJECT_RULE: &str = "authority.own_project";
 
 /// The roles whose keys sign registry records (organisations, projects, zones).
 pub const REGISTRY_SIGNERS: [Role; 2] = [Role::CityBureau, Role::DistrictBureau];
 
-/// May the record's signer (its enrolled role and subject in `ctx`) sign `event` in `ctx.stream`? The table in the
-/// module docs; subsystems add their own signer rules in their `decide`.
-pub fn may_sign(ctx: &RecordContext<'_>, event: &DomainEvent) -> Result<(), RuleError> {
-    let role = Role::parse(ctx.signer_role);
-    if matches!(event, DomainEvent::Registry(_)) && !role.is_some_and(|r| REGISTRY_SIGNERS.contains(&r)) {
-        return Err(RuleError::new(
-            REGISTRY_SIGNER_RULE,
-            format!("registry records must be signed by a bureau key, not by a {} key", ctx.signer_role),
-        ));
+/// Who signs one kind: the roles whose keys may sign it at all, and which holder of those roles the subsystem's
+/// rules then require (in words, for messages and the producers' guide).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindSigners {
+    /// The kind, e.g. `testing.report.issued.v1`.
+    pub kind: &'static str,
+    /// The roles whose keys may sign it.
+    pub roles: &'static [Role],
+    /// Which holder, e.g. `the commissioned laboratory (检测机构)`.
+    pub who: &'static str,
+}
+
+impl KindSigners {
+    /// The roles as `bank or enterprise`.
+    pub fn roles_text(&self) -> String {
+        let names: Vec<&str> = self.roles.iter().map(|r| r.as_str()).collect();
+        match names.as_slice() {
+            [] => "no".to_owned(),
+            [one] => (*one).to_owned(),
+            [head @ .., last] => format!("{} or {last}", head.join(", ")),
+        }
     }
+
+    /// Why a key of `role` may not sign this kind, naming the kind, the role and the roles that may.
+    pub fn refusal(&self, role: &str) -> String {
+        format!(
+            "{} 须由 {} 密钥签名，不能由 {role} 密钥签名 / {} is signed by a {} key ({}), not by a {role} key",
+            self.kind,
+            self.roles_text(),
+            self.kind,
+            self.roles_text(),
+            self.who
+        )
+    }
+}
+
+const fn row(kind: &'static str, roles: &'static [Role], who: &'static str) -> KindSigners {
+    KindSigners { kind, roles, who }
+}
+
+const BUREAUS: &[Role] = &REGISTRY_SIGNERS;
+const CITY: &[Role] = &[Role::CityBureau];
+const ENTERPRISE: &[Role] = &[Role::Enterprise];
+const DEVICES: &[Role] = &[Role::Gateway, Role::Device];
+const DEVICES_OR_ENTERPRISE: &[Role] = &[Role::Gateway, Role::Device, Role::Enterprise];
+const BANK_OR_ENTERPRISE: &[Role] = &[Role::Bank, Role::Enterprise];
+const LAB: &[Role] = &[Role::TestingLab];
+const ENTERPRISE_OR_LAB: &[Role] = &[Role::Enterprise, Role::TestingLab];
+const ASSIGNEES: &[Role] = &[Role::Enterprise, Role::CityBureau, Role::DistrictBureau];
+const PLATFORM: &[Role] = &[Role::Platform];
+
+const A_BUREAU: &str = "the city bureau, or the project's (district's) bureau";
+const A_PARTICIPANT: &str = "a participant of the project (employer: 施工总承包 or 分包)";
+const GC: &str = "the project's general contractor (施工总承包)";
+const THE_DEVICE: &str = "the project's own gateway or device";
+const THE_LAB: &str = "the commissioned laboratory (检测机构)";
+
+/// Every kind the domain defines and who signs it (the one table; see the module docs). The subsystems' `decide`
+/// check the holder against the registry and name the more specific rule first.
+pub const KIND_SIGNERS: &[KindSigners] = &[
+    row(registry::ZONE_ADDED, BUREAUS, "a 住建 bureau"),
+    row(registry::ENTERPRISE_REGISTERED, BUREAUS, "a 住建 bureau"),
+    row(registry::PROJECT_REGISTERED, BUREAUS, "a 住建 bureau"),
+    row(registry::PARTICIPANT_ADDED, BUREAUS, "a 住建 bureau"),
+    row(registry::PARTICIPANT_REMOVED, BUREAUS, "a 住建 bureau"),
+    // The first, minimal IoT kinds had no signer rule of their own; an enterprise key (a contractor's own
+    // monitoring system) has always been able to sign them, and still may.
+    row(iot::DUST_NOISE_READING, DEVICES_OR_ENTERPRISE, "the project's gateway or device, or an enterprise"),
+    row(iot::ALARM_RAISED, DEVICES_OR_ENTERPRISE, "the project's gateway or device, or an enterprise"),
+    row(iot::ALARM_CLEARED, DEVICES_OR_ENTERPRISE, "the project's gateway or device, or an enterprise"),
+    row(workforce::TEAM_FORMED, ENTERPRISE, A_PARTICIPANT),
+    row(workforce::WORKER_REGISTERED, ENTERPRISE, A_PARTICIPANT),
+    row(workforce::CARD_REGISTERED, ENTERPRISE, A_PARTICIPANT),
+    row(workforce::CONTRACT_SIGNED, ENTERPRISE, A_PARTICIPANT),
+    row(workforce::TRAINING_COMPLETED, ENTERPRISE, A_PARTICIPANT),
+    row(workforce::CERTIFICATE_RECORDED, ENTERPRISE, A_PARTICIPANT),
+    row(workforce::ENTERED, ENTERPRISE, A_PARTICIPANT),
+    row(workforce::EXITED, ENTERPRISE, A_PARTICIPANT),
+    row(workforce::PASSAGE, DEVICES_OR_ENTERPRISE, "the project's gate (gateway or device key), or a participant"),
+    row(workforce::WAGE_CLERK_APPOINTED, ENTERPRISE, A_PARTICIPANT),
+    row(workforce::ACCOUNT_OPENED, ENTERPRISE, GC),
+    row(
+        workforce::LABOUR_COST_DEPOSITED,
+        BANK_OR_ENTERPRISE,
+        "the bank of the wage account, or a participant (建设单位 pays)",
+    ),
+    row(workforce::PAYROLL_SUBMITTED, ENTERPRISE, A_PARTICIPANT),
+    row(workforce::PAYROLL_CONFIRMED, ENTERPRISE, A_PARTICIPANT),
+    row(
+        workforce::TRANSFER_MADE,
+        BANK_OR_ENTERPRISE,
+        "the bank of the wage account (工资专用账户), or the general contractor (总包代发)",
+    ),
+    row(workforce::GUARANTEE_DEPOSITED, BANK_OR_ENTERPRISE, "the bank, or a participant"),
+    row(workforce::FINDING_RECORDED, BUREAUS, A_BUREAU),
+    row(workforce::vault::VAULT_ACCESS, PLATFORM, "the platform's own vault-audit key"),
+    row(site::HJ212_DATA, DEVICES, THE_DEVICE),
+    row(site::CRANE_SAMPLE, DEVICES, THE_DEVICE),
+    row(site::CRANE_CYCLE, DEVICES, THE_DEVICE),
+    row(site::OPERATOR_LOGIN, DEVICES, THE_DEVICE),
+    row(site::OPERATOR_LOGOUT, DEVICES, THE_DEVICE),
+    row(site::CRANE_ALARM, DEVICES, THE_DEVICE),
+    row(site::CRANE_CUTOFF, DEVICES, THE_DEVICE),
+    row(site::HOIST_SAMPLE, DEVICES, THE_DEVICE),
+    row(site::SAFETY_GEAR_CALIBRATED, DEVICES_OR_ENTERPRISE, "the project's gateway or device, or a participant"),
+    row(site::DROP_TEST_PERFORMED, DEVICES_OR_ENTERPRISE, "the project's gateway or device, or a participant"),
+    row(site::METER_READING, DEVICES, THE_DEVICE),
+    row(site::CAMERA_REGISTERED, DEVICES_OR_ENTERPRISE, "the project's gateway or device, or a participant"),
+    row(site::CAMERA_STATUS, DEVICES, THE_DEVICE),
+    row(site::CAMERA_ALARM, DEVICES, THE_DEVICE),
+    row(site::GATEWAY_HEARTBEAT, DEVICES, "the gateway itself"),
+    row(site::ENV_POLICY, BUREAUS, "the city bureau, or the district's own bureau"),
+    row(site::CRANE_POLICY, BUREAUS, "the city bureau, or the district's own bureau"),
+    row(supervision::inspection::INSPECTION_RECORDED, BUREAUS, A_BUREAU),
+    row(supervision::inspection::FINDING_RECORDED, BUREAUS, A_BUREAU),
+    row(supervision::inspection::NOTICE_ISSUED, BUREAUS, A_BUREAU),
+    row(supervision::inspection::RECTIFICATION_SUBMITTED, ENTERPRISE, "the responsible participant"),
+    row(supervision::inspection::RECTIFICATION_REVIEWED, BUREAUS, A_BUREAU),
+    row(supervision::inspection::RECTIFICATION_CLOSED, BUREAUS, A_BUREAU),
+    row(supervision::inspection::STOP_WORK_ORDERED, BUREAUS, A_BUREAU),
+    row(supervision::inspection::STOP_WORK_LIFTED, BUREAUS, A_BUREAU),
+    row(supervision::testing::POLICY_SET, CITY, "the city bureau (市住建局)"),
+    row(supervision::testing::COMMISSIONED, ENTERPRISE, "the owner (建设单位)"),
+    row(supervision::testing::SAMPLE_TAKEN, ENTERPRISE, "the owner or the supervisor (见证取样)"),
+    row(supervision::testing::SAMPLE_RECEIVED, LAB, THE_LAB),
+    row(supervision::testing::REPORT_ISSUED, LAB, THE_LAB),
+    row(supervision::testing::NONCONFORMITY_REPORTED, LAB, THE_LAB),
+    row(supervision::hazard::WORK_LISTED, ENTERPRISE, "the owner or the general contractor"),
+    row(supervision::hazard::PLAN_APPROVED, ENTERPRISE, GC),
+    row(supervision::hazard::PLAN_COUNTERSIGNED, ENTERPRISE, "the supervisor (监理)"),
+    row(supervision::hazard::EXPERT_REVIEW_HELD, ENTERPRISE, GC),
+    row(supervision::hazard::SITE_NOTICE_POSTED, ENTERPRISE, GC),
+    row(supervision::hazard::BRIEFING_HELD, ENTERPRISE, GC),
+    row(supervision::hazard::WORK_STARTED, ENTERPRISE, GC),
+    row(supervision::hazard::MONITORING_RECORDED, ENTERPRISE_OR_LAB, "a participant, or a laboratory"),
+    row(supervision::hazard::WORK_ACCEPTED, ENTERPRISE, "the supervisor (监理)"),
+    row(supervision::bim::MODEL_REGISTERED, ENTERPRISE, "the general contractor or the owner"),
+    row(supervision::bim::NODE_PLANNED, ENTERPRISE, "the general contractor or the owner"),
+    row(supervision::bim::NODE_PROGRESSED, ENTERPRISE, "the general contractor or the owner"),
+    row(supervision::task::DISPATCHED, BUREAUS, "a bureau of the task's district, or the city bureau"),
+    row(supervision::task::ACKNOWLEDGED, ASSIGNEES, "the task's assignee"),
+    row(supervision::task::ESCALATED, BUREAUS, "a bureau of the task's district, or the city bureau"),
+    row(supervision::task::RESOLVED, ASSIGNEES, "the task's assignee"),
+    row(supervision::task::CLOSED, BUREAUS, "a bureau of the task's district, or the city bureau"),
+    row(rating::POLICY, CITY, "the city bureau (市住建局)"),
+    row(rating::CREDIT_RULES, CITY, "the city bureau (市住建局)"),
+    row(rating::DECISION, BUREAUS, A_BUREAU),
+    row(rating::STANDARD_SITE, BUREAUS, A_BUREAU),
+    row(rating::AWARD, BUREAUS, A_BUREAU),
+    row(rating::REPORT, BUREAUS, "the city bureau, or a district bureau for its own district"),
+];
+
+/// The row of `kind` in [`KIND_SIGNERS`]; `None` for a kind the domain does not define.
+pub fn kind_signers(kind: &str) -> Option<&'static KindSigners> {
+    KIND_SIGNERS.iter().find(|r| r.kind == kind)
+}
+
+/// The roles whose keys may sign `kind` at all, without the ledger's state; `None` for a kind the domain does
+/// not define.
+pub fn signer_roles(kind: &str) -> Option<&'static [Role]> {
+    kind_signers(kind).map(|r| r.roles)
+}
+
+/// May a key of `signer_role` sign records of `kind` at all ([`KIND_SIGNERS`])? Kinds the domain does not define
+/// are left to their owner (the ledger's `ledger.*`). Refusals name the kind, the role and the roles that may:
+/// `authority.registry_signer` for registry kinds, `authority.signer_role` for the others.
+pub fn may_sign_kind(signer_role: &str, kind: &str) -> Result<(), RuleError> {
+    let Some(row) = kind_signers(kind) else { return Ok(()) };
+    if Role::parse(signer_role).is_some_and(|r| row.roles.contains(&r)) {
+        return Ok(());
+    }
+    let rule = if kind.starts_with("registry.") { REGISTRY_SIGNER_RULE } else { SIGNER_ROLE_RULE };
+    Err(RuleError::new(rule, row.refusal(signer_role)))
+}
+
+/// May the record's signer (its enrolled role and subject in `ctx`) sign `event` in `ctx.stream`? The table in the
+/// module docs: the role must be one [`KIND_SIGNERS`] names for the kind ([`may_sign_kind`]), and a gateway or
+/// device signs only for its own project; subsystems add their own signer rules in their `decide`. Pure: a
+/// producer can ask it before signing.
+pub fn may_sign(ctx: &RecordContext<'_>, event: &DomainEvent) -> Result<(), RuleError> {
+    may_sign_kind(ctx.signer_role, event.kind())?;
+    let role = Role::parse(ctx.signer_role);
     if matches!(role, Some(Role::Gateway | Role::Device)) {
         let own = project_of_stream(ctx.signer_subject);
         if own.is_none() || own != project_of_stream(ctx.stream) {
@@ -516,4 +697,55 @@ pub fn may_sign(ctx: &RecordContext<'_>, event: &DomainEvent) -> Result<(), Rule
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::json;
+
+    use super::*;
+
+    /// One table: every kind the domain defines has exactly one row, and no row names a kind it does not define.
+    #[test]
+    fn every_domain_kind_has_exactly_one_signer_row() {
+        let rows: Vec<&str> = KIND_SIGNERS.iter().map(|r| r.kind).collect();
+        let unique: BTreeSet<&str> = rows.iter().copied().collect();
+        assert_eq!(unique.len(), rows.len(), "a kind listed twice");
+        let defined: BTreeSet<&str> = crate::all_kinds().into_iter().collect();
+        assert_eq!(unique, defined);
+        assert!(KIND_SIGNERS.iter().all(|r| !r.roles.is_empty()));
+        assert_eq!(signer_roles(workforce::TRANSFER_MADE), Some(BANK_OR_ENTERPRISE));
+        assert_eq!(signer_roles("ledger.key.enrolled.v1"), None);
+    }
+
+    /// A testing laboratory's key signing a wage transfer used to pass `may_sign` (only registry records were
+    /// checked there); now the table refuses it, naming the kind, the key's role and the roles that may.
+    #[test]
+    fn a_lab_key_may_not_sign_a_wage_transfer() {
+        let payload = json!({
+            "project_id": "NB-2026-0001", "transfer_id": "T-1", "payroll_id": "PR-1",
+            "person_ref": "P-0123456789abcdef0123456789abcdef", "amount_fen": 100,
+            "card_commitment": format!("hmac-sha256:{}", "a".repeat(64)), "card_masked": "6222********1234",
+            "paid_on": "2026-03-10", "back_pay": false,
+        });
+        let payload = payload.as_object().cloned().unwrap_or_default();
+        let stream = "project/NB-2026-0001/wage";
+        let event = crate::validate_envelope(workforce::TRANSFER_MADE, stream, &payload).expect("a valid transfer");
+        let ctx = |role| RecordContext {
+            event_id: "e",
+            stream,
+            occurred_at: "2026-03-10T10:00:00+08:00",
+            signer_key_id: "k",
+            signer_role: role,
+            signer_subject: "91330200MA2E2E0104",
+        };
+        let err = may_sign(&ctx("testing_lab"), &event).expect_err("refused");
+        assert_eq!(err.rule, SIGNER_ROLE_RULE);
+        for part in ["wage.transfer.made.v1", "testing_lab", "bank or enterprise"] {
+            assert!(err.message.contains(part), "{part}: {}", err.message);
+        }
+        assert!(may_sign(&ctx("bank"), &event).is_ok());
+    }
 }

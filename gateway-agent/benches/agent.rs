@@ -1,12 +1,19 @@
-//! HJ 212 packets per second **parsed + signed + queued durably**: a batch of real-time uploads as one monitor's
-//! byte stream goes through the sans-I/O [`Connection`] (framing, CRC, packet parser), becomes
-//! `env.hj212.data.v1` records (unit conversion), and is signed into the gateway's chain and committed to the
-//! SQLite queue (`synchronous = FULL`) by the group-commit writer — the same path as the TCP server, minus the
-//! socket. Runs on a current-thread runtime; `taskset -c 0` keeps the whole process (incl. sqlx's SQLite thread)
-//! on one core. Recorded in BENCHMARKS.md.
+//! Two paths of the agent, each **durably queued** (SQLite WAL, `synchronous = FULL`, group commit):
+//!
+//! * `hj212/parse_sign_queue_durably`: HJ 212 packets per second **parsed + signed + queued**: a batch of real-time
+//!   uploads as one monitor's byte stream goes through the sans-I/O [`Connection`] (framing, CRC, packet parser),
+//!   becomes `env.hj212.data.v1` records (unit conversion), and is signed into the gateway's chain and committed to
+//!   the SQLite queue by the group-commit writer — the same path as the TCP server, minus the socket.
+//! * `intake/post_records_durably`: records per second through a running agent's `POST /v1/records` over loopback
+//!   HTTP (a contractor's agent, `worker.passage.v1`): bearer-token check, body parse, domain validation and signer
+//!   rules, signing, durable commit, `201`. 32 client tasks post concurrently (keep-alive); the client runs in the
+//!   same process, so its HTTP work is counted too.
+//!
+//! Runs on a current-thread runtime; `taskset -c 0` keeps the whole process (incl. sqlx's SQLite thread) on one
+//! core. Recorded in BENCHMARKS.md.
 //!
 //! ```sh
-//! CARGO_TARGET_DIR=/work/target-6 taskset -c 0 cargo bench -p siteledger-gateway-agent --bench agent
+//! taskset -c 0 cargo bench -p siteledger-gateway-agent --bench agent
 //! ```
 
 use std::time::{Duration, Instant};
@@ -16,6 +23,7 @@ use siteledger_client::outbox::Outbox;
 use siteledger_gateway_agent::config::{AgentConfig, DeviceConfig, DeviceKind, ParticulateUnit};
 use siteledger_gateway_agent::hj212::{Connection, ConnectionLimits, Event, encode_frame};
 use siteledger_gateway_agent::record::hj212_record;
+use siteledger_gateway_agent::{Agent, AgentHandle};
 use siteledger_signer::SigningKey;
 
 const MN: &str = "010000A8900016F000169DC0";
@@ -56,14 +64,7 @@ fn bench(c: &mut Criterion) {
     let bytes = stream();
     // CPU time (user + system, whole process incl. sqlx's SQLite thread) per packet over 20 batches: on a shared,
     // loaded machine the wall-clock figure below understates what one free core does.
-    let cpu = || -> Option<f64> {
-        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-        let after = &stat[stat.rfind(')')? + 2..];
-        let f: Vec<&str> = after.split(' ').collect();
-        let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-        Some(ticks / 100.0)
-    };
-    let (c0, w0) = (cpu(), Instant::now());
+    let (c0, w0) = (cpu_seconds(), Instant::now());
     rt.block_on(async {
         for _ in 0..20 {
             let now = Instant::now();
@@ -87,7 +88,7 @@ fn bench(c: &mut Criterion) {
             }
         }
     });
-    if let (Some(c0), Some(c1)) = (c0, cpu()) {
+    if let (Some(c0), Some(c1)) = (c0, cpu_seconds()) {
         let n = (20 * BATCH) as f64;
         eprintln!(
             "hj212 parse+sign+queue: {n} packets, wall {:.2} s ({:.0}/s), CPU {:.2} s ({:.0} packets per CPU-second)",
@@ -130,5 +131,93 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// CPU seconds (user + system) of the whole process so far.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = after.split(' ').collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+const INTAKE_TOKEN: &str = "bench-intake-token-0123456789abcdef";
+const POSTS: usize = 2_000;
+const CLIENTS: usize = 32;
+
+/// Posts `POSTS` passages to the agent from `CLIENTS` concurrent tasks; every answer must be 201.
+async fn post_batch(http: &reqwest::Client, url: &str, round: usize) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..CLIENTS {
+        let (http, url) = (http.clone(), url.to_owned());
+        tasks.spawn(async move {
+            for i in (c..POSTS).step_by(CLIENTS) {
+                let body = serde_json::json!({
+                    "kind": "worker.passage.v1", "stream": "project/NB-2026-0001/workforce",
+                    "payload": {"project_id": "NB-2026-0001", "person_ref": format!("P-{:032x}", round * POSTS + i),
+                                "gate": "GATE-1", "direction": if i % 2 == 0 { "in" } else { "out" }, "method": "face"},
+                });
+                let r = http.post(&url).bearer_auth(INTAKE_TOKEN).json(&body).send().await.expect("post");
+                assert_eq!(r.status().as_u16(), 201);
+                let _ = r.bytes().await;
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("client task");
+    }
+}
+
+fn bench_records(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let dir = tempfile::tempdir().expect("dir");
+    let mut config = AgentConfig::new("http://127.0.0.1:9", "", "", &dir.path().join("k"), &dir.path().join("q"));
+    config.role = "enterprise".into();
+    config.subject = Some("91330200MA2GC00017".into());
+    config.hj212_listen = None;
+    config.heartbeat_secs = 0;
+    config.queue_max_bytes = u64::MAX;
+    config.intake_token_sha256 = Some(siteledger_gateway_agent::config::intake_token_sha256(INTAKE_TOKEN));
+    let agent: AgentHandle =
+        rt.block_on(Agent::start(config, SigningKey::from_seed(&[6; 32]), "t".into())).expect("agent");
+    let url = format!("{}/v1/records", agent.intake_url().expect("an intake"));
+    let http = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(CLIENTS).build().expect("client");
+    let mut round = 0;
+    let (c0, w0) = (cpu_seconds(), Instant::now());
+    rt.block_on(async {
+        for _ in 0..10 {
+            round += 1;
+            post_batch(&http, &url, round).await;
+        }
+    });
+    if let (Some(c0), Some(c1)) = (c0, cpu_seconds()) {
+        let n = (10 * POSTS) as f64;
+        eprintln!(
+            "POST /v1/records (durable): {n} records, wall {:.2} s ({:.0}/s), CPU {:.2} s ({:.0} records per CPU-second)",
+            w0.elapsed().as_secs_f64(),
+            n / w0.elapsed().as_secs_f64(),
+            c1 - c0,
+            n / (c1 - c0)
+        );
+    }
+    let mut g = c.benchmark_group("intake");
+    g.throughput(Throughput::Elements(POSTS as u64));
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(20));
+    g.bench_function("post_records_durably", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    round += 1;
+                    post_batch(&http, &url, round).await;
+                }
+                start.elapsed()
+            })
+        });
+    });
+    g.finish();
+    rt.block_on(agent.shutdown());
+}
+
+criterion_group!(benches, bench, bench_records);
 criterion_main!(benches);

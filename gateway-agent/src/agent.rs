@@ -1,6 +1,7 @@
-//! One running gateway agent: the durable queue and its writer, the uploader, the HJ 212 TCP server, the JSON/HTTP
-//! intake and the heartbeat, started together by [`Agent::start`] and stopped by [`AgentHandle::shutdown`]. The
-//! binary's `run` and the platform's demo (`demo/src/site.rs`, in-process over loopback) use the same code.
+//! One running agent: the durable queue and its writer, the uploader, the HJ 212 TCP server (gateway keys), the
+//! authenticated JSON/HTTP intake and the heartbeat (gateway keys), started together by [`Agent::start`] and
+//! stopped by [`AgentHandle::shutdown`]. The binary's `run` and the platform's demo (`demo/src/site.rs`,
+//! in-process over loopback) use the same code.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,13 +9,14 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use siteledger_domain::authority::Role;
 use siteledger_signer::SigningKey;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::config::AgentConfig;
+use crate::config::{AgentConfig, IntakeToken};
 use crate::error::AgentError;
 use siteledger_client::keys::Secret;
 use siteledger_client::outbox::{Outbox, OutboxHandle};
@@ -31,8 +33,13 @@ pub use siteledger_client::uploader::stopped;
 pub struct Shared {
     /// The configuration.
     pub config: Arc<AgentConfig>,
-    /// The gateway's project and id as the contract's types (from the checked configuration).
-    pub identity: GatewayIdentity,
+    /// The gateway's project and id as the contract's types (from the checked configuration); `None` for an
+    /// organisation's agent (no project of its own).
+    pub identity: Option<GatewayIdentity>,
+    /// Who signs: the key's id, enrolled role and subject.
+    pub signer: Signer,
+    /// The local intake token's hash (present whenever the intake listens).
+    pub intake_token: Option<IntakeToken>,
     /// Submit records.
     pub queue: OutboxHandle,
     /// The queue database.
@@ -51,6 +58,7 @@ impl Shared {
         json!({
             "project_id": self.config.project_id,
             "gateway_id": self.config.gateway_id,
+            "role": self.signer.role.as_str(),
             "queue_depth": q.depth.load(Ordering::Relaxed),
             "queue_bytes": q.bytes.load(Ordering::Relaxed),
             "queue_max_bytes": self.store.max_bytes(),
@@ -72,8 +80,9 @@ impl Shared {
         })
     }
 
-    /// The `gateway.heartbeat.v1` record for now.
-    pub fn heartbeat(&self) -> Record {
+    /// The `gateway.heartbeat.v1` record for now; `None` for an agent without a gateway identity.
+    pub fn heartbeat(&self) -> Option<Record> {
+        let identity = self.identity.as_ref()?;
         let q = &self.store.stats;
         let health = Health {
             queue_depth: q.depth.load(Ordering::Relaxed),
@@ -82,8 +91,19 @@ impl Shared {
             rejected_packets: self.hj212.rejected.load(Ordering::Relaxed),
             deviations: self.hj212.deviations.load(Ordering::Relaxed),
         };
-        heartbeat_record(&self.identity, health, OffsetDateTime::now_utc())
+        Some(heartbeat_record(identity, health, OffsetDateTime::now_utc()))
     }
+}
+
+/// The agent's key as the platform knows it: what the domain's signer rules are asked about before signing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signer {
+    /// The key id.
+    pub key_id: String,
+    /// The enrolled role.
+    pub role: Role,
+    /// The enrolled subject.
+    pub subject: String,
 }
 
 /// Starts agents.
@@ -93,10 +113,10 @@ pub struct Agent;
 /// A running agent.
 #[derive(Debug)]
 pub struct AgentHandle {
-    /// Where HJ 212 monitors connect.
-    pub hj212_addr: SocketAddr,
-    /// Where the JSON/HTTP intake listens.
-    pub http_addr: SocketAddr,
+    /// Where HJ 212 monitors connect (`None`: no `hj212_listen`).
+    pub hj212_addr: Option<SocketAddr>,
+    /// Where the JSON/HTTP intake listens (`None`: no `http_listen`).
+    pub http_addr: Option<SocketAddr>,
     /// Shared state (counters, queue).
     pub shared: Arc<Shared>,
     shutdown: watch::Sender<bool>,
@@ -104,9 +124,9 @@ pub struct AgentHandle {
 }
 
 impl AgentHandle {
-    /// `http://<intake address>`.
-    pub fn intake_url(&self) -> String {
-        format!("http://{}", self.http_addr)
+    /// `http://<intake address>`, if the intake listens.
+    pub fn intake_url(&self) -> Option<String> {
+        self.http_addr.map(|a| format!("http://{a}"))
     }
 
     /// Stops accepting, lets connections and the current upload finish, and waits (bounded by 10 s).
@@ -130,23 +150,33 @@ impl AgentHandle {
 }
 
 impl Agent {
-    /// Opens the queue (resuming the signer chain), binds both listeners and starts every task.
+    /// Opens the queue (resuming the signer chain), binds the configured listeners and starts every task. Refuses
+    /// a configuration whose intake listens without an intake token ([`AgentConfig::check`]).
     pub async fn start(config: AgentConfig, key: SigningKey, token: String) -> Result<AgentHandle, AgentError> {
         config.check()?;
-        let identity = GatewayIdentity::of(&config).map_err(|e| AgentError::Config(e.to_string()))?;
+        let role = config.key_role()?;
+        let signer = Signer { key_id: key.key_id().to_string(), role, subject: config.subject()? };
+        let identity = if matches!(role, Role::Gateway | Role::Device) {
+            Some(GatewayIdentity::of(&config).map_err(|e| AgentError::Config(e.to_string()))?)
+        } else {
+            None
+        };
+        let intake_token = config.intake_token()?;
         let config = Arc::new(config);
         // `queue.db` in the queue directory, where the agent always kept it: an upgraded agent resumes its chain.
         let (store, queue) = Outbox::open(&config.queue_dir.join("queue.db"), key, config.queue_max_bytes).await?;
-        let hj212_listener = TcpListener::bind(config.hj212_listen)
-            .await
-            .map_err(|source| AgentError::Listen { addr: config.hj212_listen.to_string(), source })?;
-        let http_listener = TcpListener::bind(config.http_listen)
-            .await
-            .map_err(|source| AgentError::Listen { addr: config.http_listen.to_string(), source })?;
-        let hj212_addr =
-            hj212_listener.local_addr().map_err(|source| AgentError::Listen { addr: "hj212".into(), source })?;
-        let http_addr =
-            http_listener.local_addr().map_err(|source| AgentError::Listen { addr: "http".into(), source })?;
+        let bind = |addr: Option<SocketAddr>, what: &'static str| async move {
+            let Some(addr) = addr else { return Ok(None) };
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| AgentError::Listen { addr: addr.to_string(), source })?;
+            let local = listener.local_addr().map_err(|source| AgentError::Listen { addr: what.into(), source })?;
+            Ok::<_, AgentError>(Some((listener, local)))
+        };
+        let hj212_listener = bind(config.hj212_listen, "hj212").await?;
+        let http_listener = bind(config.http_listen, "http").await?;
+        let hj212_addr = hj212_listener.as_ref().map(|(_, a)| *a);
+        let http_addr = http_listener.as_ref().map(|(_, a)| *a);
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(60))
@@ -159,6 +189,8 @@ impl Agent {
         let shared = Arc::new(Shared {
             config: config.clone(),
             identity,
+            signer,
+            intake_token,
             queue: queue.clone(),
             store: store.clone(),
             hj212: hj212.clone(),
@@ -174,10 +206,15 @@ impl Agent {
             shutdown: rx.clone(),
         };
         tasks.spawn(uploader.run());
-        let service = Arc::new(Hj212Service::new(config.clone(), queue.clone(), hj212));
-        tasks.spawn(service.serve(hj212_listener, rx.clone()));
-        tasks.spawn(crate::intake::serve(http_listener, shared.clone(), rx.clone()));
-        if config.heartbeat_secs > 0 {
+        if let Some((listener, _)) = hj212_listener {
+            let service = Arc::new(Hj212Service::new(config.clone(), queue.clone(), hj212));
+            tasks.spawn(service.serve(listener, rx.clone()));
+        }
+        if let Some((listener, _)) = http_listener {
+            tasks.spawn(crate::intake::serve(listener, shared.clone(), rx.clone()));
+        }
+        // Only a gateway has a heartbeat (`gateway.heartbeat.v1` is signed by the project's gateway or device).
+        if config.heartbeat_secs > 0 && shared.identity.is_some() {
             let shared = shared.clone();
             let mut stop = rx.clone();
             let period = Duration::from_secs(config.heartbeat_secs);
@@ -187,19 +224,21 @@ impl Agent {
                         () = tokio::time::sleep(period) => {}
                         () = crate::agent::stopped(&mut stop) => return,
                     }
-                    if let Err(e) = shared.queue.submit(shared.heartbeat()).await {
+                    let Some(beat) = shared.heartbeat() else { return };
+                    if let Err(e) = shared.queue.submit(beat).await {
                         tracing::warn!(error = %e, "heartbeat not stored");
                     }
                 }
             });
         }
         tracing::info!(
-            %hj212_addr,
-            %http_addr,
+            ?hj212_addr,
+            ?http_addr,
+            role = %shared.signer.role,
             project = %config.project_id,
             gateway = %config.gateway_id,
             devices = config.devices.len(),
-            "gateway agent running"
+            "agent running"
         );
         Ok(AgentHandle { hj212_addr, http_addr, shared, shutdown, tasks })
     }

@@ -24,7 +24,22 @@
 //! thresholds = { wind_stop_m_s = "12.0" }
 //! ```
 //!
-//! The gateway token is a secret: it never appears in `Debug` output or logs.
+//! Local intake token (required whenever `http_listen` is set; devices and local systems send it as
+//! `Authorization: Bearer <token>`): `intake_token_sha256 = "<hex SHA-256 of the token>"` (only the hash is in the
+//! configuration), or `intake_token_file = "/etc/siteledger/intake.token"` (a file holding the token, readable by
+//! its owner only). Leave `http_listen` out to run without the local intake.
+//!
+//! The key's role and subject, as `ledger.key.enrolled.v1` enrolled it (`siteledger_domain::authority`): `role`
+//! defaults to `gateway` with subject `project/<project_id>/gateway/<gateway_id>`; an enterprise, bank or testing
+//! lab agent names its role and its 统一社会信用代码 as the subject and posts records through `POST /v1/records`
+//! (no devices, no HJ 212 listener):
+//!
+//! ```toml
+//! role = "testing_lab"
+//! subject = "91330200MA2LAB001H"
+//! ```
+//!
+//! The gateway token and the intake token are secrets: they never appear in `Debug` output or logs.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -32,6 +47,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use siteledger_domain::authority::{KIND_SIGNERS, KeySubject, Role};
 use siteledger_domain::site::{AsSent, CameraId};
 use siteledger_domain::{Decimal, DeviceId, ProjectId};
 
@@ -132,19 +149,37 @@ pub struct AgentConfig {
     pub token_file: Option<PathBuf>,
     /// The gateway's Ed25519 key file (0600).
     pub key_file: PathBuf,
-    /// The project this gateway belongs to.
+    /// The role the key is enrolled with (`gateway`, the default; `device`, `enterprise`, `bank`, `testing_lab`,
+    /// `district_bureau`, `city_bureau`): which kinds `POST /v1/records` takes (`domain::authority::KIND_SIGNERS`).
+    #[serde(default = "default_role")]
+    pub role: String,
+    /// The key's enrolled subject; for a gateway (device) by default `project/<project_id>/gateway/<gateway_id>`
+    /// (`…/device/…`); for an organisation its 统一社会信用代码, for a district bureau its district code.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Hex SHA-256 of the local intake token (the token itself is not in the configuration).
+    #[serde(default)]
+    pub intake_token_sha256: Option<String>,
+    /// A file holding the local intake token (refused if group or others may read it).
+    #[serde(default)]
+    pub intake_token_file: Option<PathBuf>,
+    /// The project this gateway belongs to (gateway and device keys; empty for an organisation's agent).
+    #[serde(default)]
     pub project_id: String,
-    /// The gateway's id within the project.
+    /// The gateway's id within the project (gateway and device keys).
+    #[serde(default)]
     pub gateway_id: String,
     /// Directory of the durable queue.
     pub queue_dir: PathBuf,
     /// Bytes the queue may hold; new data is refused at the limit (old data is never dropped).
     #[serde(default = "default_queue_max")]
     pub queue_max_bytes: u64,
-    /// HJ 212 TCP listen address.
-    pub hj212_listen: SocketAddr,
-    /// JSON/HTTP intake listen address.
-    pub http_listen: SocketAddr,
+    /// HJ 212 TCP listen address (none: no HJ 212 listener).
+    #[serde(default)]
+    pub hj212_listen: Option<SocketAddr>,
+    /// JSON/HTTP intake listen address (none: no local intake). Needs an intake token.
+    #[serde(default)]
+    pub http_listen: Option<SocketAddr>,
     /// Most simultaneous HJ 212 connections.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
@@ -165,6 +200,9 @@ pub struct AgentConfig {
     pub devices: Vec<DeviceConfig>,
 }
 
+fn default_role() -> String {
+    Role::Gateway.as_str().to_owned()
+}
 fn default_queue_max() -> u64 {
     1 << 30
 }
@@ -189,8 +227,11 @@ impl std::fmt::Debug for AgentConfig {
         // Never the token.
         f.debug_struct("AgentConfig")
             .field("platform_url", &self.platform_url)
+            .field("role", &self.role)
+            .field("subject", &self.subject)
             .field("project_id", &self.project_id)
             .field("gateway_id", &self.gateway_id)
+            .field("intake_token_file", &self.intake_token_file)
             .field("queue_dir", &self.queue_dir)
             .field("hj212_listen", &self.hj212_listen)
             .field("http_listen", &self.http_listen)
@@ -200,7 +241,8 @@ impl std::fmt::Debug for AgentConfig {
 }
 
 impl AgentConfig {
-    /// A configuration with defaults for everything but identity, platform, key and queue (tests, the demo).
+    /// A configuration with defaults for everything but identity, platform, key and queue (tests, the demo): a
+    /// gateway key, both listeners on loopback port 0, and no intake token yet (set one before starting).
     pub fn new(platform_url: &str, project_id: &str, gateway_id: &str, key_file: &Path, queue_dir: &Path) -> Self {
         AgentConfig {
             platform_url: platform_url.to_owned(),
@@ -208,12 +250,16 @@ impl AgentConfig {
             token_env: None,
             token_file: None,
             key_file: key_file.to_path_buf(),
+            role: default_role(),
+            subject: None,
+            intake_token_sha256: None,
+            intake_token_file: None,
             project_id: project_id.to_owned(),
             gateway_id: gateway_id.to_owned(),
             queue_dir: queue_dir.to_path_buf(),
             queue_max_bytes: default_queue_max(),
-            hj212_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            http_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            hj212_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             max_connections: default_max_connections(),
             idle_timeout_secs: default_idle_secs(),
             max_bytes_per_sec: default_rate(),
@@ -237,11 +283,57 @@ impl AgentConfig {
     /// in signed records, which the platform checks with the same types); errors name the field.
     pub fn check(&self) -> Result<(), AgentError> {
         let bad = |m: String| Err(AgentError::Config(m));
-        if let Err(e) = ProjectId::parse(&self.project_id) {
+        let role = self.key_role()?;
+        let on_site = matches!(role, Role::Gateway | Role::Device);
+        if (on_site || !self.project_id.is_empty())
+            && let Err(e) = ProjectId::parse(&self.project_id)
+        {
             return bad(format!("project_id {:?}: {e}", self.project_id));
         }
-        if let Err(e) = DeviceId::parse(&self.gateway_id) {
+        if (on_site || !self.gateway_id.is_empty())
+            && let Err(e) = DeviceId::parse(&self.gateway_id)
+        {
             return bad(format!("gateway_id {:?}: {e}", self.gateway_id));
+        }
+        let subject = self.subject()?;
+        if let Err(e) = KeySubject::parse(role, &subject) {
+            return bad(format!("subject {subject:?} does not fit role {role} ({}): {e}", role.subject_format()));
+        }
+        if on_site && self.subject.as_deref().is_some_and(|s| s != self.site_subject(role)) {
+            return bad(format!(
+                "subject {subject:?} is not this {role}'s: a {role} key of project_id {:?} and gateway_id {:?} is \
+                 enrolled as {:?} (or leave `subject` out)",
+                self.project_id,
+                self.gateway_id,
+                self.site_subject(role)
+            ));
+        }
+        if !on_site && (!self.devices.is_empty() || self.hj212_listen.is_some()) {
+            return bad(format!(
+                "devices and hj212_listen need a gateway or device key, not a {role} key (device records are signed \
+                 by the project's gateway): remove them, or run a gateway agent for the site"
+            ));
+        }
+        match (&self.intake_token_sha256, &self.intake_token_file) {
+            (Some(_), Some(_)) => {
+                return bad("set one of intake_token_sha256 and intake_token_file, not both".into());
+            }
+            (Some(h), None) if parse_digest(h).is_none() => {
+                return bad(
+                    "intake_token_sha256 must be 64 hex digits: the SHA-256 of the intake token (`gateway-agent \
+                     intake-token` prints a new token and its hash)"
+                        .into(),
+                );
+            }
+            (None, None) if self.http_listen.is_some() => {
+                return bad(
+                    "http_listen is set but no local intake token is configured: set intake_token_sha256 (the \
+                     SHA-256 of the token, `gateway-agent intake-token` prints one) or intake_token_file, or remove \
+                     http_listen to run without the local intake"
+                        .into(),
+                );
+            }
+            _ => {}
         }
         if self.upload_batch == 0 {
             return bad("upload_batch must be at least 1".into());
@@ -286,6 +378,79 @@ impl AgentConfig {
         Ok(())
     }
 
+    /// The key's role (`role`), as the domain names roles; the roles that sign nothing an agent could post
+    /// (`ledger`, `platform`: the server's own keys; `auditor`) are refused.
+    pub fn key_role(&self) -> Result<Role, AgentError> {
+        let signing: Vec<&str> = Role::ALL
+            .into_iter()
+            .filter(|r| !matches!(r, Role::Ledger | Role::Platform))
+            .filter(|r| KIND_SIGNERS.iter().any(|k| k.roles.contains(r)))
+            .map(Role::as_str)
+            .collect();
+        match Role::parse(&self.role) {
+            Some(r) if signing.contains(&r.as_str()) => Ok(r),
+            _ => Err(AgentError::Config(format!(
+                "role {:?}: an agent's key is one of {} (as its ledger.key.enrolled.v1 names it)",
+                self.role,
+                signing.join(", ")
+            ))),
+        }
+    }
+
+    fn site_subject(&self, role: Role) -> String {
+        let middle = if role == Role::Device { "device" } else { "gateway" };
+        format!("project/{}/{middle}/{}", self.project_id, self.gateway_id)
+    }
+
+    /// The key's enrolled subject: `subject`, or for a gateway (device) key `project/<project_id>/gateway/<id>`.
+    pub fn subject(&self) -> Result<String, AgentError> {
+        let role = self.key_role()?;
+        match (&self.subject, role) {
+            (Some(s), _) => Ok(s.clone()),
+            (None, Role::Gateway | Role::Device) => Ok(self.site_subject(role)),
+            (None, _) => Err(AgentError::Config(format!(
+                "subject: a {role} key needs its enrolled subject ({}), e.g. subject = \"91330200MA2LAB001H\"",
+                role.subject_format()
+            ))),
+        }
+    }
+
+    /// The local intake token's SHA-256, from `intake_token_sha256` or by reading `intake_token_file` (refused if
+    /// group or others may read it); `None` when neither is set.
+    pub fn intake_token(&self) -> Result<Option<IntakeToken>, AgentError> {
+        if let Some(h) = &self.intake_token_sha256 {
+            return parse_digest(h).map(|d| Some(IntakeToken(d))).ok_or_else(|| {
+                AgentError::Config("intake_token_sha256 must be 64 hex digits: the SHA-256 of the intake token".into())
+            });
+        }
+        let Some(path) = &self.intake_token_file else { return Ok(None) };
+        let shown = path.display();
+        let meta = std::fs::metadata(path)
+            .map_err(|e| AgentError::Config(format!("intake_token_file {shown}: cannot read it: {e}")))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o044 != 0 {
+                return Err(AgentError::Config(format!(
+                    "intake_token_file {shown} is readable by group or others (mode {mode:03o}): anyone on this \
+                     machine could post records in this agent's name; `chmod 600 {shown}`"
+                )));
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = meta;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| AgentError::Config(format!("intake_token_file {shown}: cannot read it: {e}")))?;
+        let token = text.trim();
+        if token.len() < 16 {
+            return Err(AgentError::Config(format!(
+                "intake_token_file {shown}: the token is empty or shorter than 16 characters"
+            )));
+        }
+        Ok(Some(IntakeToken::of(token)))
+    }
+
     /// The gateway token: `token`, else `token_file`, else the environment variable.
     pub fn resolve_token(&self) -> Result<String, AgentError> {
         if let Some(t) = &self.token {
@@ -308,12 +473,67 @@ impl AgentConfig {
     }
 }
 
+/// The SHA-256 of the local intake token: what the agent keeps to check `Authorization: Bearer <token>` (never
+/// the token itself; not shown by `Debug`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct IntakeToken([u8; 32]);
+
+impl std::fmt::Debug for IntakeToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IntakeToken(..)")
+    }
+}
+
+impl IntakeToken {
+    /// The hash of `token`.
+    pub fn of(token: &str) -> IntakeToken {
+        IntakeToken(Sha256::digest(token.as_bytes()).into())
+    }
+
+    /// Whether `presented` is the token: its SHA-256 compared with every byte looked at, whatever differs first
+    /// (no early exit an attacker could time).
+    pub fn verify(&self, presented: &str) -> bool {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let diff = digest.iter().zip(self.0.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        std::hint::black_box(diff) == 0
+    }
+}
+
+/// A new random intake token (64 hex digits) for `intake_token_file`, or to hash into `intake_token_sha256`.
+pub fn new_intake_token() -> Result<String, AgentError> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| AgentError::Config(format!("no randomness for an intake token: {e}")))?;
+    Ok(hex(&b))
+}
+
+/// The hex SHA-256 of `token`: the value of `intake_token_sha256`.
+pub fn intake_token_sha256(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse_digest(h: &str) -> Option<[u8; 32]> {
+    let h = h.trim();
+    if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn config(f: impl FnOnce(&mut AgentConfig)) -> Result<(), AgentError> {
         let mut c = AgentConfig::new("http://127.0.0.1:9", "NB-2025-0001", "GW-01", "/k".as_ref(), "/q".as_ref());
+        c.intake_token_sha256 = Some(intake_token_sha256("a-local-intake-token"));
         c.devices = vec![DeviceConfig {
             id: "HJ-01".into(),
             kind: DeviceKind::Hj212,
@@ -361,5 +581,88 @@ mod tests {
         };
         assert!(config(camera("33021200001320000001")).is_ok());
         assert!(refused(camera("33021200009990000001")).contains("GB/T 28181"));
+    }
+
+    /// The local intake used to answer anyone on the site network; now a listening intake without a token is a
+    /// start-up error that names the settings (and the way to run without the intake).
+    #[test]
+    fn an_intake_without_a_token_does_not_start() {
+        let m = refused(|c| c.intake_token_sha256 = None);
+        assert!(
+            m.contains("intake_token_sha256") && m.contains("intake_token_file") && m.contains("http_listen"),
+            "{m}"
+        );
+        assert!(
+            config(|c| {
+                c.intake_token_sha256 = None;
+                c.http_listen = None;
+            })
+            .is_ok()
+        );
+        assert!(refused(|c| c.intake_token_sha256 = Some("abc".into())).contains("64 hex"));
+        assert!(refused(|c| c.intake_token_file = Some("/t".into())).contains("not both"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_token_file_others_may_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("intake.token");
+        std::fs::write(&path, "a-local-intake-token-0123\n").expect("write");
+        let mut c = AgentConfig::new("http://127.0.0.1:9", "NB-2025-0001", "GW-01", "/k".as_ref(), "/q".as_ref());
+        c.intake_token_file = Some(path.clone());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        match c.intake_token() {
+            Err(AgentError::Config(m)) => {
+                assert!(m.contains("readable by group or others") && m.contains("chmod 600"), "{m}")
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let token = c.intake_token().expect("read").expect("a token");
+        assert!(token.verify("a-local-intake-token-0123"));
+        assert!(!token.verify("a-local-intake-token-0124"));
+        assert!(!format!("{token:?} {c:?}").contains("a-local-intake-token"), "never in Debug");
+    }
+
+    #[test]
+    fn roles_and_subjects_are_checked_as_the_enrolment_would() {
+        assert!(config(|_| {}).is_ok(), "the gateway default: role gateway, subject from project and gateway id");
+        let lab = |c: &mut AgentConfig| {
+            c.role = "testing_lab".into();
+            c.subject = Some("91330200MA2LAB001H".into());
+            c.devices.clear();
+            c.hj212_listen = None;
+            c.project_id.clear();
+            c.gateway_id.clear();
+        };
+        assert!(config(lab).is_ok());
+        assert!(
+            refused(|c| {
+                lab(c);
+                c.subject = None;
+            })
+            .starts_with("subject: a testing_lab key needs")
+        );
+        assert!(
+            refused(|c| {
+                lab(c);
+                c.subject = Some("91330200MA2LAB001J".into());
+            })
+            .contains("does not fit role testing_lab")
+        );
+        assert!(
+            refused(|c| {
+                lab(c);
+                c.hj212_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+            })
+            .contains("need a gateway or device key")
+        );
+        assert!(refused(|c| c.role = "ledger".into()).starts_with("role \"ledger\""));
+        assert!(
+            refused(|c| c.subject = Some("project/NB-2025-0001/gateway/GW-02".into()))
+                .contains("is not this gateway's")
+        );
     }
 }

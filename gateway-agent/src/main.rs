@@ -1,7 +1,9 @@
 //! `gateway-agent`: the on-site collector (工地网关).
 //!
 //! * `keygen --out FILE`: a new Ed25519 gateway key (0600); prints the public key and key id for enrolment.
-//! * `run --config FILE`: the agent (HJ 212 TCP server, JSON intake, signing, durable queue, upload, heartbeat).
+//! * `intake-token --out FILE`: a new local intake token (0600); prints its SHA-256 for `intake_token_sha256`.
+//! * `run --config FILE`: the agent (HJ 212 TCP server, authenticated local intake, signing, durable queue,
+//!   upload, heartbeat).
 //! * `simulate --config FILE`: simulated devices for that configuration's devices, against its agent.
 //! * `check FILE…`: runs captured HJ 212 bytes (`-` for stdin) through the framer and parser offline.
 
@@ -10,6 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use siteledger_gateway_agent::hj212::{Decoder, Scanned, data_response, scan};
 use siteledger_gateway_agent::{Agent, AgentConfig, simulate};
@@ -33,6 +36,13 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Creates a local intake token (file mode 0600) and prints the `intake_token_sha256` line for the
+    /// configuration (the token itself is printed nowhere).
+    IntakeToken {
+        /// Where to write the token (refuses to overwrite).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Runs the agent.
     Run {
         /// The TOML configuration (docs/GATEWAY.md).
@@ -50,6 +60,10 @@ enum Command {
         /// Random seed.
         #[arg(long, default_value_t = 2026)]
         seed: u64,
+        /// A file holding the local intake token (default: the configuration's `intake_token_file`, else the
+        /// environment variable `SITELEDGER_INTAKE_TOKEN`).
+        #[arg(long)]
+        intake_token_file: Option<PathBuf>,
     },
     /// Checks captured HJ 212 bytes offline: one verdict per frame; exit 1 when something was rejected.
     Check {
@@ -68,8 +82,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { files } => return check(&files),
         Command::Keygen { out } => keygen(&out),
+        Command::IntakeToken { out } => intake_token(&out),
         Command::Run { config } => runtime().and_then(|rt| rt.block_on(run(config))),
-        Command::Simulate { config, tick_ms, seed } => runtime().and_then(|rt| rt.block_on(sim(config, tick_ms, seed))),
+        Command::Simulate { config, tick_ms, seed, intake_token_file } => {
+            runtime().and_then(|rt| rt.block_on(sim(config, tick_ms, seed, intake_token_file)))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -92,6 +109,32 @@ fn keygen(out: &std::path::Path) -> anyhow::Result<()> {
     println!(
         "Ask the district bureau to enrol this public key (ledger.key.enrolled.v1, role `gateway`, subject \
          `project/<project_id>/gateway/<gateway_id>`) and to issue a gateway token bound to this key id."
+    );
+    Ok(())
+}
+
+fn intake_token(out: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let token = siteledger_gateway_agent::config::new_intake_token()?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut file = opts.open(out).with_context(|| format!("creating {} (it must not exist yet)", out.display()))?;
+    file.write_all(token.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", out.display()))?;
+    println!(
+        "token file: {} (mode 0600; give it to the devices and local systems that post to this agent)",
+        out.display()
+    );
+    println!(
+        "configuration: intake_token_sha256 = \"{}\"   (or intake_token_file = \"{}\")",
+        siteledger_gateway_agent::config::intake_token_sha256(&token),
+        out.display()
     );
     Ok(())
 }
@@ -128,16 +171,31 @@ async fn run(path: PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn sim(path: PathBuf, tick_ms: u64, seed: u64) -> anyhow::Result<()> {
+async fn sim(path: PathBuf, tick_ms: u64, seed: u64, token_file: Option<PathBuf>) -> anyhow::Result<()> {
     let config = AgentConfig::from_file(&path)?;
     let loopback = |a: std::net::SocketAddr| {
         if a.ip().is_unspecified() { std::net::SocketAddr::from(([127, 0, 0, 1], a.port())) } else { a }
     };
-    let hj212 = loopback(config.hj212_listen);
-    let intake = format!("http://{}", loopback(config.http_listen));
+    // A monitor needs the HJ 212 listener only if the configuration has monitors; an unused address otherwise.
+    let hj212 = loopback(config.hj212_listen.unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))));
+    let http = config.http_listen.context("the configuration has no http_listen: nothing to simulate against")?;
+    let intake = format!("http://{}", loopback(http));
+    let token = match token_file.as_ref().or(config.intake_token_file.as_ref()) {
+        Some(f) => std::fs::read_to_string(f).with_context(|| format!("intake token file {}", f.display()))?,
+        None => std::env::var("SITELEDGER_INTAKE_TOKEN")
+            .context("no intake token: pass --intake-token-file or set SITELEDGER_INTAKE_TOKEN")?,
+    };
+    let token = token.trim().to_owned();
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let mut set =
-        simulate::spawn_site(hj212, &intake, &config.devices, Duration::from_millis(tick_ms.max(10)), seed, 70.0, &rx);
+    let mut set = simulate::spawn_site(
+        hj212,
+        &simulate::Intake::new(&intake, &token),
+        &config.devices,
+        Duration::from_millis(tick_ms.max(10)),
+        seed,
+        70.0,
+        &rx,
+    );
     tracing::info!(devices = config.devices.len(), %hj212, %intake, "simulating devices; Ctrl-C stops");
     shutdown_signal().await;
     let _ = tx.send(true);

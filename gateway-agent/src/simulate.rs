@@ -304,11 +304,36 @@ pub async fn run_monitor(
     report
 }
 
+/// Where a simulated device posts: the agent's intake URL and its local intake token.
+#[derive(Clone)]
+pub struct Intake {
+    /// The HTTP client.
+    pub client: reqwest::Client,
+    /// `http://<intake address>`.
+    pub url: String,
+    /// The local intake token (not shown by `Debug`).
+    pub token: String,
+}
+
+impl Intake {
+    /// Posting to the intake at `url` (`http://<address>`) with the local intake `token`.
+    pub fn new(url: &str, token: &str) -> Intake {
+        let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build().unwrap_or_default();
+        Intake { client, url: url.to_owned(), token: token.to_owned() }
+    }
+}
+
+impl std::fmt::Debug for Intake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Intake").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
 /// Posts one record to the intake; retries 5xx and network errors a few times.
-async fn post(http: &reqwest::Client, intake: &str, device: &str, record: &str, body: Value) -> bool {
-    let url = format!("{}/v1/devices/{device}/{record}", intake.trim_end_matches('/'));
+async fn post(http: &Intake, device: &str, record: &str, body: Value) -> bool {
+    let url = format!("{}/v1/devices/{device}/{record}", http.url.trim_end_matches('/'));
     for attempt in 0..3u32 {
-        match http.post(&url).json(&body).send().await {
+        match http.client.post(&url).bearer_auth(&http.token).json(&body).send().await {
             Ok(r) if r.status().is_success() => return true,
             Ok(r) if r.status().is_client_error() => {
                 let status = r.status();
@@ -334,20 +359,12 @@ fn d1(v: f64) -> String {
 }
 
 /// A tower crane's black box: operator login, lifting cycles (samples every `period`), wind alarms.
-pub async fn run_crane(
-    http: reqwest::Client,
-    intake: String,
-    device: String,
-    period: Duration,
-    seed: u64,
-    mut shutdown: watch::Receiver<bool>,
-) {
+pub async fn run_crane(http: Intake, device: String, period: Duration, seed: u64, mut shutdown: watch::Receiver<bool>) {
     let mut rng = Rng::new(seed);
     let operator = format!("OP-{:04}", rng.next_u64() % 10_000);
     let valid_until = (OffsetDateTime::now_utc() + time::Duration::days(400)).date();
     post(
         &http,
-        &intake,
         &device,
         "operator_login",
         json!({
@@ -386,27 +403,20 @@ pub async fn run_crane(
             if m >= 100.0 {
                 over += 1;
             }
-            post(&http, &intake, &device, "sample", json!({
+            post(&http, &device, "sample", json!({
                 "sampled_at": cst_text(OffsetDateTime::now_utc()), "load_t": format!("{load:.2}"), "rated_load_t": d1(rated),
                 "moment_pct": d1(m), "height_m": d1(height), "radius_m": d1(radius), "slew_deg": d1(slew),
                 "wind_m_s": d1(wind), "tilt_deg": format!("{:.2}", rng.range(0.05, 0.4)), "operator_ref": operator,
             })).await;
             if wind >= 12.0 && !wind_alarm {
                 wind_alarm = true;
-                post(&http, &intake, &device, "alarm", json!({"alarm_code": 61, "action": "raised", "value": d1(wind), "message": "风速超限 wind over 12 m/s"})).await;
+                post(&http, &device, "alarm", json!({"alarm_code": 61, "action": "raised", "value": d1(wind), "message": "风速超限 wind over 12 m/s"})).await;
             } else if wind < 10.0 && wind_alarm {
                 wind_alarm = false;
-                post(
-                    &http,
-                    &intake,
-                    &device,
-                    "alarm",
-                    json!({"alarm_code": 61, "action": "cleared", "value": d1(wind)}),
-                )
-                .await;
+                post(&http, &device, "alarm", json!({"alarm_code": 61, "action": "cleared", "value": d1(wind)})).await;
             }
         }
-        post(&http, &intake, &device, "cycle", json!({
+        post(&http, &device, "cycle", json!({
             "started_at": cst_text(started), "ended_at": cst_text(OffsetDateTime::now_utc()), "max_load_t": format!("{load:.2}"),
             "max_moment_pct": d1(max_moment), "max_wind_m_s": d1(max_wind), "radius_m": d1(radius), "height_m": d1(height.max(2.0)),
             "over_moment_count": over, "operator_ref": operator,
@@ -415,23 +425,15 @@ pub async fn run_crane(
 }
 
 /// A hoist monitor: trips up and down with passengers and load.
-pub async fn run_hoist(
-    http: reqwest::Client,
-    intake: String,
-    device: String,
-    period: Duration,
-    seed: u64,
-    mut shutdown: watch::Receiver<bool>,
-) {
+pub async fn run_hoist(http: Intake, device: String, period: Duration, seed: u64, mut shutdown: watch::Receiver<bool>) {
     let mut rng = Rng::new(seed);
     let today = siteledger_domain::time::shanghai_date(OffsetDateTime::now_utc());
-    post(&http, &intake, &device, "safety_gear_calibrated", json!({
+    post(&http, &device, "safety_gear_calibrated", json!({
         "calibrated_on": (today - time::Duration::days(120)).to_string(),
         "valid_until": (today + time::Duration::days(245)).to_string(), "certificate_no": format!("FZ-{}", rng.next_u64() % 100_000),
     })).await;
     post(
         &http,
-        &intake,
         &device,
         "drop_test",
         json!({"performed_on": (today - time::Duration::days(30)).to_string(), "passed": true}),
@@ -440,7 +442,6 @@ pub async fn run_hoist(
     let operator = format!("OP-{:04}", rng.next_u64() % 10_000);
     post(
         &http,
-        &intake,
         &device,
         "operator_login",
         json!({
@@ -460,7 +461,7 @@ pub async fn run_hoist(
             }
             let dir = if target > floor { 1 } else { 2 };
             floor += if dir == 1 { 1 } else { -1 };
-            post(&http, &intake, &device, "sample", json!({
+            post(&http, &device, "sample", json!({
                 "sampled_at": cst_text(OffsetDateTime::now_utc()), "load_kg": d1(load), "load_pct": d1(load / 2000.0 * 100.0),
                 "people": people, "cage": 1, "direction": dir, "height_m": d1(floor as f64 * 3.0), "floor": floor,
                 "speed_m_s": d1(rng.range(0.6, 0.9)), "wind_m_s": d1(rng.range(1.0, 6.0)), "tilt_deg": format!("{:.2}", rng.range(0.0, 0.2)),
@@ -471,14 +472,7 @@ pub async fn run_hoist(
 }
 
 /// An electricity and water meter: cumulative totals with residual current.
-pub async fn run_meter(
-    http: reqwest::Client,
-    intake: String,
-    device: String,
-    period: Duration,
-    seed: u64,
-    mut shutdown: watch::Receiver<bool>,
-) {
+pub async fn run_meter(http: Intake, device: String, period: Duration, seed: u64, mut shutdown: watch::Receiver<bool>) {
     let mut rng = Rng::new(seed);
     let mut kwh = rng.range(10_000.0, 90_000.0);
     let mut m3 = rng.range(500.0, 8_000.0);
@@ -495,14 +489,13 @@ pub async fn run_meter(
             body["residual_current_ma"] = json!(d1(leak));
             body["temperature_c"] = json!(d1(rng.range(25.0, 48.0)));
         }
-        post(&http, &intake, &device, "reading", body).await;
+        post(&http, &device, "reading", body).await;
     }
 }
 
 /// A GB/T 28181 camera: registration, keepalive status (hourly and on change), an occasional alarm.
 pub async fn run_camera(
-    http: reqwest::Client,
-    intake: String,
+    http: Intake,
     device: String,
     (name, position): (String, String),
     period: Duration,
@@ -510,12 +503,11 @@ pub async fn run_camera(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut rng = Rng::new(seed);
-    post(&http, &intake, &device, "registered", json!({"name": name, "position": position})).await;
+    post(&http, &device, "registered", json!({"name": name, "position": position})).await;
     let mut online = true;
     let mut last_sent = std::time::Instant::now();
     post(
         &http,
-        &intake,
         &device,
         "status",
         json!({"status": "online", "last_keepalive_at": cst_text(OffsetDateTime::now_utc())}),
@@ -532,12 +524,11 @@ pub async fn run_camera(
             if online {
                 body["last_keepalive_at"] = json!(cst_text(OffsetDateTime::now_utc()));
             }
-            post(&http, &intake, &device, "status", body).await;
+            post(&http, &device, "status", body).await;
         }
         if online && rng.f64() < 0.005 {
             post(
                 &http,
-                &intake,
                 &device,
                 "alarm",
                 json!({
@@ -557,20 +548,20 @@ const CAMERA_POSITIONS: [&str; 3] = ["大门", "加工区", "最高点"];
 /// monitors upload every `tick` (with `Flag=5` for every other monitor), the other devices post every `tick`.
 pub fn spawn_site(
     hj212: SocketAddr,
-    intake: &str,
+    intake: &Intake,
     devices: &[DeviceConfig],
     tick: Duration,
     seed: u64,
     pm10_base: f64,
     shutdown: &watch::Receiver<bool>,
 ) -> JoinSet<()> {
-    let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build().unwrap_or_default();
+    let http = intake.clone();
     let mut set = JoinSet::new();
     let mut cameras = 0usize;
     for (i, d) in devices.iter().enumerate() {
         let seed = seed.wrapping_mul(31).wrapping_add(i as u64);
         let stop = shutdown.clone();
-        let (http, intake, id) = (http.clone(), intake.to_owned(), d.id.clone());
+        let (http, id) = (http.clone(), d.id.clone());
         match d.kind {
             DeviceKind::Hj212 => {
                 let spec = MonitorSpec {
@@ -586,19 +577,19 @@ pub fn spawn_site(
                 });
             }
             DeviceKind::Crane => {
-                set.spawn(run_crane(http, intake, id, tick, seed, stop));
+                set.spawn(run_crane(http, id, tick, seed, stop));
             }
             DeviceKind::Hoist => {
-                set.spawn(run_hoist(http, intake, id, tick, seed, stop));
+                set.spawn(run_hoist(http, id, tick, seed, stop));
             }
             DeviceKind::Meter => {
-                set.spawn(run_meter(http, intake, id, tick * 6, seed, stop));
+                set.spawn(run_meter(http, id, tick * 6, seed, stop));
             }
             DeviceKind::Camera => {
                 let position = CAMERA_POSITIONS[cameras % CAMERA_POSITIONS.len()].to_owned();
                 cameras += 1;
                 let name = format!("{position}摄像机");
-                set.spawn(run_camera(http, intake, id, (name, position), tick * 6, seed, stop));
+                set.spawn(run_camera(http, id, (name, position), tick * 6, seed, stop));
             }
         }
     }

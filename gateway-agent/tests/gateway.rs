@@ -1,7 +1,10 @@
 //! The crate's one integration-test binary; each concern is a module under `tests/gateway/`.
 //!
 //! * `corpus`: the 64 real packets of `tests/fixtures/hj212/corpus.json` and their verdicts.
+//! * `intake`: the local intake's bearer token on every route, and `POST /v1/records` (201, 422, 403, 400, 413).
 //! * `seeds`: the committed fuzz seeds replayed through the fuzz oracle.
+//! * `producers`: the agent examples in `docs/agent-examples/` load, and the kinds table of `docs/PRODUCERS.md` is
+//!   rendered from the domain's signer table.
 //! * `props`: property tests of the framer and parser.
 //! * `records`: the records the agent signs (HJ 212 data, intake records, heartbeats) against golden files.
 //! * `service`: the running agent over real TCP and HTTP: 9014 after the durable write, rejections, limits,
@@ -9,6 +12,10 @@
 
 #[path = "gateway/corpus.rs"]
 mod corpus;
+#[path = "gateway/intake.rs"]
+mod intake;
+#[path = "gateway/producers.rs"]
+mod producers;
 #[path = "gateway/props.rs"]
 mod props;
 #[path = "gateway/records.rs"]

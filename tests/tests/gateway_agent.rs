@@ -55,9 +55,13 @@ async fn platform(dir: &Path) -> (RunningServer, SigningKey, String) {
     (server, key, token)
 }
 
+/// The local intake token of the tests' agents.
+const INTAKE_TOKEN: &str = "e2e-intake-token-0123456789abcdef";
+
 fn agent_config(url: &str, dir: &Path, batch: usize) -> AgentConfig {
     let mut c = AgentConfig::new(url, PROJECT, "GW-1", &dir.join("gateway.key"), &dir.join("queue"));
     c.heartbeat_secs = 0;
+    c.intake_token_sha256 = Some(siteledger_gateway_agent::config::intake_token_sha256(INTAKE_TOKEN));
     c.upload_batch = batch;
     c.devices = vec![DeviceConfig {
         id: "DUST-1".into(),
@@ -140,7 +144,7 @@ async fn outage_then_everything_arrives_exactly_once_in_chain_order() {
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);
 
     // Monitors get their 9014 while the platform is unreachable: the readings are durable at the edge.
-    let report = run_monitor(agent.hj212_addr, monitor(), Some(N), stop.clone()).await;
+    let report = run_monitor(agent.hj212_addr.expect("an HJ 212 listener"), monitor(), Some(N), stop.clone()).await;
     assert_eq!((report.acked, report.lost), (N, 0), "every upload acknowledged during the outage");
     let status = agent.shared.status();
     assert_eq!(status["queue_depth"], N, "all {N} readings wait in the local queue: {status}");
@@ -183,7 +187,7 @@ fn child_entry() {
         let token = config.resolve_token().expect("token");
         let key = SigningKey::read_file(&config.key_file).expect("key");
         let agent = Agent::start(config, key, token).await.expect("agent starts");
-        println!("READY {}", agent.hj212_addr);
+        println!("READY {}", agent.hj212_addr.expect("an HJ 212 listener"));
         agent.wait().await;
     });
 }
@@ -222,7 +226,6 @@ project_id = "{PROJECT}"
 gateway_id = "GW-1"
 queue_dir = "{queue}"
 hj212_listen = "127.0.0.1:0"
-http_listen = "127.0.0.1:0"
 upload_batch = 2
 heartbeat_secs = 0
 
@@ -294,7 +297,7 @@ async fn every_kind_the_agent_produces_is_accepted_by_the_platform() {
     ]);
     let agent = Agent::start(config, key, token).await.expect("agent");
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);
-    assert_eq!(run_monitor(agent.hj212_addr, monitor(), Some(1), stop).await.acked, 1);
+    assert_eq!(run_monitor(agent.hj212_addr.expect("an HJ 212 listener"), monitor(), Some(1), stop).await.acked, 1);
     let http = reqwest::Client::new();
     let now = "2026-11-24T10:15:00+08:00";
     let posts = [
@@ -346,16 +349,120 @@ async fn every_kind_the_agent_produces_is_accepted_by_the_platform() {
         ),
     ];
     for (dev, rec, body) in &posts {
-        let r =
-            http.post(format!("{}/v1/devices/{dev}/{rec}", agent.intake_url())).json(body).send().await.expect("post");
+        let url = format!("{}/v1/devices/{dev}/{rec}", agent.intake_url().expect("an intake"));
+        let r = http.post(url).bearer_auth(INTAKE_TOKEN).json(body).send().await.expect("post");
         assert_eq!(r.status().as_u16(), 201, "{dev}/{rec}: {}", r.text().await.unwrap_or_default());
     }
-    agent.shared.queue.submit(agent.shared.heartbeat()).await.expect("heartbeat");
+    agent.shared.queue.submit(agent.shared.heartbeat().expect("a gateway's heartbeat")).await.expect("heartbeat");
     let total = 1 + posts.len() + 1;
     let records = wait_for_records(&server, &key_id, total).await;
     let kinds: std::collections::BTreeSet<&str> = records.iter().map(|r| r.2.as_str()).collect();
     assert_eq!(kinds.len(), 15, "every kind of the contract: {kinds:?}");
     assert_eq!(agent.shared.status()["parked"], 0, "nothing rejected: {}", agent.shared.status());
+    agent.shutdown().await;
+    server.shutdown().await;
+}
+
+/// A laboratory's agent against the real platform: the city bureau registers the lab and enrols its key
+/// (`testing_lab`) and the owner's (`enterprise`); the owner commissions the test and records the witnessed
+/// sampling; the lab's own systems post the sample receipt and the test report to the lab's agent with plain HTTP
+/// (`POST /v1/records`, no Rust client in the request path), and both reach the log signed by the lab's key, in
+/// chain order, accepted by the platform's testing rules (commissioned lab, seal check, receipt before report).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lab_agent_posts_a_receipt_and_a_report_that_reach_the_log() {
+    use serde_json::json;
+    use siteledger_e2e::{credit_code, now_beijing};
+    use uuid::Uuid;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server =
+        siteledger_api::server::spawn(server_config(&dir.path().join("server"), "127.0.0.1:0".parse().expect("addr")))
+            .await
+            .expect("server");
+    let http = reqwest::Client::new();
+    let city_token = server.state.tokens.create("e2e city", Role::City, None, 1).await.expect("token").secret;
+    let mut city = SignedCity::new();
+    let mut envs = city.registry().expect("registry");
+    let lab = credit_code("91330200MA2LAB001");
+    let owner = credit_code("91330200MA2E2E010");
+    let lab_key = SigningKey::from_seed(&[0x51; 32]);
+    let owner_key = SigningKey::from_seed(&[0x52; 32]);
+    let obj = |v: serde_json::Value| v.as_object().cloned().expect("object");
+    let enrol = |key: &SigningKey, subject: &str, role: &str| {
+        obj(json!({
+            "key_id": key.key_id().to_string(), "public_key": key.public().to_base64(), "subject": subject,
+            "role": role, "valid_from": "2026-01-01T00:00:00+08:00", "valid_until": "2036-01-01T00:00:00+08:00",
+        }))
+    };
+    let at = "2026-01-07T09:00:00+08:00";
+    let registered = obj(json!({"credit_code": lab, "name": "宁波市建设工程检测有限公司", "types": ["testing_lab"]}));
+    envs.push(
+        city.city
+            .sign(Uuid::now_v7(), "registry/orgs", "registry.enterprise.registered.v1", at, registered)
+            .expect("sign"),
+    );
+    for (key, subject, role) in [(&lab_key, lab.as_str(), "testing_lab"), (&owner_key, owner.as_str(), "enterprise")] {
+        envs.push(
+            city.city
+                .sign(Uuid::now_v7(), "registry/keys", "ledger.key.enrolled.v1", at, enrol(key, subject, role))
+                .expect("sign"),
+        );
+    }
+    ingest(&http, &server.url(), &city_token, &envs).await.expect("registry and enrolments accepted");
+    // The owner (建设单位) commissions the test and records the witnessed sampling (见证取样), signed with its key.
+    let mut owner_chain = siteledger_signer::sample::ChainSigner::new(owner_key);
+    let stream = format!("project/{PROJECT}/testing");
+    let owner_records = [
+        (
+            "testing.commissioned.v1",
+            json!({"project_id": PROJECT, "commission_id": "C-0001", "lab": lab, "item": "混凝土抗压强度", "structural": true}),
+        ),
+        (
+            "testing.sample.taken.v1",
+            json!({"project_id": PROJECT, "commission_id": "C-0001", "sample_id": "S-0001", "seal_id": "SEAL-0001", "witness": "张监理", "sampler": "刘取样"}),
+        ),
+    ];
+    let owner_envs: Vec<_> = owner_records
+        .into_iter()
+        .map(|(kind, p)| owner_chain.sign(Uuid::now_v7(), &stream, kind, &now_beijing(), obj(p)).expect("sign"))
+        .collect();
+    ingest(&http, &server.url(), &city_token, &owner_envs).await.expect("commission and sampling accepted");
+
+    // The lab's agent: its own key, a platform token bound to that key, a local intake token.
+    let lab_key_id = lab_key.key_id().to_string();
+    let platform_token =
+        server.state.tokens.create("e2e lab agent", Role::Gateway, Some(&lab_key_id), 1).await.expect("token").secret;
+    let mut config =
+        AgentConfig::new(&server.url(), "", "", &dir.path().join("lab.key"), &dir.path().join("lab-queue"));
+    config.role = "testing_lab".into();
+    config.subject = Some(lab.clone());
+    config.hj212_listen = None;
+    config.heartbeat_secs = 0;
+    config.intake_token_sha256 = Some(siteledger_gateway_agent::config::intake_token_sha256(INTAKE_TOKEN));
+    let agent = Agent::start(config, lab_key, platform_token).await.expect("the lab's agent starts");
+    let records = format!("{}/v1/records", agent.intake_url().expect("an intake"));
+    let posts = [
+        json!({"kind": "testing.sample.received.v1", "stream": stream,
+               "payload": {"project_id": PROJECT, "sample_id": "S-0001", "seal_id": "SEAL-0001", "seal_intact": true, "condition": "试块完好，封识无损"}}),
+        json!({"kind": "testing.report.issued.v1", "stream": stream,
+               "payload": {"project_id": PROJECT, "sample_id": "S-0001", "report_year": 2026, "report_seq": 17,
+                           "tester": "王检测", "reviewer": "李审核", "approver": "赵批准", "result": "qualified",
+                           "summary": "C30 混凝土试块 28 天抗压强度 36.2 MPa，符合设计要求"}}),
+    ];
+    let mut seqs = Vec::new();
+    for body in &posts {
+        let r = http.post(&records).bearer_auth(INTAKE_TOKEN).json(body).send().await.expect("post");
+        let status = r.status().as_u16();
+        let v: serde_json::Value = r.json().await.expect("json");
+        assert_eq!(status, 201, "{v}");
+        seqs.push(v["seq"].as_u64().expect("seq"));
+    }
+    assert_eq!(seqs, [1, 2], "acknowledged in chain order");
+    let logged = wait_for_records(&server, &lab_key_id, 2).await;
+    let got: Vec<(u64, &str)> = logged.iter().map(|r| (r.1, r.2.as_str())).collect();
+    assert_eq!(got, [(1, "testing.sample.received.v1"), (2, "testing.report.issued.v1")]);
+    assert!(logged[0].0 < logged[1].0, "log order follows the chain");
+    assert_eq!(agent.shared.status()["parked"], 0, "nothing refused: {}", agent.shared.status());
     agent.shutdown().await;
     server.shutdown().await;
 }

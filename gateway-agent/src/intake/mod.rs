@@ -1,35 +1,45 @@
-//! The local JSON/HTTP intake for devices without HJ 212: tower-crane black boxes, hoist monitors, meters and
-//! cameras (vendors' protocols vary; a site adapter posts here). `POST /v1/devices/{device_id}/{record}` with a JSON
-//! object of the record's members: the contract's payload without `project_id` and `device_id`, which the agent
-//! adds from its configuration. [`RECORDS`] says which records each device kind posts and which domain payload
-//! type each is read into ([`body::read`]): the type is the schema, with the platform's own checks, so the agent
-//! refuses what the platform would, above all anything shaped like a resident ID or bank card number (the signed
-//! record is public and can never be erased). The answer is `201` once the signed record is durable in the queue;
-//! `4xx` name the member and never repeat the value sent; `507` when the queue is full (nothing stored: resend
-//! later); `503` when the queue fails.
+//! The agent's local JSON/HTTP intake, every route behind the local bearer token ([`auth`]: 401 without it).
 //!
-//! `GET /v1/status` gives the agent's counters (queue depth and bytes, rejected packets, clock skew).
+//! * `POST /v1/devices/{device_id}/{record}` for devices without HJ 212: tower-crane black boxes, hoist monitors,
+//!   meters and cameras (vendors' protocols vary; a site adapter posts here), with a JSON object of the record's
+//!   members: the contract's payload without `project_id` and `device_id`, which the agent adds from its
+//!   configuration. [`RECORDS`] says which records each device kind posts and which domain payload type each is
+//!   read into ([`body::read`]): the type is the schema, with the platform's own checks, so the agent refuses what
+//!   the platform would, above all anything shaped like a resident ID or bank card number (the signed record is
+//!   public and can never be erased).
+//! * `POST /v1/records` for any kind the key's role may sign ([`records`]).
+//! * `GET /v1/status`: the agent's counters (queue depth and bytes, rejected packets, clock skew).
+//!
+//! The answer to a record is `201` once the signed record is durable in the queue; `4xx` name the member and never
+//! repeat the value sent; `507` when the queue is full (nothing stored: resend later); `503` when the queue fails.
 
+pub mod auth;
 pub mod body;
+pub mod records;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 use siteledger_domain::site::{self, SiteEvent};
 
 use self::body::{BodyError, Problem};
+use self::records::RecordRefusal;
 use crate::agent::Shared;
 use crate::config::{AgentConfig, DeviceConfig, DeviceKind};
 use crate::queue::QueueError;
 use crate::record::{Record, now_text};
+
+/// The largest body the intake reads.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// One record a device kind may post: the path segment and the domain payload type it is read into.
 #[derive(Debug, Clone, Copy)]
@@ -195,16 +205,72 @@ async fn post_record(
     }
 }
 
+async fn post_any_record(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                None,
+                format!(
+                    "请求体超过 {MAX_BODY_BYTES} 字节 / the body exceeds {MAX_BODY_BYTES} bytes (one record per \
+                     request; a signed envelope holds at most 65536 bytes: cite large files by their SHA-256)"
+                ),
+            );
+        }
+        Err(e) => {
+            return error(StatusCode::BAD_REQUEST, None, format!("the body could not be read: {}", e.body_text()));
+        }
+    };
+    let rec = match records::read(&shared.signer, &body, time::OffsetDateTime::now_utc()) {
+        Ok(rec) => rec,
+        Err(RecordRefusal::NotAnObject(m)) => return error(StatusCode::BAD_REQUEST, None, m),
+        Err(RecordRefusal::Member { field, message }) => {
+            return error(StatusCode::UNPROCESSABLE_ENTITY, field.as_deref(), message);
+        }
+        Err(RecordRefusal::NotPermitted { rule, message }) => {
+            let mut resp = error(StatusCode::FORBIDDEN, None, format!("{rule} rule: {message}"));
+            if let Ok(v) = HeaderValue::from_str(&rule) {
+                resp.headers_mut().insert("x-siteledger-rule", v);
+            }
+            return resp;
+        }
+    };
+    let (kind, stream) = (rec.kind.clone(), rec.stream.clone());
+    match shared.queue.submit(rec).await {
+        Ok(seq) => (
+            StatusCode::CREATED,
+            Json(
+                json!({"status": "stored", "kind": kind, "stream": stream, "signer": shared.signer.key_id, "seq": seq}),
+            ),
+        )
+            .into_response(),
+        Err(e @ QueueError::Full { .. }) => error(StatusCode::INSUFFICIENT_STORAGE, None, e.to_string()),
+        Err(QueueError::Sign(why)) => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            records::guarded(format!("the record cannot be signed as an envelope: {why}"), "the record"),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "intake record not stored");
+            error(StatusCode::SERVICE_UNAVAILABLE, None, "the local queue is unavailable; resend later".into())
+        }
+    }
+}
+
 async fn status(State(shared): State<Arc<Shared>>) -> Json<Value> {
     Json(shared.status())
 }
 
-/// The intake's router.
+/// The intake's router: every route behind [`auth::require_token`].
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/devices/{device_id}/{record}", post(post_record))
+        .route("/v1/records", post(post_any_record))
         .route("/v1/status", get(status))
-        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Outermost: no route, not even a 404, answers without the token.
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), auth::require_token))
         .with_state(shared)
 }
 

@@ -18,7 +18,8 @@ use std::sync::atomic::Ordering;
 use serde_json::Value;
 use siteledger_client::outbox::Outbox;
 use siteledger_client::uploader::UploadStats;
-use siteledger_gateway_agent::agent::Shared;
+use siteledger_domain::authority::Role;
+use siteledger_gateway_agent::agent::{Shared, Signer};
 use siteledger_gateway_agent::hj212::{Decoder, Packet, encode_frame};
 use siteledger_gateway_agent::record::{GatewayIdentity, hj212_record};
 use siteledger_gateway_agent::tcp::Hj212Stats;
@@ -88,12 +89,13 @@ async fn intake_records_are_byte_identical_to_the_golden_files() {
     ]);
     c.queue_dir = dir.path().join("q");
     c.heartbeat_secs = 0;
+    c.intake_token_sha256 = Some(siteledger_gateway_agent::config::intake_token_sha256(crate::service::INTAKE_TOKEN));
     let a = Agent::start(c, SigningKey::from_seed(&[3; 32]), "t".into()).await.expect("agent");
-    let http = reqwest::Client::new();
+    let http = crate::service::client();
     for e in &entries {
         let (dev, rec) = (e["device_id"].as_str().expect("device"), e["record"].as_str().expect("record"));
         let r = http
-            .post(format!("{}/v1/devices/{dev}/{rec}", a.intake_url()))
+            .post(format!("{}/v1/devices/{dev}/{rec}", a.intake_url().expect("an intake")))
             .json(&e["body"])
             .send()
             .await
@@ -127,9 +129,18 @@ async fn heartbeats_are_byte_identical_to_the_golden_files() {
             upload.skew_known.store(true, Ordering::Relaxed);
         }
         let identity = GatewayIdentity::of(&cfg).expect("identity");
-        let shared =
-            Shared { config: cfg.clone(), identity, queue: queue.clone(), store: store.clone(), hj212, upload };
-        let r = shared.heartbeat();
+        let signer = Signer { key_id: "k".into(), role: Role::Gateway, subject: cfg.subject().expect("subject") };
+        let shared = Shared {
+            config: cfg.clone(),
+            identity: Some(identity),
+            signer,
+            intake_token: None,
+            queue: queue.clone(),
+            store: store.clone(),
+            hj212,
+            upload,
+        };
+        let r = shared.heartbeat().expect("a gateway has a heartbeat");
         let got = serde_json::json!({"stream": r.stream, "kind": r.kind, "payload": r.payload});
         assert_eq!(got, e["expected"], "{}", e["counters"]);
     }

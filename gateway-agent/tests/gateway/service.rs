@@ -22,11 +22,23 @@ fn wire(segment: &str) -> Vec<u8> {
     encode_frame(segment).expect("frame").into_bytes()
 }
 
+/// The local intake token of the tests' agents.
+pub(crate) const INTAKE_TOKEN: &str = "test-intake-token-0123456789abcdef";
+
+/// An HTTP client that sends the agents' intake token with every request.
+pub(crate) fn client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = format!("Bearer {INTAKE_TOKEN}").parse().expect("header value");
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder().default_headers(headers).build().expect("client")
+}
+
 async fn agent(dir: &tempfile::TempDir, f: impl FnOnce(&mut AgentConfig)) -> AgentHandle {
     let key = SigningKey::from_seed(&[9; 32]);
     let mut c =
         AgentConfig::new("http://127.0.0.1:9", "NB-2025-0001", "GW-T", &dir.path().join("k"), &dir.path().join("q"));
     c.heartbeat_secs = 0;
+    c.intake_token_sha256 = Some(siteledger_gateway_agent::config::intake_token_sha256(INTAKE_TOKEN));
     c.devices = vec![
         DeviceConfig {
             id: "HJ-01".into(),
@@ -81,7 +93,7 @@ pub(crate) async fn queued(a: &AgentHandle) -> Vec<Envelope> {
 async fn a_data_upload_is_queued_signed_and_then_answered_with_9014() {
     let dir = tempfile::tempdir().expect("dir");
     let a = agent(&dir, |_| {}).await;
-    let mut s = TcpStream::connect(a.hj212_addr).await.expect("connect");
+    let mut s = TcpStream::connect(a.hj212_addr.expect("an HJ 212 listener")).await.expect("connect");
     let segment = upload("20261124101500123", MN, 5);
     s.write_all(&wire(&segment)).await.expect("write");
     let mut buf = Vec::new();
@@ -115,7 +127,7 @@ async fn a_data_upload_is_queued_signed_and_then_answered_with_9014() {
 async fn bad_crc_and_unknown_mn_are_rejected_counted_and_never_answered() {
     let dir = tempfile::tempdir().expect("dir");
     let a = agent(&dir, |_| {}).await;
-    let mut s = TcpStream::connect(a.hj212_addr).await.expect("connect");
+    let mut s = TcpStream::connect(a.hj212_addr.expect("an HJ 212 listener")).await.expect("connect");
     let mut bad = wire(&upload("20261124101500001", MN, 5));
     let n = bad.len();
     bad[n - 6..n - 2].copy_from_slice(b"0000");
@@ -136,7 +148,7 @@ async fn bad_crc_and_unknown_mn_are_rejected_counted_and_never_answered() {
 async fn a_request_gets_9011_then_9012_and_deviations_are_recorded() {
     let dir = tempfile::tempdir().expect("dir");
     let a = agent(&dir, |_| {}).await;
-    let mut s = TcpStream::connect(a.hj212_addr).await.expect("connect");
+    let mut s = TcpStream::connect(a.hj212_addr.expect("an HJ 212 listener")).await.expect("connect");
     s.write_all(&wire(&format!("QN=20261124101500009;ST=39;CN=1013;PW=123456;MN={MN};Flag=5;CP=&&&&")))
         .await
         .expect("write");
@@ -178,12 +190,12 @@ async fn garbage_silent_and_excess_connections_never_stall_a_good_monitor() {
     })
     .await;
     // A silent (half-open) peer and a garbage sender hold two of three slots.
-    let mut silent = TcpStream::connect(a.hj212_addr).await.expect("connect");
-    let mut garbage = TcpStream::connect(a.hj212_addr).await.expect("connect");
+    let mut silent = TcpStream::connect(a.hj212_addr.expect("an HJ 212 listener")).await.expect("connect");
+    let mut garbage = TcpStream::connect(a.hj212_addr.expect("an HJ 212 listener")).await.expect("connect");
     let noise = vec![b'x'; 100 * 1024];
     let _ = garbage.write_all(&noise).await; // the agent may close mid-way: that is the point
     // The good monitor still gets its answer at once.
-    let mut good = TcpStream::connect(a.hj212_addr).await.expect("connect");
+    let mut good = TcpStream::connect(a.hj212_addr.expect("an HJ 212 listener")).await.expect("connect");
     good.write_all(&wire(&upload("20261124101500020", MN, 5))).await.expect("write");
     let mut buf = Vec::new();
     assert_eq!(next_packet(&mut good, &mut buf).await.cn, 9014);
@@ -201,11 +213,11 @@ async fn garbage_silent_and_excess_connections_never_stall_a_good_monitor() {
 async fn over_the_connection_cap_a_peer_is_closed_at_once() {
     let dir = tempfile::tempdir().expect("dir");
     let a = agent(&dir, |c| c.max_connections = 1).await;
-    let mut first = TcpStream::connect(a.hj212_addr).await.expect("connect");
+    let mut first = TcpStream::connect(a.hj212_addr.expect("an HJ 212 listener")).await.expect("connect");
     first.write_all(&wire(&upload("20261124101500030", MN, 5))).await.expect("write");
     let mut buf = Vec::new();
     assert_eq!(next_packet(&mut first, &mut buf).await.cn, 9014, "the first connection is being served");
-    let mut second = TcpStream::connect(a.hj212_addr).await.expect("connect");
+    let mut second = TcpStream::connect(a.hj212_addr.expect("an HJ 212 listener")).await.expect("connect");
     let mut b = [0u8; 8];
     let r = tokio::time::timeout(Duration::from_secs(10), second.read(&mut b)).await.expect("closed in time");
     assert!(matches!(r, Ok(0) | Err(_)));
@@ -217,7 +229,7 @@ async fn over_the_connection_cap_a_peer_is_closed_at_once() {
 async fn at_the_disk_limit_new_data_is_refused_and_not_acknowledged() {
     let dir = tempfile::tempdir().expect("dir");
     let a = agent(&dir, |c| c.queue_max_bytes = 100).await;
-    let mut s = TcpStream::connect(a.hj212_addr).await.expect("connect");
+    let mut s = TcpStream::connect(a.hj212_addr.expect("an HJ 212 listener")).await.expect("connect");
     s.write_all(&wire(&upload("20261124101500040", MN, 5))).await.expect("write");
     s.write_all(&wire(&format!("QN=20261124101500041;ST=39;CN=1013;PW=123456;MN={MN};Flag=5;CP=&&&&")))
         .await
@@ -226,9 +238,9 @@ async fn at_the_disk_limit_new_data_is_refused_and_not_acknowledged() {
     // The upload is not answered (its record did not fit); the request after it is.
     assert_eq!(next_packet(&mut s, &mut buf).await.cn, 9011);
     assert_eq!(a.shared.status()["hj212"]["unacknowledged"], 1);
-    let http = reqwest::Client::new();
+    let http = client();
     let r = http
-        .post(format!("{}/v1/devices/TC-01/cutoff", a.intake_url()))
+        .post(format!("{}/v1/devices/TC-01/cutoff", a.intake_url().expect("an intake")))
         .json(&json!({"reason": "力矩超限自动断电"}))
         .send()
         .await
@@ -242,8 +254,8 @@ async fn at_the_disk_limit_new_data_is_refused_and_not_acknowledged() {
 async fn the_intake_names_the_field_and_stores_good_records() {
     let dir = tempfile::tempdir().expect("dir");
     let a = agent(&dir, |_| {}).await;
-    let http = reqwest::Client::new();
-    let url = |dev: &str, rec: &str| format!("{}/v1/devices/{dev}/{rec}", a.intake_url());
+    let http = client();
+    let url = |dev: &str, rec: &str| format!("{}/v1/devices/{dev}/{rec}", a.intake_url().expect("an intake"));
     let sample = json!({
         "sampled_at": "2026-11-24T10:15:00+08:00", "load_t": "2.35", "moment_pct": 71.5, "height_m": "32.0",
         "radius_m": "25.5", "slew_deg": "182.0", "wind_m_s": "6.1", "tilt_deg": "0.12", "operator_ref": "OP-0001",
@@ -313,8 +325,8 @@ async fn the_intake_names_the_field_and_stores_good_records() {
 async fn an_id_number_as_crane_operator_ref_is_refused_by_agent_and_platform() {
     let dir = tempfile::tempdir().expect("dir");
     let a = agent(&dir, |_| {}).await;
-    let http = reqwest::Client::new();
-    let url = |rec: &str| format!("{}/v1/devices/TC-01/{rec}", a.intake_url());
+    let http = client();
+    let url = |rec: &str| format!("{}/v1/devices/TC-01/{rec}", a.intake_url().expect("an intake"));
     let id = "330203199001011234";
     let sample = json!({
         "sampled_at": "2026-11-24T10:15:00+08:00", "load_t": "2.35", "moment_pct": "71.5", "height_m": "32.0",
@@ -342,10 +354,10 @@ async fn an_id_number_as_crane_operator_ref_is_refused_by_agent_and_platform() {
 async fn the_signer_chain_resumes_from_the_queue_after_a_restart() {
     let dir = tempfile::tempdir().expect("dir");
     let a = agent(&dir, |_| {}).await;
-    let http = reqwest::Client::new();
+    let http = client();
     for i in 0..3 {
         let r = http
-            .post(format!("{}/v1/devices/TC-01/cutoff", a.intake_url()))
+            .post(format!("{}/v1/devices/TC-01/cutoff", a.intake_url().expect("an intake")))
             .json(&json!({"reason": format!("断电 {i}")}))
             .send()
             .await
@@ -356,7 +368,7 @@ async fn the_signer_chain_resumes_from_the_queue_after_a_restart() {
     a.shutdown().await;
     let a = agent(&dir, |_| {}).await;
     let r = http
-        .post(format!("{}/v1/devices/TC-01/cutoff", a.intake_url()))
+        .post(format!("{}/v1/devices/TC-01/cutoff", a.intake_url().expect("an intake")))
         .json(&json!({"reason": "断电 3"}))
         .send()
         .await
@@ -372,7 +384,7 @@ async fn the_signer_chain_resumes_from_the_queue_after_a_restart() {
 async fn split_parts_are_each_answered_and_recorded_once_reassembled() {
     let dir = tempfile::tempdir().expect("dir");
     let a = agent(&dir, |_| {}).await;
-    let mut s = TcpStream::connect(a.hj212_addr).await.expect("connect");
+    let mut s = TcpStream::connect(a.hj212_addr.expect("an HJ 212 listener")).await.expect("connect");
     let part = |qn: &str, pno: u16, item: &str| {
         wire(&format!(
             "QN={qn};ST=39;CN=2061;PW=123456;MN={MN};Flag=7;PNUM=2;PNO={pno};CP=&&DataTime=20261124090000;{item}&&"
@@ -443,8 +455,8 @@ async fn a_record_the_platform_would_refuse_is_refused_at_the_intake() {
 
 /// Posts `body` to the intake at `/v1/devices/{path}`: the status and the answer's text.
 async fn post_intake(a: &AgentHandle, path: &str, body: &Value) -> (u16, String) {
-    let r = reqwest::Client::new()
-        .post(format!("{}/v1/devices/{path}", a.intake_url()))
+    let r = client()
+        .post(format!("{}/v1/devices/{path}", a.intake_url().expect("an intake")))
         .json(body)
         .send()
         .await
