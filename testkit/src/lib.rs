@@ -390,7 +390,8 @@ impl TempPostgres {
             .arg("-h")
             .arg(&self.socket_dir)
             .args(["-p", &self.port.to_string(), "-U", SUPERUSER, "-d", db, "-c", sql])
-            .env("PGCONNECT_TIMEOUT", "10");
+            // A hang guard, not a deadline: on a loaded 2-core machine a backend fork can take more than 10 s.
+            .env("PGCONNECT_TIMEOUT", "60");
         let output = run_output(psql, None)?;
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
