@@ -14,7 +14,7 @@
 //! | [`hj212`] | the HJ 212-2017 protocol core: CRC, framer, packet parser, deviations, replies, split packets |
 //! | [`config`] | the TOML configuration: platform, identity, queue, listeners, devices |
 //! | [`record`] | records built as the domain's payload types: HJ 212 → `env.hj212.data.v1` (units, times, deviation tokens), the heartbeat |
-//! | [`queue`] | the durable queue: the client crate's outbox ([`siteledger_client::outbox`]: the signer chain and records in one SQLite transaction, group commit, the disk bound) |
+//! | (queue) | the durable queue is the client crate's outbox ([`siteledger_client::outbox`]: the signer chain and records in one SQLite transaction, group commit, the disk bound) |
 //! | [`tcp`] | the HJ 212 TCP server (limits, 9014/9011/9012 after the durable write) |
 //! | [`intake`] | the JSON/HTTP intake for cranes, hoists, meters, cameras: bodies read into the domain's payload types |
 //! | [`agent`] | all of the above started together ([`Agent::start`]) |
@@ -29,7 +29,6 @@ pub mod config;
 pub mod error;
 pub mod hj212;
 pub mod intake;
-pub mod queue;
 pub mod record;
 pub mod simulate;
 pub mod tcp;

@@ -35,8 +35,8 @@ use self::body::{BodyError, Problem};
 use self::records::RecordRefusal;
 use crate::agent::Shared;
 use crate::config::{AgentConfig, DeviceConfig, DeviceKind};
-use crate::queue::QueueError;
 use crate::record::{Record, now_text};
+use siteledger_client::outbox::OutboxError;
 
 /// The largest body the intake reads.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -197,7 +197,7 @@ async fn post_record(
     let kind = rec.kind.clone();
     match shared.queue.submit(rec).await {
         Ok(seq) => (StatusCode::CREATED, Json(json!({"status": "stored", "kind": kind, "seq": seq}))).into_response(),
-        Err(e @ QueueError::Full { .. }) => error(StatusCode::INSUFFICIENT_STORAGE, None, e.to_string()),
+        Err(e @ OutboxError::Full { .. }) => error(StatusCode::INSUFFICIENT_STORAGE, None, e.to_string()),
         Err(e) => {
             tracing::error!(error = %e, "intake record not stored");
             error(StatusCode::SERVICE_UNAVAILABLE, None, "the local queue is unavailable; resend later".into())
@@ -245,8 +245,8 @@ async fn post_any_record(State(shared): State<Arc<Shared>>, body: Result<Bytes, 
             ),
         )
             .into_response(),
-        Err(e @ QueueError::Full { .. }) => error(StatusCode::INSUFFICIENT_STORAGE, None, e.to_string()),
-        Err(QueueError::Sign(why)) => error(
+        Err(e @ OutboxError::Full { .. }) => error(StatusCode::INSUFFICIENT_STORAGE, None, e.to_string()),
+        Err(OutboxError::Sign(why)) => error(
             StatusCode::UNPROCESSABLE_ENTITY,
             None,
             records::guarded(format!("the record cannot be signed as an envelope: {why}"), "the record"),
