@@ -1,7 +1,8 @@
 //! [`MemoryChain`]: a producer's signer chain (`seq`, `prev`; docs/FORMAT.md §3) kept in memory, for producers that
 //! sign in-process and resume from the ledger's stored head themselves (the demo city's simulated parties, the load
 //! bench's writers). A producer that must survive a crash without the ledger's help keeps its chain in the
-//! [`crate::outbox::Outbox`] instead, which uses this type inside its one SQLite transaction.
+//! [`crate::outbox::Outbox`] instead, which uses this type inside its one SQLite transaction. [`KeyedChain`] is a
+//! key together with its memory chain, for callers (tests, benches, fixtures) that sign as several parties at once.
 
 use serde_json::{Map, Value};
 use siteledger_signer::envelope::{EnvelopeError, SignerChain};
@@ -42,6 +43,12 @@ impl MemoryChain {
         head.map_or_else(MemoryChain::new, |(seq, hash)| MemoryChain::after(seq, hash))
     }
 
+    /// A chain in any state: the next record gets `next_seq` and links to `prev`, whether or not that follows a
+    /// stored record. Tests forge gaps, forks and replays with it; a producer resumes with [`MemoryChain::resume`].
+    pub fn at(next_seq: u64, prev: Option<Hash>) -> MemoryChain {
+        MemoryChain(SignerChain { next_seq, prev })
+    }
+
     /// The `seq` the next record gets.
     pub fn next_seq(&self) -> u64 {
         self.0.next_seq
@@ -75,6 +82,68 @@ impl MemoryChain {
     }
 }
 
+/// A signing key with its [`MemoryChain`]: one party that signs in-process (a test fixture's city bureau, a bench's
+/// gateway). Signing advances the chain; a failed signature leaves it as it was. Its `Debug` never shows the secret.
+#[derive(Debug)]
+pub struct KeyedChain {
+    key: SigningKey,
+    chain: MemoryChain,
+}
+
+impl KeyedChain {
+    /// `key` with a fresh chain (its first record gets `seq` 1).
+    pub fn new(key: SigningKey) -> KeyedChain {
+        KeyedChain { key, chain: MemoryChain::new() }
+    }
+
+    /// The key.
+    pub fn key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    /// The key, giving up the chain.
+    pub fn into_key(self) -> SigningKey {
+        self.key
+    }
+
+    /// The chain as it stands (a copy: keep it to rewind with [`KeyedChain::set_chain`]).
+    pub fn chain(&self) -> MemoryChain {
+        self.chain
+    }
+
+    /// Replaces the chain, e.g. with the ledger's head for this key ([`MemoryChain::after`]) or a saved copy.
+    pub fn set_chain(&mut self, chain: MemoryChain) {
+        self.chain = chain;
+    }
+
+    /// The `seq` the next record gets.
+    pub fn next_seq(&self) -> u64 {
+        self.chain.next_seq()
+    }
+
+    /// The leaf hash the next record links to (`None` before the first).
+    pub fn prev(&self) -> Option<Hash> {
+        self.chain.prev()
+    }
+
+    /// Signs the next envelope (the caller vouches for the payload; see [`KeyedChain::sign_record`]).
+    pub fn sign(
+        &mut self,
+        id: Uuid,
+        stream: &str,
+        kind: &str,
+        occurred_at: &str,
+        payload: Map<String, Value>,
+    ) -> Result<Envelope, EnvelopeError> {
+        self.chain.sign(&self.key, id, stream, kind, occurred_at, payload)
+    }
+
+    /// Checks `record` against the domain and signs it as the next envelope.
+    pub fn sign_record(&mut self, id: Uuid, record: Record) -> Result<Envelope, SignError> {
+        self.chain.sign_record(&self.key, id, record)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +174,25 @@ mod tests {
             Record::parts("alarm.cleared.v1", "project/NB-2026-0001/alarms", "2026-11-24T10:00:00+08:00", Map::new());
         assert!(chain.sign_record(&key, Uuid::now_v7(), bad).is_err());
         assert_eq!(chain.next_seq(), 1);
+    }
+
+    #[test]
+    fn a_keyed_chain_signs_as_its_key_and_rewinds_to_a_saved_chain() {
+        let mut gw = KeyedChain::new(SigningKey::from_seed(&[9; 32]));
+        let sign = |k: &mut KeyedChain| {
+            k.sign(Uuid::now_v7(), "registry/keys", "ledger.test.v1", "2026-11-24T10:00:00+08:00", Map::new())
+                .expect("signs")
+        };
+        let a = sign(&mut gw);
+        assert_eq!(a.signer(), gw.key().key_id());
+        let saved = gw.chain();
+        let b = sign(&mut gw);
+        assert_eq!((gw.next_seq(), gw.prev()), (3, Some(b.leaf_hash())));
+        gw.set_chain(saved);
+        let b2 = sign(&mut gw);
+        assert_eq!((b2.seq(), b2.prev()), (2, Some(&a.leaf_hash())));
+        let mut gap = KeyedChain::new(SigningKey::from_seed(&[9; 32]));
+        gap.set_chain(MemoryChain::at(5, Some([1; 32])));
+        assert_eq!((sign(&mut gap).seq(), gap.next_seq()), (5, 6));
     }
 }

@@ -8,7 +8,7 @@
 //! |---|---|
 //! | [`keys`] | key files (load; generate with mode 0600; refuse a file readable by group or others) and secret files (tokens) |
 //! | [`record`] | a record to sign (kind, stream, occurred_at, payload), built from the domain's types and checked against them |
-//! | [`chain`] | [`MemoryChain`]: a signer chain kept in memory, for producers that resume from the ledger's head themselves |
+//! | [`chain`] | [`MemoryChain`]: a signer chain kept in memory, for producers that resume from the ledger's head themselves; [`KeyedChain`]: a key with its memory chain |
 //! | [`outbox`] | the durable SQLite outbox: chain and records in one transaction, group commit, bounded bytes, parked rejections, idempotent source keys |
 //! | [`idempotency`] | source keys for batch imports (`<sha256 of the file>:<line>`) |
 //! | [`ingest`] | [`IngestClient`]: `POST /v1/events`, per-item answers as `domain::wire` types, which failures to retry |
@@ -33,7 +33,7 @@ pub mod outbox;
 pub mod record;
 pub mod uploader;
 
-pub use chain::MemoryChain;
+pub use chain::{KeyedChain, MemoryChain};
 pub use ingest::{IngestClient, PostError};
 pub use outbox::{Outbox, OutboxError, OutboxHandle, Submitted};
 pub use record::{Record, RecordError};

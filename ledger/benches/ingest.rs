@@ -21,12 +21,12 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use siteledger_client::KeyedChain;
 use siteledger_ledger::postgres::PgStore;
 use siteledger_ledger::sqlite::SqliteStore;
 use siteledger_ledger::{Commit, EventStore, IngestOutcome, Ledger, LedgerConfig, StoredEvent};
 use siteledger_signer::keys::{BatchItem, verify_batch};
 use siteledger_signer::merkle::{Frontier, leaf_hash, verify_consistency, verify_inclusion};
-use siteledger_signer::sample::ChainSigner;
 use siteledger_signer::{Envelope, NoteSigner, SigningKey};
 
 const ORIGIN: &str = "bench.siteledger.example/log";
@@ -46,7 +46,7 @@ fn id(n: u64) -> uuid::Uuid {
     uuid::Builder::from_unix_timestamp_millis(1_790_000_000_000 + n / 1000, &rand).into_uuid()
 }
 
-fn enrol(city: &mut ChainSigner, key: &SigningKey, n: u64) -> Envelope {
+fn enrol(city: &mut KeyedChain, key: &SigningKey, n: u64) -> Envelope {
     let pk = key.public();
     let payload = json!({
         "key_id": pk.key_id().to_string(), "public_key": pk.to_base64(), "subject": format!("bench-{n}"),
@@ -71,7 +71,7 @@ fn presign(writers: usize, per_writer: usize, salt: u64) -> (Vec<SigningKey>, Ve
         seed[..8].copy_from_slice(&(salt * 1000 + w as u64).to_le_bytes());
         seed[31] = 0x5a;
         let key = SigningKey::from_seed(&seed);
-        let mut c = ChainSigner::new(SigningKey::from_seed(&seed));
+        let mut c = KeyedChain::new(SigningKey::from_seed(&seed));
         let mut envs = Vec::with_capacity(per_writer);
         for i in 0..per_writer {
             let n = salt * 100_000_000 + (w as u64) * 1_000_000 + i as u64;
@@ -150,9 +150,9 @@ async fn ingest_run<S: EventStore>(
     per_writer: usize,
     salt: u64,
 ) -> (f64, u64, f64) {
-    let mut city = ChainSigner::new(SigningKey::from_seed(&[0x21; 32]));
-    let l = Ledger::open(store, config(&city.key)).await.expect("ledger");
-    let pk = *city.key.public();
+    let mut city = KeyedChain::new(SigningKey::from_seed(&[0x21; 32]));
+    let l = Ledger::open(store, config(city.key())).await.expect("ledger");
+    let pk = *city.key().public();
     let root = city
         .sign(id(u64::MAX / 4 + salt), "registry/keys", "ledger.key.enrolled.v1", "2026-01-01T08:00:00+08:00",
             json!({"key_id": pk.key_id().to_string(), "public_key": pk.to_base64(), "subject": "city", "role": "city_bureau",

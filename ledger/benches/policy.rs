@@ -22,13 +22,13 @@ use std::hint::black_box;
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Map, Value, json};
+use siteledger_client::KeyedChain;
 use siteledger_domain::registry::{
     EnterpriseRegistered, EnterpriseType, Participant, ParticipantRole, ProjectRegistered, RegistryEvent,
 };
 use siteledger_domain::{AreaM2, CreditCode, DistrictCode, DomainEvent, LocalDate, MoneyFen, Name, ProjectId};
 use siteledger_ledger::system::{KEY_ENROLLED_KIND, KeyEnrollment, Policy, Record};
 use siteledger_ledger::{DomainPolicy, StoredKey};
-use siteledger_signer::sample::ChainSigner;
 use siteledger_signer::{Envelope, SigningKey, batch};
 
 const PROJECT: &str = "NB-2026-0001";
@@ -52,7 +52,7 @@ fn person(n: u32) -> String {
 
 /// A signer with its enrolment as the ledger stores it.
 struct Signer {
-    chain: ChainSigner,
+    chain: KeyedChain,
     key: StoredKey,
 }
 
@@ -70,7 +70,7 @@ impl Signer {
             enrolled_at: 0,
             revoked_at: None,
         };
-        Signer { chain: ChainSigner::new(key), key: stored }
+        Signer { chain: KeyedChain::new(key), key: stored }
     }
 
     fn sign(&mut self, n: &mut u64, stream: &str, kind: &str, at: &str, payload: Map<String, Value>) -> Envelope {

@@ -161,8 +161,8 @@ impl Policy for DomainPolicy {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+    use siteledger_client::KeyedChain;
     use siteledger_signer::SigningKey;
-    use siteledger_signer::sample::ChainSigner;
 
     use super::DomainPolicy;
     use crate::StoredKey;
@@ -191,7 +191,7 @@ mod tests {
         // The ledger refuses these whatever its policy; the domain policy refuses them on its own too.
         let key = SigningKey::from_seed(&[0x61; 32]);
         let signer = gateway(&key);
-        let mut chain = ChainSigner::new(key);
+        let mut chain = KeyedChain::new(key);
         let policy = DomainPolicy::default();
         let mut n = 0;
         let mut check = |kind: &str| {
@@ -214,7 +214,7 @@ mod tests {
     fn a_gateway_signing_for_another_project_is_a_rule_refusal_not_a_schema_error() {
         let key = SigningKey::from_seed(&[0x62; 32]);
         let signer = gateway(&key);
-        let mut chain = ChainSigner::new(key);
+        let mut chain = KeyedChain::new(key);
         let policy = DomainPolicy::default();
         let reading = json!({"project_id": "NB-2026-0002", "device_id": "DUST-01", "pm10_ug_m3": "40.1",
                              "pm25_ug_m3": "20.2", "noise_db_a": "55.0"});

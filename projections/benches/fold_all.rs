@@ -9,11 +9,11 @@
 use std::time::Instant;
 
 use serde_json::{Map, Value, json};
+use siteledger_client::KeyedChain;
 use siteledger_ledger::StoredEvent;
 use siteledger_ledger::system::{KEY_ENROLLED_KIND, KeyEnrollment};
 use siteledger_projections::{BATCH_EVENTS, ReadDb, apply_events};
 use siteledger_signer::SigningKey;
-use siteledger_signer::sample::ChainSigner;
 
 const GC: &str = "91330200MA2AAAAA76";
 const LAB: &str = "91330200MA2CCCCC3A";
@@ -38,7 +38,7 @@ struct Log {
 }
 
 impl Log {
-    fn push(&mut self, signer: &mut ChainSigner, stream: &str, kind: &str, at: &str, payload: Value) {
+    fn push(&mut self, signer: &mut KeyedChain, stream: &str, kind: &str, at: &str, payload: Value) {
         let payload = obj(payload);
         if !kind.starts_with("ledger.")
             && let Err(e) = siteledger_domain::validate_envelope(kind, stream, &payload)
@@ -64,9 +64,9 @@ impl Log {
     }
 }
 
-fn setup(log: &mut Log, city: &mut ChainSigner, gw: siteledger_signer::PublicKey, projects: usize) {
+fn setup(log: &mut Log, city: &mut KeyedChain, gw: siteledger_signer::PublicKey, projects: usize) {
     let reg = "2026-03-01T09:00:00+08:00";
-    let pk = *city.key.public();
+    let pk = *city.key().public();
     for (key, subject, role) in [(pk, "宁波市住建局", "city_bureau"), (gw, "project/NB-2026-0001/gw-1", "gateway")]
     {
         let enrollment = KeyEnrollment {
@@ -171,7 +171,7 @@ fn person(p: usize, w: usize) -> String {
 }
 
 /// One round of one project's traffic: 40 records.
-fn round(log: &mut Log, gw: &mut ChainSigner, bureau: &mut ChainSigner, p: usize, r: usize, seq: usize) {
+fn round(log: &mut Log, gw: &mut KeyedChain, bureau: &mut KeyedChain, p: usize, r: usize, seq: usize) {
     let pid = format!("NB-2026-{:04}", p + 1);
     let day = r % 28 + 1;
     let t = |h: usize, m: usize| format!("2026-04-{day:02}T{h:02}:{m:02}:00+08:00");
@@ -346,11 +346,11 @@ fn main() {
     let projects = env("FOLD_BENCH_PROJECTS", 20);
     let rounds = env("FOLD_BENCH_ROUNDS", 100);
     let mut log = Log { events: Vec::new(), n: 0 };
-    let mut city = ChainSigner::new(SigningKey::from_seed(&[7; 32]));
-    let mut gw = ChainSigner::new(SigningKey::from_seed(&[8; 32]));
-    let mut bureau = ChainSigner::new(SigningKey::from_seed(&[9; 32]));
+    let mut city = KeyedChain::new(SigningKey::from_seed(&[7; 32]));
+    let mut gw = KeyedChain::new(SigningKey::from_seed(&[8; 32]));
+    let mut bureau = KeyedChain::new(SigningKey::from_seed(&[9; 32]));
     let t = Instant::now();
-    setup(&mut log, &mut city, *gw.key.public(), projects);
+    setup(&mut log, &mut city, *gw.key().public(), projects);
     let setup_len = log.events.len();
     for r in 0..rounds {
         for p in 0..projects {

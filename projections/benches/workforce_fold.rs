@@ -7,10 +7,10 @@
 use std::time::Instant;
 
 use serde_json::{Map, Value, json};
+use siteledger_client::KeyedChain;
 use siteledger_ledger::StoredEvent;
 use siteledger_projections::{BATCH_EVENTS, ReadDb, Scope, apply_events};
 use siteledger_signer::SigningKey;
-use siteledger_signer::sample::ChainSigner;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -27,32 +27,28 @@ fn main() {
     let projects = env("WF_BENCH_PROJECTS", 10);
     let workers = env("WF_BENCH_WORKERS", 300);
     let days = env("WF_BENCH_DAYS", 22);
-    let mut signer = ChainSigner::new(SigningKey::from_seed(&[7; 32]));
+    let mut signer = KeyedChain::new(SigningKey::from_seed(&[7; 32]));
     let mut events: Vec<StoredEvent> = Vec::new();
     let mut n: u64 = 0;
-    let mut push = |signer: &mut ChainSigner,
-                    stream: &str,
-                    kind: &str,
-                    at: &str,
-                    payload: Value,
-                    events: &mut Vec<StoredEvent>| {
-        n += 1;
-        let id = uuid::Builder::from_unix_timestamp_millis(1_790_000_000_000 + n, &[0; 10]).into_uuid();
-        let e = signer.sign(id, stream, kind, at, obj(payload)).expect("sign");
-        events.push(StoredEvent {
-            position: events.len() as u64,
-            stream: e.stream().to_owned(),
-            stream_version: 0,
-            event_id: e.id(),
-            kind: e.kind().to_owned(),
-            signer: e.signer().to_string(),
-            signer_seq: e.seq(),
-            occurred_at: e.occurred_at().to_owned(),
-            recorded_at: e.occurred(),
-            leaf: e.leaf_bytes().to_vec(),
-            leaf_hash: e.leaf_hash(),
-        });
-    };
+    let mut push =
+        |signer: &mut KeyedChain, stream: &str, kind: &str, at: &str, payload: Value, events: &mut Vec<StoredEvent>| {
+            n += 1;
+            let id = uuid::Builder::from_unix_timestamp_millis(1_790_000_000_000 + n, &[0; 10]).into_uuid();
+            let e = signer.sign(id, stream, kind, at, obj(payload)).expect("sign");
+            events.push(StoredEvent {
+                position: events.len() as u64,
+                stream: e.stream().to_owned(),
+                stream_version: 0,
+                event_id: e.id(),
+                kind: e.kind().to_owned(),
+                signer: e.signer().to_string(),
+                signer_seq: e.seq(),
+                occurred_at: e.occurred_at().to_owned(),
+                recorded_at: e.occurred(),
+                leaf: e.leaf_bytes().to_vec(),
+                leaf_hash: e.leaf_hash(),
+            });
+        };
     let t = Instant::now();
     let person = |p: usize, w: usize| format!("P-{:016x}{:016x}", p, w);
     for p in 0..projects {

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use siteledger_client::{KeyedChain, MemoryChain};
 use siteledger_ledger::sqlite::SqliteStore;
 use siteledger_ledger::system::{KEY_ENROLLED_KIND, KeyEnrollment};
 use siteledger_ledger::{IngestOutcome, Ledger, LedgerConfig, StoredEvent};
@@ -13,7 +14,6 @@ use siteledger_projections::{
     AlarmFilter, AlarmRow, DistrictRow, EnterpriseRow, KeyRow, KeyStatus, ProjectDetail, ProjectRow, ProjectionError,
     ReadDb, Scope, TimelineRow, apply_events, catch_up, rebuild, run,
 };
-use siteledger_signer::sample::ChainSigner;
 use siteledger_signer::{Envelope, NoteSigner, PublicKey, SigningKey};
 use time::macros::{date, datetime};
 use time::{Date, OffsetDateTime};
@@ -105,7 +105,7 @@ fn enrollment(key: &PublicKey, subject: &str, role: &str) -> Value {
     )
 }
 
-fn sign(s: &mut ChainSigner, stream: &str, kind: &str, at: &str, payload: Value) -> Envelope {
+fn sign(s: &mut KeyedChain, stream: &str, kind: &str, at: &str, payload: Value) -> Envelope {
     let Value::Object(p) = payload else { panic!("payload must be an object") };
     s.sign(new_id(), stream, kind, at, p).expect("sign")
 }
@@ -116,7 +116,7 @@ fn accepted(out: &[IngestOutcome]) {
     }
 }
 
-fn reading(gw: &mut ChainSigner, project: &str, at: &str, pm10: &str) -> Envelope {
+fn reading(gw: &mut KeyedChain, project: &str, at: &str, pm10: &str) -> Envelope {
     sign(
         gw,
         &format!("project/{project}/env"),
@@ -139,7 +139,7 @@ fn reading(gw: &mut ChainSigner, project: &str, at: &str, pm10: &str) -> Envelop
 struct Scenario {
     ledger: Ledger<SqliteStore>,
     /// gw1's chain after its last record (seq 9), to sign more.
-    gw1_chain: ChainSigner,
+    gw1_chain: KeyedChain,
     gw1: String,
     gw3: String,
     /// The ledger's clock (noon on TODAY), to move on before recording later events.
@@ -150,17 +150,17 @@ struct Scenario {
 /// A fresh SQLite ledger in a temporary directory whose city bureau (the trusted root) has enrolled itself at
 /// `at`; returns the ledger, the city's chain (to sign more) and the directory to keep alive. Its clock stands at
 /// noon on TODAY.
-async fn rooted_ledger(at: &str) -> (Ledger<SqliteStore>, ChainSigner, tempfile::TempDir) {
+async fn rooted_ledger(at: &str) -> (Ledger<SqliteStore>, KeyedChain, tempfile::TempDir) {
     rooted_ledger_at(at, &TestClock::noon()).await
 }
 
 /// [`rooted_ledger`] on `clock`.
-async fn rooted_ledger_at(at: &str, clock: &TestClock) -> (Ledger<SqliteStore>, ChainSigner, tempfile::TempDir) {
+async fn rooted_ledger_at(at: &str, clock: &TestClock) -> (Ledger<SqliteStore>, KeyedChain, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(&dir.path().join("ledger.db")).await.expect("open ledger store");
     let l = Ledger::open(store, config_with(clock)).await.expect("open ledger");
-    let mut city = ChainSigner::new(city_key());
-    let pk = *city.key.public();
+    let mut city = KeyedChain::new(city_key());
+    let pk = *city.key().public();
     accepted(
         &l.ingest(vec![sign(
             &mut city,
@@ -180,8 +180,8 @@ async fn scenario() -> Scenario {
     let clock = TestClock::noon();
     let (l, mut city, dir) = rooted_ledger_at(reg, &clock).await;
 
-    let mut gw1 = ChainSigner::new(SigningKey::from_seed(&[0x31; 32]));
-    let mut gw3 = ChainSigner::new(SigningKey::from_seed(&[0x33; 32]));
+    let mut gw1 = KeyedChain::new(SigningKey::from_seed(&[0x31; 32]));
+    let mut gw3 = KeyedChain::new(SigningKey::from_seed(&[0x33; 32]));
     let district = SigningKey::from_seed(&[0x41; 32]);
     let enterprise = SigningKey::from_seed(&[0x42; 32]);
     let mut batch = vec![
@@ -190,14 +190,14 @@ async fn scenario() -> Scenario {
             "registry/keys",
             KEY_ENROLLED_KIND,
             reg,
-            enrollment(gw1.key.public(), "project/PRJ1/gw-1", "gateway"),
+            enrollment(gw1.key().public(), "project/PRJ1/gw-1", "gateway"),
         ),
         sign(
             &mut city,
             "registry/keys",
             KEY_ENROLLED_KIND,
             reg,
-            enrollment(gw3.key.public(), "project/PRJ3/gw-1", "gateway"),
+            enrollment(gw3.key().public(), "project/PRJ3/gw-1", "gateway"),
         ),
         sign(
             &mut city,
@@ -296,14 +296,14 @@ async fn scenario() -> Scenario {
     accepted(&l.ingest(batch).await.expect("PRJ1"));
 
     // PRJ2: 17:30Z on 28 February is 01:30 on 1 March in Shanghai.
-    let mut gw2 = ChainSigner::new(SigningKey::from_seed(&[0x32; 32]));
+    let mut gw2 = KeyedChain::new(SigningKey::from_seed(&[0x32; 32]));
     accepted(
         &l.ingest(vec![sign(
             &mut city,
             "registry/keys",
             KEY_ENROLLED_KIND,
             reg,
-            enrollment(gw2.key.public(), "gateway-p2", "gateway"),
+            enrollment(gw2.key().public(), "gateway-p2", "gateway"),
         )])
         .await
         .expect("gw2"),
@@ -333,16 +333,15 @@ async fn scenario() -> Scenario {
     accepted(&l.ingest(vec![reading(&mut gw1, "PRJ1", "2026-03-01T10:02:00+08:00", "72.0")]).await.expect("gap"));
 
     // gw3 signs a second, different seq 2.
-    let mut twin = ChainSigner::new(SigningKey::from_seed(&[0x33; 32]));
-    twin.next_seq = 2;
-    twin.prev = Some(first3.leaf_hash());
+    let mut twin = KeyedChain::new(SigningKey::from_seed(&[0x33; 32]));
+    twin.set_chain(MemoryChain::after(1, first3.leaf_hash()));
     let second = reading(&mut twin, "PRJ3", "2026-02-28T10:01:30+08:00", "99.0");
     let out = l.ingest(vec![second]).await.expect("equivocation");
     assert!(matches!(&out[0], IngestOutcome::Rejected(_)), "{out:?}");
 
     Scenario {
-        gw1: gw1.key.key_id().to_string(),
-        gw3: gw3.key.key_id().to_string(),
+        gw1: gw1.key().key_id().to_string(),
+        gw3: gw3.key().key_id().to_string(),
         gw1_chain: gw1,
         ledger: l,
         clock,
@@ -904,7 +903,7 @@ async fn alarms_open_and_clear_incrementally() {
         .await
         .expect("project"),
     );
-    let raise = |city: &mut ChainSigner, id: &str| {
+    let raise = |city: &mut KeyedChain, id: &str| {
         sign(
             city,
             "project/PRJQ1/alarms",
@@ -914,7 +913,7 @@ async fn alarms_open_and_clear_incrementally() {
             "project_id": "PRJQ1", "alarm_id": id, "source": "rules", "category": "noise", "level": "warning", "message": "m"}),
         )
     };
-    let clear = |city: &mut ChainSigner, id: &str| {
+    let clear = |city: &mut KeyedChain, id: &str| {
         sign(
             city,
             "project/PRJQ1/alarms",
@@ -957,10 +956,10 @@ async fn gaps_and_equivocations_of_non_project_keys() {
         .await
         .expect("ledger");
     let (db, _d) = sqlite_db().await;
-    let mut city = ChainSigner::new(city_key());
+    let mut city = KeyedChain::new(city_key());
     let at = "2026-02-01T08:00:00+08:00";
-    let pk = *city.key.public();
-    let mut gw = ChainSigner::new(SigningKey::from_seed(&[0x55; 32]));
+    let pk = *city.key().public();
+    let mut gw = KeyedChain::new(SigningKey::from_seed(&[0x55; 32]));
     accepted(
         &l.ingest(vec![
             sign(&mut city, "registry/keys", KEY_ENROLLED_KIND, at, enrollment(&pk, "宁波市住建局", "city_bureau")),
@@ -969,7 +968,7 @@ async fn gaps_and_equivocations_of_non_project_keys() {
                 "registry/keys",
                 KEY_ENROLLED_KIND,
                 at,
-                enrollment(gw.key.public(), "gateway-55", "gateway"),
+                enrollment(gw.key().public(), "gateway-55", "gateway"),
             ),
         ])
         .await
@@ -979,8 +978,7 @@ async fn gaps_and_equivocations_of_non_project_keys() {
     accepted(&l.ingest(vec![first.clone()]).await.expect("first"));
     let _skipped = reading(&mut gw, "Z1", "2026-03-01T08:01:00+08:00", "2.0");
     accepted(&l.ingest(vec![reading(&mut gw, "Z2", "2026-03-01T08:02:00+08:00", "3.0")]).await.expect("gap"));
-    let mut twin = ChainSigner::new(SigningKey::from_seed(&[0x55; 32]));
-    twin.next_seq = 1;
+    let mut twin = KeyedChain::new(SigningKey::from_seed(&[0x55; 32]));
     let out = l.ingest(vec![reading(&mut twin, "Z3", "2026-03-01T08:00:30+08:00", "9.0")]).await.expect("eq");
     assert!(matches!(&out[0], IngestOutcome::Rejected(_)), "{out:?}");
     catch_up(&l, &db).await.expect("catch up");

@@ -14,7 +14,7 @@ use siteledger_signer::batch;
 use siteledger_signer::envelope::{Envelope, UnsignedEnvelope};
 use siteledger_signer::keys::{self, BatchItem, PublicKey, SIGNATURE_LEN, SigningKey};
 use siteledger_signer::merkle::{self, Frontier, Hash, MemoryTree, NodeId, NodeReader};
-use siteledger_signer::sample::SampleLog;
+use siteledger_signer::sample::{SampleLog, SampleSigner};
 
 /// Leaves in the shared tree.
 const TREE_SIZE: u64 = 10_000_000;
@@ -62,7 +62,7 @@ fn dust_reading() -> (Envelope, PublicKey, SigningKey) {
     let log = SampleLog::new(1).expect("sample log");
     let env = log.envelopes[3].clone();
     assert_eq!(env.kind(), "iot.dust.reading.v1");
-    (env, *log.gateway.key.public(), SigningKey::from_seed(&[0x23; 32]))
+    (env, *log.key(SampleSigner::Gateway).public(), SigningKey::from_seed(&[0x23; 32]))
 }
 
 fn bench_keys(c: &mut Criterion) {

@@ -9,7 +9,7 @@ use crate::bundle::{
 };
 use crate::envelope::{Envelope, EnvelopeError, SignerChain};
 use crate::keys::SigningKey;
-use crate::merkle::{Hash, MemoryTree};
+use crate::merkle::MemoryTree;
 use crate::note::{Checkpoint, NoteError, NoteSigner};
 
 /// Origin (and key name) of the sample log.
@@ -23,25 +23,21 @@ pub fn sample_uuid(n: u64) -> Uuid {
     uuid::Builder::from_unix_timestamp_millis(ms, &rand).into_uuid()
 }
 
-/// A signer with its chain state.
+/// One of the sample log's signers: its key and its chain (kept private: the public key-with-chain wrapper is the
+/// client crate's `KeyedChain`; this one only makes the sample's bytes).
 #[derive(Debug)]
-pub struct ChainSigner {
-    /// The key.
-    pub key: SigningKey,
-    /// Next sequence number.
-    pub next_seq: u64,
-    /// Leaf hash of the last envelope.
-    pub prev: Option<Hash>,
+struct ChainSigner {
+    key: SigningKey,
+    chain: SignerChain,
 }
 
 impl ChainSigner {
-    /// A fresh signer chain.
-    pub fn new(key: SigningKey) -> ChainSigner {
-        ChainSigner { key, next_seq: 1, prev: None }
+    fn new(key: SigningKey) -> ChainSigner {
+        ChainSigner { key, chain: SignerChain::new() }
     }
 
     /// Signs the next envelope of this signer's chain.
-    pub fn sign(
+    fn sign(
         &mut self,
         id: Uuid,
         stream: &str,
@@ -49,12 +45,19 @@ impl ChainSigner {
         occurred_at: &str,
         payload: Map<String, Value>,
     ) -> Result<Envelope, EnvelopeError> {
-        let mut chain = SignerChain { next_seq: self.next_seq, prev: self.prev };
-        let env = chain.sign(&self.key, id, stream, kind, occurred_at, payload)?;
-        self.next_seq = chain.next_seq;
-        self.prev = chain.prev;
-        Ok(env)
+        self.chain.sign(&self.key, id, stream, kind, occurred_at, payload)
     }
+}
+
+/// The sample log's three signers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SampleSigner {
+    /// The city bureau (root of trust, seed `0x21`).
+    City,
+    /// The district bureau (seed `0x22`).
+    District,
+    /// The site gateway (seed `0x23`).
+    Gateway,
 }
 
 /// The sample log: a self-enrolled city bureau key, a district key, a gateway key and dust readings.
@@ -62,12 +65,9 @@ impl ChainSigner {
 pub struct SampleLog {
     /// The log's checkpoint signer.
     pub log: NoteSigner,
-    /// City bureau (root of trust), district bureau, site gateway.
-    pub city: ChainSigner,
-    /// District bureau key.
-    pub district: ChainSigner,
-    /// Site gateway key.
-    pub gateway: ChainSigner,
+    city: ChainSigner,
+    district: ChainSigner,
+    gateway: ChainSigner,
     /// Every envelope, by log index.
     pub envelopes: Vec<Envelope>,
     /// The Merkle tree.
@@ -108,11 +108,11 @@ impl SampleLog {
             valid_until: Some("2028-01-01T00:00:00+08:00".to_owned()),
         };
         let e = enrol(&city_pk, "宁波市住房和城乡建设局", "city_bureau").to_payload();
-        s.append_by(Who::City, "registry/keys", KEY_ENROLLED_KIND, "2026-01-01T09:00:00+08:00", e)?;
+        s.append_by(SampleSigner::City, "registry/keys", KEY_ENROLLED_KIND, "2026-01-01T09:00:00+08:00", e)?;
         let e = enrol(&district_pk, "鄞州区住房和城乡建设局", "district_bureau").to_payload();
-        s.append_by(Who::City, "registry/keys", KEY_ENROLLED_KIND, "2026-01-02T09:00:00+08:00", e)?;
+        s.append_by(SampleSigner::City, "registry/keys", KEY_ENROLLED_KIND, "2026-01-02T09:00:00+08:00", e)?;
         let e = enrol(&gateway_pk, "project/P-330212-0001/gateway/GW-01", "gateway").to_payload();
-        s.append_by(Who::District, "registry/keys", KEY_ENROLLED_KIND, "2026-01-03T09:00:00+08:00", e)?;
+        s.append_by(SampleSigner::District, "registry/keys", KEY_ENROLLED_KIND, "2026-01-03T09:00:00+08:00", e)?;
         for i in 0..readings {
             let minute = i % 60;
             let hour = 8 + (i / 60) % 12;
@@ -123,14 +123,39 @@ impl SampleLog {
                 "pm10_ug_m3": format!("{}.{}", 40 + i % 70, i % 10),
                 "noise_db_a": format!("{}.{}", 55 + i % 20, (i * 7) % 10),
             }));
-            s.append_by(Who::Gateway, "project/P-330212-0001/device/DUST-01", "iot.dust.reading.v1", &at, payload)?;
+            s.append_by(
+                SampleSigner::Gateway,
+                "project/P-330212-0001/device/DUST-01",
+                "iot.dust.reading.v1",
+                &at,
+                payload,
+            )?;
         }
         Ok(s)
     }
 
+    /// The key of `who`.
+    pub fn key(&self, who: SampleSigner) -> &SigningKey {
+        &self.signer(who).key
+    }
+
+    /// `who`'s chain after the last envelope it signed here: a record that continues it (and is not appended to
+    /// this log) signs with a copy, as the test vectors' refusal cases do.
+    pub fn chain(&self, who: SampleSigner) -> SignerChain {
+        self.signer(who).chain
+    }
+
+    fn signer(&self, who: SampleSigner) -> &ChainSigner {
+        match who {
+            SampleSigner::City => &self.city,
+            SampleSigner::District => &self.district,
+            SampleSigner::Gateway => &self.gateway,
+        }
+    }
+
     fn append_by(
         &mut self,
-        who: Who,
+        who: SampleSigner,
         stream: &str,
         kind: &str,
         at: &str,
@@ -139,9 +164,9 @@ impl SampleLog {
         let id = sample_uuid(self.next_id);
         self.next_id += 1;
         let signer = match who {
-            Who::City => &mut self.city,
-            Who::District => &mut self.district,
-            Who::Gateway => &mut self.gateway,
+            SampleSigner::City => &mut self.city,
+            SampleSigner::District => &mut self.district,
+            SampleSigner::Gateway => &mut self.gateway,
         };
         let env = signer.sign(id, stream, kind, at, payload)?;
         let index = self.tree.push(env.leaf_bytes());
@@ -162,7 +187,13 @@ impl SampleLog {
             "photo_hashes": photo_hashes,
         }));
         let stream = "project/P-330212-0001/inspections";
-        self.append_by(Who::District, stream, "inspection.finding.recorded.v1", "2026-03-20T10:00:00+08:00", payload)
+        self.append_by(
+            SampleSigner::District,
+            stream,
+            "inspection.finding.recorded.v1",
+            "2026-03-20T10:00:00+08:00",
+            payload,
+        )
     }
 
     /// The signed checkpoint note for the first `size` leaves.
@@ -212,11 +243,4 @@ impl SampleLog {
             consistency,
         })
     }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Who {
-    City,
-    District,
-    Gateway,
 }

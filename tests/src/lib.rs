@@ -11,7 +11,7 @@ use chromiumoxide::handler::viewport::Viewport;
 use chromiumoxide::page::{Page, ScreenshotParams};
 use futures::StreamExt;
 use serde_json::{Map, Value, json};
-use siteledger_signer::sample::ChainSigner;
+use siteledger_client::KeyedChain;
 use siteledger_signer::{Envelope, SigningKey};
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -202,9 +202,9 @@ fn obj(v: Value) -> Map<String, Value> {
 #[derive(Debug)]
 pub struct SignedCity {
     /// The city bureau (registry records, enrollments).
-    pub city: ChainSigner,
+    pub city: KeyedChain,
     /// `(project id, district code, gateway signer)`.
-    pub projects: Vec<(String, String, ChainSigner)>,
+    pub projects: Vec<(String, String, KeyedChain)>,
     alarms: u64,
 }
 
@@ -218,10 +218,10 @@ impl SignedCity {
     /// Two projects: `E2E-0001` in 鄞州区 (330212) and `E2E-0002` in 海曙区 (330203).
     pub fn new() -> SignedCity {
         SignedCity {
-            city: ChainSigner::new(city_key()),
+            city: KeyedChain::new(city_key()),
             projects: vec![
-                ("E2E-0001".into(), "330212".into(), ChainSigner::new(SigningKey::from_seed(&[0x46; 32]))),
-                ("E2E-0002".into(), "330203".into(), ChainSigner::new(SigningKey::from_seed(&[0x47; 32]))),
+                ("E2E-0001".into(), "330212".into(), KeyedChain::new(SigningKey::from_seed(&[0x46; 32]))),
+                ("E2E-0002".into(), "330203".into(), KeyedChain::new(SigningKey::from_seed(&[0x47; 32]))),
             ],
             alarms: 0,
         }
@@ -244,7 +244,7 @@ impl SignedCity {
         let gc = credit_code("91330200MA2E2E020");
         let sup = credit_code("91330200MA2E2E030");
         let at = "2026-01-05T09:00:00+08:00";
-        let pk = *self.city.key.public();
+        let pk = *self.city.key().public();
         let mut out = vec![self.city.sign(
             Uuid::now_v7(),
             "registry/keys",
@@ -285,7 +285,7 @@ impl SignedCity {
             )?);
         }
         for (id, _, gw) in &self.projects {
-            let pk = *gw.key.public();
+            let pk = *gw.key().public();
             out.push(self.city.sign(
                 Uuid::now_v7(),
                 "registry/keys",

@@ -410,7 +410,7 @@ async fn a_lab_agent_posts_a_receipt_and_a_report_that_reach_the_log() {
     }
     ingest(&http, &server.url(), &city_token, &envs).await.expect("registry and enrolments accepted");
     // The owner (建设单位) commissions the test and records the witnessed sampling (见证取样), signed with its key.
-    let mut owner_chain = siteledger_signer::sample::ChainSigner::new(owner_key);
+    let mut owner_chain = siteledger_client::KeyedChain::new(owner_key);
     let stream = format!("project/{PROJECT}/testing");
     let owner_records = [
         (

@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 use siteledger_api::auth::Role;
+use siteledger_client::MemoryChain;
 
 use crate::helpers::TestApp;
 use crate::world::{self, HAISHU, YINZHOU, alarm, reading};
@@ -33,7 +34,7 @@ async fn reads_are_scoped_for_every_role() {
     let haishu = app.token(Role::District, Some(HAISHU)).await;
     let b = app.token(Role::Enterprise, Some(&w.contractor_b)).await;
     let c = app.token(Role::Enterprise, Some(&w.contractor_c)).await;
-    let gw = app.token(Role::Gateway, Some(&w.gw1.key.key_id().to_string())).await;
+    let gw = app.token(Role::Gateway, Some(&w.gw1.key().key_id().to_string())).await;
 
     assert_eq!(project_ids(&app, &city).await, all);
     assert_eq!(project_ids(&app, &auditor).await, all);
@@ -77,7 +78,7 @@ async fn reads_are_scoped_for_every_role() {
 async fn writes_are_limited_by_role_and_signer() {
     let mut app = TestApp::spawn().await;
     let mut w = world::build(&mut app).await;
-    let gw1_token = app.token(Role::Gateway, Some(&w.gw1.key.key_id().to_string())).await;
+    let gw1_token = app.token(Role::Gateway, Some(&w.gw1.key().key_id().to_string())).await;
     let own = reading(&mut w.gw1, "NB-2026-0001", 5);
     let foreign = reading(&mut w.gw2, "NB-2026-0002", 5);
     let v: Value =
@@ -118,7 +119,7 @@ async fn a_district_reads_no_other_districts_project_from_registry_records_in_ev
     // A skipped sequence number: the log ends with a gap notice (a `ledger/` record every scope sees), so the feed
     // has a last record to read up to.
     app.ingest_ok(&[reading(&mut w.gw2, "NB-2026-0002", 1)]).await;
-    w.gw2.next_seq += 1;
+    w.gw2.set_chain(MemoryChain::at(w.gw2.next_seq() + 1, w.gw2.prev()));
     app.ingest_ok(&[reading(&mut w.gw2, "NB-2026-0002", 2)]).await;
     let last = app.server.state.ledger.head() - 1;
     app.settle().await;

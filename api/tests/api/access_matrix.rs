@@ -711,7 +711,7 @@ async fn every_path_and_page_answers_every_role_as_the_matrix_says() {
     let missing = uncovered(&doc);
     assert!(missing.is_empty(), "rows missing from MATRIX in access_matrix.rs: {missing:#?}");
 
-    let gw_key = city.gw1.key.key_id().to_string();
+    let gw_key = city.gw1.key().key_id().to_string();
     let tokens: [Option<String>; 9] = [
         Some(app.token(TokenRole::City, None).await),
         Some(app.token(TokenRole::District, Some(YINZHOU)).await),

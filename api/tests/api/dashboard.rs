@@ -4,8 +4,8 @@ use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, ETAG, IF_NONE_MATCH, LOCATION, SET_COOKIE};
 use serde_json::json;
 use siteledger_api::auth::Role;
+use siteledger_client::KeyedChain;
 use siteledger_signer::Envelope;
-use siteledger_signer::sample::ChainSigner;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
@@ -18,7 +18,7 @@ fn now_beijing() -> String {
     OffsetDateTime::now_utc().to_offset(siteledger_domain::time::SHANGHAI).format(&fmt).expect("format")
 }
 
-fn reading_now(gw: &mut ChainSigner, project: &str) -> Envelope {
+fn reading_now(gw: &mut KeyedChain, project: &str) -> Envelope {
     gw.sign(
         new_id(),
         &format!("project/{project}/device/DUST-1"),
@@ -29,7 +29,7 @@ fn reading_now(gw: &mut ChainSigner, project: &str) -> Envelope {
     .expect("sign")
 }
 
-fn alarm_now(gw: &mut ChainSigner, project: &str, n: u64) -> Envelope {
+fn alarm_now(gw: &mut KeyedChain, project: &str, n: u64) -> Envelope {
     gw.sign(
         new_id(),
         &format!("project/{project}/alarms"),

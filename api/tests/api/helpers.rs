@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use siteledger_api::auth::Role;
 use siteledger_api::config::Config;
 use siteledger_api::server::RunningServer;
-use siteledger_signer::sample::ChainSigner;
+use siteledger_client::KeyedChain;
 use siteledger_signer::{Envelope, SigningKey};
 use uuid::Uuid;
 
@@ -25,7 +25,7 @@ pub struct TestApp {
     pub server: RunningServer,
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
-    pub city: ChainSigner,
+    pub city: KeyedChain,
 }
 
 static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -62,7 +62,7 @@ impl TestApp {
         f(&mut config);
         let server = siteledger_api::server::spawn(config).await.expect("server starts");
         let client = reqwest::Client::builder().timeout(PATIENCE).build().expect("client");
-        TestApp { server, client, dir, city: ChainSigner::new(city_key()) }
+        TestApp { server, client, dir, city: KeyedChain::new(city_key()) }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -105,7 +105,7 @@ impl TestApp {
 
     /// The city bureau's self-enrollment.
     pub fn root_enrollment(&mut self) -> Envelope {
-        let pk = *self.city.key.public();
+        let pk = *self.city.key().public();
         self.city
             .sign(
                 new_id(),

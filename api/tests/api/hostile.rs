@@ -5,8 +5,8 @@
 
 use serde_json::{Value, json};
 use siteledger_api::auth::Role;
+use siteledger_client::{KeyedChain, MemoryChain};
 use siteledger_signer::Envelope;
-use siteledger_signer::sample::ChainSigner;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -49,11 +49,10 @@ async fn public_log(app: &TestApp) -> String {
 
 /// Signs with `gw` at `at` without moving its chain (the record is expected to be refused, so the gateway's next
 /// record takes the same number).
-fn sign_refused(gw: &mut ChainSigner, stream: &str, kind: &str, at: &str, payload: Value) -> Envelope {
-    let (seq, prev) = (gw.next_seq, gw.prev);
+fn sign_refused(gw: &mut KeyedChain, stream: &str, kind: &str, at: &str, payload: Value) -> Envelope {
+    let saved = gw.chain();
     let e = gw.sign(new_id(), stream, kind, at, obj(payload)).expect("sign");
-    gw.next_seq = seq;
-    gw.prev = prev;
+    gw.set_chain(saved);
     e
 }
 
@@ -96,7 +95,7 @@ async fn a_gap_record_signed_by_a_gateway_is_refused() {
     let mut app = TestApp::spawn().await;
     let mut w = world::build(&mut app).await;
     let head = app.server.state.ledger.head();
-    let victim = w.gw2.key.key_id().to_string();
+    let victim = w.gw2.key().key_id().to_string();
     let stream = format!("ledger/signer/{victim}");
     let gap = sign_refused(
         &mut w.gw1,
@@ -128,7 +127,7 @@ async fn a_year_9999_record_is_refused_and_cannot_stall_projections() {
     let mut app = TestApp::spawn().await;
     let mut w = world::build(&mut app).await;
     let head = app.server.state.ledger.head();
-    let far = |gw: &mut ChainSigner, project: &str, at: &str| {
+    let far = |gw: &mut KeyedChain, project: &str, at: &str| {
         sign_refused(
             gw,
             &format!("project/{project}/device/DUST-1"),
@@ -160,7 +159,7 @@ async fn a_year_9999_record_is_refused_and_cannot_stall_projections() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_allowed_clock_skew_is_a_server_setting() {
     let in_a_minute = (OffsetDateTime::now_utc() + time::Duration::minutes(1)).format(&Rfc3339).expect("format");
-    let reading = |gw: &mut ChainSigner| {
+    let reading = |gw: &mut KeyedChain| {
         sign_refused(
             gw,
             &format!("project/{P1}/device/DUST-1"),
@@ -191,9 +190,8 @@ async fn reposting_an_equivocation_a_hundred_times_records_one_piece_of_evidence
     let first = world::reading(&mut w.gw1, P1, 0);
     app.ingest_ok(&[first.clone(), world::reading(&mut w.gw1, P1, 1)]).await;
     // gw1's key signs a second, different record numbered 2.
-    let mut twin = ChainSigner::new(siteledger_signer::SigningKey::from_seed(&[0x61; 32]));
-    twin.next_seq = 2;
-    twin.prev = Some(first.leaf_hash());
+    let mut twin = KeyedChain::new(siteledger_signer::SigningKey::from_seed(&[0x61; 32]));
+    twin.set_chain(MemoryChain::after(1, first.leaf_hash()));
     let conflicting = world::reading(&mut twin, P1, 30);
     let head = app.server.state.ledger.head();
     for _ in 0..3 {

@@ -289,17 +289,17 @@ async fn a_request_wrapper_with_two_events_members_is_a_400() {
 }
 
 /// A signed gateway envelope whose `occurred_at` is `t`, built by hand because the signer refuses to sign it.
-fn signed_with_time(gw: &siteledger_signer::sample::ChainSigner, t: &str) -> Value {
+fn signed_with_time(gw: &siteledger_client::KeyedChain, t: &str) -> Value {
     use base64::Engine;
     let mut v = json!({
         "v": 1, "id": crate::helpers::new_id().to_string(), "stream": "project/NB-2026-0001/device/DUST-1",
-        "kind": "env.dust_noise.reading.v1", "occurred_at": t, "signer": gw.key.key_id().to_string(),
-        "seq": gw.next_seq, "prev": gw.prev.map(hex::encode),
+        "kind": "env.dust_noise.reading.v1", "occurred_at": t, "signer": gw.key().key_id().to_string(),
+        "seq": gw.next_seq(), "prev": gw.prev().map(hex::encode),
         "payload": {"project_id": "NB-2026-0001", "device_id": "DUST-1", "pm10_ug_m3": "40.5", "pm25_ug_m3": "30.1", "noise_db_a": "61.2"},
     });
     let mut message = siteledger_signer::envelope::SIGNATURE_CONTEXT.to_vec();
     message.extend_from_slice(&siteledger_signer::canonical::to_canonical(&v));
-    v["sig"] = json!(base64::engine::general_purpose::STANDARD.encode(gw.key.sign(&message)));
+    v["sig"] = json!(base64::engine::general_purpose::STANDARD.encode(gw.key().sign(&message)));
     v
 }
 

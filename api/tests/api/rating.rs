@@ -8,13 +8,13 @@ use siteledger_api::evidence::{self, Selection};
 use siteledger_api::ratings::{self, LogPrefix};
 use siteledger_api::replay::{self, Subject};
 use siteledger_api::reports::{self, ReportRequest};
+use siteledger_client::KeyedChain;
 use siteledger_domain::LocalDate;
 use siteledger_domain::ids::ProjectId;
 use siteledger_domain::rating::credit;
 use siteledger_domain::rating::policy;
 use siteledger_ledger::EventStore;
 use siteledger_signer::Envelope;
-use siteledger_signer::sample::ChainSigner;
 
 use crate::helpers::{TestApp, new_id, obj};
 use crate::world::{self, World};
@@ -34,7 +34,7 @@ fn policies(app: &mut TestApp) -> Vec<Envelope> {
 }
 
 /// Dust readings of one project on `days` consecutive days from 2026-03-02.
-fn daily_readings(gw: &mut ChainSigner, project: &str, days: u32) -> Vec<Envelope> {
+fn daily_readings(gw: &mut KeyedChain, project: &str, days: u32) -> Vec<Envelope> {
     (0..days)
         .map(|d| {
             let day = LocalDate::try_from(
@@ -312,7 +312,7 @@ async fn http_endpoints_compute_from_the_log_and_respect_scopes() {
 }
 
 /// A violation alarm on `project` yesterday (so its credit record is effective today), signed by its gateway.
-fn violation(gw: &mut ChainSigner, project: &str, n: u64) -> Envelope {
+fn violation(gw: &mut KeyedChain, project: &str, n: u64) -> Envelope {
     let yesterday = (time::OffsetDateTime::now_utc() - time::Duration::days(1))
         .to_offset(siteledger_domain::time::SHANGHAI)
         .replace_nanosecond(0)

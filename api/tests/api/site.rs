@@ -4,13 +4,13 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use siteledger_api::auth::Role;
+use siteledger_client::KeyedChain;
 use siteledger_signer::Envelope;
-use siteledger_signer::sample::ChainSigner;
 
 use crate::helpers::{TestApp, new_id, obj};
 use crate::world::{self, HAISHU, YINZHOU};
 
-fn hj(gw: &mut ChainSigner, project: &str, at: &str, items: Value) -> Envelope {
+fn hj(gw: &mut KeyedChain, project: &str, at: &str, items: Value) -> Envelope {
     gw.sign(
         new_id(),
         &format!("project/{project}/site/DUST-1"),
@@ -143,7 +143,7 @@ async fn site_admission_rules_refuse_impossible_records_with_the_rule_name() {
                "night_end": "06:00", "leq_window_min": 20, "pm10_warn_ug_m3": "150", "pm10_alarm_ug_m3": "200",
                "pm_window_min": 60, "pm10_placeholder": true})
     };
-    let sign = |s: &mut ChainSigner, version: u64| {
+    let sign = |s: &mut KeyedChain, version: u64| {
         s.sign(
             new_id(),
             "district/330212/policy/env",

@@ -4,9 +4,9 @@
 
 use serde_json::{Value, json};
 use siteledger_api::auth::Role;
+use siteledger_client::{KeyedChain, MemoryChain};
 use siteledger_ledger::EventStore;
 use siteledger_signer::SigningKey;
-use siteledger_signer::sample::ChainSigner;
 
 use crate::helpers::{TestApp, enrollment, new_id, obj};
 use crate::world::{self, YINZHOU};
@@ -14,16 +14,22 @@ use crate::world::{self, YINZHOU};
 const PHOTO: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 const P: &str = "NB-2026-0001";
 
-fn sign(s: &mut ChainSigner, kind: &str, at: &str, payload: Value) -> siteledger_signer::Envelope {
+fn sign(s: &mut KeyedChain, kind: &str, at: &str, payload: Value) -> siteledger_signer::Envelope {
     s.sign(new_id(), &format!("project/{P}/supervision"), kind, at, obj(payload)).expect("sign")
 }
 
 /// Puts a chain back after the ledger's head for its key (a rejected record does not take a sequence number).
-async fn resume(app: &TestApp, s: &mut ChainSigner) {
-    let head =
-        app.server.state.ledger.store().signer_head(&s.key.key_id().to_string()).await.expect("head").expect("a head");
-    s.next_seq = head.signer_seq + 1;
-    s.prev = Some(head.leaf_hash);
+async fn resume(app: &TestApp, s: &mut KeyedChain) {
+    let head = app
+        .server
+        .state
+        .ledger
+        .store()
+        .signer_head(&s.key().key_id().to_string())
+        .await
+        .expect("head")
+        .expect("a head");
+    s.set_chain(MemoryChain::after(head.signer_seq, head.leaf_hash));
 }
 
 async fn post(app: &TestApp, token: &str, env: &siteledger_signer::Envelope) -> Value {
@@ -36,13 +42,13 @@ async fn post(app: &TestApp, token: &str, env: &siteledger_signer::Envelope) -> 
 async fn forbidden_transitions_are_rejected_at_ingest_with_the_rule_name() {
     let mut app = TestApp::spawn().await;
     let w = world::build(&mut app).await;
-    let mut inspector = ChainSigner::new(SigningKey::from_seed(&[0x71; 32]));
-    let mut contractor = ChainSigner::new(SigningKey::from_seed(&[0x72; 32]));
+    let mut inspector = KeyedChain::new(SigningKey::from_seed(&[0x71; 32]));
+    let mut contractor = KeyedChain::new(SigningKey::from_seed(&[0x72; 32]));
     let mut keys = Vec::new();
     for (k, subject, role) in
         [(&inspector, YINZHOU, "district_bureau"), (&contractor, w.contractor_b.as_str(), "enterprise")]
     {
-        let pk = *k.key.public();
+        let pk = *k.key().public();
         keys.push(
             app.city
                 .sign(
@@ -88,7 +94,7 @@ async fn forbidden_transitions_are_rejected_at_ingest_with_the_rule_name() {
     .await;
 
     // Review before any submission: rejected, naming the rule.
-    let review = |s: &mut ChainSigner| {
+    let review = |s: &mut KeyedChain| {
         sign(
             s,
             "inspection.rectification.reviewed.v1",
@@ -118,7 +124,7 @@ async fn forbidden_transitions_are_rejected_at_ingest_with_the_rule_name() {
     resume(&app, &mut inspector).await;
 
     // A submission signed by the wrong party: rejected; by the responsible contractor: accepted; then the review.
-    let submit = |s: &mut ChainSigner| {
+    let submit = |s: &mut KeyedChain| {
         sign(
             s,
             "inspection.rectification.submitted.v1",

@@ -5,9 +5,9 @@
 
 use serde_json::{Value, json};
 use siteledger_api::auth::Role;
+use siteledger_client::MemoryChain;
 use siteledger_domain::IdNumber;
 use siteledger_ledger::EventStore;
-use siteledger_signer::envelope::SignerChain;
 use siteledger_signer::{NoteVerifier, SigningKey, verify_bundle};
 
 use crate::helpers::{TestApp, new_id, obj};
@@ -227,7 +227,7 @@ async fn every_vault_read_and_erase_is_a_signed_record() {
         .await
         .expect("head")
         .expect("genesis");
-    let revoke = SignerChain::after(head.signer_seq, head.leaf_hash)
+    let revoke = MemoryChain::after(head.signer_seq, head.leaf_hash)
         .sign(&system, new_id(), "ledger/keys", "ledger.key.revoked.v1", "2026-01-01T00:00:00+08:00",
             obj(json!({"key_id": key.key_id, "revoked_at": "2026-01-01T00:00:00+08:00", "reason": "test: audit key withdrawn"})))
         .expect("sign");

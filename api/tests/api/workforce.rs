@@ -5,8 +5,8 @@
 
 use serde_json::{Value, json};
 use siteledger_api::auth::Role;
+use siteledger_client::KeyedChain;
 use siteledger_domain::IdNumber;
-use siteledger_signer::sample::ChainSigner;
 use siteledger_signer::{Envelope, NoteVerifier, SigningKey, verify_bundle};
 
 use crate::helpers::{TestApp, enrollment, new_id, obj};
@@ -32,7 +32,7 @@ struct Month {
     registrations: Vec<String>,
 }
 
-fn sign(s: &mut ChainSigner, stream: &str, kind: &str, at: &str, payload: Value) -> Envelope {
+fn sign(s: &mut KeyedChain, stream: &str, kind: &str, at: &str, payload: Value) -> Envelope {
     s.sign(new_id(), stream, kind, at, obj(payload)).expect("sign")
 }
 
@@ -48,22 +48,22 @@ async fn ingest_chunks(app: &TestApp, envs: &[Envelope]) -> Vec<u64> {
 /// worker 1 underpaid (actual < payable), worker 2 never paid, worker 3 paid to a card not his, worker 4's payroll
 /// days (26) far from his attendance (20).
 async fn month(app: &mut TestApp, w: &mut world::World) -> Month {
-    let mut gc = ChainSigner::new(SigningKey::from_seed(&[0x71; 32]));
-    let mut owner = ChainSigner::new(SigningKey::from_seed(&[0x72; 32]));
+    let mut gc = KeyedChain::new(SigningKey::from_seed(&[0x71; 32]));
+    let mut owner = KeyedChain::new(SigningKey::from_seed(&[0x72; 32]));
     let keys = vec![
         sign(
             &mut app.city,
             "registry/keys",
             "ledger.key.enrolled.v1",
             "2026-01-07T09:00:00+08:00",
-            Value::Object(enrollment(gc.key.public(), &w.contractor_b, "enterprise")),
+            Value::Object(enrollment(gc.key().public(), &w.contractor_b, "enterprise")),
         ),
         sign(
             &mut app.city,
             "registry/keys",
             "ledger.key.enrolled.v1",
             "2026-01-07T09:00:00+08:00",
-            Value::Object(enrollment(owner.key.public(), &w.owner_a, "enterprise")),
+            Value::Object(enrollment(owner.key().public(), &w.owner_a, "enterprise")),
         ),
     ];
     app.ingest_ok(&keys).await;
@@ -412,7 +412,7 @@ async fn invalid_id_numbers_and_credit_codes_are_refused_naming_the_check() {
     }
 
     // A credit code with a wrong check character in a signed record: refused at ingest, naming field and check.
-    let mut gc = ChainSigner::new(SigningKey::from_seed(&[0x73; 32]));
+    let mut gc = KeyedChain::new(SigningKey::from_seed(&[0x73; 32]));
     let enrol = app
         .city
         .sign(
@@ -420,7 +420,7 @@ async fn invalid_id_numbers_and_credit_codes_are_refused_naming_the_check() {
             "registry/keys",
             "ledger.key.enrolled.v1",
             "2026-01-07T09:00:00+08:00",
-            enrollment(gc.key.public(), &w.contractor_b, "enterprise"),
+            enrollment(gc.key().public(), &w.contractor_b, "enterprise"),
         )
         .expect("sign");
     app.ingest_ok(&[enrol]).await;
@@ -458,7 +458,7 @@ async fn invalid_id_numbers_and_credit_codes_are_refused_naming_the_check() {
 async fn import_from_the_national_platform_shape() {
     let mut app = TestApp::spawn().await;
     let w = world::build(&mut app).await;
-    let mut gc = ChainSigner::new(SigningKey::from_seed(&[0x74; 32]));
+    let mut gc = KeyedChain::new(SigningKey::from_seed(&[0x74; 32]));
     let enrol = app
         .city
         .sign(
@@ -466,7 +466,7 @@ async fn import_from_the_national_platform_shape() {
             "registry/keys",
             "ledger.key.enrolled.v1",
             "2026-01-07T09:00:00+08:00",
-            enrollment(gc.key.public(), &w.contractor_b, "enterprise"),
+            enrollment(gc.key().public(), &w.contractor_b, "enterprise"),
         )
         .expect("sign");
     let team = sign(
@@ -590,9 +590,9 @@ async fn one_person_many_employers() {
 async fn a_wage_finding_signed_by_an_enterprise_or_another_district_is_refused_naming_the_rule() {
     let mut app = TestApp::spawn().await;
     let w = world::build(&mut app).await;
-    let mut gc = ChainSigner::new(SigningKey::from_seed(&[0x74; 32]));
-    let mut haishu = ChainSigner::new(SigningKey::from_seed(&[0x75; 32]));
-    let mut yinzhou = ChainSigner::new(SigningKey::from_seed(&[0x76; 32]));
+    let mut gc = KeyedChain::new(SigningKey::from_seed(&[0x74; 32]));
+    let mut haishu = KeyedChain::new(SigningKey::from_seed(&[0x75; 32]));
+    let mut yinzhou = KeyedChain::new(SigningKey::from_seed(&[0x76; 32]));
     let mut enrolments = Vec::new();
     for (s, subject, role) in [
         (&gc, w.contractor_b.as_str(), "enterprise"),
@@ -606,14 +606,14 @@ async fn a_wage_finding_signed_by_an_enterprise_or_another_district_is_refused_n
                     "registry/keys",
                     "ledger.key.enrolled.v1",
                     "2026-01-07T09:00:00+08:00",
-                    enrollment(s.key.public(), subject, role),
+                    enrollment(s.key().public(), subject, role),
                 )
                 .expect("sign"),
         );
     }
     app.ingest_ok(&enrolments).await;
     let stream = format!("project/{P}/wage/findings");
-    let finding = |s: &mut ChainSigner| {
+    let finding = |s: &mut KeyedChain| {
         sign(
             s,
             &stream,

@@ -2,7 +2,7 @@
 //! ([`build`]); and a city with data in every area for the access matrix ([`build_city`]).
 
 use serde_json::json;
-use siteledger_signer::sample::ChainSigner;
+use siteledger_client::{KeyedChain, MemoryChain};
 use siteledger_signer::{Envelope, SigningKey};
 
 use crate::helpers::{TestApp, enrollment, new_id, obj};
@@ -23,8 +23,8 @@ pub struct World {
     pub owner_a: String,
     pub contractor_b: String,
     pub contractor_c: String,
-    pub gw1: ChainSigner,
-    pub gw2: ChainSigner,
+    pub gw1: KeyedChain,
+    pub gw2: KeyedChain,
 }
 
 pub async fn build(app: &mut TestApp) -> World {
@@ -32,7 +32,7 @@ pub async fn build(app: &mut TestApp) -> World {
     let b = credit_code("91330200MA2BBBBB0");
     let c = credit_code("91330200MA2CCCCC0");
     let mut envs: Vec<Envelope> = vec![app.root_enrollment()];
-    let reg = |city: &mut ChainSigner, kind: &str, payload: serde_json::Value| {
+    let reg = |city: &mut KeyedChain, kind: &str, payload: serde_json::Value| {
         city.sign(new_id(), "registry/orgs", kind, "2026-01-05T09:00:00+08:00", obj(payload)).expect("sign")
     };
     for (code, name, types) in [
@@ -68,10 +68,10 @@ pub async fn build(app: &mut TestApp) -> World {
         "registry.project.registered.v1",
         project("NB-2026-0003", "鄞州南部新城学校", YINZHOU, &a, &c),
     ));
-    let gw1 = ChainSigner::new(SigningKey::from_seed(&[0x61; 32]));
-    let gw2 = ChainSigner::new(SigningKey::from_seed(&[0x62; 32]));
+    let gw1 = KeyedChain::new(SigningKey::from_seed(&[0x61; 32]));
+    let gw2 = KeyedChain::new(SigningKey::from_seed(&[0x62; 32]));
     for (gw, subject) in [(&gw1, "project/NB-2026-0001/gateway/GW-1"), (&gw2, "project/NB-2026-0002/gateway/GW-1")] {
-        let pk = *gw.key.public();
+        let pk = *gw.key().public();
         envs.push(
             app.city
                 .sign(
@@ -88,7 +88,7 @@ pub async fn build(app: &mut TestApp) -> World {
     World { owner_a: a, contractor_b: b, contractor_c: c, gw1, gw2 }
 }
 
-pub fn reading(gw: &mut ChainSigner, project: &str, n: u64) -> Envelope {
+pub fn reading(gw: &mut KeyedChain, project: &str, n: u64) -> Envelope {
     let at = format!("2026-03-02T{:02}:{:02}:00+08:00", 8 + n / 60 % 12, n % 60);
     gw.sign(
         new_id(),
@@ -100,7 +100,7 @@ pub fn reading(gw: &mut ChainSigner, project: &str, n: u64) -> Envelope {
     .expect("sign")
 }
 
-pub fn alarm(gw: &mut ChainSigner, project: &str, n: u64) -> Envelope {
+pub fn alarm(gw: &mut KeyedChain, project: &str, n: u64) -> Envelope {
     gw.sign(
         new_id(),
         &format!("project/{project}/alarms"),
@@ -140,7 +140,7 @@ pub struct City {
     /// 施工总承包 of P2 (海曙) and P3 (鄞州) ("enterprise other").
     pub c2: String,
     /// P1's site gateway (the gateway role's key).
-    pub gw1: ChainSigner,
+    pub gw1: KeyedChain,
     /// Project id → name.
     pub names: Vec<(&'static str, &'static str)>,
     /// A record of P1 (a dust reading).
@@ -176,7 +176,7 @@ pub async fn upload(app: &TestApp, token: &str, query: &str, bytes: &[u8]) -> (u
     (status, r.json().await.unwrap_or_default())
 }
 
-fn sign(s: &mut ChainSigner, stream: &str, kind: &str, at: &str, payload: serde_json::Value) -> Envelope {
+fn sign(s: &mut KeyedChain, stream: &str, kind: &str, at: &str, payload: serde_json::Value) -> Envelope {
     s.sign(new_id(), stream, kind, at, obj(payload)).unwrap_or_else(|e| panic!("sign {kind}: {e}"))
 }
 
@@ -251,13 +251,13 @@ pub async fn build_city(app: &mut TestApp) -> City {
         code("91330200MA2JJJJJ0"),
     );
     let names = vec![(P1, "鄞州东部新城安置房三期"), (P2, "海曙望春工业园厂房"), (P3, "鄞州姜山中学迁建")];
-    let mut gw1 = ChainSigner::new(SigningKey::from_seed(&[0x81; 32]));
-    let mut gw2 = ChainSigner::new(SigningKey::from_seed(&[0x82; 32]));
-    let mut gw3 = ChainSigner::new(SigningKey::from_seed(&[0x83; 32]));
-    let mut k_c1 = ChainSigner::new(SigningKey::from_seed(&[0x91; 32]));
-    let mut k_c2 = ChainSigner::new(SigningKey::from_seed(&[0x92; 32]));
-    let mut k_o1 = ChainSigner::new(SigningKey::from_seed(&[0x93; 32]));
-    let mut k_lab = ChainSigner::new(SigningKey::from_seed(&[0x95; 32]));
+    let mut gw1 = KeyedChain::new(SigningKey::from_seed(&[0x81; 32]));
+    let mut gw2 = KeyedChain::new(SigningKey::from_seed(&[0x82; 32]));
+    let mut gw3 = KeyedChain::new(SigningKey::from_seed(&[0x83; 32]));
+    let mut k_c1 = KeyedChain::new(SigningKey::from_seed(&[0x91; 32]));
+    let mut k_c2 = KeyedChain::new(SigningKey::from_seed(&[0x92; 32]));
+    let mut k_o1 = KeyedChain::new(SigningKey::from_seed(&[0x93; 32]));
+    let mut k_lab = KeyedChain::new(SigningKey::from_seed(&[0x95; 32]));
     // Registry and keys.
     let mut envs: Vec<Envelope> = vec![app.root_enrollment()];
     let city = &mut app.city;
@@ -299,7 +299,7 @@ pub async fn build_city(app: &mut TestApp) -> City {
         (&k_o1, o1.clone(), "enterprise"),
         (&k_lab, lab.clone(), "testing_lab"),
     ] {
-        let pk = *k.key.public();
+        let pk = *k.key().public();
         envs.push(sign(
             city,
             "registry/keys",
@@ -581,7 +581,7 @@ pub async fn build_city(app: &mut TestApp) -> City {
     app.ingest_ok(&envs).await;
 
     // The sentinel: P3's gateway skips a sequence number; the ledger appends a gap notice after the record.
-    gw3.next_seq += 1;
+    gw3.set_chain(MemoryChain::at(gw3.next_seq() + 1, gw3.prev()));
     let last = sign(
         &mut gw3,
         &format!("project/{P3}/env/DUST-1"),

@@ -149,11 +149,8 @@ async fn evidence_export_with_attachments_verifies_and_a_flipped_byte_fails() {
         .expect("general contractor")
         .to_owned();
     let key = siteledger_signer::SigningKey::read_file(&data.join("keys").join("demo-city.key")).expect("key");
-    let mut chain =
-        match siteledger_ledger::EventStore::signer_head(store, &key.key_id().to_string()).await.expect("head") {
-            Some(h) => siteledger_signer::envelope::SignerChain::after(h.signer_seq, h.leaf_hash),
-            None => siteledger_signer::envelope::SignerChain::new(),
-        };
+    let head = siteledger_ledger::EventStore::signer_head(store, &key.key_id().to_string()).await.expect("head");
+    let mut chain = siteledger_client::MemoryChain::resume(head.map(|h| (h.signer_seq, h.leaf_hash)));
     let pid = project.project_id.clone();
     let stream = format!("project/{pid}/supervision");
     let at = "2026-03-20T10:00:00+08:00";

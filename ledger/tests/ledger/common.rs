@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
+use siteledger_client::KeyedChain;
 use siteledger_ledger::postgres::PgStore;
 use siteledger_ledger::sqlite::SqliteStore;
 use siteledger_ledger::system::{KEY_ENROLLED_KIND, KeyEnrollment};
 use siteledger_ledger::{EventStore, Ledger, LedgerConfig};
-use siteledger_signer::sample::ChainSigner;
 use siteledger_signer::{Envelope, NoteSigner, PublicKey, SigningKey};
 use uuid::Uuid;
 
@@ -59,17 +59,17 @@ pub fn enrollment(key: &PublicKey, subject: &str, role: &str) -> serde_json::Map
 
 /// The city bureau (root of trust) and helpers to enrol gateways and sign readings.
 pub struct World {
-    pub city: ChainSigner,
+    pub city: KeyedChain,
 }
 
 impl World {
     pub fn new() -> World {
-        World { city: ChainSigner::new(city_key()) }
+        World { city: KeyedChain::new(city_key()) }
     }
 
     /// The city's self-enrollment (the first record a fresh ledger needs).
     pub fn root(&mut self) -> Envelope {
-        let pk = *self.city.key.public();
+        let pk = *self.city.key().public();
         self.city
             .sign(
                 new_id(),
@@ -82,9 +82,9 @@ impl World {
     }
 
     /// A new gateway key and the city's record enrolling it.
-    pub fn gateway(&mut self, seed: u8) -> (ChainSigner, Envelope) {
-        let gw = ChainSigner::new(SigningKey::from_seed(&[seed; 32]));
-        let pk = *gw.key.public();
+    pub fn gateway(&mut self, seed: u8) -> (KeyedChain, Envelope) {
+        let gw = KeyedChain::new(SigningKey::from_seed(&[seed; 32]));
+        let pk = *gw.key().public();
         let env = self
             .city
             .sign(
@@ -100,7 +100,7 @@ impl World {
 }
 
 /// A dust reading on `stream`.
-pub fn reading(gw: &mut ChainSigner, stream: &str, n: u64) -> Envelope {
+pub fn reading(gw: &mut KeyedChain, stream: &str, n: u64) -> Envelope {
     let at = format!("2026-03-01T{:02}:{:02}:{:02}+08:00", 8 + (n / 3600) % 12, (n / 60) % 60, n % 60);
     let payload = json!({"pm10_ug_m3": format!("{}.{}", 40 + n % 50, n % 10), "n": n});
     gw.sign(new_id(), stream, "iot.dust.reading.v1", &at, payload.as_object().expect("obj").clone()).expect("sign")

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use futures::StreamExt;
+use siteledger_client::{KeyedChain, MemoryChain};
 use siteledger_ledger::system::{EQUIVOCATION_KIND, KEY_REVOKED_KIND, KeyRevocation, SIGNER_GAP_KIND, payload};
 use siteledger_ledger::{AppendError, Direction, ExpectedVersion, IngestOutcome, Ledger, Rejection};
 use siteledger_signer::merkle::{verify_consistency, verify_inclusion};
@@ -232,8 +233,7 @@ pub async fn ingest_rules_name_what_is_wrong_and_keep_the_good_records<B: Backen
     let s = "project/P7/d";
 
     // Unknown signer.
-    let mut stranger =
-        siteledger_signer::sample::ChainSigner::new(siteledger_signer::SigningKey::from_seed(&[0x99; 32]));
+    let mut stranger = KeyedChain::new(siteledger_signer::SigningKey::from_seed(&[0x99; 32]));
     let unknown = reading(&mut stranger, s, 0);
     // Bad signature: a signed field changed after signing.
     let good1 = reading(&mut gw, s, 1);
@@ -241,16 +241,15 @@ pub async fn ingest_rules_name_what_is_wrong_and_keep_the_good_records<B: Backen
     v["occurred_at"] = serde_json::json!("2026-03-01T09:00:00+08:00");
     let tampered = Envelope::from_value(v).expect("well formed");
     // Before the key's validity.
-    let mut early_gw = siteledger_signer::sample::ChainSigner::new(siteledger_signer::SigningKey::from_seed(&[40; 32]));
-    early_gw.next_seq = 99;
-    early_gw.prev = Some([1; 32]);
+    let mut early_gw = KeyedChain::new(siteledger_signer::SigningKey::from_seed(&[40; 32]));
+    early_gw.set_chain(MemoryChain::at(99, Some([1; 32])));
     let early = early_gw
         .sign(new_id(), s, "iot.dust.reading.v1", "2025-12-31T23:59:59+08:00", serde_json::Map::new())
         .expect("sign");
     let good2 = reading(&mut gw, s, 2);
     // Not a root of trust, enrolling itself.
-    let mut rogue = siteledger_signer::sample::ChainSigner::new(siteledger_signer::SigningKey::from_seed(&[0x98; 32]));
-    let rogue_pk = *rogue.key.public();
+    let mut rogue = KeyedChain::new(siteledger_signer::SigningKey::from_seed(&[0x98; 32]));
+    let rogue_pk = *rogue.key().public();
     let self_enrol = rogue
         .sign(
             new_id(),
@@ -297,9 +296,9 @@ pub async fn signer_chains_expose_gaps_and_equivocation<B: Backend>(b: B) {
     accepted(&l.ingest(vec![reading(&mut gw, s, 0), reading(&mut gw, s, 1)]).await.expect("ingest"));
 
     // Equivocation: a second, different record for seq 2's predecessor number (seq 2 already used).
-    let mut twin = siteledger_signer::sample::ChainSigner::new(siteledger_signer::SigningKey::from_seed(&[50; 32]));
-    twin.next_seq = 2;
-    twin.prev = l.read_stream(s, 0, Direction::Forward, 1).await.expect("read")[0].leaf_hash.into();
+    let mut twin = KeyedChain::new(siteledger_signer::SigningKey::from_seed(&[50; 32]));
+    let first = l.read_stream(s, 0, Direction::Forward, 1).await.expect("read")[0].leaf_hash;
+    twin.set_chain(MemoryChain::after(1, first));
     let second = twin
         .sign(new_id(), s, "iot.dust.reading.v1", "2026-03-01T08:00:30+08:00", serde_json::Map::new())
         .expect("sign");
@@ -315,12 +314,11 @@ pub async fn signer_chains_expose_gaps_and_equivocation<B: Backend>(b: B) {
     assert_eq!(evidence.len(), 1, "the equivocation is recorded in the log");
     let ev = Envelope::parse(&evidence[0].leaf).expect("parse");
     let refused = Envelope::from_value(ev.payload()["refused_envelope"].clone()).expect("embedded envelope");
-    refused.verify(gw.key.public()).expect("the evidence carries the signer's own valid signature");
+    refused.verify(gw.key().public()).expect("the evidence carries the signer's own valid signature");
 
     // Chain mismatch: right number, wrong predecessor.
-    let mut forked = siteledger_signer::sample::ChainSigner::new(siteledger_signer::SigningKey::from_seed(&[50; 32]));
-    forked.next_seq = 3;
-    forked.prev = Some([7; 32]);
+    let mut forked = KeyedChain::new(siteledger_signer::SigningKey::from_seed(&[50; 32]));
+    forked.set_chain(MemoryChain::at(3, Some([7; 32])));
     let bad = forked
         .sign(new_id(), s, "iot.dust.reading.v1", "2026-03-01T08:01:00+08:00", serde_json::Map::new())
         .expect("sign");
@@ -352,7 +350,7 @@ pub async fn revoked_keys_cannot_sign_after_revocation<B: Backend>(b: B) {
     let s = "project/P9/d";
     accepted(&l.ingest(vec![reading(&mut gw, s, 0)]).await.expect("ingest"));
     let rev = KeyRevocation {
-        key_id: gw.key.key_id().to_string(),
+        key_id: gw.key().key_id().to_string(),
         revoked_at: "2026-03-01T08:00:30+08:00".into(),
         reason: "device replaced".into(),
     };

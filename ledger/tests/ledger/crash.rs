@@ -9,10 +9,10 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+use siteledger_client::{KeyedChain, MemoryChain};
 use siteledger_ledger::{EventStore, IngestOutcome, Ledger};
 use siteledger_signer::SigningKey;
 use siteledger_signer::merkle::verify_consistency;
-use siteledger_signer::sample::ChainSigner;
 use uuid::Uuid;
 
 use crate::common::{Backend, Postgres, Sqlite, World, config, ledger, reading};
@@ -46,10 +46,9 @@ async fn child_loop<S: EventStore>(store: S) {
     let l = Ledger::open(store, config()).await.expect("open ledger");
     let key = SigningKey::from_seed(&[GATEWAY_SEED; 32]);
     let head = l.store().signer_head(&key.key_id().to_string()).await.expect("head");
-    let mut gw = ChainSigner::new(key);
+    let mut gw = KeyedChain::new(key);
     if let Some(h) = head {
-        gw.next_seq = h.signer_seq + 1;
-        gw.prev = Some(h.leaf_hash);
+        gw.set_chain(MemoryChain::after(h.signer_seq, h.leaf_hash));
     }
     let mut last_cp = 0;
     let mut n = 0u64;
@@ -80,8 +79,8 @@ async fn crash_and_recover<B: Backend>(b: B, target: String) {
     let mut w = World::new();
     {
         let l = ledger(&b, &mut w).await;
-        let gw = ChainSigner::new(SigningKey::from_seed(&[GATEWAY_SEED; 32]));
-        let pk = *gw.key.public();
+        let gw = KeyedChain::new(SigningKey::from_seed(&[GATEWAY_SEED; 32]));
+        let pk = *gw.key().public();
         let env = w
             .city
             .sign(
@@ -149,9 +148,8 @@ async fn crash_and_recover<B: Backend>(b: B, target: String) {
     // Ingest resumes where the signer's chain stands.
     let key = SigningKey::from_seed(&[GATEWAY_SEED; 32]);
     let h = l.store().signer_head(&key.key_id().to_string()).await.expect("head").expect("some");
-    let mut gw = ChainSigner::new(key);
-    gw.next_seq = h.signer_seq + 1;
-    gw.prev = Some(h.leaf_hash);
+    let mut gw = KeyedChain::new(key);
+    gw.set_chain(MemoryChain::after(h.signer_seq, h.leaf_hash));
     let out = l.ingest((0..10).map(|n| reading(&mut gw, STREAM, 10_000 + n)).collect()).await.expect("ingest");
     assert!(out.iter().all(|o| matches!(o, IngestOutcome::Accepted { .. })), "{out:?}");
     let cp = l.checkpoint_now().await.expect("checkpoint");

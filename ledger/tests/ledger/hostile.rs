@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use serde_json::json;
+use siteledger_client::{KeyedChain, MemoryChain};
 use siteledger_ledger::system::{EQUIVOCATION_KIND, KEY_ENROLLED_KIND, SIGNER_GAP_KIND, SignerGap, payload};
 use siteledger_ledger::{Direction, EventStore, IngestOutcome, Ledger, LedgerConfig, Rejection};
-use siteledger_signer::sample::ChainSigner;
 use siteledger_signer::{Envelope, SigningKey};
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -35,7 +35,7 @@ fn reserved(out: &IngestOutcome) -> &str {
     }
 }
 
-fn at(gw: &mut ChainSigner, stream: &str, kind: &str, occurred_at: &str, body: serde_json::Value) -> Envelope {
+fn at(gw: &mut KeyedChain, stream: &str, kind: &str, occurred_at: &str, body: serde_json::Value) -> Envelope {
     let body = body.as_object().cloned().unwrap_or_default();
     gw.sign(new_id(), stream, kind, occurred_at, body).expect("sign")
 }
@@ -75,7 +75,7 @@ pub async fn a_gap_record_signed_by_a_gateway_is_refused<B: Backend>(b: B) {
     let l = ledger(&b, &mut w).await;
     let (mut gw, enrol) = w.gateway(0x63);
     l.ingest(vec![enrol]).await.expect("enrol");
-    let victim = gw.key.key_id().to_string();
+    let victim = gw.key().key_id().to_string();
     let forged_gap =
         SignerGap { key_id: victim.clone(), last_seq: 1, next_seq: 9, missing: 7, event_id: new_id().to_string() };
     let gap = gw
@@ -108,9 +108,8 @@ pub async fn a_gap_record_signed_by_a_gateway_is_refused<B: Backend>(b: B) {
     let system_key = SigningKey::from_seed(&[0x11; 32]);
     let system_id = system_key.key_id().to_string();
     let system_head = l.store().signer_head(&system_id).await.expect("read").expect("the genesis record");
-    let mut system = ChainSigner::new(system_key);
-    system.next_seq = system_head.signer_seq + 1;
-    system.prev = Some(system_head.leaf_hash);
+    let mut system = KeyedChain::new(system_key);
+    system.set_chain(MemoryChain::after(system_head.signer_seq, system_head.leaf_hash));
     let claimed = system
         .sign(
             new_id(),
@@ -140,10 +139,9 @@ pub async fn a_year_9999_record_is_refused<B: Backend>(b: B) {
     l.ingest(vec![enrol]).await.expect("enrol");
     let s = "project/P64/d";
     let head = l.head();
-    let (seq, prev) = (gw.next_seq, gw.prev);
+    let saved = gw.chain();
     for when in ["9999-12-31T23:59:59Z", "9999-12-31T23:59:59-12:00", "2099-12-31T00:00:00+08:00"] {
-        gw.next_seq = seq;
-        gw.prev = prev;
+        gw.set_chain(saved);
         let out = l.ingest(vec![at(&mut gw, s, "iot.dust.reading.v1", when, json!({}))]).await.expect("ingest");
         match &out[0] {
             IngestOutcome::Rejected(r @ Rejection::FutureOccurredAt { occurred_at, server_time, max_skew_secs }) => {
@@ -158,15 +156,13 @@ pub async fn a_year_9999_record_is_refused<B: Backend>(b: B) {
     }
     assert_eq!(l.head(), head, "nothing was written");
     // Eleven minutes ahead is refused, nine minutes ahead is a drifting clock and accepted.
-    gw.next_seq = seq;
-    gw.prev = prev;
+    gw.set_chain(saved);
     let out = l
         .ingest(vec![at(&mut gw, s, "iot.dust.reading.v1", "2026-03-01T12:11:00+08:00", json!({}))])
         .await
         .expect("ingest");
     assert!(matches!(&out[0], IngestOutcome::Rejected(Rejection::FutureOccurredAt { .. })), "{out:?}");
-    gw.next_seq = seq;
-    gw.prev = prev;
+    gw.set_chain(saved);
     let out =
         l.ingest(vec![at(&mut gw, s, "iot.dust.reading.v1", "2026-03-01T04:09:00Z", json!({}))]).await.expect("ingest");
     assert!(matches!(out[0], IngestOutcome::Accepted { .. }), "{out:?}");
@@ -187,7 +183,7 @@ pub async fn the_allowed_clock_skew_is_configurable<B: Backend>(b: B) {
     l.ingest(vec![w.root()]).await.expect("root");
     let (mut gw, enrol) = w.gateway(0x66);
     l.ingest(vec![enrol]).await.expect("enrol");
-    let (seq, prev) = (gw.next_seq, gw.prev);
+    let saved = gw.chain();
     let out = l
         .ingest(vec![at(&mut gw, "project/P66/d", "iot.dust.reading.v1", "2026-03-01T12:00:01+08:00", json!({}))])
         .await
@@ -196,8 +192,7 @@ pub async fn the_allowed_clock_skew_is_configurable<B: Backend>(b: B) {
         matches!(&out[0], IngestOutcome::Rejected(Rejection::FutureOccurredAt { max_skew_secs: 0, .. })),
         "{out:?}"
     );
-    gw.next_seq = seq;
-    gw.prev = prev;
+    gw.set_chain(saved);
     let out = l
         .ingest(vec![at(&mut gw, "project/P66/d", "iot.dust.reading.v1", "2026-03-01T12:00:00+08:00", json!({}))])
         .await
@@ -219,9 +214,8 @@ pub async fn reposting_an_equivocation_a_hundred_times_records_one_piece_of_evid
     let second = reading(&mut gw, s, 1);
     l.ingest(vec![first.clone(), second]).await.expect("ingest");
     // A second, different record for seq 2.
-    let mut twin = ChainSigner::new(SigningKey::from_seed(&[0x67; 32]));
-    twin.next_seq = 2;
-    twin.prev = Some(first.leaf_hash());
+    let mut twin = KeyedChain::new(SigningKey::from_seed(&[0x67; 32]));
+    twin.set_chain(MemoryChain::after(1, first.leaf_hash()));
     let conflicting = at(&mut twin, s, "iot.dust.reading.v1", "2026-03-01T08:00:30+08:00", json!({"n": "twin"}));
 
     let is_equivocation =
@@ -247,9 +241,8 @@ pub async fn reposting_an_equivocation_a_hundred_times_records_one_piece_of_evid
     assert_eq!(env.payload()["refused_envelope"], conflicting.to_value(), "the evidence embeds the refused envelope");
 
     // A different conflicting envelope is new evidence.
-    let mut twin2 = ChainSigner::new(SigningKey::from_seed(&[0x67; 32]));
-    twin2.next_seq = 2;
-    twin2.prev = Some(first.leaf_hash());
+    let mut twin2 = KeyedChain::new(SigningKey::from_seed(&[0x67; 32]));
+    twin2.set_chain(MemoryChain::after(1, first.leaf_hash()));
     let another = at(&mut twin2, s, "iot.dust.reading.v1", "2026-03-01T08:00:31+08:00", json!({"n": "twin2"}));
     assert!(is_equivocation(&l.ingest(vec![another]).await.expect("ingest")[0]));
     assert_eq!(evidence_count(&l.read_all(0, 10_000).await.expect("read")), 2);
@@ -262,7 +255,7 @@ pub async fn reposting_an_equivocation_a_hundred_times_records_one_piece_of_evid
     let out = l.ingest(vec![revealing; 100]).await.expect("ingest");
     assert!(out.iter().all(|o| matches!(o, IngestOutcome::Duplicate { .. })), "{:?}", out[0]);
     assert_eq!(l.head(), head);
-    let gaps = l.read_stream(&format!("ledger/signer/{}", gw.key.key_id()), 0, Direction::Forward, 1000).await;
+    let gaps = l.read_stream(&format!("ledger/signer/{}", gw.key().key_id()), 0, Direction::Forward, 1000).await;
     let gaps = gaps.expect("read").into_iter().filter(|e| e.kind == SIGNER_GAP_KIND).count();
     assert_eq!(gaps, 1);
 }

@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
+use siteledger_client::KeyedChain;
 use siteledger_domain::DomainEvent;
 use siteledger_ledger::system::{Admitted, KeyEnrollment, Policy, Record, Refusal};
 use siteledger_ledger::{AppendError, ExpectedVersion, IngestOutcome, Ledger, Rejection, StoredKey};
 use siteledger_signer::Envelope;
-use siteledger_signer::sample::ChainSigner;
 use uuid::Uuid;
 
 use crate::common::{Backend, Sqlite, World, config, new_id};
@@ -83,7 +83,7 @@ impl Policy for Counting {
     }
 }
 
-fn reading(gw: &mut ChainSigner, device: &str, n: u64) -> Envelope {
+fn reading(gw: &mut KeyedChain, device: &str, n: u64) -> Envelope {
     let payload = json!({"project_id": "NB-2026-0001", "device_id": device, "pm10_ug_m3": format!("{}.5", 40 + n),
                          "pm25_ug_m3": "20.1", "noise_db_a": "55.0"});
     let at = format!("2026-03-01T08:00:{:02}+08:00", n % 60);

@@ -1,9 +1,9 @@
 //! `LedgerConfig::system_enrolments`: keys the system key enrols at open (the platform's own service keys), once.
 
+use siteledger_client::KeyedChain;
 use siteledger_ledger::system::{KEY_ENROLLED_KIND, KeyEnrollment};
 use siteledger_ledger::{EventStore, IngestOutcome, Ledger};
 use siteledger_signer::SigningKey;
-use siteledger_signer::sample::ChainSigner;
 
 use crate::common::{Backend, Sqlite, config, new_id};
 
@@ -33,7 +33,7 @@ async fn the_system_key_enrols_configured_platform_keys_once() {
     assert_eq!(k.role, "platform");
     let enrolment = l.store().events_by_id(&[k.enrolled_by]).await.expect("read");
     assert_eq!((enrolment[0].kind.as_str(), enrolment[0].signer.as_str()), (KEY_ENROLLED_KIND, system_id.as_str()));
-    let mut signer = ChainSigner::new(SigningKey::from_seed(&[0x44; 32]));
+    let mut signer = KeyedChain::new(SigningKey::from_seed(&[0x44; 32]));
     let env = signer
         .sign(new_id(), "vault/access/x", "test.v1", "2026-11-24T10:15:00+08:00", serde_json::Map::new())
         .expect("sign");

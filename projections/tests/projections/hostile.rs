@@ -2,10 +2,10 @@
 //! may stall a projection. The events are built by hand, as a log written by an older ledger would hold them.
 
 use serde_json::json;
+use siteledger_client::KeyedChain;
 use siteledger_ledger::StoredEvent;
 use siteledger_projections::{ReadDb, Scope, apply_events};
 use siteledger_signer::SigningKey;
-use siteledger_signer::sample::ChainSigner;
 
 use super::{E1, enrollment, postgres_db, sign, sqlite_db};
 
@@ -29,7 +29,7 @@ fn stored(envs: &[siteledger_signer::Envelope]) -> Vec<StoredEvent> {
         .collect()
 }
 
-fn project(city: &mut ChainSigner, id: &str, name: &str) -> siteledger_signer::Envelope {
+fn project(city: &mut KeyedChain, id: &str, name: &str) -> siteledger_signer::Envelope {
     sign(
         city,
         "registry/projects",
@@ -45,8 +45,8 @@ fn project(city: &mut ChainSigner, id: &str, name: &str) -> siteledger_signer::E
 /// record's own time and in its payload's, over the kinds of several projections; records before and after them
 /// are ordinary.
 fn log_with_year_9999_records() -> Vec<StoredEvent> {
-    let mut city = ChainSigner::new(SigningKey::from_seed(&[0x21; 32]));
-    let mut gw = ChainSigner::new(SigningKey::from_seed(&[0x71; 32]));
+    let mut city = KeyedChain::new(SigningKey::from_seed(&[0x21; 32]));
+    let mut gw = KeyedChain::new(SigningKey::from_seed(&[0x71; 32]));
     let end = "9999-12-31T23:59:59Z";
     let west = "9999-12-31T23:59:59-12:00";
     let envs = vec![
@@ -55,7 +55,7 @@ fn log_with_year_9999_records() -> Vec<StoredEvent> {
             "registry/keys",
             "ledger.key.enrolled.v1",
             "2026-02-01T09:00:00+08:00",
-            enrollment(gw.key.public(), "project/NB-2026-0077/gw-1", "gateway"),
+            enrollment(gw.key().public(), "project/NB-2026-0077/gw-1", "gateway"),
         ),
         project(&mut city, "NB-2026-0077", "未来项目"),
         sign(
@@ -165,7 +165,7 @@ async fn a_record_the_read_database_refuses_is_skipped_listed_and_never_stalls_t
     // PostgreSQL cannot store U+0000 in text; SQLite can. A key enrolment whose subject carries one (the ledger's own
     // payload type takes any string) is folded on SQLite, and skipped (in the keys projection only) on PostgreSQL,
     // where it would otherwise fail every retry forever.
-    let mut city = ChainSigner::new(SigningKey::from_seed(&[0x21; 32]));
+    let mut city = KeyedChain::new(SigningKey::from_seed(&[0x21; 32]));
     let gw = SigningKey::from_seed(&[0x72; 32]);
     let envs = vec![
         project(&mut city, "PRJA", "前一个项目"),
@@ -229,8 +229,8 @@ async fn a_payload_an_older_ledger_let_in_stays_in_the_timeline_but_opens_no_ala
     // Before the ledger type-checked payloads, an alarm without its required members, and records of kinds no code
     // defines, could get into a log. Projections fold typed events only: such a record is counted for its envelope
     // (timeline, counts per kind and day) and skipped by every projection that needs its payload, without an error.
-    let mut city = ChainSigner::new(SigningKey::from_seed(&[0x21; 32]));
-    let mut gw = ChainSigner::new(SigningKey::from_seed(&[0x73; 32]));
+    let mut city = KeyedChain::new(SigningKey::from_seed(&[0x21; 32]));
+    let mut gw = KeyedChain::new(SigningKey::from_seed(&[0x73; 32]));
     let at = "2026-03-01T09:00:00+08:00";
     let envs = vec![
         project(&mut city, "NB-2026-0079", "旧日志项目"),

@@ -11,11 +11,11 @@
 use std::time::Duration;
 
 use serde_json::json;
+use siteledger_client::KeyedChain;
 use siteledger_ledger::Ledger;
 use siteledger_ledger::sqlite::SqliteStore;
 use siteledger_ledger::system::KEY_ENROLLED_KIND;
 use siteledger_projections::{ReadDb, Scope, apply_events, run};
-use siteledger_signer::sample::ChainSigner;
 use siteledger_signer::{Envelope, SigningKey};
 use time::macros::datetime;
 
@@ -32,7 +32,7 @@ const ROWS_PER_RECORD: u64 = 8;
 
 /// A ledger (its clock at 23:59 on 1 March, so a day of readings from 10:00 is past) with one project in 鄞州 and `gateways` gateway keys enrolled for it; returns
 /// the ledger, the gateways' chains and the directory to keep alive.
-async fn load_ledger(gateways: usize) -> (Ledger<SqliteStore>, Vec<ChainSigner>, tempfile::TempDir) {
+async fn load_ledger(gateways: usize) -> (Ledger<SqliteStore>, Vec<KeyedChain>, tempfile::TempDir) {
     let reg = "2026-02-01T09:00:00+08:00";
     let clock = TestClock::at(datetime!(2026-03-01 23:59:00 +08:00));
     let (l, mut city, dir) = rooted_ledger_at(reg, &clock).await;
@@ -56,13 +56,13 @@ async fn load_ledger(gateways: usize) -> (Ledger<SqliteStore>, Vec<ChainSigner>,
     for g in 0..gateways {
         let mut seed = [0x70; 32];
         seed[..8].copy_from_slice(&(g as u64).to_be_bytes());
-        let gw = ChainSigner::new(SigningKey::from_seed(&seed));
+        let gw = KeyedChain::new(SigningKey::from_seed(&seed));
         batch.push(sign(
             &mut city,
             "registry/keys",
             KEY_ENROLLED_KIND,
             reg,
-            enrollment(gw.key.public(), &format!("project/{PID}/gateway/GW-{g:03}"), "gateway"),
+            enrollment(gw.key().public(), &format!("project/{PID}/gateway/GW-{g:03}"), "gateway"),
         ));
         gws.push(gw);
     }
@@ -71,7 +71,7 @@ async fn load_ledger(gateways: usize) -> (Ledger<SqliteStore>, Vec<ChainSigner>,
 }
 
 /// A dust/noise reading of `device` at 1 March 10:00 + `second` s.
-fn dust(gw: &mut ChainSigner, device: &str, second: u64, pm10: &str) -> Envelope {
+fn dust(gw: &mut KeyedChain, device: &str, second: u64, pm10: &str) -> Envelope {
     let at = datetime!(2026-03-01 10:00:00 +08:00) + Duration::from_secs(second);
     let at = at.format(&time::format_description::well_known::Rfc3339).expect("time");
     sign(
@@ -86,7 +86,7 @@ fn dust(gw: &mut ChainSigner, device: &str, second: u64, pm10: &str) -> Envelope
 
 /// The bursty device: `BURST` readings in the first 20 minutes after 10:00 (four to a second, seconds out of
 /// order: reading `i` at second `i mod 1200`), PM10 alternating 100 and 220 (mean 160: a PM10 warning).
-fn burst(gw: &mut ChainSigner) -> Vec<Envelope> {
+fn burst(gw: &mut KeyedChain) -> Vec<Envelope> {
     (0..BURST).map(|i| dust(gw, "BURST", (i % 1200) as u64, if i % 2 == 0 { "100" } else { "220" })).collect()
 }
 

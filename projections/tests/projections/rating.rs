@@ -2,9 +2,10 @@
 //! SQLite and PostgreSQL alike.
 
 use serde_json::json;
+use siteledger_client::MemoryChain;
 use siteledger_projections::{ReadDb, Scope, catch_up};
 
-use super::{ChainSigner, E1, E3, city_key, district, enterprise, postgres_db, scenario, sign, sqlite_db};
+use super::{E1, E3, KeyedChain, city_key, district, enterprise, postgres_db, scenario, sign, sqlite_db};
 
 async fn check(db: &ReadDb) {
     let p1 = db.rating_app_days(&Scope::All, "PRJ1", "2026-02-01").await.expect("days");
@@ -31,14 +32,13 @@ async fn check(db: &ReadDb) {
 #[tokio::test]
 async fn decisions_and_days_with_data_fold_and_scope_alike_on_sqlite_and_postgres() {
     let sc = scenario().await;
-    let mut city = ChainSigner::new(city_key());
+    let mut city = KeyedChain::new(city_key());
     // Continue the city's chain after its records in the scenario.
-    let head = siteledger_ledger::EventStore::signer_head(sc.ledger.store(), &city.key.key_id().to_string())
+    let head = siteledger_ledger::EventStore::signer_head(sc.ledger.store(), &city.key().key_id().to_string())
         .await
         .expect("head")
         .expect("the city signed");
-    city.next_seq = head.signer_seq + 1;
-    city.prev = Some(head.leaf_hash);
+    city.set_chain(MemoryChain::after(head.signer_seq, head.leaf_hash));
     // The decisions are recorded in the evening.
     sc.clock.set(time::macros::datetime!(2026-03-01 19:30:00 +08:00));
     let decision = |achieved: u64| {

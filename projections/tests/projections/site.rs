@@ -2,12 +2,12 @@
 //! derived alarms citing their events, crane cycles and episodes, meters, cameras, scoping, rebuild equality.
 
 use serde_json::{Value, json};
+use siteledger_client::KeyedChain;
 use siteledger_ledger::Ledger;
 use siteledger_ledger::sqlite::SqliteStore;
 use siteledger_ledger::system::KEY_ENROLLED_KIND;
 use siteledger_projections::site::SiteProject;
 use siteledger_projections::{ReadDb, Scope, apply_events, catch_up};
-use siteledger_signer::sample::ChainSigner;
 use siteledger_signer::{Envelope, SigningKey};
 use time::macros::datetime;
 
@@ -38,7 +38,7 @@ struct Ids {
     meter_140: String,
 }
 
-fn hj(gw: &mut ChainSigner, project: &str, dev: &str, cn: &str, at: &str, items: Value) -> Envelope {
+fn hj(gw: &mut KeyedChain, project: &str, dev: &str, cn: &str, at: &str, items: Value) -> Envelope {
     sign(
         gw,
         &format!("project/{project}/site/{dev}"),
@@ -49,13 +49,13 @@ fn hj(gw: &mut ChainSigner, project: &str, dev: &str, cn: &str, at: &str, items:
     )
 }
 
-fn crane(gw: &mut ChainSigner, kind: &str, at: &str, mut payload: Value) -> Envelope {
+fn crane(gw: &mut KeyedChain, kind: &str, at: &str, mut payload: Value) -> Envelope {
     payload["project_id"] = "NB-2026-0001".into();
     payload["device_id"] = "TC-01".into();
     sign(gw, "project/NB-2026-0001/site/TC-01", kind, at, payload)
 }
 
-fn sample(gw: &mut ChainSigner, at: &str, moment: &str, wind: &str) -> Envelope {
+fn sample(gw: &mut KeyedChain, at: &str, moment: &str, wind: &str) -> Envelope {
     crane(
         gw,
         "crane.sample.v1",
@@ -65,7 +65,7 @@ fn sample(gw: &mut ChainSigner, at: &str, moment: &str, wind: &str) -> Envelope 
     )
 }
 
-fn meter(gw: &mut ChainSigner, at: &str, total: &str, residual: &str) -> Envelope {
+fn meter(gw: &mut KeyedChain, at: &str, total: &str, residual: &str) -> Envelope {
     sign(
         gw,
         "project/NB-2026-0001/site/EM-01",
@@ -80,22 +80,22 @@ async fn site() -> Site {
     let reg = "2026-02-01T09:00:00+08:00";
     // The platform's clock stands at 09:00 the morning after: the day's records (to 2026-03-02T08:00) are past.
     let (l, mut city, dir) = rooted_ledger_at(reg, &TestClock::at(datetime!(2026-03-02 09:00:00 +08:00))).await;
-    let mut gw = ChainSigner::new(SigningKey::from_seed(&[0x61; 32]));
-    let mut gw3 = ChainSigner::new(SigningKey::from_seed(&[0x63; 32]));
+    let mut gw = KeyedChain::new(SigningKey::from_seed(&[0x61; 32]));
+    let mut gw3 = KeyedChain::new(SigningKey::from_seed(&[0x63; 32]));
     let mut batch = vec![
         sign(
             &mut city,
             "registry/keys",
             KEY_ENROLLED_KIND,
             reg,
-            enrollment(gw.key.public(), "project/NB-2026-0001/gateway/GW-01", "gateway"),
+            enrollment(gw.key().public(), "project/NB-2026-0001/gateway/GW-01", "gateway"),
         ),
         sign(
             &mut city,
             "registry/keys",
             KEY_ENROLLED_KIND,
             reg,
-            enrollment(gw3.key.public(), "project/NB-2026-0003/gateway/GW-01", "gateway"),
+            enrollment(gw3.key().public(), "project/NB-2026-0003/gateway/GW-01", "gateway"),
         ),
         sign(
             &mut city,

@@ -9,12 +9,12 @@
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
+use siteledger_client::KeyedChain;
 use siteledger_ledger::Ledger;
 use siteledger_ledger::StoredEvent;
 use siteledger_ledger::sqlite::SqliteStore;
 use siteledger_ledger::system::KEY_ENROLLED_KIND;
 use siteledger_projections::{ReadDb, apply_events, catch_up};
-use siteledger_signer::sample::ChainSigner;
 use siteledger_signer::{Envelope, SigningKey};
 use time::macros::datetime;
 
@@ -48,7 +48,7 @@ fn at(hm: &str) -> String {
 
 /// Records of the rules project, signed by its gateway, in log order.
 struct Log {
-    gw: ChainSigner,
+    gw: KeyedChain,
     out: Vec<Envelope>,
 }
 
@@ -266,10 +266,10 @@ fn other_records(l: &mut Log) {
 async fn rules_project() -> (Ledger<SqliteStore>, Log, tempfile::TempDir) {
     let reg = "2026-02-01T09:00:00+08:00";
     let (ledger, mut city, dir) = rooted_ledger_at(reg, &TestClock::at(datetime!(2026-03-02 09:00:00 +08:00))).await;
-    let gw = ChainSigner::new(SigningKey::from_seed(&[0x65; 32]));
+    let gw = KeyedChain::new(SigningKey::from_seed(&[0x65; 32]));
     let subject = format!("project/{PID}/gateway/GW-A");
     let batch = vec![
-        sign(&mut city, "registry/keys", KEY_ENROLLED_KIND, reg, enrollment(gw.key.public(), &subject, "gateway")),
+        sign(&mut city, "registry/keys", KEY_ENROLLED_KIND, reg, enrollment(gw.key().public(), &subject, "gateway")),
         sign(
             &mut city,
             "registry/enterprises",

@@ -4,13 +4,13 @@
 //! after a rebuild.
 
 use serde_json::{Value, json};
+use siteledger_client::KeyedChain;
 use siteledger_ledger::Ledger;
 use siteledger_ledger::sqlite::SqliteStore;
 use siteledger_ledger::system::KEY_ENROLLED_KIND;
 use siteledger_projections::supervision::{CommandView, RectificationFilter};
 use siteledger_projections::{ReadDb, Scope, catch_up, rebuild};
 use siteledger_signer::SigningKey;
-use siteledger_signer::sample::ChainSigner;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -30,27 +30,27 @@ struct World {
 async fn world() -> World {
     let reg = "2026-01-10T09:00:00+08:00";
     let (l, mut city, dir) = rooted_ledger(reg).await;
-    let mut district = ChainSigner::new(SigningKey::from_seed(&[0x51; 32]));
-    let mut district2 = ChainSigner::new(SigningKey::from_seed(&[0x52; 32]));
-    let mut e1 = ChainSigner::new(SigningKey::from_seed(&[0x53; 32]));
-    let mut lab = ChainSigner::new(SigningKey::from_seed(&[0x54; 32]));
+    let mut district = KeyedChain::new(SigningKey::from_seed(&[0x51; 32]));
+    let mut district2 = KeyedChain::new(SigningKey::from_seed(&[0x52; 32]));
+    let mut e1 = KeyedChain::new(SigningKey::from_seed(&[0x53; 32]));
+    let mut lab = KeyedChain::new(SigningKey::from_seed(&[0x54; 32]));
     let mut batch = vec![
         sign(
             &mut city,
             "registry/keys",
             KEY_ENROLLED_KIND,
             reg,
-            enrollment(district.key.public(), "330212", "district_bureau"),
+            enrollment(district.key().public(), "330212", "district_bureau"),
         ),
         sign(
             &mut city,
             "registry/keys",
             KEY_ENROLLED_KIND,
             reg,
-            enrollment(district2.key.public(), "330203", "district_bureau"),
+            enrollment(district2.key().public(), "330203", "district_bureau"),
         ),
-        sign(&mut city, "registry/keys", KEY_ENROLLED_KIND, reg, enrollment(e1.key.public(), E1, "enterprise")),
-        sign(&mut city, "registry/keys", KEY_ENROLLED_KIND, reg, enrollment(lab.key.public(), LAB, "testing_lab")),
+        sign(&mut city, "registry/keys", KEY_ENROLLED_KIND, reg, enrollment(e1.key().public(), E1, "enterprise")),
+        sign(&mut city, "registry/keys", KEY_ENROLLED_KIND, reg, enrollment(lab.key().public(), LAB, "testing_lab")),
     ];
     for (code, name, types) in [
         (E1, "宁波建工", json!(["construction"])),

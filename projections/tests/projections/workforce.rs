@@ -2,10 +2,10 @@
 //! same roster, attendance and arrears (deterministic, idempotent per batch, rebuildable).
 
 use serde_json::{Map, Value, json};
+use siteledger_client::KeyedChain;
 use siteledger_ledger::StoredEvent;
 use siteledger_projections::{ReadDb, Scope, apply_events};
 use siteledger_signer::SigningKey;
-use siteledger_signer::sample::ChainSigner;
 
 const P: &str = "NB-2026-0001";
 const OWNER: &str = "91330200MA2AAAAA76";
@@ -23,7 +23,7 @@ fn person(w: usize) -> String {
 
 /// A small project month: 5 workers, 10 days in and out, a payroll with worker 1 underpaid and worker 2 unpaid.
 fn records() -> Vec<StoredEvent> {
-    let mut signer = ChainSigner::new(SigningKey::from_seed(&[9; 32]));
+    let mut signer = KeyedChain::new(SigningKey::from_seed(&[9; 32]));
     let mut out: Vec<StoredEvent> = Vec::new();
     let mut push = |stream: &str, kind: &str, at: &str, payload: Value| {
         let id = uuid::Builder::from_unix_timestamp_millis(1_790_000_000_000 + out.len() as u64, &[1; 10]).into_uuid();
@@ -183,7 +183,7 @@ async fn same_records_same_rows_on_both_backends_and_any_batching() {
 /// the last workforce record).
 fn with_published_finding() -> (Vec<StoredEvent>, String) {
     let mut out = records();
-    let mut bureau = ChainSigner::new(SigningKey::from_seed(&[10; 32]));
+    let mut bureau = KeyedChain::new(SigningKey::from_seed(&[10; 32]));
     let id = uuid::Builder::from_unix_timestamp_millis(1_790_100_000_000, &[2; 10]).into_uuid();
     let e = bureau
         .sign(
@@ -283,7 +283,7 @@ async fn a_record_dated_2099_does_not_move_other_projects_arrears() {
     assert!(!before.is_empty());
     assert!(before.iter().all(|r| r.as_of == "2026-05-20"), "checked as of P's latest workforce day");
 
-    let mut gw = ChainSigner::new(SigningKey::from_seed(&[0x99; 32]));
+    let mut gw = KeyedChain::new(SigningKey::from_seed(&[0x99; 32]));
     let far = gw
         .sign(
             uuid::Builder::from_unix_timestamp_millis(1_790_200_000_000, &[3; 10]).into_uuid(),

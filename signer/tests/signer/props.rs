@@ -9,7 +9,7 @@ use siteledger_signer::envelope::Envelope;
 use siteledger_signer::keys::{self, BatchItem, PublicKey, SIGNATURE_LEN, SigningKey};
 use siteledger_signer::merkle::{self, Hash, MemoryTree, reference_root, verify_consistency, verify_inclusion};
 use siteledger_signer::note::Checkpoint;
-use siteledger_signer::sample::SampleLog;
+use siteledger_signer::sample::{SampleLog, SampleSigner};
 use siteledger_signer::verify_bundle;
 
 /// The sample log with 20 dust readings (23 records), shared by the tamper properties.
@@ -38,7 +38,11 @@ fn flip(h: &Hash, byte: usize, bit: u8) -> Hash {
 
 /// The three signer keys of the sample log.
 fn sample_keys() -> [PublicKey; 3] {
-    [*SAMPLE.city.key.public(), *SAMPLE.district.key.public(), *SAMPLE.gateway.key.public()]
+    [
+        *SAMPLE.key(SampleSigner::City).public(),
+        *SAMPLE.key(SampleSigner::District).public(),
+        *SAMPLE.key(SampleSigner::Gateway).public(),
+    ]
 }
 
 /// True when the tampered leaf bytes are rejected: they do not parse, or no sample key verifies them.

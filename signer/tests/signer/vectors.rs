@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 use siteledger_signer::canonical::{parse_strict, to_canonical};
 use siteledger_signer::note::NoteVerifier;
-use siteledger_signer::sample::SampleLog;
+use siteledger_signer::sample::{SampleLog, SampleSigner};
 use siteledger_signer::verify_bundle;
 
 pub fn vectors_dir() -> PathBuf {
@@ -19,16 +19,19 @@ pub fn vectors_dir() -> PathBuf {
 pub fn build() -> (Value, Vec<u8>) {
     let log = SampleLog::new(13).expect("sample log");
     let n = log.tree.size();
-    let keys =
-        [("city_bureau", 0x21u8, &log.city), ("district_bureau", 0x22, &log.district), ("gateway", 0x23, &log.gateway)];
+    let keys = [
+        ("city_bureau", 0x21u8, SampleSigner::City),
+        ("district_bureau", 0x22, SampleSigner::District),
+        ("gateway", 0x23, SampleSigner::Gateway),
+    ];
     let keys: Vec<Value> = keys
         .iter()
-        .map(|(role, seed, s)| {
+        .map(|(role, seed, who)| {
             json!({
                 "role": role,
                 "seed": hex::encode([*seed; 32]),
-                "public_key": s.key.public().to_base64(),
-                "key_id": s.key.key_id().to_string(),
+                "public_key": log.key(*who).public().to_base64(),
+                "key_id": log.key(*who).key_id().to_string(),
             })
         })
         .collect();
@@ -421,21 +424,24 @@ fn envelope_inputs(log: &SampleLog) -> Value {
 /// Well-formed, correctly signed envelopes a log must refuse under the reserved `ledger.` kind rule (§4). Each
 /// continues its signer's chain after `envelopes[]`.
 fn log_must_refuse(log: &SampleLog) -> Value {
-    use siteledger_signer::envelope::SignerChain;
     use siteledger_signer::sample::sample_uuid;
     let at = "2026-03-02T09:00:00+08:00";
     let obj = |v: Value| v.as_object().expect("object").clone();
     let role_of = |kid: siteledger_signer::KeyId| {
-        [("city_bureau", &log.city), ("district_bureau", &log.district), ("gateway", &log.gateway)]
-            .into_iter()
-            .find(|(_, s)| s.key.key_id() == kid)
-            .map(|(r, _)| r)
-            .expect("known key")
+        [
+            ("city_bureau", SampleSigner::City),
+            ("district_bureau", SampleSigner::District),
+            ("gateway", SampleSigner::Gateway),
+        ]
+        .into_iter()
+        .find(|(_, who)| log.key(*who).key_id() == kid)
+        .map(|(r, _)| r)
+        .expect("known key")
     };
     let cases = [
         (
             "ledger_note_kind",
-            &log.city,
+            SampleSigner::City,
             "ledger/notes",
             "ledger.note.v1",
             json!({"text": "a note in the reserved namespace"}),
@@ -443,26 +449,26 @@ fn log_must_refuse(log: &SampleLog) -> Value {
         ),
         (
             "ledger_unknown_kind",
-            &log.district,
+            SampleSigner::District,
             "ledger/keys",
             "ledger.unknown.v1",
-            json!({"key_id": log.gateway.key.key_id().to_string()}),
+            json!({"key_id": log.key(SampleSigner::Gateway).key_id().to_string()}),
             "unknown kind in the reserved ledger namespace",
         ),
         (
             "gap_by_non_system_key",
-            &log.district,
+            SampleSigner::District,
             "ledger/signers",
             "ledger.signer.gap.v1",
-            json!({"key_id": log.gateway.key.key_id().to_string(), "last_seq": 13, "next_seq": 15, "missing": 1, "event_id": sample_uuid(200).to_string()}),
+            json!({"key_id": log.key(SampleSigner::Gateway).key_id().to_string(), "last_seq": 13, "next_seq": 15, "missing": 1, "event_id": sample_uuid(200).to_string()}),
             "a gap notice signed by an enrolled key that is not the log's system key",
         ),
         (
             "equivocation_by_non_system_key",
-            &log.gateway,
+            SampleSigner::Gateway,
             "ledger/signers",
             "ledger.signer.equivocation.v1",
-            json!({"key_id": log.district.key.key_id().to_string(), "seq": 1, "accepted_position": 2,
+            json!({"key_id": log.key(SampleSigner::District).key_id().to_string(), "seq": 1, "accepted_position": 2,
                    "accepted_leaf_hash": hex::encode(log.envelopes[2].leaf_hash()), "refused_envelope": log.envelopes[2].to_value()}),
             "an equivocation notice signed by an enrolled key that is not the log's system key",
         ),
@@ -470,10 +476,10 @@ fn log_must_refuse(log: &SampleLog) -> Value {
     let cases: Vec<Value> = cases
         .into_iter()
         .enumerate()
-        .map(|(i, (name, signer, stream, kind, payload, rule))| {
-            let mut chain = SignerChain { next_seq: signer.next_seq, prev: signer.prev };
+        .map(|(i, (name, who, stream, kind, payload, rule))| {
+            let mut chain = log.chain(who);
             let env =
-                chain.sign(&signer.key, sample_uuid(100 + i as u64), stream, kind, at, obj(payload)).expect("sign");
+                chain.sign(log.key(who), sample_uuid(100 + i as u64), stream, kind, at, obj(payload)).expect("sign");
             json!({"name": name, "envelope": env.to_value(), "leaf_hash": hex::encode(env.leaf_hash()),
                    "signer_role": role_of(env.signer()), "rule": rule})
         })
