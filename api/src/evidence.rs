@@ -9,7 +9,8 @@
 //! the records cite (附件): `DIR/bundle.json` (format v1.1 when some record cites a file, docs/FORMAT.md §7.3),
 //! `DIR/attachments/<sha256>` for every cited file the attachment store holds, and
 //! `DIR/attachments-not-included.txt` naming those it does not hold. Which members cite files is the domain's
-//! `DomainEvent::cited_hashes`.
+//! `DomainEvent::cited_hashes`. Over HTTP (`POST /v1/evidence/export` with `"attachments": true`) the same package
+//! is one tar archive ([`package_tar`]): `tar -x` gives the directory `siteledger-verify --attachments` reads.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -301,13 +302,66 @@ pub async fn write_package<S: EventStore, B: crate::blobs::BlobStore>(
     if missing.is_empty() {
         let _ = std::fs::remove_file(&note);
     } else {
-        let mut text = String::from(
-            "# 记录引用、但未随附的附件 / attachments cited by the records but not included (not held by the store, or personal)\n",
-        );
-        for (h, ids) in &missing {
-            text.push_str(&format!("{h} cited by {}\n", ids.join(", ")));
-        }
-        std::fs::write(&note, text).map_err(io(&note))?;
+        std::fs::write(&note, not_included_text(&missing)).map_err(io(&note))?;
     }
     Ok(PackageSummary { bundle, included, missing })
+}
+
+/// `attachments-not-included.txt`: one line per digest cited but not in the package, with the citing event ids.
+pub fn not_included_text(missing: &[(String, Vec<String>)]) -> String {
+    let mut text = String::from(
+        "# 记录引用、但未随附的附件 / attachments cited by the records but not included (not held by the store, or personal)\n",
+    );
+    for (h, ids) in missing {
+        text.push_str(&format!("{h} cited by {}\n", ids.join(", ")));
+    }
+    text
+}
+
+/// An evidence package as one POSIX tar archive (ustar): `bundle.json`, the directory `attachments/` with one file
+/// per included digest, and `attachments-not-included.txt` when something cited is not included. Extracted, it is
+/// exactly the directory [`write_package`] writes.
+pub fn package_tar(bundle: &Bundle, files: &[(String, Vec<u8>)], missing: &[(String, Vec<String>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    tar_entry(&mut out, "bundle.json", Some(&bundle.to_bytes()));
+    tar_entry(&mut out, "attachments/", None);
+    for (h, bytes) in files {
+        tar_entry(&mut out, &format!("attachments/{h}"), Some(bytes));
+    }
+    if !missing.is_empty() {
+        tar_entry(&mut out, "attachments-not-included.txt", Some(not_included_text(missing).as_bytes()));
+    }
+    // End of archive: two zero blocks.
+    out.resize(out.len() + 1024, 0);
+    out
+}
+
+/// One ustar entry: a regular file (`Some(bytes)`) or a directory (`None`). Names are at most 100 bytes (ours:
+/// `attachments/` + 64 hex digits).
+fn tar_entry(out: &mut Vec<u8>, name: &str, bytes: Option<&[u8]>) {
+    let mut h = [0u8; 512];
+    let field = |h: &mut [u8; 512], at: usize, len: usize, value: &[u8]| {
+        let n = value.len().min(len);
+        h[at..at + n].copy_from_slice(&value[..n]);
+    };
+    let octal = |value: u64, width: usize| format!("{value:0w$o}\0", w = width - 1).into_bytes();
+    let size = bytes.map_or(0, |b| b.len() as u64);
+    field(&mut h, 0, 100, name.as_bytes());
+    field(&mut h, 100, 8, &octal(if bytes.is_some() { 0o644 } else { 0o755 }, 8));
+    field(&mut h, 108, 8, &octal(0, 8));
+    field(&mut h, 116, 8, &octal(0, 8));
+    field(&mut h, 124, 12, &octal(size, 12));
+    field(&mut h, 136, 12, &octal(OffsetDateTime::now_utc().unix_timestamp().max(0) as u64, 12));
+    h[156] = if bytes.is_some() { b'0' } else { b'5' };
+    field(&mut h, 257, 6, b"ustar\0");
+    field(&mut h, 263, 2, b"00");
+    // The checksum is computed with its own field as eight spaces.
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u64 = h.iter().map(|b| u64::from(*b)).sum();
+    field(&mut h, 148, 8, format!("{sum:06o}\0 ").as_bytes());
+    out.extend_from_slice(&h);
+    if let Some(b) = bytes {
+        out.extend_from_slice(b);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
 }

@@ -14,6 +14,13 @@
 //! the good ones go on. Each line's source key is `<sha256 of the file>:<line number>`: a line already signed from
 //! the same file by an earlier run is not signed again. Editing the file makes it another file (every line is
 //! signed again as a new record). The exit status is non-zero if any line was refused, locally or by the platform.
+//!
+//! Attachments (附件): a line may name local files, `"attachments": ["reports/2026-0017.pdf"]` (paths relative to
+//! the JSON Lines file; `--attach FILE` for one record), whose SHA-256 its payload cites (`report_sha256`,
+//! `photo_hashes`…). Each is copied into the local attachment store beside the state file (`STATE.blobs/`) before
+//! the line's record is signed, and the uploader sends it to the platform's `POST /v1/blobs` before the record. A
+//! line that attaches a file its payload does not cite, or cites a file it does not attach (and no earlier run
+//! stored), is refused naming the member.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,9 +28,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::{Map, Value};
+use siteledger_client::blobs::LocalBlobs;
 use siteledger_client::idempotency::{file_line, sha256_hex};
 use siteledger_client::outbox::{Outbox, OutboxError, OutboxHandle, Place, Submitted};
-use siteledger_client::record::{Record, now_text, redact};
+use siteledger_client::record::{Record, cited_at, now_text, redact};
 use siteledger_client::uploader::{Tally, UploadStats, Uploader};
 use siteledger_client::{IngestClient, keys};
 
@@ -55,6 +63,10 @@ pub struct SubmitArgs {
     /// One record: when it happened (RFC 3339; default now).
     #[arg(long, requires = "stream")]
     occurred_at: Option<String>,
+    /// One record: a file its payload cites by SHA-256 (a report PDF, a photo); repeat for several. Sent to the
+    /// platform before the record.
+    #[arg(long = "attach", requires = "stream")]
+    attach: Vec<PathBuf>,
     /// A JSON Lines file of records (one `{"kind", "stream", "payload", "occurred_at"?}` per line).
     #[arg(long, required_unless_present = "stream")]
     file: Option<PathBuf>,
@@ -94,10 +106,11 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<()> {
     let (outbox, handle) = Outbox::open(&args.state, key, STATE_MAX_BYTES)
         .await
         .with_context(|| format!("state file {}", args.state.display()))?;
+    let blobs = LocalBlobs::open(&blobs_dir(&args.state))?;
     let mut local = Local::default();
     let started = std::time::Instant::now();
     let sha = match (&args.file, &args.stream, &args.kind, &args.payload) {
-        (Some(file), ..) => Some(submit_file(&handle, file, &mut local).await?),
+        (Some(file), ..) => Some(submit_file(&handle, &blobs, file, &mut local).await?),
         (None, Some(stream), Some(kind), Some(payload)) => {
             local.lines = 1;
             let one = serde_json::from_str::<Value>(payload)
@@ -109,12 +122,16 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<()> {
             match one {
                 Ok(payload) => {
                     let at = args.occurred_at.clone().unwrap_or_else(now_text);
-                    match handle.submit(Record::parts(kind, stream, at, payload)).await {
-                        Ok(seq) => local.signed_now.push(seq),
-                        Err(OutboxError::Invalid(e)) => {
-                            local.invalid.push(LineError { line: 1, member: e.member(), why: e.to_string() })
-                        }
-                        Err(e) => return Err(e.into()),
+                    let files: Vec<String> = args.attach.iter().map(|p| p.display().to_string()).collect();
+                    match attach(&blobs, Path::new(""), Record::parts(kind, stream, at, payload), &files, "--attach") {
+                        Ok(record) => match handle.submit(record).await {
+                            Ok(seq) => local.signed_now.push(seq),
+                            Err(OutboxError::Invalid(e)) => {
+                                local.invalid.push(LineError { line: 1, member: e.member(), why: e.to_string() })
+                            }
+                            Err(e) => return Err(e.into()),
+                        },
+                        Err((member, why)) => local.invalid.push(LineError { line: 1, member, why }),
                     }
                 }
                 Err((member, why)) => local.invalid.push(LineError { line: 1, member, why }),
@@ -150,6 +167,7 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<()> {
         ingest: IngestClient::new(&args.url).context("HTTP client")?,
         token,
         batch: args.batch.max(1),
+        blobs: Some(blobs),
         stats: std::sync::Arc::new(UploadStats::default()),
         shutdown,
     };
@@ -169,9 +187,61 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Signs every good line of `file` into the outbox (each with its source key); returns the file's SHA-256.
-async fn submit_file(handle: &OutboxHandle, file: &Path, local: &mut Local) -> anyhow::Result<String> {
+/// The local attachment store of the state file `state`: `STATE.blobs/` beside it.
+fn blobs_dir(state: &Path) -> PathBuf {
+    let mut name = state.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "state".into());
+    name.push(".blobs");
+    state.with_file_name(name)
+}
+
+/// `record` checked once, with its `files` (paths relative to `base`) in the local attachment store: each must be
+/// cited by the payload, and every file the payload cites must be attached or held from an earlier run. Or the
+/// member at fault and why.
+fn attach(
+    blobs: &LocalBlobs,
+    base: &Path,
+    record: Record,
+    files: &[String],
+    member: &str,
+) -> Result<Record, (String, String)> {
+    let record = record.checked().map_err(|e| (e.member(), e.to_string()))?;
+    for (i, file) in files.iter().enumerate() {
+        let at = || format!("{member}[{i}]");
+        let stored = blobs.put_file(&base.join(file)).map_err(|e| (at(), format!("file {}: {e}", redact(file))))?;
+        if !record.cites().contains(&stored.sha256) {
+            return Err((
+                at(),
+                format!(
+                    "the payload does not cite this file (SHA-256 {}): put the digest in the member that cites it \
+                     (report_sha256, photo_hashes…), or leave the file out",
+                    stored.sha256
+                ),
+            ));
+        }
+    }
+    if let Some(sha) = record.cites().iter().find(|h| !blobs.contains(h)) {
+        let at = cited_at(&record.payload, sha).map_or_else(|| "payload".to_owned(), |p| redact(&p));
+        return Err((
+            at,
+            format!(
+                "cites the file {sha}, which is neither attached nor stored by an earlier run: name the file in \
+                 `attachments` (a JSON Lines line) or `--attach` (one record)"
+            ),
+        ));
+    }
+    Ok(record)
+}
+
+/// Signs every good line of `file` into the outbox (each with its source key, its attachments stored first);
+/// returns the file's SHA-256.
+async fn submit_file(
+    handle: &OutboxHandle,
+    blobs: &LocalBlobs,
+    file: &Path,
+    local: &mut Local,
+) -> anyhow::Result<String> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let sha = sha256_hex(&bytes);
     let mut window: Vec<(usize, _)> = Vec::with_capacity(WINDOW);
     for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
@@ -181,7 +251,7 @@ async fn submit_file(handle: &OutboxHandle, file: &Path, local: &mut Local) -> a
             continue;
         }
         local.lines += 1;
-        let record = match line_record(raw) {
+        let record = match line_record(raw).and_then(|(r, files)| attach(blobs, &base, r, &files, "attachments")) {
             Ok(r) => r,
             Err((member, why)) => {
                 local.invalid.push(LineError { line: n, member, why });
@@ -217,8 +287,8 @@ async fn settle_window(
     Ok(())
 }
 
-/// The record of one JSON Lines line, or the member at fault and why (never the value).
-fn line_record(raw: &[u8]) -> Result<Record, (String, String)> {
+/// The record of one JSON Lines line and the files it attaches, or the member at fault and why (never the value).
+fn line_record(raw: &[u8]) -> Result<(Record, Vec<String>), (String, String)> {
     let text = std::str::from_utf8(raw).map_err(|_| ("line".to_owned(), "not UTF-8".to_owned()))?;
     // Parsed as a JSON value first: a syntax error says where, never what.
     let value: Value = serde_json::from_str(text).map_err(|e| ("line".to_owned(), format!("not JSON: {e}")))?;
@@ -241,13 +311,25 @@ fn line_record(raw: &[u8]) -> Result<Record, (String, String)> {
         Some(_) => return Err(("payload".to_owned(), "must be a JSON object".to_owned())),
         None => return Err(("payload".to_owned(), "missing".to_owned())),
     };
+    let files = match obj.remove("attachments") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Value::String(s) if !s.is_empty() => Ok(s),
+                _ => Err((format!("attachments[{i}]"), "must be a file path (a non-empty string)".to_owned())),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(("attachments".to_owned(), "must be an array of file paths".to_owned())),
+    };
     if let Some(other) = obj.keys().next() {
         return Err((
             redact(other),
-            "is not a member of a record line (kind, stream, payload, occurred_at)".to_owned(),
+            "is not a member of a record line (kind, stream, payload, occurred_at, attachments)".to_owned(),
         ));
     }
-    Ok(Record::parts(kind, stream, occurred_at, payload))
+    Ok((Record::parts(kind, stream, occurred_at, payload), files))
 }
 
 fn summary(

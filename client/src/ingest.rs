@@ -2,6 +2,9 @@
 //! the one wire type ([`IngestResponse`], one item per envelope sent), and which failures are worth retrying
 //! ([`PostError::retryable`]). The ledger is idempotent for a byte-identical re-append (`duplicate`), so resending
 //! a request whose answer was lost is harmless.
+//!
+//! [`IngestClient::post_blob`] sends a cited file to `POST /v1/blobs` (docs/ATTACHMENTS.md), which is idempotent
+//! too: the same bytes again are answered `200` with the same digest.
 
 use std::time::Duration;
 
@@ -61,11 +64,23 @@ pub struct Exchange {
     pub date: Option<String>,
 }
 
-/// Posts signed envelopes to one server.
+/// The platform's answer to `POST /v1/blobs`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct BlobAnswer {
+    /// SHA-256 of the bytes the platform stored.
+    pub sha256: String,
+    /// Their size.
+    pub bytes: u64,
+    /// The media type the platform found in them.
+    pub media_type: String,
+}
+
+/// Posts signed envelopes (and the files they cite) to one server.
 #[derive(Debug, Clone)]
 pub struct IngestClient {
     http: reqwest::Client,
     url: String,
+    blobs_url: String,
 }
 
 impl IngestClient {
@@ -82,7 +97,8 @@ impl IngestClient {
 
     /// A client sharing an existing connection pool.
     pub fn with_client(http: reqwest::Client, base: &str) -> IngestClient {
-        IngestClient { http, url: format!("{}/v1/events", base.trim_end_matches('/')) }
+        let base = base.trim_end_matches('/');
+        IngestClient { http, url: format!("{base}/v1/events"), blobs_url: format!("{base}/v1/blobs") }
     }
 
     /// The `…/v1/events` URL this client posts to.
@@ -121,6 +137,34 @@ impl IngestClient {
     /// Posts a prepared body (see [`IngestClient::body`]).
     pub async fn post_body(&self, token: &str, body: Vec<u8>) -> Result<IngestResponse, PostError> {
         self.exchange(token, body).await.result
+    }
+
+    /// Posts a file to `POST /v1/blobs` with `token`; the platform's answer (200 already held, 201 stored), or why
+    /// there is none. A success whose digest is not `sha256` (the bytes were altered on the way) is
+    /// [`PostError::Unreadable`].
+    pub async fn post_blob(&self, token: &str, sha256: &str, bytes: Vec<u8>) -> Result<BlobAnswer, PostError> {
+        let resp = self
+            .http
+            .post(&self.blobs_url)
+            .bearer_auth(token)
+            .header(reqwest::header::CONTENT_TYPE, siteledger_domain::attachment::sniff(&bytes))
+            .body(bytes)
+            .send()
+            .await?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body = resp.text().await.unwrap_or_default();
+            return Err(PostError::Status { status: status.as_u16(), body: body.chars().take(500).collect() });
+        }
+        let answer: BlobAnswer =
+            serde_json::from_slice(&resp.bytes().await?).map_err(|e| PostError::Unreadable(e.to_string()))?;
+        if answer.sha256 != sha256 {
+            return Err(PostError::Unreadable(format!(
+                "the platform stored {} for the file {sha256}: the bytes were altered on the way",
+                answer.sha256
+            )));
+        }
+        Ok(answer)
     }
 
     /// Posts a prepared body and keeps the answer's `Date` header.

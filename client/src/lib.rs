@@ -8,6 +8,7 @@
 //! |---|---|
 //! | [`keys`] | key files (load; generate with mode 0600; refuse a file readable by group or others) and secret files (tokens) |
 //! | [`record`] | a record to sign (kind, stream, occurred_at, payload), built from the domain's types and checked against them |
+//! | [`blobs`] | [`LocalBlobs`]: the files records cite, content-addressed beside the outbox until uploaded |
 //! | [`chain`] | [`MemoryChain`]: a signer chain kept in memory, for producers that resume from the ledger's head themselves; [`KeyedChain`]: a key with its memory chain |
 //! | [`outbox`] | the durable SQLite outbox: chain and records in one transaction, group commit, bounded bytes, parked rejections, idempotent source keys |
 //! | [`idempotency`] | source keys for batch imports (`<sha256 of the file>:<line>`) |
@@ -25,6 +26,7 @@
 //!         └─────────────► signer (canonical envelopes, Ed25519, key files)
 //! ```
 
+pub mod blobs;
 pub mod chain;
 pub mod idempotency;
 pub mod ingest;
@@ -33,8 +35,9 @@ pub mod outbox;
 pub mod record;
 pub mod uploader;
 
+pub use blobs::LocalBlobs;
 pub use chain::{KeyedChain, MemoryChain};
 pub use ingest::{IngestClient, PostError};
-pub use outbox::{Outbox, OutboxError, OutboxHandle, Submitted};
+pub use outbox::{Outbox, OutboxError, OutboxHandle, Stored, Submitted};
 pub use record::{Record, RecordError};
 pub use uploader::{UploadStats, Uploader};

@@ -25,6 +25,11 @@
 //! **Source keys** ([`crate::idempotency`]): a record submitted with [`OutboxHandle::submit_once`] stores its
 //! caller-given key in the same transaction as the record; a later submission with the same key signs nothing
 //! and answers the earlier `seq`. One row per key is kept.
+//!
+//! **Citations** (附件): the digests of the files a record cites (`DomainEvent::cited_hashes`) are stored with it,
+//! in the same transaction (`citations`), so the uploader sends those files (from [`crate::blobs::LocalBlobs`])
+//! before the record without parsing queued envelopes again; `blobs_sent` remembers which files the platform
+//! has answered for, so each is sent once.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -91,6 +96,22 @@ pub struct Queued {
     pub envelope: Vec<u8>,
 }
 
+/// A record signed and durably stored by [`OutboxHandle::store`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    /// The record's chain sequence number.
+    pub seq: u64,
+    /// The envelope's `id`: what a producer later asks the platform for (its evidence, `POST /v1/evidence/export`).
+    pub event_id: Uuid,
+}
+
+/// What the writer answers one submission: [`Submitted`], and the envelope id of a record signed now.
+#[derive(Debug, Clone, Copy)]
+struct Ack {
+    submitted: Submitted,
+    event_id: Option<Uuid>,
+}
+
 /// What a submission became.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Submitted {
@@ -131,8 +152,9 @@ pub struct OutboxStats {
 
 struct Submit {
     record: Record,
+    cites: Vec<String>,
     source: Option<String>,
-    reply: oneshot::Sender<Result<Submitted, OutboxError>>,
+    reply: Reply,
 }
 
 impl std::fmt::Debug for Submit {
@@ -153,6 +175,13 @@ impl OutboxHandle {
         self.enqueue(record).await?.await
     }
 
+    /// [`OutboxHandle::submit`], answering the envelope's id too (the agent's `201` carries it).
+    pub async fn store(&self, record: Record) -> Result<Stored, OutboxError> {
+        let ack = self.send(record, None).await?.await.map_err(|_| OutboxError::Closed)??;
+        let event_id = ack.event_id.ok_or_else(|| OutboxError::Db("the writer answered without an id".into()))?;
+        Ok(Stored { seq: ack.submitted.seq, event_id })
+    }
+
     /// Hands `record` to the writer and returns a future of its commit, so that a caller with several records
     /// (one socket read) lets them share one group commit.
     pub async fn enqueue(
@@ -160,7 +189,7 @@ impl OutboxHandle {
         record: Record,
     ) -> Result<impl std::future::Future<Output = Result<u64, OutboxError>> + use<>, OutboxError> {
         let rx = self.send(record, None).await?;
-        Ok(async move { rx.await.map_err(|_| OutboxError::Closed)?.map(|s| s.seq) })
+        Ok(async move { rx.await.map_err(|_| OutboxError::Closed)?.map(|a| a.submitted.seq) })
     }
 
     /// [`OutboxHandle::submit`] with a source key: if the key was submitted before, nothing is signed and the
@@ -176,18 +205,18 @@ impl OutboxHandle {
         source_key: String,
     ) -> Result<impl std::future::Future<Output = Result<Submitted, OutboxError>> + use<>, OutboxError> {
         let rx = self.send(record, Some(source_key)).await?;
-        Ok(async move { rx.await.map_err(|_| OutboxError::Closed)? })
+        Ok(async move { rx.await.map_err(|_| OutboxError::Closed)?.map(|a| a.submitted) })
     }
 
     async fn send(
         &self,
         record: Record,
         source: Option<String>,
-    ) -> Result<oneshot::Receiver<Result<Submitted, OutboxError>>, OutboxError> {
+    ) -> Result<oneshot::Receiver<Result<Ack, OutboxError>>, OutboxError> {
         // Checked here, on the submitter's task: the writer only signs and commits.
-        record.check().map_err(OutboxError::Invalid)?;
+        let cites = record.check().map_err(OutboxError::Invalid)?;
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Submit { record, source, reply }).await.map_err(|_| OutboxError::Closed)?;
+        self.tx.send(Submit { record, cites, source, reply }).await.map_err(|_| OutboxError::Closed)?;
         Ok(rx)
     }
 }
@@ -211,6 +240,9 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS chain (id INTEGER PRIMARY KEY CHECK (id = 1), key_id TEXT NOT NULL, \
      last_seq INTEGER NOT NULL, last_hash BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS sources (source_key TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS citations (seq INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (seq, sha256)) \
+     WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS blobs_sent (sha256 TEXT PRIMARY KEY) WITHOUT ROWID",
 ];
 
 /// Most parameters per `IN (…)` lookup.
@@ -341,6 +373,7 @@ impl Outbox {
         let mut from_parked: u64 = 0;
         for &seq in done {
             let seq = sql_int(seq);
+            sqlx::query("DELETE FROM citations WHERE seq = ?").bind(seq).execute(&mut *tx).await.map_err(db)?;
             if let Some(b) = delete_returning(&mut tx, "outbox", seq).await? {
                 freed += b;
                 from_outbox += 1;
@@ -394,6 +427,46 @@ impl Outbox {
     pub fn max_bytes(&self) -> u64 {
         self.max_bytes
     }
+
+    /// The files the records `seqs` cite, as `(seq, sha256)` in chain order.
+    pub async fn citations(&self, seqs: &[u64]) -> Result<Vec<(u64, String)>, OutboxError> {
+        let mut out = Vec::new();
+        for chunk in seqs.chunks(LOOKUP_CHUNK) {
+            let mut q: sqlx::QueryBuilder<Sqlite> =
+                sqlx::QueryBuilder::new("SELECT seq, sha256 FROM citations WHERE seq IN (");
+            let mut list = q.separated(", ");
+            for s in chunk {
+                list.push_bind(sql_int(*s));
+            }
+            list.push_unseparated(") ORDER BY seq, sha256");
+            for row in q.build().fetch_all(&self.pool).await.map_err(db)? {
+                out.push((u64::try_from(row.get::<i64, _>(0)).unwrap_or(0), row.get::<String, _>(1)));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Whether the platform has answered for the file `sha256` from this producer ([`Outbox::mark_blob_sent`]).
+    pub async fn blob_sent(&self, sha256: &str) -> Result<bool, OutboxError> {
+        let row = sqlx::query("SELECT 1 FROM blobs_sent WHERE sha256 = ?")
+            .bind(sha256)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(row.is_some())
+    }
+
+    /// Remembers that the platform answered for the file `sha256`: it holds it (`POST /v1/blobs` answered 200 or
+    /// 201), or refused it for good (too large: logged by the uploader), so it is not sent again.
+    pub async fn mark_blob_sent(&self, sha256: &str) -> Result<(), OutboxError> {
+        sqlx::query("INSERT INTO blobs_sent (sha256) VALUES (?) ON CONFLICT (sha256) DO NOTHING")
+            .bind(sha256)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
 }
 
 async fn delete_returning(tx: &mut Transaction<'_, Sqlite>, table: &str, seq: i64) -> Result<Option<i64>, OutboxError> {
@@ -409,11 +482,12 @@ async fn delete_returning(tx: &mut Transaction<'_, Sqlite>, table: &str, seq: i6
 /// Most records per group commit.
 const MAX_GROUP: usize = 1024;
 
-type Reply = oneshot::Sender<Result<Submitted, OutboxError>>;
+type Reply = oneshot::Sender<Result<Ack, OutboxError>>;
 
 /// A record signed in this group, waiting for the commit.
 struct Signed {
     env: Envelope,
+    cites: Vec<String>,
     source: Option<String>,
     reply: Reply,
 }
@@ -483,7 +557,7 @@ impl Writer {
         for s in group.drain(..) {
             if let Some(k) = &s.source {
                 if let Some(&seq) = known.get(k) {
-                    let _ = s.reply.send(Ok(Submitted { seq, earlier: true }));
+                    let _ = s.reply.send(Ok(Ack { submitted: Submitted { seq, earlier: true }, event_id: None }));
                     continue;
                 }
                 if let Some(&seq) = in_group.get(k) {
@@ -505,7 +579,7 @@ impl Writer {
                     if let Some(k) = &s.source {
                         in_group.insert(k.clone(), env.seq());
                     }
-                    signed.push(Signed { env, source: s.source, reply: s.reply });
+                    signed.push(Signed { env, cites: s.cites, source: s.source, reply: s.reply });
                 }
                 Err(e) => {
                     let _ = s.reply.send(Err(OutboxError::Sign(e.to_string())));
@@ -531,10 +605,11 @@ impl Writer {
                     );
                 }
                 for s in signed {
-                    let _ = s.reply.send(Ok(Submitted { seq: s.env.seq(), earlier: false }));
+                    let submitted = Submitted { seq: s.env.seq(), earlier: false };
+                    let _ = s.reply.send(Ok(Ack { submitted, event_id: Some(s.env.id()) }));
                 }
                 for (seq, reply) in repeats {
-                    let _ = reply.send(Ok(Submitted { seq, earlier: true }));
+                    let _ = reply.send(Ok(Ack { submitted: Submitted { seq, earlier: true }, event_id: None }));
                 }
                 self.outbox.committed.notify_one();
             }
@@ -568,6 +643,15 @@ impl Writer {
                     .push_bind(i64::try_from(leaf.len()).unwrap_or(i64::MAX));
             });
             q.build().execute(&mut *tx).await.map_err(db)?;
+            let cited: Vec<(u64, &str)> =
+                chunk.iter().flat_map(|s| s.cites.iter().map(|h| (s.env.seq(), h.as_str()))).collect();
+            if !cited.is_empty() {
+                let mut q: sqlx::QueryBuilder<Sqlite> = sqlx::QueryBuilder::new("INSERT INTO citations (seq, sha256) ");
+                q.push_values(cited, |mut row, (seq, h)| {
+                    row.push_bind(sql_int(seq)).push_bind(h.to_owned());
+                });
+                q.build().execute(&mut *tx).await.map_err(db)?;
+            }
             let keyed: Vec<&Signed> = chunk.iter().filter(|s| s.source.is_some()).collect();
             if !keyed.is_empty() {
                 let mut q: sqlx::QueryBuilder<Sqlite> =

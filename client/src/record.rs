@@ -30,6 +30,8 @@ pub struct Record {
     /// of readings a second). A caller that changes such a record's fields afterwards gets them checked by the
     /// platform only.
     typed: bool,
+    /// For a typed record: the digests of the files its payload cites (`DomainEvent::cited_hashes`).
+    cites: Vec<String>,
 }
 
 /// Why a record cannot be signed. The message names the member and never repeats a personal number.
@@ -76,6 +78,7 @@ impl Record {
             occurred_at: occurred_at.into(),
             payload: event.to_payload(),
             typed: true,
+            cites: Vec::new(),
         }
     }
 
@@ -87,18 +90,44 @@ impl Record {
             occurred_at: occurred_at.into(),
             payload: event.to_payload(),
             typed: true,
+            cites: Vec::new(),
         }
     }
 
-    /// The record of any typed domain event, in `stream`.
-    pub fn from_event(event: &DomainEvent, stream: impl Into<String>, occurred_at: impl Into<String>) -> Record {
-        Record {
-            stream: stream.into(),
+    /// The record of any typed domain event (a payload the caller already parsed with the domain's types), in
+    /// `stream`, which is checked against the kind's convention ([`siteledger_domain::check_stream`]). The payload
+    /// is not parsed again: the agent's `POST /v1/records` reads each body once.
+    pub fn from_event(
+        event: &DomainEvent,
+        stream: impl Into<String>,
+        occurred_at: impl Into<String>,
+    ) -> Result<Record, RecordError> {
+        let stream = stream.into();
+        siteledger_domain::check_stream(event, &stream).map_err(RecordError::Payload)?;
+        Ok(Record {
+            stream,
             kind: event.kind().to_owned(),
             occurred_at: occurred_at.into(),
             payload: event.to_payload(),
-            typed: false,
+            typed: true,
+            cites: event.cited_hashes().into_iter().map(|h| h.as_str().to_owned()).collect(),
+        })
+    }
+
+    /// [`Record::validate`] once, for a record built from parts: the record comes back marked as checked (the
+    /// outbox does not parse its payload again) and knowing the files it cites ([`Record::cites`]).
+    pub fn checked(mut self) -> Result<Record, RecordError> {
+        if !self.typed {
+            self.cites = self.validate()?;
+            self.typed = true;
         }
+        Ok(self)
+    }
+
+    /// The digests of the files a checked record cites ([`Record::checked`], [`Record::from_event`]); empty for a
+    /// record not checked yet.
+    pub fn cites(&self) -> &[String] {
+        &self.cites
     }
 
     /// A record from parts read elsewhere (a JSON Lines import); [`Record::validate`] says whether they fit.
@@ -108,17 +137,24 @@ impl Record {
         occurred_at: impl Into<String>,
         payload: Map<String, Value>,
     ) -> Record {
-        Record { stream: stream.into(), kind: kind.into(), occurred_at: occurred_at.into(), payload, typed: false }
+        Record {
+            stream: stream.into(),
+            kind: kind.into(),
+            occurred_at: occurred_at.into(),
+            payload,
+            typed: false,
+            cites: Vec::new(),
+        }
     }
 
-    /// [`Record::validate`], except for a record built from a domain type with its conventional stream
-    /// ([`Record::site`], [`Record::workforce`]), which fits by construction; the time is checked either way. What
-    /// the outbox calls before signing.
-    pub fn check(&self) -> Result<(), RecordError> {
+    /// [`Record::validate`], except for a record built from a domain type ([`Record::site`], [`Record::workforce`],
+    /// [`Record::from_event`]), which fits by construction; the time is checked either way. What the outbox calls
+    /// before signing. Returns the digests of the files the record cites (sorted, each once; usually none).
+    pub fn check(&self) -> Result<Vec<String>, RecordError> {
         if self.typed {
             siteledger_signer::envelope::parse_time(&self.occurred_at)
-                .map(drop)
-                .map_err(|e| RecordError::OccurredAt(redact(&e)))
+                .map_err(|e| RecordError::OccurredAt(redact(&e)))?;
+            Ok(self.cites.clone())
         } else {
             self.validate()
         }
@@ -126,15 +162,45 @@ impl Record {
 
     /// Checks the record as the platform will: the payload against its kind's type, the stream against the kind's
     /// convention ([`validate_envelope`]) and the time's grammar. The ledger's own `ledger.*` kinds (key
-    /// enrolments, revocations) are not domain payloads: the ledger checks them, so they pass here.
-    pub fn validate(&self) -> Result<(), RecordError> {
+    /// enrolments, revocations) are not domain payloads: the ledger checks them, so they pass here. Returns the
+    /// digests of the files the record cites (`DomainEvent::cited_hashes`: sorted, each once; usually none).
+    pub fn validate(&self) -> Result<Vec<String>, RecordError> {
         siteledger_signer::envelope::parse_time(&self.occurred_at).map_err(|e| RecordError::OccurredAt(redact(&e)))?;
         match validate_envelope(&self.kind, &self.stream, &self.payload) {
-            Ok(_) => Ok(()),
-            Err(PayloadError::UnknownKind { .. }) if self.kind.starts_with("ledger.") => Ok(()),
+            Ok(event) => Ok(event.cited_hashes().into_iter().map(|h| h.as_str().to_owned()).collect()),
+            Err(PayloadError::UnknownKind { .. }) if self.kind.starts_with("ledger.") => Ok(Vec::new()),
             Err(e) => Err(RecordError::Payload(e)),
         }
     }
+}
+
+/// Where in `payload` the digest `sha256` is cited, as `report_sha256` or `photo_hashes[1]`; `None` when it is
+/// not. Member names are as sent: redact them before showing them.
+pub fn cited_at(payload: &Map<String, Value>, sha256: &str) -> Option<String> {
+    fn find(v: &Value, sha256: &str, path: &mut String) -> bool {
+        let descend = |step: String, item: &Value, path: &mut String| {
+            let len = path.len();
+            path.push_str(&step);
+            let hit = find(item, sha256, path);
+            if !hit {
+                path.truncate(len);
+            }
+            hit
+        };
+        match v {
+            Value::String(s) => s == sha256,
+            Value::Array(items) => items.iter().enumerate().any(|(i, item)| descend(format!("[{i}]"), item, path)),
+            Value::Object(m) => m.iter().any(|(k, item)| descend(format!(".{k}"), item, path)),
+            _ => false,
+        }
+    }
+    let mut path = String::new();
+    let hit = payload.iter().any(|(k, v)| {
+        path.clear();
+        path.push_str(k);
+        find(v, sha256, &mut path)
+    });
+    hit.then_some(path)
 }
 
 /// `YYYY-MM-DDThh:mm:ss.mmm+08:00` for now: the receive time of what a producer records.
@@ -218,6 +284,16 @@ mod tests {
         let mut late = ok;
         late.occurred_at = "yesterday".into();
         assert_eq!(late.validate().expect_err("bad time").member(), "occurred_at");
+    }
+
+    #[test]
+    fn the_member_citing_a_file_is_found() {
+        let sha = "ab".repeat(32);
+        let p = obj(json!({"project_id": "NB-2026-0001", "photo_hashes": ["cd".repeat(32), sha.clone()],
+            "nested": {"list": [{"f": "ef".repeat(32)}]}}));
+        assert_eq!(cited_at(&p, &sha).as_deref(), Some("photo_hashes[1]"));
+        assert_eq!(cited_at(&p, &"ef".repeat(32)).as_deref(), Some("nested.list[0].f"));
+        assert_eq!(cited_at(&p, &"01".repeat(32)), None);
     }
 
     #[test]

@@ -5,6 +5,14 @@
 //! reset, timeout) or a 5xx/429 → the same batch again after exponential backoff with jitter (0.2 s doubling to
 //! 60 s); 401/403 → a loud error and the same backoff (a token problem the operator must fix); 413 → half the batch.
 //!
+//! **Attachments first.** Before a batch is sent, every file its records cite (the outbox's `citations`) that the
+//! platform has not answered for yet is read from the producer's [`LocalBlobs`] and sent to `POST /v1/blobs`; if
+//! that fails (no answer, 5xx, 401/403) the batch waits and is retried like any failed request, so a record never
+//! reaches the log before the files it cites, and the chain is never reordered. A file the producer does not hold
+//! (the agent refuses such records at its intake; an operator may have removed the file since) or that the
+//! platform refuses for good (larger than its `max_blob_bytes`) is logged as an error and the record goes on
+//! without it: evidence packages then list the file as not included.
+//!
 //! [`Uploader::run`] serves a long-running producer (the site agent) until shutdown, retrying parked records every
 //! ten minutes; [`Uploader::drain`] serves a batch import (`siteledger submit`): it sends until the outbox is empty
 //! and counts the answers.
@@ -12,7 +20,7 @@
 //! Every answer's `Date` header gives the platform's clock: the skew (platform − producer, at the request's
 //! midpoint; the header has 1 s resolution) is kept for the heartbeat and logged when over 5 s.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -22,6 +30,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
 use tokio::sync::watch;
 
+use crate::blobs::LocalBlobs;
 use crate::ingest::IngestClient;
 use crate::keys::Secret;
 use crate::outbox::{Outbox, Queued};
@@ -44,6 +53,11 @@ pub struct UploadStats {
     pub skew_known: AtomicBool,
     /// Whether the platform answered the last request.
     pub connected: AtomicBool,
+    /// Cited files sent to the platform's `POST /v1/blobs`.
+    pub attachments_sent: AtomicU64,
+    /// Cited files that could not be sent (not held, damaged, or refused by the platform): their records went
+    /// on without them.
+    pub attachments_missing: AtomicU64,
 }
 
 impl UploadStats {
@@ -105,6 +119,8 @@ pub struct Uploader {
     pub token: Secret,
     /// Records per request.
     pub batch: usize,
+    /// The files the records cite (`None`: the producer holds none; cited files are then reported missing).
+    pub blobs: Option<LocalBlobs>,
     /// Counters.
     pub stats: Arc<UploadStats>,
     /// Turns true at shutdown.
@@ -239,7 +255,71 @@ impl Uploader {
         }
     }
 
+    /// Sends the files `items` cite that the platform has not answered for, oldest record first; `Err` (why) when
+    /// the platform could not take one now: the batch must wait.
+    async fn send_cited(&self, items: &[Queued]) -> Result<(), String> {
+        let seqs: Vec<u64> = items.iter().map(|q| q.seq).collect();
+        let cited = self.outbox.citations(&seqs).await.map_err(|e| format!("local queue: {e}"))?;
+        let mut seen = HashSet::new();
+        for (seq, sha) in cited {
+            if !seen.insert(sha.clone())
+                || self.outbox.blob_sent(&sha).await.map_err(|e| format!("local queue: {e}"))?
+            {
+                continue;
+            }
+            let held = match self.blobs.clone() {
+                Some(store) => {
+                    let key = sha.clone();
+                    tokio::task::spawn_blocking(move || store.read(&key))
+                        .await
+                        .map_err(|e| format!("reading attachment {sha}: {e}"))?
+                }
+                None => Ok(None),
+            };
+            let bytes = match held {
+                Ok(Some(b)) => b,
+                Ok(None) | Err(_) => {
+                    let why = match held {
+                        Err(e) => e.to_string(),
+                        _ => "not in the local attachment store".to_owned(),
+                    };
+                    tracing::error!(
+                        seq,
+                        sha256 = %sha,
+                        reason = %why,
+                        "a record cites a file this producer cannot send; the record goes on without it"
+                    );
+                    self.stats.attachments_missing.fetch_add(1, Ordering::Relaxed);
+                    self.outbox.mark_blob_sent(&sha).await.map_err(|e| format!("local queue: {e}"))?;
+                    continue;
+                }
+            };
+            match self.ingest.post_blob(self.token.expose(), &sha, bytes).await {
+                Ok(_) => self.stats.attachments_sent.fetch_add(1, Ordering::Relaxed),
+                Err(e) if matches!(e.status(), Some(400 | 413 | 415 | 422)) => {
+                    tracing::error!(
+                        seq,
+                        sha256 = %sha,
+                        error = %e,
+                        "the platform REFUSED a cited file; the record goes on without it (raise the platform's \
+                         max_blob_bytes and post the file again to attach it)"
+                    );
+                    self.stats.attachments_missing.fetch_add(1, Ordering::Relaxed)
+                }
+                Err(e) => {
+                    self.stats.connected.store(e.answered(), Ordering::Relaxed);
+                    return Err(format!("attachment {sha} (cited by seq {seq}): {e}"));
+                }
+            };
+            self.outbox.mark_blob_sent(&sha).await.map_err(|e| format!("local queue: {e}"))?;
+        }
+        Ok(())
+    }
+
     async fn send(&self, items: &[Queued]) -> Outcome {
+        if let Err(why) = self.send_cited(items).await {
+            return Outcome::Retry(why);
+        }
         let body = IngestClient::body_of_canonical(items.iter().map(|q| q.envelope.as_slice()));
         let sent = OffsetDateTime::now_utc();
         let exchange = self.ingest.exchange(self.token.expose(), body).await;

@@ -18,6 +18,7 @@
 //! | [`text`] | [`Name`], [`Text`] (both refuse ID and card number shapes) |
 //! | [`personal`] | [`personal::looks_like_personal_number`]: the guard on free text and opaque references |
 //! | [`registry`] | the organisation registry: payloads `registry.*.v1`, `decide`, `evolve`, [`registry::RegistryState`] |
+//! | [`attachment`] | [`attachment::sniff`]: the media type of a cited file, found in its bytes |
 //! | [`authority`] | who may enrol or revoke whose key ([`authority::may_enroll`], [`authority::may_revoke`]), who may sign what ([`authority::may_sign`]) |
 //! | [`iot`] | minimal `env.dust_noise.reading.v1`, `alarm.raised.v1`, `alarm.cleared.v1` payloads |
 //! | [`payload`] | [`validate_payload`]: type-checks the payload of every kind defined here |
@@ -50,6 +51,7 @@
 #[macro_use]
 mod macros;
 
+pub mod attachment;
 pub mod authority;
 pub mod date;
 pub mod district;
@@ -76,7 +78,7 @@ pub use ids::{
     AlarmId, AlarmSource, CreditCode, CreditCodeError, DeviceId, IdNumber, IdNumberError, ProjectId, ProjectIdError,
     Sex, TokenError,
 };
-pub use payload::{DomainEvent, PayloadError, all_kinds, validate_envelope, validate_payload};
+pub use payload::{DomainEvent, PayloadError, all_kinds, check_stream, validate_envelope, validate_payload};
 pub use quantity::{AreaError, AreaM2, Decimal, DecimalError, MoneyError, MoneyFen};
 pub use rules::{DomainState, RecordContext, RuleError};
 pub use text::{Name, NameError, Text, TextError};

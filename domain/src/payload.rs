@@ -234,8 +234,15 @@ pub fn validate_payload(kind: &str, payload: &Map<String, Value>) -> Result<(), 
 /// kinds in `project/<the payload's project_id>[/…]`.
 pub fn validate_envelope(kind: &str, stream: &str, payload: &Map<String, Value>) -> Result<DomainEvent, PayloadError> {
     let event = DomainEvent::parse(kind, payload)?;
+    check_stream(&event, stream)?;
+    Ok(event)
+}
+
+/// The stream convention of [`validate_envelope`] for an event already parsed (a producer that parsed the payload
+/// once checks the stream without parsing it again).
+pub fn check_stream(event: &DomainEvent, stream: &str) -> Result<(), PayloadError> {
     let kind = event.kind();
-    match &event {
+    match event {
         DomainEvent::Registry(_) => {
             if !stream::is_registry_stream(stream) {
                 return Err(PayloadError::WrongStream {
@@ -256,7 +263,7 @@ pub fn validate_envelope(kind: &str, stream: &str, payload: &Map<String, Value>)
             }
         }
         DomainEvent::Workforce(_) | DomainEvent::Site(_) | DomainEvent::Supervision(_) | DomainEvent::Rating(_) => {
-            let checked = match &event {
+            let checked = match event {
                 DomainEvent::Workforce(e) => e.check_stream(stream),
                 DomainEvent::Site(e) => e.check_stream(stream),
                 DomainEvent::Supervision(e) => e.check_stream(stream),
@@ -273,7 +280,7 @@ pub fn validate_envelope(kind: &str, stream: &str, payload: &Map<String, Value>)
             })?;
         }
     }
-    Ok(event)
+    Ok(())
 }
 
 /// Serialises a payload struct into a JSON object (every payload type serialises to an object).

@@ -1,4 +1,4 @@
-//! One running agent: the durable queue and its writer, the uploader, the HJ 212 TCP server (gateway keys), the
+//! One running agent: the durable queue and its writer, the local attachment store, the uploader, the HJ 212 TCP server (gateway keys), the
 //! authenticated JSON/HTTP intake and the heartbeat (gateway keys), started together by [`Agent::start`] and
 //! stopped by [`AgentHandle::shutdown`]. The binary's `run` and the platform's demo (`demo/src/site.rs`,
 //! in-process over loopback) use the same code.
@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 
 use crate::config::{AgentConfig, IntakeToken};
 use crate::error::AgentError;
+use siteledger_client::blobs::LocalBlobs;
 use siteledger_client::keys::Secret;
 use siteledger_client::outbox::{Outbox, OutboxHandle};
 use siteledger_client::uploader::{UploadStats, Uploader};
@@ -44,6 +45,8 @@ pub struct Shared {
     pub queue: OutboxHandle,
     /// The queue database.
     pub store: Outbox,
+    /// The files records cite (`queue_dir/blobs`), sent to the platform before the records citing them.
+    pub blobs: LocalBlobs,
     /// HJ 212 counters.
     pub hj212: Arc<Hj212Stats>,
     /// Upload counters and clock skew.
@@ -66,6 +69,8 @@ impl Shared {
             "committed": q.committed.load(Ordering::Relaxed),
             "uploaded": q.uploaded.load(Ordering::Relaxed),
             "upload_failures": self.upload.failures.load(Ordering::Relaxed),
+            "attachments_sent": self.upload.attachments_sent.load(Ordering::Relaxed),
+            "attachments_missing": self.upload.attachments_missing.load(Ordering::Relaxed),
             "platform_reachable": self.upload.connected.load(Ordering::Relaxed),
             "clock_skew_ms": self.upload.skew_ms(),
             "hj212": {
@@ -165,6 +170,8 @@ impl Agent {
         let config = Arc::new(config);
         // `queue.db` in the queue directory, where the agent always kept it: an upgraded agent resumes its chain.
         let (store, queue) = Outbox::open(&config.queue_dir.join("queue.db"), key, config.queue_max_bytes).await?;
+        // Beside the queue: the files its records cite, until the platform has them.
+        let blobs = LocalBlobs::open(&config.queue_dir.join("blobs"))?;
         let bind = |addr: Option<SocketAddr>, what: &'static str| async move {
             let Some(addr) = addr else { return Ok(None) };
             let listener = TcpListener::bind(addr)
@@ -193,6 +200,7 @@ impl Agent {
             intake_token,
             queue: queue.clone(),
             store: store.clone(),
+            blobs: blobs.clone(),
             hj212: hj212.clone(),
             upload: upload.clone(),
         });
@@ -202,6 +210,7 @@ impl Agent {
             ingest: IngestClient::with_client(http, &config.platform_url),
             token: Secret::new(token),
             batch: config.upload_batch,
+            blobs: Some(blobs),
             stats: upload,
             shutdown: rx.clone(),
         };

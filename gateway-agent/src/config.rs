@@ -174,6 +174,9 @@ pub struct AgentConfig {
     /// Bytes the queue may hold; new data is refused at the limit (old data is never dropped).
     #[serde(default = "default_queue_max")]
     pub queue_max_bytes: u64,
+    /// Largest file the local `POST /v1/blobs` takes (the platform's own limit is its `max_blob_bytes`).
+    #[serde(default = "default_max_blob")]
+    pub max_blob_bytes: usize,
     /// HJ 212 TCP listen address (none: no HJ 212 listener).
     #[serde(default)]
     pub hj212_listen: Option<SocketAddr>,
@@ -205,6 +208,9 @@ fn default_role() -> String {
 }
 fn default_queue_max() -> u64 {
     1 << 30
+}
+fn default_max_blob() -> usize {
+    32 * 1024 * 1024
 }
 fn default_max_connections() -> usize {
     1024
@@ -258,6 +264,7 @@ impl AgentConfig {
             gateway_id: gateway_id.to_owned(),
             queue_dir: queue_dir.to_path_buf(),
             queue_max_bytes: default_queue_max(),
+            max_blob_bytes: default_max_blob(),
             hj212_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             max_connections: default_max_connections(),
@@ -337,6 +344,9 @@ impl AgentConfig {
         }
         if self.upload_batch == 0 {
             return bad("upload_batch must be at least 1".into());
+        }
+        if self.max_blob_bytes == 0 {
+            return bad("max_blob_bytes must be at least 1 (the largest file the local POST /v1/blobs takes)".into());
         }
         let mut ids = std::collections::HashSet::new();
         let mut mns = std::collections::HashSet::new();
@@ -451,15 +461,16 @@ impl AgentConfig {
         Ok(Some(IntakeToken::of(token)))
     }
 
-    /// The gateway token: `token`, else `token_file`, else the environment variable.
+    /// The gateway token: `token`, else `token_file` (refused, naming the path and its mode, if group or others
+    /// may read or write it, like a key file: mode 0600), else the environment variable.
     pub fn resolve_token(&self) -> Result<String, AgentError> {
         if let Some(t) = &self.token {
             return Ok(t.trim().to_owned());
         }
         if let Some(p) = &self.token_file {
-            return std::fs::read_to_string(p)
-                .map(|t| t.trim().to_owned())
-                .map_err(|e| AgentError::Config(format!("token_file {}: {e}", p.display())));
+            return siteledger_client::keys::read_secret("platform token", p)
+                .map(|t| t.expose().to_owned())
+                .map_err(|e| AgentError::Config(format!("token_file: {e}")));
         }
         let var = self.token_env.as_deref().unwrap_or(DEFAULT_TOKEN_ENV);
         std::env::var(var).map(|t| t.trim().to_owned()).map_err(|_| {
@@ -624,6 +635,32 @@ mod tests {
         assert!(token.verify("a-local-intake-token-0123"));
         assert!(!token.verify("a-local-intake-token-0124"));
         assert!(!format!("{token:?} {c:?}").contains("a-local-intake-token"), "never in Debug");
+    }
+
+    /// The platform token file used to be read whatever its mode: a token that lets anyone on the machine upload
+    /// records in the agent's name. Now a file group or others may read is refused, naming the path and the mode.
+    #[cfg(unix)]
+    #[test]
+    fn a_platform_token_file_others_may_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("platform.token");
+        std::fs::write(&path, "sl_platform-token-0123\n").expect("write");
+        let mut c = AgentConfig::new("http://127.0.0.1:9", "NB-2025-0001", "GW-01", "/k".as_ref(), "/q".as_ref());
+        c.token_file = Some(path.clone());
+        for mode in [0o644, 0o640, 0o604] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+            match c.resolve_token() {
+                Err(AgentError::Config(m)) => {
+                    assert!(m.contains(&path.display().to_string()), "names the path: {m}");
+                    assert!(m.contains(&format!("{mode:o}")) && m.contains("chmod 600"), "names the mode: {m}");
+                    assert!(!m.contains("platform-token-0123"), "never shows the token: {m}");
+                }
+                other => panic!("mode {mode:o}: expected a refusal, got {other:?}"),
+            }
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        assert_eq!(c.resolve_token().expect("read"), "sl_platform-token-0123");
     }
 
     #[test]

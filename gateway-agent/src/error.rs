@@ -17,6 +17,9 @@ pub enum AgentError {
     /// The local queue failed (disk, database).
     #[error("local queue: {0}")]
     Queue(#[from] siteledger_client::OutboxError),
+    /// The local attachment store (`queue_dir/blobs`) could not be opened.
+    #[error("local attachment store: {0}")]
+    Blobs(#[from] siteledger_client::blobs::BlobError),
     /// A listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {

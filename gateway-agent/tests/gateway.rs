@@ -1,5 +1,6 @@
 //! The crate's one integration-test binary; each concern is a module under `tests/gateway/`.
 //!
+//! * `attachments`: the local `POST /v1/blobs`, and records citing files the agent holds (or does not).
 //! * `corpus`: the 64 real packets of `tests/fixtures/hj212/corpus.json` and their verdicts.
 //! * `intake`: the local intake's bearer token on every route, and `POST /v1/records` (201, 422, 403, 400, 413).
 //! * `seeds`: the committed fuzz seeds replayed through the fuzz oracle.
@@ -10,6 +11,8 @@
 //! * `service`: the running agent over real TCP and HTTP: 9014 after the durable write, rejections, limits,
 //!   the JSON intake's errors, the signer chain across restarts.
 
+#[path = "gateway/attachments.rs"]
+mod attachments;
 #[path = "gateway/corpus.rs"]
 mod corpus;
 #[path = "gateway/intake.rs"]

@@ -1,4 +1,5 @@
 //! Cross-crate end-to-end tests.
 
+mod attachments;
 mod browser;
 mod gateway_agent;

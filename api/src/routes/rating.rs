@@ -371,13 +371,24 @@ pub struct ExportRequest {
     /// Payload members that must have these values (e.g. `{"source": "TC-01"}`).
     #[serde(default, rename = "where")]
     pub payload_equals: std::collections::BTreeMap<String, String>,
+    /// Include the files the records cite (附件): the answer is then an evidence package as a tar archive
+    /// (`bundle.json` in format v1.1 when a record cites a file, `attachments/<sha256>`,
+    /// `attachments-not-included.txt`), not the bare bundle. Default false: the bundle alone, format v1.
+    #[serde(default)]
+    pub attachments: bool,
 }
+
+/// Most attachment bytes one HTTP package carries; files past it are listed as not included (the CLI's
+/// `siteledger evidence export --attachments` writes any size).
+const MAX_PACKAGE_ATTACHMENT_BYTES: u64 = 256 * 1024 * 1024;
 
 /// One evidence bundle (docs/FORMAT.md §7) for the selected records, for `siteledger-verify`. Every record named
 /// by id must be visible to the caller (404 otherwise, as for a missing one); a stream filter selects among the
-/// records the caller may see.
+/// records the caller may see. With `"attachments": true` the answer is an evidence package (tar) holding the
+/// files the records cite, each only if the caller may read a record citing it (as `GET /v1/blobs/{sha256}`); the
+/// others, and personal attachments, are listed in `attachments-not-included.txt`.
 #[utoipa::path(post, path = "/v1/evidence/export", tag = "transparency", request_body = ExportRequest,
-    responses((status = 200, description = "Canonical evidence bundle", content_type = "application/json", body = Object), (status = 400, description = "Bad selection", body = crate::error::ErrorBody)),
+    responses((status = 200, description = "Canonical evidence bundle (JSON), or with `attachments` an evidence package (tar)", content_type = "application/json", body = Object), (status = 400, description = "Bad selection", body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn export(
     State(state): State<AppState>,
@@ -445,11 +456,51 @@ pub async fn export(
         }
         other => other?,
     };
+    if req.attachments {
+        return package(&state, &scope, bundle).await;
+    }
     let mut r = Response::new(Body::from(bundle.to_bytes()));
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r.headers_mut().insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("attachment; filename=\"evidence-package.json\""),
     );
+    Ok(r.into_response())
+}
+
+/// The evidence package of `bundle` as a tar archive: the files its records cite that the store holds and that
+/// the caller may read (a record citing the digest is in the caller's scope, the rule of `GET /v1/blobs/{sha256}`),
+/// up to [`MAX_PACKAGE_ATTACHMENT_BYTES`]; every other cited digest is listed as not included.
+async fn package(
+    state: &AppState,
+    scope: &Scope,
+    mut bundle: siteledger_signer::bundle::Bundle,
+) -> Result<Response, ApiError> {
+    use crate::blobs::BlobStore;
+    let cited = evidence::cite_attachments(&mut bundle);
+    let stream_of: std::collections::HashMap<String, String> = bundle
+        .records
+        .iter()
+        .filter_map(|r| {
+            let id = r.envelope.get("id")?.as_str()?.to_owned();
+            Some((id, r.envelope.get("stream")?.as_str()?.to_owned()))
+        })
+        .collect();
+    let (mut files, mut missing, mut total) = (Vec::new(), Vec::new(), 0u64);
+    for (sha, ids) in cited {
+        let entitled = ids.iter().any(|id| stream_of.get(id).is_some_and(|s| state.access.allows(scope, s)));
+        let held = if entitled && total < MAX_PACKAGE_ATTACHMENT_BYTES { state.blobs.read(&sha).await? } else { None };
+        match held {
+            Some(bytes) if total + bytes.len() as u64 <= MAX_PACKAGE_ATTACHMENT_BYTES => {
+                total += bytes.len() as u64;
+                files.push((sha, bytes));
+            }
+            _ => missing.push((sha, ids)),
+        }
+    }
+    let mut r = Response::new(Body::from(evidence::package_tar(&bundle, &files, &missing)));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
+    r.headers_mut()
+        .insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"evidence-package.tar\""));
     Ok(r.into_response())
 }

@@ -8,3 +8,4 @@ mod audit;
 mod live_data_dir;
 mod serve;
 mod submit;
+mod submit_attachments;

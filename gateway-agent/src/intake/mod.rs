@@ -7,13 +7,16 @@
 //!   read into ([`body::read`]): the type is the schema, with the platform's own checks, so the agent refuses what
 //!   the platform would, above all anything shaped like a resident ID or bank card number (the signed record is
 //!   public and can never be erased).
-//! * `POST /v1/records` for any kind the key's role may sign ([`records`]).
+//! * `POST /v1/records` for any kind the key's role may sign ([`records`]); the files a record cites must be in
+//!   the agent's local attachment store first (422 naming the member otherwise).
+//! * `POST /v1/blobs`: a file records will cite, stored durably before the answer ([`blobs`]).
 //! * `GET /v1/status`: the agent's counters (queue depth and bytes, rejected packets, clock skew).
 //!
 //! The answer to a record is `201` once the signed record is durable in the queue; `4xx` name the member and never
 //! repeat the value sent; `507` when the queue is full (nothing stored: resend later); `503` when the queue fails.
 
 pub mod auth;
+pub mod blobs;
 pub mod body;
 pub mod records;
 
@@ -149,7 +152,7 @@ pub fn read(
     Ok(Record::new(&event, now_text()))
 }
 
-fn error(status: StatusCode, field: Option<&str>, message: String) -> Response {
+pub(crate) fn error(status: StatusCode, field: Option<&str>, message: String) -> Response {
     let mut body = json!({ "error": message });
     if let Some(f) = field {
         body["field"] = json!(f);
@@ -236,13 +239,29 @@ async fn post_any_record(State(shared): State<Arc<Shared>>, body: Result<Bytes, 
             return resp;
         }
     };
-    let (kind, stream) = (rec.kind.clone(), rec.stream.clone());
-    match shared.queue.submit(rec).await {
-        Ok(seq) => (
-            StatusCode::CREATED,
-            Json(
-                json!({"status": "stored", "kind": kind, "stream": stream, "signer": shared.signer.key_id, "seq": seq}),
+    // The files the record cites must be here, so the uploader sends them before it (docs/ATTACHMENTS.md).
+    let cites = match rec.check() {
+        Ok(cites) => cites,
+        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, None, records::guarded(e.to_string(), "the record")),
+    };
+    if let Some(sha) = cites.iter().find(|h| !shared.blobs.contains(h)) {
+        let field = records::citing_member(&rec.payload, sha);
+        let at = field.clone().unwrap_or_else(|| "payload".to_owned());
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            field.as_deref(),
+            format!(
+                "{at} 引用的附件不在本代理 / {at} cites the file {sha}, which this agent does not hold: POST the file \
+                 to /v1/blobs of this agent first (it sends the file to the platform before the record)"
             ),
+        );
+    }
+    let (kind, stream) = (rec.kind.clone(), rec.stream.clone());
+    match shared.queue.store(rec).await {
+        Ok(stored) => (
+            StatusCode::CREATED,
+            Json(json!({"status": "stored", "kind": kind, "stream": stream, "signer": shared.signer.key_id,
+                        "seq": stored.seq, "event_id": stored.event_id})),
         )
             .into_response(),
         Err(e @ OutboxError::Full { .. }) => error(StatusCode::INSUFFICIENT_STORAGE, None, e.to_string()),
@@ -267,6 +286,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/devices/{device_id}/{record}", post(post_record))
         .route("/v1/records", post(post_any_record))
+        .route("/v1/blobs", post(blobs::post_blob).layer(blobs::limit(&shared)))
         .route("/v1/status", get(status))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Outermost: no route, not even a 404, answers without the token.

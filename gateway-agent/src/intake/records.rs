@@ -185,7 +185,16 @@ pub fn read(signer: &Signer, body: &[u8], now: OffsetDateTime) -> Result<Record,
     };
     authority::may_sign(&ctx, &event)
         .map_err(|e| RecordRefusal::NotPermitted { rule: e.rule, message: guarded(e.message, "the stream") })?;
-    Ok(Record::from_event(&event, stream, occurred_at))
+    // Parsed once: the stream was checked with the payload above, the record is built from the typed event.
+    Record::from_event(&event, stream, occurred_at)
+        .map_err(|e| RecordRefusal::Member { field: Some(e.member()), message: guarded(e.to_string(), "the record") })
+}
+
+/// Where in `payload` the digest `sha256` is cited, as `payload.report_sha256` or `payload.photo_hashes[1]`
+/// (`None` when the path holds a name that is not repeated).
+pub fn citing_member(payload: &Map<String, Value>, sha256: &str) -> Option<String> {
+    let path = format!("payload.{}", siteledger_client::record::cited_at(payload, sha256)?);
+    shown_path(&path).map(str::to_owned)
 }
 
 /// The kinds a key of `role` may post (for messages and docs).
@@ -225,6 +234,15 @@ mod tests {
             }
             other => panic!("expected a 422, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_member_citing_a_file_is_named() {
+        let sha = "ab".repeat(32);
+        let p = json!({"project_id": "NB-2026-0001", "photo_hashes": ["cd".repeat(32), sha.clone()]});
+        let p = p.as_object().expect("object");
+        assert_eq!(citing_member(p, &sha).as_deref(), Some("payload.photo_hashes[1]"));
+        assert_eq!(citing_member(p, &"ef".repeat(32)), None);
     }
 
     #[test]

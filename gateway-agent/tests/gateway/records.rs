@@ -137,6 +137,7 @@ async fn heartbeats_are_byte_identical_to_the_golden_files() {
             intake_token: None,
             queue: queue.clone(),
             store: store.clone(),
+            blobs: siteledger_client::LocalBlobs::open(&dir.path().join("blobs")).expect("blobs"),
             hj212,
             upload,
         };
