@@ -2,3 +2,4 @@
 
 mod browser;
 mod gateway_agent;
+mod people;
