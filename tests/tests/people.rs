@@ -431,6 +431,13 @@ async fn people_enrol_sign_and_verify_in_the_browser() -> anyhow::Result<()> {
             return (await r.json()).results[0].code;
         }"#).await?.into_value()?;
         assert_eq!(code, "bad_signature");
+        // The session cookie alone does not write: a cross-site form cannot supply the CSRF header.
+        let status: u16 = inspector
+            .evaluate_function("async () => (await fetch('/v1/events', { method: 'POST', credentials: 'same-origin', \
+                headers: { 'Content-Type': 'application/json' }, body: '[]' })).status")
+            .await?
+            .into_value()?;
+        assert_eq!(status, 403, "a cookie session wrote without the CSRF header");
 
         // 6. The evidence bundle of the notice: the real verifier accepts it and names the inspector's key.
         server.state.ledger.checkpoint_now().await?;
