@@ -108,6 +108,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
     let blobs = crate::blobs::AnyBlobStore::open(&config.blob_url())
         .await
         .map_err(|e| anyhow::anyhow!("attachment store: {e}"))?;
+    let people = crate::people::People::open(&tokens).await.map_err(|e| anyhow::anyhow!("people: {e}"))?;
     let feed = Arc::new(FeedHub::new(config.feed_buffer, config.max_feed_subscribers));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
@@ -138,6 +139,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
         started: Instant::now(),
         vault,
         blobs,
+        people,
         shutdown: shutdown_rx,
     };
     Ok((state, shutdown_tx))
@@ -173,6 +175,7 @@ pub fn router(state: AppState) -> Router {
         // Attachments are larger than record batches: their own body limit (set inside the global one).
         .merge(routes::blobs::router().layer(DefaultBodyLimit::max(state.config.max_blob_bytes)));
     api.merge(dashboard::routes())
+        .merge(crate::people::routes())
         .fallback(crate::extract::not_found)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), refuse_announced_oversize))

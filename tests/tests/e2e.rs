@@ -3,3 +3,4 @@
 mod attachments;
 mod browser;
 mod gateway_agent;
+mod people;
