@@ -23,8 +23,8 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use siteledger_api::auth::Role;
 use siteledger_api::config::Config;
+use siteledger_client::KeyedChain;
 use siteledger_e2e::{HeadlessChromium, SignedCity, city_key, credit_code, eval, ingest, screenshot, wait_until};
-use siteledger_signer::sample::ChainSigner;
 use siteledger_signer::{Envelope, SigningKey};
 use uuid::Uuid;
 
@@ -454,12 +454,12 @@ async fn people_enrol_sign_and_verify_in_the_browser() -> anyhow::Result<()> {
         assert_eq!(notice["signer"], inspector_key.as_str(), "{report}");
 
         // 7. Another enterprise's person cannot sign for E2E-0001 (it is not the responsible party).
-        let mut other_chain = ChainSigner::new(SigningKey::from_seed(&[0x63; 32]));
+        let mut other_chain = KeyedChain::new(SigningKey::from_seed(&[0x63; 32]));
         let person = SigningKey::from_seed(&[0x72; 32]);
         let enrol = other_chain.sign(Uuid::now_v7(), "registry/keys", "ledger.key.enrolled.v1", at,
             enrolment(&person, &format!("{other}/person/mgr-9"), "staff"))?;
         ingest(&client, &base, &token, &[enrol]).await?;
-        let mut person_chain = ChainSigner::new(person);
+        let mut person_chain = KeyedChain::new(person);
         let foreign = person_chain.sign(Uuid::now_v7(), "project/E2E-0001/supervision", "inspection.rectification.submitted.v1",
             &siteledger_e2e::now_beijing(), {
                 let v = json!({"project_id": "E2E-0001", "notice_id": "N-1", "photo_hashes": ["a".repeat(64)], "note": "代为整改"});
