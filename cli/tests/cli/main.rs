@@ -7,4 +7,5 @@ mod helpers;
 mod audit;
 mod live_data_dir;
 mod serve;
+mod snapshot;
 mod submit;
