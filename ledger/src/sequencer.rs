@@ -1580,6 +1580,7 @@ impl<S: EventStore> Sequencer<S> {
             return;
         }
         let now = truncate_micros(self.now());
+        let started = Instant::now();
         let snapshot = match snapshot::take(self.config.policy.as_ref(), size, root, now) {
             None => return,
             Some(Ok(s)) => s,
@@ -1592,8 +1593,12 @@ impl<S: EventStore> Sequencer<S> {
             Ok(stored) => {
                 // A store that keeps none is not asked again at every checkpoint.
                 self.last_snapshot = size;
-                if stored && let Ok(mut s) = self.shared.stats.write() {
-                    s.snapshots += 1;
+                if stored {
+                    let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    tracing::info!(size, bytes = snapshot.state.len(), ms, "admission-state snapshot stored");
+                    if let Ok(mut s) = self.shared.stats.write() {
+                        s.snapshots += 1;
+                    }
                 }
             }
             Err(e) => tracing::warn!(size, error = %e, "storing a policy snapshot failed; the next open replays more"),
