@@ -85,11 +85,22 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
     lc.checkpoint_every = config.checkpoint_every;
     lc.checkpoint_interval = Duration::from_millis(config.checkpoint_interval_ms);
     lc.max_clock_skew = Duration::from_secs(config.max_clock_skew_secs);
+    lc.snapshot_every = config.snapshot_every;
+    lc.replay_from_zero = config.replay_from_zero;
     lc.policy = Arc::new(siteledger_ledger::DomainPolicy::default());
     // The vault signs its access records with its own key, which only the ledger's system key may enrol.
     lc.system_enrolments.push(crate::vault::audit_enrollment(&audit_key, &config.log_origin));
+    let opening = Instant::now();
     let ledger = Ledger::open(store, lc).await?;
-    tracing::info!(log_key = %ledger.log_verifier().vkey(), "ledger open");
+    let stats = ledger.stats();
+    tracing::info!(
+        log_key = %ledger.log_verifier().vkey(),
+        head = ledger.head(),
+        replayed_from = stats.replayed_from,
+        rows_read = stats.replay_rows_read,
+        ms = u64::try_from(opening.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "ledger open"
+    );
 
     let read = siteledger_projections::ReadDb::open(&config.read_url()).await?;
     let access = read.access_cache();

@@ -162,6 +162,22 @@ impl Policy for DomainPolicy {
     fn stateful(&self) -> bool {
         true
     }
+
+    fn snapshot_format(&self) -> Option<&'static str> {
+        Some(siteledger_domain::snapshot::SNAPSHOT_FORMAT)
+    }
+
+    fn snapshot(&self) -> Result<Vec<u8>, String> {
+        self.states().view().to_snapshot().map_err(|e| e.to_string())
+    }
+
+    fn restore(&self, bytes: &[u8]) -> Result<(), String> {
+        let state = DomainState::from_snapshot(bytes).map_err(|e| e.to_string())?;
+        let mut s = self.states();
+        s.committed = state;
+        s.pending = None;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -7,5 +7,6 @@ mod helpers;
 mod audit;
 mod live_data_dir;
 mod serve;
+mod snapshot;
 mod submit;
 mod submit_attachments;
