@@ -8,6 +8,7 @@
 //! * [`domain_policy`]: the platform's ingest policy, the `domain` crate's rules behind the [`system::Policy`] port.
 //! * [`sequencer`]: the single writer: ingest rules, signer chains, positions, Merkle nodes, checkpoints,
 //!   group commit. [`Ledger`] is its handle.
+//! * [`integrity`]: a whole store verified against its leaves, Merkle nodes and signed checkpoints (restore).
 //! * [`snapshot`]: the policy's state stored at checkpoints and restored at open (only the records after it are
 //!   replayed), and the from-zero replay that checks it.
 //!
@@ -17,6 +18,7 @@
 pub mod any;
 pub mod domain_policy;
 pub mod error;
+pub mod integrity;
 #[cfg(feature = "kurrentdb")]
 pub mod kurrent;
 pub mod postgres;

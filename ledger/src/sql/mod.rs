@@ -45,6 +45,7 @@ macro_rules! select_events {
 }
 
 pub mod dialect;
+pub mod export;
 
 use dialect::{BulkRead, BulkWrite, Dialect, Stmt};
 pub use dialect::{COMMIT_LOCK, SCHEMA_LOCK, to_postgres};
