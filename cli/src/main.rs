@@ -12,6 +12,8 @@
 //! siteledger report annual --year Y [--district D] --at-size N [--out DIR] [--sign-key FILE]
 //! siteledger replay --as-of <RFC 3339 time | tree size> (--project ID | --enterprise CREDIT_CODE)
 //! siteledger evidence export (--event ID… | --stream S [--kind PREFIX] [--from T] [--to T]) --out FILE
+//! siteledger backup --out BACKUP [--without-keys]
+//! siteledger restore --from BACKUP --data-dir NEW [--keys KEYDIR]
 //! siteledger submit --url URL --token-file F --key KEYFILE --state STATE.db (--file records.jsonl | --stream S --kind K --payload JSON)
 //! ```
 
@@ -20,6 +22,7 @@ use std::path::PathBuf;
 
 mod admin;
 mod audit;
+mod backup;
 mod submit;
 
 use anyhow::Context;
@@ -112,6 +115,10 @@ enum Command {
         #[command(subcommand)]
         action: EvidenceCmd,
     },
+    /// Copy the data directory (or a PostgreSQL log) into a verified backup while the server writes.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into a fresh data directory, verifying every file and the whole log first.
+    Restore(backup::RestoreArgs),
     /// Sign records with a producer's key and post them: one record, or a JSON Lines file (idempotent re-runs).
     Submit(submit::SubmitArgs),
 }
@@ -331,6 +338,47 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             audit::evidence_export(&config, args).await?;
         }
         Command::Submit(args) => submit::run(args).await?,
+        Command::Backup(args) => {
+            let done = backup::backup(&config, &args).await.context("backup failed")?;
+            let log = &done.manifest.log;
+            println!(
+                "backup written to {}\n\
+                 records:            {}\n\
+                 root:               {}\n\
+                 latest checkpoint:  tree size {} (signature and root verified, {} checkpoints in all)\n\
+                 files:              {} ({} bytes){}",
+                args.out.display(),
+                log.tree_size,
+                log.root,
+                log.checkpoint.size,
+                done.check.checkpoints,
+                done.manifest.files.len(),
+                done.manifest.files.iter().map(|f| f.bytes).sum::<u64>(),
+                if done.manifest.keys_included {
+                    "\nkeys included: this backup is as sensitive as the server itself"
+                } else {
+                    "\nkeys left out: restore needs --keys"
+                },
+            );
+        }
+        Command::Restore(args) => {
+            let done = backup::restore(&config, &args).await.context("restore failed")?;
+            println!(
+                "restored into {}\n\
+                 records:            {} (every leaf hashed again, {} Merkle nodes compared)\n\
+                 root:               {}\n\
+                 latest checkpoint:  tree size {} (signature verified with {}; {} checkpoints in all)\n\
+                 read models are rebuilt from the log when the server starts: siteledger serve --data-dir {}",
+                config.data_dir.display(),
+                done.check.size,
+                done.check.nodes,
+                done.manifest.log.root,
+                done.manifest.log.checkpoint.size,
+                done.manifest.log.vkey,
+                done.check.checkpoints,
+                config.data_dir.display(),
+            );
+        }
     }
     Ok(())
 }

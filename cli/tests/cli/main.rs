@@ -5,6 +5,7 @@
 mod helpers;
 
 mod audit;
+mod backup;
 mod live_data_dir;
 mod serve;
 mod snapshot;
