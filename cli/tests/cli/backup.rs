@@ -316,3 +316,85 @@ async fn restore_refuses_a_damaged_backup_or_a_used_directory_and_leaves_nothing
     let (ok, err) = restore(&backup, &work.path().join("fresh")).await;
     assert!(ok, "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_log_backed_up_under_load_restores_into_a_sqlite_data_directory() {
+    let pg = siteledger_testkit::shared_postgres();
+    let url = pg.create_unique_database("backup").expect("database");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        store_url: Some(url.clone()),
+        log_origin: "cli-test.siteledger.example/log".into(),
+        checkpoint_interval_ms: 50,
+        demo: true,
+        ..Config::default()
+    };
+    let server = siteledger_api::server::spawn(config).await.expect("server starts on PostgreSQL");
+    let mut demo = siteledger_demo::Demo::setup(
+        server.state.clone(),
+        server.addr,
+        server.shutdown_signal(),
+        siteledger_demo::DemoConfig::default(),
+    )
+    .await
+    .expect("the demo city is set up");
+    let ledger = server.state.ledger.clone();
+    ledger.checkpoint_now().await.expect("checkpoint");
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                demo.tick().await.expect("the writer's tick");
+            }
+            demo
+        })
+    };
+    let start = ledger.head();
+    let mut head = ledger.watch_head();
+    let grew = tokio::time::timeout(PATIENCE, head.wait_for(|h| *h >= start + 42)).await.map(|r| r.is_ok());
+    assert_eq!(grew, Ok(true), "the writers did not post");
+
+    let work = tempfile::tempdir().expect("tempdir");
+    let backup = work.path().join("backup");
+    let before = ledger.head();
+    success(
+        "backup of a PostgreSQL log beside writing clients",
+        &siteledger(dir.path(), &["backup", "--store-url", &url, "--out", path(&backup)]).await,
+    );
+    let m = manifest(&backup);
+    assert_eq!(m["source_store"], "postgres");
+    let size = m["log"]["tree_size"].as_u64().expect("tree size");
+    assert!(size >= before, "{size} < {before}");
+    stop.store(true, Ordering::Relaxed);
+    let demo = writer.await.expect("the writers end cleanly");
+    let live_checkpoint = ledger.checkpoint_now().await.expect("checkpoint");
+
+    let restored = work.path().join("restored");
+    success("restore", &siteledger(&restored, &["restore", "--from", path(&backup)]).await);
+    let config = Config {
+        data_dir: restored.clone(),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        log_origin: "cli-test.siteledger.example/log".into(),
+        demo: true,
+        ..Config::default()
+    };
+    let again = siteledger_api::server::spawn(config).await.expect("the restored data directory serves");
+    let restored_ledger = again.state.ledger.clone();
+    assert_eq!(restored_ledger.head(), size);
+    let ours = restored_ledger.read_all(0, size as usize).await.expect("restored records");
+    let theirs = ledger.read_all(0, size as usize).await.expect("live records");
+    assert_eq!(ours.len() as u64, size);
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!((a.position, &a.leaf), (b.position, &b.leaf), "record {} differs", a.position);
+    }
+    let restored_checkpoint = restored_ledger.checkpoint_now().await.expect("checkpoint");
+    let proof = ledger.consistency_proof(size, live_checkpoint.size).await.expect("proof");
+    verify_consistency(size, live_checkpoint.size, &proof, &restored_checkpoint.root, &live_checkpoint.root)
+        .expect("the restored checkpoint is consistent with the live server's later one");
+    drop(demo);
+    again.shutdown().await;
+    server.shutdown().await;
+}
