@@ -871,7 +871,7 @@ impl<S: EventStore> Sequencer<S> {
                 }
                 Err(e) => {
                     self.config.policy.settled(false);
-                    if matches!(e, LedgerError::Store(StoreError::HeadMoved { .. })) && attempt < 1000 {
+                    if another_writer_appended(&e) && attempt < 1000 {
                         // Another writer appended first: catch up with what it wrote (cheap, so this writer gets
                         // its turn soon) and decide the same group again on the new head.
                         attempt += 1;
@@ -1612,6 +1612,26 @@ impl Sender {
                 let _ = tx.send(Err(err()));
             }
         }
+    }
+}
+
+/// Whether a failed commit means another writer appended first (catch up and decide again), as opposed to the
+/// store's log being *shorter* than this sequencer committed: after a failover that lost acknowledged records
+/// (asynchronous replication; strict synchronous mode never does this) there is nothing to catch up with, and the
+/// state must be rebuilt from the store. That is logged as an error, for an operator: records were lost.
+fn another_writer_appended(e: &LedgerError) -> bool {
+    match e {
+        LedgerError::Store(StoreError::HeadMoved { expected, found }) if found < expected => {
+            tracing::error!(
+                expected,
+                found,
+                "the store's log is shorter than this sequencer committed: the database lost acknowledged records \
+                 (a failover without synchronous replication?); rebuilding the state from the store"
+            );
+            false
+        }
+        LedgerError::Store(StoreError::HeadMoved { .. }) => true,
+        _ => false,
     }
 }
 

@@ -16,7 +16,9 @@
 //!   leader gets an error instead of waiting forever.
 //!
 //! Timing (the figures a failover takes): Patroni `ttl` = [`TTL_SECS`] s, `loop_wait` = [`LOOP_WAIT_SECS`] s,
-//! `retry_timeout` = [`RETRY_TIMEOUT_SECS`] s; HAProxy checks every 500 ms, down after 2 failures, up after 1.
+//! `retry_timeout` = [`RETRY_TIMEOUT_SECS`] s; HAProxy checks every 500 ms, down after 2 failures, up after 2
+//! successes (so a resumed zombie that answers `/primary` for one loop before it notices it lost the lock is not
+//! routed to).
 //! After the leader node dies, the leader key expires within `ttl`, a standby takes it on its next loop and
 //! HAProxy sees it within a second: a failover takes about `ttl` + 2 s.
 //!
@@ -139,11 +141,8 @@ impl HaCluster {
     /// from it (one of them synchronous in synchronous mode). Takes 15–40 s on a busy machine.
     pub fn start(options: ClusterOptions) -> Result<HaCluster, TestkitError> {
         let bindir = postgres_bindir()?;
-        let missing: Vec<String> = ["etcd", "patroni", "haproxy"]
-            .into_iter()
-            .filter(|b| !on_path(b))
-            .map(str::to_owned)
-            .collect();
+        let missing: Vec<String> =
+            ["etcd", "patroni", "haproxy"].into_iter().filter(|b| !on_path(b)).map(str::to_owned).collect();
         if !missing.is_empty() {
             return Err(TestkitError::MissingHaPackages { missing });
         }
@@ -162,7 +161,8 @@ impl HaCluster {
         fs::write(dir.path().join("pgids"), "").map_err(io_error("writing pgids"))?;
         spawn_watchdog(dir.path(), pid, &start)?;
 
-        let etcd_ports: Vec<(u16, u16)> = (0..NODES).map(|_| Ok((free_port()?, free_port()?))).collect::<Result<_, _>>()?;
+        let etcd_ports: Vec<(u16, u16)> =
+            (0..NODES).map(|_| Ok((free_port()?, free_port()?))).collect::<Result<_, _>>()?;
         let mut nodes = Vec::new();
         for i in 0..NODES {
             let name = format!("pg{i}");
@@ -527,7 +527,7 @@ tags:
              timeout check 2s\n\
              listen primary\n    bind 127.0.0.1:{port}\n    option httpchk GET /primary\n    \
              http-check expect status 200\n    \
-             default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions\n{servers}",
+             default-server inter 500ms fall 2 rise 2 on-marked-down shutdown-sessions\n{servers}",
             port = self.haproxy_port,
         );
         let path = self.dir.path().join("haproxy.cfg");
@@ -606,9 +606,7 @@ impl Drop for HaCluster {
         // The postmasters are not our children: wait (bounded) until they are gone before deleting their files.
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(10)
-            && self.nodes.iter().any(|n| {
-                postmaster_pid(&n.dir.join("data")).is_some_and(running)
-            })
+            && self.nodes.iter().any(|n| postmaster_pid(&n.dir.join("data")).is_some_and(running))
         {
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -616,8 +614,7 @@ impl Drop for HaCluster {
 }
 
 fn on_path(binary: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(binary).is_file()))
+    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(binary).is_file()))
 }
 
 fn postgres_ids() -> Result<(u32, u32), TestkitError> {
@@ -717,11 +714,8 @@ fn reap_stale(base: &Path) {
         if !stale {
             continue;
         }
-        let mut groups: Vec<String> = fs::read_to_string(path.join("pgids"))
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
+        let mut groups: Vec<String> =
+            fs::read_to_string(path.join("pgids")).unwrap_or_default().split_whitespace().map(str::to_owned).collect();
         for i in 0..NODES {
             if let Some(g) = postmaster_group(&path.join(format!("pg{i}/data"))) {
                 groups.push(g.to_string());
