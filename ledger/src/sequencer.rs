@@ -947,6 +947,17 @@ impl<S: EventStore> Sequencer<S> {
         Ok(())
     }
 
+    /// Folds what another server sharing the database committed since this one last looked, before deciding a
+    /// group: otherwise a key, project or chain that server recorded is unknown here, and a group whose records are
+    /// all refused for it (`unknown_signer`, a rule) commits nothing, so it never meets the `HeadMoved` that would
+    /// catch it up. One head query per group.
+    async fn catch_up_with_other_writers(&mut self) -> Result<(), LedgerError> {
+        if self.shared.store.head().await? != self.state.head {
+            self.catch_up().await?;
+        }
+        Ok(())
+    }
+
     /// Replaces the cached key registry with the store's.
     async fn reload_keys(&mut self) -> Result<(), LedgerError> {
         let mut keys = HashMap::new();
@@ -966,6 +977,7 @@ impl<S: EventStore> Sequencer<S> {
 
     /// Decides a whole group and commits it. Nothing is answered here, so the group can be retried.
     async fn try_group(&mut self, bodies: &[Body]) -> Result<(Vec<Answer>, Option<StoredCheckpoint>), LedgerError> {
+        self.catch_up_with_other_writers().await?;
         let mut p = self.new_pending();
         self.prefetch(bodies).await?;
         let mut answers = Vec::with_capacity(bodies.len());

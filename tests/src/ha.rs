@@ -303,8 +303,8 @@ pub struct Writers {
     pub refused: Arc<Mutex<Vec<String>>>,
     /// The longest time, in milliseconds, a writer waited between a failed attempt and its next acknowledgement.
     pub max_unavailable_ms: Arc<AtomicU64>,
-    /// The server base URLs writers try, in turn.
-    pub targets: Arc<Mutex<Vec<String>>>,
+    /// The servers writers try, in turn: (base URL, bearer token).
+    pub targets: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 /// Registers the drill's city (bureau, projects, `n` gateway keys) through `url` with `token`; returns the writers'
@@ -342,8 +342,8 @@ fn obj(v: Value) -> serde_json::Map<String, Value> {
 }
 
 impl Writers {
-    /// Starts one task per chain, posting to `targets` with `token`.
-    pub fn start(chains: Vec<(String, KeyedChain)>, targets: Vec<String>, token: &str) -> Writers {
+    /// Starts one task per chain, posting to `targets` (base URL, bearer token) in turn.
+    pub fn start(chains: Vec<(String, KeyedChain)>, targets: Vec<(String, String)>) -> Writers {
         let w = Writers {
             stop: Arc::new(AtomicBool::new(false)),
             tasks: Vec::new(),
@@ -358,7 +358,6 @@ impl Writers {
                 k,
                 project,
                 chain,
-                token.to_owned(),
                 Arc::clone(&w.stop),
                 Arc::clone(&w.acked),
                 Arc::clone(&w.refused),
@@ -401,12 +400,11 @@ async fn write_loop(
     k: usize,
     project: String,
     mut chain: KeyedChain,
-    token: String,
     stop: Arc<AtomicBool>,
     acked: Arc<Mutex<Vec<Acked>>>,
     refused: Arc<Mutex<Vec<String>>>,
     max_unavailable: Arc<AtomicU64>,
-    targets: Arc<Mutex<Vec<String>>>,
+    targets: Arc<Mutex<Vec<(String, String)>>>,
 ) {
     let client = match reqwest::Client::builder().timeout(Duration::from_secs(30)).build() {
         Ok(c) => c,
@@ -426,8 +424,8 @@ async fn write_loop(
         let body = Value::Array(vec![env.to_value()]);
         let mut failing_since: Option<Instant> = None;
         loop {
-            let target = targets.lock().ok().and_then(|t| (!t.is_empty()).then(|| t[attempt % t.len()].clone()));
-            let Some(target) = target else { return };
+            let target = targets.lock().ok().and_then(|t| (!t.is_empty()).then(|| t[(attempt + k) % t.len()].clone()));
+            let Some((target, token)) = target else { return };
             let answer = client.post(format!("{target}/v1/events")).bearer_auth(&token).json(&body).send().await;
             let result = match answer {
                 Ok(r) if r.status().is_success() => r.json::<Value>().await.ok(),
@@ -547,7 +545,7 @@ pub async fn run_drill(launcher: ChildLauncher, options: DrillOptions) -> anyhow
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
     let vkey = client.get(format!("{}/v1/log/key", server.url())).send().await?.text().await?;
     let verifier = NoteVerifier::parse(vkey.trim()).map_err(|e| anyhow::anyhow!("log key: {e}"))?;
-    let writers = Writers::start(chains, vec![server.url()], &token);
+    let writers = Writers::start(chains, vec![(server.url(), token.clone())]);
     writers.wait_for_more(0, options.writers * 5).await?;
 
     let mut report = DrillReport::default();
