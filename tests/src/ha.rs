@@ -606,10 +606,11 @@ pub async fn run_drill(launcher: ChildLauncher, options: DrillOptions) -> anyhow
             f.forks,
             f.inconsistent
         );
-        earlier = log;
         if !f.clean() {
+            keep_evidence(cl, &log, &acked, &f);
             break;
         }
+        earlier = log;
     }
     let max_ms = writers.max_unavailable_ms.load(Ordering::SeqCst);
     let refused = writers.refused.lock().map(|r| r.clone()).unwrap_or_default();
@@ -620,6 +621,41 @@ pub async fn run_drill(launcher: ChildLauncher, options: DrillOptions) -> anyhow
     drop(server);
     tokio::task::spawn_blocking(move || drop(cluster)).await?;
     Ok(report)
+}
+
+/// After a failed round: copies the members' logs and the first lost record's details where an operator can read
+/// them (the cluster directory is deleted with the cluster).
+fn keep_evidence(cl: &HaCluster, log: &[LogEntry], acked: &[Acked], f: &Findings) {
+    let dest = std::env::temp_dir().join(format!("siteledger-ha-drill-failure-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dest);
+    for entry in walk(cl.root_dir()) {
+        let name = entry.to_string_lossy();
+        if name.ends_with(".log") && !name.contains("/data/") {
+            let flat = name.trim_start_matches(&*cl.root_dir().to_string_lossy()).replace('/', "_");
+            let _ = std::fs::copy(&entry, dest.join(flat));
+        }
+    }
+    if let Some(p) = f.lost.first() {
+        let want: Vec<&Acked> = acked.iter().filter(|a| a.position == *p).collect();
+        let have = usize::try_from(*p).ok().and_then(|i| log.get(i));
+        eprintln!("first lost position {p}: acknowledged {want:?}, the log holds {have:?} (log size {})", log.len());
+    }
+    eprintln!("members' logs kept in {}", dest.display());
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            if !path.ends_with("data") {
+                out.extend(walk(&path));
+            }
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
 
 async fn blocking_wait_new_leader(cl: &HaCluster, old: usize) -> anyhow::Result<usize> {
