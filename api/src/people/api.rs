@@ -15,7 +15,8 @@ use time::format_description::well_known::Rfc3339;
 use utoipa::{OpenApi, ToSchema};
 
 use super::LOGIN_PREFIX;
-use super::store::{CHALLENGE_TTL, EnrolmentRequest, Inserted};
+use super::sessions::CHALLENGE_TTL;
+use super::store::{EnrolmentRequest, Inserted};
 use crate::auth::{Principal, Role, csrf_token};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path};
@@ -360,7 +361,7 @@ pub async fn challenge(
 ) -> Result<axum::Json<ChallengeAnswer>, ApiError> {
     let key = find_key(&state, &b.key_id).await?.ok_or_else(not_enrolled)?;
     session_role(&key)?;
-    let nonce = state.people.challenges.issue(&key.key_id)?;
+    let nonce = state.people.challenges.issue(&key.key_id, OffsetDateTime::now_utc()).await?;
     Ok(axum::Json(ChallengeAnswer { nonce, prefix: LOGIN_PREFIX, expires_in_s: CHALLENGE_TTL.as_secs() }))
 }
 
@@ -384,6 +385,9 @@ fn session_role(key: &StoredKey) -> Result<(Role, Option<String>), ApiError> {
         ))),
     }
 }
+
+/// How long a person's session lasts.
+const SESSION_DAYS: u32 = 1;
 
 fn instant(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).ok()
@@ -434,7 +438,8 @@ pub async fn session(
     Json(b): Json<SessionBody>,
 ) -> Result<Response, ApiError> {
     let refused = || ApiError::Unauthorized("签名登录失败 / the signed challenge is wrong, used or expired".into());
-    if !state.people.challenges.take(&b.nonce, &b.key_id) {
+    let now = OffsetDateTime::now_utc();
+    if !state.people.challenges.take(&b.nonce, &b.key_id, now).await? {
         return Err(refused());
     }
     let key = find_key(&state, &b.key_id).await?.ok_or_else(not_enrolled)?;
@@ -448,7 +453,6 @@ pub async fn session(
     message.push(0);
     message.extend_from_slice(b.nonce.as_bytes());
     public.verify(&message, &sig).map_err(|_| refused())?;
-    let now = OffsetDateTime::now_utc();
     if key.revoked_at.as_deref().and_then(instant).is_some_and(|r| r <= now) {
         return Err(ApiError::Forbidden("此密钥已吊销 / this key is revoked: enrol a new one".into()));
     }
@@ -461,7 +465,10 @@ pub async fn session(
     let person = state.people.requests.get(&key.key_id).await?.map(|r| r.name);
     let zh = KeyRole::parse(&key.role).map_or("", KeyRole::name_zh);
     let name = format!("{} {zh}", person.unwrap_or_else(|| key.subject.clone()));
-    let token = state.tokens.create(&name, role, scope.as_deref(), 1).await?;
+    let token = state.tokens.create(&name, role, scope.as_deref(), SESSION_DAYS).await?;
+    // The session is bound to the key that signed in: records posted with it must be signed by that key.
+    let expires = now + time::Duration::days(i64::from(SESSION_DAYS));
+    state.people.sessions.bind(&token.id, &key.key_id, expires).await?;
     let secure = if headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())

@@ -21,6 +21,7 @@
 //! scope, a contractor's person's session their enterprise's.
 
 pub mod api;
+pub mod sessions;
 pub mod store;
 
 use askama::Template;
@@ -36,7 +37,8 @@ use crate::dashboard::{Layout, PageFail, Viewer, html};
 use crate::error::ApiError;
 use crate::state::AppState;
 pub use api::Doc;
-pub use store::{Challenges, EnrolmentRequest, Inserted, RequestStore};
+pub use sessions::{Challenges, Sessions};
+pub use store::{EnrolmentRequest, Inserted, RequestStore};
 
 /// What a person signs to sign in: this prefix, a zero byte, then the nonce's ASCII bytes. The prefix keeps a login
 /// signature from ever being a valid envelope signature (those start `siteledger-envelope-v1`).
@@ -47,14 +49,20 @@ pub const LOGIN_PREFIX: &str = "siteledger-login-v1";
 pub struct People {
     /// Pending enrolment requests.
     pub requests: RequestStore,
-    /// Open login challenges.
+    /// Open login challenges (in the token database, so any instance answers them).
     pub challenges: Challenges,
+    /// People's sessions and the keys that opened them.
+    pub sessions: Sessions,
 }
 
 impl People {
     /// Opens the requests table in the token database.
     pub async fn open(tokens: &crate::auth::TokenStore) -> Result<People, ApiError> {
-        Ok(People { requests: RequestStore::open(tokens).await?, challenges: Challenges::default() })
+        Ok(People {
+            requests: RequestStore::open(tokens).await?,
+            challenges: Challenges::open(tokens).await?,
+            sessions: Sessions::open(tokens).await?,
+        })
     }
 }
 

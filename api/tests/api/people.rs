@@ -38,6 +38,8 @@ async fn orgs_with(app: TestApp) -> Orgs {
         );
     }
     app.ingest_ok(&envs).await;
+    // Enrolment requests check the registry's read model: wait until it holds the enterprises.
+    app.settle().await;
     Orgs { app, world, key_b, key_c }
 }
 
@@ -361,4 +363,149 @@ async fn a_persons_chain_head_follows_what_they_signed() {
         o.app.get(&format!("/v1/people/keys/{}", person.public().key_id()), None).await.json().await.expect("json");
     assert_eq!(person_status["enrolled"]["subject"], format!("{b_code}/person/S-44"));
     assert_eq!(person_status["enrolled"]["role"], "staff");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// sessions: bound to their key, revoked at logout, challenges in the token database
+
+/// Posts records with a cookie session (and its CSRF header); the per-item results.
+async fn post_in_session(app: &TestApp, secret: &str, csrf: &str, envs: &[Envelope]) -> Vec<Value> {
+    let body = Value::Array(envs.iter().map(Envelope::to_value).collect());
+    let r = app
+        .client
+        .post(app.url("/v1/events"))
+        .header(COOKIE, format!("siteledger_token={secret}"))
+        .header("X-SiteLedger-CSRF", csrf)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 200);
+    r.json::<Value>().await.expect("json")["results"].as_array().expect("results").clone()
+}
+
+#[tokio::test]
+async fn a_record_signed_by_another_key_in_a_persons_session_is_refused() {
+    let mut o = orgs().await;
+    let b_code = o.world.contractor_b.clone();
+    let person = b_person(&mut o, 0x51, "S-51").await;
+    // B's administrator signs in with B's key; a stolen person key's record posted in that session is refused.
+    let (secret, csrf) = sign_in(&o.app, o.key_b.key()).await;
+    let mut person_chain = KeyedChain::new(person);
+    let other = SigningKey::from_seed(&[0x52; 32]);
+    let by_person = enrol(&mut person_chain, &b_code, "S-52", &other);
+    let results = post_in_session(&o.app, &secret, &csrf, &[by_person]).await;
+    assert_eq!(results[0]["status"], "rejected", "{results:?}");
+    assert_eq!(results[0]["code"], "forbidden_signer");
+    let message = results[0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&o.key_b.key().key_id().to_string()) && message.contains("session"), "{message}");
+    // The session's own key signs, and is admitted.
+    let by_admin = enrol(&mut o.key_b, &b_code, "S-52", &other);
+    let results = post_in_session(&o.app, &secret, &csrf, &[by_admin]).await;
+    assert_eq!(results[0]["status"], "accepted", "{results:?}");
+    // A machine token of the same enterprise is not bound to a key.
+    let token = o.app.token(Role::Enterprise, Some(&b_code)).await;
+    let third = SigningKey::from_seed(&[0x53; 32]);
+    let r: Value = o
+        .app
+        .post_events(&token, &json!([enrol(&mut o.key_b, &b_code, "S-53", &third).to_value()]))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["results"][0]["status"], "accepted", "{r}");
+}
+
+#[tokio::test]
+async fn a_copied_session_cookie_is_dead_after_logout() {
+    let mut o = orgs().await;
+    let person = b_person(&mut o, 0x54, "S-54").await;
+    let (secret, _) = sign_in(&o.app, &person).await;
+    assert_eq!(o.app.get("/v1/whoami", Some(&secret)).await.status(), 200);
+    let r = o
+        .app
+        .client
+        .post(o.app.url("/logout"))
+        .header(COOKIE, format!("siteledger_token={secret}"))
+        .send()
+        .await
+        .expect("logout");
+    assert!(r.status().is_success() || r.status().is_redirection(), "{}", r.status());
+    // Whoever copied the cookie before the logout cannot use it afterwards, as cookie or bearer.
+    assert_eq!(o.app.get("/v1/whoami", Some(&secret)).await.status(), 401);
+    let r = o.app.client.get(o.app.url("/v1/whoami")).header(COOKIE, format!("siteledger_token={secret}")).send().await;
+    assert_eq!(r.expect("request").status(), 401);
+    let listed = o.app.server.state.tokens.list().await.expect("tokens");
+    assert!(listed.iter().any(|t| t.revoked_at.is_some()), "the session's token row is revoked, not deleted");
+    // A machine token pasted into the login page is not revoked by logging out of the page.
+    let token = o.app.token(Role::Enterprise, Some(&o.world.contractor_b)).await;
+    let r = o.app.client.post(o.app.url("/logout")).header(COOKIE, format!("siteledger_token={token}")).send().await;
+    // The test client follows the redirect to the login page.
+    assert!(r.expect("logout").url().path().starts_with("/login"));
+    assert_eq!(o.app.get("/v1/whoami", Some(&token)).await.status(), 200);
+}
+
+#[tokio::test]
+async fn an_expired_login_nonce_is_refused() {
+    let mut o = orgs().await;
+    let person = b_person(&mut o, 0x55, "S-55").await;
+    let key_id = person.public().key_id().to_string();
+    let issued = time::OffsetDateTime::now_utc() - time::Duration::minutes(6);
+    let nonce = o.app.server.state.people.challenges.issue(&key_id, issued).await.expect("issue");
+    let body = json!({"key_id": key_id, "nonce": nonce, "signature": login_signature(&person, &nonce)});
+    let (status, v, headers) = post(&o.app, "/v1/people/session", &body).await;
+    assert_eq!(status, 401, "a six-minute-old nonce opened a session: {v}");
+    assert!(headers.get(SET_COOKIE).is_none());
+    // One issued four minutes ago still works.
+    let issued = time::OffsetDateTime::now_utc() - time::Duration::minutes(4);
+    let nonce = o.app.server.state.people.challenges.issue(&key_id, issued).await.expect("issue");
+    let body = json!({"key_id": key_id, "nonce": nonce, "signature": login_signature(&person, &nonce)});
+    assert_eq!(post(&o.app, "/v1/people/session", &body).await.0, 200);
+}
+
+#[tokio::test]
+async fn unanswered_login_challenges_do_not_pile_up() {
+    let o = orgs().await;
+    let challenges = &o.app.server.state.people.challenges;
+    let key_id = o.key_b.key().key_id().to_string();
+    let long_ago = time::OffsetDateTime::now_utc() - time::Duration::minutes(30);
+    for _ in 0..20 {
+        challenges.issue(&key_id, long_ago).await.expect("issue");
+    }
+    assert_eq!(challenges.open_count().await.expect("count"), 20);
+    // The next one prunes every expired challenge.
+    nonce_for(&o.app, o.key_b.key()).await;
+    assert_eq!(challenges.open_count().await.expect("count"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_challenge_from_one_instance_is_answered_at_another_on_postgres() {
+    let pg = siteledger_testkit::shared_postgres();
+    let url = pg.create_unique_database("people").expect("database");
+    // Two instances behind one address share the token database (each with its own log here; both hold the
+    // same enrolments).
+    let mut a = orgs_with(TestApp::spawn_with(|c| c.auth_url = Some(url.clone())).await).await;
+    let mut b = orgs_with(TestApp::spawn_with(|c| c.auth_url = Some(url.clone())).await).await;
+    let person = b_person(&mut a, 0x56, "S-56").await;
+    b_person(&mut b, 0x56, "S-56").await;
+    let key_id = person.public().key_id().to_string();
+    let nonce = nonce_for(&a.app, &person).await;
+    let body = json!({"key_id": key_id, "nonce": nonce, "signature": login_signature(&person, &nonce)});
+    let (status, v, headers) = post(&b.app, "/v1/people/session", &body).await;
+    assert_eq!(status, 200, "instance B does not know instance A's challenge: {v}");
+    // Single use across instances.
+    assert_eq!(post(&a.app, "/v1/people/session", &body).await.0, 401, "the nonce was accepted twice");
+    // The session works at A, is bound to the key at A, and a logout at B ends it at A.
+    let cookie = headers.get(SET_COOKIE).and_then(|c| c.to_str().ok()).expect("cookie");
+    let secret = cookie.split(';').next().and_then(|kv| kv.strip_prefix("siteledger_token=")).expect("secret");
+    let csrf = v["csrf"].as_str().expect("csrf");
+    let other = SigningKey::from_seed(&[0x57; 32]);
+    let b_code = a.world.contractor_b.clone();
+    let results = post_in_session(&a.app, secret, csrf, &[enrol(&mut a.key_b, &b_code, "S-57", &other)]).await;
+    assert_eq!(results[0]["code"], "forbidden_signer", "{results:?}");
+    assert_eq!(a.app.get("/v1/whoami", Some(secret)).await.status(), 200);
+    let r = b.app.client.post(b.app.url("/logout")).header(COOKIE, format!("siteledger_token={secret}")).send().await;
+    // The test client follows the redirect to the login page.
+    assert!(r.expect("logout").url().path().starts_with("/login"));
+    assert_eq!(a.app.get("/v1/whoami", Some(secret)).await.status(), 401, "logged out at B, still in at A");
 }
