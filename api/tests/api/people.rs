@@ -355,7 +355,7 @@ async fn a_persons_chain_head_follows_what_they_signed() {
     assert!(before["prev"].is_null());
     let person = SigningKey::from_seed(&[0x44; 32]);
     let env = enrol(&mut o.key_b, &b_code, "S-44", &person);
-    o.app.ingest_ok(&[env.clone()]).await;
+    o.app.ingest_ok(&[env]).await;
     let after: Value = o.app.get(&path, None).await.json().await.expect("json");
     assert_eq!(after["next_seq"], 2, "{after}");
     assert_eq!(after["prev"].as_str().map(str::len), Some(64));
