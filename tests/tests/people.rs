@@ -254,16 +254,25 @@ fn all_stored(items: &[(String, String, String)]) -> bool {
     !items.is_empty() && items.iter().all(|(s, _, _)| s == "accepted")
 }
 
-/// The notice's row on the command view (协同指挥 › 整改), as the inspector sees it.
-async fn command_status(page: &Page, base: &str, notice: &str) -> anyhow::Result<String> {
-    goto(page, &format!("{base}/command/rectifications")).await?;
-    eval(
-        page,
-        &format!(
-            "(Array.from(document.querySelectorAll('tr')).find((tr) => tr.textContent.includes('{notice}')) || {{}}).textContent || ''"
-        ),
-    )
-    .await
+/// Waits until the notice's row on the command view (协同指挥 › 整改), as the inspector sees it, shows `want`:
+/// an accepted record reaches the read models a moment after its 200, so the page is reloaded until it does
+/// (a condition; [`WAIT`] only turns a stuck projector into a failure). Returns the row's text.
+async fn command_status(page: &Page, base: &str, notice: &str, want: &str) -> anyhow::Result<String> {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        goto(page, &format!("{base}/command/rectifications")).await?;
+        let row: String = eval(
+            page,
+            &format!(
+                "(Array.from(document.querySelectorAll('tr')).find((tr) => tr.textContent.includes('{notice}')) || {{}}).textContent || ''"
+            ),
+        )
+        .await?;
+        if row.contains(want) || std::time::Instant::now() > deadline {
+            return Ok(row);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 fn verifier() -> PathBuf {
@@ -375,7 +384,7 @@ async fn people_enrol_sign_and_verify_in_the_browser() -> anyhow::Result<()> {
         ], Some("form-notice")).await?;
         assert!(all_stored(&out), "{out:?}");
         let notice_event = out[0].2.trim_start_matches("/verify/").to_owned();
-        assert!(command_status(&inspector, &base, "N-1").await?.contains("待整改"));
+        assert!(command_status(&inspector, &base, "N-1", "待整改").await?.contains("待整改"));
 
         // 3. The contractor's enterprise enrols its person, who submits the rectification with a photo.
         let gc_admin = open_as_new_person(&browser, &format!("{base}/people/admin"), &bodies).await?;
@@ -397,14 +406,14 @@ async fn people_enrol_sign_and_verify_in_the_browser() -> anyhow::Result<()> {
         };
         let out = submit(Some("form-submission")).await?;
         assert!(all_stored(&out), "{out:?}");
-        assert!(command_status(&inspector, &base, "N-1").await?.contains("待复查"));
+        assert!(command_status(&inspector, &base, "N-1", "待复查").await?.contains("待复查"));
 
         // 4. Review failed, submitted again, review passed, closed.
         let out = sign_form(&inspector, &base, "review", &[
             ("project_id", "E2E-0001"), ("notice_id", "N-1"), ("result", "fail"), ("reviewer", "王监督"), ("note", "栏杆高度不足"),
         ], Some("form-review")).await?;
         assert!(all_stored(&out), "{out:?}");
-        assert!(command_status(&inspector, &base, "N-1").await?.contains("复查未通过"));
+        assert!(command_status(&inspector, &base, "N-1", "复查未通过").await?.contains("复查未通过"));
         assert!(all_stored(&submit(None).await?));
         let out = sign_form(&inspector, &base, "review", &[
             ("project_id", "E2E-0001"), ("notice_id", "N-1"), ("result", "pass"), ("reviewer", "王监督"), ("note", "符合要求"),
@@ -412,7 +421,7 @@ async fn people_enrol_sign_and_verify_in_the_browser() -> anyhow::Result<()> {
         assert!(all_stored(&out), "{out:?}");
         let out = sign_form(&inspector, &base, "closure", &[("project_id", "E2E-0001"), ("notice_id", "N-1")], Some("form-closure")).await?;
         assert!(all_stored(&out), "{out:?}");
-        assert!(command_status(&inspector, &base, "N-1").await?.contains("已销号"));
+        assert!(command_status(&inspector, &base, "N-1", "已销号").await?.contains("已销号"));
         shoot(&inspector, "command-rectifications").await?;
 
         // 5. A form post whose signature does not match its payload: signed in the page, altered, refused.

@@ -13,6 +13,7 @@ mod feed;
 mod go_live;
 mod hostile;
 mod ingest;
+mod people;
 mod rating;
 mod site;
 mod supervision;
