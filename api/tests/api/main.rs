@@ -14,6 +14,7 @@ mod go_live;
 mod hostile;
 mod ingest;
 mod rating;
+mod rating_snapshots;
 mod site;
 mod supervision;
 mod transparency;

@@ -6,5 +6,6 @@ mod helpers;
 
 mod audit;
 mod live_data_dir;
+mod report_snapshots;
 mod serve;
 mod submit;
