@@ -4,8 +4,8 @@
 //! [`LogPrefix::load`] is the from-zero computation (what an auditor runs, and what every result must equal);
 //! [`LogPrefix::load_with`] starts from the newest usable snapshot at or below N (same credit rules, bytes
 //! matching their digest, root matching the log's tree at that size) and folds only the records after it, then
-//! leaves a snapshot at N when it folded at least [`SNAPSHOT_EVERY`] records, so the next computation starts
-//! there. The fold is record by record and deterministic, so both give the same [`RatingFold`] (the tests compare
+//! leaves a snapshot at N when it folded at least [`SNAPSHOT_EVERY`] records or started from record 0, so the
+//! next computation starts there. The fold is record by record and deterministic, so both give the same [`RatingFold`] (the tests compare
 //! its canonical bytes, and the reports, decisions and scores computed from it).
 //!
 //! Everything here reads the event store ([`EventStore::read_all`]), never the read models: the snapshot is the
@@ -145,8 +145,8 @@ impl LogPrefix {
     /// As [`LogPrefix::load`], resumed from the newest usable snapshot in `snapshots` at or below `size` (with
     /// `None`, from record 0). A snapshot that does not hash to its digest, whose root differs from the log's at
     /// its size, that does not parse or was folded with other credit rules is ignored with a warning and deleted.
-    /// Leaves a snapshot at `size` when it folded at least [`SNAPSHOT_EVERY`] records; a snapshot that cannot be
-    /// read or written only costs time (a warning), never the result.
+    /// Leaves a snapshot at `size` when it folded at least [`SNAPSHOT_EVERY`] records or found no snapshot to
+    /// start from; a snapshot that cannot be read or written only costs time (a warning), never the result.
     pub async fn load_with<S: EventStore>(
         store: &S,
         snapshots: Option<&ReadDb>,
@@ -170,8 +170,10 @@ impl LogPrefix {
         };
         let folded = fold_range(store, &mut fold, resumed_from, size).await?;
         let prefix = Self { size, fold, resumed_from, folded };
+        // A fold from record 0 is the expensive case: the first computation leaves a snapshot whatever its size.
+        let worth_keeping = folded >= SNAPSHOT_EVERY || (resumed_from == 0 && folded > 0);
         if let Some(db) = snapshots
-            && folded >= SNAPSHOT_EVERY
+            && worth_keeping
             && let Err(e) = prefix.save_snapshot(store, db, rules_version).await
         {
             tracing::warn!(error = %e, tree_size = size, "rating fold snapshot not written; the next computation folds more records");

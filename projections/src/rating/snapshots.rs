@@ -10,11 +10,12 @@
 //! harmful), it parses, and it was folded with the same credit rules; anything else is ignored with a warning and
 //! deleted.
 //!
-//! Bounded: per fold version and credit-rules version, [`KEEP_LAST`] newest snapshots, plus the newest of each day
-//! (the Asia/Shanghai day record N − 1 was sequenced) for the [`KEEP_DAYS`] days before the newest, plus the newest
-//! of each older month. So the table holds at most `KEEP_LAST + KEEP_DAYS + months of log` rows per rules version
-//! in use, whatever the log's length, and an as-of query at an old size resumes at most a day (a month, beyond
-//! [`KEEP_DAYS`]) of records before it.
+//! Bounded: per fold version and credit-rules version, the [`KEEP_LAST`] largest sizes, the [`KEEP_RECENT`] most
+//! recently written (so repeated as-of queries near an older size, an auditor's pattern, find theirs), plus the
+//! newest of each day (the Asia/Shanghai day record N − 1 was sequenced) for the [`KEEP_DAYS`] days before the
+//! newest, plus the newest of each older month. So the table holds at most `KEEP_LAST + KEEP_RECENT + KEEP_DAYS +
+//! months of log` rows per rules version in use, whatever the log's length, and an as-of query at an old size
+//! resumes at most a day (a month, beyond [`KEEP_DAYS`]) of records before it, or from its own earlier snapshot.
 
 use crate::db::{ReadDb, Sql, to_i64, to_u64};
 use crate::error::ProjectionError;
@@ -23,8 +24,11 @@ use crate::error::ProjectionError;
 /// ignored and deleted (bump it whenever `RatingFold` or what it folds changes).
 pub const FOLD_VERSION: i64 = 1;
 
-/// Newest snapshots always kept (per credit-rules version).
+/// Snapshots of the largest sizes always kept (per credit-rules version).
 pub const KEEP_LAST: usize = 3;
+
+/// Most recently written snapshots always kept (per credit-rules version).
+pub const KEEP_RECENT: usize = 4;
 
 /// Days before the newest snapshot for which the newest snapshot of each day is kept; older ones keep one per month.
 pub const KEEP_DAYS: i64 = 31;
@@ -37,6 +41,7 @@ pub(crate) const DDL: &str = "CREATE TABLE IF NOT EXISTS rating_fold_snapshots (
         root          TEXT NOT NULL,
         sha256        TEXT NOT NULL,
         day           TEXT NOT NULL,
+        written       BIGINT NOT NULL,
         state         TEXT NOT NULL,
         PRIMARY KEY (fold_version, rules_version, tree_size)
     )";
@@ -136,10 +141,19 @@ impl ReadDb {
     /// those of other fold versions.
     pub async fn save_fold_snapshot(&self, s: &NewSnapshot) -> Result<(), ProjectionError> {
         let mut tx = self.begin().await?;
+        // Write order, for keeping the most recently written; two concurrent writers may share a number, which only
+        // keeps one more snapshot for a while.
+        let (written,): (i64,) = tx
+            .fetch_optional(&Sql::new(
+                "SELECT CAST(COALESCE(MAX(written), 0) + 1 AS BIGINT) FROM rating_fold_snapshots",
+            ))
+            .await?
+            .unwrap_or((1,));
         tx.execute(
             &Sql::new(
-                "INSERT INTO rating_fold_snapshots (fold_version, rules_version, tree_size, root, sha256, day, state) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fold_version, rules_version, tree_size) DO NOTHING",
+                "INSERT INTO rating_fold_snapshots \
+                 (fold_version, rules_version, tree_size, root, sha256, day, written, state) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fold_version, rules_version, tree_size) DO NOTHING",
             )
             .arg(FOLD_VERSION)
             .arg(i64::from(s.meta.rules_version))
@@ -147,15 +161,16 @@ impl ReadDb {
             .arg(&s.meta.root)
             .arg(&s.meta.sha256)
             .arg(&s.meta.day)
+            .arg(written)
             .arg(&s.state),
         )
         .await?;
         tx.execute(&Sql::new("DELETE FROM rating_fold_snapshots WHERE fold_version <> ?").arg(FOLD_VERSION)).await?;
-        let rows: Vec<(i64, String)> = tx
+        let rows: Vec<(i64, String, i64)> = tx
             .fetch_all(
                 &Sql::new(
-                    "SELECT tree_size, day FROM rating_fold_snapshots WHERE fold_version = ? AND rules_version = ? \
-                     ORDER BY tree_size DESC",
+                    "SELECT tree_size, day, written FROM rating_fold_snapshots \
+                     WHERE fold_version = ? AND rules_version = ? ORDER BY tree_size DESC",
                 )
                 .arg(FOLD_VERSION)
                 .arg(i64::from(s.meta.rules_version)),
@@ -194,39 +209,41 @@ impl ReadDb {
     }
 }
 
-/// The snapshots to delete among `rows` ((size, day), the largest size first): all but the [`KEEP_LAST`] newest,
-/// the newest of each day within [`KEEP_DAYS`] days of the newest, and the newest of each older month.
-fn thinned(rows: &[(i64, String)]) -> Vec<i64> {
-    let Some((_, newest_day)) = rows.first() else { return Vec::new() };
+/// The snapshots to delete among `rows` ((size, day, written), the largest size first): all but the [`KEEP_LAST`]
+/// largest, the [`KEEP_RECENT`] most recently written, the newest of each day within [`KEEP_DAYS`] days of the
+/// newest, and the newest of each older month.
+fn thinned(rows: &[(i64, String, i64)]) -> Vec<i64> {
+    let Some((_, newest_day, _)) = rows.first() else { return Vec::new() };
     let newest = siteledger_domain::LocalDate::parse(newest_day).ok();
+    let mut by_written: Vec<i64> = rows.iter().map(|(_, _, w)| *w).collect();
+    by_written.sort_unstable_by(|a, b| b.cmp(a));
+    let recent_from = by_written.get(KEEP_RECENT - 1).copied().unwrap_or(i64::MIN);
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
-    for (i, (size, day)) in rows.iter().enumerate() {
-        if i < KEEP_LAST {
-            seen.insert(day.clone());
-            continue;
-        }
-        let recent = match (newest, siteledger_domain::LocalDate::parse(day).ok()) {
+    for (i, (size, day, written)) in rows.iter().enumerate() {
+        let within_days = match (newest, siteledger_domain::LocalDate::parse(day).ok()) {
             (Some(n), Some(d)) => (n.date() - d.date()).whole_days() <= KEEP_DAYS,
             _ => false,
         };
-        let bucket = if recent { day.clone() } else { day.get(..7).unwrap_or(day).to_owned() };
-        if !seen.insert(bucket) {
-            out.push(*size);
+        let bucket = if within_days { day.clone() } else { day.get(..7).unwrap_or(day).to_owned() };
+        let first_of_bucket = seen.insert(bucket);
+        if i < KEEP_LAST || *written >= recent_from || first_of_bucket {
+            continue;
         }
+        out.push(*size);
     }
     out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{KEEP_LAST, thinned};
+    use super::{KEEP_LAST, KEEP_RECENT, thinned};
 
     #[test]
     fn thinning_keeps_the_last_few_one_per_recent_day_and_one_per_older_month() {
-        // Newest first: three on 2026-03-10, two on 03-09, one on 03-01, two in February (older than 31 days
-        // before 03-10 only for 02-01 and 02-05), two in January.
-        let rows: Vec<(i64, String)> = [
+        // Largest first: three on 2026-03-10, two on 03-09, one on 03-01, two in February (more than 31 days before
+        // 03-10), two in January; written in size order (the oldest write first).
+        let rows: Vec<(i64, String, i64)> = [
             (100, "2026-03-10"),
             (90, "2026-03-10"),
             (80, "2026-03-10"),
@@ -239,11 +256,22 @@ mod tests {
             (10, "2026-01-02"),
         ]
         .iter()
-        .map(|(s, d)| (*s, (*d).to_owned()))
+        .map(|(s, d)| (*s, (*d).to_owned(), *s))
         .collect();
+        assert_eq!((KEEP_LAST, KEEP_RECENT), (3, 4));
+        // The four most recent writes are 100..70 (kept anyway). 60: second of 03-09; 30: second of February
+        // (02-05 kept); 10: second of January.
+        assert_eq!(thinned(&rows), vec![60, 30, 10]);
+    }
+
+    #[test]
+    fn an_as_of_snapshot_written_last_survives_the_thinning_of_its_busy_day() {
+        // Every snapshot on one day: only the largest three and the most recently written four survive, so the one
+        // an as-of query just left at an old size (written last) is there for the next query.
+        let rows: Vec<(i64, String, i64)> =
+            (1..=10).rev().map(|i| (i * 1000, "2026-12-07".to_owned(), if i == 2 { 99 } else { i })).collect();
         let gone = thinned(&rows);
-        assert_eq!(KEEP_LAST, 3);
-        // 60: second of 03-09; 30: second of February (02-05 kept); 10: second of January.
-        assert_eq!(gone, vec![60, 30, 10]);
+        assert!(!gone.contains(&2000), "{gone:?}");
+        assert_eq!(gone, vec![7000, 6000, 5000, 4000, 3000, 1000]);
     }
 }
