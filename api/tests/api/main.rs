@@ -15,6 +15,7 @@ mod hostile;
 mod ingest;
 mod people;
 mod rating;
+mod rating_snapshots;
 mod site;
 mod supervision;
 mod transparency;
