@@ -757,7 +757,7 @@
         ['title', '任务标题 title (派发)', 'text'],
         ['level', '层级 level', 'select', [['project', '项目 project'], ['district', '区县 district'], ['city', '市 city']]],
         ['assignee_kind', '承办方类别 assignee kind', 'select', [['enterprise', '企业 enterprise'], ['district_bureau', '区县住建局 district bureau'], ['city_bureau', '市住建局 city bureau'], ['authority', '其他部门 authority']]],
-        ['assignee', '承办方 assignee', 'text'],
+        ['assignee', '承办方（企业填信用代码，住建部门填区县代码）assignee', 'text'],
         ['sla_hours', '办理时限（小时）SLA hours', 'text', function () { return '48'; }],
         ['reason', '升级原因 reason (升级)', 'textarea'],
         ['note', '办结说明 note (办结)', 'textarea']
