@@ -102,6 +102,55 @@ pub const FORMS: &[FormSpec] = &[
     FormSpec { id: "closure", title: "整改销号 · closure", who: "监督员 inspector" },
     FormSpec { id: "stop-work", title: "停工令与复工 · stop-work and resumption", who: "监督员 inspector" },
     FormSpec { id: "submission", title: "整改回复 · rectification submission", who: "施工单位 contractor" },
+    FormSpec { id: "sample-receipt", title: "样品接收 · sample receipt", who: "检测机构 tester" },
+    FormSpec { id: "test-report", title: "检测报告 · test report", who: "检测机构 tester" },
+    FormSpec { id: "commission", title: "检测委托 · testing commission", who: "建设单位 owner's staff" },
+    FormSpec {
+        id: "sample-witness",
+        title: "见证取样 · witness of sampling",
+        who: "监理/建设单位 supervisor's or owner's staff",
+    },
+    FormSpec {
+        id: "acceptance",
+        title: "危大工程方案审查与验收 · plan countersignature and acceptance",
+        who: "监理单位 supervisor's staff",
+    },
+    FormSpec {
+        id: "labour-deposit", title: "人工费用拨付 · labour-cost deposit", who: "建设单位 owner's staff"
+    },
+    FormSpec {
+        id: "wage-finding", title: "欠薪核查发现公布 · wage finding", who: "区县/市住建局 inspector"
+    },
+    FormSpec {
+        id: "task",
+        title: "协同任务派发、升级、办结 · task dispatch, escalation, closure",
+        who: "区县/市住建局 inspector",
+    },
+    FormSpec {
+        id: "rating-decision", title: "星级评定结果 · rating decision", who: "区县/市住建局 inspector"
+    },
+    FormSpec {
+        id: "rating-policy",
+        title: "星级评定政策 · rating policy",
+        who: "市住建局单位密钥 the city bureau's own key",
+    },
+    FormSpec {
+        id: "hazard-work", title: "危大工程清单 · hazardous work listing", who: "施工单位 contractor"
+    },
+    FormSpec {
+        id: "hazard-plan", title: "危大工程专项方案 · hazardous work plan", who: "施工单位 contractor"
+    },
+    FormSpec {
+        id: "hazard-step",
+        title: "危大工程交底、公告、开工 · briefing, site notice, start",
+        who: "施工单位 contractor",
+    },
+    FormSpec {
+        id: "hazard-monitoring", title: "危大工程监测 · monitoring record", who: "施工单位 contractor"
+    },
+    FormSpec { id: "team", title: "班组登记 · team registration", who: "施工单位 contractor" },
+    FormSpec { id: "worker", title: "工人实名登记 · worker registration", who: "施工单位 contractor" },
+    FormSpec { id: "payroll", title: "工资支付表 · payroll", who: "施工单位 contractor" },
 ];
 
 #[derive(Template)]
