@@ -478,8 +478,29 @@ pub struct AuthGate {
     pub demo: bool,
 }
 
+/// The header a state-changing request authenticated by the session cookie must carry: [`csrf_token`] of the
+/// cookie's secret (CSRF protection; bearer tokens are not sent by browsers on their own and need none).
+pub const CSRF_HEADER: &str = "x-siteledger-csrf";
+
+/// The CSRF token of a session: derived from the cookie's secret, so nothing more is stored and it dies with the
+/// session. Pages of this origin are given it; another site can neither read the cookie nor compute the token.
+pub fn csrf_token(secret: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"siteledger-csrf-v1\0");
+    h.update(secret.as_bytes());
+    URL_SAFE_NO_PAD.encode(&h.finalize()[..24])
+}
+
+/// The secret of the `siteledger_token` session cookie, if the request carries one.
+pub fn session_secret(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers.get_all(axum::http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
+        c.split(';').map(str::trim).find_map(|kv| kv.strip_prefix("siteledger_token=").map(str::to_owned))
+    })
+}
+
 /// Extractor: the authenticated caller. `Authorization: Bearer <token>`, or the `siteledger_token` cookie set by the
-/// dashboard's login page. In demo mode an anonymous caller is the read-only demo visitor.
+/// dashboard's login page. In demo mode an anonymous caller is the read-only demo visitor. A state-changing request
+/// (not `GET`, `HEAD` or `OPTIONS`) authenticated by the cookie must carry [`CSRF_HEADER`] (403 otherwise).
 impl<S> FromRequestParts<S> for Principal
 where
     S: Send + Sync,
@@ -496,12 +517,23 @@ where
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .map(str::to_owned);
-        let cookie = || {
-            parts.headers.get_all(axum::http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
-                c.split(';').map(str::trim).find_map(|kv| kv.strip_prefix("siteledger_token=").map(str::to_owned))
-            })
-        };
-        let presented = bearer.or_else(cookie);
+        let by_cookie = bearer.is_none();
+        let presented = bearer.or_else(|| session_secret(&parts.headers));
+        if by_cookie
+            && let Some(secret) = &presented
+            && !matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS)
+        {
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let want = csrf_token(secret);
+            // Compared in constant time: the token is a secret of the page.
+            let same =
+                sent.len() == want.len() && sent.bytes().zip(want.bytes()).fold(0u8, |d, (a, b)| d | (a ^ b)) == 0;
+            if !same {
+                return Err(ApiError::Forbidden(format!(
+                    "缺少或错误的 CSRF 令牌 / a request signed in by cookie must carry the page's `{CSRF_HEADER}` header"
+                )));
+            }
+        }
         match presented {
             Some(secret) => gate
                 .tokens

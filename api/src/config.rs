@@ -37,6 +37,11 @@ pub struct Config {
     pub checkpoint_every: u64,
     /// …or this many milliseconds after the first uncovered record.
     pub checkpoint_interval_ms: u64,
+    /// Store a snapshot of the admission state with the first checkpoint this many records after the last one
+    /// (0: never), so start-up replays only the records after it (docs/LEDGER.md, "Start-up").
+    pub snapshot_every: u64,
+    /// At start-up, ignore the admission-state snapshots and replay the whole log (`serve --replay-from-zero`).
+    pub replay_from_zero: bool,
     /// Largest accepted request body, bytes.
     pub max_body_bytes: usize,
     /// Largest batch of records per ingest request.
@@ -69,6 +74,8 @@ impl Default for Config {
             max_clock_skew_secs: siteledger_ledger::sequencer::DEFAULT_MAX_CLOCK_SKEW.as_secs(),
             checkpoint_every: 4096,
             checkpoint_interval_ms: 1000,
+            snapshot_every: siteledger_ledger::sequencer::DEFAULT_SNAPSHOT_EVERY,
+            replay_from_zero: false,
             max_body_bytes: 8 * 1024 * 1024,
             max_batch: 10_000,
             feed_buffer: 4096,

@@ -11,6 +11,7 @@
 //! * [`state`]: the state every handler gets (built of the modules above; it knows no handler).
 //! * [`extract`]: extractors with JSON errors; [`routes`]: the handlers, one module per area (ingest, transparency,
 //!   feed, queries, operations, workforce, site, supervision, rating); [`dashboard`]: server-rendered Chinese pages.
+//! * [`people`]: people sign in the browser (personal keys, enrolment requests, challenge sign-in, forms).
 //! * [`openapi`]: the OpenAPI 3.1 document; [`server`]: builds the state and the router; graceful shutdown.
 
 pub mod auth;
@@ -24,6 +25,7 @@ pub mod feed;
 pub mod metrics;
 pub mod node;
 pub mod openapi;
+pub mod people;
 pub mod ratings;
 pub mod replay;
 pub mod reports;

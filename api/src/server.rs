@@ -85,11 +85,22 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
     lc.checkpoint_every = config.checkpoint_every;
     lc.checkpoint_interval = Duration::from_millis(config.checkpoint_interval_ms);
     lc.max_clock_skew = Duration::from_secs(config.max_clock_skew_secs);
+    lc.snapshot_every = config.snapshot_every;
+    lc.replay_from_zero = config.replay_from_zero;
     lc.policy = Arc::new(siteledger_ledger::DomainPolicy::default());
     // The vault signs its access records with its own key, which only the ledger's system key may enrol.
     lc.system_enrolments.push(crate::vault::audit_enrollment(&audit_key, &config.log_origin));
+    let opening = Instant::now();
     let ledger = Ledger::open(store, lc).await?;
-    tracing::info!(log_key = %ledger.log_verifier().vkey(), "ledger open");
+    let stats = ledger.stats();
+    tracing::info!(
+        log_key = %ledger.log_verifier().vkey(),
+        head = ledger.head(),
+        replayed_from = stats.replayed_from,
+        rows_read = stats.replay_rows_read,
+        ms = u64::try_from(opening.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "ledger open"
+    );
 
     let read = siteledger_projections::ReadDb::open(&config.read_url()).await?;
     let access = read.access_cache();
@@ -108,6 +119,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
     let blobs = crate::blobs::AnyBlobStore::open(&config.blob_url())
         .await
         .map_err(|e| anyhow::anyhow!("attachment store: {e}"))?;
+    let people = crate::people::People::open(&tokens).await.map_err(|e| anyhow::anyhow!("people: {e}"))?;
     let feed = Arc::new(FeedHub::new(config.feed_buffer, config.max_feed_subscribers));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
@@ -138,6 +150,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
         started: Instant::now(),
         vault,
         blobs,
+        people,
         shutdown: shutdown_rx,
     };
     Ok((state, shutdown_tx))
@@ -173,6 +186,7 @@ pub fn router(state: AppState) -> Router {
         // Attachments are larger than record batches: their own body limit (set inside the global one).
         .merge(routes::blobs::router().layer(DefaultBodyLimit::max(state.config.max_blob_bytes)));
     api.merge(dashboard::routes())
+        .merge(crate::people::routes())
         .fallback(crate::extract::not_found)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), refuse_announced_oversize))

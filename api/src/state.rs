@@ -39,6 +39,8 @@ pub struct AppState {
     pub vault: crate::vault::Vault,
     /// The attachment store (附件), content-addressed by SHA-256.
     pub blobs: crate::blobs::AnyBlobStore,
+    /// People's enrolment requests and sign-in challenges (`crate::people`).
+    pub people: crate::people::People,
     /// Turns true when shutdown begins (long-lived responses such as the feed end then).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -57,24 +57,9 @@
     });
   }
 
-  // ---- canonical JSON (FORMAT.md §2 = RFC 8785 for integer-only documents) ---------------------------------
-  // Keys sorted by UTF-16 code units (what Array.prototype.sort does by default); JSON.stringify escapes strings
-  // exactly as JCS does. Numbers must be safe integers.
+  // ---- canonical JSON (FORMAT.md §2): the shared copy in canonical.js, loaded before this file -------------
 
-  function canonical(v) {
-    if (v === null || typeof v === 'boolean' || typeof v === 'string') return JSON.stringify(v);
-    if (typeof v === 'number') {
-      if (!Number.isSafeInteger(v)) throw new Error('number ' + v + ' is not an integer within ±(2^53−1)');
-      return JSON.stringify(v);
-    }
-    if (Array.isArray(v)) return '[' + v.map(canonical).join(',') + ']';
-    if (typeof v === 'object') {
-      return '{' + Object.keys(v).sort().map(function (k) {
-        return JSON.stringify(k) + ':' + canonical(v[k]);
-      }).join(',') + '}';
-    }
-    throw new Error('value of type ' + typeof v + ' cannot be canonicalized');
-  }
+  var canonical = window.siteledgerCanonical;
 
   function leafHash(envelope) {
     return sha256(concat(new Uint8Array([0]), enc.encode(canonical(envelope))));

@@ -1,6 +1,7 @@
 //! Administration actions behind CLI commands.
 
-use siteledger_ledger::{AnyStore, EventStore, Ledger, LedgerConfig};
+use siteledger_ledger::snapshot::{SnapshotCheck, verify_newest};
+use siteledger_ledger::{AnyStore, DomainPolicy, EventStore, Ledger, LedgerConfig};
 use siteledger_signer::NoteSigner;
 
 use siteledger_api::config::Config;
@@ -25,4 +26,11 @@ pub fn show_keys(config: &Config) -> anyhow::Result<(String, String)> {
     let system_key = node::load_or_create(&config.key_dir().join("system.key"))?;
     let signer = NoteSigner::new(&config.log_origin, log_key)?;
     Ok((signer.verifier().vkey(), system_key.key_id().to_string()))
+}
+
+/// Replays the log from zero up to the newest admission-state snapshot and compares the canonical bytes with the
+/// stored ones (`siteledger ledger verify-snapshot`). `None` if no snapshot is stored. Reads only: nothing is written.
+pub async fn verify_snapshot(config: &Config) -> anyhow::Result<Option<SnapshotCheck>> {
+    let store = AnyStore::open(&config.store_url()).await?;
+    Ok(verify_newest(&store, &DomainPolicy::default()).await?)
 }

@@ -3,10 +3,11 @@
 //! library itself links neither.
 //!
 //! ```text
-//! siteledger serve [--demo] [--data-dir DIR] [--listen ADDR] [--store-url URL] [--config FILE]
+//! siteledger serve [--demo] [--replay-from-zero] [--data-dir DIR] [--listen ADDR] [--store-url URL] [--config FILE]
 //! siteledger token create --role district --scope 330212 --name "鄞州区住建局 监管科"
 //! siteledger token revoke ID | token list
 //! siteledger projections rebuild
+//! siteledger ledger verify-snapshot
 //! siteledger keys show
 //! siteledger report annual --year Y [--district D] --at-size N [--out DIR] [--sign-key FILE]
 //! siteledger replay --as-of <RFC 3339 time | tree size> (--project ID | --enterprise CREDIT_CODE)
@@ -73,6 +74,14 @@ enum Command {
         /// Base64 public key allowed to enrol itself (the city bureau's root key); repeatable.
         #[arg(long = "trust-root")]
         trust_roots: Vec<String>,
+        /// Ignore the stored admission-state snapshots and rebuild the admission state from the whole log.
+        #[arg(long)]
+        replay_from_zero: bool,
+    },
+    /// The event log itself.
+    Ledger {
+        #[command(subcommand)]
+        action: LedgerCmd,
     },
     /// Manage API tokens.
     Token {
@@ -146,6 +155,13 @@ enum TokenCmd {
 }
 
 #[derive(Debug, Subcommand)]
+enum LedgerCmd {
+    /// Replay the log from zero up to the newest admission-state snapshot and compare the two byte for byte
+    /// (exit status 1 if they differ). Reads only.
+    VerifySnapshot,
+}
+
+#[derive(Debug, Subcommand)]
 enum ProjectionsCmd {
     /// Drop every read model and rebuild it from the log.
     Rebuild,
@@ -211,7 +227,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     init_tracing(cli.common.log_json);
     let mut config = load_config(&cli.common)?;
     match cli.command {
-        Command::Serve { listen, demo, log_origin, trust_roots } => {
+        Command::Serve { listen, demo, log_origin, trust_roots, replay_from_zero } => {
+            config.replay_from_zero |= replay_from_zero;
             if let Some(l) = listen {
                 config.listen = l;
             }
@@ -272,6 +289,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let n = admin::rebuild_projections(&config).await.context("rebuild failed")?;
             println!("read models rebuilt from {n} records");
         }
+        Command::Ledger { action: LedgerCmd::VerifySnapshot } => {
+            let Some(check) = admin::verify_snapshot(&config).await.context("verifying the snapshot failed")? else {
+                println!("no admission-state snapshot is stored: the server replays the log from zero at start-up");
+                return Ok(());
+            };
+            println!(
+                "snapshot at tree size {} (format {}, {} bytes)\n\
+                 root matches the log:      {}\n\
+                 recorded SHA-256:          {}\n\
+                 stored bytes SHA-256:      {}\n\
+                 from-zero replay SHA-256:  {} ({} bytes)",
+                check.size,
+                check.format,
+                check.stored_len,
+                if check.root_matches { "yes" } else { "NO" },
+                hex(&check.recorded_sha256),
+                hex(&check.stored_sha256),
+                hex(&check.replayed_sha256),
+                check.replayed_len,
+            );
+            if !check.equal() {
+                anyhow::bail!(
+                    "the snapshot at tree size {} is NOT what a replay from zero gives: start the server with \
+                     --replay-from-zero",
+                    check.size
+                );
+            }
+            println!("equal: the snapshot is byte for byte the replay from zero");
+        }
         Command::Keys { action: KeysCmd::Show } => {
             let (vkey, system) = admin::show_keys(&config)?;
             println!("log key: {vkey}\nsystem key id: {system}");
@@ -308,4 +354,9 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
+}
+
+/// Lowercase hex of a hash.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

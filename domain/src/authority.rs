@@ -7,9 +7,12 @@
 //! |---|---|
 //! | `ledger` | `city_bureau`, `platform` |
 //! | `city_bureau` | `district_bureau`, `enterprise`, `auditor`, `bank`, `testing_lab`, `gateway`, `device` |
-//! | `district_bureau` | `enterprise`, `gateway`, `device` |
-//! | `enterprise` | `gateway`, `device` |
-//! | `gateway`, `device`, `auditor`, `bank`, `testing_lab`, `platform` | nobody |
+//! | `district_bureau` | `enterprise`, `gateway`, `device`, `inspector` (its own 监督员) |
+//! | `enterprise` | `gateway`, `device`, `staff` (its own 企业人员) |
+//! | `testing_lab` | `tester` (its own 检测人员) |
+//! | `gateway`, `device`, `auditor`, `bank`, `platform`, `inspector`, `staff`, `tester` | nobody |
+//!
+//! (The city bureau also enrols `inspector` keys of any district.)
 //!
 //! A key may revoke exactly the keys it may enrol; the `ledger` system key may revoke any key.
 //!
@@ -22,6 +25,15 @@
 //! | `enterprise`, `bank`, `testing_lab` | a [`CreditCode`] |
 //! | `gateway` | `project/<ProjectId>/gateway/<DeviceId>` |
 //! | `device` | `project/<ProjectId>/device/<DeviceId>` |
+//! | `inspector` | `<DistrictCode>/person/<PersonHandle>` |
+//! | `staff`, `tester` | `<CreditCode>/person/<PersonHandle>` |
+//!
+//! **People** (issue 15, docs/PEOPLE.md) hold their own keys, generated in their browser: a district bureau's
+//! 监督员 (`inspector`), an enterprise's staff (`staff`: 项目负责人, 技术负责人, 总监 …) and a laboratory's testers
+//! (`tester`). Their organisation enrols them (a bureau or enterprise only its own people: the subject names the
+//! organisation, [`AuthorityError::OtherOrganisation`]), and they sign **for** it: the rules see the organisation's
+//! role and subject ([`acting_for`]), while the envelope names the person's key as its signer, so a court holds a
+//! notice signed by the inspector's own key.
 //!
 //! [`may_enroll`] and [`may_revoke`] check roles and subject formats only. [`may_enroll_in`] and
 //! [`may_revoke_in`] also consult the registry: a district bureau acts only on gateways and devices of projects
@@ -45,7 +57,7 @@
 use std::fmt;
 
 use crate::district::{DistrictCode, DistrictCodeError};
-use crate::ids::{CreditCode, CreditCodeError, DeviceId, ProjectId, ProjectIdError, TokenError};
+use crate::ids::{CreditCode, CreditCodeError, DeviceId, PersonHandle, ProjectId, ProjectIdError, TokenError};
 use crate::payload::DomainEvent;
 use crate::registry::RegistryState;
 use crate::rules::{RecordContext, RuleError};
@@ -77,11 +89,17 @@ pub enum Role {
     /// `platform`: a service key of the platform server itself (the vault-audit key that signs
     /// `vault.access.v1`), enrolled only by the ledger's system key.
     Platform,
+    /// `inspector`: a district bureau's 监督员, a person signing for the bureau with their own key.
+    Inspector,
+    /// `staff`: an enterprise's person (项目负责人, 技术负责人, 总监理工程师 …) signing for it with their own key.
+    Staff,
+    /// `tester`: a laboratory's 检测人员, signing for the laboratory with their own key.
+    Tester,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 13] = [
         Self::Ledger,
         Self::CityBureau,
         Self::DistrictBureau,
@@ -92,6 +110,9 @@ impl Role {
         Self::Bank,
         Self::TestingLab,
         Self::Platform,
+        Self::Inspector,
+        Self::Staff,
+        Self::Tester,
     ];
 
     /// The role by its recorded name, e.g. `district_bureau`.
@@ -112,6 +133,9 @@ impl Role {
             Self::Bank => "bank",
             Self::TestingLab => "testing_lab",
             Self::Platform => "platform",
+            Self::Inspector => "inspector",
+            Self::Staff => "staff",
+            Self::Tester => "tester",
         }
     }
 
@@ -128,6 +152,9 @@ impl Role {
             Self::Bank => "银行",
             Self::TestingLab => "检测机构",
             Self::Platform => "平台服务",
+            Self::Inspector => "监督员",
+            Self::Staff => "企业人员",
+            Self::Tester => "检测人员",
         }
     }
 
@@ -143,10 +170,19 @@ impl Role {
                 Self::TestingLab,
                 Self::Gateway,
                 Self::Device,
+                Self::Inspector,
             ],
-            Self::DistrictBureau => &[Self::Enterprise, Self::Gateway, Self::Device],
-            Self::Enterprise => &[Self::Gateway, Self::Device],
-            Self::Gateway | Self::Device | Self::Auditor | Self::Bank | Self::TestingLab | Self::Platform => &[],
+            Self::DistrictBureau => &[Self::Enterprise, Self::Gateway, Self::Device, Self::Inspector],
+            Self::Enterprise => &[Self::Gateway, Self::Device, Self::Staff],
+            Self::TestingLab => &[Self::Tester],
+            Self::Gateway
+            | Self::Device
+            | Self::Auditor
+            | Self::Bank
+            | Self::Platform
+            | Self::Inspector
+            | Self::Staff
+            | Self::Tester => &[],
         }
     }
 
@@ -158,6 +194,29 @@ impl Role {
             Self::Enterprise | Self::Bank | Self::TestingLab => "a 统一社会信用代码",
             Self::Gateway => "project/<ProjectId>/gateway/<id>",
             Self::Device => "project/<ProjectId>/device/<id>",
+            Self::Inspector => "<district code>/person/<handle>",
+            Self::Staff | Self::Tester => "<统一社会信用代码>/person/<handle>",
+        }
+    }
+
+    /// The organisation role a person of this role signs for (`inspector` → `district_bureau`, `staff` →
+    /// `enterprise`, `tester` → `testing_lab`); `None` for organisation, device and service keys.
+    pub const fn organisation_role(self) -> Option<Role> {
+        match self {
+            Self::Inspector => Some(Self::DistrictBureau),
+            Self::Staff => Some(Self::Enterprise),
+            Self::Tester => Some(Self::TestingLab),
+            _ => None,
+        }
+    }
+
+    /// The person role an organisation of this role enrols for its own people.
+    pub const fn person_role(self) -> Option<Role> {
+        match self {
+            Self::DistrictBureau => Some(Self::Inspector),
+            Self::Enterprise => Some(Self::Staff),
+            Self::TestingLab => Some(Self::Tester),
+            _ => None,
         }
     }
 }
@@ -191,6 +250,20 @@ pub enum KeySubject {
         /// The device's id.
         id: DeviceId,
     },
+    /// `inspector`: `<DistrictCode>/person/<handle>`.
+    Inspector {
+        /// The bureau's district.
+        district: DistrictCode,
+        /// The person's handle within the bureau.
+        person: PersonHandle,
+    },
+    /// `staff`, `tester`: `<CreditCode>/person/<handle>`.
+    Staff {
+        /// The enterprise or laboratory.
+        credit_code: CreditCode,
+        /// The person's handle within it.
+        person: PersonHandle,
+    },
 }
 
 /// Why a subject does not fit its role's format.
@@ -217,6 +290,18 @@ pub enum SubjectError {
     /// The gateway or device id part is invalid.
     #[error("gateway/device id: {0}")]
     DeviceId(#[from] TokenError),
+    /// Not of the shape `<organisation>/person/<handle>`.
+    #[error("expected {expected}")]
+    NotAPersonPath {
+        /// The expected shape.
+        expected: &'static str,
+    },
+    /// The person's handle is not a token.
+    #[error("person handle: {0}")]
+    PersonHandle(TokenError),
+    /// The person's handle looks like an ID or bank card number (the value is not repeated).
+    #[error("person handle: {0}")]
+    PersonalNumber(#[from] crate::personal::PersonalNumber),
 }
 
 impl KeySubject {
@@ -234,7 +319,33 @@ impl KeySubject {
                 let (project_id, id) = project_path(subject, "device", role.subject_format())?;
                 Self::Device { project_id, id }
             }
+            Role::Inspector => {
+                let (district, person) = person_path(subject, role.subject_format())?;
+                Self::Inspector { district: DistrictCode::parse(district)?, person }
+            }
+            Role::Staff | Role::Tester => {
+                let (credit_code, person) = person_path(subject, role.subject_format())?;
+                Self::Staff { credit_code: CreditCode::parse(credit_code)?, person }
+            }
         })
+    }
+
+    /// The organisation a person's key belongs to, as that organisation's own subject.
+    fn person_organisation(&self) -> Option<String> {
+        match self {
+            Self::Inspector { district, .. } => Some(district.to_string()),
+            Self::Staff { credit_code, .. } => Some(credit_code.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The subject as written.
+    fn organisation_subject(&self) -> Option<String> {
+        match self {
+            Self::District(d) => Some(d.to_string()),
+            Self::Organisation(c) => Some(c.to_string()),
+            _ => None,
+        }
     }
 
     /// The project of a gateway or device.
@@ -253,6 +364,36 @@ fn project_path(subject: &str, middle: &str, expected: &'static str) -> Result<(
         return Err(SubjectError::NotAProjectPath { expected });
     }
     Ok((ProjectId::parse(project)?, DeviceId::parse(id)?))
+}
+
+/// `<organisation>/person/<handle>`, the handle a token that is not shaped like a personal number.
+fn person_path<'a>(subject: &'a str, expected: &'static str) -> Result<(&'a str, PersonHandle), SubjectError> {
+    let parts: Vec<&str> = subject.split('/').collect();
+    let [organisation, middle, handle] = parts.as_slice() else {
+        return Err(SubjectError::NotAPersonPath { expected });
+    };
+    if *middle != "person" {
+        return Err(SubjectError::NotAPersonPath { expected });
+    }
+    crate::personal::refuse_personal_number(handle)?;
+    Ok((organisation, PersonHandle::parse(handle).map_err(SubjectError::PersonHandle)?))
+}
+
+/// The subject of a person's key: `<organisation subject>/person/<handle>`.
+pub fn person_subject(organisation: &str, handle: &PersonHandle) -> String {
+    format!("{organisation}/person/{handle}")
+}
+
+/// Who a key signs as, for the rules: a person's key (`inspector`, `staff`, `tester`) acts for its organisation, so
+/// the rules see the organisation's role and subject (`inspector` of `330212/person/wang` → `district_bureau` of
+/// `330212`); any other key as enrolled. The envelope still names the person's key as signer. A person subject that
+/// does not parse is passed through unchanged (the rules then refuse it as the unknown role it is).
+pub fn acting_for<'a>(role: &'a str, subject: &'a str) -> (&'a str, &'a str) {
+    let Some(org) = Role::parse(role).and_then(Role::organisation_role) else { return (role, subject) };
+    match subject.split_once("/person/") {
+        Some((organisation, _)) => (org.as_str(), organisation),
+        None => (role, subject),
+    }
 }
 
 /// The subject of a project gateway key: `project/<ProjectId>/gateway/<id>`.
@@ -356,6 +497,16 @@ pub enum AuthorityError {
         /// The signer's district.
         bureau_district: DistrictCode,
     },
+    /// A bureau, enterprise or laboratory acting on a person of another organisation.
+    #[error(
+        "{target} belongs to another organisation than {signer}: an organisation enrols and revokes only its own people"
+    )]
+    OtherOrganisation {
+        /// The signer's organisation.
+        signer: String,
+        /// The person's subject.
+        target: String,
+    },
     /// (Registry) an enterprise acting on a project it does not take part in.
     #[error("enterprise {credit_code} does not take part in project {project_id}")]
     NotAParticipant {
@@ -395,6 +546,12 @@ fn check_roles(
         subject: target_subject.to_owned(),
         reason,
     })?;
+    // An organisation acts on its own people only (the city bureau and the ledger on any).
+    if let (Some(own), Some(theirs)) = (signer.organisation_subject(), target.person_organisation())
+        && own != theirs
+    {
+        return Err(AuthorityError::OtherOrganisation { signer: own, target: target_subject.to_owned() });
+    }
     Ok(Checked { signer, target })
 }
 
@@ -434,8 +591,11 @@ pub fn may_enroll_in(
         KeySubject::District(d) if !registry.district_exists(d) => {
             return Err(AuthorityError::UnknownDistrict { district: d.clone() });
         }
-        KeySubject::Organisation(c) if registry.enterprise(c).is_none() => {
+        KeySubject::Organisation(c) | KeySubject::Staff { credit_code: c, .. } if registry.enterprise(c).is_none() => {
             return Err(AuthorityError::UnknownEnterprise { credit_code: c.clone() });
+        }
+        KeySubject::Inspector { district: d, .. } if !registry.district_exists(d) => {
+            return Err(AuthorityError::UnknownDistrict { district: d.clone() });
         }
         KeySubject::Gateway { project_id, .. } | KeySubject::Device { project_id, .. }
             if registry.project(project_id).is_none() =>

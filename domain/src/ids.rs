@@ -513,6 +513,13 @@ token_newtype!(
 );
 
 token_newtype!(
+    /// A person's handle within their organisation, in the key subjects of people (`<organisation>/person/<handle>`:
+    /// 监督员, 企业人员, 检测人员). Chosen by the organisation (a staff number, `insp-wang`); never an ID number
+    /// ([`crate::authority::KeySubject::parse`] refuses one).
+    PersonHandle
+);
+
+token_newtype!(
     /// An alarm's id, unique within its project; `alarm.cleared.v1` refers to it.
     AlarmId
 );

@@ -23,6 +23,7 @@
 //! | [`iot`] | minimal `env.dust_noise.reading.v1`, `alarm.raised.v1`, `alarm.cleared.v1` payloads |
 //! | [`payload`] | [`validate_payload`]: type-checks the payload of every kind defined here |
 //! | [`rules`] | [`DomainState`]: the admission rules of every subsystem over signed records (`decide`/`evolve`) |
+//! | [`snapshot`] | the admission state's canonical bytes ([`DomainState::to_snapshot`]), which the ledger stores at checkpoints |
 //! | [`workforce`] | 实名制 and 工资专用账户: workers, contracts, attendance, payroll (`worker.*`, `wage.*`) |
 //! | [`site`] | cranes, hoists, meters, cameras, gateways, environmental policy (`crane.*`, `hoist.*`, `meter.*`, `video.*`, `gateway.*`, `env.*`) |
 //! | [`supervision`] | inspections, testing, 危大工程, BIM, coordination tasks (`inspection.*`, `testing.*`, `hazard.*`, `bim.*`, `task.*`) |
@@ -65,6 +66,7 @@ pub mod registry;
 pub mod rules;
 mod schema;
 pub mod site;
+pub mod snapshot;
 pub mod stream;
 pub mod supervision;
 pub mod text;

@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::payload::DomainEvent;
 use crate::registry::{self, RegistryCommand, RegistryState};
 use crate::{authority, rating, site, supervision, workforce};
@@ -54,8 +56,10 @@ impl fmt::Display for RuleError {
 
 impl std::error::Error for RuleError {}
 
-/// Everything the admission rules need to remember, per subsystem.
-#[derive(Debug, Clone, Default)]
+/// Everything the admission rules need to remember, per subsystem. Its canonical bytes are the ledger's snapshot
+/// of the admission state ([`crate::snapshot`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DomainState {
     /// Districts, zones, enterprises, projects, participants.
     pub registry: RegistryState,

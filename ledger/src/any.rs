@@ -7,7 +7,9 @@ use uuid::Uuid;
 use crate::kurrent::KurrentStore;
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
-use crate::store::{Commit, Direction, EventStore, StoreError, StoredCheckpoint, StoredEvent, StoredKey};
+use crate::store::{
+    Commit, Direction, EventStore, StoreError, StoredCheckpoint, StoredEvent, StoredKey, StoredSnapshot,
+};
 
 /// One of the compiled-in adapters.
 #[derive(Debug)]
@@ -113,5 +115,11 @@ impl EventStore for AnyStore {
     }
     async fn keys(&self) -> Result<Vec<StoredKey>, StoreError> {
         delegate!(self, s => s.keys().await)
+    }
+    async fn put_snapshot(&self, snapshot: &StoredSnapshot, keep: usize) -> Result<bool, StoreError> {
+        delegate!(self, s => s.put_snapshot(snapshot, keep).await)
+    }
+    async fn snapshots(&self, limit: usize) -> Result<Vec<StoredSnapshot>, StoreError> {
+        delegate!(self, s => s.snapshots(limit).await)
     }
 }

@@ -50,14 +50,20 @@ impl DomainPolicy {
 
 /// The rules' view of a record: its envelope fields and its signer's enrolment (empty if the key is unknown, which
 /// only a replayed record of a foreign store can meet).
+/// A person's key (监督员, staff, tester) is seen as its organisation's ([`siteledger_domain::authority::acting_for`]):
+/// every rule about who signs what applies to the organisation the person signs for.
 fn context<'a>(record: &Record<'a>, event_id: &'a str) -> RecordContext<'a> {
+    let (signer_role, signer_subject) = siteledger_domain::authority::acting_for(
+        record.signer.map_or("", |k| k.role.as_str()),
+        record.signer.map_or("", |k| k.subject.as_str()),
+    );
     RecordContext {
         event_id,
         stream: record.stream,
         occurred_at: record.occurred_at,
         signer_key_id: record.signer_key_id,
-        signer_role: record.signer.map_or("", |k| k.role.as_str()),
-        signer_subject: record.signer.map_or("", |k| k.subject.as_str()),
+        signer_role,
+        signer_subject,
     }
 }
 
@@ -155,6 +161,22 @@ impl Policy for DomainPolicy {
 
     fn stateful(&self) -> bool {
         true
+    }
+
+    fn snapshot_format(&self) -> Option<&'static str> {
+        Some(siteledger_domain::snapshot::SNAPSHOT_FORMAT)
+    }
+
+    fn snapshot(&self) -> Result<Vec<u8>, String> {
+        self.states().view().to_snapshot().map_err(|e| e.to_string())
+    }
+
+    fn restore(&self, bytes: &[u8]) -> Result<(), String> {
+        let state = DomainState::from_snapshot(bytes).map_err(|e| e.to_string())?;
+        let mut s = self.states();
+        s.committed = state;
+        s.pending = None;
+        Ok(())
     }
 }
 

@@ -8,6 +8,8 @@
 //! * [`domain_policy`]: the platform's ingest policy, the `domain` crate's rules behind the [`system::Policy`] port.
 //! * [`sequencer`]: the single writer: ingest rules, signer chains, positions, Merkle nodes, checkpoints,
 //!   group commit. [`Ledger`] is its handle.
+//! * [`snapshot`]: the policy's state stored at checkpoints and restored at open (only the records after it are
+//!   replayed), and the from-zero replay that checks it.
 //!
 //! Positions are dense Merkle leaf indices assigned by the sequencer; adapters persist what the sequencer decided,
 //! atomically, and refuse a commit if another writer moved the head.
@@ -19,6 +21,7 @@ pub mod error;
 pub mod kurrent;
 pub mod postgres;
 pub mod sequencer;
+pub mod snapshot;
 pub mod sql;
 pub mod sqlite;
 pub mod store;
@@ -28,4 +31,4 @@ pub use any::AnyStore;
 pub use domain_policy::DomainPolicy;
 pub use error::{AppendError, ExpectedVersion, LedgerError, Rejection};
 pub use sequencer::{IngestOutcome, Ledger, LedgerConfig, LedgerStats};
-pub use store::{Commit, Direction, EventStore, StoreError, StoredCheckpoint, StoredEvent, StoredKey};
+pub use store::{Commit, Direction, EventStore, StoreError, StoredCheckpoint, StoredEvent, StoredKey, StoredSnapshot};

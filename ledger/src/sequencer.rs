@@ -28,6 +28,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::error::{AppendError, ExpectedVersion, LedgerError, Rejection};
+use crate::snapshot;
 use crate::store::{Commit, Direction, EventStore, StoreError, StoredCheckpoint, StoredEvent, StoredKey};
 use crate::system::{
     Admitted, EQUIVOCATION_KIND, Equivocation, KEY_ENROLLED_KIND, KEY_REVOKED_KIND, KeyRevocation, OpenPolicy, Policy,
@@ -65,7 +66,20 @@ pub struct LedgerConfig {
     /// A record whose `occurred_at` is later than the clock plus this is refused (`future_occurred_at`): one
     /// record dated far ahead would otherwise become every "latest" and "as of" derived from the log.
     pub max_clock_skew: Duration,
+    /// Store a snapshot of the policy's state with the first checkpoint at least this many records after the last
+    /// one (0: never), so opening the ledger replays only the records after it ([`crate::snapshot`]).
+    pub snapshot_every: u64,
+    /// How many snapshots the store keeps (the newest ones; older rows are deleted as new ones are written).
+    pub snapshots_kept: usize,
+    /// Ignore stored snapshots when opening and replay the whole log into the policy (the check an auditor or an
+    /// operator can ask for; snapshots are still written).
+    pub replay_from_zero: bool,
 }
+
+/// Default of [`LedgerConfig::snapshot_every`].
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 16_384;
+/// Default of [`LedgerConfig::snapshots_kept`].
+pub const DEFAULT_SNAPSHOTS_KEPT: usize = 3;
 
 impl LedgerConfig {
     /// A configuration with the default policy and limits.
@@ -81,6 +95,9 @@ impl LedgerConfig {
             policy: Arc::new(OpenPolicy),
             clock: Arc::new(OffsetDateTime::now_utc),
             max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
+            snapshot_every: DEFAULT_SNAPSHOT_EVERY,
+            snapshots_kept: DEFAULT_SNAPSHOTS_KEPT,
+            replay_from_zero: false,
         }
     }
 }
@@ -93,6 +110,9 @@ impl std::fmt::Debug for LedgerConfig {
             .field("checkpoint_every", &self.checkpoint_every)
             .field("checkpoint_interval", &self.checkpoint_interval)
             .field("max_clock_skew", &self.max_clock_skew)
+            .field("snapshot_every", &self.snapshot_every)
+            .field("snapshots_kept", &self.snapshots_kept)
+            .field("replay_from_zero", &self.replay_from_zero)
             .finish_non_exhaustive()
     }
 }
@@ -127,6 +147,12 @@ pub struct LedgerStats {
     pub commits: u64,
     /// Checkpoints signed.
     pub checkpoints: u64,
+    /// Policy snapshots stored.
+    pub snapshots: u64,
+    /// Where the policy's replay at open started: the size of the snapshot restored, or 0 (from zero).
+    pub replayed_from: u64,
+    /// Log rows the policy's replay at open read (the start-up cost that grows with the log).
+    pub replay_rows_read: u64,
 }
 
 struct Shared<S> {
@@ -204,17 +230,24 @@ impl<S: EventStore> Ledger<S> {
         });
         let mut seq = Sequencer::load(Arc::clone(&shared), config).await?;
         if seq.config.policy.stateful() {
-            // Rebuild the policy's state from the log (e.g. the organisation registry the domain rules need).
-            let mut from = 0;
-            while from < seq.state.head {
-                let page = shared.store.read_all(from, 4096).await?;
-                let Some(last) = page.last() else { break };
-                from = last.position + 1;
-                for e in &page {
-                    seq.replay(e, true)?;
-                }
+            // Rebuild the policy's state (e.g. the organisation registry the domain rules need): from the newest
+            // usable snapshot, or from zero, then the records after it.
+            let policy = seq.config.policy.as_ref();
+            let head = seq.state.head;
+            let from = if seq.config.replay_from_zero {
+                tracing::info!(head, "replaying the whole log into the admission state, as configured");
+                0
+            } else {
+                snapshot::restore_newest(&shared.store, policy, head, seq.config.snapshots_kept).await?
+            };
+            let keys = &seq.state.keys;
+            let read =
+                snapshot::replay(&shared.store, policy, |id| keys.get(id).map(|k| &k.stored), from, head).await?;
+            seq.last_snapshot = from;
+            if let Ok(mut s) = shared.stats.write() {
+                s.replayed_from = from;
+                s.replay_rows_read = read;
             }
-            seq.config.policy.settled(true);
         }
         if seq.state.head == 0 {
             seq.genesis().await?;
@@ -568,6 +601,8 @@ struct Sequencer<S> {
     head_tx: Option<watch::Sender<u64>>,
     /// Stored events whose ids appear in the current group (prefetched once per group).
     existing: HashMap<Uuid, StoredEvent>,
+    /// Tree size of the last policy snapshot restored or written (0: none).
+    last_snapshot: u64,
 }
 
 /// Work in progress for one group commit: the events decided so far and overlays on the cached state.
@@ -657,7 +692,7 @@ enum Decided {
 impl<S: EventStore> Sequencer<S> {
     async fn load(shared: Arc<Shared<S>>, config: LedgerConfig) -> Result<Sequencer<S>, LedgerError> {
         let state = load_state(&shared, &config).await?;
-        Ok(Sequencer { shared, config, state, head_tx: None, existing: HashMap::new() })
+        Ok(Sequencer { shared, config, state, head_tx: None, existing: HashMap::new(), last_snapshot: 0 })
     }
 
     fn now(&self) -> OffsetDateTime {
@@ -1466,31 +1501,12 @@ impl<S: EventStore> Sequencer<S> {
         }
     }
 
-    /// Folds a record that is already in the log (at open, or written by another writer) into the policy: one
-    /// envelope parse and one payload parse, for the kinds the policy keeps. A leaf that does not parse is corrupt
-    /// when `strict` (at open), and skipped otherwise (catching up, as before).
+    /// Folds a record that is already in the log (written by another writer) into the policy: one envelope parse
+    /// and one payload parse, for the kinds the policy keeps. A leaf that does not parse is corrupt when `strict`,
+    /// and skipped otherwise (catching up, as before).
     fn replay(&self, e: &StoredEvent, strict: bool) -> Result<(), LedgerError> {
-        if !self.config.policy.wants(&e.kind) {
-            return Ok(());
-        }
-        let env = match Envelope::parse(&e.leaf) {
-            Ok(env) => env,
-            Err(err) if strict => {
-                return Err(LedgerError::Store(StoreError::Corrupt(format!("position {}: {err}", e.position))));
-            }
-            Err(_) => return Ok(()),
-        };
-        if let Some(admitted) = self.config.policy.replay(&env) {
-            let record = Record {
-                event_id: e.event_id,
-                stream: &e.stream,
-                occurred_at: &e.occurred_at,
-                signer_key_id: &e.signer,
-                signer: self.state.keys.get(&e.signer).map(|k| &k.stored),
-            };
-            self.config.policy.accepted(&record, &admitted);
-        }
-        Ok(())
+        let keys = &self.state.keys;
+        snapshot::fold(self.config.policy.as_ref(), |id| keys.get(id).map(|k| &k.stored), e, strict)
     }
 
     /// Writes the pending group (and a checkpoint if `checkpoint`) and folds it into the state.
@@ -1560,7 +1576,45 @@ impl<S: EventStore> Sequencer<S> {
         if let Some(tx) = &self.head_tx {
             tx.send_replace(self.state.head);
         }
+        if let Some(cp) = &commit.checkpoint {
+            self.snapshot_if_due(cp.size, cp.root).await;
+        }
         Ok(())
+    }
+
+    /// Stores a snapshot of the policy's state if [`LedgerConfig::snapshot_every`] records were committed since the
+    /// last one. Called right after a checkpoint's commit, when the policy's state is exactly that of the tree of
+    /// `size` leaves with root `root` (its pending group is what was just committed). A failure is logged, never
+    /// returned: the records are durable, and the next open simply replays more of the log.
+    async fn snapshot_if_due(&mut self, size: u64, root: Hash) {
+        let every = self.config.snapshot_every;
+        if every == 0 || size < self.last_snapshot.saturating_add(every) {
+            return;
+        }
+        let now = truncate_micros(self.now());
+        let started = Instant::now();
+        let snapshot = match snapshot::take(self.config.policy.as_ref(), size, root, now) {
+            None => return,
+            Some(Ok(s)) => s,
+            Some(Err(e)) => {
+                tracing::warn!(size, error = %e, "the policy's state could not be serialised: no snapshot");
+                return;
+            }
+        };
+        match self.shared.store.put_snapshot(&snapshot, self.config.snapshots_kept).await {
+            Ok(stored) => {
+                // A store that keeps none is not asked again at every checkpoint.
+                self.last_snapshot = size;
+                if stored {
+                    let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    tracing::info!(size, bytes = snapshot.state.len(), ms, "admission-state snapshot stored");
+                    if let Ok(mut s) = self.shared.stats.write() {
+                        s.snapshots += 1;
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(size, error = %e, "storing a policy snapshot failed; the next open replays more"),
+        }
     }
 }
 

@@ -76,6 +76,26 @@ pub struct StoredKey {
     pub revoked_at: Option<String>,
 }
 
+/// A snapshot of the ingest policy's state (the domain's admission state) as of the first `size` records, stored so
+/// that opening the ledger folds only the records after it. It is a cache, never evidence: the ledger restores it
+/// only if its `root` is the tree's root at `size`, its `sha256` matches `state`, and the policy accepts `format`
+/// and the bytes; otherwise it replays the log from zero.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSnapshot {
+    /// Tree size the state belongs to (the state folds records `0..size`).
+    pub size: u64,
+    /// Root hash of the tree at `size`.
+    pub root: Hash,
+    /// The policy's snapshot format (e.g. `siteledger.domain-state.v1`).
+    pub format: String,
+    /// SHA-256 of `state`.
+    pub sha256: Hash,
+    /// The state's canonical bytes.
+    pub state: Vec<u8>,
+    /// When it was written (UTC).
+    pub created_at: OffsetDateTime,
+}
+
 /// One atomic, durable write produced by the sequencer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Commit {
@@ -180,4 +200,21 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Every key ever enrolled (the registry is small: one row per device or organisation key).
     fn keys(&self) -> impl Future<Output = Result<Vec<StoredKey>, StoreError>> + Send;
+
+    /// Stores a policy-state snapshot (replacing one of the same size) and deletes all but the newest `keep`
+    /// snapshots, in one transaction, so the table stays bounded whatever the log's length. Returns `false` if the
+    /// store keeps no snapshots (the default: KurrentDB's adapter), in which case the ledger always replays from
+    /// zero when it opens.
+    fn put_snapshot(
+        &self,
+        _snapshot: &StoredSnapshot,
+        _keep: usize,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        async { Ok(false) }
+    }
+
+    /// The newest stored snapshots, largest size first, at most `limit` (none for a store that keeps none).
+    fn snapshots(&self, _limit: usize) -> impl Future<Output = Result<Vec<StoredSnapshot>, StoreError>> + Send {
+        async { Ok(Vec::new()) }
+    }
 }

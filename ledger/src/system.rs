@@ -218,6 +218,25 @@ pub trait Policy: Send + Sync + 'static {
     fn stateful(&self) -> bool {
         false
     }
+
+    /// The format of this policy's state snapshots ([`Policy::snapshot`]), stored with them; `None` (the default)
+    /// if it keeps none. A snapshot of another format is never restored, so a build whose state layout or fold
+    /// changed replays the log from zero instead of misreading an older state.
+    fn snapshot_format(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The canonical bytes of the state as of every record folded so far (the group being decided included):
+    /// equal states give equal bytes. Only called if [`Policy::snapshot_format`] is `Some`.
+    fn snapshot(&self) -> Result<Vec<u8>, String> {
+        Err("this policy keeps no snapshots".to_owned())
+    }
+
+    /// Replaces the whole state (and forgets any pending group) with the one `bytes` encode, all or nothing: on
+    /// `Err` the state is unchanged. Bytes that are not exactly the canonical form of a state are refused.
+    fn restore(&self, _bytes: &[u8]) -> Result<(), String> {
+        Err("this policy keeps no snapshots".to_owned())
+    }
 }
 
 /// The permissive policy: any payload, and any enrolled key may enrol or revoke. For tests and tools; the platform

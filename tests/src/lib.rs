@@ -93,6 +93,18 @@ impl HeadlessChromium {
         Ok(page)
     }
 
+    /// Opens a tab at `url` in a new browser context: its own cookies, storage and IndexedDB, as if another
+    /// person's browser (people's keys live in IndexedDB, sessions in cookies).
+    pub async fn open_in_new_context(&self, url: &str) -> anyhow::Result<Page> {
+        use chromiumoxide::cdp::browser_protocol::target::{CreateBrowserContextParams, CreateTargetParams};
+        let context = self.browser.create_browser_context(CreateBrowserContextParams::default()).await?;
+        let mut params = CreateTargetParams::new(url);
+        params.browser_context_id = Some(context);
+        let page = self.browser.new_page(params).await.with_context(|| format!("opening {url}"))?;
+        page.wait_for_navigation().await.with_context(|| format!("loading {url}"))?;
+        Ok(page)
+    }
+
     /// Opens a new tab that runs `script` before any of the page's own scripts, then loads `url`.
     pub async fn open_with_init_script(&self, url: &str, script: &str) -> anyhow::Result<Page> {
         let page = self.browser.new_page("about:blank").await.context("opening a tab")?;

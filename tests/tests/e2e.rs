@@ -3,3 +3,5 @@
 mod attachments;
 mod browser;
 mod gateway_agent;
+mod people;
+mod people_forms;

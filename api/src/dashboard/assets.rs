@@ -26,6 +26,16 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../../static/app.js"),
     },
     Asset {
+        name: "canonical.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../static/canonical.js"),
+    },
+    Asset {
+        name: "people.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../static/people.js"),
+    },
+    Asset {
         name: "verify.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../static/verify.js"),

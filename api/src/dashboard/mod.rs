@@ -16,7 +16,7 @@
 //! outside the scope answers the same 404 page as a missing one. Without a valid token pages redirect to `/login`,
 //! except in demo mode, where an anonymous visitor is the read-only demo visitor and a banner says so.
 
-mod assets;
+pub(crate) mod assets;
 mod format;
 mod rating;
 mod site;
@@ -109,7 +109,12 @@ impl Viewer {
         self.principal.scope()
     }
 
-    fn layout(&self, title: impl Into<String>, nav: &'static str) -> Layout {
+    /// Who is looking (for the people's pages, `crate::people`).
+    pub(crate) fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    pub(crate) fn layout(&self, title: impl Into<String>, nav: &'static str) -> Layout {
         let user = self.signed_in.then(|| {
             let role = match self.principal.role {
                 Role::City => "市住建局",
@@ -126,7 +131,17 @@ impl Viewer {
         Layout { title: title.into(), nav, demo: self.demo, user, v: assets::version() }
     }
 
-    fn not_found(&self, message: impl Into<String>) -> PageFail {
+    /// The 403 page: signed in, but not allowed here.
+    pub(crate) fn forbidden(&self, message: impl Into<String>) -> PageFail {
+        PageFail {
+            layout: self.layout("无权访问 forbidden", ""),
+            status: StatusCode::FORBIDDEN,
+            heading: "无权访问 · forbidden",
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn not_found(&self, message: impl Into<String>) -> PageFail {
         PageFail {
             layout: self.layout("未找到 not found", ""),
             status: StatusCode::NOT_FOUND,
@@ -143,15 +158,15 @@ impl Viewer {
 /// What the shared page frame (`base.html`) needs.
 #[derive(Debug, Clone)]
 pub struct Layout {
-    title: String,
-    nav: &'static str,
-    demo: bool,
-    user: Option<String>,
-    v: &'static str,
+    pub(crate) title: String,
+    pub(crate) nav: &'static str,
+    pub(crate) demo: bool,
+    pub(crate) user: Option<String>,
+    pub(crate) v: &'static str,
 }
 
 impl Layout {
-    fn anonymous(demo: bool) -> Layout {
+    pub(crate) fn anonymous(demo: bool) -> Layout {
         Layout { title: String::new(), nav: "", demo, user: None, v: assets::version() }
     }
 }
@@ -205,7 +220,7 @@ impl IntoResponse for PageFail {
 type PageResult = Result<Response, PageFail>;
 
 /// Renders a template as an HTML response with the dashboard's security headers.
-fn html(t: &impl Template) -> Response {
+pub(crate) fn html(t: &impl Template) -> Response {
     match t.render() {
         Ok(body) => {
             let mut resp = body.into_response();
@@ -876,6 +891,13 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, axum::Form(f):
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if !same_origin(&headers) {
         return (StatusCode::FORBIDDEN, "cross-origin request refused\n").into_response();
+    }
+    // A person's session is revoked server-side (a copied cookie dies with the logout); a machine token pasted
+    // into the login page is not.
+    if let Some(secret) = crate::auth::session_secret(&headers)
+        && let Err(e) = state.people.sessions.end(&state.tokens, &secret).await
+    {
+        return e.into_response();
     }
     let target = if state.config.demo { "/" } else { "/login" };
     let mut resp = Redirect::to(target).into_response();

@@ -87,6 +87,11 @@ pub async fn ingest(
             items.len()
         )));
     }
+    // A person's session (docs/PEOPLE.md) may post only records its own key signed.
+    let person_key = match principal.role {
+        crate::auth::Role::Gateway => None,
+        _ => state.people.sessions.key_of(&principal.token_id).await?,
+    };
     let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(items.len());
     let mut envelopes = Vec::new();
     let mut slots = Vec::new();
@@ -103,6 +108,21 @@ pub async fn ingest(
                         "forbidden_signer",
                         format!(
                             "this gateway token may submit only records signed by key {bound}, not {}",
+                            env.signer()
+                        ),
+                    )));
+                    continue;
+                }
+                if let Some(own) = &person_key
+                    && env.signer().to_string() != *own
+                {
+                    results.push(Some(ItemResult::rejected(
+                        index,
+                        Some(env.id().to_string()),
+                        "forbidden_signer",
+                        format!(
+                            "此会话属于密钥 {own}，只能提交本人密钥签署的记录 / this session was opened by key {own}: \
+                             it may submit only records signed by that key, not by {}",
                             env.signer()
                         ),
                     )));

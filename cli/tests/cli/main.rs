@@ -6,6 +6,8 @@ mod helpers;
 
 mod audit;
 mod live_data_dir;
+mod report_snapshots;
 mod serve;
+mod snapshot;
 mod submit;
 mod submit_attachments;

@@ -385,7 +385,8 @@ impl RatingEvent {
 
 /// What the admission rules of this subsystem remember: the published versions (the documents themselves are
 /// read from the log when a decision is computed, so the state stays small).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RatingState {
     policy_versions: BTreeSet<u32>,
     rules_versions: BTreeSet<u32>,

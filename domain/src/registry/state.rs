@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::date::LocalDate;
 use crate::district::{DistrictCode, NingboDistrict, ZoneCode};
 use crate::ids::{CreditCode, ProjectId};
@@ -11,7 +13,8 @@ use crate::text::Name;
 use super::event::{EnterpriseType, Participant, ParticipantRole, ProjectRegistered, RegistryEvent};
 
 /// A registered enterprise.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Enterprise {
     /// 统一社会信用代码.
     pub credit_code: CreditCode,
@@ -22,7 +25,8 @@ pub struct Enterprise {
 }
 
 /// A registered project with its current participants.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Project {
     /// Platform id.
     pub project_id: ProjectId,
@@ -84,10 +88,14 @@ pub struct District {
 }
 
 /// Everything the registry knows: 开发园区, enterprises and projects.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegistryState {
+    #[serde(with = "crate::snapshot::pairs")]
     zones: BTreeMap<ZoneCode, Name>,
+    #[serde(with = "crate::snapshot::pairs")]
     enterprises: BTreeMap<CreditCode, Enterprise>,
+    #[serde(with = "crate::snapshot::pairs")]
     projects: BTreeMap<ProjectId, Project>,
 }
 

@@ -278,9 +278,32 @@ impl SiteEvent {
 }
 
 /// The last version of each policy kind per jurisdiction (small: a few dozen entries at most).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SiteState {
     policies: BTreeMap<(&'static str, Jurisdiction), u32>,
+}
+
+/// Snapshot form: `[[kind, jurisdiction], version]` pairs in key order (see [`crate::snapshot`]). The kind is one
+/// of the two policy kinds; anything else is refused.
+impl serde::Serialize for SiteState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.policies.iter())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SiteState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let items = <Vec<((String, Jurisdiction), u32)>>::deserialize(d)?;
+        let mut policies = BTreeMap::new();
+        for ((kind, jurisdiction), version) in items {
+            let kind = [ENV_POLICY, CRANE_POLICY]
+                .into_iter()
+                .find(|k| *k == kind)
+                .ok_or_else(|| <D::Error as serde::de::Error>::custom(format!("{kind} is not a site policy kind")))?;
+            policies.insert((kind, jurisdiction), version);
+        }
+        Ok(Self { policies })
+    }
 }
 
 /// Roles whose keys sign device records: the project's gateways and devices.

@@ -204,11 +204,14 @@ pub fn deviation_days(planned_finish: LocalDate, actual_finish: Option<LocalDate
 }
 
 /// What the BIM rules remember.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BimState {
     /// Models by (project, id): last version and its hash.
+    #[serde(with = "crate::snapshot::pairs")]
     pub models: BTreeMap<(ProjectId, RecordId), (u32, Sha256Hex)>,
     /// Nodes by (project, id): status and actual start.
+    #[serde(with = "crate::snapshot::pairs")]
     pub nodes: BTreeMap<(ProjectId, RecordId), (NodeStatus, Option<LocalDate>)>,
 }
 

@@ -615,7 +615,8 @@ impl HazardEvent {
 }
 
 /// A work as the rules remember it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Work {
     /// 危大 or 超规模.
     pub class: Class,
@@ -689,9 +690,11 @@ pub fn missing(class: Class, approved: u32, countersigned: u32, review: Option<(
 }
 
 /// What the hazardous-works rules remember.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HazardState {
     /// Works by (project, id).
+    #[serde(with = "crate::snapshot::pairs")]
     pub works: BTreeMap<(ProjectId, RecordId), Work>,
 }
 

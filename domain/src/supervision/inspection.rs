@@ -396,7 +396,8 @@ pub const fn is_overdue(status: RectificationStatus, deadline_unix: i64, now_uni
 }
 
 /// A rectification notice as the rules remember it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Notice {
     /// Where it stands.
     pub status: RectificationStatus,
@@ -409,15 +410,19 @@ pub struct Notice {
 }
 
 /// What the inspection rules remember.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct InspectionState {
     /// Inspections by (project, id).
     pub inspections: BTreeSet<(ProjectId, RecordId)>,
     /// Findings by (project, id): their inspection, and whether a notice was issued.
+    #[serde(with = "crate::snapshot::pairs")]
     pub findings: BTreeMap<(ProjectId, RecordId), (RecordId, bool)>,
     /// Notices by (project, id).
+    #[serde(with = "crate::snapshot::pairs")]
     pub notices: BTreeMap<(ProjectId, RecordId), Notice>,
     /// Stop-work orders by (project, id): whether in force, and the inspection they follow.
+    #[serde(with = "crate::snapshot::pairs")]
     pub stop_orders: BTreeMap<(ProjectId, RecordId), (bool, Option<RecordId>)>,
 }
 

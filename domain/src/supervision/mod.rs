@@ -224,7 +224,8 @@ impl SupervisionEvent {
 }
 
 /// What the admission rules of this subsystem remember.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SupervisionState {
     /// Inspections, findings, rectification notices, stop-work orders.
     pub inspection: inspection::InspectionState,

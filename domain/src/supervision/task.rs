@@ -332,7 +332,8 @@ pub const fn sla_breached(status: TaskStatus, due_unix: i64, now_unix: i64) -> b
 }
 
 /// A task as the rules remember it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Task {
     /// District.
     pub district: DistrictCode,
@@ -351,9 +352,11 @@ pub struct Task {
 }
 
 /// What the task rules remember.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TaskState {
     /// Tasks by id.
+    #[serde(with = "crate::snapshot::pairs")]
     pub tasks: BTreeMap<RecordId, Task>,
 }
 

@@ -248,7 +248,8 @@ impl TestingEvent {
 }
 
 /// A sample as the rules remember it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Sample {
     /// The laboratory commissioned.
     pub lab: CreditCode,
@@ -267,7 +268,8 @@ pub struct Sample {
 }
 
 /// An unqualified result awaiting or having its non-conformity report.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Unqualified {
     /// The project.
     pub project_id: ProjectId,
@@ -282,17 +284,22 @@ pub struct Unqualified {
 }
 
 /// What the testing rules remember.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TestingState {
     /// Configured deadline; `None` means [`DEFAULT_NONCONFORMITY_HOURS`].
     pub deadline_hours: Option<u32>,
     /// Commissions by (project, id): lab and whether structural.
+    #[serde(with = "crate::snapshot::pairs")]
     pub commissions: BTreeMap<(ProjectId, RecordId), (CreditCode, bool)>,
     /// Samples by (project, id).
+    #[serde(with = "crate::snapshot::pairs")]
     pub samples: BTreeMap<(ProjectId, RecordId), Sample>,
     /// Report numbers used, per (lab, year).
+    #[serde(with = "crate::snapshot::pairs")]
     pub numbers: BTreeMap<(CreditCode, u32), BTreeSet<u32>>,
     /// Unqualified results by (lab, year, seq).
+    #[serde(with = "crate::snapshot::pairs")]
     pub unqualified: BTreeMap<(CreditCode, u32, u32), Unqualified>,
 }
 

@@ -14,6 +14,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use crate::date::LocalDate;
 use crate::ids::{CreditCode, ProjectId};
 use crate::registry::{ParticipantRole, Project, RegistryState};
@@ -25,27 +27,92 @@ use super::{KINDS, WorkforceEvent};
 /// The legal minimum working age (劳动法第十五条: 禁止用人单位招用未满十六周岁的未成年人).
 pub const MIN_WORKING_AGE_YEARS: i32 = 16;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Worker {
     contract: Option<(LocalDate, Option<LocalDate>)>,
     on_site: bool,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ProjectState {
+    #[serde(with = "crate::snapshot::sorted_set")]
     teams: HashSet<TeamId>,
+    #[serde(with = "crate::snapshot::sorted_map")]
     workers: HashMap<PersonRef, Worker>,
     account_open: bool,
+    #[serde(with = "payrolls")]
     payrolls: HashMap<PayrollId, HashSet<PersonRef>>,
     /// Published finding ids (`wage.finding.recorded.v1`).
+    #[serde(with = "crate::snapshot::sorted_set")]
     findings: HashSet<FindingId>,
 }
 
 /// What the admission rules of this subsystem remember: per project, its teams, registered workers (contract
 /// period, on site or not), whether the dedicated account is open, and each payroll's people.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WorkforceState {
+    #[serde(with = "projects")]
     projects: BTreeMap<ProjectId, Arc<ProjectState>>,
+}
+
+/// Snapshot form of the payrolls: `[payroll, [people…]]` pairs, both sorted (see [`crate::snapshot`]).
+mod payrolls {
+    use std::collections::{HashMap, HashSet};
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{PayrollId, PersonRef};
+
+    pub(super) fn serialize<S: Serializer>(
+        map: &HashMap<PayrollId, HashSet<PersonRef>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut items: Vec<(&PayrollId, Vec<&PersonRef>)> = map
+            .iter()
+            .map(|(k, people)| {
+                let mut people: Vec<&PersonRef> = people.iter().collect();
+                people.sort_unstable();
+                (k, people)
+            })
+            .collect();
+        items.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        s.collect_seq(items)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<HashMap<PayrollId, HashSet<PersonRef>>, D::Error> {
+        let items = Vec::<(PayrollId, Vec<PersonRef>)>::deserialize(d)?;
+        Ok(items.into_iter().map(|(k, people)| (k, people.into_iter().collect())).collect())
+    }
+}
+
+/// Snapshot form of the per-project states: `[project, state]` pairs in project order (the `Arc` is only there so
+/// that cloning the state per commit group copies pointers).
+mod projects {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{ProjectId, ProjectState};
+
+    pub(super) fn serialize<S: Serializer>(
+        map: &BTreeMap<ProjectId, Arc<ProjectState>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.iter().map(|(k, v)| (k, v.as_ref())))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<ProjectId, Arc<ProjectState>>, D::Error> {
+        let items = Vec::<(ProjectId, ProjectState)>::deserialize(d)?;
+        Ok(items.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+    }
 }
 
 fn rule(name: &str, message: impl Into<String>) -> RuleError {

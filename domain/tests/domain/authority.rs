@@ -11,7 +11,7 @@ use siteledger_domain::{DeviceId, DistrictCodeError, TokenError, ZoneCodeError};
 use crate::fixtures::*;
 
 /// Every role's name (as recorded) and a valid subject for it.
-const ROLES: [(&str, &str); 10] = [
+const ROLES: [(&str, &str); 13] = [
     ("ledger", "siteledger.example/ningbo/log"),
     ("city_bureau", "宁波市住房和城乡建设局"),
     ("district_bureau", "330212"),
@@ -22,15 +22,22 @@ const ROLES: [(&str, &str); 10] = [
     ("bank", "91330200MA2AAAAA76"),
     ("testing_lab", "913311001484116584"),
     ("platform", "test.siteledger.example/log vault audit"),
+    // People of the organisations above (the district bureau, the enterprise, the laboratory).
+    ("inspector", "330212/person/insp-wang"),
+    ("staff", "91330200MA2CL3XX9U/person/tech-lead-01"),
+    ("tester", "913311001484116584/person/tester-7"),
 ];
 
 /// The enrolment table, written out from the specification (not from the code).
 fn may_enrol_expected(signer: &str, target: &str) -> bool {
     let allowed: &[&str] = match signer {
         "ledger" => &["city_bureau", "platform"],
-        "city_bureau" => &["district_bureau", "enterprise", "auditor", "bank", "testing_lab", "gateway", "device"],
-        "district_bureau" => &["enterprise", "gateway", "device"],
-        "enterprise" => &["gateway", "device"],
+        "city_bureau" => {
+            &["district_bureau", "enterprise", "auditor", "bank", "testing_lab", "gateway", "device", "inspector"]
+        }
+        "district_bureau" => &["enterprise", "gateway", "device", "inspector"],
+        "enterprise" => &["gateway", "device", "staff"],
+        "testing_lab" => &["tester"],
         _ => &[],
     };
     allowed.contains(&target)
@@ -55,7 +62,7 @@ fn enrolment_table_every_role_pair() {
             }
         }
     }
-    assert_eq!(permitted, 2 + 7 + 3 + 2);
+    assert_eq!(permitted, 2 + 8 + 4 + 3 + 1);
 }
 
 #[test]
@@ -383,4 +390,59 @@ fn registry_records_signed_by_anyone_but_a_bureau_are_refused_by_the_registry_si
     }
     assert_eq!(decide_signed("registry/orgs", "city_bureau", "宁波市住房和城乡建设局", &event), Ok(()));
     assert_eq!(decide_signed("registry/orgs", "district_bureau", "330212", &event), Ok(()));
+}
+
+/// A district bureau enrols its own 监督员, never another district's; an enterprise its own staff, a laboratory its
+/// own testers; the city bureau any district's inspectors.
+#[test]
+fn an_organisation_enrols_only_its_own_people() {
+    assert_eq!(may_enroll("district_bureau", "330212", "inspector", "330212/person/insp-wang"), Ok(()));
+    assert_eq!(
+        may_enroll("district_bureau", "330203", "inspector", "330212/person/insp-wang"),
+        Err(A::OtherOrganisation { signer: "330203".into(), target: "330212/person/insp-wang".into() })
+    );
+    assert!(may_revoke("district_bureau", "330203", "inspector", "330212/person/insp-wang").is_err());
+    assert_eq!(may_enroll("city_bureau", "宁波市住房和城乡建设局", "inspector", "330203/person/li"), Ok(()));
+    assert_eq!(
+        may_enroll("enterprise", "91330200MA2CL3XX9U", "staff", "913311001484116584/person/x"),
+        Err(A::OtherOrganisation { signer: "91330200MA2CL3XX9U".into(), target: "913311001484116584/person/x".into() })
+    );
+    // A district bureau may not enrol an enterprise's staff, nor an enterprise a laboratory's tester.
+    assert!(matches!(
+        may_enroll("district_bureau", "330212", "staff", "91330200MA2CL3XX9U/person/x"),
+        Err(A::NotPermitted { .. })
+    ));
+    assert!(matches!(
+        may_enroll("enterprise", "913311001484116584", "tester", "913311001484116584/person/x"),
+        Err(A::NotPermitted { .. })
+    ));
+}
+
+/// A person's handle that is really a resident ID number is refused, and the refusal does not repeat it.
+#[test]
+fn a_person_subject_carrying_an_id_number_is_refused_without_echoing_it() {
+    let id = "330203199001011234";
+    let err =
+        may_enroll("district_bureau", "330212", "inspector", &format!("330212/person/{id}")).expect_err("refused");
+    assert!(matches!(err, A::InvalidSubject { reason: SubjectError::PersonalNumber(_), .. }), "{err:?}");
+    let reason = match &err {
+        A::InvalidSubject { reason, .. } => reason.to_string(),
+        other => other.to_string(),
+    };
+    assert!(!reason.contains(id), "{reason}");
+    assert!(matches!(
+        KeySubject::parse(Role::Staff, "91330200MA2CL3XX9U/device/x"),
+        Err(SubjectError::NotAPersonPath { .. })
+    ));
+}
+
+/// A person's key signs for its organisation: the rules see the organisation's role and subject.
+#[test]
+fn a_person_acts_for_their_organisation() {
+    use siteledger_domain::authority::acting_for;
+    assert_eq!(acting_for("inspector", "330212/person/insp-wang"), ("district_bureau", "330212"));
+    assert_eq!(acting_for("staff", "91330200MA2CL3XX9U/person/a"), ("enterprise", "91330200MA2CL3XX9U"));
+    assert_eq!(acting_for("tester", "913311001484116584/person/t"), ("testing_lab", "913311001484116584"));
+    assert_eq!(acting_for("enterprise", "91330200MA2CL3XX9U"), ("enterprise", "91330200MA2CL3XX9U"));
+    assert_eq!(acting_for("gateway", "project/NB-2026-0001/gateway/gw-1").0, "gateway");
 }

@@ -82,6 +82,20 @@ CREATE TABLE IF NOT EXISTS keys (
 ){strict};
 "#;
 
+/// The policy-state snapshot table, in the same notation: a bounded cache beside the log (the ledger keeps only the
+/// newest few rows), created on stores of schema version 1 that predate it too, since nothing in the log depends on
+/// it and an empty table only means a replay from zero.
+const SNAPSHOT_SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS policy_snapshots (
+    size       {int}   NOT NULL PRIMARY KEY,
+    root       {bytes} NOT NULL,
+    format     TEXT    NOT NULL,
+    sha256     {bytes} NOT NULL,
+    state      {bytes} NOT NULL,
+    created_at {int}   NOT NULL
+){strict};
+"#;
+
 impl Dialect {
     /// The database's name, for messages.
     pub(crate) fn name(self) -> &'static str {
@@ -95,31 +109,49 @@ impl Dialect {
     pub(crate) fn schema(self) -> &'static str {
         static SQLITE: OnceLock<String> = OnceLock::new();
         static POSTGRES: OnceLock<String> = OnceLock::new();
-        let (cache, types) = match self {
-            Dialect::Sqlite => (
-                &SQLITE,
-                [
-                    ("{int}", "INTEGER"),
-                    ("{small}", "INTEGER"),
-                    ("{bytes}", "BLOB"),
-                    ("{uuid}", "BLOB"),
-                    ("{strict_norowid}", " STRICT, WITHOUT ROWID"),
-                    ("{strict}", " STRICT"),
-                ],
-            ),
-            Dialect::Postgres => (
-                &POSTGRES,
-                [
-                    ("{int}", "BIGINT"),
-                    ("{small}", "SMALLINT"),
-                    ("{bytes}", "BYTEA"),
-                    ("{uuid}", "UUID"),
-                    ("{strict_norowid}", ""),
-                    ("{strict}", ""),
-                ],
-            ),
+        self.fill(
+            SCHEMA,
+            match self {
+                Dialect::Sqlite => &SQLITE,
+                Dialect::Postgres => &POSTGRES,
+            },
+        )
+    }
+
+    /// The policy-state snapshot table in this dialect (see [`SNAPSHOT_SCHEMA`]).
+    pub(crate) fn snapshot_schema(self) -> &'static str {
+        static SQLITE: OnceLock<String> = OnceLock::new();
+        static POSTGRES: OnceLock<String> = OnceLock::new();
+        self.fill(
+            SNAPSHOT_SCHEMA,
+            match self {
+                Dialect::Sqlite => &SQLITE,
+                Dialect::Postgres => &POSTGRES,
+            },
+        )
+    }
+
+    /// `template` with this dialect's column types, computed once into `cache`.
+    fn fill(self, template: &str, cache: &'static OnceLock<String>) -> &'static str {
+        let types = match self {
+            Dialect::Sqlite => [
+                ("{int}", "INTEGER"),
+                ("{small}", "INTEGER"),
+                ("{bytes}", "BLOB"),
+                ("{uuid}", "BLOB"),
+                ("{strict_norowid}", " STRICT, WITHOUT ROWID"),
+                ("{strict}", " STRICT"),
+            ],
+            Dialect::Postgres => [
+                ("{int}", "BIGINT"),
+                ("{small}", "SMALLINT"),
+                ("{bytes}", "BYTEA"),
+                ("{uuid}", "UUID"),
+                ("{strict_norowid}", ""),
+                ("{strict}", ""),
+            ],
         };
-        cache.get_or_init(|| types.iter().fold(SCHEMA.to_owned(), |s, (token, ty)| s.replace(token, ty)))
+        cache.get_or_init(|| types.iter().fold(template.to_owned(), |s, (token, ty)| s.replace(token, ty)))
     }
 
     /// How a write transaction starts. SQLite: `IMMEDIATE` takes the file's write lock at `BEGIN`, so writers in

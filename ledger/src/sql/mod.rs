@@ -11,7 +11,9 @@
 //!   events, Merkle nodes, keys, revocations and the checkpoint. Ok is returned only once COMMIT returned.
 //!
 //! Schema (version [`SCHEMA_VERSION`], recorded in `meta`): `events`, `merkle_nodes` (levels ≥ 1), `checkpoints`,
-//! `keys`, `meta`. Times are integer unix microseconds (UTC).
+//! `keys`, `meta`; beside them `policy_snapshots`, a bounded cache of the ingest policy's state at a few tree sizes
+//! (created on older version-1 stores too: nothing in the log depends on it). Times are integer unix microseconds
+//! (UTC).
 //!
 //! Refusals (all [`StoreError::Conflict`], nothing written): positions that do not run densely from
 //! `expected_head`; a level-0 entry in [`Commit::nodes`]; a duplicate event id, (stream, version), (signer, seq),
@@ -26,7 +28,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::sqlite::WalBound;
-use crate::store::{Commit, Direction, StoreError, StoredCheckpoint, StoredEvent, StoredKey};
+use crate::store::{Commit, Direction, StoreError, StoredCheckpoint, StoredEvent, StoredKey, StoredSnapshot};
 
 /// The event columns, in the order every statement names them.
 macro_rules! event_columns {
@@ -79,6 +81,15 @@ static INSERT_KEY: Stmt = Stmt::new(
      revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 );
 static REVOKE_KEY: Stmt = Stmt::new("UPDATE keys SET revoked_at = ? WHERE key_id = ?");
+static INSERT_SNAPSHOT: Stmt =
+    Stmt::new("INSERT INTO policy_snapshots (size, root, format, sha256, state, created_at) VALUES (?, ?, ?, ?, ?, ?)");
+static DELETE_SNAPSHOT_AT: Stmt = Stmt::new("DELETE FROM policy_snapshots WHERE size = ?");
+static PRUNE_SNAPSHOTS: Stmt = Stmt::new(
+    "DELETE FROM policy_snapshots WHERE size NOT IN \
+     (SELECT size FROM policy_snapshots ORDER BY size DESC LIMIT ?)",
+);
+static SNAPSHOTS: Stmt =
+    Stmt::new("SELECT size, root, format, sha256, state, created_at FROM policy_snapshots ORDER BY size DESC LIMIT ?");
 static SCHEMA_VERSION_READ: Stmt = Stmt::new("SELECT value FROM meta WHERE key = 'schema_version'");
 static SCHEMA_VERSION_WRITE: Stmt = Stmt::new("INSERT INTO meta (key, value) VALUES ('schema_version', ?)");
 
@@ -171,6 +182,29 @@ impl CheckpointRow {
 }
 
 #[derive(Debug, sqlx::FromRow)]
+struct SnapshotRow {
+    size: i64,
+    root: Vec<u8>,
+    format: String,
+    sha256: Vec<u8>,
+    state: Vec<u8>,
+    created_at: i64,
+}
+
+impl SnapshotRow {
+    fn into_snapshot(self) -> Result<StoredSnapshot, StoreError> {
+        Ok(StoredSnapshot {
+            size: to_u64(self.size, "snapshot size")?,
+            root: to_hash(self.root, "snapshot root")?,
+            format: self.format,
+            sha256: to_hash(self.sha256, "snapshot sha256")?,
+            state: self.state,
+            created_at: from_micros(self.created_at)?,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
 struct KeyRow {
     key_id: String,
     public_key: Vec<u8>,
@@ -250,6 +284,10 @@ impl SqlStore {
                 sqlx::query_scalar(d.list_tables()).fetch_all(&mut *tx).await.map_err(db_err("listing tables"))?;
             if present.is_empty() {
                 sqlx::raw_sql(d.schema()).execute(&mut *tx).await.map_err(db_err("creating schema"))?;
+                sqlx::raw_sql(d.snapshot_schema())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err("creating the snapshot table"))?;
                 sqlx::query(SCHEMA_VERSION_WRITE.get(d))
                     .bind(SCHEMA_VERSION.to_string())
                     .execute(&mut *tx)
@@ -271,6 +309,11 @@ impl SqlStore {
                 if !missing.is_empty() {
                     return Err(StoreError::Corrupt(format!("the {} store lacks the tables {missing:?}", d.name())));
                 }
+                // Stores created before snapshots existed get the (empty) table; their next open replays from zero.
+                sqlx::raw_sql(d.snapshot_schema())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err("creating the snapshot table"))?;
             }
             tx.commit().await.map_err(db_err("committing schema"))
         })
@@ -494,6 +537,49 @@ impl SqlStore {
         .map_err(db_err("reading keys"))?;
         rows.into_iter().map(KeyRow::into_key).collect()
     }
+
+    pub(crate) async fn put_snapshot(&self, snapshot: &StoredSnapshot, keep: usize) -> Result<bool, StoreError> {
+        let size = to_i64(snapshot.size, "snapshot size")?;
+        with_pool!(&self.pools, writer, |pool, d| {
+            let mut tx = pool.begin_with(d.begin_write()).await.map_err(db_err("beginning a snapshot write"))?;
+            sqlx::query(DELETE_SNAPSHOT_AT.get(d))
+                .bind(size)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("replacing a snapshot"))?;
+            sqlx::query(INSERT_SNAPSHOT.get(d))
+                .bind(size)
+                .bind(snapshot.root.as_slice())
+                .bind(snapshot.format.as_str())
+                .bind(snapshot.sha256.as_slice())
+                .bind(snapshot.state.as_slice())
+                .bind(to_micros(snapshot.created_at)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err_with(|| format!("storing the snapshot at size {}", snapshot.size)))?;
+            sqlx::query(PRUNE_SNAPSHOTS.get(d))
+                .bind(clamp_limit(keep.max(1)))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("pruning old snapshots"))?;
+            tx.commit().await.map_err(db_err("committing a snapshot"))
+        })?;
+        if let (Some(wal), Pools::Sqlite { writer, .. }) = (&self.wal, &self.pools) {
+            wal.after_commit(writer).await;
+        }
+        Ok(true)
+    }
+
+    pub(crate) async fn snapshots(&self, limit: usize) -> Result<Vec<StoredSnapshot>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = with_pool!(&self.pools, readers, |pool, d| {
+            sqlx::query_as::<_, SnapshotRow>(SNAPSHOTS.get(d)).bind(clamp_limit(limit)).fetch_all(pool).await
+        })
+        .map_err(db_err("reading snapshots"))?;
+        rows.into_iter().map(SnapshotRow::into_snapshot).collect()
+    }
 }
 
 /// Implements [`crate::EventStore`] for a type whose field `$field` is a [`SqlStore`], by forwarding every method.
@@ -574,6 +660,19 @@ macro_rules! forward_event_store {
             }
             async fn keys(&self) -> Result<Vec<$crate::store::StoredKey>, $crate::store::StoreError> {
                 self.$field.keys().await
+            }
+            async fn put_snapshot(
+                &self,
+                snapshot: &$crate::store::StoredSnapshot,
+                keep: usize,
+            ) -> Result<bool, $crate::store::StoreError> {
+                self.$field.put_snapshot(snapshot, keep).await
+            }
+            async fn snapshots(
+                &self,
+                limit: usize,
+            ) -> Result<Vec<$crate::store::StoredSnapshot>, $crate::store::StoreError> {
+                self.$field.snapshots(limit).await
             }
         }
     };

@@ -8,6 +8,7 @@ mod hostile;
 #[cfg(feature = "kurrentdb")]
 mod kurrent;
 mod policy;
+mod snapshot;
 
 mod sqlite {
     crate::contract_suite!(crate::common::Sqlite::new());
