@@ -37,7 +37,7 @@ use crate::dashboard::{Layout, PageFail, Viewer, html};
 use crate::error::ApiError;
 use crate::state::AppState;
 pub use api::Doc;
-pub use sessions::{Challenges, Sessions};
+pub use sessions::{Challenges, SessionGuard, Sessions};
 pub use store::{EnrolmentRequest, Inserted, RequestStore};
 
 /// What a person signs to sign in: this prefix, a zero byte, then the nonce's ASCII bytes. The prefix keeps a login
