@@ -162,6 +162,9 @@ struct Shared<S> {
     /// Public keys by key id, for signature checks before the sequencer (a key id is a hash of its key, so an
     /// entry never changes meaning).
     public_keys: RwLock<HashMap<String, PublicKey>>,
+    /// Revocation times by key id, as this instance last loaded or committed them: a cheap per-request check of
+    /// whether a key still stands ([`Ledger::revoked_at`]). A revocation is never undone, so an entry never goes stale.
+    revoked: RwLock<HashMap<String, String>>,
     stats: RwLock<LedgerStats>,
 }
 
@@ -226,6 +229,7 @@ impl<S: EventStore> Ledger<S> {
             verifier,
             origin,
             public_keys: RwLock::new(HashMap::new()),
+            revoked: RwLock::new(HashMap::new()),
             stats: RwLock::new(LedgerStats::default()),
         });
         let mut seq = Sequencer::load(Arc::clone(&shared), config).await?;
@@ -278,6 +282,16 @@ impl<S: EventStore> Ledger<S> {
     /// A receiver that changes whenever the head advances.
     pub fn watch_head(&self) -> watch::Receiver<u64> {
         self.head.clone()
+    }
+
+    /// When the key `key_id` was revoked, if a revocation of it has been admitted (or loaded from the store) by
+    /// this instance. An in-memory lookup, cheap enough to run on every request of a person's session.
+    pub fn revoked_at(&self, key_id: &str) -> Option<String> {
+        let revoked = match self.shared.revoked.read() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        revoked.get(key_id).cloned()
     }
 
     /// Current counters.
@@ -1006,6 +1020,7 @@ impl<S: EventStore> Sequencer<S> {
                 pk.insert(id.clone(), k.public);
             }
         }
+        note_revocations(&self.shared, keys.values().map(|k| &k.stored));
         self.state.keys = keys;
         Ok(())
     }
@@ -1561,6 +1576,11 @@ impl<S: EventStore> Sequencer<S> {
             }
         }
         self.state.keys.extend(p.keys);
+        if let Ok(mut r) = self.shared.revoked.write() {
+            for (id, at) in &commit.revocations {
+                r.insert(id.clone(), at.clone());
+            }
+        }
         if let Some(cp) = &commit.checkpoint {
             self.state.last_checkpoint_size = cp.size;
             self.state.uncovered_since = None;
@@ -1733,6 +1753,17 @@ fn stored_key(e: &KeyEnrollment, public: &PublicKey, enrolled_by: Uuid, position
     }
 }
 
+/// Records the revocation times of `keys` in the shared cache ([`Ledger::revoked_at`]).
+fn note_revocations<'a, S>(shared: &Shared<S>, keys: impl Iterator<Item = &'a StoredKey>) {
+    if let Ok(mut r) = shared.revoked.write() {
+        for k in keys {
+            if let Some(at) = &k.revoked_at {
+                r.insert(k.key_id.clone(), at.clone());
+            }
+        }
+    }
+}
+
 /// Why `key` could not sign `env` (None if it could).
 fn key_invalid_at(key: &StoredKey, env: &Envelope) -> Option<String> {
     let t = env.occurred();
@@ -1777,6 +1808,7 @@ async fn load_state<S: EventStore>(shared: &Shared<S>, config: &LedgerConfig) ->
             pk.insert(id.clone(), k.public);
         }
     }
+    note_revocations(shared, keys.values().map(|k| &k.stored));
     let last_cp = store.latest_checkpoint().await?;
     let last_checkpoint_size = last_cp.as_ref().map_or(0, |c| c.size);
     if let Some(cp) = &last_cp {

@@ -4,7 +4,7 @@
 //! it as failed, then passed, and closes it; the command view shows each step; the real `siteledger-verify`
 //! accepts the notice's evidence bundle and names the inspector's key as signer. Every request body the browsers
 //! send is read from the DevTools protocol's Network events: none carries private key material. Refusals: another
-//! enterprise's person, a signature that does not match its payload, a revoked key.
+//! enterprise's person, a signature that does not match its payload, a revoked key (its open session ends).
 //!
 //! Each person has their own browser context (own cookies and IndexedDB), as if on their own device.
 //! Screenshots of every page and form, desktop and 390 px wide, go to `target/browser-screenshots/people/`.
@@ -481,16 +481,28 @@ async fn people_enrol_sign_and_verify_in_the_browser() -> anyhow::Result<()> {
         let beside: String = eval(&stranger, "document.getElementById('err-form').textContent").await?;
         assert!(beside.contains("inspection.submission_signer"), "next to the form: {beside:?}");
 
-        // 8. The administrator revokes the inspector's key (lost phone): the inspector's next record is refused.
+        // 8. The administrator revokes the inspector's key (lost phone): the inspector's open session ends at once
+        //    (their next page is the login page), the page says the key is revoked, and a record the key still
+        //    signs is refused even when someone else's token posts it.
         run(&admin, &format!("document.querySelector('#enrolled tr[data-key-id=\"{inspector_key}\"] button.revoke').click();")).await?;
         wait_until(&admin, &format!("document.querySelector('#enrolled tr[data-key-id=\"{inspector_key}\"]').textContent.includes('已吊销')"),
             "document.getElementById('admin-msg').textContent", WAIT).await?;
-        let out = sign_form(&inspector, &base, "stop-work", &[
-            ("action", "order"), ("project_id", "E2E-0001"), ("order_id", "SW-2"), ("reason", "吊销后的记录"), ("scope", "全部"),
-        ], None).await?;
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].0, "rejected", "{out:?}");
-        assert!(out[0].2.contains("key_not_valid"), "{out:?}");
+        goto(&inspector, &format!("{base}/people/forms/stop-work")).await?;
+        wait_until(&inspector, "window.location.pathname === '/login'", "window.location.href", WAIT).await?;
+        goto(&inspector, &format!("{base}/people")).await?;
+        wait_until(&inspector, "document.body.dataset.keyState === 'revoked'", "document.getElementById('key-status').textContent", WAIT).await?;
+        let env: String = inspector.evaluate_function(r#"async () => {
+            const p = window.siteledgerPeople;
+            const rec = await p.loadKey('person');
+            const head = await (await fetch('/v1/people/keys/' + rec.keyId)).json();
+            const env = await p.signEnvelope(rec, { kind: 'inspection.stop_work.ordered.v1', stream: 'project/E2E-0001/supervision',
+                payload: { project_id: 'E2E-0001', order_id: 'SW-2', reason: '吊销后的记录', scope: '全部' } }, head.next_seq, head.prev);
+            return JSON.stringify(env);
+        }"#).await?.into_value()?;
+        let env: Value = serde_json::from_str(&env)?;
+        let answer: Value = client.post(format!("{base}/v1/events")).bearer_auth(&token).json(&json!([env])).send().await?.json().await?;
+        assert_eq!(answer["results"][0]["status"], "rejected", "{answer}");
+        assert_eq!(answer["results"][0]["code"], "key_not_valid", "{answer}");
 
         // 9. No private key ever left a browser.
         let bodies = bodies.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
@@ -515,12 +527,15 @@ pub(crate) async fn sign_form_here(
     values: &[(&str, &str)],
     shot: Option<&str>,
 ) -> anyhow::Result<Vec<(String, String, String)>> {
-    let mut js = String::new();
-    for (k, v) in values {
-        js.push_str(&format!("document.getElementById('f-{k}').value = {};", json!(v)));
+    if !values.is_empty() {
+        // Filling fires the form's input event (which also asks a computed form to compute again).
+        let mut js = String::new();
+        for (k, v) in values {
+            js.push_str(&format!("document.getElementById('f-{k}').value = {};", json!(v)));
+        }
+        js.push_str("document.getElementById('sign-form').dispatchEvent(new Event('input'));");
+        run(page, &js).await?;
     }
-    js.push_str("document.getElementById('sign-form').dispatchEvent(new Event('input'));");
-    run(page, &js).await?;
     if let Some(name) = shot {
         shoot(page, name).await?;
     }

@@ -1,7 +1,7 @@
 //! The remaining forms of issue 15 in Debian's headless Chromium: a laboratory's tester, the owner's and the
 //! supervisor's staff, an inspector, the contractor's staff and the city bureau's administrator (signing with the
 //! bureau's own key) each fill and sign their forms once, in the order the work happens: commission, witnessed
-//! sampling, receipt, report with its PDF, labour-cost deposit, 危大工程 listing, plan with its PDF,
+//! sampling, receipt, report with its PDF, the dedicated wage account and the labour-cost deposit, 危大工程 listing, plan with its PDF,
 //! countersignature, briefing, monitoring, team, worker through the vault (no ID or card number in any signed
 //! record), payroll, wage finding, task, rating policy and rating decision. Every record is stored and its
 //! evidence bundle names the signing person's key. Screenshots of every form, desktop and 390 px wide.
@@ -117,14 +117,6 @@ async fn people_sign_every_remaining_form_in_the_browser() -> anyhow::Result<()>
         )?);
     }
     ingest(&client, &base, &token, &envs).await?;
-    // The general contractor's wage system has opened the project's dedicated wage account (条例第二十九条), which
-    // the owner's labour-cost deposit needs.
-    let mut gc_system = siteledger_client::KeyedChain::new(SigningKey::from_seed(&[0x83; 32]));
-    let opened = gc_system.sign(Uuid::now_v7(), "project/E2E-0001/wage", "wage.account.opened.v1", at, {
-        let v = json!({"project_id": "E2E-0001", "opened_by": gc, "bank_name": "宁波银行", "account_masked": "6222 **** **** 0001", "pay_day": 15});
-        v.as_object().cloned().unwrap_or_default()
-    })?;
-    ingest(&client, &base, &token, &[opened]).await?;
     let file = |i: usize| -> anyhow::Result<std::path::PathBuf> {
         let f = dir.path().join(format!("org{i}.key"));
         keys[i].0.write_file(&f)?;
@@ -150,6 +142,12 @@ async fn people_sign_every_remaining_form_in_the_browser() -> anyhow::Result<()>
         // 1. Testing: commission (owner), witnessed sampling (supervisor), receipt and report with its PDF (lab).
         keep(&mut signed, sign_form(&owner_p, &base, "commission", &[("project_id", "E2E-0001"), ("commission_id", "C-1"), ("lab", &lab),
             ("item", "钢筋原材"), ("structural", "true")], Some("form-commission")).await?, &owner_k)?;
+        // The general contractor's staff open the project's dedicated wage account (条例第二十六条), which the owner's
+        // labour-cost deposit needs; typed in full, only its masked form is signed.
+        keep(&mut signed, sign_form(&gc_p, &base, "wage-account", &[("project_id", "E2E-0001"), ("opened_by", &gc), ("bank_name", "宁波银行"),
+            ("account", "6222 0000 1111 0001"), ("pay_day", "15")], Some("form-wage-account")).await?, &gc_k)?;
+        let shown: String = eval(&gc_p, "document.getElementById('sign-payload').textContent + document.getElementById('sign-words').textContent").await?;
+        assert!(shown.contains("6222 **** **** 0001") && !shown.contains("0000 1111"), "{shown}");
         keep(&mut signed, sign_form(&owner_p, &base, "labour-deposit", &[("project_id", "E2E-0001"), ("payer", &owner), ("amount_fen", "12345600"),
             ("deposited_on", "2026-01-10"), ("for_month", "2026-01")], Some("form-labour-deposit")).await?, &owner_k)?;
         keep(&mut signed, sign_form(&sup_p, &base, "sample-witness", &[("project_id", "E2E-0001"), ("commission_id", "C-1"), ("sample_id", "S-1"),
@@ -212,12 +210,29 @@ async fn people_sign_every_remaining_form_in_the_browser() -> anyhow::Result<()>
         let words: String = eval(&city_admin, "document.getElementById('sign-words').textContent").await?;
         assert!(words.contains("以市住建局单位密钥发布星级评定政策第 1 版"), "{words}");
         keep(&mut signed, out, &city_key().key_id().to_string())?;
-        keep(&mut signed, sign_form(&insp_p, &base, "rating-decision", &[("project_id", "E2E-0001")],
-            Some("form-rating-decision")).await?, &insp_k)?;
+        // The rating decision is computed first (计算) and shown; signing is possible only then, and signs it as shown.
+        goto(&insp_p, &format!("{base}/people/forms/rating-decision")).await?;
+        siteledger_e2e::wait_until(&insp_p, "document.body.dataset.webcrypto === 'yes'", "document.body.innerText.slice(0, 400)", WAIT).await?;
+        let before: bool = eval(&insp_p, "(() => { document.getElementById('f-project_id').value = 'E2E-0001'; \
+            document.getElementById('sign-form').dispatchEvent(new Event('input')); \
+            return document.querySelector('#sign-form button[type=submit]').disabled; })()").await?;
+        assert!(before, "the decision could be signed before it was computed and shown");
+        let _: bool = eval(&insp_p, "(() => { document.getElementById('compute-button').click(); return true; })()").await?;
+        siteledger_e2e::wait_until(&insp_p, "document.body.dataset.computed === 'yes'", "document.getElementById('sign-msg').textContent", WAIT).await?;
+        let (words, shown): (String, String) = (
+            eval(&insp_p, "document.getElementById('sign-words').textContent").await?,
+            eval(&insp_p, "document.getElementById('sign-payload').textContent").await?,
+        );
+        assert!(words.contains("我签署项目 E2E-0001 的星级评定") && words.contains("依据评定政策第 1 版"), "{words}");
+        assert!(shown.starts_with("rating.decision.v1") && shown.contains("\"tree_size\""), "{shown}");
+        let out = sign_form_here(&insp_p, &[], Some("form-rating-decision")).await?;
+        let signed_payload: String = eval(&insp_p, "document.getElementById('sign-payload').textContent").await?;
+        assert_eq!(signed_payload, shown, "what was signed differs from what was shown");
+        keep(&mut signed, out, &insp_k)?;
 
         // Every record is in the log, signed by the person's key (its evidence bundle names the key).
         server.state.ledger.checkpoint_now().await?;
-        assert_eq!(signed.len(), 18, "{signed:?}");
+        assert_eq!(signed.len(), 19, "{signed:?}");
         for (id, key) in &signed {
             let bundle = client.get(format!("{base}/v1/evidence/{id}")).bearer_auth(&token).send().await?;
             assert_eq!(bundle.status(), 200, "{id}");

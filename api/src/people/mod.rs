@@ -37,7 +37,7 @@ use crate::dashboard::{Layout, PageFail, Viewer, html};
 use crate::error::ApiError;
 use crate::state::AppState;
 pub use api::Doc;
-pub use sessions::{Challenges, Sessions};
+pub use sessions::{Challenges, SessionGuard, Sessions};
 pub use store::{EnrolmentRequest, Inserted, RequestStore};
 
 /// What a person signs to sign in: this prefix, a zero byte, then the nonce's ASCII bytes. The prefix keeps a login
@@ -92,7 +92,7 @@ pub struct FormSpec {
     pub who: &'static str,
 }
 
-/// Every form the pages offer (the fields and the payload each builds are in `static/people.js`).
+/// Every form the pages offer (the fields and the payload each builds are in `static/people_forms.js`).
 pub const FORMS: &[FormSpec] = &[
     FormSpec {
         id: "inspection", title: "监督检查与问题 · inspection and findings", who: "监督员 inspector"
@@ -114,6 +114,11 @@ pub const FORMS: &[FormSpec] = &[
         id: "acceptance",
         title: "危大工程方案审查与验收 · plan countersignature and acceptance",
         who: "监理单位 supervisor's staff",
+    },
+    FormSpec {
+        id: "wage-account",
+        title: "工资专用账户开立 · dedicated wage account opened",
+        who: "施工总承包单位 general contractor's staff",
     },
     FormSpec {
         id: "labour-deposit", title: "人工费用拨付 · labour-cost deposit", who: "建设单位 owner's staff"

@@ -9,6 +9,10 @@
 //!
 //! A session binds an API token (stored as a hash in `api_tokens`, like every token) to the key that signed in:
 //! records posted with it must be signed by that key ([`Sessions::key_of`]), and logout revokes the token.
+//! When that key is revoked in the log, the session ends at its next request ([`SessionGuard`]): the key is looked
+//! up in the ledger's in-memory revocation cache (which catches a revocation however it was admitted) and in the
+//! revocations the API admitted, noted in the token database ([`Sessions::note_revoked`]) so that every instance
+//! sees them; the request is refused with the reason and the session's token revoked.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -18,15 +22,16 @@ use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 use time::OffsetDateTime;
 
-use crate::auth::TokenStore;
+use crate::auth::{Principal, Role, SessionCheck, TokenStore};
 use crate::error::ApiError;
+use siteledger_ledger::{AnyStore, Ledger};
 
 /// How long a login challenge may be answered.
 pub const CHALLENGE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 /// At most this many open challenges (the oldest are dropped first).
 pub const MAX_CHALLENGES: i64 = 10_000;
 
-const SCHEMA: [&str; 3] = [
+const SCHEMA: [&str; 4] = [
     "CREATE TABLE IF NOT EXISTS people_challenges (
         nonce_hash BYTEA PRIMARY KEY,
         key_id TEXT NOT NULL,
@@ -37,6 +42,12 @@ const SCHEMA: [&str; 3] = [
         token_id TEXT PRIMARY KEY,
         key_id TEXT NOT NULL,
         expires_at BIGINT NOT NULL
+    )",
+    // Keys whose revocation the API admitted, so that every instance ends their sessions (the ledger's own cache
+    // knows only what this instance's ledger has seen).
+    "CREATE TABLE IF NOT EXISTS people_revoked_keys (
+        key_id TEXT PRIMARY KEY,
+        revoked_at TEXT NOT NULL
     )",
 ];
 
@@ -250,6 +261,68 @@ impl Sessions {
         .map_err(ApiError::internal)
     }
 
+    /// Notes that `key_id` was revoked at `at` (a revocation the API admitted): every instance sharing the token
+    /// database then ends the key's sessions at their next request, even one whose own ledger has not seen the
+    /// revocation yet.
+    pub async fn note_revoked(&self, key_id: &str, at: &str) -> Result<(), ApiError> {
+        match &self.db {
+            Db::Sqlite(p) => {
+                sqlx::query("INSERT INTO people_revoked_keys (key_id, revoked_at) VALUES (?, ?) ON CONFLICT DO NOTHING")
+                    .bind(key_id)
+                    .bind(at)
+                    .execute(p)
+                    .await
+                    .map(drop)
+            }
+            Db::Postgres(p) => sqlx::query(
+                "INSERT INTO people_revoked_keys (key_id, revoked_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(key_id)
+            .bind(at)
+            .execute(p)
+            .await
+            .map(drop),
+        }
+        .map_err(ApiError::internal)
+    }
+
+    /// The key a session was opened with and, if noted ([`Sessions::note_revoked`]), when that key was revoked.
+    async fn key_and_revocation(&self, token_id: &str) -> Result<Option<(String, Option<String>)>, ApiError> {
+        const SQLITE: &str = "SELECT s.key_id, r.revoked_at FROM people_sessions s \
+                              LEFT JOIN people_revoked_keys r ON r.key_id = s.key_id WHERE s.token_id = ?";
+        const PG: &str = "SELECT s.key_id, r.revoked_at FROM people_sessions s \
+                          LEFT JOIN people_revoked_keys r ON r.key_id = s.key_id WHERE s.token_id = $1";
+        let row = match &self.db {
+            Db::Sqlite(p) => sqlx::query(SQLITE)
+                .bind(token_id)
+                .fetch_optional(p)
+                .await
+                .map_err(ApiError::internal)?
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get::<String, _>(0)?, r.try_get::<Option<String>, _>(1)?))),
+            Db::Postgres(p) => sqlx::query(PG)
+                .bind(token_id)
+                .fetch_optional(p)
+                .await
+                .map_err(ApiError::internal)?
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get::<String, _>(0)?, r.try_get::<Option<String>, _>(1)?))),
+        };
+        row.transpose().map_err(ApiError::internal)
+    }
+
+    /// Revokes the token `token_id` and forgets its binding.
+    async fn end_token(&self, tokens: &TokenStore, token_id: &str) -> Result<(), ApiError> {
+        tokens.revoke(token_id).await?;
+        match &self.db {
+            Db::Sqlite(p) => {
+                sqlx::query("DELETE FROM people_sessions WHERE token_id = ?").bind(token_id).execute(p).await.map(drop)
+            }
+            Db::Postgres(p) => {
+                sqlx::query("DELETE FROM people_sessions WHERE token_id = $1").bind(token_id).execute(p).await.map(drop)
+            }
+        }
+        .map_err(ApiError::internal)
+    }
+
     /// Ends the session of the presented secret, if it is a person's session: revokes its token (every instance
     /// refuses it from now on) and forgets the binding. Returns whether a session ended. Other tokens (a machine
     /// token pasted into the login page) are left alone: logging out of a page must not break a script.
@@ -259,20 +332,62 @@ impl Sessions {
         if self.key_of(&principal.token_id).await?.is_none() {
             return Ok(false);
         }
-        tokens.revoke(&principal.token_id).await?;
-        match &self.db {
-            Db::Sqlite(p) => sqlx::query("DELETE FROM people_sessions WHERE token_id = ?")
-                .bind(&principal.token_id)
-                .execute(p)
-                .await
-                .map(drop),
-            Db::Postgres(p) => sqlx::query("DELETE FROM people_sessions WHERE token_id = $1")
-                .bind(&principal.token_id)
-                .execute(p)
-                .await
-                .map(drop),
-        }
-        .map_err(ApiError::internal)?;
+        self.end_token(tokens, &principal.token_id).await?;
         Ok(true)
+    }
+}
+
+/// Is a revocation at `at` (RFC 3339) in effect now? One dated in the future takes effect then; an unreadable
+/// time (the ledger admitted it, so it parsed there) counts as now.
+pub fn in_effect(at: &str) -> bool {
+    OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        .map_or(true, |t| t <= OffsetDateTime::now_utc())
+}
+
+/// The refusal of a session whose key was revoked at `at` (the token is revoked with it).
+pub fn revoked_session(key_id: &str, at: &str) -> ApiError {
+    ApiError::Unauthorized(format!(
+        "登录此会话的密钥 {key_id} 已于 {at} 吊销，会话已结束；请生成新密钥并重新申请登记 / the key {key_id} that opened this \
+         session was revoked at {at}: the session has ended; generate a new key and ask for its enrolment"
+    ))
+}
+
+/// Per-request check of a person's session ([`SessionCheck`]): the key that opened it must not be revoked. The
+/// revocation is looked up in the ledger's in-memory cache ([`Ledger::revoked_at`]); a session whose key is
+/// revoked is ended (its token revoked) and its request refused.
+#[derive(Debug, Clone)]
+pub struct SessionGuard {
+    /// People's sessions.
+    pub sessions: Sessions,
+    /// The token store (to revoke the session's token).
+    pub tokens: TokenStore,
+    /// The ledger, whose key cache knows revocations.
+    pub ledger: Ledger<AnyStore>,
+}
+
+impl SessionGuard {
+    async fn run(&self, principal: &Principal) -> Result<(), ApiError> {
+        // Gateways post at a high rate and are never a person's session; the demo visitor has no token row.
+        if principal.role == Role::Gateway || principal == &Principal::demo_visitor() {
+            return Ok(());
+        }
+        let Some((key_id, noted)) = self.sessions.key_and_revocation(&principal.token_id).await? else {
+            return Ok(());
+        };
+        let Some(at) = self.ledger.revoked_at(&key_id).or(noted) else { return Ok(()) };
+        if !in_effect(&at) {
+            return Ok(());
+        }
+        self.sessions.end_token(&self.tokens, &principal.token_id).await?;
+        Err(revoked_session(&key_id, &at))
+    }
+}
+
+impl SessionCheck for SessionGuard {
+    fn check<'a>(
+        &'a self,
+        principal: &'a Principal,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), ApiError>> + Send + 'a>> {
+        Box::pin(self.run(principal))
     }
 }

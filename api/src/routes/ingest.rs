@@ -136,8 +136,22 @@ pub async fn ingest(
         }
     }
     let ids: Vec<String> = envelopes.iter().map(|e| e.id().to_string()).collect();
+    // The keys these records revoke: once admitted, their people's open sessions end at every instance.
+    let revokes: Vec<Option<String>> = envelopes
+        .iter()
+        .map(|e| {
+            (e.kind() == siteledger_ledger::system::KEY_REVOKED_KIND)
+                .then(|| e.payload().get("key_id").and_then(|k| k.as_str()).map(str::to_owned))
+                .flatten()
+        })
+        .collect();
     let outcomes = state.ledger.ingest(envelopes).await?;
-    for ((slot, outcome), id) in slots.into_iter().zip(outcomes).zip(ids) {
+    for (((slot, outcome), id), revoked) in slots.into_iter().zip(outcomes).zip(ids).zip(revokes) {
+        if let (IngestOutcome::Accepted { .. }, Some(key_id)) = (&outcome, revoked)
+            && let Some(at) = state.ledger.revoked_at(&key_id)
+        {
+            state.people.sessions.note_revoked(&key_id, &at).await?;
+        }
         results[slot] = Some(match outcome {
             IngestOutcome::Accepted { position } => ItemResult::stored(slot, id, position, false),
             IngestOutcome::Duplicate { position } => ItemResult::stored(slot, id, position, true),

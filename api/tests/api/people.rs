@@ -445,6 +445,73 @@ async fn a_copied_session_cookie_is_dead_after_logout() {
     assert_eq!(o.app.get("/v1/whoami", Some(&token)).await.status(), 200);
 }
 
+/// B's administrator revokes `person`'s key (revoked a minute ago), signed with B's key.
+fn revoke(o: &mut Orgs, person: &SigningKey) -> Envelope {
+    let payload = json!({"key_id": person.public().key_id().to_string(), "revoked_at": shanghai(-1), "reason": "设备遗失 lost phone"});
+    o.key_b
+        .sign(new_id(), "registry/keys", "ledger.key.revoked.v1", &shanghai(0), crate::helpers::obj(payload))
+        .expect("sign")
+}
+
+#[tokio::test]
+async fn a_revoked_persons_open_session_can_no_longer_read() {
+    let mut o = orgs().await;
+    let person = b_person(&mut o, 0x58, "S-58").await;
+    let (secret, csrf) = sign_in(&o.app, &person).await;
+    let (other_secret, _) = sign_in(&o.app, &person).await;
+    assert_eq!(o.app.get("/v1/whoami", Some(&secret)).await.status(), 200);
+    // The phone is lost: B's administrator revokes the key (posted with a machine token, not the session).
+    let env = revoke(&mut o, &person);
+    o.app.ingest_ok(&[env]).await;
+    // Whoever holds the phone (and its cookie) can neither read nor write any more, as cookie or bearer.
+    let r = o.app.get("/v1/whoami", Some(&secret)).await;
+    assert_eq!(r.status(), 401);
+    let v: Value = r.json().await.expect("json");
+    let message = v["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("登录此会话的密钥") && message.contains("revoked"), "{v}");
+    let r = o
+        .app
+        .client
+        .get(o.app.url("/v1/projects"))
+        .header(COOKIE, format!("siteledger_token={other_secret}"))
+        .send()
+        .await;
+    assert_eq!(r.expect("request").status(), 401, "the key's second session still reads");
+    let body = Value::Array(vec![]);
+    let r = o
+        .app
+        .client
+        .post(o.app.url("/v1/events"))
+        .header(COOKIE, format!("siteledger_token={secret}"))
+        .header("X-SiteLedger-CSRF", &csrf)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 401);
+    // Both sessions' tokens are revoked in the token database (every instance refuses them), not only refused here.
+    let listed = o.app.server.state.tokens.list().await.expect("tokens");
+    assert_eq!(listed.iter().filter(|t| t.revoked_at.is_some()).count(), 2, "{listed:?}");
+    // B's own session (another key) is untouched.
+    let (admin, _) = sign_in(&o.app, o.key_b.key()).await;
+    assert_eq!(o.app.get("/v1/whoami", Some(&admin)).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_session_whose_key_was_revoked_behind_the_apis_back_is_refused_at_its_next_request() {
+    let mut o = orgs().await;
+    let person = b_person(&mut o, 0x59, "S-59").await;
+    let (secret, _) = sign_in(&o.app, &person).await;
+    // The revocation reaches the ledger without passing `POST /v1/events` (another producer of the same log).
+    let env = revoke(&mut o, &person);
+    let outcomes = o.app.server.state.ledger.ingest(vec![env]).await.expect("ingest");
+    assert!(matches!(outcomes[0], siteledger_ledger::IngestOutcome::Accepted { .. }), "{outcomes:?}");
+    assert_eq!(o.app.get("/v1/whoami", Some(&secret)).await.status(), 401, "the session outlived its key");
+    // And its token is revoked, so the answer stays the same.
+    let listed = o.app.server.state.tokens.list().await.expect("tokens");
+    assert_eq!(listed.iter().filter(|t| t.revoked_at.is_some()).count(), 1, "{listed:?}");
+}
+
 #[tokio::test]
 async fn an_expired_login_nonce_is_refused() {
     let mut o = orgs().await;
@@ -508,4 +575,23 @@ async fn a_login_challenge_from_one_instance_is_answered_at_another_on_postgres(
     // The test client follows the redirect to the login page.
     assert!(r.expect("logout").url().path().starts_with("/login"));
     assert_eq!(a.app.get("/v1/whoami", Some(secret)).await.status(), 401, "logged out at B, still in at A");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_revoked_at_one_instance_keeps_its_session_open_at_another_on_postgres() {
+    let pg = siteledger_testkit::shared_postgres();
+    let url = pg.create_unique_database("people_revoked").expect("database");
+    // Two instances share the token database; each has its own log here, so B's ledger never sees A's revocation.
+    let mut a = orgs_with(TestApp::spawn_with(|c| c.auth_url = Some(url.clone())).await).await;
+    let mut b = orgs_with(TestApp::spawn_with(|c| c.auth_url = Some(url.clone())).await).await;
+    let person = b_person(&mut a, 0x5a, "S-5A").await;
+    b_person(&mut b, 0x5a, "S-5A").await;
+    let (secret, _) = sign_in(&b.app, &person).await;
+    assert_eq!(b.app.get("/v1/whoami", Some(&secret)).await.status(), 200);
+    let env = revoke(&mut a, &person);
+    a.app.ingest_ok(&[env]).await;
+    let r = b.app.get("/v1/whoami", Some(&secret)).await;
+    assert_eq!(r.status(), 401, "revoked at A, the session still reads at B");
+    let v: Value = r.json().await.expect("json");
+    assert!(v["message"].as_str().is_some_and(|m| m.contains("revoked")), "{v}");
 }
