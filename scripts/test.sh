@@ -33,7 +33,11 @@ done
 #   golang-golang-x-mod-dev  golang.org/x/mod sources (sumdb/note, sumdb/tlog) under /usr/share/gocode
 #   chromium chromium-driver headless browser tests
 #   fonts-noto-cjk           CJK glyphs for the dashboard screenshots
-PACKAGES=(postgresql golang-go golang-golang-x-mod-dev chromium chromium-driver fonts-noto-cjk)
+#   patroni etcd-server etcd-client haproxy
+#                            the HA cluster of siteledger-testkit (cluster.rs) and the failover drill; the tests
+#                            run their own members on loopback, never the system services these packages install
+PACKAGES=(postgresql golang-go golang-golang-x-mod-dev chromium chromium-driver fonts-noto-cjk
+    patroni etcd-server etcd-client haproxy)
 
 section() {
     printf '\n==> %s  [%s]\n' "$*" "$(date -u +%H:%M:%S)"
@@ -67,6 +71,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q -o Acquire::Retries=3
     apt-get install -y -q --no-install-recommends -o Acquire::Retries=3 -o Dpkg::Use-Pty=0 "${missing[@]}"
+    # etcd-server and haproxy start system-wide daemons under systemd (etcd on 2379/2380): the tests never use
+    # them, so stop and disable them rather than leave a stray etcd member listening.
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        systemctl disable --now etcd haproxy patroni >/dev/null 2>&1 || true
+    fi
 fi
 
 section "Toolchain"

@@ -476,6 +476,19 @@ pub struct AuthGate {
     pub tokens: TokenStore,
     /// Demo mode: anonymous callers are the demo visitor and demo tokens are accepted.
     pub demo: bool,
+    /// Run on every authenticated request after the token is found (a person's session ends when its key is
+    /// revoked: `crate::people::SessionGuard`).
+    pub check: Option<std::sync::Arc<dyn SessionCheck>>,
+}
+
+/// A check of a found token that the token store alone cannot make. A trait object, so that this module does not
+/// depend on the modules above it that implement it.
+pub trait SessionCheck: fmt::Debug + Send + Sync {
+    /// `Ok` if `principal` may go on; otherwise the refusal its request is answered with.
+    fn check<'a>(
+        &'a self,
+        principal: &'a Principal,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), ApiError>> + Send + 'a>>;
 }
 
 /// The header a state-changing request authenticated by the session cookie must carry: [`csrf_token`] of the
@@ -535,11 +548,15 @@ where
             }
         }
         match presented {
-            Some(secret) => gate
-                .tokens
-                .authenticate(&secret, gate.demo)
-                .await?
-                .ok_or_else(|| ApiError::Unauthorized("令牌无效、已过期或已吊销 / the token is invalid, expired or revoked".into())),
+            Some(secret) => {
+                let principal = gate.tokens.authenticate(&secret, gate.demo).await?.ok_or_else(|| {
+                    ApiError::Unauthorized("令牌无效、已过期或已吊销 / the token is invalid, expired or revoked".into())
+                })?;
+                if let Some(check) = &gate.check {
+                    check.check(&principal).await?;
+                }
+                Ok(principal)
+            }
             None if gate.demo => Ok(Principal::demo_visitor()),
             None => Err(ApiError::Unauthorized(
                 "需要令牌 / a token is required: send `Authorization: Bearer <token>` (create one with `siteledger token create`)".into(),

@@ -66,6 +66,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::routes::supervision::Doc::openapi());
     doc.merge(crate::routes::rating::Doc::openapi());
     doc.merge(crate::routes::blobs::Doc::openapi());
+    doc.merge(crate::people::Doc::openapi());
     doc
 }
 

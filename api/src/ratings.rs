@@ -1,8 +1,10 @@
 //! Rating decisions and credit scores computed from the ledger itself, never from read models: a pure function of
 //! (the log's first N records, a policy version, an as-of date) → canonical JSON bytes.
 //!
-//! [`LogPrefix::load`] reads leaves `0..N` from any [`EventStore`] and folds them with
-//! [`siteledger_domain::rating::fold::RatingFold`]; [`decision`] builds a project's decision document (the exact
+//! [`LogPrefix`] (in `siteledger_projections::rating::prefix`, re-exported here) reads leaves `0..N` from any
+//! [`EventStore`] and folds them with [`siteledger_domain::rating::fold::RatingFold`], from record 0
+//! ([`LogPrefix::load`], the auditor's recomputation) or resumed from a checked snapshot of the fold in the read
+//! database ([`LogPrefix::load_with`], what the server, the dashboard and the CLI use by default); [`decision`] builds a project's decision document (the exact
 //! payload of `rating.decision.v1`) and [`evidence_document`] the evidence it hashes. Canonical bytes and hashes
 //! come from `siteledger-signer`'s RFC 8785 writer, the same the envelope format uses, so a third party with the
 //! leaves (`GET /v1/log/leaves`) recomputes the same bytes.
@@ -19,30 +21,16 @@ use sha2::{Digest, Sha256};
 use siteledger_domain::LocalDate;
 use siteledger_domain::ids::{CreditCode, ProjectId};
 use siteledger_domain::rating::credit::{self, CreditRecord, CreditRules, CreditScore};
-use siteledger_domain::rating::fold::{LogRecord, RatingFold};
 use siteledger_domain::rating::policy::{self, RatingPolicy};
 use siteledger_domain::rating::{EvidenceLine, RatingDecision, Sha256Hex};
-use siteledger_ledger::{EventStore, StoreError, StoredEvent};
+use siteledger_ledger::EventStore;
 use siteledger_projections::{AccessCache, Scope};
-use siteledger_signer::Envelope;
 use siteledger_signer::canonical::to_canonical;
 
-/// Records read per store call.
-const PAGE: usize = 1000;
-
-/// Why a rating computation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum RatingError {
-    /// The store failed.
-    #[error("event store: {0}")]
-    Store(#[from] StoreError),
-    /// The request is impossible (size beyond the log, unknown policy version, unknown project).
-    #[error("{0}")]
-    Invalid(String),
-    /// The stored log is not what it should be.
-    #[error("log inconsistent: {0}")]
-    Corrupt(String),
-}
+pub use siteledger_projections::rating::prefix::{
+    LogPrefix, RatingError, SNAPSHOT_EVERY, credit_rules_at, for_each_record, for_each_record_from,
+    latest_rules_version,
+};
 
 /// SHA-256 of bytes, as lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -52,121 +40,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Canonical JSON bytes (RFC 8785) of a serialisable value.
 pub fn canonical_bytes<T: serde::Serialize>(v: &T) -> Vec<u8> {
     to_canonical(&serde_json::to_value(v).unwrap_or(Value::Null))
-}
-
-/// The log's first `size` records, folded.
-#[derive(Debug, Clone)]
-pub struct LogPrefix {
-    /// Tree size N.
-    pub size: u64,
-    /// The fold.
-    pub fold: RatingFold,
-}
-
-/// Reads leaves `0..size` in order and hands each (parsed envelope and stored row) to `f`.
-pub async fn for_each_record<S: EventStore>(
-    store: &S,
-    size: u64,
-    mut f: impl FnMut(&StoredEvent, &Envelope),
-) -> Result<(), RatingError> {
-    let head = store.head().await?;
-    if size > head {
-        return Err(RatingError::Invalid(format!("tree size {size} exceeds the log size {head}")));
-    }
-    let mut next = 0u64;
-    while next < size {
-        let want = usize::try_from((size - next).min(PAGE as u64)).unwrap_or(PAGE);
-        let page = store.read_all(next, want).await?;
-        if page.is_empty() {
-            return Err(RatingError::Corrupt(format!("no record at position {next}")));
-        }
-        for e in &page {
-            if e.position != next {
-                return Err(RatingError::Corrupt(format!("expected position {next}, read {}", e.position)));
-            }
-            if next >= size {
-                break;
-            }
-            let env = Envelope::parse(&e.leaf).map_err(|err| RatingError::Corrupt(err.to_string()))?;
-            f(e, &env);
-            next += 1;
-        }
-    }
-    Ok(())
-}
-
-impl LogPrefix {
-    /// Folds the log's first `size` records; credit records are derived with the credit rules of version
-    /// `rules_version` if given (they must be published within the prefix).
-    pub async fn load<S: EventStore>(store: &S, size: u64, rules_version: Option<u32>) -> Result<Self, RatingError> {
-        let rules = match rules_version {
-            Some(v) => Some(credit_rules_at(store, size, v).await?),
-            None => None,
-        };
-        let mut fold = RatingFold::new(rules);
-        for_each_record(store, size, |e, env| {
-            let id = e.event_id.to_string();
-            fold.apply(&LogRecord {
-                position: e.position,
-                event_id: &id,
-                stream: &e.stream,
-                kind: &e.kind,
-                occurred_at: &e.occurred_at,
-                signer: &e.signer,
-                payload: env.payload(),
-            });
-        })
-        .await?;
-        Ok(Self { size, fold })
-    }
-
-    /// The policy of `version`, published within the prefix.
-    pub fn policy(&self, version: u32) -> Result<&RatingPolicy, RatingError> {
-        self.fold.policies.get(&version).map(|(_, p)| p).ok_or_else(|| {
-            RatingError::Invalid(format!(
-                "policy version {version} is not published in the log's first {} records",
-                self.size
-            ))
-        })
-    }
-
-    /// The newest policy version published within the prefix.
-    pub fn latest_policy_version(&self) -> Option<u32> {
-        self.fold.policies.keys().next_back().copied()
-    }
-}
-
-/// The credit rules of `version` as published within the first `size` records (read from their stream).
-pub async fn credit_rules_at<S: EventStore>(store: &S, size: u64, version: u32) -> Result<CreditRules, RatingError> {
-    let events = store
-        .read_stream(siteledger_domain::rating::CREDIT_RULES_STREAM, 0, siteledger_ledger::Direction::Forward, 10_000)
-        .await?;
-    for e in events.iter().filter(|e| e.position < size && e.kind == siteledger_domain::rating::CREDIT_RULES) {
-        let env = Envelope::parse(&e.leaf).map_err(|err| RatingError::Corrupt(err.to_string()))?;
-        if let Ok(rules) = serde_json::from_value::<CreditRules>(Value::Object(env.payload().clone()))
-            && rules.version == version
-        {
-            return Ok(rules);
-        }
-    }
-    Err(RatingError::Invalid(format!(
-        "credit rules version {version} are not published in the log's first {size} records"
-    )))
-}
-
-/// The newest credit rules version published within the first `size` records, if any.
-pub async fn latest_rules_version<S: EventStore>(store: &S, size: u64) -> Result<Option<u32>, RatingError> {
-    let events = store
-        .read_stream(siteledger_domain::rating::CREDIT_RULES_STREAM, 0, siteledger_ledger::Direction::Forward, 10_000)
-        .await?;
-    let mut best = None;
-    for e in events.iter().filter(|e| e.position < size) {
-        let env = Envelope::parse(&e.leaf).map_err(|err| RatingError::Corrupt(err.to_string()))?;
-        if let Some(v) = env.payload().get("version").and_then(Value::as_u64).and_then(|v| u32::try_from(v).ok()) {
-            best = best.max(Some(v));
-        }
-    }
-    Ok(best)
 }
 
 /// The evidence document of a project: every day counted per application (what `evidence_sha256` hashes).

@@ -101,12 +101,16 @@ async fn project_state<S: EventStore>(
         .project(p)
         .ok_or_else(|| RatingError::Invalid(format!("project {p} is not registered at tree size {size}")))?;
     let log = prefix.fold.projects.get(p).cloned().unwrap_or_default();
-    let mut positions: Vec<u64> = log.records.iter().map(|(pos, _)| *pos).collect();
-    // The registry records about the project (registration, participants).
+    // The records in the project's streams (key enrollments aside, as the fold counts them), and the registry
+    // records about the project (registration, participants). The fold does not keep positions (its state would
+    // grow with the log), so the replay, which reads the whole prefix anyway, collects them here.
+    let mut positions: Vec<u64> = Vec::new();
     for_each_record(store, size, |e, env| {
-        if e.kind.starts_with("registry.project.")
-            && env.payload().get("project_id").and_then(Value::as_str) == Some(p.as_str())
-        {
+        let in_streams = e.kind != siteledger_domain::rating::fold::KEY_ENROLLED
+            && siteledger_domain::stream::project_of_stream(&e.stream).as_ref() == Some(p);
+        let about = e.kind.starts_with("registry.project.")
+            && env.payload().get("project_id").and_then(Value::as_str) == Some(p.as_str());
+        if in_streams || about {
             positions.push(e.position);
         }
     })

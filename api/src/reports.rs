@@ -16,6 +16,7 @@ use siteledger_domain::district::DistrictCode;
 use siteledger_domain::rating::policy::{self, StarLevel};
 use siteledger_domain::rating::{AnnualReport as ReportRecord, Sha256Hex};
 use siteledger_ledger::EventStore;
+use siteledger_projections::ReadDb;
 
 use crate::ratings::{self, LogPrefix, RatingError, sha256_hex};
 
@@ -47,6 +48,10 @@ pub struct AnnualReport {
     pub csv: String,
     /// The `report.annual.v1` payload naming the three digests.
     pub record: ReportRecord,
+    /// The fold snapshot's size the computation resumed from (0: from record 0); not part of the report.
+    pub resumed_from: u64,
+    /// Records the computation read and folded; not part of the report.
+    pub folded: u64,
 }
 
 fn permille(num: u64, den: u64) -> Option<u64> {
@@ -57,13 +62,23 @@ fn pct(p: Option<u64>) -> String {
     p.map_or_else(|| "—".to_owned(), |p| format!("{}.{}%", p / 10, p % 10))
 }
 
-/// Computes the report from the store.
+/// Computes the report from the store, folding the log from record 0 (the auditor's from-zero recomputation).
 ///
 /// Without an explicit as-of date, the evidence windows end on 31 December of the year or, for a year still
 /// running at size N, on the day (Asia/Shanghai) the ledger sequenced record N − 1, whichever is earlier: a
 /// function of the store and N, recorded in the signed `report.annual.v1`.
 pub async fn annual<S: EventStore>(store: &S, req: &ReportRequest) -> Result<AnnualReport, RatingError> {
-    let prefix = LogPrefix::load(store, req.at_size, None).await?;
+    annual_with(store, None, req).await
+}
+
+/// As [`annual`], resumed from the newest usable fold snapshot in `snapshots` (the read database; `None`: from
+/// record 0). The bytes are the same either way.
+pub async fn annual_with<S: EventStore>(
+    store: &S,
+    snapshots: Option<&ReadDb>,
+    req: &ReportRequest,
+) -> Result<AnnualReport, RatingError> {
+    let prefix = LogPrefix::load_with(store, snapshots, req.at_size, None).await?;
     let mut req = req.clone();
     if req.as_of.is_none() && req.at_size > 0 {
         let year_end = LocalDate::parse(&format!("{:04}-12-31", req.year))
@@ -261,7 +276,15 @@ pub fn annual_from(prefix: &LogPrefix, req: &ReportRequest) -> Result<AnnualRepo
         html_sha256: digest(html.as_bytes())?,
         csv_sha256: digest(csv.as_bytes())?,
     };
-    Ok(AnnualReport { document, json: json_bytes, html, csv, record })
+    Ok(AnnualReport {
+        document,
+        json: json_bytes,
+        html,
+        csv,
+        record,
+        resumed_from: prefix.resumed_from,
+        folded: prefix.folded,
+    })
 }
 
 /// Report text, HTML-escaped once: `&`, `<`, `>`, `"` and `'` as the named entities `&amp;` `&lt;` `&gt;`

@@ -56,6 +56,14 @@ impl std::fmt::Debug for AppState {
 
 impl FromRef<AppState> for AuthGate {
     fn from_ref(state: &AppState) -> AuthGate {
-        AuthGate { tokens: state.tokens.clone(), demo: state.config.demo }
+        AuthGate {
+            tokens: state.tokens.clone(),
+            demo: state.config.demo,
+            check: Some(Arc::new(crate::people::SessionGuard {
+                sessions: state.people.sessions.clone(),
+                tokens: state.tokens.clone(),
+                ledger: state.ledger.clone(),
+            })),
+        }
     }
 }

@@ -10,6 +10,7 @@
 //! siteledger ledger verify-snapshot
 //! siteledger keys show
 //! siteledger report annual --year Y [--district D] --at-size N [--out DIR] [--sign-key FILE]
+//! siteledger simulate city [--projects N] [--sim-hours H] [--speed X] [--burst] [--offline-gateway] [--clock-fault]
 //! siteledger replay --as-of <RFC 3339 time | tree size> (--project ID | --enterprise CREDIT_CODE)
 //! siteledger evidence export (--event ID… | --stream S [--kind PREFIX] [--from T] [--to T]) --out FILE
 //! siteledger backup --out BACKUP [--without-keys]
@@ -103,6 +104,11 @@ enum Command {
     },
     /// Load-test a server on this machine (ingest, queries, live feed) and print a Markdown table.
     Bench(siteledger_demo::bench::BenchArgs),
+    /// Simulate load on a server on this machine (issue 16): `simulate city` runs Ningbo's sites at accelerated time.
+    Simulate {
+        #[command(subcommand)]
+        what: SimulateCmd,
+    },
     /// Supervision reports (年度督查报告), regenerable bit for bit from the log.
     Report {
         #[command(subcommand)]
@@ -121,6 +127,13 @@ enum Command {
     Restore(backup::RestoreArgs),
     /// Sign records with a producer's key and post them: one record, or a JSON Lines file (idempotent re-runs).
     Submit(submit::SubmitArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum SimulateCmd {
+    /// N projects over the ten 区县(市) and the zone, their devices, gates, payroll, inspections and tests, signed
+    /// by simulated parties and posted through the real ingest; prints a Markdown report, writes a CSV and a PNG.
+    City(siteledger_demo::citysim::CityArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -330,6 +343,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("log key: {vkey}\nsystem key id: {system}");
         }
         Command::Bench(args) => siteledger_demo::bench::run(args).await?,
+        Command::Simulate { what: SimulateCmd::City(args) } => siteledger_demo::citysim::run(args).await?,
         Command::Report { action: ReportCmd::Annual(args) } => {
             audit::report_annual(&config, args).await?;
         }

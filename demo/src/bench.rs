@@ -134,7 +134,7 @@ impl Summary {
 }
 
 /// Milliseconds with one decimal (two under 10 ms).
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     let x = d.as_secs_f64() * 1000.0;
     if x < 10.0 { format!("{x:.2} ms") } else { format!("{x:.1} ms") }
 }
@@ -147,10 +147,10 @@ fn micros(d: Duration) -> u64 {
 // Target: an in-process server or a running one
 // -------------------------------------------------------------------------------------------------------------
 
-struct InProcess {
+pub(crate) struct InProcess {
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl InProcess {
@@ -165,6 +165,14 @@ impl InProcess {
             trust_roots: vec![root.public().to_base64()],
             ..Config::default()
         };
+        let (mut server, url, token) = InProcess::spawn_config(config).await?;
+        server._dir = Some(dir);
+        Ok((server, url, token))
+    }
+
+    /// Spawns the server with `config` on its own runtime (2 workers) in its own thread; returns it with its
+    /// address and a city token. The caller keeps the data directory alive.
+    pub(crate) async fn spawn_config(config: Config) -> anyhow::Result<(InProcess, String, String)> {
         let (ready_tx, ready_rx) = oneshot::channel::<anyhow::Result<(String, String)>>();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new().name("bench-server".into()).spawn(move || {
@@ -201,10 +209,10 @@ impl InProcess {
             });
         })?;
         let (url, token) = ready_rx.await.context("the in-process server thread ended")??;
-        Ok((InProcess { stop: Some(stop_tx), thread: Some(thread), _dir: dir }, url, token))
+        Ok((InProcess { stop: Some(stop_tx), thread: Some(thread), _dir: None }, url, token))
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
@@ -215,7 +223,7 @@ impl InProcess {
 }
 
 /// Refuses anything but loopback targets.
-fn check_loopback(url: &str) -> anyhow::Result<()> {
+pub(crate) fn check_loopback(url: &str) -> anyhow::Result<()> {
     let u = reqwest::Url::parse(url).with_context(|| format!("--url {url:?} is not a URL"))?;
     let host = u.host_str().unwrap_or("");
     let ok = host.eq_ignore_ascii_case("localhost")
@@ -229,15 +237,15 @@ fn check_loopback(url: &str) -> anyhow::Result<()> {
 }
 
 /// What the bench talks to.
-struct Ctx {
-    base: String,
-    token: String,
-    http: reqwest::Client,
-    ingest: IngestClient,
-    root: SigningKey,
-    root_chain: Chain,
-    rng: SplitMix64,
-    tag: String,
+pub(crate) struct Ctx {
+    pub(crate) base: String,
+    pub(crate) token: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) ingest: IngestClient,
+    pub(crate) root: SigningKey,
+    pub(crate) root_chain: Chain,
+    pub(crate) rng: SplitMix64,
+    pub(crate) tag: String,
 }
 
 impl Ctx {
@@ -245,7 +253,7 @@ impl Ctx {
         format!("{}{path}", self.base)
     }
 
-    async fn get_text(&self, path: &str) -> anyhow::Result<String> {
+    pub(crate) async fn get_text(&self, path: &str) -> anyhow::Result<String> {
         let r = self.http.get(self.url(path)).bearer_auth(&self.token).send().await?;
         let status = r.status();
         let body = r.text().await?;
@@ -256,7 +264,7 @@ impl Ctx {
     }
 
     /// A gauge from `/metrics`.
-    async fn metric(&self, name: &str) -> anyhow::Result<f64> {
+    pub(crate) async fn metric(&self, name: &str) -> anyhow::Result<f64> {
         let text = self.get_text("/metrics").await?;
         text.lines()
             .find_map(|l| {
@@ -266,7 +274,7 @@ impl Ctx {
     }
 
     /// Waits (bounded) until the read models have caught up with the log; returns how long it took.
-    async fn settle(&self, limit: Duration) -> anyhow::Result<Duration> {
+    pub(crate) async fn settle(&self, limit: Duration) -> anyhow::Result<Duration> {
         let t0 = Instant::now();
         loop {
             if self.metric("siteledger_projection_lag").await? <= 0.0 {
@@ -279,7 +287,7 @@ impl Ctx {
         }
     }
 
-    fn now_ms() -> u64 {
+    pub(crate) fn now_ms() -> u64 {
         u64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
     }
 
@@ -322,17 +330,22 @@ fn obj(v: Value) -> Map<String, Value> {
 
 /// The root key's chain on a running server: `None` if the key is not enrolled there yet.
 async fn resume_root(ctx: &Ctx) -> anyhow::Result<Option<Chain>> {
+    resume_chain(ctx, &ctx.root.key_id().to_string()).await
+}
+
+/// The chain of key `key_id` on a running server: `None` if the key is not enrolled there yet.
+pub(crate) async fn resume_chain(ctx: &Ctx, key_id: &str) -> anyhow::Result<Option<Chain>> {
     ctx.settle(Duration::from_secs(120)).await?;
     let keys: Vec<Value> = serde_json::from_str(&ctx.get_text("/v1/keys").await?)?;
-    let key_id = ctx.root.key_id().to_string();
+    let key_id = key_id.to_owned();
     let Some(row) = keys.iter().find(|k| k["key_id"] == key_id.as_str()) else { return Ok(None) };
     let (Some(seq), Some(pos)) = (row["last_seq"].as_u64(), row["last_position"].as_u64()) else {
-        bail!("the server lists root key {key_id} without its latest record");
+        bail!("the server lists key {key_id} without its latest record");
     };
     let r = ctx.http.get(ctx.url(&format!("/v1/log/leaves/{pos}"))).send().await?.error_for_status()?;
     let env = Envelope::parse(&r.bytes().await?)?;
     if env.signer().to_string() != key_id || env.seq() != seq {
-        bail!("leaf {pos} is not the root key's record seq {seq}");
+        bail!("leaf {pos} is not key {key_id}'s record seq {seq}");
     }
     Ok(Some(Chain::after(seq, env.leaf_hash())))
 }
@@ -531,7 +544,7 @@ async fn phase_ingest(ctx: &Ctx, writers: &mut Vec<Writer>, scale: f64) -> anyho
 }
 
 /// One run of a query endpoint.
-struct QueryRun {
+pub(crate) struct QueryRun {
     /// Response body bytes, in all.
     bytes: usize,
     requests: usize,
@@ -542,7 +555,7 @@ struct QueryRun {
     cpu: Cpu,
 }
 
-struct QueryRow {
+pub(crate) struct QueryRow {
     path: String,
     /// Back to back: every client sends its next request as soon as the previous answer is read.
     saturated: QueryRun,
@@ -631,7 +644,7 @@ async fn query_run(
     }
 }
 
-async fn phase_query(
+pub(crate) async fn phase_query(
     ctx: &Ctx,
     projects: &[String],
     clients: usize,
@@ -695,7 +708,7 @@ async fn phase_query(
 /// `siteledger-server`, and SQLite's worker threads) and everything else (the bench client). Linux only (`/proc`);
 /// "n/a" elsewhere.
 #[derive(Debug, Clone, Copy, Default)]
-struct Cpu {
+pub(crate) struct Cpu {
     server: f64,
     total: f64,
     wall: f64,
@@ -707,14 +720,14 @@ fn cores() -> f64 {
 
 /// A reading of the CPU clocks.
 #[derive(Debug, Clone, Copy)]
-struct CpuMark {
+pub(crate) struct CpuMark {
     server: f64,
     total: f64,
     at: Instant,
 }
 
 impl Cpu {
-    fn mark() -> CpuMark {
+    pub(crate) fn mark() -> CpuMark {
         // USER_HZ is 100 on every Linux architecture the workspace targets.
         const HZ: f64 = 100.0;
         let ticks = |stat: &str| -> Option<(String, f64)> {
@@ -741,7 +754,7 @@ impl Cpu {
         CpuMark { server, total, at: Instant::now() }
     }
 
-    fn since(before: CpuMark) -> Cpu {
+    pub(crate) fn since(before: CpuMark) -> Cpu {
         let now = Cpu::mark();
         Cpu {
             server: (now.server - before.server).max(0.0),
@@ -751,7 +764,7 @@ impl Cpu {
     }
 
     /// Server and client CPU use as percentages of all cores over the interval.
-    fn show(self) -> String {
+    pub(crate) fn show(self) -> String {
         if self.total <= 0.0 {
             return "n/a".into();
         }
@@ -942,7 +955,7 @@ async fn phase_feed(
 // -------------------------------------------------------------------------------------------------------------
 
 /// Raises the soft open-files limit to the hard limit; returns the limit in effect.
-fn raise_nofile() -> u64 {
+pub(crate) fn raise_nofile() -> u64 {
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(n) => n,
         Err(e) => {
@@ -1110,36 +1123,7 @@ fn report(
                 String::new()
             }
         );
-        let _ = writeln!(
-            s,
-            "| endpoint | body | back to back: req/s | p50 | p99 | max | CPU server / client | paced: req/s | p50 | p99 | max | errors |"
-        );
-        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-        for r in rows {
-            let a = &r.saturated;
-            let (pr, p50, p99, pmax, perr) = match &r.paced {
-                Some(p) => (
-                    format!("{:.0}", p.requests as f64 / p.secs.max(1e-9)),
-                    ms(p.lat.p50),
-                    ms(p.lat.p99),
-                    ms(p.lat.max),
-                    p.errors,
-                ),
-                None => ("—".into(), "—".into(), "—".into(), "—".into(), 0),
-            };
-            let _ = writeln!(
-                s,
-                "| `{}` | {:.1} kB | {:.0} | {} | {} | {} | {} | {pr} | {p50} | {p99} | {pmax} | {} |",
-                r.path,
-                a.bytes as f64 / a.requests.max(1) as f64 / 1000.0,
-                a.requests as f64 / a.secs.max(1e-9),
-                ms(a.lat.p50),
-                ms(a.lat.p99),
-                ms(a.lat.max),
-                a.cpu.show(),
-                a.errors + perr,
-            );
-        }
+        s.push_str(&query_table(rows));
     }
     if let Some(f) = feed {
         let _ = writeln!(
@@ -1169,6 +1153,43 @@ fn report(
             ms(f.publish.p99),
             f.cpu.show(),
             f.resumes
+        );
+    }
+    s
+}
+
+/// The query phase's rows as a Markdown table.
+pub(crate) fn query_table(rows: Vec<QueryRow>) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| endpoint | body | back to back: req/s | p50 | p99 | max | CPU server / client | paced: req/s | p50 | p99 | max | errors |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in rows {
+        let a = &r.saturated;
+        let (pr, p50, p99, pmax, perr) = match &r.paced {
+            Some(p) => (
+                format!("{:.0}", p.requests as f64 / p.secs.max(1e-9)),
+                ms(p.lat.p50),
+                ms(p.lat.p99),
+                ms(p.lat.max),
+                p.errors,
+            ),
+            None => ("—".into(), "—".into(), "—".into(), "—".into(), 0),
+        };
+        let _ = writeln!(
+            s,
+            "| `{}` | {:.1} kB | {:.0} | {} | {} | {} | {} | {pr} | {p50} | {p99} | {pmax} | {} |",
+            r.path,
+            a.bytes as f64 / a.requests.max(1) as f64 / 1000.0,
+            a.requests as f64 / a.secs.max(1e-9),
+            ms(a.lat.p50),
+            ms(a.lat.p99),
+            ms(a.lat.max),
+            a.cpu.show(),
+            a.errors + perr,
         );
     }
     s

@@ -38,6 +38,7 @@
 
 pub mod bench;
 pub mod city;
+pub mod citysim;
 mod rating;
 pub mod rng;
 pub mod sim;

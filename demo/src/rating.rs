@@ -57,7 +57,7 @@ pub(super) async fn setup(ctx: &DemoContext) -> anyhow::Result<Issuer> {
         let year = ratings::today_shanghai().date().year() - 1;
         let req =
             ReportRequest { year, district: None, at_size: ctx.state.ledger.head(), policy_version: None, as_of: None };
-        let report = reports::annual(store, &req).await?;
+        let report = reports::annual_with(store, Some(&ctx.state.read), &req).await?;
         let _chain = city_lock.lock().await;
         let envs = sign_all(&ctx.state, &ctx.city, &[RatingEvent::Report(report.record.clone())]).await?;
         post(ctx, &token, &envs).await?;
@@ -155,7 +155,7 @@ impl Issuer {
     pub(super) async fn round(&mut self) -> anyhow::Result<usize> {
         let store = self.state.ledger.store();
         let size = self.state.ledger.head();
-        let prefix = LogPrefix::load(store, size, None).await?;
+        let prefix = LogPrefix::load_with(store, Some(&self.state.read), size, None).await?;
         let Some(version) = prefix.latest_policy_version() else { return Ok(0) };
         let as_of = ratings::today_shanghai();
         let mut by_district: BTreeMap<usize, Vec<RatingEvent>> = BTreeMap::new();

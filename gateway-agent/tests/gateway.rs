@@ -2,6 +2,7 @@
 //!
 //! * `attachments`: the local `POST /v1/blobs`, and records citing files the agent holds (or does not).
 //! * `corpus`: the 64 real packets of `tests/fixtures/hj212/corpus.json` and their verdicts.
+//! * `guide`: every curl body of `docs/PRODUCERS.md` is acknowledged by an agent whose role may sign it.
 //! * `intake`: the local intake's bearer token on every route, and `POST /v1/records` (201, 422, 403, 400, 413).
 //! * `seeds`: the committed fuzz seeds replayed through the fuzz oracle.
 //! * `producers`: the agent examples in `docs/agent-examples/` load, and the kinds table of `docs/PRODUCERS.md` is
@@ -15,6 +16,8 @@
 mod attachments;
 #[path = "gateway/corpus.rs"]
 mod corpus;
+#[path = "gateway/guide.rs"]
+mod guide;
 #[path = "gateway/intake.rs"]
 mod intake;
 #[path = "gateway/producers.rs"]

@@ -45,7 +45,8 @@ impl Default for PgOptions {
         PgOptions {
             max_connections: 16,
             min_connections: 1,
-            acquire_timeout: Duration::from_secs(30),
+            // Short: while a failover has no leader, a request should fail (503, retry) in seconds, not hang.
+            acquire_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(600),
             max_lifetime: Duration::from_secs(1800),
             application_name: "siteledger-ledger".to_owned(),

@@ -162,6 +162,9 @@ struct Shared<S> {
     /// Public keys by key id, for signature checks before the sequencer (a key id is a hash of its key, so an
     /// entry never changes meaning).
     public_keys: RwLock<HashMap<String, PublicKey>>,
+    /// Revocation times by key id, as this instance last loaded or committed them: a cheap per-request check of
+    /// whether a key still stands ([`Ledger::revoked_at`]). A revocation is never undone, so an entry never goes stale.
+    revoked: RwLock<HashMap<String, String>>,
     stats: RwLock<LedgerStats>,
 }
 
@@ -226,6 +229,7 @@ impl<S: EventStore> Ledger<S> {
             verifier,
             origin,
             public_keys: RwLock::new(HashMap::new()),
+            revoked: RwLock::new(HashMap::new()),
             stats: RwLock::new(LedgerStats::default()),
         });
         let mut seq = Sequencer::load(Arc::clone(&shared), config).await?;
@@ -278,6 +282,16 @@ impl<S: EventStore> Ledger<S> {
     /// A receiver that changes whenever the head advances.
     pub fn watch_head(&self) -> watch::Receiver<u64> {
         self.head.clone()
+    }
+
+    /// When the key `key_id` was revoked, if a revocation of it has been admitted (or loaded from the store) by
+    /// this instance. An in-memory lookup, cheap enough to run on every request of a person's session.
+    pub fn revoked_at(&self, key_id: &str) -> Option<String> {
+        let revoked = match self.shared.revoked.read() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        revoked.get(key_id).cloned()
     }
 
     /// Current counters.
@@ -906,7 +920,7 @@ impl<S: EventStore> Sequencer<S> {
                 }
                 Err(e) => {
                     self.config.policy.settled(false);
-                    if matches!(e, LedgerError::Store(StoreError::HeadMoved { .. })) && attempt < 1000 {
+                    if another_writer_appended(&e) && attempt < 1000 {
                         // Another writer appended first: catch up with what it wrote (cheap, so this writer gets
                         // its turn soon) and decide the same group again on the new head.
                         attempt += 1;
@@ -982,6 +996,17 @@ impl<S: EventStore> Sequencer<S> {
         Ok(())
     }
 
+    /// Folds what another server sharing the database committed since this one last looked, before deciding a
+    /// group: otherwise a key, project or chain that server recorded is unknown here, and a group whose records are
+    /// all refused for it (`unknown_signer`, a rule) commits nothing, so it never meets the `HeadMoved` that would
+    /// catch it up. One head query per group.
+    async fn catch_up_with_other_writers(&mut self) -> Result<(), LedgerError> {
+        if self.shared.store.head().await? != self.state.head {
+            self.catch_up().await?;
+        }
+        Ok(())
+    }
+
     /// Replaces the cached key registry with the store's.
     async fn reload_keys(&mut self) -> Result<(), LedgerError> {
         let mut keys = HashMap::new();
@@ -995,12 +1020,14 @@ impl<S: EventStore> Sequencer<S> {
                 pk.insert(id.clone(), k.public);
             }
         }
+        note_revocations(&self.shared, keys.values().map(|k| &k.stored));
         self.state.keys = keys;
         Ok(())
     }
 
     /// Decides a whole group and commits it. Nothing is answered here, so the group can be retried.
     async fn try_group(&mut self, bodies: &[Body]) -> Result<(Vec<Answer>, Option<StoredCheckpoint>), LedgerError> {
+        self.catch_up_with_other_writers().await?;
         let mut p = self.new_pending();
         self.prefetch(bodies).await?;
         let mut answers = Vec::with_capacity(bodies.len());
@@ -1549,6 +1576,11 @@ impl<S: EventStore> Sequencer<S> {
             }
         }
         self.state.keys.extend(p.keys);
+        if let Ok(mut r) = self.shared.revoked.write() {
+            for (id, at) in &commit.revocations {
+                r.insert(id.clone(), at.clone());
+            }
+        }
         if let Some(cp) = &commit.checkpoint {
             self.state.last_checkpoint_size = cp.size;
             self.state.uncovered_since = None;
@@ -1669,6 +1701,26 @@ impl Sender {
     }
 }
 
+/// Whether a failed commit means another writer appended first (catch up and decide again), as opposed to the
+/// store's log being *shorter* than this sequencer committed: after a failover that lost acknowledged records
+/// (asynchronous replication; strict synchronous mode never does this) there is nothing to catch up with, and the
+/// state must be rebuilt from the store. That is logged as an error, for an operator: records were lost.
+fn another_writer_appended(e: &LedgerError) -> bool {
+    match e {
+        LedgerError::Store(StoreError::HeadMoved { expected, found }) if found < expected => {
+            tracing::error!(
+                expected,
+                found,
+                "the store's log is shorter than this sequencer committed: the database lost acknowledged records \
+                 (a failover without synchronous replication?); rebuilding the state from the store"
+            );
+            false
+        }
+        LedgerError::Store(StoreError::HeadMoved { .. }) => true,
+        _ => false,
+    }
+}
+
 async fn sleep_until_opt(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
@@ -1698,6 +1750,17 @@ fn stored_key(e: &KeyEnrollment, public: &PublicKey, enrolled_by: Uuid, position
         enrolled_by,
         enrolled_at: position,
         revoked_at: None,
+    }
+}
+
+/// Records the revocation times of `keys` in the shared cache ([`Ledger::revoked_at`]).
+fn note_revocations<'a, S>(shared: &Shared<S>, keys: impl Iterator<Item = &'a StoredKey>) {
+    if let Ok(mut r) = shared.revoked.write() {
+        for k in keys {
+            if let Some(at) = &k.revoked_at {
+                r.insert(k.key_id.clone(), at.clone());
+            }
+        }
     }
 }
 
@@ -1745,6 +1808,7 @@ async fn load_state<S: EventStore>(shared: &Shared<S>, config: &LedgerConfig) ->
             pk.insert(id.clone(), k.public);
         }
     }
+    note_revocations(shared, keys.values().map(|k| &k.stored));
     let last_cp = store.latest_checkpoint().await?;
     let last_checkpoint_size = last_cp.as_ref().map_or(0, |c| c.size);
     if let Some(cp) = &last_cp {

@@ -37,8 +37,9 @@ const READ_BUFFER_ROWS: usize = 8192;
 /// Advisory lock key serialising schema work on PostgreSQL ("SLPROJSC" in ASCII).
 const SCHEMA_LOCK: i64 = 0x534C_5052_4F4A_5343;
 
-/// The engine's own tables, besides `meta`: checkpoints, and the records projections skipped (whose rows are
-/// removed with their projection's). Each projection creates its own tables ([`Projection::ddl`]).
+/// The engine's own tables, besides `meta`: checkpoints, the records projections skipped (whose rows are
+/// removed with their projection's), and the rating fold's snapshots (`rating::snapshots`). Each projection creates
+/// its own tables ([`Projection::ddl`]).
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS projection_checkpoints (
         name     TEXT PRIMARY KEY,
@@ -46,6 +47,7 @@ const SCHEMA: &[&str] = &[
         version  BIGINT NOT NULL
     )",
     crate::fold_errors::DDL,
+    crate::rating::snapshots::DDL,
 ];
 
 /// A bound parameter.

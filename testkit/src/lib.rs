@@ -71,6 +71,8 @@ use std::time::{Duration, SystemTime};
 
 use tempfile::TempDir;
 
+pub mod cluster;
+
 /// Environment variable naming a directory that holds `initdb`, `pg_ctl`, `postgres` and `psql`.
 pub const BINDIR_ENV: &str = "SITELEDGER_PG_BINDIR";
 
@@ -173,6 +175,11 @@ pub enum TestkitError {
     },
     /// An argument was unusable, e.g. a database name PostgreSQL would truncate.
     InvalidArgument(String),
+    /// The HA cluster's programs (`etcd`, `patroni`, `haproxy`) are not installed.
+    MissingHaPackages {
+        /// Programs not found on `PATH`.
+        missing: Vec<String>,
+    },
 }
 
 impl fmt::Display for TestkitError {
@@ -208,6 +215,12 @@ impl fmt::Display for TestkitError {
                 Ok(())
             }
             Self::InvalidArgument(message) => f.write_str(message),
+            Self::MissingHaPackages { missing } => write!(
+                f,
+                "the HA cluster needs {} on PATH; run: apt-get install -y patroni etcd-server etcd-client haproxy \
+                 (or scripts/test.sh, which installs them)",
+                missing.join(", ")
+            ),
         }
     }
 }

@@ -2,6 +2,8 @@
 //! ([`HeadlessChromium`], [`wait_until`]) and a small signed city to feed a server through its public API
 //! ([`SignedCity`]).
 
+pub mod ha;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -4,3 +4,4 @@ mod attachments;
 mod browser;
 mod gateway_agent;
 mod people;
+mod people_forms;

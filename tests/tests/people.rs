@@ -4,7 +4,7 @@
 //! it as failed, then passed, and closes it; the command view shows each step; the real `siteledger-verify`
 //! accepts the notice's evidence bundle and names the inspector's key as signer. Every request body the browsers
 //! send is read from the DevTools protocol's Network events: none carries private key material. Refusals: another
-//! enterprise's person, a signature that does not match its payload, a revoked key.
+//! enterprise's person, a signature that does not match its payload, a revoked key (its open session ends).
 //!
 //! Each person has their own browser context (own cookies and IndexedDB), as if on their own device.
 //! Screenshots of every page and form, desktop and 390 px wide, go to `target/browser-screenshots/people/`.
@@ -23,12 +23,11 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use siteledger_api::auth::Role;
 use siteledger_api::config::Config;
-use siteledger_client::KeyedChain;
 use siteledger_e2e::{HeadlessChromium, SignedCity, city_key, credit_code, eval, ingest, screenshot, wait_until};
-use siteledger_signer::{Envelope, SigningKey};
+use siteledger_signer::SigningKey;
 use uuid::Uuid;
 
-const WAIT: std::time::Duration = siteledger_e2e::PATIENCE;
+pub(crate) const WAIT: std::time::Duration = siteledger_e2e::PATIENCE;
 
 /// The bytes every PKCS #8 Ed25519 private key starts with, hex and base64: never in a request body.
 const PKCS8_PREFIX_HEX: &str = "302e020100300506032b657004220420";
@@ -40,7 +39,7 @@ fn shots() -> PathBuf {
 }
 
 /// Every request body a page sends, `(url, body)`, read from the DevTools protocol (not from the server).
-type Bodies = Arc<Mutex<Vec<(String, String)>>>;
+pub(crate) type Bodies = Arc<Mutex<Vec<(String, String)>>>;
 
 async fn record_bodies(page: &Page, bodies: &Bodies) -> anyhow::Result<()> {
     let mut events = page.event_listener::<EventRequestWillBeSent>().await?;
@@ -85,20 +84,20 @@ fn b64_decode(s: &str) -> Vec<u8> {
     out
 }
 
-async fn open_as_new_person(browser: &HeadlessChromium, url: &str, bodies: &Bodies) -> anyhow::Result<Page> {
+pub(crate) async fn open_as_new_person(browser: &HeadlessChromium, url: &str, bodies: &Bodies) -> anyhow::Result<Page> {
     let page = browser.open_in_new_context(url).await?;
     record_bodies(&page, bodies).await?;
     Ok(page)
 }
 
-async fn goto(page: &Page, url: &str) -> anyhow::Result<()> {
+pub(crate) async fn goto(page: &Page, url: &str) -> anyhow::Result<()> {
     page.goto(url).await?;
     page.wait_for_navigation().await?;
     Ok(())
 }
 
 /// The page at desktop width and at a 390 px wide phone viewport.
-async fn shoot(page: &Page, name: &str) -> anyhow::Result<()> {
+pub(crate) async fn shoot(page: &Page, name: &str) -> anyhow::Result<()> {
     let dir = shots();
     screenshot(page, &dir.join(format!("{name}.png"))).await?;
     page.execute(SetDeviceMetricsOverrideParams::new(390, 844, 2.0, true)).await?;
@@ -110,7 +109,7 @@ async fn shoot(page: &Page, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn set_file(page: &Page, selector: &str, path: &Path) -> anyhow::Result<()> {
+pub(crate) async fn set_file(page: &Page, selector: &str, path: &Path) -> anyhow::Result<()> {
     let doc = page.execute(GetDocumentParams::default()).await?;
     let node = page.execute(QuerySelectorParams::new(doc.result.root.node_id, selector)).await?;
     let mut p = SetFileInputFilesParams::new(vec![path.display().to_string()]);
@@ -119,13 +118,13 @@ async fn set_file(page: &Page, selector: &str, path: &Path) -> anyhow::Result<()
     Ok(())
 }
 
-async fn run(page: &Page, js: &str) -> anyhow::Result<()> {
+pub(crate) async fn run(page: &Page, js: &str) -> anyhow::Result<()> {
     page.evaluate_function(format!("() => {{ {js} }}")).await?;
     Ok(())
 }
 
 /// The administrator imports the organisation's key file into their browser and signs in with it.
-async fn admin_signs_in(page: &Page, key_file: &Path, key_id: &str) -> anyhow::Result<()> {
+pub(crate) async fn admin_signs_in(page: &Page, key_file: &Path, key_id: &str) -> anyhow::Result<()> {
     wait_until(page, "document.body.dataset.webcrypto === 'yes'", "document.body.innerText.slice(0, 400)", WAIT)
         .await?;
     set_file(page, "#org-key-file", key_file).await?;
@@ -143,7 +142,13 @@ async fn admin_signs_in(page: &Page, key_file: &Path, key_id: &str) -> anyhow::R
 }
 
 /// A person makes a key in their browser and asks their organisation to enrol it; answers the key id.
-async fn person_asks(page: &Page, role: &str, org: &str, handle: &str, name: &str) -> anyhow::Result<String> {
+pub(crate) async fn person_asks(
+    page: &Page,
+    role: &str,
+    org: &str,
+    handle: &str,
+    name: &str,
+) -> anyhow::Result<String> {
     wait_until(page, "document.body.dataset.webcrypto === 'yes'", "document.body.innerText.slice(0, 400)", WAIT)
         .await?;
     run(page, "document.getElementById('gen-key').click();").await?;
@@ -172,7 +177,7 @@ async fn person_asks(page: &Page, role: &str, org: &str, handle: &str, name: &st
     eval(page, "document.body.dataset.keyId").await
 }
 
-async fn approve(admin: &Page, key_id: &str) -> anyhow::Result<()> {
+pub(crate) async fn approve(admin: &Page, key_id: &str) -> anyhow::Result<()> {
     admin.reload().await?;
     wait_until(
         admin,
@@ -193,7 +198,7 @@ async fn approve(admin: &Page, key_id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn person_signs_in(page: &Page) -> anyhow::Result<()> {
+pub(crate) async fn person_signs_in(page: &Page) -> anyhow::Result<()> {
     page.reload().await?;
     wait_until(
         page,
@@ -215,7 +220,7 @@ async fn person_signs_in(page: &Page) -> anyhow::Result<()> {
 
 /// Fills a form (`values`: field → value), checks the words shown before signing, signs; answers the result
 /// list's items as `(status, kind, verify link)`.
-async fn sign_form(
+pub(crate) async fn sign_form(
     page: &Page,
     base: &str,
     form: &str,
@@ -250,20 +255,29 @@ async fn sign_form(
     .await
 }
 
-fn all_stored(items: &[(String, String, String)]) -> bool {
+pub(crate) fn all_stored(items: &[(String, String, String)]) -> bool {
     !items.is_empty() && items.iter().all(|(s, _, _)| s == "accepted")
 }
 
-/// The notice's row on the command view (协同指挥 › 整改), as the inspector sees it.
-async fn command_status(page: &Page, base: &str, notice: &str) -> anyhow::Result<String> {
-    goto(page, &format!("{base}/command/rectifications")).await?;
-    eval(
-        page,
-        &format!(
-            "(Array.from(document.querySelectorAll('tr')).find((tr) => tr.textContent.includes('{notice}')) || {{}}).textContent || ''"
-        ),
-    )
-    .await
+/// Waits until the notice's row on the command view (协同指挥 › 整改), as the inspector sees it, shows `want`:
+/// an accepted record reaches the read models a moment after its 200, so the page is reloaded until it does
+/// (a condition; [`WAIT`] only turns a stuck projector into a failure). Returns the row's text.
+async fn command_status(page: &Page, base: &str, notice: &str, want: &str) -> anyhow::Result<String> {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        goto(page, &format!("{base}/command/rectifications")).await?;
+        let row: String = eval(
+            page,
+            &format!(
+                "(Array.from(document.querySelectorAll('tr')).find((tr) => tr.textContent.includes('{notice}')) || {{}}).textContent || ''"
+            ),
+        )
+        .await?;
+        if row.contains(want) || std::time::Instant::now() > deadline {
+            return Ok(row);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 fn verifier() -> PathBuf {
@@ -278,17 +292,12 @@ fn verifier() -> PathBuf {
     exe.parent().and_then(|d| d.parent()).expect("target dir").join("siteledger-verify")
 }
 
-fn enrolment(key: &SigningKey, subject: &str, role: &str) -> serde_json::Map<String, Value> {
+pub(crate) fn enrolment(key: &SigningKey, subject: &str, role: &str) -> serde_json::Map<String, Value> {
     let v = json!({
         "key_id": key.key_id().to_string(), "public_key": key.public().to_base64(), "subject": subject,
         "role": role, "valid_from": "2026-01-01T00:00:00+08:00", "valid_until": null,
     });
     v.as_object().cloned().unwrap_or_default()
-}
-
-async fn post(client: &reqwest::Client, base: &str, token: &str, envs: &[Envelope]) -> anyhow::Result<Value> {
-    let body = Value::Array(envs.iter().map(Envelope::to_value).collect());
-    Ok(client.post(format!("{base}/v1/events")).bearer_auth(token).json(&body).send().await?.json().await?)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -375,7 +384,7 @@ async fn people_enrol_sign_and_verify_in_the_browser() -> anyhow::Result<()> {
         ], Some("form-notice")).await?;
         assert!(all_stored(&out), "{out:?}");
         let notice_event = out[0].2.trim_start_matches("/verify/").to_owned();
-        assert!(command_status(&inspector, &base, "N-1").await?.contains("待整改"));
+        assert!(command_status(&inspector, &base, "N-1", "待整改").await?.contains("待整改"));
 
         // 3. The contractor's enterprise enrols its person, who submits the rectification with a photo.
         let gc_admin = open_as_new_person(&browser, &format!("{base}/people/admin"), &bodies).await?;
@@ -397,14 +406,14 @@ async fn people_enrol_sign_and_verify_in_the_browser() -> anyhow::Result<()> {
         };
         let out = submit(Some("form-submission")).await?;
         assert!(all_stored(&out), "{out:?}");
-        assert!(command_status(&inspector, &base, "N-1").await?.contains("待复查"));
+        assert!(command_status(&inspector, &base, "N-1", "待复查").await?.contains("待复查"));
 
         // 4. Review failed, submitted again, review passed, closed.
         let out = sign_form(&inspector, &base, "review", &[
             ("project_id", "E2E-0001"), ("notice_id", "N-1"), ("result", "fail"), ("reviewer", "王监督"), ("note", "栏杆高度不足"),
         ], Some("form-review")).await?;
         assert!(all_stored(&out), "{out:?}");
-        assert!(command_status(&inspector, &base, "N-1").await?.contains("复查未通过"));
+        assert!(command_status(&inspector, &base, "N-1", "复查未通过").await?.contains("复查未通过"));
         assert!(all_stored(&submit(None).await?));
         let out = sign_form(&inspector, &base, "review", &[
             ("project_id", "E2E-0001"), ("notice_id", "N-1"), ("result", "pass"), ("reviewer", "王监督"), ("note", "符合要求"),
@@ -412,7 +421,7 @@ async fn people_enrol_sign_and_verify_in_the_browser() -> anyhow::Result<()> {
         assert!(all_stored(&out), "{out:?}");
         let out = sign_form(&inspector, &base, "closure", &[("project_id", "E2E-0001"), ("notice_id", "N-1")], Some("form-closure")).await?;
         assert!(all_stored(&out), "{out:?}");
-        assert!(command_status(&inspector, &base, "N-1").await?.contains("已销号"));
+        assert!(command_status(&inspector, &base, "N-1", "已销号").await?.contains("已销号"));
         shoot(&inspector, "command-rectifications").await?;
 
         // 5. A form post whose signature does not match its payload: signed in the page, altered, refused.
@@ -453,33 +462,47 @@ async fn people_enrol_sign_and_verify_in_the_browser() -> anyhow::Result<()> {
         assert_eq!(notice["kind"], "inspection.rectification.noticed.v1");
         assert_eq!(notice["signer"], inspector_key.as_str(), "{report}");
 
-        // 7. Another enterprise's person cannot sign for E2E-0001 (it is not the responsible party).
-        let mut other_chain = KeyedChain::new(SigningKey::from_seed(&[0x63; 32]));
-        let person = SigningKey::from_seed(&[0x72; 32]);
-        let enrol = other_chain.sign(Uuid::now_v7(), "registry/keys", "ledger.key.enrolled.v1", at,
-            enrolment(&person, &format!("{other}/person/mgr-9"), "staff"))?;
-        ingest(&client, &base, &token, &[enrol]).await?;
-        let mut person_chain = KeyedChain::new(person);
-        let foreign = person_chain.sign(Uuid::now_v7(), "project/E2E-0001/supervision", "inspection.rectification.submitted.v1",
-            &siteledger_e2e::now_beijing(), {
-                let v = json!({"project_id": "E2E-0001", "notice_id": "N-1", "photo_hashes": ["a".repeat(64)], "note": "代为整改"});
-                v.as_object().cloned().unwrap_or_default()
-            })?;
-        let answer = post(&client, &base, &token, &[foreign]).await?;
-        let r = &answer["results"][0];
-        assert_eq!(r["code"], "rule", "{answer}");
-        assert!(r["message"].as_str().unwrap_or_default().starts_with("inspection.submission_signer rule:"), "{answer}");
+        // 7. Another enterprise's person, enrolled by their own enterprise, fills the rectification form for E2E-0001
+        //    (their enterprise is not the responsible party) and sees the rule's name next to the form.
+        let other_file = dir.path().join("other.key");
+        other_key.write_file(&other_file)?;
+        let other_admin = open_as_new_person(&browser, &format!("{base}/people/admin"), &bodies).await?;
+        admin_signs_in(&other_admin, &other_file, &other_key.key_id().to_string()).await?;
+        let stranger = open_as_new_person(&browser, &format!("{base}/people"), &bodies).await?;
+        let stranger_key = person_asks(&stranger, "staff", &other, "mgr-9", "赵经理").await?;
+        approve(&other_admin, &stranger_key).await?;
+        person_signs_in(&stranger).await?;
+        goto(&stranger, &format!("{base}/people/forms/submission")).await?;
+        set_file(&stranger, "#f-photo", &photo).await?;
+        wait_until(&stranger, "document.getElementById('sign-form').dataset.photoSha256", "document.getElementById('sign-msg').textContent", WAIT).await?;
+        let out = sign_form_here(&stranger, &[("project_id", "E2E-0001"), ("notice_id", "N-1"), ("note", "代为整改")], None).await?;
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].0, "rejected", "{out:?}");
+        let beside: String = eval(&stranger, "document.getElementById('err-form').textContent").await?;
+        assert!(beside.contains("inspection.submission_signer"), "next to the form: {beside:?}");
 
-        // 8. The administrator revokes the inspector's key (lost phone): the inspector's next record is refused.
+        // 8. The administrator revokes the inspector's key (lost phone): the inspector's open session ends at once
+        //    (their next page is the login page), the page says the key is revoked, and a record the key still
+        //    signs is refused even when someone else's token posts it.
         run(&admin, &format!("document.querySelector('#enrolled tr[data-key-id=\"{inspector_key}\"] button.revoke').click();")).await?;
         wait_until(&admin, &format!("document.querySelector('#enrolled tr[data-key-id=\"{inspector_key}\"]').textContent.includes('已吊销')"),
             "document.getElementById('admin-msg').textContent", WAIT).await?;
-        let out = sign_form(&inspector, &base, "stop-work", &[
-            ("action", "order"), ("project_id", "E2E-0001"), ("order_id", "SW-2"), ("reason", "吊销后的记录"), ("scope", "全部"),
-        ], None).await?;
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].0, "rejected", "{out:?}");
-        assert!(out[0].2.contains("key_not_valid"), "{out:?}");
+        goto(&inspector, &format!("{base}/people/forms/stop-work")).await?;
+        wait_until(&inspector, "window.location.pathname === '/login'", "window.location.href", WAIT).await?;
+        goto(&inspector, &format!("{base}/people")).await?;
+        wait_until(&inspector, "document.body.dataset.keyState === 'revoked'", "document.getElementById('key-status').textContent", WAIT).await?;
+        let env: String = inspector.evaluate_function(r#"async () => {
+            const p = window.siteledgerPeople;
+            const rec = await p.loadKey('person');
+            const head = await (await fetch('/v1/people/keys/' + rec.keyId)).json();
+            const env = await p.signEnvelope(rec, { kind: 'inspection.stop_work.ordered.v1', stream: 'project/E2E-0001/supervision',
+                payload: { project_id: 'E2E-0001', order_id: 'SW-2', reason: '吊销后的记录', scope: '全部' } }, head.next_seq, head.prev);
+            return JSON.stringify(env);
+        }"#).await?.into_value()?;
+        let env: Value = serde_json::from_str(&env)?;
+        let answer: Value = client.post(format!("{base}/v1/events")).bearer_auth(&token).json(&json!([env])).send().await?.json().await?;
+        assert_eq!(answer["results"][0]["status"], "rejected", "{answer}");
+        assert_eq!(answer["results"][0]["code"], "key_not_valid", "{answer}");
 
         // 9. No private key ever left a browser.
         let bodies = bodies.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
@@ -499,17 +522,20 @@ async fn people_enrol_sign_and_verify_in_the_browser() -> anyhow::Result<()> {
 }
 
 /// [`sign_form`] on the page already open (the photo was set first).
-async fn sign_form_here(
+pub(crate) async fn sign_form_here(
     page: &Page,
     values: &[(&str, &str)],
     shot: Option<&str>,
 ) -> anyhow::Result<Vec<(String, String, String)>> {
-    let mut js = String::new();
-    for (k, v) in values {
-        js.push_str(&format!("document.getElementById('f-{k}').value = {};", json!(v)));
+    if !values.is_empty() {
+        // Filling fires the form's input event (which also asks a computed form to compute again).
+        let mut js = String::new();
+        for (k, v) in values {
+            js.push_str(&format!("document.getElementById('f-{k}').value = {};", json!(v)));
+        }
+        js.push_str("document.getElementById('sign-form').dispatchEvent(new Event('input'));");
+        run(page, &js).await?;
     }
-    js.push_str("document.getElementById('sign-form').dispatchEvent(new Event('input'));");
-    run(page, &js).await?;
     if let Some(name) = shot {
         shoot(page, name).await?;
     }

@@ -36,6 +36,16 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../../static/people.js"),
     },
     Asset {
+        name: "people_forms.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../static/people_forms.js"),
+    },
+    Asset {
+        name: "people_sign.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../static/people_sign.js"),
+    },
+    Asset {
         name: "verify.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../static/verify.js"),

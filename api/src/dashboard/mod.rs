@@ -892,6 +892,13 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if !same_origin(&headers) {
         return (StatusCode::FORBIDDEN, "cross-origin request refused\n").into_response();
     }
+    // A person's session is revoked server-side (a copied cookie dies with the logout); a machine token pasted
+    // into the login page is not.
+    if let Some(secret) = crate::auth::session_secret(&headers)
+        && let Err(e) = state.people.sessions.end(&state.tokens, &secret).await
+    {
+        return e.into_response();
+    }
     let target = if state.config.demo { "/" } else { "/login" };
     let mut resp = Redirect::to(target).into_response();
     resp.headers_mut().insert(header::SET_COOKIE, clear_cookie());

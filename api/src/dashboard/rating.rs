@@ -7,7 +7,8 @@
 //! | `GET /ratings/credit/{code}` | an enterprise's credit records, each linked to the record behind it |
 //!
 //! Issued decisions and days with data come from the read models (they are what was signed); the credit
-//! ranking is computed from the log at its current size (cached for a minute per event store), as the API does,
+//! ranking is computed from the log at its current size (cached for a minute per event store; each
+//! recomputation resumes from the rating fold's newest snapshot and folds only the records after it), as the API does,
 //! and cut to the viewer's scope the same way (`ratings::ScopedScore`): whole scores and grades, the records of
 //! projects the viewer may see, the others only counted and summed (docs/ACCESS.md).
 
@@ -140,7 +141,8 @@ async fn credit_scores(state: &AppState) -> Result<Option<Credit>, ratings::Rati
     let store = state.ledger.store();
     let size = state.ledger.head();
     let Some(version) = ratings::latest_rules_version(store, size).await? else { return Ok(None) };
-    let prefix = LogPrefix::load(store, size, Some(version)).await?;
+    // Resumed from the newest fold snapshot: a recomputation folds the records since the last one, not the log.
+    let prefix = LogPrefix::load_with(store, Some(&state.read), size, Some(version)).await?;
     let rules = ratings::credit_rules_at(store, size, version).await?;
     let scores = ratings::credit_scores(&prefix, &rules, ratings::today_shanghai());
     let reg = &prefix.fold.registry;

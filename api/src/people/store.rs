@@ -1,20 +1,11 @@
-//! Pending enrolment requests of people (a table beside the tokens) and the login challenges (in memory).
+//! Pending enrolment requests of people (a table beside the tokens).
 //!
 //! A request is what a person asks of their organisation: the public key their browser generated, the role, the
 //! organisation and a handle, and a display name for the administrator who approves it. It is not a log record
 //! and never becomes one: the administrator's `ledger.key.enrolled.v1` (signed in their own browser) is the record,
 //! and it carries only what FORMAT.md §4 allows. A request is *pending* while its key is not enrolled in the log.
 //! No ID number is ever stored: the handle and the name refuse anything shaped like one (`domain::personal`).
-//!
-//! Challenges live in memory only: they are single-use, expire after [`CHALLENGE_TTL`], and a restart merely makes
-//! people sign in again. (Several server instances behind one address would need them in the database.)
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
-
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
@@ -25,10 +16,6 @@ use utoipa::ToSchema;
 use crate::auth::TokenStore;
 use crate::error::ApiError;
 
-/// How long a login challenge may be answered.
-pub const CHALLENGE_TTL: Duration = Duration::from_secs(300);
-/// At most this many open challenges (older ones are dropped first): unauthenticated callers cannot grow memory.
-const MAX_CHALLENGES: usize = 10_000;
 /// At most this many pending requests per organisation: unauthenticated callers cannot flood an administrator.
 pub const MAX_PENDING_PER_ORGANISATION: i64 = 200;
 
@@ -228,38 +215,4 @@ where
             .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
             .unwrap_or_default(),
     })
-}
-
-/// Open login challenges: nonce → (key id, issued). Single use.
-#[derive(Debug, Clone, Default)]
-pub struct Challenges {
-    open: Arc<Mutex<HashMap<String, (String, Instant)>>>,
-}
-
-impl Challenges {
-    /// Issues a fresh nonce for `key_id`.
-    pub fn issue(&self, key_id: &str) -> Result<String, ApiError> {
-        let mut raw = [0u8; 32];
-        getrandom::fill(&mut raw).map_err(ApiError::internal)?;
-        let nonce = URL_SAFE_NO_PAD.encode(raw);
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
-        open.retain(|_, (_, at)| now.duration_since(*at) < CHALLENGE_TTL);
-        if open.len() >= MAX_CHALLENGES
-            && let Some(oldest) = open.iter().min_by_key(|(_, (_, at))| *at).map(|(n, _)| n.clone())
-        {
-            open.remove(&oldest);
-        }
-        open.insert(nonce.clone(), (key_id.to_owned(), now));
-        Ok(nonce)
-    }
-
-    /// Takes the challenge `nonce` if it was issued for `key_id` and has not expired; it cannot be used again.
-    pub fn take(&self, nonce: &str, key_id: &str) -> bool {
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        match open.remove(nonce) {
-            Some((k, at)) => k == key_id && at.elapsed() < CHALLENGE_TTL,
-            None => false,
-        }
-    }
 }

@@ -87,6 +87,11 @@ pub async fn ingest(
             items.len()
         )));
     }
+    // A person's session (docs/PEOPLE.md) may post only records its own key signed.
+    let person_key = match principal.role {
+        crate::auth::Role::Gateway => None,
+        _ => state.people.sessions.key_of(&principal.token_id).await?,
+    };
     let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(items.len());
     let mut envelopes = Vec::new();
     let mut slots = Vec::new();
@@ -108,6 +113,21 @@ pub async fn ingest(
                     )));
                     continue;
                 }
+                if let Some(own) = &person_key
+                    && env.signer().to_string() != *own
+                {
+                    results.push(Some(ItemResult::rejected(
+                        index,
+                        Some(env.id().to_string()),
+                        "forbidden_signer",
+                        format!(
+                            "此会话属于密钥 {own}，只能提交本人密钥签署的记录 / this session was opened by key {own}: \
+                             it may submit only records signed by that key, not by {}",
+                            env.signer()
+                        ),
+                    )));
+                    continue;
+                }
                 results.push(None);
                 slots.push(index);
                 envelopes.push(env);
@@ -116,8 +136,22 @@ pub async fn ingest(
         }
     }
     let ids: Vec<String> = envelopes.iter().map(|e| e.id().to_string()).collect();
+    // The keys these records revoke: once admitted, their people's open sessions end at every instance.
+    let revokes: Vec<Option<String>> = envelopes
+        .iter()
+        .map(|e| {
+            (e.kind() == siteledger_ledger::system::KEY_REVOKED_KIND)
+                .then(|| e.payload().get("key_id").and_then(|k| k.as_str()).map(str::to_owned))
+                .flatten()
+        })
+        .collect();
     let outcomes = state.ledger.ingest(envelopes).await?;
-    for ((slot, outcome), id) in slots.into_iter().zip(outcomes).zip(ids) {
+    for (((slot, outcome), id), revoked) in slots.into_iter().zip(outcomes).zip(ids).zip(revokes) {
+        if let (IngestOutcome::Accepted { .. }, Some(key_id)) = (&outcome, revoked)
+            && let Some(at) = state.ledger.revoked_at(&key_id)
+        {
+            state.people.sessions.note_revoked(&key_id, &at).await?;
+        }
         results[slot] = Some(match outcome {
             IngestOutcome::Accepted { position } => ItemResult::stored(slot, id, position, false),
             IngestOutcome::Duplicate { position } => ItemResult::stored(slot, id, position, true),

@@ -3,7 +3,9 @@
 //! Lists of issued decisions and signed reports come from the read models; everything that is *computed* —
 //! a decision, credit scores, an annual report, a replay, a court package — is computed from the ledger's first
 //! N records (`at_size`, default the current head), never from read models, so the answer for a given N never
-//! changes. Every handler applies the caller's scope.
+//! changes. Decisions, credit and annual reports resume from a checked snapshot of the rating fold (the records
+//! after it are folded; headers `X-Fold-Resumed-From`, `X-Fold-Records`); `from_zero=true` folds from record 0
+//! and gives the same bytes. Replays always read the whole prefix. Every handler applies the caller's scope.
 
 use axum::Json;
 use axum::Router;
@@ -112,6 +114,8 @@ pub struct ComputeQuery {
     pub policy_version: Option<u32>,
     /// As-of date `YYYY-MM-DD` (default: today in Asia/Shanghai).
     pub as_of: Option<String>,
+    /// `true`: fold the log from record 0 instead of resuming from a fold snapshot (same answer; for auditors).
+    pub from_zero: Option<bool>,
 }
 
 async fn at_size(state: &AppState, at: Option<u64>) -> Result<u64, ApiError> {
@@ -120,6 +124,23 @@ async fn at_size(state: &AppState, at: Option<u64>) -> Result<u64, ApiError> {
         Some(n) if n > head => Err(ApiError::BadRequest(format!("tree size {n} exceeds the log size {head}"))),
         Some(n) => Ok(n),
         None => Ok(head),
+    }
+}
+
+/// Where a computation starts: the read database's fold snapshots, or record 0 when the caller asks.
+fn snapshots(state: &AppState, from_zero: Option<bool>) -> Option<&siteledger_projections::ReadDb> {
+    (!from_zero.unwrap_or(false)).then_some(&state.read)
+}
+
+/// Says how a computed answer was folded: `X-Fold-Resumed-From` (the snapshot's tree size, 0 for record 0) and
+/// `X-Fold-Records` (records read and folded). The body is the same either way.
+fn fold_headers(resp: &mut Response, resumed_from: u64, folded: u64) {
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&resumed_from.to_string()) {
+        h.insert("x-fold-resumed-from", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&folded.to_string()) {
+        h.insert("x-fold-records", v);
     }
 }
 
@@ -140,13 +161,13 @@ pub async fn compute(
     principal: Principal,
     Path(project_id): Path<String>,
     Query(q): Query<ComputeQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     if !state.access.allows_project(&principal.scope(), &project_id) {
         return Err(not_found(&project_id));
     }
     let id = ProjectId::parse(&project_id).map_err(|_| not_found(&project_id))?;
     let n = at_size(&state, q.at_size).await?;
-    let prefix = LogPrefix::load(state.ledger.store(), n, None).await?;
+    let prefix = LogPrefix::load_with(state.ledger.store(), snapshots(&state, q.from_zero), n, None).await?;
     let version = match q.policy_version {
         Some(v) => v,
         None => prefix
@@ -156,11 +177,14 @@ pub async fn compute(
     let as_of = as_of(q.as_of.as_deref())?;
     let d = ratings::decision(&prefix, &id, version, as_of)?;
     let policy = prefix.policy(version)?;
-    Ok(Json(json!({
+    let mut resp = Json(json!({
         "decision": d,
         "decision_sha256": ratings::sha256_hex(&ratings::decision_bytes(&d)),
         "evidence": ratings::evidence_document(&prefix, &id, policy, as_of),
-    })))
+    }))
+    .into_response();
+    fold_headers(&mut resp, prefix.resumed_from, prefix.folded);
+    Ok(resp)
 }
 
 /// Published rating policies and credit rules (public documents).
@@ -181,6 +205,8 @@ pub struct CreditQuery {
     pub as_of: Option<String>,
     /// Only this enterprise.
     pub enterprise: Option<String>,
+    /// `true`: fold the log from record 0 instead of resuming from a fold snapshot (same answer; for auditors).
+    pub from_zero: Option<bool>,
 }
 
 /// Enterprise credit scores computed from the log: every point with the event id and position behind it
@@ -195,7 +221,7 @@ pub async fn credit(
     State(state): State<AppState>,
     principal: Principal,
     Query(q): Query<CreditQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let scope = principal.scope();
     let n = at_size(&state, q.at_size).await?;
     let store = state.ledger.store();
@@ -205,7 +231,7 @@ pub async fn credit(
             .await?
             .ok_or_else(|| ApiError::BadRequest(format!("no credit rules are published at tree size {n}")))?,
     };
-    let prefix = LogPrefix::load(store, n, Some(version)).await?;
+    let prefix = LogPrefix::load_with(store, snapshots(&state, q.from_zero), n, Some(version)).await?;
     let rules = ratings::credit_rules_at(store, n, version).await?;
     let as_of = as_of(q.as_of.as_deref())?;
     let reg = &prefix.fold.registry;
@@ -224,9 +250,12 @@ pub async fn credit(
                    "records": s.records, "withheld": s.withheld})
         })
         .collect();
-    Ok(Json(
+    let mut resp = Json(
         json!({"tree_size": n, "rules_version": version, "as_of": as_of.to_string(), "base_points": rules.base_points, "scores": scores}),
-    ))
+    )
+    .into_response();
+    fold_headers(&mut resp, prefix.resumed_from, prefix.folded);
+    Ok(resp)
 }
 
 /// Signed annual reports visible to the caller.
@@ -249,6 +278,8 @@ pub struct AnnualQuery {
     pub policy_version: Option<u32>,
     /// `html` (default), `csv` or `json`.
     pub format: Option<String>,
+    /// `true`: fold the log from record 0 instead of resuming from a fold snapshot (same bytes; for auditors).
+    pub from_zero: Option<bool>,
 }
 
 /// The annual supervision report of a district or the city, computed at a tree size: the same size always gives
@@ -278,7 +309,8 @@ pub async fn annual(
     }
     let n = at_size(&state, q.at_size).await?;
     let req = ReportRequest { year: q.year, district, at_size: n, policy_version: q.policy_version, as_of: None };
-    let r = reports::annual(state.ledger.store(), &req).await?;
+    let r = reports::annual_with(state.ledger.store(), snapshots(&state, q.from_zero), &req).await?;
+    let (resumed_from, folded) = (r.resumed_from, r.folded);
     let (body, ctype) = match q.format.as_deref().unwrap_or("html") {
         "html" => (r.html.into_bytes(), "text/html; charset=utf-8"),
         "csv" => (r.csv.into_bytes(), "text/csv; charset=utf-8"),
@@ -294,6 +326,7 @@ pub async fn annual(
     if let Ok(v) = HeaderValue::from_str(&n.to_string()) {
         h.insert("x-tree-size", v);
     }
+    fold_headers(&mut resp, resumed_from, folded);
     Ok(resp)
 }
 

@@ -5,8 +5,9 @@
 //! named (id or name, unless the request itself named it) and that no ID number (17 digits + digit/X with a valid
 //! check character) or bank card number (16–19 digits) appears, unless the role is entitled to the plaintext.
 //!
-//! The table must cover every `(method, path)` of `/openapi.json` and every route of the dashboard's routers
-//! (`api/src/dashboard/*.rs`): a new endpoint fails the test until its row is written.
+//! The table must cover every `(method, path)` of `/openapi.json` and every route of the dashboard's and the
+//! people's routers (`api/src/dashboard/*.rs`, `api/src/people/*.rs`): a new endpoint fails the test until its
+//! row is written.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -127,6 +128,12 @@ enum Body {
     FreshPerson,
     /// Raw bytes never uploaded before (an attachment).
     Blob,
+    /// A person's enrolment request for a fresh browser key, as staff of C1.
+    Enrol,
+    /// A challenge for the city bureau's key (an organisation's key may sign in).
+    Challenge,
+    /// The city bureau's key signs a fresh challenge: the session opens whatever token the caller holds.
+    SignedChallenge,
 }
 
 struct Row {
@@ -258,6 +265,17 @@ const MATRIX: &[Row] = &[
     named("GET", "/ratings", "", PAGE),
     named("GET", "/ratings/projects/{id}", "", PROJECT_PAGE),
     named("GET", "/ratings/credit/{code}", "", [S, S, N, S, N, S, N, L, S]),
+    // people sign in the browser (issue 15, docs/PEOPLE.md): anyone may ask for enrolment and sign in with an
+    // enrolled key; an organisation's administrator lists its own requests; a gateway's key (P1's) is answered
+    // only to callers who may see its project
+    with("POST", "/v1/people/enrolments", Body::Enrol, false, [C; 9]),
+    row("GET", "/v1/people/enrolments", "", [S, S, S, S, S, F, F, U, F]),
+    named("GET", "/v1/people/keys/{key_id}", "", PROJECT),
+    with("POST", "/v1/people/challenge", Body::Challenge, false, PUBLIC),
+    with("POST", "/v1/people/session", Body::SignedChallenge, false, PUBLIC),
+    row("GET", "/people", "", PUBLIC),
+    row("GET", "/people/admin", "", [S, S, S, S, S, F, F, P, P]),
+    row("GET", "/people/forms/{form}", "", PAGE),
 ];
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -266,8 +284,8 @@ const MATRIX: &[Row] = &[
 const DOC_HEAD: &str = r#"# Access control: who sees what
 
 This file is rendered from the table in `api/tests/api/access_matrix.rs` (`UPDATE_ACCESS_DOC=1 cargo nextest run
--p siteledger-api --test api access_matrix`); the test fails when the two differ, and when `/openapi.json` or the
-dashboard's routers gain a path the table does not cover. The test builds a signed city with data in every area
+-p siteledger-api --test api access_matrix`); the test fails when the two differ, and when `/openapi.json`, the
+dashboard's or the people's routers gain a path the table does not cover. The test builds a signed city with data in every area
 (two districts, six enterprises, three projects, workers in the vault, site readings, supervision records, rating
 policy, credit rules, decisions and reports), asks every path as every role, compares the status with the table,
 and checks every answer: no project outside the role's scope is named (by id or name, unless the request named
@@ -314,6 +332,13 @@ caller's scope answers 404 exactly like a missing one; a list filtered on it is 
   read at least one record citing its SHA-256, or who uploaded it; to anyone else 404, exactly as for a digest
   never stored, so digests do not leak. Personal attachments (`?person_ref=&purpose=`) follow the vault's reveal
   rules and are recorded like reveals.
+* **People's keys** (issue 15, docs/PEOPLE.md): anyone may ask for enrolment (`POST /v1/people/enrolments`, a
+  pending request, never a log record) and sign in by signing a challenge with an enrolled key; the session gets
+  the scope of the key's organisation. An organisation's administrator lists only its own organisation's requests
+  and people (the city bureau every one); auditors and gateways administer nobody. A key's chain head is public
+  for people's and organisations' keys; a gateway's or device's key names its project and is answered like the
+  project (404 outside the scope). The people's home and approval pages open without a session (the key and the
+  sign-in live in the browser); the forms need one.
 * **Personal data**: plaintext ID and card numbers leave the vault only through
   `GET /v1/workforce/people/{person_ref}`, to the city bureau and the enterprise that took the person in; every
   read is recorded. No other answer carries them.
@@ -369,11 +394,14 @@ fn docs_access_md_is_rendered_from_the_matrix() {
 // ---------------------------------------------------------------------------------------------------------------
 // coverage: the table names every path the server has
 
-/// `(method, path)` of every route in the dashboard's routers, read from their source.
+/// `(method, path)` of every route in the dashboard's and the people's routers (`src/dashboard/*.rs`,
+/// `src/people/*.rs`), read from their source.
 fn dashboard_routes() -> BTreeSet<(String, String)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/dashboard");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut out = BTreeSet::new();
-    for entry in std::fs::read_dir(&dir).expect("dashboard sources") {
+    let dirs = [root.join("dashboard"), root.join("people")];
+    let entries = dirs.iter().flat_map(|d| std::fs::read_dir(d).expect("router sources"));
+    for entry in entries {
         let path = entry.expect("entry").path();
         if path.extension().is_none_or(|e| e != "rs") {
             continue;
@@ -524,6 +552,8 @@ impl Ctx<'_> {
             .replace("{code}", &code)
             .replace("{name}", "app.css")
             .replace("{sha256}", &self.city.report_pdf)
+            .replace("{key_id}", &self.city.gw1.key().key_id().to_string())
+            .replace("{form}", "inspection")
     }
 
     fn query(&self, q: &str) -> String {
@@ -556,6 +586,15 @@ impl Ctx<'_> {
         }
         let body: Option<Value> = match row.body {
             Body::None | Body::FreshPerson | Body::LoginForm | Body::Blob => None,
+            Body::Enrol => {
+                self.next_person += 1;
+                let key =
+                    siteledger_signer::SigningKey::from_seed(&[u8::try_from(self.next_person % 251).unwrap_or(0); 32]);
+                Some(json!({"public_key": key.public().to_base64(), "role": "staff", "organisation": self.city.c1,
+                    "handle": format!("S{}", self.next_person), "name": format!("职员{}", self.next_person)}))
+            }
+            Body::Challenge => Some(json!({"key_id": city_key().public().key_id().to_string()})),
+            Body::SignedChallenge => Some(self.signed_challenge().await),
             Body::EmptyBatch => Some(json!([])),
             Body::Person => {
                 let i = self.fresh();
@@ -611,6 +650,27 @@ impl Ctx<'_> {
             resp.text().await.unwrap_or_default()
         };
         (status, location, text, named)
+    }
+
+    /// A fresh challenge for the city bureau's key, signed by it: the body of `POST /v1/people/session`.
+    async fn signed_challenge(&self) -> Value {
+        let key = city_key();
+        let key_id = key.public().key_id().to_string();
+        let c: Value = self
+            .client
+            .post(format!("{}/v1/people/challenge", self.base))
+            .json(&json!({"key_id": key_id}))
+            .send()
+            .await
+            .expect("challenge")
+            .json()
+            .await
+            .expect("json");
+        let nonce = c["nonce"].as_str().unwrap_or_else(|| panic!("challenge: {c}"));
+        let mut message = b"siteledger-login-v1\0".to_vec();
+        message.extend_from_slice(nonce.as_bytes());
+        let signature = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, key.sign(&message));
+        json!({"key_id": key_id, "nonce": nonce, "signature": signature})
     }
 
     async fn intake_fresh(&self, c1_token: &str, i: usize) -> String {

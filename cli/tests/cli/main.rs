@@ -7,6 +7,7 @@ mod helpers;
 mod audit;
 mod backup;
 mod live_data_dir;
+mod report_snapshots;
 mod serve;
 mod snapshot;
 mod submit;

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod city;
+mod citysim;
 mod live;
 mod rating;
 mod supervision;

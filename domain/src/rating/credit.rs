@@ -149,7 +149,7 @@ impl CreditRules {
 }
 
 /// A credit record derived from one log record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreditRecord {
     /// The enterprise concerned.
     pub credit_code: CreditCode,

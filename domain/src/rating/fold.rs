@@ -5,9 +5,17 @@
 //! recorded, the registry, the 标准化工地 programme, alarms, signer gaps and rating decisions; with credit rules,
 //! the credit records derived from each record. Every result the platform signs is a function of this fold and
 //! a policy version, so anyone holding the same log prefix recomputes the same bytes.
+//!
+//! The fold's state is serialisable (serde): the server keeps snapshots of it keyed by tree size and resumes
+//! from them (`siteledger_projections::rating::prefix`), so a computation at size N folds only the records after
+//! the newest snapshot. Folding record by record from a restored state gives the same state as folding from 0,
+//! which the tests check on the canonical bytes. The state grows with projects × kinds × days, alarms, decisions
+//! and credit records, never with the number of records: the positions of a project's records are not kept
+//! (the auditor replay, which lists them, reads the log itself).
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -57,7 +65,7 @@ pub fn unix_seconds(rfc3339: &str) -> Option<i64> {
 }
 
 /// An alarm's life.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlarmLife {
     /// Category (`dust`, `noise`, …).
     pub category: String,
@@ -78,7 +86,7 @@ pub struct AlarmLife {
 }
 
 /// A rating decision found in the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecisionSeen {
     /// Position.
     pub position: u64,
@@ -89,7 +97,7 @@ pub struct DecisionSeen {
 }
 
 /// Everything the fold remembers of one project.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectLog {
     /// Kind → Asia/Shanghai days with at least one record of it in the project's streams.
     pub kind_days: BTreeMap<String, BTreeSet<LocalDate>>,
@@ -103,12 +111,10 @@ pub struct ProjectLog {
     pub standard_site_years: BTreeSet<i32>,
     /// Signer gaps of the project's keys: (position, event id, missing records).
     pub gaps: Vec<(u64, String, u64)>,
-    /// Positions and event ids of every record in the project's streams (for replay and proofs).
-    pub records: Vec<(u64, String)>,
 }
 
 /// The fold.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RatingFold {
     /// The registry as of the last record folded.
     pub registry: RegistryState,
@@ -132,6 +138,11 @@ impl RatingFold {
     /// An empty fold; with `rules`, credit records are derived as records are folded.
     pub fn new(rules: Option<CreditRules>) -> Self {
         Self { rules, ..Self::default() }
+    }
+
+    /// The credit rules the fold derives credit records with, if any.
+    pub fn rules(&self) -> Option<&CreditRules> {
+        self.rules.as_ref()
     }
 
     /// The project's facts for [`super::policy::required_level`].
@@ -181,7 +192,6 @@ impl RatingFold {
         let project = stream::project_of_stream(r.stream);
         if let Some(p) = &project {
             let log = self.projects.entry(p.clone()).or_default();
-            log.records.push((r.position, r.event_id.to_owned()));
             *log.kind_counts.entry(r.kind.to_owned()).or_default() += 1;
             if let Some(d) = day {
                 log.kind_days.entry(r.kind.to_owned()).or_default().insert(d);

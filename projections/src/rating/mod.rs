@@ -11,11 +11,18 @@
 //! These tables are for display only: decisions, scores and reports are always computed from the log itself
 //! (`siteledger_api::ratings`), never from here, so that they are reproducible. Queries take a [`crate::Scope`].
 //!
-//! Layout: `schema` (name, version, tables, DDL), `fold`, `queries` (row types and scoped queries).
+//! The computation's own fold lives here too, because it is a read model of the log: [`prefix::LogPrefix`] folds
+//! the log's first N records with the domain's `RatingFold`, from record 0 or resumed from a snapshot of the fold
+//! kept in the read database ([`snapshots`], table `rating_fold_snapshots`) and checked against the log first.
+//!
+//! Layout: `schema` (name, version, tables, DDL), `fold`, `queries` (row types and scoped queries), `prefix`
+//! (the log prefix for computations), `snapshots` (the fold's snapshots).
 
 mod fold;
+pub mod prefix;
 mod queries;
 mod schema;
+pub mod snapshots;
 
 pub use queries::{AppDaysRow, DecisionRow, PolicyRow, ReportRow};
 

@@ -1,0 +1,340 @@
+//! The log's first N records folded for ratings, credit and reports (星级评定、信用评价、年度督查): from record 0, or
+//! resumed from a fold snapshot in the read database ([`super::snapshots`]).
+//!
+//! [`LogPrefix::load`] is the from-zero computation (what an auditor runs, and what every result must equal);
+//! [`LogPrefix::load_with`] starts from the newest usable snapshot at or below N (same credit rules, bytes
+//! matching their digest, root matching the log's tree at that size) and folds only the records after it, then
+//! leaves a snapshot at N when it folded at least [`SNAPSHOT_EVERY`] records or started from record 0, so the
+//! next computation starts there. The fold is record by record and deterministic, so both give the same [`RatingFold`] (the tests compare
+//! its canonical bytes, and the reports, decisions and scores computed from it).
+//!
+//! Everything here reads the event store ([`EventStore::read_all`]), never the read models: the snapshot is the
+//! fold's own state, checked against the log before use.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use siteledger_domain::LocalDate;
+use siteledger_domain::rating::credit::CreditRules;
+use siteledger_domain::rating::fold::{LogRecord, RatingFold};
+use siteledger_domain::rating::policy::RatingPolicy;
+use siteledger_ledger::{Direction, EventStore, StoreError, StoredEvent};
+use siteledger_signer::Envelope;
+use siteledger_signer::canonical::to_canonical;
+
+use super::snapshots::{NewSnapshot, SnapshotMeta};
+use crate::ReadDb;
+
+/// Records read per store call.
+pub const PAGE: usize = 1000;
+
+/// A computation that folded at least this many records after its starting point leaves a snapshot at its size.
+/// It bounds the records a computation at the log's head folds (about this many plus what arrived since the last
+/// computation), and the snapshot writes (at most one per this many records, thinned by the table's bound).
+pub const SNAPSHOT_EVERY: u64 = 2_000;
+
+/// Snapshots tried, newest first, before folding from record 0.
+const CANDIDATES: usize = 4;
+
+/// Why a rating computation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RatingError {
+    /// The store failed.
+    #[error("event store: {0}")]
+    Store(#[from] StoreError),
+    /// The request is impossible (size beyond the log, unknown policy version, unknown project).
+    #[error("{0}")]
+    Invalid(String),
+    /// The stored log is not what it should be.
+    #[error("log inconsistent: {0}")]
+    Corrupt(String),
+}
+
+/// The log's first `size` records, folded.
+#[derive(Debug, Clone)]
+pub struct LogPrefix {
+    /// Tree size N.
+    pub size: u64,
+    /// The fold.
+    pub fold: RatingFold,
+    /// The snapshot's size the fold resumed from (0: from record 0).
+    pub resumed_from: u64,
+    /// Records this computation read and folded (`size - resumed_from`).
+    pub folded: u64,
+}
+
+/// Reads leaves `0..size` in order and hands each (stored row and parsed envelope) to `f`.
+pub async fn for_each_record<S: EventStore>(
+    store: &S,
+    size: u64,
+    f: impl FnMut(&StoredEvent, &Envelope),
+) -> Result<(), RatingError> {
+    for_each_record_from(store, 0, size, f).await
+}
+
+/// Reads leaves `from..size` in order and hands each (stored row and parsed envelope) to `f`.
+pub async fn for_each_record_from<S: EventStore>(
+    store: &S,
+    from: u64,
+    size: u64,
+    mut f: impl FnMut(&StoredEvent, &Envelope),
+) -> Result<(), RatingError> {
+    let head = store.head().await?;
+    if size > head {
+        return Err(RatingError::Invalid(format!("tree size {size} exceeds the log size {head}")));
+    }
+    let mut next = from;
+    while next < size {
+        let want = usize::try_from((size - next).min(PAGE as u64)).unwrap_or(PAGE);
+        let page = store.read_all(next, want).await?;
+        if page.is_empty() {
+            return Err(RatingError::Corrupt(format!("no record at position {next}")));
+        }
+        for e in &page {
+            if e.position != next {
+                return Err(RatingError::Corrupt(format!("expected position {next}, read {}", e.position)));
+            }
+            if next >= size {
+                break;
+            }
+            let env = Envelope::parse(&e.leaf).map_err(|err| RatingError::Corrupt(err.to_string()))?;
+            f(e, &env);
+            next += 1;
+        }
+    }
+    Ok(())
+}
+
+/// The root hash of the log's tree of size `size`.
+pub async fn root_at<S: EventStore>(store: &S, size: u64) -> Result<siteledger_signer::merkle::Hash, RatingError> {
+    let nodes = store.read_nodes(&siteledger_signer::merkle::range_nodes(0, size)).await?;
+    Ok(siteledger_signer::merkle::fold_range(&nodes))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Folds `from..size` into `fold`; returns the records folded.
+async fn fold_range<S: EventStore>(store: &S, fold: &mut RatingFold, from: u64, size: u64) -> Result<u64, RatingError> {
+    let mut folded = 0u64;
+    for_each_record_from(store, from, size, |e, env| {
+        let id = e.event_id.to_string();
+        fold.apply(&LogRecord {
+            position: e.position,
+            event_id: &id,
+            stream: &e.stream,
+            kind: &e.kind,
+            occurred_at: &e.occurred_at,
+            signer: &e.signer,
+            payload: env.payload(),
+        });
+        folded += 1;
+    })
+    .await?;
+    Ok(folded)
+}
+
+impl LogPrefix {
+    /// Folds the log's first `size` records from record 0; credit records are derived with the credit rules of
+    /// version `rules_version` if given (they must be published within the prefix). The auditor's from-zero
+    /// recomputation, and the reference every incremental computation equals.
+    pub async fn load<S: EventStore>(store: &S, size: u64, rules_version: Option<u32>) -> Result<Self, RatingError> {
+        Self::load_with(store, None, size, rules_version).await
+    }
+
+    /// As [`LogPrefix::load`], resumed from the newest usable snapshot in `snapshots` at or below `size` (with
+    /// `None`, from record 0). A snapshot that does not hash to its digest, whose root differs from the log's at
+    /// its size, that does not parse or was folded with other credit rules is ignored with a warning and deleted.
+    /// Leaves a snapshot at `size` when it folded at least [`SNAPSHOT_EVERY`] records or found no snapshot to
+    /// start from; a snapshot that cannot be read or written only costs time (a warning), never the result.
+    pub async fn load_with<S: EventStore>(
+        store: &S,
+        snapshots: Option<&ReadDb>,
+        size: u64,
+        rules_version: Option<u32>,
+    ) -> Result<Self, RatingError> {
+        let rules = match rules_version {
+            Some(v) => Some(credit_rules_at(store, size, v).await?),
+            None => None,
+        };
+        let restored = match snapshots {
+            Some(db) => restore(store, db, size, rules_version.unwrap_or(0), rules.as_ref()).await?,
+            None => None,
+        };
+        let (mut fold, resumed_from) = match restored {
+            Some(fold) => {
+                let at = fold.size;
+                (fold, at)
+            }
+            None => (RatingFold::new(rules), 0),
+        };
+        let folded = fold_range(store, &mut fold, resumed_from, size).await?;
+        let prefix = Self { size, fold, resumed_from, folded };
+        // A fold from record 0 is the expensive case: the first computation leaves a snapshot whatever its size.
+        let worth_keeping = folded >= SNAPSHOT_EVERY || (resumed_from == 0 && folded > 0);
+        if let Some(db) = snapshots
+            && worth_keeping
+            && let Err(e) = prefix.save_snapshot(store, db, rules_version).await
+        {
+            tracing::warn!(error = %e, tree_size = size, "rating fold snapshot not written; the next computation folds more records");
+        }
+        Ok(prefix)
+    }
+
+    /// Writes this fold as a snapshot at its size (the fold must have been loaded with the credit rules of
+    /// `rules_version`). Called by [`LogPrefix::load_with`]; callable to take one at a chosen size.
+    pub async fn save_snapshot<S: EventStore>(
+        &self,
+        store: &S,
+        db: &ReadDb,
+        rules_version: Option<u32>,
+    ) -> Result<(), RatingError> {
+        if self.size == 0 {
+            return Ok(());
+        }
+        let value = serde_json::to_value(&self.fold).map_err(|e| RatingError::Corrupt(format!("fold state: {e}")))?;
+        let state = String::from_utf8(to_canonical(&value))
+            .map_err(|e| RatingError::Corrupt(format!("fold state: canonical JSON is not UTF-8: {e}")))?;
+        let root = hex::encode(root_at(store, self.size).await?);
+        let last = store.read_all(self.size - 1, 1).await?;
+        let last = last.first().ok_or_else(|| RatingError::Corrupt(format!("no record at {}", self.size - 1)))?;
+        let day = siteledger_domain::time::shanghai_date(last.recorded_at);
+        let day = LocalDate::try_from(day).map_or_else(|_| day.to_string(), |d| d.to_string());
+        let meta = SnapshotMeta {
+            rules_version: rules_version.unwrap_or(0),
+            tree_size: self.size,
+            root,
+            sha256: sha256_hex(state.as_bytes()),
+            day,
+        };
+        db.save_fold_snapshot(&NewSnapshot { meta, state })
+            .await
+            .map_err(|e| RatingError::Corrupt(format!("read database: {e}")))
+    }
+
+    /// The policy of `version`, published within the prefix.
+    pub fn policy(&self, version: u32) -> Result<&RatingPolicy, RatingError> {
+        self.fold.policies.get(&version).map(|(_, p)| p).ok_or_else(|| {
+            RatingError::Invalid(format!(
+                "policy version {version} is not published in the log's first {} records",
+                self.size
+            ))
+        })
+    }
+
+    /// The newest policy version published within the prefix.
+    pub fn latest_policy_version(&self) -> Option<u32> {
+        self.fold.policies.keys().next_back().copied()
+    }
+
+    /// The canonical bytes (RFC 8785) of the fold's state: what a snapshot stores, and what two computations of
+    /// the same prefix must agree on.
+    pub fn state_bytes(&self) -> Vec<u8> {
+        to_canonical(&serde_json::to_value(&self.fold).unwrap_or(Value::Null))
+    }
+}
+
+/// The newest usable snapshot at or below `size`, checked against the log; unusable ones are deleted.
+async fn restore<S: EventStore>(
+    store: &S,
+    db: &ReadDb,
+    size: u64,
+    rules_version: u32,
+    rules: Option<&CreditRules>,
+) -> Result<Option<RatingFold>, RatingError> {
+    let candidates = match db.fold_snapshots(rules_version, size, CANDIDATES).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "rating fold snapshots unreadable: folding from record 0");
+            return Ok(None);
+        }
+    };
+    for meta in candidates {
+        let state = match db.fold_snapshot_state(rules_version, meta.tree_size).await {
+            Ok(Some(s)) => s,
+            Ok(None) => continue, // deleted meanwhile by another computation's thinning
+            Err(e) => {
+                tracing::warn!(error = %e, tree_size = meta.tree_size, "rating fold snapshot unreadable");
+                continue;
+            }
+        };
+        match check(store, &meta, &state, rules).await? {
+            Ok(fold) => return Ok(Some(fold)),
+            Err(why) => {
+                tracing::warn!(
+                    tree_size = meta.tree_size,
+                    rules_version,
+                    reason = %why,
+                    "rating fold snapshot ignored and deleted (not trusted): folding from an older one or record 0"
+                );
+                if let Err(e) = db.delete_fold_snapshot(rules_version, meta.tree_size).await {
+                    tracing::warn!(error = %e, "rating fold snapshot not deleted");
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Checks a stored snapshot against its digest and the log; the outer error is the store's, the inner one why the
+/// snapshot is unusable.
+async fn check<S: EventStore>(
+    store: &S,
+    meta: &SnapshotMeta,
+    state: &str,
+    rules: Option<&CreditRules>,
+) -> Result<Result<RatingFold, String>, RatingError> {
+    let digest = sha256_hex(state.as_bytes());
+    if digest != meta.sha256 {
+        return Ok(Err(format!("state bytes hash to {digest}, the snapshot says {}", meta.sha256)));
+    }
+    let root = hex::encode(root_at(store, meta.tree_size).await?);
+    if root != meta.root {
+        return Ok(Err(format!(
+            "the log's root at size {} is {root}, the snapshot says {}",
+            meta.tree_size, meta.root
+        )));
+    }
+    let fold: RatingFold = match serde_json::from_str(state) {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(format!("state does not parse: {e}"))),
+    };
+    if fold.size != meta.tree_size {
+        return Ok(Err(format!("state holds {} records, the snapshot says {}", fold.size, meta.tree_size)));
+    }
+    if fold.rules() != rules {
+        return Ok(Err("state was folded with other credit rules".to_owned()));
+    }
+    Ok(Ok(fold))
+}
+
+/// The credit rules of `version` as published within the first `size` records (read from their stream).
+pub async fn credit_rules_at<S: EventStore>(store: &S, size: u64, version: u32) -> Result<CreditRules, RatingError> {
+    let events =
+        store.read_stream(siteledger_domain::rating::CREDIT_RULES_STREAM, 0, Direction::Forward, 10_000).await?;
+    for e in events.iter().filter(|e| e.position < size && e.kind == siteledger_domain::rating::CREDIT_RULES) {
+        let env = Envelope::parse(&e.leaf).map_err(|err| RatingError::Corrupt(err.to_string()))?;
+        if let Ok(rules) = serde_json::from_value::<CreditRules>(Value::Object(env.payload().clone()))
+            && rules.version == version
+        {
+            return Ok(rules);
+        }
+    }
+    Err(RatingError::Invalid(format!(
+        "credit rules version {version} are not published in the log's first {size} records"
+    )))
+}
+
+/// The newest credit rules version published within the first `size` records, if any.
+pub async fn latest_rules_version<S: EventStore>(store: &S, size: u64) -> Result<Option<u32>, RatingError> {
+    let events =
+        store.read_stream(siteledger_domain::rating::CREDIT_RULES_STREAM, 0, Direction::Forward, 10_000).await?;
+    let mut best = None;
+    for e in events.iter().filter(|e| e.position < size) {
+        let env = Envelope::parse(&e.leaf).map_err(|err| RatingError::Corrupt(err.to_string()))?;
+        if let Some(v) = env.payload().get("version").and_then(Value::as_u64).and_then(|v| u32::try_from(v).ok()) {
+            best = best.max(Some(v));
+        }
+    }
+    Ok(best)
+}
