@@ -36,8 +36,11 @@ done
 #   patroni etcd-server etcd-client haproxy
 #                            the HA cluster of siteledger-testkit (cluster.rs) and the failover drill; the tests
 #                            run their own members on loopback, never the system services these packages install
+#   python3-etcd             Patroni's etcd v2 client, which the cluster uses (docs/DEPLOY.md: Patroni 3.0.2's etcd3
+#                            client lets a resumed old leader take its key back); named, not left to apt's choice
+#                            among patroni's alternative dependencies
 PACKAGES=(postgresql golang-go golang-golang-x-mod-dev chromium chromium-driver fonts-noto-cjk
-    patroni etcd-server etcd-client haproxy)
+    patroni etcd-server etcd-client haproxy python3-etcd)
 
 section() {
     printf '\n==> %s  [%s]\n' "$*" "$(date -u +%H:%M:%S)"
