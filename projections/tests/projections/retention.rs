@@ -57,7 +57,8 @@ struct Log {
     _dir: tempfile::TempDir,
 }
 
-async fn log() -> Log {
+/// A ledger with the project and `devices` gateway keys enrolled.
+async fn registry(devices: usize) -> (Ledger<SqliteStore>, Vec<KeyedChain>, tempfile::TempDir) {
     let reg = "2026-01-05T09:00:00+08:00";
     let clock = TestClock::at(datetime!(2026-03-01 23:59:00 +08:00));
     let (ledger, mut city, dir) = rooted_ledger_at(reg, &clock).await;
@@ -78,7 +79,7 @@ async fn log() -> Log {
                "participants": [{"role": "general_contractor", "credit_code": E1}]}),
     ));
     let mut gws = Vec::new();
-    for g in 0..DEVICES {
+    for g in 0..devices {
         let mut seed = [0x71; 32];
         seed[..8].copy_from_slice(&(g as u64).to_be_bytes());
         let gw = KeyedChain::new(SigningKey::from_seed(&seed));
@@ -92,6 +93,11 @@ async fn log() -> Log {
         gws.push(gw);
     }
     accepted(&ledger.ingest(batch).await.expect("registry"));
+    (ledger, gws, dir)
+}
+
+async fn log() -> Log {
+    let (ledger, mut gws, dir) = registry(DEVICES).await;
     let per_day = 24 * 60 / STEP_MIN;
     let mut main = Vec::new();
     let mut late = Vec::new();
@@ -201,4 +207,71 @@ async fn rollups_with_retention_equal_a_rebuild_and_late_readings_land_in_their_
     assert!(series.iter().all(|r| (r.resolution == "hour") == (r.window_start_us < raw_from)));
     inc.close().await;
     again.close().await;
+}
+
+/// BENCHMARKS.md "Read models: raw period and roll-ups": read-model bytes per reading with and without a raw period.
+/// `SITELEDGER_ROLLUP_READINGS` readings (default 200,000) from 40 monitors every 15 minutes (about 52 days), folded
+/// into a read database keeping everything and one keeping 14 days; sizes after a checkpoint and `VACUUM`
+/// (`sqlite3` on the PATH). Run: `cargo test -p siteledger-projections --test projections --release -- --ignored
+/// retention::read_model_bytes_per_reading --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement for BENCHMARKS.md"]
+async fn read_model_bytes_per_reading_with_and_without_a_raw_period() {
+    const MONITORS: usize = 40;
+    let total: usize = std::env::var("SITELEDGER_ROLLUP_READINGS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    let (ledger, gws, _dir) = registry(MONITORS).await;
+    let registry_head = ledger.head();
+    let per = total.div_ceil(MONITORS);
+    let mut tasks = Vec::new();
+    for (g, mut gw) in gws.into_iter().enumerate() {
+        tasks.push(tokio::task::spawn_blocking(move || {
+            (0..per)
+                .map(|i| {
+                    let at = START + Duration::from_secs(15 * 60 * i as u64);
+                    dust(&mut gw, &format!("M-{g:03}"), at, pm10(i as i64))
+                })
+                .collect::<Vec<_>>()
+        }));
+    }
+    let mut signed = Vec::new();
+    for t in tasks {
+        signed.push(t.await.expect("signing").into_iter());
+    }
+    loop {
+        let mut round = Vec::new();
+        for s in &mut signed {
+            round.extend(s.by_ref().take(25));
+        }
+        if round.is_empty() {
+            break;
+        }
+        accepted(&ledger.ingest(round).await.expect("ingest"));
+    }
+    let readings = ledger.head() - registry_head;
+    let events = all_events(&ledger).await;
+    for days in [0_u32, 14] {
+        let (db, dir) = sqlite_db().await;
+        db.set_raw_retention_days(days);
+        let started = std::time::Instant::now();
+        for chunk in events.chunks(1000) {
+            apply_events(&db, chunk).await.expect("fold");
+            db.prune_site_raw().await.expect("prune");
+        }
+        let fold_s = started.elapsed().as_secs_f64();
+        let counts = db.site_row_counts().await.expect("counts");
+        db.close().await;
+        let path = dir.path().join("read.db");
+        let vacuum = std::process::Command::new("sqlite3")
+            .arg(&path)
+            .arg("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")
+            .output()
+            .expect("sqlite3");
+        assert!(vacuum.status.success(), "{vacuum:?}");
+        let bytes = std::fs::metadata(&path).expect("size").len();
+        let per_reading = bytes as f64 / readings as f64;
+        println!(
+            "raw_retention_days={days}: {readings} readings, read.db {bytes} bytes = {per_reading:.0} bytes/reading, \
+             fold+prune {fold_s:.1} s; rows {counts:?}"
+        );
+    }
 }
