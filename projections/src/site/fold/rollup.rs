@@ -122,12 +122,17 @@ impl Row {
     }
 }
 
+/// A judged window: (project, device, metric, start µs).
+type WindowId = (String, String, &'static str, i64);
+/// A window's band and length in minutes, as stored in `site_windows`.
+type Judged = Option<(String, i64)>;
+
 /// The roll-up rows a batch has touched, and the batch's view of the raw period.
 #[derive(Debug, Default)]
 pub(super) struct Rollups {
     rows: HashMap<Key, Row>,
     /// Window bands already read or written in this batch: (project, device, metric, start) → (band, minutes).
-    bands: HashMap<(String, String, &'static str, i64), Option<(String, i64)>>,
+    bands: HashMap<WindowId, Judged>,
 }
 
 impl Rollups {
@@ -187,7 +192,7 @@ impl Rollups {
         place: &Place<'_>,
         (metric, start_us): (Metric, i64),
         new: (Band, i64),
-    ) -> Result<Option<(String, i64)>, sqlx::Error> {
+    ) -> Result<Judged, sqlx::Error> {
         let k = (place.project.to_owned(), place.device.to_owned(), metric.as_str(), start_us);
         let old = match self.bands.get(&k) {
             Some(old) => old.clone(),
@@ -216,7 +221,7 @@ impl Rollups {
         tx: &mut Tx,
         place: &Place<'_>,
         (metric, start_us): (Metric, i64),
-        old: Option<(String, i64)>,
+        old: Judged,
         new: (Band, i64),
     ) -> Result<(), sqlx::Error> {
         let minutes = |band: &str, (b, m): (&str, i64)| if b == band { m } else { 0 };
