@@ -40,6 +40,9 @@ pub struct Config {
     /// Store a snapshot of the admission state with the first checkpoint this many records after the last one
     /// (0: never), so start-up replays only the records after it (docs/LEDGER.md, "Start-up").
     pub snapshot_every: u64,
+    /// Days of raw site readings the read models keep before the latest reading folded (0: all); older ones are
+    /// answered from hourly/daily roll-ups, the log keeps everything (docs/SITE.md, "Retention").
+    pub raw_retention_days: u32,
     /// At start-up, ignore the admission-state snapshots and replay the whole log (`serve --replay-from-zero`).
     pub replay_from_zero: bool,
     /// Largest accepted request body, bytes.
@@ -75,6 +78,7 @@ impl Default for Config {
             checkpoint_every: 4096,
             checkpoint_interval_ms: 1000,
             snapshot_every: siteledger_ledger::sequencer::DEFAULT_SNAPSHOT_EVERY,
+            raw_retention_days: siteledger_projections::DEFAULT_RAW_RETENTION_DAYS,
             replay_from_zero: false,
             max_body_bytes: 8 * 1024 * 1024,
             max_batch: 10_000,

@@ -103,6 +103,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
     );
 
     let read = siteledger_projections::ReadDb::open(&config.read_url()).await?;
+    read.set_raw_retention_days(config.raw_retention_days);
     let access = read.access_cache();
     let tokens = TokenStore::open(&config.auth_url()).await.map_err(|e| anyhow::anyhow!("token store: {e}"))?;
     if !config.demo {

@@ -16,7 +16,9 @@ pub async fn rebuild_projections(config: &Config) -> anyhow::Result<u64> {
     lc.policy = std::sync::Arc::new(siteledger_ledger::DomainPolicy::default());
     let ledger = Ledger::open(store, lc).await?;
     let read = siteledger_projections::ReadDb::open(&config.read_url()).await?;
+    read.set_raw_retention_days(config.raw_retention_days);
     siteledger_projections::rebuild(&ledger, &read).await?;
+    read.prune_site_raw().await?;
     Ok(ledger.store().head().await?)
 }
 

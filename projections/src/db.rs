@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use siteledger_ledger::sqlite::WalBound;
@@ -30,6 +30,10 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// The read database's WAL bound on SQLite: a fold that leaves the WAL larger than this is followed by a truncating
 /// checkpoint (see `docs/LEDGER.md`, "Bounded files").
 pub const WAL_CHECKPOINT_BYTES: u64 = 64 << 20;
+
+/// Days of raw site readings the read models keep by default (`raw_retention_days`); older ones live on in the
+/// hourly and daily roll-ups, and in the log (docs/SITE.md, "Retention").
+pub const DEFAULT_RAW_RETENTION_DAYS: u32 = 35;
 
 /// Rows a reader connection buffers for its caller (the largest page a query answers is 5,000 rows).
 const READ_BUFFER_ROWS: usize = 8192;
@@ -186,6 +190,8 @@ enum Backend {
 pub(crate) struct Tx {
     conn: TxConn,
     rows_read: Arc<AtomicU64>,
+    /// Days of raw readings kept (0: all), as configured when the transaction began.
+    raw_retention_days: u32,
 }
 
 enum TxConn {
@@ -205,6 +211,11 @@ impl std::fmt::Debug for Tx {
 impl Tx {
     pub(crate) fn is_postgres(&self) -> bool {
         matches!(self.conn, TxConn::Postgres(_))
+    }
+
+    /// Days of raw readings the read models keep (0: all): the fold stores older readings in roll-ups only.
+    pub(crate) fn raw_retention_days(&self) -> u32 {
+        self.raw_retention_days
     }
 
     pub(crate) async fn execute(&mut self, q: &Sql) -> Result<u64, sqlx::Error> {
@@ -255,6 +266,8 @@ struct Inner {
     applied: watch::Sender<u64>,
     /// Rows read by write transactions (folds) since open.
     rows_read: Arc<AtomicU64>,
+    /// Days of raw readings kept (0: all).
+    raw_retention_days: AtomicU32,
 }
 
 /// The read database (SQLite file or PostgreSQL). Cheap to clone; clones share pools, the access cache and the
@@ -326,12 +339,25 @@ impl ReadDb {
                 access: Arc::new(AccessCache::default()),
                 applied,
                 rows_read: Arc::default(),
+                raw_retention_days: AtomicU32::new(DEFAULT_RAW_RETENTION_DAYS),
             }),
         };
         db.ensure_schema().await?;
         db.reload_access().await?;
         db.publish_applied().await?;
         Ok(db)
+    }
+
+    /// Keeps raw site readings for `days` days before the latest reading folded (0: keep all; default
+    /// [`DEFAULT_RAW_RETENTION_DAYS`]). Applies to the records folded from now on and to the next retention pass
+    /// ([`ReadDb::prune_site_raw`]); set it once, before the projections run, so that a rebuild draws the same line.
+    pub fn set_raw_retention_days(&self, days: u32) {
+        self.inner.raw_retention_days.store(days, Ordering::Relaxed);
+    }
+
+    /// Days of raw site readings kept (0: all).
+    pub fn raw_retention_days(&self) -> u32 {
+        self.inner.raw_retention_days.load(Ordering::Relaxed)
     }
 
     /// `"sqlite"` or `"postgres"`.
@@ -403,7 +429,7 @@ impl ReadDb {
             Backend::Sqlite { writer, .. } => TxConn::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?),
             Backend::Postgres(pool) => TxConn::Postgres(pool.begin().await?),
         };
-        Ok(Tx { conn, rows_read: Arc::clone(&self.inner.rows_read) })
+        Ok(Tx { conn, rows_read: Arc::clone(&self.inner.rows_read), raw_retention_days: self.raw_retention_days() })
     }
 
     /// After a fold committed: SQLite checkpoints and truncates the read database's WAL once it is past

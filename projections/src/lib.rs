@@ -61,11 +61,11 @@ pub use core::queries::{
     AlarmFilter, AlarmRow, DistrictRow, EnterpriseRow, KeyRow, KeyStatus, KindCount, ParticipantRow, ProjectDetail,
     ProjectRow, SubsystemTile, TimelineRow,
 };
-pub use db::{ReadDb, SCHEMA_VERSION};
+pub use db::{DEFAULT_RAW_RETENTION_DAYS, ReadDb, SCHEMA_VERSION};
 pub use error::ProjectionError;
 pub use fold::apply_events;
 pub use fold_errors::FoldErrorRow;
-pub use runtime::{BATCH_EVENTS, catch_up, rebuild, run};
+pub use runtime::{BATCH_EVENTS, RETENTION_EVERY, catch_up, rebuild, run};
 
 /// Who is asking: every query is restricted to what this scope may see.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

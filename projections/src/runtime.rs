@@ -13,13 +13,17 @@ use crate::fold::apply_events;
 /// Most events folded in one transaction.
 pub const BATCH_EVENTS: usize = 1000;
 
+/// How often [`run`] deletes raw site rows from before the raw period ([`ReadDb::prune_site_raw`]).
+pub const RETENTION_EVERY: Duration = Duration::from_secs(60);
+
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// Follows the ledger from the read database's checkpoint and folds every record, one transaction per group of
 /// events that are ready together (at most [`BATCH_EVENTS`]), until `shutdown` completes (the batch in progress
 /// is finished first) or the ledger shuts down. Errors of the ledger or the read database are logged and retried
-/// with backoff from the stored checkpoint, so this only returns `Ok`.
+/// with backoff from the stored checkpoint, so this only returns `Ok`. Every [`RETENTION_EVERY`], between batches,
+/// it deletes the raw site rows older than the raw period (`raw_retention_days`) in small transactions.
 pub async fn run<S: EventStore>(
     ledger: Ledger<S>,
     db: ReadDb,
@@ -27,6 +31,8 @@ pub async fn run<S: EventStore>(
 ) -> Result<(), ProjectionError> {
     tokio::pin!(shutdown);
     let mut backoff = MIN_BACKOFF;
+    let mut retention = tokio::time::interval(RETENTION_EVERY);
+    retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let from = match db.publish_applied().await {
             Ok(from) => from,
@@ -45,6 +51,17 @@ pub async fn run<S: EventStore>(
             let chunk = tokio::select! {
                 biased;
                 () = &mut shutdown => return Ok(()),
+                _ = retention.tick() => {
+                    match db.prune_site_raw().await {
+                        Ok(p) if p != crate::site::Pruned::default() => {
+                            tracing::info!(readings = p.readings, windows = p.windows, window_sums = p.window_sums,
+                                "projections: raw site rows before the raw period deleted");
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "projections: retention pass failed; retried later"),
+                    }
+                    continue;
+                }
                 chunk = stream.next() => chunk,
             };
             let Some(chunk) = chunk else {

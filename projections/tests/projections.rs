@@ -1053,6 +1053,8 @@ async fn now_based_queries_work() {
 
 #[path = "projections/rating.rs"]
 mod rating;
+#[path = "projections/retention.rs"]
+mod retention;
 #[path = "projections/site.rs"]
 mod site;
 #[path = "projections/supervision.rs"]

@@ -603,6 +603,11 @@ mod tests {
             warn_value: None,
             night: 1,
             policy: "default".into(),
+            resolution: "window".into(),
+            min_value: None,
+            max_value: None,
+            exceed_min: None,
+            warn_min: None,
         };
         let from = 1_772_370_000_000_000_i64;
         let rows = [w(from + 3_600_000_000, "55.0", "normal"), w(from + 4_800_000_000, "55.1", "violation")];

@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use siteledger_domain::LocalDate;
-use siteledger_projections::site::SiteOverviewRow;
+use siteledger_projections::site::{Resolution, SiteOverviewRow};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -187,10 +187,14 @@ pub struct SeriesQuery {
     pub hours: Option<u32>,
     /// End of the series (RFC 3339; default now).
     pub at: Option<String>,
+    /// `hour` or `day`: answer from the hourly or daily roll-ups. Default: judged windows within the raw period
+    /// (`raw_retention_days`) and hourly roll-ups before it; each row says which (`resolution`).
+    pub resolution: Option<String>,
 }
 
 /// Window series of a project: noise Leq per 20 minutes, PM10/PM2.5/wind hourly means, each with its band and the
-/// threshold of the policy in force.
+/// threshold of the policy in force (`resolution: "window"`); before the raw period, or when asked, hourly or
+/// daily roll-ups (`resolution: "hour"`/`"day"`: mean or Leq, min, max, readings, exceedance and warning minutes).
 #[utoipa::path(get, path = "/v1/site/projects/{id}/series", tag = "site", params(("id" = String, Path, description = "Project id"), SeriesQuery),
     responses((status = 200, description = "Windows", body = Vec<Object>),
               (status = 400, description = "Unknown metric", body = crate::error::ErrorBody),
@@ -207,13 +211,27 @@ pub async fn series(
     {
         return Err(ApiError::BadRequest(format!("metric: 须为 pm10、pm25、noise 或 wind / unknown metric {m:?}")));
     }
+    let resolution = match q.resolution.as_deref() {
+        None | Some("auto") => None,
+        Some("hour") => Some(Resolution::Hour),
+        Some("day") => Some(Resolution::Day),
+        Some(r) => {
+            return Err(ApiError::BadRequest(format!("resolution: 须为 hour、day 或 auto / unknown resolution {r:?}")));
+        }
+    };
     let scope = principal.scope();
     if state.read.project(&scope, &id).await?.is_none() {
         return Err(not_found(&id));
     }
     let now = now_or(q.at.as_deref())?;
     let since = micros(now) - i64::from(q.hours.unwrap_or(24).clamp(1, 720)) * 3_600_000_000;
-    let rows = state.read.site_series(&scope, &id, q.metric.as_deref(), since).await?;
+    let rows = match resolution {
+        None => state.read.site_series(&scope, &id, q.metric.as_deref(), since).await?,
+        Some(r) => {
+            let until = micros(now).saturating_add(1);
+            state.read.site_rollups(&scope, &id, q.metric.as_deref(), r, (since, until)).await?
+        }
+    };
     Ok(Json(serde_json::to_value(rows).map_err(ApiError::internal)?))
 }
 

@@ -105,6 +105,18 @@ async fn site_data_is_scoped_per_district_and_exceedances_are_derived() {
     let (_, v) =
         json_of(&app, "/v1/site/districts/330212/series?metric=noise&at=2026-03-02T23:00:00%2B08:00", &hs).await;
     assert_eq!(v, json!([]), "haishu sees nothing of yinzhou's district series");
+    // The hourly roll-up of the night's noise: its Leq and the 20 minutes of its violation window, said so.
+    let hourly = "/v1/site/projects/NB-2026-0001/series?metric=noise&resolution=hour&at=2026-03-02T23:00:00%2B08:00";
+    let (s, v) = json_of(&app, hourly, &yz).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        (&v[0]["resolution"], &v[0]["value"], &v[0]["exceed_min"]),
+        (&json!("hour"), &json!("55.1"), &json!(20))
+    );
+    let (s, _) = json_of(&app, &hourly.replace("0001", "0002"), &yz).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "roll-ups are scoped like windows");
+    let (s, _) = json_of(&app, &hourly.replace("=hour", "=week"), &yz).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
     let (_, v) = json_of(&app, "/v1/site/alarms?project=NB-2026-0001", &hs).await;
     assert_eq!(v, json!([]), "haishu sees no yinzhou alarms");
     let (_, v) = json_of(&app, "/v1/site/alarms", &hs).await;

@@ -11,6 +11,7 @@
 //! | `fold` | the fold, one module per sub-kind (env, crane, hoist, meter, video, gateway) and `store` for alarm rows |
 //! | `rows` | the rows the queries answer (re-exported here) |
 //! | `queries` | `impl ReadDb` blocks, each taking a [`Scope`](crate::Scope) |
+//! | `retention` | the raw period: deleting raw readings and windows before it, in small batches |
 //!
 //! **Rules live in the domain.** Which readings raise which alarm, at which level, with which message and on which
 //! records is decided by `siteledger_domain::site::alarms` (codes, labels, citations, evaluators); the fold loads
@@ -34,12 +35,14 @@
 
 mod fold;
 mod queries;
+mod retention;
 mod rows;
 mod schema;
 
 use siteledger_domain::site::{CranePolicy, EnvPolicy, PolicyBook, SiteEvent};
 
 pub(crate) use self::fold::fold;
+pub use self::retention::Pruned;
 pub use self::rows::*;
 pub(crate) use self::schema::{DDL, TABLES};
 
@@ -47,7 +50,8 @@ pub(crate) use self::schema::{DDL, TABLES};
 pub(crate) const NAME: &str = "site";
 /// Code version: bump it when the fold or the tables change; the tables are re-created and refolded.
 /// 4: a day's water consumption was added to the electricity of the same device and day; refold the rows.
-pub(crate) const VERSION: i64 = 4;
+/// 5: hourly and daily roll-ups, the horizon and the raw period (issue 16).
+pub(crate) const VERSION: i64 = 5;
 
 /// How a policy is named in rows: `default`, or `<jurisdiction>#v<version>`.
 fn policy_label(jurisdiction: &str, version: u32, default: bool) -> String {

@@ -7,9 +7,10 @@ use siteledger_domain::site::{CranePolicy, EnvPolicy};
 use siteledger_domain::{DistrictCode, LocalDate};
 use time::OffsetDateTime;
 
+use super::fold::rollup::Span;
 use super::rows::{
-    CameraRow, CycleRow, DeviceRow, GapRow, GatewayRow, HoistCheckRow, LatestRow, MeterDayRow, MeterRow, SiteAlarmRow,
-    SiteOverviewRow, SiteProject, ThresholdsRow, WindowRow,
+    CameraRow, CycleRow, DeviceRow, GapRow, GatewayRow, HoistCheckRow, LatestRow, MeterDayRow, MeterRow, Resolution,
+    SiteAlarmRow, SiteOverviewRow, SiteProject, ThresholdsRow, WindowRow,
 };
 use super::{policy_books, policy_label};
 use crate::Scope;
@@ -39,6 +40,93 @@ fn thresholds((ep, ep_default): &(EnvPolicy, bool), (cp, cp_default): &(CranePol
         wind_stop: cp.wind_stop_m_s.to_string(),
         leakage: cp.leakage_alarm_ma.to_string(),
     }
+}
+
+/// The columns of a roll-up row ([`RollupRow`]), from a table aliased `r`.
+const ROLLUP_COLUMNS: &str = "SELECT r.project_id, r.device_id, r.metric, r.bucket_us, r.readings, r.value_sum, \
+     r.min_value, r.max_value, r.exceed_min, r.warn_min";
+
+/// A roll-up row as stored.
+#[derive(sqlx::FromRow)]
+struct RollupRow {
+    project_id: String,
+    device_id: String,
+    metric: String,
+    bucket_us: i64,
+    readings: i64,
+    value_sum: String,
+    min_value: Option<String>,
+    max_value: Option<String>,
+    exceed_min: i64,
+    warn_min: i64,
+}
+
+impl RollupRow {
+    /// The bucket as a series row: its mean (Leq for noise, Σ 10^(L/10) being what the fold sums), rounded to 0.1
+    /// as windows are, and the worst band of the windows judged in it.
+    fn into_window(self, span: Span) -> WindowRow {
+        let sum: f64 = self.value_sum.parse().unwrap_or(0.0);
+        let n = crate::db::to_u64(self.readings);
+        let value = if self.metric == "noise" {
+            rules::leq_of_energy(sum, n).map(rules::round1)
+        } else {
+            rules::pm_mean_of_sum(sum, n)
+        };
+        let band = if self.exceed_min > 0 {
+            "violation"
+        } else if self.warn_min > 0 {
+            "warning"
+        } else {
+            "normal"
+        };
+        WindowRow {
+            project_id: self.project_id,
+            device_id: self.device_id,
+            metric: self.metric,
+            window_start_us: self.bucket_us,
+            window_min: span.minutes(),
+            value: value.map(|v| v.to_string()).unwrap_or_default(),
+            readings: self.readings,
+            band: band.to_owned(),
+            limit_value: None,
+            warn_value: None,
+            night: 0,
+            policy: String::new(),
+            resolution: match span {
+                Span::Hour => "hour",
+                Span::Day => "day",
+            }
+            .to_owned(),
+            min_value: self.min_value,
+            max_value: self.max_value,
+            exceed_min: Some(self.exceed_min),
+            warn_min: Some(self.warn_min),
+        }
+    }
+}
+
+fn span(r: Resolution) -> Span {
+    match r {
+        Resolution::Hour => Span::Hour,
+        Resolution::Day => Span::Day,
+    }
+}
+
+/// Judged windows as series rows (`resolution: "window"`).
+fn windows(mut rows: Vec<WindowRow>) -> Vec<WindowRow> {
+    for w in &mut rows {
+        "window".clone_into(&mut w.resolution);
+    }
+    rows
+}
+
+/// Roll-ups before the raw period and windows in it, ordered by metric, device, time.
+fn merge(mut rolled: Vec<WindowRow>, windows: Vec<WindowRow>) -> Vec<WindowRow> {
+    rolled.extend(windows);
+    rolled.sort_by(|a, b| {
+        (&a.metric, &a.device_id, a.window_start_us).cmp(&(&b.metric, &b.device_id, b.window_start_us))
+    });
+    rolled
 }
 
 impl ReadDb {
@@ -138,7 +226,9 @@ impl ReadDb {
         Ok(self.fetch_all(&q).await?)
     }
 
-    /// Window series of a project visible to `scope` since `since_us`; `metric` restricts to one metric.
+    /// Window series of a project visible to `scope` since `since_us`; `metric` restricts to one metric. Judged
+    /// windows of the raw period (`resolution: "window"`), and before it ([`ReadDb::site_raw_from`]) hourly
+    /// roll-ups (`resolution: "hour"`).
     pub async fn site_series(
         &self,
         scope: &Scope,
@@ -149,6 +239,7 @@ impl ReadDb {
         if *scope == Scope::Nothing {
             return Ok(Vec::new());
         }
+        let raw_from = self.site_raw_from().await?;
         let mut q = Sql::new(
             "SELECT w.project_id, w.device_id, w.metric, w.window_start_us, w.window_min, w.value, w.readings, w.band, \
              w.limit_value, w.warn_value, w.night, w.policy FROM site_windows w WHERE ",
@@ -161,12 +252,49 @@ impl ReadDb {
             q.bind(m);
         }
         q.push(" AND w.window_start_us >= ");
-        q.bind(since_us);
+        q.bind(raw_from.map_or(since_us, |r| r.max(since_us)));
         q.push(" ORDER BY w.metric, w.device_id, w.window_start_us");
-        Ok(self.fetch_all(&q).await?)
+        let windows = windows(self.fetch_all(&q).await?);
+        match raw_from {
+            Some(r) if since_us < r => {
+                let rolled = self.site_rollups(scope, project, metric, Resolution::Hour, (since_us, r)).await?;
+                Ok(merge(rolled, windows))
+            }
+            _ => Ok(windows),
+        }
     }
 
-    /// Window series of every visible project of a district since `since_us` (one metric), for district charts.
+    /// Roll-ups of a project visible to `scope` with bucket start in `[from_us, until_us)`; `metric` restricts to
+    /// one metric. Ordered by metric, device, time.
+    pub async fn site_rollups(
+        &self,
+        scope: &Scope,
+        project: &str,
+        metric: Option<&str>,
+        resolution: Resolution,
+        (from_us, until_us): (i64, i64),
+    ) -> Result<Vec<WindowRow>, ProjectionError> {
+        if *scope == Scope::Nothing {
+            return Ok(Vec::new());
+        }
+        let span = span(resolution);
+        let mut q = Sql::new(&format!("{ROLLUP_COLUMNS} FROM {} r WHERE ", span.table()));
+        project_visible(&mut q, scope, "r.project_id");
+        q.push(" AND r.project_id = ");
+        q.bind(project);
+        if let Some(m) = metric {
+            q.push(" AND r.metric = ");
+            q.bind(m);
+        }
+        q.push(" AND r.bucket_us >= ");
+        q.bind(from_us).push(" AND r.bucket_us < ");
+        q.bind(until_us).push(" ORDER BY r.metric, r.device_id, r.bucket_us");
+        let rows: Vec<RollupRow> = self.fetch_all(&q).await?;
+        Ok(rows.into_iter().map(|r| r.into_window(span)).collect())
+    }
+
+    /// Window series of every visible project of a district since `since_us` (one metric), for district charts:
+    /// judged windows of the raw period, hourly roll-ups before it (as [`ReadDb::site_series`]).
     pub async fn site_district_series(
         &self,
         scope: &Scope,
@@ -177,17 +305,34 @@ impl ReadDb {
         if *scope == Scope::Nothing {
             return Ok(Vec::new());
         }
+        let raw_from = self.site_raw_from().await?;
         let mut q = Sql::new(
             "SELECT w.project_id, w.device_id, w.metric, w.window_start_us, w.window_min, w.value, w.readings, w.band, \
              w.limit_value, w.warn_value, w.night, w.policy FROM site_windows w WHERE w.district = ",
         );
         q.bind(district).push(" AND w.metric = ");
         q.bind(metric).push(" AND w.window_start_us >= ");
-        q.bind(since_us).push(" AND ");
+        q.bind(raw_from.map_or(since_us, |r| r.max(since_us))).push(" AND ");
         project_visible(&mut q, scope, "w.project_id");
         q.push(" ORDER BY w.project_id, w.device_id, w.window_start_us LIMIT 20000");
-        Ok(self.fetch_all(&q).await?)
+        let windows = windows(self.fetch_all(&q).await?);
+        let Some(r) = raw_from.filter(|r| since_us < *r) else { return Ok(windows) };
+        let mut q = Sql::new(&format!("{ROLLUP_COLUMNS} FROM site_rollup_hour r WHERE r.district = "));
+        q.bind(district).push(" AND r.metric = ");
+        q.bind(metric).push(" AND r.bucket_us >= ");
+        q.bind(since_us).push(" AND r.bucket_us < ");
+        q.bind(r).push(" AND ");
+        project_visible(&mut q, scope, "r.project_id");
+        q.push(" ORDER BY r.project_id, r.device_id, r.bucket_us LIMIT 20000");
+        let rows: Vec<RollupRow> = self.fetch_all(&q).await?;
+        let mut all: Vec<WindowRow> = rows.into_iter().map(|r| r.into_window(Span::Hour)).collect();
+        all.extend(windows);
+        all.sort_by(|a, b| {
+            (&a.project_id, &a.device_id, a.window_start_us).cmp(&(&b.project_id, &b.device_id, b.window_start_us))
+        });
+        Ok(all)
     }
+
     /// A project's site page, if visible to `scope`: series since `since_us`, inspections judged on `today`, the
     /// thresholds in force at `now`.
     pub async fn site_project(

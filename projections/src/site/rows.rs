@@ -86,8 +86,33 @@ pub struct WindowRow {
     pub warn_value: Option<String>,
     /// Night window.
     pub night: i64,
-    /// Policy used (`default` or `<jurisdiction>#v<n>`).
+    /// Policy used (`default` or `<jurisdiction>#v<n>`; empty for a roll-up).
     pub policy: String,
+    /// `window` (a judged window of the raw period), `hour` or `day` (a roll-up: `value` is the mean, or the Leq
+    /// for noise, of the bucket's finest data; `band` the worst band of the windows judged in it).
+    #[sqlx(default)]
+    pub resolution: String,
+    /// Roll-ups: the smallest reading as sent.
+    #[sqlx(default)]
+    pub min_value: Option<String>,
+    /// Roll-ups: the largest reading as sent.
+    #[sqlx(default)]
+    pub max_value: Option<String>,
+    /// Roll-ups: minutes of windows starting in the bucket judged in the violation band (超标分钟).
+    #[sqlx(default)]
+    pub exceed_min: Option<i64>,
+    /// Roll-ups: minutes of windows starting in the bucket judged in the warning band (预警分钟).
+    #[sqlx(default)]
+    pub warn_min: Option<i64>,
+}
+
+/// How finely a series is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// Hourly roll-ups.
+    Hour,
+    /// Daily roll-ups (Asia/Shanghai days).
+    Day,
 }
 
 /// A latest value.

@@ -15,6 +15,9 @@ pub(crate) const TABLES: &[&str] = &[
     "site_meter_days",
     "site_cameras",
     "site_gateways",
+    "site_rollup_hour",
+    "site_rollup_day",
+    "site_horizon",
 ];
 /// Their `CREATE TABLE IF NOT EXISTS` / `CREATE INDEX IF NOT EXISTS` statements (SQLite and PostgreSQL).
 pub(crate) const DDL: &[&str] = &[
@@ -41,6 +44,8 @@ pub(crate) const DDL: &[&str] = &[
         PRIMARY KEY (event_id, metric)
     )",
     "CREATE INDEX IF NOT EXISTS site_readings_series ON site_readings (project_id, device_id, metric, at_us)",
+    // The retention job (`ReadDb::prune_site_raw`) deletes the oldest readings in small batches.
+    "CREATE INDEX IF NOT EXISTS site_readings_at ON site_readings (at_us)",
     "CREATE TABLE IF NOT EXISTS site_latest (
         project_id TEXT NOT NULL,
         device_id  TEXT NOT NULL,
@@ -196,5 +201,48 @@ pub(crate) const DDL: &[&str] = &[
         deviations       BIGINT NOT NULL,
         event_id         TEXT NOT NULL,
         PRIMARY KEY (project_id, gateway_id)
+    )",
+    // Roll-ups (issue 16): per device, metric and hour (local hours are UTC hours: Asia/Shanghai is UTC+8) or local
+    // day, the counting readings of the finest data present (`tier`, as windows: 0 real-time … 3 daily): count,
+    // Σ value (Σ 10^(L/10) for noise, so the mean is a Leq), min and max as sent, and the minutes of judged windows
+    // starting in the bucket that were in the violation / warning band. Kept forever; the raw readings only for
+    // the raw period (`docs/SITE.md`, "Retention").
+    "CREATE TABLE IF NOT EXISTS site_rollup_hour (
+        project_id TEXT NOT NULL,
+        district   TEXT NOT NULL,
+        device_id  TEXT NOT NULL,
+        metric     TEXT NOT NULL,
+        bucket_us  BIGINT NOT NULL,
+        tier       BIGINT NOT NULL,
+        readings   BIGINT NOT NULL,
+        value_sum  TEXT NOT NULL,
+        min_value  TEXT,
+        max_value  TEXT,
+        exceed_min BIGINT NOT NULL,
+        warn_min   BIGINT NOT NULL,
+        PRIMARY KEY (project_id, device_id, metric, bucket_us)
+    )",
+    "CREATE INDEX IF NOT EXISTS site_rollup_hour_district ON site_rollup_hour (district, metric, bucket_us)",
+    "CREATE TABLE IF NOT EXISTS site_rollup_day (
+        project_id TEXT NOT NULL,
+        district   TEXT NOT NULL,
+        device_id  TEXT NOT NULL,
+        metric     TEXT NOT NULL,
+        bucket_us  BIGINT NOT NULL,
+        tier       BIGINT NOT NULL,
+        readings   BIGINT NOT NULL,
+        value_sum  TEXT NOT NULL,
+        min_value  TEXT,
+        max_value  TEXT,
+        exceed_min BIGINT NOT NULL,
+        warn_min   BIGINT NOT NULL,
+        PRIMARY KEY (project_id, device_id, metric, bucket_us)
+    )",
+    "CREATE INDEX IF NOT EXISTS site_rollup_day_district ON site_rollup_day (district, metric, bucket_us)",
+    // The latest reading time folded (never later than its record's `occurred_at`, which the ledger bounds by its
+    // clock): the raw period ends here. From the log alone, so a rebuild draws the same line.
+    "CREATE TABLE IF NOT EXISTS site_horizon (
+        id         BIGINT PRIMARY KEY,
+        horizon_us BIGINT NOT NULL
     )",
 ];

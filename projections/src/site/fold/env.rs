@@ -76,25 +76,38 @@ async fn fold_values(
     let place = Place { project, district: &district, device };
     let at_us = micros(at);
     let at_text = Timestamp::from_instant(at).as_str().to_owned();
+    b.advance_horizon(at_us, rec.occurred_us);
+    // Readings before the raw period (a gateway back after weeks offline) go to the roll-ups only: the read
+    // models keep raw rows for the raw period, the log keeps everything.
+    let raw_from = b.raw_from(tx.raw_retention_days());
+    let keep_raw = at_us >= raw_from;
+    let mut not_kept: Vec<Metric> = Vec::new();
     for v in values {
         let metric = v.metric.as_str();
-        let inserted = tx
-            .execute(
-            &Sql::new(
-                "INSERT INTO site_readings (event_id, metric, project_id, device_id, cn, at_us, value, counts, position) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, metric) DO NOTHING",
+        let inserted = if keep_raw {
+            tx.execute(
+                &Sql::new(
+                    "INSERT INTO site_readings (event_id, metric, project_id, device_id, cn, at_us, value, counts, \
+                     position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, metric) DO NOTHING",
+                )
+                .arg(rec.event_id.clone())
+                .arg(metric)
+                .arg(project)
+                .arg(device)
+                .arg(cn.as_str())
+                .arg(at_us)
+                .arg(v.value.as_str())
+                .arg(v.counts)
+                .arg(rec.position),
             )
-            .arg(rec.event_id.clone())
-            .arg(metric)
-            .arg(project)
-            .arg(device)
-            .arg(cn.as_str())
-            .arg(at_us)
-            .arg(v.value.as_str())
-            .arg(v.counts)
-            .arg(rec.position),
-        )
-        .await?;
+            .await?
+                == 1
+        } else if not_kept.contains(&v.metric) {
+            false
+        } else {
+            not_kept.push(v.metric);
+            true
+        };
         tx.execute(
             &Sql::new(
                 "INSERT INTO site_latest (project_id, device_id, metric, at_us, at, value, flag, event_id) \
@@ -112,10 +125,13 @@ async fn fold_values(
             .arg(rec.event_id.clone()),
         )
         .await?;
+        // A reading already stored (the same metric twice in one packet) is counted once.
+        if v.counts && inserted {
+            b.rollups.add(tx, &place, (v.metric, cn, at_us), &v.value).await?;
+        }
         if v.counts && alarms::windowed(v.metric) {
-            // A reading already stored (the same metric twice in one packet) is not added to the window again.
-            let added = (inserted == 1).then_some(WindowReading { value: v.value, cn, event_id: rec.event_id.clone() });
-            judge_window(tx, b, rec, &place, (v.metric, at, at_us), added).await?;
+            let added = inserted.then_some(WindowReading { value: v.value, cn, event_id: rec.event_id.clone() });
+            judge_window(tx, b, rec, &place, (v.metric, at, at_us), added, (raw_from, keep_raw)).await?;
         }
     }
     Ok(())
@@ -239,20 +255,27 @@ async fn store_tier(
 
 /// Judges the window of `metric` holding `at` and stores the window and its alarm (or removes the alarm when the
 /// window is back in the normal band). The window's running sums are kept in `site_window_sums`: the new reading
-/// (`added`, if it was newly stored) is added to them, so a judgement reads one row per fineness whatever the
-/// window holds. A window without sums yet is summed once from its stored readings, in window order.
+/// (`added`, if it was newly counted) is added to them, so a judgement reads one row per fineness whatever the
+/// window holds. A window without sums yet is summed once from its stored readings of the raw period, in window
+/// order. A window that ended before the raw period (`raw_from`) is final: a late reading into it updates the
+/// roll-ups only, so no judgement rests on raw rows the retention job may have deleted.
 async fn judge_window(
     tx: &mut Tx,
-    b: &Batch,
+    b: &mut Batch,
     rec: &Rec<'_>,
     place: &Place<'_>,
     (metric, at, at_us): (Metric, OffsetDateTime, i64),
     added: Option<WindowReading>,
+    (raw_from, kept_raw): (i64, bool),
 ) -> Result<(), sqlx::Error> {
     let (policy, label) = b.env_at(place.district, at);
-    let minutes = alarms::window_minutes(policy, metric);
+    let policy = policy.clone();
+    let minutes = alarms::window_minutes(&policy, metric);
     let start = window_start(at, minutes);
     let start_us = micros(start);
+    if start_us.saturating_add(i64::from(minutes) * 60_000_000) <= raw_from {
+        return Ok(());
+    }
     let key = WindowKey { place, metric, start_us, minutes };
     let sums = match (load_sums(tx, &key).await?, added) {
         (Some(mut sums), Some(r)) => {
@@ -261,8 +284,12 @@ async fn judge_window(
             sums
         }
         (Some(sums), None) => sums,
-        (None, _) => {
-            let sums = sum_stored(tx, &key).await?;
+        (None, added) => {
+            let mut sums = sum_stored(tx, &key, raw_from).await?;
+            // A reading not kept raw is not among the stored ones.
+            if let (Some(r), false) = (added, kept_raw) {
+                sums.add(metric, &r, at_us);
+            }
             for (tier, t) in sums.tiers.iter().enumerate() {
                 if t.readings > 0 {
                     store_tier(tx, &key, &sums, tier, true).await?;
@@ -271,7 +298,11 @@ async fn judge_window(
             sums
         }
     };
+    let policy = &policy;
     let Some(j) = alarms::judge_sums(policy, metric, start, &sums) else { return Ok(()) };
+    // The band before this judgement, read before the window row is replaced: its minutes move to the new band.
+    let band = (j.band, i64::from(minutes));
+    let old = b.rollups.swap_band(tx, place, (metric, start_us), band).await?;
     tx.execute(
         &Sql::new(
             "INSERT INTO site_windows (project_id, district, device_id, metric, window_start_us, window_min, value, \
@@ -296,6 +327,7 @@ async fn judge_window(
         .arg(label),
     )
     .await?;
+    b.rollups.rejudged(tx, place, (metric, start_us), old, band).await?;
     let Some(rule) = alarms::window_rule(metric) else { return Ok(()) };
     let key = format!("{}@{start_us}", store::base(place, rule));
     match &j.alarm {
@@ -304,9 +336,11 @@ async fn judge_window(
     }
 }
 
-/// Sums a window from its stored counting readings, in window order (time, then event id): once per window.
-async fn sum_stored(tx: &mut Tx, key: &WindowKey<'_>) -> Result<WindowSums, sqlx::Error> {
+/// Sums a window from its stored counting readings of the raw period (from `raw_from` on: older rows may be gone
+/// or not, depending on when the retention job last ran), in window order (time, then event id): once per window.
+async fn sum_stored(tx: &mut Tx, key: &WindowKey<'_>, raw_from: i64) -> Result<WindowSums, sqlx::Error> {
     let end_us = key.start_us.saturating_add(i64::from(key.minutes) * 60_000_000);
+    let from_us = key.start_us.max(raw_from);
     let rows: Vec<ReadingRow> = tx
         .fetch_all(
             &Sql::new(
@@ -316,7 +350,7 @@ async fn sum_stored(tx: &mut Tx, key: &WindowKey<'_>) -> Result<WindowSums, sqlx
             .arg(key.place.project)
             .arg(key.place.device)
             .arg(key.metric.as_str())
-            .arg(key.start_us)
+            .arg(from_us)
             .arg(end_us),
         )
         .await?;

@@ -9,6 +9,7 @@ mod env;
 mod gateway;
 mod hoist;
 mod meter;
+pub(crate) mod rollup;
 mod store;
 mod video;
 
@@ -77,7 +78,7 @@ pub(crate) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sql
             _ => {}
         }
     }
-    Ok(())
+    b.finish(tx).await
 }
 
 /// One site record, by sub-kind.
@@ -145,6 +146,11 @@ struct Batch {
     districts: HashMap<String, String>,
     env_default: EnvPolicy,
     crane_default: CranePolicy,
+    /// The latest reading time folded (`site_horizon`), and whether this batch moved it.
+    horizon_us: Option<i64>,
+    horizon_moved: bool,
+    /// Roll-up rows touched by this batch, written by [`Batch::finish`].
+    rollups: rollup::Rollups,
 }
 
 impl Batch {
@@ -152,13 +158,41 @@ impl Batch {
         let rows: Vec<(String, String)> =
             tx.fetch_all(&Sql::new("SELECT kind, payload FROM site_policies ORDER BY position")).await?;
         let (env, crane) = policy_books(rows);
+        let horizon_us = rollup::load_horizon(tx).await?;
         Ok(Batch {
             env,
             crane,
             districts: HashMap::new(),
             env_default: EnvPolicy::default_policy(),
             crane_default: CranePolicy::default_policy(),
+            horizon_us,
+            horizon_moved: false,
+            rollups: rollup::Rollups::default(),
         })
+    }
+
+    /// Writes what the batch kept in memory: the roll-up rows it touched and the horizon.
+    async fn finish(self, tx: &mut Tx) -> Result<(), sqlx::Error> {
+        self.rollups.flush(tx).await?;
+        match self.horizon_us {
+            Some(h) if self.horizon_moved => rollup::store_horizon(tx, h).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Moves the horizon to a reading at `at_us` (a reading is never later than its record's `occurred_at`, which
+    /// the ledger bounds by its clock: a device clock in 2099 cannot end everyone's raw period).
+    fn advance_horizon(&mut self, at_us: i64, occurred_us: i64) {
+        let at = at_us.min(occurred_us);
+        if self.horizon_us.is_none_or(|h| at > h) {
+            self.horizon_us = Some(at);
+            self.horizon_moved = true;
+        }
+    }
+
+    /// Where the raw period starts now (`i64::MIN`: keep everything).
+    fn raw_from(&self, days: u32) -> i64 {
+        rollup::raw_from(self.horizon_us, days)
     }
 
     /// The district of a project (empty if it is not registered).
