@@ -76,6 +76,10 @@ pub struct SubmitArgs {
     /// Give up uploading after this many seconds of consecutive failures (what is signed stays in the state file).
     #[arg(long, default_value_t = 300)]
     give_up_after_secs: u64,
+    /// Days the copy of an attached file is kept in `STATE.blobs/` after the platform took it and no record in the
+    /// state file still cites it (0: kept for ever); pruned at the end of each run.
+    #[arg(long, default_value_t = 7)]
+    keep_files_days: u32,
 }
 
 /// Bytes the state file may hold before new records are refused.
@@ -172,6 +176,18 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<()> {
         shutdown,
     };
     let drained = uploader.drain(Duration::from_secs(args.give_up_after_secs)).await;
+    if let (Some(blobs), true) = (&uploader.blobs, args.keep_files_days > 0) {
+        let keep = Duration::from_secs(u64::from(args.keep_files_days) * 86_400);
+        match siteledger_client::retention::prune_blobs(&uploader.outbox, blobs, keep, time::OffsetDateTime::now_utc())
+            .await
+        {
+            Ok(p) if p.files > 0 => {
+                eprintln!("pruned {} local file copies ({} bytes) the platform holds", p.files, p.bytes)
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("warning: pruning local file copies failed: {e}"),
+        }
+    }
     let (tally, failure) = match drained {
         Ok(t) => (t, None),
         Err(e) => (e.sent.clone(), Some(e)),

@@ -116,6 +116,21 @@ impl LocalBlobs {
         self.put(&bytes)
     }
 
+    /// Deletes the file of `sha256`; its size when it was held, `None` when it was not.
+    pub fn remove(&self, sha256: &str) -> Result<Option<u64>, BlobError> {
+        let Some(path) = self.path_of(sha256) else { return Ok(None) };
+        let bytes = match std::fs::metadata(&path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&path)(e)),
+        };
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
     /// The bytes stored under `sha256`, checked against it; `None` when not held.
     pub fn read(&self, sha256: &str) -> Result<Option<Vec<u8>>, BlobError> {
         let Some(path) = self.path_of(sha256) else { return Ok(None) };

@@ -33,6 +33,7 @@ pub mod ingest;
 pub mod keys;
 pub mod outbox;
 pub mod record;
+pub mod retention;
 pub mod uploader;
 
 pub use blobs::LocalBlobs;

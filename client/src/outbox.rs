@@ -29,7 +29,8 @@
 //! **Citations** (附件): the digests of the files a record cites (`DomainEvent::cited_hashes`) are stored with it,
 //! in the same transaction (`citations`), so the uploader sends those files (from [`crate::blobs::LocalBlobs`])
 //! before the record without parsing queued envelopes again; `blobs_sent` remembers which files the platform
-//! has answered for, so each is sent once.
+//! has answered for, and when, so each is sent once and the local copy can be pruned after a retention period
+//! ([`crate::retention`]) once no queued or parked record cites it.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -245,6 +246,12 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS blobs_sent (sha256 TEXT PRIMARY KEY) WITHOUT ROWID",
 ];
 
+/// Added after the first release: when the platform answered for each file (unix seconds), so the local copy can
+/// be pruned; rows of older queues get the time of the upgrade (their files are kept one full period).
+const BLOBS_SENT_AT: &str = "ALTER TABLE blobs_sent ADD COLUMN sent_at INTEGER NOT NULL DEFAULT 0";
+/// The retention pass looks files up by digest among the citations of records not yet taken by the platform.
+const CITATIONS_BY_DIGEST: &str = "CREATE INDEX IF NOT EXISTS citations_by_sha256 ON citations (sha256)";
+
 /// Most parameters per `IN (…)` lookup.
 const LOOKUP_CHUNK: usize = 500;
 
@@ -274,6 +281,18 @@ impl Outbox {
         for s in SCHEMA.iter().copied() {
             sqlx::query(s).execute(&pool).await.map_err(db)?;
         }
+        let has_sent_at: bool =
+            sqlx::query_scalar("SELECT COUNT(*) > 0 FROM pragma_table_info('blobs_sent') WHERE name = 'sent_at'")
+                .fetch_one(&pool)
+                .await
+                .map_err(db)?;
+        if !has_sent_at {
+            let mut tx = pool.begin().await.map_err(db)?;
+            sqlx::query(BLOBS_SENT_AT).execute(&mut *tx).await.map_err(db)?;
+            sqlx::query("UPDATE blobs_sent SET sent_at = ?").bind(unix_now()).execute(&mut *tx).await.map_err(db)?;
+            tx.commit().await.map_err(db)?;
+        }
+        sqlx::query(CITATIONS_BY_DIGEST).execute(&pool).await.map_err(db)?;
         let key_id = key.key_id().to_string();
         let chain = match sqlx::query("SELECT key_id, last_seq, last_hash FROM chain WHERE id = 1")
             .fetch_optional(&pool)
@@ -460,13 +479,54 @@ impl Outbox {
     /// Remembers that the platform answered for the file `sha256`: it holds it (`POST /v1/blobs` answered 200 or
     /// 201), or refused it for good (too large: logged by the uploader), so it is not sent again.
     pub async fn mark_blob_sent(&self, sha256: &str) -> Result<(), OutboxError> {
-        sqlx::query("INSERT INTO blobs_sent (sha256) VALUES (?) ON CONFLICT (sha256) DO NOTHING")
+        sqlx::query("INSERT INTO blobs_sent (sha256, sent_at) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING")
             .bind(sha256)
+            .bind(unix_now())
             .execute(&self.pool)
             .await
             .map_err(db)?;
         Ok(())
     }
+
+    /// Up to `limit` files the platform answered for before `sent_before` (unix seconds) that no record in the
+    /// queue or the parked table cites: their local copies may go ([`crate::retention`]).
+    pub async fn blobs_to_prune(&self, sent_before: i64, limit: usize) -> Result<Vec<String>, OutboxError> {
+        sqlx::query_scalar(
+            "SELECT b.sha256 FROM blobs_sent b WHERE b.sent_at < ? \
+             AND NOT EXISTS (SELECT 1 FROM citations c WHERE c.sha256 = b.sha256) ORDER BY b.sent_at LIMIT ?",
+        )
+        .bind(sent_before)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)
+    }
+
+    /// Forgets that the platform answered for `digests` (their local copies are gone): a file posted to the
+    /// producer again later is sent again, which the platform answers as already held.
+    pub async fn forget_blobs(&self, digests: &[String]) -> Result<(), OutboxError> {
+        for chunk in digests.chunks(LOOKUP_CHUNK) {
+            let mut q: sqlx::QueryBuilder<Sqlite> = sqlx::QueryBuilder::new("DELETE FROM blobs_sent WHERE sha256 IN (");
+            let mut list = q.separated(", ");
+            for d in chunk {
+                list.push_bind(d.as_str());
+            }
+            list.push_unseparated(")");
+            q.build().execute(&self.pool).await.map_err(db)?;
+        }
+        Ok(())
+    }
+
+    /// How many files the platform has answered for and the producer still remembers.
+    pub async fn blobs_sent_count(&self) -> Result<u64, OutboxError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM blobs_sent").fetch_one(&self.pool).await.map_err(db)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+/// Seconds since the Unix epoch, as stored in `blobs_sent.sent_at`.
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 async fn delete_returning(tx: &mut Transaction<'_, Sqlite>, table: &str, seq: i64) -> Result<Option<i64>, OutboxError> {

@@ -27,6 +27,9 @@ use siteledger_client::{IngestClient, Record};
 use crate::record::{GatewayIdentity, Health, heartbeat_record};
 use crate::tcp::{Hj212Service, Hj212Stats};
 
+/// How often the local copies of files the platform holds are pruned (`blob_retention_days`).
+const BLOB_PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 pub use siteledger_client::uploader::stopped;
 
 /// What the agent's parts share.
@@ -205,6 +208,16 @@ impl Agent {
             upload: upload.clone(),
         });
         let mut tasks = JoinSet::new();
+        if config.blob_retention_days > 0 {
+            let keep = Duration::from_secs(u64::from(config.blob_retention_days) * 86_400);
+            tasks.spawn(siteledger_client::retention::run(
+                store.clone(),
+                blobs.clone(),
+                keep,
+                BLOB_PRUNE_EVERY,
+                rx.clone(),
+            ));
+        }
         let uploader = Uploader {
             outbox: store,
             ingest: IngestClient::with_client(http, &config.platform_url),

@@ -177,6 +177,10 @@ pub struct AgentConfig {
     /// Largest file the local `POST /v1/blobs` takes (the platform's own limit is its `max_blob_bytes`).
     #[serde(default = "default_max_blob")]
     pub max_blob_bytes: usize,
+    /// Days the local copy of a file is kept after the platform took it and no queued or parked record cites it
+    /// (0: kept for ever). Bounds `queue_dir/blobs`.
+    #[serde(default = "default_blob_retention_days")]
+    pub blob_retention_days: u32,
     /// HJ 212 TCP listen address (none: no HJ 212 listener).
     #[serde(default)]
     pub hj212_listen: Option<SocketAddr>,
@@ -211,6 +215,9 @@ fn default_queue_max() -> u64 {
 }
 fn default_max_blob() -> usize {
     32 * 1024 * 1024
+}
+fn default_blob_retention_days() -> u32 {
+    7
 }
 fn default_max_connections() -> usize {
     1024
@@ -265,6 +272,7 @@ impl AgentConfig {
             queue_dir: queue_dir.to_path_buf(),
             queue_max_bytes: default_queue_max(),
             max_blob_bytes: default_max_blob(),
+            blob_retention_days: default_blob_retention_days(),
             hj212_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             max_connections: default_max_connections(),
