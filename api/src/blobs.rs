@@ -186,6 +186,51 @@ impl FsBlobStore {
         Ok(FsBlobStore { root: root.to_path_buf(), db })
     }
 
+    /// Closes the metadata database (its WAL folded back into the file).
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+
+    /// Stores files exported from another store with their metadata rows as they were (creation time and
+    /// uploaders kept): each file durably first, then all rows in one transaction, as [`BlobStore::put`] orders
+    /// them. `blobs` are `(metadata, created_at, bytes)`, `uploads` `(sha256, token_id)`.
+    pub async fn import(
+        &self,
+        blobs: &[(BlobMeta, i64, Vec<u8>)],
+        uploads: &[(String, String)],
+    ) -> Result<(), BlobError> {
+        for (meta, _, bytes) in blobs {
+            let bytes = checked(&meta.sha256, bytes.clone())?;
+            let (root, path) = (self.root.clone(), self.path_of(&meta.sha256));
+            tokio::task::spawn_blocking(move || Self::write_file(&root, &path, &bytes))
+                .await
+                .map_err(|e| BlobError::Storage(e.to_string()))??;
+        }
+        let mut tx = self.db.begin().await?;
+        for (meta, created_at, _) in blobs {
+            sqlx::query(
+                "INSERT INTO blobs (sha256, bytes, media_type, declared_type, created_at) VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (sha256) DO NOTHING",
+            )
+            .bind(&meta.sha256)
+            .bind(i64::try_from(meta.bytes).unwrap_or(i64::MAX))
+            .bind(&meta.media_type)
+            .bind(&meta.declared_type)
+            .bind(created_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (sha256, token_id) in uploads {
+            sqlx::query("INSERT INTO blob_uploads (sha256, token_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
+                .bind(sha256)
+                .bind(token_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Where the file of `sha256` lives: `root/ab/cd/<sha256>` (two levels keep directories small).
     pub fn path_of(&self, sha256: &str) -> PathBuf {
         let (a, b) = (sha256.get(0..2).unwrap_or("00"), sha256.get(2..4).unwrap_or("00"));
@@ -300,6 +345,45 @@ impl PgBlobStore {
             .execute(&db)
             .await?;
         Ok(PgBlobStore { db })
+    }
+
+    /// Copies every attachment, its metadata and its uploaders into `target`, all read in one `REPEATABLE READ
+    /// READ ONLY` snapshot (one commit's state however long the server keeps writing): how `siteledger backup`
+    /// takes the attachments of a PostgreSQL deployment into the same layout as a data directory's. Files are
+    /// read `EXPORT_BATCH` at a time, so memory holds one batch, not the store. Returns the number of files.
+    pub async fn export_into(&self, target: &FsBlobStore) -> Result<u64, BlobError> {
+        const EXPORT_BATCH: i64 = 16;
+        let mut tx = self.db.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+        let mut after = String::new();
+        let mut files = 0u64;
+        loop {
+            let rows = sqlx::query(
+                "SELECT b.sha256, b.bytes, b.media_type, b.declared_type, b.created_at, c.content \
+                 FROM blobs b JOIN blob_content c ON c.sha256 = b.sha256 WHERE b.sha256 > $1 \
+                 ORDER BY b.sha256 LIMIT $2",
+            )
+            .bind(&after)
+            .bind(EXPORT_BATCH)
+            .fetch_all(&mut *tx)
+            .await?;
+            let Some(last) = rows.last() else { break };
+            after = last.try_get("sha256")?;
+            let mut batch = Vec::with_capacity(rows.len());
+            for r in &rows {
+                batch.push((meta_of(r)?, r.try_get::<i64, _>("created_at")?, r.try_get::<Vec<u8>, _>("content")?));
+            }
+            let shas: Vec<String> = batch.iter().map(|(m, ..)| m.sha256.clone()).collect();
+            let uploads: Vec<(String, String)> =
+                sqlx::query_as("SELECT sha256, token_id FROM blob_uploads WHERE sha256 = ANY($1)")
+                    .bind(&shas)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            target.import(&batch, &uploads).await?;
+            files += batch.len() as u64;
+        }
+        tx.commit().await?;
+        Ok(files)
     }
 }
 

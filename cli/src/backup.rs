@@ -30,6 +30,7 @@ use siteledger_ledger::sqlite::{SqliteStore, vacuum_into};
 use siteledger_ledger::{AnyStore, EventStore};
 use siteledger_signer::{NoteSigner, NoteVerifier, SigningKey};
 
+use siteledger_api::blobs::{FsBlobStore, PgBlobStore};
 use siteledger_api::config::Config;
 
 /// The manifest's format: bump it when the layout or the manifest changes.
@@ -316,10 +317,12 @@ pub async fn backup(config: &Config, args: &BackupArgs) -> anyhow::Result<Backup
     files.push(FileEntry { path: "ledger.db".into(), bytes, sha256, mode: "0600".into() });
     set_mode(&staged_ledger, 0o600)?;
 
-    // 2. The other databases of the data directory.
+    // 2. The other databases of the data directory (attachments kept in PostgreSQL come in 3b instead).
+    let blob_url = config.blob_url();
+    let blobs_in_pg = blob_url.starts_with("postgres://") || blob_url.starts_with("postgresql://");
     for name in DATABASES {
         let source = data.join(name);
-        if !source.exists() {
+        if !source.exists() || (blobs_in_pg && name == "blobs.db") {
             continue;
         }
         let staged = staging.dir.join(name);
@@ -332,7 +335,7 @@ pub async fn backup(config: &Config, args: &BackupArgs) -> anyhow::Result<Backup
     // 3. Attachment files: content-addressed and written before their metadata row, so every file the copied
     // metadata lists is there (files of uploads still in flight come along too: harmless).
     let blobs = data.join("blobs");
-    if blobs.is_dir() {
+    if blobs.is_dir() && !blobs_in_pg {
         let mut stack = vec![PathBuf::from("blobs")];
         while let Some(rel) = stack.pop() {
             let dir = data.join(&rel);
@@ -355,6 +358,38 @@ pub async fn backup(config: &Config, args: &BackupArgs) -> anyhow::Result<Backup
                     }
                     files.push(FileEntry { path: slash_path(&child)?, bytes, sha256, mode: "0600".into() });
                 }
+            }
+        }
+    }
+
+    // 3b. Attachments kept in PostgreSQL (the default beside a PostgreSQL log): exported from one snapshot, taken
+    // after the log's, into the data directory's layout (`blobs.db` and `blobs/ab/cd/<sha256>`), so the one restore
+    // path serves them too.
+    if blobs_in_pg {
+        let source = PgBlobStore::open(&blob_url).await.context("opening the attachment store")?;
+        let root = staging.dir.join("blobs");
+        let db = staging.dir.join("blobs.db");
+        let target = FsBlobStore::open(&root, &db).await.context("creating the exported attachment store")?;
+        let exported = source.export_into(&target).await.context("exporting the attachments")?;
+        target.close().await;
+        eprintln!("exported {exported} attachment(s) from PostgreSQL");
+        std::fs::remove_dir_all(root.join("tmp")).ok();
+        settle_wal(&db)?;
+        set_mode(&db, 0o600)?;
+        let (bytes, sha256) = hash_file(&db)?;
+        files.push(FileEntry { path: "blobs.db".into(), bytes, sha256, mode: "0600".into() });
+        let mut stack = vec![root];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+                let entry = entry?;
+                if entry.file_type()?.is_dir() {
+                    stack.push(entry.path());
+                    continue;
+                }
+                set_mode(&entry.path(), 0o600)?;
+                let (bytes, sha256) = hash_file(&entry.path())?;
+                let rel = entry.path().strip_prefix(&staging.dir).map(Path::to_path_buf)?;
+                files.push(FileEntry { path: slash_path(&rel)?, bytes, sha256, mode: "0600".into() });
             }
         }
     }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use siteledger_api::auth::Role;
+use siteledger_api::blobs::{BlobStore, NewBlob};
 use siteledger_api::config::Config;
 use siteledger_api::state::AppState;
 use siteledger_client::{IngestClient, MemoryChain, keys};
@@ -357,6 +358,10 @@ async fn a_postgres_log_backed_up_under_load_restores_into_a_sqlite_data_directo
     let grew = tokio::time::timeout(PATIENCE, head.wait_for(|h| *h >= start + 42)).await.map(|r| r.is_ok());
     assert_eq!(grew, Ok(true), "the writers did not post");
 
+    // An attachment kept in PostgreSQL (`blob_content`, the default beside a PostgreSQL log).
+    let pdf = b"%PDF-1.4\n% a lab report kept in PostgreSQL\n".to_vec();
+    let (stored, _) = server.state.blobs.put(&NewBlob::new(&pdf, None, "lab-token")).await.expect("blob stored");
+
     let work = tempfile::tempdir().expect("tempdir");
     let backup = work.path().join("backup");
     let before = ledger.head();
@@ -366,6 +371,9 @@ async fn a_postgres_log_backed_up_under_load_restores_into_a_sqlite_data_directo
     );
     let m = manifest(&backup);
     assert_eq!(m["source_store"], "postgres");
+    let listed = |p: &str| m["files"].as_array().expect("files").iter().any(|f| f["path"] == p);
+    let blob_path = format!("blobs/{}/{}/{}", &stored.sha256[0..2], &stored.sha256[2..4], stored.sha256);
+    assert!(listed("blobs.db") && listed(&blob_path), "the PostgreSQL attachment is in the backup: {m}");
     let size = m["log"]["tree_size"].as_u64().expect("tree size");
     assert!(size >= before, "{size} < {before}");
     stop.store(true, Ordering::Relaxed);
@@ -383,6 +391,8 @@ async fn a_postgres_log_backed_up_under_load_restores_into_a_sqlite_data_directo
     };
     let again = siteledger_api::server::spawn(config).await.expect("the restored data directory serves");
     let restored_ledger = again.state.ledger.clone();
+    assert_eq!(again.state.blobs.read(&stored.sha256).await.expect("read"), Some(pdf), "the attachment restored");
+    assert!(again.state.blobs.uploaded_by(&stored.sha256, "lab-token").await.expect("uploader"));
     assert_eq!(restored_ledger.head(), size);
     let ours = restored_ledger.read_all(0, size as usize).await.expect("restored records");
     let theirs = ledger.read_all(0, size as usize).await.expect("live records");
