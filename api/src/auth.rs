@@ -254,7 +254,18 @@ impl TokenStore {
 
     /// Creates a token valid for `days`, returning its secret once.
     pub async fn create(&self, name: &str, role: Role, scope: Option<&str>, days: u32) -> Result<NewToken, ApiError> {
-        self.insert(name, role, scope, days, false).await
+        self.insert(name, role, scope, in_days(days), false).await
+    }
+
+    /// Creates a token that expires at `until` (a person's session ends when their key's validity does).
+    pub async fn create_until(
+        &self,
+        name: &str,
+        role: Role,
+        scope: Option<&str>,
+        until: OffsetDateTime,
+    ) -> Result<NewToken, ApiError> {
+        self.insert(name, role, scope, until, false).await
     }
 
     /// Creates a demo token (marked `demo`): valid only while the data directory is served in demo mode.
@@ -265,7 +276,7 @@ impl TokenStore {
         scope: Option<&str>,
         days: u32,
     ) -> Result<NewToken, ApiError> {
-        self.insert(name, role, scope, days, true).await
+        self.insert(name, role, scope, in_days(days), true).await
     }
 
     async fn insert(
@@ -273,7 +284,7 @@ impl TokenStore {
         name: &str,
         role: Role,
         scope: Option<&str>,
-        days: u32,
+        until: OffsetDateTime,
         demo: bool,
     ) -> Result<NewToken, ApiError> {
         match (role, scope) {
@@ -296,7 +307,7 @@ impl TokenStore {
         let id = hex::encode(idb);
         let now = OffsetDateTime::now_utc();
         let created = now_micros(now);
-        let expires = now_micros(now + time::Duration::days(i64::from(days)));
+        let expires = now_micros(until);
         let h = hash(&secret);
         match self {
             TokenStore::Sqlite(p) => {
@@ -429,6 +440,11 @@ where
     T: Decode<'r, R::Database> + Type<R::Database>,
 {
     r.try_get(i).map_err(ApiError::internal)
+}
+
+/// `days` from now.
+fn in_days(days: u32) -> OffsetDateTime {
+    OffsetDateTime::now_utc() + time::Duration::days(i64::from(days))
 }
 
 /// A token row `(id, name, role, scope, created_at, expires_at, revoked_at, demo)`, from either database.

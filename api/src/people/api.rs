@@ -422,7 +422,8 @@ pub struct SessionAnswer {
     pub csrf: String,
 }
 
-/// Checks the signed challenge against the enrolled, unrevoked, valid key and opens a one-day session in the
+/// Checks the signed challenge against the enrolled, unrevoked, valid key and opens a session of one day, ending
+/// earlier if the key's `valid_until` comes first, in the
 /// `siteledger_token` cookie (`HttpOnly; SameSite=Strict`) with the scope of the key's organisation.
 #[utoipa::path(post, path = "/v1/people/session", tag = "people", request_body = SessionBody,
     responses(
@@ -465,9 +466,13 @@ pub async fn session(
     let person = state.people.requests.get(&key.key_id).await?.map(|r| r.name);
     let zh = KeyRole::parse(&key.role).map_or("", KeyRole::name_zh);
     let name = format!("{} {zh}", person.unwrap_or_else(|| key.subject.clone()));
-    let token = state.tokens.create(&name, role, scope.as_deref(), SESSION_DAYS).await?;
+    // A session lasts a day, and never beyond the key's validity: its token expires when the key does.
+    let expires =
+        key.valid_until.as_deref().and_then(instant).map_or(now + time::Duration::days(i64::from(SESSION_DAYS)), |u| {
+            u.min(now + time::Duration::days(i64::from(SESSION_DAYS)))
+        });
+    let token = state.tokens.create_until(&name, role, scope.as_deref(), expires).await?;
     // The session is bound to the key that signed in: records posted with it must be signed by that key.
-    let expires = now + time::Duration::days(i64::from(SESSION_DAYS));
     state.people.sessions.bind(&token.id, &key.key_id, expires).await?;
     let secure = if headers
         .get("x-forwarded-proto")

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use siteledger_api::auth::Role;
 use siteledger_client::KeyedChain;
 use siteledger_signer::{Envelope, SigningKey};
+use time::format_description::well_known::Rfc3339;
 
 use crate::helpers::{TestApp, enrollment, new_id};
 use crate::world::{self, World};
@@ -510,6 +511,30 @@ async fn a_session_whose_key_was_revoked_behind_the_apis_back_is_refused_at_its_
     // And its token is revoked, so the answer stays the same.
     let listed = o.app.server.state.tokens.list().await.expect("tokens");
     assert_eq!(listed.iter().filter(|t| t.revoked_at.is_some()).count(), 1, "{listed:?}");
+}
+
+#[tokio::test]
+async fn a_session_ends_when_its_keys_validity_does_not_a_day_later() {
+    let mut o = orgs().await;
+    let person = SigningKey::from_seed(&[0x5a; 32]);
+    let subject = format!("{}/person/S-5A", o.world.contractor_b);
+    let mut payload = enrollment(person.public(), &subject, "staff");
+    payload.insert("valid_from".into(), json!(shanghai(-60)));
+    // The key is valid for three more seconds (a contract ending today, say).
+    let eight = time::UtcOffset::from_hms(8, 0, 0).expect("offset");
+    let until = (time::OffsetDateTime::now_utc() + time::Duration::seconds(3)).to_offset(eight);
+    let until = until.replace_nanosecond(0).expect("whole seconds");
+    payload.insert("valid_until".into(), json!(until.format(&Rfc3339).expect("time")));
+    let env = o.key_b.sign(new_id(), "registry/keys", "ledger.key.enrolled.v1", &shanghai(0), payload).expect("sign");
+    o.app.ingest_ok(&[env]).await;
+    let (secret, _) = sign_in(&o.app, &person).await;
+    assert_eq!(o.app.get("/v1/whoami", Some(&secret)).await.status(), 200, "valid until {until}");
+    // Wait for the key's validity to end (the instant under test), then the same session is refused.
+    let left = until - time::OffsetDateTime::now_utc() + time::Duration::milliseconds(200);
+    if left.is_positive() {
+        tokio::time::sleep(left.unsigned_abs()).await;
+    }
+    assert_eq!(o.app.get("/v1/whoami", Some(&secret)).await.status(), 401, "the session outlived its key's validity");
 }
 
 #[tokio::test]
