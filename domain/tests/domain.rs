@@ -27,6 +27,8 @@ mod site;
 mod stream;
 #[path = "domain/supervision.rs"]
 mod supervision;
+#[path = "domain/uptime.rs"]
+mod uptime;
 #[path = "domain/vault.rs"]
 mod vault;
 #[path = "domain/workforce.rs"]

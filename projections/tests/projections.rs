@@ -1051,6 +1051,8 @@ async fn now_based_queries_work() {
     assert_eq!(db.districts_overview(&Scope::All, today).await.expect("o").len(), 11);
 }
 
+#[path = "projections/camera_online.rs"]
+mod camera_online;
 #[path = "projections/rating.rs"]
 mod rating;
 #[path = "projections/retention.rs"]

@@ -6,6 +6,7 @@
 //! | `GET /v1/site/overview` | projects with site data: latest PM10/PM2.5/noise/wind, alarms today, cameras; per-district totals |
 //! | `GET /v1/site/projects/{id}` | a project's site page: thresholds in force, latest values, series, alarms, cycles, hoists, meters, cameras, gateways, signer gaps |
 //! | `GET /v1/site/projects/{id}/series` | window series (Leq 20 min, PM hourly means) with their thresholds |
+//! | `GET /v1/site/projects/{id}/cameras/days` | each camera's online time per day (在线率 from its status transitions) |
 //! | `GET /v1/site/districts/{code}/series` | one metric's windows of every visible project of a district |
 //! | `GET /v1/site/alarms` | derived site alarms (exceedances, bands, wind stop, operator, leakage …) with the event ids they rest on |
 
@@ -31,13 +32,14 @@ pub fn router() -> Router<AppState> {
         .route("/v1/site/overview", get(overview))
         .route("/v1/site/projects/{id}", get(project))
         .route("/v1/site/projects/{id}/series", get(series))
+        .route("/v1/site/projects/{id}/cameras/days", get(camera_days))
         .route("/v1/site/districts/{code}/series", get(district_series))
         .route("/v1/site/alarms", get(alarms))
 }
 
 /// This area's part of the OpenAPI document (merged into `/openapi.json`).
 #[derive(Debug, OpenApi)]
-#[openapi(paths(overview, project, series, district_series, alarms), components(schemas(DistrictTotals)), tags((name = "site", description = "设备监测: dust/noise, cranes, hoists, meters, cameras")))]
+#[openapi(paths(overview, project, series, camera_days, district_series, alarms), components(schemas(DistrictTotals)), tags((name = "site", description = "设备监测: dust/noise, cranes, hoists, meters, cameras")))]
 pub struct Doc;
 
 fn now_or(at: Option<&str>) -> Result<OffsetDateTime, ApiError> {
@@ -233,6 +235,53 @@ pub async fn series(
         }
     };
     Ok(Json(serde_json::to_value(rows).map_err(ApiError::internal)?))
+}
+
+/// Camera online-time parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CameraDaysQuery {
+    /// First day, `YYYY-MM-DD` (Asia/Shanghai; default the day of `at`).
+    pub from: Option<String>,
+    /// Last day, inclusive (default the day of `at`); at most 62 days from `from`.
+    pub to: Option<String>,
+    /// "Now": a camera's time after its latest status report is credited up to here (RFC 3339; default now).
+    pub at: Option<String>,
+}
+
+fn day_param(name: &str, v: Option<&str>, default: LocalDate) -> Result<LocalDate, ApiError> {
+    match v {
+        None => Ok(default),
+        Some(d) => LocalDate::parse(d).map_err(|e| ApiError::BadRequest(format!("{name}: {e}"))),
+    }
+}
+
+/// Each camera's online time per day: seconds credited online, seconds its status reports cover, and the share
+/// (‰), from the signed status transitions, keepalive gaps and the silence rule (online credited up to 65 minutes
+/// after the last report), not the status at the moment of asking.
+#[utoipa::path(get, path = "/v1/site/projects/{id}/cameras/days", tag = "site", params(("id" = String, Path, description = "Project id"), CameraDaysQuery),
+    responses((status = 200, description = "`{project_id, from, to, days: [{device_id, day, online_s, known_s, online_permille}]}`", body = Object),
+              (status = 400, description = "Bad day or range", body = crate::error::ErrorBody),
+              (status = 404, description = "No such project in the caller's scope", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn camera_days(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Query(q): Query<CameraDaysQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let now = now_or(q.at.as_deref())?;
+    let from = day_param("from", q.from.as_deref(), today(now))?;
+    let to = day_param("to", q.to.as_deref(), today(now))?;
+    let span = (to.date() - from.date()).whole_days();
+    if !(0..siteledger_projections::site::MAX_CAMERA_DAYS).contains(&span) {
+        return Err(ApiError::BadRequest(format!(
+            "to: 须不早于 from，且最多 {max} 天 / must not be before from, at most {max} days",
+            max = siteledger_projections::site::MAX_CAMERA_DAYS
+        )));
+    }
+    let days =
+        state.read.site_camera_days(&principal.scope(), &id, from, to, now).await?.ok_or_else(|| not_found(&id))?;
+    Ok(Json(serde_json::json!({"project_id": id, "from": from.to_string(), "to": to.to_string(), "days": days})))
 }
 
 /// District series parameters.

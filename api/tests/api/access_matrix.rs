@@ -217,6 +217,7 @@ const MATRIX: &[Row] = &[
     named("GET", "/v1/site/overview", "", SCOPED),
     named("GET", "/v1/site/projects/{id}", "", PROJECT),
     row("GET", "/v1/site/projects/{id}/series", "", PROJECT),
+    row("GET", "/v1/site/projects/{id}/cameras/days", "", PROJECT),
     row("GET", "/v1/site/districts/{code}/series", "metric=noise", SCOPED),
     named("GET", "/v1/site/alarms", "", SCOPED),
     // 监管协同

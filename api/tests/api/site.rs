@@ -195,3 +195,55 @@ async fn site_admission_rules_refuse_impossible_records_with_the_rule_name() {
     let v2 = sign(&mut app.city, 2);
     app.ingest_ok(&[v2]).await;
 }
+
+/// A camera status record of NB-2026-0001, signed by its gateway.
+fn camera_status(gw: &mut KeyedChain, at: &str, status: &str) -> Envelope {
+    let cam = "33020000001320000001";
+    gw.sign(
+        new_id(),
+        &format!("project/NB-2026-0001/site/{cam}"),
+        "video.camera.status.v1",
+        at,
+        obj(json!({"project_id": "NB-2026-0001", "device_id": cam, "status": status})),
+    )
+    .expect("sign")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn camera_offline_six_of_twenty_four_hours_answers_75_percent_per_day_scoped() {
+    let mut app = TestApp::spawn().await;
+    let mut w = world::build(&mut app).await;
+    let mut records = Vec::new();
+    for h in (0..8).chain(14..24) {
+        records.push(camera_status(&mut w.gw1, &format!("2026-03-01T{h:02}:00:00+08:00"), "online"));
+    }
+    records.insert(8, camera_status(&mut w.gw1, "2026-03-01T08:00:00+08:00", "offline"));
+    records.push(camera_status(&mut w.gw1, "2026-03-02T00:00:00+08:00", "online"));
+    app.ingest_ok(&records).await;
+    app.settle().await;
+    let yz = app.token(Role::District, Some(YINZHOU)).await;
+    let hs = app.token(Role::District, Some(HAISHU)).await;
+
+    let path =
+        "/v1/site/projects/NB-2026-0001/cameras/days?from=2026-03-01&to=2026-03-01&at=2026-03-02T00:00:00%2B08:00";
+    let (s, v) = json_of(&app, path, &yz).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["days"],
+        json!([{"device_id": "33020000001320000001", "day": "2026-03-01", "online_s": 64_800, "known_s": 86_400,
+                "online_permille": 750}])
+    );
+    // The site page of that day says the same, though the camera was online at the moment asked.
+    let (_, p) = json_of(&app, "/v1/site/projects/NB-2026-0001?at=2026-03-01T23:59:59%2B08:00", &yz).await;
+    assert_eq!(p["camera_online_permille"], 750, "{p}");
+    // Another district's bureau: 404, as for the other site endpoints; a reversed or too long range: 400.
+    let (s, _) = json_of(&app, path, &hs).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v) = json_of(&app, "/v1/site/projects/NB-2026-0001/cameras/days?from=2026-03-02&to=2026-03-01", &yz).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, _) = json_of(&app, "/v1/site/projects/NB-2026-0001/cameras/days?from=2026-01-01&to=2026-03-31", &yz).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // The dashboard's project page shows each camera's share of today (its value depends on today's date).
+    let html = app.get("/site/projects/NB-2026-0001", Some(&yz)).await.text().await.expect("page");
+    assert!(html.contains("今日在线率") && html.contains("33020000001320000001"), "{html}");
+}

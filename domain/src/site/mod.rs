@@ -10,6 +10,7 @@
 //! | [`payload`] | one payload struct per device kind, and their schemas |
 //! | [`policy`] | `env.policy.v1`, `crane.policy.v1`: versioned thresholds per jurisdiction, [`policy::PolicyBook`] |
 //! | [`rules`] | pure functions: Leq, PM means, crane bands, wind stop, certified operator, hoist due dates, meters |
+//! | [`uptime`] | 在线率 over time: a camera's online time per day from its status transitions and keepalive gaps |
 //!
 //! Admission ([`SiteState::decide`]) refuses only records that cannot be right: device records signed by a key
 //! that is not the project's gateway/device (or, for manual records, a participating enterprise), an unregistered
@@ -23,6 +24,7 @@ pub mod payload;
 pub mod policy;
 pub mod rules;
 pub mod types;
+pub mod uptime;
 
 use std::collections::BTreeMap;
 

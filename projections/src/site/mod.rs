@@ -12,6 +12,7 @@
 //! | `rows` | the rows the queries answer (re-exported here) |
 //! | `queries` | `impl ReadDb` blocks, each taking a [`Scope`](crate::Scope) |
 //! | `retention` | the raw period: deleting raw readings and windows before it, in small batches |
+//! | `uptime` | cameras' online time per day (在线率): folded day rows plus the open span up to the time asked |
 //!
 //! **Rules live in the domain.** Which readings raise which alarm, at which level, with which message and on which
 //! records is decided by `siteledger_domain::site::alarms` (codes, labels, citations, evaluators); the fold loads
@@ -38,6 +39,7 @@ mod queries;
 mod retention;
 mod rows;
 mod schema;
+mod uptime;
 
 use siteledger_domain::site::{CranePolicy, EnvPolicy, PolicyBook, SiteEvent};
 
@@ -45,13 +47,15 @@ pub(crate) use self::fold::fold;
 pub use self::retention::Pruned;
 pub use self::rows::*;
 pub(crate) use self::schema::{DDL, TABLES};
+pub use self::uptime::MAX_CAMERA_DAYS;
 
 /// Name in `projection_checkpoints`.
 pub(crate) const NAME: &str = "site";
 /// Code version: bump it when the fold or the tables change; the tables are re-created and refolded.
 /// 4: a day's water consumption was added to the electricity of the same device and day; refold the rows.
 /// 5: hourly and daily roll-ups, the horizon and the raw period (issue 16).
-pub(crate) const VERSION: i64 = 5;
+/// 6: cameras' online time per day from their status transitions (`site_camera_state`, `site_camera_days`).
+pub(crate) const VERSION: i64 = 6;
 
 /// How a policy is named in rows: `default`, or `<jurisdiction>#v<version>`.
 fn policy_label(jurisdiction: &str, version: u32, default: bool) -> String {

@@ -397,8 +397,7 @@ impl ReadDb {
                  WHERE project_id = ? ORDER BY device_id",
             ))
             .await?;
-        let online = cameras.iter().filter(|c| c.status == "online").count() as u64;
-        let camera_online_permille = rules::online_permille(online, cameras.len() as u64);
+        let (cameras, camera_online_permille) = self.cameras_today(pid, cameras, now, today).await?;
         let gateways: Vec<GatewayRow> = self
             .fetch_all(&by_project(
                 "SELECT gateway_id, at, queue_depth, queue_bytes, clock_skew_ms, rejected_packets, deviations \

@@ -246,10 +246,29 @@ pub struct CameraRow {
     pub position_name: String,
     /// Registered.
     pub registered: i64,
-    /// `online` or `offline`.
+    /// `online` or `offline` (its latest report in time order).
     pub status: String,
     /// Last keepalive.
     pub last_keepalive_at: Option<String>,
+    /// Online time per mille of the time known on the day asked, up to the time asked (`domain::site::uptime`);
+    /// `None` before its first status report.
+    #[sqlx(skip)]
+    pub day_online_permille: Option<u64>,
+}
+
+/// A camera's online time on one day (在线率 over time, `domain::site::uptime`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CameraDayRow {
+    /// GB/T 28181 id.
+    pub device_id: String,
+    /// Asia/Shanghai day.
+    pub day: String,
+    /// Seconds credited online.
+    pub online_s: i64,
+    /// Seconds its status reports cover (the share's denominator: 86,400 for a whole day).
+    pub known_s: i64,
+    /// `online_s` per mille of `known_s`.
+    pub online_permille: Option<u64>,
 }
 
 /// A gateway's last heartbeat.
@@ -348,7 +367,8 @@ pub struct SiteProject {
     pub meter_days: Vec<MeterDayRow>,
     /// Cameras.
     pub cameras: Vec<CameraRow>,
-    /// Online cameras per mille of registered ones.
+    /// The cameras' online time per mille of their known time on the day asked, up to the time asked (not the
+    /// share of cameras online at that moment).
     pub camera_online_permille: Option<u64>,
     /// Gateways.
     pub gateways: Vec<GatewayRow>,

@@ -14,6 +14,8 @@ pub(crate) const TABLES: &[&str] = &[
     "site_meters",
     "site_meter_days",
     "site_cameras",
+    "site_camera_state",
+    "site_camera_days",
     "site_gateways",
     "site_rollup_hour",
     "site_rollup_day",
@@ -188,6 +190,25 @@ pub(crate) const DDL: &[&str] = &[
         last_keepalive_at TEXT,
         event_id          TEXT NOT NULL,
         PRIMARY KEY (project_id, device_id)
+    )",
+    // 在线率 over time (`domain::site::uptime`): each camera's latest report in time order (its timeline) and the
+    // reports that came signed before it (late, ignored), and per local day the time credited online and the time
+    // the timeline covers. A report updates one state row and the day rows of the span it closes.
+    "CREATE TABLE IF NOT EXISTS site_camera_state (
+        project_id   TEXT NOT NULL,
+        device_id    TEXT NOT NULL,
+        online       BIGINT NOT NULL,
+        at_us        BIGINT NOT NULL,
+        late_reports BIGINT NOT NULL,
+        PRIMARY KEY (project_id, device_id)
+    )",
+    "CREATE TABLE IF NOT EXISTS site_camera_days (
+        project_id TEXT NOT NULL,
+        device_id  TEXT NOT NULL,
+        day        TEXT NOT NULL,
+        online_us  BIGINT NOT NULL,
+        known_us   BIGINT NOT NULL,
+        PRIMARY KEY (project_id, device_id, day)
     )",
     "CREATE TABLE IF NOT EXISTS site_gateways (
         project_id       TEXT NOT NULL,

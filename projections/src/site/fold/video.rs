@@ -1,10 +1,11 @@
-//! 远程视频监控: GB/T 28181 cameras (registration, status) and their alarms (one-off).
+//! 远程视频监控: GB/T 28181 cameras (registration, status and online time per day) and their alarms (one-off).
 
 use siteledger_domain::site::alarms;
+use siteledger_domain::site::uptime::{self, Report, Step, Timeline};
 use siteledger_domain::site::{CameraAlarm, CameraRegistered, CameraStatus, CameraStatusChanged};
 
 use super::store::{self, Place};
-use super::{Batch, Rec, micros};
+use super::{Batch, Rec, local_day, micros};
 use crate::db::{Sql, Tx};
 
 /// `video.camera.registered.v1`.
@@ -26,8 +27,67 @@ pub(super) async fn registered(tx: &mut Tx, rec: &Rec<'_>, c: &CameraRegistered)
     Ok(())
 }
 
-/// `video.camera.status.v1` (a camera not registered yet gets a row named by its id).
+/// `video.camera.status.v1` (a camera not registered yet gets a row named by its id): the status shown, and the
+/// online time of the span the report closes (`domain::site::uptime`). A report signed before the camera's latest
+/// one is late: it changes neither the status nor the time, and is counted in `site_camera_state.late_reports`.
 pub(super) async fn status(tx: &mut Tx, rec: &Rec<'_>, s: &CameraStatusChanged) -> Result<(), sqlx::Error> {
+    let (project, device) = (s.project_id.as_str(), s.device_id.as_str());
+    let prev: Option<(i64, i64)> = tx
+        .fetch_optional(
+            &Sql::new("SELECT online, at_us FROM site_camera_state WHERE project_id = ? AND device_id = ?")
+                .arg(project)
+                .arg(device),
+        )
+        .await?;
+    let report = Report {
+        online: s.status == CameraStatus::Online,
+        at_us: rec.occurred_us,
+        last_keepalive_us: s.last_keepalive_at.as_ref().map(|k| micros(k.instant())),
+    };
+    let prev = prev.map(|(online, at_us)| Timeline { online: online != 0, at_us });
+    let (timeline, days) = match uptime::step(prev, report, uptime::SILENCE_US) {
+        Step::Late => {
+            tx.execute(
+                &Sql::new(
+                    "UPDATE site_camera_state SET late_reports = late_reports + 1 \
+                     WHERE project_id = ? AND device_id = ?",
+                )
+                .arg(project)
+                .arg(device),
+            )
+            .await?;
+            return Ok(());
+        }
+        Step::Advanced { timeline, days } => (timeline, days),
+    };
+    tx.execute(
+        &Sql::new(
+            "INSERT INTO site_camera_state (project_id, device_id, online, at_us, late_reports) \
+             VALUES (?, ?, ?, ?, 0) ON CONFLICT (project_id, device_id) DO UPDATE SET online = excluded.online, \
+             at_us = excluded.at_us",
+        )
+        .arg(project)
+        .arg(device)
+        .arg(i64::from(timeline.online))
+        .arg(timeline.at_us),
+    )
+    .await?;
+    for d in days {
+        tx.execute(
+            &Sql::new(
+                "INSERT INTO site_camera_days (project_id, device_id, day, online_us, known_us) \
+                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id, device_id, day) DO UPDATE SET \
+                 online_us = site_camera_days.online_us + excluded.online_us, \
+                 known_us = site_camera_days.known_us + excluded.known_us",
+            )
+            .arg(project)
+            .arg(device)
+            .arg(local_day(d.day_start_us))
+            .arg(d.online_us)
+            .arg(d.known_us),
+        )
+        .await?;
+    }
     let status = match s.status {
         CameraStatus::Online => "online",
         CameraStatus::Offline => "offline",
