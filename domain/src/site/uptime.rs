@@ -5,13 +5,14 @@
 //! span from one report to the next carries the earlier report's status, with two corrections:
 //!
 //! * **Silence.** A status is sent on change and at least hourly (docs/KINDS.md), so a camera whose last report
-//!   said online and that then stays silent for longer than [`SILENCE_US`] is credited online only up to its last
-//!   report + [`SILENCE_US`]; the rest of the silence counts offline. The same rule credits the open span at query
-//!   time ([`open_span`]), so a camera whose agent died does not stay "online" for ever, and the figure only grows
-//!   continuously while the camera is silent.
+//!   said online and that then stays silent for longer than [`SILENCE_US`] counts **offline from that last
+//!   report** (issue 19: "a camera silent for longer than the configured interval counts as offline from the last
+//!   keepalive"): nothing vouches for the time after it. A silence within the interval is presumed online. The
+//!   same rule credits the open span at query time ([`open_span`]), so a camera whose agent died does not stay
+//!   "online" for ever: once the interval has passed, its whole silence turns offline.
 //! * **Keepalive gaps.** An `offline` report carrying `last_keepalive_at` was offline from that keepalive (the
 //!   agent declares a camera offline only after interval × count keepalives were missed): the online credit of the
-//!   span ends there.
+//!   span ends there, even when the span is longer than the silence interval (the keepalives vouch for it).
 //!
 //! A report signed before the timeline's latest report (a late or out-of-order record) does not move the timeline
 //! and credits nothing ([`Step::Late`]): totals already credited stay as they are, and a rebuild in log order
@@ -21,7 +22,7 @@
 pub const DAY_US: i64 = 86_400 * 1_000_000;
 /// Asia/Shanghai midnight is 16:00 UTC (UTC+08:00 all year, see [`crate::time`]).
 const SHANGHAI_OFFSET_US: i64 = 8 * 3_600 * 1_000_000;
-/// How long a camera reported online may stay silent before the rest of its silence counts offline: the hourly
+/// How long a camera reported online may stay silent before its whole silence counts offline: the hourly
 /// report the kind requires plus 5 minutes for the agent's clock and queue. One definition for the fold and the
 /// queries; changing it changes folded rows, so it goes with a bump of the `site` projection's version.
 pub const SILENCE_US: i64 = 3_900 * 1_000_000;
@@ -81,7 +82,7 @@ pub fn day_start(us: i64) -> i64 {
 
 /// Where the online credit of a span starting at `t` and ending at `to_us` ends (`t.at_us` if it said offline).
 fn online_end(t: Timeline, to_us: i64, silence_us: i64) -> i64 {
-    if t.online { to_us.min(t.at_us.saturating_add(silence_us)) } else { t.at_us }
+    if t.online && to_us.saturating_sub(t.at_us) <= silence_us { to_us } else { t.at_us }
 }
 
 /// Applies one report to a camera's timeline (`None`: its first report).
@@ -91,12 +92,12 @@ pub fn step(prev: Option<Timeline>, r: Report, silence_us: i64) -> Step {
     if r.at_us < p.at_us {
         return Step::Late;
     }
-    let mut end = online_end(p, r.at_us, silence_us);
-    if !r.online
-        && let Some(k) = r.last_keepalive_us
-    {
-        end = end.min(k.max(p.at_us));
-    }
+    // An offline report naming the last keepalive is the agent's signed word for when the camera went quiet:
+    // online up to it (never outside the span), whatever the silence; otherwise the silence rule decides.
+    let end = match r.last_keepalive_us {
+        Some(k) if p.online && !r.online => k.clamp(p.at_us, r.at_us),
+        _ => online_end(p, r.at_us, silence_us),
+    };
     Step::Advanced { timeline, days: split(p.at_us, r.at_us, end) }
 }
 

@@ -79,18 +79,20 @@ fn a_span_across_shanghai_midnight_is_split_between_the_two_days() {
 }
 
 #[test]
-fn a_camera_silent_beyond_the_interval_counts_offline_after_its_last_report_plus_the_interval() {
-    // Online at 10:00, then nothing until 14:00: online 10:00–11:05, offline 11:05–14:00.
+fn a_camera_silent_beyond_the_interval_counts_offline_from_its_last_report() {
+    // Online at 10:00, then nothing until 14:00: the four hours of silence count offline.
     let rs = [report(true, "2026-03-01T10:00:00+08:00"), report(true, "2026-03-01T14:00:00+08:00")];
     let (t, days, _) = fold(&rs);
-    assert_eq!((days[0].online_us, days[0].known_us), (SILENCE_US, 4 * HOUR_US));
-    // At query time the open span is credited the same way: at 17:00, online 14:00–15:05 of 14:00–17:00.
+    assert_eq!((days[0].online_us, days[0].known_us), (0, 4 * HOUR_US));
+    // At query time the open span is credited the same way: at 17:00, nothing of 14:00–17:00 is online.
     let open = open_span(t.expect("timeline"), us("2026-03-01T17:00:00+08:00"), SILENCE_US);
     assert_eq!(open.len(), 1);
-    assert_eq!((open[0].online_us, open[0].known_us), (SILENCE_US, 3 * HOUR_US));
-    // Within the interval the silence is presumed online.
+    assert_eq!((open[0].online_us, open[0].known_us), (0, 3 * HOUR_US));
+    // Within the interval the silence is presumed online (the next hourly report is not due yet).
     let open = open_span(t.expect("timeline"), us("2026-03-01T14:30:00+08:00"), SILENCE_US);
     assert_eq!((open[0].online_us, open[0].known_us), (30 * MIN_US, 30 * MIN_US));
+    let rs = [report(true, "2026-03-01T10:00:00+08:00"), report(true, "2026-03-01T11:00:00+08:00")];
+    assert_eq!(fold(&rs).1[0].online_us, HOUR_US, "hourly reports keep a camera online");
     // A camera silent since yesterday counts offline all of today.
     let open = open_span(t.expect("timeline"), us("2026-03-02T12:00:00+08:00"), SILENCE_US);
     assert_eq!(open.len(), 2);

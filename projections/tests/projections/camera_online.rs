@@ -164,14 +164,14 @@ async fn a_span_across_midnight_is_credited_to_both_days() {
 }
 
 #[tokio::test]
-async fn a_camera_silent_beyond_the_interval_counts_offline_after_its_last_report_plus_the_interval() {
+async fn a_camera_silent_beyond_the_interval_counts_offline_from_its_last_report() {
     let mut c = Cams::new().await;
     c.status(CAM, "2026-03-01T10:00:00+08:00", "online", None);
     c.commit().await;
     let (db, _dir) = c.folded().await;
-    // Silent for three hours: online 10:00–11:05 (the hourly report + 5 minutes), offline 11:05–13:00.
+    // Silent for three hours, beyond the interval (the hourly report + 5 minutes): offline from 10:00 on.
     let rows = days(&db, "2026-03-01", "2026-03-01", datetime!(2026-03-01 13:00 +08:00)).await;
-    assert_eq!(summary(&rows), vec![(CAM, "2026-03-01", 3900, 3 * 3600, Some(361))]);
+    assert_eq!(summary(&rows), vec![(CAM, "2026-03-01", 0, 3 * 3600, Some(0))]);
     // Within the interval the camera is presumed online.
     let rows = days(&db, "2026-03-01", "2026-03-01", datetime!(2026-03-01 10:30 +08:00)).await;
     assert_eq!(summary(&rows), vec![(CAM, "2026-03-01", 1800, 1800, Some(1000))]);
@@ -239,9 +239,10 @@ async fn camera_days_rebuilt_from_zero_equal_the_record_by_record_fold_on_sqlite
     let want = camera_rows(&whole).await;
     assert_eq!(camera_rows(&one_by_one).await, want);
     assert_eq!(camera_rows(&pg).await, want);
-    // CAM2: online 23:30–00:20 (its last keepalive before the offline report), offline to 05:00, online 05:00–06:05
-    // (silent since).
+    // CAM2: online 23:30–00:20 (its last keepalive before the offline report, which vouches for the 50 minutes
+    // although no status came for 3.5 h), offline to 05:00, then reported online at 05:00 and silent beyond the
+    // interval since: offline from 05:00.
     let cam2: Vec<_> = summary(&want).into_iter().filter(|r| r.0 == CAM2).collect();
     assert_eq!(cam2[0], (CAM2, "2026-03-01", 1800, 1800, Some(1000)));
-    assert_eq!(cam2[1].2, 20 * 60 + 3900);
+    assert_eq!(cam2[1].2, 20 * 60);
 }
