@@ -50,7 +50,7 @@ impl From<std::io::Error> for BlobError {
 impl From<BlobError> for crate::error::ApiError {
     fn from(e: BlobError) -> Self {
         match e {
-            BlobError::Storage(m) => crate::error::ApiError::Unavailable(format!("blob store: {m}")),
+            BlobError::Storage(m) => crate::error::ApiError::store_unavailable(crate::error::Store::Blobs, m),
             other => crate::error::ApiError::internal(other),
         }
     }

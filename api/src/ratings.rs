@@ -246,7 +246,7 @@ impl From<RatingError> for crate::error::ApiError {
     fn from(e: RatingError) -> Self {
         match e {
             RatingError::Invalid(m) => crate::error::ApiError::BadRequest(m),
-            RatingError::Store(s) => crate::error::ApiError::Unavailable(format!("store: {s}")),
+            RatingError::Store(s) => crate::error::ApiError::store_unavailable(crate::error::Store::Events, s),
             RatingError::Corrupt(m) => crate::error::ApiError::Internal(m),
         }
     }

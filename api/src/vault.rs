@@ -84,7 +84,10 @@ impl From<VaultError> for crate::error::ApiError {
         match e {
             VaultError::Invalid(m) => crate::error::ApiError::BadRequest(m),
             VaultError::NotFound(m) => crate::error::ApiError::NotFound(format!("no person {m} in the vault")),
-            VaultError::Unrecorded(m) => crate::error::ApiError::Unavailable(format!("vault access not recorded: {m}")),
+            VaultError::Unrecorded(m) => crate::error::ApiError::store_unavailable(
+                crate::error::Store::Vault,
+                format!("vault access not recorded: {m}"),
+            ),
             other => crate::error::ApiError::internal(other),
         }
     }

@@ -73,7 +73,9 @@ pub async fn feed(
     headers: HeaderMap,
     Query(q): Query<FeedQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let place = state.feed.join().ok_or_else(|| ApiError::Unavailable("too many live-feed subscribers".into()))?;
+    let place = state.feed.join().ok_or_else(|| ApiError::Unavailable(
+        "实时推送订阅已满，请稍后重试 / too many live-feed subscribers on this server; retry later or use another instance".into(),
+    ))?;
     let last_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
