@@ -31,5 +31,6 @@ pub mod replay;
 pub mod reports;
 pub mod routes;
 pub mod server;
+mod sql;
 pub mod state;
 pub mod vault;

@@ -18,12 +18,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
-use sqlx::postgres::PgPool;
-use sqlx::sqlite::SqlitePool;
 use time::OffsetDateTime;
 
 use crate::auth::{Principal, Role, SessionCheck, TokenStore};
 use crate::error::ApiError;
+use crate::sql::{Db, each_db, stmt};
 use siteledger_ledger::{AnyStore, Ledger};
 
 /// How long a login challenge may be answered.
@@ -51,24 +50,13 @@ const SCHEMA: [&str; 4] = [
     )",
 ];
 
-/// The database both tables live in.
-#[derive(Debug, Clone)]
-enum Db {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
-
 async fn open(tokens: &TokenStore) -> Result<Db, ApiError> {
     let db = match tokens {
         TokenStore::Sqlite(p) => Db::Sqlite(p.clone()),
         TokenStore::Postgres(p) => Db::Postgres(p.clone()),
     };
     for sql in SCHEMA {
-        match &db {
-            Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(drop),
-            Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(drop),
-        }
-        .map_err(ApiError::internal)?;
+        each_db!(&db, p, D => sqlx::query(stmt::<D>(sql)).execute(p).await.map(drop)).map_err(ApiError::internal)?;
     }
     Ok(db)
 }
@@ -101,80 +89,47 @@ impl Challenges {
         let nonce = URL_SAFE_NO_PAD.encode(raw);
         let (now, expires) = (seconds(now), seconds(now) + CHALLENGE_TTL.as_secs() as i64);
         let keep = MAX_CHALLENGES - 1;
-        match &self.db {
-            Db::Sqlite(p) => {
-                let mut tx = p.begin().await.map_err(ApiError::internal)?;
-                sqlx::query("DELETE FROM people_challenges WHERE expires_at <= ?")
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(ApiError::internal)?;
-                sqlx::query(
-                    "DELETE FROM people_challenges WHERE nonce_hash IN (SELECT nonce_hash FROM people_challenges \
-                     ORDER BY expires_at DESC LIMIT -1 OFFSET ?)",
-                )
-                .bind(keep)
+        each_db!(&self.db, p, D => {
+            let mut tx = p.begin().await.map_err(ApiError::internal)?;
+            sqlx::query(stmt::<D>("DELETE FROM people_challenges WHERE expires_at <= ?"))
+                .bind(now)
                 .execute(&mut *tx)
                 .await
                 .map_err(ApiError::internal)?;
-                sqlx::query("INSERT INTO people_challenges (nonce_hash, key_id, expires_at) VALUES (?, ?, ?)")
-                    .bind(hash(&nonce))
-                    .bind(key_id)
-                    .bind(expires)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(ApiError::internal)?;
-                tx.commit().await.map_err(ApiError::internal)?;
-            }
-            Db::Postgres(p) => {
-                let mut tx = p.begin().await.map_err(ApiError::internal)?;
-                sqlx::query("DELETE FROM people_challenges WHERE expires_at <= $1")
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(ApiError::internal)?;
-                sqlx::query(
-                    "DELETE FROM people_challenges WHERE nonce_hash IN (SELECT nonce_hash FROM people_challenges \
-                     ORDER BY expires_at DESC OFFSET $1)",
-                )
-                .bind(keep)
+            // `LIMIT ? OFFSET ?` with no practical limit: both databases take it (SQLite needs a LIMIT before an
+            // OFFSET, PostgreSQL refuses SQLite's `LIMIT -1`).
+            sqlx::query(stmt::<D>(
+                "DELETE FROM people_challenges WHERE nonce_hash IN (SELECT nonce_hash FROM people_challenges \
+                 ORDER BY expires_at DESC LIMIT ? OFFSET ?)",
+            ))
+            .bind(i64::MAX)
+            .bind(keep)
+            .execute(&mut *tx)
+            .await
+            .map_err(ApiError::internal)?;
+            sqlx::query(stmt::<D>("INSERT INTO people_challenges (nonce_hash, key_id, expires_at) VALUES (?, ?, ?)"))
+                .bind(hash(&nonce))
+                .bind(key_id)
+                .bind(expires)
                 .execute(&mut *tx)
                 .await
                 .map_err(ApiError::internal)?;
-                sqlx::query("INSERT INTO people_challenges (nonce_hash, key_id, expires_at) VALUES ($1, $2, $3)")
-                    .bind(hash(&nonce))
-                    .bind(key_id)
-                    .bind(expires)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(ApiError::internal)?;
-                tx.commit().await.map_err(ApiError::internal)?;
-            }
-        }
+            tx.commit().await.map_err(ApiError::internal)?;
+        });
         Ok(nonce)
     }
 
     /// Takes the challenge `nonce`: true if it was issued for `key_id` and has not expired at `now`. Either way it
     /// cannot be used again.
     pub async fn take(&self, nonce: &str, key_id: &str, now: OffsetDateTime) -> Result<bool, ApiError> {
-        let row = match &self.db {
-            Db::Sqlite(p) => {
-                sqlx::query("DELETE FROM people_challenges WHERE nonce_hash = ? RETURNING key_id, expires_at")
-                    .bind(hash(nonce))
-                    .fetch_optional(p)
-                    .await
-                    .map_err(ApiError::internal)?
-                    .map(|r| Ok::<_, sqlx::Error>((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
-            }
-            Db::Postgres(p) => {
-                sqlx::query("DELETE FROM people_challenges WHERE nonce_hash = $1 RETURNING key_id, expires_at")
-                    .bind(hash(nonce))
-                    .fetch_optional(p)
-                    .await
-                    .map_err(ApiError::internal)?
-                    .map(|r| Ok::<_, sqlx::Error>((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
-            }
-        }
+        let row = each_db!(&self.db, p, D => {
+            sqlx::query(stmt::<D>("DELETE FROM people_challenges WHERE nonce_hash = ? RETURNING key_id, expires_at"))
+                .bind(hash(nonce))
+                .fetch_optional(p)
+                .await
+                .map_err(ApiError::internal)?
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+        })
         .transpose()
         .map_err(ApiError::internal)?;
         Ok(row.is_some_and(|(k, expires)| k == key_id && seconds(now) < expires))
@@ -182,12 +137,8 @@ impl Challenges {
 
     /// How many challenges are open (expired ones not yet pruned included).
     pub async fn open_count(&self) -> Result<i64, ApiError> {
-        let sql = "SELECT COUNT(*) FROM people_challenges";
-        match &self.db {
-            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await,
-            Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await,
-        }
-        .map_err(ApiError::internal)
+        each_db!(&self.db, p, D => sqlx::query_scalar(stmt::<D>("SELECT COUNT(*) FROM people_challenges")).fetch_one(p).await)
+            .map_err(ApiError::internal)
     }
 }
 
@@ -206,58 +157,32 @@ impl Sessions {
     /// Records that token `token_id` was opened by `key_id` until `expires`; prunes expired sessions.
     pub async fn bind(&self, token_id: &str, key_id: &str, expires: OffsetDateTime) -> Result<(), ApiError> {
         let now = seconds(OffsetDateTime::now_utc());
-        match &self.db {
-            Db::Sqlite(p) => {
-                let mut tx = p.begin().await.map_err(ApiError::internal)?;
-                sqlx::query("DELETE FROM people_sessions WHERE expires_at <= ?")
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(ApiError::internal)?;
-                sqlx::query("INSERT INTO people_sessions (token_id, key_id, expires_at) VALUES (?, ?, ?)")
-                    .bind(token_id)
-                    .bind(key_id)
-                    .bind(seconds(expires))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(ApiError::internal)?;
-                tx.commit().await.map_err(ApiError::internal)
-            }
-            Db::Postgres(p) => {
-                let mut tx = p.begin().await.map_err(ApiError::internal)?;
-                sqlx::query("DELETE FROM people_sessions WHERE expires_at <= $1")
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(ApiError::internal)?;
-                sqlx::query("INSERT INTO people_sessions (token_id, key_id, expires_at) VALUES ($1, $2, $3)")
-                    .bind(token_id)
-                    .bind(key_id)
-                    .bind(seconds(expires))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(ApiError::internal)?;
-                tx.commit().await.map_err(ApiError::internal)
-            }
-        }
+        each_db!(&self.db, p, D => {
+            let mut tx = p.begin().await.map_err(ApiError::internal)?;
+            sqlx::query(stmt::<D>("DELETE FROM people_sessions WHERE expires_at <= ?"))
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(ApiError::internal)?;
+            sqlx::query(stmt::<D>("INSERT INTO people_sessions (token_id, key_id, expires_at) VALUES (?, ?, ?)"))
+                .bind(token_id)
+                .bind(key_id)
+                .bind(seconds(expires))
+                .execute(&mut *tx)
+                .await
+                .map_err(ApiError::internal)?;
+            tx.commit().await.map_err(ApiError::internal)
+        })
     }
 
     /// The key a person's session was opened with (`None`: the token is not a person's session).
     pub async fn key_of(&self, token_id: &str) -> Result<Option<String>, ApiError> {
-        match &self.db {
-            Db::Sqlite(p) => {
-                sqlx::query_scalar("SELECT key_id FROM people_sessions WHERE token_id = ?")
-                    .bind(token_id)
-                    .fetch_optional(p)
-                    .await
-            }
-            Db::Postgres(p) => {
-                sqlx::query_scalar("SELECT key_id FROM people_sessions WHERE token_id = $1")
-                    .bind(token_id)
-                    .fetch_optional(p)
-                    .await
-            }
-        }
+        each_db!(&self.db, p, D => {
+            sqlx::query_scalar(stmt::<D>("SELECT key_id FROM people_sessions WHERE token_id = ?"))
+                .bind(token_id)
+                .fetch_optional(p)
+                .await
+        })
         .map_err(ApiError::internal)
     }
 
@@ -265,61 +190,40 @@ impl Sessions {
     /// database then ends the key's sessions at their next request, even one whose own ledger has not seen the
     /// revocation yet.
     pub async fn note_revoked(&self, key_id: &str, at: &str) -> Result<(), ApiError> {
-        match &self.db {
-            Db::Sqlite(p) => {
-                sqlx::query("INSERT INTO people_revoked_keys (key_id, revoked_at) VALUES (?, ?) ON CONFLICT DO NOTHING")
-                    .bind(key_id)
-                    .bind(at)
-                    .execute(p)
-                    .await
-                    .map(drop)
-            }
-            Db::Postgres(p) => sqlx::query(
-                "INSERT INTO people_revoked_keys (key_id, revoked_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            )
+        each_db!(&self.db, p, D => {
+            sqlx::query(stmt::<D>(
+                "INSERT INTO people_revoked_keys (key_id, revoked_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            ))
             .bind(key_id)
             .bind(at)
             .execute(p)
             .await
-            .map(drop),
-        }
+            .map(drop)
+        })
         .map_err(ApiError::internal)
     }
 
     /// The key a session was opened with and, if noted ([`Sessions::note_revoked`]), when that key was revoked.
     async fn key_and_revocation(&self, token_id: &str) -> Result<Option<(String, Option<String>)>, ApiError> {
-        const SQLITE: &str = "SELECT s.key_id, r.revoked_at FROM people_sessions s \
-                              LEFT JOIN people_revoked_keys r ON r.key_id = s.key_id WHERE s.token_id = ?";
-        const PG: &str = "SELECT s.key_id, r.revoked_at FROM people_sessions s \
-                          LEFT JOIN people_revoked_keys r ON r.key_id = s.key_id WHERE s.token_id = $1";
-        let row = match &self.db {
-            Db::Sqlite(p) => sqlx::query(SQLITE)
+        const SQL: &str = "SELECT s.key_id, r.revoked_at FROM people_sessions s \
+                           LEFT JOIN people_revoked_keys r ON r.key_id = s.key_id WHERE s.token_id = ?";
+        let row = each_db!(&self.db, p, D => {
+            sqlx::query(stmt::<D>(SQL))
                 .bind(token_id)
                 .fetch_optional(p)
                 .await
                 .map_err(ApiError::internal)?
-                .map(|r| Ok::<_, sqlx::Error>((r.try_get::<String, _>(0)?, r.try_get::<Option<String>, _>(1)?))),
-            Db::Postgres(p) => sqlx::query(PG)
-                .bind(token_id)
-                .fetch_optional(p)
-                .await
-                .map_err(ApiError::internal)?
-                .map(|r| Ok::<_, sqlx::Error>((r.try_get::<String, _>(0)?, r.try_get::<Option<String>, _>(1)?))),
-        };
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get::<String, _>(0)?, r.try_get::<Option<String>, _>(1)?)))
+        });
         row.transpose().map_err(ApiError::internal)
     }
 
     /// Revokes the token `token_id` and forgets its binding.
     async fn end_token(&self, tokens: &TokenStore, token_id: &str) -> Result<(), ApiError> {
         tokens.revoke(token_id).await?;
-        match &self.db {
-            Db::Sqlite(p) => {
-                sqlx::query("DELETE FROM people_sessions WHERE token_id = ?").bind(token_id).execute(p).await.map(drop)
-            }
-            Db::Postgres(p) => {
-                sqlx::query("DELETE FROM people_sessions WHERE token_id = $1").bind(token_id).execute(p).await.map(drop)
-            }
-        }
+        each_db!(&self.db, p, D => {
+            sqlx::query(stmt::<D>("DELETE FROM people_sessions WHERE token_id = ?")).bind(token_id).execute(p).await.map(drop)
+        })
         .map_err(ApiError::internal)
     }
 
