@@ -14,6 +14,7 @@
 //!   fuzz target).
 //! * [`merkle`]: RFC 9162 §2.1 hashes and proofs, and the storage-facing node model the `ledger` persists.
 //! * [`note`]: C2SP signed notes and tlog checkpoints (interoperable with Go's `sumdb/note` and `sumdb/tlog`).
+//! * [`cosignature`]: C2SP tlog-cosignature/v1 witness cosignatures and the `k` of `n` witness policy.
 //! * [`bundle`]: evidence bundles and their verification report.
 //! * [`sample`]: a deterministic sample log for tests, vectors, benchmarks and the demo.
 //!
@@ -23,6 +24,7 @@
 pub mod batch;
 pub mod bundle;
 pub mod canonical;
+pub mod cosignature;
 pub mod envelope;
 pub mod keys;
 pub mod merkle;
