@@ -27,8 +27,9 @@ pub enum WitnessCmd {
     /// state_dir, listen, [[log]] key).
     Serve {
         /// The witness configuration file.
-        #[arg(long = "witness-config")]
-        config: PathBuf,
+        // (Not named `config`: clap would merge it with the global server `--config`.)
+        #[arg(long)]
+        witness_config: PathBuf,
     },
 }
 
@@ -42,12 +43,11 @@ pub async fn run(cmd: WitnessCmd) -> anyhow::Result<()> {
             key.write_file(&key_file).with_context(|| format!("writing {}", key_file.display()))?;
             println!("{vkey}");
         }
-        WitnessCmd::Serve { config } => {
-            let cfg = WitnessConfig::read(&config)?;
+        WitnessCmd::Serve { witness_config } => {
+            let cfg = WitnessConfig::read(&witness_config)?;
             let witness = Arc::new(cfg.witness(siteledger_witness::witness::system_clock())?);
-            let listener = tokio::net::TcpListener::bind(cfg.listen)
-                .await
-                .with_context(|| format!("binding {}", cfg.listen))?;
+            let listener =
+                tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
             println!("witness {} listening on {}", witness.verifier().vkey(), listener.local_addr()?);
             siteledger_witness::server::serve(listener, witness, async {
                 let _ = tokio::signal::ctrl_c().await;

@@ -37,6 +37,9 @@ pub struct WitnessConfig {
     /// The logs it witnesses.
     #[serde(rename = "log", default)]
     pub logs: Vec<LogEntry>,
+    /// The file it was read from (for error messages).
+    #[serde(skip)]
+    pub source: PathBuf,
 }
 
 /// One followed log.
@@ -78,6 +81,7 @@ impl WitnessConfig {
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.key_file = base.join(&cfg.key_file);
         cfg.state_dir = base.join(&cfg.state_dir);
+        cfg.source = path.to_owned();
         if cfg.logs.is_empty() {
             return Err(ConfigError::Invalid { path: shown, message: "no [[log]] to witness".into() });
         }
@@ -87,7 +91,7 @@ impl WitnessConfig {
     /// Builds the witness: reads the key file (refusing one readable by others), parses every log key (refusing a
     /// log named twice), opens the state directory.
     pub fn witness(&self, clock: Clock) -> Result<Witness, ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid { path: "(witness config)".into(), message };
+        let invalid = |message: String| ConfigError::Invalid { path: self.source.display().to_string(), message };
         let key = SigningKey::read_file(&self.key_file).map_err(|e| invalid(format!("key_file: {e}")))?;
         let cosigner = Cosigner::new(&self.name, key).map_err(|e| invalid(format!("name: {e}")))?;
         let mut logs: Vec<NoteVerifier> = Vec::new();
