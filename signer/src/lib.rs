@@ -31,7 +31,7 @@ pub mod merkle;
 pub mod note;
 pub mod sample;
 
-pub use bundle::{Bundle, Report, verify_bundle};
+pub use bundle::{Bundle, Report, verify_bundle, verify_witnessed};
 pub use envelope::{Envelope, UnsignedEnvelope};
 pub use keys::{KeyId, PublicKey, SigningKey};
 pub use merkle::{Hash, MemoryTree};

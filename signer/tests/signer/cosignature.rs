@@ -4,12 +4,13 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
-use siteledger_signer::SigningKey;
+use siteledger_signer::bundle::{BUNDLE_FORMAT_V1_1, BUNDLE_FORMAT_V1_2, Bundle, CheckKind};
 use siteledger_signer::cosignature::{
     CosignatureError, Cosigner, WitnessPolicy, WitnessVerifier, signed_message, verify_cosignatures,
 };
 use siteledger_signer::note::{Checkpoint, NoteVerifier};
 use siteledger_signer::sample::SampleLog;
+use siteledger_signer::{SigningKey, verify_bundle, verify_witnessed};
 
 use crate::vectors::vectors_dir;
 
@@ -94,4 +95,110 @@ fn committed_cosignature_vectors_match_the_code() {
         let r = verify_cosignatures(case["note"].as_str().expect("note"), &vs);
         assert_eq!(r, Err(CosignatureError::BadSignature(case["witness"].as_str().expect("w").to_owned())));
     }
+}
+
+/// The version 1.2 bundle vector: `bundle-v1.json`'s records, proven into the checkpoint of size 12, which
+/// witnesses w1 and w2 (of the three above) cosigned.
+fn witnessed_bundle() -> (Bundle, Vec<WitnessVerifier>) {
+    let log = SampleLog::new(13).expect("sample log");
+    let mut b = log.bundle(&[5, 9], 12, Some(16)).expect("bundle");
+    let text = Checkpoint::open(&b.checkpoint, &log.log.verifier(), true).expect("opens").to_text();
+    let ws = witnesses();
+    for (i, w) in ws.iter().take(2).enumerate() {
+        b.checkpoint.push_str(&w.cosign(&text, TIME + i as u64).expect("cosign"));
+    }
+    b.format = BUNDLE_FORMAT_V1_2.to_owned();
+    b.witnesses = Some(ws.iter().take(2).map(|w| w.verifier().vkey()).collect());
+    (b, ws.iter().map(Cosigner::verifier).collect())
+}
+
+fn failed(report: &siteledger_signer::Report) -> Vec<String> {
+    report.failures().map(|c| serde_json::to_value(c.check).expect("name").as_str().expect("str").to_owned()).collect()
+}
+
+#[test]
+fn witnessed_bundle_meets_two_of_three_not_three_of_three_and_old_bundles_still_verify() {
+    let (bundle, all) = witnessed_bundle();
+    let bytes = bundle.to_bytes();
+    let path = vectors_dir().join("bundle-v1.2.json");
+    if std::env::var_os("SITELEDGER_UPDATE_VECTORS").is_some() {
+        std::fs::write(&path, &bytes).expect("write");
+    }
+    assert_eq!(std::fs::read(&path).expect("bundle-v1.2.json committed"), bytes, "bundle v1.2 vector changed");
+    let log_key = NoteVerifier::parse(&bundle.log_key).expect("vkey");
+
+    let plain = verify_witnessed(&bytes, &log_key, None, None);
+    assert!(plain.ok, "{}", plain.to_text());
+    assert!(plain.checks.iter().any(|c| c.check == CheckKind::WitnessCosignature && c.ok));
+    let two = WitnessPolicy::new(all.clone(), 2).expect("2 of 3");
+    let r = verify_witnessed(&bytes, &log_key, None, Some(&two));
+    assert!(r.ok, "{}", r.to_text());
+    let three = WitnessPolicy::new(all.clone(), 3).expect("3 of 3");
+    assert_eq!(failed(&verify_witnessed(&bytes, &log_key, None, Some(&three))), vec!["witness_policy"]);
+
+    // Version 1 bundles verify as before without a policy, and cannot meet one (no cosignatures).
+    let v1 = std::fs::read(vectors_dir().join("bundle-v1.json")).expect("v1");
+    assert!(verify_bundle(&v1, &log_key).ok);
+    assert_eq!(failed(&verify_witnessed(&v1, &log_key, None, Some(&two))), vec!["witness_policy"]);
+    // A version 1.2 bundle is refused by name (format), never half-read, by the version 1.1 rules it extends.
+    assert!(Bundle::parse(&bytes).is_ok());
+}
+
+#[test]
+fn witnessed_bundle_tampering_is_named_by_the_failed_check() {
+    let (bundle, all) = witnessed_bundle();
+    let log_key = NoteVerifier::parse(&bundle.log_key).expect("vkey");
+    let check = |b: &Bundle| failed(&verify_witnessed(&b.to_bytes(), &log_key, None, None));
+    // A cosignature line by a witness the bundle does not list: nothing unverified rides along.
+    let mut b = bundle.clone();
+    let text = Checkpoint::open(&b.checkpoint, &log_key, false).expect("opens").to_text();
+    b.checkpoint.push_str(&witnesses()[2].cosign(&text, TIME).expect("cosign"));
+    assert_eq!(check(&b), vec!["checkpoint_signature"]);
+    // A listed witness that did not cosign.
+    let mut b = bundle.clone();
+    b.witnesses.as_mut().expect("list").push(all[2].vkey());
+    assert_eq!(check(&b), vec!["witness_cosignature"]);
+    // A cosignature's timestamp changed after signing.
+    let mut b = bundle.clone();
+    let line_start = b.checkpoint.rfind('\u{2014}').expect("line");
+    let (head, line) = b.checkpoint.split_at(line_start);
+    let (name, sig) = line.trim_end().rsplit_once(' ').expect("sig");
+    let mut blob = B64.decode(sig).expect("b64");
+    blob[11] ^= 1;
+    b.checkpoint = format!("{head}{name} {}\n", B64.encode(blob));
+    assert_eq!(check(&b), vec!["witness_cosignature"]);
+    // The witnesses member in a version 1.1 bundle, and a version 1.2 bundle without it: not bundles at all.
+    let mut b = bundle.clone();
+    b.format = BUNDLE_FORMAT_V1_1.to_owned();
+    assert_eq!(check(&b), vec!["bundle_format"]);
+    let mut b = bundle;
+    b.witnesses = None;
+    assert_eq!(check(&b), vec!["bundle_format"]);
+}
+
+#[test]
+fn siteledger_verify_applies_a_witness_policy_from_the_command_line() {
+    let (bundle, all) = witnessed_bundle();
+    let path = vectors_dir().join("bundle-v1.2.json");
+    let run = |k: &str| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_siteledger-verify"));
+        cmd.arg(&path).arg("--log-key").arg(&bundle.log_key);
+        for w in &all {
+            cmd.arg("--witness").arg(w.vkey());
+        }
+        cmd.arg("--witness-threshold").arg(k);
+        cmd.output().expect("run siteledger-verify")
+    };
+    let ok = run("2");
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&ok.stdout),
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let out = run("3");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 of the required 3"));
+    assert_eq!(run("4").status.code(), Some(2), "a threshold above the witnesses named is a usage error");
 }
