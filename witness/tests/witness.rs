@@ -5,9 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use siteledger_signer::bundle::{BUNDLE_FORMAT_V1_2, CheckKind};
 use siteledger_signer::cosignature::{CosignatureError, Cosigner, WitnessPolicy, WitnessVerifier};
-use siteledger_signer::note::{Checkpoint, NoteSigner};
-use siteledger_signer::{MemoryTree, SigningKey};
+use siteledger_signer::note::{Checkpoint, NoteSigner, NoteVerifier};
+use siteledger_signer::sample::SampleLog;
+use siteledger_signer::{MemoryTree, SigningKey, verify_witnessed};
 use siteledger_witness::client::{Outcome, WitnessClient, WitnessEndpoint};
 use siteledger_witness::request;
 use siteledger_witness::state::StateStore;
@@ -42,15 +44,23 @@ struct Running {
 }
 
 fn witness(seed: u8) -> (Witness, tempfile::TempDir) {
+    witness_for(seed, log_signer().verifier())
+}
+
+fn witness_for(seed: u8, log: NoteVerifier) -> (Witness, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tmp");
     let cosigner = Cosigner::new(&format!("witness.example/w{seed}"), SigningKey::from_seed(&[seed; 32])).expect("w");
     let state = StateStore::open(&dir.path().join("state")).expect("state");
     let clock = Arc::new(move || 1_767_225_600 + u64::from(seed));
-    (Witness::new(cosigner, vec![log_signer().verifier()], state, clock), dir)
+    (Witness::new(cosigner, vec![log], state, clock), dir)
 }
 
 async fn spawn(seed: u8) -> Running {
-    let (w, dir) = witness(seed);
+    spawn_for(seed, log_signer().verifier()).await
+}
+
+async fn spawn_for(seed: u8, log: NoteVerifier) -> Running {
+    let (w, dir) = witness_for(seed, log);
     let w = Arc::new(w);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -81,47 +91,63 @@ fn client() -> WitnessClient {
 
 #[tokio::test]
 async fn two_of_three_witnesses_cosign_while_one_is_down_and_one_refuses_a_fork() {
-    let w1 = spawn(1).await;
-    let w2 = spawn(2).await;
-    let w3 = spawn(3).await;
-    let real = tree(16, None);
-    let forked = tree(12, Some(9));
+    // A real log of signed envelopes (16 leaves) and a fork of it that rewrites history from leaf 9.
+    let log = SampleLog::new(13).expect("sample log");
+    let w1 = spawn_for(1, log.log.verifier()).await;
+    let w2 = spawn_for(2, log.log.verifier()).await;
+    let w3 = spawn_for(3, log.log.verifier()).await;
+    let real = &log.tree;
+    let mut forked = MemoryTree::new();
+    for e in &log.envelopes[..9] {
+        forked.push(e.leaf_bytes());
+    }
+    forked.push(b"a record the log later denies");
+    forked.push(b"another");
+    forked.push(b"and another");
     let c = client();
 
     // Every witness cosigns the first checkpoint (they have seen nothing: old size 0).
-    let first = signed(&real, 10);
+    let first = log.checkpoint(10).expect("checkpoint");
     let all = [endpoint(&w1), endpoint(&w2), endpoint(&w3)];
-    let (cosigned10, out) = c.cosign_all(&all, &first, |_| 0, &real).await;
+    let (cosigned10, out) = c.cosign_all(&all, &first, |_| 0, real).await;
     assert!(out.iter().all(|o| matches!(o, Outcome::Cosigned(_))), "{out:?}");
     let policy3 = WitnessPolicy::new(all.iter().map(|e| e.verifier.clone()).collect(), 3).expect("policy");
     policy3.check(&cosigned10).expect("3 of 3 on the first checkpoint");
 
-    // The log shows w2 a fork of size 12 (leaves 9.. differ): inconsistent with the 10 it cosigned, refused (422).
-    let fork = signed(&forked, 12);
+    // The log shows w2 a fork of size 12: inconsistent with the 10 it cosigned, refused (422), not recorded.
+    let root = forked.root_at(12).expect("root");
+    let fork =
+        Checkpoint { origin: log.log.name().into(), size: 12, root, extensions: vec![] }.sign(&log.log).expect("s");
     let refused = c.submit(&endpoint(&w2), &fork, 10, &forked).await;
     assert!(matches!(refused, Outcome::Refused { status: 422, .. }), "{refused:?}");
 
-    // w3 goes down. The next real checkpoint is cosigned by w1 and w2 (w2 still holds the real 10, the fork was
-    // never recorded); w3's absence does not block the others.
+    // w3 goes down. The next real checkpoint is cosigned by w1 and w2 (w2 still holds the real 10); w3's absence
+    // does not block the others.
     let down = WitnessEndpoint { url: format!("http://{}", dead_address().await), verifier: w3.witness.verifier() };
     drop(w3);
-    let second = signed(&real, 16);
+    let second = log.checkpoint(16).expect("checkpoint");
     let endpoints = [endpoint(&w1), endpoint(&w2), down];
     // The log does not track what each witness holds: it starts from 0 and learns the size from the 409.
-    let (cosigned16, out) = c.cosign_all(&endpoints, &second, |_| 0, &real).await;
+    let (cosigned16, out) = c.cosign_all(&endpoints, &second, |_| 0, real).await;
     assert!(matches!(out[0], Outcome::Cosigned(_)), "{out:?}");
     assert!(matches!(out[1], Outcome::Cosigned(_)), "{out:?}");
     assert!(matches!(out[2], Outcome::Unreachable(_)), "{out:?}");
 
+    // An evidence bundle (v1.2) proven into the cosigned checkpoint verifies under 2 of 3, not under 3 of 3.
+    let mut bundle = log.bundle(&[5, 9], 16, None).expect("bundle");
+    bundle.checkpoint = cosigned16.clone();
+    bundle.format = BUNDLE_FORMAT_V1_2.into();
+    bundle.witnesses = Some(vec![w1.witness.verifier().vkey(), w2.witness.verifier().vkey()]);
+    let bytes = bundle.to_bytes();
     let vs: Vec<WitnessVerifier> = endpoints.iter().map(|e| e.verifier.clone()).collect();
-    let got = WitnessPolicy::new(vs.clone(), 2).expect("2 of 3").check(&cosigned16).expect("meets 2 of 3");
-    assert_eq!(got.len(), 2);
-    assert_eq!(
-        WitnessPolicy::new(vs, 3).expect("3 of 3").check(&cosigned16),
-        Err(CosignatureError::BelowThreshold { got: 2, need: 3 })
-    );
-    // The log's own signature still opens the cosigned note, as old verifiers read it.
-    Checkpoint::open(&cosigned16, &log_signer().verifier(), false).expect("log signature");
+    let two = WitnessPolicy::new(vs.clone(), 2).expect("2 of 3");
+    let report = verify_witnessed(&bytes, &log.log.verifier(), None, Some(&two));
+    assert!(report.ok, "{}", report.to_text());
+    let three = WitnessPolicy::new(vs, 3).expect("3 of 3");
+    let report = verify_witnessed(&bytes, &log.log.verifier(), None, Some(&three));
+    let failed: Vec<CheckKind> = report.failures().map(|c| c.check).collect();
+    assert_eq!(failed, vec![CheckKind::WitnessPolicy], "{}", report.to_text());
+    assert_eq!(three.check(&cosigned16).map(|v| v.len()), Err(CosignatureError::BelowThreshold { got: 2, need: 3 }));
 }
 
 #[tokio::test]
