@@ -6,7 +6,11 @@
 //! matching consistency proof. A witness that is down, slow or refusing yields an [`Outcome`] explaining why; it
 //! never blocks the others (they are asked concurrently, each with a timeout) nor the log.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
+
+use futures::future::BoxFuture;
 
 use siteledger_signer::Hash;
 use siteledger_signer::cosignature::{WitnessVerifier, verify_cosignatures};
@@ -42,15 +46,16 @@ pub enum Outcome {
     BadAnswer(String),
 }
 
-/// Supplies consistency proofs from an old size to the checkpoint's size (the log's Merkle tree).
+/// Supplies consistency proofs from an old size to the checkpoint's size (the log's Merkle tree; a database read
+/// for a real log, hence async).
 pub trait ProofSource: Sync {
     /// The proof from `old` to `new`, or `None` if the log cannot produce it (then the witness is skipped).
-    fn consistency(&self, old: u64, new: u64) -> Option<Vec<Hash>>;
+    fn consistency(&self, old: u64, new: u64) -> BoxFuture<'_, Option<Vec<Hash>>>;
 }
 
 impl ProofSource for siteledger_signer::MemoryTree {
-    fn consistency(&self, old: u64, new: u64) -> Option<Vec<Hash>> {
-        self.consistency_proof(old, new).ok()
+    fn consistency(&self, old: u64, new: u64) -> BoxFuture<'_, Option<Vec<Hash>>> {
+        Box::pin(std::future::ready(self.consistency_proof(old, new).ok()))
     }
 }
 
@@ -76,7 +81,8 @@ impl WitnessClient {
         // One retry is enough: after a 409 the witness told us its size, and only a concurrent submission by
         // another log instance can move it again.
         for _ in 0..2 {
-            let Some(proof) = (if old == 0 { Some(Vec::new()) } else { proofs.consistency(old, size) }) else {
+            let proof = if old == 0 { Some(Vec::new()) } else { proofs.consistency(old, size).await };
+            let Some(proof) = proof else {
                 return Outcome::Refused {
                     status: 409,
                     message: format!("the witness holds size {old}, which this log cannot prove consistent"),
@@ -132,6 +138,41 @@ impl WitnessClient {
             }
         }
         (cosigned, outcomes)
+    }
+}
+
+/// The log's standing relation to its witnesses: the client, the endpoints and the size each last cosigned (so the
+/// next submission needs no 409 round trip; after a restart the first 409 teaches it again).
+#[derive(Debug)]
+pub struct Witnessing {
+    client: WitnessClient,
+    endpoints: Vec<WitnessEndpoint>,
+    known: Mutex<HashMap<String, u64>>,
+}
+
+impl Witnessing {
+    /// Witnessing by `endpoints` through `client`.
+    pub fn new(client: WitnessClient, endpoints: Vec<WitnessEndpoint>) -> Witnessing {
+        Witnessing { client, endpoints, known: Mutex::new(HashMap::new()) }
+    }
+    /// The configured witnesses.
+    pub fn endpoints(&self) -> &[WitnessEndpoint] {
+        &self.endpoints
+    }
+
+    /// Submits `note` (of tree size `size`) to every witness and answers each witness's outcome, in order.
+    pub async fn cosign(&self, note: &str, size: u64, proofs: &dyn ProofSource) -> Vec<Outcome> {
+        let known = self.known.lock().map(|k| k.clone()).unwrap_or_default();
+        let (_, outcomes) =
+            self.client.cosign_all(&self.endpoints, note, |w| known.get(&w.url).copied().unwrap_or(0), proofs).await;
+        if let Ok(mut k) = self.known.lock() {
+            for (w, o) in self.endpoints.iter().zip(&outcomes) {
+                if matches!(o, Outcome::Cosigned(_)) {
+                    k.insert(w.url.clone(), size);
+                }
+            }
+        }
+        outcomes
     }
 }
 
