@@ -33,3 +33,4 @@ pub mod routes;
 pub mod server;
 pub mod state;
 pub mod vault;
+pub mod witnessing;
