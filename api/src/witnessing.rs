@@ -16,7 +16,9 @@ use serde::Deserialize;
 use siteledger_ledger::AnyStore;
 use siteledger_ledger::sequencer::Ledger;
 use siteledger_signer::Hash;
-use siteledger_signer::cosignature::WitnessVerifier;
+use siteledger_signer::bundle::{BUNDLE_FORMAT_V1_2, Bundle};
+use siteledger_signer::cosignature::{WitnessVerifier, verify_cosignatures};
+use siteledger_signer::note::Checkpoint;
 use siteledger_witness::client::{Outcome, ProofSource, WitnessClient, WitnessEndpoint, Witnessing};
 use tokio::sync::watch;
 
@@ -92,6 +94,37 @@ impl CosignatureStore {
         }
         .map_err(ApiError::internal)
     }
+}
+
+/// Turns `bundle` into an evidence bundle v1.2 (docs/FORMAT.md §9.1) when configured witnesses cosigned its
+/// checkpoint: their stored lines are checked again against the configured keys, appended to the checkpoint and
+/// listed in `witnesses`. A bundle whose checkpoint nobody cosigned is left as it was (v1 or v1.1), byte for byte.
+/// Call it after [`crate::evidence::cite_attachments`], which sets v1.1.
+pub async fn cosign_bundle(state: &crate::state::AppState, bundle: &mut Bundle) -> Result<(), ApiError> {
+    let Ok((text, _)) = siteledger_signer::note::split(&bundle.checkpoint) else { return Ok(()) };
+    let Ok(cp) = Checkpoint::parse(text) else { return Ok(()) };
+    let lines = state.cosignatures.lines(cp.size).await?;
+    let configured: Vec<WitnessVerifier> =
+        endpoints(&state.config.witnesses).map_err(ApiError::internal)?.into_iter().map(|e| e.verifier).collect();
+    let mut note = bundle.checkpoint.clone();
+    let mut listed = Vec::new();
+    for line in lines {
+        let candidate = format!("{}{line}", bundle.checkpoint);
+        // A line by a witness no longer configured, or not verifying, stays out (a bundle carries nothing unverified).
+        if let Ok(found) = verify_cosignatures(&candidate, &configured)
+            && let [one] = found.as_slice()
+            && !listed.contains(&one.vkey)
+        {
+            note.push_str(&line);
+            listed.push(one.vkey.clone());
+        }
+    }
+    if !listed.is_empty() {
+        bundle.checkpoint = note;
+        bundle.witnesses = Some(listed);
+        bundle.format = BUNDLE_FORMAT_V1_2.to_owned();
+    }
+    Ok(())
 }
 
 /// Parses the configured witnesses (a bad key string stops the server at start-up, naming it).

@@ -3,10 +3,13 @@
 
 use std::sync::Arc;
 
+use siteledger_api::auth::Role;
 use siteledger_api::witnessing::WitnessTarget;
 use siteledger_signer::SigningKey;
+use siteledger_signer::bundle::{BUNDLE_FORMAT_V1_2, Bundle, CheckKind};
 use siteledger_signer::cosignature::{CosignatureError, Cosigner, WitnessPolicy};
 use siteledger_signer::note::Checkpoint;
+use siteledger_signer::verify_witnessed;
 use siteledger_witness::Witness;
 use siteledger_witness::state::StateStore;
 
@@ -53,7 +56,29 @@ async fn published_checkpoint_carries_a_live_witness_cosignature_while_another_i
     let got = one.check(&note).expect("1 of 2");
     assert_eq!(got.iter().map(|c| c.witness.as_str()).collect::<Vec<_>>(), vec!["witness.example/live"]);
     assert_eq!(
-        WitnessPolicy::new(vec![live_v, down_v], 2).expect("2 of 2").check(&note),
+        WitnessPolicy::new(vec![live_v.clone(), down_v.clone()], 2).expect("2 of 2").check(&note),
         Err(CosignatureError::BelowThreshold { got: 1, need: 2 })
     );
+
+    // The evidence bundle of the record carries the cosigned checkpoint (format v1.2) and meets 1 of 2 offline.
+    let token = app.token(Role::City, None).await;
+    let id = app.server.state.ledger.read_all(positions[0], 1).await.expect("read")[0].event_id.to_string();
+    let resp = app
+        .client
+        .post(app.url("/v1/evidence/export"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"event_ids": [id]}))
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(resp.status(), 200);
+    let bytes = resp.bytes().await.expect("bundle");
+    let bundle = Bundle::parse(&bytes).expect("a bundle");
+    assert_eq!(bundle.format, BUNDLE_FORMAT_V1_2);
+    assert_eq!(bundle.witnesses, Some(vec![live_v.vkey()]));
+    let report = verify_witnessed(&bytes, &log_v, None, Some(&one));
+    assert!(report.ok, "{}", report.to_text());
+    let both = WitnessPolicy::new(vec![live_v, down_v], 2).expect("2 of 2");
+    let report = verify_witnessed(&bytes, &log_v, None, Some(&both));
+    assert_eq!(report.failures().map(|c| c.check).collect::<Vec<_>>(), vec![CheckKind::WitnessPolicy]);
 }
