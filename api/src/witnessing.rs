@@ -101,11 +101,20 @@ impl CosignatureStore {
 /// listed in `witnesses`. A bundle whose checkpoint nobody cosigned is left as it was (v1 or v1.1), byte for byte.
 /// Call it after [`crate::evidence::cite_attachments`], which sets v1.1.
 pub async fn cosign_bundle(state: &crate::state::AppState, bundle: &mut Bundle) -> Result<(), ApiError> {
+    cosign_bundle_with(&state.cosignatures, &state.config.witnesses, bundle).await
+}
+
+/// [`cosign_bundle`] from a cosignature store and the configured witnesses (for `siteledger evidence export`).
+pub async fn cosign_bundle_with(
+    store: &CosignatureStore,
+    witnesses: &[WitnessTarget],
+    bundle: &mut Bundle,
+) -> Result<(), ApiError> {
     let Ok((text, _)) = siteledger_signer::note::split(&bundle.checkpoint) else { return Ok(()) };
     let Ok(cp) = Checkpoint::parse(text) else { return Ok(()) };
-    let lines = state.cosignatures.lines(cp.size).await?;
+    let lines = store.lines(cp.size).await?;
     let configured: Vec<WitnessVerifier> =
-        endpoints(&state.config.witnesses).map_err(ApiError::internal)?.into_iter().map(|e| e.verifier).collect();
+        endpoints(witnesses).map_err(ApiError::internal)?.into_iter().map(|e| e.verifier).collect();
     let mut note = bundle.checkpoint.clone();
     let mut listed = Vec::new();
     for line in lines {
