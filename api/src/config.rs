@@ -60,6 +60,8 @@ pub struct Config {
     /// With `demo`: `siteledger serve` runs the demo city's simulation (default). `false` serves demo mode over
     /// whatever the data directory holds, without the simulation.
     pub demo_simulation: bool,
+    /// Witnesses that cosign each new checkpoint (`[[witnesses]]` with `url` and `key`; docs/FORMAT.md §9).
+    pub witnesses: Vec<crate::witnessing::WitnessTarget>,
 }
 
 impl Default for Config {
@@ -86,6 +88,7 @@ impl Default for Config {
             max_feed_subscribers: 10_000,
             demo: false,
             demo_simulation: true,
+            witnesses: Vec::new(),
         }
     }
 }

@@ -203,6 +203,7 @@ pub async fn export<S: EventStore>(store: &S, log_key: &str, sel: &Selection) ->
         keys: entries.into_values().collect(),
         records,
         consistency: None,
+        witnesses: None,
     })
 }
 

@@ -34,3 +34,4 @@ pub mod server;
 mod sql;
 pub mod state;
 pub mod vault;
+pub mod witnessing;

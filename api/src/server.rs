@@ -139,6 +139,19 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
         });
     }
     tokio::spawn(Arc::clone(&feed).pump(ledger.clone()));
+    let cosignatures =
+        crate::witnessing::CosignatureStore::open(&tokens).await.map_err(|e| anyhow::anyhow!("cosignatures: {e}"))?;
+    if !config.witnesses.is_empty() {
+        let endpoints = crate::witnessing::endpoints(&config.witnesses)?;
+        let interval = Duration::from_millis(config.checkpoint_interval_ms.max(50));
+        tokio::spawn(crate::witnessing::run(
+            ledger.clone(),
+            cosignatures.clone(),
+            endpoints,
+            interval,
+            shutdown_rx.clone(),
+        ));
+    }
 
     let state = AppState {
         ledger,
@@ -152,6 +165,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
         vault,
         blobs,
         people,
+        cosignatures,
         shutdown: shutdown_rx,
     };
     Ok((state, shutdown_tx))

@@ -41,6 +41,8 @@ pub struct AppState {
     pub blobs: crate::blobs::AnyBlobStore,
     /// People's enrolment requests and sign-in challenges (`crate::people`).
     pub people: crate::people::People,
+    /// Witness cosignatures of the log's checkpoints (`crate::witnessing`).
+    pub cosignatures: crate::witnessing::CosignatureStore,
     /// Turns true when shutdown begins (long-lived responses such as the feed end then).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -287,7 +287,19 @@ pub async fn evidence_export(config: &Config, args: ExportArgs) -> anyhow::Resul
         }
         return Ok(());
     }
-    let bundle = evidence::export(&store, &vkey, &selection).await?;
+    let mut bundle = evidence::export(&store, &vkey, &selection).await?;
+    if !config.witnesses.is_empty() {
+        // The witnesses' cosignatures of the checkpoint, stored by the server beside its tokens (FORMAT.md §9.1).
+        let tokens = siteledger_api::auth::TokenStore::open(&config.auth_url())
+            .await
+            .map_err(|e| anyhow::anyhow!("token database: {e}"))?;
+        let cosignatures = siteledger_api::witnessing::CosignatureStore::open(&tokens)
+            .await
+            .map_err(|e| anyhow::anyhow!("cosignatures: {e}"))?;
+        siteledger_api::witnessing::cosign_bundle_with(&cosignatures, &config.witnesses, &mut bundle)
+            .await
+            .map_err(|e| anyhow::anyhow!("cosignatures: {e}"))?;
+    }
     let bytes = bundle.to_bytes();
     std::fs::write(&args.out, &bytes).with_context(|| format!("cannot write {}", args.out.display()))?;
     let records = bundle.records.len();

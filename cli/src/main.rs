@@ -15,6 +15,7 @@
 //! siteledger evidence export (--event ID… | --stream S [--kind PREFIX] [--from T] [--to T]) --out FILE
 //! siteledger backup --out BACKUP [--without-keys]
 //! siteledger restore --from BACKUP --data-dir NEW [--keys KEYDIR]
+//! siteledger witness init --name NAME --key-file FILE | witness serve --witness-config FILE
 //! siteledger submit --url URL --token-file F --key KEYFILE --state STATE.db (--file records.jsonl | --stream S --kind K --payload JSON)
 //! ```
 
@@ -25,6 +26,7 @@ mod admin;
 mod audit;
 mod backup;
 mod submit;
+mod witness;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -127,6 +129,11 @@ enum Command {
     Restore(backup::RestoreArgs),
     /// Sign records with a producer's key and post them: one record, or a JSON Lines file (idempotent re-runs).
     Submit(submit::SubmitArgs),
+    /// Run a C2SP tlog-witness that cosigns other logs' checkpoints after checking their consistency.
+    Witness {
+        #[command(subcommand)]
+        action: witness::WitnessCmd,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -352,6 +359,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             audit::evidence_export(&config, args).await?;
         }
         Command::Submit(args) => submit::run(args).await?,
+        Command::Witness { action } => witness::run(action).await?,
         Command::Backup(args) => {
             let done = backup::backup(&config, &args).await.context("backup failed")?;
             let log = &done.manifest.log;

@@ -553,6 +553,7 @@ impl<S: EventStore> Ledger<S> {
             keys: key_entries,
             records,
             consistency: None,
+            witnesses: None,
         })
     }
 

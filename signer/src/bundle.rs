@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::canonical;
+use crate::cosignature::{Cosignature, WitnessPolicy, WitnessVerifier, is_witness_line, verify_cosignatures};
 use crate::envelope::{Envelope, parse_time};
 use crate::keys::{BatchItem, KeyId, PublicKey, verify_batch};
 use crate::merkle::{Hash, verify_consistency, verify_inclusion};
@@ -26,6 +27,9 @@ pub const BUNDLE_FORMAT: &str = "siteledger-evidence/v1";
 /// (docs/FORMAT.md §7.3). Producers write it only when some record lists attachments, so a bundle without them
 /// stays byte for byte a version 1 bundle that older verifiers accept.
 pub const BUNDLE_FORMAT_V1_1: &str = "siteledger-evidence/v1.1";
+/// The `format` value of version 1.2 bundles: version 1.1 plus the top-level `witnesses` member and witness
+/// cosignature lines on `checkpoint` (docs/FORMAT.md §9.1). Written only for a cosigned checkpoint.
+pub const BUNDLE_FORMAT_V1_2: &str = "siteledger-evidence/v1.2";
 /// Kind of the record that enrols a signing key.
 pub const KEY_ENROLLED_KIND: &str = "ledger.key.enrolled.v1";
 
@@ -45,6 +49,10 @@ pub struct Bundle {
     pub records: Vec<BundleRecord>,
     /// Optional consistency proof from `checkpoint` to a newer checkpoint.
     pub consistency: Option<BundleConsistency>,
+    /// Version 1.2 only: the witness key strings (§9) whose cosignature lines `checkpoint` carries, in the order of
+    /// those lines. Absent in versions 1 and 1.1; never `null`, never empty.
+    #[serde(default, deserialize_with = "some_list", skip_serializing_if = "Option::is_none")]
+    pub witnesses: Option<Vec<String>>,
 }
 
 /// A signer's key in a bundle.
@@ -193,17 +201,34 @@ impl Bundle {
             return Err(BundleError::NotCanonical);
         }
         let bundle: Bundle = serde_json::from_value(value).map_err(|e| BundleError::Structure(e.to_string()))?;
-        if bundle.format != BUNDLE_FORMAT && bundle.format != BUNDLE_FORMAT_V1_1 {
+        if ![BUNDLE_FORMAT, BUNDLE_FORMAT_V1_1, BUNDLE_FORMAT_V1_2].contains(&bundle.format.as_str()) {
             return Err(BundleError::Structure(format!(
-                "format is {:?}; this verifier reads {BUNDLE_FORMAT:?} and {BUNDLE_FORMAT_V1_1:?}",
+                "format is {:?}; this verifier reads {BUNDLE_FORMAT:?}, {BUNDLE_FORMAT_V1_1:?} and {BUNDLE_FORMAT_V1_2:?}",
                 bundle.format
             )));
+        }
+        match (&bundle.witnesses, bundle.format == BUNDLE_FORMAT_V1_2) {
+            (None, false) => {}
+            (Some(_), false) => {
+                return Err(BundleError::Structure(format!(
+                    "the witnesses member needs format {BUNDLE_FORMAT_V1_2:?}"
+                )));
+            }
+            (None, true) => {
+                return Err(BundleError::Structure(format!(
+                    "format {BUNDLE_FORMAT_V1_2:?} needs the witnesses member"
+                )));
+            }
+            (Some(w), true) if w.is_empty() => {
+                return Err(BundleError::Structure("witnesses is empty (write version 1.1 instead)".into()));
+            }
+            (Some(_), true) => {}
         }
         for r in &bundle.records {
             let Some(list) = &r.attachments else { continue };
             if bundle.format == BUNDLE_FORMAT {
                 return Err(BundleError::Structure(format!(
-                    "record {}: the attachments member needs format {BUNDLE_FORMAT_V1_1:?}",
+                    "record {}: the attachments member needs format {BUNDLE_FORMAT_V1_1:?} or later",
                     r.index
                 )));
             }
@@ -262,6 +287,10 @@ pub enum CheckKind {
     AttachmentCitation,
     /// An attachment file's SHA-256 equals the digest the record cites (with an attachments directory).
     Attachment,
+    /// Every witness the bundle lists cosigned its checkpoint (version 1.2).
+    WitnessCosignature,
+    /// At least `k` of the `n` witnesses the verifier names cosigned the checkpoint (with a witness policy).
+    WitnessPolicy,
 }
 
 impl CheckKind {
@@ -282,6 +311,8 @@ impl CheckKind {
             CheckKind::Consistency => "日志一致性证明",
             CheckKind::AttachmentCitation => "附件引用",
             CheckKind::Attachment => "附件哈希",
+            CheckKind::WitnessCosignature => "见证人联署",
+            CheckKind::WitnessPolicy => "见证人策略",
         }
     }
     /// English label.
@@ -301,6 +332,8 @@ impl CheckKind {
             CheckKind::Consistency => "consistency proof",
             CheckKind::AttachmentCitation => "attachment citation",
             CheckKind::Attachment => "attachment hash",
+            CheckKind::WitnessCosignature => "witness cosignature",
+            CheckKind::WitnessPolicy => "witness policy",
         }
     }
 }
@@ -477,6 +510,17 @@ pub fn verify_bundle(bytes: &[u8], log_key: &NoteVerifier) -> Report {
 /// crate does no I/O). Every digest a record lists must be cited by its signed payload; every listed file present
 /// must hash to its name; every file must be listed by some record. Never panics on any input.
 pub fn verify_package(bytes: &[u8], log_key: &NoteVerifier, files: Option<&BTreeMap<String, Hash>>) -> Report {
+    verify_witnessed(bytes, log_key, files, None)
+}
+
+/// [`verify_package`] plus, with `policy`, the check that at least `k` of the verifier's `n` named witnesses
+/// cosigned the bundle's checkpoint (docs/FORMAT.md §9.1). A bundle without cosignatures fails a policy.
+pub fn verify_witnessed(
+    bytes: &[u8],
+    log_key: &NoteVerifier,
+    files: Option<&BTreeMap<String, Hash>>,
+    policy: Option<&WitnessPolicy>,
+) -> Report {
     let mut report = Report {
         ok: false,
         log_origin: None,
@@ -507,7 +551,8 @@ pub fn verify_package(bytes: &[u8], log_key: &NoteVerifier, files: Option<&BTree
         },
     );
 
-    let checkpoint = match Checkpoint::open(&bundle.checkpoint, log_key, true) {
+    let listed = listed_witnesses(&bundle);
+    let checkpoint = match open_checkpoint(&bundle.checkpoint, log_key, &listed) {
         Ok(cp) => {
             report.log_origin = Some(cp.origin.clone());
             report.tree_size = Some(cp.size);
@@ -733,6 +778,9 @@ pub fn verify_package(bytes: &[u8], log_key: &NoteVerifier, files: Option<&BTree
     }
 
     check_attachments(&mut report, &envelopes, files);
+    if checkpoint.is_some() {
+        check_witnesses(&mut report, &bundle, listed, policy);
+    }
 
     if envelopes.is_empty() && bundle.records.is_empty() {
         report.push(CheckKind::BundleFormat, "bundle", Err("the bundle holds no records".into()));
@@ -814,6 +862,71 @@ fn check_attachments(
             status: AttachmentStatus::Uncited,
         });
     }
+}
+
+/// The bundle's listed witness keys, parsed (an unparsable one is reported by [`check_witnesses`]).
+fn listed_witnesses(bundle: &Bundle) -> Vec<WitnessVerifier> {
+    bundle.witnesses.iter().flatten().filter_map(|w| WitnessVerifier::parse(w).ok()).collect()
+}
+
+/// Check 3: the log key signed the checkpoint, and every other signature line is by a witness the bundle lists
+/// (whose lines check 15 verifies): nothing unverified rides along.
+fn open_checkpoint(note: &str, log_key: &NoteVerifier, listed: &[WitnessVerifier]) -> Result<Checkpoint, String> {
+    if listed.is_empty() {
+        return Checkpoint::open(note, log_key, true).map_err(|e| e.to_string());
+    }
+    let cp = Checkpoint::open(note, log_key, false).map_err(|e| e.to_string())?;
+    let (_, lines) = crate::note::split(note).map_err(|e| e.to_string())?;
+    let log_id = crate::note::note_key_id(log_key.name(), log_key.key());
+    for line in &lines {
+        let by_log = line.name == log_key.name() && line.blob[..4] == log_id;
+        if !by_log && !is_witness_line(line, listed) {
+            return Err(format!("signature by key {} that the bundle does not list", line.name));
+        }
+    }
+    Ok(cp)
+}
+
+/// Checks 15 (`witness_cosignature`) and 16 (`witness_policy`).
+fn check_witnesses(report: &mut Report, bundle: &Bundle, listed: Vec<WitnessVerifier>, policy: Option<&WitnessPolicy>) {
+    if let Some(names) = &bundle.witnesses {
+        let result = if listed.len() != names.len() {
+            Err("a listed witness key string is not a cosignature/v1 key (§9)".to_owned())
+        } else {
+            verify_cosignatures(&bundle.checkpoint, &listed).map_err(|e| e.to_string()).and_then(|found| {
+                let missing: Vec<&str> = listed
+                    .iter()
+                    .map(WitnessVerifier::name)
+                    .filter(|n| !found.iter().any(|c| c.witness == *n))
+                    .collect();
+                if missing.is_empty() {
+                    Ok(format!("{} listed witnesses cosigned: {}", found.len(), describe(&found)))
+                } else {
+                    Err(format!("listed witnesses without a cosignature: {}", missing.join(", ")))
+                }
+            })
+        };
+        report.push(CheckKind::WitnessCosignature, "checkpoint", result);
+    }
+    if let Some(policy) = policy {
+        let result = policy
+            .check(&bundle.checkpoint)
+            .map(|found| {
+                format!(
+                    "{} of {} named witnesses cosigned (need {}): {}",
+                    found.len(),
+                    policy.witnesses().len(),
+                    policy.threshold(),
+                    describe(&found)
+                )
+            })
+            .map_err(|e| e.to_string());
+        report.push(CheckKind::WitnessPolicy, "checkpoint", result);
+    }
+}
+
+fn describe(found: &[Cosignature]) -> String {
+    found.iter().map(|c| format!("{} at {}", c.witness, c.time)).collect::<Vec<_>>().join(", ")
 }
 
 /// Convenience for producers: a key entry for a bundle.

@@ -14,6 +14,7 @@
 //!   fuzz target).
 //! * [`merkle`]: RFC 9162 §2.1 hashes and proofs, and the storage-facing node model the `ledger` persists.
 //! * [`note`]: C2SP signed notes and tlog checkpoints (interoperable with Go's `sumdb/note` and `sumdb/tlog`).
+//! * [`cosignature`]: C2SP tlog-cosignature/v1 witness cosignatures and the `k` of `n` witness policy.
 //! * [`bundle`]: evidence bundles and their verification report.
 //! * [`sample`]: a deterministic sample log for tests, vectors, benchmarks and the demo.
 //!
@@ -23,13 +24,14 @@
 pub mod batch;
 pub mod bundle;
 pub mod canonical;
+pub mod cosignature;
 pub mod envelope;
 pub mod keys;
 pub mod merkle;
 pub mod note;
 pub mod sample;
 
-pub use bundle::{Bundle, Report, verify_bundle};
+pub use bundle::{Bundle, Report, verify_bundle, verify_witnessed};
 pub use envelope::{Envelope, UnsignedEnvelope};
 pub use keys::{KeyId, PublicKey, SigningKey};
 pub use merkle::{Hash, MemoryTree};

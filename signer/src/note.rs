@@ -16,7 +16,7 @@ use crate::keys::{KeyError, PublicKey, SigningKey};
 use crate::merkle::Hash;
 
 /// The em dash that starts every signature line.
-const SIG_PREFIX: &str = "\u{2014} ";
+pub(crate) const SIG_PREFIX: &str = "\u{2014} ";
 const ALG_ED25519: u8 = 0x01;
 
 /// Why a note or checkpoint is not acceptable.
@@ -47,7 +47,7 @@ fn malformed(s: impl Into<String>) -> NoteError {
 }
 
 /// A key name is non-empty UTF-8 without whitespace or `+`.
-fn check_name(name: &str) -> Result<(), NoteError> {
+pub(crate) fn check_name(name: &str) -> Result<(), NoteError> {
     if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '+') {
         return Err(NoteError::Key(format!("key name {name:?} must be non-empty, without spaces or '+'")));
     }
@@ -177,9 +177,18 @@ pub struct VerifiedNote {
     pub text: String,
 }
 
-/// Opens a note, requiring a valid signature by `verifier`. With `strict`, any signature line by another key is an
-/// error too (evidence bundles allow nothing unverified); otherwise such lines are ignored, as C2SP says.
-pub fn open(note: &str, verifier: &NoteVerifier, strict: bool) -> Result<VerifiedNote, NoteError> {
+/// One signature line of a note: the key name and the decoded blob (4-byte key id, then the key type's signature).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureLine<'a> {
+    /// The key name as written on the line.
+    pub name: &'a str,
+    /// base64-decoded `key id ‖ signature`, at least 5 bytes.
+    pub blob: Vec<u8>,
+}
+
+/// Splits a note into its text (ending in a newline) and its signature lines, checking the signed-note grammar
+/// but no signature. Shared by [`open`] and the cosignature checks so both read a note the same way.
+pub fn split(note: &str) -> Result<(&str, Vec<SignatureLine<'_>>), NoteError> {
     if note.len() > 1 << 20 {
         return Err(malformed("note larger than 1 MiB"));
     }
@@ -190,7 +199,7 @@ pub fn open(note: &str, verifier: &NoteVerifier, strict: bool) -> Result<Verifie
     if sigs.is_empty() || !sigs.ends_with('\n') {
         return Err(malformed("signature block must be non-empty lines ending with a newline"));
     }
-    let mut found = false;
+    let mut lines = Vec::new();
     for line in sigs[..sigs.len() - 1].split('\n') {
         let rest = line
             .strip_prefix(SIG_PREFIX)
@@ -202,6 +211,17 @@ pub fn open(note: &str, verifier: &NoteVerifier, strict: bool) -> Result<Verifie
         if blob.len() < 5 {
             return Err(malformed("signature too short"));
         }
+        lines.push(SignatureLine { name, blob });
+    }
+    Ok((text, lines))
+}
+
+/// Opens a note, requiring a valid signature by `verifier`. With `strict`, any signature line by another key is an
+/// error too (evidence bundles allow nothing unverified); otherwise such lines are ignored, as C2SP says.
+pub fn open(note: &str, verifier: &NoteVerifier, strict: bool) -> Result<VerifiedNote, NoteError> {
+    let (text, lines) = split(note)?;
+    let mut found = false;
+    for SignatureLine { name, blob } in lines {
         if name == verifier.name && blob[..4] == verifier.id {
             let sig: [u8; 64] = blob[4..].try_into().map_err(|_| NoteError::BadSignature(verifier.vkey()))?;
             verifier.key.verify(text.as_bytes(), &sig).map_err(|_| NoteError::BadSignature(verifier.vkey()))?;

@@ -241,6 +241,7 @@ impl SampleLog {
             keys,
             records,
             consistency,
+            witnesses: None,
         })
     }
 }

@@ -34,7 +34,13 @@ pub async fn checkpoint(State(state): State<AppState>) -> Result<Response, ApiEr
         Some(cp) => cp,
         None => state.ledger.checkpoint_now().await?,
     };
-    Ok(text(cp.note))
+    // Witness cosignatures (docs/FORMAT.md §9) follow the log's own line, as many as the configured witnesses
+    // gave; verifiers that do not know a witness ignore its line, as C2SP says.
+    let mut note = cp.note;
+    for line in state.cosignatures.lines(cp.size).await? {
+        note.push_str(&line);
+    }
+    Ok(text(note))
 }
 
 /// The log's verifier key string (`<name>+<hex id>+<base64 key>`).

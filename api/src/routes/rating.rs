@@ -492,6 +492,8 @@ pub async fn export(
     if req.attachments {
         return package(&state, &scope, bundle).await;
     }
+    let mut bundle = bundle;
+    crate::witnessing::cosign_bundle(&state, &mut bundle).await?;
     let mut r = Response::new(Body::from(bundle.to_bytes()));
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r.headers_mut().insert(
@@ -511,6 +513,7 @@ async fn package(
 ) -> Result<Response, ApiError> {
     use crate::blobs::BlobStore;
     let cited = evidence::cite_attachments(&mut bundle);
+    crate::witnessing::cosign_bundle(state, &mut bundle).await?;
     let stream_of: std::collections::HashMap<String, String> = bundle
         .records
         .iter()

@@ -20,4 +20,5 @@ mod site;
 mod supervision;
 mod transparency;
 mod vault;
+mod witnesses;
 mod workforce;

@@ -12,3 +12,4 @@ mod serve;
 mod snapshot;
 mod submit;
 mod submit_attachments;
+mod witness;

@@ -4,7 +4,10 @@
 //! siteledger-verify BUNDLE.json --log-key '<name>+<hex id>+<base64 key>' [--json]
 //! siteledger-verify BUNDLE.json --log-key-file log.vkey [--json]
 //! siteledger-verify PACKAGE/bundle.json --log-key-file log.vkey --attachments PACKAGE/attachments
+//! siteledger-verify BUNDLE.json --log-key-file log.vkey --witness W1 --witness W2 --witness W3 --witness-threshold 2
 //! ```
+//! With `--witness VKEY` (repeatable, a cosignature/v1 witness key string, docs/FORMAT.md §9) and
+//! `--witness-threshold K` (default: all named), the checkpoint must carry valid cosignatures by at least K of them.
 //! With `--attachments DIR` (an evidence package, docs/FORMAT.md §7.3) every file of DIR is hashed and checked
 //! against the digest the signed records cite; this file reading is the only I/O of the signer crate.
 //! Exit status: 0 every check passed; 1 some check failed (the report names it); 2 the command line or a file
@@ -16,14 +19,17 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use sha2::{Digest, Sha256};
-use siteledger_signer::bundle::{report_json, verify_package};
+use siteledger_signer::bundle::{report_json, verify_witnessed};
+use siteledger_signer::cosignature::{WitnessPolicy, WitnessVerifier};
 use siteledger_signer::note::NoteVerifier;
 
-const USAGE: &str = "用法 / usage: siteledger-verify BUNDLE.json (--log-key VKEY | --log-key-file FILE) [--attachments DIR] [--json]
+const USAGE: &str = "用法 / usage: siteledger-verify BUNDLE.json (--log-key VKEY | --log-key-file FILE) [--attachments DIR]
+       [--witness WITNESS_VKEY]... [--witness-threshold K] [--json]
 
 核验证据包中每条记录的签名、签名者哈希链、日志包含证明和检查点签名；给出 --attachments 时，逐一核验附件文件的 SHA-256 与记录所引用的哈希是否一致。
 Verifies every signature, signer-chain link, inclusion proof and the checkpoint signature in an evidence bundle;
-with --attachments, also that every attachment file's SHA-256 equals the digest its signed record cites.
+with --attachments, also that every attachment file's SHA-256 equals the digest its signed record cites;
+with --witness (见证人), that at least K of the named witnesses cosigned the checkpoint (default: all of them).
 退出码 / exit status: 0 全部通过 all checks passed; 1 核验失败 a check failed; 2 用法或文件错误 usage or file error.";
 
 fn main() -> ExitCode {
@@ -42,6 +48,8 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     let mut vkey = None;
     let mut json = false;
     let mut attachments = None;
+    let mut witnesses = Vec::new();
+    let mut threshold = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -52,6 +60,16 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             "--json" => json = true,
             "--attachments" => {
                 attachments = Some(it.next().ok_or("--attachments needs a directory / 缺少附件目录")?.clone());
+            }
+            "--witness" => {
+                let w = it.next().ok_or("--witness needs a witness key / 缺少见证人公钥")?;
+                witnesses.push(WitnessVerifier::parse(w).map_err(|e| format!("witness key / 见证人公钥 {w}: {e}"))?);
+            }
+            "--witness-threshold" => {
+                let k = it.next().ok_or("--witness-threshold needs a number / 缺少见证人门限")?;
+                threshold = Some(
+                    k.parse::<usize>().map_err(|_| format!("--witness-threshold {k:?} is not a number / 不是数字"))?,
+                );
             }
             "--log-key" => {
                 vkey = Some(it.next().ok_or("--log-key needs a value / 缺少日志公钥")?.clone());
@@ -75,7 +93,15 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     let verifier = NoteVerifier::parse(&vkey).map_err(|e| format!("log key / 日志公钥: {e}"))?;
     let bytes = std::fs::read(&bundle_path).map_err(|e| format!("cannot read {bundle_path} / 无法读取证据包: {e}"))?;
     let files = attachments.as_deref().map(|d| hash_dir(Path::new(d))).transpose()?;
-    let report = verify_package(&bytes, &verifier, files.as_ref());
+    let policy = match (witnesses.is_empty(), threshold) {
+        (true, None) => None,
+        (true, Some(_)) => return Err("--witness-threshold needs --witness / 门限需要见证人".into()),
+        (false, k) => {
+            let k = k.unwrap_or(witnesses.len());
+            Some(WitnessPolicy::new(witnesses, k).map_err(|e| format!("witness policy / 见证人策略: {e}"))?)
+        }
+    };
+    let report = verify_witnessed(&bytes, &verifier, files.as_ref(), policy.as_ref());
     if json {
         let text = serde_json::to_string_pretty(&report_json(&report)).map_err(|e| e.to_string())?;
         println!("{text}");

@@ -73,3 +73,32 @@ fn go_sumdb_verifies_our_checkpoints_and_proofs() {
     let (code, out) = run(&bin, &bad, dir.path());
     assert_eq!(code, 1, "a wrong old root must fail:\n{out}");
 }
+
+/// Go's `sumdb/note` still opens a cosigned checkpoint with the log key (the witness lines land in its
+/// `UnverifiedSigs`: it knows no key type 0x04), and Go's `crypto/ed25519` verifies each witness line over the
+/// cosignature/v1 message, from the committed vectors; a line altered after signing fails there too.
+#[test]
+fn go_verifies_witness_cosignatures_over_the_cosignature_v1_message() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let bin = siteledger_testkit::go_interop_checker(dir.path()).expect("Go checker builds");
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::vectors::vectors_dir().join("cosignature-v1.json")).expect("vectors"),
+    )
+    .expect("json");
+    let witnesses: Vec<Value> = doc["witnesses"].as_array().expect("w").iter().map(|w| w["vkey"].clone()).collect();
+    let input = json!({
+        "vkey": doc["log_key"],
+        "checkpoint": doc["cosigned_checkpoint"],
+        "witnesses": witnesses,
+    });
+    let (code, out) = run(&bin, &input, dir.path());
+    assert_eq!(code, 0, "Go rejected the cosignatures:\n{out}");
+    assert_eq!(out.matches("verified with crypto/ed25519").count(), 3, "{out}");
+    let bad = json!({
+        "vkey": doc["log_key"],
+        "checkpoint": doc["invalid"][0]["note"],
+        "witnesses": [witnesses[0].clone()],
+    });
+    let (code, out) = run(&bin, &bad, dir.path());
+    assert_eq!(code, 1, "an altered cosignature must fail in Go too:\n{out}");
+}

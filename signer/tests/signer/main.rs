@@ -3,6 +3,7 @@
 
 mod attachments;
 mod cli;
+mod cosignature;
 mod fuzz_corpus;
 mod go_interop;
 mod independent;

@@ -24,8 +24,14 @@
 //	  "leaves": ["<base64 leaf bytes of index 0>", ...],          (optional)
 //	  "inclusion": [{"index": 3, "hashes": ["<base64 32 bytes>", ...],
 //	                 "leaf": "<base64, optional, overrides leaves[index]>"}],
-//	  "consistency": [{"old_size": 5, "old_root": "<base64>", "hashes": [...]}]
+//	  "consistency": [{"old_size": 5, "old_root": "<base64>", "hashes": [...]}],
+//	  "witnesses": ["<witness vkey: name+hash8hex+base64(0x04||ed25519 pubkey)>"]   (optional)
 //	}
+//
+// Witness cosignatures (C2SP tlog-cosignature/v1, key type 0x04) are not
+// verified by sumdb/note, which knows only type 0x01 keys and lists such lines
+// in UnverifiedSigs; each named witness's line is checked here with
+// crypto/ed25519 over "cosignature/v1\ntime <t>\n" + the note text.
 //
 // Exit status: 0 all checks passed (last line "OK <n> checks"); 1 a check
 // failed (a line "FAIL: <what>"); 2 the input itself is unusable (usage,
@@ -35,8 +41,10 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -65,6 +73,7 @@ type input struct {
 	Leaves      []string           `json:"leaves"`
 	Inclusion   []inclusionEntry   `json:"inclusion"`
 	Consistency []consistencyEntry `json:"consistency"`
+	Witnesses   []string           `json:"witnesses"`
 }
 
 // checkpoint is the parsed C2SP tlog-checkpoint note text.
@@ -331,6 +340,47 @@ func main() {
 			fail("consistency[%d]: %d -> %d (%d hashes): %v", i, e.oldSize, cp.size, len(e.proof), err)
 		}
 		pass("consistency[%d]: %d -> %d (%d hashes)", i, e.oldSize, cp.size, len(e.proof))
+	}
+
+	// 7. Witness cosignatures (tlog-cosignature/v1), each named witness exactly once.
+	for i, w := range in.Witnesses {
+		what := fmt.Sprintf("witnesses[%d]", i)
+		parts := strings.SplitN(w, "+", 3)
+		if len(parts) != 3 {
+			badInput("%s: not name+hash+key", what)
+		}
+		name := parts[0]
+		raw, err := b64(parts[2])
+		if err != nil || len(raw) != 33 || raw[0] != 0x04 {
+			badInput("%s: key is not base64 of 0x04 || 32-byte Ed25519 key", what)
+		}
+		pub := ed25519.PublicKey(raw[1:])
+		idInput := append(append([]byte(name), '\n', 0x04), pub...)
+		sum := sha256.Sum256(idInput)
+		id := binary.BigEndian.Uint32(sum[:4])
+		if fmt.Sprintf("%08x", id) != parts[1] {
+			fail("%s: key id %s does not match SHA-256(name || \\n || 0x04 || key)[:4] = %08x", what, parts[1], id)
+		}
+		found := 0
+		for _, sig := range n.UnverifiedSigs {
+			if sig.Name != name || sig.Hash != id {
+				continue
+			}
+			blob, err := b64(sig.Base64)
+			if err != nil || len(blob) != 4+8+ed25519.SignatureSize {
+				fail("%s: cosignature line is not key id || timestamp || signature", what)
+			}
+			t := binary.BigEndian.Uint64(blob[4:12])
+			msg := fmt.Sprintf("cosignature/v1\ntime %d\n%s", t, n.Text)
+			if !ed25519.Verify(pub, []byte(msg), blob[12:]) {
+				fail("%s: cosignature by %s at time %d does not verify", what, name, t)
+			}
+			found++
+		}
+		if found != 1 {
+			fail("%s: %d cosignature lines by %s, want 1", what, found, name)
+		}
+		pass("%s: cosignature by %s verified with crypto/ed25519", what, name)
 	}
 
 	fmt.Printf("OK %d checks\n", checks)
