@@ -333,7 +333,13 @@ mod tests {
         for qop in [false, true] {
             let ch = challenge(qop);
             let pw = Password::new("12345678");
-            let c = Credentials::answer(&ch, "34020000001320000001", &pw, "REGISTER", "sip:34020000002000000001@3402000000");
+            let c = Credentials::answer(
+                &ch,
+                "34020000001320000001",
+                &pw,
+                "REGISTER",
+                "sip:34020000002000000001@3402000000",
+            );
             let parsed = Credentials::parse(&c.header()).expect("own header parses");
             assert_eq!(parsed, c);
             assert_eq!(parsed.verify("REGISTER", &ch, &pw), Ok(()));
@@ -351,7 +357,10 @@ mod tests {
         let other = Challenge { realm: "4401000000".into(), ..challenge(false) };
         assert_eq!(old.verify("REGISTER", &other, &pw), Err(AuthError::WrongRealm));
         let sha = Credentials { algorithm: Some("SHA-256".into()), ..old.clone() };
-        assert_eq!(sha.verify("REGISTER", &challenge(false), &pw).expect_err("sha").name(), "auth_unsupported_algorithm");
+        assert_eq!(
+            sha.verify("REGISTER", &challenge(false), &pw).expect_err("sha").name(),
+            "auth_unsupported_algorithm"
+        );
         let int = Credentials { qop: Some("auth-int".into()), ..old };
         assert_eq!(int.verify("REGISTER", &challenge(false), &pw).expect_err("int").name(), "auth_unsupported_qop");
     }

@@ -134,3 +134,131 @@ pub fn fuzz_xml(bytes: &[u8]) -> Verdict {
     }
     verdict
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    /// Replays `fuzz/corpus/<target>/` through `oracle`: seeds named `good-*` must be accepted with no refusal,
+    /// `bad-*` must be refused at least once (every refusal counted by name); none may break an invariant.
+    fn replay(target: &str, oracle: fn(&[u8]) -> Verdict) -> (usize, usize) {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+        let mut paths: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|entry| entry.unwrap_or_else(|e| panic!("{}: {e}", dir.display())).path())
+            .collect();
+        paths.sort();
+        let (mut good, mut bad) = (0, 0);
+        for path in &paths {
+            let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let verdict = oracle(&bytes);
+            if name.starts_with("good-") {
+                assert!(verdict.accepted > 0 && verdict.refused.is_empty(), "{target}/{name}: {verdict:?}");
+                good += 1;
+            } else if name.starts_with("bad-") {
+                assert!(!verdict.refused.is_empty(), "{target}/{name}: nothing refused");
+                bad += 1;
+            }
+        }
+        assert!(good >= 2 && bad >= 5, "{target}: expected the committed seeds, found {good} good and {bad} bad");
+        (good, bad)
+    }
+
+    #[test]
+    fn sip_seeds_replay() {
+        replay("gb28181_sip", fuzz_sip);
+    }
+
+    #[test]
+    fn stream_seeds_replay() {
+        replay("gb28181_stream", fuzz_stream);
+    }
+
+    #[test]
+    fn xml_seeds_replay() {
+        replay("gb28181_xml", fuzz_xml);
+    }
+
+    /// The refusals the issue names, each with its counter name: truncated, oversized, bad `Content-Length`,
+    /// entity expansion, and GB2312 bodies accepted.
+    #[test]
+    fn named_seeds_are_refused_for_the_named_reason() {
+        let read = |t: &str, n: &str| {
+            std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(t).join(n))
+                .unwrap_or_else(|e| panic!("{t}/{n}: {e}"))
+        };
+        let sip = |n: &str| fuzz_sip(&read("gb28181_sip", n)).refused;
+        assert_eq!(sip("bad-truncated-head"), vec!["sip_truncated_head"]);
+        assert_eq!(sip("bad-oversized-head"), vec!["sip_too_large"]);
+        assert_eq!(sip("bad-content-length-longer-than-body"), vec!["sip_truncated_body"]);
+        assert_eq!(sip("bad-content-length-not-digits"), vec!["sip_bad_content_length"]);
+        let stream = |n: &str| fuzz_stream(&read("gb28181_stream", n)).refused;
+        assert_eq!(stream("bad-missing-content-length"), vec!["sip_missing_content_length"]);
+        assert_eq!(stream("bad-body-over-limit"), vec!["sip_too_large"]);
+        let skipped = fuzz_stream(&read("gb28181_stream", "bad-skipped-then-good"));
+        assert_eq!((skipped.accepted, skipped.refused), (1, vec!["sip_missing_header"]));
+        let xml = |n: &str| fuzz_xml(&read("gb28181_xml", n)).refused;
+        assert_eq!(xml("bad-billion-laughs"), vec!["xml_doctype_refused"; 2]);
+        assert_eq!(xml("bad-doctype-external-entity"), vec!["xml_doctype_refused"; 2]);
+        assert_eq!(fuzz_xml(&read("gb28181_xml", "good-catalog-nvr-4-channels-gbk")).accepted, 2);
+    }
+
+    fn seeds(target: &str) -> Vec<Vec<u8>> {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+        let mut paths: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .collect();
+        paths.sort();
+        paths.iter().map(|p| std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).collect()
+    }
+
+    /// Every message and body cut short at every byte (what a lossy link delivers) keeps the invariants.
+    #[test]
+    fn every_prefix_of_every_seed_keeps_the_invariants() {
+        for seed in seeds("gb28181_sip") {
+            for n in 0..seed.len().min(2048) {
+                let _ = fuzz_sip(&seed[..n]);
+            }
+        }
+        for seed in seeds("gb28181_xml") {
+            for n in (0..seed.len()).step_by(7) {
+                let _ = fuzz_xml(&seed[..n]);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
+
+        /// Arbitrary bytes never break an oracle.
+        #[test]
+        fn arbitrary_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1500)) {
+            let _ = fuzz_sip(&bytes);
+            let _ = fuzz_xml(&bytes);
+            let _ = fuzz_stream(&bytes);
+        }
+
+        /// Seeds with one byte changed (a flipped bit on the wire) never break an oracle.
+        #[test]
+        fn seeds_with_one_byte_changed(which in 0usize..64, at in 0usize..4096, byte in proptest::prelude::any::<u8>()) {
+            for target in ["gb28181_sip", "gb28181_stream", "gb28181_xml"] {
+                let all = seeds(target);
+                let mut seed = all[which % all.len()].clone();
+                if seed.is_empty() {
+                    continue;
+                }
+                let i = at % seed.len();
+                seed[i] = byte;
+                match target {
+                    "gb28181_sip" => { let _ = fuzz_sip(&seed); }
+                    "gb28181_stream" => { let _ = fuzz_stream(&seed); }
+                    _ => { let _ = fuzz_xml(&seed); }
+                }
+            }
+        }
+    }
+}

@@ -399,11 +399,11 @@ fn decode(bytes: &[u8], content_type: Option<&str>, deviations: &mut Vec<XmlDevi
         return Ok(text.into_owned());
     }
     let other = if encoding == UTF_8 { GBK } else { UTF_8 };
-    if encoding == UTF_8 || encoding == GBK || encoding.name() == "gb18030" {
-        if let Some(text) = strict(other) {
-            deviations.push(XmlDeviation::CharsetMismatch);
-            return Ok(text.into_owned());
-        }
+    if (encoding == UTF_8 || encoding == GBK || encoding.name() == "gb18030")
+        && let Some(text) = strict(other)
+    {
+        deviations.push(XmlDeviation::CharsetMismatch);
+        return Ok(text.into_owned());
     }
     Err(XmlError::Undecodable(encoding.name()))
 }
@@ -555,7 +555,7 @@ fn catalog(root: roxmltree::Node<'_, '_>, limits: &XmlLimits) -> Result<CatalogP
 /// The `Content-Type` of MANSCDP bodies (GB/T 28181-2016 §9.3.1 writes `Application/MANSCDP+xml`).
 pub const CONTENT_TYPE: &str = "Application/MANSCDP+xml";
 
-/// Escapes text for an XML element.
+/// Escapes text for an XML element (so that parsing it gives back exactly `s`).
 #[must_use]
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -566,6 +566,8 @@ pub fn escape(s: &str) -> String {
             '&' => out.push_str("&amp;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            // A raw CR would be read back as LF (XML 1.0 §2.11 end-of-line handling); a reference keeps it.
+            '\r' => out.push_str("&#13;"),
             c => out.push(c),
         }
     }
@@ -802,8 +804,22 @@ mod tests {
         assert_eq!(err(&big).name(), "xml_too_large");
         let limits = XmlLimits { max_items: 2, ..XmlLimits::default() };
         let nvr = DeviceId::parse(NVR).expect("valid");
-        let three: Vec<_> = (1..=3).map(|i| (DeviceId::parse(&format!("3402000000132000000{i}")).expect("valid"), "c", true)).collect();
+        let three: Vec<_> =
+            (1..=3).map(|i| (DeviceId::parse(&format!("3402000000132000000{i}")).expect("valid"), "c", true)).collect();
         let e = parse(&catalog_response(1, &nvr, 3, &three), None, &limits).expect_err("too many items");
         assert_eq!(e, XmlError::TooLarge { what: "items", max: 2 });
+    }
+
+    /// Found by reasoning about the fuzz oracle: a description holding a CR (sent as `&#13;`) came back as LF
+    /// after rebuilding, because a raw CR is end-of-line to an XML reader.
+    #[test]
+    fn alarm_description_with_a_carriage_return_survives_rebuilding() {
+        let xml = "<Notify><CmdType>Alarm</CmdType><SN>1</SN><DeviceID>34020000001320000001</DeviceID>\
+                   <AlarmPriority>1</AlarmPriority><AlarmMethod>2</AlarmMethod><AlarmTime>2026-12-06T14:03:09</AlarmTime>\
+                   <AlarmDescription>a&#13;b &amp; &lt;c&gt;</AlarmDescription></Notify>";
+        let Body::Alarm(a) = ok(xml.as_bytes(), None).body else { panic!("not an alarm") };
+        assert_eq!(a.description.as_deref(), Some("a\rb & <c>"));
+        let Body::Alarm(b) = ok(&alarm_notify(&a), None).body else { panic!("not an alarm") };
+        assert_eq!(b.description, a.description);
     }
 }

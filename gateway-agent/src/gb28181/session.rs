@@ -409,7 +409,7 @@ impl Platform {
         let Some(device) = self.device_of(request) else {
             return vec![Output::Reply(self.reply(request, 400, "Bad Request"))];
         };
-        if !self.devices.get(&device).is_some_and(|s| s.registered_until.is_some()) {
+        if self.devices.get(&device).is_none_or(|s| s.registered_until.is_none()) {
             // GB/T 28181 devices re-register when their keepalives are refused.
             self.counters.bump("message_from_unregistered");
             return vec![Output::Reply(self.reply(request, 403, "Forbidden"))];
@@ -540,8 +540,10 @@ fn contact_uri(contact: &str) -> Option<String> {
         (Some(a), Some(b)) if a < b => &contact[a + 1..b],
         _ => contact.split(';').next()?.trim(),
     };
-    (inner.starts_with("sip:") && uri_user(&format!("<{inner}>")).is_some() && inner.bytes().all(|b| b.is_ascii_graphic()))
-        .then(|| inner.to_owned())
+    (inner.starts_with("sip:")
+        && uri_user(&format!("<{inner}>")).is_some()
+        && inner.bytes().all(|b| b.is_ascii_graphic()))
+    .then(|| inner.to_owned())
 }
 
 #[cfg(test)]

@@ -83,7 +83,8 @@ fn registered(p: &mut Platform, device: &str, password: &str, now: OffsetDateTim
     let header = challenge.headers.get("WWW-Authenticate").expect("a challenge");
     assert!(header.contains("realm=\"3302120000\"") && header.contains("nonce=\"nonce-1\""), "{header}");
     let ch = Challenge { realm: "3302120000".into(), nonce: "nonce-1".into(), qop: false };
-    let creds = Credentials::answer(&ch, device, &Password::new(password), "REGISTER", "sip:33021200002000000001@3302120000");
+    let creds =
+        Credentials::answer(&ch, device, &Password::new(password), "REGISTER", "sip:33021200002000000001@3302120000");
     p.receive(register(device, 2, 3600, Some(&creds.header())), now, "nonce-2")
 }
 
@@ -133,10 +134,7 @@ fn wrong_password_is_refused_counted_and_never_online() {
     let mut p = platform();
     let out = registered(&mut p, CAMERA, "guess", T0);
     assert_eq!(replies(&out), vec![403]);
-    assert_eq!(
-        events(&out),
-        vec![Event::AuthRefused { device: id(CAMERA), reason: AuthError::WrongPassword, at: T0 }]
-    );
+    assert_eq!(events(&out), vec![Event::AuthRefused { device: id(CAMERA), reason: AuthError::WrongPassword, at: T0 }]);
     assert_eq!(p.counters().get("auth_wrong_password"), 1);
     assert!(!p.is_online(&id(CAMERA)) && !p.is_registered(&id(CAMERA)));
     // The NVR's password does not open the camera either.
@@ -297,7 +295,8 @@ fn strangers_unregistered_and_malformed_bodies_are_refused_and_counted() {
     assert_eq!(p.counters().get("message_from_unregistered"), 1);
 
     registered(&mut p, CAMERA, "cam-pass", T0);
-    let laughs = b"<?xml version=\"1.0\"?><!DOCTYPE a [<!ENTITY a \"aaaaaaaa\">]><Notify><CmdType>Keepalive</CmdType></Notify>";
+    let laughs =
+        b"<?xml version=\"1.0\"?><!DOCTYPE a [<!ENTITY a \"aaaaaaaa\">]><Notify><CmdType>Keepalive</CmdType></Notify>";
     let out = p.receive(message(CAMERA, laughs.to_vec()), at(1), "n");
     assert_eq!(replies(&out), vec![400]);
     assert_eq!(p.counters().get("xml_doctype_refused"), 1);

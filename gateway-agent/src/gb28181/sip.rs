@@ -775,10 +775,7 @@ mod tests {
         let twice = REGISTER.replace("Content-Length: 0", "Content-Length: 0\r\nl: 3");
         assert_eq!(udp(twice.as_bytes()).expect_err("disagree").name(), "sip_bad_content_length");
         let long = REGISTER.replace("Content-Length: 0", "Content-Length: 10");
-        assert_eq!(
-            udp(long.as_bytes()).expect_err("truncated"),
-            SipError::TruncatedBody { declared: 10, actual: 0 }
-        );
+        assert_eq!(udp(long.as_bytes()).expect_err("truncated"), SipError::TruncatedBody { declared: 10, actual: 0 });
         let short = format!("{}extra", REGISTER);
         let m = udp(short.as_bytes()).expect("trailing bytes dropped").expect("a message");
         assert_eq!((m.body.len(), m.deviations), (0, vec![Deviation::TrailingBytes]));
@@ -790,10 +787,7 @@ mod tests {
         let e = parse_datagram(REGISTER.as_bytes(), &limits).expect_err("head too large");
         assert_eq!(e.name(), "sip_too_large");
         let big = vec![b'x'; 300];
-        assert!(matches!(
-            parse_datagram(&big, &limits),
-            Err(SipError::TooLarge { part: Part::Datagram, .. })
-        ));
+        assert!(matches!(parse_datagram(&big, &limits), Err(SipError::TooLarge { part: Part::Datagram, .. })));
         let limits = Limits { max_headers: 5, ..Limits::default() };
         assert_eq!(
             parse_datagram(REGISTER.as_bytes(), &limits).expect_err("too many"),

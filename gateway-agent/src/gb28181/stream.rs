@@ -227,7 +227,8 @@ mod tests {
         assert_eq!(drain(&mut f), vec![Err("sip_missing_content_length")]);
         assert_eq!(f.push(b"more"), Err(StreamError::Closed));
 
-        let bad = String::from_utf8(message("a", "")).expect("ascii").replace("Content-Length: 0", "Content-Length: 1x");
+        let bad =
+            String::from_utf8(message("a", "")).expect("ascii").replace("Content-Length: 0", "Content-Length: 1x");
         let mut f = StreamFramer::default();
         f.push(bad.as_bytes()).expect("fits");
         assert_eq!(drain(&mut f), vec![Err("sip_bad_content_length")]);
