@@ -493,11 +493,21 @@ pub fn local_time(s: &str) -> Option<OffsetDateTime> {
     Some(t.assume_offset(siteledger_domain::time::SHANGHAI))
 }
 
-/// `t` as the standard writes times (`2026-12-06T20:11:25`, Asia/Shanghai, no zone): `Date` headers, `AlarmTime`.
+/// `t` as the standard writes times (`2026-12-06T20:11:25`, Asia/Shanghai, no zone): `AlarmTime`, `DeviceTime`.
 #[must_use]
 pub fn format_local_time(t: OffsetDateTime) -> String {
     let t = siteledger_domain::time::in_shanghai(t);
     let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    t.format(&format).unwrap_or_default()
+}
+
+/// The `Date` header of a `200` to `REGISTER` (校时, 2016 §9.10): local time with milliseconds,
+/// `2026-12-06T20:11:25.123`, as platforms (wvp-GB28181-pro's `GbSipDate`) write it.
+#[must_use]
+pub fn format_date_header(t: OffsetDateTime) -> String {
+    let t = siteledger_domain::time::in_shanghai(t);
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]");
     t.format(&format).unwrap_or_default()
 }
 

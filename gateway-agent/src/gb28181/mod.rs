@@ -13,6 +13,25 @@
 //! | [`counters`] | named counts of every refusal and tolerated deviation |
 //! | [`fuzz`] | the fuzz oracles shared by `fuzz/fuzz_targets/gb28181_*.rs` and the seed-replay test |
 //!
+//! ```
+//! use siteledger_gateway_agent::gb28181::{DeviceId, Output, Password, Platform, PlatformConfig};
+//! use time::macros::datetime;
+//!
+//! let mut platform = Platform::new(PlatformConfig::new(DeviceId::parse("33021200002000000001")?, "10.0.0.1:5060"), "a1");
+//! platform.add_device(DeviceId::parse("33021200001320000001")?, Password::new("from the agent's configuration"));
+//! let register = b"REGISTER sip:33021200002000000001@3302120000 SIP/2.0\r\n\
+//!     Via: SIP/2.0/UDP 192.168.1.64:5060;rport;branch=z9hG4bK1\r\n\
+//!     From: <sip:33021200001320000001@3302120000>;tag=1\r\nTo: <sip:33021200001320000001@3302120000>\r\n\
+//!     Call-ID: 1\r\nCSeq: 1 REGISTER\r\nContact: <sip:33021200001320000001@192.168.1.64:5060>\r\n\
+//!     Expires: 3600\r\nContent-Length: 0\r\n\r\n";
+//! let now = datetime!(2026-12-06 08:00 +08:00);
+//! let out = platform.receive_datagram(register, now, "fresh-random-nonce");
+//! let [Output::Reply(challenge)] = out.as_slice() else { panic!("{out:?}") };
+//! assert_eq!(challenge.status(), Some(401));
+//! assert!(challenge.headers.get("WWW-Authenticate").is_some_and(|c| c.contains("nonce=\"fresh-random-nonce\"")));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Not here: media (RTP/PS, `INVITE`), PTZ control, cascading to higher platforms, and the sockets and signing
 //! (the events are plain data the agent turns into `video.camera.*` records).
 

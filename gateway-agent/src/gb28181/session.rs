@@ -40,6 +40,9 @@ pub struct PlatformConfig {
     pub max_expires: u32,
     /// Offer `qop="auth"` in challenges. Default off (many cameras answer in the RFC 2069 form only).
     pub qop: bool,
+    /// Most catalog items gathered for one query (its `SumNum`); a larger catalog is dropped and counted.
+    /// Default 4096.
+    pub max_catalog_items: usize,
     /// SIP limits (for [`Platform::receive_datagram`]).
     pub sip_limits: Limits,
     /// MANSCDP limits.
@@ -58,6 +61,7 @@ impl PlatformConfig {
             keepalive_count: 3,
             max_expires: 3600,
             qop: false,
+            max_catalog_items: 4096,
             sip_limits: Limits::default(),
             xml_limits: XmlLimits::default(),
         }
@@ -166,6 +170,9 @@ pub enum Output {
     /// Record this.
     Event(Event),
 }
+
+/// Catalog answers gathered at once per device.
+const MAX_PENDING_CATALOGS: usize = 4;
 
 #[derive(Debug, Default)]
 struct Catalog {
@@ -367,7 +374,7 @@ impl Platform {
             "UDP"
         };
         let contact = request.headers.get("Contact").map(str::to_owned);
-        let date = manscdp::format_local_time(now);
+        let date = manscdp::format_date_header(now);
         let mut reply = self.reply(request, 200, "OK").with_header("Date", &date);
         if let Some(c) = &contact {
             reply = reply.with_header("Contact", c);
@@ -449,12 +456,26 @@ impl Platform {
                 out.push(Output::Request { device: device.clone(), message: self.request(&device, body) });
             }
             Body::Catalog(part) => {
+                self.counters.bump_by("catalog_item_rejected", part.rejected.len() as u64);
+                let max = self.config.max_catalog_items;
+                if part.sum_num as usize > max {
+                    self.counters.bump("catalog_too_large");
+                    return out;
+                }
+                if !s.catalogs.contains_key(&part.sn) && s.catalogs.len() >= MAX_PENDING_CATALOGS {
+                    // A device answering many queries at once, or inventing SNs: keep the newest few.
+                    s.catalogs.pop_first();
+                    self.counters.bump("catalog_abandoned");
+                }
                 let gathered = s.catalogs.entry(part.sn).or_default();
                 gathered.sum_num = part.sum_num;
                 gathered.rejected += part.rejected.len();
-                self.counters.bump_by("catalog_item_rejected", part.rejected.len() as u64);
                 gathered.items.extend(part.items);
-                if gathered.items.len() + gathered.rejected >= gathered.sum_num as usize {
+                let have = gathered.items.len() + gathered.rejected;
+                if have > max {
+                    s.catalogs.remove(&part.sn);
+                    self.counters.bump("catalog_too_large");
+                } else if have >= gathered.sum_num as usize {
                     let done = s.catalogs.remove(&part.sn).unwrap_or_default();
                     out.push(Output::Event(Event::Catalog { device, items: done.items, rejected: done.rejected }));
                 }

@@ -94,7 +94,7 @@ fn register_with_digest_then_online_and_catalog_and_device_info_queries() {
     let out = registered(&mut p, CAMERA, "cam-pass", T0);
     assert_eq!(replies(&out), vec![200]);
     let Some(Output::Reply(ok)) = out.first() else { panic!("{out:?}") };
-    assert_eq!(ok.headers.get("Date"), Some("2026-12-06T08:00:00"), "校时: local time, no zone");
+    assert_eq!(ok.headers.get("Date"), Some("2026-12-06T08:00:00.000"), "校时: local time, no zone");
     assert_eq!(ok.headers.get("Expires"), Some("3600"));
     assert_eq!(
         events(&out),
@@ -309,4 +309,29 @@ fn strangers_unregistered_and_malformed_bodies_are_refused_and_counted() {
     let bad_from = register("1234", 1, 3600, None);
     assert_eq!(replies(&p.receive(bad_from, at(4), "n")), vec![400]);
     assert_eq!(p.counters().get("id_not_20_digits"), 1);
+}
+
+#[test]
+fn a_catalog_that_never_completes_or_is_too_large_stays_bounded() {
+    let mut config = PlatformConfig::new(id(PLATFORM), "10.0.0.1:5060");
+    config.max_catalog_items = 5;
+    let mut p = Platform::new(config, "s");
+    p.add_device(id(NVR), Password::new("nvr-pass"));
+    registered(&mut p, NVR, "nvr-pass", T0);
+    let nvr = id(NVR);
+    let two: Vec<(DeviceId, &str, bool)> =
+        (1..=2).map(|i| (id(&format!("3302120000132000010{i}")), "c", true)).collect();
+    let out = p.receive(message(NVR, manscdp::catalog_response(1, &nvr, 100, &two)), at(1), "n");
+    assert_eq!((replies(&out), events(&out)), (vec![200], vec![]));
+    assert_eq!(p.counters().get("catalog_too_large"), 1, "SumNum over the bound");
+    // SumNum within the bound but more items keep coming under it than it said.
+    for _ in 0..3 {
+        p.receive(message(NVR, manscdp::catalog_response(2, &nvr, 5, &two)), at(2), "n");
+    }
+    assert_eq!(p.counters().get("catalog_too_large"), 2, "more items than the bound");
+    // Many SNs left open: only the newest few are kept.
+    for sn in 10..20 {
+        p.receive(message(NVR, manscdp::catalog_response(sn, &nvr, 5, &two)), at(3), "n");
+    }
+    assert_eq!(p.counters().get("catalog_abandoned"), 6);
 }
