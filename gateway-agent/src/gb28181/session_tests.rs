@@ -1,5 +1,7 @@
 //! The platform's device sessions, driven by messages as a camera and an NVR send them, with `now` passed in.
 
+use std::collections::BTreeMap;
+
 use time::macros::datetime;
 
 use super::*;
@@ -334,4 +336,77 @@ fn a_catalog_that_never_completes_or_is_too_large_stays_bounded() {
         p.receive(message(NVR, manscdp::catalog_response(sn, &nvr, 5, &two)), at(3), "n");
     }
     assert_eq!(p.counters().get("catalog_abandoned"), 6);
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Register { nvr: bool, right_password: bool, expires: u32 },
+    Keepalive { nvr: bool },
+    Advance { seconds: i64 },
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (any::<bool>(), any::<bool>(), prop_oneof![Just(0u32), Just(120), Just(3600)])
+            .prop_map(|(nvr, right_password, expires)| Step::Register { nvr, right_password, expires }),
+        any::<bool>().prop_map(|nvr| Step::Keepalive { nvr }),
+        (1i64..400).prop_map(|seconds| Step::Advance { seconds }),
+    ]
+}
+
+proptest::proptest! {
+    /// Whatever devices do and however time passes: online implies registered, each device's status events
+    /// alternate online/offline starting with online, every transition is at a time not before the previous one,
+    /// and an offline device was silent for at least interval × count or unregistered.
+    #[test]
+    fn status_transitions_alternate_and_online_implies_registered(steps in proptest::collection::vec(step(), 1..40)) {
+        let mut p = platform();
+        let mut now = T0;
+        let mut last: BTreeMap<DeviceId, (bool, OffsetDateTime)> = BTreeMap::new();
+        let mut cseq = 10;
+        for s in steps {
+            let out = match s {
+                Step::Register { nvr, right_password, expires } => {
+                    let (dev, pw) = if nvr { (NVR, "nvr-pass") } else { (CAMERA, "cam-pass") };
+                    cseq += 2;
+                    p.receive(register(dev, cseq, expires, None), now, "nn");
+                    let ch = Challenge { realm: "3302120000".into(), nonce: "nn".into(), qop: false };
+                    let pw = if right_password { pw } else { "wrong" };
+                    let creds = Credentials::answer(&ch, dev, &Password::new(pw), "REGISTER", "sip:x");
+                    p.receive(register(dev, cseq + 1, expires, Some(&creds.header())), now, "nn")
+                }
+                Step::Keepalive { nvr } => {
+                    let dev = if nvr { NVR } else { CAMERA };
+                    p.receive(message(dev, manscdp::keepalive(1, &id(dev))), now, "nn")
+                }
+                Step::Advance { seconds } => {
+                    now += Duration::seconds(seconds);
+                    p.poll(now)
+                }
+            };
+            for e in events(&out) {
+                let (device, online, at) = match e {
+                    Event::Online { device, at } => (device, true, at),
+                    Event::Offline { device, at, last_keepalive, reason } => {
+                        if reason == OfflineReason::KeepaliveTimeout {
+                            let seen = last_keepalive.expect("a timed-out device was seen");
+                            proptest::prop_assert!(at - seen >= Duration::seconds(180));
+                        }
+                        (device, false, at)
+                    }
+                    _ => continue,
+                };
+                let before = last.get(&device).copied();
+                proptest::prop_assert_eq!(before.is_some_and(|b| b.0), !online, "transitions alternate");
+                proptest::prop_assert!(before.is_none_or(|b| b.1 <= at));
+                last.insert(device, (online, at));
+            }
+            for dev in [CAMERA, NVR] {
+                let d = id(dev);
+                proptest::prop_assert!(!p.is_online(&d) || p.is_registered(&d), "online implies registered");
+                proptest::prop_assert_eq!(p.is_online(&d), last.get(&d).is_some_and(|l| l.0));
+            }
+        }
+    }
 }
