@@ -10,6 +10,7 @@
 //! | [`auth`] | digest authentication (RFC 2617 MD5, `qop=auth` or none) |
 //! | [`manscdp`] | MANSCDP XML bodies: `Keepalive`, `Catalog`, `Alarm`, `DeviceInfo`, `DeviceStatus`; GB2312/GBK; DTDs refused |
 //! | [`session`] | the platform's device sessions: register with digest, re-register, unregister, keepalive deadline, catalog, alarms |
+//! | [`device`] | the device role (register, keepalives, catalog and alarm answers), for the simulator and tests |
 //! | [`counters`] | named counts of every refusal and tolerated deviation |
 //! | [`fuzz`] | the fuzz oracles shared by `fuzz/fuzz_targets/gb28181_*.rs` and the seed-replay test |
 //!
@@ -37,6 +38,7 @@
 
 pub mod auth;
 pub mod counters;
+pub mod device;
 pub mod fuzz;
 pub mod id;
 pub mod manscdp;
