@@ -69,7 +69,7 @@ fn frame(bytes: &[u8], limits: Limits, chunk: usize) -> Vec<Outcome> {
     let mut out = Vec::new();
     let mut at = 0;
     loop {
-        let room = framer.capacity() - framer.buffered();
+        let room = framer.room();
         let take = chunk.min(room).min(bytes.len() - at);
         if take > 0 {
             framer.push(&bytes[at..at + take]).expect("never pushes past the bound");

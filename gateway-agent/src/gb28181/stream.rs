@@ -61,6 +61,13 @@ impl StreamFramer {
         self.buf.len()
     }
 
+    /// How many bytes [`push`](Self::push) takes now: read at most this much from the socket, then take the
+    /// messages out; a whole message always fits, so a full buffer means the sender is not speaking SIP.
+    #[must_use]
+    pub fn room(&self) -> usize {
+        self.capacity() - self.buf.len()
+    }
+
     /// Appends bytes read from the socket. Refuses (fatally) bytes that would grow the buffer past
     /// [`capacity`](Self::capacity): a sender that fills it without completing a message is not speaking SIP.
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), StreamError> {
