@@ -545,10 +545,14 @@ pub(crate) fn parse_head(bytes: &[u8], limits: &Limits) -> Result<Option<Head>, 
             let Some((_, value)) = headers.last_mut() else {
                 return Err(SipError::BadHeader { line: line_no });
             };
-            if !value.is_empty() {
-                value.push(' ');
+            // A blank continuation adds nothing (not even the joining space, which encoding would trim away).
+            let more = line.trim();
+            if !more.is_empty() {
+                if !value.is_empty() {
+                    value.push(' ');
+                }
+                value.push_str(more);
             }
-            value.push_str(line.trim());
             if !deviations.contains(&Deviation::FoldedHeader) {
                 deviations.push(Deviation::FoldedHeader);
             }

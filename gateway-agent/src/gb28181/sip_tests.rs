@@ -125,3 +125,14 @@ fn uri_helpers() {
     assert_eq!(param("<sip:a@b;lr>;tag=9;expires=0", "expires"), Some("0"));
     assert_eq!(param("<sip:a@b;expires=5>", "expires"), None);
 }
+
+/// Found by `cargo fuzz run gb28181_sip`: a folded header whose continuation line is blank (`\t\r\n`) kept a
+/// trailing space that re-encoding lost, so the message did not survive encode → parse.
+#[test]
+fn folded_blank_continuation_adds_no_trailing_space() {
+    let wire = REGISTER.replace("Max-Forwards: 70\r\n", "Max-Forwards: 70\r\n\t\r\n");
+    let m = udp(wire.as_bytes()).expect("valid").expect("a message");
+    assert_eq!(m.headers.get("Max-Forwards"), Some("70"));
+    let again = udp(&m.encode()).expect("valid").expect("a message");
+    assert_eq!(again.headers, m.headers);
+}
