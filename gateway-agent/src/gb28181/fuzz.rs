@@ -24,7 +24,11 @@ pub fn fuzz_sip(bytes: &[u8]) -> Verdict {
         Ok(None) => Verdict { accepted: 0, refused: Vec::new() },
         Ok(Some(m)) => {
             let wire = m.encode();
-            let again = parse_datagram(&wire, &Limits { max_head: usize::MAX / 4, ..limits });
+            // Encoding may add the `Content-Length` a UDP datagram lacked: one more header, a few more head bytes.
+            let again = parse_datagram(
+                &wire,
+                &Limits { max_head: usize::MAX / 4, max_headers: limits.max_headers + 1, ..limits },
+            );
             let again = again.unwrap_or_else(|e| panic!("re-encoded message refused: {e}")).expect("a message");
             assert_eq!(again.start, m.start, "start line survives encoding");
             assert_eq!(without_length(&again), without_length(&m), "headers survive encoding");
