@@ -27,6 +27,7 @@
 pub mod agent;
 pub mod config;
 pub mod error;
+pub mod gb28181;
 pub mod hj212;
 pub mod intake;
 pub mod record;

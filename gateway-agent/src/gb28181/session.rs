@@ -1,0 +1,572 @@
+//! The platform role (GB/T 28181-2016 §9.1 注册和注销, §9.6 状态信息报送, §9.4 报警事件, §9.5 网络设备信息查询) as a
+//! sans-I/O state machine, one session per configured device: messages and `now` in, [`Output`]s out (answers to
+//! send back, requests to send to a device, and [`Event`]s the agent turns into signed `video.camera.*` records).
+//!
+//! * `REGISTER` without credentials → `401` with a digest challenge (nonce passed in by the caller); with valid
+//!   credentials → `200` with `Date` (校时) and `Expires`; a wrong password → `403`, [`Event::AuthRefused`] and the
+//!   `auth_wrong_password` count; `Expires: 0` → unregistered (注销). A fresh registration (not a refresh) is
+//!   followed by `Catalog` and `DeviceInfo` queries.
+//! * `MESSAGE` `Keepalive` → `200`; the device is online while keepalives (or registrations) arrive within
+//!   `keepalive_interval × keepalive_count`; [`Platform::poll`] reports the online→offline transition at the
+//!   deadline, the registration expiring, and [`Platform::next_deadline`] says when to poll next.
+//! * `MESSAGE` `Alarm` → `200`, [`Event::Alarm`], and the `Response`/`Alarm` `Result OK` (报警通知响应).
+//! * Catalog parts with the same `SN` are gathered until `SumNum` items have come → [`Event::Catalog`].
+//! * Anything malformed is answered `400` (or `403` from a device not configured or not registered) and counted.
+
+use std::collections::BTreeMap;
+
+use time::{Duration, OffsetDateTime};
+
+use super::auth::{AuthError, Challenge, Credentials, Password};
+use super::counters::Counters;
+use super::id::DeviceId;
+use super::manscdp::{self, AlarmNotify, Body, CatalogItem, DeviceInfo, DeviceStatus, XmlLimits};
+use super::sip::{Limits, Message, Method, StartLine, parse_datagram, uri_user};
+
+/// The platform's configuration.
+#[derive(Debug, Clone)]
+pub struct PlatformConfig {
+    /// The platform's own 20-digit id (类型编码 200, e.g. `33021200002000000001`).
+    pub id: DeviceId,
+    /// 域 / digest realm; by default the first 10 digits of `id`.
+    pub realm: String,
+    /// The platform's `host:port`, written in `Via` and `Call-ID` of requests it sends.
+    pub host: String,
+    /// 心跳周期: the interval devices are configured to send keepalives at. Default 60 s.
+    pub keepalive_interval: Duration,
+    /// 心跳超时次数: keepalives missed before a device is offline. Default 3.
+    pub keepalive_count: u32,
+    /// Registration lifetime granted when the device asks none, and the cap on what it asks. Default 3600 s.
+    pub max_expires: u32,
+    /// Offer `qop="auth"` in challenges. Default off (many cameras answer in the RFC 2069 form only).
+    pub qop: bool,
+    /// Most catalog items gathered for one query (its `SumNum`); a larger catalog is dropped and counted.
+    /// Default 4096.
+    pub max_catalog_items: usize,
+    /// SIP limits (for [`Platform::receive_datagram`]).
+    pub sip_limits: Limits,
+    /// MANSCDP limits.
+    pub xml_limits: XmlLimits,
+}
+
+impl PlatformConfig {
+    /// Defaults for a platform id and address.
+    #[must_use]
+    pub fn new(id: DeviceId, host: &str) -> Self {
+        Self {
+            realm: id.domain().to_owned(),
+            id,
+            host: host.to_owned(),
+            keepalive_interval: Duration::seconds(60),
+            keepalive_count: 3,
+            max_expires: 3600,
+            qop: false,
+            max_catalog_items: 4096,
+            sip_limits: Limits::default(),
+            xml_limits: XmlLimits::default(),
+        }
+    }
+
+    /// How long a device stays online after its last keepalive.
+    #[must_use]
+    pub fn keepalive_timeout(&self) -> Duration {
+        self.keepalive_interval * self.keepalive_count.max(1)
+    }
+}
+
+/// Why a device went offline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfflineReason {
+    /// No keepalive within interval × count.
+    KeepaliveTimeout,
+    /// It unregistered (`Expires: 0`).
+    Unregistered,
+    /// Its registration expired without a refresh.
+    RegistrationExpired,
+}
+
+/// What happened, as plain data for the agent to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A device registered (or refreshed its registration).
+    Registered {
+        /// The device.
+        device: DeviceId,
+        /// Granted lifetime in seconds.
+        expires: u32,
+        /// Whether it was registered already (a refresh).
+        refresh: bool,
+        /// When.
+        at: OffsetDateTime,
+    },
+    /// A device unregistered (`Expires: 0`) or its registration expired.
+    Unregistered {
+        /// The device.
+        device: DeviceId,
+        /// When.
+        at: OffsetDateTime,
+    },
+    /// A device went online (registration, or a keepalive after it was offline): `video.camera.status.v1` online.
+    Online {
+        /// The device.
+        device: DeviceId,
+        /// When.
+        at: OffsetDateTime,
+    },
+    /// A device went offline: `video.camera.status.v1` offline. Offline time counts from `last_keepalive`.
+    Offline {
+        /// The device.
+        device: DeviceId,
+        /// When the platform noticed (the deadline, or the unregistration).
+        at: OffsetDateTime,
+        /// The last keepalive or registration seen.
+        last_keepalive: Option<OffsetDateTime>,
+        /// Why.
+        reason: OfflineReason,
+    },
+    /// A `REGISTER` with credentials that do not verify (wrong password, foreign realm …).
+    AuthRefused {
+        /// The device.
+        device: DeviceId,
+        /// Why.
+        reason: AuthError,
+        /// When.
+        at: OffsetDateTime,
+    },
+    /// A device's whole catalog: its channels (cameras of an NVR) with checked ids.
+    Catalog {
+        /// The device answering.
+        device: DeviceId,
+        /// Items with valid ids.
+        items: Vec<CatalogItem>,
+        /// Items refused for their id.
+        rejected: usize,
+    },
+    /// 报警: → `video.camera.alarm.v1` for `alarm.device_id` (a channel of `device`, or `device` itself).
+    Alarm {
+        /// The registered device that sent it.
+        device: DeviceId,
+        /// The alarm.
+        alarm: AlarmNotify,
+    },
+    /// A `DeviceInfo` answer.
+    DeviceInfo(DeviceInfo),
+    /// A `DeviceStatus` answer.
+    DeviceStatus(DeviceStatus),
+}
+
+/// What the caller does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send this response back to where the request came from.
+    Reply(Message),
+    /// Send this request to the device (at the address it registered from).
+    Request {
+        /// The device.
+        device: DeviceId,
+        /// The request.
+        message: Message,
+    },
+    /// Record this.
+    Event(Event),
+}
+
+/// Catalog answers gathered at once per device.
+const MAX_PENDING_CATALOGS: usize = 4;
+
+#[derive(Debug, Default)]
+struct Catalog {
+    sum_num: u32,
+    items: Vec<CatalogItem>,
+    rejected: usize,
+}
+
+#[derive(Debug)]
+struct Session {
+    password: Password,
+    challenge: Option<Challenge>,
+    registered_until: Option<OffsetDateTime>,
+    contact: Option<String>,
+    transport: &'static str,
+    last_seen: Option<OffsetDateTime>,
+    online: bool,
+    catalogs: BTreeMap<u32, Catalog>,
+}
+
+/// The platform: every configured device's session.
+#[derive(Debug)]
+pub struct Platform {
+    config: PlatformConfig,
+    devices: BTreeMap<DeviceId, Session>,
+    counters: Counters,
+    salt: String,
+    next_token: u64,
+    next_sn: u32,
+    cseq: u32,
+}
+
+impl Platform {
+    /// A platform with no devices yet. `salt` (random, per start) makes its Call-IDs, tags and branches unique.
+    #[must_use]
+    pub fn new(config: PlatformConfig, salt: &str) -> Self {
+        Self {
+            config,
+            devices: BTreeMap::new(),
+            counters: Counters::default(),
+            salt: salt.to_owned(),
+            next_token: 0,
+            next_sn: 1,
+            cseq: 0,
+        }
+    }
+
+    /// Its configuration.
+    #[must_use]
+    pub fn config(&self) -> &PlatformConfig {
+        &self.config
+    }
+
+    /// Admits a device (camera, NVR) with its password.
+    pub fn add_device(&mut self, id: DeviceId, password: Password) {
+        self.devices.insert(
+            id,
+            Session {
+                password,
+                challenge: None,
+                registered_until: None,
+                contact: None,
+                transport: "UDP",
+                last_seen: None,
+                online: false,
+                catalogs: BTreeMap::new(),
+            },
+        );
+    }
+
+    /// Counts of refusals and deviations so far.
+    #[must_use]
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Counts a refusal met outside (e.g. by the TCP framer).
+    pub fn count(&mut self, name: &'static str) {
+        self.counters.bump(name);
+    }
+
+    /// Whether `device` is online now (as of the last [`poll`](Self::poll)).
+    #[must_use]
+    pub fn is_online(&self, device: &DeviceId) -> bool {
+        self.devices.get(device).is_some_and(|s| s.online)
+    }
+
+    /// Whether `device` holds a registration.
+    #[must_use]
+    pub fn is_registered(&self, device: &DeviceId) -> bool {
+        self.devices.get(device).is_some_and(|s| s.registered_until.is_some())
+    }
+
+    /// One UDP datagram: parsed, counted, handled. `nonce` is fresh randomness, used if a challenge is issued.
+    pub fn receive_datagram(&mut self, bytes: &[u8], now: OffsetDateTime, nonce: &str) -> Vec<Output> {
+        match parse_datagram(bytes, &self.config.sip_limits) {
+            Ok(Some(message)) => self.receive(message, now, nonce),
+            Ok(None) => Vec::new(),
+            Err(e) => {
+                self.counters.bump(e.name());
+                Vec::new()
+            }
+        }
+    }
+
+    /// One whole message (from a datagram or the TCP framer).
+    pub fn receive(&mut self, message: Message, now: OffsetDateTime, nonce: &str) -> Vec<Output> {
+        for d in &message.deviations {
+            self.counters.bump(d.name());
+        }
+        match &message.start {
+            StartLine::Response { status, .. } => {
+                if *status >= 300 {
+                    self.counters.bump("request_failed");
+                }
+                Vec::new()
+            }
+            StartLine::Request { method: Method::Register, .. } => self.register(&message, now, nonce),
+            StartLine::Request { method: Method::Message, .. } => self.message(&message, now),
+            StartLine::Request { method: Method::Ack, .. } => Vec::new(),
+            StartLine::Request { .. } => {
+                self.counters.bump("method_not_allowed");
+                vec![Output::Reply(self.reply(&message, 405, "Method Not Allowed"))]
+            }
+        }
+    }
+
+    /// Deadlines passed at `now`: registrations expired, keepalives missed.
+    pub fn poll(&mut self, now: OffsetDateTime) -> Vec<Output> {
+        let timeout = self.config.keepalive_timeout();
+        let mut out = Vec::new();
+        for (id, s) in &mut self.devices {
+            if s.registered_until.is_some_and(|until| now >= until) {
+                s.registered_until = None;
+                s.contact = None;
+                out.push(Output::Event(Event::Unregistered { device: id.clone(), at: now }));
+                if s.online {
+                    s.online = false;
+                    out.push(offline(id, now, s.last_seen, OfflineReason::RegistrationExpired));
+                }
+            }
+            if s.online && s.last_seen.is_some_and(|seen| now >= seen + timeout) {
+                s.online = false;
+                out.push(offline(id, now, s.last_seen, OfflineReason::KeepaliveTimeout));
+            }
+        }
+        out
+    }
+
+    /// When [`poll`](Self::poll) next has something to do.
+    #[must_use]
+    pub fn next_deadline(&self) -> Option<OffsetDateTime> {
+        let timeout = self.config.keepalive_timeout();
+        self.devices
+            .values()
+            .flat_map(|s| [s.registered_until, s.last_seen.filter(|_| s.online).map(|seen| seen + timeout)])
+            .flatten()
+            .min()
+    }
+
+    /// A `DeviceStatus` query to a registered device.
+    pub fn query_status(&mut self, device: &DeviceId) -> Option<Output> {
+        self.devices.get(device)?.registered_until?;
+        Some(self.query(device, "DeviceStatus"))
+    }
+
+    fn register(&mut self, request: &Message, now: OffsetDateTime, nonce: &str) -> Vec<Output> {
+        let Some(device) = self.device_of(request) else {
+            return vec![Output::Reply(self.reply(request, 400, "Bad Request"))];
+        };
+        if !self.devices.contains_key(&device) {
+            self.counters.bump("register_unknown_device");
+            return vec![Output::Reply(self.reply(request, 403, "Forbidden"))];
+        }
+        let Some(authorization) = request.headers.get("Authorization").map(str::to_owned) else {
+            return vec![Output::Reply(self.challenge(request, &device, nonce))];
+        };
+        let verdict = Credentials::parse(&authorization).and_then(|c| {
+            let s = &self.devices[&device];
+            let challenge = s.challenge.as_ref().ok_or(AuthError::UnknownNonce)?;
+            c.verify("REGISTER", challenge, &s.password)
+        });
+        if let Err(reason) = verdict {
+            self.counters.bump(reason.name());
+            if reason == AuthError::UnknownNonce {
+                // A stale or replayed nonce: challenge again rather than refuse.
+                return vec![Output::Reply(self.challenge(request, &device, nonce))];
+            }
+            if let Some(s) = self.devices.get_mut(&device) {
+                s.challenge = None;
+            }
+            let event = Event::AuthRefused { device, reason, at: now };
+            return vec![Output::Reply(self.reply(request, 403, "Forbidden")), Output::Event(event)];
+        }
+        let expires = request.expires().unwrap_or(self.config.max_expires).min(self.config.max_expires);
+        let transport = if request.headers.get("Via").is_some_and(|v| v.to_ascii_uppercase().contains("/TCP")) {
+            "TCP"
+        } else {
+            "UDP"
+        };
+        let contact = request.headers.get("Contact").map(str::to_owned);
+        let date = manscdp::format_date_header(now);
+        let mut reply = self.reply(request, 200, "OK").with_header("Date", &date);
+        if let Some(c) = &contact {
+            reply = reply.with_header("Contact", c);
+        }
+        reply = reply.with_header("Expires", &expires.to_string());
+        let mut out = vec![Output::Reply(reply)];
+        let Some(s) = self.devices.get_mut(&device) else { return out };
+        s.challenge = None;
+        if expires == 0 {
+            let was = s.registered_until.take().is_some();
+            s.contact = None;
+            if was {
+                out.push(Output::Event(Event::Unregistered { device: device.clone(), at: now }));
+            }
+            if s.online {
+                s.online = false;
+                out.push(offline(&device, now, s.last_seen, OfflineReason::Unregistered));
+            }
+            return out;
+        }
+        let refresh = s.registered_until.is_some();
+        s.registered_until = Some(now + Duration::seconds(i64::from(expires)));
+        s.contact = contact;
+        s.transport = transport;
+        s.last_seen = Some(now);
+        out.push(Output::Event(Event::Registered { device: device.clone(), expires, refresh, at: now }));
+        if !s.online {
+            s.online = true;
+            out.push(Output::Event(Event::Online { device: device.clone(), at: now }));
+        }
+        if !refresh {
+            out.push(self.query(&device, "Catalog"));
+            out.push(self.query(&device, "DeviceInfo"));
+        }
+        out
+    }
+
+    fn message(&mut self, request: &Message, now: OffsetDateTime) -> Vec<Output> {
+        let Some(device) = self.device_of(request) else {
+            return vec![Output::Reply(self.reply(request, 400, "Bad Request"))];
+        };
+        if self.devices.get(&device).is_none_or(|s| s.registered_until.is_none()) {
+            // GB/T 28181 devices re-register when their keepalives are refused.
+            self.counters.bump("message_from_unregistered");
+            return vec![Output::Reply(self.reply(request, 403, "Forbidden"))];
+        }
+        let parsed = manscdp::parse(&request.body, request.headers.get("Content-Type"), &self.config.xml_limits);
+        let parsed = match parsed {
+            Ok(p) => p,
+            Err(e) => {
+                self.counters.bump(e.name());
+                return vec![Output::Reply(self.reply(request, 400, "Bad Request"))];
+            }
+        };
+        for d in &parsed.deviations {
+            self.counters.bump(match d {
+                manscdp::XmlDeviation::CharsetMismatch => "xml_charset_mismatch",
+                manscdp::XmlDeviation::TopLevelAlarmType => "xml_top_level_alarm_type",
+            });
+        }
+        let mut out = vec![Output::Reply(self.reply(request, 200, "OK"))];
+        let Some(s) = self.devices.get_mut(&device) else { return out };
+        match parsed.body {
+            Body::Keepalive(k) => {
+                if k.device_id != device {
+                    self.counters.bump("keepalive_id_mismatch");
+                }
+                s.last_seen = Some(now);
+                if !s.online {
+                    s.online = true;
+                    out.push(Output::Event(Event::Online { device, at: now }));
+                }
+            }
+            Body::Alarm(alarm) => {
+                let sn = alarm.sn;
+                let channel = alarm.device_id.clone();
+                out.push(Output::Event(Event::Alarm { device: device.clone(), alarm }));
+                let body = manscdp::alarm_response(sn, &channel);
+                out.push(Output::Request { device: device.clone(), message: self.request(&device, body) });
+            }
+            Body::Catalog(part) => {
+                self.counters.bump_by("catalog_item_rejected", part.rejected.len() as u64);
+                let max = self.config.max_catalog_items;
+                if part.sum_num as usize > max {
+                    self.counters.bump("catalog_too_large");
+                    return out;
+                }
+                if !s.catalogs.contains_key(&part.sn) && s.catalogs.len() >= MAX_PENDING_CATALOGS {
+                    // A device answering many queries at once, or inventing SNs: keep the newest few.
+                    s.catalogs.pop_first();
+                    self.counters.bump("catalog_abandoned");
+                }
+                let gathered = s.catalogs.entry(part.sn).or_default();
+                gathered.sum_num = part.sum_num;
+                gathered.rejected += part.rejected.len();
+                gathered.items.extend(part.items);
+                let have = gathered.items.len() + gathered.rejected;
+                if have > max {
+                    s.catalogs.remove(&part.sn);
+                    self.counters.bump("catalog_too_large");
+                } else if have >= gathered.sum_num as usize {
+                    let done = s.catalogs.remove(&part.sn).unwrap_or_default();
+                    out.push(Output::Event(Event::Catalog { device, items: done.items, rejected: done.rejected }));
+                }
+            }
+            Body::DeviceInfo(info) => out.push(Output::Event(Event::DeviceInfo(info))),
+            Body::DeviceStatus(status) => out.push(Output::Event(Event::DeviceStatus(status))),
+            Body::Query { .. } | Body::Other { .. } => self.counters.bump("manscdp_ignored"),
+        }
+        out
+    }
+
+    /// The device a request is from (its `From` user), counted when missing or malformed.
+    fn device_of(&mut self, request: &Message) -> Option<DeviceId> {
+        let Some(user) = request.from_user() else {
+            self.counters.bump("from_without_device_id");
+            return None;
+        };
+        match DeviceId::parse(user) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                self.counters.bump(e.name());
+                None
+            }
+        }
+    }
+
+    fn challenge(&mut self, request: &Message, device: &DeviceId, nonce: &str) -> Message {
+        let challenge = Challenge { realm: self.config.realm.clone(), nonce: nonce.to_owned(), qop: self.config.qop };
+        let header = challenge.header();
+        if let Some(s) = self.devices.get_mut(device) {
+            s.challenge = Some(challenge);
+        }
+        self.reply(request, 401, "Unauthorized").with_header("WWW-Authenticate", &header)
+    }
+
+    fn reply(&mut self, request: &Message, status: u16, reason: &str) -> Message {
+        let tag = self.token();
+        Message::response_to(request, status, reason, &tag).with_header("User-Agent", "SiteLedger gateway-agent")
+    }
+
+    fn query(&mut self, device: &DeviceId, cmd_type: &str) -> Output {
+        let sn = self.next_sn;
+        self.next_sn = self.next_sn.wrapping_add(1).max(1);
+        let body = manscdp::query(cmd_type, sn, device);
+        Output::Request { device: device.clone(), message: self.request(device, body) }
+    }
+
+    /// A `MESSAGE` to `device` with a MANSCDP body.
+    fn request(&mut self, device: &DeviceId, body: Vec<u8>) -> Message {
+        let (branch, tag, call) = (self.token(), self.token(), self.token());
+        self.cseq = self.cseq.wrapping_add(1);
+        let session = self.devices.get(device);
+        let transport = session.map_or("UDP", |s| s.transport);
+        let uri = session
+            .and_then(|s| s.contact.as_deref())
+            .and_then(contact_uri)
+            .unwrap_or_else(|| format!("sip:{device}@{}", device.domain()));
+        let c = &self.config;
+        Message::request(Method::Message, &uri)
+            .with_header("Via", &format!("SIP/2.0/{transport} {};rport;branch=z9hG4bK{branch}", c.host))
+            .with_header("From", &format!("<sip:{}@{}>;tag={tag}", c.id, c.realm))
+            .with_header("To", &format!("<sip:{device}@{}>", device.domain()))
+            .with_header("Call-ID", &format!("{call}@{}", c.host))
+            .with_header("CSeq", &format!("{} MESSAGE", self.cseq))
+            .with_header("Max-Forwards", "70")
+            .with_header("User-Agent", "SiteLedger gateway-agent")
+            .with_body(manscdp::CONTENT_TYPE, body)
+    }
+
+    fn token(&mut self) -> String {
+        self.next_token += 1;
+        format!("{}{:06}", self.salt, self.next_token)
+    }
+}
+
+fn offline(id: &DeviceId, at: OffsetDateTime, last: Option<OffsetDateTime>, reason: OfflineReason) -> Output {
+    Output::Event(Event::Offline { device: id.clone(), at, last_keepalive: last, reason })
+}
+
+/// The SIP URI inside a `Contact` value (`<sip:3402…@192.168.1.64:5060>;expires=3600` → `sip:3402…@192.168.1.64:5060`).
+fn contact_uri(contact: &str) -> Option<String> {
+    let inner = match (contact.find('<'), contact.find('>')) {
+        (Some(a), Some(b)) if a < b => &contact[a + 1..b],
+        _ => contact.split(';').next()?.trim(),
+    };
+    (inner.starts_with("sip:")
+        && uri_user(&format!("<{inner}>")).is_some()
+        && inner.bytes().all(|b| b.is_ascii_graphic()))
+    .then(|| inner.to_owned())
+}
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;
