@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use futures::Stream;
 use siteledger_signer::bundle::{BUNDLE_FORMAT, Bundle, BundleConsistency, BundleKey, BundleRecord, KeyEnrollment};
-use siteledger_signer::keys::{BatchItem, PublicKey, SignatureError, verify_batch};
+use siteledger_signer::keys::{BatchItem, KeyId, PublicKey, SignatureError, verify_batch};
 use siteledger_signer::merkle::{Frontier, Hash, NodeId, ProofPlan};
 use siteledger_signer::note::{Checkpoint, NoteSigner, NoteVerifier};
 use siteledger_signer::{Envelope, SigningKey, UnsignedEnvelope};
@@ -246,7 +246,7 @@ impl<S: EventStore> Ledger<S> {
             };
             let keys = &seq.state.keys;
             let read =
-                snapshot::replay(&shared.store, policy, |id| keys.get(id).map(|k| &k.stored), from, head).await?;
+                snapshot::replay(&shared.store, policy, |id| keys.get(id).map(|k| &*k.stored), from, head).await?;
             seq.last_snapshot = from;
             if let Ok(mut s) = shared.stats.write() {
                 s.replayed_from = from;
@@ -585,10 +585,11 @@ impl<S: EventStore> Ledger<S> {
     }
 }
 
-/// A key as the sequencer holds it.
+/// A key as the sequencer holds it. The stored row is shared, not copied: every record looks its signer up, and a
+/// copy of the row's strings per record was a measurable part of the sequencer's time (BENCHMARKS.md, "ledger").
 #[derive(Debug, Clone)]
 struct KeyEntry {
-    stored: StoredKey,
+    stored: Arc<StoredKey>,
     public: PublicKey,
 }
 
@@ -618,6 +619,8 @@ struct Sequencer<S> {
     existing: HashMap<Uuid, StoredEvent>,
     /// Tree size of the last policy snapshot restored or written (0: none).
     last_snapshot: u64,
+    /// The system key's id in hex, compared with every pushed record's signer (computing it is a SHA-256).
+    system_key_id: String,
 }
 
 /// Work in progress for one group commit: the events decided so far and overlays on the cached state.
@@ -634,7 +637,8 @@ struct Pending {
     /// The tree with the group's leaves; its size is the group's head.
     frontier: Frontier,
     by_id: HashMap<Uuid, usize>,
-    by_signer_seq: HashMap<(String, u64), usize>,
+    /// Keyed by the signer's binary key id: no string copied per record.
+    by_signer_seq: HashMap<(KeyId, u64), usize>,
     signer_heads: HashMap<String, Option<(u64, Hash)>>,
     stream_heads: HashMap<String, Option<u64>>,
     keys: HashMap<String, KeyEntry>,
@@ -667,7 +671,10 @@ impl Pending {
     fn rollback(&mut self, sp: Savepoint) {
         for e in self.events.drain(sp.events..) {
             self.by_id.remove(&e.event_id);
-            self.by_signer_seq.remove(&(e.signer.clone(), e.signer_seq));
+            // Every pending record's signer came from an envelope, so its hex parses back.
+            if let Ok(key) = KeyId::parse(&e.signer) {
+                self.by_signer_seq.remove(&(key, e.signer_seq));
+            }
         }
         self.prevs.truncate(sp.events);
         self.folded.truncate(sp.folded);
@@ -707,7 +714,16 @@ enum Decided {
 impl<S: EventStore> Sequencer<S> {
     async fn load(shared: Arc<Shared<S>>, config: LedgerConfig) -> Result<Sequencer<S>, LedgerError> {
         let state = load_state(&shared, &config).await?;
-        Ok(Sequencer { shared, config, state, head_tx: None, existing: HashMap::new(), last_snapshot: 0 })
+        let system_key_id = config.system_key.key_id().to_string();
+        Ok(Sequencer {
+            shared,
+            config,
+            state,
+            head_tx: None,
+            existing: HashMap::new(),
+            last_snapshot: 0,
+            system_key_id,
+        })
     }
 
     fn now(&self) -> OffsetDateTime {
@@ -978,7 +994,7 @@ impl<S: EventStore> Sequencer<S> {
                 if let Some(h) = self.state.stream_heads.get_mut(&e.stream) {
                     *h = Some(e.stream_version);
                 }
-                if e.signer == self.config.system_key.key_id().to_string() && e.signer_seq > self.state.system_seq {
+                if e.signer == self.system_key_id && e.signer_seq > self.state.system_seq {
                     self.state.system_seq = e.signer_seq;
                     self.state.system_prev = Some(e.leaf_hash);
                 }
@@ -1014,14 +1030,14 @@ impl<S: EventStore> Sequencer<S> {
         for k in self.shared.store.keys().await? {
             let public = PublicKey::from_bytes(&k.public_key)
                 .map_err(|err| LedgerError::Store(StoreError::Corrupt(format!("key {}: {err}", k.key_id))))?;
-            keys.insert(k.key_id.clone(), KeyEntry { stored: k, public });
+            keys.insert(k.key_id.clone(), KeyEntry { stored: Arc::new(k), public });
         }
         if let Ok(mut pk) = self.shared.public_keys.write() {
             for (id, k) in &keys {
                 pk.insert(id.clone(), k.public);
             }
         }
-        note_revocations(&self.shared, keys.values().map(|k| &k.stored));
+        note_revocations(&self.shared, keys.values().map(|k| &*k.stored));
         self.state.keys = keys;
         Ok(())
     }
@@ -1080,10 +1096,16 @@ impl<S: EventStore> Sequencer<S> {
     /// Loads signer and stream heads and existing event ids the group needs, in few store calls.
     async fn prefetch(&mut self, bodies: &[Body]) -> Result<(), LedgerError> {
         let mut ids = Vec::new();
+        // A request's records usually share one signer and one stream: look each up once per run of equal ones.
+        let mut last: Option<(KeyId, &str)> = None;
         for b in bodies {
             if let Body::Ingest(items) | Body::Append { items, .. } = b {
                 for it in items {
                     ids.push(it.env.id());
+                    if last == Some((it.env.signer(), it.env.stream())) {
+                        continue;
+                    }
+                    last = Some((it.env.signer(), it.env.stream()));
                     let signer = it.env.signer().to_string();
                     if !self.state.signer_heads.contains_key(&signer) {
                         let head = self.shared.store.signer_head(&signer).await?;
@@ -1144,7 +1166,8 @@ impl<S: EventStore> Sequencer<S> {
         signer: &str,
         seq: u64,
     ) -> Result<Option<(u64, Hash, Option<Hash>)>, LedgerError> {
-        if let Some(&i) = p.by_signer_seq.get(&(signer.to_owned(), seq)) {
+        let pending = KeyId::parse(signer).ok().and_then(|key| p.by_signer_seq.get(&(key, seq)));
+        if let Some(&i) = pending {
             let e = &p.events[i];
             return Ok(Some((e.position, e.leaf_hash, p.prevs.get(i).copied().flatten())));
         }
@@ -1209,7 +1232,7 @@ impl<S: EventStore> Sequencer<S> {
                         reason: format!("key {signer} may not enrol itself: it is not a configured root of trust"),
                     }));
                 }
-                KeyEntry { stored: stored_key(e, &public, id, p.head()), public }
+                KeyEntry { stored: Arc::new(stored_key(e, &public, id, p.head())), public }
             }
             None => return Ok(Decided::Rejected(Rejection::UnknownSigner { key_id: signer })),
         };
@@ -1258,7 +1281,7 @@ impl<S: EventStore> Sequencer<S> {
             if !self_enrolment && let Err(reason) = self.config.policy.may_enroll(&signer_key.stored, e) {
                 return Ok(Decided::Rejected(Rejection::Registry { reason }));
             }
-            enrolled = Some(KeyEntry { stored: stored_key(e, &public, id, p.head()), public });
+            enrolled = Some(KeyEntry { stored: Arc::new(stored_key(e, &public, id, p.head())), public });
         } else if env.kind() == KEY_REVOKED_KIND {
             let r: KeyRevocation = match serde_json::from_value(serde_json::Value::Object(env.payload().clone())) {
                 Ok(r) => r,
@@ -1339,12 +1362,13 @@ impl<S: EventStore> Sequencer<S> {
         }
 
         // Accept.
-        let position = self.push(p, env, leaf_hash)?;
+        let position = self.push(p, env, signer, leaf_hash)?;
+        let signer = &p.events[p.events.len() - 1].signer;
         let record = Record {
             event_id: id,
             stream: env.stream(),
             occurred_at: env.occurred_at(),
-            signer_key_id: &signer,
+            signer_key_id: signer,
             signer: Some(&signer_key.stored),
         };
         self.config.policy.accepted(&record, &admitted);
@@ -1352,18 +1376,23 @@ impl<S: EventStore> Sequencer<S> {
             p.folded.push((p.events.len() - 1, admitted));
         }
         if seq > head_seq {
-            p.signer_heads.insert(signer.clone(), Some((seq, leaf_hash)));
+            match p.signer_heads.get_mut(signer) {
+                Some(h) => *h = Some((seq, leaf_hash)),
+                None => {
+                    p.signer_heads.insert(signer.clone(), Some((seq, leaf_hash)));
+                }
+            }
         }
         if let Some(k) = enrolled {
-            p.keys.insert(k.stored.key_id.clone(), k.clone());
-            p.new_keys.push(k.stored);
+            p.new_keys.push(StoredKey::clone(&k.stored));
+            p.keys.insert(k.stored.key_id.clone(), k);
         } else if self_enrolment {
             p.keys.insert(signer_key.stored.key_id.clone(), signer_key.clone());
-            p.new_keys.push(signer_key.stored.clone());
+            p.new_keys.push(StoredKey::clone(&signer_key.stored));
         }
         if let Some((key_id, at)) = revoked {
             if let Some(mut k) = self.key(p, &key_id) {
-                k.stored.revoked_at = Some(at.clone());
+                Arc::make_mut(&mut k.stored).revoked_at = Some(at.clone());
                 p.keys.insert(key_id.clone(), k);
             }
             p.revocations.push((key_id, at));
@@ -1389,17 +1418,24 @@ impl<S: EventStore> Sequencer<S> {
         let signer = env.signer().to_string();
         let seq = env.seq();
         let h = env.leaf_hash();
-        let pos = self.push(p, &env, h)?;
+        let pos = self.push(p, &env, signer.clone(), h)?;
         p.system_seq = seq;
         p.system_prev = Some(h);
         p.signer_heads.insert(signer, Some((seq, h)));
         Ok(pos)
     }
 
-    fn push(&mut self, p: &mut Pending, env: &Envelope, leaf_hash: Hash) -> Result<u64, LedgerError> {
+    /// Adds an accepted record to the group. `signer` is `env.signer()` in hex, as the caller already has it.
+    fn push(&mut self, p: &mut Pending, env: &Envelope, signer: String, leaf_hash: Hash) -> Result<u64, LedgerError> {
         let position = p.head();
         let stream_version = self.stream_head(p, env.stream()).map_or(0, |v| v + 1);
-        p.stream_heads.insert(env.stream().to_owned(), Some(stream_version));
+        // In place when the group already wrote to the stream (the common case): no key copied per record.
+        match p.stream_heads.get_mut(env.stream()) {
+            Some(h) => *h = Some(stream_version),
+            None => {
+                p.stream_heads.insert(env.stream().to_owned(), Some(stream_version));
+            }
+        }
         let before = p.nodes.len();
         p.frontier.push_into(leaf_hash, &mut p.nodes);
         // Level 0 lives in the events table.
@@ -1410,19 +1446,19 @@ impl<S: EventStore> Sequencer<S> {
             stream_version,
             event_id: env.id(),
             kind: env.kind().to_owned(),
-            signer: env.signer().to_string(),
+            signer,
             signer_seq: env.seq(),
             occurred_at: env.occurred_at().to_owned(),
             recorded_at: truncate_micros(self.now()),
             leaf: env.leaf_bytes().to_vec(),
             leaf_hash,
         };
-        if event.signer == self.config.system_key.key_id().to_string() {
+        if event.signer == self.system_key_id {
             p.system_seq = event.signer_seq;
             p.system_prev = Some(leaf_hash);
         }
         p.by_id.insert(event.event_id, p.events.len());
-        p.by_signer_seq.insert((event.signer.clone(), event.signer_seq), p.events.len());
+        p.by_signer_seq.insert((env.signer(), event.signer_seq), p.events.len());
         p.events.push(event);
         p.prevs.push(env.prev().copied());
         Ok(position)
@@ -1511,7 +1547,7 @@ impl<S: EventStore> Sequencer<S> {
                 stream: &e.stream,
                 occurred_at: &e.occurred_at,
                 signer_key_id: &e.signer,
-                signer: p.keys.get(&e.signer).or_else(|| self.state.keys.get(&e.signer)).map(|k| &k.stored),
+                signer: p.keys.get(&e.signer).or_else(|| self.state.keys.get(&e.signer)).map(|k| &*k.stored),
             };
             self.config.policy.accepted(&record, admitted);
         }
@@ -1522,7 +1558,7 @@ impl<S: EventStore> Sequencer<S> {
     /// and skipped otherwise (catching up, as before).
     fn replay(&self, e: &StoredEvent, strict: bool) -> Result<(), LedgerError> {
         let keys = &self.state.keys;
-        snapshot::fold(self.config.policy.as_ref(), |id| keys.get(id).map(|k| &k.stored), e, strict)
+        snapshot::fold(self.config.policy.as_ref(), |id| keys.get(id).map(|k| &*k.stored), e, strict)
     }
 
     /// Writes the pending group (and a checkpoint if `checkpoint`) and folds it into the state.
@@ -1801,7 +1837,7 @@ async fn load_state<S: EventStore>(shared: &Shared<S>, config: &LedgerConfig) ->
     for k in store.keys().await? {
         let public = PublicKey::from_bytes(&k.public_key)
             .map_err(|e| LedgerError::Store(crate::store::StoreError::Corrupt(format!("key {}: {e}", k.key_id))))?;
-        keys.insert(k.key_id.clone(), KeyEntry { stored: k, public });
+        keys.insert(k.key_id.clone(), KeyEntry { stored: Arc::new(k), public });
     }
     if let Ok(mut pk) = shared.public_keys.write() {
         pk.clear();
@@ -1809,7 +1845,7 @@ async fn load_state<S: EventStore>(shared: &Shared<S>, config: &LedgerConfig) ->
             pk.insert(id.clone(), k.public);
         }
     }
-    note_revocations(shared, keys.values().map(|k| &k.stored));
+    note_revocations(shared, keys.values().map(|k| &*k.stored));
     let last_cp = store.latest_checkpoint().await?;
     let last_checkpoint_size = last_cp.as_ref().map_or(0, |c| c.size);
     if let Some(cp) = &last_cp {

@@ -342,6 +342,35 @@ pub async fn signer_chains_expose_gaps_and_equivocation<B: Backend>(b: B) {
     accepted(&l.ingest(vec![skipped3]).await.expect("late 3"));
 }
 
+/// Late fills and an equivocation decided against records of the same request, not yet stored: the group's own
+/// chain index (keyed by the signer's binary key id since issue 16) must find them, or a late record would be
+/// refused for not linking, or a second record for a used number accepted.
+pub async fn late_records_and_a_twin_in_one_request_are_judged_against_that_request<B: Backend>(b: B) {
+    let mut w = World::new();
+    let l = ledger(&b, &mut w).await;
+    let (mut gw, enrol) = w.gateway(51);
+    l.ingest(vec![enrol]).await.expect("enrol");
+    let s = "project/P8b/d";
+    accepted(&l.ingest(vec![reading(&mut gw, s, 0), reading(&mut gw, s, 1)]).await.expect("ingest"));
+    let three = reading(&mut gw, s, 2);
+    let four = reading(&mut gw, s, 3);
+    let five = reading(&mut gw, s, 4);
+    let mut twin = KeyedChain::new(siteledger_signer::SigningKey::from_seed(&[51; 32]));
+    twin.set_chain(MemoryChain::after(3, three.leaf_hash()));
+    let twin_of_four = twin
+        .sign(new_id(), s, "iot.dust.reading.v1", "2026-03-01T08:00:45+08:00", serde_json::Map::new())
+        .expect("sign");
+    // One request, one group: 5 opens a gap, 4 and 3 fill it late, and a different record numbered 4 follows.
+    let out = l.ingest(vec![five, four, three, twin_of_four]).await.expect("ingest");
+    assert!(out[..3].iter().all(|o| matches!(o, IngestOutcome::Accepted { .. })), "{out:?}");
+    let IngestOutcome::Accepted { position: at_four } = out[1] else { unreachable!("checked above") };
+    assert!(
+        matches!(&out[3], IngestOutcome::Rejected(Rejection::Equivocation { seq: 4, existing_position, .. })
+            if *existing_position == at_four),
+        "{out:?}"
+    );
+}
+
 pub async fn revoked_keys_cannot_sign_after_revocation<B: Backend>(b: B) {
     let mut w = World::new();
     let l = ledger(&b, &mut w).await;
@@ -501,6 +530,10 @@ macro_rules! contract_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn signer_chains() {
             signer_chains_expose_gaps_and_equivocation($backend).await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn late_fills_and_twin_in_one_request() {
+            late_records_and_a_twin_in_one_request_are_judged_against_that_request($backend).await
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn revocation() {
