@@ -15,6 +15,7 @@ use siteledger_client::KeyedChain;
 use siteledger_ledger::Ledger;
 use siteledger_ledger::sqlite::SqliteStore;
 use siteledger_ledger::system::KEY_ENROLLED_KIND;
+use siteledger_projections::rating::prefix::LogPrefix;
 use siteledger_projections::{ReadDb, Scope, apply_events, run};
 use siteledger_signer::{Envelope, SigningKey};
 use time::macros::datetime;
@@ -129,6 +130,45 @@ async fn a_device_bursting_5000_readings_into_one_window_costs_each_record_a_bou
         assert!(per_record <= ROWS_PER_RECORD, "batch {i} of the burst read {per_record} rows per record");
     }
     check_burst(&db).await;
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runtime_leaves_a_rating_fold_snapshot_at_the_latest_checkpoint_without_any_request() {
+    const EVERY: u64 = 200;
+    let (ledger, mut gws, _dir) = load_ledger(1).await;
+    let readings: Vec<_> =
+        (0..600).map(|i| dust(&mut gws[0], "M-000", 10 * i, &format!("{}.5", 40 + i % 90))).collect();
+    ingest(&ledger, readings).await;
+    // The latest checkpoint covers the head: nothing is appended after it.
+    let cp = ledger.checkpoint_now().await.expect("checkpoint");
+    let head = ledger.head();
+    assert_eq!(cp.size, head);
+    let (db, _db_dir) = sqlite_db().await;
+    db.set_fold_snapshot_every(EVERY);
+    assert!(db.fold_snapshots(0, u64::MAX, 10).await.expect("snapshots").is_empty());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let follower = tokio::spawn(run(ledger.clone(), db.clone(), async move {
+        let _ = stop_rx.await;
+    }));
+    let mut applied = db.watch_applied();
+    tokio::time::timeout(Duration::from_secs(600), applied.wait_for(|&a| a >= head))
+        .await
+        .expect("the read models caught up before the hang guard")
+        .expect("applied watch");
+    let _ = stop_tx.send(());
+    // Shutdown waits for a snapshot in progress.
+    follower.await.expect("runtime task").expect("runtime");
+    let stored = db.fold_snapshots(0, u64::MAX, 10).await.expect("snapshots");
+    assert_eq!(stored.first().map(|m| m.tree_size), Some(cp.size), "{stored:?}");
+    // The first computation at the checkpoint resumes from it and folds nothing, and equals the from-zero fold
+    // byte for byte.
+    let store = ledger.store();
+    let resumed = LogPrefix::load_with(store, Some(&db), cp.size, None).await.expect("resumed");
+    assert_eq!((resumed.resumed_from, resumed.folded), (cp.size, 0));
+    let zero = LogPrefix::load(store, cp.size, None).await.expect("from zero");
+    assert_eq!((zero.resumed_from, zero.folded), (0, cp.size));
+    assert_eq!(resumed.state_bytes(), zero.state_bytes());
     db.close().await;
 }
 
