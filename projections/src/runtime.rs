@@ -142,6 +142,7 @@ async fn follow<S: EventStore>(
                     match db.prune_site_raw().await {
                         Ok(p) if p != crate::site::Pruned::default() => {
                             tracing::info!(readings = p.readings, windows = p.windows, window_sums = p.window_sums,
+                                crane_cycles = p.crane_cycles, timeline = p.timeline,
                                 "projections: raw site rows before the raw period deleted");
                         }
                         Ok(_) => {}

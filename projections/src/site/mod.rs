@@ -51,7 +51,8 @@ pub(crate) const NAME: &str = "site";
 /// Code version: bump it when the fold or the tables change; the tables are re-created and refolded.
 /// 4: a day's water consumption was added to the electricity of the same device and day; refold the rows.
 /// 5: hourly and daily roll-ups, the horizon and the raw period (issue 16).
-pub(crate) const VERSION: i64 = 5;
+/// 6: crane cycles per day (`site_crane_days`); cycles move the horizon and are kept raw for the raw period only.
+pub(crate) const VERSION: i64 = 6;
 
 /// How a policy is named in rows: `default`, or `<jurisdiction>#v<version>`.
 fn policy_label(jurisdiction: &str, version: u32, default: bool) -> String {
