@@ -5,8 +5,10 @@
 //! `SITELEDGER_CATCH_UP_RECORDS` sets the size of the catch-up log. The default, 8,000 records (the burst of 5,000
 //! and 3,000 from 100 other monitors), is sized for the debug suite on two shared cores (about 15 s of CPU:
 //! signing, ingest and folding; 1–4 minutes of wall time while other builds share the cores). Issue 16's CI size,
-//! 200,000, is for a release build: `SITELEDGER_CATCH_UP_RECORDS=200000 cargo test --release -p
-//! siteledger-projections --test projections load::read_models_catch_up`.
+//! 200,000, runs in `scripts/test.sh` (step `load`) in the `ci-load` profile (release without debug info):
+//! `SITELEDGER_CATCH_UP_RECORDS=200000 cargo test --profile ci-load -p siteledger-projections --test projections
+//! -- --exact load::read_models_catch_up_with_many_devices_and_a_bursty_one_reading_boundedly`. At that size it also
+//! checks the rating fold snapshots the runtime took by itself.
 
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use siteledger_client::KeyedChain;
 use siteledger_ledger::Ledger;
 use siteledger_ledger::sqlite::SqliteStore;
 use siteledger_ledger::system::KEY_ENROLLED_KIND;
-use siteledger_projections::rating::prefix::LogPrefix;
+use siteledger_projections::rating::prefix::{EAGER_SNAPSHOT_EVERY, LogPrefix};
 use siteledger_projections::{ReadDb, Scope, apply_events, run};
 use siteledger_signer::{Envelope, SigningKey};
 use time::macros::datetime;
@@ -234,5 +236,18 @@ async fn read_models_catch_up_with_many_devices_and_a_bursty_one_reading_bounded
         rows / folded
     );
     check_burst(&db).await;
+    // Meanwhile the runtime left rating fold snapshots as the log grew (every EAGER_SNAPSHOT_EVERY records, at the
+    // latest checkpoint): a computation at the head resumes from the newest instead of folding the log, and gives
+    // the bytes of a fold from record 0.
+    if head >= 2 * EAGER_SNAPSHOT_EVERY {
+        let stored = db.fold_snapshots(0, u64::MAX, 1).await.expect("snapshots");
+        let newest = stored.first().map_or(0, |m| m.tree_size);
+        assert!(newest >= EAGER_SNAPSHOT_EVERY, "no snapshot taken while {head} records were folded");
+        let store = ledger.store();
+        let resumed = LogPrefix::load_with(store, Some(&db), head, None).await.expect("resumed");
+        assert_eq!((resumed.resumed_from, resumed.folded), (newest, head - newest));
+        let zero = LogPrefix::load(store, head, None).await.expect("from zero");
+        assert_eq!(resumed.state_bytes(), zero.state_bytes());
+    }
     db.close().await;
 }
