@@ -75,8 +75,8 @@ impl EagerSnapshots {
 }
 
 /// Takes rating fold snapshots at the latest checkpoint's size if it is at least `every` records past the newest
-/// stored one (or `known`); returns the newest snapshot size afterwards. Failures cost only time: logged, retried
-/// at the next batch.
+/// stored one (or `known`); returns the size from which the next one is due `every` records later (the newest
+/// snapshot's, or the failed attempt's). Failures cost only time: logged, retried when due again.
 async fn snapshot_at_checkpoint<S: EventStore>(ledger: &Ledger<S>, db: &ReadDb, known: u64, every: u64) -> u64 {
     let stored = match db.fold_snapshots(0, u64::MAX, 1).await {
         Ok(s) => s.first().map_or(0, |m| m.tree_size),
@@ -102,9 +102,11 @@ async fn snapshot_at_checkpoint<S: EventStore>(ledger: &Ledger<S>, db: &ReadDb, 
             tracing::info!(tree_size = size, "projections: rating fold snapshot taken at the latest checkpoint");
             size
         }
+        // Retried only once the log has grown by `every` again: a snapshot that keeps failing must not fold the
+        // same records after every batch (computations still leave their own snapshots).
         Err(e) => {
             tracing::warn!(error = %e, tree_size = size, "projections: rating fold snapshot failed; retried later");
-            newest
+            size
         }
     }
 }
