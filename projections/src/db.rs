@@ -268,6 +268,8 @@ struct Inner {
     rows_read: Arc<AtomicU64>,
     /// Days of raw readings kept (0: all).
     raw_retention_days: AtomicU32,
+    /// Records between the rating fold snapshots the runtime takes by itself (0: none).
+    fold_snapshot_every: AtomicU64,
 }
 
 /// The read database (SQLite file or PostgreSQL). Cheap to clone; clones share pools, the access cache and the
@@ -340,6 +342,7 @@ impl ReadDb {
                 applied,
                 rows_read: Arc::default(),
                 raw_retention_days: AtomicU32::new(DEFAULT_RAW_RETENTION_DAYS),
+                fold_snapshot_every: AtomicU64::new(crate::rating::prefix::EAGER_SNAPSHOT_EVERY),
             }),
         };
         db.ensure_schema().await?;
@@ -358,6 +361,18 @@ impl ReadDb {
     /// Days of raw site readings kept (0: all).
     pub fn raw_retention_days(&self) -> u32 {
         self.inner.raw_retention_days.load(Ordering::Relaxed)
+    }
+
+    /// Has the projections runtime ([`crate::run`]) leave a rating fold snapshot at the latest checkpoint's size
+    /// whenever the log has grown by `records` since the newest one (0: only computations leave snapshots; default
+    /// [`EAGER_SNAPSHOT_EVERY`](crate::rating::prefix::EAGER_SNAPSHOT_EVERY)).
+    pub fn set_fold_snapshot_every(&self, records: u64) {
+        self.inner.fold_snapshot_every.store(records, Ordering::Relaxed);
+    }
+
+    /// Records between the rating fold snapshots the runtime takes by itself (0: none).
+    pub fn fold_snapshot_every(&self) -> u64 {
+        self.inner.fold_snapshot_every.load(Ordering::Relaxed)
     }
 
     /// `"sqlite"` or `"postgres"`.

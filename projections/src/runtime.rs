@@ -6,9 +6,12 @@ use std::time::Duration;
 use futures::StreamExt;
 use siteledger_ledger::{EventStore, Ledger};
 
+use tokio::task::JoinHandle;
+
 use crate::db::ReadDb;
 use crate::error::ProjectionError;
 use crate::fold::apply_events;
+use crate::rating::prefix::take_fold_snapshots;
 
 /// Most events folded in one transaction.
 pub const BATCH_EVENTS: usize = 1000;
@@ -24,10 +27,96 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// is finished first) or the ledger shuts down. Errors of the ledger or the read database are logged and retried
 /// with backoff from the stored checkpoint, so this only returns `Ok`. Every [`RETENTION_EVERY`], between batches,
 /// it deletes the raw site rows older than the raw period (`raw_retention_days`) in small transactions.
+///
+/// Beside the folds it leaves rating fold snapshots at the latest checkpoint's size whenever the log has grown by
+/// [`ReadDb::fold_snapshot_every`] records since the newest one ([`take_fold_snapshots`], on a task of its own, one
+/// at a time; the fold itself on the blocking pool), so the first rating, credit or report computation after a long
+/// ingest resumes near the head instead of folding the log. On shutdown it waits for a snapshot in progress.
 pub async fn run<S: EventStore>(
     ledger: Ledger<S>,
     db: ReadDb,
     shutdown: impl Future<Output = ()>,
+) -> Result<(), ProjectionError> {
+    let mut snapshots = EagerSnapshots::default();
+    let outcome = follow(&ledger, &db, shutdown, &mut snapshots).await;
+    snapshots.finish().await;
+    outcome
+}
+
+/// The rating fold snapshots [`run`] takes by itself: the newest size known and the task taking one, if any.
+#[derive(Default)]
+struct EagerSnapshots {
+    /// The newest snapshot's size known to this loop (0 until the first task has looked at the table).
+    newest: u64,
+    task: Option<JoinHandle<u64>>,
+}
+
+impl EagerSnapshots {
+    /// Starts a snapshot task when none is running and the log has grown by the database's interval since the
+    /// newest snapshot known; collects a finished task's size. Cheap when nothing is due (the head is in memory).
+    async fn poll<S: EventStore>(&mut self, ledger: &Ledger<S>, db: &ReadDb) {
+        if let Some(task) = self.task.take_if(|t| t.is_finished()) {
+            self.newest = self.newest.max(task.await.unwrap_or(0));
+        }
+        let every = db.fold_snapshot_every();
+        if self.task.is_some() || every == 0 || ledger.head() < self.newest.saturating_add(every) {
+            return;
+        }
+        let (ledger, db, known) = (ledger.clone(), db.clone(), self.newest);
+        self.task = Some(tokio::spawn(async move { snapshot_at_checkpoint(&ledger, &db, known, every).await }));
+    }
+
+    /// Waits for the task in progress, if any.
+    async fn finish(&mut self) {
+        if let Some(task) = self.task.take() {
+            self.newest = self.newest.max(task.await.unwrap_or(0));
+        }
+    }
+}
+
+/// Takes rating fold snapshots at the latest checkpoint's size if it is at least `every` records past the newest
+/// stored one (or `known`); returns the size from which the next one is due `every` records later (the newest
+/// snapshot's, or the failed attempt's). Failures cost only time: logged, retried when due again.
+async fn snapshot_at_checkpoint<S: EventStore>(ledger: &Ledger<S>, db: &ReadDb, known: u64, every: u64) -> u64 {
+    let stored = match db.fold_snapshots(0, u64::MAX, 1).await {
+        Ok(s) => s.first().map_or(0, |m| m.tree_size),
+        Err(e) => {
+            tracing::warn!(error = %e, "projections: rating fold snapshots unreadable; retried later");
+            return known;
+        }
+    };
+    let newest = known.max(stored);
+    let size = match ledger.latest_checkpoint().await {
+        Ok(Some(cp)) => cp.size,
+        Ok(None) => return newest,
+        Err(e) => {
+            tracing::warn!(error = %e, "projections: latest checkpoint unreadable; rating fold snapshot retried later");
+            return newest;
+        }
+    };
+    if size < newest.saturating_add(every) {
+        return newest;
+    }
+    match take_fold_snapshots(ledger.store(), db, size).await {
+        Ok(()) => {
+            tracing::info!(tree_size = size, "projections: rating fold snapshot taken at the latest checkpoint");
+            size
+        }
+        // Retried only once the log has grown by `every` again: a snapshot that keeps failing must not fold the
+        // same records after every batch (computations still leave their own snapshots).
+        Err(e) => {
+            tracing::warn!(error = %e, tree_size = size, "projections: rating fold snapshot failed; retried later");
+            size
+        }
+    }
+}
+
+/// [`run`]'s loop.
+async fn follow<S: EventStore>(
+    ledger: &Ledger<S>,
+    db: &ReadDb,
+    shutdown: impl Future<Output = ()>,
+    snapshots: &mut EagerSnapshots,
 ) -> Result<(), ProjectionError> {
     tokio::pin!(shutdown);
     let mut backoff = MIN_BACKOFF;
@@ -55,11 +144,15 @@ pub async fn run<S: EventStore>(
                     match db.prune_site_raw().await {
                         Ok(p) if p != crate::site::Pruned::default() => {
                             tracing::info!(readings = p.readings, windows = p.windows, window_sums = p.window_sums,
+                                crane_cycles = p.crane_cycles, timeline = p.timeline,
                                 "projections: raw site rows before the raw period deleted");
                         }
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "projections: retention pass failed; retried later"),
                     }
+                    // A checkpoint signed after the last batch (the ledger signs one within a second of a record)
+                    // is snapshotted here if no batch follows it.
+                    snapshots.poll(ledger, db).await;
                     continue;
                 }
                 chunk = stream.next() => chunk,
@@ -79,10 +172,11 @@ pub async fn run<S: EventStore>(
                     }
                 }
             }
-            if let Err(e) = apply_events(&db, &events).await {
+            if let Err(e) = apply_events(db, &events).await {
                 tracing::warn!(error = %e, "projections: folding a batch failed; resuming from the checkpoint");
                 break true;
             }
+            snapshots.poll(ledger, db).await;
             if let Some(e) = read_error {
                 tracing::warn!(error = %e, "projections: reading the ledger failed; resubscribing");
                 break true;

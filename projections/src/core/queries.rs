@@ -562,6 +562,26 @@ impl ReadDb {
         Ok(self.fetch_all(&q).await?)
     }
 
+    /// A visible project's records per Asia/Shanghai day `(day, records)`, the newest day first, at most `limit`
+    /// (1–1000): kept for ever, so a timeline reaching before the raw period (whose records are no longer kept one by
+    /// one, `ReadDb::prune_site_raw`) still says how many records each day had.
+    pub async fn project_days(
+        &self,
+        scope: &Scope,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>, ProjectionError> {
+        if *scope == Scope::Nothing {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new("SELECT pd.day, pd.events FROM project_days pd WHERE pd.project_id = ");
+        q.bind(id).push(" AND ");
+        project_visible(&mut q, scope, "pd.project_id");
+        q.push(" ORDER BY pd.day DESC LIMIT ");
+        q.bind(to_i64(limit.clamp(1, 1000) as u64));
+        Ok(self.fetch_all(&q).await?)
+    }
+
     /// Enterprises: `All` every one; `District` those participating in its projects; `Enterprise` itself and its
     /// partners in its projects; `Nothing` none. `projects` counts only visible projects.
     pub async fn enterprises(&self, scope: &Scope) -> Result<Vec<EnterpriseRow>, ProjectionError> {

@@ -109,6 +109,8 @@ pub(crate) mod activity {
     )",
         "CREATE INDEX IF NOT EXISTS project_events_project ON project_events (project_id, position)",
         "CREATE INDEX IF NOT EXISTS project_events_event ON project_events (event_id)",
+        // The retention pass (`ReadDb::prune_site_raw`) deletes the records before the raw period in small batches.
+        "CREATE INDEX IF NOT EXISTS project_events_occurred ON project_events (occurred_us)",
         "CREATE TABLE IF NOT EXISTS project_stats (
         project_id       TEXT PRIMARY KEY,
         events           BIGINT NOT NULL,

@@ -5,7 +5,9 @@
 //! [`LogPrefix::load_with`] starts from the newest usable snapshot at or below N (same credit rules, bytes
 //! matching their digest, root matching the log's tree at that size) and folds only the records after it, then
 //! leaves a snapshot at N when it folded at least [`SNAPSHOT_EVERY`] records or started from record 0, so the
-//! next computation starts there. The fold is record by record and deterministic, so both give the same [`RatingFold`] (the tests compare
+//! next computation starts there; the projections runtime also leaves snapshots by itself at checkpoint sizes as
+//! the log grows ([`take_fold_snapshots`], every [`EAGER_SNAPSHOT_EVERY`] records). Pages are read on the async task
+//! and parsed and folded on Tokio's blocking pool. The fold is record by record and deterministic, so both give the same [`RatingFold`] (the tests compare
 //! its canonical bytes, and the reports, decisions and scores computed from it).
 //!
 //! Everything here reads the event store ([`EventStore::read_all`]), never the read models: the snapshot is the
@@ -31,6 +33,12 @@ pub const PAGE: usize = 1000;
 /// It bounds the records a computation at the log's head folds (about this many plus what arrived since the last
 /// computation), and the snapshot writes (at most one per this many records, thinned by the table's bound).
 pub const SNAPSHOT_EVERY: u64 = 2_000;
+
+/// Records between two snapshots the projections runtime takes by itself, at the latest checkpoint's size, as the
+/// log grows (the default of [`ReadDb::set_fold_snapshot_every`]): a first computation after a long ingest folds at
+/// most about this many records plus those after the latest checkpoint, whatever the log's length. The same
+/// cadence as the ledger's admission-state snapshots; the table stays within the bound of [`super::snapshots`].
+pub const EAGER_SNAPSHOT_EVERY: u64 = 16_384;
 
 /// Snapshots tried, newest first, before folding from record 0.
 const CANDIDATES: usize = 4;
@@ -114,10 +122,55 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Folds `from..size` into `fold`; returns the records folded.
-async fn fold_range<S: EventStore>(store: &S, fold: &mut RatingFold, from: u64, size: u64) -> Result<u64, RatingError> {
-    let mut folded = 0u64;
-    for_each_record_from(store, from, size, |e, env| {
+/// Runs CPU-bound work (parsing envelopes, folding, (de)serialising a fold's state) on Tokio's blocking pool, so
+/// that a computation over many records never holds an async worker (the server's requests, the projections'
+/// folds and sqlx's connections share those: ENGINEERING-NOTES "Blocking the runtime").
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, RatingError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| RatingError::Corrupt(format!("fold task failed: {e}")))
+}
+
+/// Folds `from..size` into `fold`; returns the fold and the records folded. Pages are read on the async task and
+/// parsed and folded on the blocking pool, page by page.
+async fn fold_range<S: EventStore>(
+    store: &S,
+    mut fold: RatingFold,
+    from: u64,
+    size: u64,
+) -> Result<(RatingFold, u64), RatingError> {
+    let head = store.head().await?;
+    if size > head {
+        return Err(RatingError::Invalid(format!("tree size {size} exceeds the log size {head}")));
+    }
+    let mut next = from;
+    while next < size {
+        let want = usize::try_from((size - next).min(PAGE as u64)).unwrap_or(PAGE);
+        let page = store.read_all(next, want).await?;
+        if page.is_empty() {
+            return Err(RatingError::Corrupt(format!("no record at position {next}")));
+        }
+        let start = next;
+        let (back, at) = blocking(move || fold_page(fold, &page, start, size)).await??;
+        fold = back;
+        next = at;
+    }
+    Ok((fold, next - from))
+}
+
+/// Folds one page of stored records, which must start at `next`, up to `size`; returns the fold and the next position.
+fn fold_page(
+    mut fold: RatingFold,
+    page: &[StoredEvent],
+    mut next: u64,
+    size: u64,
+) -> Result<(RatingFold, u64), RatingError> {
+    for e in page {
+        if next >= size {
+            break;
+        }
+        if e.position != next {
+            return Err(RatingError::Corrupt(format!("expected position {next}, read {}", e.position)));
+        }
+        let env = Envelope::parse(&e.leaf).map_err(|err| RatingError::Corrupt(err.to_string()))?;
         let id = e.event_id.to_string();
         fold.apply(&LogRecord {
             position: e.position,
@@ -128,10 +181,9 @@ async fn fold_range<S: EventStore>(store: &S, fold: &mut RatingFold, from: u64, 
             signer: &e.signer,
             payload: env.payload(),
         });
-        folded += 1;
-    })
-    .await?;
-    Ok(folded)
+        next += 1;
+    }
+    Ok((fold, next))
 }
 
 impl LogPrefix {
@@ -153,6 +205,18 @@ impl LogPrefix {
         size: u64,
         rules_version: Option<u32>,
     ) -> Result<Self, RatingError> {
+        Self::load_inner(store, snapshots, size, rules_version, false).await
+    }
+
+    /// As [`LogPrefix::load_with`], but leaves a snapshot at `size` whenever it folded any record: what the
+    /// projections runtime does at checkpoint sizes as the log grows ([`take_fold_snapshots`]).
+    async fn load_inner<S: EventStore>(
+        store: &S,
+        snapshots: Option<&ReadDb>,
+        size: u64,
+        rules_version: Option<u32>,
+        always_snapshot: bool,
+    ) -> Result<Self, RatingError> {
         let rules = match rules_version {
             Some(v) => Some(credit_rules_at(store, size, v).await?),
             None => None,
@@ -161,17 +225,18 @@ impl LogPrefix {
             Some(db) => restore(store, db, size, rules_version.unwrap_or(0), rules.as_ref()).await?,
             None => None,
         };
-        let (mut fold, resumed_from) = match restored {
+        let (fold, resumed_from) = match restored {
             Some(fold) => {
                 let at = fold.size;
                 (fold, at)
             }
             None => (RatingFold::new(rules), 0),
         };
-        let folded = fold_range(store, &mut fold, resumed_from, size).await?;
+        let (fold, folded) = fold_range(store, fold, resumed_from, size).await?;
         let prefix = Self { size, fold, resumed_from, folded };
         // A fold from record 0 is the expensive case: the first computation leaves a snapshot whatever its size.
-        let worth_keeping = folded >= SNAPSHOT_EVERY || (resumed_from == 0 && folded > 0);
+        let worth_keeping =
+            folded >= SNAPSHOT_EVERY || (resumed_from == 0 && folded > 0) || always_snapshot && folded > 0;
         if let Some(db) = snapshots
             && worth_keeping
             && let Err(e) = prefix.save_snapshot(store, db, rules_version).await
@@ -192,21 +257,21 @@ impl LogPrefix {
         if self.size == 0 {
             return Ok(());
         }
-        let value = serde_json::to_value(&self.fold).map_err(|e| RatingError::Corrupt(format!("fold state: {e}")))?;
-        let state = String::from_utf8(to_canonical(&value))
-            .map_err(|e| RatingError::Corrupt(format!("fold state: canonical JSON is not UTF-8: {e}")))?;
+        let fold = self.fold.clone();
+        let (state, sha256) = blocking(move || {
+            let value = serde_json::to_value(&fold).map_err(|e| RatingError::Corrupt(format!("fold state: {e}")))?;
+            let state = String::from_utf8(to_canonical(&value))
+                .map_err(|e| RatingError::Corrupt(format!("fold state: canonical JSON is not UTF-8: {e}")))?;
+            let sha256 = sha256_hex(state.as_bytes());
+            Ok::<_, RatingError>((state, sha256))
+        })
+        .await??;
         let root = hex::encode(root_at(store, self.size).await?);
         let last = store.read_all(self.size - 1, 1).await?;
         let last = last.first().ok_or_else(|| RatingError::Corrupt(format!("no record at {}", self.size - 1)))?;
         let day = siteledger_domain::time::shanghai_date(last.recorded_at);
         let day = LocalDate::try_from(day).map_or_else(|_| day.to_string(), |d| d.to_string());
-        let meta = SnapshotMeta {
-            rules_version: rules_version.unwrap_or(0),
-            tree_size: self.size,
-            root,
-            sha256: sha256_hex(state.as_bytes()),
-            day,
-        };
+        let meta = SnapshotMeta { rules_version: rules_version.unwrap_or(0), tree_size: self.size, root, sha256, day };
         db.save_fold_snapshot(&NewSnapshot { meta, state })
             .await
             .map_err(|e| RatingError::Corrupt(format!("read database: {e}")))
@@ -284,10 +349,6 @@ async fn check<S: EventStore>(
     state: &str,
     rules: Option<&CreditRules>,
 ) -> Result<Result<RatingFold, String>, RatingError> {
-    let digest = sha256_hex(state.as_bytes());
-    if digest != meta.sha256 {
-        return Ok(Err(format!("state bytes hash to {digest}, the snapshot says {}", meta.sha256)));
-    }
     let root = hex::encode(root_at(store, meta.tree_size).await?);
     if root != meta.root {
         return Ok(Err(format!(
@@ -295,9 +356,18 @@ async fn check<S: EventStore>(
             meta.tree_size, meta.root
         )));
     }
-    let fold: RatingFold = match serde_json::from_str(state) {
+    let (state, want) = (state.to_owned(), meta.sha256.clone());
+    let parsed = blocking(move || {
+        let digest = sha256_hex(state.as_bytes());
+        if digest != want {
+            return Err(format!("state bytes hash to {digest}, the snapshot says {want}"));
+        }
+        serde_json::from_str::<RatingFold>(&state).map_err(|e| format!("state does not parse: {e}"))
+    })
+    .await?;
+    let fold = match parsed {
         Ok(f) => f,
-        Err(e) => return Ok(Err(format!("state does not parse: {e}"))),
+        Err(why) => return Ok(Err(why)),
     };
     if fold.size != meta.tree_size {
         return Ok(Err(format!("state holds {} records, the snapshot says {}", fold.size, meta.tree_size)));
@@ -306,6 +376,18 @@ async fn check<S: EventStore>(
         return Ok(Err("state was folded with other credit rules".to_owned()));
     }
     Ok(Ok(fold))
+}
+
+/// Leaves fold snapshots at `size` (a checkpoint's size), each folded from the newest usable snapshot below it:
+/// one without credit rules (what rating decisions and annual reports start from) and one with the newest credit
+/// rules published within the first `size` records, if any (what credit scores start from). The projections
+/// runtime calls it as the log grows, so no request has to fold the log from record 0.
+pub async fn take_fold_snapshots<S: EventStore>(store: &S, db: &ReadDb, size: u64) -> Result<(), RatingError> {
+    LogPrefix::load_inner(store, Some(db), size, None, true).await?;
+    if let Some(version) = latest_rules_version(store, size).await? {
+        LogPrefix::load_inner(store, Some(db), size, Some(version), true).await?;
+    }
+    Ok(())
 }
 
 /// The credit rules of `version` as published within the first `size` records (read from their stream).

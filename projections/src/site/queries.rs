@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 
 use super::fold::rollup::Span;
 use super::rows::{
-    CameraRow, CycleRow, DeviceRow, GapRow, GatewayRow, HoistCheckRow, LatestRow, MeterDayRow, MeterRow, Resolution,
-    SiteAlarmRow, SiteOverviewRow, SiteProject, ThresholdsRow, WindowRow,
+    CameraRow, CraneDayRow, CycleRow, DeviceRow, GapRow, GatewayRow, HoistCheckRow, LatestRow, MeterDayRow, MeterRow,
+    Resolution, SiteAlarmRow, SiteOverviewRow, SiteProject, ThresholdsRow, WindowRow,
 };
 use super::{policy_books, policy_label};
 use crate::Scope;
@@ -291,6 +291,28 @@ impl ReadDb {
         q.bind(until_us).push(" ORDER BY r.metric, r.device_id, r.bucket_us");
         let rows: Vec<RollupRow> = self.fetch_all(&q).await?;
         Ok(rows.into_iter().map(|r| r.into_window(span)).collect())
+    }
+
+    /// A visible project's crane work cycles per crane and day, the newest day first, at most `limit` rows
+    /// (1–1000): kept for ever, also for the days before the raw period whose cycles were deleted.
+    pub async fn site_crane_days(
+        &self,
+        scope: &Scope,
+        project: &str,
+        limit: usize,
+    ) -> Result<Vec<CraneDayRow>, ProjectionError> {
+        if *scope == Scope::Nothing {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new(
+            "SELECT d.device_id, d.day, d.cycles, d.warning, d.violation, d.over_moment, d.operator_issues \
+             FROM site_crane_days d WHERE ",
+        );
+        project_visible(&mut q, scope, "d.project_id");
+        q.push(" AND d.project_id = ");
+        q.bind(project).push(" ORDER BY d.day DESC, d.device_id LIMIT ");
+        q.bind(to_i64(limit.clamp(1, 1000) as u64));
+        Ok(self.fetch_all(&q).await?)
     }
 
     /// Window series of every visible project of a district since `since_us` (one metric), for district charts:

@@ -1,6 +1,6 @@
-//! The raw period (issue 16): the read models keep raw readings, and the windows judged from them, for
-//! `raw_retention_days` before the latest reading folded; the hourly and daily roll-ups keep the rest, and the log
-//! keeps everything. [`ReadDb::prune_site_raw`] deletes what lies before the raw period in small batches, each its
+//! The raw period (issue 16): the read models keep raw readings, and the windows judged from them, crane work
+//! cycles and project timeline records, for `raw_retention_days` before the latest reading (or cycle) folded; the
+//! hourly and daily roll-ups, the crane days and the project days keep the rest, and the log keeps everything. [`ReadDb::prune_site_raw`] deletes what lies before the raw period in small batches, each its
 //! own short transaction, so it never holds the write lock for long; the projections runtime calls it periodically.
 //!
 //! The fold never reads a raw row from before the raw period (`fold::env`), so when this job runs changes nothing
@@ -22,10 +22,20 @@ pub struct Pruned {
     pub windows: u64,
     /// Their running sums (`site_window_sums`).
     pub window_sums: u64,
+    /// Crane work cycles that started before the raw period (`site_crane_cycles`; their days stay in
+    /// `site_crane_days`).
+    pub crane_cycles: u64,
+    /// Records of project timelines that occurred before the raw period (`project_events`; their days and kinds
+    /// stay in `project_days` and `project_kinds`).
+    pub timeline: u64,
 }
 
 /// `(table, its key columns, the condition "before the raw period" on `?` = raw_from)`.
-const PRUNED: [(&str, &str, &str); 3] = [
+///
+/// Gate passages have no table of their own to prune: the workforce fold keeps one row per worker and day
+/// (`wf_attendance`), and the arrears rules (`domain::workforce`) cite those days for any past month a payroll may
+/// still concern, so they are kept for ever (they grow with workers × days, not with passages).
+const PRUNED: [(&str, &str, &str); 5] = [
     ("site_readings", "event_id, metric", "at_us < ?"),
     ("site_windows", "project_id, device_id, metric, window_start_us", "window_start_us + window_min * 60000000 <= ?"),
     (
@@ -33,6 +43,8 @@ const PRUNED: [(&str, &str, &str); 3] = [
         "project_id, device_id, metric, window_start_us, window_min, tier",
         "window_start_us + window_min * 60000000 <= ?",
     ),
+    ("site_crane_cycles", "event_id", "started_us < ?"),
+    ("project_events", "position", "occurred_us < ?"),
 ];
 
 impl ReadDb {
@@ -56,8 +68,9 @@ impl ReadDb {
         Ok(out)
     }
 
-    /// Deletes raw readings, judged windows and window sums from before the raw period, [`PRUNE_BATCH`] rows per
-    /// transaction, until none is left. Roll-ups and alarms are kept.
+    /// Deletes raw readings, judged windows and window sums, crane cycles and project timeline records from before
+    /// the raw period, [`PRUNE_BATCH`] rows per transaction, until none is left. Roll-ups (hourly and daily readings,
+    /// crane days, project days and kinds) and alarms are kept.
     pub async fn prune_site_raw(&self) -> Result<Pruned, ProjectionError> {
         let mut pruned = Pruned::default();
         let Some(raw_from) = self.site_raw_from().await? else { return Ok(pruned) };
@@ -77,7 +90,9 @@ impl ReadDb {
                 match i {
                     0 => pruned.readings += n,
                     1 => pruned.windows += n,
-                    _ => pruned.window_sums += n,
+                    2 => pruned.window_sums += n,
+                    3 => pruned.crane_cycles += n,
+                    _ => pruned.timeline += n,
                 }
                 if n < PRUNE_BATCH.unsigned_abs() {
                     break;

@@ -165,6 +165,26 @@ pub struct CycleRow {
     pub operator_issue: Option<String>,
 }
 
+/// A crane's work cycles on one Asia/Shanghai day (`site_crane_days`): what the project page shows of days before
+/// the raw period, whose cycles are no longer kept one by one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct CraneDayRow {
+    /// Crane.
+    pub device_id: String,
+    /// Day (`YYYY-MM-DD`) of the cycles' start.
+    pub day: String,
+    /// Work cycles.
+    pub cycles: i64,
+    /// Cycles in the moment warning band (预警).
+    pub warning: i64,
+    /// Cycles in the moment violation band (超限).
+    pub violation: i64,
+    /// 超力矩次数 over the day's cycles.
+    pub over_moment: i64,
+    /// Cycles whose operator was not valid.
+    pub operator_issues: i64,
+}
+
 /// A device's latest state (cranes, hoists, env monitors).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct DeviceRow {

@@ -10,6 +10,7 @@ pub(crate) const TABLES: &[&str] = &[
     "site_alarms",
     "site_devices",
     "site_crane_cycles",
+    "site_crane_days",
     "site_hoist_checks",
     "site_meters",
     "site_meter_days",
@@ -145,6 +146,22 @@ pub(crate) const DDL: &[&str] = &[
         position          BIGINT NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS site_crane_cycles_project ON site_crane_cycles (project_id, started_us)",
+    // The retention pass deletes the cycles that started before the raw period in small batches.
+    "CREATE INDEX IF NOT EXISTS site_crane_cycles_started ON site_crane_cycles (started_us)",
+    // A crane's work cycles per Asia/Shanghai day of their start (issue 16): kept for ever, the cycles themselves
+    // only for the raw period. Counted as the cycle's judgement found them: cycles in the warning and violation
+    // bands, the over-moment events (Σ `over_moment_count`), and cycles with an operator issue.
+    "CREATE TABLE IF NOT EXISTS site_crane_days (
+        project_id       TEXT NOT NULL,
+        device_id        TEXT NOT NULL,
+        day              TEXT NOT NULL,
+        cycles           BIGINT NOT NULL,
+        warning          BIGINT NOT NULL,
+        violation        BIGINT NOT NULL,
+        over_moment      BIGINT NOT NULL,
+        operator_issues  BIGINT NOT NULL,
+        PRIMARY KEY (project_id, device_id, day)
+    )",
     "CREATE TABLE IF NOT EXISTS site_hoist_checks (
         project_id           TEXT NOT NULL,
         device_id            TEXT NOT NULL,

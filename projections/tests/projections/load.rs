@@ -5,8 +5,10 @@
 //! `SITELEDGER_CATCH_UP_RECORDS` sets the size of the catch-up log. The default, 8,000 records (the burst of 5,000
 //! and 3,000 from 100 other monitors), is sized for the debug suite on two shared cores (about 15 s of CPU:
 //! signing, ingest and folding; 1–4 minutes of wall time while other builds share the cores). Issue 16's CI size,
-//! 200,000, is for a release build: `SITELEDGER_CATCH_UP_RECORDS=200000 cargo test --release -p
-//! siteledger-projections --test projections load::read_models_catch_up`.
+//! 200,000, runs in `scripts/test.sh` (step `load`) in the `ci-load` profile (release without debug info):
+//! `SITELEDGER_CATCH_UP_RECORDS=200000 cargo test --profile ci-load -p siteledger-projections --test projections
+//! -- --exact load::read_models_catch_up_with_many_devices_and_a_bursty_one_reading_boundedly`. At that size it also
+//! checks the rating fold snapshots the runtime took by itself.
 
 use std::time::Duration;
 
@@ -15,6 +17,7 @@ use siteledger_client::KeyedChain;
 use siteledger_ledger::Ledger;
 use siteledger_ledger::sqlite::SqliteStore;
 use siteledger_ledger::system::KEY_ENROLLED_KIND;
+use siteledger_projections::rating::prefix::{EAGER_SNAPSHOT_EVERY, LogPrefix};
 use siteledger_projections::{ReadDb, Scope, apply_events, run};
 use siteledger_signer::{Envelope, SigningKey};
 use time::macros::datetime;
@@ -132,6 +135,45 @@ async fn a_device_bursting_5000_readings_into_one_window_costs_each_record_a_bou
     db.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runtime_leaves_a_rating_fold_snapshot_at_the_latest_checkpoint_without_any_request() {
+    const EVERY: u64 = 200;
+    let (ledger, mut gws, _dir) = load_ledger(1).await;
+    let readings: Vec<_> =
+        (0..600).map(|i| dust(&mut gws[0], "M-000", 10 * i, &format!("{}.5", 40 + i % 90))).collect();
+    ingest(&ledger, readings).await;
+    // The latest checkpoint covers the head: nothing is appended after it.
+    let cp = ledger.checkpoint_now().await.expect("checkpoint");
+    let head = ledger.head();
+    assert_eq!(cp.size, head);
+    let (db, _db_dir) = sqlite_db().await;
+    db.set_fold_snapshot_every(EVERY);
+    assert!(db.fold_snapshots(0, u64::MAX, 10).await.expect("snapshots").is_empty());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let follower = tokio::spawn(run(ledger.clone(), db.clone(), async move {
+        let _ = stop_rx.await;
+    }));
+    let mut applied = db.watch_applied();
+    tokio::time::timeout(Duration::from_secs(600), applied.wait_for(|&a| a >= head))
+        .await
+        .expect("the read models caught up before the hang guard")
+        .expect("applied watch");
+    let _ = stop_tx.send(());
+    // Shutdown waits for a snapshot in progress.
+    follower.await.expect("runtime task").expect("runtime");
+    let stored = db.fold_snapshots(0, u64::MAX, 10).await.expect("snapshots");
+    assert_eq!(stored.first().map(|m| m.tree_size), Some(cp.size), "{stored:?}");
+    // The first computation at the checkpoint resumes from it and folds nothing, and equals the from-zero fold
+    // byte for byte.
+    let store = ledger.store();
+    let resumed = LogPrefix::load_with(store, Some(&db), cp.size, None).await.expect("resumed");
+    assert_eq!((resumed.resumed_from, resumed.folded), (cp.size, 0));
+    let zero = LogPrefix::load(store, cp.size, None).await.expect("from zero");
+    assert_eq!((zero.resumed_from, zero.folded), (0, cp.size));
+    assert_eq!(resumed.state_bytes(), zero.state_bytes());
+    db.close().await;
+}
+
 /// How many records the catch-up test ingests (`SITELEDGER_CATCH_UP_RECORDS`, default 8,000).
 fn catch_up_records() -> usize {
     std::env::var("SITELEDGER_CATCH_UP_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(8_000).max(BURST + 1)
@@ -194,5 +236,18 @@ async fn read_models_catch_up_with_many_devices_and_a_bursty_one_reading_bounded
         rows / folded
     );
     check_burst(&db).await;
+    // Meanwhile the runtime left rating fold snapshots as the log grew (every EAGER_SNAPSHOT_EVERY records, at the
+    // latest checkpoint): a computation at the head resumes from the newest instead of folding the log, and gives
+    // the bytes of a fold from record 0.
+    if head >= 2 * EAGER_SNAPSHOT_EVERY {
+        let stored = db.fold_snapshots(0, u64::MAX, 1).await.expect("snapshots");
+        let newest = stored.first().map_or(0, |m| m.tree_size);
+        assert!(newest >= EAGER_SNAPSHOT_EVERY, "no snapshot taken while {head} records were folded");
+        let store = ledger.store();
+        let resumed = LogPrefix::load_with(store, Some(&db), head, None).await.expect("resumed");
+        assert_eq!((resumed.resumed_from, resumed.folded), (newest, head - newest));
+        let zero = LogPrefix::load(store, head, None).await.expect("from zero");
+        assert_eq!(resumed.state_bytes(), zero.state_bytes());
+    }
     db.close().await;
 }

@@ -289,3 +289,95 @@ async fn read_model_bytes_per_reading_with_and_without_a_raw_period() {
         );
     }
 }
+
+/// A crane work cycle of `device` starting at `at` (5 minutes long); cycle `i` of the day: the fourth is in the
+/// moment warning band with one over-moment event.
+fn cycle(gw: &mut KeyedChain, device: &str, at: OffsetDateTime, i: i64) -> Envelope {
+    let rfc = |t: OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).expect("time");
+    let end = at + Duration::from_secs(300);
+    let (moment, over) = if i % 4 == 3 { ("92.0", 1) } else { ("81.0", 0) };
+    sign(
+        gw,
+        &format!("project/{PID}/site/{device}"),
+        "crane.cycle.v1",
+        &rfc(end),
+        json!({"project_id": PID, "device_id": device, "started_at": rfc(at), "ended_at": rfc(end),
+               "max_load_t": "2.4", "max_moment_pct": moment, "max_wind_m_s": "5.6", "radius_m": "35",
+               "height_m": "42", "over_moment_count": over}),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crane_cycles_and_the_timeline_keep_the_raw_period_and_their_days_answer_beyond_it() {
+    let (ledger, mut gws, _dir) = registry(1).await;
+    let mut starts = Vec::new();
+    let mut envs = Vec::new();
+    for d in 0..DAYS {
+        for (i, hour) in [8_u64, 10, 13, 15].into_iter().enumerate() {
+            let at = START + Duration::from_secs(86_400 * u64::try_from(d).expect("day") + 3600 * hour);
+            starts.push(us(at));
+            envs.push(cycle(&mut gws[0], "TC-01", at, i as i64));
+        }
+    }
+    for chunk in envs.chunks(500) {
+        accepted(&ledger.ingest(chunk.to_vec()).await.expect("cycles"));
+    }
+    // A gateway back after weeks: a cycle of day 2 (older than the raw period) sent last.
+    let late_at = START + Duration::from_secs(86_400 * 2 + 3600 * 20);
+    let late_from = ledger.head();
+    accepted(&ledger.ingest(vec![cycle(&mut gws[0], "TC-01", late_at, 0)]).await.expect("late cycle"));
+    let events = all_events(&ledger).await;
+    let (main, late) = events.split_at(usize::try_from(late_from).expect("pos"));
+
+    let (inc, _inc_dir) = sqlite_db().await;
+    inc.set_raw_retention_days(RETENTION_DAYS);
+    for chunk in main.chunks(100) {
+        apply_events(&inc, chunk).await.expect("fold");
+        inc.prune_site_raw().await.expect("prune");
+    }
+    // Cycles move the horizon: the raw period ends at the latest cycle's start.
+    let raw_from = inc.site_raw_from().await.expect("raw from").expect("a raw period");
+    let horizon = *starts.iter().max().expect("starts");
+    assert_eq!(raw_from, horizon - i64::from(RETENTION_DAYS) * 86_400_000_000);
+    let kept = starts.iter().filter(|&&t| t >= raw_from).count() as u64;
+    assert!(kept < starts.len() as u64 / 2, "most cycles are older than the raw period");
+    assert_eq!(count(&inc, "site_crane_cycles").await, kept);
+    // The timeline keeps the records that occurred in the raw period (a cycle occurs at its end, 5 min later).
+    let timeline = inc.project_timeline(&Scope::All, PID, None, 1000).await.expect("timeline");
+    let ends_kept = starts.iter().filter(|&&t| t + 300_000_000 >= raw_from).count();
+    assert_eq!(timeline.len(), ends_kept);
+
+    // The days answer beyond the raw period: every day's four cycles, one in the warning band.
+    let days = inc.site_crane_days(&Scope::All, PID, 1000).await.expect("crane days");
+    assert_eq!(days.len(), usize::try_from(DAYS).expect("days"));
+    assert!(days.iter().all(|d| (d.cycles, d.warning, d.violation, d.over_moment) == (4, 1, 0, 1)), "{days:?}");
+    let first_day = START.date().to_string();
+    assert_eq!(days.last().map(|d| d.day.as_str()), Some(first_day.as_str()));
+    let activity = inc.project_days(&Scope::All, PID, 1000).await.expect("project days");
+    assert!(activity.iter().any(|(day, n)| *day == first_day && *n >= 4), "{activity:?}");
+    // Scoped like the project: another district sees nothing.
+    let haishu = super::district("330203");
+    assert!(inc.site_crane_days(&haishu, PID, 1000).await.expect("crane days").is_empty());
+    assert!(inc.project_days(&haishu, PID, 1000).await.expect("project days").is_empty());
+
+    // The late cycle: counted in its day, not kept raw.
+    apply_events(&inc, late).await.expect("late cycle");
+    inc.prune_site_raw().await.expect("prune");
+    assert_eq!(count(&inc, "site_crane_cycles").await, kept);
+    let days = inc.site_crane_days(&Scope::All, PID, 1000).await.expect("crane days");
+    let day2 = late_at.date().to_string();
+    assert_eq!(days.iter().find(|d| d.day == day2).map(|d| d.cycles), Some(5));
+
+    // A rebuild from zero, then a retention pass: the same days and the same tables' sizes.
+    let (again, _again_dir) = sqlite_db().await;
+    again.set_raw_retention_days(RETENTION_DAYS);
+    for chunk in events.chunks(1000) {
+        apply_events(&again, chunk).await.expect("rebuild");
+    }
+    again.prune_site_raw().await.expect("prune");
+    assert_eq!(again.site_crane_days(&Scope::All, PID, 1000).await.expect("crane days"), days);
+    assert_eq!(again.site_row_counts().await.expect("counts"), inc.site_row_counts().await.expect("counts"));
+    assert_eq!(again.project_timeline(&Scope::All, PID, None, 1000).await.expect("timeline").len(), ends_kept);
+    inc.close().await;
+    again.close().await;
+}

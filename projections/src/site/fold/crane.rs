@@ -2,10 +2,11 @@
 //! and control-circuit cut-offs.
 
 use siteledger_domain::site::alarms;
+use siteledger_domain::site::rules::Band;
 use siteledger_domain::site::{CraneAlarm, CraneCutoff, CraneCycle, CraneSample, OperatorLogin, OperatorLogout};
 
 use super::store::{self, Place};
-use super::{Batch, Rec, micros, session, upsert_device};
+use super::{Batch, Rec, local_day, micros, session, upsert_device};
 use crate::db::{Sql, Tx};
 
 /// `crane.sample.v1`: the crane's latest state and its episodes.
@@ -30,7 +31,8 @@ pub(super) async fn sample(
     Ok(())
 }
 
-/// `crane.cycle.v1`: the cycle's row (band, operator issue) and its one-off alarms.
+/// `crane.cycle.v1`: the cycle's row (band, operator issue) if it started within the raw period, its day's counts
+/// (`site_crane_days`), and its one-off alarms.
 pub(super) async fn cycle(tx: &mut Tx, b: &mut Batch, rec: &Rec<'_>, c: &CraneCycle) -> Result<(), sqlx::Error> {
     let (project, device) = (c.project_id.as_str(), c.device_id.as_str());
     let district = b.district(tx, project).await?;
@@ -38,6 +40,60 @@ pub(super) async fn cycle(tx: &mut Tx, b: &mut Batch, rec: &Rec<'_>, c: &CraneCy
     let sess = session(tx, project, device).await?;
     let login = sess.as_ref().map(|(s, login)| (s, login.as_str()));
     let j = alarms::judge_crane_cycle(b.crane_at(&district, at), c, login, &rec.event_id);
+    let started_us = micros(at);
+    b.advance_horizon(started_us, rec.occurred_us);
+    // A cycle from before the raw period (a gateway back after weeks) is counted in its day, not stored raw.
+    let raw = started_us >= b.raw_from(tx.raw_retention_days());
+    let inserted = if raw { insert_cycle(tx, rec, c, &j).await? } else { 1 };
+    if inserted == 1 {
+        count_day(tx, project, device, started_us, c, &j).await?;
+    }
+    let place = Place { project, district: &district, device };
+    for a in &j.alarms {
+        store::one_off(tx, &place, a, micros(at), rec).await?;
+    }
+    Ok(())
+}
+
+/// Adds a cycle to its crane's day (Asia/Shanghai day of its start).
+async fn count_day(
+    tx: &mut Tx,
+    project: &str,
+    device: &str,
+    started_us: i64,
+    c: &CraneCycle,
+    j: &alarms::CycleJudgement,
+) -> Result<(), sqlx::Error> {
+    tx.execute(
+        &Sql::new(
+            "INSERT INTO site_crane_days (project_id, device_id, day, cycles, warning, violation, over_moment, \
+             operator_issues) VALUES (?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (project_id, device_id, day) DO UPDATE \
+             SET cycles = site_crane_days.cycles + 1, warning = site_crane_days.warning + excluded.warning, \
+             violation = site_crane_days.violation + excluded.violation, \
+             over_moment = site_crane_days.over_moment + excluded.over_moment, \
+             operator_issues = site_crane_days.operator_issues + excluded.operator_issues",
+        )
+        .arg(project)
+        .arg(device)
+        .arg(local_day(started_us))
+        .arg(j.band == Band::Warning)
+        .arg(j.band == Band::Violation)
+        .arg(i64::from(c.over_moment_count))
+        .arg(j.operator_issue.is_some()),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Stores a cycle's row; returns 1 if it was new.
+async fn insert_cycle(
+    tx: &mut Tx,
+    rec: &Rec<'_>,
+    c: &CraneCycle,
+    j: &alarms::CycleJudgement,
+) -> Result<u64, sqlx::Error> {
+    let at = c.started_at.instant();
+    let (project, device) = (c.project_id.as_str(), c.device_id.as_str());
     tx.execute(
         &Sql::new(
             "INSERT INTO site_crane_cycles (event_id, project_id, device_id, started_us, started_at, ended_at, \
@@ -62,12 +118,7 @@ pub(super) async fn cycle(tx: &mut Tx, b: &mut Batch, rec: &Rec<'_>, c: &CraneCy
         .arg(j.operator_issue.as_ref().map(|i| i.message()))
         .arg(rec.position),
     )
-    .await?;
-    let place = Place { project, district: &district, device };
-    for a in &j.alarms {
-        store::one_off(tx, &place, a, micros(at), rec).await?;
-    }
-    Ok(())
+    .await
 }
 
 /// `crane.operator.login.v1` (cranes and hoists): the session a later operation is judged against.
