@@ -55,7 +55,8 @@ pub(crate) const NAME: &str = "site";
 /// 4: a day's water consumption was added to the electricity of the same device and day; refold the rows.
 /// 5: hourly and daily roll-ups, the horizon and the raw period (issue 16).
 /// 6: cameras' online time per day from their status transitions (`site_camera_state`, `site_camera_days`).
-/// 6 (same release): crane cycles per day (`site_crane_days`); cycles move the horizon and are kept raw for the raw period only.
+/// 6 (same release): crane cycles per day (`site_crane_days`); cycles move the horizon and are kept raw for the raw
+/// period only.
 pub(crate) const VERSION: i64 = 6;
 
 /// How a policy is named in rows: `default`, or `<jurisdiction>#v<version>`.
