@@ -107,9 +107,33 @@
     return district ? document.querySelector('.card.district[data-district="' + CSS.escape(district) + '"]') : null;
   }
 
+  // The page carries the districts of the projects it shows only (a city has thousands); an alarm of another
+  // project asks the API once for that project's district and name (null: not visible, or the lookup failed).
+  var lookups = {};
+  function withProject(project, then) {
+    if (!project || projectDistricts[project] !== undefined) { then(project ? projectDistricts[project] : null); return; }
+    if (!lookups[project]) {
+      lookups[project] = [];
+      fetch('/v1/projects/' + encodeURIComponent(project), { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+        .then(function (resp) { return resp.ok ? resp.json() : null; })
+        .then(function (p) { return p && p.project ? [p.project.district, p.project.name] : null; }, function () { return null; })
+        .then(function (known) {
+          projectDistricts[project] = known;
+          var waiting = lookups[project];
+          delete lookups[project];
+          waiting.forEach(function (f) { f(known); });
+        });
+    }
+    lookups[project].push(then);
+  }
+
   function onOverviewRecord(r) {
+    if (!/^alarm\.(raised|cleared)\./.test(r.kind)) return;
     var project = projectOf(r.stream);
-    var known = project ? projectDistricts[project] : null; // [district code, project name]
+    withProject(project, function (known) { showOverviewRecord(r, project, known); });
+  }
+
+  function showOverviewRecord(r, project, known) { // known: [district code, project name] or null
     var district = known ? known[0] : null;
     var c = card(district);
     if (/^alarm\.raised\./.test(r.kind)) {

@@ -12,7 +12,8 @@
 //! 1. **ingest**: `--writers` concurrent writers, each with its own enrolled gateway key, post pre-signed
 //!    `env.dust_noise.reading.v1` records (with a few `alarm.raised.v1` / `alarm.cleared.v1`) in batches of 1, 64
 //!    and 1024. Reports events/s and request latency p50/p99/max, then how long the read models took to catch up.
-//! 2. **query**: `--clients` concurrent clients send `--requests` requests to each of `/v1/projects`,
+//! 2. **query**: `--clients` concurrent clients send `--requests` requests to each of `/v1/projects` (every
+//!    project, and a keyset page `?limit=50`),
 //!    `/v1/districts`, `/v1/alarms` (the API's default page of up to 500, and `?limit=50`),
 //!    `/v1/projects/{id}/events` and the dashboard `/` (after a warm-up pass), once back to back and once paced
 //!    (`--pace-ms`).
@@ -660,8 +661,9 @@ pub(crate) async fn phase_query(
     // The writers' projects (the ones with data) for the timeline endpoint.
     let ids = Arc::new(projects.iter().take(16).cloned().collect::<Vec<_>>());
     let mut rows = Vec::new();
-    let endpoints: [(&'static str, bool); 6] = [
+    let endpoints: [(&'static str, bool); 7] = [
         ("/v1/projects", false),
+        ("/v1/projects?limit=50", false),
         ("/v1/districts", false),
         ("/v1/alarms", false),
         ("/v1/alarms?limit=50", false),

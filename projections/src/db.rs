@@ -258,6 +258,26 @@ impl Tx {
     }
 }
 
+/// Work done by queries, as counted by [`ReadDb::query_work`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueryWork {
+    /// Rows fetched.
+    pub rows: u64,
+    /// Statements run.
+    pub statements: u64,
+}
+
+impl QueryWork {
+    /// The work done since `earlier`.
+    #[must_use]
+    pub fn since(self, earlier: QueryWork) -> QueryWork {
+        QueryWork {
+            rows: self.rows.saturating_sub(earlier.rows),
+            statements: self.statements.saturating_sub(earlier.statements),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     backend: Backend,
@@ -266,6 +286,10 @@ struct Inner {
     applied: watch::Sender<u64>,
     /// Rows read by write transactions (folds) since open.
     rows_read: Arc<AtomicU64>,
+    /// Rows returned to queries (every read outside a write transaction) since open.
+    query_rows: AtomicU64,
+    /// Statements run by those queries since open.
+    query_statements: AtomicU64,
     /// Days of raw readings kept (0: all).
     raw_retention_days: AtomicU32,
     /// Records between the rating fold snapshots the runtime takes by itself (0: none).
@@ -341,6 +365,8 @@ impl ReadDb {
                 access: Arc::new(AccessCache::default()),
                 applied,
                 rows_read: Arc::default(),
+                query_rows: AtomicU64::new(0),
+                query_statements: AtomicU64::new(0),
                 raw_retention_days: AtomicU32::new(DEFAULT_RAW_RETENTION_DAYS),
                 fold_snapshot_every: AtomicU64::new(crate::rating::prefix::EAGER_SNAPSHOT_EVERY),
             }),
@@ -462,17 +488,30 @@ impl ReadDb {
         self.inner.rows_read.load(Ordering::Relaxed)
     }
 
+    /// Rows and statements the queries (reads outside the folds' write transactions) of this handle and its
+    /// clones have fetched since it was opened: what an answer costs, counted rather than timed. A page whose
+    /// cost grows with the city rather than with its own length shows up here.
+    pub fn query_work(&self) -> QueryWork {
+        QueryWork {
+            rows: self.inner.query_rows.load(Ordering::Relaxed),
+            statements: self.inner.query_statements.load(Ordering::Relaxed),
+        }
+    }
+
     pub(crate) async fn fetch_all<T: AnyRow>(&self, q: &Sql) -> Result<Vec<T>, sqlx::Error> {
-        match &self.inner.backend {
+        let rows = match &self.inner.backend {
             Backend::Sqlite { readers, .. } => {
                 let query = bind_args!(sqlx::query_as::<Sqlite, T>(AssertSqlSafe(q.text.clone())), &q.args);
-                query.fetch_all(readers).await
+                query.fetch_all(readers).await?
             }
             Backend::Postgres(pool) => {
                 let query = bind_args!(sqlx::query_as::<Postgres, T>(AssertSqlSafe(to_postgres(&q.text))), &q.args);
-                query.fetch_all(pool).await
+                query.fetch_all(pool).await?
             }
-        }
+        };
+        self.inner.query_statements.fetch_add(1, Ordering::Relaxed);
+        self.inner.query_rows.fetch_add(rows.len() as u64, Ordering::Relaxed);
+        Ok(rows)
     }
 
     pub(crate) async fn fetch_optional<T: AnyRow>(&self, q: &Sql) -> Result<Option<T>, sqlx::Error> {

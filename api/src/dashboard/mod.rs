@@ -298,6 +298,22 @@ fn alarm_item(a: &AlarmRow, names: &BTreeMap<String, String>) -> AlarmItem {
     }
 }
 
+/// A project on the overview's short list of projects with open alarms.
+#[derive(Debug)]
+struct HotProject {
+    id: String,
+    name: String,
+    district: String,
+    district_name: String,
+    open_alarms: u64,
+}
+
+/// Projects on the overview's short list of projects with the most open alarms.
+const HOT_PROJECTS: usize = 10;
+
+/// Latest alarms on the overview.
+const LATEST_ALARMS: usize = 12;
+
 #[derive(Template)]
 #[template(path = "overview.html")]
 struct OverviewPage {
@@ -310,20 +326,30 @@ struct OverviewPage {
     total_alarms_today: u64,
     total_open: u64,
     alarms: Vec<AlarmItem>,
+    hot: Vec<HotProject>,
     project_districts: String,
 }
 
+/// The city overview: one card per visible district, the latest alarms and the projects with the most open
+/// alarms. Every list on it is bounded (districts, [`LATEST_ALARMS`], [`HOT_PROJECTS`]) whatever the size of the
+/// city; the projects themselves are listed, paged, on the district pages.
 async fn overview(State(state): State<AppState>, v: Viewer) -> PageResult {
     let scope = v.scope();
     let today = ReadDb::today();
     let rows = state.read.districts_overview(&scope, today).await.map_err(|e| v.internal(e))?;
-    let projects = state.read.projects(&scope, None).await.map_err(|e| v.internal(e))?;
-    let filter = AlarmFilter { limit: Some(12), ..AlarmFilter::default() };
+    let filter = AlarmFilter { limit: Some(LATEST_ALARMS), ..AlarmFilter::default() };
     let alarms = state.read.alarms(&scope, &filter).await.map_err(|e| v.internal(e))?;
-    let names: BTreeMap<String, String> = projects.iter().map(|p| (p.project_id.clone(), p.name.clone())).collect();
-    // For live updates: project id → [district code, project name].
-    let map: BTreeMap<&str, [&str; 2]> =
-        projects.iter().map(|p| (p.project_id.as_str(), [p.district.as_str(), p.name.as_str()])).collect();
+    let hot = state.read.projects_with_open_alarms(&scope, HOT_PROJECTS).await.map_err(|e| v.internal(e))?;
+    let mut ids: Vec<String> = alarms.iter().filter_map(|a| a.project_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let labels = state.read.project_labels(&scope, &ids).await.map_err(|e| v.internal(e))?;
+    let names: BTreeMap<String, String> = labels.iter().map(|p| (p.project_id.clone(), p.name.clone())).collect();
+    // For live updates: project id → [district code, project name] of the projects on the page; the script asks
+    // `/v1/projects/{id}` for any other project a live alarm names.
+    let mut map: BTreeMap<&str, [&str; 2]> =
+        labels.iter().map(|p| (p.project_id.as_str(), [p.district.as_str(), p.name.as_str()])).collect();
+    map.extend(hot.iter().map(|p| (p.project_id.as_str(), [p.district.as_str(), p.name.as_str()])));
 
     let (mut counties, mut zones) = (Vec::new(), Vec::new());
     let (mut tp, mut to, mut ta, mut tx) = (0u64, 0u64, 0u64, 0u64);
@@ -355,6 +381,16 @@ async fn overview(State(state): State<AppState>, v: Viewer) -> PageResult {
         total_open: tx,
         alarms: alarms.iter().map(|a| alarm_item(a, &names)).collect(),
         project_districts: serde_json::to_string(&map).map_err(|e| v.internal(e))?,
+        hot: hot
+            .into_iter()
+            .map(|p| HotProject {
+                id: p.project_id,
+                name: p.name,
+                district: p.district,
+                district_name: p.district_name,
+                open_alarms: p.open_alarms,
+            })
+            .collect(),
     };
     Ok(html(&page))
 }
@@ -396,6 +432,19 @@ struct DistrictPage {
     alarms_today: u64,
     open_alarms: u64,
     projects: Vec<ProjectLine>,
+    /// The next page's `after`, when more projects follow.
+    next_after: Option<String>,
+    /// Whether this is a later page (a link back to the first).
+    paged: bool,
+}
+
+/// Projects per page of a district page.
+const DISTRICT_PAGE: usize = 50;
+
+/// A district page's paging: projects after this id.
+#[derive(Debug, Deserialize)]
+struct DistrictQuery {
+    after: Option<String>,
 }
 
 /// Names of the general contractors (施工总承包) of a visible project.
@@ -413,7 +462,12 @@ async fn contractors(state: &AppState, scope: &Scope, project_id: &str) -> Resul
     Ok(if names.is_empty() { "—".into() } else { names.join("、") })
 }
 
-async fn district(State(state): State<AppState>, v: Viewer, Path(code): Path<String>) -> PageResult {
+async fn district(
+    State(state): State<AppState>,
+    v: Viewer,
+    Path(code): Path<String>,
+    Query(page): Query<DistrictQuery>,
+) -> PageResult {
     let scope = v.scope();
     let rows = state.read.districts_overview(&scope, ReadDb::today()).await.map_err(|e| v.internal(e))?;
     let Some(row) = rows.into_iter().find(|r| r.code == code) else {
@@ -421,9 +475,18 @@ async fn district(State(state): State<AppState>, v: Viewer, Path(code): Path<Str
             v.not_found(format!("没有区县(市)或开发园区 {code}，或您无权查看。No district {code} in your scope."))
         );
     };
-    let projects = state.read.projects(&scope, Some(&code)).await.map_err(|e| v.internal(e))?;
+    // One page (keyset, by project id): a district of hundreds of projects costs a page of them per request.
+    let mut projects = state
+        .read
+        .projects_page(&scope, Some(&code), page.after.as_deref(), DISTRICT_PAGE + 1)
+        .await
+        .map_err(|e| v.internal(e))?;
+    let next_after = (projects.len() > DISTRICT_PAGE).then(|| {
+        projects.truncate(DISTRICT_PAGE);
+        projects.last().map(|p| p.project_id.clone()).unwrap_or_default()
+    });
     let ids: Vec<String> = projects.iter().map(|p| p.project_id.clone()).collect();
-    let gcs: Vec<String> = futures::stream::iter(ids)
+    let gcs: Vec<String> = futures::stream::iter(ids.clone())
         .map(|id| {
             let (state, scope) = (state.clone(), scope.clone());
             async move { contractors(&state, &scope, &id).await }
@@ -434,7 +497,7 @@ async fn district(State(state): State<AppState>, v: Viewer, Path(code): Path<Str
         .map_err(|e| v.internal(e))?;
     let ratings: BTreeMap<String, siteledger_projections::rating::DecisionRow> = state
         .read
-        .rating_latest(&scope)
+        .rating_latest_of(&scope, &ids)
         .await
         .map_err(|e| v.internal(e))?
         .into_iter()
@@ -476,6 +539,8 @@ async fn district(State(state): State<AppState>, v: Viewer, Path(code): Path<Str
         code: row.code,
         name: row.name,
         projects: lines,
+        next_after,
+        paged: page.after.is_some(),
     };
     Ok(html(&page))
 }
@@ -906,7 +971,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 /// Percent-encodes a query component (unreserved characters and `/` stay as they are).
-fn encode_component(s: &str) -> String {
+pub(crate) fn encode_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {

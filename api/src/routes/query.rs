@@ -3,6 +3,8 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use siteledger_projections::{AccessCache, AlarmFilter, Scope, stream_project};
@@ -27,23 +29,80 @@ pub async fn districts(State(state): State<AppState>, principal: Principal) -> R
     Ok(Json(serde_json::to_value(rows).map_err(ApiError::internal)?))
 }
 
-/// Project filter.
+/// Project filter and paging.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ProjectsQuery {
     /// Only this district code.
     pub district: Option<String>,
+    /// Page size (1–1000). With `limit` or `after` the answer is one page in project id order and, when more
+    /// follow, a `Link: <…>; rel="next"` header gives the next page's address; without either, every visible
+    /// project (the original answer, which grows with the city).
+    pub limit: Option<usize>,
+    /// Projects after this project id (exclusive): the `after` of the previous page's `next` link. Default page
+    /// size 100.
+    pub after: Option<String>,
 }
 
-/// Projects visible to the caller.
+/// Page size of `/v1/projects?after=…` without a `limit`.
+const PROJECTS_PAGE: usize = 100;
+
+/// Projects visible to the caller, by project id; paged with `limit` and `after` (keyset: every page costs its
+/// own rows, however deep).
 #[utoipa::path(get, path = "/v1/projects", tag = "query", params(ProjectsQuery),
-    responses((status = 200, description = "Visible projects", body = Vec<Object>)), security(("bearer" = [])))]
+    responses(
+        (status = 200, description = "Visible projects (one page when `limit` or `after` is given)", body = Vec<Object>,
+            headers(("Link" = String, description = "`</v1/projects?limit=N&after=ID>; rel=\"next\"` when a paged answer has more projects after it"))),
+        (status = 400, description = "`limit` outside 1–1000", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn projects(
     State(state): State<AppState>,
     principal: Principal,
     Query(q): Query<ProjectsQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let rows = state.read.projects(&principal.scope(), q.district.as_deref()).await?;
-    Ok(Json(serde_json::to_value(rows).map_err(ApiError::internal)?))
+) -> Result<Response, ApiError> {
+    let scope = principal.scope();
+    if q.limit.is_none() && q.after.is_none() {
+        let rows = state.read.projects(&scope, q.district.as_deref()).await?;
+        return Ok(Json(rows).into_response());
+    }
+    let limit = q.limit.unwrap_or(PROJECTS_PAGE);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit 须在 1 到 1000 之间，收到 {limit} / limit must be 1–1000, got {limit}"
+        )));
+    }
+    // One row more than the page tells whether a next page exists without a second statement.
+    let mut rows = state.read.projects_page(&scope, q.district.as_deref(), q.after.as_deref(), limit + 1).await?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = match rows.last() {
+        Some(last) if more => {
+            let mut link = format!("</v1/projects?limit={limit}&after={}", encode_query_value(&last.project_id));
+            if let Some(d) = &q.district {
+                link.push_str(&format!("&district={}", encode_query_value(d)));
+            }
+            link.push_str(">; rel=\"next\"");
+            Some(link)
+        }
+        _ => None,
+    };
+    let mut resp = Json(rows).into_response();
+    if let Some(link) = next {
+        resp.headers_mut().insert(header::LINK, HeaderValue::from_str(&link).map_err(ApiError::internal)?);
+    }
+    Ok(resp)
+}
+
+/// Percent-encodes a query parameter value (everything but RFC 3986 unreserved characters).
+fn encode_query_value(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// One project with participants and subsystem tiles.

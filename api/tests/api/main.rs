@@ -13,6 +13,7 @@ mod feed;
 mod go_live;
 mod hostile;
 mod ingest;
+mod paging;
 mod people;
 mod rating;
 mod rating_snapshots;

@@ -29,16 +29,6 @@ pub struct DistrictRow {
     pub open_alarms: u64,
 }
 
-#[derive(sqlx::FromRow)]
-struct DistrictDb {
-    code: String,
-    name: String,
-    projects: i64,
-    projects_with_data_today: i64,
-    alarms_today: i64,
-    open_alarms: i64,
-}
-
 /// A project in lists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProjectRow {
@@ -113,6 +103,41 @@ impl From<ProjectDb> for ProjectRow {
             open_alarms: to_u64(r.open_alarms),
         }
     }
+}
+
+/// A project's name and district, for labels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ProjectLabel {
+    /// Project id.
+    pub project_id: String,
+    /// Name.
+    pub name: String,
+    /// District code.
+    pub district: String,
+}
+
+/// A project with open alarms, for the overview's short list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpenAlarmsRow {
+    /// Project id.
+    pub project_id: String,
+    /// Name.
+    pub name: String,
+    /// District code.
+    pub district: String,
+    /// District name (the code if the district is unknown).
+    pub district_name: String,
+    /// Open alarms.
+    pub open_alarms: u64,
+}
+
+#[derive(sqlx::FromRow)]
+struct OpenAlarmsDb {
+    project_id: String,
+    name: String,
+    district: String,
+    district_name: String,
+    open_alarms: i64,
 }
 
 /// A participant of a project.
@@ -395,6 +420,23 @@ const PROJECT_SELECT: &str = "SELECT p.project_id, p.name, p.district, COALESCE(
      FROM projects p LEFT JOIN districts d ON d.code = p.district \
      LEFT JOIN project_stats s ON s.project_id = p.project_id WHERE ";
 
+/// A condition on the projects table aliased `p` that the scope implies anyway (so it never widens what
+/// [`project_visible`] allows), followed by ` AND `: it lets the database walk the district's or the
+/// enterprise's own projects by index instead of testing every project in the city.
+fn narrow_to_scope(q: &mut Sql, scope: &Scope, p: &str) {
+    match scope {
+        Scope::District(code) => {
+            q.push(&format!("{p}.district = "));
+            q.bind(code).push(" AND ");
+        }
+        Scope::Enterprise(credit) => {
+            q.push(&format!("{p}.project_id IN (SELECT n.project_id FROM participants n WHERE n.credit_code = "));
+            q.bind(credit).push(") AND ");
+        }
+        Scope::All | Scope::Nothing => {}
+    }
+}
+
 impl ReadDb {
     /// Per-district counts for the city overview. `All` sees every district (the ten fixed ones and any added);
     /// `District` its own; `Enterprise` the districts where it has projects, counting only those projects;
@@ -403,28 +445,11 @@ impl ReadDb {
         if *scope == Scope::Nothing {
             return Ok(Vec::new());
         }
+        // One grouped statement per figure, each driven by the index of what it counts (visible projects,
+        // today's project days, today's alarms, open alarms), rather than four correlated subqueries per
+        // district: the cost follows the city's size, never its history.
         let day = today.to_string();
-        let mut q =
-            Sql::new("SELECT d.code, d.name, CAST((SELECT COUNT(*) FROM projects p WHERE p.district = d.code AND ");
-        project_visible(&mut q, scope, "p.project_id");
-        q.push(
-            ") AS BIGINT) AS projects, CAST((SELECT COUNT(*) FROM projects p WHERE p.district = d.code AND \
-             EXISTS (SELECT 1 FROM project_days pd WHERE pd.project_id = p.project_id AND pd.day = ",
-        );
-        q.bind(&day).push(") AND ");
-        project_visible(&mut q, scope, "p.project_id");
-        q.push(
-            ") AS BIGINT) AS projects_with_data_today, CAST((SELECT COUNT(*) FROM alarms a JOIN projects p ON \
-             p.project_id = a.project_id WHERE p.district = d.code AND a.raised_day = ",
-        );
-        q.bind(&day).push(" AND ");
-        project_visible(&mut q, scope, "p.project_id");
-        q.push(
-            ") AS BIGINT) AS alarms_today, CAST((SELECT COUNT(*) FROM alarms a JOIN projects p ON \
-             p.project_id = a.project_id WHERE p.district = d.code AND a.open = 1 AND ",
-        );
-        project_visible(&mut q, scope, "p.project_id");
-        q.push(") AS BIGINT) AS open_alarms FROM districts d WHERE ");
+        let mut q = Sql::new("SELECT d.code, d.name FROM districts d WHERE ");
         match scope {
             Scope::District(code) => {
                 q.push("d.code = ");
@@ -440,34 +465,141 @@ impl ReadDb {
             }
         }
         q.push(" ORDER BY d.code");
-        let rows: Vec<DistrictDb> = self.fetch_all(&q).await?;
-        Ok(rows
+        let districts: Vec<(String, String)> = self.fetch_all(&q).await?;
+
+        let grouped = |from: &str, day: Option<&str>| {
+            let mut q = Sql::new("SELECT p.district, CAST(COUNT(*) AS BIGINT) FROM ");
+            q.push(from);
+            if let Some(day) = day {
+                q.bind(day);
+            }
+            q.push(" WHERE ");
+            narrow_to_scope(&mut q, scope, "p");
+            project_visible(&mut q, scope, "p.project_id");
+            q.push(" GROUP BY p.district");
+            q
+        };
+        let projects = grouped("projects p", None);
+        let with_data =
+            grouped("project_days pd JOIN projects p ON p.project_id = pd.project_id AND pd.day = ", Some(&day));
+        let alarms_today =
+            grouped("alarms a JOIN projects p ON p.project_id = a.project_id AND a.raised_day = ", Some(&day));
+        let open = grouped("alarms a JOIN projects p ON p.project_id = a.project_id AND a.open = 1", None);
+        let mut counts: BTreeMap<String, [u64; 4]> = BTreeMap::new();
+        for (i, q) in [projects, with_data, alarms_today, open].iter().enumerate() {
+            let rows: Vec<(String, i64)> = self.fetch_all(q).await?;
+            for (district, n) in rows {
+                counts.entry(district).or_default()[i] = to_u64(n);
+            }
+        }
+        Ok(districts
             .into_iter()
-            .map(|r| DistrictRow {
-                code: r.code,
-                name: r.name,
-                projects: to_u64(r.projects),
-                projects_with_data_today: to_u64(r.projects_with_data_today),
-                alarms_today: to_u64(r.alarms_today),
-                open_alarms: to_u64(r.open_alarms),
+            .map(|(code, name)| {
+                let [projects, projects_with_data_today, alarms_today, open_alarms] =
+                    counts.get(&code).copied().unwrap_or_default();
+                DistrictRow { code, name, projects, projects_with_data_today, alarms_today, open_alarms }
             })
             .collect())
     }
 
-    /// Visible registered projects, optionally of one district, by project id.
+    /// Visible registered projects, optionally of one district, by project id: all of them (the answer grows with
+    /// the city; lists that must stay small page with [`ReadDb::projects_page`]).
     pub async fn projects(&self, scope: &Scope, district: Option<&str>) -> Result<Vec<ProjectRow>, ProjectionError> {
+        self.projects_where(scope, district, None, None).await
+    }
+
+    /// One page of visible registered projects, optionally of one district, in project id order: those after
+    /// `after` (exclusive; keyset paging, so a page costs its own rows whatever its depth), at most `limit`
+    /// (1–1000).
+    pub async fn projects_page(
+        &self,
+        scope: &Scope,
+        district: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ProjectRow>, ProjectionError> {
+        self.projects_where(scope, district, after, Some(limit.clamp(1, 1000))).await
+    }
+
+    async fn projects_where(
+        &self,
+        scope: &Scope,
+        district: Option<&str>,
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<ProjectRow>, ProjectionError> {
         if *scope == Scope::Nothing {
             return Ok(Vec::new());
         }
         let mut q = Sql::new(PROJECT_SELECT);
+        narrow_to_scope(&mut q, scope, "p");
         project_visible(&mut q, scope, "p.project_id");
         if let Some(d) = district {
             q.push(" AND p.district = ");
             q.bind(d);
         }
+        if let Some(a) = after {
+            q.push(" AND p.project_id > ");
+            q.bind(a);
+        }
         q.push(" ORDER BY p.project_id");
+        if let Some(limit) = limit {
+            q.push(" LIMIT ");
+            q.bind(to_i64(limit as u64));
+        }
         let rows: Vec<ProjectDb> = self.fetch_all(&q).await?;
         Ok(rows.into_iter().map(ProjectRow::from).collect())
+    }
+
+    /// Names and districts of the visible projects among `ids` (for labelling a bounded list, such as the latest
+    /// alarms), by project id.
+    pub async fn project_labels(&self, scope: &Scope, ids: &[String]) -> Result<Vec<ProjectLabel>, ProjectionError> {
+        if *scope == Scope::Nothing || ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new("SELECT p.project_id, p.name, p.district FROM projects p WHERE p.project_id IN (");
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(id);
+        }
+        q.push(") AND ");
+        project_visible(&mut q, scope, "p.project_id");
+        q.push(" ORDER BY p.project_id");
+        Ok(self.fetch_all(&q).await?)
+    }
+
+    /// The visible projects with the most open alarms (at least one), most first, at most `limit` (1–100). The
+    /// cost follows the open alarms, not the projects or their history.
+    pub async fn projects_with_open_alarms(
+        &self,
+        scope: &Scope,
+        limit: usize,
+    ) -> Result<Vec<OpenAlarmsRow>, ProjectionError> {
+        if *scope == Scope::Nothing {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new(
+            "SELECT p.project_id, p.name, p.district, COALESCE(d.name, p.district) AS district_name, \
+             CAST(COUNT(*) AS BIGINT) AS open_alarms FROM alarms a JOIN projects p ON p.project_id = a.project_id \
+             LEFT JOIN districts d ON d.code = p.district WHERE a.open = 1 AND ",
+        );
+        narrow_to_scope(&mut q, scope, "p");
+        project_visible(&mut q, scope, "p.project_id");
+        q.push(" GROUP BY p.project_id, p.name, p.district, d.name ORDER BY open_alarms DESC, p.project_id LIMIT ");
+        q.bind(to_i64(limit.clamp(1, 100) as u64));
+        let rows: Vec<OpenAlarmsDb> = self.fetch_all(&q).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| OpenAlarmsRow {
+                project_id: r.project_id,
+                name: r.name,
+                district: r.district,
+                district_name: r.district_name,
+                open_alarms: to_u64(r.open_alarms),
+            })
+            .collect())
     }
 
     /// One project's page, if it is registered and visible.

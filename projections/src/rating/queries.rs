@@ -149,6 +149,29 @@ impl ReadDb {
         Ok(rows.into_iter().map(DecisionRow::from).collect())
     }
 
+    /// [`ReadDb::rating_latest`] for the visible projects among `ids` only (a page of a list): its cost follows
+    /// `ids`, not the scope.
+    pub async fn rating_latest_of(&self, scope: &Scope, ids: &[String]) -> Result<Vec<DecisionRow>, ProjectionError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new(&format!(
+            "SELECT {DECISION_COLUMNS} FROM rating_decisions d WHERE d.position = \
+             (SELECT MAX(d2.position) FROM rating_decisions d2 WHERE d2.project_id = d.project_id) AND d.project_id IN ("
+        ));
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(id);
+        }
+        q.push(") AND ");
+        visible(&mut q, scope, "d.project_id");
+        q.push(" ORDER BY d.project_id");
+        let rows: Vec<DecisionDb> = self.fetch_all(&q).await?;
+        Ok(rows.into_iter().map(DecisionRow::from).collect())
+    }
+
     /// A visible project's rating history, newest first.
     pub async fn rating_history(&self, scope: &Scope, project_id: &str) -> Result<Vec<DecisionRow>, ProjectionError> {
         let mut q = Sql::new(&format!("SELECT {DECISION_COLUMNS} FROM rating_decisions d WHERE d.project_id = "));

@@ -1,0 +1,205 @@
+//! Lists that stay small in a big city (issue 16): `/v1/projects` pages by keyset with a `Link: rel="next"`
+//! header, the overview and the district pages read a bounded number of rows whatever the number of projects,
+//! and every page keeps the caller's scope. Work is counted (rows the read database returned), not timed.
+
+use reqwest::header::LINK;
+use serde_json::{Value, json};
+use siteledger_api::auth::Role;
+use siteledger_signer::Envelope;
+
+use crate::helpers::{TestApp, new_id, obj};
+use crate::world::{self, HAISHU, World, YINZHOU, alarm};
+
+/// 江北区, a third district for the bulk projects.
+const JIANGBEI: &str = "330205";
+
+/// Bulk projects registered beside the world's three.
+const BULK: usize = 240;
+
+/// The world's three projects and [`BULK`] more over 鄞州, 海曙 and 江北, the general contractor alternating
+/// between the world's contractors B and C; open alarms on NB-2026-0001 (three) and NB-2026-0002 (one).
+async fn big_city() -> (TestApp, World) {
+    let mut app = TestApp::spawn().await;
+    let mut w = world::build(&mut app).await;
+    let mut envs: Vec<Envelope> = Vec::new();
+    for i in 0..BULK {
+        let district = [YINZHOU, HAISHU, JIANGBEI][i % 3];
+        let gc = if i % 2 == 0 { &w.contractor_b } else { &w.contractor_c };
+        let payload = json!({
+            "project_id": format!("NB-2026-{:04}", 1000 + i), "name": format!("批量项目{i}号"), "district": district,
+            "central_urban": false, "floor_area_m2": "1000.00", "contract_cost_fen": 1_000_000_i64,
+            "start_date": "2026-03-01",
+            "participants": [{"role": "owner", "credit_code": w.owner_a}, {"role": "general_contractor", "credit_code": gc}],
+        });
+        envs.push(
+            app.city
+                .sign(
+                    new_id(),
+                    "registry/orgs",
+                    "registry.project.registered.v1",
+                    "2026-01-05T09:00:00+08:00",
+                    obj(payload),
+                )
+                .expect("sign"),
+        );
+    }
+    for n in 1..=3 {
+        envs.push(alarm(&mut w.gw1, "NB-2026-0001", n));
+    }
+    envs.push(alarm(&mut w.gw2, "NB-2026-0002", 4));
+    app.ingest_ok(&envs).await;
+    app.settle().await;
+    (app, w)
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v.as_array().expect("array").iter().map(|p| p["project_id"].as_str().expect("id").to_owned()).collect()
+}
+
+/// The next page's path from a `Link: <…>; rel="next"` header.
+fn next_link(resp: &reqwest::Response) -> Option<String> {
+    let link = resp.headers().get(LINK)?.to_str().expect("ascii link");
+    assert!(link.ends_with("; rel=\"next\""), "{link}");
+    Some(link[link.find('<').expect("<") + 1..link.find('>').expect(">")].to_owned())
+}
+
+/// Rows the read database returned while answering `path`: the least of three tries, because background readers
+/// (the projector's bookkeeping, periodic recomputations) share the counter and only ever add to it.
+async fn rows_read(app: &TestApp, path: &str, token: &str) -> u64 {
+    let mut least = u64::MAX;
+    for _ in 0..3 {
+        let before = app.server.state.read.query_work();
+        let resp = app.get(path, Some(token)).await;
+        assert_eq!(resp.status(), 200, "{path}");
+        resp.bytes().await.expect("body");
+        least = least.min(app.server.state.read.query_work().since(before).rows);
+    }
+    least
+}
+
+/// Walks `first` and its `next` links; returns the ids of every page in order, and the number of pages.
+async fn walk(app: &TestApp, token: &str, first: &str, page_size: usize) -> (Vec<String>, usize) {
+    let (mut all, mut pages, mut path) = (Vec::new(), 0, Some(first.to_owned()));
+    while let Some(p) = path {
+        let resp = app.get(&p, Some(token)).await;
+        assert_eq!(resp.status(), 200, "{p}");
+        path = next_link(&resp);
+        let page = ids(&resp.json::<Value>().await.expect("json"));
+        assert!(page.len() <= page_size, "{p}: {} rows", page.len());
+        assert!(path.is_none() || page.len() == page_size, "{p}: a short page with a next link");
+        all.extend(page);
+        pages += 1;
+        assert!(pages <= BULK + 3, "paging does not end");
+    }
+    (all, pages)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_projects_walks_every_visible_project_exactly_once_in_every_scope() {
+    let (app, w) = big_city().await;
+    let tokens = [
+        app.token(Role::City, None).await,
+        app.token(Role::District, Some(YINZHOU)).await,
+        app.token(Role::District, Some(HAISHU)).await,
+        app.token(Role::Enterprise, Some(&w.contractor_b)).await,
+        app.token(Role::Enterprise, Some(&w.contractor_c)).await,
+    ];
+    for token in &tokens {
+        // The unpaged answer is still every visible project (the v1 contract).
+        let unpaged: Value = app.get("/v1/projects", Some(token)).await.json().await.expect("json");
+        let unpaged = ids(&unpaged);
+        let (paged, pages) = walk(&app, token, "/v1/projects?limit=50", 50).await;
+        assert_eq!(paged, unpaged, "pages in id order, each project once, the same set as unpaged");
+        assert_eq!(pages, unpaged.len().div_ceil(50).max(1));
+        // With a district filter the links keep it.
+        let (yz, _) = walk(&app, token, &format!("/v1/projects?district={YINZHOU}&limit=17"), 17).await;
+        let unpaged_yz: Value =
+            app.get(&format!("/v1/projects?district={YINZHOU}"), Some(token)).await.json().await.expect("json");
+        assert_eq!(yz, ids(&unpaged_yz));
+    }
+    // The scopes themselves: the city sees all, a district its own, a contractor its projects.
+    let count = |v: Value| v.as_array().expect("array").len();
+    assert_eq!(count(app.get("/v1/projects", Some(&tokens[0])).await.json().await.expect("json")), BULK + 3);
+    assert_eq!(count(app.get("/v1/projects", Some(&tokens[2])).await.json().await.expect("json")), BULK / 3 + 1);
+    let (b_pages, _) = walk(&app, &tokens[3], "/v1/projects?limit=50", 50).await;
+    assert_eq!(b_pages.len(), BULK / 2 + 1, "contractor B: every second bulk project and NB-2026-0001");
+    // A district bureau paging from another district's project id still sees only its own projects.
+    let (haishu, _) = walk(&app, &tokens[2], "/v1/projects?after=NB-2026-0001&limit=30", 30).await;
+    assert!(!haishu.iter().any(|id| id == "NB-2026-0003" || id == "NB-2026-1000"), "{haishu:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_of_projects_reads_its_own_rows_not_every_project_in_the_city() {
+    let (app, _w) = big_city().await;
+    let city = app.token(Role::City, None).await;
+    let path = "/v1/projects?limit=50&after=NB-2026-1100";
+    let resp = app.get(path, Some(&city)).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(next_link(&resp).as_deref(), Some("/v1/projects?limit=50&after=NB-2026-1150"));
+    let page = ids(&resp.json::<Value>().await.expect("json"));
+    assert_eq!(page.first().map(String::as_str), Some("NB-2026-1101"));
+    assert_eq!(page.len(), 50);
+    // The page and the one row that says a next page exists.
+    let rows = rows_read(&app, path, &city).await;
+    assert!(rows <= 51, "a page of 50 read {rows} rows of a city of {}", BULK + 3);
+    // Bad paging input is a clear 400, not a silent default.
+    for bad in ["/v1/projects?limit=0", "/v1/projects?limit=1001", "/v1/projects?limit=ten"] {
+        let resp = app.get(bad, Some(&city)).await;
+        assert_eq!(resp.status(), 400, "{bad}");
+        assert!(resp.text().await.expect("body").contains("limit"), "{bad}: the error names the parameter");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_reads_a_bounded_number_of_rows_however_many_projects_the_city_has() {
+    let (app, _w) = big_city().await;
+    let city = app.token(Role::City, None).await;
+    let html = app.get("/", Some(&city)).await.text().await.expect("html");
+    // Eleven districts, four grouped counts per district, 12 latest alarms, their labels, 10 projects with
+    // open alarms: nothing that grows with the projects.
+    let bound = 11 + 4 * 11 + 12 + 12 + 10;
+    let rows = rows_read(&app, "/", &city).await;
+    assert!(rows <= bound, "the overview read {rows} rows for {} projects (bound {bound})", BULK + 3);
+    assert!(html.contains(&format!("id=\"total-projects\">{}<", BULK + 3)), "the totals still count every project");
+    assert!(!html.contains("批量项目"), "no bulk project without alarms is listed on the overview");
+    // The projects with open alarms, most first, linked to their pages.
+    let hot = &html[html.find("id=\"hot-projects\"").expect("hot list")..];
+    let (first, second) = (hot.find("/projects/NB-2026-0001").expect("0001"), hot.find("/projects/NB-2026-0002"));
+    assert!(first < second.expect("0002"), "NB-2026-0001 (3 open) before NB-2026-0002 (1 open)");
+    // A district bureau's short list keeps to its district.
+    let haishu = app.token(Role::District, Some(HAISHU)).await;
+    let html = app.get("/", Some(&haishu)).await.text().await.expect("html");
+    assert!(html.contains("/projects/NB-2026-0002") && !html.contains("NB-2026-0001"), "haishu sees only its own");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_district_page_lists_its_projects_in_bounded_pages_within_scope() {
+    let (app, _w) = big_city().await;
+    let yinzhou = app.token(Role::District, Some(YINZHOU)).await;
+    let mut seen: Vec<String> = Vec::new();
+    let mut path = Some(format!("/districts/{YINZHOU}"));
+    while let Some(p) = path {
+        let resp = app.get(&p, Some(&yinzhou)).await;
+        assert_eq!(resp.status(), 200, "{p}");
+        let html = resp.text().await.expect("html");
+        // A page of 50 (and the lookahead row), each with its contractors and kinds, plus the district counts.
+        let rows = rows_read(&app, &p, &yinzhou).await;
+        assert!(rows <= 51 + 50 * 6 + 11 * 5 + 50, "{p} read {rows} rows");
+        let page: Vec<String> = html
+            .match_indices("<td><a href=\"/projects/")
+            .map(|(i, m)| html[i + m.len()..].split('"').next().expect("id").to_owned())
+            .collect();
+        assert!(page.len() <= 50, "{p}: {} projects on one page", page.len());
+        seen.extend(page);
+        path = html
+            .find("rel=\"next\" href=\"")
+            .map(|i| html[i + 17..].split('"').next().expect("href").replace("&amp;", "&"));
+    }
+    let all: Value =
+        app.get(&format!("/v1/projects?district={YINZHOU}"), Some(&yinzhou)).await.json().await.expect("json");
+    assert_eq!(seen, ids(&all), "the pages list every project of the district once, in id order");
+    assert_eq!(seen.len(), BULK / 3 + 2);
+    // Another district's page stays a 404 for this bureau, on any page.
+    let other = app.get(&format!("/districts/{HAISHU}?after=NB-2026-0001"), Some(&yinzhou)).await;
+    assert_eq!(other.status(), 404);
+}
