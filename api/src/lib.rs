@@ -14,6 +14,7 @@
 //! * [`people`]: people sign in the browser (personal keys, enrolment requests, challenge sign-in, forms).
 //! * [`openapi`]: the OpenAPI 3.1 document; [`server`]: builds the state and the router; graceful shutdown.
 
+pub mod answers;
 pub mod auth;
 pub mod blobs;
 pub mod config;

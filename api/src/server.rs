@@ -166,6 +166,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
         blobs,
         people,
         cosignatures,
+        answers: Arc::default(),
         shutdown: shutdown_rx,
     };
     Ok((state, shutdown_tx))

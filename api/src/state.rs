@@ -43,6 +43,8 @@ pub struct AppState {
     pub people: crate::people::People,
     /// Witness cosignatures of the log's checkpoints (`crate::witnessing`).
     pub cosignatures: crate::witnessing::CosignatureStore,
+    /// Shared computations of the unpaged project list (`GET /v1/projects` without paging).
+    pub answers: Arc<crate::answers::AnswerCache>,
     /// Turns true when shutdown begins (long-lived responses such as the feed end then).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -2,6 +2,7 @@
 //! the scope answers 404, exactly like a missing one.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -50,7 +51,7 @@ const PROJECTS_PAGE: usize = 100;
 /// own rows, however deep).
 #[utoipa::path(get, path = "/v1/projects", tag = "query", params(ProjectsQuery),
     responses(
-        (status = 200, description = "Visible projects (one page when `limit` or `after` is given)", body = Vec<Object>,
+        (status = 200, description = "Visible projects: one page when `limit` or `after` is given, else every visible project", body = Vec<Object>,
             headers(("Link" = String, description = "`</v1/projects?limit=N&after=ID>; rel=\"next\"` when a paged answer has more projects after it"))),
         (status = 400, description = "`limit` outside 1–1000", body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -61,8 +62,21 @@ pub async fn projects(
 ) -> Result<Response, ApiError> {
     let scope = principal.scope();
     if q.limit.is_none() && q.after.is_none() {
-        let rows = state.read.projects(&scope, q.district.as_deref()).await?;
-        return Ok(Json(rows).into_response());
+        // Every visible project: the heaviest answer, one computation shared by the callers of the same scope and
+        // filter that arrive while it runs (crate::answers), never older than what they could have seen.
+        let key = format!("{scope:?}|{:?}", q.district);
+        let bytes = state
+            .answers
+            .get_or_compute(
+                key,
+                || state.read.applied(),
+                || async {
+                    let rows = state.read.projects(&scope, q.district.as_deref()).await?;
+                    serde_json::to_vec(&rows).map(Bytes::from).map_err(ApiError::internal)
+                },
+            )
+            .await?;
+        return Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response());
     }
     let limit = q.limit.unwrap_or(PROJECTS_PAGE);
     if !(1..=1000).contains(&limit) {
