@@ -279,8 +279,9 @@ async fn a_camera_over_tcp_registers_and_alarms_and_is_itself_the_camera() {
     a.shutdown().await;
 }
 
-/// Truncated, oversized and non-SIP input over UDP and TCP used to have no socket to reach; now each is counted
-/// as malformed and dropped, and the agent goes on answering a real device.
+/// Truncated, oversized and non-SIP input over UDP and TCP, and an XML body with entity definitions, never stop
+/// the agent: each is counted as malformed and dropped, and the agent goes on answering a real device. (The
+/// alarms of the other tests travel GB2312-encoded, as `manscdp::document` writes them and real devices send.)
 #[tokio::test]
 async fn malformed_sip_over_udp_and_tcp_is_counted_and_the_agent_keeps_serving() {
     let dir = tempfile::tempdir().expect("dir");
@@ -299,6 +300,21 @@ async fn malformed_sip_over_udp_and_tcp_is_counted_and_the_agent_keeps_serving()
     let first = cam.register();
     drive(&a, &mut link, &mut cam, vec![first], |q, s, _| statuses(q).len() == 1 && s["gb28181"]["malformed"] == 4)
         .await;
+    // XML entity expansion (a DTD) in a registered camera's MESSAGE: refused (400), counted, nothing recorded.
+    let mut laughs = cam.alarm(alarm(CAMERA));
+    laughs.body = b"<?xml version=\"1.0\"?>\r\n<!DOCTYPE l [<!ENTITY a \"aaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;\">]>\r\n<Notify><CmdType>Alarm</CmdType><AlarmDescription>&b;</AlarmDescription></Notify>\r\n".to_vec();
+    link.send(&laughs).await;
+    // Skip what else is in flight (the platform's queries, answers to keepalives) until the answer to this one.
+    let answer = loop {
+        let m = link.recv(Duration::from_secs(10)).await.expect("an answer");
+        if m.status().is_some() && m.cseq() == laughs.cseq() {
+            break m;
+        }
+    };
+    assert_eq!(answer.status(), Some(400));
+    let s = a.shared.status();
+    assert_eq!((&s["gb28181"]["malformed"], &s["gb28181"]["counters"]["xml_doctype_refused"]), (&5.into(), &1.into()));
+    assert!(of_kind(&queued(&a).await, "video.camera.alarm.v1").is_empty());
     // The agent closed the garbage connection after the framing error.
     let mut rest = Vec::new();
     let n = tokio::time::timeout(Duration::from_secs(10), garbage.read_to_end(&mut rest))
