@@ -50,6 +50,7 @@
 //! realm = "3302120000"                    # SIP domain / digest realm; default the first 10 digits of platform_id
 //! keepalive_interval_secs = 60            # 心跳周期 the devices are set to
 //! keepalive_count = 3                     # 心跳超时次数: offline after interval × count without a keepalive
+//! status_every_secs = 1800                # an unchanged status is recorded again after this long (≤ 3600)
 //!
 //! [[gb28181.devices]]
 //! id = "33021200001180000001"             # an NVR
@@ -251,6 +252,11 @@ pub struct Gb28181Config {
     /// Most registration lifetime granted, seconds.
     #[serde(default = "default_max_expires")]
     pub max_expires: u32,
+    /// Each camera's status is recorded again when unchanged for this long (seconds, 1–3600): the kind promises a
+    /// status at least hourly, and the platform counts a camera silent for longer than an hour (+ 5 min) as offline
+    /// from its last report.
+    #[serde(default = "default_status_every")]
+    pub status_every_secs: u32,
     /// Offer `qop="auth"` in digest challenges (off: many cameras answer only the RFC 2069 form).
     #[serde(default)]
     pub qop: bool,
@@ -264,6 +270,9 @@ fn default_keepalive_interval() -> u32 {
 }
 fn default_keepalive_count() -> u32 {
     3
+}
+fn default_status_every() -> u32 {
+    1800
 }
 fn default_max_expires() -> u32 {
     3600
@@ -305,6 +314,7 @@ impl Gb28181Config {
             keepalive_interval_secs: default_keepalive_interval(),
             keepalive_count: default_keepalive_count(),
             max_expires: default_max_expires(),
+            status_every_secs: default_status_every(),
             qop: false,
             devices: Vec::new(),
         }
@@ -337,6 +347,13 @@ impl Gb28181Config {
         }
         if self.keepalive_count == 0 || self.keepalive_count > 100 {
             return bad("gb28181.keepalive_count must be 1–100 (心跳超时次数)".into());
+        }
+        if !(1..=3600).contains(&self.status_every_secs) {
+            return bad(
+                "gb28181.status_every_secs must be 1–3600 (a camera's status is recorded at least hourly, or the \
+                 platform counts its silence as offline)"
+                    .into(),
+            );
         }
         if self.max_expires < 60 {
             return bad("gb28181.max_expires must be at least 60 seconds".into());
@@ -939,6 +956,7 @@ mod tests {
         assert!(sip_refused(|g| g.devices[0].id = "33021200009990000001".into()).starts_with("gb28181.devices[0].id"));
         assert!(sip_refused(|g| g.keepalive_interval_secs = 0).contains("keepalive_interval_secs"));
         assert!(sip_refused(|g| g.keepalive_count = 0).contains("keepalive_count"));
+        assert!(sip_refused(|g| g.status_every_secs = 7200).contains("status_every_secs"));
         assert!(sip_refused(|g| g.realm = Some("a\"b".into())).starts_with("gb28181.realm"));
         assert!(sip_refused(|g| g.devices[0].password = None).contains("needs password_file"));
         assert!(

@@ -138,8 +138,10 @@ pub struct Gb28181Service {
     connections: HashMap<u64, mpsc::Sender<Vec<u8>>>,
     /// Camera channels of each recorder, from its last catalog, with the catalog's `ON`/`OFF`.
     channels: BTreeMap<DeviceId, Vec<(DeviceId, bool)>>,
-    /// Each camera's last recorded status.
-    recorded: BTreeMap<DeviceId, bool>,
+    /// Each camera's last recorded status and when it was recorded.
+    recorded: BTreeMap<DeviceId, (bool, OffsetDateTime)>,
+    /// How long an unchanged status goes before it is recorded again.
+    status_every: time::Duration,
 }
 
 impl std::fmt::Debug for Gb28181Service {
@@ -182,6 +184,7 @@ impl Gb28181Service {
             connections: HashMap::new(),
             channels: BTreeMap::new(),
             recorded: BTreeMap::new(),
+            status_every: time::Duration::seconds(i64::from(config.status_every_secs)),
         })
     }
 
@@ -192,6 +195,10 @@ impl Gb28181Service {
         let mut readers = JoinSet::new();
         let mut next_conn = 0u64;
         let mut buf = vec![0u8; READ_BUF];
+        // Checked a few times per period, so a status is never more than a fraction of a period late.
+        let mut refresh =
+            tokio::time::interval(std::time::Duration::try_from(self.status_every / 6).unwrap_or(IDLE_POLL));
+        refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let wait = self
                 .platform
@@ -256,6 +263,10 @@ impl Gb28181Service {
                     }
                 },
                 Some(_) = readers.join_next(), if !readers.is_empty() => Vec::new(),
+                _ = refresh.tick() => {
+                    self.refresh_statuses(OffsetDateTime::now_utc()).await;
+                    Vec::new()
+                }
                 () = tokio::time::sleep(wait) => {
                     self.platform.poll(OffsetDateTime::now_utc()).into_iter().map(|o| (o, None)).collect()
                 }
@@ -381,12 +392,38 @@ impl Gb28181Service {
         }
     }
 
+    /// Records again the status of every camera whose status has not been recorded for `status_every`: the kind
+    /// promises a status at least hourly, and the platform's online time counts a camera silent for longer than
+    /// that as offline from its last report (docs/SITE.md, "Camera online time").
+    async fn refresh_statuses(&mut self, now: OffsetDateTime) {
+        let due: Vec<(DeviceId, bool)> = self
+            .recorded
+            .iter()
+            .filter(|(_, (_, at))| now - *at >= self.status_every)
+            .map(|(id, (online, _))| (id.clone(), *online))
+            .collect();
+        for (camera, online) in due {
+            self.record_status(&camera, online, now, None).await;
+        }
+    }
+
     /// Records `camera`'s status if it changed. `last_keepalive` is written on offline records (where the offline
     /// time counts from) and omitted on online ones.
     async fn status(&mut self, camera: &DeviceId, online: bool, at: OffsetDateTime, last: Option<OffsetDateTime>) {
-        if self.recorded.get(camera) == Some(&online) {
+        if self.recorded.get(camera).map(|(o, _)| *o) == Some(online) {
             return;
         }
+        self.record_status(camera, online, at, last).await;
+    }
+
+    /// Records `camera`'s status, changed or not.
+    async fn record_status(
+        &mut self,
+        camera: &DeviceId,
+        online: bool,
+        at: OffsetDateTime,
+        last: Option<OffsetDateTime>,
+    ) {
         let payload = CameraStatusChanged {
             project_id: self.project_id.clone(),
             device_id: camera.camera_id().clone(),
@@ -395,7 +432,7 @@ impl Gb28181Service {
         };
         let record = Record::new(&SiteEvent::CameraStatus(Box::new(payload)), shanghai_rfc3339_millis(at));
         if self.store(record).await {
-            let was = self.recorded.insert(camera.clone(), online);
+            let was = self.recorded.insert(camera.clone(), (online, at)).map(|(o, _)| o);
             match (was, online) {
                 (Some(false) | None, true) => self.stats.cameras_online.fetch_add(1, Ordering::Relaxed),
                 (Some(true), false) => self.stats.cameras_online.fetch_sub(1, Ordering::Relaxed),

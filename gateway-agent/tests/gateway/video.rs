@@ -33,6 +33,10 @@ fn channel(i: u32) -> String {
 }
 
 async fn agent(dir: &tempfile::TempDir) -> AgentHandle {
+    agent_with(dir, |_| {}).await
+}
+
+async fn agent_with(dir: &tempfile::TempDir, tune: impl FnOnce(&mut Gb28181Config)) -> AgentHandle {
     let mut c =
         AgentConfig::new("http://127.0.0.1:9", "NB-2025-0001", "GW-V", &dir.path().join("k"), &dir.path().join("q"));
     c.heartbeat_secs = 0;
@@ -45,6 +49,7 @@ async fn agent(dir: &tempfile::TempDir) -> AgentHandle {
         Gb28181Device { id: NVR.into(), password: Some("nvr-pass".into()), password_file: None },
         Gb28181Device { id: CAMERA.into(), password: Some("cam-pass".into()), password_file: None },
     ];
+    tune(&mut g);
     c.gb28181 = Some(g);
     Agent::start(c, SigningKey::from_seed(&SEED), "test-token".into()).await.expect("agent starts")
 }
@@ -276,6 +281,24 @@ async fn a_camera_over_tcp_registers_and_alarms_and_is_itself_the_camera() {
     drive(&a, &mut link, &mut cam, vec![msg], |q, _, _| of_kind(q, "video.camera.alarm.v1").len() == 1).await;
     assert_eq!(of_kind(&queued(&a).await, "video.camera.alarm.v1")[0].payload()["device_id"], CAMERA);
     assert_eq!(a.shared.status()["gb28181"]["open_connections"], 1);
+    a.shutdown().await;
+}
+
+/// A camera online for longer than `status_every_secs` without a change gets its status recorded again (the kind
+/// promises one at least hourly; the platform counts a camera silent beyond that as offline from its last report).
+#[tokio::test]
+async fn an_unchanged_online_camera_is_recorded_again_after_the_status_period() {
+    let dir = tempfile::tempdir().expect("dir");
+    let a = agent_with(&dir, |g| g.status_every_secs = 2).await;
+    let mut link = Link::tcp(a.gb28181_addr.expect("listener")).await;
+    let mut cam = device(&link, CAMERA, "cam-pass", 0);
+    let first = cam.register();
+    drive(&a, &mut link, &mut cam, vec![first], |q, _, _| statuses(q).len() == 2).await;
+    let online = (CAMERA.to_owned(), "online".to_owned());
+    assert_eq!(statuses(&queued(&a).await), vec![online.clone(), online]);
+    let times: Vec<String> =
+        of_kind(&queued(&a).await, "video.camera.status.v1").iter().map(|e| e.occurred_at().to_owned()).collect();
+    assert!(times[0] < times[1], "the second record is a later report, not a copy: {times:?}");
     a.shutdown().await;
 }
 
