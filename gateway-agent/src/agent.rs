@@ -1,6 +1,6 @@
-//! One running agent: the durable queue and its writer, the local attachment store, the uploader, the HJ 212 TCP server (gateway keys), the
-//! authenticated JSON/HTTP intake and the heartbeat (gateway keys), started together by [`Agent::start`] and
-//! stopped by [`AgentHandle::shutdown`]. The binary's `run` and the platform's demo (`demo/src/site.rs`,
+//! One running agent: the durable queue and its writer, the local attachment store, the uploader, the HJ 212 TCP
+//! server (gateway keys), the GB/T 28181 SIP service (UDP and TCP, gateway keys), the authenticated JSON/HTTP
+//! intake and the heartbeat (gateway keys), started together by [`Agent::start`] and stopped by [`AgentHandle::shutdown`]. The binary's `run` and the platform's demo (`demo/src/site.rs`,
 //! in-process over loopback) use the same code.
 
 use std::net::SocketAddr;
@@ -26,6 +26,7 @@ use siteledger_client::{IngestClient, Record};
 
 use crate::record::{GatewayIdentity, Health, heartbeat_record};
 use crate::tcp::{Hj212Service, Hj212Stats};
+use crate::video::{Gb28181Service, Gb28181Sockets, Gb28181Stats};
 
 /// How often the local copies of files the platform holds are pruned (`blob_retention_days`).
 const BLOB_PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -54,6 +55,8 @@ pub struct Shared {
     pub hj212: Arc<Hj212Stats>,
     /// Upload counters and clock skew.
     pub upload: Arc<UploadStats>,
+    /// GB/T 28181 counters (zero without a `[gb28181]` section).
+    pub gb28181: Arc<Gb28181Stats>,
 }
 
 impl Shared {
@@ -85,6 +88,7 @@ impl Shared {
                 "refused_connections": h.refused.load(Ordering::Relaxed),
                 "unacknowledged": h.unacknowledged.load(Ordering::Relaxed),
             },
+            "gb28181": self.gb28181.status(),
         })
     }
 
@@ -125,6 +129,8 @@ pub struct AgentHandle {
     pub hj212_addr: Option<SocketAddr>,
     /// Where the JSON/HTTP intake listens (`None`: no `http_listen`).
     pub http_addr: Option<SocketAddr>,
+    /// Where GB/T 28181 devices send SIP, over UDP and TCP (`None`: no `[gb28181]`).
+    pub gb28181_addr: Option<SocketAddr>,
     /// Shared state (counters, queue).
     pub shared: Arc<Shared>,
     shutdown: watch::Sender<bool>,
@@ -185,6 +191,11 @@ impl Agent {
         };
         let hj212_listener = bind(config.hj212_listen, "hj212").await?;
         let http_listener = bind(config.http_listen, "http").await?;
+        let gb28181_sockets = match &config.gb28181 {
+            Some(g) => Some(Gb28181Sockets::bind(g.listen).await?),
+            None => None,
+        };
+        let gb28181_addr = gb28181_sockets.as_ref().map(|s| s.addr);
         let hj212_addr = hj212_listener.as_ref().map(|(_, a)| *a);
         let http_addr = http_listener.as_ref().map(|(_, a)| *a);
         let http = reqwest::Client::builder()
@@ -196,6 +207,13 @@ impl Agent {
         let (shutdown, rx) = watch::channel(false);
         let hj212 = Arc::new(Hj212Stats::default());
         let upload = Arc::new(UploadStats::default());
+        let gb28181 = Arc::new(Gb28181Stats::default());
+        let gb28181_service = match (&config.gb28181, &gb28181_sockets, &identity) {
+            (Some(g), Some(sockets), Some(id)) => {
+                Some(Gb28181Service::new(g, sockets.addr, id.project_id.clone(), queue.clone(), gb28181.clone())?)
+            }
+            _ => None,
+        };
         let shared = Arc::new(Shared {
             config: config.clone(),
             identity,
@@ -206,6 +224,7 @@ impl Agent {
             blobs: blobs.clone(),
             hj212: hj212.clone(),
             upload: upload.clone(),
+            gb28181,
         });
         let mut tasks = JoinSet::new();
         if config.blob_retention_days > 0 {
@@ -232,6 +251,9 @@ impl Agent {
             let service = Arc::new(Hj212Service::new(config.clone(), queue.clone(), hj212));
             tasks.spawn(service.serve(listener, rx.clone()));
         }
+        if let (Some(service), Some(sockets)) = (gb28181_service, gb28181_sockets) {
+            tasks.spawn(service.serve(sockets, rx.clone()));
+        }
         if let Some((listener, _)) = http_listener {
             tasks.spawn(crate::intake::serve(listener, shared.clone(), rx.clone()));
         }
@@ -256,12 +278,13 @@ impl Agent {
         tracing::info!(
             ?hj212_addr,
             ?http_addr,
+            ?gb28181_addr,
             role = %shared.signer.role,
             project = %config.project_id,
             gateway = %config.gateway_id,
             devices = config.devices.len(),
             "agent running"
         );
-        Ok(AgentHandle { hj212_addr, http_addr, shared, shutdown, tasks })
+        Ok(AgentHandle { hj212_addr, http_addr, gb28181_addr, shared, shutdown, tasks })
     }
 }

@@ -39,7 +39,26 @@
 //! subject = "91330200MA2LAB001H"
 //! ```
 //!
-//! The gateway token and the intake token are secrets: they never appear in `Debug` output or logs.
+//! GB/T 28181 cameras and NVRs register with the agent (the agent is their SIP platform, 平台/SIP 服务器) when a
+//! `[gb28181]` section is present; UDP and TCP listen on the same address. Their records are this project's
+//! (`project_id`); a camera's `device_id` is its 20-digit id, an NVR's cameras are the channels of its catalog.
+//!
+//! ```toml
+//! [gb28181]
+//! listen = "0.0.0.0:5060"
+//! platform_id = "33021200002000000001"   # 20 digits, type code 200–299
+//! realm = "3302120000"                    # SIP domain / digest realm; default the first 10 digits of platform_id
+//! keepalive_interval_secs = 60            # 心跳周期 the devices are set to
+//! keepalive_count = 3                     # 心跳超时次数: offline after interval × count without a keepalive
+//! status_every_secs = 1800                # an unchanged status is recorded again after this long (≤ 3600)
+//!
+//! [[gb28181.devices]]
+//! id = "33021200001180000001"             # an NVR
+//! password_file = "/etc/siteledger/nvr-01.password"   # 0600; or password = "…"
+//! ```
+//!
+//! The gateway token, the intake token and the GB/T 28181 passwords are secrets: they never appear in `Debug`
+//! output or logs.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -205,6 +224,196 @@ pub struct AgentConfig {
     /// The site's devices.
     #[serde(default)]
     pub devices: Vec<DeviceConfig>,
+    /// GB/T 28181 cameras and NVRs (none: no SIP listener).
+    #[serde(default)]
+    pub gb28181: Option<Gb28181Config>,
+}
+
+/// The `[gb28181]` section: the agent as the SIP platform of the site's cameras and NVRs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gb28181Config {
+    /// Where devices send SIP, over UDP and TCP (the same address for both).
+    pub listen: SocketAddr,
+    /// The platform's own 20-digit id (类型编码 200–299), which devices are configured with (SIP 服务器编码).
+    pub platform_id: String,
+    /// SIP domain and digest realm (SIP 服务器域); by default the first 10 digits of `platform_id`.
+    #[serde(default)]
+    pub realm: Option<String>,
+    /// The `host:port` written in requests the agent sends (`Via`, `Call-ID`); by default `listen`.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// 心跳周期 in seconds, as set on the devices.
+    #[serde(default = "default_keepalive_interval")]
+    pub keepalive_interval_secs: u32,
+    /// 心跳超时次数: missed keepalives before a device is offline.
+    #[serde(default = "default_keepalive_count")]
+    pub keepalive_count: u32,
+    /// Most registration lifetime granted, seconds.
+    #[serde(default = "default_max_expires")]
+    pub max_expires: u32,
+    /// Each camera's status is recorded again when unchanged for this long (seconds, 1–3600): the kind promises a
+    /// status at least hourly, and the platform counts a camera silent for longer than an hour (+ 5 min) as offline
+    /// from its last report.
+    #[serde(default = "default_status_every")]
+    pub status_every_secs: u32,
+    /// Offer `qop="auth"` in digest challenges (off: many cameras answer only the RFC 2069 form).
+    #[serde(default)]
+    pub qop: bool,
+    /// The cameras and NVRs that may register.
+    #[serde(default)]
+    pub devices: Vec<Gb28181Device>,
+}
+
+fn default_keepalive_interval() -> u32 {
+    60
+}
+fn default_keepalive_count() -> u32 {
+    3
+}
+fn default_status_every() -> u32 {
+    1800
+}
+fn default_max_expires() -> u32 {
+    3600
+}
+
+/// One camera or NVR allowed to register, with its password.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gb28181Device {
+    /// Its 20-digit id (131/132 a camera, 111/118 a DVR/NVR whose catalog channels are the cameras).
+    pub id: String,
+    /// Its SIP password, in the configuration (prefer `password_file`).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// A file holding its SIP password (refused unless only its owner may read it: mode 0600).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Gb28181Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the password.
+        f.debug_struct("Gb28181Device")
+            .field("id", &self.id)
+            .field("password", &self.password.as_ref().map(|_| ".."))
+            .field("password_file", &self.password_file)
+            .finish()
+    }
+}
+
+impl Gb28181Config {
+    /// Defaults for a listen address and platform id, no devices (tests, the demo).
+    pub fn new(listen: SocketAddr, platform_id: &str) -> Self {
+        Gb28181Config {
+            listen,
+            platform_id: platform_id.to_owned(),
+            realm: None,
+            host: None,
+            keepalive_interval_secs: default_keepalive_interval(),
+            keepalive_count: default_keepalive_count(),
+            max_expires: default_max_expires(),
+            status_every_secs: default_status_every(),
+            qop: false,
+            devices: Vec::new(),
+        }
+    }
+
+    /// Checks ids, realm, timings and that each device has one password source; errors name the field.
+    pub fn check(&self) -> Result<(), AgentError> {
+        use crate::gb28181::{DeviceClass, DeviceId as SipId};
+        let bad = |m: String| Err(AgentError::Config(m));
+        match SipId::parse(&self.platform_id) {
+            Err(e) => return bad(format!("gb28181.platform_id {:?}: {e}", self.platform_id)),
+            Ok(id) if id.class() != DeviceClass::Platform => {
+                return bad(format!(
+                    "gb28181.platform_id {:?}: type code {} is not a platform's (200–299, e.g. 200 中心信令控制服务器)",
+                    self.platform_id,
+                    id.type_code()
+                ));
+            }
+            Ok(_) => {}
+        }
+        if let Some(realm) = &self.realm
+            && (realm.is_empty() || realm.len() > 64 || !realm.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'))
+        {
+            return bad(format!(
+                "gb28181.realm {realm:?}: 1–64 letters, digits or dots (the SIP domain, usually 10 digits)"
+            ));
+        }
+        if self.keepalive_interval_secs == 0 || self.keepalive_interval_secs > 3600 {
+            return bad("gb28181.keepalive_interval_secs must be 1–3600 (the devices' 心跳周期)".into());
+        }
+        if self.keepalive_count == 0 || self.keepalive_count > 100 {
+            return bad("gb28181.keepalive_count must be 1–100 (心跳超时次数)".into());
+        }
+        if !(1..=3600).contains(&self.status_every_secs) {
+            return bad(
+                "gb28181.status_every_secs must be 1–3600 (a camera's status is recorded at least hourly, or the \
+                 platform counts its silence as offline)"
+                    .into(),
+            );
+        }
+        if self.max_expires < 60 {
+            return bad("gb28181.max_expires must be at least 60 seconds".into());
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (i, d) in self.devices.iter().enumerate() {
+            let id = SipId::parse(&d.id)
+                .map_err(|e| AgentError::Config(format!("gb28181.devices[{i}].id {:?}: {e}", d.id)))?;
+            if matches!(id.class(), DeviceClass::Platform) {
+                return bad(format!(
+                    "gb28181.devices[{i}].id {:?}: type code {} is a platform's; a device is a camera (131, 132) or a \
+                     recorder (111–130, e.g. 118 NVR)",
+                    d.id,
+                    id.type_code()
+                ));
+            }
+            if !ids.insert(id.as_str().to_owned()) {
+                return bad(format!("gb28181.devices[{i}].id {:?} appears twice", d.id));
+            }
+            match (&d.password, &d.password_file) {
+                (Some(_), Some(_)) => {
+                    return bad(format!("gb28181.devices[{i}] ({}): set password or password_file, not both", d.id));
+                }
+                (None, None) => {
+                    return bad(format!("gb28181.devices[{i}] ({}): needs password_file (or password)", d.id));
+                }
+                (Some(p), None) if p.is_empty() => {
+                    return bad(format!("gb28181.devices[{i}] ({}): the password is empty", d.id));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Each device's id and password, reading `password_file`s (refused, naming the path and mode, unless only
+    /// the owner may read them).
+    pub fn passwords(&self) -> Result<Vec<(crate::gb28181::DeviceId, crate::gb28181::Password)>, AgentError> {
+        self.devices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let id = crate::gb28181::DeviceId::parse(&d.id)
+                    .map_err(|e| AgentError::Config(format!("gb28181.devices[{i}].id {:?}: {e}", d.id)))?;
+                let password = match (&d.password, &d.password_file) {
+                    (Some(p), _) => p.clone(),
+                    (None, Some(path)) => siteledger_client::keys::read_secret("GB/T 28181 password", path)
+                        .map(|s| s.expose().trim().to_owned())
+                        .map_err(|e| AgentError::Config(format!("gb28181.devices[{i}].password_file: {e}")))?,
+                    (None, None) => {
+                        return Err(AgentError::Config(format!("gb28181.devices[{i}] ({}): no password", d.id)));
+                    }
+                };
+                if password.is_empty() {
+                    return Err(AgentError::Config(format!("gb28181.devices[{i}] ({}): the password is empty", d.id)));
+                }
+                Ok((id, crate::gb28181::Password::new(password)))
+            })
+            .collect()
+    }
 }
 
 fn default_role() -> String {
@@ -249,6 +458,7 @@ impl std::fmt::Debug for AgentConfig {
             .field("hj212_listen", &self.hj212_listen)
             .field("http_listen", &self.http_listen)
             .field("devices", &self.devices.len())
+            .field("gb28181", &self.gb28181)
             .finish_non_exhaustive()
     }
 }
@@ -281,6 +491,7 @@ impl AgentConfig {
             upload_batch: default_batch(),
             heartbeat_secs: default_heartbeat(),
             devices: Vec::new(),
+            gb28181: None,
         }
     }
 
@@ -323,9 +534,9 @@ impl AgentConfig {
                 self.site_subject(role)
             ));
         }
-        if !on_site && (!self.devices.is_empty() || self.hj212_listen.is_some()) {
+        if !on_site && (!self.devices.is_empty() || self.hj212_listen.is_some() || self.gb28181.is_some()) {
             return bad(format!(
-                "devices and hj212_listen need a gateway or device key, not a {role} key (device records are signed \
+                "devices, hj212_listen and [gb28181] need a gateway or device key, not a {role} key (device records are signed \
                  by the project's gateway): remove them, or run a gateway agent for the site"
             ));
         }
@@ -349,6 +560,9 @@ impl AgentConfig {
                 );
             }
             _ => {}
+        }
+        if let Some(g) = &self.gb28181 {
+            g.check()?;
         }
         if self.upload_batch == 0 {
             return bad("upload_batch must be at least 1".into());
@@ -709,5 +923,94 @@ mod tests {
             refused(|c| c.subject = Some("project/NB-2025-0001/gateway/GW-02".into()))
                 .contains("is not this gateway's")
         );
+    }
+
+    fn sip(f: impl FnOnce(&mut Gb28181Config)) -> Result<(), AgentError> {
+        config(|c| {
+            let mut g = Gb28181Config::new(SocketAddr::from(([127, 0, 0, 1], 0)), "33021200002000000001");
+            g.devices.push(Gb28181Device {
+                id: "33021200001180000001".into(),
+                password: Some("nvr-password".into()),
+                password_file: None,
+            });
+            f(&mut g);
+            c.gb28181 = Some(g);
+        })
+    }
+
+    fn sip_refused(f: impl FnOnce(&mut Gb28181Config)) -> String {
+        match sip(f) {
+            Err(AgentError::Config(m)) => m,
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+    }
+
+    /// A `[gb28181]` section the platform role cannot run with (a device id as the platform's, a platform id as
+    /// a device's, a zero keepalive, a device without a password) stops the agent at start, naming the field.
+    #[test]
+    fn a_gb28181_section_that_cannot_work_is_refused_naming_the_field() {
+        assert!(sip(|_| {}).is_ok());
+        assert!(sip_refused(|g| g.platform_id = "33021200001320000001".into()).contains("not a platform's"));
+        assert!(sip_refused(|g| g.platform_id = "3302120000".into()).starts_with("gb28181.platform_id"));
+        assert!(sip_refused(|g| g.devices[0].id = "33021200002000000002".into()).contains("is a platform's"));
+        assert!(sip_refused(|g| g.devices[0].id = "33021200009990000001".into()).starts_with("gb28181.devices[0].id"));
+        assert!(sip_refused(|g| g.keepalive_interval_secs = 0).contains("keepalive_interval_secs"));
+        assert!(sip_refused(|g| g.keepalive_count = 0).contains("keepalive_count"));
+        assert!(sip_refused(|g| g.status_every_secs = 7200).contains("status_every_secs"));
+        assert!(sip_refused(|g| g.realm = Some("a\"b".into())).starts_with("gb28181.realm"));
+        assert!(sip_refused(|g| g.devices[0].password = None).contains("needs password_file"));
+        assert!(
+            sip_refused(|g| {
+                let d = g.devices[0].clone();
+                g.devices.push(d);
+            })
+            .contains("appears twice")
+        );
+        let m = match config(|c| {
+            c.role = "testing_lab".into();
+            c.subject = Some("91330200MA2LAB001H".into());
+            c.devices.clear();
+            c.hj212_listen = None;
+            c.gb28181 = Some(Gb28181Config::new(SocketAddr::from(([127, 0, 0, 1], 0)), "33021200002000000001"));
+        }) {
+            Err(AgentError::Config(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert!(m.contains("[gb28181] need a gateway or device key"), "{m}");
+    }
+
+    /// A camera's SIP password in a file others may read would let anyone on the machine register as the camera:
+    /// refused with the path and mode; never shown by `Debug` or in the error.
+    #[cfg(unix)]
+    #[test]
+    fn a_gb28181_password_file_others_may_read_is_refused_and_never_shown() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("nvr.password");
+        std::fs::write(&path, "s3cret-nvr-pass\n").expect("write");
+        let mut g = Gb28181Config::new(SocketAddr::from(([127, 0, 0, 1], 0)), "33021200002000000001");
+        g.devices.push(Gb28181Device {
+            id: "33021200001180000001".into(),
+            password: None,
+            password_file: Some(path.clone()),
+        });
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        match g.passwords() {
+            Err(AgentError::Config(m)) => {
+                assert!(m.contains("password_file") && m.contains(&path.display().to_string()), "{m}");
+                assert!(!m.contains("s3cret"), "{m}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let passwords = g.passwords().expect("read");
+        assert_eq!(passwords.len(), 1);
+        g.devices.push(Gb28181Device {
+            id: "33021200001320000009".into(),
+            password: Some("inline-pass".into()),
+            password_file: None,
+        });
+        let shown = format!("{g:?} {passwords:?}");
+        assert!(!shown.contains("s3cret") && !shown.contains("inline-pass"), "{shown}");
     }
 }

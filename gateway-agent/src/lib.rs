@@ -16,6 +16,8 @@
 //! | [`record`] | records built as the domain's payload types: HJ 212 → `env.hj212.data.v1` (units, times, deviation tokens), the heartbeat |
 //! | (queue) | the durable queue is the client crate's outbox ([`siteledger_client::outbox`]: the signer chain and records in one SQLite transaction, group commit, the disk bound) |
 //! | [`tcp`] | the HJ 212 TCP server (limits, 9014/9011/9012 after the durable write) |
+//! | [`gb28181`] | the GB/T 28181 signalling core, sans-I/O (SIP, digest, MANSCDP, the platform and device roles) |
+//! | [`video`] | the GB/T 28181 service: UDP and TCP on one address, `video.camera.status.v1`/`alarm.v1` records |
 //! | [`intake`] | the JSON/HTTP intake for cranes, hoists, meters, cameras: bodies read into the domain's payload types |
 //! | [`agent`] | all of the above started together ([`Agent::start`]) |
 //! | [`simulate`] | simulated monitors (real HJ 212 over TCP) and devices (JSON intake) |
@@ -33,6 +35,7 @@ pub mod intake;
 pub mod record;
 pub mod simulate;
 pub mod tcp;
+pub mod video;
 
 pub use agent::{Agent, AgentHandle};
 pub use config::{AgentConfig, DeviceConfig, DeviceKind, ParticulateUnit};

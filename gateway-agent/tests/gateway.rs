@@ -11,6 +11,8 @@
 //! * `records`: the records the agent signs (HJ 212 data, intake records, heartbeats) against golden files.
 //! * `service`: the running agent over real TCP and HTTP: 9014 after the durable write, rejections, limits,
 //!   the JSON intake's errors, the signer chain across restarts.
+//! * `video`: GB/T 28181 cameras and an NVR (the device role) over real UDP and TCP: digest registration, a wrong
+//!   password, keepalives, a 4-channel catalog, an alarm, going offline and coming back, malformed input.
 
 #[path = "gateway/attachments.rs"]
 mod attachments;
@@ -30,3 +32,5 @@ mod records;
 mod seeds;
 #[path = "gateway/service.rs"]
 mod service;
+#[path = "gateway/video.rs"]
+mod video;

@@ -254,6 +254,11 @@ impl Platform {
         self.counters.bump(name);
     }
 
+    /// Counts `n` refusals met outside.
+    pub fn count_by(&mut self, name: &'static str, n: u64) {
+        self.counters.bump_by(name, n);
+    }
+
     /// Whether `device` is online now (as of the last [`poll`](Self::poll)).
     #[must_use]
     pub fn is_online(&self, device: &DeviceId) -> bool {

@@ -140,6 +140,7 @@ async fn heartbeats_are_byte_identical_to_the_golden_files() {
             blobs: siteledger_client::LocalBlobs::open(&dir.path().join("blobs")).expect("blobs"),
             hj212,
             upload,
+            gb28181: Default::default(),
         };
         let r = shared.heartbeat().expect("a gateway has a heartbeat");
         let got = serde_json::json!({"stream": r.stream, "kind": r.kind, "payload": r.payload});
