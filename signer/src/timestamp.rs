@@ -255,6 +255,21 @@ pub fn verify_token(
     nonce: Option<u64>,
     roots: &[Certificate],
 ) -> Result<VerifiedTimestamp, TimestampError> {
+    verify(token, checkpoint, nonce, Some(roots))
+}
+
+/// [`verify_token`] without a trusted root: every check but the chain (the signature is by the certificate the
+/// token carries, which says nothing about who holds it). For reports of a verifier not given a TSA root.
+pub fn verify_token_unanchored(token: &[u8], checkpoint: &str) -> Result<VerifiedTimestamp, TimestampError> {
+    verify(token, checkpoint, None, None)
+}
+
+fn verify(
+    token: &[u8],
+    checkpoint: &str,
+    nonce: Option<u64>,
+    roots: Option<&[Certificate]>,
+) -> Result<VerifiedTimestamp, TimestampError> {
     let info = ContentInfo::from_der(token).map_err(malformed("token ContentInfo"))?;
     if info.content_type != ID_SIGNED_DATA {
         return Err(TimestampError::Structure(format!("content type {} is not signedData", info.content_type)));
@@ -327,15 +342,10 @@ pub fn verify_token(
     )?;
     check_time_stamping_eku(tsa_cert)?;
     let (gen_time, unix_seconds) = parse_gen_time(&tst.gen_time)?;
-    let path = check_chain(tsa_cert, &certs, roots, unix_seconds)?;
-    for c in &certs {
-        let on_path = path.iter().any(|p| std::ptr::eq(*p, *c));
-        if !on_path && !roots.iter().any(|r| r == *c) {
-            return Err(TimestampError::Chain(format!(
-                "the token carries certificate {} that is neither on the path nor a trusted root",
-                c.tbs_certificate().subject()
-            )));
-        }
+    if let Some(roots) = roots {
+        check_anchored(tsa_cert, &certs, roots, unix_seconds)?;
+    } else if !valid_at(tsa_cert, unix_seconds) {
+        return Err(TimestampError::Chain("the TSA certificate was not valid at the token's time".into()));
     }
 
     if tst.message_imprint.hash_algorithm.oid != ID_SHA256 {
@@ -510,6 +520,27 @@ fn check_time_stamping_eku(cert: &Certificate) -> Result<(), TimestampError> {
         Ok(None) => Err(TimestampError::KeyUsage("no extendedKeyUsage extension".into())),
         Err(e) => Err(TimestampError::KeyUsage(format!("unreadable extendedKeyUsage: {e}"))),
     }
+}
+
+/// The chain to a root, and nothing unverified besides: every certificate the token carries is on that path or is
+/// one of the trusted roots byte for byte.
+fn check_anchored(
+    tsa: &Certificate,
+    certs: &[&Certificate],
+    roots: &[Certificate],
+    t: i64,
+) -> Result<(), TimestampError> {
+    let path = check_chain(tsa, certs, roots, t)?;
+    for c in certs {
+        let on_path = path.iter().any(|p| std::ptr::eq(*p, *c));
+        if !on_path && !roots.iter().any(|r| r == *c) {
+            return Err(TimestampError::Chain(format!(
+                "the token carries certificate {} that is neither on the path nor a trusted root",
+                c.tbs_certificate().subject()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn valid_at(cert: &Certificate, t: i64) -> bool {

@@ -6,10 +6,15 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::vectors::vectors_dir;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use siteledger_signer::bundle::{BUNDLE_FORMAT_V1_3, Bundle, CheckKind, verify_timestamped};
 use siteledger_signer::sample::SampleLog;
 use siteledger_signer::timestamp::{
     TimestampError, checkpoint_imprint, request_for_checkpoint, roots_from_pem, token_from_response, verify_token,
 };
+use siteledger_signer::verify_bundle;
 
 /// A test TSA: its directory (config, keys, serial file) and the root certificate it chains to.
 struct TestTsa {
@@ -329,4 +334,124 @@ fn refused_response_names_the_tsa_status() {
     let err = token_from_response(&resp).expect_err("refused");
     assert_eq!(err.check(), "tsa_status");
     assert!(err.to_string().contains("bad request"), "{err}");
+}
+
+/// The version 1.3 bundle: `bundle-v1.json`'s records proven into the checkpoint of size 12, with one token from a
+/// test TSA for that checkpoint.
+fn timestamped_bundle(tsa: &TestTsa) -> Bundle {
+    let log = SampleLog::new(13).expect("sample log");
+    let mut b = log.bundle(&[5, 9], 12, Some(16)).expect("bundle");
+    b.format = BUNDLE_FORMAT_V1_3.to_owned();
+    b.timestamps = Some(vec![B64.encode(token(tsa, &b.checkpoint))]);
+    b
+}
+
+fn failed(report: &siteledger_signer::Report) -> Vec<String> {
+    report.failures().map(|c| format!("{:?} {}: {}", c.check, c.subject, c.detail)).collect()
+}
+
+fn verify_cli(bundle: &Path, root: Option<&Path>) -> std::process::Output {
+    let log = SampleLog::new(13).expect("sample log");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_siteledger-verify"));
+    cmd.arg(bundle).args(["--log-key", &log.log.verifier().vkey(), "--json"]);
+    if let Some(r) = root {
+        cmd.arg("--tsa-root").arg(r);
+    }
+    cmd.output().expect("run siteledger-verify")
+}
+
+/// The committed v1.3 vector (`bundle-v1.3.json` and the TSA root `tsa-root-v1.3.pem`, public certificate only):
+/// a TSA token is not reproducible (its time and RSA key are fresh), so the vector is regenerated with a new test
+/// TSA only under `SITELEDGER_UPDATE_VECTORS=1`, and otherwise checked as committed.
+#[test]
+fn committed_v1_3_bundle_verifies_offline_with_its_tsa_root_and_old_bundles_unchanged() {
+    let bundle_path = vectors_dir().join("bundle-v1.3.json");
+    let root_path = vectors_dir().join("tsa-root-v1.3.pem");
+    if std::env::var_os("SITELEDGER_UPDATE_VECTORS").is_some() {
+        let tsa = TestTsa::new("tsa_ext");
+        std::fs::write(&bundle_path, timestamped_bundle(&tsa).to_bytes()).expect("write");
+        std::fs::write(&root_path, tsa.root_pem()).expect("write");
+    }
+    let log = SampleLog::new(13).expect("sample log");
+    let key = log.log.verifier();
+    let bytes = std::fs::read(&bundle_path).expect("bundle-v1.3.json committed");
+    let roots = roots_from_pem(&std::fs::read(&root_path).expect("root committed")).expect("root");
+    // Same records and checkpoint as the v1 vector: only the format and the tokens differ.
+    let b = Bundle::parse(&bytes).expect("parses");
+    assert_eq!(b.checkpoint, log.bundle(&[5, 9], 12, Some(16)).expect("bundle").checkpoint);
+
+    let r = verify_timestamped(&bytes, &key, None, None, Some(&roots));
+    assert!(r.ok, "{:?}", failed(&r));
+    assert!(r.checks.iter().any(|c| c.check == CheckKind::Timestamp && c.ok), "{r:?}");
+    // Without a root the token is still checked, but the report says it is not anchored.
+    let r = verify_bundle(&bytes, &key);
+    let ts = r.checks.iter().find(|c| c.check == CheckKind::Timestamp).expect("timestamp check");
+    assert!(r.ok && ts.detail.contains("NOT checked against a trusted root"), "{ts:?}");
+
+    // The older vectors verify unchanged, and fail only the timestamp check when a TSA root is demanded.
+    for old in ["bundle-v1.json", "bundle-v1.2.json"] {
+        let old_bytes = std::fs::read(vectors_dir().join(old)).expect("old vector");
+        assert!(verify_bundle(&old_bytes, &key).ok, "{old} no longer verifies");
+        let r = verify_timestamped(&old_bytes, &key, None, None, Some(&roots));
+        let kinds: Vec<CheckKind> = r.failures().map(|c| c.check).collect();
+        assert_eq!(kinds, vec![CheckKind::Timestamp], "{old}: {:?}", failed(&r));
+    }
+
+    // The command line: exit 0 with the root, exit 1 naming the check with another root.
+    let out = verify_cli(&bundle_path, Some(&root_path));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let other = TestTsa::new("tsa_ext");
+    let out = verify_cli(&bundle_path, Some(&other.path("ca.crt")));
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let failed_checks: Vec<&str> = report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["check"].as_str().expect("name"))
+        .collect();
+    assert_eq!(failed_checks, ["timestamp"], "{report}");
+    assert!(report.to_string().contains("tsa_chain"), "{report}");
+}
+
+#[test]
+fn timestamped_bundle_with_a_flipped_token_or_checkpoint_byte_fails_the_named_check() {
+    let tsa = TestTsa::new("tsa_ext");
+    let log = SampleLog::new(13).expect("sample log");
+    let key = log.log.verifier();
+    let roots = roots_from_pem(&tsa.root_pem()).expect("root");
+    let good = timestamped_bundle(&tsa);
+    assert!(verify_timestamped(&good.to_bytes(), &key, None, None, Some(&roots)).ok);
+
+    // A byte of the token's signature flipped (re-encoded in canonical base64, so the file stays canonical).
+    let mut der = B64.decode(&good.timestamps.as_ref().expect("tokens")[0]).expect("b64");
+    let last = der.len() - 1;
+    der[last] ^= 0x01;
+    let mut b = good.clone();
+    b.timestamps = Some(vec![B64.encode(&der)]);
+    let r = verify_timestamped(&b.to_bytes(), &key, None, None, Some(&roots));
+    let f = failed(&r);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(f[0].starts_with("Timestamp ") && f[0].contains("token_signature"), "{f:?}");
+
+    // A byte of the checkpoint text flipped: the log signature and the token's imprint both refuse it.
+    let mut b = good.clone();
+    b.checkpoint = b.checkpoint.replacen("\n12\n", "\n13\n", 1);
+    assert_ne!(b.checkpoint, good.checkpoint);
+    let r = verify_timestamped(&b.to_bytes(), &key, None, None, Some(&roots));
+    assert!(r.failures().any(|c| c.check == CheckKind::CheckpointSignature), "{:?}", failed(&r));
+    // The checkpoint cannot be opened, so the later checks are not reported; the token alone names the imprint.
+    let token = B64.decode(&good.timestamps.as_ref().expect("tokens")[0]).expect("b64");
+    let err = verify_token(&token, &b.checkpoint, None, &roots).expect_err("other checkpoint");
+    assert_eq!(err.check(), "message_imprint");
+
+    // A v1.3 bundle must carry tokens; a v1.2 one must not.
+    let mut b = good.clone();
+    b.timestamps = None;
+    assert!(!verify_bundle(&b.to_bytes(), &key).ok);
+    let mut b = good;
+    b.format = siteledger_signer::bundle::BUNDLE_FORMAT.to_owned();
+    let r = verify_bundle(&b.to_bytes(), &key);
+    assert!(r.failures().any(|c| c.check == CheckKind::BundleFormat && c.detail.contains("timestamps")), "{r:?}");
 }
