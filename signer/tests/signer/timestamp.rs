@@ -67,6 +67,11 @@ extendedKeyUsage = serverAuth, timeStamping
 impl TestTsa {
     /// A root CA `ca.crt` and a TSA certificate `tsa.crt` (extension section `ext`) issued by it.
     fn new(ext: &str) -> TestTsa {
+        TestTsa::with_key(ext, false)
+    }
+
+    /// As [`TestTsa::new`], with an ECDSA P-256 TSA key instead of RSA when `ec`.
+    fn with_key(ext: &str, ec: bool) -> TestTsa {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
         std::fs::write(d.join("tsa.cnf"), TSA_CONFIG).expect("config");
@@ -93,7 +98,11 @@ impl TestTsa {
                 "-utf8",
             ],
         );
-        openssl(d, &["genrsa", "-out", "tsa.key", "2048"]);
+        if ec {
+            openssl(d, &["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "tsa.key"]);
+        } else {
+            openssl(d, &["genrsa", "-out", "tsa.key", "2048"]);
+        }
         openssl(d, &["req", "-new", "-key", "tsa.key", "-out", "tsa.csr", "-subj", "/C=CN/O=Test TSA/CN=可信时间戳"]);
         openssl(
             d,
@@ -161,6 +170,30 @@ fn token_from_openssl_tsa_verifies_for_its_checkpoint() {
     assert!(v.gen_time.ends_with('Z'));
     // Without the nonce (a verifier that did not send the request) the token still verifies.
     verify_token(&token, &cp, None, &roots).expect("verifies without nonce");
+}
+
+#[test]
+fn token_from_an_ecdsa_p256_tsa_verifies_and_fails_under_another_checkpoint() {
+    let tsa = TestTsa::with_key("tsa_ext", true);
+    let cp = checkpoint();
+    let token = token(&tsa, &cp);
+    let roots = roots_from_pem(&tsa.root_pem()).expect("root");
+    verify_token(&token, &cp, Some(NONCE), &roots).expect("an ECDSA-signed token verifies");
+    let mut t = token.clone();
+    let at = t.windows(32).position(|w| w == checkpoint_imprint(&cp).expect("imprint")).expect("imprint");
+    t[at] ^= 0x01;
+    let err = verify_token(&t, &cp, Some(NONCE), &roots).expect_err("altered TSTInfo");
+    assert_eq!(err.check(), "signed_attributes", "{err}");
+}
+
+#[test]
+fn siteledger_verify_refuses_an_unreadable_tsa_root_with_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("root.pem");
+    std::fs::write(&bad, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").expect("write");
+    let out = verify_cli(&vectors_dir().join("bundle-v1.3.json"), Some(&bad));
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TSA root / 时间戳根证书"));
 }
 
 #[test]
