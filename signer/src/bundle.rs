@@ -201,6 +201,19 @@ impl Bundle {
         out
     }
 
+    /// Adds RFC 3161 tokens (DER) for the bundle's checkpoint, making it version 1.3 (docs/FORMAT.md §10.1); with
+    /// no tokens the bundle is left as it was, byte for byte. Producers verify each token (against their configured
+    /// TSA roots, with the nonce they sent) before adding it: a bundle carries nothing unverified. Call it after
+    /// the attachment (1.1) and cosignature (1.2) steps, whose members 1.3 keeps.
+    pub fn add_timestamps(&mut self, tokens: &[Vec<u8>]) {
+        if tokens.is_empty() {
+            return;
+        }
+        let list = self.timestamps.get_or_insert_with(Vec::new);
+        list.extend(tokens.iter().map(|t| B64.encode(t)));
+        self.format = BUNDLE_FORMAT_V1_3.to_owned();
+    }
+
     /// Parses a bundle file, requiring canonical form (an optional single trailing newline is allowed).
     pub fn parse(bytes: &[u8]) -> Result<Bundle, BundleError> {
         let value = canonical::parse_strict(bytes).map_err(|e| BundleError::Json(e.to_string()))?;

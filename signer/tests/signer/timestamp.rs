@@ -374,8 +374,12 @@ fn refused_response_names_the_tsa_status() {
 fn timestamped_bundle(tsa: &TestTsa) -> Bundle {
     let log = SampleLog::new(13).expect("sample log");
     let mut b = log.bundle(&[5, 9], 12, Some(16)).expect("bundle");
-    b.format = BUNDLE_FORMAT_V1_3.to_owned();
-    b.timestamps = Some(vec![B64.encode(token(tsa, &b.checkpoint))]);
+    let before = b.to_bytes();
+    b.add_timestamps(&[]);
+    assert_eq!(b.to_bytes(), before, "no token: the bundle stays as it was");
+    let token = token(tsa, &b.checkpoint);
+    b.add_timestamps(&[token]);
+    assert_eq!(b.format, BUNDLE_FORMAT_V1_3);
     b
 }
 
