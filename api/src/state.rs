@@ -43,6 +43,10 @@ pub struct AppState {
     pub people: crate::people::People,
     /// Witness cosignatures of the log's checkpoints (`crate::witnessing`).
     pub cosignatures: crate::witnessing::CosignatureStore,
+    /// RFC 3161 tokens of the log's checkpoints (`crate::timestamping`).
+    pub timestamps: crate::timestamping::TimestampStore,
+    /// The configured TSAs, with their roots read.
+    pub tsas: Vec<crate::timestamping::Tsa>,
     /// Turns true when shutdown begins (long-lived responses such as the feed end then).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

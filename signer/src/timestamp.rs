@@ -16,7 +16,7 @@ use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
 use der::asn1::{Any, GeneralizedTime, Int, ObjectIdentifier, OctetString, SetOfVec, Uint};
 use der::{Decode, Encode, Sequence, Tagged};
 use sha2::{Digest, Sha256, Sha384, Sha512};
-use x509_cert::Certificate;
+pub use x509_cert::Certificate;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage};
 use x509_cert::spki::{self, AlgorithmIdentifierOwned};
 
