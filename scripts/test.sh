@@ -32,6 +32,7 @@ done
 #   postgresql               server binaries under /usr/lib/postgresql/15/bin (siteledger-testkit)
 #   golang-go                Go 1.19, for the C2SP / RFC 9162 interop checker (signer/tests/interop)
 #   golang-golang-x-mod-dev  golang.org/x/mod sources (sumdb/note, sumdb/tlog) under /usr/share/gocode
+#   openssl                  `openssl ts -reply`, the test RFC 3161 time-stamping authority (signer/tests/signer/timestamp.rs)
 #   chromium chromium-driver headless browser tests
 #   fonts-noto-cjk           CJK glyphs for the dashboard screenshots
 #   patroni etcd-server etcd-client haproxy
@@ -40,7 +41,7 @@ done
 #   python3-etcd             Patroni's etcd v2 client, which the cluster uses (docs/DEPLOY.md: Patroni 3.0.2's etcd3
 #                            client lets a resumed old leader take its key back); named, not left to apt's choice
 #                            among patroni's alternative dependencies
-PACKAGES=(postgresql golang-go golang-golang-x-mod-dev chromium chromium-driver fonts-noto-cjk
+PACKAGES=(postgresql golang-go golang-golang-x-mod-dev openssl chromium chromium-driver fonts-noto-cjk
     patroni etcd-server etcd-client haproxy python3-etcd)
 
 section() {

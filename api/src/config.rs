@@ -62,6 +62,9 @@ pub struct Config {
     pub demo_simulation: bool,
     /// Witnesses that cosign each new checkpoint (`[[witnesses]]` with `url` and `key`; docs/FORMAT.md §9).
     pub witnesses: Vec<crate::witnessing::WitnessTarget>,
+    /// Time-stamping authorities asked for an RFC 3161 token for each new checkpoint (`[[tsas]]` with `url` and
+    /// `root`, a PEM file; docs/FORMAT.md §10).
+    pub tsas: Vec<crate::timestamping::TsaTarget>,
 }
 
 impl Default for Config {
@@ -89,6 +92,7 @@ impl Default for Config {
             demo: false,
             demo_simulation: true,
             witnesses: Vec::new(),
+            tsas: Vec::new(),
         }
     }
 }

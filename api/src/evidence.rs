@@ -204,6 +204,7 @@ pub async fn export<S: EventStore>(store: &S, log_key: &str, sel: &Selection) ->
         records,
         consistency: None,
         witnesses: None,
+        timestamps: None,
     })
 }
 

@@ -34,5 +34,6 @@ pub mod routes;
 pub mod server;
 mod sql;
 pub mod state;
+pub mod timestamping;
 pub mod vault;
 pub mod witnessing;

@@ -153,6 +153,20 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
         ));
     }
 
+    let timestamps =
+        crate::timestamping::TimestampStore::open(&tokens).await.map_err(|e| anyhow::anyhow!("timestamps: {e}"))?;
+    let tsas = crate::timestamping::tsas(&config.tsas)?;
+    if !tsas.is_empty() {
+        let interval = Duration::from_millis(config.checkpoint_interval_ms.max(50));
+        tokio::spawn(crate::timestamping::run(
+            ledger.clone(),
+            timestamps.clone(),
+            tsas.clone(),
+            interval,
+            shutdown_rx.clone(),
+        ));
+    }
+
     let state = AppState {
         ledger,
         read,
@@ -167,6 +181,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sen
         people,
         cosignatures,
         answers: Arc::default(),
+        timestamps,
+        tsas,
         shutdown: shutdown_rx,
     };
     Ok((state, shutdown_tx))

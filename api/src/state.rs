@@ -45,6 +45,10 @@ pub struct AppState {
     pub cosignatures: crate::witnessing::CosignatureStore,
     /// Shared computations of the unpaged project list (`GET /v1/projects` without paging).
     pub answers: Arc<crate::answers::AnswerCache>,
+    /// RFC 3161 tokens of the log's checkpoints (`crate::timestamping`).
+    pub timestamps: crate::timestamping::TimestampStore,
+    /// The configured TSAs, with their roots read.
+    pub tsas: Vec<crate::timestamping::Tsa>,
     /// Turns true when shutdown begins (long-lived responses such as the feed end then).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

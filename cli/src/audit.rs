@@ -300,6 +300,19 @@ pub async fn evidence_export(config: &Config, args: ExportArgs) -> anyhow::Resul
             .await
             .map_err(|e| anyhow::anyhow!("cosignatures: {e}"))?;
     }
+    if !config.tsas.is_empty() {
+        // The TSAs' RFC 3161 tokens of the checkpoint, stored by the server beside its tokens (FORMAT.md §10.1).
+        let tokens = siteledger_api::auth::TokenStore::open(&config.auth_url())
+            .await
+            .map_err(|e| anyhow::anyhow!("token database: {e}"))?;
+        let store = siteledger_api::timestamping::TimestampStore::open(&tokens)
+            .await
+            .map_err(|e| anyhow::anyhow!("timestamps: {e}"))?;
+        let tsas = siteledger_api::timestamping::tsas(&config.tsas)?;
+        siteledger_api::timestamping::timestamp_bundle_with(&store, &tsas, &mut bundle)
+            .await
+            .map_err(|e| anyhow::anyhow!("timestamps: {e}"))?;
+    }
     let bytes = bundle.to_bytes();
     std::fs::write(&args.out, &bytes).with_context(|| format!("cannot write {}", args.out.display()))?;
     let records = bundle.records.len();

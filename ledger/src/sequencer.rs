@@ -554,6 +554,7 @@ impl<S: EventStore> Ledger<S> {
             records,
             consistency: None,
             witnesses: None,
+            timestamps: None,
         })
     }
 

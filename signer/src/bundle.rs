@@ -20,6 +20,7 @@ use crate::envelope::{Envelope, parse_time};
 use crate::keys::{BatchItem, KeyId, PublicKey, verify_batch};
 use crate::merkle::{Hash, verify_consistency, verify_inclusion};
 use crate::note::{Checkpoint, NoteVerifier};
+use crate::timestamp;
 
 /// The `format` value of version 1 bundles.
 pub const BUNDLE_FORMAT: &str = "siteledger-evidence/v1";
@@ -30,6 +31,10 @@ pub const BUNDLE_FORMAT_V1_1: &str = "siteledger-evidence/v1.1";
 /// The `format` value of version 1.2 bundles: version 1.1 plus the top-level `witnesses` member and witness
 /// cosignature lines on `checkpoint` (docs/FORMAT.md §9.1). Written only for a cosigned checkpoint.
 pub const BUNDLE_FORMAT_V1_2: &str = "siteledger-evidence/v1.2";
+/// The `format` value of version 1.3 bundles: version 1.2 plus the top-level `timestamps` member, RFC 3161 tokens
+/// for the checkpoint (docs/FORMAT.md §10.1); `witnesses` becomes optional. Written only for a timestamped
+/// checkpoint.
+pub const BUNDLE_FORMAT_V1_3: &str = "siteledger-evidence/v1.3";
 /// Kind of the record that enrols a signing key.
 pub const KEY_ENROLLED_KIND: &str = "ledger.key.enrolled.v1";
 
@@ -53,6 +58,10 @@ pub struct Bundle {
     /// those lines. Absent in versions 1 and 1.1; never `null`, never empty.
     #[serde(default, deserialize_with = "some_list", skip_serializing_if = "Option::is_none")]
     pub witnesses: Option<Vec<String>>,
+    /// Version 1.3 only: RFC 3161 timestamp tokens (base64 of DER `ContentInfo`) whose message imprint is the
+    /// SHA-256 of the checkpoint's text. Absent before 1.3; required in 1.3; never `null`, never empty.
+    #[serde(default, deserialize_with = "some_list", skip_serializing_if = "Option::is_none")]
+    pub timestamps: Option<Vec<String>>,
 }
 
 /// A signer's key in a bundle.
@@ -192,6 +201,19 @@ impl Bundle {
         out
     }
 
+    /// Adds RFC 3161 tokens (DER) for the bundle's checkpoint, making it version 1.3 (docs/FORMAT.md §10.1); with
+    /// no tokens the bundle is left as it was, byte for byte. Producers verify each token (against their configured
+    /// TSA roots, with the nonce they sent) before adding it: a bundle carries nothing unverified. Call it after
+    /// the attachment (1.1) and cosignature (1.2) steps, whose members 1.3 keeps.
+    pub fn add_timestamps(&mut self, tokens: &[Vec<u8>]) {
+        if tokens.is_empty() {
+            return;
+        }
+        let list = self.timestamps.get_or_insert_with(Vec::new);
+        list.extend(tokens.iter().map(|t| B64.encode(t)));
+        self.format = BUNDLE_FORMAT_V1_3.to_owned();
+    }
+
     /// Parses a bundle file, requiring canonical form (an optional single trailing newline is allowed).
     pub fn parse(bytes: &[u8]) -> Result<Bundle, BundleError> {
         let value = canonical::parse_strict(bytes).map_err(|e| BundleError::Json(e.to_string()))?;
@@ -201,26 +223,46 @@ impl Bundle {
             return Err(BundleError::NotCanonical);
         }
         let bundle: Bundle = serde_json::from_value(value).map_err(|e| BundleError::Structure(e.to_string()))?;
-        if ![BUNDLE_FORMAT, BUNDLE_FORMAT_V1_1, BUNDLE_FORMAT_V1_2].contains(&bundle.format.as_str()) {
+        let formats = [BUNDLE_FORMAT, BUNDLE_FORMAT_V1_1, BUNDLE_FORMAT_V1_2, BUNDLE_FORMAT_V1_3];
+        if !formats.contains(&bundle.format.as_str()) {
             return Err(BundleError::Structure(format!(
-                "format is {:?}; this verifier reads {BUNDLE_FORMAT:?}, {BUNDLE_FORMAT_V1_1:?} and {BUNDLE_FORMAT_V1_2:?}",
-                bundle.format
+                "format is {:?}; this verifier reads {}",
+                bundle.format,
+                formats.map(|f| format!("{f:?}")).join(", ")
             )));
         }
-        match (&bundle.witnesses, bundle.format == BUNDLE_FORMAT_V1_2) {
-            (None, false) => {}
-            (Some(_), false) => {
+        let v1_3 = bundle.format == BUNDLE_FORMAT_V1_3;
+        match (&bundle.witnesses, bundle.format == BUNDLE_FORMAT_V1_2, v1_3) {
+            (None, false, _) => {}
+            (Some(_), false, false) => {
                 return Err(BundleError::Structure(format!(
-                    "the witnesses member needs format {BUNDLE_FORMAT_V1_2:?}"
+                    "the witnesses member needs format {BUNDLE_FORMAT_V1_2:?} or later"
                 )));
             }
-            (None, true) => {
+            (None, true, _) => {
                 return Err(BundleError::Structure(format!(
                     "format {BUNDLE_FORMAT_V1_2:?} needs the witnesses member"
                 )));
             }
-            (Some(w), true) if w.is_empty() => {
-                return Err(BundleError::Structure("witnesses is empty (write version 1.1 instead)".into()));
+            (Some(w), _, _) if w.is_empty() => {
+                return Err(BundleError::Structure("witnesses is empty (leave the member out instead)".into()));
+            }
+            (Some(_), _, _) => {}
+        }
+        match (&bundle.timestamps, v1_3) {
+            (None, false) => {}
+            (Some(_), false) => {
+                return Err(BundleError::Structure(format!(
+                    "the timestamps member needs format {BUNDLE_FORMAT_V1_3:?}"
+                )));
+            }
+            (None, true) => {
+                return Err(BundleError::Structure(format!(
+                    "format {BUNDLE_FORMAT_V1_3:?} needs the timestamps member"
+                )));
+            }
+            (Some(t), true) if t.is_empty() => {
+                return Err(BundleError::Structure("timestamps is empty (write version 1.2 or older instead)".into()));
             }
             (Some(_), true) => {}
         }
@@ -291,6 +333,8 @@ pub enum CheckKind {
     WitnessCosignature,
     /// At least `k` of the `n` witnesses the verifier names cosigned the checkpoint (with a witness policy).
     WitnessPolicy,
+    /// An RFC 3161 token binds the checkpoint to a TSA's time (version 1.3; to a trusted root with `--tsa-root`).
+    Timestamp,
 }
 
 impl CheckKind {
@@ -313,6 +357,7 @@ impl CheckKind {
             CheckKind::Attachment => "附件哈希",
             CheckKind::WitnessCosignature => "见证人联署",
             CheckKind::WitnessPolicy => "见证人策略",
+            CheckKind::Timestamp => "可信时间戳",
         }
     }
     /// English label.
@@ -334,6 +379,7 @@ impl CheckKind {
             CheckKind::Attachment => "attachment hash",
             CheckKind::WitnessCosignature => "witness cosignature",
             CheckKind::WitnessPolicy => "witness policy",
+            CheckKind::Timestamp => "trusted timestamp",
         }
     }
 }
@@ -520,6 +566,19 @@ pub fn verify_witnessed(
     log_key: &NoteVerifier,
     files: Option<&BTreeMap<String, Hash>>,
     policy: Option<&WitnessPolicy>,
+) -> Report {
+    verify_timestamped(bytes, log_key, files, policy, None)
+}
+
+/// [`verify_witnessed`] plus, with `tsa_roots`, the check that every RFC 3161 token of a version 1.3 bundle chains
+/// to one of these root certificates (docs/FORMAT.md §10.1). Without roots a 1.3 bundle's tokens are still
+/// checked (signature, key usage, imprint) but reported as not anchored; with roots a bundle without tokens fails.
+pub fn verify_timestamped(
+    bytes: &[u8],
+    log_key: &NoteVerifier,
+    files: Option<&BTreeMap<String, Hash>>,
+    policy: Option<&WitnessPolicy>,
+    tsa_roots: Option<&[x509_cert::Certificate]>,
 ) -> Report {
     let mut report = Report {
         ok: false,
@@ -780,6 +839,7 @@ pub fn verify_witnessed(
     check_attachments(&mut report, &envelopes, files);
     if checkpoint.is_some() {
         check_witnesses(&mut report, &bundle, listed, policy);
+        check_timestamps(&mut report, &bundle, tsa_roots);
     }
 
     if envelopes.is_empty() && bundle.records.is_empty() {
@@ -922,6 +982,47 @@ fn check_witnesses(report: &mut Report, bundle: &Bundle, listed: Vec<WitnessVeri
             })
             .map_err(|e| e.to_string());
         report.push(CheckKind::WitnessPolicy, "checkpoint", result);
+    }
+}
+
+/// Check 17 (`timestamp`): each token of a version 1.3 bundle, one check per token; with roots, a bundle without
+/// tokens fails it.
+fn check_timestamps(report: &mut Report, bundle: &Bundle, roots: Option<&[x509_cert::Certificate]>) {
+    let Some(tokens) = &bundle.timestamps else {
+        if roots.is_some() {
+            report.push(
+                CheckKind::Timestamp,
+                "checkpoint",
+                Err(format!("the bundle carries no timestamp token (format {})", bundle.format)),
+            );
+        }
+        return;
+    };
+    for (i, t) in tokens.iter().enumerate() {
+        let result = B64
+            .decode(t)
+            .ok()
+            .filter(|der| B64.encode(der) == *t)
+            .ok_or_else(|| "not canonical base64".to_owned())
+            .and_then(|der| {
+                let verified = match roots {
+                    Some(r) => timestamp::verify_token(&der, &bundle.checkpoint, None, r),
+                    None => timestamp::verify_token_unanchored(&der, &bundle.checkpoint),
+                };
+                verified.map_err(|e| format!("{}: {e}", e.check()))
+            })
+            .map(|v| {
+                let anchor = if roots.is_some() {
+                    "chains to a trusted root"
+                } else {
+                    "NOT checked against a trusted root (give --tsa-root)"
+                };
+                format!(
+                    "checkpoint text time-stamped at {} by {} (serial {}, policy {}); TSA certificate {anchor}",
+                    v.gen_time, v.tsa, v.serial, v.policy
+                )
+            });
+        report.push(CheckKind::Timestamp, format!("timestamp #{i}"), result);
     }
 }
 

@@ -16,6 +16,7 @@
 //! * [`note`]: C2SP signed notes and tlog checkpoints (interoperable with Go's `sumdb/note` and `sumdb/tlog`).
 //! * [`cosignature`]: C2SP tlog-cosignature/v1 witness cosignatures and the `k` of `n` witness policy.
 //! * [`bundle`]: evidence bundles and their verification report.
+//! * [`timestamp`]: RFC 3161 timestamp requests for checkpoints and offline verification of TSA tokens.
 //! * [`sample`]: a deterministic sample log for tests, vectors, benchmarks and the demo.
 //!
 //! The formats are specified in `docs/FORMAT.md`; committed test vectors live in `signer/tests/vectors/`.
@@ -30,6 +31,7 @@ pub mod keys;
 pub mod merkle;
 pub mod note;
 pub mod sample;
+pub mod timestamp;
 
 pub use bundle::{Bundle, Report, verify_bundle, verify_witnessed};
 pub use envelope::{Envelope, UnsignedEnvelope};

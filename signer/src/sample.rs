@@ -242,6 +242,7 @@ impl SampleLog {
             records,
             consistency,
             witnesses: None,
+            timestamps: None,
         })
     }
 }

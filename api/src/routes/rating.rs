@@ -494,6 +494,7 @@ pub async fn export(
     }
     let mut bundle = bundle;
     crate::witnessing::cosign_bundle(&state, &mut bundle).await?;
+    crate::timestamping::timestamp_bundle(&state, &mut bundle).await?;
     let mut r = Response::new(Body::from(bundle.to_bytes()));
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r.headers_mut().insert(
@@ -514,6 +515,7 @@ async fn package(
     use crate::blobs::BlobStore;
     let cited = evidence::cite_attachments(&mut bundle);
     crate::witnessing::cosign_bundle(state, &mut bundle).await?;
+    crate::timestamping::timestamp_bundle(state, &mut bundle).await?;
     let stream_of: std::collections::HashMap<String, String> = bundle
         .records
         .iter()

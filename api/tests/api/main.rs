@@ -19,6 +19,7 @@ mod rating;
 mod rating_snapshots;
 mod site;
 mod supervision;
+mod timestamps;
 mod transparency;
 mod vault;
 mod witnesses;

@@ -5,7 +5,10 @@
 //! siteledger-verify BUNDLE.json --log-key-file log.vkey [--json]
 //! siteledger-verify PACKAGE/bundle.json --log-key-file log.vkey --attachments PACKAGE/attachments
 //! siteledger-verify BUNDLE.json --log-key-file log.vkey --witness W1 --witness W2 --witness W3 --witness-threshold 2
+//! siteledger-verify BUNDLE.json --log-key-file log.vkey --tsa-root TSA-ROOT.pem
 //! ```
+//! With `--tsa-root FILE` (PEM, one or more root certificates) every RFC 3161 timestamp token of the bundle must
+//! chain to one of them, and a bundle without tokens fails (docs/FORMAT.md §10.1).
 //! With `--witness VKEY` (repeatable, a cosignature/v1 witness key string, docs/FORMAT.md §9) and
 //! `--witness-threshold K` (default: all named), the checkpoint must carry valid cosignatures by at least K of them.
 //! With `--attachments DIR` (an evidence package, docs/FORMAT.md §7.3) every file of DIR is hashed and checked
@@ -19,17 +22,19 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use sha2::{Digest, Sha256};
-use siteledger_signer::bundle::{report_json, verify_witnessed};
+use siteledger_signer::bundle::{report_json, verify_timestamped};
 use siteledger_signer::cosignature::{WitnessPolicy, WitnessVerifier};
 use siteledger_signer::note::NoteVerifier;
+use siteledger_signer::timestamp::roots_from_pem;
 
 const USAGE: &str = "用法 / usage: siteledger-verify BUNDLE.json (--log-key VKEY | --log-key-file FILE) [--attachments DIR]
-       [--witness WITNESS_VKEY]... [--witness-threshold K] [--json]
+       [--witness WITNESS_VKEY]... [--witness-threshold K] [--tsa-root ROOT.pem] [--json]
 
 核验证据包中每条记录的签名、签名者哈希链、日志包含证明和检查点签名；给出 --attachments 时，逐一核验附件文件的 SHA-256 与记录所引用的哈希是否一致。
 Verifies every signature, signer-chain link, inclusion proof and the checkpoint signature in an evidence bundle;
 with --attachments, also that every attachment file's SHA-256 equals the digest its signed record cites;
-with --witness (见证人), that at least K of the named witnesses cosigned the checkpoint (default: all of them).
+with --witness (见证人), that at least K of the named witnesses cosigned the checkpoint (default: all of them);
+with --tsa-root (可信时间戳根证书), that every RFC 3161 timestamp token of the checkpoint chains to that root.
 退出码 / exit status: 0 全部通过 all checks passed; 1 核验失败 a check failed; 2 用法或文件错误 usage or file error.";
 
 fn main() -> ExitCode {
@@ -50,6 +55,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     let mut attachments = None;
     let mut witnesses = Vec::new();
     let mut threshold = None;
+    let mut tsa_roots = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -70,6 +76,11 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
                 threshold = Some(
                     k.parse::<usize>().map_err(|_| format!("--witness-threshold {k:?} is not a number / 不是数字"))?,
                 );
+            }
+            "--tsa-root" => {
+                let p = it.next().ok_or("--tsa-root needs a PEM file / 缺少时间戳根证书文件")?;
+                let pem = std::fs::read(p).map_err(|e| format!("cannot read {p} / 无法读取时间戳根证书: {e}"))?;
+                tsa_roots = Some(roots_from_pem(&pem).map_err(|e| format!("TSA root / 时间戳根证书 {p}: {e}"))?);
             }
             "--log-key" => {
                 vkey = Some(it.next().ok_or("--log-key needs a value / 缺少日志公钥")?.clone());
@@ -101,7 +112,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             Some(WitnessPolicy::new(witnesses, k).map_err(|e| format!("witness policy / 见证人策略: {e}"))?)
         }
     };
-    let report = verify_witnessed(&bytes, &verifier, files.as_ref(), policy.as_ref());
+    let report = verify_timestamped(&bytes, &verifier, files.as_ref(), policy.as_ref(), tsa_roots.as_deref());
     if json {
         let text = serde_json::to_string_pretty(&report_json(&report)).map_err(|e| e.to_string())?;
         println!("{text}");
