@@ -9,4 +9,5 @@ mod go_interop;
 mod independent;
 mod kat;
 mod props;
+mod sm2;
 mod vectors;
