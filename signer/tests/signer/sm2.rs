@@ -4,6 +4,7 @@
 //! Set `SITELEDGER_UPDATE_VECTORS=1` to rewrite the vector file after a deliberate change.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use serde_json::{Value, json};
 use siteledger_signer::keys::KeyError;
@@ -293,5 +294,130 @@ fn sm2_key_file_is_0600_round_trips_and_never_shows_the_secret() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
         assert!(matches!(Sm2SigningKey::read_file(&path), Err(KeyError::InsecurePermissions { .. })));
+    }
+}
+
+/// The Python interpreter with `gmssl` installed: `SITELEDGER_GMSSL_PYTHON`, else the virtual environment
+/// `scripts/test.sh` creates in `target/gmssl-venv`.
+fn gmssl_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("SITELEDGER_GMSSL_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("gmssl-venv/bin/python")
+}
+
+#[test]
+fn gmssl_and_we_verify_each_others_sm2_signatures_and_agree_on_sm3() {
+    use std::io::Write as _;
+    let doc = load();
+    let mut verify = Vec::new();
+    let mut expected = Vec::new();
+    let key_by_name = |name: &str| -> Value {
+        doc["keys"].as_array().expect("keys").iter().find(|k| k["name"] == name).expect("key").clone()
+    };
+    // Ours → gmssl: every committed signature (valid and invalid), the standard's, and fresh ones from random keys.
+    for case in doc["signatures"]
+        .as_array()
+        .expect("signatures")
+        .iter()
+        .chain(doc["invalid_signatures"].as_array().expect("inv"))
+    {
+        let k = key_by_name(s(case, "key"));
+        let id = case.get("id").and_then(Value::as_str).unwrap_or(s(&k, "id"));
+        verify.push(json!({"name": s(case, "name"), "public_key": s(&k, "public_key"), "id": id,
+                           "message": s(case, "message"), "signature": s(case, "signature")}));
+        expected.push(case["valid"].as_bool().expect("valid"));
+    }
+    let std_case = &doc["standard_example"];
+    verify.push(json!({"name": "standard", "public_key": s(std_case, "public_key"), "id": DEFAULT_ID,
+                       "message": s(std_case, "message"), "signature": s(std_case, "signature")}));
+    expected.push(true);
+    // Fresh keys each run, with private keys the test knows so gmssl can sign with them too: d = SM3(a random
+    // public key ‖ i), random because that public key is.
+    let salt = *Sm2SigningKey::generate(DEFAULT_ID).expect("rng").public().as_bytes();
+    let fresh: Vec<([u8; 32], Sm2SigningKey, Vec<u8>)> = (0..24u8)
+        .map(|i| {
+            let id = if i % 2 == 0 { DEFAULT_ID.to_owned() } else { format!("enterprise-{i}@宁波") };
+            let d = sm3(&[&salt[..], &[i]].concat());
+            let key = Sm2SigningKey::from_secret(&d, &id).expect("d in range");
+            (d, key, format!("fresh message {i}").into_bytes())
+        })
+        .collect();
+    let mut sign = Vec::new();
+    for (i, (d, key, message)) in fresh.iter().enumerate() {
+        let public_key = hex::encode(key.public().as_bytes());
+        verify.push(json!({"name": format!("fresh_{i}"), "public_key": public_key, "id": key.public().id(),
+                           "message": hex::encode(message), "signature": hex::encode(key.sign(message))}));
+        expected.push(true);
+        // gmssl → ours: gmssl signs with the same keys (its own random nonces).
+        sign.push(json!({"name": format!("fresh_{i}"), "private_key": hex::encode(d), "public_key": public_key,
+                         "id": key.public().id(), "message": hex::encode(message)}));
+    }
+    for k in doc["keys"].as_array().expect("keys") {
+        for m in 0..4 {
+            sign.push(json!({"name": format!("{}/{m}", s(k, "name")), "private_key": s(k, "private_key"),
+                             "public_key": s(k, "public_key"), "id": s(k, "id"),
+                             "message": hex::encode(format!("signed by gmssl {m}"))}));
+        }
+    }
+    let sm3_inputs: Vec<String> = doc["sm3"]
+        .as_array()
+        .expect("sm3")
+        .iter()
+        .map(|c| s(c, "input").to_owned())
+        .chain((0..130).map(|n| hex::encode(vec![0x61u8; n])))
+        .collect();
+    let request = json!({"sm3": sm3_inputs, "verify": verify, "sign": sign});
+
+    let python = gmssl_python();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/independent/sm2_gmssl.py");
+    let mut child = Command::new(&python)
+        .arg(&script)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}. The gmssl cross-check needs Python gmssl: `bash scripts/test.sh` installs it \
+                 (python3 -m venv target/gmssl-venv && target/gmssl-venv/bin/pip install gmssl==3.2.2), \
+                 or set SITELEDGER_GMSSL_PYTHON",
+                python.display()
+            )
+        });
+    child.stdin.take().expect("stdin").write_all(request.to_string().as_bytes()).expect("write request");
+    let out = child.wait_with_output().expect("gmssl script ran");
+    assert!(out.status.success(), "gmssl script failed: {}", String::from_utf8_lossy(&out.stderr));
+    let answer: Value = serde_json::from_slice(&out.stdout).expect("gmssl script answers JSON");
+
+    let digests = answer["sm3"].as_array().expect("sm3");
+    assert_eq!(digests.len(), sm3_inputs.len());
+    for (input, digest) in sm3_inputs.iter().zip(digests) {
+        assert_eq!(
+            hex::encode(sm3(&hex::decode(input).expect("hex"))),
+            digest.as_str().expect("hex"),
+            "SM3 of {input}"
+        );
+    }
+    let verdicts = answer["verify"].as_array().expect("verify");
+    assert_eq!(verdicts.len(), expected.len());
+    for ((v, want), case) in verdicts.iter().zip(&expected).zip(&verify) {
+        assert_eq!(v["valid"].as_bool(), Some(*want), "gmssl's verdict on {}", case["name"]);
+    }
+    let signed = answer["sign"].as_array().expect("sign");
+    assert_eq!(signed.len(), sign.len());
+    for (sig, case) in signed.iter().zip(&sign) {
+        let key =
+            Sm2PublicKey::from_bytes(&hex::decode(s(case, "public_key")).expect("hex"), s(case, "id")).expect("key");
+        let signature: [u8; SIGNATURE_LEN] = unhex(s(sig, "signature"));
+        let message = hex::decode(s(case, "message")).expect("hex");
+        key.verify(&message, &signature).unwrap_or_else(|e| panic!("gmssl's signature {}: {e}", s(case, "name")));
+        let mut tampered = message.clone();
+        tampered[0] ^= 1;
+        assert!(key.verify(&tampered, &signature).is_err());
     }
 }
