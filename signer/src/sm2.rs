@@ -4,7 +4,7 @@
 //! bump, issue 18). The curve is the recommended 256-bit curve of GB/T 32918.5 (`sm2p256v1`); the signature is
 //! computed over `e = SM3(Z_A ‖ M)` where `Z_A = SM3(ENTL_A ‖ ID_A ‖ a ‖ b ‖ x_G ‖ y_G ‖ x_A ‖ y_A)` binds the
 //! signer's identity `ID_A` (GM/T 0009 default [`DEFAULT_ID`]) and public key. Arithmetic and signing come from
-//! RustCrypto's `sm2` crate (feature `dsa`); [`identity_hash`] is computed here from the standard, independently of
+//! RustCrypto's `sm2` crate (feature `dsa`); [`Sm2PublicKey::identity_hash`] is computed here from the standard, independently of
 //! that crate's private one, so the vectors can state `Z_A` and `e` and tests can check both agree.
 //!
 //! Encodings:
@@ -73,32 +73,9 @@ fn check_id(id: &str) -> Result<(), KeyError> {
     Ok(())
 }
 
-/// `ENTL_A`: the identity's length in bits, two bytes big-endian. Callers have checked the length.
+/// `ENTL_A`: the identity's length in bits, two bytes big-endian. Every key's identity passed [`check_id`].
 fn entl(id: &str) -> [u8; 2] {
     u16::try_from(id.len() * 8).unwrap_or(u16::MAX).to_be_bytes()
-}
-
-/// `Z_A = SM3(ENTL_A ‖ ID_A ‖ a ‖ b ‖ x_G ‖ y_G ‖ x_A ‖ y_A)` (GB/T 32918.2 §5.5), written from the standard.
-pub fn identity_hash(id: &str, public: &Sm2PublicKey) -> [u8; 32] {
-    let mut h = Sm3::new();
-    h.update(entl(id));
-    h.update(id.as_bytes());
-    for constant in [CURVE_A, CURVE_B, GENERATOR_X, GENERATOR_Y] {
-        let mut bytes = [0u8; 32];
-        // The constants above are 64 hex digits each; decoding them cannot fail.
-        let _ = hex::decode_to_slice(constant, &mut bytes);
-        h.update(bytes);
-    }
-    h.update(&public.bytes[1..]);
-    h.finalize().into()
-}
-
-/// `e = SM3(Z_A ‖ M)`, the digest that is actually signed (GB/T 32918.2 §6.1 A1–A2).
-pub fn message_digest(id: &str, public: &Sm2PublicKey, message: &[u8]) -> [u8; 32] {
-    let mut h = Sm3::new();
-    h.update(identity_hash(id, public));
-    h.update(message);
-    h.finalize().into()
 }
 
 /// SM3 (GB/T 32905) of `data`.
@@ -178,6 +155,30 @@ impl Sm2PublicKey {
     /// The signer identity `ID_A` this key verifies under.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// `Z_A = SM3(ENTL_A ‖ ID_A ‖ a ‖ b ‖ x_G ‖ y_G ‖ x_A ‖ y_A)` (GB/T 32918.2 §5.5) for this key and its identity,
+    /// written from the standard (independently of the `sm2` crate's own, which is private).
+    pub fn identity_hash(&self) -> [u8; 32] {
+        let mut h = Sm3::new();
+        h.update(entl(&self.id));
+        h.update(self.id.as_bytes());
+        for constant in [CURVE_A, CURVE_B, GENERATOR_X, GENERATOR_Y] {
+            let mut bytes = [0u8; 32];
+            // The constants above are 64 hex digits each; decoding them cannot fail.
+            let _ = hex::decode_to_slice(constant, &mut bytes);
+            h.update(bytes);
+        }
+        h.update(&self.bytes[1..]);
+        h.finalize().into()
+    }
+
+    /// `e = SM3(Z_A ‖ M)`, the digest that is actually signed (GB/T 32918.2 §6.1 A1–A2).
+    pub fn message_digest(&self, message: &[u8]) -> [u8; 32] {
+        let mut h = Sm3::new();
+        h.update(self.identity_hash());
+        h.update(message);
+        h.finalize().into()
     }
 
     /// This key's id (see the module documentation).

@@ -9,8 +9,8 @@ use std::process::Command;
 use serde_json::{Value, json};
 use siteledger_signer::keys::KeyError;
 use siteledger_signer::sm2::{
-    DEFAULT_ID, SIGNATURE_LEN, Sm2PublicKey, Sm2SignatureError, Sm2SigningKey, identity_hash, message_digest,
-    signature_from_der, signature_to_der, sm3,
+    DEFAULT_ID, SIGNATURE_LEN, Sm2PublicKey, Sm2SignatureError, Sm2SigningKey, signature_from_der, signature_to_der,
+    sm3,
 };
 
 fn vectors_dir() -> PathBuf {
@@ -76,13 +76,13 @@ fn build() -> Value {
             "name": name, "private_key": hex::encode(d), "id": id,
             "public_key": hex::encode(key.public().as_bytes()), "public_key_base64": key.public().to_base64(),
             "key_id": key.key_id().to_string(),
-            "z_a": hex::encode(identity_hash(id, key.public())),
+            "z_a": hex::encode(key.public().identity_hash()),
         }));
         for (m, message) in messages.iter().enumerate() {
             let sig = key.sign(message);
             signatures.push(json!({
                 "name": format!("{name}/message_{m}"), "key": name, "message": hex::encode(message),
-                "e": hex::encode(message_digest(id, key.public(), message)),
+                "e": hex::encode(key.public().message_digest(message)),
                 "signature": hex::encode(sig), "signature_der": hex::encode(signature_to_der(&sig).expect("der")),
                 "valid": true,
             }));
@@ -168,8 +168,8 @@ fn the_published_gbt_32918_example_verifies_with_its_z_a_and_e() {
     let signer = Sm2SigningKey::from_secret(&unhex(STD_D), DEFAULT_ID).expect("standard private key");
     assert_eq!(hex::encode(signer.public().as_bytes()), STD_PUBLIC, "public key = [d]G");
     let key = signer.public();
-    assert_eq!(hex::encode(identity_hash(DEFAULT_ID, key)), STD_Z);
-    assert_eq!(hex::encode(message_digest(DEFAULT_ID, key, b"message digest")), STD_E);
+    assert_eq!(hex::encode(key.identity_hash()), STD_Z);
+    assert_eq!(hex::encode(key.message_digest(b"message digest")), STD_E);
     let sig: [u8; SIGNATURE_LEN] = unhex(&format!("{STD_R}{STD_S}"));
     key.verify(b"message digest", &sig).expect("the standard's signature verifies");
     key.verify_digest(&unhex(STD_E), &sig).expect("over the standard's e");
@@ -187,14 +187,14 @@ fn every_committed_sm2_signature_gets_the_verdict_the_vectors_state() {
         assert_eq!(hex::encode(signer.public().as_bytes()), s(k, "public_key"));
         assert_eq!(signer.public().to_base64(), s(k, "public_key_base64"));
         assert_eq!(signer.key_id().to_string(), s(k, "key_id"));
-        assert_eq!(hex::encode(identity_hash(s(k, "id"), signer.public())), s(k, "z_a"));
+        assert_eq!(hex::encode(signer.public().identity_hash()), s(k, "z_a"));
     }
     for case in doc["signatures"].as_array().expect("signatures") {
         let k = doc["keys"].as_array().expect("keys").iter().find(|k| k["name"] == case["key"]).expect("key");
         let key = key_of(&doc, s(case, "key"), s(k, "id"));
         let message = hex::decode(s(case, "message")).expect("hex");
         let sig: [u8; SIGNATURE_LEN] = unhex(s(case, "signature"));
-        assert_eq!(hex::encode(message_digest(s(k, "id"), &key, &message)), s(case, "e"));
+        assert_eq!(hex::encode(key.message_digest(&message)), s(case, "e"));
         key.verify(&message, &sig).unwrap_or_else(|e| panic!("{}: {e}", s(case, "name")));
         // The digest computed from the standard here and the sm2 crate's internal Z_A agree.
         key.verify_digest(&unhex(s(case, "e")), &sig).expect("over e");
