@@ -3,8 +3,10 @@
 Reads a JSON request on stdin (written by signer/tests/signer/sm2.rs):
   {"sm3": [hex input, ...],
    "verify": [{"name", "public_key": hex 04||x||y, "id", "message": hex, "signature": hex r||s}, ...],
-   "sign": [{"name", "private_key": hex, "public_key": hex, "id", "message": hex}, ...]}
-and writes {"sm3": [hex digest, ...], "verify": [{"name", "valid": bool}], "sign": [{"name", "signature": hex r||s}]}.
+   "sign": [{"name", "private_key": hex, "public_key": hex, "id", "message": hex}, ...],
+   "sign_with_k": [the same plus "k": hex nonce, e.g. the GB/T 32918.5 example's]}
+and writes {"sm3": [hex digest, ...], "verify": [{"name", "valid": bool}], "sign": [{"name", "signature": hex r||s}],
+"sign_with_k": [{"name", "signature"}]}.
 
 gmssl's `sign_with_sm3`/`verify_with_sm3` hash Z_A with the GM/T 0009 default identity only; for any identity this
 script builds Z_A = SM3(ENTL_A || ID_A || a || b || xG || yG || xA || yA) from gmssl's own curve table and SM3, then
@@ -68,12 +70,18 @@ def sign(case) -> str:
             return sig
 
 
+def sign_with_k(case) -> str:
+    c = crypt(case["private_key"], case["public_key"])
+    return c.sign(e_of(c, case["id"], bytes.fromhex(case["message"])), case["k"])
+
+
 def main() -> None:
     req = json.load(sys.stdin)
     out = {
         "sm3": [sm3_hex(bytes.fromhex(h)) for h in req["sm3"]],
         "verify": [{"name": c["name"], "valid": verify(c)} for c in req["verify"]],
         "sign": [{"name": c["name"], "signature": sign(c)} for c in req["sign"]],
+        "sign_with_k": [{"name": c["name"], "signature": sign_with_k(c)} for c in req.get("sign_with_k", [])],
     }
     json.dump(out, sys.stdout)
 

@@ -35,6 +35,14 @@ const STD_E: &str = "f0b43e94ba45accaace692ed534382eb17e6ab5a19ce7b31f4486fdfc0d
 const STD_R: &str = "f5a03b0648d2c4630eeac513e1bb81a15944da3827d5b74143ac7eaceee720b3";
 const STD_S: &str = "b1b6aa29df212fd8763182bc0d421ca1bb9038fd1f7f42d4840b69c485bbc1aa";
 
+/// A declared-identity example made by OpenSSL 3 (`openssl pkeyutl -sign -digest sm3 -pkeyopt
+/// distid:example@rustcrypto.org`), published in the RustCrypto `sm2` crate's tests (`tests/sm2dsa.rs`).
+const OSSL_PUBLIC: &str = "0408d77ae04c01cc4c1104360dd8af6b6f7df334283d7c1a6afd5652407b87bee5\
+                           014e2a57c36c150d16324dc664e31e6432359609c4e79847a5b161c8c7364c8a";
+const OSSL_ID: &str = "example@rustcrypto.org";
+const OSSL_SIG: &str = "d1dcccedd9fb785e0f67c16b7c52901625c0b69de9bca2144acc7be713cad2fc\
+                        f7d1eae6e3a157b36c65f672f738ca8b46298bf149a6510072c431b49cd88b1c";
+
 /// The group order n, for the malformed-signature cases.
 const ORDER_N: &str = "fffffffeffffffffffffffffffffffff7203df6b21c6052b53bbf40939d54123";
 
@@ -63,6 +71,13 @@ fn build() -> Value {
         "signature": format!("{STD_R}{STD_S}"),
         "signature_der": hex::encode(signature_to_der(&std_sig).expect("der")),
         "key_id": std_key.key_id().to_string(),
+    });
+    let ossl_key = Sm2PublicKey::from_bytes(&unhex::<65>(OSSL_PUBLIC), OSSL_ID).expect("OpenSSL example key");
+    let openssl = json!({
+        "source": "OpenSSL 3 pkeyutl with distid, as published in the tests of RustCrypto's sm2 crate",
+        "public_key": OSSL_PUBLIC, "id": OSSL_ID, "message": hex::encode(b"testing"),
+        "e": hex::encode(ossl_key.message_digest(b"testing")), "signature": OSSL_SIG,
+        "key_id": ossl_key.key_id().to_string(),
     });
     let specs: [(&str, u8, &str); 3] =
         [("default_id", 1, DEFAULT_ID), ("declared_id", 2, DECLARED_ID), ("empty_id", 3, "")];
@@ -117,6 +132,7 @@ fn build() -> Value {
                         a deterministic nonce but any valid one must be accepted: check verification, not bytes.",
         "sm3": sm3_cases,
         "standard_example": standard,
+        "openssl_example": openssl,
         "keys": keys,
         "signatures": signatures,
         "invalid_signatures": invalid,
@@ -177,6 +193,15 @@ fn the_published_gbt_32918_example_verifies_with_its_z_a_and_e() {
     assert_eq!(key.verify(b"message digesT", &sig), Err(Sm2SignatureError::Mismatch));
     let other = Sm2PublicKey::from_bytes(key.as_bytes(), "ALICE123@YAHOO.COM").expect("key");
     assert_eq!(other.verify(b"message digest", &sig), Err(Sm2SignatureError::Mismatch), "identity is bound");
+}
+
+#[test]
+fn an_openssl_signature_under_a_declared_identity_verifies() {
+    let key = Sm2PublicKey::from_bytes(&unhex::<65>(OSSL_PUBLIC), OSSL_ID).expect("key");
+    let sig: [u8; SIGNATURE_LEN] = unhex(OSSL_SIG);
+    key.verify(b"testing", &sig).expect("OpenSSL's signature verifies");
+    let default_id = Sm2PublicKey::from_bytes(key.as_bytes(), DEFAULT_ID).expect("key");
+    assert_eq!(default_id.verify(b"testing", &sig), Err(Sm2SignatureError::Mismatch));
 }
 
 #[test]
@@ -335,6 +360,14 @@ fn gmssl_and_we_verify_each_others_sm2_signatures_and_agree_on_sm3() {
     verify.push(json!({"name": "standard", "public_key": s(std_case, "public_key"), "id": DEFAULT_ID,
                        "message": s(std_case, "message"), "signature": s(std_case, "signature")}));
     expected.push(true);
+    let ossl = &doc["openssl_example"];
+    verify.push(json!({"name": "openssl", "public_key": s(ossl, "public_key"), "id": s(ossl, "id"),
+                       "message": s(ossl, "message"), "signature": s(ossl, "signature")}));
+    expected.push(true);
+    // The checker itself conforms: with the standard's k, gmssl must produce the standard's r‖s.
+    let sign_with_k = json!([{"name": "standard", "private_key": s(std_case, "private_key"),
+        "public_key": s(std_case, "public_key"), "id": DEFAULT_ID, "message": s(std_case, "message"),
+        "k": s(std_case, "k")}]);
     // Fresh keys each run, with private keys the test knows so gmssl can sign with them too: d = SM3(a random
     // public key ‖ i), random because that public key is.
     let salt = *Sm2SigningKey::generate(DEFAULT_ID).expect("rng").public().as_bytes();
@@ -370,7 +403,7 @@ fn gmssl_and_we_verify_each_others_sm2_signatures_and_agree_on_sm3() {
         .map(|c| s(c, "input").to_owned())
         .chain((0..130).map(|n| hex::encode(vec![0x61u8; n])))
         .collect();
-    let request = json!({"sm3": sm3_inputs, "verify": verify, "sign": sign});
+    let request = json!({"sm3": sm3_inputs, "verify": verify, "sign": sign, "sign_with_k": sign_with_k});
 
     let python = gmssl_python();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/independent/sm2_gmssl.py");
@@ -408,6 +441,7 @@ fn gmssl_and_we_verify_each_others_sm2_signatures_and_agree_on_sm3() {
     for ((v, want), case) in verdicts.iter().zip(&expected).zip(&verify) {
         assert_eq!(v["valid"].as_bool(), Some(*want), "gmssl's verdict on {}", case["name"]);
     }
+    assert_eq!(answer["sign_with_k"][0]["signature"].as_str(), Some(s(std_case, "signature")), "gmssl vs GB/T 32918.5");
     let signed = answer["sign"].as_array().expect("sign");
     assert_eq!(signed.len(), sign.len());
     for (sig, case) in signed.iter().zip(&sign) {
