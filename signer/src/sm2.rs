@@ -220,6 +220,10 @@ impl fmt::Debug for Sm2PublicKey {
 }
 
 /// An SM2 private key `d` with its signer identity. Its `Debug` never shows the secret.
+///
+/// Unlike ed25519-dalek's key, the `sm2` 0.14 crate's `SigningKey` does not wipe `d` when dropped (its scalar
+/// implements `Zeroize` but the key has no `Drop`), and it keeps `d` private, so this wrapper cannot wipe it either;
+/// the copies this module makes (key file text, decoded bytes) are `Zeroizing`.
 pub struct Sm2SigningKey {
     inner: ::sm2::dsa::SigningKey,
     public: Sm2PublicKey,
