@@ -41,8 +41,10 @@ done
 #   python3-etcd             Patroni's etcd v2 client, which the cluster uses (docs/DEPLOY.md: Patroni 3.0.2's etcd3
 #                            client lets a resumed old leader take its key back); named, not left to apt's choice
 #                            among patroni's alternative dependencies
+#   python3-venv             the virtual environment holding Python gmssl from PyPI, the independent SM2/SM3
+#                            implementation of signer/tests/signer/sm2.rs (installed below, into target/)
 PACKAGES=(postgresql golang-go golang-golang-x-mod-dev openssl chromium chromium-driver fonts-noto-cjk
-    patroni etcd-server etcd-client haproxy python3-etcd)
+    patroni etcd-server etcd-client haproxy python3-etcd python3-venv)
 
 section() {
     printf '\n==> %s  [%s]\n' "$*" "$(date -u +%H:%M:%S)"
@@ -107,6 +109,19 @@ else
 fi
 go version 2>/dev/null || true
 ls -d /usr/lib/postgresql/*/bin 2>/dev/null || true
+
+section "Python gmssl (independent SM2/SM3 for signer/tests/signer/sm2.rs)"
+# A virtual environment under the target directory, so nothing is installed system-wide; pinned version.
+gmssl_venv="${CARGO_TARGET_DIR:-target}/gmssl-venv"
+if ! "$gmssl_venv/bin/python" -c 'import gmssl' >/dev/null 2>&1; then
+    if ! { python3 -m venv "$gmssl_venv" && "$gmssl_venv/bin/pip" install -q 'gmssl==3.2.2'; }; then
+        echo "error: could not install Python gmssl 3.2.2 from PyPI into $gmssl_venv (needs python3-venv and PyPI)." >&2
+        exit 1
+    fi
+fi
+SITELEDGER_GMSSL_PYTHON="$(cd "$gmssl_venv/bin" && pwd)/python"
+export SITELEDGER_GMSSL_PYTHON
+echo "gmssl: $SITELEDGER_GMSSL_PYTHON"
 
 logs="$(mktemp -d "${TMPDIR:-/tmp}/siteledger-test.XXXXXX")"
 trap 'rm -rf "$logs"' EXIT

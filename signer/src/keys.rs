@@ -98,6 +98,11 @@ impl KeyId {
         Ok(KeyId(id))
     }
 
+    /// Wraps 16 bytes already derived as a key id (the SM2 ids of [`crate::sm2`] are derived there).
+    pub fn from_bytes(bytes: [u8; 16]) -> KeyId {
+        KeyId(bytes)
+    }
+
     /// The raw 16 bytes.
     pub fn as_bytes(&self) -> &[u8; 16] {
         &self.0

@@ -9,5 +9,6 @@ mod go_interop;
 mod independent;
 mod kat;
 mod props;
+mod sm2;
 mod timestamp;
 mod vectors;
