@@ -422,9 +422,9 @@ pub struct SessionAnswer {
     pub csrf: String,
 }
 
-/// Checks the signed challenge against the enrolled, unrevoked, valid key and opens a session of one day, ending
-/// earlier if the key's `valid_until` comes first, in the
-/// `siteledger_token` cookie (`HttpOnly; SameSite=Strict`) with the scope of the key's organisation.
+/// Checks the signed challenge against the enrolled, unrevoked, valid key and opens a session in the
+/// `siteledger_token` cookie (`HttpOnly; SameSite=Strict`) with the scope of the key's organisation, for a day or
+/// until the key's `valid_until` if that comes first.
 #[utoipa::path(post, path = "/v1/people/session", tag = "people", request_body = SessionBody,
     responses(
         (status = 200, description = "Signed in; the session is in the Set-Cookie header", body = SessionAnswer),
