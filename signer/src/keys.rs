@@ -336,37 +336,14 @@ impl SigningKey {
     /// Writes the key file: one line `siteledger-ed25519-secret-v1 <base64 seed>`, created with mode 0600.
     /// Refuses to overwrite an existing file.
     pub fn write_file(&self, path: &Path) -> Result<(), KeyError> {
-        let io = |source| KeyError::Io { path: path.display().to_string(), source };
-        let mut opts = fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(path).map_err(io)?;
         let line = Zeroizing::new(format!("{KEY_FILE_TAG} {}\n", B64.encode(self.inner.to_bytes())));
-        f.write_all(line.as_bytes()).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        Ok(())
+        write_secret_file(path, &line)
     }
 
     /// Reads a key file written by [`SigningKey::write_file`], refusing files readable by group or others.
     pub fn read_file(path: &Path) -> Result<SigningKey, KeyError> {
         let shown = path.display().to_string();
-        let meta = fs::metadata(path).map_err(|source| KeyError::Io { path: shown.clone(), source })?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(KeyError::InsecurePermissions { path: shown, mode });
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = meta;
-        let text =
-            Zeroizing::new(fs::read_to_string(path).map_err(|source| KeyError::Io { path: shown.clone(), source })?);
+        let text = read_secret_file(path)?;
         let rest = text
             .trim_end_matches('\n')
             .strip_prefix(KEY_FILE_TAG)
@@ -388,6 +365,39 @@ impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SigningKey({}, secret redacted)", self.key_id())
     }
+}
+
+/// Writes a secret key file: one `line`, created with mode 0600 (never overwriting), fsynced. Shared by every key
+/// type's `write_file`.
+pub(crate) fn write_secret_file(path: &Path, line: &str) -> Result<(), KeyError> {
+    let io = |source| KeyError::Io { path: path.display().to_string(), source };
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).map_err(io)?;
+    f.write_all(line.as_bytes()).map_err(io)?;
+    f.sync_all().map_err(io)
+}
+
+/// Reads a secret key file, refusing one readable by group or others. Shared by every key type's `read_file`.
+pub(crate) fn read_secret_file(path: &Path) -> Result<Zeroizing<String>, KeyError> {
+    let shown = path.display().to_string();
+    let meta = fs::metadata(path).map_err(|source| KeyError::Io { path: shown.clone(), source })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyError::InsecurePermissions { path: shown, mode });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = meta;
+    Ok(Zeroizing::new(fs::read_to_string(path).map_err(|source| KeyError::Io { path: shown, source })?))
 }
 
 #[cfg(test)]

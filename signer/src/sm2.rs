@@ -23,8 +23,6 @@
 //! other implementations use random `k`).
 
 use std::fmt;
-use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use ::sm2::dsa::signature::hazmat::PrehashVerifier;
@@ -36,7 +34,7 @@ use sha2::{Digest as _, Sha256};
 use sm3::Sm3;
 use zeroize::Zeroizing;
 
-use crate::keys::{KeyError, KeyId};
+use crate::keys::{KeyError, KeyId, read_secret_file, write_secret_file};
 
 /// GM/T 0009's default signer identity `ID_A`, used when a key declares none.
 pub const DEFAULT_ID: &str = "1234567812345678";
@@ -282,39 +280,16 @@ impl Sm2SigningKey {
     /// Writes the key file: one line `siteledger-sm2-secret-v1 <base64 d> <base64 ID_A>`, created with mode 0600.
     /// The identity is base64 because it may hold spaces. Refuses to overwrite an existing file.
     pub fn write_file(&self, path: &Path) -> Result<(), KeyError> {
-        let io = |source| KeyError::Io { path: path.display().to_string(), source };
-        let mut opts = fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(path).map_err(io)?;
         let d = Zeroizing::new(self.inner.to_bytes());
         let line =
             Zeroizing::new(format!("{KEY_FILE_TAG} {} {}\n", B64.encode(d.as_slice()), B64.encode(&self.public.id)));
-        f.write_all(line.as_bytes()).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        Ok(())
+        write_secret_file(path, &line)
     }
 
     /// Reads a key file written by [`Sm2SigningKey::write_file`], refusing files readable by group or others.
     pub fn read_file(path: &Path) -> Result<Sm2SigningKey, KeyError> {
         let shown = path.display().to_string();
-        let meta = fs::metadata(path).map_err(|source| KeyError::Io { path: shown.clone(), source })?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(KeyError::InsecurePermissions { path: shown, mode });
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = meta;
-        let text =
-            Zeroizing::new(fs::read_to_string(path).map_err(|source| KeyError::Io { path: shown.clone(), source })?);
+        let text = read_secret_file(path)?;
         let malformed = || {
             KeyError::Malformed(format!(
                 "{shown}: not a SiteLedger SM2 key file (expected `{KEY_FILE_TAG} <base64 d> <base64 identity>`)"
