@@ -1,4 +1,5 @@
-//! SQL the API writes once for its own tables in the token database (people's challenges and sessions), on SQLite
+//! SQL the API writes once for its own tables in the token database (people's challenges and sessions, witness
+//! cosignatures, timestamp tokens), on SQLite
 //! or PostgreSQL. Statements use `?` placeholders; [`stmt`] numbers them for PostgreSQL (`$1`, `$2`, …, with the
 //! ledger's [`siteledger_ledger::sql::to_postgres`]) once per statement and keeps the result, and [`each_db!`]
 //! runs one body against whichever pool the store holds, so each statement and each transaction is written once.
@@ -17,6 +18,16 @@ pub(crate) enum Db {
     Sqlite(SqlitePool),
     /// A PostgreSQL server.
     Postgres(PgPool),
+}
+
+impl From<&crate::auth::TokenStore> for Db {
+    /// The token database's pool (the API's own tables live beside the tokens).
+    fn from(tokens: &crate::auth::TokenStore) -> Db {
+        match tokens {
+            crate::auth::TokenStore::Sqlite(p) => Db::Sqlite(p.clone()),
+            crate::auth::TokenStore::Postgres(p) => Db::Postgres(p.clone()),
+        }
+    }
 }
 
 /// How a database spells a statement written with `?` placeholders.

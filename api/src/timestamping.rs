@@ -23,6 +23,7 @@ use tokio::sync::watch;
 
 use crate::auth::TokenStore;
 use crate::error::ApiError;
+use crate::sql::{Db, each_db};
 
 /// Rows kept: the tokens of this many most recent checkpoint sizes.
 pub const KEEP_CHECKPOINTS: i64 = 256;
@@ -77,18 +78,15 @@ const PRUNE: &str = "DELETE FROM checkpoint_timestamps WHERE size < (SELECT MIN(
 /// The stored tokens, in the token database.
 #[derive(Debug, Clone)]
 pub struct TimestampStore {
-    db: TokenStore,
+    db: Db,
 }
 
 impl TimestampStore {
     /// Creates the table if needed.
     pub async fn open(db: &TokenStore) -> Result<TimestampStore, ApiError> {
-        match db {
-            TokenStore::Sqlite(p) => sqlx::query(SCHEMA).execute(p).await.map(drop),
-            TokenStore::Postgres(p) => sqlx::query(SCHEMA).execute(p).await.map(drop),
-        }
-        .map_err(ApiError::internal)?;
-        Ok(TimestampStore { db: db.clone() })
+        let db = Db::from(db);
+        each_db!(&db, p, _D => sqlx::query(SCHEMA).execute(p).await.map(drop)).map_err(ApiError::internal)?;
+        Ok(TimestampStore { db })
     }
 
     /// Stores a TSA's verified token (DER) for the checkpoint of `size` and prunes old sizes.
@@ -97,16 +95,10 @@ impl TimestampStore {
         let token = B64.encode(token);
         const UPSERT: &str = "INSERT INTO checkpoint_timestamps (size, tsa, token) VALUES ($1, $2, $3) \
             ON CONFLICT (size, tsa) DO UPDATE SET token = excluded.token";
-        match &self.db {
-            TokenStore::Sqlite(p) => {
+        each_db!(&self.db, p, _D => {
                 sqlx::query(UPSERT).bind(size).bind(tsa).bind(&token).execute(p).await.map_err(ApiError::internal)?;
                 sqlx::query(PRUNE).bind(KEEP_CHECKPOINTS).execute(p).await.map_err(ApiError::internal)?;
-            }
-            TokenStore::Postgres(p) => {
-                sqlx::query(UPSERT).bind(size).bind(tsa).bind(&token).execute(p).await.map_err(ApiError::internal)?;
-                sqlx::query(PRUNE).bind(KEEP_CHECKPOINTS).execute(p).await.map_err(ApiError::internal)?;
-            }
-        }
+        });
         Ok(())
     }
 
@@ -114,11 +106,9 @@ impl TimestampStore {
     pub async fn tokens(&self, size: u64) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
         let size = i64::try_from(size).map_err(ApiError::internal)?;
         const SELECT: &str = "SELECT tsa, token FROM checkpoint_timestamps WHERE size = $1 ORDER BY tsa";
-        let rows: Vec<(String, String)> = match &self.db {
-            TokenStore::Sqlite(p) => sqlx::query_as(SELECT).bind(size).fetch_all(p).await,
-            TokenStore::Postgres(p) => sqlx::query_as(SELECT).bind(size).fetch_all(p).await,
-        }
-        .map_err(ApiError::internal)?;
+        let rows: Vec<(String, String)> =
+            each_db!(&self.db, p, _D => sqlx::query_as(SELECT).bind(size).fetch_all(p).await)
+                .map_err(ApiError::internal)?;
         rows.into_iter().map(|(tsa, t)| B64.decode(&t).map(|der| (tsa, der)).map_err(ApiError::internal)).collect()
     }
 }

@@ -24,6 +24,7 @@ use tokio::sync::watch;
 
 use crate::auth::TokenStore;
 use crate::error::ApiError;
+use crate::sql::{Db, each_db};
 
 /// Rows kept: the cosignatures of this many most recent checkpoint sizes.
 pub const KEEP_CHECKPOINTS: i64 = 256;
@@ -52,18 +53,15 @@ const PRUNE: &str = "DELETE FROM checkpoint_cosignatures WHERE size < (SELECT MI
 /// The stored cosignatures, in the token database.
 #[derive(Debug, Clone)]
 pub struct CosignatureStore {
-    db: TokenStore,
+    db: Db,
 }
 
 impl CosignatureStore {
     /// Creates the table if needed.
     pub async fn open(db: &TokenStore) -> Result<CosignatureStore, ApiError> {
-        match db {
-            TokenStore::Sqlite(p) => sqlx::query(SCHEMA).execute(p).await.map(drop),
-            TokenStore::Postgres(p) => sqlx::query(SCHEMA).execute(p).await.map(drop),
-        }
-        .map_err(ApiError::internal)?;
-        Ok(CosignatureStore { db: db.clone() })
+        let db = Db::from(db);
+        each_db!(&db, p, _D => sqlx::query(SCHEMA).execute(p).await.map(drop)).map_err(ApiError::internal)?;
+        Ok(CosignatureStore { db })
     }
 
     /// Stores a witness's verified line for the checkpoint of `size` and prunes old sizes.
@@ -71,16 +69,10 @@ impl CosignatureStore {
         let size = i64::try_from(size).map_err(ApiError::internal)?;
         const UPSERT: &str = "INSERT INTO checkpoint_cosignatures (size, witness, line) VALUES ($1, $2, $3) \
             ON CONFLICT (size, witness) DO UPDATE SET line = excluded.line";
-        match &self.db {
-            TokenStore::Sqlite(p) => {
+        each_db!(&self.db, p, _D => {
                 sqlx::query(UPSERT).bind(size).bind(witness).bind(line).execute(p).await.map_err(ApiError::internal)?;
                 sqlx::query(PRUNE).bind(KEEP_CHECKPOINTS).execute(p).await.map_err(ApiError::internal)?;
-            }
-            TokenStore::Postgres(p) => {
-                sqlx::query(UPSERT).bind(size).bind(witness).bind(line).execute(p).await.map_err(ApiError::internal)?;
-                sqlx::query(PRUNE).bind(KEEP_CHECKPOINTS).execute(p).await.map_err(ApiError::internal)?;
-            }
-        }
+        });
         Ok(())
     }
 
@@ -88,11 +80,8 @@ impl CosignatureStore {
     pub async fn lines(&self, size: u64) -> Result<Vec<String>, ApiError> {
         let size = i64::try_from(size).map_err(ApiError::internal)?;
         const SELECT: &str = "SELECT line FROM checkpoint_cosignatures WHERE size = $1 ORDER BY witness";
-        match &self.db {
-            TokenStore::Sqlite(p) => sqlx::query_scalar(SELECT).bind(size).fetch_all(p).await,
-            TokenStore::Postgres(p) => sqlx::query_scalar(SELECT).bind(size).fetch_all(p).await,
-        }
-        .map_err(ApiError::internal)
+        each_db!(&self.db, p, _D => sqlx::query_scalar(SELECT).bind(size).fetch_all(p).await)
+            .map_err(ApiError::internal)
     }
 }
 

@@ -51,10 +51,7 @@ const SCHEMA: [&str; 4] = [
 ];
 
 async fn open(tokens: &TokenStore) -> Result<Db, ApiError> {
-    let db = match tokens {
-        TokenStore::Sqlite(p) => Db::Sqlite(p.clone()),
-        TokenStore::Postgres(p) => Db::Postgres(p.clone()),
-    };
+    let db = Db::from(tokens);
     for sql in SCHEMA {
         each_db!(&db, p, D => sqlx::query(stmt::<D>(sql)).execute(p).await.map(drop)).map_err(ApiError::internal)?;
     }
