@@ -210,7 +210,15 @@ impl Agent {
         let gb28181 = Arc::new(Gb28181Stats::default());
         let gb28181_service = match (&config.gb28181, &gb28181_sockets, &identity) {
             (Some(g), Some(sockets), Some(id)) => {
-                Some(Gb28181Service::new(g, sockets.addr, id.project_id.clone(), queue.clone(), gb28181.clone())?)
+                let state = config.queue_dir.join(crate::video::STATE_FILE);
+                Some(Gb28181Service::new(
+                    g,
+                    sockets.addr,
+                    id.project_id.clone(),
+                    queue.clone(),
+                    gb28181.clone(),
+                    &state,
+                )?)
             }
             _ => None,
         };

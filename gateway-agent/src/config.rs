@@ -51,6 +51,7 @@
 //! keepalive_interval_secs = 60            # 心跳周期 the devices are set to
 //! keepalive_count = 3                     # 心跳超时次数: offline after interval × count without a keepalive
 //! status_every_secs = 1800                # an unchanged status is recorded again after this long (≤ 3600)
+//! device_status_every_secs = 600          # DeviceStatus (设备状态查询) of each device and channel this often (10–86400)
 //!
 //! [[gb28181.devices]]
 //! id = "33021200001180000001"             # an NVR
@@ -257,6 +258,10 @@ pub struct Gb28181Config {
     /// from its last report.
     #[serde(default = "default_status_every")]
     pub status_every_secs: u32,
+    /// Each registered device, and each camera channel of its catalog, is asked `DeviceStatus` (设备状态查询) this
+    /// often (seconds, 10–86400); also once after registration and its catalog.
+    #[serde(default = "default_device_status_every")]
+    pub device_status_every_secs: u32,
     /// Offer `qop="auth"` in digest challenges (off: many cameras answer only the RFC 2069 form).
     #[serde(default)]
     pub qop: bool,
@@ -273,6 +278,9 @@ fn default_keepalive_count() -> u32 {
 }
 fn default_status_every() -> u32 {
     1800
+}
+fn default_device_status_every() -> u32 {
+    600
 }
 fn default_max_expires() -> u32 {
     3600
@@ -315,6 +323,7 @@ impl Gb28181Config {
             keepalive_count: default_keepalive_count(),
             max_expires: default_max_expires(),
             status_every_secs: default_status_every(),
+            device_status_every_secs: default_device_status_every(),
             qop: false,
             devices: Vec::new(),
         }
@@ -352,6 +361,13 @@ impl Gb28181Config {
             return bad(
                 "gb28181.status_every_secs must be 1–3600 (a camera's status is recorded at least hourly, or the \
                  platform counts its silence as offline)"
+                    .into(),
+            );
+        }
+        if !(10..=86_400).contains(&self.device_status_every_secs) {
+            return bad(
+                "gb28181.device_status_every_secs must be 10–86400 (each round asks every device and camera channel \
+                 its DeviceStatus 设备状态)"
                     .into(),
             );
         }
@@ -957,6 +973,11 @@ mod tests {
         assert!(sip_refused(|g| g.keepalive_interval_secs = 0).contains("keepalive_interval_secs"));
         assert!(sip_refused(|g| g.keepalive_count = 0).contains("keepalive_count"));
         assert!(sip_refused(|g| g.status_every_secs = 7200).contains("status_every_secs"));
+        assert!(
+            sip_refused(|g| g.device_status_every_secs = 5).starts_with("gb28181.device_status_every_secs must be")
+        );
+        assert!(sip_refused(|g| g.device_status_every_secs = 86_401).contains("10–86400"));
+        assert!(sip(|g| g.device_status_every_secs = 10).is_ok());
         assert!(sip_refused(|g| g.realm = Some("a\"b".into())).starts_with("gb28181.realm"));
         assert!(sip_refused(|g| g.devices[0].password = None).contains("needs password_file"));
         assert!(

@@ -4,18 +4,27 @@
 //!
 //! * One task owns the platform: datagrams, framed TCP messages (one reader task per connection, through the
 //!   bounded [`StreamFramer`]) and the timer all come to it, so there is no lock around the state machine.
-//! * Requests to a device (catalog and device-info queries, alarm answers) go to where it last sent from: its UDP
-//!   address, or its open TCP connection.
+//! * Requests to a device (catalog, device-info and device-status queries, alarm answers) go to where it last sent
+//!   from: its UDP address, or its open TCP connection.
 //! * Which ids get status records: a device of class camera (131, 132) itself; a recorder (NVR 118, DVR 111 …)
 //!   is not a camera, its catalog's camera channels are. A channel follows its recorder: online when the recorder
 //!   is online and the catalog does not say `OFF`, offline (with the recorder's last keepalive) when the recorder
-//!   goes offline. A record is written only when a camera's status changes.
+//!   goes offline. A record is written when a camera's status changes, and again every `status_every_secs`.
+//! * `DeviceStatus` answers ([`crate::gb28181::session::reported_working`]): a device answering `Online` `OFFLINE`
+//!   or `Status` `ERROR` about itself takes itself (a camera) or all its channels (a recorder) offline until an
+//!   answer says otherwise; a recorder answering so about a channel takes that channel offline (its flag replaces
+//!   the catalog's `ON` until the next catalog or answer). Those offline records carry no `last_keepalive_at` (the
+//!   device's keepalives go on; the offline time counts from the record).
+//! * The sessions, catalogs and last recorded statuses are kept in `queue_dir/gb28181-state.json`
+//!   ([`crate::gb28181::state`]), written atomically on change (at most once per keepalive interval) and at
+//!   shutdown, and read at start: a damaged file is logged, counted (`state_file_unreadable`) and ignored.
 //! * Alarms → `video.camera.alarm.v1` for the alarm's `DeviceID` (a channel, or the camera itself); an alarm
 //!   without `AlarmType` is recorded with type 0 (the standard's types start at 1).
 //! * Malformed input never stops the service: it is counted (by name, in `GET /v1/status`) and dropped.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -31,9 +40,12 @@ use tokio::task::JoinSet;
 
 use crate::config::Gb28181Config;
 use crate::error::AgentError;
-use crate::gb28181::manscdp::{AlarmNotify, ItemStatus};
+use crate::gb28181::manscdp::AlarmNotify;
+use crate::gb28181::session::{camera_channels, reported_working};
+use crate::gb28181::state::{self, CameraState, DeviceState, State};
 use crate::gb28181::{
-    Counters, DeviceClass, DeviceId, Event, Message, Output, Platform, PlatformConfig, StreamFramer, parse_datagram,
+    Counters, DeviceClass, DeviceId, Event, Message, Output, Platform, PlatformConfig, SessionState, StreamFramer,
+    parse_datagram,
 };
 use crate::record::Record;
 use siteledger_client::outbox::OutboxHandle;
@@ -44,6 +56,8 @@ const MAX_TCP_CONNECTIONS: usize = 256;
 const READ_BUF: usize = 65_536;
 /// The longest the service sleeps without a deadline.
 const IDLE_POLL: std::time::Duration = std::time::Duration::from_secs(3600);
+/// The state file's name in the agent's `queue_dir`.
+pub const STATE_FILE: &str = "gb28181-state.json";
 
 /// Counters of the GB/T 28181 service, read by `GET /v1/status`.
 #[derive(Debug, Default)]
@@ -136,8 +150,15 @@ pub struct Gb28181Service {
     stats: Arc<Gb28181Stats>,
     routes: HashMap<DeviceId, Route>,
     connections: HashMap<u64, mpsc::Sender<Vec<u8>>>,
-    /// Camera channels of each recorder, from its last catalog, with the catalog's `ON`/`OFF`.
+    /// Camera channels of each recorder, from its last catalog, with the catalog's `ON`/`OFF` (or the channel's last
+    /// `DeviceStatus` answer).
     channels: BTreeMap<DeviceId, Vec<(DeviceId, bool)>>,
+    /// Devices whose last `DeviceStatus` answer about themselves said `OFFLINE` or `ERROR` (absent: working).
+    not_working: std::collections::BTreeSet<DeviceId>,
+    /// Where the state is kept across restarts.
+    state_path: PathBuf,
+    /// Whether something worth keeping changed since the state was last written.
+    dirty: bool,
     /// Each camera's last recorded status and when it was recorded.
     recorded: BTreeMap<DeviceId, (bool, OffsetDateTime)>,
     /// How long an unchanged status goes before it is recorded again.
@@ -158,6 +179,7 @@ impl Gb28181Service {
         project_id: ProjectId,
         queue: OutboxHandle,
         stats: Arc<Gb28181Stats>,
+        state_path: &Path,
     ) -> Result<Self, AgentError> {
         config.check()?;
         let id = DeviceId::parse(&config.platform_id)
@@ -171,11 +193,12 @@ impl Gb28181Service {
         pc.keepalive_count = config.keepalive_count;
         pc.max_expires = config.max_expires;
         pc.qop = config.qop;
+        pc.device_status_every = time::Duration::seconds(i64::from(config.device_status_every_secs));
         let mut platform = Platform::new(pc, &random_hex(4)?);
         for (id, password) in config.passwords()? {
             platform.add_device(id, password);
         }
-        Ok(Gb28181Service {
+        let mut service = Gb28181Service {
             platform,
             project_id,
             queue,
@@ -183,9 +206,106 @@ impl Gb28181Service {
             routes: HashMap::new(),
             connections: HashMap::new(),
             channels: BTreeMap::new(),
+            not_working: std::collections::BTreeSet::new(),
             recorded: BTreeMap::new(),
             status_every: time::Duration::seconds(i64::from(config.status_every_secs)),
-        })
+            state_path: state_path.to_owned(),
+            dirty: false,
+        };
+        match read_state(state_path) {
+            Ok(Some(state)) => service.restore(state, OffsetDateTime::now_utc()),
+            Ok(None) => {}
+            Err(reason) => {
+                // Never fatal: the agent starts as if for the first time, and the next write replaces the file.
+                tracing::warn!(path = %state_path.display(), %reason, "GB/T 28181 state file unreadable; ignored");
+                service.platform.count("state_file_unreadable");
+                if let Ok(mut c) = service.stats.counters.lock() {
+                    c.clone_from(service.platform.counters());
+                }
+            }
+        }
+        Ok(service)
+    }
+
+    /// Takes back the state of the last run: configured devices' sessions and catalogs, and the last recorded
+    /// status of the cameras they have (a device no longer configured, and its cameras, are left out).
+    fn restore(&mut self, state: State, now: OffsetDateTime) {
+        let mut cameras = std::collections::BTreeSet::new();
+        for (id, d) in state.devices {
+            let session = SessionState {
+                registered_until: d.registered_until,
+                last_keepalive: d.last_keepalive,
+                online: d.online,
+                contact: d.contact,
+                tcp: d.tcp,
+                channels: d.channels.iter().map(|(c, _)| c.clone()).collect(),
+            };
+            if !self.platform.restore(&id, session, now) {
+                continue;
+            }
+            if id.class() == DeviceClass::Camera {
+                cameras.insert(id.clone());
+            }
+            cameras.extend(d.channels.iter().map(|(c, _)| c.clone()));
+            if !d.working {
+                self.not_working.insert(id.clone());
+            }
+            if !d.channels.is_empty() {
+                self.channels.insert(id, d.channels);
+            }
+        }
+        for (camera, c) in state.cameras {
+            if cameras.contains(&camera) {
+                if c.online {
+                    self.stats.cameras_online.fetch_add(1, Ordering::Relaxed);
+                }
+                self.recorded.insert(camera, (c.online, c.recorded_at));
+            }
+        }
+        tracing::info!(
+            devices = self.channels.len(),
+            cameras = self.recorded.len(),
+            "GB/T 28181 state of the last run restored"
+        );
+    }
+
+    /// The state to keep.
+    fn snapshot(&self) -> State {
+        let mut state = State::default();
+        for (id, s) in self.platform.snapshot() {
+            let device = DeviceState {
+                registered_until: s.registered_until,
+                last_keepalive: s.last_keepalive,
+                online: s.online,
+                working: !self.not_working.contains(&id),
+                contact: s.contact.filter(|c| c.len() <= state::MAX_CONTACT),
+                tcp: s.tcp,
+                channels: self.channels.get(&id).cloned().unwrap_or_default(),
+            };
+            state.devices.insert(id, device);
+        }
+        for (camera, (online, at)) in &self.recorded {
+            state.cameras.insert(camera.clone(), CameraState { online: *online, recorded_at: *at });
+        }
+        state
+    }
+
+    /// Writes the state (temporary file, fsync, rename, fsync of the directory) off the service's task.
+    async fn save(&mut self) {
+        let bytes = state::encode(&self.snapshot());
+        let path = self.state_path.clone();
+        let written = tokio::task::spawn_blocking(move || write_atomically(&path, &bytes)).await;
+        match written {
+            Ok(Ok(())) => self.dirty = false,
+            Ok(Err(e)) => {
+                self.platform.count("state_file_write_failed");
+                tracing::warn!(path = %self.state_path.display(), error = %e, "GB/T 28181 state not written");
+            }
+            Err(e) => {
+                self.platform.count("state_file_write_failed");
+                tracing::warn!(error = %e, "GB/T 28181 state writer failed");
+            }
+        }
     }
 
     /// Serves until `shutdown`.
@@ -199,6 +319,12 @@ impl Gb28181Service {
         let mut refresh =
             tokio::time::interval(std::time::Duration::try_from(self.status_every / 6).unwrap_or(IDLE_POLL));
         refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Keepalives move the last-keepalive times without an event: the state is written at most once per
+        // keepalive interval (at most a minute apart), so a crash loses at most that much of them.
+        let keep_every =
+            self.platform.config().keepalive_interval.clamp(time::Duration::SECOND, time::Duration::MINUTE);
+        let mut keep = tokio::time::interval(std::time::Duration::try_from(keep_every).unwrap_or(IDLE_POLL));
+        keep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let wait = self
                 .platform
@@ -267,6 +393,12 @@ impl Gb28181Service {
                     self.refresh_statuses(OffsetDateTime::now_utc()).await;
                     Vec::new()
                 }
+                _ = keep.tick() => {
+                    if self.dirty {
+                        self.save().await;
+                    }
+                    Vec::new()
+                }
                 () = tokio::time::sleep(wait) => {
                     self.platform.poll(OffsetDateTime::now_utc()).into_iter().map(|o| (o, None)).collect()
                 }
@@ -277,6 +409,7 @@ impl Gb28181Service {
                 c.clone_from(self.platform.counters());
             }
         }
+        self.save().await;
         drop(udp);
         drop(tcp);
         drop(inbound);
@@ -302,6 +435,8 @@ impl Gb28181Service {
             && self.platform.is_registered(&id)
         {
             self.routes.insert(id, route);
+            // A keepalive or registration moved its times.
+            self.dirty = true;
         }
         out.into_iter().map(|o| (o, Some(route))).collect()
     }
@@ -348,11 +483,12 @@ impl Gb28181Service {
         match event {
             Event::Online { device, at } => {
                 let channels = self.channels.get(&device).cloned().unwrap_or_default();
+                let working = !self.not_working.contains(&device);
                 if device.class() == DeviceClass::Camera {
-                    self.status(&device, true, at, Some(at)).await;
+                    self.status(&device, working, at, None).await;
                 }
                 for (channel, on) in channels {
-                    self.status(&channel, on, at, Some(at)).await;
+                    self.status(&channel, working && on, at, None).await;
                 }
             }
             Event::Offline { device, at, last_keepalive, .. } => {
@@ -365,21 +501,19 @@ impl Gb28181Service {
                 }
             }
             Event::Catalog { device, items, rejected } => {
-                let cameras: Vec<(DeviceId, bool)> = items
-                    .iter()
-                    .filter(|i| i.device_id.class() == DeviceClass::Camera && i.device_id != device)
-                    .map(|i| (i.device_id.clone(), i.status != Some(ItemStatus::Off)))
-                    .collect();
+                let cameras = camera_channels(&device, &items);
                 self.platform.count_by("catalog_item_not_camera", (items.len() - cameras.len()) as u64);
                 tracing::info!(%device, cameras = cameras.len(), rejected, "GB/T 28181 catalog");
-                let online = self.platform.is_online(&device);
+                let online = self.platform.is_online(&device) && !self.not_working.contains(&device);
                 let now = OffsetDateTime::now_utc();
                 // Channels the new catalog no longer lists are left with their last record.
                 self.channels.insert(device, cameras.clone());
+                self.dirty = true;
                 for (channel, on) in cameras {
                     self.status(&channel, online && on, now, None).await;
                 }
             }
+            Event::DeviceStatus { device, status, at } => self.device_status(&device, &status, at).await,
             Event::Alarm { device, alarm } => self.alarm(&device, alarm).await,
             Event::AuthRefused { device, reason, .. } => {
                 tracing::warn!(%device, reason = reason.name(), "GB/T 28181 registration refused");
@@ -388,8 +522,45 @@ impl Gb28181Service {
                 tracing::debug!(%device, expires, refresh, "GB/T 28181 registered");
             }
             Event::Unregistered { device, .. } => tracing::info!(%device, "GB/T 28181 unregistered"),
-            Event::DeviceInfo(_) | Event::DeviceStatus(_) => {}
+            Event::DeviceInfo(_) => {}
         }
+    }
+
+    /// A `DeviceStatus` answer about `device` itself or one of its channels (the rule in the module's docs).
+    async fn device_status(
+        &mut self,
+        device: &DeviceId,
+        status: &crate::gb28181::manscdp::DeviceStatus,
+        at: OffsetDateTime,
+    ) {
+        let Some(working) = reported_working(status) else {
+            self.platform.count("device_status_failed");
+            return;
+        };
+        let online = self.platform.is_online(device);
+        let about = &status.device_id;
+        self.dirty = true;
+        if about == device {
+            if working {
+                self.not_working.remove(device);
+            } else {
+                self.not_working.insert(device.clone());
+            }
+            if device.class() == DeviceClass::Camera {
+                self.status(device, online && working, at, None).await;
+            }
+            for (channel, on) in self.channels.get(device).cloned().unwrap_or_default() {
+                self.status(&channel, online && working && on, at, None).await;
+            }
+            return;
+        }
+        let Some(flag) = self.channels.get_mut(device).and_then(|cs| cs.iter_mut().find(|(c, _)| c == about)) else {
+            self.platform.count("device_status_unknown_channel");
+            return;
+        };
+        flag.1 = working;
+        let recorder_working = !self.not_working.contains(device);
+        self.status(about, online && recorder_working && working, at, None).await;
     }
 
     /// Records again the status of every camera whose status has not been recorded for `status_every`: the kind
@@ -432,6 +603,7 @@ impl Gb28181Service {
         };
         let record = Record::new(&SiteEvent::CameraStatus(Box::new(payload)), shanghai_rfc3339_millis(at));
         if self.store(record).await {
+            self.dirty = true;
             let was = self.recorded.insert(camera.clone(), (online, at)).map(|(o, _)| o);
             match (was, online) {
                 (Some(false) | None, true) => self.stats.cameras_online.fetch_add(1, Ordering::Relaxed),
@@ -540,6 +712,36 @@ async fn connection(
         }
     }
     let _ = to_service.send(Inbound::Closed(id)).await;
+}
+
+/// The state file, if there is one: `Ok(None)` when it does not exist, an error (with the reason) when it cannot be
+/// read or is not a state this agent writes.
+fn read_state(path: &Path) -> Result<Option<State>, String> {
+    use std::io::Read;
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot open: {e}")),
+    };
+    let mut bytes = Vec::new();
+    // One byte more than allowed, so that a file too large is refused rather than cut.
+    file.take(state::MAX_BYTES as u64 + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read: {e}"))?;
+    state::parse(&bytes).map(Some).map_err(|e| e.to_string())
+}
+
+/// Replaces `path` with `bytes` so that a crash leaves the old file or the new one, never a mix.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("json.tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 fn random_hex(bytes: usize) -> Result<String, AgentError> {

@@ -1,6 +1,8 @@
 //! The device role, sans-I/O: what a GB/T 28181 camera or NVR does towards its platform (register through the
-//! digest challenge, send keepalives, answer `Catalog` and `DeviceInfo` queries, notify alarms). For the
+//! digest challenge, send keepalives, answer `Catalog`, `DeviceInfo` and `DeviceStatus` queries, notify alarms). For the
 //! simulator and for tests of the platform; messages and `now` in, messages to send out.
+
+use std::collections::BTreeSet;
 
 use time::{Duration, OffsetDateTime};
 
@@ -41,6 +43,10 @@ pub struct Device {
     token: u64,
     stopped: bool,
     silent: bool,
+    /// Channels it reports `OFFLINE` when asked their `DeviceStatus`.
+    offline_channels: BTreeSet<DeviceId>,
+    /// Whether it answers `Status` `OK` about itself.
+    working: bool,
 }
 
 impl Device {
@@ -56,6 +62,8 @@ impl Device {
             token: 0,
             stopped: false,
             silent: false,
+            offline_channels: BTreeSet::new(),
+            working: true,
         }
     }
 
@@ -80,6 +88,21 @@ impl Device {
     /// Stops (or resumes) keepalives, as a camera losing its network would.
     pub fn set_silent(&mut self, silent: bool) {
         self.silent = silent;
+    }
+
+    /// Marks one of its channels online or offline, as its `DeviceStatus` answers report it (the catalog is not
+    /// changed: an NVR learns of a camera gone between catalogs).
+    pub fn set_channel_online(&mut self, channel: &DeviceId, online: bool) {
+        if online {
+            self.offline_channels.remove(channel);
+        } else {
+            self.offline_channels.insert(channel.clone());
+        }
+    }
+
+    /// Whether it answers `Status` `OK` (or `ERROR`) about itself.
+    pub fn set_working(&mut self, working: bool) {
+        self.working = working;
     }
 
     /// An `Alarm` notification (报警通知) for `channel` (or the device itself).
@@ -177,6 +200,22 @@ impl Device {
                     "",
                 );
                 out.push(self.message(body));
+            }
+            // About itself (with an `Alarmstatus` item per channel) or about one of its channels; a query about
+            // an id it does not have is not answered beyond the `200`.
+            Body::Query { cmd_type, sn, device_id } if cmd_type == "DeviceStatus" => {
+                let channels: Vec<DeviceId> = self.config.channels.iter().map(|(c, _)| c.clone()).collect();
+                let body = if device_id == id.as_str() {
+                    Some(manscdp::device_status_response(sn, &id, true, self.working, &channels))
+                } else {
+                    channels
+                        .iter()
+                        .find(|c| c.as_str() == device_id)
+                        .map(|c| manscdp::device_status_response(sn, c, !self.offline_channels.contains(c), true, &[]))
+                };
+                if let Some(body) = body {
+                    out.push(self.message(body));
+                }
             }
             _ => {}
         }

@@ -259,6 +259,15 @@ pub struct DeviceStatus {
     pub working: Option<bool>,
     /// `Record` is `ON`.
     pub recording: Option<bool>,
+    /// `Encode` is `ON`.
+    pub encoding: Option<bool>,
+    /// `DeviceTime` as sent (local time, e.g. `2026-12-06T14:03:09`).
+    pub device_time: Option<String>,
+    /// `Alarmstatus` items: each alarm input's (or channel's) `DeviceID` and `DutyStatus` (`ONDUTY` 布防,
+    /// `OFFDUTY` 撤防, `ALARM` 报警) as sent. Duty is not online state.
+    pub alarm_status: Vec<(DeviceId, String)>,
+    /// `Alarmstatus` items refused for their id (or beyond `max_items`).
+    pub alarm_status_rejected: usize,
 }
 
 /// A parsed body.
@@ -340,14 +349,21 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>, limits: &XmlLimits) -> Re
             firmware: owned(root_el, "Firmware"),
             channels: number(root_el, "Channel")?,
         }),
-        (Root::Response, "DeviceStatus") => Body::DeviceStatus(DeviceStatus {
-            sn: sn(root_el)?,
-            device_id: id(root_el, "DeviceID")?,
-            ok: result_ok(root_el),
-            online: flag(root_el, "Online", "ONLINE", "OFFLINE"),
-            working: flag(root_el, "Status", "OK", "ERROR"),
-            recording: flag(root_el, "Record", "ON", "OFF"),
-        }),
+        (Root::Response, "DeviceStatus") => {
+            let (alarm_status, alarm_status_rejected) = alarm_status(root_el, limits);
+            Body::DeviceStatus(DeviceStatus {
+                sn: sn(root_el)?,
+                device_id: id(root_el, "DeviceID")?,
+                ok: result_ok(root_el),
+                online: flag(root_el, "Online", "ONLINE", "OFFLINE"),
+                working: flag(root_el, "Status", "OK", "ERROR"),
+                recording: flag(root_el, "Record", "ON", "OFF"),
+                encoding: flag(root_el, "Encode", "ON", "OFF"),
+                device_time: owned(root_el, "DeviceTime"),
+                alarm_status,
+                alarm_status_rejected,
+            })
+        }
         (Root::Query, cmd) => Body::Query {
             cmd_type: cmd.to_owned(),
             sn: sn(root_el)?,
@@ -446,6 +462,25 @@ fn flag(parent: roxmltree::Node<'_, '_>, name: &str, yes: &str, no: &str) -> Opt
     } else {
         None
     }
+}
+
+/// `Alarmstatus/Item`s with valid ids (at most `max_items`), and how many were refused.
+fn alarm_status(root: roxmltree::Node<'_, '_>, limits: &XmlLimits) -> (Vec<(DeviceId, String)>, usize) {
+    let Some(list) =
+        root.children().find(|n| n.is_element() && n.tag_name().name().eq_ignore_ascii_case("Alarmstatus"))
+    else {
+        return (Vec::new(), 0);
+    };
+    let (mut items, mut rejected) = (Vec::new(), 0);
+    for item in list.children().filter(|n| n.is_element() && n.tag_name().name() == "Item") {
+        match text_of(item, "DeviceID").map(DeviceId::parse) {
+            Some(Ok(id)) if items.len() < limits.max_items => {
+                items.push((id, text_of(item, "DutyStatus").unwrap_or_default().to_owned()));
+            }
+            _ => rejected += 1,
+        }
+    }
+    (items, rejected)
 }
 
 fn alarm(root: roxmltree::Node<'_, '_>, deviations: &mut Vec<XmlDeviation>) -> Result<AlarmNotify, XmlError> {
@@ -653,6 +688,39 @@ pub fn alarm_notify(a: &AlarmNotify) -> Vec<u8> {
     }
     let info = a.alarm_type.map(|t| format!("<Info>\r\n<AlarmType>{t}</AlarmType>\r\n</Info>\r\n"));
     document(Root::Notify, &elements, info.as_deref().unwrap_or_default())
+}
+
+/// A device's `Response`/`DeviceStatus` (设备状态查询应答, for the simulator and tests): `Online`, `Status`, `Encode`
+/// and `Record`, and an `Alarmstatus` item (`DutyStatus` `ONDUTY`) for each of `alarm_inputs`.
+#[must_use]
+pub fn device_status_response(
+    sn: u32,
+    device_id: &DeviceId,
+    online: bool,
+    working: bool,
+    alarm_inputs: &[DeviceId],
+) -> Vec<u8> {
+    let mut items = String::new();
+    for id in alarm_inputs {
+        items.push_str(&format!(
+            "<Item>\r\n<DeviceID>{id}</DeviceID>\r\n<DutyStatus>ONDUTY</DutyStatus>\r\n</Item>\r\n"
+        ));
+    }
+    let raw = format!("<Alarmstatus Num=\"{}\">\r\n{items}</Alarmstatus>\r\n", alarm_inputs.len());
+    document(
+        Root::Response,
+        &[
+            ("CmdType", "DeviceStatus".to_owned()),
+            ("SN", sn.to_string()),
+            ("DeviceID", device_id.to_string()),
+            ("Result", "OK".to_owned()),
+            ("Online", if online { "ONLINE" } else { "OFFLINE" }.to_owned()),
+            ("Status", if working { "OK" } else { "ERROR" }.to_owned()),
+            ("Encode", if online { "ON" } else { "OFF" }.to_owned()),
+            ("Record", "OFF".to_owned()),
+        ],
+        &raw,
+    )
 }
 
 /// A device's catalog response part (for the simulator and tests): `items` as (id, name, online).

@@ -9,8 +9,9 @@
 //! | [`stream`] | SIP over TCP: a bounded framer splitting a byte stream by `Content-Length` |
 //! | [`auth`] | digest authentication (RFC 2617 MD5, `qop=auth` or none) |
 //! | [`manscdp`] | MANSCDP XML bodies: `Keepalive`, `Catalog`, `Alarm`, `DeviceInfo`, `DeviceStatus`; GB2312/GBK; DTDs refused |
-//! | [`session`] | the platform's device sessions: register with digest, re-register, unregister, keepalive deadline, catalog, alarms |
-//! | [`device`] | the device role (register, keepalives, catalog and alarm answers), for the simulator and tests |
+//! | [`session`] | the platform's device sessions: register with digest, re-register, unregister, keepalive deadline, catalog, alarms, `DeviceStatus` queries |
+//! | [`device`] | the device role (register, keepalives, catalog, device-info, device-status and alarm answers), for the simulator and tests |
+//! | [`state`] | the versioned state file that carries the sessions and camera statuses across an agent restart |
 //! | [`counters`] | named counts of every refusal and tolerated deviation |
 //! | [`fuzz`] | the fuzz oracles shared by `fuzz/fuzz_targets/gb28181_*.rs` and the seed-replay test |
 //!
@@ -44,12 +45,13 @@ pub mod id;
 pub mod manscdp;
 pub mod session;
 pub mod sip;
+pub mod state;
 pub mod stream;
 
 pub use auth::{AuthError, Challenge, Credentials, Password};
 pub use counters::Counters;
 pub use id::{DeviceClass, DeviceId, IdError};
 pub use manscdp::{Body, XmlError, XmlLimits};
-pub use session::{Event, Output, Platform, PlatformConfig};
+pub use session::{Event, Output, Platform, PlatformConfig, SessionState};
 pub use sip::{Limits, Message, Method, SipError, parse_datagram};
 pub use stream::{StreamError, StreamFramer};

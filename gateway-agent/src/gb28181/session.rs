@@ -5,12 +5,19 @@
 //! * `REGISTER` without credentials → `401` with a digest challenge (nonce passed in by the caller); with valid
 //!   credentials → `200` with `Date` (校时) and `Expires`; a wrong password → `403`, [`Event::AuthRefused`] and the
 //!   `auth_wrong_password` count; `Expires: 0` → unregistered (注销). A fresh registration (not a refresh) is
-//!   followed by `Catalog` and `DeviceInfo` queries.
+//!   followed by `Catalog`, `DeviceInfo` and `DeviceStatus` queries.
 //! * `MESSAGE` `Keepalive` → `200`; the device is online while keepalives (or registrations) arrive within
 //!   `keepalive_interval × keepalive_count`; [`Platform::poll`] reports the online→offline transition at the
 //!   deadline, the registration expiring, and [`Platform::next_deadline`] says when to poll next.
 //! * `MESSAGE` `Alarm` → `200`, [`Event::Alarm`], and the `Response`/`Alarm` `Result OK` (报警通知响应).
-//! * Catalog parts with the same `SN` are gathered until `SumNum` items have come → [`Event::Catalog`].
+//! * Catalog parts with the same `SN` are gathered until `SumNum` items have come → [`Event::Catalog`], then each
+//!   camera channel of it is asked `DeviceStatus` (设备状态查询, its `DeviceID` the channel's).
+//! * `DeviceStatus` is asked again of every registered device and its channels every `device_status_every`; an
+//!   answer to a query asked (same `SN`, same `DeviceID`) → [`Event::DeviceStatus`], counted
+//!   `device_status_answered`; a query not answered within `query_timeout` is counted `device_status_unanswered`;
+//!   an answer to nothing asked is counted `device_status_unsolicited` and ignored. [`reported_working`] is the rule
+//!   that turns an answer into online or offline.
+//! * [`Platform::snapshot`] and [`Platform::restore`]: what a session keeps across an agent restart.
 //! * Anything malformed is answered `400` (or `403` from a device not configured or not registered) and counted.
 
 use std::collections::BTreeMap;
@@ -19,7 +26,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::auth::{AuthError, Challenge, Credentials, Password};
 use super::counters::Counters;
-use super::id::DeviceId;
+use super::id::{DeviceClass, DeviceId};
 use super::manscdp::{self, AlarmNotify, Body, CatalogItem, DeviceInfo, DeviceStatus, XmlLimits};
 use super::sip::{Limits, Message, Method, StartLine, parse_datagram, uri_user};
 
@@ -43,6 +50,11 @@ pub struct PlatformConfig {
     /// Most catalog items gathered for one query (its `SumNum`); a larger catalog is dropped and counted.
     /// Default 4096.
     pub max_catalog_items: usize,
+    /// How often each registered device (and each camera channel of its catalog) is asked `DeviceStatus`.
+    /// Default 600 s.
+    pub device_status_every: Duration,
+    /// How long a `DeviceStatus` query waits for its answer before it counts as unanswered. Default 30 s.
+    pub query_timeout: Duration,
     /// SIP limits (for [`Platform::receive_datagram`]).
     pub sip_limits: Limits,
     /// MANSCDP limits.
@@ -62,6 +74,8 @@ impl PlatformConfig {
             max_expires: 3600,
             qop: false,
             max_catalog_items: 4096,
+            device_status_every: Duration::seconds(600),
+            query_timeout: Duration::seconds(30),
             sip_limits: Limits::default(),
             xml_limits: XmlLimits::default(),
         }
@@ -151,8 +165,52 @@ pub enum Event {
     },
     /// A `DeviceInfo` answer.
     DeviceInfo(DeviceInfo),
-    /// A `DeviceStatus` answer.
-    DeviceStatus(DeviceStatus),
+    /// An answer to a `DeviceStatus` query the platform asked: about `device` itself, or about a channel of it
+    /// (`status.device_id`).
+    DeviceStatus {
+        /// The registered device that answered.
+        device: DeviceId,
+        /// The answer.
+        status: DeviceStatus,
+        /// When.
+        at: OffsetDateTime,
+    },
+}
+
+/// What a `DeviceStatus` answer says of the device or channel it is about: `Some(false)` (not working: offline) when
+/// it says `Online` `OFFLINE` or `Status` `ERROR`, `Some(true)` when it says neither, `None` when the query failed
+/// (`Result` `ERROR`: the answer says nothing about the device). `Alarmstatus` duty (布防/撤防) is not online state.
+#[must_use]
+pub fn reported_working(status: &DeviceStatus) -> Option<bool> {
+    status.ok.then_some(status.online != Some(false) && status.working != Some(false))
+}
+
+/// The camera channels (class 131/132, not the device itself) of a catalog, with whether it says `ON`: the ids that
+/// get status records for a recorder, and that are asked `DeviceStatus`.
+#[must_use]
+pub fn camera_channels(device: &DeviceId, items: &[CatalogItem]) -> Vec<(DeviceId, bool)> {
+    items
+        .iter()
+        .filter(|i| i.device_id.class() == DeviceClass::Camera && i.device_id != *device)
+        .map(|i| (i.device_id.clone(), i.status != Some(manscdp::ItemStatus::Off)))
+        .collect()
+}
+
+/// A session's state that outlives the agent: what [`Platform::snapshot`] gives and [`Platform::restore`] takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionState {
+    /// Until when its registration holds.
+    pub registered_until: Option<OffsetDateTime>,
+    /// Its last keepalive or registration.
+    pub last_keepalive: Option<OffsetDateTime>,
+    /// Whether it was online.
+    pub online: bool,
+    /// Its `Contact`.
+    pub contact: Option<String>,
+    /// Whether it registered over TCP.
+    pub tcp: bool,
+    /// The camera channels of its last catalog (asked `DeviceStatus`).
+    pub channels: Vec<DeviceId>,
 }
 
 /// What the caller does next.
@@ -173,6 +231,9 @@ pub enum Output {
 
 /// Catalog answers gathered at once per device.
 const MAX_PENDING_CATALOGS: usize = 4;
+/// `DeviceStatus` queries awaiting an answer per device (its channels' and its own); beyond, the oldest is dropped
+/// and counted unanswered.
+const MAX_PENDING_STATUS: usize = 4096;
 
 #[derive(Debug, Default)]
 struct Catalog {
@@ -191,6 +252,12 @@ struct Session {
     last_seen: Option<OffsetDateTime>,
     online: bool,
     catalogs: BTreeMap<u32, Catalog>,
+    /// Camera channels of its last catalog.
+    channels: Vec<DeviceId>,
+    /// When it (and its channels) are next asked `DeviceStatus`.
+    next_status: Option<OffsetDateTime>,
+    /// `DeviceStatus` queries asked, by `SN`: whom about, and when.
+    pending: BTreeMap<u32, (DeviceId, OffsetDateTime)>,
 }
 
 /// The platform: every configured device's session.
@@ -239,6 +306,9 @@ impl Platform {
                 last_seen: None,
                 online: false,
                 catalogs: BTreeMap::new(),
+                channels: Vec::new(),
+                next_status: None,
+                pending: BTreeMap::new(),
             },
         );
     }
@@ -323,6 +393,18 @@ impl Platform {
                 s.online = false;
                 out.push(offline(id, now, s.last_seen, OfflineReason::KeepaliveTimeout));
             }
+            let expired = s.pending.iter().filter(|(_, (_, asked))| now >= *asked + self.config.query_timeout).count();
+            s.pending.retain(|_, (_, asked)| now < *asked + self.config.query_timeout);
+            self.counters.bump_by("device_status_unanswered", expired as u64);
+        }
+        let due: Vec<DeviceId> = self
+            .devices
+            .iter()
+            .filter(|(_, s)| s.registered_until.is_some() && s.next_status.is_some_and(|at| now >= at))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for device in due {
+            out.extend(self.ask_status(&device, true, now));
         }
         out
     }
@@ -331,17 +413,88 @@ impl Platform {
     #[must_use]
     pub fn next_deadline(&self) -> Option<OffsetDateTime> {
         let timeout = self.config.keepalive_timeout();
+        let query_timeout = self.config.query_timeout;
         self.devices
             .values()
-            .flat_map(|s| [s.registered_until, s.last_seen.filter(|_| s.online).map(|seen| seen + timeout)])
+            .flat_map(|s| {
+                [
+                    s.registered_until,
+                    s.last_seen.filter(|_| s.online).map(|seen| seen + timeout),
+                    s.next_status.filter(|_| s.registered_until.is_some()),
+                    s.pending.values().map(|(_, asked)| *asked + query_timeout).min(),
+                ]
+            })
             .flatten()
             .min()
     }
 
-    /// A `DeviceStatus` query to a registered device.
-    pub fn query_status(&mut self, device: &DeviceId) -> Option<Output> {
-        self.devices.get(device)?.registered_until?;
-        Some(self.query(device, "DeviceStatus"))
+    /// `DeviceStatus` queries to a registered device now: about itself, and (`channels`) about each camera channel
+    /// of its last catalog. The next round is due `device_status_every` later.
+    pub fn query_status(&mut self, device: &DeviceId, now: OffsetDateTime) -> Vec<Output> {
+        if !self.is_registered(device) {
+            return Vec::new();
+        }
+        self.ask_status(device, true, now)
+    }
+
+    /// What a session keeps across an agent restart.
+    #[must_use]
+    pub fn snapshot(&self) -> Vec<(DeviceId, SessionState)> {
+        self.devices
+            .iter()
+            .map(|(id, s)| {
+                let state = SessionState {
+                    registered_until: s.registered_until,
+                    last_keepalive: s.last_seen,
+                    online: s.online,
+                    contact: s.contact.clone(),
+                    tcp: s.transport == "TCP",
+                    channels: s.channels.clone(),
+                };
+                (id.clone(), state)
+            })
+            .collect()
+    }
+
+    /// Takes back a configured device's state from before a restart (an unconfigured one is ignored: `false`). The
+    /// deadlines run from the persisted times: a device online before the restart stays online while its keepalives
+    /// come within interval × count of the persisted last one, and [`poll`](Self::poll) reports it offline from
+    /// that keepalive otherwise (at once when the agent was down longer). It is asked `DeviceStatus` one keepalive
+    /// interval after `now` (time for a keepalive to tell where it is).
+    pub fn restore(&mut self, device: &DeviceId, state: SessionState, now: OffsetDateTime) -> bool {
+        let interval = self.config.keepalive_interval;
+        let Some(s) = self.devices.get_mut(device) else { return false };
+        s.registered_until = state.registered_until;
+        s.last_seen = state.last_keepalive;
+        s.online = state.online && state.last_keepalive.is_some();
+        s.contact = state.contact;
+        s.transport = if state.tcp { "TCP" } else { "UDP" };
+        s.channels = state.channels;
+        s.next_status = Some(now + interval);
+        true
+    }
+
+    fn ask_status(&mut self, device: &DeviceId, channels: bool, now: OffsetDateTime) -> Vec<Output> {
+        let every = self.config.device_status_every;
+        let Some(s) = self.devices.get_mut(device) else { return Vec::new() };
+        s.next_status = Some(now + every);
+        let mut targets = vec![device.clone()];
+        if channels {
+            targets.extend(s.channels.iter().cloned());
+        }
+        let mut out = Vec::with_capacity(targets.len());
+        for target in targets {
+            let sn = self.next_sn;
+            let Some(s) = self.devices.get_mut(device) else { break };
+            if s.pending.len() >= MAX_PENDING_STATUS {
+                s.pending.pop_first();
+                self.counters.bump("device_status_unanswered");
+            }
+            s.pending.insert(sn, (target.clone(), now));
+            self.counters.bump("device_status_asked");
+            out.push(self.query_about(device, &target, "DeviceStatus"));
+        }
+        out
     }
 
     fn register(&mut self, request: &Message, now: OffsetDateTime, nonce: &str) -> Vec<Output> {
@@ -413,6 +566,8 @@ impl Platform {
         if !refresh {
             out.push(self.query(&device, "Catalog"));
             out.push(self.query(&device, "DeviceInfo"));
+            // Its channels are asked once its catalog is complete.
+            out.extend(self.ask_status(&device, false, now));
         }
         out
     }
@@ -482,11 +637,36 @@ impl Platform {
                     self.counters.bump("catalog_too_large");
                 } else if have >= gathered.sum_num as usize {
                     let done = s.catalogs.remove(&part.sn).unwrap_or_default();
-                    out.push(Output::Event(Event::Catalog { device, items: done.items, rejected: done.rejected }));
+                    s.channels = camera_channels(&device, &done.items).into_iter().map(|(c, _)| c).collect();
+                    let channels = s.channels.clone();
+                    out.push(Output::Event(Event::Catalog {
+                        device: device.clone(),
+                        items: done.items,
+                        rejected: done.rejected,
+                    }));
+                    for channel in channels {
+                        let sn = self.next_sn;
+                        if let Some(s) = self.devices.get_mut(&device) {
+                            s.pending.insert(sn, (channel.clone(), now));
+                        }
+                        self.counters.bump("device_status_asked");
+                        out.push(self.query_about(&device, &channel, "DeviceStatus"));
+                    }
                 }
             }
             Body::DeviceInfo(info) => out.push(Output::Event(Event::DeviceInfo(info))),
-            Body::DeviceStatus(status) => out.push(Output::Event(Event::DeviceStatus(status))),
+            Body::DeviceStatus(status) => match s.pending.get(&status.sn) {
+                Some((about, _)) if *about == status.device_id => {
+                    s.pending.remove(&status.sn);
+                    self.counters.bump("device_status_answered");
+                    out.push(Output::Event(Event::DeviceStatus { device, status, at: now }));
+                }
+                Some(_) => {
+                    // The answer is about another device than the query asked: the query stays unanswered.
+                    self.counters.bump("device_status_id_mismatch");
+                }
+                None => self.counters.bump("device_status_unsolicited"),
+            },
             Body::Query { .. } | Body::Other { .. } => self.counters.bump("manscdp_ignored"),
         }
         out
@@ -522,9 +702,14 @@ impl Platform {
     }
 
     fn query(&mut self, device: &DeviceId, cmd_type: &str) -> Output {
+        self.query_about(device, device, cmd_type)
+    }
+
+    /// A query sent to `device` about `about` (itself, or one of its channels).
+    fn query_about(&mut self, device: &DeviceId, about: &DeviceId, cmd_type: &str) -> Output {
         let sn = self.next_sn;
         self.next_sn = self.next_sn.wrapping_add(1).max(1);
-        let body = manscdp::query(cmd_type, sn, device);
+        let body = manscdp::query(cmd_type, sn, about);
         Output::Request { device: device.clone(), message: self.request(device, body) }
     }
 

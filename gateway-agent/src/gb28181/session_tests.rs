@@ -91,7 +91,7 @@ fn registered(p: &mut Platform, device: &str, password: &str, now: OffsetDateTim
 }
 
 #[test]
-fn register_with_digest_then_online_and_catalog_and_device_info_queries() {
+fn register_with_digest_then_online_and_catalog_device_info_and_device_status_queries() {
     let mut p = platform();
     let out = registered(&mut p, CAMERA, "cam-pass", T0);
     assert_eq!(replies(&out), vec![200]);
@@ -116,7 +116,8 @@ fn register_with_digest_then_online_and_catalog_and_device_info_queries() {
         queries,
         vec![
             (id(CAMERA), "Catalog".to_owned(), CAMERA.to_owned()),
-            (id(CAMERA), "DeviceInfo".to_owned(), CAMERA.to_owned())
+            (id(CAMERA), "DeviceInfo".to_owned(), CAMERA.to_owned()),
+            (id(CAMERA), "DeviceStatus".to_owned(), CAMERA.to_owned()),
         ]
     );
     let Some(Output::Request { message, .. }) = out.iter().find(|o| matches!(o, Output::Request { .. })) else {
@@ -128,7 +129,7 @@ fn register_with_digest_then_online_and_catalog_and_device_info_queries() {
         "sent to the contact it registered"
     );
     assert!(p.is_online(&id(CAMERA)) && p.is_registered(&id(CAMERA)));
-    assert_eq!(p.counters().total(), 0);
+    assert_eq!(p.counters().iter().collect::<Vec<_>>(), vec![("device_status_asked", 1)], "nothing refused");
 }
 
 #[test]
@@ -163,6 +164,10 @@ fn keepalives_keep_it_online_until_interval_times_count_then_offline_then_back()
     let mut p = platform();
     registered(&mut p, CAMERA, "cam-pass", T0);
     let keepalive = |sn| message(CAMERA, manscdp::keepalive(sn, &id(CAMERA)));
+    // The DeviceStatus query asked at registration times out at 30 s (a deadline of its own).
+    assert_eq!(p.next_deadline(), Some(at(30)));
+    assert!(p.poll(at(30)).is_empty());
+    assert_eq!(p.counters().get("device_status_unanswered"), 1);
     let out = p.receive(keepalive(1), at(60), "n");
     assert_eq!((replies(&out), events(&out)), (vec![200], vec![]));
     assert_eq!(p.next_deadline(), Some(at(60 + 180)));
@@ -409,4 +414,156 @@ proptest::proptest! {
             }
         }
     }
+}
+
+/// `(about, SN)` of each `DeviceStatus` query among `out`.
+fn status_queries(out: &[Output]) -> Vec<(String, u32)> {
+    requests(out)
+        .into_iter()
+        .filter_map(|(_, b)| match b {
+            Body::Query { cmd_type, sn, device_id } if cmd_type == "DeviceStatus" => Some((device_id, sn)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn channel(i: u32) -> DeviceId {
+    id(&format!("3302120000132000010{i}"))
+}
+
+/// An NVR is asked DeviceStatus at registration, each camera channel once its catalog is complete, and all again
+/// every `device_status_every`; answers are matched to the query (SN and DeviceID), counted answered, and
+/// unanswered ones counted when they time out; an answer to nothing asked is counted and ignored.
+#[test]
+fn device_status_is_asked_after_registration_and_catalog_then_periodically_and_answers_are_matched() {
+    let mut p = platform();
+    let nvr = id(NVR);
+    let out = registered(&mut p, NVR, "nvr-pass", T0);
+    let own = status_queries(&out);
+    assert_eq!(own.iter().map(|q| q.0.as_str()).collect::<Vec<_>>(), vec![NVR]);
+    let ch: Vec<(DeviceId, &str, bool)> = (1..=2).map(|i| (channel(i), "塔吊", true)).collect();
+    let out = p.receive(message(NVR, manscdp::catalog_response(1, &nvr, 2, &ch)), at(1), "n");
+    let asked = status_queries(&out);
+    assert_eq!(
+        asked.iter().map(|q| q.0.clone()).collect::<Vec<_>>(),
+        vec![channel(1).to_string(), channel(2).to_string()]
+    );
+
+    // Channel 2 answered OFFLINE by its NVR: an event, with the rule saying "not working".
+    let answer = manscdp::device_status_response(asked[1].1, &channel(2), false, true, &[]);
+    let out = p.receive(message(NVR, answer.clone()), at(2), "n");
+    let evs = events(&out);
+    let [Event::DeviceStatus { device, status, at: when }] = evs.as_slice() else { panic!("{out:?}") };
+    assert_eq!((device, &status.device_id, *when), (&nvr, &channel(2), at(2)));
+    assert_eq!(reported_working(status), Some(false));
+    // The same answer again (a retransmission), and one about another id than asked: counted, no event.
+    assert!(events(&p.receive(message(NVR, answer), at(2), "n")).is_empty());
+    let wrong = manscdp::device_status_response(asked[0].1, &channel(2), true, true, &[]);
+    assert!(events(&p.receive(message(NVR, wrong), at(2), "n")).is_empty());
+    // The NVR's answer about itself, with an Alarmstatus item per channel: working.
+    let mine = manscdp::device_status_response(own[0].1, &nvr, true, true, &[channel(1), channel(2)]);
+    let evs = events(&p.receive(message(NVR, mine), at(3), "n"));
+    let [Event::DeviceStatus { status, .. }] = evs.as_slice() else { panic!("{evs:?}") };
+    assert_eq!((reported_working(status), status.alarm_status.len()), (Some(true), 2));
+    assert_eq!((p.counters().get("device_status_asked"), p.counters().get("device_status_answered")), (3, 2));
+    assert_eq!((p.counters().get("device_status_unsolicited"), p.counters().get("device_status_id_mismatch")), (1, 1));
+
+    // Channel 1 never answers: unanswered after the 30 s timeout.
+    assert!(p.poll(at(31)).is_empty());
+    assert_eq!(p.counters().get("device_status_unanswered"), 1);
+
+    // 600 s after registration: a new round (the NVR and both channels), with keepalives keeping it online.
+    p.receive(message(NVR, manscdp::keepalive(2, &nvr)), at(590), "n");
+    assert_eq!(p.next_deadline(), Some(at(600)));
+    let round = status_queries(&p.poll(at(600)));
+    assert_eq!(round.len(), 3);
+    assert!(round.iter().all(|(_, sn)| asked.iter().all(|(_, old)| old != sn)), "fresh SNs");
+    assert_eq!(p.next_deadline(), Some(at(630)));
+    // An unregistered device is not asked.
+    let mut q = platform();
+    assert!(q.query_status(&nvr, T0).is_empty());
+}
+
+#[test]
+fn the_rule_offline_or_error_is_not_working_a_failed_query_says_nothing() {
+    let s = |online, working, ok| manscdp::DeviceStatus {
+        sn: 1,
+        device_id: id(CAMERA),
+        ok,
+        online,
+        working,
+        recording: None,
+        encoding: None,
+        device_time: None,
+        alarm_status: Vec::new(),
+        alarm_status_rejected: 0,
+    };
+    assert_eq!(reported_working(&s(Some(true), Some(true), true)), Some(true));
+    assert_eq!(reported_working(&s(None, None, true)), Some(true));
+    assert_eq!(reported_working(&s(Some(false), Some(true), true)), Some(false));
+    assert_eq!(reported_working(&s(Some(true), Some(false), true)), Some(false));
+    assert_eq!(reported_working(&s(Some(false), Some(false), false)), None);
+}
+
+/// A session taken back after a restart keeps the persisted times: keepalives within interval × count of the
+/// persisted last one keep it online without an event; without them, it goes offline from the persisted keepalive.
+#[test]
+fn a_restored_session_keeps_its_times_online_without_an_event_or_offline_from_the_persisted_keepalive() {
+    let mut before = platform();
+    registered(&mut before, NVR, "nvr-pass", T0);
+    let nvr = id(NVR);
+    let ch: Vec<(DeviceId, &str, bool)> = vec![(channel(1), "塔吊", true)];
+    before.receive(message(NVR, manscdp::catalog_response(1, &nvr, 1, &ch)), at(1), "n");
+    before.receive(message(NVR, manscdp::keepalive(1, &nvr)), at(60), "n");
+    let snapshot: BTreeMap<DeviceId, SessionState> = before.snapshot().into_iter().collect();
+    let kept = snapshot[&nvr].clone();
+    assert_eq!(
+        (kept.last_keepalive, kept.online, kept.registered_until, kept.channels.clone()),
+        (Some(at(60)), true, Some(at(3600)), vec![channel(1)])
+    );
+    assert!(!snapshot[&id(CAMERA)].online);
+
+    // It keeps its keepalives: online at once, no event, a keepalive within the interval is just answered.
+    let mut after = platform();
+    assert!(after.restore(&nvr, kept.clone(), at(100)));
+    assert!(!after.restore(&id("33021200001320000077"), kept.clone(), at(100)), "not configured");
+    assert!(after.is_online(&nvr) && after.is_registered(&nvr));
+    let out = after.receive(message(NVR, manscdp::keepalive(2, &nvr)), at(120), "n");
+    assert_eq!((replies(&out), events(&out)), (vec![200], vec![]));
+    // Asked DeviceStatus one keepalive interval after the restart, about itself and its restored channel.
+    let asked = status_queries(&after.poll(at(160)));
+    assert_eq!(asked.iter().map(|q| q.0.clone()).collect::<Vec<_>>(), vec![NVR.to_owned(), channel(1).to_string()]);
+
+    // It never comes back: offline at 60 + 180 s, from the persisted keepalive.
+    let mut after = platform();
+    after.restore(&nvr, kept.clone(), at(100));
+    assert_eq!(after.next_deadline(), Some(at(160)));
+    after.poll(at(160));
+    let out = after.poll(at(240));
+    assert_eq!(
+        events(&out),
+        vec![Event::Offline {
+            device: nvr.clone(),
+            at: at(240),
+            last_keepalive: Some(at(60)),
+            reason: OfflineReason::KeepaliveTimeout
+        }]
+    );
+
+    // The agent was down past the timeout and the registration: offline at the first poll, still from it.
+    let mut after = platform();
+    after.restore(&nvr, kept, at(4000));
+    let out = after.poll(at(4000));
+    assert_eq!(
+        events(&out),
+        vec![
+            Event::Unregistered { device: nvr.clone(), at: at(4000) },
+            Event::Offline {
+                device: nvr,
+                at: at(4000),
+                last_keepalive: Some(at(60)),
+                reason: OfflineReason::RegistrationExpired
+            },
+        ]
+    );
 }
