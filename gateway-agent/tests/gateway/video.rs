@@ -347,3 +347,148 @@ async fn malformed_sip_over_udp_and_tcp_is_counted_and_the_agent_keeps_serving()
     assert_eq!(n, 0, "no answer to garbage");
     a.shutdown().await;
 }
+
+/// Waits (bounded, 20 s) until `done` holds for the agent's queue and status, with no device playing.
+async fn wait_for(a: &AgentHandle, done: impl Fn(&[Envelope], &Value) -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !done(&queued(a).await, &a.shared.status()) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not reached; queue: {:?}",
+            statuses(&queued(a).await)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn state_path(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    dir.path().join("q").join(siteledger_gateway_agent::video::STATE_FILE)
+}
+
+/// The same device socket, now towards the restarted agent's address.
+fn towards(link: Link, agent: SocketAddr) -> Link {
+    match link {
+        Link::Udp(s, _) => Link::Udp(s, agent),
+        Link::Tcp(..) => panic!("a TCP device reconnects; these tests use UDP"),
+    }
+}
+
+/// DeviceStatus (设备状态查询) over UDP: the NVR is asked about itself at registration and about each camera channel
+/// once its catalog is in; it reports channel 3 OFFLINE (its catalog still says ON), and channel 3 gets an offline
+/// record without `last_keepalive_at` (the NVR's keepalives go on; the offline time counts from the record).
+#[tokio::test]
+async fn a_channel_its_nvr_reports_offline_in_device_status_gets_an_offline_record() {
+    let dir = tempfile::tempdir().expect("dir");
+    let a = agent(&dir).await;
+    let mut link = Link::udp(a.gb28181_addr.expect("listener")).await;
+    let mut nvr = device(&link, NVR, "nvr-pass", 4);
+    nvr.set_channel_online(&id(&channel(3)), false);
+    let first = nvr.register();
+    drive(&a, &mut link, &mut nvr, vec![first], |q, s, _| {
+        statuses(q).len() == 5 && s["gb28181"]["counters"]["device_status_answered"] == 5
+    })
+    .await;
+    let envs = queued(&a).await;
+    let mut expected: Vec<_> = (1..=4).map(|i| (channel(i), "online".to_owned())).collect();
+    expected.push((channel(3), "offline".to_owned()));
+    assert_eq!(statuses(&envs), expected);
+    let offline = of_kind(&envs, "video.camera.status.v1")[4].payload();
+    assert!(offline.get("last_keepalive_at").is_none(), "{offline:?}");
+    let s = a.shared.status();
+    assert_eq!(s["gb28181"]["cameras_online"], 3);
+    assert_eq!(s["gb28181"]["counters"]["device_status_asked"], 5, "the NVR and its 4 channels");
+    assert!(s["gb28181"]["counters"].get("device_status_unanswered").is_none(), "{s}");
+    a.shutdown().await;
+}
+
+/// Restart (a): an NVR online before the agent restarts goes on sending keepalives to the new agent. Its
+/// registration, its catalog and its cameras' statuses come back from the state file: the keepalives are accepted
+/// (no 403, no re-registration), no online record is repeated, and when it later falls silent its four cameras go
+/// offline although it never sent its catalog to the new agent.
+#[tokio::test]
+async fn an_nvr_that_keeps_its_keepalives_across_an_agent_restart_gets_no_new_online_record() {
+    let dir = tempfile::tempdir().expect("dir");
+    let a = agent(&dir).await;
+    let mut link = Link::udp(a.gb28181_addr.expect("listener")).await;
+    let mut nvr = device(&link, NVR, "nvr-pass", 4);
+    let first = nvr.register();
+    drive(&a, &mut link, &mut nvr, vec![first], |q, s, _| {
+        statuses(q).len() == 4 && s["gb28181"]["counters"]["device_status_answered"] == 5
+    })
+    .await;
+    a.shutdown().await;
+
+    let b = agent(&dir).await;
+    let mut link = towards(link, b.gb28181_addr.expect("listener"));
+    assert_eq!(b.shared.status()["gb28181"]["cameras_online"], 4, "restored");
+    // 5 keepalives span 5 s, past the 3 s timeout; the new agent also asks DeviceStatus (its restored catalog).
+    drive(&b, &mut link, &mut nvr, vec![], |_, s, keepalives| {
+        keepalives >= 5 && s["gb28181"]["counters"]["device_status_answered"] == 5
+    })
+    .await;
+    assert_eq!(statuses(&queued(&b).await).len(), 4, "no new record after the restart");
+    let s = b.shared.status();
+    assert!(s["gb28181"]["counters"].get("message_from_unregistered").is_none(), "{s}");
+    assert_eq!(s["gb28181"]["cameras_online"], 4);
+
+    nvr.set_silent(true);
+    drive(&b, &mut link, &mut nvr, vec![], |q, _, _| statuses(q).len() == 8).await;
+    let offline: Vec<_> = (1..=4).map(|i| (channel(i), "offline".to_owned())).collect();
+    assert_eq!(statuses(&queued(&b).await)[4..], offline[..]);
+    b.shutdown().await;
+}
+
+/// Restart (b): a camera online before the restart that never comes back gets, after interval × count, an offline
+/// record whose `last_keepalive_at` is the last keepalive the first agent kept in its state file.
+#[tokio::test]
+async fn a_camera_that_never_returns_after_a_restart_is_offline_from_the_persisted_keepalive() {
+    let dir = tempfile::tempdir().expect("dir");
+    let a = agent(&dir).await;
+    let mut link = Link::udp(a.gb28181_addr.expect("listener")).await;
+    let mut cam = device(&link, CAMERA, "cam-pass", 0);
+    let first = cam.register();
+    drive(&a, &mut link, &mut cam, vec![first], |q, _, keepalives| statuses(q).len() == 1 && keepalives >= 2).await;
+    a.shutdown().await;
+    let kept = std::fs::read(state_path(&dir)).expect("the state file");
+    let kept = siteledger_gateway_agent::gb28181::state::parse(&kept).expect("a valid state");
+    let last = kept.devices[&id(CAMERA)].last_keepalive.expect("a last keepalive");
+    assert!(kept.devices[&id(CAMERA)].online);
+
+    let started = OffsetDateTime::now_utc();
+    let b = agent(&dir).await;
+    wait_for(&b, |q, _| statuses(q).len() == 2).await;
+    let envs = queued(&b).await;
+    assert_eq!(statuses(&envs)[1], (CAMERA.to_owned(), "offline".to_owned()));
+    let record = of_kind(&envs, "video.camera.status.v1")[1];
+    let at = record.payload()["last_keepalive_at"].as_str().expect("the last keepalive");
+    assert_eq!(siteledger_signer::envelope::parse_time(at).expect("a time"), last);
+    assert!(last < started, "from before the restart");
+    assert!(record.occurred() - last >= time::Duration::seconds(3), "not before interval × count");
+    assert_eq!(b.shared.status()["gb28181"]["cameras_online"], 0);
+    b.shutdown().await;
+}
+
+/// Restart (c): a damaged state file is reported (logged, counted `state_file_unreadable`) and ignored: the agent
+/// starts and serves, and its next write replaces the file with a valid one.
+#[tokio::test]
+async fn a_corrupt_state_file_is_counted_and_ignored_and_the_agent_serves() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::create_dir_all(dir.path().join("q")).expect("queue dir");
+    std::fs::write(state_path(&dir), b"{\"version\": 1, \"devices\": {\"3302").expect("damage");
+    let a = agent(&dir).await;
+    assert_eq!(a.shared.status()["gb28181"]["counters"]["state_file_unreadable"], 1);
+    let mut link = Link::udp(a.gb28181_addr.expect("listener")).await;
+    let mut cam = device(&link, CAMERA, "cam-pass", 0);
+    let first = cam.register();
+    drive(&a, &mut link, &mut cam, vec![first], |q, _, _| statuses(q).len() == 1).await;
+    a.shutdown().await;
+    let kept = std::fs::read(state_path(&dir)).expect("rewritten");
+    let kept = siteledger_gateway_agent::gb28181::state::parse(&kept).expect("valid again");
+    assert!(kept.cameras[&id(CAMERA)].online);
+    // Another version, or more than the size bound: refused the same way.
+    std::fs::write(state_path(&dir), b"{\"version\": 9}").expect("write");
+    let b = agent(&dir).await;
+    assert_eq!(b.shared.status()["gb28181"]["counters"]["state_file_unreadable"], 1);
+    assert_eq!(b.shared.status()["gb28181"]["cameras_online"], 0);
+    b.shutdown().await;
+}
