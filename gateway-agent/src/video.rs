@@ -325,6 +325,10 @@ impl Gb28181Service {
             self.platform.config().keepalive_interval.clamp(time::Duration::SECOND, time::Duration::MINUTE);
         let mut keep = tokio::time::interval(std::time::Duration::try_from(keep_every).unwrap_or(IDLE_POLL));
         keep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Deadlines passed while the agent was down (a restored device silent for longer than interval × count, a
+        // registration expired) first, so that no restored status is recorded again before it is checked.
+        let passed = self.platform.poll(OffsetDateTime::now_utc()).into_iter().map(|o| (o, None)).collect();
+        self.act(passed, &udp).await;
         loop {
             let wait = self
                 .platform

@@ -1,8 +1,9 @@
-//! Fuzz oracles shared by `fuzz/fuzz_targets/gb28181_{sip,stream,xml}.rs` and the seed-replay test: each runs
+//! Fuzz oracles shared by `fuzz/fuzz_targets/gb28181_{sip,stream,xml,state}.rs` and the seed-replay test: each runs
 //! arbitrary bytes through a parser and panics when an invariant breaks (never on the input being bad).
 
 use super::manscdp::{self, Body, XmlLimits};
 use super::sip::{Limits, Message, parse_datagram};
+use super::state;
 use super::stream::{StreamError, StreamFramer};
 
 /// What one input did, for the seed test's `good-*`/`bad-*` verdicts.
@@ -139,6 +140,23 @@ pub fn fuzz_xml(bytes: &[u8]) -> Verdict {
     verdict
 }
 
+/// A state file (`gb28181::state`): parse; an accepted state must survive `encode` → parse unchanged, and encoding
+/// it again gives the same bytes.
+#[doc(hidden)]
+#[must_use]
+pub fn fuzz_state(bytes: &[u8]) -> Verdict {
+    match state::parse(bytes) {
+        Ok(s) => {
+            let wire = state::encode(&s);
+            let again = state::parse(&wire).unwrap_or_else(|e| panic!("re-encoded state refused: {e}"));
+            assert_eq!(again, s, "a state survives encoding");
+            assert_eq!(state::encode(&again), wire, "encoding is stable");
+            Verdict { accepted: 1, refused: Vec::new() }
+        }
+        Err(_) => Verdict { accepted: 0, refused: vec!["state_file_unreadable"] },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -184,6 +202,16 @@ mod tests {
     #[test]
     fn xml_seeds_replay() {
         replay("gb28181_xml", fuzz_xml);
+    }
+
+    #[test]
+    fn state_seeds_replay() {
+        replay("gb28181_state", fuzz_state);
+        for seed in seeds("gb28181_state") {
+            for n in 0..seed.len() {
+                let _ = fuzz_state(&seed[..n]);
+            }
+        }
     }
 
     /// The refusals the issue names, each with its counter name: truncated, oversized, bad `Content-Length`,
@@ -244,12 +272,13 @@ mod tests {
             let _ = fuzz_sip(&bytes);
             let _ = fuzz_xml(&bytes);
             let _ = fuzz_stream(&bytes);
+            let _ = fuzz_state(&bytes);
         }
 
         /// Seeds with one byte changed (a flipped bit on the wire) never break an oracle.
         #[test]
         fn seeds_with_one_byte_changed(which in 0usize..64, at in 0usize..4096, byte in proptest::prelude::any::<u8>()) {
-            for target in ["gb28181_sip", "gb28181_stream", "gb28181_xml"] {
+            for target in ["gb28181_sip", "gb28181_stream", "gb28181_xml", "gb28181_state"] {
                 let all = seeds(target);
                 let mut seed = all[which % all.len()].clone();
                 if seed.is_empty() {
@@ -260,6 +289,7 @@ mod tests {
                 match target {
                     "gb28181_sip" => { let _ = fuzz_sip(&seed); }
                     "gb28181_stream" => { let _ = fuzz_stream(&seed); }
+                    "gb28181_state" => { let _ = fuzz_state(&seed); }
                     _ => { let _ = fuzz_xml(&seed); }
                 }
             }

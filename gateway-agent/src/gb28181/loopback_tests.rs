@@ -7,7 +7,7 @@ use time::macros::datetime;
 use super::*;
 use crate::gb28181::AuthError;
 use crate::gb28181::manscdp::AlarmNotify;
-use crate::gb28181::session::{Event, OfflineReason, Output, Platform, PlatformConfig};
+use crate::gb28181::session::{Event, OfflineReason, Output, Platform, PlatformConfig, reported_working};
 use crate::gb28181::sip::{Limits, parse_datagram};
 
 const T0: OffsetDateTime = datetime!(2026-12-06 08:00:00 +08:00);
@@ -73,7 +73,8 @@ fn nvr_registers_reports_four_channels_alarms_goes_silent_and_comes_back() {
     let events = exchange(&mut p, &mut nvr, vec![first], T0);
     assert!(nvr.is_registered());
     let kinds: Vec<_> = events.iter().map(std::mem::discriminant).collect();
-    assert_eq!(kinds.len(), 4, "{events:?}");
+    // Registered, Online, Catalog, DeviceInfo, and DeviceStatus about the NVR and each of its 4 channels.
+    assert_eq!(kinds.len(), 9, "{events:?}");
     assert_eq!(events[0], Event::Registered { device: nvr_id.clone(), expires: 3600, refresh: false, at: T0 });
     assert_eq!(events[1], Event::Online { device: nvr_id.clone(), at: T0 });
     let Some(Event::Catalog { items, rejected: 0, .. }) = events.iter().find(|e| matches!(e, Event::Catalog { .. }))
@@ -83,6 +84,18 @@ fn nvr_registers_reports_four_channels_alarms_goes_silent_and_comes_back() {
     let names: Vec<_> = items.iter().map(|i| (i.device_id.type_code(), i.name.as_str())).collect();
     assert_eq!(names, vec![(132, "通道1"), (132, "通道2"), (132, "通道3"), (132, "通道4")]);
     assert!(events.iter().any(|e| matches!(e, Event::DeviceInfo(info) if info.channels == Some(4))));
+    let answered: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::DeviceStatus { status, .. } => Some((status.device_id.type_code(), reported_working(status))),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        answered,
+        vec![(118, Some(true)), (132, Some(true)), (132, Some(true)), (132, Some(true)), (132, Some(true))]
+    );
+    assert_eq!(p.counters().get("device_status_answered"), 5);
 
     // Keepalives every 60 s keep it online.
     for minute in 1..=3 {
@@ -147,7 +160,9 @@ fn nvr_registers_reports_four_channels_alarms_goes_silent_and_comes_back() {
         [Event::Unregistered { .. }, Event::Offline { reason: OfflineReason::Unregistered, .. }]
     ));
     assert!(!nvr.is_registered() && !p.is_registered(&nvr_id));
-    assert_eq!(p.counters().total(), 0, "nothing refused: {:?}", p.counters());
+    // Nothing refused: the only counts are of the DeviceStatus queries asked and answered.
+    let counts: Vec<_> = p.counters().iter().collect();
+    assert_eq!(counts, vec![("device_status_answered", 5), ("device_status_asked", 5)], "nothing refused");
 }
 
 #[test]

@@ -155,3 +155,28 @@ fn alarm_description_with_a_carriage_return_survives_rebuilding() {
     let Body::Alarm(b) = ok(&alarm_notify(&a), None).body else { panic!("not an alarm") };
     assert_eq!(b.description, a.description);
 }
+
+/// A `DeviceStatus` answer as the 2016 standard's example writes it (`Encode`, `DeviceTime`, `Alarmstatus` items
+/// with `DutyStatus`), and the builder's GBK answer read back; an item with a bad id is refused on its own.
+#[test]
+fn device_status_with_alarmstatus_items_and_the_builder_round_trip() {
+    let xml = format!(
+        "<Response><CmdType>DeviceStatus</CmdType><SN>248</SN><DeviceID>{NVR}</DeviceID><Result>OK</Result>\
+         <Online>OFFLINE</Online><Status>ERROR</Status><Encode>ON</Encode><Record>OFF</Record>\
+         <DeviceTime>2026-12-06T14:03:09</DeviceTime><Alarmstatus Num=\"2\">\
+         <Item><DeviceID>33021200001340000001</DeviceID><DutyStatus>ONDUTY</DutyStatus></Item>\
+         <Item><DeviceID>12</DeviceID><DutyStatus>ALARM</DutyStatus></Item></Alarmstatus></Response>"
+    );
+    let Body::DeviceStatus(s) = ok(xml.as_bytes(), None).body else { panic!("not status") };
+    assert_eq!((s.online, s.working, s.encoding, s.recording), (Some(false), Some(false), Some(true), Some(false)));
+    assert_eq!(s.device_time.as_deref(), Some("2026-12-06T14:03:09"));
+    let alarm_input = DeviceId::parse("33021200001340000001").expect("valid");
+    assert_eq!((s.alarm_status, s.alarm_status_rejected), (vec![(alarm_input, "ONDUTY".to_owned())], 1));
+
+    let nvr = DeviceId::parse(NVR).expect("valid");
+    let channel = DeviceId::parse("33021200001320000001").expect("valid");
+    let built = device_status_response(7, &nvr, true, false, std::slice::from_ref(&channel));
+    let Body::DeviceStatus(s) = ok(&built, None).body else { panic!("not status") };
+    assert_eq!((s.sn, &s.device_id, s.ok, s.online, s.working), (7, &nvr, true, Some(true), Some(false)));
+    assert_eq!(s.alarm_status, vec![(channel, "ONDUTY".to_owned())]);
+}
