@@ -278,7 +278,7 @@ impl Gb28181Service {
                 last_keepalive: s.last_keepalive,
                 online: s.online,
                 working: !self.not_working.contains(&id),
-                contact: s.contact.filter(|c| c.len() <= state::MAX_CONTACT),
+                contact: s.contact.filter(|c| state::contact_ok(c)),
                 tcp: s.tcp,
                 channels: self.channels.get(&id).cloned().unwrap_or_default(),
             };

@@ -466,7 +466,8 @@ impl Platform {
         let Some(s) = self.devices.get_mut(device) else { return false };
         s.registered_until = state.registered_until;
         s.last_seen = state.last_keepalive;
-        s.online = state.online && state.last_keepalive.is_some();
+        // Online needs a registration and a keepalive to count from.
+        s.online = state.online && state.last_keepalive.is_some() && state.registered_until.is_some();
         s.contact = state.contact;
         s.transport = if state.tcp { "TCP" } else { "UDP" };
         s.channels = state.channels;

@@ -126,6 +126,13 @@ fn device_id(what: &str, s: &str) -> Result<DeviceId, StateError> {
         .map_err(|e| StateError(format!("{what} {:?}: {e}", s.escape_debug().take(40).collect::<String>())))
 }
 
+/// Whether a `Contact` value can be kept (at most [`MAX_CONTACT`] bytes of printable ASCII): the writer leaves
+/// out one that is not, so that the file it writes is always one [`parse`] takes.
+#[must_use]
+pub fn contact_ok(contact: &str) -> bool {
+    contact.len() <= MAX_CONTACT && contact.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+}
+
 /// Reads a state file's bytes.
 pub fn parse(bytes: &[u8]) -> Result<State, StateError> {
     if bytes.len() > MAX_BYTES {
@@ -144,10 +151,7 @@ pub fn parse(bytes: &[u8]) -> Result<State, StateError> {
         if d.channels.len() > MAX_ENTRIES {
             return Err(StateError(format!("device {id}: more than {MAX_ENTRIES} channels")));
         }
-        if d.contact
-            .as_ref()
-            .is_some_and(|c| c.len() > MAX_CONTACT || !c.chars().all(|c| c.is_ascii_graphic() || c == ' '))
-        {
+        if d.contact.as_deref().is_some_and(|c| !contact_ok(c)) {
             return Err(StateError(format!(
                 "device {id}: contact longer than {MAX_CONTACT} bytes or not printable ASCII"
             )));

@@ -401,6 +401,25 @@ async fn a_channel_its_nvr_reports_offline_in_device_status_gets_an_offline_reco
     a.shutdown().await;
 }
 
+/// A camera registered directly that answers its own DeviceStatus with `Status` `ERROR` is recorded offline,
+/// although its keepalives go on (over TCP here); the record carries no `last_keepalive_at`.
+#[tokio::test]
+async fn a_camera_answering_status_error_about_itself_is_recorded_offline() {
+    let dir = tempfile::tempdir().expect("dir");
+    let a = agent(&dir).await;
+    let mut link = Link::tcp(a.gb28181_addr.expect("listener")).await;
+    let mut cam = device(&link, CAMERA, "cam-pass", 0);
+    cam.set_working(false);
+    let first = cam.register();
+    drive(&a, &mut link, &mut cam, vec![first], |q, _, keepalives| statuses(q).len() == 2 && keepalives >= 4).await;
+    let envs = queued(&a).await;
+    let expected = vec![(CAMERA.to_owned(), "online".to_owned()), (CAMERA.to_owned(), "offline".to_owned())];
+    assert_eq!(statuses(&envs), expected, "keepalives do not bring it back");
+    assert!(of_kind(&envs, "video.camera.status.v1")[1].payload().get("last_keepalive_at").is_none());
+    assert_eq!(a.shared.status()["gb28181"]["cameras_online"], 0);
+    a.shutdown().await;
+}
+
 /// Restart (a): an NVR online before the agent restarts goes on sending keepalives to the new agent. Its
 /// registration, its catalog and its cameras' statuses come back from the state file: the keepalives are accepted
 /// (no 403, no re-registration), no online record is repeated, and when it later falls silent its four cameras go
