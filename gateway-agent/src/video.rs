@@ -231,6 +231,7 @@ impl Gb28181Service {
     /// status of the cameras they have (a device no longer configured, and its cameras, are left out).
     fn restore(&mut self, state: State, now: OffsetDateTime) {
         let mut cameras = std::collections::BTreeSet::new();
+        let mut devices = 0;
         for (id, d) in state.devices {
             let session = SessionState {
                 registered_until: d.registered_until,
@@ -243,6 +244,7 @@ impl Gb28181Service {
             if !self.platform.restore(&id, session, now) {
                 continue;
             }
+            devices += 1;
             if id.class() == DeviceClass::Camera {
                 cameras.insert(id.clone());
             }
@@ -262,11 +264,7 @@ impl Gb28181Service {
                 self.recorded.insert(camera, (c.online, c.recorded_at));
             }
         }
-        tracing::info!(
-            devices = self.channels.len(),
-            cameras = self.recorded.len(),
-            "GB/T 28181 state of the last run restored"
-        );
+        tracing::info!(devices, cameras = self.recorded.len(), "GB/T 28181 state of the last run restored");
     }
 
     /// The state to keep.
