@@ -278,7 +278,7 @@
       var keysById = {};
       (bundle.keys || []).forEach(function (k) { keysById[k.key_id] = k; });
       var byId = {};
-      bundle.records.forEach(function (r) { byId[r.envelope.id] = r; });
+      (bundle.records || []).forEach(function (r) { byId[r.envelope.id] = r; });
 
       // log key
       return noteKeyId(logKey.name, logKey.publicKey).then(function (kid) {
