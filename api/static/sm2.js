@@ -78,6 +78,7 @@
   var GX = BigInt('0x32c4ae2c1f1981195f9904466a39c9948fe30bbff2660be1715a4589334c74c7');
   var GY = BigInt('0xbc3736a2f4f6779c59bdcee36b692153d0a9877cc62a474002df32e52139f0a0');
 
+  // concat(a, b, …) of Uint8Arrays (verify.js uses this copy too).
   function concat() {
     var n = 0, i;
     for (i = 0; i < arguments.length; i++) n += arguments[i].length;
@@ -261,6 +262,7 @@
 
   window.siteledgerSm2 = {
     DEFAULT_ID: DEFAULT_ID,
+    concat: concat,
     sm3: sm3,
     za: za,
     digest: digest,

@@ -319,112 +319,86 @@ struct Case {
     details: &'static [(&'static str, &'static str)],
 }
 
+/// A valid bundle: an SM2 key under the default identity, enrolled with `alg` "sm2"; the cases change one thing.
+const VALID: Case = Case {
+    name: "sm2_default_identity",
+    format: FORMAT_1_4,
+    city_alg: None,
+    alg: Some("sm2"),
+    sm2_id: None,
+    key_id_under: DEFAULT_ID,
+    sign_under: DEFAULT_ID,
+    alter: false,
+    pass: [true; 5],
+    details: &[],
+};
+
 const CASES: &[Case] = &[
     Case {
         name: "sm2_declared_identity",
-        format: FORMAT_1_4,
-        city_alg: None,
-        alg: Some("sm2"),
         sm2_id: Some(DECLARED_ID),
         key_id_under: DECLARED_ID,
         sign_under: DECLARED_ID,
-        alter: false,
-        pass: [true; 5],
         details: &[
             ("signature", "签名算法：SM2（SM3，签名者身份 91330200MA2H000001）"),
             ("key_enrollment", " Ed25519, "),
             ("key_enrollment", " SM2"),
         ],
+        ..VALID
     },
     Case {
-        name: "sm2_default_identity",
-        format: FORMAT_1_4,
+        // The city key's enrollment says `alg` "ed25519" outright.
         city_alg: Some("ed25519"),
-        alg: Some("sm2"),
-        sm2_id: None,
-        key_id_under: DEFAULT_ID,
-        sign_under: DEFAULT_ID,
-        alter: false,
-        pass: [true; 5],
         details: &[("signature", "签名算法：SM2（SM3，GM/T 0009 默认身份）")],
+        ..VALID
     },
     Case {
         name: "signed_under_another_identity",
-        format: FORMAT_1_4,
-        city_alg: None,
-        alg: Some("sm2"),
-        sm2_id: None,
-        key_id_under: DEFAULT_ID,
         sign_under: DECLARED_ID,
-        alter: false,
         pass: [true, true, true, false, true],
         details: &[("signature", "SM2 签名无效 invalid SM2 signature")],
+        ..VALID
     },
     Case {
         name: "key_id_of_another_identity",
-        format: FORMAT_1_4,
-        city_alg: None,
-        alg: Some("sm2"),
         sm2_id: Some(DECLARED_ID),
-        key_id_under: DEFAULT_ID,
-        sign_under: DEFAULT_ID,
-        alter: false,
         pass: [true, true, true, false, false],
         details: &[
             ("signature", "key id ≠ SHA-256(0xff ‖ \"sm2\" ‖ ENTL_A ‖ ID_A ‖ public key)[0:16]"),
             ("key_enrollment", "key id ≠ SHA-256(0xff ‖ \"sm2\""),
         ],
+        ..VALID
     },
     Case {
         name: "altered_record",
-        format: FORMAT_1_4,
-        city_alg: None,
-        alg: Some("sm2"),
-        sm2_id: Some(DECLARED_ID),
-        key_id_under: DECLARED_ID,
-        sign_under: DECLARED_ID,
         alter: true,
         pass: [true, true, false, false, true],
         details: &[("signature", "SM2 签名无效 invalid SM2 signature")],
+        ..VALID
     },
     Case {
         name: "unknown_algorithm",
-        format: FORMAT_1_4,
-        city_alg: None,
         alg: Some("rsa-2048"),
-        sm2_id: None,
-        key_id_under: DEFAULT_ID,
-        sign_under: DEFAULT_ID,
-        alter: false,
         pass: [true, true, true, false, false],
         details: &[
             ("signature", "不支持的签名算法 unsupported signature algorithm alg = \"rsa-2048\""),
             ("key_enrollment", "不支持的签名算法"),
         ],
+        ..VALID
     },
     Case {
         name: "sm2_in_a_1_3_bundle",
         format: "siteledger-evidence/v1.3",
-        city_alg: None,
-        alg: Some("sm2"),
-        sm2_id: None,
-        key_id_under: DEFAULT_ID,
-        sign_under: DEFAULT_ID,
-        alter: false,
         pass: [true, true, true, false, false],
         details: &[("signature", "needs bundle format siteledger-evidence/v1.4"), ("key_enrollment", "1.4")],
+        ..VALID
     },
     Case {
         name: "unknown_bundle_format",
         format: "siteledger-evidence/v9",
-        city_alg: None,
-        alg: Some("sm2"),
-        sm2_id: None,
-        key_id_under: DEFAULT_ID,
-        sign_under: DEFAULT_ID,
-        alter: false,
         pass: [false; 5],
         details: &[("log_key", "未能核验 not checked: 本页不支持证据包格式 \"siteledger-evidence/v9\"")],
+        ..VALID
     },
 ];
 
