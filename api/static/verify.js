@@ -12,9 +12,11 @@
 // Signature algorithms (issue 18, bundle format 1.4): a key's algorithm is the one its `ledger.key.enrolled.v1`
 // record in the bundle declares: payload `alg` "ed25519" (or absent) or "sm2"; an SM2 key's signer identity ID_A is
 // the payload's `sm2_id` (absent: the GM/T 0009 default "1234567812345678"), its public key the 65-byte point
-// 04 ‖ x ‖ y and its key id SHA-256(0xff ‖ "sm2" ‖ ENTL_A ‖ ID_A ‖ 04 ‖ x ‖ y)[0:16]. Any other `alg` fails the
-// checks that need the key, with the reason; a key whose enrollment is not in the bundle is taken as Ed25519 (and
-// fails key_enrollment). The page shows each signer's algorithm. Checkpoints are Ed25519 in every format.
+// 04 ‖ x ‖ y and its key id SHA-256(0xff ‖ "sm2" ‖ ENTL_A ‖ ID_A ‖ 04 ‖ x ‖ y)[0:16]. The bundle's key entry must
+// say the same (`alg` "sm2" and a declared `sm2_id`; an Ed25519 entry has neither), and only a 1.4 bundle may hold
+// an SM2 key. Any other `alg`, or a disagreement, fails the checks that need the key, with the reason; a key whose
+// enrollment is not in the bundle is read from its entry (and fails key_enrollment). The page shows each signer's
+// algorithm. Checkpoints are Ed25519 in every format.
 // SM3 and SM2 come from sm2.js (loaded before this file, like canonical.js): WebCrypto has neither.
 // No external script; no build step.
 (function () {
@@ -176,39 +178,53 @@
     'siteledger-evidence/v1.3', 'siteledger-evidence/v1.4'];
   var SM2_FORMAT = 'siteledger-evidence/v1.4';
   var Sm2 = window.siteledgerSm2;
+  var SM2_DEFAULT_ID = '1234567812345678'; // GM/T 0009's default signer identity
 
-  // A key's signature algorithm, from its enrollment record in the bundle: { alg, id (SM2 only), label, short } or
-  // { error } (a reason a user can act on). No enrollment record: Ed25519, the format's default (key_enrollment
-  // then fails on its own).
+  // A key's signature algorithm, from its enrollment record in the bundle (payload `alg`, `sm2_id`), which the
+  // bundle's key entry repeats in format 1.4 (`alg` "sm2" and a declared `sm2_id`; an Ed25519 entry has neither):
+  // { alg, id (SM2 only), label, short } or { error } (a reason a user can act on). A key without its enrollment
+  // record is read from its entry alone (key_enrollment then fails on its own).
   function keyAlgorithm(k, byId, format) {
     var er = k.enrolled_by && byId[k.enrolled_by];
     var p = er && er.envelope && er.envelope.kind === 'ledger.key.enrolled.v1' ? er.envelope.payload : null;
-    if (!p || typeof p !== 'object') p = {};
-    var alg = 'alg' in p ? p.alg : 'ed25519';
-    if (alg === 'ed25519') {
-      if ('sm2_id' in p) return { error: '登记记录的 sm2_id 只适用于 SM2 密钥 sm2_id is only for SM2 keys, this one is Ed25519' };
-      return { alg: 'ed25519', label: '签名算法：Ed25519 · algorithm Ed25519', short: 'Ed25519' };
-    }
-    if (alg === 'sm2') {
-      if (format !== SM2_FORMAT) {
-        return { error: 'SM2 密钥只能出现在 1.4 版证据包中 an SM2 key needs bundle format ' + SM2_FORMAT + ', this one is ' + format };
-      }
-      if (!Sm2) return { error: '未加载 sm2.js，无法核验 SM2 签名 sm2.js is not loaded: cannot check SM2' };
-      var id = 'sm2_id' in p ? p.sm2_id : Sm2.DEFAULT_ID;
-      if (typeof id !== 'string') return { error: '登记记录的 sm2_id 应为字符串 sm2_id must be a string' };
-      if (enc.encode(id).length > 8191) return { error: 'sm2_id 超过 8191 字节 sm2_id is longer than 8191 bytes' };
+    if (p !== null && typeof p !== 'object') p = null;
+    var declared = p || k;
+    var alg = 'alg' in declared ? declared.alg : 'ed25519';
+    if (alg !== 'ed25519' && alg !== 'sm2') {
       return {
-        alg: 'sm2',
-        id: id,
-        label: id === Sm2.DEFAULT_ID ?
-          '签名算法：SM2（SM3，GM/T 0009 默认身份） · algorithm SM2 with SM3, default identity' :
-          '签名算法：SM2（SM3，签名者身份 ' + id + '） · algorithm SM2 with SM3, identity ' + JSON.stringify(id),
-        short: 'SM2',
+        error: '不支持的签名算法 unsupported signature algorithm alg = ' + JSON.stringify(alg) +
+          '（本页支持 ed25519、sm2 · this page checks ed25519 and sm2）',
       };
     }
+    if (alg === 'ed25519' && 'sm2_id' in declared) {
+      return { error: 'sm2_id 只适用于 SM2 密钥 sm2_id is only allowed with alg "sm2" (this key is Ed25519)' };
+    }
+    var id = alg === 'sm2' ? ('sm2_id' in declared ? declared.sm2_id : SM2_DEFAULT_ID) : null;
+    if (alg === 'sm2' && typeof id !== 'string') return { error: 'sm2_id 应为字符串 sm2_id must be a string' };
+    // The key entry: no alg (Ed25519) or "sm2", an sm2_id only with "sm2", and the same key as the enrollment.
+    var entryAlg = 'alg' in k ? k.alg : 'ed25519';
+    var entryId = 'sm2_id' in k ? k.sm2_id : SM2_DEFAULT_ID;
+    if (('alg' in k && k.alg !== 'sm2') || ('sm2_id' in k && k.alg !== 'sm2') || entryAlg !== alg ||
+        (alg === 'sm2' && entryId !== id)) {
+      return {
+        error: '证据包的密钥条目与登记记录的算法或签名者身份不一致 the key entry (alg ' + JSON.stringify(k.alg) +
+          ', sm2_id ' + JSON.stringify(k.sm2_id) + ') does not match the enrollment (alg ' + JSON.stringify(alg) +
+          (id === null ? '' : ', identity ' + JSON.stringify(id)) + ')',
+      };
+    }
+    if (alg === 'ed25519') return { alg: 'ed25519', label: '签名算法：Ed25519 · algorithm Ed25519', short: 'Ed25519' };
+    if (format !== SM2_FORMAT) {
+      return { error: 'SM2 密钥只能出现在 1.4 版证据包中 an SM2 key needs bundle format ' + SM2_FORMAT + ', this one is ' + format };
+    }
+    if (!Sm2) return { error: '未加载 sm2.js，无法核验 SM2 签名 sm2.js is not loaded: cannot check SM2' };
+    if (enc.encode(id).length > 8191) return { error: 'sm2_id 超过 8191 字节 sm2_id is longer than 8191 bytes' };
     return {
-      error: '不支持的签名算法 unsupported signature algorithm alg = ' + JSON.stringify(alg) +
-        '（本页支持 ed25519、sm2 · this page checks ed25519 and sm2）',
+      alg: 'sm2',
+      id: id,
+      label: id === SM2_DEFAULT_ID ?
+        '签名算法：SM2（SM3，GM/T 0009 默认身份） · algorithm SM2 with SM3, default identity' :
+        '签名算法：SM2（SM3，签名者身份 ' + id + '） · algorithm SM2 with SM3, identity ' + JSON.stringify(id),
+      short: 'SM2',
     };
   }
 

@@ -4,8 +4,9 @@
 //! checking evidence bundles whose signers use SM2.
 //!
 //! The server cannot write an SM2 bundle yet (SM2 keys in the log are a separate change), so the verify-page cases
-//! build their format 1.4 bundles here: a city key (Ed25519) enrolling an SM2 key, and a record that key signed,
-//! all signed by the signer crate, in a Merkle tree whose checkpoint is signed with the server's own log key. The
+//! build their format 1.4 bundles here, shaped as that change writes them (enrollment `alg`/`sm2_id`, repeated in
+//! the key entry): a city key (Ed25519) enrolling an SM2 key, and a record that key signed, all signed by the signer
+//! crate, in a Merkle tree whose checkpoint is signed with the server's own log key. The
 //! page of a real record is opened and its fetch of that record's bundle answered with the built one (as the
 //! tampering case of `browser.rs` does); the page, its scripts and the published log key come from the server.
 
@@ -311,6 +312,8 @@ struct Case {
     /// The identity the SM2 key id (enrollment, envelope `signer`) is computed under, and the one it signs under.
     key_id_under: &'static str,
     sign_under: &'static str,
+    /// The bundle's key entry for the SM2 key repeats the enrollment's `alg` and `sm2_id` (false: neither).
+    entry_mirrors: bool,
     /// Change the SM2-signed record after signing.
     alter: bool,
     /// Which of [`CHECKS`] pass.
@@ -328,6 +331,7 @@ const VALID: Case = Case {
     sm2_id: None,
     key_id_under: DEFAULT_ID,
     sign_under: DEFAULT_ID,
+    entry_mirrors: true,
     alter: false,
     pass: [true; 5],
     details: &[],
@@ -367,6 +371,13 @@ const CASES: &[Case] = &[
             ("signature", "key id ≠ SHA-256(0xff ‖ \"sm2\" ‖ ENTL_A ‖ ID_A ‖ public key)[0:16]"),
             ("key_enrollment", "key id ≠ SHA-256(0xff ‖ \"sm2\""),
         ],
+        ..VALID
+    },
+    Case {
+        name: "key_entry_without_alg",
+        entry_mirrors: false,
+        pass: [true, true, true, false, false],
+        details: &[("signature", "证据包的密钥条目与登记记录的算法或签名者身份不一致"), ("key_enrollment", "密钥条目")],
         ..VALID
     },
     Case {
@@ -485,6 +496,18 @@ fn sm2_bundle(log: &NoteSigner, record_id: Uuid, sm2_secret: &[u8; 32], case: &C
     if case.alter {
         records[2]["envelope"]["payload"]["value"] = json!("86.0");
     }
+    // Key entries as format 1.4 writes them: an SM2 key's repeats `alg` and a declared `sm2_id`.
+    let mut sm2_entry = obj(json!({
+        "key_id": sm2_key_id, "public_key": sm2_public, "enrolled_by": envelopes[1].id().hyphenated().to_string(),
+    }));
+    if case.entry_mirrors {
+        if let Some(alg) = case.alg {
+            sm2_entry.insert("alg".into(), alg.into());
+        }
+        if let Some(id) = case.sm2_id {
+            sm2_entry.insert("sm2_id".into(), id.into());
+        }
+    }
     Ok(json!({
         "format": case.format,
         "log_key": log.verifier().vkey(),
@@ -492,7 +515,7 @@ fn sm2_bundle(log: &NoteSigner, record_id: Uuid, sm2_secret: &[u8; 32], case: &C
         "keys": [
             {"key_id": city.key_id().to_string(), "public_key": city.public().to_base64(),
              "enrolled_by": envelopes[0].id().hyphenated().to_string()},
-            {"key_id": sm2_key_id, "public_key": sm2_public, "enrolled_by": envelopes[1].id().hyphenated().to_string()},
+            sm2_entry,
         ],
         "records": records,
         "consistency": null,
