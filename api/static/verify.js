@@ -1,12 +1,23 @@
 // 宁波市智慧工地监管平台 — checks a record's evidence bundle in the browser (docs/FORMAT.md §2–§7).
 //
-// Everything is recomputed here with WebCrypto (SHA-256, Ed25519); nothing is taken from the server's word:
+// Everything is recomputed here with WebCrypto (SHA-256, Ed25519) and sm2.js (SM3, SM2); nothing is taken from the
+// server's word:
 //   log_key               the bundle's log key equals the one this platform publishes, and its key id is right
 //   checkpoint_signature  the checkpoint note's Ed25519 signature by the log key (C2SP signed note)
 //   inclusion             leaf hash = SHA-256(0x00 ‖ canonical envelope) is in the checkpoint's tree (RFC 9162)
-//   signature             Ed25519 over "siteledger-envelope-v1" ‖ 0x00 ‖ canonical(envelope without sig)
+//   signature             the signer's signature over "siteledger-envelope-v1" ‖ 0x00 ‖ canonical(envelope without
+//                         sig): Ed25519, or SM2 over SM3(Z_A ‖ M) (GB/T 32918.2, GM/T 0009)
 //   key_enrollment        every signer key's enrollment record is in the bundle, names the key, is signed and
 //                         included in the same tree
+// Signature algorithms (issue 18, bundle format 1.4): a key's algorithm is the one its `ledger.key.enrolled.v1`
+// record in the bundle declares: payload `alg` "ed25519" (or absent) or "sm2"; an SM2 key's signer identity ID_A is
+// the payload's `sm2_id` (absent: the GM/T 0009 default "1234567812345678"), its public key the 65-byte point
+// 04 ‖ x ‖ y and its key id SHA-256(0xff ‖ "sm2" ‖ ENTL_A ‖ ID_A ‖ 04 ‖ x ‖ y)[0:16]. The bundle's key entry must
+// say the same (`alg` "sm2" and a declared `sm2_id`; an Ed25519 entry has neither), and only a 1.4 bundle may hold
+// an SM2 key. Any other `alg`, or a disagreement, fails the checks that need the key, with the reason; a key whose
+// enrollment is not in the bundle is read from its entry (and fails key_enrollment). The page shows each signer's
+// algorithm. Checkpoints are Ed25519 in every format.
+// SM3 and SM2 come from sm2.js (loaded before this file, like canonical.js): WebCrypto has neither.
 // No external script; no build step.
 (function () {
   'use strict';
@@ -20,13 +31,9 @@
 
   // ---- bytes ----------------------------------------------------------------------------------------------
 
-  function concat() {
-    var n = 0, i;
-    for (i = 0; i < arguments.length; i++) n += arguments[i].length;
-    var out = new Uint8Array(n), o = 0;
-    for (i = 0; i < arguments.length; i++) { out.set(arguments[i], o); o += arguments[i].length; }
-    return out;
-  }
+  // concat(a, b, …) of Uint8Arrays: the copy in sm2.js, loaded before this file (if it is missing, every check
+  // reports "not checked" with the TypeError).
+  var concat = (window.siteledgerSm2 || {}).concat;
 
   function b64(s) {
     var bin = atob(s), out = new Uint8Array(bin.length);
@@ -166,17 +173,92 @@
 
   // ---- the checks ------------------------------------------------------------------------------------------
 
-  function verifyRecordSignature(envelope, keysById) {
+  // Bundle formats this page reads; only 1.4 may hold SM2 keys (issue 18).
+  var FORMATS = ['siteledger-evidence/v1', 'siteledger-evidence/v1.1', 'siteledger-evidence/v1.2',
+    'siteledger-evidence/v1.3', 'siteledger-evidence/v1.4'];
+  var SM2_FORMAT = 'siteledger-evidence/v1.4';
+  var Sm2 = window.siteledgerSm2;
+  var SM2_DEFAULT_ID = '1234567812345678'; // GM/T 0009's default signer identity
+
+  // A key's signature algorithm, from its enrollment record in the bundle (payload `alg`, `sm2_id`), which the
+  // bundle's key entry repeats in format 1.4 (`alg` "sm2" and a declared `sm2_id`; an Ed25519 entry has neither):
+  // { alg, id (SM2 only), label, short } or { error } (a reason a user can act on). A key without its enrollment
+  // record is read from its entry alone (key_enrollment then fails on its own).
+  function keyAlgorithm(k, byId, format) {
+    var er = k.enrolled_by && byId[k.enrolled_by];
+    var p = er && er.envelope && er.envelope.kind === 'ledger.key.enrolled.v1' ? er.envelope.payload : null;
+    if (p !== null && typeof p !== 'object') p = null;
+    var declared = p || k;
+    var alg = 'alg' in declared ? declared.alg : 'ed25519';
+    if (alg !== 'ed25519' && alg !== 'sm2') {
+      return {
+        error: '不支持的签名算法 unsupported signature algorithm alg = ' + JSON.stringify(alg) +
+          '（本页支持 ed25519、sm2 · this page checks ed25519 and sm2）',
+      };
+    }
+    if (alg === 'ed25519' && 'sm2_id' in declared) {
+      return { error: 'sm2_id 只适用于 SM2 密钥 sm2_id is only allowed with alg "sm2" (this key is Ed25519)' };
+    }
+    var id = alg === 'sm2' ? ('sm2_id' in declared ? declared.sm2_id : SM2_DEFAULT_ID) : null;
+    if (alg === 'sm2' && typeof id !== 'string') return { error: 'sm2_id 应为字符串 sm2_id must be a string' };
+    // The key entry: no alg (Ed25519) or "sm2", an sm2_id only with "sm2", and the same key as the enrollment.
+    var entryAlg = 'alg' in k ? k.alg : 'ed25519';
+    var entryId = 'sm2_id' in k ? k.sm2_id : SM2_DEFAULT_ID;
+    if (('alg' in k && k.alg !== 'sm2') || ('sm2_id' in k && k.alg !== 'sm2') || entryAlg !== alg ||
+        (alg === 'sm2' && entryId !== id)) {
+      return {
+        error: '证据包的密钥条目与登记记录的算法或签名者身份不一致 the key entry (alg ' + JSON.stringify(k.alg) +
+          ', sm2_id ' + JSON.stringify(k.sm2_id) + ') does not match the enrollment (alg ' + JSON.stringify(alg) +
+          (id === null ? '' : ', identity ' + JSON.stringify(id)) + ')',
+      };
+    }
+    if (alg === 'ed25519') return { alg: 'ed25519', label: '签名算法：Ed25519 · algorithm Ed25519', short: 'Ed25519' };
+    if (format !== SM2_FORMAT) {
+      return { error: 'SM2 密钥只能出现在 1.4 版证据包中 an SM2 key needs bundle format ' + SM2_FORMAT + ', this one is ' + format };
+    }
+    if (!Sm2) return { error: '未加载 sm2.js，无法核验 SM2 签名 sm2.js is not loaded: cannot check SM2' };
+    if (enc.encode(id).length > 8191) return { error: 'sm2_id 超过 8191 字节 sm2_id is longer than 8191 bytes' };
+    return {
+      alg: 'sm2',
+      id: id,
+      label: id === SM2_DEFAULT_ID ?
+        '签名算法：SM2（SM3，GM/T 0009 默认身份） · algorithm SM2 with SM3, default identity' :
+        '签名算法：SM2（SM3，签名者身份 ' + id + '） · algorithm SM2 with SM3, identity ' + JSON.stringify(id),
+      short: 'SM2',
+    };
+  }
+
+  // The key id `publicKey` (bytes) has under `algo`, or why it has none: Promise of { keyId } or { error }.
+  function keyIdOf(publicKey, algo) {
+    if (algo.alg === 'sm2') {
+      var bad = Sm2.publicKeyError(publicKey);
+      if (bad) return Promise.resolve({ error: bad });
+      return Sm2.keyId(publicKey, algo.id).then(function (kid) { return { keyId: kid }; });
+    }
+    if (publicKey.length !== 32) return Promise.resolve({ error: 'Ed25519 公钥应为 32 字节 public key is not 32 bytes' });
+    return sha256(concat(new Uint8Array([1]), publicKey)).then(function (h) { return { keyId: hex(h.slice(0, 16)) }; });
+  }
+
+  var KEY_ID_RULE = {
+    ed25519: 'key id ≠ SHA-256(0x01 ‖ public key)[0:16]',
+    sm2: 'key id ≠ SHA-256(0xff ‖ "sm2" ‖ ENTL_A ‖ ID_A ‖ public key)[0:16]',
+  };
+
+  function verifyRecordSignature(envelope, keysById, byId, format) {
     var key = keysById[envelope.signer];
     if (!key) return Promise.resolve('签名密钥不在证据包中 signer key not in the bundle');
+    var algo = keyAlgorithm(key, byId, format);
+    if (algo.error) return Promise.resolve(algo.error);
     var pk = b64(key.public_key);
-    if (pk.length !== 32) return Promise.resolve('public key is not 32 bytes');
-    return sha256(concat(new Uint8Array([1]), pk)).then(function (h) {
-      if (hex(h.slice(0, 16)) !== envelope.signer) return 'key id ≠ SHA-256(0x01 ‖ public key)[0:16]';
+    return keyIdOf(pk, algo).then(function (kid) {
+      if (kid.error) return kid.error;
+      if (kid.keyId !== envelope.signer) return KEY_ID_RULE[algo.alg];
       var unsigned = {};
       Object.keys(envelope).forEach(function (k) { if (k !== 'sig') unsigned[k] = envelope[k]; });
       var msg = concat(enc.encode('siteledger-envelope-v1'), new Uint8Array([0]), enc.encode(canonical(unsigned)));
-      return ed25519Verify(pk, b64(envelope.sig), msg).then(function (ok) {
+      var sig = b64(envelope.sig);
+      if (algo.alg === 'sm2') return Sm2.check(pk, algo.id, msg, sig);
+      return ed25519Verify(pk, sig, msg).then(function (ok) {
         return ok ? null : 'Ed25519 签名无效 invalid signature';
       });
     });
@@ -196,6 +278,10 @@
     }
     return Promise.all([fetchText(list.dataset.bundle), fetchText(list.dataset.logKeyUrl)]).then(function (got) {
       var bundle = JSON.parse(got[0]);
+      if (FORMATS.indexOf(bundle.format) < 0) {
+        throw new Error('本页不支持证据包格式 ' + JSON.stringify(bundle.format) + ' · unsupported bundle format (this page reads ' +
+          FORMATS[0] + ' to ' + FORMATS[FORMATS.length - 1] + ')');
+      }
       var published = got[1].trim();
       var logKey = parseLogKey(published);
       var rec = (bundle.records || []).filter(function (r) { return r.envelope && r.envelope.id === eventId; })[0];
@@ -203,6 +289,8 @@
       envelopeEl.textContent = JSON.stringify(rec.envelope, null, 2);
       var keysById = {};
       (bundle.keys || []).forEach(function (k) { keysById[k.key_id] = k; });
+      var byId = {};
+      (bundle.records || []).forEach(function (r) { byId[r.envelope.id] = r; });
 
       // log key
       return noteKeyId(logKey.name, logKey.publicKey).then(function (kid) {
@@ -228,12 +316,14 @@
           report('inclusion', inc.ok, (inc.ok ? '' : '与检查点根哈希不符 does not lead to the checkpoint root · ') + 'leaf ' + rec.index + ' of ' + cp.size + ' · leaf hash ' + hex(inc.leaf) +
             ' · ' + rec.inclusion.length + ' hashes');
           // signature of this record
-          return verifyRecordSignature(rec.envelope, keysById);
+          return verifyRecordSignature(rec.envelope, keysById, byId, bundle.format);
         }).then(function (err) {
-          report('signature', err === null, err === null ? 'signer ' + rec.envelope.signer + ' · seq ' + rec.envelope.seq : err);
-          // enrollment of every key: its record names it, and that record is signed and included
-          var byId = {};
-          bundle.records.forEach(function (r) { byId[r.envelope.id] = r; });
+          var signer = keysById[rec.envelope.signer];
+          var algo = signer ? keyAlgorithm(signer, byId, bundle.format) : null;
+          report('signature', err === null, (err === null ? '' : err + ' · ') + 'signer ' + rec.envelope.signer +
+            ' · seq ' + rec.envelope.seq + (algo && algo.label ? ' · ' + algo.label : ''));
+          // enrollment of every key: its record names it, and that record is signed and included; the key's
+          // algorithm is known and its key id follows that algorithm's rule
           var problems = [];
           var checks = (bundle.keys || []).map(function (k) {
             var er = k.enrolled_by && byId[k.enrolled_by];
@@ -242,9 +332,17 @@
               problems.push(k.key_id.slice(0, 8) + ': 无登记记录 no matching enrollment');
               return Promise.resolve();
             }
-            return Promise.all([verifyRecordSignature(er.envelope, keysById), verifyRecordInclusion(er, cp)]).then(function (x) {
-              if (x[0] !== null) problems.push(k.key_id.slice(0, 8) + ': ' + x[0]);
-              if (!x[1].ok) problems.push(k.key_id.slice(0, 8) + ': 登记记录包含证明无效 enrollment not included');
+            var algo = keyAlgorithm(k, byId, bundle.format);
+            var keyId = algo.error ? Promise.resolve({ error: algo.error }) : keyIdOf(b64(k.public_key), algo);
+            return Promise.all([
+              keyId,
+              verifyRecordSignature(er.envelope, keysById, byId, bundle.format),
+              verifyRecordInclusion(er, cp),
+            ]).then(function (x) {
+              if (x[0].error) problems.push(k.key_id.slice(0, 8) + ': ' + x[0].error);
+              else if (x[0].keyId !== k.key_id) problems.push(k.key_id.slice(0, 8) + ': ' + KEY_ID_RULE[algo.alg]);
+              if (x[1] !== null) problems.push(k.key_id.slice(0, 8) + ' 的登记记录 enrollment record: ' + x[1]);
+              if (!x[2].ok) problems.push(k.key_id.slice(0, 8) + ': 登记记录包含证明无效 enrollment not included');
             });
           });
           return Promise.all(checks).then(function () {
@@ -256,7 +354,9 @@
             });
             report('key_enrollment', problems.length === 0 && checks.length > 0,
               problems.length ? problems.join(' · ') : checks.length + ' 个密钥 keys: ' +
-                bundle.keys.map(function (k) { return k.key_id.slice(0, 8); }).join(', '));
+                bundle.keys.map(function (k) {
+                  return k.key_id.slice(0, 8) + ' ' + keyAlgorithm(k, byId, bundle.format).short;
+                }).join(', '));
           });
         });
       });

@@ -14,7 +14,7 @@ use siteledger_e2e::{HeadlessChromium, SignedCity, city_key, eval, ingest, scree
 /// Each in-page wait's budget (a condition polled in the page; the budget only turns a hang into a failure).
 const WAIT: Duration = siteledger_e2e::PATIENCE;
 
-fn screenshot_dir() -> PathBuf {
+pub(crate) fn screenshot_dir() -> PathBuf {
     // CARGO_TARGET_TMPDIR is `<target>/tmp`; the screenshots sit beside it.
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     tmp.parent().map_or(tmp.clone(), |t| t.to_path_buf()).join("browser-screenshots")

@@ -46,6 +46,11 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../../static/people_sign.js"),
     },
     Asset {
+        name: "sm2.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../static/sm2.js"),
+    },
+    Asset {
         name: "verify.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../static/verify.js"),

@@ -6,7 +6,7 @@
 //! | `GET /` | 城市总览: one card per 区县(市) / 开发园区 with today's counts, live record counter, latest alarms |
 //! | `GET /districts/{code}` | a district's projects |
 //! | `GET /projects/{id}` | a project: participants, subsystem tiles, timeline (paged with `?before=`), live rows |
-//! | `GET /verify/{event_id}` | checks the record's evidence bundle in the browser (`static/verify.js`, WebCrypto) |
+//! | `GET /verify/{event_id}` | checks the record's evidence bundle in the browser (`static/verify.js`: WebCrypto, and `static/sm2.js` for SM2/SM3) |
 //! | `GET /alarms` | alarms (`?open=1`, `?project=ID`) |
 //! | `GET /keys` | signer keys with status, gaps and equivocations |
 //! | `GET /login`, `POST /login`, `POST /logout` | token sign-in (sets the `siteledger_token` cookie) |
