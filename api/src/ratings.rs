@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use siteledger_domain::LocalDate;
 use siteledger_domain::ids::{CreditCode, ProjectId};
 use siteledger_domain::rating::credit::{self, CreditRecord, CreditRules, CreditScore};
+use siteledger_domain::rating::fold::OnlineDay;
 use siteledger_domain::rating::policy::{self, RatingPolicy};
 use siteledger_domain::rating::{EvidenceLine, RatingDecision, Sha256Hex};
 use siteledger_ledger::EventStore;
@@ -57,13 +58,64 @@ pub fn evidence_document(prefix: &LogPrefix, project: &ProjectId, policy: &Ratin
             .collect();
         apps.insert(app.id.as_str().to_owned(), json!(days));
     }
-    json!({
+    let mut doc = json!({
         "project_id": project.as_str(),
         "policy_version": policy.version,
         "tree_size": prefix.size,
         "as_of": as_of.to_string(),
         "days": apps,
-    })
+    });
+    // Applications with a measured-online rule (policy version 2 on) also cite the cameras' online time of every
+    // day of their window; a document without such an application keeps exactly its version-1 shape and bytes.
+    let mut online = Map::new();
+    let measured = prefix.fold.camera_online(project);
+    for app in &policy.applications {
+        let Some(min) = app.min_camera_online_permille else { continue };
+        let first = window_start(as_of, app.window_days);
+        let (mut line, _) = camera_online_line(&measured, first, as_of);
+        line.insert("min_permille".into(), json!(min));
+        online.insert(app.id.as_str().to_owned(), Value::Object(line));
+    }
+    if !online.is_empty() {
+        doc["camera_online"] = Value::Object(online);
+    }
+    doc
+}
+
+/// The first day of a window of `window_days` days ending on `as_of`.
+fn window_start(as_of: LocalDate, window_days: u32) -> LocalDate {
+    as_of
+        .date()
+        .checked_sub(time::Duration::days(i64::from(window_days.max(1)) - 1))
+        .and_then(|d| LocalDate::try_from(d).ok())
+        .unwrap_or(LocalDate::MIN)
+}
+
+/// The cameras' online time from `first` to `last` (inclusive) as cited by decisions and reports: per day with
+/// known time `{"online_s", "known_s", "online_permille"}`, and over the whole range `online_s`, `known_s`,
+/// `online_permille` (Σ online / Σ known) and `days_measured`. Also returns the sums in µs.
+pub fn camera_online_line(
+    measured: &BTreeMap<LocalDate, OnlineDay>,
+    first: LocalDate,
+    last: LocalDate,
+) -> (Map<String, Value>, OnlineDay) {
+    let mut days = Map::new();
+    let mut total = OnlineDay::default();
+    for (d, t) in measured.range(first..=last).filter(|(_, t)| t.known_us > 0) {
+        total.online_us += t.online_us;
+        total.known_us += t.known_us;
+        days.insert(
+            d.to_string(),
+            json!({"online_s": t.online_us / 1_000_000, "known_s": t.known_us / 1_000_000, "online_permille": t.permille()}),
+        );
+    }
+    let mut line = Map::new();
+    line.insert("days_measured".into(), json!(days.len()));
+    line.insert("online_s".into(), json!(total.online_us / 1_000_000));
+    line.insert("known_s".into(), json!(total.known_us / 1_000_000));
+    line.insert("online_permille".into(), json!(total.permille()));
+    line.insert("days".into(), Value::Object(days));
+    (line, total)
 }
 
 /// A project's rating decision: the `rating.decision.v1` payload.

@@ -13,6 +13,7 @@ use askama::Template;
 use serde_json::{Value, json};
 use siteledger_domain::LocalDate;
 use siteledger_domain::district::DistrictCode;
+use siteledger_domain::rating::fold::OnlineDay;
 use siteledger_domain::rating::policy::{self, StarLevel};
 use siteledger_domain::rating::{AnnualReport as ReportRecord, Sha256Hex};
 use siteledger_ledger::EventStore;
@@ -194,11 +195,33 @@ pub fn annual_from(prefix: &LogPrefix, req: &ReportRequest) -> Result<AnnualRepo
             }
             have += n as u64;
         }
-        uptime.push(json!({
+        let mut row = json!({
             "application": app.id.as_str(), "name": app.name.as_str(), "projects_with_data": with_data,
             "projects": active.len(), "days_with_data": have, "expected_days": expected,
             "uptime_permille": permille(have, expected),
-        }));
+        });
+        // An application with a measured-online rule (policy version 2 on) counts only days whose cameras reached
+        // it, and cites the cameras' measured online time over the same project-days; version-1 rows keep their
+        // shape and bytes.
+        if let Some(min) = app.min_camera_online_permille {
+            let (mut total, mut measured) = (OnlineDay::default(), 0u64);
+            for p in &active {
+                let from = if p.start_date > jan1 { p.start_date } else { jan1 };
+                if from > as_of {
+                    continue;
+                }
+                let (line, t) = ratings::camera_online_line(&prefix.fold.camera_online(&p.project_id), from, as_of);
+                total.online_us += t.online_us;
+                total.known_us += t.known_us;
+                measured += line["days_measured"].as_u64().unwrap_or(0);
+            }
+            row["camera_online"] = json!({
+                "min_permille": min, "days_measured": measured, "days_counted": have,
+                "online_s": total.online_us / 1_000_000, "known_s": total.known_us / 1_000_000,
+                "online_permille": total.permille(),
+            });
+        }
+        uptime.push(row);
     }
     let mut raised = 0u64;
     let mut cleared = 0u64;
@@ -357,6 +380,7 @@ struct ReportPage {
     quota: Option<QuotaLine>,
     districts: Vec<DistrictRow>,
     uptime: Vec<UptimeRow>,
+    camera_online: Vec<CameraOnlineRow>,
     alarms_raised: Text,
     alarms_cleared: Text,
     alarms_closure: Text,
@@ -402,6 +426,21 @@ struct UptimeRow {
     days_with_data: Text,
     expected_days: Text,
     share: Text,
+}
+
+/// An application counted by measured camera online time (policy version 2 on).
+struct CameraOnlineRow {
+    name: Text,
+    min_share: Text,
+    share: Text,
+    online_hours: Text,
+    known_hours: Text,
+    days_measured: Text,
+    days_counted: Text,
+}
+
+fn hours(seconds: &Value) -> Text {
+    Text::of(&seconds.as_u64().map_or_else(|| "—".to_owned(), |s| format!("{}.{}", s / 3600, s % 3600 * 10 / 3600)))
 }
 
 struct ProjectRow {
@@ -470,6 +509,24 @@ impl ReportPage {
                 expected_days: v(&u["expected_days"]),
                 share: share(&u["uptime_permille"]),
             }),
+            camera_online: d["uptime"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|u| u["camera_online"].is_object())
+                .map(|u| {
+                    let c = &u["camera_online"];
+                    CameraOnlineRow {
+                        name: v(&u["name"]),
+                        min_share: share(&c["min_permille"]),
+                        share: share(&c["online_permille"]),
+                        online_hours: hours(&c["online_s"]),
+                        known_hours: hours(&c["known_s"]),
+                        days_measured: v(&c["days_measured"]),
+                        days_counted: v(&c["days_counted"]),
+                    }
+                })
+                .collect(),
             alarms_raised: v(&a["raised"]),
             alarms_cleared: v(&a["cleared"]),
             alarms_closure: share(&a["closure_permille"]),
@@ -541,6 +598,11 @@ pub fn render_csv(d: &Value) -> String {
         let app = u["application"].as_str().unwrap_or_default();
         for k in ["projects_with_data", "days_with_data", "expected_days", "uptime_permille"] {
             line("uptime", &format!("{app}.{k}"), &scope, &u[k]);
+        }
+        if u["camera_online"].is_object() {
+            for k in ["min_permille", "days_measured", "days_counted", "online_s", "known_s", "online_permille"] {
+                line("uptime", &format!("{app}.camera_online.{k}"), &scope, &u["camera_online"][k]);
+            }
         }
     }
     for k in ["raised", "cleared", "closure_permille", "mean_close_minutes", "median_close_minutes"] {

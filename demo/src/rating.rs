@@ -1,7 +1,8 @@
 //! The demo city's 星级评定、信用评价与年度督查 traffic, through `POST /v1/events` like everything else:
 //!
 //! 1. The city bureau (市住建局) publishes the first rating policy (`rating.policy.v1` v1: 甬建发〔2020〕72号 as
-//!    written, with the platform's default evidence rules) and the proposed credit rules (`credit.rules.v1` v1),
+//!    written, with the platform's default evidence rules), the second (v2: 远程视频监控 days also need the
+//!    cameras' measured online time, docs/RATING.md §2.1) and the proposed credit rules (`credit.rules.v1` v1),
 //!    once per data directory.
 //! 2. It signs the city's annual supervision report for last year (`report.annual.v1`), computed at the log's
 //!    size at that moment, once per data directory.
@@ -40,8 +41,13 @@ pub(super) async fn setup(ctx: &DemoContext) -> anyhow::Result<Issuer> {
     let token = token.secret;
     let store = ctx.state.ledger.store();
     let mut first = Vec::new();
-    if !has_kind(store, rating::POLICY_STREAM, rating::POLICY).await? {
-        first.push(RatingEvent::Policy(rating::policy::notice_2020_72()));
+    // Version 1 (the notice as written), then version 2 (video days need the cameras' measured online time):
+    // whichever of them the log does not hold yet, in order.
+    let published = policy_versions(store).await?;
+    for p in [rating::policy::notice_2020_72(), rating::policy::notice_2020_72_v2()] {
+        if !published.contains(&p.version) && published.last().is_none_or(|v| *v < p.version) {
+            first.push(RatingEvent::Policy(p));
+        }
     }
     if !has_kind(store, rating::CREDIT_RULES_STREAM, rating::CREDIT_RULES).await? {
         first.push(RatingEvent::CreditRules(rating::credit::proposal_v1()));
@@ -51,7 +57,10 @@ pub(super) async fn setup(ctx: &DemoContext) -> anyhow::Result<Issuer> {
         let _chain = city_lock.lock().await;
         let envs = sign_all(&ctx.state, &ctx.city, &first).await?;
         post(ctx, &token, &envs).await?;
-        tracing::info!("demo: the city bureau published rating policy v1 and credit rules v1");
+        tracing::info!(
+            records = first.len(),
+            "demo: the city bureau published rating policies v1, v2 and credit rules v1"
+        );
     }
     if !has_kind(store, rating::CITY_REPORTS_STREAM, rating::REPORT).await? {
         let year = ratings::today_shanghai().date().year() - 1;
@@ -87,6 +96,18 @@ pub(super) async fn setup(ctx: &DemoContext) -> anyhow::Result<Issuer> {
         last,
         locks: ctx.locks.clone(),
     })
+}
+
+/// The rating policy versions published in the log.
+async fn policy_versions<S: EventStore>(store: &S) -> anyhow::Result<std::collections::BTreeSet<u32>> {
+    let events = store.read_stream(rating::POLICY_STREAM, 0, Direction::Forward, 1000).await?;
+    Ok(events
+        .iter()
+        .filter(|e| e.kind == rating::POLICY)
+        .filter_map(|e| Envelope::parse(&e.leaf).ok())
+        .filter_map(|env| env.payload().get("version").and_then(serde_json::Value::as_u64))
+        .filter_map(|v| u32::try_from(v).ok())
+        .collect())
 }
 
 async fn has_kind<S: EventStore>(store: &S, stream: &str, kind: &str) -> anyhow::Result<bool> {

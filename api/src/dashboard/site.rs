@@ -207,8 +207,43 @@ struct ProjectPage {
     alarms: Vec<AlarmLine>,
     gap_count: usize,
     camera_rate: String,
+    /// Per camera id, its online share over the last 7 and 30 days (today included), as `12.3%` or `—`.
+    camera_periods: BTreeMap<String, [String; 2]>,
     latest: Vec<LatestLine>,
     devices: Vec<DeviceLine>,
+}
+
+impl ProjectPage {
+    /// A camera's share over the last 7 (`i = 0`) or 30 (`i = 1`) days.
+    fn camera_period(&self, device_id: &str, i: usize) -> &str {
+        self.camera_periods.get(device_id).map_or("—", |p| p[i].as_str())
+    }
+}
+
+/// Each camera's online share over the last 7 and 30 days (today up to `now` included), from the day rows of
+/// `GET /v1/site/projects/{id}/cameras/days` (`domain::site::uptime`): Σ online / Σ known over the days, so a day
+/// the camera's reports do not cover weighs nothing. The star rating's video evidence (policy version 2 on) uses the
+/// same measure per day.
+fn camera_periods(
+    rows: &[siteledger_projections::site::CameraDayRow],
+    today: LocalDate,
+) -> BTreeMap<String, [String; 2]> {
+    let week_start = today.date().checked_sub(time::Duration::days(6)).map(|d| d.to_string()).unwrap_or_default();
+    let mut sums: BTreeMap<&str, [(i64, i64); 2]> = BTreeMap::new();
+    for r in rows {
+        let e = sums.entry(r.device_id.as_str()).or_default();
+        e[1].0 += r.online_s;
+        e[1].1 += r.known_s;
+        if r.day >= week_start {
+            e[0].0 += r.online_s;
+            e[0].1 += r.known_s;
+        }
+    }
+    let show = |(on, known): (i64, i64)| {
+        siteledger_domain::site::uptime::share_permille(on, known)
+            .map_or_else(|| "—".to_owned(), |m| format!("{}.{}%", m / 10, m % 10))
+    };
+    sums.into_iter().map(|(d, [w, m])| (d.to_owned(), [show(w), show(m)])).collect()
 }
 
 #[derive(Debug)]
@@ -481,6 +516,19 @@ async fn project(State(state): State<AppState>, v: Viewer, Path(id): Path<String
         .await
         .map_err(|e| v.internal(e))?
         .ok_or_else(|| v.not_found(format!("没有项目 {id}，或您无权查看。No project {id} in your scope.")))?;
+    let today = today();
+    let month_start =
+        today.date().checked_sub(time::Duration::days(29)).and_then(|d| LocalDate::try_from(d).ok()).unwrap_or(today);
+    let camera_days = if p.cameras.is_empty() {
+        Vec::new()
+    } else {
+        state
+            .read
+            .site_camera_days(&v.scope(), &id, month_start, today, now)
+            .await
+            .map_err(|e| v.internal(e))?
+            .unwrap_or_default()
+    };
     // The charts span the last 24 h, or less when the data is younger (an hour before the first window).
     let first = p.windows.iter().map(|w| w.window_start_us).min().unwrap_or(day_ago);
     let from_us = (first - 3_600_000_000).max(day_ago);
@@ -490,6 +538,7 @@ async fn project(State(state): State<AppState>, v: Viewer, Path(id): Path<String
         alarms: p.alarms.iter().map(alarm_line).collect(),
         gap_count: p.gaps.len(),
         camera_rate: p.camera_online_permille.map_or_else(|| "—".to_owned(), |m| format!("{}.{}%", m / 10, m % 10)),
+        camera_periods: camera_periods(&camera_days, today),
         latest: p
             .latest
             .iter()
@@ -623,5 +672,27 @@ mod tests {
         assert_eq!(svg.matches("class=\"hit violation\"").count(), 1);
         assert_eq!(svg.matches("class=\"pt s0\"").count(), 2, "a dot per window");
         assert!(svg.contains("HJ-&lt;1&gt;") && !svg.contains("HJ-<1>"), "device ids are escaped");
+    }
+
+    #[test]
+    fn camera_periods_sum_online_over_known_time_of_the_last_7_and_30_days() {
+        let today = LocalDate::parse("2026-03-30").expect("date");
+        let row = |device: &str, day: &str, online_s: i64, known_s: i64| siteledger_projections::site::CameraDayRow {
+            device_id: device.into(),
+            day: day.into(),
+            online_s,
+            known_s,
+            online_permille: siteledger_domain::site::uptime::share_permille(online_s, known_s),
+        };
+        let rows = [
+            row("A", "2026-03-10", 86_400, 86_400), // in the 30 days only
+            row("A", "2026-03-24", 0, 86_400),      // the first of the 7 days: offline, reporting
+            row("A", "2026-03-30", 43_200, 43_200), // today so far
+            row("B", "2026-03-23", 86_400, 86_400), // 8 days ago: not in the 7
+        ];
+        let p = camera_periods(&rows, today);
+        assert_eq!(p["A"], ["33.3%".to_owned(), "60.0%".to_owned()]);
+        assert_eq!(p["B"], ["—".to_owned(), "100.0%".to_owned()]);
+        assert!(!p.contains_key("C"), "a camera without day rows shows —");
     }
 }

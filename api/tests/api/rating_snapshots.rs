@@ -220,3 +220,122 @@ async fn the_dashboards_credit_ranking_leaves_a_snapshot_the_next_computation_re
     let r: Value = app.get(&format!("/v1/credit?at_size={head}"), Some(&token)).await.json().await.expect("json");
     assert_eq!(r["tree_size"], head);
 }
+
+/// P1's camera over ten days from 2026-03-01, a status every 30 minutes: online all day, offline the first 6 of
+/// 24 h, offline all day (but reporting), cycled. Signed by P1's gateway.
+fn camera_days(gw: &mut siteledger_client::KeyedChain) -> Vec<siteledger_signer::Envelope> {
+    const CAM: &str = "33021200001320000001";
+    let start = time::macros::datetime!(2026-03-01 00:00 +08:00);
+    let mut out = Vec::new();
+    for d in 0..10i64 {
+        let off_until = [0, 360, 1440][usize::try_from(d % 3).expect("index")];
+        for m in (0..48).map(|i| i * 30) {
+            let at = siteledger_domain::time::shanghai_rfc3339(start + time::Duration::minutes(d * 1440 + m));
+            let status = if m < off_until { "offline" } else { "online" };
+            out.push(
+                gw.sign(
+                    crate::helpers::new_id(),
+                    &format!("project/{}/site/{CAM}", world::P1),
+                    "video.camera.status.v1",
+                    &at,
+                    crate::helpers::obj(
+                        serde_json::json!({"project_id": world::P1, "device_id": CAM, "status": status}),
+                    ),
+                )
+                .expect("sign"),
+            );
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_v2_reports_and_decisions_cite_measured_camera_time_the_same_resumed_or_from_zero() {
+    let mut app = TestApp::spawn().await;
+    let mut city = world::build_city(&mut app).await;
+    let store = app.server.state.ledger.store();
+    let read = &app.server.state.read;
+    let v2 = serde_json::to_value(siteledger_domain::rating::policy::notice_2020_72_v2()).expect("json");
+    let published = app
+        .city
+        .sign(
+            crate::helpers::new_id(),
+            "city/policy/rating",
+            "rating.policy.v1",
+            "2026-03-01T00:00:00+08:00",
+            crate::helpers::obj(v2),
+        )
+        .expect("sign");
+    app.ingest_ok(&[published]).await;
+    let before = store.head().await.expect("head");
+    for chunk in camera_days(&mut city.gw1).chunks(100) {
+        app.ingest_ok(chunk).await;
+    }
+    let n = store.head().await.expect("head");
+    assert_eq!(n - before, 480);
+    // A snapshot in the middle of the cameras' records: the resumed fold continues a camera's open span.
+    snapshots_at(&app, &[before + 217]).await;
+    let as_of = LocalDate::parse("2026-03-10").expect("date");
+
+    let req = |version| ReportRequest {
+        year: 2026,
+        district: None,
+        at_size: n,
+        policy_version: Some(version),
+        as_of: Some(as_of),
+    };
+    let zero = reports::annual(store, &req(2)).await.expect("from zero");
+    let inc = reports::annual_with(store, Some(read), &req(2)).await.expect("incremental");
+    assert_eq!(inc.resumed_from, before + 217);
+    assert_same_report(&inc, &zero, "policy 2");
+    // 24 + 18 + 0 h, thrice, and 23.5 h on the 10th (the prefix ends at its last report): 149.5 of 239.5 h.
+    let video = zero.document["uptime"].as_array().expect("rows").iter().find(|u| u["application"] == "video").cloned();
+    let video = video.expect("video row");
+    assert_eq!(
+        video["camera_online"],
+        serde_json::json!({"min_permille": 800, "days_measured": 10, "days_counted": 4,
+                           "online_s": 538_200, "known_s": 862_200, "online_permille": 624}),
+        "{video}"
+    );
+    assert_eq!(video["days_with_data"], 4, "only the whole days online count");
+    assert!(
+        zero.html.contains("按摄像机实测在线时长计")
+            && zero.html.contains("<td>≥ 80.0%</td><td>62.4%</td><td>149.5/239.5</td>"),
+        "{}",
+        zero.html
+    );
+    assert!(zero.csv.contains("uptime,video.camera_online.online_permille,city,624\n"), "{}", zero.csv);
+    // Policy 1 at the same size: every day with a video record, and no trace of the measure.
+    let v1 = reports::annual_with(store, Some(read), &req(1)).await.expect("policy 1");
+    let video1 = v1.document["uptime"].as_array().expect("rows").iter().find(|u| u["application"] == "video").cloned();
+    assert_eq!(video1.as_ref().map(|u| u["days_with_data"].clone()), Some(serde_json::json!(10)));
+    assert!(!String::from_utf8_lossy(&v1.json).contains("camera_online") && !v1.html.contains("实测在线"));
+
+    // Decisions: the same bytes resumed or from zero, under both versions; version 2 counts 4 video days of 10.
+    let pz = LogPrefix::load(store, n, None).await.expect("from zero");
+    let pi = LogPrefix::load_with(store, Some(read), n, None).await.expect("incremental");
+    assert!(pi.resumed_from > 0);
+    assert_eq!(pi.state_bytes(), pz.state_bytes(), "canonical fold state");
+    let p1 = siteledger_domain::ProjectId::parse(world::P1).expect("id");
+    for version in [1, 2] {
+        let d = |p: &LogPrefix| ratings::decision_bytes(&ratings::decision(p, &p1, version, as_of).expect("decision"));
+        assert_eq!(d(&pi), d(&pz), "policy {version}");
+    }
+    let days = |version| {
+        let d = ratings::decision(&pz, &p1, version, as_of).expect("decision");
+        d.applications.iter().find(|a| a.id.as_str() == "video").map(|a| (a.days, a.runs))
+    };
+    assert_eq!((days(1), days(2)), (Some((10, false)), Some((4, false))));
+    let policy2 = pz.policy(2).expect("v2").clone();
+    let ev = ratings::evidence_document(&pz, &p1, &policy2, as_of);
+    assert_eq!(ev["days"]["video"], serde_json::json!(["2026-03-01", "2026-03-04", "2026-03-07", "2026-03-10"]));
+    let cam = &ev["camera_online"]["video"];
+    assert_eq!((cam["min_permille"].as_u64(), cam["online_permille"].as_u64()), (Some(800), Some(624)), "{cam}");
+    assert_eq!(
+        cam["days"]["2026-03-02"],
+        serde_json::json!({"online_s": 64_800, "known_s": 86_400, "online_permille": 750})
+    );
+    assert_eq!(cam["days"]["2026-03-03"]["online_permille"], 0, "offline all day, though reporting");
+    let policy1 = pz.policy(1).expect("v1").clone();
+    assert!(ratings::evidence_document(&pz, &p1, &policy1, as_of).get("camera_online").is_none());
+}

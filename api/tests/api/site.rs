@@ -246,4 +246,13 @@ async fn camera_offline_six_of_twenty_four_hours_answers_75_percent_per_day_scop
     // The dashboard's project page shows each camera's share of today (its value depends on today's date).
     let html = app.get("/site/projects/NB-2026-0001", Some(&yz)).await.text().await.expect("page");
     assert!(html.contains("今日在线率") && html.contains("33020000001320000001"), "{html}");
+    // … and of the last 7 and 30 days: the camera has been silent since its last report (online, 2026-03-02),
+    // so all of that time counts offline once the silence interval has passed.
+    assert!(html.contains("近7日在线率") && html.contains("近30日在线率"), "{html}");
+    let row = html
+        .split("<tr><td class=\"mono\">33020000001320000001</td>")
+        .nth(1)
+        .and_then(|r| r.split("</tr>").next())
+        .expect("camera row");
+    assert_eq!(row.matches("<td class=\"num\">0.0%</td>").count(), 3, "today, 7 and 30 days: {row}");
 }

@@ -1,4 +1,4 @@
-//! The demo's 星级评定 traffic: the city bureau publishes the policy and credit rules and signs last year's annual
+//! The demo's 星级评定 traffic: the city bureau publishes the policies (versions 1 and 2) and credit rules and signs last year's annual
 //! report during setup; a rating round has every district bureau sign a decision per project through the API, each
 //! recomputable byte for byte from the log at its size, and a second round with nothing changed signs nothing.
 
@@ -36,14 +36,16 @@ async fn the_demo_publishes_policies_and_issues_decisions_through_the_api() {
         let p = ProjectId::parse(row["project_id"].as_str().expect("project")).expect("id");
         let as_of = LocalDate::parse(row["as_of"].as_str().expect("as_of")).expect("date");
         assert_eq!(row["tree_size"].as_u64(), Some(n), "one round, one size");
-        let again = ratings::decision(&prefix, &p, 1, as_of).expect("decision");
+        // The newest policy published: version 2, whose video days need measured camera online time.
+        assert_eq!(row["policy_version"].as_u64(), Some(2), "{row}");
+        let again = ratings::decision(&prefix, &p, 2, as_of).expect("decision");
         assert_eq!(
             siteledger_signer::canonical::to_canonical(&Value::Object(env.payload().clone())),
             ratings::decision_bytes(&again)
         );
     }
     let policies: Value = app.get_json("/v1/rating-policies", &token).await;
-    assert_eq!(policies.as_array().map(Vec::len), Some(2), "{policies}");
+    assert_eq!(policies.as_array().map(Vec::len), Some(3), "rating policies 1 and 2, credit rules 1: {policies}");
     let reports: Value = app.get_json("/v1/reports", &token).await;
     assert_eq!(reports.as_array().map(Vec::len), Some(1), "{reports}");
     // Pages render for the anonymous demo visitor.

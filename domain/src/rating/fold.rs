@@ -24,6 +24,8 @@ use crate::date::LocalDate;
 use crate::ids::{CreditCode, ProjectId};
 use crate::payload::DomainEvent;
 use crate::registry::{self, RegistryState};
+use crate::site::uptime::{self, Report, Step, Timeline};
+use crate::site::{CameraStatus, SiteEvent};
 use crate::stream;
 
 use super::credit::{CreditRecord, CreditRules};
@@ -111,6 +113,99 @@ pub struct ProjectLog {
     pub standard_site_years: BTreeSet<i32>,
     /// Signer gaps of the project's keys: (position, event id, missing records).
     pub gaps: Vec<(u64, String, u64)>,
+    /// Its cameras' online time, from `video.camera.status.v1` (absent from the state while it has none).
+    #[serde(default, skip_serializing_if = "CameraTime::is_empty")]
+    pub cameras: CameraTime,
+}
+
+/// Online and known time of one day (µs), summed over a project's cameras.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnlineDay {
+    /// Time credited online.
+    pub online_us: i64,
+    /// Time covered by the cameras' reports (the share's denominator).
+    pub known_us: i64,
+}
+
+impl OnlineDay {
+    /// Online time per mille of the time known ([`uptime::share_permille`]); `None` when nothing is known.
+    pub fn permille(&self) -> Option<u64> {
+        uptime::share_permille(self.online_us, self.known_us)
+    }
+}
+
+/// A project's cameras' online time, folded with [`crate::site::uptime`] (the rules of the site pages' 在线率:
+/// spans between reports, the silence interval, keepalive gaps, late reports ignored). Bounded by cameras + days:
+/// one latest report per camera and one total per day, whatever the number of reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CameraTime {
+    /// Camera id → its latest report: (said online, `occurred_at` in µs).
+    pub latest: BTreeMap<String, (bool, i64)>,
+    /// Asia/Shanghai day → the closed spans' online and known time, summed over the cameras.
+    pub days: BTreeMap<LocalDate, OnlineDay>,
+    /// Reports signed before their camera's latest one: ignored, counted.
+    pub late_reports: u64,
+}
+
+impl CameraTime {
+    /// No camera has reported.
+    pub fn is_empty(&self) -> bool {
+        self.latest.is_empty() && self.days.is_empty() && self.late_reports == 0
+    }
+
+    /// Folds one status report of `camera` ([`uptime::step`]).
+    pub fn apply(&mut self, camera: &str, report: Report) {
+        let prev = self.latest.get(camera).map(|&(online, at_us)| Timeline { online, at_us });
+        match uptime::step(prev, report, uptime::SILENCE_US) {
+            Step::Late => self.late_reports += 1,
+            Step::Advanced { timeline, days } => {
+                self.latest.insert(camera.to_owned(), (timeline.online, timeline.at_us));
+                for d in days {
+                    if let Some(day) = local_day(d.day_start_us) {
+                        let e = self.days.entry(day).or_default();
+                        e.online_us += d.online_us;
+                        e.known_us += d.known_us;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The instant of the newest report of any camera of the project (µs), if any: how far the project's
+    /// cameras' time is known in this prefix.
+    pub fn horizon_us(&self) -> Option<i64> {
+        self.latest.values().map(|&(_, at)| at).max()
+    }
+
+    /// Online and known time per day: the closed spans plus each camera's open span up to the project's
+    /// [horizon](Self::horizon_us), credited with the silence rule ([`uptime::open_span`]), so a camera that went
+    /// silent while another kept reporting counts offline once the interval has passed — what the site pages
+    /// show when asked at that instant.
+    pub fn online_days(&self) -> BTreeMap<LocalDate, OnlineDay> {
+        let mut out = self.days.clone();
+        let Some(horizon) = self.horizon_us() else { return out };
+        for &(online, at_us) in self.latest.values() {
+            for d in uptime::open_span(Timeline { online, at_us }, horizon, uptime::SILENCE_US) {
+                if let Some(day) = local_day(d.day_start_us) {
+                    let e = out.entry(day).or_default();
+                    e.online_us += d.online_us;
+                    e.known_us += d.known_us;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The Asia/Shanghai day starting at `day_start_us` (a Shanghai midnight, [`uptime::day_start`]).
+fn local_day(day_start_us: i64) -> Option<LocalDate> {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(day_start_us) * 1000).ok()?;
+    LocalDate::try_from(crate::time::shanghai_date(t)).ok()
+}
+
+/// µs since the epoch of an RFC 3339 time.
+fn micros(rfc3339: &str) -> Option<i64> {
+    crate::time::parse_rfc3339(rfc3339).and_then(|t| i64::try_from(t.unix_timestamp_nanos() / 1000).ok())
 }
 
 /// The fold.
@@ -159,10 +254,13 @@ impl RatingFold {
         })
     }
 
-    /// A project's evidence days per application of `policy`.
+    /// A project's evidence days per application of `policy`: days with a record of one of the application's
+    /// prefixes and, for an application with `min_camera_online_permille`, whose cameras' online share
+    /// ([`Self::camera_online`]) reaches it.
     pub fn evidence(&self, project_id: &ProjectId, policy: &RatingPolicy) -> EvidenceDays {
         let mut out = EvidenceDays::new();
         let log = self.projects.get(project_id);
+        let mut online: Option<BTreeMap<LocalDate, OnlineDay>> = None;
         for app in &policy.applications {
             let mut days = BTreeSet::new();
             if let Some(log) = log {
@@ -171,10 +269,19 @@ impl RatingFold {
                         days.extend(d.iter().copied());
                     }
                 }
+                if let Some(min) = app.min_camera_online_permille {
+                    let online = online.get_or_insert_with(|| log.cameras.online_days());
+                    days.retain(|d| online.get(d).and_then(OnlineDay::permille).is_some_and(|p| p >= u64::from(min)));
+                }
             }
             out.insert(app.id.clone(), days);
         }
         out
+    }
+
+    /// A project's cameras' online and known time per Asia/Shanghai day in this prefix ([`CameraTime::online_days`]).
+    pub fn camera_online(&self, project_id: &ProjectId) -> BTreeMap<LocalDate, OnlineDay> {
+        self.projects.get(project_id).map(|l| l.cameras.online_days()).unwrap_or_default()
     }
 
     /// Folds the next record (positions must be consecutive from 0 for `size` to be the tree size).
@@ -196,6 +303,20 @@ impl RatingFold {
             if let Some(d) = day {
                 log.kind_days.entry(r.kind.to_owned()).or_default().insert(d);
             }
+        }
+        if r.kind == crate::site::CAMERA_STATUS
+            && let Some(Ok(SiteEvent::CameraStatus(c))) = SiteEvent::parse(r.kind, r.payload)
+            && let Some(at_us) = micros(r.occurred_at)
+        {
+            let report = Report {
+                online: c.status == CameraStatus::Online,
+                at_us,
+                last_keepalive_us: c
+                    .last_keepalive_at
+                    .as_ref()
+                    .and_then(|k| i64::try_from(k.instant().unix_timestamp_nanos() / 1000).ok()),
+            };
+            self.projects.entry(c.project_id.clone()).or_default().cameras.apply(c.device_id.as_str(), report);
         }
         let mut gap_project = None;
         // Only the kinds the fold reads are type-checked (readings are counted, not parsed).

@@ -211,6 +211,7 @@ const APPLICATION: &[Member] = &[
     req("prefixes", each::<t::KindPrefix>),
     req("window_days", is::<u32>),
     req("min_days", is::<u32>),
+    opt("min_camera_online_permille", is::<u32>),
 ];
 const LEVEL: &[Member] = &[req("level", is::<t::StarLevel>), req("applications", each::<t::ApplicationId>)];
 const RULE: &[Member] = &[

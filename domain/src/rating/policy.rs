@@ -157,7 +157,9 @@ impl fmt::Display for StarLevel {
 }
 
 /// One 智慧应用 and its evidence rule: records with one of `prefixes` in the project's streams on at least
-/// `min_days` distinct days (Asia/Shanghai) of the `window_days` days ending on the as-of date.
+/// `min_days` distinct days (Asia/Shanghai) of the `window_days` days ending on the as-of date. With
+/// `min_camera_online_permille` (policy version 2 on), a day counts only if, besides, the project's cameras were
+/// online for at least that share of the time their status reports cover that day (docs/RATING.md §2.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Application {
@@ -171,6 +173,12 @@ pub struct Application {
     pub window_days: u32,
     /// Distinct days with records needed in the window (1–`window_days`).
     pub min_days: u32,
+    /// Measured online time (在线率) [proposal]: a day counts only if the project's cameras were online for at
+    /// least this many ‰ (1–1000) of the time covered by their `video.camera.status.v1` reports that day
+    /// ([`crate::site::uptime`], the same measure as the site pages). Absent (and never written) in documents
+    /// without the rule, so version 1 keeps its bytes and its results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_camera_online_permille: Option<u32>,
 }
 
 /// The applications a star level needs (the full list, as the notice writes it: "等4项/7项/11项应用").
@@ -423,6 +431,18 @@ pub fn check_policy(p: &RatingPolicy) -> Result<(), String> {
                 a.id, a.min_days, a.window_days
             ));
         }
+        if let Some(p) = a.min_camera_online_permille {
+            if !(1..=1000).contains(&p) {
+                return Err(format!("application {}: min_camera_online_permille must be 1–1000 ‰, got {p}", a.id));
+            }
+            if !a.prefixes.iter().any(|x| x.matches(crate::site::CAMERA_STATUS)) {
+                return Err(format!(
+                    "application {}: min_camera_online_permille needs a prefix that counts {} records (e.g. video.)",
+                    a.id,
+                    crate::site::CAMERA_STATUS
+                ));
+            }
+        }
     }
     let mut prev: Option<&LevelRule> = None;
     let mut levels: Vec<&LevelRule> = p.levels.iter().collect();
@@ -471,6 +491,7 @@ fn app(id: &str, name: &str, prefixes: &[&str], window_days: u32, min_days: u32)
         prefixes: prefixes.iter().map(|p| KindPrefix((*p).to_owned())).collect(),
         window_days,
         min_days,
+        min_camera_online_permille: None,
     }
 }
 
@@ -612,4 +633,25 @@ pub fn notice_2020_72() -> RatingPolicy {
             },
         ],
     }
+}
+
+/// The online-time rule of [`notice_2020_72_v2`] for 远程视频监控 [proposal]: a day counts if the project's cameras
+/// were online at least 800 ‰ of the time their reports cover (a camera down 4 h 48 min of 24 h still counts; one
+/// down 6 h, 750 ‰, does not). docs/RATING.md §2.1 gives the reasons.
+pub const VIDEO_MIN_ONLINE_PERMILLE: u32 = 800;
+
+/// The second policy version [proposal]: version 1 with one change, 远程视频监控's evidence day also needs the
+/// project's cameras online at least [`VIDEO_MIN_ONLINE_PERMILLE`] of the time their status reports cover that
+/// day (issue 19: an offline camera that keeps reporting "offline" no longer makes the day count). Published by the
+/// bureau as `rating.policy.v1` version 2 (the kind gains an optional member, docs/KINDS.md).
+pub fn notice_2020_72_v2() -> RatingPolicy {
+    let mut p = notice_2020_72();
+    p.version = 2;
+    p.effective_from = LocalDate::parse("2026-01-01").expect("a literal date");
+    for a in &mut p.applications {
+        if a.id.as_str() == "video" {
+            a.min_camera_online_permille = Some(VIDEO_MIN_ONLINE_PERMILLE);
+        }
+    }
+    p
 }

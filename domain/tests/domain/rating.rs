@@ -485,3 +485,207 @@ fn credit_rules_v1_count_a_published_wage_finding_against_the_general_contractor
     assert_eq!(cited, ["e1", "e2"]);
     assert_eq!(s.score, rules.base_points - 15);
 }
+
+// ---- Measured camera online time (issue 19, policy version 2) ----
+
+const CAM_A: &str = "33021200001320000001";
+const CAM_B: &str = "33021200001320000002";
+
+/// Minutes offline at the start of each day, cycled over the days: whole days online (1000 ‰), 6 of 24 h offline
+/// (750 ‰), offline all day but reporting every 30 min (0 ‰), 4 h 48 min offline (800 ‰, the threshold exactly)
+/// and 5 h offline (791 ‰).
+const OFFLINE_MINUTES: [u32; 5] = [0, 360, 1440, 288, 300];
+
+/// A day's expected share of camera A, ‰.
+fn share_of(offline_min: u32) -> u64 {
+    u64::from(1440 - offline_min) * 1000 / 1440
+}
+
+/// `(occurred_at, camera, status)` of camera A's reports over `days` days from 2026-03-01: every 30 minutes, plus
+/// one at the minute it came back; offline before it, online after it.
+fn camera_reports(days: u32) -> Vec<(String, &'static str, &'static str)> {
+    let start = time::macros::datetime!(2026-03-01 00:00 +08:00);
+    let mut out = Vec::new();
+    for d in 0..days {
+        let off = OFFLINE_MINUTES[d as usize % OFFLINE_MINUTES.len()];
+        let mut minutes: Vec<u32> = (0..48).map(|i| i * 30).collect();
+        if off > 0 && off < 1440 && !off.is_multiple_of(30) {
+            minutes.push(off);
+            minutes.sort_unstable();
+        }
+        for m in minutes {
+            let t = start + time::Duration::days(i64::from(d)) + time::Duration::minutes(i64::from(m));
+            let at = siteledger_domain::time::shanghai_rfc3339(t);
+            out.push((at, CAM_A, if m < off { "offline" } else { "online" }));
+        }
+    }
+    out
+}
+
+fn status(camera: &str, s: &str) -> Map<String, Value> {
+    json!({"project_id": "NB-2020-0001", "device_id": camera, "status": s}).as_object().expect("o").clone()
+}
+
+/// Folds the registration and `reports` into `fold`, from position `from` of the whole sequence.
+fn fold_cameras(fold: &mut RatingFold, reports: &[(String, &str, &str)], range: std::ops::Range<usize>) {
+    let reg = registered("330212", "2026-02-01", "100");
+    for i in range {
+        if i == 0 {
+            fold.apply(&rec(
+                0,
+                "e0",
+                "registry/projects",
+                "registry.project.registered.v1",
+                "2026-02-01T08:00:00+08:00",
+                &reg,
+            ));
+            continue;
+        }
+        let (at, cam, s) = &reports[i - 1];
+        let p = status(cam, s);
+        let id = format!("e{i}");
+        let stream = format!("project/NB-2020-0001/video/{cam}");
+        fold.apply(&rec(i as u64, &id, &stream, "video.camera.status.v1", at, &p));
+    }
+}
+
+fn video_days(fold: &RatingFold, p: &policy::RatingPolicy) -> Vec<String> {
+    let id = siteledger_domain::ProjectId::parse("NB-2020-0001").expect("id");
+    fold.evidence(&id, p)[&ApplicationId::parse("video").expect("id")].iter().map(ToString::to_string).collect()
+}
+
+fn days_where(days: u32, keep: impl Fn(u64) -> bool) -> Vec<String> {
+    (0..days)
+        .filter(|d| keep(share_of(OFFLINE_MINUTES[*d as usize % OFFLINE_MINUTES.len()])))
+        .map(|d| {
+            let day = time::macros::date!(2026 - 03 - 01) + time::Duration::days(i64::from(d));
+            LocalDate::try_from(day).expect("date").to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn policy_v2_counts_a_video_day_only_when_the_cameras_reach_the_online_share() {
+    let reports = camera_reports(30);
+    let mut fold = RatingFold::new(None);
+    fold_cameras(&mut fold, &reports, 0..reports.len() + 1);
+    let id = siteledger_domain::ProjectId::parse("NB-2020-0001").expect("id");
+
+    // The measure is the site pages' (domain::site::uptime): 6 of 24 h offline is 18 h online of 24 h known.
+    let online = fold.camera_online(&id);
+    let day = |s: &str| online[&LocalDate::parse(s).expect("date")];
+    assert_eq!((day("2026-03-02").online_us, day("2026-03-02").known_us), (18 * 3_600_000_000, 24 * 3_600_000_000));
+    assert_eq!(day("2026-03-02").permille(), Some(750));
+    assert_eq!((day("2026-03-03").online_us, day("2026-03-03").permille()), (0, Some(0)), "offline but reporting");
+    assert_eq!(day("2026-03-04").permille(), Some(800));
+    assert_eq!(day("2026-03-05").permille(), Some(791));
+    // The prefix ends at the last report (23:30 on the 30th): the last day is known for 23.5 h, not 24.
+    assert_eq!(day("2026-03-30").known_us, 47 * 1_800_000_000);
+
+    // Version 1: any video record makes the day count — all 30, offline days too.
+    let v1 = policy::notice_2020_72();
+    assert_eq!(video_days(&fold, &v1).len(), 30);
+    // Version 2 (800 ‰): exactly the days at or above it; 12 of 30, so 远程视频监控 no longer runs.
+    let v2 = policy::notice_2020_72_v2();
+    let want = days_where(30, |s| s >= 800);
+    assert_eq!(want.len(), 12);
+    assert_eq!(video_days(&fold, &v2), want);
+    let as_of = LocalDate::parse("2026-03-30").expect("date");
+    let video = |p: &policy::RatingPolicy| {
+        let a = achieved_level(&fold.evidence(&id, p), p, as_of);
+        let v = a.applications.iter().find(|a| a.id.as_str() == "video").expect("video").clone();
+        (v.days, v.runs)
+    };
+    assert_eq!(video(&v1), (30, true));
+    assert_eq!(video(&v2), (12, false));
+    // The threshold is data: at 750 ‰ the 6-hour days count too (inclusive), the all-offline ones never.
+    let mut v750 = v2.clone();
+    v750.applications
+        .iter_mut()
+        .filter(|a| a.id.as_str() == "video")
+        .for_each(|a| a.min_camera_online_permille = Some(750));
+    assert_eq!(video_days(&fold, &v750), days_where(30, |s| s >= 750));
+    assert_eq!(video(&v750), (24, true));
+}
+
+#[test]
+fn a_camera_that_falls_silent_counts_offline_while_the_project_keeps_reporting() {
+    // Camera A reports all day online; camera B reports online at 00:00 and then never again: once its silence
+    // exceeds the interval (1 h 5 min) the whole of it counts offline, credited up to A's latest report (23:30),
+    // as the site page shows it when asked then. The project's share is Σ online / Σ known.
+    let mut reports: Vec<(String, &str, &str)> =
+        camera_reports(1).into_iter().map(|(t, _, _)| (t, CAM_A, "online")).collect();
+    reports.insert(1, ("2026-03-01T00:00:00+08:00".into(), CAM_B, "online"));
+    let mut fold = RatingFold::new(None);
+    fold_cameras(&mut fold, &reports, 0..reports.len() + 1);
+    let id = siteledger_domain::ProjectId::parse("NB-2020-0001").expect("id");
+    let d = fold.camera_online(&id)[&LocalDate::parse("2026-03-01").expect("date")];
+    let a_known = 47 * 1_800_000_000i64;
+    assert_eq!((d.online_us, d.known_us), (a_known, 2 * a_known), "A online 23.5 h, B offline 23.5 h");
+    assert_eq!(d.permille(), Some(500));
+}
+
+#[test]
+fn the_fold_resumed_from_its_serialised_state_is_byte_identical() {
+    let reports = camera_reports(12);
+    let n = reports.len() + 1;
+    let mut whole = RatingFold::new(None);
+    fold_cameras(&mut whole, &reports, 0..n);
+    let whole_bytes = serde_json::to_vec(&whole).expect("state");
+    let v2 = policy::notice_2020_72_v2();
+    for cut in (1..n).step_by(37).chain([n - 1, 49, 50]) {
+        let mut first = RatingFold::new(None);
+        fold_cameras(&mut first, &reports, 0..cut);
+        let snapshot = serde_json::to_vec(&first).expect("state");
+        let mut resumed: RatingFold = serde_json::from_slice(&snapshot).expect("restore");
+        fold_cameras(&mut resumed, &reports, cut..n);
+        assert_eq!(serde_json::to_vec(&resumed).expect("state"), whole_bytes, "cut at {cut}");
+        assert_eq!(video_days(&resumed, &v2), video_days(&whole, &v2), "cut at {cut}");
+    }
+    // Bounded by cameras and days, not by records: one latest report per camera, one total per day.
+    let id = siteledger_domain::ProjectId::parse("NB-2020-0001").expect("id");
+    let cams = &whole.projects[&id].cameras;
+    assert_eq!((cams.latest.len(), cams.days.len()), (1, 12));
+    // A report signed before the camera's latest one is ignored, and counted.
+    let mut late = whole.clone();
+    let p = status(CAM_A, "offline");
+    late.apply(&rec(
+        n as u64,
+        "late",
+        "project/NB-2020-0001/video/x",
+        "video.camera.status.v1",
+        "2026-03-02T10:00:00+08:00",
+        &p,
+    ));
+    assert_eq!(late.projects[&id].cameras.days, cams.days);
+    assert_eq!(late.projects[&id].cameras.late_reports, 1);
+}
+
+#[test]
+fn the_online_rule_is_an_optional_member_version_1_documents_do_not_carry() {
+    let v1 = serde_json::to_value(policy::notice_2020_72()).expect("json");
+    assert!(!v1.to_string().contains("min_camera_online_permille"), "version 1 keeps its bytes");
+    let v2 = serde_json::to_value(policy::notice_2020_72_v2()).expect("json");
+    let RatingEvent::Policy(parsed) = parse("rating.policy.v1", v2.clone()) else { panic!("a policy") };
+    assert_eq!(parsed, policy::notice_2020_72_v2());
+    policy::check_policy(&parsed).expect("coherent");
+    let video = parsed.applications.iter().find(|a| a.id.as_str() == "video").expect("video");
+    assert_eq!(video.min_camera_online_permille, Some(800));
+    // Out of range, or on an application that never counts camera status records: refused, saying why.
+    for (app, value, words) in
+        [("video", 0, "1–1000"), ("video", 1001, "1–1000"), ("realname", 800, "video.camera.status.v1")]
+    {
+        let mut p = policy::notice_2020_72_v2();
+        p.applications
+            .iter_mut()
+            .filter(|a| a.id.as_str() == app)
+            .for_each(|a| a.min_camera_online_permille = Some(value));
+        let err = policy::check_policy(&p).expect_err("incoherent");
+        assert!(err.contains(app) && err.contains(words), "{err}");
+    }
+    // Not a number: the schema names the member.
+    let mut bad = v2;
+    bad["applications"][0]["min_camera_online_permille"] = json!("800");
+    let err = siteledger_domain::DomainEvent::parse("rating.policy.v1", bad.as_object().expect("o")).expect_err("bad");
+    assert!(err.to_string().contains("min_camera_online_permille"), "{err}");
+}

@@ -21,8 +21,9 @@ use crate::db::{ReadDb, Sql, to_i64, to_u64};
 use crate::error::ProjectionError;
 
 /// Version of the snapshot layout and of the fold code it was made by: snapshots of another version are
-/// ignored and deleted (bump it whenever `RatingFold` or what it folds changes).
-pub const FOLD_VERSION: i64 = 1;
+/// ignored and deleted (bump it whenever `RatingFold` or what it folds changes). 2: the fold measures cameras'
+/// online time (`ProjectLog::cameras`, issue 19); a version-1 snapshot lacks it.
+pub const FOLD_VERSION: i64 = 2;
 
 /// Snapshots of the largest sizes always kept (per credit-rules version).
 pub const KEEP_LAST: usize = 3;
