@@ -2,6 +2,7 @@
 
 mod attachments;
 mod browser;
+mod court;
 mod gateway_agent;
 mod people;
 mod people_forms;
