@@ -2,7 +2,9 @@
 //! witnesses named, two cosigned, policy 2 of 3) is served over real TCP; Debian's headless Chromium opens the HTML
 //! report, and renders the PDF report with Debian's pdf.js (`libjs-pdf`, the browser runs it: our PDF parsed, its
 //! fonts and CMaps resolved, every page painted onto a canvas), with the Adobe-GB1 CMaps of Debian's
-//! `poppler-data` for `UniGB-UCS2-H`. Chromium's own PDF viewer is not used: headless it paints nothing that a page
+//! `poppler-data` for `UniGB-UCS2-H` (text CMaps, read by the page's own CMap reader: pdf.js would ask for packed
+//! `.bcmap` files, which Debian does not ship for Adobe-GB1). STSong-Light is not embedded, so pdf.js draws the
+//! glyphs with a system CJK font (Debian's `fonts-noto-cjk`), as any reader without Adobe's font pack does. Chromium's own PDF viewer is not used: headless it paints nothing that a page
 //! can read. The test asserts on text the browser extracted (the verdict, check names in Chinese, the witness
 //! names), not on pixels; `qpdf --check` checks the PDF's structure. Screenshots go to
 //! `target/browser-screenshots/court-report-{html,pdf}.png`.
@@ -43,7 +45,18 @@ const lib = window.pdfjsLib || window['pdfjs-dist/build/pdf'];
 lib.GlobalWorkerOptions.workerSrc = '/pdfjs/pdf.worker.js';
 (async () => {
   try {
-    const doc = await lib.getDocument({url: '/report.pdf', cMapUrl: '/cmaps/', cMapPacked: false}).promise;
+    // The CMaps are Adobe's text files (Debian ships no packed .bcmap for Adobe-GB1): read them on this side.
+    class TextCMaps {
+      constructor({baseUrl}) { this.baseUrl = baseUrl; }
+      async fetch({name}) {
+        const r = await fetch(this.baseUrl + name);
+        if (!r.ok) throw new Error('CMap ' + name + ': ' + r.status);
+        return {cMapData: new Uint8Array(await r.arrayBuffer()), compressionType: 0};
+      }
+    }
+    const doc = await lib.getDocument({
+      url: '/report.pdf', cMapUrl: '/cmaps/', cMapPacked: false, CMapReaderFactory: TextCMaps, useWorkerFetch: false,
+    }).promise;
     let text = [];
     for (let i = 1; i <= doc.numPages; i++) {
       const page = await doc.getPage(i);
@@ -98,6 +111,7 @@ async fn serve(html: String, pdf: Vec<u8>) -> anyhow::Result<String> {
                     Some(b) => (status, b),
                     None => ("404 Not Found", b"not found".to_vec()),
                 };
+                eprintln!("court report server: GET {path}: {status}");
                 let head = format!(
                     "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                     body.len()
