@@ -207,3 +207,26 @@ fn a_timestamped_bundle_reports_the_tsa_time_and_the_chain_and_the_verifier_writ
     assert!(html.contains("核验结论：通过") && html.contains("是：链接到给定根证书") && html.contains(gen_time));
     assert!(check_pdf(&std::fs::read(&p).expect("pdf written")) >= 2);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Whatever the file (here the v1.2 vector with bytes changed), the report is made without a panic, says
+    /// FAILED exactly when the verifier did, and its PDF's cross-references point at its objects.
+    #[test]
+    fn any_altered_bundle_gets_a_report_that_follows_the_verdict(
+        flips in proptest::collection::vec((0usize..5508, 1u8..=255), 1..4)
+    ) {
+        let mut bytes = read("bundle-v1.2.json");
+        for (at, mask) in flips {
+            let i = at % bytes.len();
+            bytes[i] ^= mask;
+        }
+        let key = log_key(&read("bundle-v1.2.json"));
+        let report = verify_timestamped(&bytes, &key, None, None, None);
+        let court = court_report(&bytes, &report, &trust(&key, None));
+        proptest::prop_assert_eq!(court.ok, report.ok);
+        let html = court.to_html();
+        proptest::prop_assert_eq!(html.contains("核验结论：未通过"), !report.ok);
+        check_pdf(&court.to_pdf());
+    }
+}
