@@ -35,6 +35,8 @@ done
 #   openssl                  `openssl ts -reply`, the test RFC 3161 time-stamping authority (signer/tests/signer/timestamp.rs)
 #   chromium chromium-driver headless browser tests
 #   fonts-noto-cjk           CJK glyphs for the dashboard screenshots
+#   libjs-pdf poppler-data   pdf.js and the Adobe-GB1 CMaps: the browser test renders the court report's PDF with them
+#   qpdf                     `qpdf --check` of the court report's PDF (tests/tests/court.rs)
 #   patroni etcd-server etcd-client haproxy
 #                            the HA cluster of siteledger-testkit (cluster.rs) and the failover drill; the tests
 #                            run their own members on loopback, never the system services these packages install
@@ -43,7 +45,7 @@ done
 #                            among patroni's alternative dependencies
 #   python3-venv             the virtual environment holding Python gmssl from PyPI, the independent SM2/SM3
 #                            implementation of signer/tests/signer/sm2.rs (installed below, into target/)
-PACKAGES=(postgresql golang-go golang-golang-x-mod-dev openssl chromium chromium-driver fonts-noto-cjk
+PACKAGES=(postgresql golang-go golang-golang-x-mod-dev openssl chromium chromium-driver fonts-noto-cjk libjs-pdf poppler-data qpdf
     patroni etcd-server etcd-client haproxy python3-etcd python3-venv)
 
 section() {

@@ -274,6 +274,17 @@ pub async fn write_package<S: EventStore, B: crate::blobs::BlobStore>(
 ) -> Result<PackageSummary, PackageError> {
     let mut bundle = export(store, log_key, sel).await?;
     let cited = cite_attachments(&mut bundle);
+    write_package_of(blobs, bundle, cited, dir).await
+}
+
+/// [`write_package`] of a bundle already exported with its attachments cited ([`cite_attachments`], whose map is
+/// `cited`), for callers that add cosignatures and timestamp tokens in between (`siteledger evidence export`).
+pub async fn write_package_of<B: crate::blobs::BlobStore>(
+    blobs: &B,
+    bundle: Bundle,
+    cited: BTreeMap<String, Vec<String>>,
+    dir: &std::path::Path,
+) -> Result<PackageSummary, PackageError> {
     let io = |p: &std::path::Path| {
         let shown = p.display().to_string();
         move |e| PackageError::Io(shown, e)

@@ -11,8 +11,12 @@
 //! siteledger evidence export --stream project/NB-2025-0017/testing --kind testing.report --attachments --out case/
 //! siteledger evidence export --stream project/NB-2025-0017/alarms --kind alarm.raised --where source=TC-01 --from 2026-11-01T00:00:00+08:00 --to 2026-12-01T00:00:00+08:00 --out case.json
 //! ```
+//! `evidence export` then verifies what it wrote (the code of `siteledger-verify`, with the configured witnesses and
+//! TSA roots) and writes the court report of that verification beside it (`case.report.{html,pdf}`, or
+//! `report.{html,pdf}` in a package directory; docs/ATTACHMENTS.md).
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
@@ -24,6 +28,10 @@ use siteledger_domain::rating::AnnualReport;
 use siteledger_ledger::{AnyStore, EventStore};
 use siteledger_projections::ReadDb;
 use siteledger_signer::SigningKey;
+use siteledger_signer::bundle::{Report, verify_timestamped};
+use siteledger_signer::cosignature::{WitnessPolicy, WitnessVerifier};
+use siteledger_signer::court::{TrustInputs, court_report};
+use siteledger_signer::note::NoteVerifier;
 use uuid::Uuid;
 
 use siteledger_api::config::Config;
@@ -100,7 +108,9 @@ pub struct ExportArgs {
     /// Only records whose payload member FIELD has VALUE (repeatable), e.g. `--where source=TC-01`.
     #[arg(long = "where", value_name = "FIELD=VALUE")]
     pub payload_equals: Vec<String>,
-    /// The bundle file to write; with `--attachments`, the package directory.
+    /// The bundle file to write; with `--attachments`, the package directory. Beside it the court report of
+    /// verifying what was written (电子数据核验报告, docs/ATTACHMENTS.md): `case.json` gets `case.report.html` and
+    /// `case.report.pdf`; a package directory gets `report.html` and `report.pdf` inside it.
     #[arg(long)]
     pub out: PathBuf,
     /// Write an evidence package: `OUT/bundle.json` plus `OUT/attachments/<sha256>`, every file the records cite
@@ -108,6 +118,10 @@ pub struct ExportArgs {
     /// `OUT/attachments-not-included.txt`.
     #[arg(long)]
     pub attachments: bool,
+    /// With witnesses configured: how many of them must have cosigned the checkpoint for the report's verification
+    /// to pass (default: all of them).
+    #[arg(long, value_name = "K")]
+    pub witness_threshold: Option<usize>,
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
@@ -266,11 +280,16 @@ pub async fn evidence_export(config: &Config, args: ExportArgs) -> anyhow::Resul
         cfg.log_origin = origin;
     }
     let (vkey, _) = crate::admin::show_keys(&cfg)?;
-    if args.attachments {
+    let mut bundle = evidence::export(&store, &vkey, &selection).await?;
+    let cited = args.attachments.then(|| evidence::cite_attachments(&mut bundle));
+    add_cosignatures_and_timestamps(config, &mut bundle).await?;
+    // What a court reads (`report.html`, `report.pdf`): made by verifying the files just written, not from what
+    // this command believes it wrote.
+    let (bundle_path, attachments, html, pdf) = if let Some(cited) = cited {
         let blobs = siteledger_api::blobs::AnyBlobStore::open(&config.blob_url())
             .await
             .context("cannot open the attachment store")?;
-        let package = evidence::write_package(&store, &blobs, &vkey, &selection, &args.out).await?;
+        let package = evidence::write_package_of(&blobs, bundle, cited, &args.out).await?;
         let bundle_path = args.out.join("bundle.json");
         println!(
             "{}: {} records, {} attachments included, {} cited but not included; check with \
@@ -285,43 +304,128 @@ pub async fn evidence_export(config: &Config, args: ExportArgs) -> anyhow::Resul
         for (h, ids) in &package.missing {
             println!("  not included / 未随附: {h} (cited by {})", ids.join(", "));
         }
+        (bundle_path, Some(args.out.join("attachments")), args.out.join("report.html"), args.out.join("report.pdf"))
+    } else {
+        let bytes = bundle.to_bytes();
+        std::fs::write(&args.out, &bytes).with_context(|| format!("cannot write {}", args.out.display()))?;
+        let records = bundle.records.len();
+        let checkpoint_size = bundle.checkpoint.lines().nth(1).unwrap_or_default();
+        println!(
+            "{}: {records} records (with their signers' enrollments), checkpoint size {checkpoint_size}; check with \
+             siteledger-verify {} --log-key '{vkey}'",
+            args.out.display(),
+            args.out.display()
+        );
+        (args.out.clone(), None, args.out.with_extension("report.html"), args.out.with_extension("report.pdf"))
+    };
+    let report =
+        write_court_report(config, &vkey, args.witness_threshold, &bundle_path, attachments.as_deref(), &html, &pdf)?;
+    println!("{}\n{}", html.display(), pdf.display());
+    if !report.ok {
+        let failed: Vec<String> = report
+            .failures()
+            .map(|c| format!("{} / {} ({}): {}", c.check.zh(), c.check.en(), c.subject, c.detail))
+            .collect();
+        anyhow::bail!(
+            "the exported files were written, but verifying them failed / 导出文件核验未通过 (see {}):\n  {}",
+            html.display(),
+            failed.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+/// The stored witness cosignatures (FORMAT.md §9.1) and RFC 3161 tokens (§10.1) of the bundle's checkpoint, for
+/// the witnesses and TSAs this configuration names, as the server stored them beside its tokens.
+async fn add_cosignatures_and_timestamps(
+    config: &Config,
+    bundle: &mut siteledger_signer::Bundle,
+) -> anyhow::Result<()> {
+    if config.witnesses.is_empty() && config.tsas.is_empty() {
         return Ok(());
     }
-    let mut bundle = evidence::export(&store, &vkey, &selection).await?;
+    let tokens = siteledger_api::auth::TokenStore::open(&config.auth_url())
+        .await
+        .map_err(|e| anyhow::anyhow!("token database: {e}"))?;
     if !config.witnesses.is_empty() {
-        // The witnesses' cosignatures of the checkpoint, stored by the server beside its tokens (FORMAT.md §9.1).
-        let tokens = siteledger_api::auth::TokenStore::open(&config.auth_url())
-            .await
-            .map_err(|e| anyhow::anyhow!("token database: {e}"))?;
         let cosignatures = siteledger_api::witnessing::CosignatureStore::open(&tokens)
             .await
             .map_err(|e| anyhow::anyhow!("cosignatures: {e}"))?;
-        siteledger_api::witnessing::cosign_bundle_with(&cosignatures, &config.witnesses, &mut bundle)
+        siteledger_api::witnessing::cosign_bundle_with(&cosignatures, &config.witnesses, bundle)
             .await
             .map_err(|e| anyhow::anyhow!("cosignatures: {e}"))?;
     }
     if !config.tsas.is_empty() {
-        // The TSAs' RFC 3161 tokens of the checkpoint, stored by the server beside its tokens (FORMAT.md §10.1).
-        let tokens = siteledger_api::auth::TokenStore::open(&config.auth_url())
-            .await
-            .map_err(|e| anyhow::anyhow!("token database: {e}"))?;
         let store = siteledger_api::timestamping::TimestampStore::open(&tokens)
             .await
             .map_err(|e| anyhow::anyhow!("timestamps: {e}"))?;
         let tsas = siteledger_api::timestamping::tsas(&config.tsas)?;
-        siteledger_api::timestamping::timestamp_bundle_with(&store, &tsas, &mut bundle)
+        siteledger_api::timestamping::timestamp_bundle_with(&store, &tsas, bundle)
             .await
             .map_err(|e| anyhow::anyhow!("timestamps: {e}"))?;
     }
-    let bytes = bundle.to_bytes();
-    std::fs::write(&args.out, &bytes).with_context(|| format!("cannot write {}", args.out.display()))?;
-    let records = bundle.records.len();
-    let checkpoint_size = bundle.checkpoint.lines().nth(1).unwrap_or_default();
-    println!(
-        "{}: {records} records (with their signers' enrollments), checkpoint size {checkpoint_size}; check with \
-         siteledger-verify {} --log-key '{vkey}'",
-        args.out.display(),
-        args.out.display()
-    );
     Ok(())
+}
+
+/// Verifies the written bundle (and package files) as `siteledger-verify` does, trusting the log key, the
+/// configured witnesses (at least `threshold` of them, default all) and the configured TSAs' roots, and writes the
+/// court report of that verification (`siteledger_signer::court`) as HTML and PDF.
+fn write_court_report(
+    config: &Config,
+    vkey: &str,
+    threshold: Option<usize>,
+    bundle_path: &Path,
+    attachments: Option<&Path>,
+    html: &Path,
+    pdf: &Path,
+) -> anyhow::Result<Report> {
+    let bytes = std::fs::read(bundle_path).with_context(|| format!("cannot read {}", bundle_path.display()))?;
+    let log_key = NoteVerifier::parse(vkey).map_err(|e| anyhow::anyhow!("log key: {e}"))?;
+    let files = attachments.map(hash_attachments).transpose()?;
+    let witnesses: Vec<WitnessVerifier> =
+        siteledger_api::witnessing::endpoints(&config.witnesses)?.into_iter().map(|e| e.verifier).collect();
+    let policy = if witnesses.is_empty() {
+        None
+    } else {
+        let k = threshold.unwrap_or(witnesses.len());
+        Some(WitnessPolicy::new(witnesses, k).map_err(|e| anyhow::anyhow!("--witness-threshold {k}: {e}"))?)
+    };
+    let tsas = siteledger_api::timestamping::tsas(&config.tsas)?;
+    let roots: Option<Vec<_>> = (!tsas.is_empty()).then(|| tsas.into_iter().flat_map(|t| t.roots).collect());
+    let report = verify_timestamped(&bytes, &log_key, files.as_ref(), policy.as_ref(), roots.as_deref());
+    let name = |p: &Path| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let bundle_file = name(bundle_path);
+    let attachments_dir = attachments.map(name);
+    let tsa_root_file = match config.tsas.as_slice() {
+        [one] => one.root.display().to_string(),
+        _ => "TSA-ROOTS.pem".to_owned(),
+    };
+    let verified_at = siteledger_domain::time::shanghai_rfc3339(time::OffsetDateTime::now_utc());
+    let trust = TrustInputs {
+        log_key: &log_key,
+        policy: policy.as_ref(),
+        tsa_roots: roots.as_deref(),
+        bundle_file: &bundle_file,
+        attachments_dir: attachments_dir.as_deref(),
+        tsa_root_file: Some(&tsa_root_file),
+        verified_at: Some(&verified_at),
+    };
+    let court = court_report(&bytes, &report, &trust);
+    std::fs::write(html, court.to_html()).with_context(|| format!("cannot write {}", html.display()))?;
+    std::fs::write(pdf, court.to_pdf()).with_context(|| format!("cannot write {}", pdf.display()))?;
+    Ok(report)
+}
+
+/// The SHA-256 of every file of a package's attachments directory, by name (what `siteledger-verify
+/// --attachments` hashes).
+fn hash_attachments(dir: &Path) -> anyhow::Result<BTreeMap<String, [u8; 32]>> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+        let (_, h) = crate::backup::hash_file(&entry.path())?;
+        let mut digest = [0u8; 32];
+        hex::decode_to_slice(&h, &mut digest).context("a SHA-256 in hex")?;
+        out.insert(entry.file_name().to_string_lossy().into_owned(), digest);
+    }
+    Ok(out)
 }

@@ -154,7 +154,7 @@ fn copy_hashed(from: &Path, to: &Path, mode: u32) -> anyhow::Result<(u64, String
 }
 
 /// SHA-256 (hex) and size of a file.
-fn hash_file(path: &Path) -> anyhow::Result<(u64, String)> {
+pub(crate) fn hash_file(path: &Path) -> anyhow::Result<(u64, String)> {
     let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];

@@ -17,6 +17,7 @@
 //! * [`note`]: C2SP signed notes and tlog checkpoints (interoperable with Go's `sumdb/note` and `sumdb/tlog`).
 //! * [`cosignature`]: C2SP tlog-cosignature/v1 witness cosignatures and the `k` of `n` witness policy.
 //! * [`bundle`]: evidence bundles and their verification report.
+//! * [`court`]: the court report of a verification (电子数据核验报告), as self-contained HTML and as PDF.
 //! * [`timestamp`]: RFC 3161 timestamp requests for checkpoints and offline verification of TSA tokens.
 //! * [`sample`]: a deterministic sample log for tests, vectors, benchmarks and the demo.
 //!
@@ -27,6 +28,7 @@ pub mod batch;
 pub mod bundle;
 pub mod canonical;
 pub mod cosignature;
+pub mod court;
 pub mod envelope;
 pub mod keys;
 pub mod merkle;

@@ -3,6 +3,7 @@
 mod attachments;
 mod browser;
 mod browser_sm2;
+mod court;
 mod gateway_agent;
 mod people;
 mod people_forms;

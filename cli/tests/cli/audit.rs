@@ -97,6 +97,10 @@ async fn the_cli_writes_the_same_report_replay_and_package_as_the_library() {
     assert_eq!(from_cli, bundle.to_bytes());
     let verdict = siteledger_signer::verify_bundle(&from_cli, ledger.log_verifier());
     assert!(verdict.ok, "{}", verdict.to_text());
+    // Beside it, the court report of verifying it.
+    let html = std::fs::read_to_string(out.path().join("case.report.html")).expect("case.report.html");
+    assert!(html.contains("核验结论：通过") && html.contains(&format!("全部 {} 项核验通过", verdict.checks.len())));
+    assert!(std::fs::read(out.path().join("case.report.pdf")).expect("case.report.pdf").starts_with(b"%PDF-1.7"));
     app.server.shutdown().await;
 }
 
@@ -216,6 +220,14 @@ async fn evidence_export_with_attachments_verifies_and_a_flipped_byte_fails() {
     };
     let ok = verify();
     assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stdout));
+    // The package's court report checked the files: the photo is verified by hash, the others not included.
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+    assert!(html.contains("核验结论：通过") && html.contains("--attachments attachments"), "report");
+    // (The digest's last occurrence is its row of the attachments table, after the checks that name it.)
+    let row = html.rsplit(sha.as_str()).next().and_then(|r| r.split("</tr>").next()).expect("the photo's row");
+    assert!(row.contains("哈希一致"), "{row}");
+    assert!(html.contains("未随附"), "the demo's photos never uploaded are listed as not included");
+    assert!(dir.join("report.pdf").is_file());
 
     let mut flipped = photo.clone();
     flipped[10] ^= 0x04;
@@ -225,5 +237,86 @@ async fn evidence_export_with_attachments_verifies_and_a_flipped_byte_fails() {
     assert_eq!(bad.status.code(), Some(1), "{text}");
     let verdict = text.split("VERDICT").nth(1).expect("verdict");
     assert!(verdict.contains(&format!("file {sha}")) && verdict.contains("inspection.finding.recorded.v1"), "{text}");
+    app.server.shutdown().await;
+}
+
+/// With witnesses configured and their cosignatures of the checkpoint stored (as the server stores them),
+/// `evidence export` writes a version 1.2 bundle carrying them, and its court report shows each witness, whether
+/// it cosigned and the configured policy: met at 2 of 3, failed (exit status non-zero, files still written) at 3 of
+/// 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evidence_export_carries_stored_cosignatures_and_reports_the_witness_policy() {
+    use siteledger_signer::cosignature::Cosigner;
+    let mut app = App::setup().await;
+    app.demo.tick().await.expect("tick");
+    app.settle().await;
+    let ledger = app.server.state.ledger.clone();
+    ledger.checkpoint_now().await.expect("checkpoint");
+    let note = siteledger_ledger::EventStore::latest_checkpoint(ledger.store())
+        .await
+        .expect("checkpoint read")
+        .expect("a checkpoint")
+        .note;
+    let (text, _) = siteledger_signer::note::split(&note).expect("note");
+    let size: u64 = text.lines().nth(1).and_then(|l| l.parse().ok()).expect("size");
+    let witnesses: Vec<Cosigner> = ["w1", "w2", "w3"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let key = siteledger_signer::SigningKey::from_seed(&[0x71 + i as u8; 32]);
+            Cosigner::new(&format!("witness.court.example/{n}"), key).expect("cosigner")
+        })
+        .collect();
+    // w1 and w2 cosigned; w3 (configured too) never answered.
+    for (i, w) in witnesses.iter().take(2).enumerate() {
+        let line = w.cosign(text, 1_767_225_600 + i as u64).expect("cosign");
+        app.server.state.cosignatures.put(size, w.name(), &line).await.expect("stored");
+    }
+    let data = app.dir.path();
+    let config = data.join("witnesses.toml");
+    let toml: String = witnesses
+        .iter()
+        .map(|w| format!("[[witnesses]]\nurl = \"http://127.0.0.1:9\"\nkey = \"{}\"\n", w.verifier().vkey()))
+        .collect();
+    std::fs::write(&config, toml).expect("config");
+    let config_s = config.to_str().expect("utf-8 path");
+
+    let out = tempfile::tempdir().expect("tmp");
+    let case = out.path().join("case.json");
+    let case_s = case.to_str().expect("utf-8 path");
+    let project = city::projects(siteledger_demo::PROJECT_PREFIX, &city::enterprises()).swap_remove(0);
+    let stream = format!("project/{}/", project.project_id);
+    let export = |k: &'static str| {
+        let args = ["evidence", "export", "--stream", &stream, "--kind", "env.", "--out", case_s, "--config", config_s];
+        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        args.extend(["--witness-threshold".to_owned(), k.to_owned()]);
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            siteledger(data, &args).await
+        }
+    };
+    success("evidence export (2 of 3 witnesses)", &export("2").await);
+    let bytes = std::fs::read(&case).expect("bundle");
+    let bundle = siteledger_signer::Bundle::parse(&bytes).expect("bundle");
+    assert_eq!(bundle.format, siteledger_signer::bundle::BUNDLE_FORMAT_V1_2);
+    assert_eq!(bundle.witnesses.as_ref().map(Vec::len), Some(2));
+    let html = std::fs::read_to_string(out.path().join("case.report.html")).expect("report");
+    assert!(html.contains("核验结论：通过"), "verdict");
+    for w in &witnesses {
+        assert!(html.contains(w.name()), "{}", w.name());
+    }
+    assert_eq!(html.matches("已联署 cosigned").count(), 2);
+    assert!(html.contains("见证人策略（需 2 / 3 个联署）：满足"));
+
+    // All three demanded: the files are written, the report says the policy is not met, the command fails.
+    let run = export("3").await;
+    assert!(!run.status.success());
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("witness policy"),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let html = std::fs::read_to_string(out.path().join("case.report.html")).expect("report");
+    assert!(html.contains("核验结论：未通过") && html.contains("见证人策略（需 3 / 3 个联署）：不满足"));
     app.server.shutdown().await;
 }

@@ -6,7 +6,11 @@
 //! siteledger-verify PACKAGE/bundle.json --log-key-file log.vkey --attachments PACKAGE/attachments
 //! siteledger-verify BUNDLE.json --log-key-file log.vkey --witness W1 --witness W2 --witness W3 --witness-threshold 2
 //! siteledger-verify BUNDLE.json --log-key-file log.vkey --tsa-root TSA-ROOT.pem
+//! siteledger-verify BUNDLE.json --log-key-file log.vkey --report-html report.html --report-pdf report.pdf
 //! ```
+//! With `--report-html FILE` / `--report-pdf FILE` it also writes the court report of this verification
+//! (电子数据核验报告, `siteledger_signer::court`: every check, the records, witnesses, timestamps, attachments and the
+//! court rules they answer), whatever the verdict.
 //! With `--tsa-root FILE` (PEM, one or more root certificates) every RFC 3161 timestamp token of the bundle must
 //! chain to one of them, and a bundle without tokens fails (docs/FORMAT.md §10.1).
 //! With `--witness VKEY` (repeatable, a cosignature/v1 witness key string, docs/FORMAT.md §9) and
@@ -24,17 +28,20 @@ use std::process::ExitCode;
 use sha2::{Digest, Sha256};
 use siteledger_signer::bundle::{report_json, verify_timestamped};
 use siteledger_signer::cosignature::{WitnessPolicy, WitnessVerifier};
+use siteledger_signer::court::{TrustInputs, court_report};
 use siteledger_signer::note::NoteVerifier;
 use siteledger_signer::timestamp::roots_from_pem;
 
 const USAGE: &str = "用法 / usage: siteledger-verify BUNDLE.json (--log-key VKEY | --log-key-file FILE) [--attachments DIR]
        [--witness WITNESS_VKEY]... [--witness-threshold K] [--tsa-root ROOT.pem] [--json]
+       [--report-html FILE] [--report-pdf FILE]
 
 核验证据包中每条记录的签名、签名者哈希链、日志包含证明和检查点签名；给出 --attachments 时，逐一核验附件文件的 SHA-256 与记录所引用的哈希是否一致。
 Verifies every signature, signer-chain link, inclusion proof and the checkpoint signature in an evidence bundle;
 with --attachments, also that every attachment file's SHA-256 equals the digest its signed record cites;
 with --witness (见证人), that at least K of the named witnesses cosigned the checkpoint (default: all of them);
-with --tsa-root (可信时间戳根证书), that every RFC 3161 timestamp token of the checkpoint chains to that root.
+with --tsa-root (可信时间戳根证书), that every RFC 3161 timestamp token of the checkpoint chains to that root;
+with --report-html / --report-pdf, also writes the court report (电子数据核验报告, Chinese first) of this verification.
 退出码 / exit status: 0 全部通过 all checks passed; 1 核验失败 a check failed; 2 用法或文件错误 usage or file error.";
 
 fn main() -> ExitCode {
@@ -56,6 +63,8 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     let mut witnesses = Vec::new();
     let mut threshold = None;
     let mut tsa_roots = None;
+    let mut tsa_root_file = None;
+    let (mut report_html, mut report_pdf) = (None, None);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -79,8 +88,15 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             }
             "--tsa-root" => {
                 let p = it.next().ok_or("--tsa-root needs a PEM file / 缺少时间戳根证书文件")?;
+                tsa_root_file = Some(p.clone());
                 let pem = std::fs::read(p).map_err(|e| format!("cannot read {p} / 无法读取时间戳根证书: {e}"))?;
                 tsa_roots = Some(roots_from_pem(&pem).map_err(|e| format!("TSA root / 时间戳根证书 {p}: {e}"))?);
+            }
+            "--report-html" => {
+                report_html = Some(it.next().ok_or("--report-html needs a file / 缺少报告文件路径")?.clone());
+            }
+            "--report-pdf" => {
+                report_pdf = Some(it.next().ok_or("--report-pdf needs a file / 缺少报告文件路径")?.clone());
             }
             "--log-key" => {
                 vkey = Some(it.next().ok_or("--log-key needs a value / 缺少日志公钥")?.clone());
@@ -113,6 +129,24 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
         }
     };
     let report = verify_timestamped(&bytes, &verifier, files.as_ref(), policy.as_ref(), tsa_roots.as_deref());
+    if report_html.is_some() || report_pdf.is_some() {
+        let trust = TrustInputs {
+            log_key: &verifier,
+            policy: policy.as_ref(),
+            tsa_roots: tsa_roots.as_deref(),
+            bundle_file: &bundle_path,
+            attachments_dir: attachments.as_deref(),
+            tsa_root_file: tsa_root_file.as_deref(),
+            verified_at: None,
+        };
+        let court = court_report(&bytes, &report, &trust);
+        if let Some(p) = &report_html {
+            std::fs::write(p, court.to_html()).map_err(|e| format!("cannot write {p} / 无法写入报告: {e}"))?;
+        }
+        if let Some(p) = &report_pdf {
+            std::fs::write(p, court.to_pdf()).map_err(|e| format!("cannot write {p} / 无法写入报告: {e}"))?;
+        }
+    }
     if json {
         let text = serde_json::to_string_pretty(&report_json(&report)).map_err(|e| e.to_string())?;
         println!("{text}");

@@ -4,6 +4,7 @@
 mod attachments;
 mod cli;
 mod cosignature;
+mod court;
 mod fuzz_corpus;
 mod go_interop;
 mod independent;
