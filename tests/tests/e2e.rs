@@ -3,5 +3,6 @@
 mod attachments;
 mod browser;
 mod gateway_agent;
+mod gb28181;
 mod people;
 mod people_forms;
