@@ -576,7 +576,10 @@ impl SipSite {
 /// other devices post every `tick`. A camera of `devices` that is one of `sip`'s posts only its name and position
 /// (`registered`: the signalling carries neither); its status and alarms come over GB/T 28181. Devices that post
 /// JSON are skipped, with a warning, when there is no `intake`.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the site's sockets, devices and timing, as the demo and `simulate` pass them"
+)]
 pub fn spawn_site(
     hj212: SocketAddr,
     intake: Option<&Intake>,

@@ -87,7 +87,7 @@ async fn wait_for_log(
 async fn simulated_nvr_and_ipc_reach_the_platform_log_and_the_stopped_one_reads_below_full_online_time() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (server, key, token) = platform(&dir.path().join("server")).await;
-    let public = key.public().clone();
+    let public = *key.public();
     let http = reqwest::Client::builder().no_proxy().build().expect("client");
 
     // The agent: no HJ 212 or JSON intake, only GB/T 28181, with each device's password in a 0600 file.

@@ -319,6 +319,7 @@ pub async fn run_sip_device(
             }
         };
         report.connections += 1;
+        backoff = Duration::from_millis(200);
         let mut device = Device::new(DeviceConfig {
             id: spec.id.clone(),
             password: spec.password.clone(),
@@ -393,6 +394,10 @@ pub async fn run_sip_device(
                 Wake::Tick if silent_until.is_some() => {}
                 Wake::Tick => {
                     for m in device.poll(OffsetDateTime::now_utc()) {
+                        if m.cseq().is_some_and(|(_, method)| method == "REGISTER") {
+                            // The device refreshes its registration before it expires.
+                            register_sent = Some(tokio::time::Instant::now());
+                        }
                         let keepalive = is_keepalive(&m);
                         out.push(m);
                         if !keepalive {
