@@ -166,7 +166,8 @@ async fn start_agent(ctx: &DemoContext, base: &str, i: usize, spec: &ProjectSpec
     let code = spec.district().code;
     config.devices = devices(i, code)?;
     let tick = ctx.tick.mul_f64(1.0 + (i as f64) * 0.1);
-    config.gb28181 = Some(gb28181_config(i, code, &dir, tick)?);
+    let gb28181 = gb28181_config(i, code, &dir, tick)?;
+    config.gb28181 = Some(gb28181.clone());
     // The simulated devices' local intake token (the agent keeps only its hash).
     let intake_token = siteledger_gateway_agent::config::new_intake_token()?;
     config.intake_token_sha256 = Some(siteledger_gateway_agent::config::intake_token_sha256(&intake_token));
@@ -176,10 +177,7 @@ async fn start_agent(ctx: &DemoContext, base: &str, i: usize, spec: &ProjectSpec
     };
     let sip_options =
         SipOptions { nvr_channels: NVR_CHANNELS, alarm_chance: 0.01, silence_chance: 0.003, ..SipOptions::default() };
-    let sip = match &config.gb28181 {
-        Some(g) => SipSite { addr: sip, devices: sip_devices(g, &sip_options, ctx.seed ^ (i as u64 + 1))? },
-        None => anyhow::bail!("the demo agent of {} has no [gb28181] section", spec.project_id),
-    };
+    let sip = SipSite { addr: sip, devices: sip_devices(&gb28181, &sip_options, ctx.seed ^ (i as u64 + 1))? };
     let mut sims = spawn_site(
         hj212,
         Some(&Intake::new(&intake, &intake_token)),
