@@ -1,8 +1,12 @@
 //! The demo city's site IoT (设备监测) through the real gateway agent: for six projects (in six districts), one
 //! in-process `gateway-agent` each ([`siteledger_gateway_agent::Agent`]), with simulated devices talking to it over
-//! real loopback TCP — two HJ 212-2017 dust/noise monitors (one sending µg/m³, one mg/m³; one asking for 9014
-//! replies), a tower crane black box, a hoist, an electricity/water meter and a GB/T 28181 camera on the agent's
-//! JSON intake ([`siteledger_gateway_agent::simulate::spawn_site`]). Each agent signs with its own key, enrolled by
+//! real loopback sockets — two HJ 212-2017 dust/noise monitors over TCP (one sending µg/m³, one mg/m³; one asking
+//! for 9014 replies), a tower crane black box, a hoist and an electricity/water meter on the agent's JSON intake,
+//! and GB/T 28181 cameras speaking SIP to the agent's `[gb28181]` address: an NVR (118) with four camera channels
+//! over UDP and an IPC (132) over TCP, registering with digest authentication, sending keepalives, answering the
+//! catalog, raising an alarm now and then and now and then going silent, so the site pages show measured online
+//! time ([`siteledger_gateway_agent::simulate::spawn_site`]). The cameras' names and positions (大门, 加工区 …) still
+//! come through the JSON intake (`registered`: the signalling carries neither). Each agent signs with its own key, enrolled by
 //! its district bureau as a `gateway` key with subject `project/<id>/gateway/GW-AGENT`, queues durably under
 //! `<data_dir>/site-agents/<project>/` and uploads to this server's `POST /v1/events` with a gateway token bound
 //! to its key — exactly as on a site, only on loopback.
@@ -14,7 +18,9 @@
 use std::time::Duration;
 
 use siteledger_client::MemoryChain;
-use siteledger_gateway_agent::simulate::spawn_site;
+use siteledger_gateway_agent::config::{Gb28181Config, Gb28181Device};
+use siteledger_gateway_agent::gb28181::DeviceId;
+use siteledger_gateway_agent::simulate::{Intake, SipOptions, SipSite, nvr_channels, sip_devices, spawn_site};
 use siteledger_gateway_agent::{Agent, AgentConfig, DeviceConfig, DeviceKind, ParticulateUnit};
 use siteledger_ledger::EventStore;
 use siteledger_signer::SigningKey;
@@ -65,14 +71,29 @@ pub(super) async fn start_agents(ctx: &DemoContext) -> anyhow::Result<()> {
     }
     tracing::info!(
         agents = started,
-        "demo site agents running: HJ 212 monitors, a crane, a hoist, a meter and a camera per project, through \
-         the gateway agent (signed at the edge, durable queue, uploaded to POST /v1/events)"
+        "demo site agents running: HJ 212 monitors, a crane, a hoist, a meter and GB/T 28181 cameras (an NVR with \
+         4 channels and an IPC) per project, through the gateway agent (signed at the edge, durable queue, uploaded \
+         to POST /v1/events)"
     );
     Ok(())
 }
 
-/// The demo devices of project number `i` in district `code`.
-fn devices(i: usize, code: &str) -> Vec<DeviceConfig> {
+/// Channels of each demo NVR.
+const NVR_CHANNELS: u32 = 4;
+
+/// The GB/T 28181 ids of project number `i` in district `code` (8-digit centre code: the district's 6 digits and
+/// `00`; industry `00`; network `0`; serial `i + 1`): the agent's platform id (200), the NVR (118) and the IPC (132).
+fn sip_ids(i: usize, code: &str) -> anyhow::Result<[DeviceId; 3]> {
+    let id = |type_code: u16| {
+        let s = format!("{code}0000{type_code}{:07}", i + 1);
+        DeviceId::parse(&s).map_err(|e| anyhow::anyhow!("GB/T 28181 id {s}: {e}"))
+    };
+    Ok([id(200)?, id(118)?, id(132)?])
+}
+
+/// The demo devices of project number `i` in district `code`. The cameras (the NVR's channels and the IPC) are in
+/// the list only for their names and positions (`registered` on the JSON intake); they register over GB/T 28181.
+fn devices(i: usize, code: &str) -> anyhow::Result<Vec<DeviceConfig>> {
     let dev = |id: String, kind: DeviceKind, mn: Option<String>, unit: ParticulateUnit| DeviceConfig {
         id,
         kind,
@@ -81,15 +102,43 @@ fn devices(i: usize, code: &str) -> Vec<DeviceConfig> {
         thresholds: Default::default(),
     };
     let mn = |n: usize| format!("0100{code}{:014X}", 0xA890_0016_F000_u64 + (i * 16 + n) as u64);
-    vec![
+    let [_, nvr, ipc] = sip_ids(i, code)?;
+    let mut devices = vec![
         dev("HJ-01".into(), DeviceKind::Hj212, Some(mn(1)), ParticulateUnit::Microgram),
         dev("HJ-02".into(), DeviceKind::Hj212, Some(mn(2)), ParticulateUnit::Milligram),
         dev("TC-01".into(), DeviceKind::Crane, None, ParticulateUnit::Microgram),
         dev("SC-01".into(), DeviceKind::Hoist, None, ParticulateUnit::Microgram),
         dev("DB-01".into(), DeviceKind::Meter, None, ParticulateUnit::Microgram),
-        // GB/T 28181: 8-digit centre code, 2-digit industry, type 132 (网络摄像机 IPC), network 0, 6-digit serial.
-        dev(format!("{code}0000132{:07}", i + 1), DeviceKind::Camera, None, ParticulateUnit::Microgram),
-    ]
+        // The IPC keeps the id the demo's JSON camera had, so a restarted demo continues its history.
+        dev(ipc.to_string(), DeviceKind::Camera, None, ParticulateUnit::Microgram),
+    ];
+    for channel in nvr_channels(&nvr, NVR_CHANNELS) {
+        devices.push(dev(channel.to_string(), DeviceKind::Camera, None, ParticulateUnit::Microgram));
+    }
+    Ok(devices)
+}
+
+/// The agent's `[gb28181]` section: its platform id, an NVR and an IPC with passwords in files under `dir`.
+///
+/// The demo's simulated cameras and its agents run in one process, so here (and only here) the server side writes
+/// and holds the cameras' SIP passwords: on a site they are set on the cameras and given to the agent alone. The
+/// files are 0600, made once with fresh randomness and read again after a restart.
+fn gb28181_config(i: usize, code: &str, dir: &std::path::Path, tick: Duration) -> anyhow::Result<Gb28181Config> {
+    let [platform, nvr, ipc] = sip_ids(i, code)?;
+    let mut g = Gb28181Config::new(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), platform.as_str());
+    // Keepalives every four ticks (20 s on the default tick), offline after three missed.
+    g.keepalive_interval_secs = u32::try_from((tick * 4).as_secs()).unwrap_or(60).clamp(1, 60);
+    g.keepalive_count = 3;
+    let secrets = dir.join("gb28181");
+    std::fs::create_dir_all(&secrets)?;
+    for id in [nvr, ipc] {
+        let path = secrets.join(format!("{id}.password"));
+        if !path.exists() {
+            siteledger_client::keys::write_secret(&path, &siteledger_gateway_agent::config::new_intake_token()?)?;
+        }
+        g.devices.push(Gb28181Device { id: id.to_string(), password: None, password_file: Some(path) });
+    }
+    Ok(g)
 }
 
 async fn start_agent(ctx: &DemoContext, base: &str, i: usize, spec: &ProjectSpec) -> anyhow::Result<()> {
@@ -115,19 +164,25 @@ async fn start_agent(ctx: &DemoContext, base: &str, i: usize, spec: &ProjectSpec
     config.heartbeat_secs = 60;
     config.upload_batch = 200;
     let code = spec.district().code;
-    config.devices = devices(i, code);
+    config.devices = devices(i, code)?;
+    let tick = ctx.tick.mul_f64(1.0 + (i as f64) * 0.1);
+    let gb28181 = gb28181_config(i, code, &dir, tick)?;
+    config.gb28181 = Some(gb28181.clone());
     // The simulated devices' local intake token (the agent keeps only its hash).
     let intake_token = siteledger_gateway_agent::config::new_intake_token()?;
     config.intake_token_sha256 = Some(siteledger_gateway_agent::config::intake_token_sha256(&intake_token));
     let agent = Agent::start(config.clone(), key, token.secret).await?;
-    let tick = ctx.tick.mul_f64(1.0 + (i as f64) * 0.1);
-    let (Some(hj212), Some(intake)) = (agent.hj212_addr, agent.intake_url()) else {
+    let (Some(hj212), Some(intake), Some(sip)) = (agent.hj212_addr, agent.intake_url(), agent.gb28181_addr) else {
         anyhow::bail!("the demo agent of {} has no listeners", spec.project_id);
     };
+    let sip_options =
+        SipOptions { nvr_channels: NVR_CHANNELS, alarm_chance: 0.01, silence_chance: 0.003, ..SipOptions::default() };
+    let sip = SipSite { addr: sip, devices: sip_devices(&gb28181, &sip_options, ctx.seed ^ (i as u64 + 1))? };
     let mut sims = spawn_site(
         hj212,
-        &siteledger_gateway_agent::simulate::Intake::new(&intake, &intake_token),
+        Some(&Intake::new(&intake, &intake_token)),
         &config.devices,
+        Some(&sip),
         tick,
         ctx.seed ^ (i as u64 + 1),
         spec.district().pm10_base,

@@ -20,7 +20,7 @@
 //! | [`video`] | the GB/T 28181 service: UDP and TCP on one address, `video.camera.status.v1`/`alarm.v1` records |
 //! | [`intake`] | the JSON/HTTP intake for cranes, hoists, meters, cameras: bodies read into the domain's payload types |
 //! | [`agent`] | all of the above started together ([`Agent::start`]) |
-//! | [`simulate`] | simulated monitors (real HJ 212 over TCP) and devices (JSON intake) |
+//! | [`simulate`] | simulated monitors (real HJ 212 over TCP), GB/T 28181 cameras and NVRs (real SIP over UDP/TCP) and devices (JSON intake) |
 //!
 //! Policy: what a real monitor does differently from the standard but can still be trusted is **accepted, recorded
 //! as sent and flagged** ([`hj212::Deviation`]); what cannot be trusted (wrong CRC or length, unreadable `CN` or

@@ -49,7 +49,8 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
-    /// Simulates the configuration's devices against its agent (HJ 212 over TCP, JSON intake).
+    /// Simulates the configuration's devices against its agent (HJ 212 over TCP, GB/T 28181 over UDP and TCP,
+    /// JSON intake).
     Simulate {
         /// The agent's TOML configuration (devices and listen addresses are taken from it).
         #[arg(long)]
@@ -64,6 +65,9 @@ enum Command {
         /// environment variable `SITELEDGER_INTAKE_TOKEN`).
         #[arg(long)]
         intake_token_file: Option<PathBuf>,
+        /// Channels (cameras) of each simulated GB/T 28181 NVR of the `[gb28181]` section (1–99).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=99))]
+        nvr_channels: u32,
     },
     /// Checks captured HJ 212 bytes offline: one verdict per frame; exit 1 when something was rejected.
     Check {
@@ -84,8 +88,9 @@ fn main() -> ExitCode {
         Command::Keygen { out } => keygen(&out),
         Command::IntakeToken { out } => intake_token(&out),
         Command::Run { config } => runtime().and_then(|rt| rt.block_on(run(config))),
-        Command::Simulate { config, tick_ms, seed, intake_token_file } => {
-            runtime().and_then(|rt| rt.block_on(sim(config, tick_ms, seed, intake_token_file)))
+        Command::Simulate { config, tick_ms, seed, intake_token_file, nvr_channels } => {
+            let options = simulate::SipOptions { nvr_channels, ..simulate::SipOptions::default() };
+            runtime().and_then(|rt| rt.block_on(sim(config, tick_ms, seed, intake_token_file, options)))
         }
     };
     match result {
@@ -171,32 +176,70 @@ async fn run(path: PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn sim(path: PathBuf, tick_ms: u64, seed: u64, token_file: Option<PathBuf>) -> anyhow::Result<()> {
+async fn sim(
+    path: PathBuf,
+    tick_ms: u64,
+    seed: u64,
+    token_file: Option<PathBuf>,
+    options: simulate::SipOptions,
+) -> anyhow::Result<()> {
     let config = AgentConfig::from_file(&path)?;
     let loopback = |a: std::net::SocketAddr| {
         if a.ip().is_unspecified() { std::net::SocketAddr::from(([127, 0, 0, 1], a.port())) } else { a }
     };
     // A monitor needs the HJ 212 listener only if the configuration has monitors; an unused address otherwise.
     let hj212 = loopback(config.hj212_listen.unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))));
-    let http = config.http_listen.context("the configuration has no http_listen: nothing to simulate against")?;
-    let intake = format!("http://{}", loopback(http));
-    let token = match token_file.as_ref().or(config.intake_token_file.as_ref()) {
-        Some(f) => std::fs::read_to_string(f).with_context(|| format!("intake token file {}", f.display()))?,
-        None => std::env::var("SITELEDGER_INTAKE_TOKEN")
-            .context("no intake token: pass --intake-token-file or set SITELEDGER_INTAKE_TOKEN")?,
+    // The JSON intake is needed only for devices that post to it (cranes, hoists, meters, JSON cameras).
+    let posting = config.devices.iter().any(|d| d.kind != siteledger_gateway_agent::DeviceKind::Hj212);
+    let intake = match (config.http_listen, posting) {
+        (Some(http), true) => {
+            let token = match token_file.as_ref().or(config.intake_token_file.as_ref()) {
+                Some(f) => std::fs::read_to_string(f).with_context(|| format!("intake token file {}", f.display()))?,
+                None => std::env::var("SITELEDGER_INTAKE_TOKEN")
+                    .context("no intake token: pass --intake-token-file or set SITELEDGER_INTAKE_TOKEN")?,
+            };
+            Some(simulate::Intake::new(&format!("http://{}", loopback(http)), token.trim()))
+        }
+        (None, true) => anyhow::bail!(
+            "the configuration has devices that post to the local intake (crane, hoist, meter, camera) but no \
+             http_listen: nothing to simulate them against"
+        ),
+        (_, false) => None,
     };
-    let token = token.trim().to_owned();
+    let sip = match &config.gb28181 {
+        Some(g) => {
+            anyhow::ensure!(
+                g.listen.port() != 0,
+                "gb28181.listen has port 0: the simulated cameras cannot know where the agent listens; set a port"
+            );
+            let devices = simulate::sip_devices(g, &options, seed)?;
+            Some(simulate::SipSite { addr: loopback(g.listen), devices })
+        }
+        None => None,
+    };
+    anyhow::ensure!(
+        !config.devices.is_empty() || sip.as_ref().is_some_and(|s| !s.devices.is_empty()),
+        "the configuration has no devices ([[devices]] or [[gb28181.devices]]): nothing to simulate"
+    );
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut set = simulate::spawn_site(
         hj212,
-        &simulate::Intake::new(&intake, &token),
+        intake.as_ref(),
         &config.devices,
+        sip.as_ref(),
         Duration::from_millis(tick_ms.max(10)),
         seed,
         70.0,
         &rx,
     );
-    tracing::info!(devices = config.devices.len(), %hj212, %intake, "simulating devices; Ctrl-C stops");
+    tracing::info!(
+        devices = config.devices.len(),
+        gb28181_devices = sip.as_ref().map_or(0, |s| s.devices.len()),
+        %hj212,
+        intake = intake.as_ref().map(|i| i.url.as_str()),
+        sip = ?sip.as_ref().map(|s| s.addr),
+        "simulating devices; Ctrl-C stops"
+    );
     shutdown_signal().await;
     let _ = tx.send(true);
     while set.join_next().await.is_some() {}

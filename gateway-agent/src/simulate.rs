@@ -4,10 +4,15 @@
 //!   every period and minute data (2051) every tenth, PM10/PM2.5/TSP with a daily pattern, drift and dust
 //!   episodes, noise louder by day than by night, wind, temperature, humidity; in µg/m³ or mg/m³ as configured;
 //!   with `Flag=5` it waits for each 9014 (10 s, 3 tries, then reconnects), as the standard's defaults say.
+//! * [`run_sip_device`] ([`gb28181`](mod@gb28181)): a GB/T 28181 camera or NVR speaking real SIP over UDP or TCP
+//!   to the agent's `[gb28181]` address — digest registration, keepalives, catalog and device-info answers, an
+//!   occasional alarm, now and then a silence (offline) and a new registration.
 //! * [`run_crane`], [`run_hoist`], [`run_meter`], [`run_camera`]: devices posting to the agent's JSON intake —
 //!   operator login with certificate, lifting cycles with samples, wind alarms, hoist trips, cumulative meter
-//!   totals with residual current, camera registration, keepalive status and an occasional alarm.
-//! * [`spawn_site`]: all devices of an agent's configuration at once.
+//!   totals with residual current; for a camera that does not register with the agent over GB/T 28181 (one
+//!   behind another video platform), registration, status and an occasional alarm.
+//! * [`spawn_site`]: all devices of an agent's configuration at once (the GB/T 28181 ones over SIP; a camera of
+//!   `[[devices]]` that is also a simulated GB/T 28181 camera posts only its name and position, `registered`).
 //!
 //! The random source is a seeded SplitMix64, so a run is reproducible up to the wall clock. Floats exist only
 //! here, inside the simulated device; what goes on the wire is text, as from a real device.
@@ -25,6 +30,11 @@ use tokio::task::JoinSet;
 use crate::config::{DeviceConfig, DeviceKind, ParticulateUnit};
 use crate::hj212::{Decoder, Packet, datetime, encode_frame};
 use siteledger_domain::time::shanghai_rfc3339_millis as cst_text;
+
+pub mod gb28181;
+pub use gb28181::{
+    SipDeviceReport, SipDeviceSpec, SipOptions, Transport, nvr_channels, run_sip_device, sip_devices, spawn_sip_devices,
+};
 
 /// SplitMix64: small, seeded, good enough for simulated sensors.
 #[derive(Debug, Clone)]
@@ -493,7 +503,8 @@ pub async fn run_meter(http: Intake, device: String, period: Duration, seed: u64
     }
 }
 
-/// A GB/T 28181 camera: registration, keepalive status (hourly and on change), an occasional alarm.
+/// A camera on the JSON intake (one that does not register with this agent over GB/T 28181, e.g. behind another
+/// video platform whose adapter posts for it): registration, status (hourly and on change), an occasional alarm.
 pub async fn run_camera(
     http: Intake,
     device: String,
@@ -544,38 +555,67 @@ pub async fn run_camera(
 /// Camera positions the simulator uses (one province asks for at least gate, processing area and highest point).
 const CAMERA_POSITIONS: [&str; 3] = ["大门", "加工区", "最高点"];
 
-/// Starts one simulator per device of `devices` against an agent (HJ 212 at `hj212`, intake at `intake`); the
-/// monitors upload every `tick` (with `Flag=5` for every other monitor), the other devices post every `tick`.
+/// The GB/T 28181 side of a simulated site: the agent's SIP address and the devices that register there.
+#[derive(Debug, Clone)]
+pub struct SipSite {
+    /// The agent's `[gb28181]` address (UDP and TCP).
+    pub addr: SocketAddr,
+    /// The simulated cameras and NVRs ([`sip_devices`]).
+    pub devices: Vec<SipDeviceSpec>,
+}
+
+impl SipSite {
+    /// Whether `id` is a camera of this simulation (a camera, or a channel of a recorder).
+    fn has_camera(&self, id: &str) -> bool {
+        self.devices.iter().any(|d| d.id.as_str() == id || d.channels.iter().any(|(c, _)| c.as_str() == id))
+    }
+}
+
+/// Starts one simulator per device of `devices` against an agent (HJ 212 at `hj212`, intake at `intake`), and
+/// the GB/T 28181 devices of `sip`; the monitors upload every `tick` (with `Flag=5` for every other monitor), the
+/// other devices post every `tick`. A camera of `devices` that is one of `sip`'s posts only its name and position
+/// (`registered`: the signalling carries neither); its status and alarms come over GB/T 28181. Devices that post
+/// JSON are skipped, with a warning, when there is no `intake`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the site's sockets, devices and timing, as the demo and `simulate` pass them"
+)]
 pub fn spawn_site(
     hj212: SocketAddr,
-    intake: &Intake,
+    intake: Option<&Intake>,
     devices: &[DeviceConfig],
+    sip: Option<&SipSite>,
     tick: Duration,
     seed: u64,
     pm10_base: f64,
     shutdown: &watch::Receiver<bool>,
 ) -> JoinSet<()> {
-    let http = intake.clone();
     let mut set = JoinSet::new();
     let mut cameras = 0usize;
     for (i, d) in devices.iter().enumerate() {
         let seed = seed.wrapping_mul(31).wrapping_add(i as u64);
         let stop = shutdown.clone();
-        let (http, id) = (http.clone(), d.id.clone());
+        let id = d.id.clone();
+        if d.kind == DeviceKind::Hj212 {
+            let spec = MonitorSpec {
+                mn: d.mn.clone().unwrap_or_default(),
+                unit: d.particulate_unit,
+                ask_reply: i % 2 == 0,
+                period: tick,
+                pm10_base,
+                seed,
+            };
+            set.spawn(async move {
+                run_monitor(hj212, spec, None, stop).await;
+            });
+            continue;
+        }
+        let Some(http) = intake.cloned() else {
+            tracing::warn!(device = %id, "no local intake (http_listen) to post to: device not simulated");
+            continue;
+        };
         match d.kind {
-            DeviceKind::Hj212 => {
-                let spec = MonitorSpec {
-                    mn: d.mn.clone().unwrap_or_default(),
-                    unit: d.particulate_unit,
-                    ask_reply: i % 2 == 0,
-                    period: tick,
-                    pm10_base,
-                    seed,
-                };
-                set.spawn(async move {
-                    run_monitor(hj212, spec, None, stop).await;
-                });
-            }
+            DeviceKind::Hj212 => {}
             DeviceKind::Crane => {
                 set.spawn(run_crane(http, id, tick, seed, stop));
             }
@@ -589,9 +629,22 @@ pub fn spawn_site(
                 let position = CAMERA_POSITIONS[cameras % CAMERA_POSITIONS.len()].to_owned();
                 cameras += 1;
                 let name = format!("{position}摄像机");
-                set.spawn(run_camera(http, id, (name, position), tick * 6, seed, stop));
+                if sip.is_some_and(|s| s.has_camera(&id)) {
+                    let mut stop = stop;
+                    set.spawn(async move {
+                        tokio::select! {
+                            _ = post(&http, &id, "registered", json!({"name": name, "position": position})) => {}
+                            () = crate::agent::stopped(&mut stop) => {}
+                        }
+                    });
+                } else {
+                    set.spawn(run_camera(http, id, (name, position), tick * 6, seed, stop));
+                }
             }
         }
+    }
+    if let Some(sip) = sip {
+        spawn_sip_devices(sip.addr, &sip.devices, &mut set, shutdown);
     }
     set
 }

@@ -5,5 +5,6 @@ mod browser;
 mod browser_sm2;
 mod court;
 mod gateway_agent;
+mod gb28181;
 mod people;
 mod people_forms;

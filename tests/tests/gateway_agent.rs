@@ -24,7 +24,7 @@ use siteledger_signer::SigningKey;
 const MN: &str = "010000A8900016F000169DC0";
 const PROJECT: &str = "E2E-0001";
 
-fn server_config(dir: &Path, listen: SocketAddr) -> Config {
+pub(crate) fn server_config(dir: &Path, listen: SocketAddr) -> Config {
     Config {
         data_dir: dir.to_path_buf(),
         listen,
@@ -36,7 +36,7 @@ fn server_config(dir: &Path, listen: SocketAddr) -> Config {
 }
 
 /// A server with the small signed city registered; returns it, the gateway key of project 0 and a gateway token.
-async fn platform(dir: &Path) -> (RunningServer, SigningKey, String) {
+pub(crate) async fn platform(dir: &Path) -> (RunningServer, SigningKey, String) {
     let server =
         siteledger_api::server::spawn(server_config(dir, "127.0.0.1:0".parse().expect("addr"))).await.expect("server");
     let mut city = SignedCity::new();

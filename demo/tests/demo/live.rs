@@ -31,6 +31,8 @@ async fn a_live_demo_ticks_on_its_own_while_a_set_up_demo_beside_it_posts_nothin
     // a rating round, a supervision step.
     let mut head = server.state.ledger.watch_head();
     let mut gateways = BTreeSet::new();
+    // The site agents' GB/T 28181 cameras (an NVR's 4 channels and an IPC per agent, over SIP).
+    let mut cameras = BTreeSet::new();
     let (mut decisions, mut inspections) = (0, 0);
     let mut next = from;
     let waited = tokio::time::timeout(PATIENCE, async {
@@ -43,12 +45,15 @@ async fn a_live_demo_ticks_on_its_own_while_a_set_up_demo_beside_it_posts_nothin
                     "env.dust_noise.reading.v1" if e.stream.contains("/env/YC-") => {
                         gateways.insert(e.signer.clone());
                     }
+                    "video.camera.status.v1" => {
+                        cameras.insert(e.stream.clone());
+                    }
                     "rating.decision.v1" => decisions += 1,
                     "inspection.inspection.recorded.v1" => inspections += 1,
                     _ => {}
                 }
             }
-            if gateways.len() >= 42 && decisions >= 42 && inspections >= 1 {
+            if gateways.len() >= 42 && decisions >= 42 && inspections >= 1 && cameras.len() >= 6 * 5 {
                 return;
             }
             if page.is_empty() {
@@ -59,8 +64,10 @@ async fn a_live_demo_ticks_on_its_own_while_a_set_up_demo_beside_it_posts_nothin
     .await;
     assert!(
         waited.is_ok(),
-        "the live demo did not post in {PATIENCE:?}: readings from {} gateways, {decisions} decisions, {inspections} inspections",
-        gateways.len()
+        "the live demo did not post in {PATIENCE:?}: readings from {} gateways, {decisions} decisions, {inspections} inspections, \
+         status of {} GB/T 28181 cameras",
+        gateways.len(),
+        cameras.len()
     );
     let text = client
         .get(format!("{}/metrics", server.url()))

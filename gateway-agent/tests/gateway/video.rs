@@ -511,3 +511,73 @@ async fn a_corrupt_state_file_is_counted_and_ignored_and_the_agent_serves() {
     assert_eq!(b.shared.status()["gb28181"]["cameras_online"], 0);
     b.shutdown().await;
 }
+
+/// The simulator's devices (`gateway-agent simulate`, the demo) from a `[gb28181]` section with password files:
+/// an NVR over UDP whose four derived channels become cameras, and an IPC over TCP that goes silent after its
+/// first keepalive, is recorded offline by the agent, and registers again (online once more).
+#[tokio::test]
+async fn the_simulators_devices_register_from_password_files_and_a_silent_one_comes_back() {
+    use siteledger_gateway_agent::simulate::{SipOptions, Transport, nvr_channels, run_sip_device, sip_devices};
+    let dir = tempfile::tempdir().expect("dir");
+    let mut files = Vec::new();
+    for (id_, password) in [(NVR, "nvr-file-pass"), (CAMERA, "cam-file-pass")] {
+        let file = dir.path().join(format!("{id_}.password"));
+        siteledger_client::keys::write_secret(&file, password).expect("password file");
+        files.push(Gb28181Device { id: id_.into(), password: None, password_file: Some(file) });
+    }
+    let a = agent_with(&dir, |g| g.devices = files.clone()).await;
+    let mut g = Gb28181Config::new(a.gb28181_addr.expect("listener"), PLATFORM);
+    g.keepalive_interval_secs = 1;
+    g.keepalive_count = 3;
+    g.devices = files;
+    let options = SipOptions { nvr_channels: 4, alarm_chance: 0.0, silence_chance: 0.0, silence_timeouts: (2, 2) };
+    let mut specs = sip_devices(&g, &options, 1).expect("devices");
+    let channels: Vec<String> = nvr_channels(&id(NVR), 4).iter().map(ToString::to_string).collect();
+    assert_eq!(channels, (1..=4).map(|k| format!("3302120000131000010{k}")).collect::<Vec<_>>());
+    assert_eq!((specs[0].transport, specs[1].transport), (Transport::Udp, Transport::Tcp));
+    assert_eq!(specs[0].silence, (Duration::from_secs(6), Duration::from_secs(6)), "2 × interval × count");
+    specs[1].silence_chance = 1.0; // silent after its first keepalive
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let addr = a.gb28181_addr.expect("listener");
+    let tasks: Vec<_> = specs.into_iter().map(|s| tokio::spawn(run_sip_device(addr, s, stop.clone()))).collect();
+    let camera = |s: &str| (CAMERA.to_owned(), s.to_owned());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = statuses(&queued(&a).await);
+        let of_camera: Vec<_> = got.iter().filter(|(d, _)| d == CAMERA).cloned().collect();
+        if of_camera.len() >= 3 && channels.iter().all(|c| got.contains(&(c.clone(), "online".to_owned()))) {
+            assert_eq!(of_camera[..3], [camera("online"), camera("offline"), camera("online")]);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not reached: {got:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop_tx.send(true).expect("stop");
+    let mut reports = Vec::new();
+    for t in tasks {
+        reports.push(
+            tokio::time::timeout(Duration::from_secs(10), t).await.expect("stops on shutdown").expect("no panic"),
+        );
+    }
+    assert!(reports[0].registrations >= 1 && reports[0].answered >= 2, "{:?}", reports[0]);
+    assert!(reports[1].silences >= 1 && reports[1].registrations >= 2, "{:?}", reports[1]);
+    let s = a.shared.status();
+    assert_eq!((&s["gb28181"]["wrong_password"], &s["gb28181"]["malformed"]), (&0.into(), &0.into()));
+    a.shutdown().await;
+}
+
+/// A password file others may read is refused by the simulator as by the agent, naming the file.
+#[test]
+fn the_simulator_refuses_a_password_file_others_may_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("nvr.password");
+    std::fs::write(&file, "s3cr3t-value").expect("write");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let mut g = Gb28181Config::new(SocketAddr::from(([127, 0, 0, 1], 5060)), PLATFORM);
+    g.devices.push(Gb28181Device { id: NVR.into(), password: None, password_file: Some(file.clone()) });
+    let e = siteledger_gateway_agent::simulate::sip_devices(&g, &Default::default(), 1).expect_err("refused");
+    let m = e.to_string();
+    assert!(m.contains("gb28181.devices[0].password_file") && m.contains(&file.display().to_string()), "{m}");
+    assert!(!m.contains("s3cr3t"), "the password is never shown: {m}");
+}
