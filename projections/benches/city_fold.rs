@@ -8,9 +8,14 @@
 //!
 //! ```sh
 //! cargo bench -p siteledger-projections --bench city_fold --no-run
-//! target/release/deps/city_fold-<hash>                   # CITY_FOLD_PROJECTS=200, CITY_FOLD_MINUTES=60
+//! target/release/deps/city_fold-<hash>                   # CITY_FOLD_PROJECTS=3000, CITY_FOLD_MINUTES=5
 //! CITY_FOLD_STORES=sqlite,postgres CITY_FOLD_PER_KIND=1 target/release/deps/city_fold-<hash>
 //! ```
+//!
+//! The default is the city itself, 3,000 sites, for 5 simulated minutes from 07:00 (≈ 112,000 records after a setup
+//! of ≈ 135,000): what matters for the fold is the city's density, a batch of 1,000 records spanning ≈ 2.7 s of the
+//! peak hour, so that a device, a site and its gateway key appear about once per batch, as in a real city-day; fewer
+//! sites over a longer window would let per-batch caches hide per-record costs the city pays.
 //!
 //! `CITY_FOLD_STORES` (`sqlite`, `postgres` (a private PostgreSQL from `siteledger-testkit`; the CPU figure is then
 //! this process's only, not the server's), or both), `CITY_FOLD_PER_KIND=1` also folds each kind's records alone
@@ -142,16 +147,17 @@ fn camera(p: usize, c: usize) -> String {
 }
 
 /// Registry, keys, workers and cameras: what the city's setup signs before its day starts.
-fn setup(log: &mut Log, city: &mut KeyedChain, gw: &mut KeyedChain, projects: usize) {
+fn setup(log: &mut Log, city: &mut KeyedChain, gws: &mut [KeyedChain]) {
     let reg = "2026-03-01T09:00:00+08:00";
-    let pk = *city.key().public();
-    for (key, subject, role) in
-        [(pk, "宁波市住建局", "city_bureau"), (*gw.key().public(), "project/NB-2026-00001/gw-1", "gateway")]
-    {
+    let mut keys = vec![(*city.key().public(), "宁波市住建局".to_owned(), "city_bureau")];
+    for (p, gw) in gws.iter().enumerate() {
+        keys.push((*gw.key().public(), format!("project/{}/gw-1", pid(p)), "gateway"));
+    }
+    for (key, subject, role) in keys {
         let enrollment = KeyEnrollment {
             key_id: key.key_id().to_string(),
             public_key: key.to_base64(),
-            subject: subject.into(),
+            subject,
             role: role.into(),
             valid_from: "2026-01-01T00:00:00+08:00".into(),
             valid_until: None,
@@ -165,7 +171,7 @@ fn setup(log: &mut Log, city: &mut KeyedChain, gw: &mut KeyedChain, projects: us
         reg,
         obj(json!({"credit_code": GC, "name": "基准建工", "types": ["construction"]})),
     );
-    for p in 0..projects {
+    for (p, gw) in gws.iter_mut().enumerate() {
         let pid = pid(p);
         log.push(
             city,
@@ -372,16 +378,23 @@ fn renumbered<'a>(events: impl Iterator<Item = &'a StoredEvent>, from: usize) ->
 }
 
 fn main() {
-    let projects = env("CITY_FOLD_PROJECTS", 200);
-    let minutes = env("CITY_FOLD_MINUTES", 60) as i64;
+    let projects = env("CITY_FOLD_PROJECTS", 3000);
+    let minutes = env("CITY_FOLD_MINUTES", 5) as i64;
     let stores = std::env::var("CITY_FOLD_STORES").unwrap_or_else(|_| "sqlite".into());
     let per_kind = env("CITY_FOLD_PER_KIND", 0) == 1;
     let wait = env("CITY_FOLD_PROFILE", 0) == 1;
     let mut log = Log { events: Vec::new(), n: 0 };
     let mut city = KeyedChain::new(SigningKey::from_seed(&[7; 32]));
-    let mut gw = KeyedChain::new(SigningKey::from_seed(&[8; 32]));
+    // Each site its own gateway key, as in the city (one signer statistics row per site).
+    let mut gws: Vec<KeyedChain> = (0..projects)
+        .map(|p| {
+            let mut seed = [8; 32];
+            seed[..8].copy_from_slice(&(p as u64).to_le_bytes());
+            KeyedChain::new(SigningKey::from_seed(&seed))
+        })
+        .collect();
     let t = Instant::now();
-    setup(&mut log, &mut city, &mut gw, projects);
+    setup(&mut log, &mut city, &mut gws);
     let setup_len = log.events.len();
     let mut rng = Rng(16);
     // One tick of 30 simulated seconds at a time, every project's records of the tick in time order, as the city's
@@ -391,12 +404,14 @@ fn main() {
     while tick < end {
         let mut planned = Vec::new();
         for p in 0..projects {
-            gateway(p, tick, (tick + 30).min(end), &mut rng, &mut planned);
+            let mut site = Vec::new();
+            gateway(p, tick, (tick + 30).min(end), &mut rng, &mut site);
+            planned.extend(site.into_iter().map(|x| (p, x)));
         }
-        planned.sort_by_key(|x| x.t);
-        for x in planned {
+        planned.sort_by_key(|(_, x)| x.t);
+        for (p, x) in planned {
             let at = cst(x.t);
-            log.push(&mut gw, &x.stream, x.kind, &at, x.payload);
+            log.push(&mut gws[p], &x.stream, x.kind, &at, x.payload);
         }
         tick += 30;
     }
