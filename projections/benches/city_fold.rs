@@ -142,8 +142,9 @@ fn hoists(p: usize) -> usize {
     usize::from(p % 20 < 9)
 }
 
+/// A camera's GB/T 28181 id: centre code, 0000, type 132 (IPC), serial.
 fn camera(p: usize, c: usize) -> String {
-    format!("3302000013{:010}", p * 4 + c + 1)
+    format!("3302000000132{:07}", p * 4 + c + 1)
 }
 
 /// Registry, keys, workers and cameras: what the city's setup signs before its day starts.
