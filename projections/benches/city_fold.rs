@@ -29,6 +29,9 @@
 //! arrows point down). Every payload is checked with the domain's `validate_envelope` first, so each record is one
 //! the server would accept.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::time::Instant;
 
 use serde_json::{Map, Value, json};
@@ -38,6 +41,8 @@ use siteledger_ledger::system::{KEY_ENROLLED_KIND, KeyEnrollment};
 use siteledger_projections::{BATCH_EVENTS, ReadDb, apply_events};
 use siteledger_signer::SigningKey;
 
+use common::{Log, env, obj};
+
 const GC: &str = "91330200MA2AAAAA76";
 const DISTRICTS: [&str; 6] = ["330203", "330205", "330206", "330211", "330212", "330213"];
 /// Workers per project passing the gate in the window (the city's 65 on average, about half of them in the first
@@ -45,17 +50,6 @@ const DISTRICTS: [&str; 6] = ["330203", "330205", "330206", "330211", "330212", 
 const WORKERS: usize = 40;
 /// 2026-04-01 07:00:00 Shanghai time.
 const T0: i64 = 1_775_084_400;
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn obj(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
-}
 
 /// `YYYY-MM-DDThh:mm:ss+08:00` of a Unix time.
 fn cst(t: i64) -> String {
@@ -90,38 +84,6 @@ impl Rng {
 
 fn d1(x: f64) -> String {
     format!("{:.1}", x.max(0.0))
-}
-
-/// The log being built: signs, checks and stores records at consecutive positions.
-struct Log {
-    events: Vec<StoredEvent>,
-    n: u64,
-}
-
-impl Log {
-    fn push(&mut self, signer: &mut KeyedChain, stream: &str, kind: &str, at: &str, payload: Map<String, Value>) {
-        if !kind.starts_with("ledger.")
-            && let Err(e) = siteledger_domain::validate_envelope(kind, stream, &payload)
-        {
-            panic!("bench record {kind} in {stream} is not one the server accepts: {e}");
-        }
-        self.n += 1;
-        let id = uuid::Builder::from_unix_timestamp_millis(1_790_000_000_000 + self.n, &[0; 10]).into_uuid();
-        let e = signer.sign(id, stream, kind, at, payload).expect("sign");
-        self.events.push(StoredEvent {
-            position: self.events.len() as u64,
-            stream: e.stream().to_owned(),
-            stream_version: 0,
-            event_id: e.id(),
-            kind: e.kind().to_owned(),
-            signer: e.signer().to_string(),
-            signer_seq: e.seq(),
-            occurred_at: e.occurred_at().to_owned(),
-            recorded_at: e.occurred(),
-            leaf: e.leaf_bytes().to_vec(),
-            leaf_hash: e.leaf_hash(),
-        });
-    }
 }
 
 fn pid(p: usize) -> String {
@@ -373,6 +335,27 @@ async fn fold(url: &str, setup: &[StoredEvent], timed: &[StoredEvent], wait: boo
     m
 }
 
+/// Statements of the raw round-trip measurement.
+const ROUND_TRIPS: u32 = 20_000;
+
+/// CPU µs of this process per `SELECT ?` run through sqlx in one SQLite write transaction: what a statement costs
+/// the fold before SQLite does any work for it (the floor under "statements per record").
+async fn round_trip_cpu_us() -> f64 {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("raw.db")).create_if_missing(true);
+    let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await.expect("sqlite");
+    let mut tx = pool.begin().await.expect("begin");
+    let cpu0 = process_cpu_secs();
+    for i in 0..ROUND_TRIPS {
+        let (v,): (i64,) = sqlx::query_as("SELECT ?").bind(i64::from(i)).fetch_one(&mut *tx).await.expect("select");
+        assert_eq!(v, i64::from(i));
+    }
+    let cpu = process_cpu_secs() - cpu0;
+    tx.commit().await.expect("commit");
+    pool.close().await;
+    cpu * 1e6 / f64::from(ROUND_TRIPS)
+}
+
 /// `events` renumbered from `from` (a log of one kind after the setup).
 fn renumbered<'a>(events: impl Iterator<Item = &'a StoredEvent>, from: usize) -> Vec<StoredEvent> {
     events.enumerate().map(|(i, e)| StoredEvent { position: (from + i) as u64, ..e.clone() }).collect()
@@ -384,7 +367,7 @@ fn main() {
     let stores = std::env::var("CITY_FOLD_STORES").unwrap_or_else(|_| "sqlite".into());
     let per_kind = env("CITY_FOLD_PER_KIND", 0) == 1;
     let wait = env("CITY_FOLD_PROFILE", 0) == 1;
-    let mut log = Log { events: Vec::new(), n: 0 };
+    let mut log = Log::default();
     let mut city = KeyedChain::new(SigningKey::from_seed(&[7; 32]));
     // Each site its own gateway key, as in the city (one signer statistics row per site).
     let mut gws: Vec<KeyedChain> = (0..projects)
@@ -436,6 +419,11 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let pg = stores.contains("postgres").then(|| siteledger_testkit::TempPostgres::start(false).expect("postgres"));
     let keep = std::env::var("CITY_FOLD_KEEP").ok();
+    let raw = rt.block_on(round_trip_cpu_us());
+    println!(
+        "Raw limit, same run: one statement round trip to sqlx's SQLite worker (`SELECT ?` inside a write \
+         transaction, {ROUND_TRIPS} of them) costs {raw:.1} CPU µs."
+    );
     println!(
         "| store | records | what | CPU µs/record (this process) | rows read/record | statements/record | wall s |"
     );

@@ -340,13 +340,18 @@ async fn judge_window(
     let base = store::base(place, rule);
     let key = format!("{base}@{start_us}");
     match &j.alarm {
+        // Written when the batch ends (the window's last judgement), many rows per statement.
         Some(a) => {
             b.memo.no_alarm.remove(&base);
-            store::put(tx, &mut b.memo, &key, place, a, start_us, rec.position).await
+            b.memo.open.remove(&base);
+            let row = store::put_row(&key, place, a, start_us, rec.position);
+            b.puts.insert(key, row);
+            Ok(())
         }
         // Only this window's own judgements write its alarm row: once removed, it stays absent until one puts it.
         None if b.memo.no_alarm.get(&base) == Some(&start_us) => Ok(()),
         None => {
+            b.puts.remove(&key);
             store::remove(tx, &mut b.memo, &key).await?;
             b.memo.no_alarm.insert(base, start_us);
             Ok(())

@@ -180,6 +180,9 @@ struct Batch {
     dirty_sums: BTreeSet<(env::WindowSumsId, usize)>,
     /// Windows judged in this batch: their `site_windows` rows ([`env::write_windows`]).
     windows: BTreeMap<rollup::WindowId, Vec<Arg>>,
+    /// Their alarm rows, by alarm key ([`store::write_puts`]; a later judgement back in the normal band drops the
+    /// row kept and deletes the stored one).
+    puts: BTreeMap<String, Vec<Arg>>,
 }
 
 impl Batch {
@@ -203,6 +206,7 @@ impl Batch {
             sums: HashMap::new(),
             dirty_sums: BTreeSet::new(),
             windows: BTreeMap::new(),
+            puts: BTreeMap::new(),
         })
     }
 
@@ -214,6 +218,7 @@ impl Batch {
         write_latest(tx, std::mem::take(&mut self.latest)).await?;
         env::write_sums(tx, &self.sums, std::mem::take(&mut self.dirty_sums)).await?;
         env::write_windows(tx, std::mem::take(&mut self.windows)).await?;
+        store::write_puts(tx, std::mem::take(&mut self.puts).into_values().collect()).await?;
         for ((project, device, metric, start_us, minutes), sums) in std::mem::take(&mut self.sums) {
             let latest = self.memo.sums.entry((project, device, metric)).or_insert(((start_us, minutes), sums.clone()));
             if start_us >= latest.0.0 {

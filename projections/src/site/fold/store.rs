@@ -31,6 +31,43 @@ fn decimal(d: Option<&siteledger_domain::quantity::Decimal>) -> Option<String> {
     d.map(ToString::to_string)
 }
 
+/// A closed alarm's row (a window exceedance, or a one-off) under `key`, for [`write_puts`].
+pub(super) fn put_row(key: &str, place: &Place<'_>, a: &DerivedAlarm, at_us: i64, position: u64) -> Vec<Arg> {
+    vec![
+        Arg::from(key),
+        Arg::from(base(place, a.rule)),
+        Arg::from(place.project),
+        Arg::from(place.district),
+        Arg::from(place.device),
+        Arg::from(a.rule.code()),
+        Arg::from(a.level.as_str()),
+        Arg::from(a.message.clone()),
+        Arg::from(decimal(a.value.as_ref())),
+        Arg::from(decimal(a.threshold.as_ref())),
+        Arg::from(at_us),
+        Arg::from(local_day(at_us)),
+        Arg::from(to_i64(a.samples)),
+        Arg::from(json_ids(a.cited.iter().take(MAX_CITED))),
+        Arg::from(position),
+    ]
+}
+
+/// Writes closed alarms ([`put_row`], one per key), each replacing an earlier version of its row, many rows per
+/// statement.
+pub(super) async fn write_puts(tx: &mut Tx, rows: Vec<Vec<Arg>>) -> Result<(), sqlx::Error> {
+    tx.execute_rows_as(
+        "INSERT INTO site_alarms (alarm_key, base, project_id, district, device_id, rule, level, message, value, \
+         threshold, at_us, day, open, cleared_us, cleared_event_id, samples, event_ids, position)",
+        Some("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, NULL, ?, ?, ?)"),
+        "ON CONFLICT (alarm_key) DO UPDATE SET level = excluded.level, message = excluded.message, \
+         value = excluded.value, threshold = excluded.threshold, samples = excluded.samples, \
+         event_ids = excluded.event_ids, position = excluded.position",
+        rows,
+    )
+    .await?;
+    Ok(())
+}
+
 /// Writes a closed alarm (a window exceedance, or a one-off) under `key`, replacing an earlier version of it.
 pub(super) async fn put(
     tx: &mut Tx,
@@ -42,33 +79,7 @@ pub(super) async fn put(
     position: u64,
 ) -> Result<(), sqlx::Error> {
     memo.open.remove(&base(place, a.rule));
-    tx.execute(
-        &Sql::new(
-            "INSERT INTO site_alarms (alarm_key, base, project_id, district, device_id, rule, level, message, value, \
-             threshold, at_us, day, open, cleared_us, cleared_event_id, samples, event_ids, position) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, NULL, ?, ?, ?) \
-             ON CONFLICT (alarm_key) DO UPDATE SET level = excluded.level, message = excluded.message, \
-             value = excluded.value, threshold = excluded.threshold, samples = excluded.samples, \
-             event_ids = excluded.event_ids, position = excluded.position",
-        )
-        .arg(key)
-        .arg(base(place, a.rule))
-        .arg(place.project)
-        .arg(place.district)
-        .arg(place.device)
-        .arg(a.rule.code())
-        .arg(a.level.as_str())
-        .arg(a.message.clone())
-        .arg(decimal(a.value.as_ref()))
-        .arg(decimal(a.threshold.as_ref()))
-        .arg(at_us)
-        .arg(local_day(at_us))
-        .arg(to_i64(a.samples))
-        .arg(json_ids(a.cited.iter().take(MAX_CITED)))
-        .arg(position),
-    )
-    .await?;
-    Ok(())
+    write_puts(tx, vec![put_row(key, place, a, at_us, position)]).await
 }
 
 /// Writes a one-off alarm raised by the record `rec`.
@@ -125,9 +136,19 @@ pub(super) async fn episode(
     let eid = rec.event_id.as_str();
     match (step_episode(state, finding, eid), key) {
         (EpisodeStep::Raise(a), _) => {
-            // Read back at the next sample (raising is rare; the row may exist already on a redelivery).
-            memo.open.remove(&base);
-            raise(tx, &base, place, &a, at_us, rec).await
+            // The new episode's row as inserted; read back at the next sample if it was there already.
+            let row = OpenRow {
+                alarm_key: format!("{base}@{}", rec.event_id),
+                level: a.level.as_str().to_owned(),
+                samples: to_i64(a.cited.len() as u64),
+                event_ids: json_ids(a.cited.iter().take(MAX_CITED)),
+            };
+            if raise(tx, &base, place, &a, at_us, rec).await? == 1 {
+                memo.open.insert(base, Some(row));
+            } else {
+                memo.open.remove(&base);
+            }
+            Ok(())
         }
         (EpisodeStep::Clear, Some(key)) => {
             memo.open.remove(&base);
@@ -216,7 +237,7 @@ async fn raise(
     a: &DerivedAlarm,
     at_us: i64,
     rec: &Rec<'_>,
-) -> Result<(), sqlx::Error> {
+) -> Result<u64, sqlx::Error> {
     tx.execute(
         &Sql::new(
             "INSERT INTO site_alarms (alarm_key, base, project_id, district, device_id, rule, level, message, \
@@ -240,6 +261,5 @@ async fn raise(
         .arg(json_ids(a.cited.iter().take(MAX_CITED)))
         .arg(rec.position),
     )
-    .await?;
-    Ok(())
+    .await
 }
