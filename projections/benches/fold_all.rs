@@ -6,63 +6,23 @@
 //! `validate_envelope` first, so each record is one the server would accept and every projection folds it.
 //! Results: BENCHMARKS.md, section "Projections: fold rate of a mixed log".
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::time::Instant;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use siteledger_client::KeyedChain;
-use siteledger_ledger::StoredEvent;
 use siteledger_ledger::system::{KEY_ENROLLED_KIND, KeyEnrollment};
 use siteledger_projections::{BATCH_EVENTS, ReadDb, apply_events};
 use siteledger_signer::SigningKey;
+
+use common::{Log, env};
 
 const GC: &str = "91330200MA2AAAAA76";
 const LAB: &str = "91330200MA2CCCCC3A";
 const PHOTO: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 const WORKERS: usize = 5;
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn obj(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
-}
-
-/// The log being built: signs, checks and stores records at consecutive positions.
-struct Log {
-    events: Vec<StoredEvent>,
-    n: u64,
-}
-
-impl Log {
-    fn push(&mut self, signer: &mut KeyedChain, stream: &str, kind: &str, at: &str, payload: Value) {
-        let payload = obj(payload);
-        if !kind.starts_with("ledger.")
-            && let Err(e) = siteledger_domain::validate_envelope(kind, stream, &payload)
-        {
-            panic!("bench record {kind} in {stream} is not one the server accepts: {e}");
-        }
-        self.n += 1;
-        let id = uuid::Builder::from_unix_timestamp_millis(1_790_000_000_000 + self.n, &[0; 10]).into_uuid();
-        let e = signer.sign(id, stream, kind, at, payload).expect("sign");
-        self.events.push(StoredEvent {
-            position: self.events.len() as u64,
-            stream: e.stream().to_owned(),
-            stream_version: 0,
-            event_id: e.id(),
-            kind: e.kind().to_owned(),
-            signer: e.signer().to_string(),
-            signer_seq: e.seq(),
-            occurred_at: e.occurred_at().to_owned(),
-            recorded_at: e.occurred(),
-            leaf: e.leaf_bytes().to_vec(),
-            leaf_hash: e.leaf_hash(),
-        });
-    }
-}
 
 fn setup(log: &mut Log, city: &mut KeyedChain, gw: siteledger_signer::PublicKey, projects: usize) {
     let reg = "2026-03-01T09:00:00+08:00";
@@ -345,7 +305,7 @@ fn round(log: &mut Log, gw: &mut KeyedChain, bureau: &mut KeyedChain, p: usize, 
 fn main() {
     let projects = env("FOLD_BENCH_PROJECTS", 20);
     let rounds = env("FOLD_BENCH_ROUNDS", 100);
-    let mut log = Log { events: Vec::new(), n: 0 };
+    let mut log = Log::default();
     let mut city = KeyedChain::new(SigningKey::from_seed(&[7; 32]));
     let mut gw = KeyedChain::new(SigningKey::from_seed(&[8; 32]));
     let mut bureau = KeyedChain::new(SigningKey::from_seed(&[9; 32]));

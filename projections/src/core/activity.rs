@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::db::{Sql, Tx};
+use crate::db::{Arg, Tx};
 use crate::prepare::Prepared;
 use crate::summary::summarize;
 
@@ -27,10 +27,8 @@ impl CountAgg {
     }
 }
 
-const EVENT_ROWS_PER_INSERT: usize = 64;
-
 /// Folds every `project/<id>/…` record of the batch: one timeline row each, and the counts per project, kind and
-/// day aggregated in the batch before one upsert each.
+/// day aggregated in the batch before one row each (many rows per statement, [`Tx::execute_rows`]).
 pub(super) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sqlx::Error> {
     let mut stats: BTreeMap<&str, CountAgg> = BTreeMap::new();
     let mut kinds: BTreeMap<(&str, &str), CountAgg> = BTreeMap::new();
@@ -44,88 +42,75 @@ pub(super) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sql
         d.0 += 1;
         d.1 = d.1.max(x.e.position);
     }
-    for chunk in rows.chunks(EVENT_ROWS_PER_INSERT) {
-        let mut q = Sql::new(
-            "INSERT INTO project_events (position, project_id, stream, event_id, kind, occurred_at, occurred_us, \
-             signer, summary) VALUES ",
-        );
-        for (i, x) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.push("(");
-            q.bind(x.e.position).push(", ");
-            q.bind(x.project.unwrap_or_default()).push(", ");
-            q.bind(&x.e.stream).push(", ");
-            q.bind(x.e.event_id.to_string()).push(", ");
-            q.bind(&x.e.kind).push(", ");
-            q.bind(&x.e.occurred_at).push(", ");
-            q.bind(x.occurred_us).push(", ");
-            q.bind(&x.e.signer).push(", ");
-            q.bind(summarize(&x.e.kind, x.event.as_ref(), &x.payload)).push(")");
-        }
-        q.push(" ON CONFLICT (position) DO NOTHING");
-        tx.execute(&q).await?;
-    }
-    for (project, a) in stats {
+    let timeline = rows
+        .iter()
+        .map(|x| {
+            vec![
+                Arg::from(x.e.position),
+                Arg::from(x.project.unwrap_or_default()),
+                Arg::from(&x.e.stream),
+                Arg::from(x.e.event_id.to_string()),
+                Arg::from(&x.e.kind),
+                Arg::from(&x.e.occurred_at),
+                Arg::from(x.occurred_us),
+                Arg::from(&x.e.signer),
+                Arg::from(summarize(&x.e.kind, x.event.as_ref(), &x.payload)),
+            ]
+        })
+        .collect();
+    tx.execute_rows(
+        "INSERT INTO project_events (position, project_id, stream, event_id, kind, occurred_at, occurred_us, signer, \
+         summary)",
+        "ON CONFLICT (position) DO NOTHING",
+        timeline,
+    )
+    .await?;
+    // One row per project, per (project, kind) and per (project, day) of the batch: many rows per statement (a
+    // city's batch touches about as many projects as it holds records).
+    let latest = |a: CountAgg| {
         let (us, _, at) = a.latest.unwrap_or_default();
-        tx.execute(
-            &Sql::new(
-                "INSERT INTO project_stats (project_id, events, last_position, last_occurred_at, last_occurred_us) \
-                 VALUES (?, ?, ?, ?, ?) \
-                 ON CONFLICT (project_id) DO UPDATE SET events = project_stats.events + excluded.events, \
-                 last_position = CASE WHEN excluded.last_position > project_stats.last_position \
-                   THEN excluded.last_position ELSE project_stats.last_position END, \
-                 last_occurred_at = CASE WHEN excluded.last_occurred_us >= project_stats.last_occurred_us \
-                   THEN excluded.last_occurred_at ELSE project_stats.last_occurred_at END, \
-                 last_occurred_us = CASE WHEN excluded.last_occurred_us >= project_stats.last_occurred_us \
-                   THEN excluded.last_occurred_us ELSE project_stats.last_occurred_us END",
-            )
-            .arg(project)
-            .arg(a.events)
-            .arg(a.last_position)
-            .arg(at)
-            .arg(us),
-        )
-        .await?;
-    }
-    for ((project, kind), a) in kinds {
-        let (us, _, at) = a.latest.unwrap_or_default();
-        tx.execute(
-            &Sql::new(
-                "INSERT INTO project_kinds (project_id, kind, events, last_position, last_occurred_at, \
-                 last_occurred_us) VALUES (?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (project_id, kind) DO UPDATE SET events = project_kinds.events + excluded.events, \
-                 last_position = CASE WHEN excluded.last_position > project_kinds.last_position \
-                   THEN excluded.last_position ELSE project_kinds.last_position END, \
-                 last_occurred_at = CASE WHEN excluded.last_occurred_us >= project_kinds.last_occurred_us \
-                   THEN excluded.last_occurred_at ELSE project_kinds.last_occurred_at END, \
-                 last_occurred_us = CASE WHEN excluded.last_occurred_us >= project_kinds.last_occurred_us \
-                   THEN excluded.last_occurred_us ELSE project_kinds.last_occurred_us END",
-            )
-            .arg(project)
-            .arg(kind)
-            .arg(a.events)
-            .arg(a.last_position)
-            .arg(at)
-            .arg(us),
-        )
-        .await?;
-    }
-    for ((project, day), (n, last)) in days {
-        tx.execute(
-            &Sql::new(
-                "INSERT INTO project_days (project_id, day, events, last_position) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (project_id, day) DO UPDATE SET events = project_days.events + excluded.events, \
-                 last_position = CASE WHEN excluded.last_position > project_days.last_position \
-                   THEN excluded.last_position ELSE project_days.last_position END",
-            )
-            .arg(project)
-            .arg(day)
-            .arg(n)
-            .arg(last),
-        )
-        .await?;
-    }
+        [Arg::from(a.events), Arg::from(a.last_position), Arg::from(at), Arg::from(us)]
+    };
+    let stats = stats.into_iter().map(|(project, a)| [vec![Arg::from(project)], latest(a).to_vec()].concat()).collect();
+    tx.execute_rows(
+        "INSERT INTO project_stats (project_id, events, last_position, last_occurred_at, last_occurred_us)",
+        "ON CONFLICT (project_id) DO UPDATE SET events = project_stats.events + excluded.events, \
+         last_position = CASE WHEN excluded.last_position > project_stats.last_position \
+           THEN excluded.last_position ELSE project_stats.last_position END, \
+         last_occurred_at = CASE WHEN excluded.last_occurred_us >= project_stats.last_occurred_us \
+           THEN excluded.last_occurred_at ELSE project_stats.last_occurred_at END, \
+         last_occurred_us = CASE WHEN excluded.last_occurred_us >= project_stats.last_occurred_us \
+           THEN excluded.last_occurred_us ELSE project_stats.last_occurred_us END",
+        stats,
+    )
+    .await?;
+    let kinds = kinds
+        .into_iter()
+        .map(|((project, kind), a)| [vec![Arg::from(project), Arg::from(kind)], latest(a).to_vec()].concat())
+        .collect();
+    tx.execute_rows(
+        "INSERT INTO project_kinds (project_id, kind, events, last_position, last_occurred_at, last_occurred_us)",
+        "ON CONFLICT (project_id, kind) DO UPDATE SET events = project_kinds.events + excluded.events, \
+         last_position = CASE WHEN excluded.last_position > project_kinds.last_position \
+           THEN excluded.last_position ELSE project_kinds.last_position END, \
+         last_occurred_at = CASE WHEN excluded.last_occurred_us >= project_kinds.last_occurred_us \
+           THEN excluded.last_occurred_at ELSE project_kinds.last_occurred_at END, \
+         last_occurred_us = CASE WHEN excluded.last_occurred_us >= project_kinds.last_occurred_us \
+           THEN excluded.last_occurred_us ELSE project_kinds.last_occurred_us END",
+        kinds,
+    )
+    .await?;
+    let days = days
+        .into_iter()
+        .map(|((project, day), (n, last))| vec![Arg::from(project), Arg::from(day), Arg::from(n), Arg::from(last)])
+        .collect();
+    tx.execute_rows(
+        "INSERT INTO project_days (project_id, day, events, last_position)",
+        "ON CONFLICT (project_id, day) DO UPDATE SET events = project_days.events + excluded.events, \
+         last_position = CASE WHEN excluded.last_position > project_days.last_position \
+           THEN excluded.last_position ELSE project_days.last_position END",
+        days,
+    )
+    .await?;
     Ok(())
 }

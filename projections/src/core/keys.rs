@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use siteledger_ledger::system::{KeyEnrollment, KeyRevocation};
 
-use crate::db::{Sql, Tx, to_i64};
+use crate::db::{Arg, Sql, Tx, to_i64};
 use crate::prepare::{LedgerEvent, Prepared};
 use crate::stream_project;
 
@@ -58,10 +58,7 @@ pub(super) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sql
             None => {}
         }
     }
-    for (key_id, a) in agg {
-        write_stats(tx, key_id, a).await?;
-    }
-    Ok(())
+    write_stats(tx, agg).await
 }
 
 async fn enrolled(tx: &mut Tx, x: &Prepared<'_>, k: &KeyEnrollment) -> Result<(), sqlx::Error> {
@@ -108,33 +105,41 @@ async fn revoked(tx: &mut Tx, x: &Prepared<'_>, r: &KeyRevocation) -> Result<(),
     Ok(())
 }
 
-async fn write_stats(tx: &mut Tx, key_id: String, a: SignerAgg) -> Result<(), sqlx::Error> {
-    let (last_pos, last_at, last_seq) = match a.last {
-        Some((p, at, s)) => (to_i64(p), at, to_i64(s)),
-        None => (-1, String::new(), 0),
-    };
-    tx.execute(
-        &Sql::new(
-            "INSERT INTO signer_stats (key_id, records, last_position, last_occurred_at, last_seq, gaps, missing, \
-             equivocations) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (key_id) DO UPDATE SET records = signer_stats.records + excluded.records, \
-             last_position = CASE WHEN excluded.last_position > signer_stats.last_position \
-               THEN excluded.last_position ELSE signer_stats.last_position END, \
-             last_occurred_at = CASE WHEN excluded.last_position > signer_stats.last_position \
-               THEN excluded.last_occurred_at ELSE signer_stats.last_occurred_at END, \
-             last_seq = CASE WHEN excluded.last_position > signer_stats.last_position \
-               THEN excluded.last_seq ELSE signer_stats.last_seq END, \
-             gaps = signer_stats.gaps + excluded.gaps, missing = signer_stats.missing + excluded.missing, \
-             equivocations = signer_stats.equivocations + excluded.equivocations",
-        )
-        .arg(key_id)
-        .arg(a.records)
-        .arg(last_pos)
-        .arg(last_at)
-        .arg(last_seq)
-        .arg(a.gaps)
-        .arg(a.missing)
-        .arg(a.equivocations),
+/// Adds the batch's counts to each signer's row, many signers per statement (in a city each site's gateway signs
+/// with its own key, so a batch touches about as many signers as it holds records).
+async fn write_stats(tx: &mut Tx, agg: BTreeMap<String, SignerAgg>) -> Result<(), sqlx::Error> {
+    let rows = agg
+        .into_iter()
+        .map(|(key_id, a)| {
+            let (last_pos, last_at, last_seq) = match a.last {
+                Some((p, at, s)) => (to_i64(p), at, to_i64(s)),
+                None => (-1, String::new(), 0),
+            };
+            vec![
+                Arg::from(key_id),
+                Arg::from(a.records),
+                Arg::from(last_pos),
+                Arg::from(last_at),
+                Arg::from(last_seq),
+                Arg::from(a.gaps),
+                Arg::from(a.missing),
+                Arg::from(a.equivocations),
+            ]
+        })
+        .collect();
+    tx.execute_rows(
+        "INSERT INTO signer_stats (key_id, records, last_position, last_occurred_at, last_seq, gaps, missing, \
+         equivocations)",
+        "ON CONFLICT (key_id) DO UPDATE SET records = signer_stats.records + excluded.records, \
+         last_position = CASE WHEN excluded.last_position > signer_stats.last_position \
+           THEN excluded.last_position ELSE signer_stats.last_position END, \
+         last_occurred_at = CASE WHEN excluded.last_position > signer_stats.last_position \
+           THEN excluded.last_occurred_at ELSE signer_stats.last_occurred_at END, \
+         last_seq = CASE WHEN excluded.last_position > signer_stats.last_position \
+           THEN excluded.last_seq ELSE signer_stats.last_seq END, \
+         gaps = signer_stats.gaps + excluded.gaps, missing = signer_stats.missing + excluded.missing, \
+         equivocations = signer_stats.equivocations + excluded.equivocations",
+        rows,
     )
     .await?;
     Ok(())

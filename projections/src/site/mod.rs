@@ -44,6 +44,7 @@ mod uptime;
 use siteledger_domain::site::{CranePolicy, EnvPolicy, PolicyBook, SiteEvent};
 
 pub(crate) use self::fold::fold;
+pub(crate) use self::fold::memo::Memo;
 pub use self::retention::Pruned;
 pub use self::rows::*;
 pub(crate) use self::schema::{DDL, TABLES};

@@ -8,7 +8,7 @@ use siteledger_domain::DomainEvent;
 use siteledger_domain::workforce::{PersonRef, WorkforceEvent as E};
 
 use super::schema::latest_day_key;
-use crate::db::{Sql, Tx};
+use crate::db::{Arg, Sql, Tx};
 use crate::prepare::Prepared;
 
 #[derive(Default)]
@@ -355,55 +355,62 @@ async fn account(tx: &mut Tx, x: &Prepared<'_>, pid: &str, id: &str, event: &E) 
     Ok(())
 }
 
-/// Writes what the batch aggregated: attendance, last passages, latest days.
+/// Writes what the batch aggregated: attendance, last passages, latest days, many rows per statement (a city's
+/// batch holds about one passage per worker).
 async fn write_batch(tx: &mut Tx, b: Batch<'_>) -> Result<(), sqlx::Error> {
-    for ((project, person, day), agg) in b.days {
-        tx.execute(
-            &Sql::new(
-                "INSERT INTO wf_attendance (project_id, person_ref, day, first_event_id, first_us, last_us, passages) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, person_ref, day) DO UPDATE SET \
-                 first_event_id = CASE WHEN excluded.first_us < wf_attendance.first_us THEN excluded.first_event_id \
-                 ELSE wf_attendance.first_event_id END, \
-                 first_us = CASE WHEN excluded.first_us < wf_attendance.first_us THEN excluded.first_us ELSE wf_attendance.first_us END, \
-                 last_us = CASE WHEN excluded.last_us > wf_attendance.last_us THEN excluded.last_us ELSE wf_attendance.last_us END, \
-                 passages = wf_attendance.passages + excluded.passages",
-            )
-            .arg(project)
-            .arg(person)
-            .arg(day)
-            .arg(agg.first_event_id)
-            .arg(agg.first_us)
-            .arg(agg.last_us)
-            .arg(agg.passages),
-        )
-        .await?;
-    }
-    for ((project, person), (us, direction, gate)) in b.last_seen {
-        tx.execute(
-            &Sql::new(
-                "UPDATE wf_workers SET last_passage_us = ?, last_direction = ?, last_gate = ? \
-                 WHERE project_id = ? AND person_ref = ? AND (last_passage_us IS NULL OR last_passage_us <= ?)",
-            )
-            .arg(us)
-            .arg(direction)
-            .arg(gate)
-            .arg(project)
-            .arg(person)
-            .arg(us),
-        )
-        .await?;
-    }
+    let days = b
+        .days
+        .into_iter()
+        .map(|((project, person, day), agg)| {
+            vec![
+                Arg::from(project),
+                Arg::from(person),
+                Arg::from(day),
+                Arg::from(agg.first_event_id),
+                Arg::from(agg.first_us),
+                Arg::from(agg.last_us),
+                Arg::from(agg.passages),
+            ]
+        })
+        .collect();
+    tx.execute_rows(
+        "INSERT INTO wf_attendance (project_id, person_ref, day, first_event_id, first_us, last_us, passages)",
+        "ON CONFLICT (project_id, person_ref, day) DO UPDATE SET \
+         first_event_id = CASE WHEN excluded.first_us < wf_attendance.first_us THEN excluded.first_event_id \
+         ELSE wf_attendance.first_event_id END, \
+         first_us = CASE WHEN excluded.first_us < wf_attendance.first_us THEN excluded.first_us ELSE wf_attendance.first_us END, \
+         last_us = CASE WHEN excluded.last_us > wf_attendance.last_us THEN excluded.last_us ELSE wf_attendance.last_us END, \
+         passages = wf_attendance.passages + excluded.passages",
+        days,
+    )
+    .await?;
+    let seen = b
+        .last_seen
+        .into_iter()
+        .map(|((project, person), (us, direction, gate))| {
+            vec![Arg::from(us), Arg::from(direction), Arg::from(gate), Arg::from(project), Arg::from(person)]
+        })
+        .collect();
+    tx.execute_rows_as(
+        "UPDATE wf_workers SET last_passage_us = v.column1, last_direction = v.column2, last_gate = v.column3 FROM (",
+        Some("(CAST(? AS BIGINT), ?, ?, ?, ?)"),
+        ") AS v WHERE wf_workers.project_id = v.column4 AND wf_workers.person_ref = v.column5 \
+         AND (wf_workers.last_passage_us IS NULL OR wf_workers.last_passage_us <= v.column1)",
+        seen,
+    )
+    .await?;
     let keyed = b.latest_day.map(|d| ("latest_day".to_owned(), d));
-    for (key, day) in keyed.into_iter().chain(b.project_latest.into_iter().map(|(p, d)| (latest_day_key(&p), d))) {
-        tx.execute(
-            &Sql::new(
-                "INSERT INTO wf_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET \
-                 value = CASE WHEN excluded.value > wf_meta.value THEN excluded.value ELSE wf_meta.value END",
-            )
-            .arg(key)
-            .arg(day),
-        )
-        .await?;
-    }
+    let meta = keyed
+        .into_iter()
+        .chain(b.project_latest.into_iter().map(|(p, d)| (latest_day_key(&p), d)))
+        .map(|(key, day)| vec![Arg::from(key), Arg::from(day)])
+        .collect();
+    tx.execute_rows(
+        "INSERT INTO wf_meta (key, value)",
+        "ON CONFLICT (key) DO UPDATE SET \
+         value = CASE WHEN excluded.value > wf_meta.value THEN excluded.value ELSE wf_meta.value END",
+        meta,
+    )
+    .await?;
     Ok(())
 }

@@ -3,10 +3,12 @@
 
 use siteledger_domain::site::alarms;
 use siteledger_domain::site::rules::Band;
-use siteledger_domain::site::{CraneAlarm, CraneCutoff, CraneCycle, CraneSample, OperatorLogin, OperatorLogout};
+use siteledger_domain::site::{
+    CraneAlarm, CraneCutoff, CraneCycle, CraneSample, OperatorLogin, OperatorLogout, SiteEvent,
+};
 
 use super::store::{self, Place};
-use super::{Batch, Rec, local_day, micros, session, upsert_device};
+use super::{Batch, Rec, local_day, micros, session};
 use crate::db::{Sql, Tx};
 
 /// `crane.sample.v1`: the crane's latest state and its episodes.
@@ -15,18 +17,18 @@ pub(super) async fn sample(
     b: &mut Batch,
     rec: &Rec<'_>,
     s: &CraneSample,
-    payload: &serde_json::Map<String, serde_json::Value>,
+    e: &SiteEvent,
 ) -> Result<(), sqlx::Error> {
     let (project, device) = (s.project_id.as_str(), s.device_id.as_str());
     let district = b.district(tx, project).await?;
     let at = s.sampled_at.instant();
     let at_us = micros(at);
-    upsert_device(tx, project, device, "crane", payload, at_us, &rec.event_id).await?;
-    let sess = session(tx, project, device).await?;
+    b.device_latest((project, device), "crane", || e.to_payload(), at_us, &rec.event_id);
+    let sess = session(tx, &mut b.memo, project, device).await?;
     let judged = alarms::judge_crane_sample(b.crane_at(&district, at), s, sess.as_ref().map(|(s, _)| s), &rec.event_id);
     let place = Place { project, district: &district, device };
     for j in judged {
-        store::episode(tx, &place, j, at_us, rec).await?;
+        store::episode(tx, &mut b.memo, &place, j, at_us, rec).await?;
     }
     Ok(())
 }
@@ -37,7 +39,7 @@ pub(super) async fn cycle(tx: &mut Tx, b: &mut Batch, rec: &Rec<'_>, c: &CraneCy
     let (project, device) = (c.project_id.as_str(), c.device_id.as_str());
     let district = b.district(tx, project).await?;
     let at = c.started_at.instant();
-    let sess = session(tx, project, device).await?;
+    let sess = session(tx, &mut b.memo, project, device).await?;
     let login = sess.as_ref().map(|(s, login)| (s, login.as_str()));
     let j = alarms::judge_crane_cycle(b.crane_at(&district, at), c, login, &rec.event_id);
     let started_us = micros(at);
@@ -50,7 +52,7 @@ pub(super) async fn cycle(tx: &mut Tx, b: &mut Batch, rec: &Rec<'_>, c: &CraneCy
     }
     let place = Place { project, district: &district, device };
     for a in &j.alarms {
-        store::one_off(tx, &place, a, micros(at), rec).await?;
+        store::one_off(tx, &mut b.memo, &place, a, micros(at), rec).await?;
     }
     Ok(())
 }
@@ -122,7 +124,10 @@ async fn insert_cycle(
 }
 
 /// `crane.operator.login.v1` (cranes and hoists): the session a later operation is judged against.
-pub(super) async fn login(tx: &mut Tx, rec: &Rec<'_>, l: &OperatorLogin) -> Result<(), sqlx::Error> {
+pub(super) async fn login(tx: &mut Tx, b: &mut Batch, rec: &Rec<'_>, l: &OperatorLogin) -> Result<(), sqlx::Error> {
+    let (project, device) = (l.project_id.as_str(), l.device_id.as_str());
+    b.write_device(tx, project, device).await?;
+    b.memo.sessions.remove(&(project.to_owned(), device.to_owned()));
     tx.execute(
         &Sql::new(
             "INSERT INTO site_devices (project_id, device_id, family, latest, at_us, operator_ref, \
@@ -142,7 +147,10 @@ pub(super) async fn login(tx: &mut Tx, rec: &Rec<'_>, l: &OperatorLogin) -> Resu
 }
 
 /// `crane.operator.logout.v1`: ends the session of that operator (another operator's session stays).
-pub(super) async fn logout(tx: &mut Tx, l: &OperatorLogout) -> Result<(), sqlx::Error> {
+pub(super) async fn logout(tx: &mut Tx, b: &mut Batch, l: &OperatorLogout) -> Result<(), sqlx::Error> {
+    let (project, device) = (l.project_id.as_str(), l.device_id.as_str());
+    b.write_device(tx, project, device).await?;
+    b.memo.sessions.remove(&(project.to_owned(), device.to_owned()));
     tx.execute(
         &Sql::new(
             "UPDATE site_devices SET operator_ref = NULL, cert_valid_until = NULL, login_event_id = NULL \
@@ -166,7 +174,7 @@ pub(super) async fn black_box_alarm(
     let project = a.project_id.as_str();
     let district = b.district(tx, project).await?;
     let place = Place { project, district: &district, device: a.device_id.as_str() };
-    store::episode(tx, &place, alarms::judge_crane_alarm(a, &rec.event_id), rec.occurred_us, rec).await
+    store::episode(tx, &mut b.memo, &place, alarms::judge_crane_alarm(a, &rec.event_id), rec.occurred_us, rec).await
 }
 
 /// `crane.cutoff.v1`: a one-off violation.
@@ -174,5 +182,5 @@ pub(super) async fn cutoff(tx: &mut Tx, b: &mut Batch, rec: &Rec<'_>, c: &CraneC
     let project = c.project_id.as_str();
     let district = b.district(tx, project).await?;
     let place = Place { project, district: &district, device: c.device_id.as_str() };
-    store::one_off(tx, &place, &alarms::judge_cutoff(c, &rec.event_id), rec.occurred_us, rec).await
+    store::one_off(tx, &mut b.memo, &place, &alarms::judge_cutoff(c, &rec.event_id), rec.occurred_us, rec).await
 }

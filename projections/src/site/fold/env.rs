@@ -1,6 +1,8 @@
 //! 扬尘噪声: HJ 212 data packets and the older dust/noise readings into readings, latest values and windows; each
 //! window is judged again (`domain::site::alarms::judge_window`) as its readings arrive.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
 use siteledger_domain::iot::DustNoiseReading;
 use siteledger_domain::quantity::Decimal;
 use siteledger_domain::site::alarms::{self, WindowReading, WindowSums};
@@ -9,9 +11,10 @@ use siteledger_domain::site::rules::window_start;
 use siteledger_domain::site::{DataCn, Hj212Data, Timestamp};
 use time::OffsetDateTime;
 
+use super::rollup::WindowId;
 use super::store::{self, Place};
-use super::{Batch, Rec, from_micros, micros, upsert_device};
-use crate::db::{Sql, Tx, to_i64, to_u64};
+use super::{Batch, Rec, from_micros, micros};
+use crate::db::{Arg, Sql, Tx, to_i64, to_u64};
 
 /// One value of an environmental metric.
 struct EnvValue {
@@ -57,10 +60,14 @@ pub(super) async fn hj212(tx: &mut Tx, b: &mut Batch, rec: &Rec<'_>, d: &Hj212Da
             .collect();
         fold_values(tx, b, rec, (project, device), d.cn, d.data_time.instant(), values).await?;
     }
-    let mut latest = serde_json::Map::new();
-    latest.insert("cn".into(), d.cn.as_str().into());
-    latest.insert("deviations".into(), d.deviations.len().into());
-    upsert_device(tx, project, device, "env", &latest, micros(d.data_time.instant()), &rec.event_id).await
+    let latest = || {
+        let mut latest = serde_json::Map::new();
+        latest.insert("cn".into(), d.cn.as_str().into());
+        latest.insert("deviations".into(), d.deviations.len().into());
+        latest
+    };
+    b.device_latest((project, device), "env", latest, micros(d.data_time.instant()), &rec.event_id);
+    Ok(())
 }
 
 async fn fold_values(
@@ -108,26 +115,10 @@ async fn fold_values(
             not_kept.push(v.metric);
             true
         };
-        tx.execute(
-            &Sql::new(
-                "INSERT INTO site_latest (project_id, device_id, metric, at_us, at, value, flag, event_id) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, device_id, metric) DO UPDATE SET \
-                 at_us = excluded.at_us, at = excluded.at, value = excluded.value, flag = excluded.flag, \
-                 event_id = excluded.event_id WHERE excluded.at_us >= site_latest.at_us",
-            )
-            .arg(project)
-            .arg(device)
-            .arg(metric)
-            .arg(at_us)
-            .arg(at_text.clone())
-            .arg(v.value.as_str())
-            .arg(v.flag.clone())
-            .arg(rec.event_id.clone()),
-        )
-        .await?;
+        b.latest_value((project, device, metric), at_us, &at_text, &v.value, v.flag.as_deref(), &rec.event_id);
         // A reading already stored (the same metric twice in one packet) is counted once.
         if v.counts && inserted {
-            b.rollups.add(tx, &place, (v.metric, cn, at_us), &v.value).await?;
+            b.rollups.add(tx, &b.memo, &place, (v.metric, cn, at_us), &v.value).await?;
         }
         if v.counts && alarms::windowed(v.metric) {
             let added = inserted.then_some(WindowReading { value: v.value, cn, event_id: rec.event_id.clone() });
@@ -179,7 +170,14 @@ struct WindowKey<'a> {
 /// The columns that name a window in `site_window_sums`, for a `WHERE` clause.
 const WINDOW: &str = "project_id = ? AND device_id = ? AND metric = ? AND window_start_us = ? AND window_min = ?";
 
+/// A window's sums in `site_window_sums`: (project, device, metric, start µs, minutes).
+pub(super) type WindowSumsId = (String, String, &'static str, i64, u16);
+
 impl WindowKey<'_> {
+    fn id(&self) -> WindowSumsId {
+        (self.place.project.to_owned(), self.place.device.to_owned(), self.metric.as_str(), self.start_us, self.minutes)
+    }
+
     /// Binds the window's columns to the next `?`s (in the order of [`WINDOW`]).
     fn bind(&self, q: Sql) -> Sql {
         q.arg(self.place.project)
@@ -212,45 +210,54 @@ async fn load_sums(tx: &mut Tx, key: &WindowKey<'_>) -> Result<Option<WindowSums
     Ok(Some(sums))
 }
 
-/// Writes one fineness of the window's sums (with its citations only when they changed).
-async fn store_tier(
+/// The arguments of one fineness of a window's sums as a `site_window_sums` row (see [`write_sums`]).
+fn tier_row(id: &WindowSumsId, sums: &WindowSums, tier: usize) -> Option<Vec<Arg>> {
+    let t = sums.tiers.get(tier)?;
+    let (project, device, metric, start_us, minutes) = id;
+    Some(vec![
+        Arg::from(project),
+        Arg::from(device),
+        Arg::from(*metric),
+        Arg::from(*start_us),
+        Arg::from(i64::from(*minutes)),
+        Arg::from(to_i64(tier as u64)),
+        Arg::from(to_i64(t.readings)),
+        // Rust's shortest representation of an f64 parses back to the same bits: the sum is kept exactly.
+        Arg::from(t.sum.to_string()),
+        Arg::from(serde_json::to_string(&t.first).unwrap_or_else(|_| "[]".into())),
+    ])
+}
+
+/// Writes the finenesses of window sums the batch changed, many rows per statement: the rows the per-reading
+/// writes would have left (their citations are rewritten with what they already hold when only the sums moved).
+pub(super) async fn write_sums(
     tx: &mut Tx,
-    key: &WindowKey<'_>,
-    sums: &WindowSums,
-    tier: usize,
-    cited: bool,
+    sums: &HashMap<WindowSumsId, WindowSums>,
+    dirty: BTreeSet<(WindowSumsId, usize)>,
 ) -> Result<(), sqlx::Error> {
-    let Some(t) = sums.tiers.get(tier) else { return Ok(()) };
-    // Rust's shortest representation of an f64 parses back to the same bits: the sum is kept exactly.
-    let sum = t.sum.to_string();
-    if !cited {
-        let q =
-            Sql::new(&format!("UPDATE site_window_sums SET readings = ?, value_sum = ? WHERE {WINDOW} AND tier = ?"))
-                .arg(to_i64(t.readings))
-                .arg(sum.clone());
-        if tx.execute(&key.bind(q).arg(to_i64(tier as u64))).await? == 1 {
-            return Ok(());
-        }
-    }
-    tx.execute(
-        &Sql::new(
-            "INSERT INTO site_window_sums (project_id, device_id, metric, window_start_us, window_min, tier, readings, \
-             value_sum, cited) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, device_id, metric, \
-             window_start_us, window_min, tier) DO UPDATE SET readings = excluded.readings, value_sum = excluded.value_sum, \
-             cited = excluded.cited",
-        )
-        .arg(key.place.project)
-        .arg(key.place.device)
-        .arg(key.metric.as_str())
-        .arg(key.start_us)
-        .arg(i64::from(key.minutes))
-        .arg(to_i64(tier as u64))
-        .arg(to_i64(t.readings))
-        .arg(sum)
-        .arg(serde_json::to_string(&t.first).unwrap_or_else(|_| "[]".into())),
+    let rows = dirty.iter().filter_map(|(id, tier)| tier_row(id, sums.get(id)?, *tier)).collect();
+    tx.execute_rows(
+        "INSERT INTO site_window_sums (project_id, device_id, metric, window_start_us, window_min, tier, readings, \
+         value_sum, cited)",
+        "ON CONFLICT (project_id, device_id, metric, window_start_us, window_min, tier) DO UPDATE SET \
+         readings = excluded.readings, value_sum = excluded.value_sum, cited = excluded.cited",
+        rows,
     )
     .await?;
     Ok(())
+}
+
+/// The window's running sums: as this batch left them, else as the memo remembers them (the series' latest
+/// window), else as stored; `None` if it has none yet.
+async fn window_sums(tx: &mut Tx, b: &Batch, key: &WindowKey<'_>) -> Result<Option<WindowSums>, sqlx::Error> {
+    if let Some(s) = b.sums.get(&key.id()) {
+        return Ok(Some(s.clone()));
+    }
+    let series = (key.place.project.to_owned(), key.place.device.to_owned(), key.metric.as_str());
+    if let Some((_, s)) = b.memo.sums.get(&series).filter(|(w, _)| *w == (key.start_us, key.minutes)) {
+        return Ok(Some(s.clone()));
+    }
+    load_sums(tx, key).await
 }
 
 /// Judges the window of `metric` holding `at` and stores the window and its alarm (or removes the alarm when the
@@ -277,10 +284,12 @@ async fn judge_window(
         return Ok(());
     }
     let key = WindowKey { place, metric, start_us, minutes };
-    let sums = match (load_sums(tx, &key).await?, added) {
+    // Changed sums are kept in the batch and written when it ends ([`write_sums`]).
+    let sums = match (window_sums(tx, b, &key).await?, added) {
         (Some(mut sums), Some(r)) => {
             let a = sums.add(metric, &r, at_us);
-            store_tier(tx, &key, &sums, a.tier, a.cited).await?;
+            b.dirty_sums.insert((key.id(), a.tier));
+            b.sums.insert(key.id(), sums.clone());
             sums
         }
         (Some(sums), None) => sums,
@@ -290,10 +299,16 @@ async fn judge_window(
             if let (Some(r), false) = (added, kept_raw) {
                 sums.add(metric, &r, at_us);
             }
+            let mut stored = false;
             for (tier, t) in sums.tiers.iter().enumerate() {
                 if t.readings > 0 {
-                    store_tier(tx, &key, &sums, tier, true).await?;
+                    b.dirty_sums.insert((key.id(), tier));
+                    stored = true;
                 }
+            }
+            // Sums with no reading are not stored: the next reading sums the window from its readings again.
+            if stored {
+                b.sums.insert(key.id(), sums.clone());
             }
             sums
         }
@@ -302,38 +317,61 @@ async fn judge_window(
     let Some(j) = alarms::judge_sums(policy, metric, start, &sums) else { return Ok(()) };
     // The band before this judgement, read before the window row is replaced: its minutes move to the new band.
     let band = (j.band, i64::from(minutes));
-    let old = b.rollups.swap_band(tx, place, (metric, start_us), band).await?;
-    tx.execute(
-        &Sql::new(
-            "INSERT INTO site_windows (project_id, district, device_id, metric, window_start_us, window_min, value, \
-             readings, band, limit_value, warn_value, night, policy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (project_id, device_id, metric, window_start_us) DO UPDATE SET value = excluded.value, \
-             readings = excluded.readings, band = excluded.band, limit_value = excluded.limit_value, \
-             warn_value = excluded.warn_value, night = excluded.night, policy = excluded.policy, \
-             window_min = excluded.window_min, district = excluded.district",
-        )
-        .arg(place.project)
-        .arg(place.district)
-        .arg(place.device)
-        .arg(metric.as_str())
-        .arg(start_us)
-        .arg(i64::from(minutes))
-        .arg(j.value.as_str())
-        .arg(to_i64(j.readings as u64))
-        .arg(j.band.as_str())
-        .arg(j.limit.as_ref().map(ToString::to_string))
-        .arg(j.warn.as_ref().map(ToString::to_string))
-        .arg(j.night)
-        .arg(label),
+    let old = b.rollups.swap_band(tx, &b.memo, place, (metric, start_us), band).await?;
+    // Written when the batch ends (the last judgement of each window), many rows per statement.
+    let row = vec![
+        Arg::from(place.project),
+        Arg::from(place.district),
+        Arg::from(place.device),
+        Arg::from(metric.as_str()),
+        Arg::from(start_us),
+        Arg::from(i64::from(minutes)),
+        Arg::from(j.value.as_str()),
+        Arg::from(to_i64(j.readings as u64)),
+        Arg::from(j.band.as_str()),
+        Arg::from(j.limit.as_ref().map(ToString::to_string)),
+        Arg::from(j.warn.as_ref().map(ToString::to_string)),
+        Arg::from(j.night),
+        Arg::from(label),
+    ];
+    b.windows.insert((place.project.to_owned(), place.device.to_owned(), metric.as_str(), start_us), row);
+    b.rollups.rejudged(tx, &b.memo, place, (metric, start_us), old, band).await?;
+    let Some(rule) = alarms::window_rule(metric) else { return Ok(()) };
+    let base = store::base(place, rule);
+    let key = format!("{base}@{start_us}");
+    match &j.alarm {
+        // Written when the batch ends (the window's last judgement), many rows per statement.
+        Some(a) => {
+            b.memo.no_alarm.remove(&base);
+            b.memo.open.remove(&base);
+            let row = store::put_row(&key, place, a, start_us, rec.position);
+            b.puts.insert(key, row);
+            Ok(())
+        }
+        // Only this window's own judgements write its alarm row: once removed, it stays absent until one puts it.
+        None if b.memo.no_alarm.get(&base) == Some(&start_us) => Ok(()),
+        None => {
+            b.puts.remove(&key);
+            store::remove(tx, &mut b.memo, &key).await?;
+            b.memo.no_alarm.insert(base, start_us);
+            Ok(())
+        }
+    }
+}
+
+/// Writes the batch's judged windows (`site_windows`), many rows per statement.
+pub(super) async fn write_windows(tx: &mut Tx, windows: BTreeMap<WindowId, Vec<Arg>>) -> Result<(), sqlx::Error> {
+    tx.execute_rows(
+        "INSERT INTO site_windows (project_id, district, device_id, metric, window_start_us, window_min, value, \
+         readings, band, limit_value, warn_value, night, policy)",
+        "ON CONFLICT (project_id, device_id, metric, window_start_us) DO UPDATE SET value = excluded.value, \
+         readings = excluded.readings, band = excluded.band, limit_value = excluded.limit_value, \
+         warn_value = excluded.warn_value, night = excluded.night, policy = excluded.policy, \
+         window_min = excluded.window_min, district = excluded.district",
+        windows.into_values().collect(),
     )
     .await?;
-    b.rollups.rejudged(tx, place, (metric, start_us), old, band).await?;
-    let Some(rule) = alarms::window_rule(metric) else { return Ok(()) };
-    let key = format!("{}@{start_us}", store::base(place, rule));
-    match &j.alarm {
-        Some(a) => store::put(tx, &key, place, a, start_us, rec.position).await,
-        None => store::remove(tx, &key).await,
-    }
+    Ok(())
 }
 
 /// Sums a window from its stored counting readings of the raw period (from `raw_from` on: older rows may be gone

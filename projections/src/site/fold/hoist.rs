@@ -2,14 +2,19 @@
 
 use siteledger_domain::LocalDate;
 use siteledger_domain::site::alarms::{self, HoistChecks};
-use siteledger_domain::site::{DropTestPerformed, HoistSample, SafetyGearCalibrated};
+use siteledger_domain::site::{DropTestPerformed, HoistSample, SafetyGearCalibrated, SiteEvent};
 
+use super::memo::Memo;
 use super::store::{self, Place};
-use super::{Batch, Rec, micros, session, upsert_device};
+use super::{Batch, Rec, micros, session};
 use crate::db::{Sql, Tx};
 
-/// The hoist's last calibration and passed drop test.
-async fn checks(tx: &mut Tx, project: &str, device: &str) -> Result<HoistChecks, sqlx::Error> {
+/// The hoist's last calibration and passed drop test (remembered from batch to batch).
+async fn checks(tx: &mut Tx, memo: &mut Memo, project: &str, device: &str) -> Result<HoistChecks, sqlx::Error> {
+    let key = (project.to_owned(), device.to_owned());
+    if let Some(c) = memo.checks.get(&key) {
+        return Ok(c.clone());
+    }
     let row: Option<(Option<String>, Option<String>, Option<String>)> = tx
         .fetch_optional(
             &Sql::new(
@@ -22,7 +27,9 @@ async fn checks(tx: &mut Tx, project: &str, device: &str) -> Result<HoistChecks,
         .await?;
     let (cal_on, cal_until, passed) = row.unwrap_or_default();
     let date = |s: &Option<String>| s.as_deref().and_then(|d| LocalDate::parse(d).ok());
-    Ok(HoistChecks { calibration: date(&cal_on).zip(date(&cal_until)), last_passed_drop: date(&passed) })
+    let checks = HoistChecks { calibration: date(&cal_on).zip(date(&cal_until)), last_passed_drop: date(&passed) };
+    memo.checks.insert(key, checks.clone());
+    Ok(checks)
 }
 
 /// `hoist.sample.v1`: the hoist's latest state and its episodes.
@@ -31,26 +38,32 @@ pub(super) async fn sample(
     b: &mut Batch,
     rec: &Rec<'_>,
     s: &HoistSample,
-    payload: &serde_json::Map<String, serde_json::Value>,
+    e: &SiteEvent,
 ) -> Result<(), sqlx::Error> {
     let (project, device) = (s.project_id.as_str(), s.device_id.as_str());
     let district = b.district(tx, project).await?;
     let at = s.sampled_at.instant();
     let at_us = micros(at);
-    upsert_device(tx, project, device, "hoist", payload, at_us, &rec.event_id).await?;
-    let checks = checks(tx, project, device).await?;
-    let sess = session(tx, project, device).await?;
+    b.device_latest((project, device), "hoist", || e.to_payload(), at_us, &rec.event_id);
+    let checks = checks(tx, &mut b.memo, project, device).await?;
+    let sess = session(tx, &mut b.memo, project, device).await?;
     let policy = b.crane_at(&district, at);
     let judged = alarms::judge_hoist_sample(policy, s, &checks, sess.as_ref().map(|(s, _)| s), &rec.event_id);
     let place = Place { project, district: &district, device };
     for j in judged {
-        store::episode(tx, &place, j, at_us, rec).await?;
+        store::episode(tx, &mut b.memo, &place, j, at_us, rec).await?;
     }
     Ok(())
 }
 
 /// `hoist.safety_gear.calibrated.v1`: the last calibration.
-pub(super) async fn calibrated(tx: &mut Tx, rec: &Rec<'_>, c: &SafetyGearCalibrated) -> Result<(), sqlx::Error> {
+pub(super) async fn calibrated(
+    tx: &mut Tx,
+    b: &mut Batch,
+    rec: &Rec<'_>,
+    c: &SafetyGearCalibrated,
+) -> Result<(), sqlx::Error> {
+    b.memo.checks.remove(&(c.project_id.as_str().to_owned(), c.device_id.as_str().to_owned()));
     tx.execute(
         &Sql::new(
             "INSERT INTO site_hoist_checks (project_id, device_id, calibrated_on, valid_until, certificate_no, \
@@ -76,6 +89,7 @@ pub(super) async fn drop_test(
     rec: &Rec<'_>,
     d: &DropTestPerformed,
 ) -> Result<(), sqlx::Error> {
+    b.memo.checks.remove(&(d.project_id.as_str().to_owned(), d.device_id.as_str().to_owned()));
     let passed_date = d.passed.then(|| d.performed_on.to_string());
     tx.execute(
         &Sql::new(
@@ -97,7 +111,7 @@ pub(super) async fn drop_test(
         let project = d.project_id.as_str();
         let district = b.district(tx, project).await?;
         let place = Place { project, district: &district, device: d.device_id.as_str() };
-        store::one_off(tx, &place, &a, rec.occurred_us, rec).await?;
+        store::one_off(tx, &mut b.memo, &place, &a, rec.occurred_us, rec).await?;
     }
     Ok(())
 }

@@ -39,7 +39,7 @@ pub(super) async fn reading(tx: &mut Tx, b: &mut Batch, rec: &Rec<'_>, m: &Meter
         add_consumption(tx, m, c, local_day(at_us)).await?;
     }
     if let Some(a) = &j.decrease {
-        store::one_off(tx, &place, a, at_us, rec).await?;
+        store::one_off(tx, &mut b.memo, &place, a, at_us, rec).await?;
     }
     tx.execute(
         &Sql::new(
@@ -62,7 +62,7 @@ pub(super) async fn reading(tx: &mut Tx, b: &mut Batch, rec: &Rec<'_>, m: &Meter
     )
     .await?;
     if let Some(leakage) = j.leakage {
-        store::episode(tx, &place, leakage, at_us, rec).await?;
+        store::episode(tx, &mut b.memo, &place, leakage, at_us, rec).await?;
     }
     Ok(())
 }

@@ -11,8 +11,9 @@ use siteledger_domain::site::alarms::{TIERS, tier};
 use siteledger_domain::site::factors::Metric;
 use siteledger_domain::site::rules::{self, Band};
 
+use super::memo::Memo;
 use super::store::Place;
-use crate::db::{Sql, Tx};
+use crate::db::{Arg, Sql, Tx};
 
 /// One hour in µs.
 pub(crate) const HOUR_US: i64 = 3_600_000_000;
@@ -59,7 +60,7 @@ impl Span {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Key {
+pub(super) struct Key {
     span: Span,
     project: String,
     device: String,
@@ -69,7 +70,7 @@ struct Key {
 
 /// A roll-up row as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
-struct Row {
+pub(super) struct Row {
     district: String,
     tier: i64,
     readings: i64,
@@ -123,9 +124,9 @@ impl Row {
 }
 
 /// A judged window: (project, device, metric, start µs).
-type WindowId = (String, String, &'static str, i64);
+pub(super) type WindowId = (String, String, &'static str, i64);
 /// A window's band and length in minutes, as stored in `site_windows`.
-type Judged = Option<(String, i64)>;
+pub(super) type Judged = Option<(String, i64)>;
 
 /// The roll-up rows a batch has touched, and the batch's view of the raw period.
 #[derive(Debug, Default)]
@@ -136,21 +137,29 @@ pub(super) struct Rollups {
 }
 
 impl Rollups {
-    async fn row(&mut self, tx: &mut Tx, key: Key, district: &str) -> Result<&mut Row, sqlx::Error> {
+    /// The row of `key`: as this batch left it, else as the memo remembers it (the series' latest bucket), else as
+    /// stored.
+    async fn row(&mut self, tx: &mut Tx, memo: &Memo, key: Key, district: &str) -> Result<&mut Row, sqlx::Error> {
         if !self.rows.contains_key(&key) {
-            let stored: Option<Row> = tx
-                .fetch_optional(
-                    &Sql::new(&format!(
-                        "SELECT district, tier, readings, value_sum, min_value, max_value, exceed_min, warn_min \
+            let series = (key.project.clone(), key.device.clone(), key.metric);
+            let remembered = memo.rollups.get(&(key.span, series)).filter(|(b, _)| *b == key.bucket_us);
+            let stored: Option<Row> = match remembered {
+                Some((_, row)) => Some(row.clone()),
+                None => {
+                    tx.fetch_optional(
+                        &Sql::new(&format!(
+                            "SELECT district, tier, readings, value_sum, min_value, max_value, exceed_min, warn_min \
                          FROM {} WHERE project_id = ? AND device_id = ? AND metric = ? AND bucket_us = ?",
-                        key.span.table()
-                    ))
-                    .arg(key.project.as_str())
-                    .arg(key.device.as_str())
-                    .arg(key.metric)
-                    .arg(key.bucket_us),
-                )
-                .await?;
+                            key.span.table()
+                        ))
+                        .arg(key.project.as_str())
+                        .arg(key.device.as_str())
+                        .arg(key.metric)
+                        .arg(key.bucket_us),
+                    )
+                    .await?
+                }
+            };
             self.rows.insert(key.clone(), stored.unwrap_or_else(|| Row::empty(district)));
         }
         let row = self.rows.get_mut(&key).expect("inserted above");
@@ -175,27 +184,35 @@ impl Rollups {
     pub(super) async fn add(
         &mut self,
         tx: &mut Tx,
+        memo: &Memo,
         place: &Place<'_>,
         (metric, cn, at_us): (Metric, DataCn, i64),
         value: &Decimal,
     ) -> Result<(), sqlx::Error> {
         for span in [Span::Hour, Span::Day] {
-            self.row(tx, Self::key(span, place, metric, at_us), place.district).await?.add(metric, cn, value);
+            self.row(tx, memo, Self::key(span, place, metric, at_us), place.district).await?.add(metric, cn, value);
         }
         Ok(())
     }
 
     /// The band a window had before this judgement (`None`: not judged yet), and records its new band.
+    /// Windows judged in this batch are read from the batch, the series' latest window from the memo; the
+    /// batch's own window rows are written when it ends, so only windows it has not judged are read.
     pub(super) async fn swap_band(
         &mut self,
         tx: &mut Tx,
+        memo: &Memo,
         place: &Place<'_>,
         (metric, start_us): (Metric, i64),
         new: (Band, i64),
     ) -> Result<Judged, sqlx::Error> {
         let k = (place.project.to_owned(), place.device.to_owned(), metric.as_str(), start_us);
-        let old = match self.bands.get(&k) {
-            Some(old) => old.clone(),
+        let remembered = || {
+            let series = (k.0.clone(), k.1.clone(), k.2);
+            memo.bands.get(&series).filter(|(s, _)| *s == start_us).map(|(_, j)| j.clone())
+        };
+        let old = match self.bands.get(&k).cloned().or_else(remembered) {
+            Some(old) => old,
             None => {
                 tx.fetch_optional(
                     &Sql::new(
@@ -219,6 +236,7 @@ impl Rollups {
     pub(super) async fn rejudged(
         &mut self,
         tx: &mut Tx,
+        memo: &Memo,
         place: &Place<'_>,
         (metric, start_us): (Metric, i64),
         old: Judged,
@@ -233,15 +251,16 @@ impl Rollups {
             return Ok(());
         }
         for span in [Span::Hour, Span::Day] {
-            let row = self.row(tx, Self::key(span, place, metric, start_us), place.district).await?;
+            let row = self.row(tx, memo, Self::key(span, place, metric, start_us), place.district).await?;
             row.exceed_min += exceed;
             row.warn_min += warn;
         }
         Ok(())
     }
 
-    /// Writes every touched row (in a fixed order, so two runs issue the same statements).
-    pub(super) async fn flush(self, tx: &mut Tx) -> Result<(), sqlx::Error> {
+    /// Writes every touched row (in a fixed order, so two runs issue the same statements; many rows per
+    /// statement), then remembers each series' latest bucket and latest judged window in `memo`.
+    pub(super) async fn flush(self, tx: &mut Tx, memo: &mut Memo) -> Result<(), sqlx::Error> {
         let mut rows: Vec<(Key, Row)> = self.rows.into_iter().collect();
         rows.sort_by(|(a, _), (b, _)| {
             (a.span == Span::Day, &a.project, &a.device, a.metric, a.bucket_us).cmp(&(
@@ -252,31 +271,50 @@ impl Rollups {
                 b.bucket_us,
             ))
         });
-        for (k, r) in rows {
-            tx.execute(
-                &Sql::new(&format!(
-                    "INSERT INTO {t} (project_id, district, device_id, metric, bucket_us, tier, readings, value_sum, \
-                     min_value, max_value, exceed_min, warn_min) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                     ON CONFLICT (project_id, device_id, metric, bucket_us) DO UPDATE SET district = excluded.district, \
-                     tier = excluded.tier, readings = excluded.readings, value_sum = excluded.value_sum, \
-                     min_value = excluded.min_value, max_value = excluded.max_value, \
-                     exceed_min = excluded.exceed_min, warn_min = excluded.warn_min",
-                    t = k.span.table()
-                ))
-                .arg(k.project)
-                .arg(r.district)
-                .arg(k.device)
-                .arg(k.metric)
-                .arg(k.bucket_us)
-                .arg(r.tier)
-                .arg(r.readings)
-                .arg(r.value_sum)
-                .arg(r.min_value)
-                .arg(r.max_value)
-                .arg(r.exceed_min)
-                .arg(r.warn_min),
+        for span in [Span::Hour, Span::Day] {
+            let args = rows
+                .iter()
+                .filter(|(k, _)| k.span == span)
+                .map(|(k, r)| {
+                    vec![
+                        Arg::from(&k.project),
+                        Arg::from(&r.district),
+                        Arg::from(&k.device),
+                        Arg::from(k.metric),
+                        Arg::from(k.bucket_us),
+                        Arg::from(r.tier),
+                        Arg::from(r.readings),
+                        Arg::from(&r.value_sum),
+                        Arg::from(r.min_value.clone()),
+                        Arg::from(r.max_value.clone()),
+                        Arg::from(r.exceed_min),
+                        Arg::from(r.warn_min),
+                    ]
+                })
+                .collect();
+            tx.execute_rows(
+                &format!(
+                    "INSERT INTO {} (project_id, district, device_id, metric, bucket_us, tier, readings, value_sum, \
+                     min_value, max_value, exceed_min, warn_min)",
+                    span.table()
+                ),
+                "ON CONFLICT (project_id, device_id, metric, bucket_us) DO UPDATE SET district = excluded.district, \
+                 tier = excluded.tier, readings = excluded.readings, value_sum = excluded.value_sum, \
+                 min_value = excluded.min_value, max_value = excluded.max_value, \
+                 exceed_min = excluded.exceed_min, warn_min = excluded.warn_min",
+                args,
             )
             .await?;
+        }
+        // Sorted by bucket within a series: the last one kept is the series' latest.
+        for (k, r) in rows {
+            memo.rollups.insert((k.span, (k.project, k.device, k.metric)), (k.bucket_us, r));
+        }
+        for ((project, device, metric, start_us), judged) in self.bands {
+            let latest = memo.bands.entry((project, device, metric)).or_insert((start_us, None));
+            if start_us >= latest.0 {
+                *latest = (start_us, judged);
+            }
         }
         Ok(())
     }

@@ -118,5 +118,5 @@ pub(super) async fn alarm(tx: &mut Tx, b: &mut Batch, rec: &Rec<'_>, c: &CameraA
     let district = b.district(tx, project).await?;
     let place = Place { project, district: &district, device: c.device_id.as_str() };
     let a = alarms::judge_camera_alarm(c, &rec.event_id);
-    store::one_off(tx, &place, &a, micros(c.alarm_at.instant()), rec).await
+    store::one_off(tx, &mut b.memo, &place, &a, micros(c.alarm_at.instant()), rec).await
 }
