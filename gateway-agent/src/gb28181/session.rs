@@ -256,6 +256,9 @@ struct Session {
     channels: Vec<DeviceId>,
     /// When it (and its channels) are next asked `DeviceStatus`.
     next_status: Option<OffsetDateTime>,
+    /// Restored from before a restart and not heard from since: the agent does not know where to reach it yet
+    /// (requests go to where a device last sent from), so its `DeviceStatus` round waits for its next message.
+    unheard_since_restore: bool,
     /// `DeviceStatus` queries asked, by `SN`: whom about, and when.
     pending: BTreeMap<u32, (DeviceId, OffsetDateTime)>,
 }
@@ -308,6 +311,7 @@ impl Platform {
                 catalogs: BTreeMap::new(),
                 channels: Vec::new(),
                 next_status: None,
+                unheard_since_restore: false,
                 pending: BTreeMap::new(),
             },
         );
@@ -459,10 +463,9 @@ impl Platform {
     /// Takes back a configured device's state from before a restart (an unconfigured one is ignored: `false`). The
     /// deadlines run from the persisted times: a device online before the restart stays online while its keepalives
     /// come within interval × count of the persisted last one, and [`poll`](Self::poll) reports it offline from
-    /// that keepalive otherwise (at once when the agent was down longer). It is asked `DeviceStatus` one keepalive
-    /// interval after `now` (time for a keepalive to tell where it is).
-    pub fn restore(&mut self, device: &DeviceId, state: SessionState, now: OffsetDateTime) -> bool {
-        let interval = self.config.keepalive_interval;
+    /// that keepalive otherwise (at once when the agent was down longer). It is asked `DeviceStatus` as soon as it
+    /// is heard from again (its keepalive tells the agent where it is; a query before that could not be routed).
+    pub fn restore(&mut self, device: &DeviceId, state: SessionState, _now: OffsetDateTime) -> bool {
         let Some(s) = self.devices.get_mut(device) else { return false };
         s.registered_until = state.registered_until;
         s.last_seen = state.last_keepalive;
@@ -471,7 +474,8 @@ impl Platform {
         s.contact = state.contact;
         s.transport = if state.tcp { "TCP" } else { "UDP" };
         s.channels = state.channels;
-        s.next_status = Some(now + interval);
+        s.next_status = None;
+        s.unheard_since_restore = true;
         true
     }
 
@@ -598,6 +602,10 @@ impl Platform {
         }
         let mut out = vec![Output::Reply(self.reply(request, 200, "OK"))];
         let Some(s) = self.devices.get_mut(&device) else { return out };
+        if std::mem::take(&mut s.unheard_since_restore) {
+            // Heard from after a restart: where it is is known now, so its DeviceStatus round is due.
+            s.next_status = Some(now);
+        }
         match parsed.body {
             Body::Keepalive(k) => {
                 if k.device_id != device {

@@ -175,8 +175,9 @@ async fn drive(
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "condition not reached; queue: {:?}",
-            statuses(&queued(a).await)
+            "condition not reached; queue: {:?}; status: {}",
+            statuses(&queued(a).await),
+            a.shared.status()
         );
         for m in dev.poll(OffsetDateTime::now_utc()) {
             keepalives += usize::from(m.body.windows(9).any(|w| w == b"Keepalive"));
