@@ -310,7 +310,8 @@ impl Sm2SigningKey {
     }
 }
 
-const KEY_FILE_TAG: &str = "siteledger-sm2-secret-v1";
+/// The first word of an SM2 key file.
+pub(crate) const KEY_FILE_TAG: &str = "siteledger-sm2-secret-v1";
 
 /// `n − 1` for the SM2 curve, the one nonzero scalar the standard forbids as a private key.
 const N_MINUS_ONE: [u8; 32] = [

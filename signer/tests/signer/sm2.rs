@@ -324,7 +324,7 @@ fn sm2_key_file_is_0600_round_trips_and_never_shows_the_secret() {
 
 /// The Python interpreter with `gmssl` installed: `SITELEDGER_GMSSL_PYTHON`, else the virtual environment
 /// `scripts/test.sh` creates in `target/gmssl-venv`.
-fn gmssl_python() -> PathBuf {
+pub(crate) fn gmssl_python() -> PathBuf {
     if let Some(p) = std::env::var_os("SITELEDGER_GMSSL_PYTHON") {
         return PathBuf::from(p);
     }
