@@ -505,6 +505,34 @@ pub trait EnvelopeSigner {
     fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN];
 }
 
+/// Callers that hold a key behind a pointer sign through it, as they did when signing took `&SigningKey`.
+impl<T: EnvelopeSigner + ?Sized> EnvelopeSigner for std::sync::Arc<T> {
+    fn key_id(&self) -> KeyId {
+        (**self).key_id()
+    }
+    fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
+        (**self).sign(message)
+    }
+}
+
+impl<T: EnvelopeSigner + ?Sized> EnvelopeSigner for Box<T> {
+    fn key_id(&self) -> KeyId {
+        (**self).key_id()
+    }
+    fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
+        (**self).sign(message)
+    }
+}
+
+impl<T: EnvelopeSigner + ?Sized> EnvelopeSigner for &T {
+    fn key_id(&self) -> KeyId {
+        (**self).key_id()
+    }
+    fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
+        (**self).sign(message)
+    }
+}
+
 impl EnvelopeSigner for SigningKey {
     fn key_id(&self) -> KeyId {
         SigningKey::key_id(self)
