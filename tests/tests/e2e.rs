@@ -5,3 +5,4 @@ mod browser;
 mod gateway_agent;
 mod people;
 mod people_forms;
+mod sm2_enterprise;
