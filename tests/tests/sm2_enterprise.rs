@@ -20,22 +20,9 @@ use siteledger_signer::keys::{AnySigningKey, SignerKey};
 use siteledger_signer::{Bundle, Envelope};
 use uuid::Uuid;
 
-const PROJECT: &str = "E2E-0001";
+use crate::attachments::verifier;
 
-/// The signer crate's verifier binary, built if this run has not built it yet.
-fn verifier() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../signer/Cargo.toml");
-    let out = Command::new(env!("CARGO"))
-        .args(["build", "--locked", "--quiet", "--bin", "siteledger-verify", "--manifest-path"])
-        .arg(&manifest)
-        .output()
-        .expect("cargo runs");
-    assert!(out.status.success(), "building siteledger-verify: {}", String::from_utf8_lossy(&out.stderr));
-    let exe = std::env::current_exe().expect("test binary");
-    let bin = exe.parent().and_then(Path::parent).expect("target dir").join("siteledger-verify");
-    assert!(bin.is_file(), "no verifier at {}", bin.display());
-    bin
-}
+const PROJECT: &str = "E2E-0001";
 
 /// Python with `gmssl`: `SITELEDGER_GMSSL_PYTHON`, else `target/gmssl-venv` (created by `scripts/test.sh`).
 fn gmssl_python() -> PathBuf {

@@ -14,6 +14,17 @@ fn verify(bundle: &Path, vkey: &str, json: bool) -> Output {
     cmd.output().expect("run siteledger-verify")
 }
 
+/// The names of the failed checks of a `--json` report.
+fn failed_checks(report: &serde_json::Value) -> Vec<&str> {
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["check"].as_str().expect("name"))
+        .collect()
+}
+
 fn committed() -> (Vec<u8>, String) {
     let dir = vectors_dir();
     let bundle = std::fs::read(dir.join("bundle-v1.json")).expect("bundle");
@@ -54,13 +65,7 @@ fn tampering_is_named_by_the_failed_check() {
         let out = verify(&path, &vkey, true);
         assert_eq!(out.status.code(), Some(1), "{from} → {to}");
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-        let failed: Vec<&str> = report["checks"]
-            .as_array()
-            .expect("checks")
-            .iter()
-            .filter(|c| c["ok"] == false)
-            .map(|c| c["check"].as_str().expect("name"))
-            .collect();
+        let failed = failed_checks(&report);
         assert!(failed.contains(&check), "{from} → {to}: failed {failed:?}");
         let human = verify(&path, &vkey, false);
         let human = String::from_utf8(human.stdout).expect("utf8");
@@ -130,13 +135,7 @@ fn accepts_the_sm2_bundle_naming_each_algorithm_and_refuses_a_flipped_sm2_signat
     let out = verify(&path, vkey, true);
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let failed: Vec<&str> = report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .filter(|c| c["ok"] == false)
-        .map(|c| c["check"].as_str().expect("name"))
-        .collect();
+    let failed = failed_checks(&report);
     // The flipped signature is also a different leaf, so its inclusion proof and the next record's link fail too.
     assert!(failed.contains(&"signature"), "{failed:?}");
     assert_eq!(

@@ -9,7 +9,6 @@
 //! use the deterministic nonce of the `sm2` crate, so the files are reproduced byte for byte.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -410,7 +409,6 @@ fn an_sm2_signing_key_signs_envelopes_the_mixed_batch_keeps_input_order() {
 
 #[test]
 fn gmssl_verifies_every_sm2_envelope_of_the_vectors_and_refuses_flipped_ones() {
-    use std::io::Write as _;
     let (doc, _) = load();
     let keys = doc["keys"].as_array().expect("keys");
     let mut verify = Vec::new();
@@ -434,20 +432,7 @@ fn gmssl_verifies_every_sm2_envelope_of_the_vectors_and_refuses_flipped_ones() {
         expected.push(false);
     }
     assert_eq!(verify.len(), 6);
-    let python = crate::sm2::gmssl_python();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/independent/sm2_gmssl.py");
-    let mut child = Command::new(&python)
-        .arg(&script)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e}; set SITELEDGER_GMSSL_PYTHON (see sm2.rs)", python.display()));
-    child.stdin.take().expect("stdin").write_all(json!({"verify": verify}).to_string().as_bytes()).expect("write");
-    let out = child.wait_with_output().expect("gmssl ran");
-    assert!(out.status.success(), "gmssl script failed: {}", String::from_utf8_lossy(&out.stderr));
-    let answer: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let answer = crate::sm2::run_gmssl(&json!({"verify": verify}));
     let verdicts = answer["verify"].as_array().expect("verify");
     assert_eq!(verdicts.len(), expected.len());
     for ((v, want), case) in verdicts.iter().zip(&expected).zip(&verify) {
