@@ -111,3 +111,42 @@ pub async fn verify_snapshot(config: &Config) -> anyhow::Result<Option<SnapshotC
     let store = AnyStore::open(&config.store_url()).await?;
     Ok(verify_newest(&store, &DomainPolicy::default()).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(out: std::path::PathBuf, alg: &str, sm2_id: Option<&str>) -> NewKeyArgs {
+        NewKeyArgs {
+            out,
+            alg: alg.into(),
+            sm2_id: sm2_id.map(str::to_owned),
+            subject: "91330200MA2H000001".into(),
+            role: "enterprise".into(),
+            valid_from: "2026-01-01T00:00:00+08:00".into(),
+        }
+    }
+
+    #[test]
+    fn keys_new_writes_a_0600_sm2_key_and_prints_an_enrolment_the_ledger_parses() {
+        use siteledger_signer::bundle::KeyEnrollment;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("ent.key");
+        let text = new_key(&args(path.clone(), "sm2", Some("91330200MA2H000001"))).expect("created");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777, 0o600);
+        }
+        let key = siteledger_client::keys::load_any(&path).expect("loads");
+        let payload = text.lines().last().expect("payload line");
+        let payload: serde_json::Map<String, serde_json::Value> = serde_json::from_str(payload).expect("json");
+        let (e, public) = KeyEnrollment::parse(&payload).expect("a valid SM2 enrolment");
+        assert_eq!((e.key_id, public), (key.public().key_id().to_string(), key.public()));
+        assert!(text.contains("algorithm: sm2"), "{text}");
+        assert!(new_key(&args(path, "sm2", None)).is_err(), "never overwrites");
+        let err = new_key(&args(dir.path().join("x.key"), "rsa", None)).expect_err("unknown alg");
+        assert!(err.to_string().contains("\"ed25519\" or \"sm2\""), "{err}");
+        assert!(new_key(&args(dir.path().join("y.key"), "ed25519", Some("x"))).is_err());
+    }
+}
