@@ -16,9 +16,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use siteledger_domain::DomainEvent;
 use siteledger_ledger::{EventStore, StoredEvent};
-use siteledger_signer::bundle::{BUNDLE_FORMAT, BUNDLE_FORMAT_V1_1, Bundle, BundleKey, bundle_record};
+use siteledger_signer::Envelope;
+use siteledger_signer::bundle::{
+    BUNDLE_FORMAT, BUNDLE_FORMAT_V1_1, Bundle, BundleKey, bundle_record, signer_bundle_key,
+};
 use siteledger_signer::merkle::{Hash, ProofPlan};
-use siteledger_signer::{Envelope, PublicKey};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -167,15 +169,8 @@ pub async fn export<S: EventStore>(store: &S, log_key: &str, sel: &Selection) ->
             continue;
         }
         let k = by_id.get(s.as_str()).ok_or_else(|| RatingError::Corrupt(format!("signer {s} has no key row")))?;
-        let public = PublicKey::from_bytes(&k.public_key).map_err(|e| RatingError::Corrupt(e.to_string()))?;
-        entries.insert(
-            s.clone(),
-            BundleKey {
-                key_id: k.key_id.clone(),
-                public_key: public.to_base64(),
-                enrolled_by: Some(k.enrolled_by.to_string()),
-            },
-        );
+        let public = k.signer_key().map_err(|e| RatingError::Corrupt(format!("key {}: {e}", k.key_id)))?;
+        entries.insert(s.clone(), signer_bundle_key(&public, Some(k.enrolled_by)));
         for e in store.events_by_id(&[k.enrolled_by]).await? {
             if e.position >= cp.size {
                 return Err(RatingError::Invalid(format!(
@@ -196,7 +191,7 @@ pub async fn export<S: EventStore>(store: &S, log_key: &str, sel: &Selection) ->
         let env = Envelope::parse(&e.leaf).map_err(|err| RatingError::Corrupt(err.to_string()))?;
         records.push(bundle_record(e.position, &env, &proof));
     }
-    Ok(Bundle {
+    let mut bundle = Bundle {
         format: BUNDLE_FORMAT.to_owned(),
         log_key: log_key.to_owned(),
         checkpoint: cp.note,
@@ -205,7 +200,10 @@ pub async fn export<S: EventStore>(store: &S, log_key: &str, sel: &Selection) ->
         consistency: None,
         witnesses: None,
         timestamps: None,
-    })
+    };
+    // An SM2 signer makes it version 1.4 (docs/FORMAT.md §11); the later steps only ever raise the version.
+    bundle.fit_key_format();
+    Ok(bundle)
 }
 
 /// Lists, on each record of `bundle`, the attachments its payload cites (`DomainEvent::cited_hashes`), and turns
@@ -231,7 +229,7 @@ pub fn cite_attachments(bundle: &mut Bundle) -> BTreeMap<String, Vec<String>> {
         r.attachments = Some(list);
     }
     if !cited.is_empty() {
-        bundle.format = BUNDLE_FORMAT_V1_1.to_owned();
+        bundle.raise_format(BUNDLE_FORMAT_V1_1);
     }
     cited
 }

@@ -120,7 +120,8 @@ pub async fn cosign_bundle_with(
     if !listed.is_empty() {
         bundle.checkpoint = note;
         bundle.witnesses = Some(listed);
-        bundle.format = BUNDLE_FORMAT_V1_2.to_owned();
+        // Never lowers a later version (an SM2 signer's 1.4).
+        bundle.raise_format(BUNDLE_FORMAT_V1_2);
     }
     Ok(())
 }

@@ -9,6 +9,7 @@
 //! siteledger projections rebuild
 //! siteledger ledger verify-snapshot
 //! siteledger keys show
+//! siteledger keys new --out FILE [--alg ed25519|sm2] [--sm2-id ID] [--subject S --role R --valid-from T]
 //! siteledger report annual --year Y [--district D] --at-size N [--out DIR] [--sign-key FILE]
 //! siteledger simulate city [--projects N] [--sim-hours H] [--speed X] [--burst] [--offline-gateway] [--clock-fault]
 //! siteledger replay --as-of <RFC 3339 time | tree size> (--project ID | --enterprise CREDIT_CODE)
@@ -99,7 +100,7 @@ enum Command {
         #[command(subcommand)]
         action: ProjectionsCmd,
     },
-    /// Show the server's public keys.
+    /// Show the server's public keys; create a producer's signing key file (Ed25519 or SM2).
     Keys {
         #[command(subcommand)]
         action: KeysCmd,
@@ -198,6 +199,9 @@ enum ProjectionsCmd {
 enum KeysCmd {
     /// Print the log key string and the system key id.
     Show,
+    /// Create a producer's signing key file (mode 0600, never overwriting) and print its key id, public key and
+    /// the `ledger.key.enrolled.v1` payload the enrolling authority signs (docs/PRODUCERS.md).
+    New(admin::NewKeyArgs),
 }
 
 fn load_config(common: &Common) -> anyhow::Result<Config> {
@@ -344,6 +348,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             println!("equal: the snapshot is byte for byte the replay from zero");
+        }
+        Command::Keys { action: KeysCmd::New(args) } => {
+            print!("{}", admin::new_key(&args)?);
         }
         Command::Keys { action: KeysCmd::Show } => {
             let (vkey, system) = admin::show_keys(&config)?;

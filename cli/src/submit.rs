@@ -106,7 +106,8 @@ struct Local {
 /// Runs `siteledger submit`.
 pub async fn run(args: SubmitArgs) -> anyhow::Result<()> {
     let token = keys::read_secret("token", &args.token_file)?;
-    let key = keys::load(&args.key)?;
+    // An Ed25519 or SM2 key file (docs/PRODUCERS.md).
+    let key = keys::load_any(&args.key)?;
     let (outbox, handle) = Outbox::open(&args.state, key, STATE_MAX_BYTES)
         .await
         .with_context(|| format!("state file {}", args.state.display()))?;

@@ -6,6 +6,7 @@
 
 use serde_json::{Map, Value};
 use siteledger_signer::envelope::{EnvelopeError, SignerChain};
+use siteledger_signer::keys::EnvelopeSigner;
 use siteledger_signer::{Envelope, Hash, SigningKey};
 use uuid::Uuid;
 
@@ -59,10 +60,11 @@ impl MemoryChain {
         self.0.prev
     }
 
-    /// Signs the next envelope with `key` (the caller vouches for the payload; see [`MemoryChain::sign_record`]).
-    pub fn sign(
+    /// Signs the next envelope with `key`, Ed25519 or SM2 (the caller vouches for the payload; see
+    /// [`MemoryChain::sign_record`]).
+    pub fn sign<K: EnvelopeSigner + ?Sized>(
         &mut self,
-        key: &SigningKey,
+        key: &K,
         id: Uuid,
         stream: &str,
         kind: &str,
@@ -76,33 +78,41 @@ impl MemoryChain {
     }
 
     /// Checks `record` against the domain ([`Record::validate`]) and signs it as the next envelope.
-    pub fn sign_record(&mut self, key: &SigningKey, id: Uuid, record: Record) -> Result<Envelope, SignError> {
+    pub fn sign_record<K: EnvelopeSigner + ?Sized>(
+        &mut self,
+        key: &K,
+        id: Uuid,
+        record: Record,
+    ) -> Result<Envelope, SignError> {
         record.validate()?;
         Ok(self.sign(key, id, &record.stream, &record.kind, &record.occurred_at, record.payload)?)
     }
 }
 
 /// A signing key with its [`MemoryChain`]: one party that signs in-process (a test fixture's city bureau, a bench's
-/// gateway). Signing advances the chain; a failed signature leaves it as it was. Its `Debug` never shows the secret.
+/// gateway, an enterprise's system signing with its SM2 key). Signing advances the chain; a failed signature leaves
+/// it as it was. Its `Debug` never shows the secret. `K` is an Ed25519 [`SigningKey`] unless said otherwise:
+/// `KeyedChain<Sm2SigningKey>` or `KeyedChain<AnySigningKey>` (`siteledger_signer::sm2`, `siteledger_signer::keys`)
+/// sign with SM2 (docs/FORMAT.md §11).
 #[derive(Debug)]
-pub struct KeyedChain {
-    key: SigningKey,
+pub struct KeyedChain<K = SigningKey> {
+    key: K,
     chain: MemoryChain,
 }
 
-impl KeyedChain {
+impl<K: EnvelopeSigner> KeyedChain<K> {
     /// `key` with a fresh chain (its first record gets `seq` 1).
-    pub fn new(key: SigningKey) -> KeyedChain {
+    pub fn new(key: K) -> KeyedChain<K> {
         KeyedChain { key, chain: MemoryChain::new() }
     }
 
     /// The key.
-    pub fn key(&self) -> &SigningKey {
+    pub fn key(&self) -> &K {
         &self.key
     }
 
     /// The key, giving up the chain.
-    pub fn into_key(self) -> SigningKey {
+    pub fn into_key(self) -> K {
         self.key
     }
 
@@ -194,5 +204,28 @@ mod tests {
         let mut gap = KeyedChain::new(SigningKey::from_seed(&[9; 32]));
         gap.set_chain(MemoryChain::at(5, Some([1; 32])));
         assert_eq!((sign(&mut gap).seq(), gap.next_seq()), (5, 6));
+    }
+
+    #[test]
+    fn an_sm2_keyed_chain_signs_records_that_verify_with_its_declared_key() {
+        use siteledger_signer::keys::{AnySigningKey, SignerKey};
+        use siteledger_signer::sm2::Sm2SigningKey;
+        let sm2 = Sm2SigningKey::from_secret(&[3; 32], "91330200MA2H000001").expect("key");
+        let mut ent = KeyedChain::new(AnySigningKey::from(sm2));
+        let public: SignerKey = ent.key().public();
+        let a = ent
+            .sign(Uuid::now_v7(), "registry/keys", "ledger.test.v1", "2026-11-24T10:00:00+08:00", Map::new())
+            .expect("signs");
+        let b = ent
+            .sign(Uuid::now_v7(), "registry/keys", "ledger.test.v1", "2026-11-24T10:00:01+08:00", Map::new())
+            .expect("signs");
+        assert_eq!(a.signer(), public.key_id());
+        assert_eq!(b.prev(), Some(&a.leaf_hash()));
+        a.verify_signer(&public).expect("SM2 signature verifies");
+        b.verify_signer(&public).expect("SM2 signature verifies");
+        // The same point under the default identity is another key: the signature does not verify with it.
+        let default_id = SignerKey::from_parts(public.algorithm(), None, public.as_bytes()).expect("key");
+        assert_ne!(default_id.key_id(), public.key_id());
+        assert!(default_id.verify(a.signed_message(), a.signature()).is_err());
     }
 }

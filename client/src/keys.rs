@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use siteledger_signer::SigningKey;
-use siteledger_signer::keys::KeyError;
+use siteledger_signer::keys::{AnySigningKey, KeyError};
+use siteledger_signer::sm2::Sm2SigningKey;
 
 /// Why a key or secret file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -56,8 +57,31 @@ pub fn load(path: &Path) -> Result<SigningKey, KeyFileError> {
     Ok(SigningKey::read_file(path)?)
 }
 
+/// Reads an Ed25519 or SM2 key file (told apart by its first word), refusing one readable by group or others.
+pub fn load_any(path: &Path) -> Result<AnySigningKey, KeyFileError> {
+    Ok(AnySigningKey::read_file(path)?)
+}
+
 /// Generates a key and writes it to `path` with mode 0600 (creating the parent directory), refusing to overwrite.
 pub fn generate(path: &Path) -> Result<SigningKey, KeyFileError> {
+    prepare_new(path)?;
+    let key = SigningKey::generate()?;
+    key.write_file(path)?;
+    Ok(key)
+}
+
+/// Generates an SM2 key with the signer identity `id` (GM/T 0009; [`siteledger_signer::sm2::DEFAULT_ID`] unless the
+/// enterprise declares one) and writes it to `path` with mode 0600 (creating the parent directory), refusing to
+/// overwrite.
+pub fn generate_sm2(path: &Path, id: &str) -> Result<Sm2SigningKey, KeyFileError> {
+    prepare_new(path)?;
+    let key = Sm2SigningKey::generate(id)?;
+    key.write_file(path)?;
+    Ok(key)
+}
+
+/// Refuses an existing file and creates the parent directory of a new key file.
+fn prepare_new(path: &Path) -> Result<(), KeyFileError> {
     if path.exists() {
         return Err(KeyFileError::Exists { path: path.display().to_string() });
     }
@@ -65,9 +89,7 @@ pub fn generate(path: &Path) -> Result<SigningKey, KeyFileError> {
         std::fs::create_dir_all(parent)
             .map_err(|source| KeyError::Io { path: parent.display().to_string(), source })?;
     }
-    let key = SigningKey::generate()?;
-    key.write_file(path)?;
-    Ok(key)
+    Ok(())
 }
 
 /// Loads the key at `path`, or generates it there (0600) if there is none. The flag says whether it was created.
@@ -162,6 +184,29 @@ mod tests {
         assert!(!format!("{key:?}").contains(seed), "the key's Debug shows its secret");
         chmod(&path, 0o644);
         let err = load(&path).expect_err("refused");
+        assert!(err.to_string().contains("chmod 600"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_generated_sm2_key_is_0600_loads_as_either_algorithm_and_a_world_readable_one_is_refused() {
+        use siteledger_signer::keys::{EnvelopeSigner, KeyAlgorithm};
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("sub").join("enterprise-sm2.key");
+        let key = generate_sm2(&path, "91330200MA2H000001").expect("generated");
+        assert_eq!(std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777, 0o600);
+        let back = load_any(&path).expect("loads");
+        assert_eq!(back.algorithm(), KeyAlgorithm::Sm2);
+        assert_eq!(back.key_id(), key.key_id());
+        assert_eq!(back.public().sm2_id(), Some("91330200MA2H000001"));
+        assert!(matches!(generate_sm2(&path, "x"), Err(KeyFileError::Exists { .. })), "never overwrites a key");
+        assert!(load(&path).is_err(), "an SM2 key file is not an Ed25519 one");
+        let ed = dir.path().join("ed.key");
+        let ed_key = generate(&ed).expect("ed25519");
+        assert_eq!(load_any(&ed).expect("loads").key_id(), ed_key.key_id());
+        chmod(&path, 0o640);
+        let err = load_any(&path).expect_err("refused");
         assert!(err.to_string().contains("chmod 600"), "{err}");
     }
 

@@ -38,7 +38,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use siteledger_signer::{Envelope, SigningKey};
+use siteledger_signer::Envelope;
+use siteledger_signer::keys::{AnySigningKey, EnvelopeSigner as _};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, Transaction};
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -256,9 +257,14 @@ const CITATIONS_BY_DIGEST: &str = "CREATE INDEX IF NOT EXISTS citations_by_sha25
 const LOOKUP_CHUNK: usize = 500;
 
 impl Outbox {
-    /// Opens (creating) the outbox database file `path` for `key`; returns the outbox, its submit handle (the
+    /// Opens (creating) the outbox database file `path` for `key` (Ed25519 or SM2); returns the outbox, its submit handle (the
     /// writer task runs until every handle is dropped).
-    pub async fn open(path: &Path, key: SigningKey, max_bytes: u64) -> Result<(Outbox, OutboxHandle), OutboxError> {
+    pub async fn open(
+        path: &Path,
+        key: impl Into<AnySigningKey>,
+        max_bytes: u64,
+    ) -> Result<(Outbox, OutboxHandle), OutboxError> {
+        let key: AnySigningKey = key.into();
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| OutboxError::Db(format!("creating {}: {e}", dir.display())))?;
         }
@@ -554,7 +560,7 @@ struct Signed {
 
 struct Writer {
     outbox: Outbox,
-    key: SigningKey,
+    key: AnySigningKey,
     key_id: String,
     chain: MemoryChain,
     rx: mpsc::Receiver<Submit>,

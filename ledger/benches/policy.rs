@@ -61,7 +61,9 @@ impl Signer {
         let key = SigningKey::from_seed(&[seed; 32]);
         let stored = StoredKey {
             key_id: key.key_id().to_string(),
-            public_key: *key.public().as_bytes(),
+            public_key: key.public().as_bytes().to_vec(),
+            alg: siteledger_signer::keys::KeyAlgorithm::Ed25519,
+            sm2_id: None,
             subject: subject.to_owned(),
             role: role.to_owned(),
             valid_from: "2026-01-01T00:00:00+08:00".to_owned(),
@@ -94,8 +96,8 @@ impl Signer {
     }
 }
 
-fn base64_key(bytes: &[u8; 32]) -> String {
-    siteledger_signer::PublicKey::from_bytes(bytes).expect("key").to_base64()
+fn base64_key(bytes: &[u8]) -> String {
+    siteledger_signer::PublicKey::from_bytes(bytes.try_into().expect("32 bytes")).expect("key").to_base64()
 }
 
 /// Decides one record and, if accepted, folds what the policy parsed: what the sequencer asks of its policy per

@@ -193,7 +193,9 @@ mod tests {
     fn gateway(key: &SigningKey) -> StoredKey {
         StoredKey {
             key_id: key.key_id().to_string(),
-            public_key: *key.public().as_bytes(),
+            public_key: key.public().as_bytes().to_vec(),
+            alg: siteledger_signer::keys::KeyAlgorithm::Ed25519,
+            sm2_id: None,
             subject: "project/NB-2026-0001/gateway/GW-1".into(),
             role: "gateway".into(),
             valid_from: "2026-01-01T00:00:00+08:00".into(),

@@ -69,6 +69,7 @@ use kurrentdb::{
     AppendToStreamOptions, Client, ClientSettings, EventData, ReadStreamOptions, StreamPosition, StreamState,
 };
 use serde::{Deserialize, Serialize};
+use siteledger_signer::keys::KeyAlgorithm;
 use siteledger_signer::merkle::{Hash, NodeId, leaf_hash};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
@@ -617,6 +618,12 @@ struct NodeBody {
 struct KeyBody {
     key_id: String,
     public_key: String,
+    /// `"sm2"` for an SM2 key; absent for Ed25519 (bodies written before SM2 keys existed have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    alg: Option<String>,
+    /// An SM2 key's declared signer identity; absent for the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sm2_id: Option<String>,
     subject: String,
     role: String,
     valid_from: String,
@@ -686,7 +693,9 @@ impl CommitBody {
                 .iter()
                 .map(|k| KeyBody {
                     key_id: k.key_id.clone(),
-                    public_key: hex::encode(k.public_key),
+                    public_key: hex::encode(&k.public_key),
+                    alg: (k.alg == KeyAlgorithm::Sm2).then(|| k.alg.as_str().to_owned()),
+                    sm2_id: k.sm2_id.clone(),
                     subject: k.subject.clone(),
                     role: k.role.clone(),
                     valid_from: k.valid_from.clone(),
@@ -739,8 +748,16 @@ impl CommitBody {
             .new_keys
             .into_iter()
             .map(|k| {
+                let alg = match k.alg.as_deref() {
+                    None => KeyAlgorithm::Ed25519,
+                    Some(a) => KeyAlgorithm::parse(a).map_err(|e| format!("key {}: {e}", k.key_id))?,
+                };
+                let public_key = hex::decode(&k.public_key)
+                    .map_err(|e| format!("public key {:?} of key {} is not hex: {e}", k.public_key, k.key_id))?;
                 Ok(StoredKey {
-                    public_key: parse_hash(&k.public_key, "public key")?,
+                    public_key,
+                    alg,
+                    sm2_id: k.sm2_id,
                     key_id: k.key_id,
                     subject: k.subject,
                     role: k.role,
@@ -816,7 +833,9 @@ mod tests {
             nodes: vec![(NodeId::new(1, 0), node)],
             new_keys: vec![StoredKey {
                 key_id: "0123456789abcdef0123456789abcdef".to_owned(),
-                public_key: [7; 32],
+                public_key: vec![7; 32],
+                alg: KeyAlgorithm::Ed25519,
+                sm2_id: None,
                 subject: "gateway-1".to_owned(),
                 role: "device".to_owned(),
                 valid_from: "2026-01-01T00:00:00Z".to_owned(),

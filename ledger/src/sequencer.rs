@@ -17,8 +17,10 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use futures::Stream;
-use siteledger_signer::bundle::{BUNDLE_FORMAT, Bundle, BundleConsistency, BundleKey, BundleRecord, KeyEnrollment};
-use siteledger_signer::keys::{BatchItem, KeyId, PublicKey, SignatureError, verify_batch};
+use siteledger_signer::bundle::{
+    BUNDLE_FORMAT, Bundle, BundleConsistency, BundleKey, BundleRecord, KeyEnrollment, signer_bundle_key,
+};
+use siteledger_signer::keys::{KeyId, PublicKey, SignatureError, SignerBatchItem, SignerKey, verify_signer_batch};
 use siteledger_signer::merkle::{Frontier, Hash, NodeId, ProofPlan};
 use siteledger_signer::note::{Checkpoint, NoteSigner, NoteVerifier};
 use siteledger_signer::{Envelope, SigningKey, UnsignedEnvelope};
@@ -161,7 +163,7 @@ struct Shared<S> {
     origin: String,
     /// Public keys by key id, for signature checks before the sequencer (a key id is a hash of its key, so an
     /// entry never changes meaning).
-    public_keys: RwLock<HashMap<String, PublicKey>>,
+    public_keys: RwLock<HashMap<String, SignerKey>>,
     /// Revocation times by key id, as this instance last loaded or committed them: a cheap per-request check of
     /// whether a key still stands ([`Ledger::revoked_at`]). A revocation is never undone, so an entry never goes stale.
     revoked: RwLock<HashMap<String, String>>,
@@ -306,17 +308,18 @@ impl<S: EventStore> Ledger<S> {
         };
         let mut items: Vec<Item> = Vec::with_capacity(envelopes.len());
         let mut batch_idx = Vec::new();
-        let resolved: Vec<Option<PublicKey>> =
-            envelopes.iter().map(|e| keys.get(&e.signer().to_string()).copied()).collect();
+        let resolved: Vec<Option<SignerKey>> =
+            envelopes.iter().map(|e| keys.get(&e.signer().to_string()).cloned()).collect();
         drop(keys);
         let mut batch = Vec::new();
         for (i, (env, key)) in envelopes.iter().zip(&resolved).enumerate() {
             if let Some(k) = key {
-                batch.push(BatchItem { key: k, message: env.signed_message(), signature: env.signature() });
+                batch.push(SignerBatchItem { key: k, message: env.signed_message(), signature: env.signature() });
                 batch_idx.push(i);
             }
         }
-        let results = verify_batch(&batch);
+        // Ed25519 signatures in one batch, SM2 ones one by one; results in input order.
+        let results = verify_signer_batch(&batch);
         let mut sig: Vec<Option<Result<(), SignatureError>>> = vec![None; envelopes.len()];
         for (r, i) in results.into_iter().zip(batch_idx) {
             sig[i] = Some(r);
@@ -520,13 +523,9 @@ impl<S: EventStore> Ledger<S> {
                     "signer {s} has no key row"
                 ))));
             };
-            key_entries.push(BundleKey {
-                key_id: k.key_id.clone(),
-                public_key: PublicKey::from_bytes(&k.public_key)
-                    .map(|p| p.to_base64())
-                    .map_err(|e| LedgerError::Store(crate::store::StoreError::Corrupt(e.to_string())))?,
-                enrolled_by: Some(k.enrolled_by.to_string()),
-            });
+            let public =
+                k.signer_key().map_err(|e| LedgerError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
+            key_entries.push(signer_bundle_key(&public, Some(k.enrolled_by)));
             enrol_ids.push(k.enrolled_by);
             let enrol = self.shared.store.events_by_id(&[k.enrolled_by]).await?;
             for e in enrol {
@@ -546,7 +545,7 @@ impl<S: EventStore> Ledger<S> {
             records.push(siteledger_signer::bundle::bundle_record(e.position, &env, &proof));
         }
         key_entries.sort_by(|a, b| a.key_id.cmp(&b.key_id));
-        Ok(Bundle {
+        let mut bundle = Bundle {
             format: BUNDLE_FORMAT.to_owned(),
             log_key: self.shared.verifier.vkey(),
             checkpoint: cp.note,
@@ -555,7 +554,10 @@ impl<S: EventStore> Ledger<S> {
             consistency: None,
             witnesses: None,
             timestamps: None,
-        })
+        };
+        // An SM2 signer makes it version 1.4 (docs/FORMAT.md §11); Ed25519-only bundles keep version 1.
+        bundle.fit_key_format();
+        Ok(bundle)
     }
 
     /// Adds a consistency proof from the bundle's checkpoint to the latest one.
@@ -591,7 +593,7 @@ impl<S: EventStore> Ledger<S> {
 #[derive(Debug, Clone)]
 struct KeyEntry {
     stored: Arc<StoredKey>,
-    public: PublicKey,
+    public: SignerKey,
 }
 
 /// Sequencer state. Everything here is also derivable from the store; [`Sequencer::load`] rebuilds it.
@@ -1029,13 +1031,14 @@ impl<S: EventStore> Sequencer<S> {
     async fn reload_keys(&mut self) -> Result<(), LedgerError> {
         let mut keys = HashMap::new();
         for k in self.shared.store.keys().await? {
-            let public = PublicKey::from_bytes(&k.public_key)
+            let public = k
+                .signer_key()
                 .map_err(|err| LedgerError::Store(StoreError::Corrupt(format!("key {}: {err}", k.key_id))))?;
             keys.insert(k.key_id.clone(), KeyEntry { stored: Arc::new(k), public });
         }
         if let Ok(mut pk) = self.shared.public_keys.write() {
             for (id, k) in &keys {
-                pk.insert(id.clone(), k.public);
+                pk.insert(id.clone(), k.public.clone());
             }
         }
         note_revocations(&self.shared, keys.values().map(|k| &*k.stored));
@@ -1210,30 +1213,32 @@ impl<S: EventStore> Sequencer<S> {
         let signer = env.signer().to_string();
 
         // Key: enrolled, or a root of trust enrolling itself.
+        // The enrolled key is read with its algorithm (docs/FORMAT.md §4): an unknown `alg`, an `sm2_id` without
+        // `alg: "sm2"`, a key of the wrong length or off the curve, or a `key_id` that is not the key's (for SM2:
+        // under its identity) is refused here, with the reason.
         let enrollment = if env.kind() == KEY_ENROLLED_KIND {
-            match KeyEnrollment::from_payload(env.payload()) {
+            match KeyEnrollment::parse(env.payload()) {
                 Ok(e) => Some(e),
                 Err(reason) => return Ok(Decided::Rejected(Rejection::Schema { kind: env.kind().to_owned(), reason })),
             }
         } else {
             None
         };
-        let self_enrolment = enrollment.as_ref().is_some_and(|e| e.key_id == signer);
+        let self_enrolment = enrollment.as_ref().is_some_and(|(e, _)| e.key_id == signer);
         let signer_key: KeyEntry = match self.key(p, &signer) {
             Some(k) => k,
             None if self_enrolment => {
-                let Some(e) = &enrollment else { unreachable!("self_enrolment implies an enrollment") };
-                let public = match PublicKey::from_base64(&e.public_key) {
-                    Ok(k) => k,
-                    Err(err) => return Ok(Decided::Rejected(Rejection::Registry { reason: err.to_string() })),
-                };
-                let is_root = public == *self.config.system_key.public() || self.config.trust_roots.contains(&public);
+                let Some((e, public)) = &enrollment else { unreachable!("self_enrolment implies an enrollment") };
+                // Roots of trust are the configured Ed25519 keys; an SM2 key is always enrolled by another key.
+                let is_root = public
+                    .as_ed25519()
+                    .is_some_and(|k| k == self.config.system_key.public() || self.config.trust_roots.contains(k));
                 if !is_root {
                     return Ok(Decided::Rejected(Rejection::Registry {
                         reason: format!("key {signer} may not enrol itself: it is not a configured root of trust"),
                     }));
                 }
-                KeyEntry { stored: Arc::new(stored_key(e, &public, id, p.head())), public }
+                KeyEntry { stored: Arc::new(stored_key(e, public, id, p.head())), public: public.clone() }
             }
             None => return Ok(Decided::Rejected(Rejection::UnknownSigner { key_id: signer })),
         };
@@ -1269,20 +1274,16 @@ impl<S: EventStore> Sequencer<S> {
         };
         let mut enrolled: Option<KeyEntry> = None;
         let mut revoked: Option<(String, String)> = None;
-        if let Some(e) = &enrollment {
+        if let Some((e, public)) = &enrollment {
             if self.key(p, &e.key_id).is_some() {
                 return Ok(Decided::Rejected(Rejection::Registry {
                     reason: format!("key {} is already enrolled", e.key_id),
                 }));
             }
-            let public = match PublicKey::from_base64(&e.public_key) {
-                Ok(k) => k,
-                Err(err) => return Ok(Decided::Rejected(Rejection::Registry { reason: err.to_string() })),
-            };
             if !self_enrolment && let Err(reason) = self.config.policy.may_enroll(&signer_key.stored, e) {
                 return Ok(Decided::Rejected(Rejection::Registry { reason }));
             }
-            enrolled = Some(KeyEntry { stored: Arc::new(stored_key(e, &public, id, p.head())), public });
+            enrolled = Some(KeyEntry { stored: Arc::new(stored_key(e, public, id, p.head())), public: public.clone() });
         } else if env.kind() == KEY_REVOKED_KIND {
             let r: KeyRevocation = match serde_json::from_value(serde_json::Value::Object(env.payload().clone())) {
                 Ok(r) => r,
@@ -1610,7 +1611,7 @@ impl<S: EventStore> Sequencer<S> {
         self.state.system_prev = p.system_prev;
         if let Ok(mut pk) = self.shared.public_keys.write() {
             for (id, k) in &p.keys {
-                pk.insert(id.clone(), k.public);
+                pk.insert(id.clone(), k.public.clone());
             }
         }
         self.state.keys.extend(p.keys);
@@ -1777,10 +1778,12 @@ fn truncate_micros(t: OffsetDateTime) -> OffsetDateTime {
     t.replace_nanosecond(micros).unwrap_or(t)
 }
 
-fn stored_key(e: &KeyEnrollment, public: &PublicKey, enrolled_by: Uuid, position: u64) -> StoredKey {
+fn stored_key(e: &KeyEnrollment, public: &SignerKey, enrolled_by: Uuid, position: u64) -> StoredKey {
     StoredKey {
         key_id: e.key_id.clone(),
-        public_key: *public.as_bytes(),
+        public_key: public.as_bytes().to_vec(),
+        alg: public.algorithm(),
+        sm2_id: public.declared_sm2_id().map(str::to_owned),
         subject: e.subject.clone(),
         role: e.role.clone(),
         valid_from: e.valid_from.clone(),
@@ -1836,14 +1839,15 @@ async fn load_state<S: EventStore>(shared: &Shared<S>, config: &LedgerConfig) ->
         .map_err(|e| LedgerError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
     let mut keys = HashMap::new();
     for k in store.keys().await? {
-        let public = PublicKey::from_bytes(&k.public_key)
+        let public = k
+            .signer_key()
             .map_err(|e| LedgerError::Store(crate::store::StoreError::Corrupt(format!("key {}: {e}", k.key_id))))?;
         keys.insert(k.key_id.clone(), KeyEntry { stored: Arc::new(k), public });
     }
     if let Ok(mut pk) = shared.public_keys.write() {
         pk.clear();
         for (id, k) in &keys {
-            pk.insert(id.clone(), k.public);
+            pk.insert(id.clone(), k.public.clone());
         }
     }
     note_revocations(shared, keys.values().map(|k| &*k.stored));

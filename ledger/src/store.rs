@@ -9,6 +9,7 @@
 
 use std::future::Future;
 
+use siteledger_signer::keys::{KeyAlgorithm, KeyError, SignerKey};
 use siteledger_signer::merkle::{Hash, NodeId};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -58,8 +59,12 @@ pub struct StoredCheckpoint {
 pub struct StoredKey {
     /// Key id (32 lowercase hex).
     pub key_id: String,
-    /// 32 public-key bytes.
-    pub public_key: [u8; 32],
+    /// Public-key bytes: 32 for Ed25519, the 65-byte uncompressed point `04 ‖ x ‖ y` for SM2.
+    pub public_key: Vec<u8>,
+    /// The key's algorithm, as its enrolment declared it (`alg`; absent means Ed25519).
+    pub alg: KeyAlgorithm,
+    /// An SM2 key's declared signer identity (`sm2_id`); `None` for the GM/T 0009 default and for Ed25519.
+    pub sm2_id: Option<String>,
     /// Holder.
     pub subject: String,
     /// Holder's role.
@@ -74,6 +79,13 @@ pub struct StoredKey {
     pub enrolled_at: u64,
     /// Revocation time (RFC 3339 as revoked), if revoked: records that occurred at or after it are refused.
     pub revoked_at: Option<String>,
+}
+
+impl StoredKey {
+    /// The key, algorithm-aware, as envelopes are verified with it.
+    pub fn signer_key(&self) -> Result<SignerKey, KeyError> {
+        SignerKey::from_parts(self.alg, self.sm2_id.as_deref(), &self.public_key)
+    }
 }
 
 /// A snapshot of the ingest policy's state (the domain's admission state) as of the first `size` records, stored so

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::canonical;
 use crate::cosignature::{Cosignature, WitnessPolicy, WitnessVerifier, is_witness_line, verify_cosignatures};
 use crate::envelope::{Envelope, parse_time};
-use crate::keys::{BatchItem, KeyId, PublicKey, verify_batch};
+use crate::keys::{KeyAlgorithm, KeyId, PublicKey, SignerBatchItem, SignerKey, verify_signer_batch};
 use crate::merkle::{Hash, verify_consistency, verify_inclusion};
 use crate::note::{Checkpoint, NoteVerifier};
 use crate::timestamp;
@@ -35,6 +35,13 @@ pub const BUNDLE_FORMAT_V1_2: &str = "siteledger-evidence/v1.2";
 /// for the checkpoint (docs/FORMAT.md §10.1); `witnesses` becomes optional. Written only for a timestamped
 /// checkpoint.
 pub const BUNDLE_FORMAT_V1_3: &str = "siteledger-evidence/v1.3";
+/// The `format` value of version 1.4 bundles: version 1.3 plus SM2 signer keys (docs/FORMAT.md §11): key entries
+/// may carry `alg` and `sm2_id`, and `timestamps` becomes optional. Written only when a key is SM2, so bundles of
+/// Ed25519 signers keep their version and older verifiers are not handed keys they cannot check.
+pub const BUNDLE_FORMAT_V1_4: &str = "siteledger-evidence/v1.4";
+/// Every bundle format this verifier reads, oldest first (a later one is a superset of the earlier).
+pub const BUNDLE_FORMATS: [&str; 5] =
+    [BUNDLE_FORMAT, BUNDLE_FORMAT_V1_1, BUNDLE_FORMAT_V1_2, BUNDLE_FORMAT_V1_3, BUNDLE_FORMAT_V1_4];
 /// Kind of the record that enrols a signing key.
 pub const KEY_ENROLLED_KIND: &str = "ledger.key.enrolled.v1";
 
@@ -70,10 +77,29 @@ pub struct Bundle {
 pub struct BundleKey {
     /// Key id (32 lowercase hex).
     pub key_id: String,
-    /// Base64 of the 32 public-key bytes.
+    /// Base64 of the public-key bytes (32 for Ed25519, the 65-byte uncompressed point for SM2).
     pub public_key: String,
     /// Event id of the `ledger.key.enrolled.v1` record, also in this bundle, that enrolled the key.
     pub enrolled_by: Option<String>,
+    /// Version 1.4 only: the key's algorithm as its enrolment declares it (`"sm2"`); absent for Ed25519.
+    #[serde(default, deserialize_with = "some_string", skip_serializing_if = "Option::is_none")]
+    pub alg: Option<String>,
+    /// Version 1.4 only: an SM2 key's declared signer identity; absent for the GM/T 0009 default.
+    #[serde(default, deserialize_with = "some_string", skip_serializing_if = "Option::is_none")]
+    pub sm2_id: Option<String>,
+}
+
+impl BundleKey {
+    /// The entry's key, algorithm-aware (its id is not compared here).
+    pub fn signer_key(&self) -> Result<SignerKey, String> {
+        SignerKey::from_members(self.alg.as_deref(), self.sm2_id.as_deref(), &self.public_key)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// An optional string member is absent or a string: `null` is refused (a bundle has one written form).
+fn some_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
 }
 
 /// A record in a bundle.
@@ -129,7 +155,8 @@ pub struct BundleConsistency {
 pub struct KeyEnrollment {
     /// Id of the enrolled key.
     pub key_id: String,
-    /// Base64 of its 32 public-key bytes.
+    /// Base64 of its public-key bytes (32 for Ed25519; for SM2, which [`KeyEnrollment::to_payload_for`] declares,
+    /// the 65-byte uncompressed point).
     pub public_key: String,
     /// Who holds the key (an organisation, project gateway or device id).
     pub subject: String,
@@ -142,13 +169,35 @@ pub struct KeyEnrollment {
 }
 
 impl KeyEnrollment {
-    /// Reads an enrollment from an envelope payload.
+    /// Reads an enrollment from an envelope payload (either algorithm; see [`KeyEnrollment::parse`]).
     pub fn from_payload(payload: &Map<String, Value>) -> Result<KeyEnrollment, String> {
+        KeyEnrollment::parse(payload).map(|(e, _)| e)
+    }
+
+    /// Reads an enrollment and the key it enrols from an envelope payload (docs/FORMAT.md §4): the six members,
+    /// plus the optional `alg` (`"ed25519"` or `"sm2"`; absent means Ed25519) and `sm2_id` (only with `sm2`; absent
+    /// means the GM/T 0009 default identity). `key_id` must be the key's id under its algorithm and identity.
+    pub fn parse(payload: &Map<String, Value>) -> Result<(KeyEnrollment, SignerKey), String> {
+        let mut rest = payload.clone();
+        let mut optional = |name: &str| match rest.remove(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(format!("enrollment payload: `{name}` must be a string, got {other}")),
+        };
+        let alg = optional("alg")?;
+        let sm2_id = optional("sm2_id")?;
         let e: KeyEnrollment =
-            serde_json::from_value(Value::Object(payload.clone())).map_err(|e| format!("enrollment payload: {e}"))?;
-        let key = PublicKey::from_base64(&e.public_key).map_err(|e| e.to_string())?;
+            serde_json::from_value(Value::Object(rest)).map_err(|e| format!("enrollment payload: {e}"))?;
+        let key = SignerKey::from_members(alg.as_deref(), sm2_id.as_deref(), &e.public_key)
+            .map_err(|err| format!("enrollment of key {}: {err}", e.key_id))?;
         if key.key_id().to_string() != e.key_id {
-            return Err("enrollment key_id does not match its public_key".into());
+            return Err(format!(
+                "enrollment key_id {} does not match its {} public_key{} (whose key id is {})",
+                e.key_id,
+                key.algorithm(),
+                key.sm2_id().map(|id| format!(" with signer identity {id:?}")).unwrap_or_default(),
+                key.key_id()
+            ));
         }
         let from = parse_time(&e.valid_from)?;
         if let Some(u) = &e.valid_until
@@ -156,7 +205,7 @@ impl KeyEnrollment {
         {
             return Err("valid_until must be after valid_from".into());
         }
-        Ok(e)
+        Ok((e, key))
     }
 
     /// Whether `t` lies in `[valid_from, valid_until)`.
@@ -169,12 +218,25 @@ impl KeyEnrollment {
         from_ok && until_ok
     }
 
-    /// As an envelope payload.
+    /// As an envelope payload (an Ed25519 enrolment: no `alg` member).
     pub fn to_payload(&self) -> Map<String, Value> {
         match serde_json::to_value(self) {
             Ok(Value::Object(m)) => m,
             _ => Map::new(),
         }
+    }
+
+    /// As the envelope payload enrolling `key`: for an SM2 key, `alg: "sm2"` and, unless it is the default, its
+    /// `sm2_id`; for Ed25519 exactly [`KeyEnrollment::to_payload`] (never `alg: "ed25519"`).
+    pub fn to_payload_for(&self, key: &SignerKey) -> Map<String, Value> {
+        let mut m = self.to_payload();
+        if key.algorithm() == KeyAlgorithm::Sm2 {
+            m.insert("alg".into(), Value::String(KeyAlgorithm::Sm2.as_str().into()));
+            if let Some(id) = key.declared_sm2_id() {
+                m.insert("sm2_id".into(), Value::String(id.into()));
+            }
+        }
+        m
     }
 }
 
@@ -211,7 +273,23 @@ impl Bundle {
         }
         let list = self.timestamps.get_or_insert_with(Vec::new);
         list.extend(tokens.iter().map(|t| B64.encode(t)));
-        self.format = BUNDLE_FORMAT_V1_3.to_owned();
+        self.raise_format(BUNDLE_FORMAT_V1_3);
+    }
+
+    /// Sets `format` to `format` unless the bundle already declares a later version (each version is a superset of
+    /// the earlier, so a step that needs 1.1 must not turn a 1.4 bundle back into 1.1).
+    pub fn raise_format(&mut self, format: &str) {
+        let rank = |f: &str| BUNDLE_FORMATS.iter().position(|x| *x == f);
+        if rank(format) > rank(&self.format) {
+            self.format = format.to_owned();
+        }
+    }
+
+    /// Declares version 1.4 if some key is SM2 (docs/FORMAT.md §11); otherwise leaves the bundle as it is.
+    pub fn fit_key_format(&mut self) {
+        if self.keys.iter().any(|k| k.alg.is_some()) {
+            self.raise_format(BUNDLE_FORMAT_V1_4);
+        }
     }
 
     /// Parses a bundle file, requiring canonical form (an optional single trailing newline is allowed).
@@ -223,7 +301,7 @@ impl Bundle {
             return Err(BundleError::NotCanonical);
         }
         let bundle: Bundle = serde_json::from_value(value).map_err(|e| BundleError::Structure(e.to_string()))?;
-        let formats = [BUNDLE_FORMAT, BUNDLE_FORMAT_V1_1, BUNDLE_FORMAT_V1_2, BUNDLE_FORMAT_V1_3];
+        let formats = BUNDLE_FORMATS;
         if !formats.contains(&bundle.format.as_str()) {
             return Err(BundleError::Structure(format!(
                 "format is {:?}; this verifier reads {}",
@@ -231,7 +309,8 @@ impl Bundle {
                 formats.map(|f| format!("{f:?}")).join(", ")
             )));
         }
-        let v1_3 = bundle.format == BUNDLE_FORMAT_V1_3;
+        let v1_4 = bundle.format == BUNDLE_FORMAT_V1_4;
+        let v1_3 = bundle.format == BUNDLE_FORMAT_V1_3 || v1_4;
         match (&bundle.witnesses, bundle.format == BUNDLE_FORMAT_V1_2, v1_3) {
             (None, false, _) => {}
             (Some(_), false, false) => {
@@ -253,18 +332,48 @@ impl Bundle {
             (None, false) => {}
             (Some(_), false) => {
                 return Err(BundleError::Structure(format!(
-                    "the timestamps member needs format {BUNDLE_FORMAT_V1_3:?}"
+                    "the timestamps member needs format {BUNDLE_FORMAT_V1_3:?} or later"
                 )));
             }
+            (None, true) if v1_4 => {}
             (None, true) => {
                 return Err(BundleError::Structure(format!(
                     "format {BUNDLE_FORMAT_V1_3:?} needs the timestamps member"
                 )));
             }
             (Some(t), true) if t.is_empty() => {
-                return Err(BundleError::Structure("timestamps is empty (write version 1.2 or older instead)".into()));
+                return Err(BundleError::Structure("timestamps is empty (leave the member out instead)".into()));
             }
             (Some(_), true) => {}
+        }
+        for k in &bundle.keys {
+            if !v1_4 && (k.alg.is_some() || k.sm2_id.is_some()) {
+                return Err(BundleError::Structure(format!(
+                    "key {}: the alg and sm2_id members need format {BUNDLE_FORMAT_V1_4:?}",
+                    k.key_id
+                )));
+            }
+            match (k.alg.as_deref(), &k.sm2_id) {
+                (None, None) | (Some("sm2"), _) => {}
+                (Some(other), _) => {
+                    return Err(BundleError::Structure(format!(
+                        "key {}: alg {other:?} is not \"sm2\" (an Ed25519 key entry has no alg member)",
+                        k.key_id
+                    )));
+                }
+                (None, Some(_)) => {
+                    return Err(BundleError::Structure(format!(
+                        "key {}: sm2_id is only allowed with alg \"sm2\"",
+                        k.key_id
+                    )));
+                }
+            }
+        }
+        if v1_4 && !bundle.keys.iter().any(|k| k.alg.is_some()) {
+            return Err(BundleError::Structure(format!(
+                "format {BUNDLE_FORMAT_V1_4:?} is for bundles with an SM2 key, and this one has none (write an older \
+                 version)"
+            )));
         }
         for r in &bundle.records {
             let Some(list) = &r.attachments else { continue };
@@ -630,10 +739,10 @@ pub fn verify_timestamped(
     };
 
     // Keys.
-    let mut keys: HashMap<KeyId, (PublicKey, Option<String>)> = HashMap::new();
+    let mut keys: HashMap<KeyId, (SignerKey, Option<String>)> = HashMap::new();
     for k in &bundle.keys {
         let subject = format!("key {}", k.key_id);
-        let parsed = PublicKey::from_base64(&k.public_key).map_err(|e| e.to_string()).and_then(|pk| {
+        let parsed = k.signer_key().and_then(|pk| {
             if pk.key_id().to_string() == k.key_id {
                 Ok(pk)
             } else {
@@ -642,10 +751,14 @@ pub fn verify_timestamped(
         });
         match parsed {
             Ok(pk) => {
+                let detail = match pk.sm2_id() {
+                    None => "matches its Ed25519 public key".to_owned(),
+                    Some(id) => format!("matches its SM2 public key (SM2/SM3, signer identity {id:?})"),
+                };
                 if keys.insert(pk.key_id(), (pk, k.enrolled_by.clone())).is_some() {
                     report.push(CheckKind::KeyId, subject, Err("key listed twice".into()));
                 } else {
-                    report.push(CheckKind::KeyId, subject, Ok("matches its public key".into()));
+                    report.push(CheckKind::KeyId, subject, Ok(detail));
                 }
             }
             Err(e) => {
@@ -695,7 +808,7 @@ pub fn verify_timestamped(
         match keys.get(&env.signer()) {
             Some((pk, _)) => {
                 report.push(CheckKind::SignerKey, subject, Ok(format!("signed by key {}", env.signer())));
-                batch.push(BatchItem { key: pk, message: env.signed_message(), signature: env.signature() });
+                batch.push(SignerBatchItem { key: pk, message: env.signed_message(), signature: env.signature() });
                 batch_of.push(i);
             }
             None => {
@@ -707,12 +820,17 @@ pub fn verify_timestamped(
             }
         }
     }
-    for (result, &i) in verify_batch(&batch).into_iter().zip(&batch_of) {
+    let algorithms: Vec<KeyAlgorithm> = batch.iter().map(|item| item.key.algorithm()).collect();
+    for ((result, &i), alg) in verify_signer_batch(&batch).into_iter().zip(&batch_of).zip(algorithms) {
         let (index, env, _) = &envelopes[i];
+        let valid = match alg {
+            KeyAlgorithm::Ed25519 => "Ed25519 signature valid",
+            KeyAlgorithm::Sm2 => "SM2 signature valid (SM2 over SM3, GB/T 32918.2)",
+        };
         report.push(
             CheckKind::Signature,
             format!("record #{index} {}", env.id()),
-            result.map(|()| "Ed25519 signature valid".to_owned()).map_err(|e| e.to_string()),
+            result.map(|()| valid.to_owned()).map_err(|e| e.to_string()),
         );
     }
 
@@ -741,9 +859,15 @@ pub fn verify_timestamped(
                 if env.kind() != KEY_ENROLLED_KIND {
                     return Err(format!("record {eid} is a {}, not a {KEY_ENROLLED_KIND}", env.kind()));
                 }
-                let e = KeyEnrollment::from_payload(env.payload())?;
+                let (e, enrolled) = KeyEnrollment::parse(env.payload())?;
                 if e.key_id != kid.to_string() {
                     return Err(format!("record {eid} enrols key {}, not {kid}", e.key_id));
+                }
+                if enrolled != keys[kid].0 {
+                    return Err(format!(
+                        "record {eid} enrols key {kid} with another algorithm, identity or public key than the \
+                         bundle lists"
+                    ));
                 }
                 let by = if env.signer() == *kid {
                     "itself (a root of trust)".to_owned()
@@ -751,7 +875,11 @@ pub fn verify_timestamped(
                     format!("key {}", env.signer())
                 };
                 let msg = format!(
-                    "enrolled by record #{index} for {} ({}), signed by {by}, valid from {} until {}",
+                    "{}enrolled by record #{index} for {} ({}), signed by {by}, valid from {} until {}",
+                    match enrolled.sm2_id() {
+                        None => String::new(),
+                        Some(id) => format!("SM2 key (signer identity {id:?}) "),
+                    },
                     e.subject,
                     e.role,
                     e.valid_from,
@@ -1032,10 +1160,18 @@ fn describe(found: &[Cosignature]) -> String {
 
 /// Convenience for producers: a key entry for a bundle.
 pub fn bundle_key(key: &PublicKey, enrolled_by: Option<Uuid>) -> BundleKey {
+    signer_bundle_key(&SignerKey::Ed25519(*key), enrolled_by)
+}
+
+/// Convenience for producers: a key entry of either algorithm (an SM2 key carries `alg` and, unless it is the
+/// default, `sm2_id`, which make the bundle version 1.4: call [`Bundle::fit_key_format`]).
+pub fn signer_bundle_key(key: &SignerKey, enrolled_by: Option<Uuid>) -> BundleKey {
     BundleKey {
         key_id: key.key_id().to_string(),
         public_key: key.to_base64(),
         enrolled_by: enrolled_by.map(|u| u.to_string()),
+        alg: (key.algorithm() == KeyAlgorithm::Sm2).then(|| KeyAlgorithm::Sm2.as_str().to_owned()),
+        sm2_id: key.declared_sm2_id().map(str::to_owned),
     }
 }
 

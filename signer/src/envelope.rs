@@ -13,7 +13,7 @@ use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 use uuid::Uuid;
 
 use crate::canonical::{self, CanonicalError, MAX_SAFE_INTEGER};
-use crate::keys::{KeyId, PublicKey, SIGNATURE_LEN, SignatureError, SigningKey};
+use crate::keys::{EnvelopeSigner, KeyId, PublicKey, SIGNATURE_LEN, SignatureError, SignerKey};
 use crate::merkle::{Hash, leaf_hash};
 
 /// The only envelope format version this code reads and writes.
@@ -72,8 +72,8 @@ pub struct UnsignedEnvelope {
 }
 
 impl UnsignedEnvelope {
-    /// Signs with `key`, validating every field first.
-    pub fn sign(self, key: &SigningKey) -> Result<Envelope, EnvelopeError> {
+    /// Signs with `key` (Ed25519 or SM2: the message is the same, docs/FORMAT.md §4), validating every field first.
+    pub fn sign<K: EnvelopeSigner + ?Sized>(self, key: &K) -> Result<Envelope, EnvelopeError> {
         let mut obj = Map::new();
         obj.insert("v".into(), Value::from(FORMAT_VERSION));
         obj.insert("id".into(), Value::String(self.id.hyphenated().to_string()));
@@ -127,10 +127,10 @@ impl SignerChain {
         SignerChain { next_seq: seq + 1, prev: Some(leaf_hash) }
     }
 
-    /// Signs the next envelope with `key` and advances the chain.
-    pub fn sign(
+    /// Signs the next envelope with `key` (Ed25519 or SM2) and advances the chain.
+    pub fn sign<K: EnvelopeSigner + ?Sized>(
         &mut self,
-        key: &SigningKey,
+        key: &K,
         id: Uuid,
         stream: &str,
         kind: &str,
@@ -316,6 +316,14 @@ impl Envelope {
         }
         key.verify(&self.message, &self.sig).map_err(VerifyError::Signature)
     }
+
+    /// Verifies the signature with a key of either algorithm, which must be the key named by `signer`.
+    pub fn verify_signer(&self, key: &SignerKey) -> Result<(), VerifyError> {
+        if key.key_id() != self.signer {
+            return Err(VerifyError::WrongKey { expected: self.signer, given: key.key_id() });
+        }
+        key.verify(&self.message, &self.sig).map_err(VerifyError::Signature)
+    }
 }
 
 /// Why an envelope's signature does not hold.
@@ -488,6 +496,7 @@ fn parse_sig(v: &Value) -> Result<[u8; SIGNATURE_LEN], EnvelopeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::SigningKey;
     use serde_json::json;
 
     fn sample(key: &SigningKey) -> Envelope {

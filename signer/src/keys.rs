@@ -22,6 +22,8 @@ use ed25519_dalek::Signer as _;
 use sha2::{Digest, Sha256, Sha512};
 use zeroize::Zeroizing;
 
+use crate::sm2::{DEFAULT_ID, Sm2PublicKey, Sm2SignatureError, Sm2SigningKey};
+
 /// Length of an Ed25519 signature.
 pub const SIGNATURE_LEN: usize = 64;
 
@@ -70,6 +72,9 @@ pub enum SignatureError {
     /// The signature does not match the message and key.
     #[error("signature does not match the signed bytes and key")]
     Mismatch,
+    /// An SM2 signature did not verify (malformed `r ‖ s`, or no match for the message, key and identity).
+    #[error(transparent)]
+    Sm2(Sm2SignatureError),
 }
 
 /// A key id of an event signer: the first 16 bytes of SHA-256(0x01 ‖ public key), in lowercase hex.
@@ -293,6 +298,331 @@ fn batch_weights(items: &[BatchItem<'_>], n: usize) -> Vec<Scalar> {
             Scalar::from_bytes_mod_order(z)
         })
         .collect()
+}
+
+/// The signature algorithm a signer key declares (docs/FORMAT.md §3): an enrolment's optional `alg` member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyAlgorithm {
+    /// Ed25519 (RFC 8032), the default: an enrolment without `alg`.
+    Ed25519,
+    /// SM2 over SM3 (GB/T 32918.2, GM/T 0009), `alg: "sm2"`, format version 1.4.
+    Sm2,
+}
+
+impl KeyAlgorithm {
+    /// The name as enrolments and bundles write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyAlgorithm::Ed25519 => "ed25519",
+            KeyAlgorithm::Sm2 => "sm2",
+        }
+    }
+
+    /// Reads an `alg` member's value.
+    pub fn parse(s: &str) -> Result<KeyAlgorithm, KeyError> {
+        match s {
+            "ed25519" => Ok(KeyAlgorithm::Ed25519),
+            "sm2" => Ok(KeyAlgorithm::Sm2),
+            other => Err(KeyError::Malformed(format!(
+                "alg {other:?} is not a signature algorithm of this format (\"ed25519\" or \"sm2\")"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for KeyAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A checked signer public key of either algorithm: what an enrolment declares and a verifier checks envelopes
+/// with. Ed25519 keys stay [`PublicKey`] everywhere they were; this wraps both.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SignerKey {
+    /// An Ed25519 key.
+    Ed25519(PublicKey),
+    /// An SM2 key with its signer identity `ID_A`.
+    Sm2(Sm2PublicKey),
+}
+
+impl From<PublicKey> for SignerKey {
+    fn from(k: PublicKey) -> SignerKey {
+        SignerKey::Ed25519(k)
+    }
+}
+
+impl From<Sm2PublicKey> for SignerKey {
+    fn from(k: Sm2PublicKey) -> SignerKey {
+        SignerKey::Sm2(k)
+    }
+}
+
+impl SignerKey {
+    /// Reads a key from the members an enrolment (or a bundle key entry) carries: `alg` (absent: Ed25519),
+    /// `sm2_id` (only with `sm2`; absent: [`DEFAULT_ID`]) and `public_key` (base64: 32 bytes for Ed25519, the
+    /// 65-byte uncompressed point for SM2).
+    pub fn from_members(alg: Option<&str>, sm2_id: Option<&str>, public_key: &str) -> Result<SignerKey, KeyError> {
+        let alg = alg.map(KeyAlgorithm::parse).transpose()?.unwrap_or(KeyAlgorithm::Ed25519);
+        match alg {
+            KeyAlgorithm::Ed25519 => {
+                if sm2_id.is_some() {
+                    return Err(KeyError::Malformed(
+                        "sm2_id is only allowed with alg \"sm2\" (this key is Ed25519)".into(),
+                    ));
+                }
+                PublicKey::from_base64(public_key).map(SignerKey::Ed25519)
+            }
+            KeyAlgorithm::Sm2 => {
+                Sm2PublicKey::from_base64(public_key, sm2_id.unwrap_or(DEFAULT_ID)).map(SignerKey::Sm2)
+            }
+        }
+    }
+
+    /// Reads a key from its raw bytes, algorithm and identity (as a key row stores them).
+    pub fn from_parts(alg: KeyAlgorithm, sm2_id: Option<&str>, bytes: &[u8]) -> Result<SignerKey, KeyError> {
+        match alg {
+            KeyAlgorithm::Ed25519 => {
+                if sm2_id.is_some() {
+                    return Err(KeyError::Malformed("an Ed25519 key has no SM2 signer identity".into()));
+                }
+                let bytes: &[u8; 32] = bytes.try_into().map_err(|_| {
+                    KeyError::Malformed(format!("an Ed25519 public key is 32 bytes, got {}", bytes.len()))
+                })?;
+                PublicKey::from_bytes(bytes).map(SignerKey::Ed25519)
+            }
+            KeyAlgorithm::Sm2 => Sm2PublicKey::from_bytes(bytes, sm2_id.unwrap_or(DEFAULT_ID)).map(SignerKey::Sm2),
+        }
+    }
+
+    /// The algorithm.
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        match self {
+            SignerKey::Ed25519(_) => KeyAlgorithm::Ed25519,
+            SignerKey::Sm2(_) => KeyAlgorithm::Sm2,
+        }
+    }
+
+    /// The key's id: `SHA-256(0x01 ‖ key)[..16]` for Ed25519, the SM2 id of [`crate::sm2`] for SM2.
+    pub fn key_id(&self) -> KeyId {
+        match self {
+            SignerKey::Ed25519(k) => k.key_id(),
+            SignerKey::Sm2(k) => k.key_id(),
+        }
+    }
+
+    /// The public key bytes (32 for Ed25519, 65 for SM2).
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            SignerKey::Ed25519(k) => k.as_bytes(),
+            SignerKey::Sm2(k) => k.as_bytes(),
+        }
+    }
+
+    /// Standard padded base64 of the key bytes (an enrolment's `public_key`).
+    pub fn to_base64(&self) -> String {
+        B64.encode(self.as_bytes())
+    }
+
+    /// The SM2 signer identity, `None` for Ed25519.
+    pub fn sm2_id(&self) -> Option<&str> {
+        match self {
+            SignerKey::Ed25519(_) => None,
+            SignerKey::Sm2(k) => Some(k.id()),
+        }
+    }
+
+    /// The `sm2_id` member an enrolment writes: the identity when it is not the default, else absent.
+    pub fn declared_sm2_id(&self) -> Option<&str> {
+        self.sm2_id().filter(|id| *id != DEFAULT_ID)
+    }
+
+    /// The Ed25519 key, if this is one.
+    pub fn as_ed25519(&self) -> Option<&PublicKey> {
+        match self {
+            SignerKey::Ed25519(k) => Some(k),
+            SignerKey::Sm2(_) => None,
+        }
+    }
+
+    /// Verifies a 64-byte signature of `message` (Ed25519: §3's strict rules; SM2: fixed-width `r ‖ s` over SM3
+    /// with this key's `Z_A`).
+    pub fn verify(&self, message: &[u8], signature: &[u8; SIGNATURE_LEN]) -> Result<(), SignatureError> {
+        match self {
+            SignerKey::Ed25519(k) => k.verify(message, signature),
+            SignerKey::Sm2(k) => k.verify(message, signature).map_err(SignatureError::Sm2),
+        }
+    }
+}
+
+impl fmt::Debug for SignerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SignerKey::Ed25519(k) => k.fmt(f),
+            SignerKey::Sm2(k) => k.fmt(f),
+        }
+    }
+}
+
+/// One item of a mixed-algorithm batch: key, signed message and signature.
+#[derive(Debug, Clone, Copy)]
+pub struct SignerBatchItem<'a> {
+    /// The signer's checked key.
+    pub key: &'a SignerKey,
+    /// The exact signed bytes.
+    pub message: &'a [u8],
+    /// The signature.
+    pub signature: &'a [u8; SIGNATURE_LEN],
+}
+
+/// [`verify_batch`] for keys of either algorithm: the Ed25519 items are verified as one batch, the SM2 items one
+/// by one (SM2 has no batch equation). One result per item, in input order; each equals [`SignerKey::verify`]'s.
+pub fn verify_signer_batch(items: &[SignerBatchItem<'_>]) -> Vec<Result<(), SignatureError>> {
+    let mut results: Vec<Result<(), SignatureError>> = vec![Ok(()); items.len()];
+    let mut ed = Vec::with_capacity(items.len());
+    let mut ed_of = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match item.key {
+            SignerKey::Ed25519(k) => {
+                ed.push(BatchItem { key: k, message: item.message, signature: item.signature });
+                ed_of.push(i);
+            }
+            SignerKey::Sm2(_) => results[i] = item.key.verify(item.message, item.signature),
+        }
+    }
+    for (r, i) in verify_batch(&ed).into_iter().zip(ed_of) {
+        results[i] = r;
+    }
+    results
+}
+
+/// What signs envelopes: a key id and a 64-byte signature of a message (the caller adds its domain-separation
+/// prefix). Implemented by [`SigningKey`] (Ed25519), [`Sm2SigningKey`] and [`AnySigningKey`].
+pub trait EnvelopeSigner {
+    /// The key id envelopes name as `signer`.
+    fn key_id(&self) -> KeyId;
+    /// Signs `message`: Ed25519 `R ‖ S`, or SM2 fixed-width `r ‖ s`.
+    fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN];
+}
+
+/// Callers that hold a key behind a pointer sign through it, as they did when signing took `&SigningKey`.
+impl<T: EnvelopeSigner + ?Sized> EnvelopeSigner for std::sync::Arc<T> {
+    fn key_id(&self) -> KeyId {
+        (**self).key_id()
+    }
+    fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
+        (**self).sign(message)
+    }
+}
+
+impl<T: EnvelopeSigner + ?Sized> EnvelopeSigner for Box<T> {
+    fn key_id(&self) -> KeyId {
+        (**self).key_id()
+    }
+    fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
+        (**self).sign(message)
+    }
+}
+
+impl<T: EnvelopeSigner + ?Sized> EnvelopeSigner for &T {
+    fn key_id(&self) -> KeyId {
+        (**self).key_id()
+    }
+    fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
+        (**self).sign(message)
+    }
+}
+
+impl EnvelopeSigner for SigningKey {
+    fn key_id(&self) -> KeyId {
+        SigningKey::key_id(self)
+    }
+    fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
+        SigningKey::sign(self, message)
+    }
+}
+
+impl EnvelopeSigner for Sm2SigningKey {
+    fn key_id(&self) -> KeyId {
+        Sm2SigningKey::key_id(self)
+    }
+    fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
+        Sm2SigningKey::sign(self, message)
+    }
+}
+
+/// A private key of either algorithm, e.g. whatever key file a producer was given. Its `Debug` never shows the
+/// secret.
+#[derive(Debug)]
+pub enum AnySigningKey {
+    /// An Ed25519 key.
+    Ed25519(SigningKey),
+    /// An SM2 key with its signer identity.
+    Sm2(Sm2SigningKey),
+}
+
+impl From<SigningKey> for AnySigningKey {
+    fn from(k: SigningKey) -> AnySigningKey {
+        AnySigningKey::Ed25519(k)
+    }
+}
+
+impl From<Sm2SigningKey> for AnySigningKey {
+    fn from(k: Sm2SigningKey) -> AnySigningKey {
+        AnySigningKey::Sm2(k)
+    }
+}
+
+impl AnySigningKey {
+    /// The public half, algorithm-aware.
+    pub fn public(&self) -> SignerKey {
+        match self {
+            AnySigningKey::Ed25519(k) => SignerKey::Ed25519(*k.public()),
+            AnySigningKey::Sm2(k) => SignerKey::Sm2(k.public().clone()),
+        }
+    }
+
+    /// The algorithm.
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        match self {
+            AnySigningKey::Ed25519(_) => KeyAlgorithm::Ed25519,
+            AnySigningKey::Sm2(_) => KeyAlgorithm::Sm2,
+        }
+    }
+
+    /// Writes the key file of its algorithm (0600, never overwriting).
+    pub fn write_file(&self, path: &Path) -> Result<(), KeyError> {
+        match self {
+            AnySigningKey::Ed25519(k) => k.write_file(path),
+            AnySigningKey::Sm2(k) => k.write_file(path),
+        }
+    }
+
+    /// Reads an Ed25519 (`siteledger-ed25519-secret-v1`) or SM2 (`siteledger-sm2-secret-v1`) key file, telling
+    /// them apart by their first word; refuses files readable by group or others.
+    pub fn read_file(path: &Path) -> Result<AnySigningKey, KeyError> {
+        let text = read_secret_file(path)?;
+        if text.starts_with(crate::sm2::KEY_FILE_TAG) {
+            Sm2SigningKey::read_file(path).map(AnySigningKey::Sm2)
+        } else {
+            SigningKey::read_file(path).map(AnySigningKey::Ed25519)
+        }
+    }
+}
+
+impl EnvelopeSigner for AnySigningKey {
+    fn key_id(&self) -> KeyId {
+        match self {
+            AnySigningKey::Ed25519(k) => k.key_id(),
+            AnySigningKey::Sm2(k) => k.key_id(),
+        }
+    }
+    fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
+        match self {
+            AnySigningKey::Ed25519(k) => k.sign(message),
+            AnySigningKey::Sm2(k) => k.sign(message),
+        }
+    }
 }
 
 /// An Ed25519 private key. Its `Debug` never shows the secret.

@@ -9,7 +9,8 @@
 //! Layout:
 //! * [`canonical`]: strict JSON input and RFC 8785 canonical output (integer-only I-JSON subset).
 //! * [`keys`]: Ed25519 keys, key ids, 0600 key files, strict verification with identical single and batch verdicts.
-//! * [`sm2`]: SM2 keys, key ids and key files, SM2 signatures over SM3 (GB/T 32918, GM/T 0009); not yet in the format.
+//! * [`sm2`]: SM2 keys, key ids and key files, SM2 signatures over SM3 (GB/T 32918, GM/T 0009); signer keys of format
+//!   1.4 ([`keys::SignerKey`], [`keys::AnySigningKey`], docs/FORMAT.md §11).
 //! * [`envelope`]: the signed envelope, its validation and signature.
 //! * [`batch`]: a `POST /v1/events` body read into per-item envelopes or refusals (shared by the server and the
 //!   fuzz target).

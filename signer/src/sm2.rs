@@ -1,7 +1,7 @@
 //! SM2 signing keys, public keys, key ids and key files; SM2 signatures over SM3 (GB/T 32918.2, GB/T 32905, GM/T 0009).
 //!
-//! This is the primitive layer only: no envelope, enrolment or checkpoint uses it yet (that needs a format version
-//! bump, issue 18). The curve is the recommended 256-bit curve of GB/T 32918.5 (`sm2p256v1`); the signature is
+//! The primitive layer; envelopes and enrolments use it from format version 1.4 (docs/FORMAT.md §11, through
+//! [`crate::keys::SignerKey`] and [`crate::keys::AnySigningKey`]); checkpoints stay Ed25519. The curve is the recommended 256-bit curve of GB/T 32918.5 (`sm2p256v1`); the signature is
 //! computed over `e = SM3(Z_A ‖ M)` where `Z_A = SM3(ENTL_A ‖ ID_A ‖ a ‖ b ‖ x_G ‖ y_G ‖ x_A ‖ y_A)` binds the
 //! signer's identity `ID_A` (GM/T 0009 default [`DEFAULT_ID`]) and public key. Arithmetic and signing come from
 //! RustCrypto's `sm2` crate (feature `dsa`); [`Sm2PublicKey::identity_hash`] is computed here from the standard, independently of
@@ -310,7 +310,8 @@ impl Sm2SigningKey {
     }
 }
 
-const KEY_FILE_TAG: &str = "siteledger-sm2-secret-v1";
+/// The first word of an SM2 key file.
+pub(crate) const KEY_FILE_TAG: &str = "siteledger-sm2-secret-v1";
 
 /// `n − 1` for the SM2 curve, the one nonzero scalar the standard forbids as a private key.
 const N_MINUS_ONE: [u8; 32] = [

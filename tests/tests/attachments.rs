@@ -74,7 +74,7 @@ async fn post(http: &reqwest::Client, agent: &AgentHandle, path: &str, body: &Va
 
 /// The signer crate's verifier binary, built if this run has not built it yet (another package's binary, so cargo
 /// does not hand this test its path).
-fn verifier() -> PathBuf {
+pub(crate) fn verifier() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../signer/Cargo.toml");
     let out = Command::new(env!("CARGO"))
         .args(["build", "--locked", "--quiet", "--bin", "siteledger-verify", "--manifest-path"])

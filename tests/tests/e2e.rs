@@ -8,3 +8,4 @@ mod gateway_agent;
 mod gb28181;
 mod people;
 mod people_forms;
+mod sm2_enterprise;

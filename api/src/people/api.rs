@@ -444,7 +444,7 @@ pub async fn session(
         return Err(refused());
     }
     let key = find_key(&state, &b.key_id).await?.ok_or_else(not_enrolled)?;
-    let public = PublicKey::from_bytes(&key.public_key).map_err(ApiError::internal)?;
+    let public = key.signer_key().map_err(ApiError::internal)?;
     let sig = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &b.signature)
         .ok()
         .and_then(|v| <[u8; 64]>::try_from(v).ok())

@@ -78,9 +78,16 @@ CREATE TABLE IF NOT EXISTS keys (
     valid_until TEXT,
     enrolled_by {uuid}  NOT NULL,
     enrolled_at {int}   NOT NULL,
-    revoked_at  TEXT
+    revoked_at  TEXT,
+    alg         TEXT,
+    sm2_id      TEXT
 ){strict};
 "#;
+
+/// The columns schema version 2 added to `keys` (SM2 keys, docs/FORMAT.md §11): `alg` (NULL for Ed25519, `sm2`)
+/// and `sm2_id` (an SM2 key's declared signer identity, NULL for the default). A version-1 store gets them when it
+/// is opened ([`super::SqlStore`]'s schema check); every existing row is an Ed25519 key, which NULL means.
+pub(crate) const KEY_COLUMNS_V2: [&str; 2] = ["alg", "sm2_id"];
 
 /// The policy-state snapshot table, in the same notation: a bounded cache beside the log (the ledger keeps only the
 /// newest few rows), created on stores of schema version 1 that predate it too, since nothing in the log depends on
@@ -179,6 +186,17 @@ impl Dialect {
         match self {
             Dialect::Sqlite => None,
             Dialect::Postgres => Some(SCHEMA_LOCK_SQL.as_str()),
+        }
+    }
+
+    /// The column names of the `keys` table (one `TEXT` column).
+    pub(crate) fn key_columns(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "SELECT name FROM pragma_table_info('keys')",
+            Dialect::Postgres => {
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = 'keys'"
+            }
         }
     }
 

@@ -22,6 +22,7 @@
 
 use std::sync::Arc;
 
+use siteledger_signer::keys::KeyAlgorithm;
 use siteledger_signer::merkle::{Hash, NodeId};
 use sqlx::{PgPool, SqlitePool};
 use time::OffsetDateTime;
@@ -50,8 +51,9 @@ pub mod export;
 use dialect::{BulkRead, BulkWrite, Dialect, Stmt};
 pub use dialect::{COMMIT_LOCK, SCHEMA_LOCK, to_postgres};
 
-/// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 1;
+/// The schema version this build reads and writes. Version 2 added the `keys` columns `alg` and `sm2_id` (SM2
+/// signer keys); a version-1 store is migrated when it is opened (two nullable columns, nothing rewritten).
+pub const SCHEMA_VERSION: i64 = 2;
 
 static HEAD: Stmt = Stmt::new("SELECT COALESCE(MAX(position) + 1, 0) FROM events");
 static READ_ALL: Stmt = Stmt::new(concat!(select_events!(), "WHERE position >= ? ORDER BY position LIMIT ?"));
@@ -74,13 +76,14 @@ static CHECKPOINTS: Stmt =
 static INSERT_CHECKPOINT: Stmt =
     Stmt::new("INSERT INTO checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?)");
 static KEYS: Stmt = Stmt::new(
-    "SELECT key_id, public_key, subject, role, valid_from, valid_until, enrolled_by, enrolled_at, revoked_at \
-     FROM keys ORDER BY enrolled_at, key_id",
+    "SELECT key_id, public_key, subject, role, valid_from, valid_until, enrolled_by, enrolled_at, revoked_at, alg, \
+     sm2_id FROM keys ORDER BY enrolled_at, key_id",
 );
 static INSERT_KEY: Stmt = Stmt::new(
     "INSERT INTO keys (key_id, public_key, subject, role, valid_from, valid_until, enrolled_by, enrolled_at, \
-     revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+     revoked_at, alg, sm2_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 );
+static SCHEMA_VERSION_UPDATE: Stmt = Stmt::new("UPDATE meta SET value = ? WHERE key = 'schema_version'");
 static REVOKE_KEY: Stmt = Stmt::new("UPDATE keys SET revoked_at = ? WHERE key_id = ?");
 static INSERT_SNAPSHOT: Stmt =
     Stmt::new("INSERT INTO policy_snapshots (size, root, format, sha256, state, created_at) VALUES (?, ?, ?, ?, ?, ?)");
@@ -216,19 +219,20 @@ struct KeyRow {
     enrolled_by: Uuid,
     enrolled_at: i64,
     revoked_at: Option<String>,
+    alg: Option<String>,
+    sm2_id: Option<String>,
 }
 
 impl KeyRow {
     fn into_key(self) -> Result<StoredKey, StoreError> {
-        let public_key = <[u8; 32]>::try_from(self.public_key.as_slice()).map_err(|_| {
-            StoreError::Corrupt(format!(
-                "key {} has a public key of {} bytes, not 32",
-                self.key_id,
-                self.public_key.len()
-            ))
-        })?;
-        Ok(StoredKey {
-            public_key,
+        let alg = match self.alg.as_deref() {
+            None => KeyAlgorithm::Ed25519,
+            Some(a) => KeyAlgorithm::parse(a).map_err(|e| StoreError::Corrupt(format!("key {}: {e}", self.key_id)))?,
+        };
+        let key = StoredKey {
+            public_key: self.public_key,
+            alg,
+            sm2_id: self.sm2_id,
             subject: self.subject,
             role: self.role,
             valid_from: self.valid_from,
@@ -237,7 +241,9 @@ impl KeyRow {
             enrolled_at: to_u64(self.enrolled_at, "enrolled_at")?,
             revoked_at: self.revoked_at,
             key_id: self.key_id,
-        })
+        };
+        // Whether the bytes are a key of the algorithm is the sequencer's check when it loads the registry.
+        Ok(key)
     }
 }
 
@@ -305,10 +311,28 @@ impl SqlStore {
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(db_err("reading schema version"))?;
-                check_version(version.as_deref())?;
+                let from_v1 = check_version(version.as_deref())?;
                 let missing: Vec<&str> = TABLES.iter().copied().filter(|t| !present.iter().any(|p| p == t)).collect();
                 if !missing.is_empty() {
                     return Err(StoreError::Corrupt(format!("the {} store lacks the tables {missing:?}", d.name())));
+                }
+                if from_v1 {
+                    // Migration 1 → 2: the key columns of SM2 keys. Idempotent (a column already there is kept).
+                    let have: Vec<String> = sqlx::query_scalar(d.key_columns())
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db_err("listing the key columns"))?;
+                    for column in dialect::KEY_COLUMNS_V2.iter().filter(|c| !have.iter().any(|h| h == *c)) {
+                        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("ALTER TABLE keys ADD COLUMN {column} TEXT")))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_err("adding the key columns of schema version 2"))?;
+                    }
+                    sqlx::query(SCHEMA_VERSION_UPDATE.get(d))
+                        .bind(SCHEMA_VERSION.to_string())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err("recording schema version 2"))?;
                 }
                 // Stores created before snapshots existed get the (empty) table; their next open replays from zero.
                 sqlx::raw_sql(d.snapshot_schema())
@@ -354,6 +378,8 @@ impl SqlStore {
                     .bind(key.enrolled_by)
                     .bind(to_i64(key.enrolled_at, "key enrolled_at")?)
                     .bind(key.revoked_at.as_deref())
+                    .bind((key.alg == KeyAlgorithm::Sm2).then(|| key.alg.as_str()))
+                    .bind(key.sm2_id.as_deref())
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err_with(|| format!("enrolling key {}", key.key_id)))?;
@@ -702,9 +728,11 @@ pub(crate) fn validate_commit(expected_head: u64, commit: &Commit) -> Result<(),
     Ok(())
 }
 
-fn check_version(version: Option<&str>) -> Result<(), StoreError> {
+/// Accepts the current schema version (`Ok(false)`) or version 1, which the caller migrates (`Ok(true)`).
+fn check_version(version: Option<&str>) -> Result<bool, StoreError> {
     match version {
-        Some(v) if v.trim() == SCHEMA_VERSION.to_string() => Ok(()),
+        Some(v) if v.trim() == SCHEMA_VERSION.to_string() => Ok(false),
+        Some(v) if v.trim() == "1" => Ok(true),
         Some(v) => Err(StoreError::Corrupt(format!(
             "store schema version is {v:?} but this build only supports version {SCHEMA_VERSION}; \
              use a matching SiteLedger build or migrate the store"

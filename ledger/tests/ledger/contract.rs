@@ -494,6 +494,116 @@ pub async fn evidence_bundles_from_the_ledger_verify_offline<B: Backend>(b: B) {
     assert!(l.evidence_bundle(&[new_id()]).await.is_err(), "unknown ids are an error, not an empty bundle");
 }
 
+/// SM2 keys (docs/FORMAT.md §11): the city enrols an enterprise's SM2 key with a declared identity; its records are
+/// admitted; malformed SM2 enrolments and a forged SM2 signature are refused with the reason; the key row keeps the
+/// algorithm and identity across a restart; the ledger's evidence bundle is version 1.4 and verifies.
+pub async fn sm2_keys_enrol_sign_survive_restarts_and_malformed_ones_are_refused<B: Backend>(b: B) {
+    use base64::Engine as _;
+    use siteledger_ledger::EventStore as _;
+    use siteledger_ledger::system::{KEY_ENROLLED_KIND, KeyEnrollment};
+    use siteledger_signer::bundle::BUNDLE_FORMAT_V1_4;
+    use siteledger_signer::keys::{KeyAlgorithm, SignerKey};
+    use siteledger_signer::sm2::Sm2SigningKey;
+
+    let mut w = World::new();
+    let l = ledger(&b, &mut w).await;
+    let sm2 = Sm2SigningKey::from_secret(&[0x5a; 32], "91330200MA2H000001").expect("key");
+    let public = SignerKey::Sm2(sm2.public().clone());
+    let mut ent = KeyedChain::new(sm2);
+    let enrolment = |key: &SignerKey| KeyEnrollment {
+        key_id: key.key_id().to_string(),
+        public_key: key.to_base64(),
+        subject: "宁波甬建建设集团有限公司".into(),
+        role: "enterprise".into(),
+        valid_from: "2026-01-01T00:00:00+08:00".into(),
+        valid_until: None,
+    };
+    let good = enrolment(&public).to_payload_for(&public);
+    assert_eq!(good["sm2_id"], "91330200MA2H000001");
+
+    // Each refused enrolment is signed on a copy of the city's chain, which is rewound afterwards.
+    let refused: Vec<(&str, serde_json::Map<String, serde_json::Value>)> = vec![
+        ("does not match", {
+            let mut p = good.clone();
+            p.remove("sm2_id"); // the key id was computed under the declared identity
+            p
+        }),
+        ("not a signature algorithm", {
+            let mut p = good.clone();
+            p.insert("alg".into(), "sm9".into());
+            p
+        }),
+        ("sm2_id is only allowed", {
+            let mut p = good.clone();
+            p.remove("alg");
+            p
+        }),
+        ("65-byte", {
+            let mut p = good.clone();
+            p.insert("public_key".into(), base64::engine::general_purpose::STANDARD.encode([4u8; 64]).into());
+            p
+        }),
+    ];
+    for (needle, payload) in refused {
+        let saved = w.city.chain();
+        let env = w
+            .city
+            .sign(new_id(), "registry/keys", KEY_ENROLLED_KIND, "2026-01-02T08:00:00+08:00", payload)
+            .expect("sign");
+        w.city.set_chain(saved);
+        let out = l.ingest(vec![env]).await.expect("ingest");
+        match &out[0] {
+            IngestOutcome::Rejected(r @ Rejection::Schema { .. }) => {
+                assert!(r.to_string().contains(needle), "{needle:?} not in {r}")
+            }
+            other => panic!("expected a schema refusal naming {needle:?}, got {other:?}"),
+        }
+    }
+    let enrol =
+        w.city.sign(new_id(), "registry/keys", KEY_ENROLLED_KIND, "2026-01-02T08:00:00+08:00", good).expect("sign");
+    accepted(&l.ingest(vec![enrol.clone()]).await.expect("enrol"));
+
+    let s = "project/P-SM2/wages";
+    let record = |ent: &mut KeyedChain<Sm2SigningKey>, n: u64| {
+        let payload = serde_json::json!({"n": n, "note": "SM2 签名记录"});
+        ent.sign(
+            new_id(),
+            s,
+            "iot.dust.reading.v1",
+            &format!("2026-03-01T09:00:{n:02}+08:00"),
+            payload.as_object().expect("obj").clone(),
+        )
+        .expect("sign")
+    };
+    let records: Vec<Envelope> = (0..3).map(|n| record(&mut ent, n)).collect();
+    accepted(&l.ingest(records.clone()).await.expect("ingest"));
+    // A forged SM2 signature: a signed field changed, under a fresh id.
+    let mut v = record(&mut ent, 3).to_value();
+    v["id"] = serde_json::json!(new_id().to_string());
+    let forged = Envelope::from_value(v).expect("well formed");
+    let out = l.ingest(vec![forged]).await.expect("ingest");
+    assert!(matches!(&out[0], IngestOutcome::Rejected(Rejection::BadSignature { .. })), "{out:?}");
+    drop(l);
+
+    // The key row remembers the algorithm and identity: after a restart the key verifies its next record.
+    let l = Ledger::open(b.open().await, config()).await.expect("reopen");
+    let row = l.store().keys().await.expect("keys").into_iter().find(|k| k.key_id == public.key_id().to_string());
+    let row = row.expect("the SM2 key row");
+    assert_eq!(
+        (row.alg, row.sm2_id.as_deref(), row.public_key.len()),
+        (KeyAlgorithm::Sm2, Some("91330200MA2H000001"), 65)
+    );
+    let mut resumed = KeyedChain::new(Sm2SigningKey::from_secret(&[0x5a; 32], "91330200MA2H000001").expect("key"));
+    resumed.set_chain(MemoryChain::after(records[2].seq(), records[2].leaf_hash()));
+    let next = record(&mut resumed, 4);
+    accepted(&l.ingest(vec![next.clone()]).await.expect("ingest"));
+    let bundle = l.evidence_bundle(&[records[0].id(), next.id()]).await.expect("bundle");
+    assert_eq!(bundle.format, BUNDLE_FORMAT_V1_4);
+    let report = verify_bundle(&bundle.to_bytes(), l.log_verifier());
+    assert!(report.ok, "{}", report.to_text());
+    assert!(report.checks.iter().any(|c| c.detail.starts_with("SM2 signature valid")));
+}
+
 /// Instantiates every contract case for one backend.
 #[macro_export]
 macro_rules! contract_suite {
@@ -550,6 +660,10 @@ macro_rules! contract_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn evidence_bundles() {
             evidence_bundles_from_the_ledger_verify_offline($backend).await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn sm2_keys() {
+            sm2_keys_enrol_sign_survive_restarts_and_malformed_ones_are_refused($backend).await
         }
     };
 }

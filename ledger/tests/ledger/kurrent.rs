@@ -83,7 +83,9 @@ fn event(position: u64, stream: &str, version: u64, signer_id: &str, seq: u64) -
 fn key(n: u8, enrolled_at: u64) -> StoredKey {
     StoredKey {
         key_id: signer(n),
-        public_key: [n; 32],
+        public_key: vec![n; 32],
+        alg: siteledger_signer::keys::KeyAlgorithm::Ed25519,
+        sm2_id: None,
         subject: format!("gateway-{n}"),
         role: "gateway".to_owned(),
         valid_from: "2026-01-01T00:00:00+08:00".to_owned(),

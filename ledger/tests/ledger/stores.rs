@@ -191,7 +191,9 @@ fn checkpoint(size: u64, note: &str) -> StoredCheckpoint {
 fn key(n: u8, enrolled_by: Uuid, enrolled_at: u64) -> StoredKey {
     StoredKey {
         key_id: format!("{n:02x}{}", "ab".repeat(15)),
-        public_key: [n; 32],
+        public_key: vec![n; 32],
+        alg: siteledger_signer::keys::KeyAlgorithm::Ed25519,
+        sm2_id: None,
         subject: format!("gateway-{n} 工地"),
         role: "gateway".to_owned(),
         valid_from: "2026-01-01T00:00:00+08:00".to_owned(),
@@ -708,17 +710,17 @@ async fn sqlite_refuses_other_schema_versions() {
     let store = SqliteStore::open(&path).await.expect("open");
     store.close().await;
     drop(store);
-    set_sqlite_meta(&path, "UPDATE meta SET value = '2' WHERE key = 'schema_version'").await;
+    set_sqlite_meta(&path, "UPDATE meta SET value = '3' WHERE key = 'schema_version'").await;
     match SqliteStore::open(&path).await {
         Err(StoreError::Corrupt(msg)) => {
-            assert!(msg.contains("schema version") && msg.contains('2'), "{msg}")
+            assert!(msg.contains("schema version") && msg.contains('3'), "{msg}")
         }
         other => panic!("expected Corrupt, got {other:?}"),
     }
     set_sqlite_meta(&path, "DELETE FROM meta").await;
     assert!(matches!(SqliteStore::open(&path).await, Err(StoreError::Corrupt(_))));
-    set_sqlite_meta(&path, "INSERT INTO meta VALUES ('schema_version', '1')").await;
-    SqliteStore::open(&path).await.expect("version 1 opens again");
+    set_sqlite_meta(&path, "INSERT INTO meta VALUES ('schema_version', '2')").await;
+    SqliteStore::open(&path).await.expect("version 2 opens again");
 
     // A SQLite file that belongs to someone else.
     let other = dir.path().join("other.db");
@@ -738,14 +740,14 @@ async fn set_sqlite_meta(path: &Path, sql: &'static str) {
 async fn postgres_refuses_other_schema_versions() {
     let url = pg_url("schema_version");
     let store = PgStore::connect(&url).await.expect("connect");
-    sqlx::query("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    sqlx::query("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
         .execute(store.pool())
         .await
         .expect("raw update");
     store.close().await;
     match PgStore::connect(&url).await {
         Err(StoreError::Corrupt(msg)) => {
-            assert!(msg.contains("schema version") && msg.contains('2'), "{msg}")
+            assert!(msg.contains("schema version") && msg.contains('3'), "{msg}")
         }
         other => panic!("expected Corrupt, got {other:?}"),
     }
@@ -962,4 +964,92 @@ async fn commit_throughput() {
 
     let fast = pg_store("bench_nofsync").await;
     throughput("postgres (shared test server, fsync off)", &fast, commits).await;
+}
+
+/// A store of schema version 1 (before SM2 keys: no `alg`/`sm2_id` columns) is migrated to version 2 when opened;
+/// its key rows read as Ed25519 keys, and an SM2 key row can then be stored and read back.
+async fn a_version_1_store_is_migrated<S: EventStore>(
+    store: &S,
+    downgrade: impl AsyncFnOnce(),
+    reopen: impl AsyncFnOnce() -> S,
+) {
+    let e = event(0, "s", 0, "aa", 0);
+    let k1 = key(1, e.event_id, 0);
+    store
+        .commit(0, &Commit { events: vec![e], new_keys: vec![k1.clone()], ..Commit::default() })
+        .await
+        .expect("commit");
+    downgrade().await;
+    let store = reopen().await;
+    assert_eq!(store.keys().await.expect("keys"), vec![k1], "an old row is an Ed25519 key");
+    let e2 = event(1, "s", 1, "aa", 1);
+    let sm2 = siteledger_signer::sm2::Sm2SigningKey::from_secret(&[9; 32], "91330200MA2H000001").expect("key");
+    let k2 = StoredKey {
+        key_id: sm2.key_id().to_string(),
+        public_key: sm2.public().as_bytes().to_vec(),
+        alg: siteledger_signer::keys::KeyAlgorithm::Sm2,
+        sm2_id: Some("91330200MA2H000001".into()),
+        ..key(2, e2.event_id, 1)
+    };
+    store
+        .commit(1, &Commit { events: vec![e2], new_keys: vec![k2.clone()], ..Commit::default() })
+        .await
+        .expect("commit");
+    let keys = store.keys().await.expect("keys");
+    assert_eq!(keys[1], k2);
+    assert_eq!(keys[1].signer_key().expect("an SM2 key").key_id(), sm2.key_id());
+}
+
+#[tokio::test]
+async fn sqlite_migrates_a_version_1_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ledger.db");
+    let store = SqliteStore::open(&path).await.expect("open");
+    let p = path.clone();
+    a_version_1_store_is_migrated(
+        &store,
+        async || {
+            store.close().await;
+            for sql in [
+                "ALTER TABLE keys DROP COLUMN sm2_id",
+                "ALTER TABLE keys DROP COLUMN alg",
+                "UPDATE meta SET value = '1' WHERE key = 'schema_version'",
+            ] {
+                set_sqlite_meta(&p, sql).await;
+            }
+        },
+        async || SqliteStore::open(&path).await.expect("a version 1 store opens"),
+    )
+    .await;
+    let version: String = {
+        use sqlx::Connection;
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("ledger.db"));
+        let mut conn = sqlx::SqliteConnection::connect_with(&options).await.expect("raw connect");
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = 'schema_version'").fetch_one(&mut conn).await.expect("v")
+    };
+    assert_eq!(version, "2");
+}
+
+#[tokio::test]
+async fn postgres_migrates_a_version_1_store() {
+    let url = pg_url("migrate_v1");
+    let store = PgStore::connect(&url).await.expect("connect");
+    let pool = store.pool().clone();
+    a_version_1_store_is_migrated(
+        &store,
+        async || {
+            for sql in [
+                "ALTER TABLE keys DROP COLUMN sm2_id",
+                "ALTER TABLE keys DROP COLUMN alg",
+                "UPDATE meta SET value = '1' WHERE key = 'schema_version'",
+            ] {
+                sqlx::query(sql).execute(&pool).await.expect("downgrade");
+            }
+        },
+        async || PgStore::connect(&url).await.expect("a version 1 store opens"),
+    )
+    .await;
+    let version: String =
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = 'schema_version'").fetch_one(&pool).await.expect("v");
+    assert_eq!(version, "2");
 }

@@ -1,6 +1,7 @@
 """Cross-checks SiteLedger's SM2/SM3 with an independent implementation: Python `gmssl` (PyPI, pure Python).
 
-Reads a JSON request on stdin (written by signer/tests/signer/sm2.rs):
+Reads a JSON request on stdin (written by signer/tests/signer/sm2.rs, signer/tests/signer/sm2_format.rs for the
+SM2-signed envelopes of format 1.4, and tests/tests/sm2_enterprise.rs; every member is optional):
   {"sm3": [hex input, ...],
    "verify": [{"name", "public_key": hex 04||x||y, "id", "message": hex, "signature": hex r||s}, ...],
    "sign": [{"name", "private_key": hex, "public_key": hex, "id", "message": hex}, ...],
@@ -78,9 +79,9 @@ def sign_with_k(case) -> str:
 def main() -> None:
     req = json.load(sys.stdin)
     out = {
-        "sm3": [sm3_hex(bytes.fromhex(h)) for h in req["sm3"]],
-        "verify": [{"name": c["name"], "valid": verify(c)} for c in req["verify"]],
-        "sign": [{"name": c["name"], "signature": sign(c)} for c in req["sign"]],
+        "sm3": [sm3_hex(bytes.fromhex(h)) for h in req.get("sm3", [])],
+        "verify": [{"name": c["name"], "valid": verify(c)} for c in req.get("verify", [])],
+        "sign": [{"name": c["name"], "signature": sign(c)} for c in req.get("sign", [])],
         "sign_with_k": [{"name": c["name"], "signature": sign_with_k(c)} for c in req.get("sign_with_k", [])],
     }
     json.dump(out, sys.stdout)

@@ -14,6 +14,17 @@ fn verify(bundle: &Path, vkey: &str, json: bool) -> Output {
     cmd.output().expect("run siteledger-verify")
 }
 
+/// The names of the failed checks of a `--json` report.
+fn failed_checks(report: &serde_json::Value) -> Vec<&str> {
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["check"].as_str().expect("name"))
+        .collect()
+}
+
 fn committed() -> (Vec<u8>, String) {
     let dir = vectors_dir();
     let bundle = std::fs::read(dir.join("bundle-v1.json")).expect("bundle");
@@ -54,13 +65,7 @@ fn tampering_is_named_by_the_failed_check() {
         let out = verify(&path, &vkey, true);
         assert_eq!(out.status.code(), Some(1), "{from} → {to}");
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-        let failed: Vec<&str> = report["checks"]
-            .as_array()
-            .expect("checks")
-            .iter()
-            .filter(|c| c["ok"] == false)
-            .map(|c| c["check"].as_str().expect("name"))
-            .collect();
+        let failed = failed_checks(&report);
         assert!(failed.contains(&check), "{from} → {to}: failed {failed:?}");
         let human = verify(&path, &vkey, false);
         let human = String::from_utf8(human.stdout).expect("utf8");
@@ -104,4 +109,42 @@ fn wrong_log_key_and_usage_errors() {
     let out = Command::new(env!("CARGO_BIN_EXE_siteledger-verify")).output().expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
+}
+
+#[test]
+fn accepts_the_sm2_bundle_naming_each_algorithm_and_refuses_a_flipped_sm2_signature() {
+    let dir = vectors_dir();
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("sm2-envelopes-v1.4.json")).expect("vectors")).expect("json");
+    let vkey = v["bundle"]["trusted_log_key"].as_str().expect("key");
+    let out = verify(&dir.join("bundle-v1.4.json"), vkey, false);
+    let text = String::from_utf8(out.stdout).expect("utf8");
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("SM2 signature valid"), "{text}");
+    assert!(text.contains("Ed25519 signature valid"), "{text}");
+    assert!(text.contains("matches its SM2 public key"), "{text}");
+    let flipped = v["invalid_bundles"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .find(|c| c["name"] == "sm2_signature_flipped")
+        .expect("case");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let path = tmp.path().join("flipped.json");
+    std::fs::write(&path, flipped["bundle"].as_str().expect("text")).expect("write");
+    let out = verify(&path, vkey, true);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let failed = failed_checks(&report);
+    // The flipped signature is also a different leaf, so its inclusion proof and the next record's link fail too.
+    assert!(failed.contains(&"signature"), "{failed:?}");
+    assert_eq!(
+        report["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .filter(|c| c["check"] == "signature" && c["ok"] == false)
+            .count(),
+        1
+    );
 }

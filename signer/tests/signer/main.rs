@@ -11,5 +11,6 @@ mod independent;
 mod kat;
 mod props;
 mod sm2;
+mod sm2_format;
 mod timestamp;
 mod vectors;

@@ -334,9 +334,34 @@ fn gmssl_python() -> PathBuf {
     target.join("gmssl-venv/bin/python")
 }
 
+/// Runs the gmssl cross-check script (`tests/independent/sm2_gmssl.py`) on `request` and returns its answer.
+pub(crate) fn run_gmssl(request: &Value) -> Value {
+    use std::io::Write as _;
+    let python = gmssl_python();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/independent/sm2_gmssl.py");
+    let mut child = Command::new(&python)
+        .arg(&script)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}. The gmssl cross-check needs Python gmssl: `bash scripts/test.sh` installs it \
+                 (python3 -m venv target/gmssl-venv && target/gmssl-venv/bin/pip install gmssl==3.2.2), \
+                 or set SITELEDGER_GMSSL_PYTHON",
+                python.display()
+            )
+        });
+    child.stdin.take().expect("stdin").write_all(request.to_string().as_bytes()).expect("write request");
+    let out = child.wait_with_output().expect("gmssl script ran");
+    assert!(out.status.success(), "gmssl script failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("gmssl script answers JSON")
+}
+
 #[test]
 fn gmssl_and_we_verify_each_others_sm2_signatures_and_agree_on_sm3() {
-    use std::io::Write as _;
     let doc = load();
     let mut verify = Vec::new();
     let mut expected = Vec::new();
@@ -405,27 +430,7 @@ fn gmssl_and_we_verify_each_others_sm2_signatures_and_agree_on_sm3() {
         .collect();
     let request = json!({"sm3": sm3_inputs, "verify": verify, "sign": sign, "sign_with_k": sign_with_k});
 
-    let python = gmssl_python();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/independent/sm2_gmssl.py");
-    let mut child = Command::new(&python)
-        .arg(&script)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "{}: {e}. The gmssl cross-check needs Python gmssl: `bash scripts/test.sh` installs it \
-                 (python3 -m venv target/gmssl-venv && target/gmssl-venv/bin/pip install gmssl==3.2.2), \
-                 or set SITELEDGER_GMSSL_PYTHON",
-                python.display()
-            )
-        });
-    child.stdin.take().expect("stdin").write_all(request.to_string().as_bytes()).expect("write request");
-    let out = child.wait_with_output().expect("gmssl script ran");
-    assert!(out.status.success(), "gmssl script failed: {}", String::from_utf8_lossy(&out.stderr));
-    let answer: Value = serde_json::from_slice(&out.stdout).expect("gmssl script answers JSON");
+    let answer = run_gmssl(&request);
 
     let digests = answer["sm3"].as_array().expect("sm3");
     assert_eq!(digests.len(), sm3_inputs.len());
