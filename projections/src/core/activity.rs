@@ -74,13 +74,7 @@ pub(super) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sql
     let stats = stats.into_iter().map(|(project, a)| [vec![Arg::from(project)], latest(a).to_vec()].concat()).collect();
     tx.execute_rows(
         "INSERT INTO project_stats (project_id, events, last_position, last_occurred_at, last_occurred_us)",
-        "ON CONFLICT (project_id) DO UPDATE SET events = project_stats.events + excluded.events, \
-         last_position = CASE WHEN excluded.last_position > project_stats.last_position \
-           THEN excluded.last_position ELSE project_stats.last_position END, \
-         last_occurred_at = CASE WHEN excluded.last_occurred_us >= project_stats.last_occurred_us \
-           THEN excluded.last_occurred_at ELSE project_stats.last_occurred_at END, \
-         last_occurred_us = CASE WHEN excluded.last_occurred_us >= project_stats.last_occurred_us \
-           THEN excluded.last_occurred_us ELSE project_stats.last_occurred_us END",
+        &add_counts("project_stats", "project_id"),
         stats,
     )
     .await?;
@@ -90,13 +84,7 @@ pub(super) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sql
         .collect();
     tx.execute_rows(
         "INSERT INTO project_kinds (project_id, kind, events, last_position, last_occurred_at, last_occurred_us)",
-        "ON CONFLICT (project_id, kind) DO UPDATE SET events = project_kinds.events + excluded.events, \
-         last_position = CASE WHEN excluded.last_position > project_kinds.last_position \
-           THEN excluded.last_position ELSE project_kinds.last_position END, \
-         last_occurred_at = CASE WHEN excluded.last_occurred_us >= project_kinds.last_occurred_us \
-           THEN excluded.last_occurred_at ELSE project_kinds.last_occurred_at END, \
-         last_occurred_us = CASE WHEN excluded.last_occurred_us >= project_kinds.last_occurred_us \
-           THEN excluded.last_occurred_us ELSE project_kinds.last_occurred_us END",
+        &add_counts("project_kinds", "project_id, kind"),
         kinds,
     )
     .await?;
@@ -113,4 +101,18 @@ pub(super) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sql
     )
     .await?;
     Ok(())
+}
+
+/// The `ON CONFLICT` clause of the count tables (`project_stats`, `project_kinds`): the batch's events added to the
+/// row's, and the latest position and occurrence kept.
+fn add_counts(table: &str, key: &str) -> String {
+    format!(
+        "ON CONFLICT ({key}) DO UPDATE SET events = {table}.events + excluded.events, \
+         last_position = CASE WHEN excluded.last_position > {table}.last_position \
+           THEN excluded.last_position ELSE {table}.last_position END, \
+         last_occurred_at = CASE WHEN excluded.last_occurred_us >= {table}.last_occurred_us \
+           THEN excluded.last_occurred_at ELSE {table}.last_occurred_at END, \
+         last_occurred_us = CASE WHEN excluded.last_occurred_us >= {table}.last_occurred_us \
+           THEN excluded.last_occurred_us ELSE {table}.last_occurred_us END"
+    )
 }
