@@ -213,7 +213,7 @@ impl Gb28181Service {
             dirty: false,
         };
         match read_state(state_path) {
-            Ok(Some(state)) => service.restore(state, OffsetDateTime::now_utc()),
+            Ok(Some(state)) => service.restore(state),
             Ok(None) => {}
             Err(reason) => {
                 // Never fatal: the agent starts as if for the first time, and the next write replaces the file.
@@ -229,7 +229,7 @@ impl Gb28181Service {
 
     /// Takes back the state of the last run: configured devices' sessions and catalogs, and the last recorded
     /// status of the cameras they have (a device no longer configured, and its cameras, are left out).
-    fn restore(&mut self, state: State, now: OffsetDateTime) {
+    fn restore(&mut self, state: State) {
         let mut cameras = std::collections::BTreeSet::new();
         let mut devices = 0;
         for (id, d) in state.devices {
@@ -241,7 +241,7 @@ impl Gb28181Service {
                 tcp: d.tcp,
                 channels: d.channels.iter().map(|(c, _)| c.clone()).collect(),
             };
-            if !self.platform.restore(&id, session, now) {
+            if !self.platform.restore(&id, session) {
                 continue;
             }
             devices += 1;

@@ -465,7 +465,7 @@ impl Platform {
     /// come within interval × count of the persisted last one, and [`poll`](Self::poll) reports it offline from
     /// that keepalive otherwise (at once when the agent was down longer). It is asked `DeviceStatus` as soon as it
     /// is heard from again (its keepalive tells the agent where it is; a query before that could not be routed).
-    pub fn restore(&mut self, device: &DeviceId, state: SessionState, _now: OffsetDateTime) -> bool {
+    pub fn restore(&mut self, device: &DeviceId, state: SessionState) -> bool {
         let Some(s) = self.devices.get_mut(device) else { return false };
         s.registered_until = state.registered_until;
         s.last_seen = state.last_keepalive;

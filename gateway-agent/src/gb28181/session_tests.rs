@@ -525,8 +525,8 @@ fn a_restored_session_keeps_its_times_online_without_an_event_or_offline_from_th
 
     // It keeps its keepalives: online at once, no event, a keepalive within the interval is just answered.
     let mut after = platform();
-    assert!(after.restore(&nvr, kept.clone(), at(100)));
-    assert!(!after.restore(&id("33021200001320000077"), kept.clone(), at(100)), "not configured");
+    assert!(after.restore(&nvr, kept.clone()));
+    assert!(!after.restore(&id("33021200001320000077"), kept.clone()), "not configured");
     assert!(after.is_online(&nvr) && after.is_registered(&nvr));
     // Nothing is asked before it is heard from: the agent would not know where to send it.
     assert!(status_queries(&after.poll(at(110))).is_empty());
@@ -538,7 +538,7 @@ fn a_restored_session_keeps_its_times_online_without_an_event_or_offline_from_th
 
     // It never comes back: offline at 60 + 180 s, from the persisted keepalive.
     let mut after = platform();
-    after.restore(&nvr, kept.clone(), at(100));
+    after.restore(&nvr, kept.clone());
     assert_eq!(after.next_deadline(), Some(at(240)), "its keepalive timeout, from the persisted keepalive");
     let out = after.poll(at(240));
     assert_eq!(
@@ -553,7 +553,7 @@ fn a_restored_session_keeps_its_times_online_without_an_event_or_offline_from_th
 
     // The agent was down past the timeout and the registration: offline at the first poll, still from it.
     let mut after = platform();
-    after.restore(&nvr, kept, at(4000));
+    after.restore(&nvr, kept);
     let out = after.poll(at(4000));
     assert_eq!(
         events(&out),
