@@ -28,6 +28,10 @@ pub struct Config {
     pub max_blob_bytes: usize,
     /// The log's origin line and key name.
     pub log_origin: String,
+    /// The log key's algorithm when the log is created: `ed25519` (default; Go's `sumdb/note` and every C2SP tool
+    /// verify its checkpoints) or `sm2` (SM2 over SM3 checkpoints for 密评, docs/FORMAT.md §12; verified by
+    /// `siteledger-verify`, the verify page and `siteledger witness`). Unset: whatever `keys/log.key` holds.
+    pub log_key_alg: Option<String>,
     /// Base64 public keys allowed to enrol themselves (the city bureau's root key).
     pub trust_roots: Vec<String>,
     /// Records dated more than this many seconds ahead of the server's clock are refused (`future_occurred_at`);
@@ -78,6 +82,7 @@ impl Default for Config {
             blob_url: None,
             max_blob_bytes: 32 * 1024 * 1024,
             log_origin: "siteledger.ningbo.example/log".into(),
+            log_key_alg: None,
             trust_roots: Vec::new(),
             max_clock_skew_secs: siteledger_ledger::sequencer::DEFAULT_MAX_CLOCK_SKEW.as_secs(),
             checkpoint_every: 4096,
@@ -131,6 +136,20 @@ impl Config {
         } else {
             format!("fs:{}", self.data_dir.join("blobs").display())
         }
+    }
+
+    /// The configured log key algorithm, checked.
+    pub fn log_key_alg(&self) -> anyhow::Result<Option<siteledger_signer::keys::KeyAlgorithm>> {
+        self.log_key_alg
+            .as_deref()
+            .map(siteledger_signer::keys::KeyAlgorithm::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("log_key_alg: {e}"))
+    }
+
+    /// The log key, loaded or created (`keys/log.key`, [`crate::node::load_or_create_log_key`]).
+    pub fn log_key(&self) -> anyhow::Result<siteledger_signer::keys::AnySigningKey> {
+        crate::node::load_or_create_log_key(&self.key_dir().join("log.key"), self.log_key_alg()?)
     }
 
     /// Directory of the server's own key files (mode 0700, files 0600).

@@ -66,7 +66,7 @@ impl RunningServer {
 /// Opens everything the configuration names and builds the shared state.
 pub async fn build_state(config: Config) -> anyhow::Result<(AppState, watch::Sender<bool>)> {
     std::fs::create_dir_all(&config.data_dir)?;
-    let log_key = node::load_or_create(&config.key_dir().join("log.key"))?;
+    let log_key = config.log_key()?;
     let system_key = node::load_or_create(&config.key_dir().join("system.key"))?;
     let audit_key = node::load_or_create(&config.key_dir().join(crate::vault::AUDIT_KEY_FILE))?;
     let mut trust_roots = Vec::new();

@@ -3,7 +3,8 @@
 // Everything is recomputed here with WebCrypto (SHA-256, Ed25519) and sm2.js (SM3, SM2); nothing is taken from the
 // server's word:
 //   log_key               the bundle's log key equals the one this platform publishes, and its key id is right
-//   checkpoint_signature  the checkpoint note's Ed25519 signature by the log key (C2SP signed note)
+//   checkpoint_signature  the checkpoint note's signature by the log key (C2SP signed note): Ed25519, or SM2 over
+//                         SM3 when the log key is SM2 (format 1.5, docs/FORMAT.md §12)
 //   inclusion             leaf hash = SHA-256(0x00 ‖ canonical envelope) is in the checkpoint's tree (RFC 9162)
 //   signature             the signer's signature over "siteledger-envelope-v1" ‖ 0x00 ‖ canonical(envelope without
 //                         sig): Ed25519, or SM2 over SM3(Z_A ‖ M) (GB/T 32918.2, GM/T 0009)
@@ -16,7 +17,8 @@
 // say the same (`alg` "sm2" and a declared `sm2_id`; an Ed25519 entry has neither), and only a 1.4 bundle may hold
 // an SM2 key. Any other `alg`, or a disagreement, fails the checks that need the key, with the reason; a key whose
 // enrollment is not in the bundle is read from its entry (and fails key_enrollment). The page shows each signer's
-// algorithm. Checkpoints are Ed25519 in every format.
+// algorithm. Checkpoints are Ed25519 up to format 1.4; a 1.5 bundle's log key is SM2 (signed-note type 0xff ‖ "sm2",
+// key bytes 0xff ‖ "sm2" ‖ ENTL_A ‖ ID_A ‖ 04 ‖ x ‖ y), and only a 1.5 bundle may name one.
 // SM3 and SM2 come from sm2.js (loaded before this file, like canonical.js): WebCrypto has neither.
 // No external script; no build step.
 (function () {
@@ -104,18 +106,33 @@
 
   // ---- C2SP: log key string and signed note ----------------------------------------------------------------
 
-  // "<name>+<8 hex key id>+<base64(0x01 ‖ 32-byte key)>"; the name has no '+', the base64 may.
+  // "<name>+<8 hex key id>+<base64(type ‖ key)>"; the name has no '+', the base64 may. The type and key are
+  // 0x01 ‖ 32-byte Ed25519 key, or (format 1.5) 0xff ‖ "sm2" ‖ ENTL_A (2 bytes, bits) ‖ ID_A ‖ 65-byte SM2 point.
   function parseLogKey(s) {
     var m = /^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/]+={0,2})$/.exec(s);
     if (!m) throw new Error('log key is not name+id+key');
     var raw = b64(m[3]);
-    if (raw.length !== 33 || raw[0] !== 1) throw new Error('log key is not an Ed25519 key');
-    return { name: m[1], id: m[2], publicKey: raw.slice(1) };
+    if (raw.length === 33 && raw[0] === 1) {
+      return { name: m[1], id: m[2], alg: 'ed25519', typed: raw, publicKey: raw.slice(1) };
+    }
+    if (raw.length >= 6 && raw[0] === 0xff && raw[1] === 0x73 && raw[2] === 0x6d && raw[3] === 0x32) {
+      var bits = raw[4] * 256 + raw[5];
+      if (bits % 8 !== 0 || raw.length !== 6 + bits / 8 + 65) {
+        throw new Error('日志公钥（SM2）长度不符 the SM2 log key\'s identity length ENTL_A does not match its bytes');
+      }
+      var sm2Id = new TextDecoder('utf-8', { fatal: true }).decode(raw.slice(6, 6 + bits / 8));
+      var point = raw.slice(6 + bits / 8);
+      if (!Sm2) throw new Error('未加载 sm2.js，无法核验 SM2 日志签名 sm2.js is not loaded: cannot check an SM2 log key');
+      var bad = Sm2.publicKeyError(point);
+      if (bad) throw new Error('日志公钥 log key: ' + bad);
+      return { name: m[1], id: m[2], alg: 'sm2', sm2Id: sm2Id, typed: raw, publicKey: point };
+    }
+    throw new Error('日志公钥类型不受支持（本页支持 Ed25519 与 SM2） the log key is neither Ed25519 (0x01) nor SM2 (0xff "sm2")');
   }
 
-  // key id = SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key)[0:4]
-  function noteKeyId(name, publicKey) {
-    return sha256(concat(enc.encode(name), new Uint8Array([0x0a, 0x01]), publicKey)).then(function (h) {
+  // key id = SHA-256(name ‖ 0x0A ‖ type ‖ key)[0:4]
+  function noteKeyId(name, typed) {
+    return sha256(concat(enc.encode(name), new Uint8Array([0x0a]), typed)).then(function (h) {
       return h.slice(0, 4);
     });
   }
@@ -129,13 +146,35 @@
       var m = /^\u2014 (\S+) (\S+)$/.exec(line);
       if (!m) throw new Error('malformed signature line');
       var raw = b64(m[2]);
-      if (raw.length !== 68) throw new Error('signature is not key id (4) + Ed25519 (64)');
-      return { name: m[1], keyId: raw.slice(0, 4), sig: raw.slice(4) };
+      if (raw.length < 5) throw new Error('signature line too short');
+      // A log key's line is key id (4) ‖ 64-byte signature; a witness's cosignature/v1 line is key id (4) ‖
+      // time (8, big-endian) ‖ Ed25519 signature (64).
+      return { name: m[1], keyId: raw.slice(0, 4), sig: raw.slice(4), raw: raw };
     });
     var lines = text.split('\n');
     if (lines.length < 4) throw new Error('checkpoint text too short');
     if (!/^(0|[1-9][0-9]*)$/.test(lines[1])) throw new Error('checkpoint size is not a decimal number');
     return { text: text, origin: lines[0], size: Number(lines[1]), root: b64(lines[2]), sigs: sigs };
+  }
+
+  // A listed witness (bundle member `witnesses`, format 1.2+): "<name>+<8 hex>+<base64(0x04 ‖ 32-byte key)>", key id
+  // SHA-256(name ‖ 0x0A ‖ 0x04 ‖ key)[0:4] (C2SP tlog-cosignature/v1, docs/FORMAT.md §9).
+  function parseWitnessKey(s) {
+    var m = /^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/]+={0,2})$/.exec(typeof s === 'string' ? s : '');
+    if (!m) return null;
+    var raw = b64(m[3]);
+    if (raw.length !== 33 || raw[0] !== 4) return null;
+    return { name: m[1], id: m[2], publicKey: raw.slice(1) };
+  }
+
+  // Whether a cosignature/v1 line verifies: Ed25519 over "cosignature/v1\ntime <t>\n" ‖ checkpoint text.
+  function verifyCosignature(w, line, text) {
+    if (line.raw.length !== 76) return Promise.resolve(false);
+    var t = 0;
+    for (var i = 4; i < 12; i++) t = t * 256 + line.raw[i];
+    if (t > Number.MAX_SAFE_INTEGER) return Promise.resolve(false);
+    var msg = concat(enc.encode('cosignature/v1\ntime ' + t + '\n'), text);
+    return ed25519Verify(w.publicKey, line.raw.slice(12), msg);
   }
 
   // ---- UI --------------------------------------------------------------------------------------------------
@@ -173,10 +212,12 @@
 
   // ---- the checks ------------------------------------------------------------------------------------------
 
-  // Bundle formats this page reads; only 1.4 may hold SM2 keys (issue 18).
+  // Bundle formats this page reads; only 1.4 and 1.5 may hold SM2 signer keys, and only 1.5 an SM2 log key
+  // (issue 18).
   var FORMATS = ['siteledger-evidence/v1', 'siteledger-evidence/v1.1', 'siteledger-evidence/v1.2',
-    'siteledger-evidence/v1.3', 'siteledger-evidence/v1.4'];
-  var SM2_FORMAT = 'siteledger-evidence/v1.4';
+    'siteledger-evidence/v1.3', 'siteledger-evidence/v1.4', 'siteledger-evidence/v1.5'];
+  var SM2_FORMATS = ['siteledger-evidence/v1.4', 'siteledger-evidence/v1.5'];
+  var SM2_LOG_FORMAT = 'siteledger-evidence/v1.5';
   var Sm2 = window.siteledgerSm2;
   var SM2_DEFAULT_ID = '1234567812345678'; // GM/T 0009's default signer identity
 
@@ -213,8 +254,9 @@
       };
     }
     if (alg === 'ed25519') return { alg: 'ed25519', label: '签名算法：Ed25519 · algorithm Ed25519', short: 'Ed25519' };
-    if (format !== SM2_FORMAT) {
-      return { error: 'SM2 密钥只能出现在 1.4 版证据包中 an SM2 key needs bundle format ' + SM2_FORMAT + ', this one is ' + format };
+    if (SM2_FORMATS.indexOf(format) < 0) {
+      return { error: 'SM2 密钥只能出现在 1.4 及以后版本的证据包中 an SM2 key needs bundle format ' + SM2_FORMATS[0] +
+        ' or later, this one is ' + format };
     }
     if (!Sm2) return { error: '未加载 sm2.js，无法核验 SM2 签名 sm2.js is not loaded: cannot check SM2' };
     if (enc.encode(id).length > 8191) return { error: 'sm2_id 超过 8191 字节 sm2_id is longer than 8191 bytes' };
@@ -293,20 +335,41 @@
       (bundle.records || []).forEach(function (r) { byId[r.envelope.id] = r; });
 
       // log key
-      return noteKeyId(logKey.name, logKey.publicKey).then(function (kid) {
-        var ok = bundle.log_key === published && hex(kid) === logKey.id;
-        report('log_key', ok, ok ? published : 'bundle: ' + bundle.log_key + ' · published: ' + published);
+      return noteKeyId(logKey.name, logKey.typed).then(function (kid) {
+        var sm2Log = logKey.alg === 'sm2';
+        var formatOk = sm2Log === (bundle.format === SM2_LOG_FORMAT);
+        var ok = bundle.log_key === published && hex(kid) === logKey.id && formatOk;
+        report('log_key', ok, ok ? published + (sm2Log ? ' · SM2 日志公钥 SM2 log key' : '') :
+          (formatOk ? 'bundle: ' + bundle.log_key + ' · published: ' + published :
+            'SM2 日志公钥只能出现在 1.5 版证据包中，1.5 版证据包只用于 SM2 日志公钥 an SM2 log key needs bundle format ' +
+            SM2_LOG_FORMAT + ' and that format needs one; this bundle is ' + bundle.format));
 
-        // checkpoint signature
+        // checkpoint signature: Ed25519, or SM2 over SM3(Z_A ‖ text) with the log key's identity
+        // Every other line must be a valid cosignature by a witness the bundle lists (as siteledger-verify's check 3).
         var cp = parseNote(bundle.checkpoint);
+        var text = enc.encode(cp.text);
+        var witnesses = (Array.isArray(bundle.witnesses) ? bundle.witnesses : []).map(parseWitnessKey);
+        var logLines = 0, cosigned = [];
         var sigChecks = cp.sigs.map(function (s) {
-          if (s.name !== logKey.name || !equal(s.keyId, kid)) return Promise.resolve(false);
-          return ed25519Verify(logKey.publicKey, s.sig, enc.encode(cp.text));
+          if (s.name === logKey.name && equal(s.keyId, kid)) {
+            logLines++;
+            if (s.sig.length !== 64) return Promise.resolve(false);
+            if (sm2Log) return Promise.resolve(Sm2.check(logKey.publicKey, logKey.sm2Id, text, s.sig) === null);
+            return ed25519Verify(logKey.publicKey, s.sig, text);
+          }
+          var w = witnesses.filter(function (w) { return w && w.name === s.name && w.id === hex(s.keyId); })[0];
+          if (!w) return Promise.resolve(false);
+          return verifyCosignature(w, s, text).then(function (ok) {
+            if (ok) cosigned.push(w.name);
+            return ok;
+          });
         });
         return Promise.all(sigChecks).then(function (oks) {
-          var sigOk = oks.length > 0 && oks.every(Boolean) && cp.origin === logKey.name;
+          var sigOk = logLines === 1 && oks.every(Boolean) && cp.origin === logKey.name;
           report('checkpoint_signature', sigOk,
-            (sigOk ? '' : '签名或来源不符 bad signature or origin · ') + cp.origin + ' · tree size ' + cp.size + ' · root ' + hex(cp.root));
+            (sigOk ? '' : '签名或来源不符 bad signature or origin · ') + cp.origin + ' · tree size ' + cp.size + ' · root ' + hex(cp.root) +
+            (sm2Log ? ' · 签名算法：SM2（SM3，签名者身份 ' + logKey.sm2Id + '） · algorithm SM2 with SM3' : '') +
+            (cosigned.length ? ' · 见证人副署 witness cosignatures: ' + cosigned.join(', ') : ''));
           if (!sigOk) throw new Error('检查点签名未通过 checkpoint signature failed');
           return cp;
         });

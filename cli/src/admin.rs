@@ -9,7 +9,7 @@ use siteledger_api::node;
 
 /// Drops and rebuilds every read model from the log; returns the number of records folded.
 pub async fn rebuild_projections(config: &Config) -> anyhow::Result<u64> {
-    let log_key = node::load_or_create(&config.key_dir().join("log.key"))?;
+    let log_key = config.log_key()?;
     let system_key = node::load_or_create(&config.key_dir().join("system.key"))?;
     let store = AnyStore::open(&config.store_url()).await?;
     let mut lc = LedgerConfig::new(NoteSigner::new(&config.log_origin, log_key)?, system_key);
@@ -24,7 +24,7 @@ pub async fn rebuild_projections(config: &Config) -> anyhow::Result<u64> {
 
 /// The log key string and the system key id.
 pub fn show_keys(config: &Config) -> anyhow::Result<(String, String)> {
-    let log_key = node::load_or_create(&config.key_dir().join("log.key"))?;
+    let log_key = config.log_key()?;
     let system_key = node::load_or_create(&config.key_dir().join("system.key"))?;
     let signer = NoteSigner::new(&config.log_origin, log_key)?;
     Ok((signer.verifier().vkey(), system_key.key_id().to_string()))

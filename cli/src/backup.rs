@@ -28,7 +28,8 @@ use sha2::{Digest, Sha256};
 use siteledger_ledger::integrity::{TreeCheck, verify_store};
 use siteledger_ledger::sqlite::{SqliteStore, vacuum_into};
 use siteledger_ledger::{AnyStore, EventStore};
-use siteledger_signer::{NoteSigner, NoteVerifier, SigningKey};
+use siteledger_signer::keys::AnySigningKey;
+use siteledger_signer::{NoteSigner, NoteVerifier};
 
 use siteledger_api::blobs::{FsBlobStore, PgBlobStore};
 use siteledger_api::config::Config;
@@ -250,7 +251,8 @@ impl Drop for Staging {
 
 /// The log key's verifier for `origin`, from a key file.
 fn verifier_from(key_file: &Path, origin: &str) -> anyhow::Result<NoteVerifier> {
-    let key = SigningKey::read_file(key_file).with_context(|| format!("reading the log key {}", key_file.display()))?;
+    let key =
+        AnySigningKey::read_file(key_file).with_context(|| format!("reading the log key {}", key_file.display()))?;
     Ok(NoteSigner::new(origin, key)?.verifier())
 }
 

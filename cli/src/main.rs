@@ -78,6 +78,10 @@ enum Command {
         /// The log's origin (and checkpoint key name).
         #[arg(long, env = "SITELEDGER_LOG_ORIGIN")]
         log_origin: Option<String>,
+        /// The log key's algorithm when the log is created: `ed25519` (default) or `sm2` (SM2-signed checkpoints,
+        /// docs/FORMAT.md §12). An existing log keeps its key; a different value is refused.
+        #[arg(long, env = "SITELEDGER_LOG_KEY_ALG")]
+        log_key_alg: Option<String>,
         /// Base64 public key allowed to enrol itself (the city bureau's root key); repeatable.
         #[arg(long = "trust-root")]
         trust_roots: Vec<String>,
@@ -258,13 +262,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     init_tracing(cli.common.log_json);
     let mut config = load_config(&cli.common)?;
     match cli.command {
-        Command::Serve { listen, demo, log_origin, trust_roots, replay_from_zero } => {
+        Command::Serve { listen, demo, log_origin, log_key_alg, trust_roots, replay_from_zero } => {
             config.replay_from_zero |= replay_from_zero;
             if let Some(l) = listen {
                 config.listen = l;
             }
             if let Some(o) = log_origin {
                 config.log_origin = o;
+            }
+            if log_key_alg.is_some() {
+                config.log_key_alg = log_key_alg;
             }
             config.trust_roots.extend(trust_roots);
             config.demo |= demo;

@@ -39,9 +39,13 @@ pub const BUNDLE_FORMAT_V1_3: &str = "siteledger-evidence/v1.3";
 /// may carry `alg` and `sm2_id`, and `timestamps` becomes optional. Written only when a key is SM2, so bundles of
 /// Ed25519 signers keep their version and older verifiers are not handed keys they cannot check.
 pub const BUNDLE_FORMAT_V1_4: &str = "siteledger-evidence/v1.4";
+/// The `format` value of version 1.5 bundles: version 1.4 whose log key, and so checkpoint signature, is SM2
+/// (docs/FORMAT.md §12); SM2 signer keys become optional. Written exactly when the log key is SM2, so a verifier
+/// that knows only Ed25519 log keys refuses the bundle at `bundle_format` instead of at an unreadable key.
+pub const BUNDLE_FORMAT_V1_5: &str = "siteledger-evidence/v1.5";
 /// Every bundle format this verifier reads, oldest first (a later one is a superset of the earlier).
-pub const BUNDLE_FORMATS: [&str; 5] =
-    [BUNDLE_FORMAT, BUNDLE_FORMAT_V1_1, BUNDLE_FORMAT_V1_2, BUNDLE_FORMAT_V1_3, BUNDLE_FORMAT_V1_4];
+pub const BUNDLE_FORMATS: [&str; 6] =
+    [BUNDLE_FORMAT, BUNDLE_FORMAT_V1_1, BUNDLE_FORMAT_V1_2, BUNDLE_FORMAT_V1_3, BUNDLE_FORMAT_V1_4, BUNDLE_FORMAT_V1_5];
 /// Kind of the record that enrols a signing key.
 pub const KEY_ENROLLED_KIND: &str = "ledger.key.enrolled.v1";
 
@@ -285,9 +289,12 @@ impl Bundle {
         }
     }
 
-    /// Declares version 1.4 if some key is SM2 (docs/FORMAT.md §11); otherwise leaves the bundle as it is.
+    /// Declares version 1.5 if the log key is SM2 (docs/FORMAT.md §12), else 1.4 if some signer key is SM2 (§11);
+    /// otherwise leaves the bundle as it is.
     pub fn fit_key_format(&mut self) {
-        if self.keys.iter().any(|k| k.alg.is_some()) {
+        if log_key_is_sm2(&self.log_key) {
+            self.raise_format(BUNDLE_FORMAT_V1_5);
+        } else if self.keys.iter().any(|k| k.alg.is_some()) {
             self.raise_format(BUNDLE_FORMAT_V1_4);
         }
     }
@@ -309,8 +316,23 @@ impl Bundle {
                 formats.map(|f| format!("{f:?}")).join(", ")
             )));
         }
-        let v1_4 = bundle.format == BUNDLE_FORMAT_V1_4;
+        let v1_5 = bundle.format == BUNDLE_FORMAT_V1_5;
+        let v1_4 = bundle.format == BUNDLE_FORMAT_V1_4 || v1_5;
         let v1_3 = bundle.format == BUNDLE_FORMAT_V1_3 || v1_4;
+        match (log_key_is_sm2(&bundle.log_key), v1_5) {
+            (true, false) => {
+                return Err(BundleError::Structure(format!(
+                    "the log key is SM2, which needs format {BUNDLE_FORMAT_V1_5:?} (docs/FORMAT.md §12)"
+                )));
+            }
+            (false, true) => {
+                return Err(BundleError::Structure(format!(
+                    "format {BUNDLE_FORMAT_V1_5:?} is for logs with an SM2 log key, and this one's is not (write an \
+                     older version)"
+                )));
+            }
+            _ => {}
+        }
         match (&bundle.witnesses, bundle.format == BUNDLE_FORMAT_V1_2, v1_3) {
             (None, false, _) => {}
             (Some(_), false, false) => {
@@ -349,7 +371,7 @@ impl Bundle {
         for k in &bundle.keys {
             if !v1_4 && (k.alg.is_some() || k.sm2_id.is_some()) {
                 return Err(BundleError::Structure(format!(
-                    "key {}: the alg and sm2_id members need format {BUNDLE_FORMAT_V1_4:?}",
+                    "key {}: the alg and sm2_id members need format {BUNDLE_FORMAT_V1_4:?} or later",
                     k.key_id
                 )));
             }
@@ -369,7 +391,7 @@ impl Bundle {
                 }
             }
         }
-        if v1_4 && !bundle.keys.iter().any(|k| k.alg.is_some()) {
+        if v1_4 && !v1_5 && !bundle.keys.iter().any(|k| k.alg.is_some()) {
             return Err(BundleError::Structure(format!(
                 "format {BUNDLE_FORMAT_V1_4:?} is for bundles with an SM2 key, and this one has none (write an older \
                  version)"
@@ -728,7 +750,12 @@ pub fn verify_timestamped(
             report.push(
                 CheckKind::CheckpointSignature,
                 "checkpoint",
-                Ok(format!("signed by the log key, tree size {}", cp.size)),
+                Ok(match log_key.key().sm2_id() {
+                    None => format!("signed by the log key, tree size {}", cp.size),
+                    Some(id) => {
+                        format!("signed by the log key, tree size {}, SM2 signature (identity {id:?})", cp.size)
+                    }
+                }),
             );
             Some(cp)
         }
@@ -1052,6 +1079,11 @@ fn check_attachments(
     }
 }
 
+/// Whether a bundle's `log_key` string is a readable SM2 note key (an unreadable one is check 2's to report).
+fn log_key_is_sm2(vkey: &str) -> bool {
+    NoteVerifier::parse(vkey).is_ok_and(|v| v.algorithm() == KeyAlgorithm::Sm2)
+}
+
 /// The bundle's listed witness keys, parsed (an unparsable one is reported by [`check_witnesses`]).
 fn listed_witnesses(bundle: &Bundle) -> Vec<WitnessVerifier> {
     bundle.witnesses.iter().flatten().filter_map(|w| WitnessVerifier::parse(w).ok()).collect()
@@ -1065,7 +1097,7 @@ fn open_checkpoint(note: &str, log_key: &NoteVerifier, listed: &[WitnessVerifier
     }
     let cp = Checkpoint::open(note, log_key, false).map_err(|e| e.to_string())?;
     let (_, lines) = crate::note::split(note).map_err(|e| e.to_string())?;
-    let log_id = crate::note::note_key_id(log_key.name(), log_key.key());
+    let log_id = log_key.id();
     for line in &lines {
         let by_log = line.name == log_key.name() && line.blob[..4] == log_id;
         if !by_log && !is_witness_line(line, listed) {

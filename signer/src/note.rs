@@ -1,8 +1,12 @@
-//! C2SP signed notes with Ed25519 and C2SP tlog-checkpoints (docs/FORMAT.md §6).
+//! C2SP signed notes with Ed25519 or SM2 and C2SP tlog-checkpoints (docs/FORMAT.md §6, §12).
 //!
 //! * <https://c2sp.org/signed-note>: a note is UTF-8 text ending in a newline, a blank line, then signature lines
-//!   `— <key name> <base64(4-byte key id ‖ signature)>`. The Ed25519 key id is the first 4 bytes of
-//!   SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key); the verifier key string is `<name>+<hex key id>+<base64(0x01 ‖ key)>`.
+//!   `— <key name> <base64(4-byte key id ‖ signature)>`. The key id is the first 4 bytes of
+//!   SHA-256(name ‖ 0x0A ‖ type ‖ public key); the verifier key string is `<name>+<hex key id>+<base64(type ‖ key)>`.
+//!   The type of an Ed25519 key is `0x01`; an SM2 key (format version 1.5, §12) uses the signed-note spec's escape
+//!   `0xff` followed by `"sm2"`, and its "public key" is `ENTL_A ‖ ID_A ‖ 04 ‖ x ‖ y` (the identity is part of what
+//!   a signature is checked against). Go's `sumdb/note` knows only `0x01`: an SM2-signed checkpoint is for
+//!   verifiers that implement §12 (ours, the verify page, the witness).
 //! * <https://c2sp.org/tlog-checkpoint>: the note text is `<origin>\n<tree size>\n<base64 root hash>\n` plus
 //!   optional extension lines. Compatible with Go's `golang.org/x/mod/sumdb/note` (a CI test proves it).
 
@@ -12,12 +16,15 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use sha2::{Digest, Sha256};
 
-use crate::keys::{KeyError, PublicKey, SigningKey};
+use crate::keys::{AnySigningKey, EnvelopeSigner, KeyAlgorithm, SignerKey};
 use crate::merkle::Hash;
+use crate::sm2::Sm2PublicKey;
 
 /// The em dash that starts every signature line.
 pub(crate) const SIG_PREFIX: &str = "\u{2014} ";
 const ALG_ED25519: u8 = 0x01;
+/// The signed-note escape byte for a signature type without a one-byte identifier, then ours for SM2.
+const ALG_SM2: &[u8] = b"\xffsm2";
 
 /// Why a note or checkpoint is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,32 +61,82 @@ pub(crate) fn check_name(name: &str) -> Result<(), NoteError> {
     Ok(())
 }
 
-/// The 4-byte C2SP key id of an Ed25519 key.
-pub fn note_key_id(name: &str, public: &PublicKey) -> [u8; 4] {
+/// The bytes after the key name and newline in the key-id hash, and after the key name in the verifier key
+/// string: the signature type, then the key (Ed25519: `0x01 ‖ key`; SM2: `0xff ‖ "sm2" ‖ ENTL_A ‖ ID_A ‖ point`).
+fn typed_key(key: &SignerKey) -> Vec<u8> {
+    match key {
+        SignerKey::Ed25519(k) => {
+            let mut raw = vec![ALG_ED25519];
+            raw.extend_from_slice(k.as_bytes());
+            raw
+        }
+        SignerKey::Sm2(k) => {
+            let id = k.id().as_bytes();
+            let mut raw = Vec::with_capacity(ALG_SM2.len() + 2 + id.len() + k.as_bytes().len());
+            raw.extend_from_slice(ALG_SM2);
+            // ENTL_A fits: an identity of a checked key is at most MAX_ID_LEN bytes.
+            raw.extend_from_slice(&u16::try_from(id.len() * 8).unwrap_or(u16::MAX).to_be_bytes());
+            raw.extend_from_slice(id);
+            raw.extend_from_slice(k.as_bytes());
+            raw
+        }
+    }
+}
+
+/// Reads [`typed_key`]'s bytes back into a checked key.
+fn parse_typed_key(raw: &[u8]) -> Result<SignerKey, NoteError> {
+    if raw.first() == Some(&ALG_ED25519) {
+        return SignerKey::from_parts(KeyAlgorithm::Ed25519, None, &raw[1..])
+            .map_err(|e| NoteError::Key(e.to_string()));
+    }
+    if let Some(rest) = raw.strip_prefix(ALG_SM2) {
+        let [hi, lo, rest @ ..] = rest else {
+            return Err(NoteError::Key("an SM2 key lacks its two-byte identity length ENTL_A".into()));
+        };
+        let bits = usize::from(u16::from_be_bytes([*hi, *lo]));
+        if bits % 8 != 0 || rest.len() < bits / 8 {
+            return Err(NoteError::Key(format!(
+                "an SM2 key's identity length ENTL_A = {bits} bits is not a whole number of bytes within the key"
+            )));
+        }
+        let (id, point) = rest.split_at(bits / 8);
+        let id = std::str::from_utf8(id).map_err(|_| NoteError::Key("an SM2 key's identity is not UTF-8".into()))?;
+        return Sm2PublicKey::from_bytes(point, id).map(SignerKey::Sm2).map_err(|e| NoteError::Key(e.to_string()));
+    }
+    Err(NoteError::Key(
+        "unknown key type: this verifier reads Ed25519 keys (type byte 0x01) and SM2 keys (0xff \"sm2\", format \
+         version 1.5)"
+            .into(),
+    ))
+}
+
+/// The 4-byte C2SP key id of a note key: `SHA-256(name ‖ 0x0A ‖ type ‖ key)[0:4]`.
+pub fn note_key_id(name: &str, key: &SignerKey) -> [u8; 4] {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
-    h.update([0x0A, ALG_ED25519]);
-    h.update(public.as_bytes());
+    h.update([0x0A]);
+    h.update(typed_key(key));
     let d = h.finalize();
     [d[0], d[1], d[2], d[3]]
 }
 
-/// A note verifier: key name plus Ed25519 public key.
+/// A note verifier: key name plus an Ed25519 or SM2 public key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NoteVerifier {
     name: String,
-    key: PublicKey,
+    key: SignerKey,
     id: [u8; 4],
 }
 
 impl NoteVerifier {
     /// Builds a verifier from a name and key.
-    pub fn new(name: &str, key: PublicKey) -> Result<NoteVerifier, NoteError> {
+    pub fn new(name: &str, key: impl Into<SignerKey>) -> Result<NoteVerifier, NoteError> {
         check_name(name)?;
+        let key = key.into();
         Ok(NoteVerifier { name: name.to_owned(), id: note_key_id(name, &key), key })
     }
 
-    /// Parses `<name>+<8 hex>+<base64(0x01 ‖ key)>`, checking that the hex id matches the key.
+    /// Parses `<name>+<8 hex>+<base64(type ‖ key)>`, checking that the hex id matches the key.
     pub fn parse(vkey: &str) -> Result<NoteVerifier, NoteError> {
         let mut parts = vkey.trim().splitn(3, '+');
         let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next()) else {
@@ -87,13 +144,7 @@ impl NoteVerifier {
         };
         check_name(name)?;
         let raw = B64.decode(key_b64).map_err(|e| NoteError::Key(format!("key is not base64: {e}")))?;
-        if raw.len() != 33 || raw[0] != ALG_ED25519 {
-            return Err(NoteError::Key("only Ed25519 keys (algorithm byte 0x01, 32 key bytes) are supported".into()));
-        }
-        let mut kb = [0u8; 32];
-        kb.copy_from_slice(&raw[1..]);
-        let key = PublicKey::from_bytes(&kb).map_err(|e: KeyError| NoteError::Key(e.to_string()))?;
-        let v = NoteVerifier::new(name, key)?;
+        let v = NoteVerifier::new(name, parse_typed_key(&raw)?)?;
         if id_hex.len() != 8 || hex::encode(v.id) != id_hex {
             return Err(NoteError::Key("key id does not match the name and key".into()));
         }
@@ -105,14 +156,20 @@ impl NoteVerifier {
         &self.name
     }
     /// The public key.
-    pub fn key(&self) -> &PublicKey {
+    pub fn key(&self) -> &SignerKey {
         &self.key
+    }
+    /// The 4-byte key id its signature lines start with.
+    pub fn id(&self) -> [u8; 4] {
+        self.id
+    }
+    /// The key's algorithm.
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        self.key.algorithm()
     }
     /// The verifier key string.
     pub fn vkey(&self) -> String {
-        let mut raw = vec![ALG_ED25519];
-        raw.extend_from_slice(self.key.as_bytes());
-        format!("{}+{}+{}", self.name, hex::encode(self.id), B64.encode(raw))
+        format!("{}+{}+{}", self.name, hex::encode(self.id), B64.encode(typed_key(&self.key)))
     }
 }
 
@@ -122,24 +179,27 @@ impl fmt::Debug for NoteVerifier {
     }
 }
 
-/// A note signer: key name plus Ed25519 private key.
+/// A note signer: key name plus an Ed25519 or SM2 private key.
 #[derive(Debug)]
 pub struct NoteSigner {
     name: String,
-    key: SigningKey,
+    key: AnySigningKey,
+    public: SignerKey,
     id: [u8; 4],
 }
 
 impl NoteSigner {
     /// Builds a signer.
-    pub fn new(name: &str, key: SigningKey) -> Result<NoteSigner, NoteError> {
+    pub fn new(name: &str, key: impl Into<AnySigningKey>) -> Result<NoteSigner, NoteError> {
         check_name(name)?;
-        let id = note_key_id(name, key.public());
-        Ok(NoteSigner { name: name.to_owned(), key, id })
+        let key = key.into();
+        let public = key.public();
+        let id = note_key_id(name, &public);
+        Ok(NoteSigner { name: name.to_owned(), key, public, id })
     }
     /// The matching verifier.
     pub fn verifier(&self) -> NoteVerifier {
-        NoteVerifier { name: self.name.clone(), key: *self.key.public(), id: self.id }
+        NoteVerifier { name: self.name.clone(), key: self.public.clone(), id: self.id }
     }
     /// The key name.
     pub fn name(&self) -> &str {
@@ -223,6 +283,7 @@ pub fn open(note: &str, verifier: &NoteVerifier, strict: bool) -> Result<Verifie
     let mut found = false;
     for SignatureLine { name, blob } in lines {
         if name == verifier.name && blob[..4] == verifier.id {
+            // Both algorithms' signatures are 64 bytes (SM2: fixed-width r ‖ s over SM3 with the key's Z_A).
             let sig: [u8; 64] = blob[4..].try_into().map_err(|_| NoteError::BadSignature(verifier.vkey()))?;
             verifier.key.verify(text.as_bytes(), &sig).map_err(|_| NoteError::BadSignature(verifier.vkey()))?;
             if found {
@@ -318,6 +379,8 @@ impl Checkpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::SigningKey;
+    use crate::sm2::{DEFAULT_ID, Sm2SigningKey};
 
     #[test]
     fn sign_open_and_reject_tampering() {
@@ -332,5 +395,74 @@ mod tests {
         let cosigned = format!("{note}{}", other.sign(&cp.to_text()).expect("sign").split("\n\n").nth(1).expect("sig"));
         assert!(Checkpoint::open(&cosigned, &v, false).is_ok());
         assert!(matches!(Checkpoint::open(&cosigned, &v, true), Err(NoteError::UnknownSigner(_))));
+    }
+
+    #[test]
+    fn sm2_checkpoints_sign_open_and_reject_tampering() {
+        for id in [DEFAULT_ID, "ningbo-zjj@siteledger"] {
+            let key = Sm2SigningKey::from_secret(&[7; 32], id).expect("sm2 key");
+            let signer = NoteSigner::new("example.com/sm2-log", key).expect("signer");
+            let vkey = signer.verifier().vkey();
+            let v = NoteVerifier::parse(&vkey).expect("an SM2 vkey round trips");
+            assert_eq!(v, signer.verifier());
+            assert_eq!(v.algorithm(), KeyAlgorithm::Sm2);
+            assert_eq!(v.key().sm2_id(), Some(id));
+            let raw = B64.decode(vkey.splitn(3, '+').nth(2).expect("key")).expect("b64");
+            assert_eq!(&raw[..4], b"\xffsm2", "the escape byte, then the type name");
+            let cp = Checkpoint { origin: "example.com/sm2-log".into(), size: 7, root: [3; 32], extensions: vec![] };
+            let note = cp.sign(&signer).expect("sign");
+            assert_eq!(Checkpoint::open(&note, &v, true).expect("opens"), cp);
+            let tampered = note.replacen("\n7\n", "\n8\n", 1);
+            assert!(matches!(Checkpoint::open(&tampered, &v, true), Err(NoteError::BadSignature(_))));
+            // The same point under another identity is another key: another key id, and the signature does not verify.
+            let other_id = NoteVerifier::new(
+                "example.com/sm2-log",
+                Sm2PublicKey::from_bytes(signer.verifier().key().as_bytes(), "another identity").expect("key"),
+            )
+            .expect("verifier");
+            assert_ne!(other_id.id(), v.id());
+            assert!(matches!(Checkpoint::open(&note, &other_id, false), Err(NoteError::NotSigned(_))));
+        }
+        // An Ed25519 verifier of the same name does not accept the SM2 line, and the reverse.
+        let ed = NoteSigner::new("example.com/sm2-log", SigningKey::from_seed(&[7; 32])).expect("signer");
+        let sm2 = NoteSigner::new("example.com/sm2-log", Sm2SigningKey::from_secret(&[7; 32], DEFAULT_ID).expect("k"))
+            .expect("signer");
+        let cp = Checkpoint { origin: "example.com/sm2-log".into(), size: 1, root: [1; 32], extensions: vec![] };
+        assert!(matches!(
+            Checkpoint::open(&cp.sign(&sm2).expect("s"), &ed.verifier(), true),
+            Err(NoteError::UnknownSigner(_))
+        ));
+        assert!(matches!(
+            Checkpoint::open(&cp.sign(&ed).expect("s"), &sm2.verifier(), false),
+            Err(NoteError::NotSigned(_))
+        ));
+    }
+
+    #[test]
+    fn malformed_sm2_vkeys_are_refused_with_the_reason() {
+        let good = NoteSigner::new("example.com/log", Sm2SigningKey::from_secret(&[7; 32], DEFAULT_ID).expect("k"))
+            .expect("signer")
+            .verifier()
+            .vkey();
+        let parts: Vec<&str> = good.splitn(3, '+').collect();
+        let raw = B64.decode(parts[2]).expect("b64");
+        let with = |raw: &[u8]| format!("{}+{}+{}", parts[0], parts[1], B64.encode(raw));
+        let mut odd_bits = raw.clone();
+        odd_bits[4..6].copy_from_slice(&129u16.to_be_bytes());
+        let mut off_curve = raw.clone();
+        let last = off_curve.len() - 1;
+        off_curve[last] ^= 1;
+        for (bad, why) in [
+            (with(&raw[..5]), "ENTL_A"),
+            (with(&odd_bits), "whole number of bytes"),
+            (with(&off_curve), ""),
+            (with(&[&[0x02], &raw[4..]].concat()), "unknown key type"),
+            (with(&[&raw[..], &[0]].concat()), ""),
+        ] {
+            match NoteVerifier::parse(&bad) {
+                Err(NoteError::Key(msg)) => assert!(msg.contains(why), "{msg:?} should say {why:?}"),
+                other => panic!("{bad}: expected a key error, got {other:?}"),
+            }
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! SM2 signing keys, public keys, key ids and key files; SM2 signatures over SM3 (GB/T 32918.2, GB/T 32905, GM/T 0009).
 //!
 //! The primitive layer; envelopes and enrolments use it from format version 1.4 (docs/FORMAT.md §11, through
-//! [`crate::keys::SignerKey`] and [`crate::keys::AnySigningKey`]); checkpoints stay Ed25519. The curve is the recommended 256-bit curve of GB/T 32918.5 (`sm2p256v1`); the signature is
+//! [`crate::keys::SignerKey`] and [`crate::keys::AnySigningKey`]); checkpoints too from version 1.5 (§12, through [`crate::note`]). The curve is the recommended 256-bit curve of GB/T 32918.5 (`sm2p256v1`); the signature is
 //! computed over `e = SM3(Z_A ‖ M)` where `Z_A = SM3(ENTL_A ‖ ID_A ‖ a ‖ b ‖ x_G ‖ y_G ‖ x_A ‖ y_A)` binds the
 //! signer's identity `ID_A` (GM/T 0009 default [`DEFAULT_ID`]) and public key. Arithmetic and signing come from
 //! RustCrypto's `sm2` crate (feature `dsa`); [`Sm2PublicKey::identity_hash`] is computed here from the standard, independently of

@@ -639,3 +639,146 @@ async fn the_verify_page_checks_sm2_signers() -> anyhow::Result<()> {
     server.shutdown().await;
     result
 }
+
+// -----------------------------------------------------------------------------------------------------------------
+// the verify page with an SM2 log key (format 1.5, docs/FORMAT.md §12) and witness cosignatures
+
+/// The verify page of a server whose log key is SM2: the server's own exported bundle (1.5) passes and names SM2 for
+/// the checkpoint; a 1.5 bundle built here with an SM2 signer and a witness's cosignature passes and names the
+/// witness; the same bundle declared 1.4, with a flipped checkpoint signature, with a forged cosignature, or with an
+/// unlisted witness's line fails exactly the check it should.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_verify_page_checks_an_sm2_log_key_and_witness_cosignatures() -> anyhow::Result<()> {
+    use siteledger_signer::cosignature::Cosigner;
+    use siteledger_signer::keys::AnySigningKey;
+    siteledger_e2e::chromium_or_fail();
+    let dir = tempfile::tempdir()?;
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse()?,
+        demo: true,
+        log_origin: "sm2-log.e2e.siteledger.example/log".into(),
+        log_key_alg: Some("sm2".into()),
+        trust_roots: vec![city_key().public().to_base64()],
+        checkpoint_interval_ms: 50,
+        ..Config::default()
+    };
+    let log_secret = sm2::sm3(b"browser test sm2 log key");
+    std::fs::create_dir_all(config.key_dir())?;
+    AnySigningKey::Sm2(Sm2SigningKey::from_secret(&log_secret, DEFAULT_ID)?)
+        .write_file(&config.key_dir().join("log.key"))?;
+    let log = NoteSigner::new(&config.log_origin, Sm2SigningKey::from_secret(&log_secret, DEFAULT_ID)?)?;
+    let server = siteledger_api::server::spawn(config).await?;
+    assert_eq!(log.verifier().vkey(), server.state.ledger.log_verifier().vkey(), "the server's SM2 log key");
+    let base = server.url();
+    let token = server.state.tokens.create("e2e", Role::City, None, 1).await?.secret;
+    let client = reqwest::Client::builder().timeout(siteledger_e2e::PATIENCE).build()?;
+    let envs = SignedCity::new().registry()?;
+    ingest(&client, &base, &token, &envs).await?;
+    let record_id = envs.last().context("registry records")?.id();
+    let url = format!("{base}/verify/{record_id}");
+
+    // A 1.5 bundle of an SM2 signer, cosigned by one witness it lists.
+    let sm2_secret = sm2::sm3(b"browser test sm2 signer");
+    let case = Case { name: "sm2_log_key", format: "siteledger-evidence/v1.5", ..VALID };
+    let mut good = sm2_bundle(&log, record_id, &sm2_secret, &case)?;
+    let witness = Cosigner::new("witness.e2e.example/court", SigningKey::from_seed(&[0x77; 32]))?;
+    let note = good["checkpoint"].as_str().context("checkpoint")?.to_owned();
+    let text = &note[..=note.find("\n\n").context("note")?];
+    good["checkpoint"] = json!(format!("{note}{}", witness.cosign(text, 1_767_225_600)?));
+    good["witnesses"] = json!([witness.verifier().vkey()]);
+    let edit = |f: &dyn Fn(&mut Value)| {
+        let mut b = good.clone();
+        f(&mut b);
+        b
+    };
+    let flip_line = |b: &mut Value, by_log: bool| {
+        let note = b["checkpoint"].as_str().unwrap_or_default().to_owned();
+        let mut lines: Vec<String> = note.lines().map(str::to_owned).collect();
+        let at = if by_log { lines.len() - 2 } else { lines.len() - 1 };
+        let (head, sig) = lines[at].rsplit_once(' ').unwrap_or_default();
+        let mut raw = B64.decode(sig).unwrap_or_default();
+        raw[20] ^= 1;
+        lines[at] = format!("{head} {}", B64.encode(raw));
+        b["checkpoint"] = json!(format!("{}\n", lines.join("\n")));
+    };
+    let stranger = Cosigner::new("witness.e2e.example/stranger", SigningKey::from_seed(&[0x78; 32]))?;
+    let cases: Vec<(&str, Value, [bool; 5], &str, &str)> = vec![
+        ("sm2 log, sm2 signer, cosigned", good.clone(), [true; 5], "checkpoint_signature", "witness.e2e.example/court"),
+        (
+            "sm2 log key in a 1.4 bundle",
+            edit(&|b| b["format"] = json!(FORMAT_1_4)),
+            [false, true, true, true, true],
+            "log_key",
+            "needs bundle format siteledger-evidence/v1.5",
+        ),
+        (
+            "checkpoint signature flipped",
+            edit(&|b| flip_line(b, true)),
+            [true, false, false, false, false],
+            "checkpoint_signature",
+            "bad signature",
+        ),
+        (
+            "cosignature flipped",
+            edit(&|b| flip_line(b, false)),
+            [true, false, false, false, false],
+            "checkpoint_signature",
+            "bad signature",
+        ),
+        (
+            "unlisted witness",
+            edit(&|b| {
+                let note = b["checkpoint"].as_str().unwrap_or_default().to_owned();
+                let line = stranger.cosign(&note[..=note.find("\n\n").unwrap_or_default()], 5).unwrap_or_default();
+                b["checkpoint"] = json!(format!("{note}{line}"));
+            }),
+            [true, false, false, false, false],
+            "checkpoint_signature",
+            "bad signature",
+        ),
+    ];
+
+    let browser = HeadlessChromium::launch().await?;
+    let result = async {
+        // The server's own export of the record: a 1.5 bundle with the SM2-signed checkpoint.
+        let page = browser.open(&url).await?;
+        wait_until(
+            &page,
+            "document.getElementById('verdict').dataset.result !== undefined",
+            "document.body.innerText",
+            WAIT,
+        )
+        .await?;
+        let verdict: String = eval(&page, "document.getElementById('verdict').dataset.result").await?;
+        let checks: String = eval(&page, "document.getElementById('checks').innerText").await?;
+        assert_eq!(verdict, "pass", "{checks}");
+        assert!(checks.contains("SM2 日志公钥") && checks.contains("algorithm SM2 with SM3"), "{checks}");
+        for (name, bundle, pass, check, needle) in &cases {
+            let page = browser.open_with_init_script(&url, &serve_bundle(bundle)?).await?;
+            wait_until(
+                &page,
+                "document.getElementById('verdict').dataset.result !== undefined",
+                "document.getElementById('checks').innerText",
+                WAIT,
+            )
+            .await
+            .with_context(|| *name)?;
+            let got: Vec<(String, bool, String)> = eval(
+                &page,
+                "Array.from(document.querySelectorAll('#checks .check')).map((li) => [li.dataset.check, \
+                 li.classList.contains('pass'), li.querySelector('.check-detail').textContent])",
+            )
+            .await?;
+            let passed: Vec<bool> = got.iter().map(|c| c.1).collect();
+            assert_eq!(passed, pass.to_vec(), "{name}: {got:#?}");
+            let detail = &got.iter().find(|c| c.0 == *check).context("check")?.2;
+            assert!(detail.contains(needle), "{name}: {check} detail lacks {needle:?}: {detail}");
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    browser.close().await;
+    server.shutdown().await;
+    result
+}

@@ -204,3 +204,108 @@ async fn an_sm2_enterprise_enrols_signs_and_its_records_verify_with_siteledger_v
 
     server.shutdown().await;
 }
+
+/// Issue 18, "checkpoints may be SM2-signed" (docs/FORMAT.md §12): a log created with `log_key_alg = "sm2"` publishes
+/// an SM2 verifier key, signs its checkpoints with SM2 over SM3, exports version 1.5 bundles that the real
+/// `siteledger-verify` accepts (and refuses with one checkpoint byte flipped); gmssl verifies the checkpoint
+/// signature independently; the key is kept across a restart and a different configured algorithm is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_created_with_an_sm2_key_signs_checkpoints_that_verify_offline_and_with_gmssl() {
+    use siteledger_signer::keys::KeyAlgorithm;
+    use siteledger_signer::note::{Checkpoint, NoteVerifier, split};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config {
+        data_dir: dir.path().join("server"),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        log_origin: "e2e.siteledger.example/sm2-log".into(),
+        log_key_alg: Some("sm2".into()),
+        trust_roots: vec![city_key().public().to_base64()],
+        checkpoint_interval_ms: 100,
+        ..Config::default()
+    };
+    let server = siteledger_api::server::spawn(config.clone()).await.expect("server");
+    let http = reqwest::Client::new();
+    let city_token = server.state.tokens.create("e2e city", Role::City, None, 1).await.expect("token").secret;
+    let published =
+        http.get(format!("{}/v1/log/key", server.url())).send().await.expect("key").text().await.expect("t");
+    let vkey = NoteVerifier::parse(published.trim()).expect("the published SM2 verifier key parses");
+    assert_eq!(vkey.algorithm(), KeyAlgorithm::Sm2);
+    let log_point = vkey.key().as_bytes().to_vec();
+    let log_id = vkey.key().sm2_id().expect("an SM2 identity").to_owned();
+
+    let mut city = SignedCity::new();
+    let envs = city.registry().expect("registry");
+    ingest(&http, &server.url(), &city_token, &envs).await.expect("accepted");
+    let ids: Vec<String> = envs.iter().take(2).map(|e| e.id().to_string()).collect();
+    let mut bundle_bytes = Vec::new();
+    for _ in 0..200 {
+        let r = http
+            .post(format!("{}/v1/evidence/export", server.url()))
+            .bearer_auth(&city_token)
+            .json(&json!({"event_ids": ids}))
+            .send()
+            .await
+            .expect("export");
+        if r.status().as_u16() == 200 {
+            bundle_bytes = r.bytes().await.expect("bundle").to_vec();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let bundle = Bundle::parse(&bundle_bytes).expect("a canonical bundle");
+    assert_eq!(bundle.format, "siteledger-evidence/v1.5", "an SM2 log key makes a version 1.5 bundle");
+    assert_eq!(bundle.log_key, vkey.vkey());
+    let cp = Checkpoint::open(&bundle.checkpoint, &vkey, true).expect("the checkpoint verifies with the SM2 key");
+    assert!(cp.size >= envs.len() as u64);
+
+    // The transparency endpoint's checkpoint is SM2-signed too.
+    let latest = http.get(format!("{}/v1/log/checkpoint", server.url())).send().await.expect("cp").text().await;
+    Checkpoint::open(&latest.expect("text"), &vkey, false).expect("the published checkpoint verifies");
+
+    // siteledger-verify, as a user runs it; one flipped byte of the checkpoint's signature fails it.
+    let path = dir.path().join("bundle.json");
+    std::fs::write(&path, &bundle_bytes).expect("write");
+    let verify = |p: &Path| Command::new(verifier()).arg(p).args(["--log-key", &vkey.vkey()]).output().expect("runs");
+    let ok = verify(&path);
+    let text = String::from_utf8_lossy(&ok.stdout).into_owned();
+    assert!(ok.status.success(), "{text}\n{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(text.contains("SM2 signature (identity"), "{text}");
+    let (signed_text, lines) = split(&bundle.checkpoint).expect("note");
+    let line = lines.iter().find(|l| l.blob[..4] == vkey.id()).expect("the log's line");
+    let sig: [u8; 64] = line.blob[4..].try_into().expect("64 bytes");
+    let mut flipped_sig = sig;
+    flipped_sig[7] ^= 1;
+    let mut tampered = bundle.clone();
+    let b64 = |b: &[u8]| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(b)
+    };
+    tampered.checkpoint = bundle
+        .checkpoint
+        .replace(&b64(&[&vkey.id()[..], &sig[..]].concat()), &b64(&[&vkey.id()[..], &flipped_sig[..]].concat()));
+    assert_ne!(tampered.checkpoint, bundle.checkpoint);
+    let bad_path = dir.path().join("flipped.json");
+    std::fs::write(&bad_path, tampered.to_bytes()).expect("write");
+    let bad = verify(&bad_path);
+    let said = String::from_utf8_lossy(&bad.stdout).into_owned();
+    assert_eq!(bad.status.code(), Some(1), "{said}");
+    assert!(said.contains("检查点签名") && said.contains("FAIL"), "{said}");
+
+    // gmssl, from the published key's point and identity and the note's text: valid as signed, not when flipped.
+    let m = signed_text.as_bytes().to_vec();
+    assert_eq!(
+        gmssl_verify(&[(log_point.clone(), log_id.clone(), m.clone(), sig), (log_point, log_id, m, flipped_sig)]),
+        vec![true, false]
+    );
+    server.shutdown().await;
+
+    // The key file is the log's for good: a restart keeps it; asking for another algorithm is refused, not obeyed.
+    let restarted = siteledger_api::server::spawn(Config { log_key_alg: None, ..config.clone() }).await.expect("up");
+    assert_eq!(restarted.state.ledger.log_verifier().vkey(), vkey.vkey());
+    restarted.shutdown().await;
+    let Err(err) = siteledger_api::server::spawn(Config { log_key_alg: Some("ed25519".into()), ..config }).await else {
+        panic!("a different log key algorithm must be refused");
+    };
+    assert!(format!("{err:#}").contains("log_key_alg"), "{err:#}");
+}

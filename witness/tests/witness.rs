@@ -181,6 +181,42 @@ async fn split_view_same_size_other_root_is_refused_by_a_witness_that_saw_the_fi
 }
 
 #[tokio::test]
+async fn a_log_with_an_sm2_key_is_witnessed_and_its_fork_and_an_ed25519_impostor_are_refused() {
+    // docs/FORMAT.md §12: the log signs its checkpoints with SM2; the witness is configured with its SM2 verifier key
+    // string (as `[[logs]] key` would carry it) and still cosigns with its own Ed25519 cosignature/v1 key.
+    use siteledger_signer::sm2::{DEFAULT_ID, Sm2SigningKey};
+    let sm2_log =
+        NoteSigner::new(ORIGIN, Sm2SigningKey::from_secret(&[0x52; 32], DEFAULT_ID).expect("sm2")).expect("log");
+    let vkey = NoteVerifier::parse(&sm2_log.verifier().vkey()).expect("an SM2 verifier key string parses");
+    let w = spawn_for(7, vkey).await;
+    let t = tree(12, None);
+    let sign = |t: &MemoryTree, size: u64, by: &NoteSigner| {
+        Checkpoint { origin: ORIGIN.into(), size, root: t.root_at(size).expect("root"), extensions: vec![] }
+            .sign(by)
+            .expect("sign")
+    };
+    let c = client();
+    let Outcome::Cosigned(line) = c.submit(&endpoint(&w), &sign(&t, 8, &sm2_log), 0, &t).await else {
+        panic!("the SM2-signed checkpoint is cosigned")
+    };
+    let cosigned = format!("{}{line}", sign(&t, 8, &sm2_log));
+    let policy = WitnessPolicy::new(vec![w.witness.verifier()], 1).expect("policy");
+    assert_eq!(policy.check(&cosigned).map(|v| v.len()), Ok(1), "the cosignature verifies");
+    // The next SM2 checkpoint, consistent, is cosigned from 8.
+    assert!(matches!(c.submit(&endpoint(&w), &sign(&t, 12, &sm2_log), 8, &t).await, Outcome::Cosigned(_)));
+    // A fork at the same size, SM2-signed by the log itself (a split view): 409 with the witness's size.
+    let other = tree(12, Some(3));
+    let r = c.submit(&endpoint(&w), &sign(&other, 12, &sm2_log), 0, &other).await;
+    assert!(matches!(r, Outcome::Refused { status: 409, .. }), "{r:?}");
+    // The same checkpoint signed by an Ed25519 key under the log's name is not the log's: 403.
+    let impostor = NoteSigner::new(ORIGIN, SigningKey::from_seed(&[0x52; 32])).expect("k");
+    let t16 = tree(16, None);
+    let body = request::encode(12, &t16.consistency_proof(12, 16).expect("p"), &sign(&t16, 16, &impostor));
+    let resp = reqwest::Client::new().post(format!("{}/add-checkpoint", w.url)).body(body).send().await.expect("send");
+    assert_eq!(resp.status().as_u16(), 403);
+}
+
+#[tokio::test]
 async fn statuses_follow_the_spec_and_a_rollback_is_refused() {
     let w = spawn(6).await;
     let t = tree(20, None);

@@ -36,9 +36,10 @@ const USAGE: &str = "用法 / usage: siteledger-verify BUNDLE.json (--log-key VK
        [--witness WITNESS_VKEY]... [--witness-threshold K] [--tsa-root ROOT.pem] [--json]
        [--report-html FILE] [--report-pdf FILE]
 
-核验证据包中每条记录的签名（Ed25519 或 SM2/SM3，报告逐一注明签名算法）、签名者哈希链、日志包含证明和检查点签名；给出 --attachments 时，逐一核验附件文件的 SHA-256 与记录所引用的哈希是否一致。
+核验证据包中每条记录的签名（Ed25519 或 SM2/SM3，报告逐一注明签名算法）、签名者哈希链、日志包含证明和检查点签名（日志公钥为 Ed25519 或 SM2）；给出 --attachments 时，逐一核验附件文件的 SHA-256 与记录所引用的哈希是否一致。
 Verifies every signature (Ed25519 or SM2 over SM3; the report names each signer's algorithm), signer-chain link,
-inclusion proof and the checkpoint signature in an evidence bundle;
+inclusion proof and the checkpoint signature (Ed25519, or SM2 for a log created with an SM2 key) in an
+evidence bundle;
 with --attachments, also that every attachment file's SHA-256 equals the digest its signed record cites;
 with --witness (见证人), that at least K of the named witnesses cosigned the checkpoint (default: all of them);
 with --tsa-root (可信时间戳根证书), that every RFC 3161 timestamp token of the checkpoint chains to that root;

@@ -1,7 +1,8 @@
 """Cross-checks SiteLedger's SM2/SM3 with an independent implementation: Python `gmssl` (PyPI, pure Python).
 
 Reads a JSON request on stdin (written by signer/tests/signer/sm2.rs, signer/tests/signer/sm2_format.rs for the
-SM2-signed envelopes of format 1.4, and tests/tests/sm2_enterprise.rs; every member is optional):
+SM2-signed envelopes of format 1.4, signer/tests/signer/sm2_checkpoint.rs for the SM2-signed checkpoint of format
+1.5, and tests/tests/sm2_enterprise.rs; every member is optional):
   {"sm3": [hex input, ...],
    "verify": [{"name", "public_key": hex 04||x||y, "id", "message": hex, "signature": hex r||s}, ...],
    "sign": [{"name", "private_key": hex, "public_key": hex, "id", "message": hex}, ...],

@@ -148,3 +148,28 @@ fn accepts_the_sm2_bundle_naming_each_algorithm_and_refuses_a_flipped_sm2_signat
         1
     );
 }
+
+#[test]
+fn accepts_the_sm2_checkpoint_bundle_and_refuses_a_flipped_checkpoint_signature() {
+    let dir = vectors_dir();
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("sm2-checkpoint-v1.5.json")).expect("vectors")).expect("json");
+    let vkey = v["bundle"]["trusted_log_key"].as_str().expect("key");
+    let out = verify(&dir.join("bundle-v1.5.json"), vkey, false);
+    let text = String::from_utf8(out.stdout).expect("utf8");
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("SM2 signature (identity"), "the checkpoint line names the algorithm: {text}");
+    let flipped = v["invalid_bundles"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .find(|c| c["name"] == "checkpoint_signature_flipped")
+        .expect("case");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let path = tmp.path().join("flipped.json");
+    std::fs::write(&path, flipped["bundle"].as_str().expect("text")).expect("write");
+    let out = verify(&path, vkey, true);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(failed_checks(&report).contains(&"checkpoint_signature"), "{report}");
+}

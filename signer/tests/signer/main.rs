@@ -11,6 +11,7 @@ mod independent;
 mod kat;
 mod props;
 mod sm2;
+mod sm2_checkpoint;
 mod sm2_format;
 mod timestamp;
 mod vectors;

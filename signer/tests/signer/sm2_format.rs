@@ -24,7 +24,7 @@ use siteledger_signer::note::{Checkpoint, NoteSigner, NoteVerifier};
 use siteledger_signer::sample::sample_uuid;
 use siteledger_signer::sm2::{DEFAULT_ID, Sm2SigningKey, sm3};
 
-const ORIGIN: &str = "siteledger.example/ningbo/log";
+pub(crate) const ORIGIN: &str = "siteledger.example/ningbo/log";
 /// The declared identity of the second SM2 key: an enterprise's unified social credit code.
 const DECLARED_ID: &str = "91330200MA2H000001";
 
@@ -44,24 +44,28 @@ fn sm2_secret(n: u8) -> [u8; 32] {
     sm3(format!("siteledger sm2 enterprise key {n}").as_bytes())
 }
 
-struct Party {
-    key: AnySigningKey,
+pub(crate) struct Party {
+    pub(crate) key: AnySigningKey,
     chain: SignerChain,
 }
 
 /// The SM2 sample log: records 0–2 are enrolments by the city bureau (itself, SM2 key A with the default identity,
 /// SM2 key B with a declared identity); 3 and 4 are signed by A, 5 by B.
-struct Sm2Log {
-    log: NoteSigner,
-    parties: Vec<Party>,
-    envelopes: Vec<Envelope>,
+pub(crate) struct Sm2Log {
+    pub(crate) log: NoteSigner,
+    pub(crate) parties: Vec<Party>,
+    pub(crate) envelopes: Vec<Envelope>,
     signer_of: Vec<usize>,
     tree: MemoryTree,
 }
 
 impl Sm2Log {
     fn new() -> Sm2Log {
-        let log = NoteSigner::new(ORIGIN, SigningKey::from_seed(&[0x10; 32])).expect("log key");
+        Sm2Log::with_log(NoteSigner::new(ORIGIN, SigningKey::from_seed(&[0x10; 32])).expect("log key"))
+    }
+
+    /// The same records in a log whose checkpoints `log` signs (an SM2 one for format 1.5).
+    pub(crate) fn with_log(log: NoteSigner) -> Sm2Log {
         let city = AnySigningKey::from(SigningKey::from_seed(&[0x21; 32]));
         let a = AnySigningKey::from(Sm2SigningKey::from_secret(&sm2_secret(1), DEFAULT_ID).expect("key A"));
         let b = AnySigningKey::from(Sm2SigningKey::from_secret(&sm2_secret(2), DECLARED_ID).expect("key B"));
@@ -126,7 +130,7 @@ impl Sm2Log {
         self.envelopes.len() as u64
     }
 
-    fn bundle(&self) -> Bundle {
+    pub(crate) fn bundle(&self) -> Bundle {
         let size = self.size();
         let root = self.tree.root_at(size).expect("root");
         let checkpoint =
