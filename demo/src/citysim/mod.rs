@@ -100,6 +100,12 @@ pub struct CityArgs {
     /// Simulated seconds an agent collects before it posts a batch.
     #[arg(long, default_value_t = 30)]
     pub batch_secs: u32,
+    /// Seconds between a working tower crane's samples (塔吊黑匣子; the range is 10–30 s).
+    #[arg(long, default_value_t = model::DEFAULT_CRANE_SECS, value_parser = clap::value_parser!(u32).range(5..=300))]
+    pub crane_secs: u32,
+    /// Seconds between a working hoist's samples (施工升降机).
+    #[arg(long, default_value_t = model::DEFAULT_HOIST_SECS, value_parser = clap::value_parser!(u32).range(5..=300))]
+    pub hoist_secs: u32,
     /// Requests in flight at once (agents post concurrently).
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
@@ -155,6 +161,8 @@ impl Default for CityArgs {
             records: None,
             wall_secs: 3600,
             batch_secs: 30,
+            crane_secs: model::DEFAULT_CRANE_SECS,
+            hoist_secs: model::DEFAULT_HOIST_SECS,
             concurrency: 32,
             sign_threads: 2,
             burst: false,
@@ -486,7 +494,12 @@ pub async fn simulate(
     });
     let codes = city.credit_codes();
     let lab_codes = city.lab_codes();
-    let sites = Arc::new(city.sites);
+    let mut sites = std::mem::take(&mut city.sites);
+    for s in &mut sites {
+        s.crane_secs = args.crane_secs;
+        s.hoist_secs = args.hoist_secs;
+    }
+    let sites = Arc::new(sites);
     let (tx, mut rx) = mpsc::channel::<anyhow::Result<Tick>>(1);
     let producer = {
         let (args, signers, sites) = (args.clone(), Arc::clone(&signers), Arc::clone(&sites));
