@@ -541,7 +541,7 @@ pub async fn simulate(
                 for day in d0..=d1 {
                     let list = party_days
                         .entry(day)
-                        .or_insert_with(|| model::party_records(&sites, day, seed, &codes, &lab_codes));
+                        .or_insert_with(|| model::party_records(&sites, day, seed, (&codes, &lab_codes), start));
                     for (p, r) in list.iter().filter(|(_, r)| r.t >= t && r.t < t1 && r.t >= start) {
                         by_party.entry(*p).or_default().push(r.clone());
                     }

@@ -417,14 +417,18 @@ pub enum Party {
     Inspector(usize),
 }
 
-/// The parties' records of one Shanghai day (payroll, transfers, inspections, tests), sorted by time.
+/// The parties' records of one Shanghai day (payroll, transfers, inspections, tests), sorted by time. A chain whose
+/// first record falls before `not_before` (the simulated window's start) is left out whole: a bank transfer cites its
+/// payroll and a lab's receipt its sampling record, and a log that starts mid-chain never held those, so the ledger
+/// would rightly refuse the rest.
 pub fn party_records(
     sites: &[Site],
     day: i64,
     seed: u64,
-    credit_codes: &[String],
-    lab_codes: &[String],
+    codes: (&[String], &[String]),
+    not_before: i64,
 ) -> Vec<(Party, Planned)> {
+    let (credit_codes, lab_codes) = codes;
     let mut out = Vec::new();
     let date = cst_date(at(day, 43_200));
     let (y, m, d, ..) = civil(at(day, 43_200) + CST);
@@ -432,7 +436,7 @@ pub fn party_records(
         let mut rng = SplitMix64::derive(seed ^ (day as u64).wrapping_mul(0xA24B), 9_000 + site.index as u64);
         let pid = &site.project_id;
         let gc = &credit_codes[site.gc];
-        if d == site.pay_day {
+        if d == site.pay_day && at(day, 10 * 3600) >= not_before {
             let month = format!("{y:04}-{:02}", if m == 1 { 12 } else { m - 1 });
             for (team, chunk) in site.workers.chunks(TEAM_SIZE).enumerate() {
                 let payroll_id = format!("PR-{}-T{:02}", month.replace('-', ""), team + 1);
@@ -492,6 +496,9 @@ pub fn party_records(
         }
         if rng.chance(1.0 / 7.0) {
             let t = at(day, rng.range_u64(8 * 3600, 10 * 3600) as i64);
+            if t < not_before {
+                continue;
+            }
             let cid = format!("WT-{day}-{}", site.index);
             let sid = format!("YP-{day}-{}", site.index);
             let seal = format!("FZ-{day}-{}", site.index);
@@ -563,5 +570,64 @@ mod tests {
         let sites = sites(3000, "CITY-T", 7, (150, 300, 100), 10, |i| i % 11);
         let workers: usize = sites.iter().map(|s| s.workers.len()).sum();
         assert!((170_000..240_000).contains(&workers), "{workers}");
+    }
+
+    /// Whatever hour the simulated window starts at, no record it posts cites a record from before the window: a
+    /// sampling record's commission, a receipt's sampling record and a transfer's payroll are in the window too (the
+    /// CI test's window ends "now", so it starts at any hour of the day).
+    #[test]
+    fn a_window_starting_at_any_hour_holds_whole_chains_only() {
+        let mut sites = sites(300, "CITY-T", 7, (15, 30, 10), 3, |i| i % 11);
+        for (i, s) in sites.iter_mut().enumerate() {
+            s.pay_day = 1 + (i % 2) as u32;
+        }
+        let codes: Vec<String> = (0..30).map(|i| format!("CODE{i}")).collect();
+        let labs: Vec<String> = (0..3).map(|i| format!("LAB{i}")).collect();
+        // A day that is some sites' pay day: 2026-12-01 (Shanghai).
+        let day = cst_day(time::macros::datetime!(2026-12-01 04:00 UTC).unix_timestamp()).0;
+        for minute in (0..24 * 60).step_by(15) {
+            let start = at(day, minute * 60);
+            let recs = party_records(&sites, day, 7, (&codes, &labs), start);
+            let posted: Vec<&Planned> = recs.iter().map(|(_, p)| p).filter(|p| p.t >= start).collect();
+            let ids = |kind: &str, member: &str| -> std::collections::BTreeSet<String> {
+                posted
+                    .iter()
+                    .filter(|p| p.kind == kind)
+                    .map(|p| p.payload[member].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            };
+            let commissions = ids("testing.commissioned.v1", "commission_id");
+            let samples = ids("testing.sample.taken.v1", "sample_id");
+            let payrolls: std::collections::BTreeSet<String> = posted
+                .iter()
+                .filter(|p| p.kind == "wage.payroll.submitted.v1")
+                .map(|p| format!("{} {}", p.payload["project_id"], p.payload["payroll_id"]))
+                .collect();
+            for p in &posted {
+                let cited = match p.kind {
+                    "testing.sample.taken.v1" => {
+                        commissions.contains(p.payload["commission_id"].as_str().unwrap_or(""))
+                    }
+                    "testing.sample.received.v1" | "testing.report.issued.v1" => {
+                        samples.contains(p.payload["sample_id"].as_str().unwrap_or(""))
+                    }
+                    "wage.transfer.made.v1" => {
+                        payrolls.contains(&format!("{} {}", p.payload["project_id"], p.payload["payroll_id"]))
+                    }
+                    _ => true,
+                };
+                assert!(
+                    cited,
+                    "window from {:02}:{:02}: {} {:?} cites a record before the window",
+                    minute / 60,
+                    minute % 60,
+                    p.kind,
+                    p.payload
+                );
+            }
+            if minute == 0 {
+                assert!(!commissions.is_empty() && !payrolls.is_empty(), "a whole day holds tests and a payroll");
+            }
+        }
     }
 }
