@@ -139,7 +139,7 @@ impl Config {
     }
 
     /// The configured log key algorithm, checked.
-    pub fn log_key_alg(&self) -> anyhow::Result<Option<siteledger_signer::keys::KeyAlgorithm>> {
+    pub fn log_key_algorithm(&self) -> anyhow::Result<Option<siteledger_signer::keys::KeyAlgorithm>> {
         self.log_key_alg
             .as_deref()
             .map(siteledger_signer::keys::KeyAlgorithm::parse)
@@ -149,7 +149,7 @@ impl Config {
 
     /// The log key, loaded or created (`keys/log.key`, [`crate::node::load_or_create_log_key`]).
     pub fn log_key(&self) -> anyhow::Result<siteledger_signer::keys::AnySigningKey> {
-        crate::node::load_or_create_log_key(&self.key_dir().join("log.key"), self.log_key_alg()?)
+        crate::node::load_or_create_log_key(&self.key_dir().join("log.key"), self.log_key_algorithm()?)
     }
 
     /// Directory of the server's own key files (mode 0700, files 0600).

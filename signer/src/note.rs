@@ -23,8 +23,6 @@ use crate::sm2::Sm2PublicKey;
 /// The em dash that starts every signature line.
 pub(crate) const SIG_PREFIX: &str = "\u{2014} ";
 const ALG_ED25519: u8 = 0x01;
-/// The signed-note escape byte for a signature type without a one-byte identifier, then ours for SM2.
-const ALG_SM2: &[u8] = b"\xffsm2";
 
 /// Why a note or checkpoint is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,21 +63,8 @@ pub(crate) fn check_name(name: &str) -> Result<(), NoteError> {
 /// string: the signature type, then the key (Ed25519: `0x01 ‖ key`; SM2: `0xff ‖ "sm2" ‖ ENTL_A ‖ ID_A ‖ point`).
 fn typed_key(key: &SignerKey) -> Vec<u8> {
     match key {
-        SignerKey::Ed25519(k) => {
-            let mut raw = vec![ALG_ED25519];
-            raw.extend_from_slice(k.as_bytes());
-            raw
-        }
-        SignerKey::Sm2(k) => {
-            let id = k.id().as_bytes();
-            let mut raw = Vec::with_capacity(ALG_SM2.len() + 2 + id.len() + k.as_bytes().len());
-            raw.extend_from_slice(ALG_SM2);
-            // ENTL_A fits: an identity of a checked key is at most MAX_ID_LEN bytes.
-            raw.extend_from_slice(&u16::try_from(id.len() * 8).unwrap_or(u16::MAX).to_be_bytes());
-            raw.extend_from_slice(id);
-            raw.extend_from_slice(k.as_bytes());
-            raw
-        }
+        SignerKey::Ed25519(k) => [&[ALG_ED25519][..], k.as_bytes()].concat(),
+        SignerKey::Sm2(k) => k.typed_bytes(),
     }
 }
 
@@ -89,7 +74,7 @@ fn parse_typed_key(raw: &[u8]) -> Result<SignerKey, NoteError> {
         return SignerKey::from_parts(KeyAlgorithm::Ed25519, None, &raw[1..])
             .map_err(|e| NoteError::Key(e.to_string()));
     }
-    if let Some(rest) = raw.strip_prefix(ALG_SM2) {
+    if let Some(rest) = raw.strip_prefix(crate::sm2::TYPE_PREFIX) {
         let [hi, lo, rest @ ..] = rest else {
             return Err(NoteError::Key("an SM2 key lacks its two-byte identity length ENTL_A".into()));
         };

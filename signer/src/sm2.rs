@@ -42,6 +42,9 @@ pub const DEFAULT_ID: &str = "1234567812345678";
 pub const SIGNATURE_LEN: usize = 64;
 /// Length of an uncompressed public key `04 ‖ x ‖ y`.
 pub const PUBLIC_KEY_LEN: usize = 65;
+/// `0xff ‖ "sm2"`: the signed-note escape byte for a type without a one-byte identifier, then ours. It starts the
+/// bytes an SM2 key id hashes and an SM2 note key's bytes, and no Ed25519 (`0x01`) or other one-byte C2SP type.
+pub const TYPE_PREFIX: &[u8] = b"\xffsm2";
 /// Longest identity: `ENTL_A` is the identity's length in **bits** in two bytes.
 pub const MAX_ID_LEN: usize = 8191;
 
@@ -179,15 +182,20 @@ impl Sm2PublicKey {
         h.finalize().into()
     }
 
+    /// `0xff ‖ "sm2" ‖ ENTL_A ‖ ID_A ‖ 04 ‖ x ‖ y`: what the key id hashes (docs/FORMAT.md §11), and the type and
+    /// key bytes of an SM2 note key (§12).
+    pub fn typed_bytes(&self) -> Vec<u8> {
+        let mut raw = Vec::with_capacity(TYPE_PREFIX.len() + 2 + self.id.len() + PUBLIC_KEY_LEN);
+        raw.extend_from_slice(TYPE_PREFIX);
+        raw.extend_from_slice(&entl(&self.id));
+        raw.extend_from_slice(self.id.as_bytes());
+        raw.extend_from_slice(&self.bytes);
+        raw
+    }
+
     /// This key's id (see the module documentation).
     pub fn key_id(&self) -> KeyId {
-        let mut h = Sha256::new();
-        h.update([0xff]);
-        h.update(b"sm2");
-        h.update(entl(&self.id));
-        h.update(self.id.as_bytes());
-        h.update(self.bytes);
-        let d = h.finalize();
+        let d = Sha256::digest(self.typed_bytes());
         let mut id = [0u8; 16];
         id.copy_from_slice(&d[..16]);
         KeyId::from_bytes(id)

@@ -535,6 +535,30 @@ fn serve_bundle(bundle: &Value) -> anyhow::Result<String> {
     ))
 }
 
+/// Opens the verify page at `url` answered with `bundle`, waits for its verdict and reads every check as
+/// `(name, passed, detail)`.
+async fn verify_page_checks(
+    browser: &HeadlessChromium,
+    url: &str,
+    bundle: &Value,
+) -> anyhow::Result<(chromiumoxide::page::Page, Vec<(String, bool, String)>)> {
+    let page = browser.open_with_init_script(url, &serve_bundle(bundle)?).await?;
+    wait_until(
+        &page,
+        "document.getElementById('verdict').dataset.result !== undefined",
+        "document.getElementById('checks').innerText",
+        WAIT,
+    )
+    .await?;
+    let checks = eval(
+        &page,
+        "Array.from(document.querySelectorAll('#checks .check')).map((li) => [li.dataset.check, \
+         li.classList.contains('pass'), li.querySelector('.check-detail').textContent])",
+    )
+    .await?;
+    Ok((page, checks))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_verify_page_checks_sm2_signers() -> anyhow::Result<()> {
     siteledger_e2e::chromium_or_fail();
@@ -598,21 +622,7 @@ async fn the_verify_page_checks_sm2_signers() -> anyhow::Result<()> {
 
         for case in CASES {
             let bundle = sm2_bundle(&log, record_id, &sm2_secret, case)?;
-            let page = browser.open_with_init_script(&url, &serve_bundle(&bundle)?).await?;
-            wait_until(
-                &page,
-                "document.getElementById('verdict').dataset.result !== undefined",
-                "document.getElementById('checks').innerText",
-                WAIT,
-            )
-            .await
-            .with_context(|| case.name)?;
-            let checks: Vec<(String, bool, String)> = eval(
-                &page,
-                "Array.from(document.querySelectorAll('#checks .check')).map((li) => [li.dataset.check, \
-                 li.classList.contains('pass'), li.querySelector('.check-detail').textContent])",
-            )
-            .await?;
+            let (page, checks) = verify_page_checks(&browser, &url, &bundle).await.with_context(|| case.name)?;
             let verdict: String = eval(&page, "document.getElementById('verdict').dataset.result").await?;
             let names: Vec<&str> = checks.iter().map(|c| c.0.as_str()).collect();
             assert_eq!(names, CHECKS, "{}", case.name);
@@ -755,21 +765,7 @@ async fn the_verify_page_checks_an_sm2_log_key_and_witness_cosignatures() -> any
         assert_eq!(verdict, "pass", "{checks}");
         assert!(checks.contains("SM2 日志公钥") && checks.contains("algorithm SM2 with SM3"), "{checks}");
         for (name, bundle, pass, check, needle) in &cases {
-            let page = browser.open_with_init_script(&url, &serve_bundle(bundle)?).await?;
-            wait_until(
-                &page,
-                "document.getElementById('verdict').dataset.result !== undefined",
-                "document.getElementById('checks').innerText",
-                WAIT,
-            )
-            .await
-            .with_context(|| *name)?;
-            let got: Vec<(String, bool, String)> = eval(
-                &page,
-                "Array.from(document.querySelectorAll('#checks .check')).map((li) => [li.dataset.check, \
-                 li.classList.contains('pass'), li.querySelector('.check-detail').textContent])",
-            )
-            .await?;
+            let (_, got) = verify_page_checks(&browser, &url, bundle).await.with_context(|| *name)?;
             let passed: Vec<bool> = got.iter().map(|c| c.1).collect();
             assert_eq!(passed, pass.to_vec(), "{name}: {got:#?}");
             let detail = &got.iter().find(|c| c.0 == *check).context("check")?.2;

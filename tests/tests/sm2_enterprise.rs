@@ -64,6 +64,25 @@ fn gmssl_verify(cases: &[Sm2Case]) -> Vec<bool> {
     answer["verify"].as_array().expect("verdicts").iter().map(|v| v["valid"].as_bool().expect("bool")).collect()
 }
 
+/// `POST /v1/evidence/export` of `ids`, retried until the records are under a signed checkpoint (the next one is
+/// signed within `checkpoint_interval_ms`, 100 ms here): the bundle's bytes.
+async fn export(http: &reqwest::Client, base: &str, token: &str, ids: &[String]) -> Vec<u8> {
+    for _ in 0..200 {
+        let r = http
+            .post(format!("{base}/v1/evidence/export"))
+            .bearer_auth(token)
+            .json(&json!({"event_ids": ids}))
+            .send()
+            .await
+            .expect("export");
+        if r.status().as_u16() == 200 {
+            return r.bytes().await.expect("bundle").to_vec();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the records were not under a signed checkpoint after 20 s");
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -142,22 +161,7 @@ async fn an_sm2_enterprise_enrols_signs_and_its_records_verify_with_siteledger_v
 
     // The evidence bundle over HTTP: version 1.4, with the enrolment.
     let ids: Vec<String> = signed.iter().map(|e| e.id().to_string()).collect();
-    let mut bundle_bytes = Vec::new();
-    for _ in 0..200 {
-        let r = http
-            .post(format!("{}/v1/evidence/export", server.url()))
-            .bearer_auth(&city_token)
-            .json(&json!({"event_ids": ids}))
-            .send()
-            .await
-            .expect("export");
-        if r.status().as_u16() == 200 {
-            bundle_bytes = r.bytes().await.expect("bundle").to_vec();
-            break;
-        }
-        // The records are newer than the latest checkpoint until the next one is signed (100 ms).
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let bundle_bytes = export(&http, &server.url(), &city_token, &ids).await;
     let bundle = Bundle::parse(&bundle_bytes).expect("a canonical bundle");
     assert_eq!(bundle.format, "siteledger-evidence/v1.4");
     let entry = bundle.keys.iter().find(|k| k.key_id == public.key_id().to_string()).expect("the SM2 key entry");
@@ -238,21 +242,7 @@ async fn a_log_created_with_an_sm2_key_signs_checkpoints_that_verify_offline_and
     let envs = city.registry().expect("registry");
     ingest(&http, &server.url(), &city_token, &envs).await.expect("accepted");
     let ids: Vec<String> = envs.iter().take(2).map(|e| e.id().to_string()).collect();
-    let mut bundle_bytes = Vec::new();
-    for _ in 0..200 {
-        let r = http
-            .post(format!("{}/v1/evidence/export", server.url()))
-            .bearer_auth(&city_token)
-            .json(&json!({"event_ids": ids}))
-            .send()
-            .await
-            .expect("export");
-        if r.status().as_u16() == 200 {
-            bundle_bytes = r.bytes().await.expect("bundle").to_vec();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let bundle_bytes = export(&http, &server.url(), &city_token, &ids).await;
     let bundle = Bundle::parse(&bundle_bytes).expect("a canonical bundle");
     assert_eq!(bundle.format, "siteledger-evidence/v1.5", "an SM2 log key makes a version 1.5 bundle");
     assert_eq!(bundle.log_key, vkey.vkey());

@@ -494,12 +494,8 @@ pub async fn simulate(
     });
     let codes = city.credit_codes();
     let lab_codes = city.lab_codes();
-    let mut sites = std::mem::take(&mut city.sites);
-    for s in &mut sites {
-        s.crane_secs = args.crane_secs;
-        s.hoist_secs = args.hoist_secs;
-    }
-    let sites = Arc::new(sites);
+    let sites = Arc::new(city.sites);
+    let rates = model::Rates { crane_secs: args.crane_secs, hoist_secs: args.hoist_secs };
     let (tx, mut rx) = mpsc::channel::<anyhow::Result<Tick>>(1);
     let producer = {
         let (args, signers, sites) = (args.clone(), Arc::clone(&signers), Arc::clone(&sites));
@@ -523,9 +519,9 @@ pub async fn simulate(
                         Vec::new()
                     } else if offline && t < back_at {
                         // Back online: a day's backlog, then this tick.
-                        model::gateway_records(site, back_at - 86_400, t1, seed, &mut value_rngs[i])
+                        model::gateway_records(site, rates, back_at - 86_400, t1, seed, &mut value_rngs[i])
                     } else {
-                        model::gateway_records(site, t, t1, seed, &mut value_rngs[i])
+                        model::gateway_records(site, rates, t, t1, seed, &mut value_rngs[i])
                     };
                     if args.burst && i == BURST_SITE && (t..t1).contains(&burst_at) {
                         recs.extend(model::burst(site, burst_at, args.burst_readings, &mut value_rngs[i]));

@@ -29,6 +29,21 @@ pub const CST: i64 = 8 * 3600;
 pub const DEFAULT_CRANE_SECS: u32 = 20;
 /// Seconds between a working hoist's samples, unless the run says otherwise.
 pub const DEFAULT_HOIST_SECS: u32 = 30;
+
+/// How often the devices that a run may speed up report (the same for every site).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rates {
+    /// Seconds between a working crane's samples.
+    pub crane_secs: u32,
+    /// Seconds between a working hoist's samples.
+    pub hoist_secs: u32,
+}
+
+impl Default for Rates {
+    fn default() -> Rates {
+        Rates { crane_secs: DEFAULT_CRANE_SECS, hoist_secs: DEFAULT_HOIST_SECS }
+    }
+}
 /// Workers per payroll team.
 pub const TEAM_SIZE: usize = 50;
 
@@ -172,10 +187,6 @@ pub struct Site {
     pub cranes: usize,
     /// Hoists.
     pub hoists: usize,
-    /// Seconds between a working crane's samples.
-    pub crane_secs: u32,
-    /// Seconds between a working hoist's samples.
-    pub hoist_secs: u32,
     /// Cameras.
     pub cameras: usize,
     /// Phase (seconds) of each periodic device, so a city's monitors do not all report on the same second.
@@ -235,8 +246,6 @@ pub fn sites(
                 workers,
                 cranes,
                 hoists,
-                crane_secs: DEFAULT_CRANE_SECS,
-                hoist_secs: DEFAULT_HOIST_SECS,
                 cameras: 2 + (w / 100).min(2),
                 phase: rng.range_u64(0, 60) as u32,
                 pm10: crate::city::DISTRICTS[district].pm10_base * rng.range_f64(0.85, 1.2),
@@ -279,7 +288,7 @@ pub fn passages(site: &Site, day: i64, seed: u64) -> Vec<(i64, usize, &'static s
 }
 
 /// The site gateway's records in `[t0, t1)` (readings, samples, meters, cameras, passages), sorted by time.
-pub fn gateway_records(site: &Site, t0: i64, t1: i64, seed: u64, rng: &mut SplitMix64) -> Vec<Planned> {
+pub fn gateway_records(site: &Site, rates: Rates, t0: i64, t1: i64, seed: u64, rng: &mut SplitMix64) -> Vec<Planned> {
     let pid = &site.project_id;
     let phase = i64::from(site.phase);
     let mut out = Vec::new();
@@ -299,7 +308,7 @@ pub fn gateway_records(site: &Site, t0: i64, t1: i64, seed: u64, rng: &mut Split
     });
     for c in 0..site.cranes {
         let device = format!("TC-{:02}", c + 1);
-        ticks(t0, t1, i64::from(site.crane_secs.max(1)), phase + 7 * c as i64, true, |t| {
+        ticks(t0, t1, i64::from(rates.crane_secs.max(1)), phase + 7 * c as i64, true, |t| {
             let rated = 8.0;
             let load = rng.range_f64(0.3, 6.5);
             out.push(Planned {
@@ -317,7 +326,7 @@ pub fn gateway_records(site: &Site, t0: i64, t1: i64, seed: u64, rng: &mut Split
     }
     for h in 0..site.hoists {
         let device = format!("SC-{:02}", h + 1);
-        ticks(t0, t1, i64::from(site.hoist_secs.max(1)), phase + 11 * h as i64, true, |t| {
+        ticks(t0, t1, i64::from(rates.hoist_secs.max(1)), phase + 11 * h as i64, true, |t| {
             let people = rng.range_u64(0, 9);
             let load = people as f64 * 70.0 + rng.range_f64(0.0, 600.0);
             let floor = rng.range_u64(1, 29);

@@ -298,8 +298,13 @@ fn every_broken_v1_4_bundle_fails_the_check_the_vectors_name() {
     let vkey = NoteVerifier::parse(doc["log_key"].as_str().expect("log key")).expect("vkey");
     let cases = doc["invalid_bundles"].as_array().expect("invalid");
     assert!(cases.len() >= 6);
+    each_fails_its_check(cases, &vkey);
+}
+
+/// Each `invalid_bundles` case of a vector file fails verification under `vkey`, and fails its `must_fail` check.
+pub(crate) fn each_fails_its_check(cases: &[Value], vkey: &NoteVerifier) {
     for case in cases {
-        let report = verify_bundle(case["bundle"].as_str().expect("text").as_bytes(), &vkey);
+        let report = verify_bundle(case["bundle"].as_str().expect("text").as_bytes(), vkey);
         assert!(!report.ok, "{} must fail", case["name"]);
         let want = case["must_fail"].as_str().expect("check");
         assert!(
