@@ -71,6 +71,11 @@ pub struct LedgerConfig {
     /// Store a snapshot of the policy's state with the first checkpoint at least this many records after the last
     /// one (0: never), so opening the ledger replays only the records after it ([`crate::snapshot`]).
     pub snapshot_every: u64,
+    /// A large state is snapshotted less often: the next snapshot comes at least (the last one's bytes ÷ this)
+    /// records after it, so snapshot writes cost at most about this many bytes per record committed, and the
+    /// sequencer's pause to serialise and store them stays a small share of its time (0: only `snapshot_every`).
+    /// A city-size state (≈ 19 MB) is written every ≈ 75,000 records instead of every 16,384.
+    pub snapshot_bytes_per_record: u64,
     /// How many snapshots the store keeps (the newest ones; older rows are deleted as new ones are written).
     pub snapshots_kept: usize,
     /// Ignore stored snapshots when opening and replay the whole log into the policy (the check an auditor or an
@@ -80,6 +85,8 @@ pub struct LedgerConfig {
 
 /// Default of [`LedgerConfig::snapshot_every`].
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 16_384;
+/// Default of [`LedgerConfig::snapshot_bytes_per_record`].
+pub const DEFAULT_SNAPSHOT_BYTES_PER_RECORD: u64 = 256;
 /// Default of [`LedgerConfig::snapshots_kept`].
 pub const DEFAULT_SNAPSHOTS_KEPT: usize = 3;
 
@@ -98,6 +105,7 @@ impl LedgerConfig {
             clock: Arc::new(OffsetDateTime::now_utc),
             max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
+            snapshot_bytes_per_record: DEFAULT_SNAPSHOT_BYTES_PER_RECORD,
             snapshots_kept: DEFAULT_SNAPSHOTS_KEPT,
             replay_from_zero: false,
         }
@@ -113,6 +121,7 @@ impl std::fmt::Debug for LedgerConfig {
             .field("checkpoint_interval", &self.checkpoint_interval)
             .field("max_clock_skew", &self.max_clock_skew)
             .field("snapshot_every", &self.snapshot_every)
+            .field("snapshot_bytes_per_record", &self.snapshot_bytes_per_record)
             .field("snapshots_kept", &self.snapshots_kept)
             .field("replay_from_zero", &self.replay_from_zero)
             .finish_non_exhaustive()
@@ -622,6 +631,9 @@ struct Sequencer<S> {
     existing: HashMap<Uuid, StoredEvent>,
     /// Tree size of the last policy snapshot restored or written (0: none).
     last_snapshot: u64,
+    /// Records from the last snapshot to the next: `snapshot_every`, or more after a large snapshot
+    /// ([`LedgerConfig::snapshot_bytes_per_record`]).
+    snapshot_gap: u64,
     /// The system key's id in hex, compared with every pushed record's signer (computing it is a SHA-256).
     system_key_id: String,
 }
@@ -725,6 +737,7 @@ impl<S: EventStore> Sequencer<S> {
             head_tx: None,
             existing: HashMap::new(),
             last_snapshot: 0,
+            snapshot_gap: 0,
             system_key_id,
         })
     }
@@ -1641,13 +1654,13 @@ impl<S: EventStore> Sequencer<S> {
         Ok(())
     }
 
-    /// Stores a snapshot of the policy's state if [`LedgerConfig::snapshot_every`] records were committed since the
-    /// last one. Called right after a checkpoint's commit, when the policy's state is exactly that of the tree of
+    /// Stores a snapshot of the policy's state if [`LedgerConfig::snapshot_every`] records (more after a large
+    /// snapshot: [`LedgerConfig::snapshot_bytes_per_record`]) were committed since the last one. Called right after a checkpoint's commit, when the policy's state is exactly that of the tree of
     /// `size` leaves with root `root` (its pending group is what was just committed). A failure is logged, never
     /// returned: the records are durable, and the next open simply replays more of the log.
     async fn snapshot_if_due(&mut self, size: u64, root: Hash) {
         let every = self.config.snapshot_every;
-        if every == 0 || size < self.last_snapshot.saturating_add(every) {
+        if every == 0 || size < self.last_snapshot.saturating_add(self.snapshot_gap.max(every)) {
             return;
         }
         let now = truncate_micros(self.now());
@@ -1664,9 +1677,19 @@ impl<S: EventStore> Sequencer<S> {
             Ok(stored) => {
                 // A store that keeps none is not asked again at every checkpoint.
                 self.last_snapshot = size;
+                self.snapshot_gap = match self.config.snapshot_bytes_per_record {
+                    0 => every,
+                    b => every.max(u64::try_from(snapshot.state.len()).unwrap_or(u64::MAX) / b),
+                };
                 if stored {
                     let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-                    tracing::info!(size, bytes = snapshot.state.len(), ms, "admission-state snapshot stored");
+                    tracing::info!(
+                        size,
+                        bytes = snapshot.state.len(),
+                        ms,
+                        next_after = self.snapshot_gap,
+                        "admission-state snapshot stored"
+                    );
                     if let Ok(mut s) = self.shared.stats.write() {
                         s.snapshots += 1;
                     }

@@ -31,6 +31,7 @@
 //! refusals by code, file sizes and bytes per record, the server's peak RSS, and the query endpoints' latencies at
 //! the end (the bench's query phase), as Markdown on stdout, a CSV of the samples and a PNG plot ([`plot`]).
 
+pub mod folds;
 pub mod model;
 pub mod parties;
 pub mod plot;
@@ -51,6 +52,7 @@ use self::model::{Party, Planned, cst_day};
 use self::parties::{City, Signer};
 use crate::bench::{self, Cpu, Ctx};
 use crate::rng::SplitMix64;
+use siteledger_domain::rating::{self, RatingEvent, policy};
 
 /// `siteledger simulate city` options.
 #[derive(Debug, Clone, clap::Args)]
@@ -136,6 +138,14 @@ pub struct CityArgs {
     /// Requests per endpoint in the query phase.
     #[arg(long, default_value_t = 1000)]
     pub query_requests: usize,
+    /// Skip the computations at the end (the city's annual report, every enterprise's credit score and one
+    /// project's rating decision at the log's final size, resumed from the server's fold snapshots).
+    #[arg(long)]
+    pub no_folds: bool,
+    /// Also compute each of them from record 0 (the auditor's recomputation, `from_zero=true`; time proportional
+    /// to the log) and compare the bytes.
+    #[arg(long)]
+    pub from_zero: bool,
     /// Where to write `city-samples.csv` and `city-lag.png`.
     #[arg(long, default_value = ".")]
     pub out_dir: PathBuf,
@@ -173,6 +183,8 @@ impl Default for CityArgs {
             max_clock_skew_secs: 600,
             query_clients: 50,
             query_requests: 1000,
+            no_folds: false,
+            from_zero: false,
             out_dir: PathBuf::from("."),
             seed: 2026,
         }
@@ -270,6 +282,10 @@ pub struct Outcome {
     pub workers: usize,
     /// Project ids are this prefix, `-` and five digits from 00001.
     pub project_prefix: String,
+    /// The computations at the end (empty with `--no-folds`).
+    pub folds: Vec<folds::FoldTime>,
+    /// Why they were not measured, if they failed.
+    pub folds_error: Option<String>,
 }
 
 /// One agent's batch for one tick: the request bodies (a backlog may need several), and per item the occurred_at
@@ -398,6 +414,17 @@ pub async fn simulate(
     }
     let districts: Vec<serde_json::Value> = serde_json::from_str(&ctx.get_text("/v1/districts").await?)?;
     let zone_missing = !districts.iter().any(|d| d["code"] == crate::city::ZONE_CODE);
+    // The city bureau publishes the rating policy and the credit rules unless the log holds them already (a demo
+    // server publishes its own).
+    let published: Vec<serde_json::Value> = serde_json::from_str(&ctx.get_text("/v1/rating-policies").await?)?;
+    let has = |kind: &str| published.iter().any(|p| p["kind"] == kind);
+    let mut rules = Vec::new();
+    if !has(rating::POLICY) {
+        rules.extend([RatingEvent::Policy(policy::notice_2020_72()), RatingEvent::Policy(policy::notice_2020_72_v2())]);
+    }
+    if !has(rating::CREDIT_RULES) {
+        rules.push(RatingEvent::CreditRules(rating::credit::proposal_v1()));
+    }
 
     let now = unix_now();
     let (start, end) = window(args, now);
@@ -415,7 +442,7 @@ pub async fn simulate(
     // Setup happens two days before the window (and before a backlog of a day).
     let t_setup = start - 2 * 86_400;
     let mut root_rng = SplitMix64::derive(args.seed, 3);
-    let stages = parties::setup(&mut city, &mut root, &mut root_rng, t_setup, fresh_root, zone_missing)?;
+    let stages = parties::setup(&mut city, &mut root, &mut root_rng, t_setup, fresh_root, zone_missing, &rules)?;
     let setup_t0 = Instant::now();
     let mut setup_n = 0u64;
     let sem = Arc::new(Semaphore::new(args.concurrency.max(1)));
@@ -690,6 +717,21 @@ pub async fn simulate(
     );
     let drain0 = Instant::now();
     out.drain_secs = ctx.settle(wall_cap).await.ok().map(|_| drain0.elapsed().as_secs_f64());
+    if !args.no_folds {
+        let last_day = model::cst(end - 1);
+        let plan = folds::Plan {
+            at_size: report::metrics(&ctx.http, &ctx.base, &ctx.token).await.map_or(0.0, |(n, _)| n) as u64,
+            year: last_day.get(..4).and_then(|y| y.parse().ok()).unwrap_or(2026),
+            as_of: last_day.get(..10).unwrap_or_default().to_owned(),
+            project_id: format!("{}-{:05}", out.project_prefix, 1),
+            from_zero: args.from_zero,
+        };
+        eprintln!("city: computing the annual report, credit scores and a rating decision at {}…", plan.at_size);
+        match folds::measure(&ctx.http, &ctx.base, &ctx.token, &plan).await {
+            Ok(f) => out.folds = f,
+            Err(e) => out.folds_error = Some(format!("{e:#}")),
+        }
+    }
     // One more sample at lag 0.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     stop.store(true, Ordering::Relaxed);

@@ -9,6 +9,7 @@
 
 use serde_json::{Map, Value, json};
 use siteledger_client::KeyedChain;
+use siteledger_domain::rating::RatingEvent;
 use siteledger_signer::{Envelope, SigningKey};
 
 use super::model::{Planned, Site, cst, cst_date};
@@ -177,7 +178,7 @@ fn plan(t: i64, stream: &str, kind: &'static str, payload: Value) -> Planned {
 /// The setup in three stages, each a list of (signer's chain of envelopes): the city bureau's; the district
 /// bureaus'; the general contractors'. A stage is posted after the one before it is in the log. `root` is the city
 /// bureau's key with its chain as the ledger holds it; `fresh_root` says it must enrol itself, `zone_missing` that
-/// the zone is not registered yet.
+/// the zone is not registered yet; `rules` are the rating policies and credit rules the city bureau publishes.
 pub fn setup(
     city: &mut City,
     root: &mut KeyedChain,
@@ -185,6 +186,7 @@ pub fn setup(
     t: i64,
     fresh_root: bool,
     zone_missing: bool,
+    rules: &[RatingEvent],
 ) -> anyhow::Result<[Vec<Vec<Envelope>>; 3]> {
     let at = cst(t);
     let root_public = *root.key().public();
@@ -207,6 +209,9 @@ pub fn setup(
             "registry.zone.added.v1",
             obj(json!({"code": ZONE_CODE, "name": ZONE_NAME})),
         )?);
+    }
+    for r in rules {
+        stage1.push(sign_root(&r.expected_stream(), r.kind(), r.to_payload())?);
     }
     for e in city.enterprises.iter().chain(&city.labs).chain(std::iter::once(&city.bank)) {
         stage1.push(sign_root(

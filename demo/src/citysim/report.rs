@@ -241,6 +241,9 @@ pub(crate) fn markdown(
     for e in &r.unexpected_examples {
         let _ = writeln!(s, "- unexpected: {e}");
     }
+    if !o.folds.is_empty() || o.folds_error.is_some() {
+        s.push_str(&folds_table(o));
+    }
     if let Some(rows) = query {
         let _ = writeln!(
             s,
@@ -248,6 +251,48 @@ pub(crate) fn markdown(
             args.query_clients, args.query_requests
         );
         s.push_str(&query_table(rows));
+    }
+    s
+}
+
+/// The computations at the end: where each fold started, what it folded, its time and whether the from-zero
+/// recomputation gave the same bytes.
+fn folds_table(o: &Outcome) -> String {
+    let mut s = String::from(
+        "\n**Ratings, credit and the annual report at the end** (computed by the server from the log's first N records)\n\n\
+         | computation | N | fold started at | records folded | time | body | SHA-256 | same bytes as from record 0 |\n\
+         |---|---:|---:|---:|---:|---:|---|---|\n",
+    );
+    for f in &o.folds {
+        let reference = o.folds.iter().find(|z| z.from_zero && z.what == f.what && z.at_size == f.at_size);
+        let same = match reference {
+            Some(z) if f.from_zero => {
+                format!("(the reference{})", if z.resumed_from == 0 { "" } else { ", not from 0!" })
+            }
+            Some(z) => {
+                if z.sha256 == f.sha256 {
+                    "yes".to_owned()
+                } else {
+                    "**no**".to_owned()
+                }
+            }
+            None => "not asked (`--from-zero`)".to_owned(),
+        };
+        let start = if f.resumed_from == 0 { "record 0".to_owned() } else { format!("snapshot at {}", f.resumed_from) };
+        let _ = writeln!(
+            s,
+            "| {}{} | {} | {start} | {} | {:.3} s | {:.1} kB | `{}…` | {same} |",
+            f.what,
+            if f.from_zero { " (`from_zero=true`)" } else { "" },
+            f.at_size,
+            f.folded,
+            f.secs,
+            f.bytes as f64 / 1e3,
+            f.sha256.get(..12).unwrap_or_default(),
+        );
+    }
+    if let Some(e) = &o.folds_error {
+        let _ = writeln!(s, "\nNot measured: {e}");
     }
     s
 }

@@ -1,7 +1,8 @@
 //! The city simulator (`siteledger simulate city`, issue 16) for a small city against a real server on SQLite:
 //! thirty projects, three simulated hours ending now, a monitor bursting 5,000 readings into one window and a
-//! gateway whose clock runs ten minutes ahead of a server allowing five minutes of skew. Counted, not timed: the
-//! only wall-clock bound is the simulator's own hang guard.
+//! gateway whose clock runs ten minutes ahead of a server allowing five minutes of skew; at the end the annual
+//! report, credit scores and a rating decision, from the server's fold snapshots and from record 0. Counted, not
+//! timed: the only wall-clock bound is the simulator's own hang guard.
 
 use std::collections::HashMap;
 
@@ -41,6 +42,7 @@ async fn a_small_city_with_a_bursty_monitor_and_a_fast_clock_is_logged_once_fold
         clock_offset_secs: 600,
         max_clock_skew_secs: 300,
         query_clients: 0,
+        from_zero: true,
         // A hang guard, not a deadline: the run is counted, and nothing asserts how long it took.
         wall_secs: 900,
         ..CityArgs::default()
@@ -81,5 +83,20 @@ async fn a_small_city_with_a_bursty_monitor_and_a_fast_clock_is_logged_once_fold
     let per_record = server.state.read.fold_rows_read() / log.max(1);
     assert!(out.kinds["env.dust_noise.reading.v1"] >= 5_000, "the burst was posted");
     assert!(per_record <= ROWS_PER_RECORD, "{per_record} rows read per record over {log} records");
+
+    // The city bureau published the rating policy and credit rules; the annual report, the credit scores and a
+    // rating decision at the final size resume from the fold snapshots the server took as the log grew, fold only
+    // the records after them, and answer the same bytes as the auditor's fold from record 0.
+    assert_eq!(out.folds_error, None);
+    assert_eq!(out.folds.len(), 6, "{:?}", out.folds);
+    for pair in out.folds.chunks(2) {
+        let [resumed, zero] = pair else { unreachable!("pairs") };
+        assert_eq!((resumed.at_size, resumed.from_zero, zero.from_zero), (log, false, true), "{pair:?}");
+        assert_eq!((zero.resumed_from, zero.folded), (0, log), "from record 0 folds every record: {zero:?}");
+        assert!(resumed.resumed_from > 0, "a snapshot was used: {resumed:?}");
+        assert_eq!(resumed.resumed_from + resumed.folded, log, "{resumed:?}");
+        assert_eq!(resumed.sha256, zero.sha256, "{} differs from its from-zero recomputation", resumed.what);
+        assert!(resumed.bytes > 100, "{resumed:?}");
+    }
     server.shutdown().await;
 }

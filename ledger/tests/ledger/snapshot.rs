@@ -304,6 +304,47 @@ async fn postgres_restores_the_newest_snapshot_and_reads_only_the_records_after_
     restores_the_newest_snapshot_and_reads_only_the_records_after_it(Postgres::new()).await;
 }
 
+/// A large state is written less often: after a snapshot of S bytes the next comes at least S ÷
+/// `snapshot_bytes_per_record` records later (never sooner than `snapshot_every`), so the bytes snapshots write stay
+/// bounded per record committed however large the city's registry grows; reopening still reads only the records after
+/// the newest one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_state_is_snapshotted_less_often_so_snapshot_bytes_per_record_stay_bounded() {
+    // The same log with the interval by count only: a snapshot every SNAPSHOT_EVERY records.
+    let by_count = Sqlite::new();
+    let mut city = City::new();
+    let policy = Arc::new(DomainPolicy::default());
+    let mut c = snapshot_config(Arc::clone(&policy), false);
+    c.snapshot_bytes_per_record = 0;
+    let l = Ledger::open(by_count.open().await, c).await.expect("open");
+    let (head, _) = fill(&l, &mut city).await;
+    let written_by_count = l.stats().snapshots;
+    drop(l);
+    let state_len = by_count.open().await.snapshots(1).await.expect("snapshots")[0].state.len() as u64;
+
+    // Bytes per record chosen so that the state asks for about 2.5 × SNAPSHOT_EVERY records between snapshots.
+    let per_record = (state_len / (SNAPSHOT_EVERY * 5 / 2)).max(1);
+    let backend = Sqlite::new();
+    let mut city = City::new();
+    let mut c = snapshot_config(Arc::new(DomainPolicy::default()), false);
+    c.snapshot_bytes_per_record = per_record;
+    let l = Ledger::open(backend.open().await, c).await.expect("open");
+    assert_eq!(fill(&l, &mut city).await.0, head);
+    let written = l.stats().snapshots;
+    drop(l);
+    assert!(written >= 2 && written < written_by_count, "{written} snapshots, {written_by_count} by count alone");
+    let kept = backend.open().await.snapshots(100).await.expect("snapshots");
+    for w in kept.windows(2) {
+        let (newer, older) = (&w[0], &w[1]);
+        let gap = older.state.len() as u64 / per_record;
+        assert!(gap > SNAPSHOT_EVERY, "the state asks for more than the count: {gap}");
+        assert!(newer.size - older.size >= gap, "{} → {}: at least {gap} records apart", older.size, newer.size);
+    }
+    let (l, _) = open(&backend, false).await;
+    assert_eq!(l.stats().replayed_from, kept[0].size);
+    assert_eq!(l.stats().replay_rows_read, head - kept[0].size);
+}
+
 /// Runs `sql` on the SQLite file directly, as an operator's mistake or a disk error would change it.
 async fn tamper(path: &Path, sql: &str, size: u64, bytes: Vec<u8>) {
     use sqlx::Connection;
