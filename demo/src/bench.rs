@@ -104,6 +104,11 @@ pub struct BenchArgs {
     /// PRNG seed (event ids and values).
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
+    /// With --url: measure the query phase only and write nothing (no registry, no writer keys, no records, no
+    /// --root-key): for a server whose log is what it should be, e.g. a city run's. The timeline endpoint asks for
+    /// the first 16 projects the token may see.
+    #[arg(long, requires = "url")]
+    pub read_only: bool,
 }
 
 /// Latency summary.
@@ -977,6 +982,9 @@ pub async fn run(mut args: BenchArgs) -> anyhow::Result<()> {
         eprintln!("bench: open-files limit {nofile} allows only {budget} feed subscribers; using that many");
         args.subscribers = usize::try_from(budget).unwrap_or(0);
     }
+    if args.read_only {
+        return read_only(&args).await;
+    }
     let mut rng = SplitMix64::new(args.seed);
     let tag = format!("{:06X}", (Ctx::now_ms() / 1000) & 0xFF_FFFF);
     let (server, base, token, root, root_chain) = match &args.url {
@@ -1012,6 +1020,40 @@ pub async fn run(mut args: BenchArgs) -> anyhow::Result<()> {
     }
     let report = result?;
     println!("{report}");
+    Ok(())
+}
+
+/// `--read-only`: the query phase against `--url`, nothing written.
+async fn read_only(args: &BenchArgs) -> anyhow::Result<()> {
+    if args.phases != [Phase::Query] {
+        bail!("--read-only measures the query phase only (it writes nothing): pass --phases query");
+    }
+    let url = args.url.as_deref().context("--read-only needs --url")?;
+    check_loopback(url)?;
+    let token = args.token.clone().context("--url needs --token (a city-bureau token)")?;
+    let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build()?;
+    let ctx = Ctx {
+        base: url.trim_end_matches('/').to_owned(),
+        token,
+        ingest: IngestClient::with_client(http.clone(), url),
+        http,
+        root: SigningKey::from_seed(&[0; 32]),
+        root_chain: Chain::new(),
+        rng: SplitMix64::new(args.seed),
+        tag: String::new(),
+    };
+    let started = Instant::now();
+    let page: Vec<Value> = serde_json::from_str(&ctx.get_text("/v1/projects?limit=16").await?)
+        .context("GET /v1/projects?limit=16: not a JSON list")?;
+    let projects: Vec<String> =
+        page.iter().filter_map(|p| p.get("project_id").and_then(Value::as_str).map(str::to_owned)).collect();
+    if projects.is_empty() {
+        bail!("the server lists no project this token may see: nothing to ask the timeline endpoint for");
+    }
+    let log_size = ctx.metric("siteledger_ledger_size").await.unwrap_or(f64::NAN);
+    let pace = (args.pace_ms > 0).then(|| Duration::from_millis(args.pace_ms));
+    let query = phase_query(&ctx, &projects, args.clients, args.requests, pace).await?;
+    println!("{}", report(args, None, Some(query), None, log_size, started.elapsed(), false));
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod bench_read_only;
 mod city;
 mod citysim;
 mod live;
