@@ -29,7 +29,10 @@
 //!
 //! It reports ([`report`]) the ingest rate, projection lag over time (sampled from `/metrics` every second),
 //! refusals by code, file sizes and bytes per record, the server's peak RSS, and the query endpoints' latencies at
-//! the end (the bench's query phase), as Markdown on stdout, a CSV of the samples and a PNG plot ([`plot`]).
+//! the end (the bench's query phase), as Markdown on stdout, a CSV of the samples and a PNG plot ([`plot`]). The
+//! simulated city bureau publishes the rating policy and credit rules with the registry, so the run ends with the
+//! city's annual report, every enterprise's credit score and a rating decision computed at the final size from the
+//! server's fold snapshots, and with `--from-zero` from record 0 too, compared byte for byte ([`folds`]).
 
 pub mod folds;
 pub mod model;
