@@ -255,6 +255,22 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
+    /// A context that only reads from the server at `url` with `token` (its root key is a placeholder that signs
+    /// nothing the server would accept).
+    pub(crate) fn reader(url: &str, token: String) -> anyhow::Result<Ctx> {
+        let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build()?;
+        Ok(Ctx {
+            base: url.trim_end_matches('/').to_owned(),
+            token,
+            ingest: IngestClient::with_client(http.clone(), url),
+            http,
+            root: SigningKey::from_seed(&[0; 32]),
+            root_chain: Chain::new(),
+            rng: SplitMix64::new(1),
+            tag: String::new(),
+        })
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -1031,17 +1047,7 @@ async fn read_only(args: &BenchArgs) -> anyhow::Result<()> {
     let url = args.url.as_deref().context("--read-only needs --url")?;
     check_loopback(url)?;
     let token = args.token.clone().context("--url needs --token (a city-bureau token)")?;
-    let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build()?;
-    let ctx = Ctx {
-        base: url.trim_end_matches('/').to_owned(),
-        token,
-        ingest: IngestClient::with_client(http.clone(), url),
-        http,
-        root: SigningKey::from_seed(&[0; 32]),
-        root_chain: Chain::new(),
-        rng: SplitMix64::new(args.seed),
-        tag: String::new(),
-    };
+    let ctx = Ctx::reader(url, token)?;
     let started = Instant::now();
     let page: Vec<Value> = serde_json::from_str(&ctx.get_text("/v1/projects?limit=16").await?)
         .context("GET /v1/projects?limit=16: not a JSON list")?;

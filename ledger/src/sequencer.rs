@@ -631,8 +631,8 @@ struct Sequencer<S> {
     existing: HashMap<Uuid, StoredEvent>,
     /// Tree size of the last policy snapshot restored or written (0: none).
     last_snapshot: u64,
-    /// Records from the last snapshot to the next: `snapshot_every`, or more after a large snapshot
-    /// ([`LedgerConfig::snapshot_bytes_per_record`]).
+    /// Records the last snapshot's size asks for before the next (its bytes ÷
+    /// [`LedgerConfig::snapshot_bytes_per_record`]; 0 before the first); never fewer than `snapshot_every` are waited.
     snapshot_gap: u64,
     /// The system key's id in hex, compared with every pushed record's signer (computing it is a SHA-256).
     system_key_id: String,
@@ -1655,8 +1655,8 @@ impl<S: EventStore> Sequencer<S> {
     }
 
     /// Stores a snapshot of the policy's state if [`LedgerConfig::snapshot_every`] records (more after a large
-    /// snapshot: [`LedgerConfig::snapshot_bytes_per_record`]) were committed since the last one. Called right after a checkpoint's commit, when the policy's state is exactly that of the tree of
-    /// `size` leaves with root `root` (its pending group is what was just committed). A failure is logged, never
+    /// snapshot: [`LedgerConfig::snapshot_bytes_per_record`]) were committed since the last one. Called right after
+    /// a checkpoint's commit, when the policy's state is exactly that of the tree of `size` leaves with root `root` (its pending group is what was just committed). A failure is logged, never
     /// returned: the records are durable, and the next open simply replays more of the log.
     async fn snapshot_if_due(&mut self, size: u64, root: Hash) {
         let every = self.config.snapshot_every;
@@ -1677,17 +1677,15 @@ impl<S: EventStore> Sequencer<S> {
             Ok(stored) => {
                 // A store that keeps none is not asked again at every checkpoint.
                 self.last_snapshot = size;
-                self.snapshot_gap = match self.config.snapshot_bytes_per_record {
-                    0 => every,
-                    b => every.max(u64::try_from(snapshot.state.len()).unwrap_or(u64::MAX) / b),
-                };
+                let bytes = u64::try_from(snapshot.state.len()).unwrap_or(u64::MAX);
+                self.snapshot_gap = bytes.checked_div(self.config.snapshot_bytes_per_record).unwrap_or(0);
                 if stored {
                     let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                     tracing::info!(
                         size,
                         bytes = snapshot.state.len(),
                         ms,
-                        next_after = self.snapshot_gap,
+                        next_after = self.snapshot_gap.max(every),
                         "admission-state snapshot stored"
                     );
                     if let Ok(mut s) = self.shared.stats.write() {

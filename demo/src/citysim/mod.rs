@@ -721,16 +721,21 @@ pub async fn simulate(
     let drain0 = Instant::now();
     out.drain_secs = ctx.settle(wall_cap).await.ok().map(|_| drain0.elapsed().as_secs_f64());
     if !args.no_folds {
-        let last_day = model::cst(end - 1);
-        let plan = folds::Plan {
-            at_size: report::metrics(&ctx.http, &ctx.base, &ctx.token).await.map_or(0.0, |(n, _)| n) as u64,
-            year: last_day.get(..4).and_then(|y| y.parse().ok()).unwrap_or(2026),
-            as_of: last_day.get(..10).unwrap_or_default().to_owned(),
-            project_id: format!("{}-{:05}", out.project_prefix, 1),
-            from_zero: args.from_zero,
+        let as_of = model::cst_date(end - 1);
+        let measured = async {
+            let (size, _) = report::metrics(&ctx.http, &ctx.base, &ctx.token).await?;
+            anyhow::ensure!(size.is_finite() && size > 0.0, "/metrics gave no log size ({size})");
+            let plan = folds::Plan {
+                at_size: size as u64,
+                year: as_of.get(..4).and_then(|y| y.parse().ok()).context("the window's year")?,
+                as_of: as_of.clone(),
+                project_id: format!("{}-{:05}", out.project_prefix, 1),
+                from_zero: args.from_zero,
+            };
+            eprintln!("city: computing the annual report, credit scores and a rating decision at {}…", plan.at_size);
+            folds::measure(&ctx.http, &ctx.base, &ctx.token, &plan).await
         };
-        eprintln!("city: computing the annual report, credit scores and a rating decision at {}…", plan.at_size);
-        match folds::measure(&ctx.http, &ctx.base, &ctx.token, &plan).await {
+        match measured.await {
             Ok(f) => out.folds = f,
             Err(e) => out.folds_error = Some(format!("{e:#}")),
         }

@@ -3,11 +3,9 @@
 
 use std::fmt::Write;
 use std::path::Path;
-use std::time::Duration;
 
 use super::{CityArgs, Outcome, Sample, Target};
 use crate::bench::{Ctx, QueryRow, Summary, ms, query_table};
-use crate::rng::SplitMix64;
 
 /// `siteledger_ledger_size` and `siteledger_projection_lag` from `/metrics`.
 pub async fn metrics(http: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<(f64, f64)> {
@@ -93,17 +91,7 @@ async fn pg_size(url: &str) -> anyhow::Result<u64> {
 
 /// A bench context for the query phase.
 pub(crate) fn query_ctx(target: &Target) -> anyhow::Result<Ctx> {
-    let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build()?;
-    Ok(Ctx {
-        base: target.url.trim_end_matches('/').to_owned(),
-        token: target.token.clone(),
-        ingest: siteledger_client::IngestClient::with_client(http.clone(), &target.url),
-        http,
-        root: siteledger_signer::SigningKey::from_seed(&[0; 32]),
-        root_chain: siteledger_client::MemoryChain::new(),
-        rng: SplitMix64::new(1),
-        tag: String::new(),
-    })
+    Ctx::reader(&target.url, target.token.clone())
 }
 
 fn mb(b: u64) -> String {
