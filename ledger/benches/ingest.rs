@@ -34,6 +34,11 @@ use siteledger_signer::keys::{BatchItem, verify_batch};
 use siteledger_signer::merkle::{Frontier, leaf_hash, verify_consistency, verify_inclusion};
 use siteledger_signer::{Envelope, NoteSigner, SigningKey};
 
+/// The allocator of the `siteledger` binary (`cli/src/main.rs`), so that the bench measures what the server runs
+/// (to compare with glibc's allocator, remove these two lines and rebuild).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ORIGIN: &str = "bench.siteledger.example/log";
 
 fn config(city: &SigningKey) -> LedgerConfig {

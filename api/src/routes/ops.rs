@@ -57,6 +57,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             fold_errors,
         ),
         ("siteledger_feed_subscribers", "Connected live-feed subscribers.", state.feed.subscribers() as f64),
+        (
+            "siteledger_feed_published_total",
+            "Records the live feed read from the log and published (none while nobody listens).",
+            state.feed.published() as f64,
+        ),
         ("siteledger_uptime_seconds", "Seconds since start.", state.started.elapsed().as_secs_f64()),
     ];
     let mut r = state.metrics.render(&gauges).into_response();

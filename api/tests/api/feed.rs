@@ -122,3 +122,36 @@ async fn a_slow_subscriber_is_cut_off_with_a_resume_hint() {
         "the hint resumes right after the last delivered record"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_nobody_listening_the_feed_reads_nothing_and_a_subscriber_still_gets_every_record() {
+    let mut app = TestApp::spawn().await;
+    let mut w = world::build(&mut app).await;
+    app.settle().await;
+    let city = app.token(Role::City, None).await;
+    assert_eq!(
+        app.server.state.feed.published(),
+        0,
+        "no subscriber while the world was built: the feed read none of its records"
+    );
+    let start = app.server.state.ledger.head();
+    let resp = app
+        .client
+        .get(app.url(&format!("/v1/feed?after={}", start - 1)))
+        .bearer_auth(&city)
+        .send()
+        .await
+        .expect("feed");
+    assert_eq!(resp.status(), 200);
+    let envs: Vec<_> = (0..20).map(|n| reading(&mut w.gw1, "NB-2026-0001", n)).collect();
+    app.ingest_ok(&envs).await;
+    let (records, others) = read_events(resp, 20).await;
+    assert!(others.is_empty(), "no resume hint: {others:?}");
+    let positions: Vec<u64> = records.iter().map(|r| r.0).collect();
+    assert_eq!(
+        positions,
+        (start..start + 20).collect::<Vec<_>>(),
+        "every record from the subscriber's start, in order"
+    );
+    assert!(app.server.state.feed.published() > 0, "with a subscriber the feed follows the log again");
+}

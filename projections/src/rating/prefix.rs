@@ -40,6 +40,11 @@ pub const SNAPSHOT_EVERY: u64 = 2_000;
 /// cadence as the ledger's admission-state snapshots; the table stays within the bound of [`super::snapshots`].
 pub const EAGER_SNAPSHOT_EVERY: u64 = 16_384;
 
+/// What the projections runtime's two snapshots may write per record each, at most (about): a state of B bytes is
+/// written again only B ÷ this many records after the last, if that is more than [`EAGER_SNAPSHOT_EVERY`]
+/// (`runtime::eager_gap`). The same bound as the ledger's admission-state snapshots (docs/LEDGER.md).
+pub const EAGER_SNAPSHOT_BYTES_PER_RECORD: u64 = 256;
+
 /// Snapshots tried, newest first, before folding from record 0.
 const CANDIDATES: usize = 4;
 
@@ -129,19 +134,22 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.map_err(|e| RatingError::Corrupt(format!("fold task failed: {e}")))
 }
 
-/// Folds `from..size` into `fold`; returns the fold and the records folded. Pages are read on the async task and
-/// parsed and folded on the blocking pool, page by page.
-async fn fold_range<S: EventStore>(
+/// Folds every fold in `folds` up to `size`, reading and parsing each record once for all of them: a fold of size
+/// k (its first k records folded) takes the records from k on. Pages are read on the async task and parsed and
+/// folded on the blocking pool, page by page.
+async fn fold_together<S: EventStore>(
     store: &S,
-    mut fold: RatingFold,
-    from: u64,
+    mut folds: Vec<RatingFold>,
     size: u64,
-) -> Result<(RatingFold, u64), RatingError> {
+) -> Result<Vec<RatingFold>, RatingError> {
     let head = store.head().await?;
     if size > head {
         return Err(RatingError::Invalid(format!("tree size {size} exceeds the log size {head}")));
     }
-    let mut next = from;
+    if let Some(f) = folds.iter().find(|f| f.size > size) {
+        return Err(RatingError::Invalid(format!("a fold of {} records cannot be folded to {size}", f.size)));
+    }
+    let mut next = folds.iter().map(|f| f.size).min().unwrap_or(size);
     while next < size {
         let want = usize::try_from((size - next).min(PAGE as u64)).unwrap_or(PAGE);
         let page = store.read_all(next, want).await?;
@@ -149,20 +157,21 @@ async fn fold_range<S: EventStore>(
             return Err(RatingError::Corrupt(format!("no record at position {next}")));
         }
         let start = next;
-        let (back, at) = blocking(move || fold_page(fold, &page, start, size)).await??;
-        fold = back;
+        let (back, at) = blocking(move || fold_page(folds, &page, start, size)).await??;
+        folds = back;
         next = at;
     }
-    Ok((fold, next - from))
+    Ok(folds)
 }
 
-/// Folds one page of stored records, which must start at `next`, up to `size`; returns the fold and the next position.
+/// Folds one page of stored records, which must start at `next`, up to `size`, into each fold that has folded
+/// exactly the records before it; returns the folds and the next position.
 fn fold_page(
-    mut fold: RatingFold,
+    mut folds: Vec<RatingFold>,
     page: &[StoredEvent],
     mut next: u64,
     size: u64,
-) -> Result<(RatingFold, u64), RatingError> {
+) -> Result<(Vec<RatingFold>, u64), RatingError> {
     for e in page {
         if next >= size {
             break;
@@ -172,7 +181,7 @@ fn fold_page(
         }
         let env = Envelope::parse(&e.leaf).map_err(|err| RatingError::Corrupt(err.to_string()))?;
         let id = e.event_id.to_string();
-        fold.apply(&LogRecord {
+        let record = LogRecord {
             position: e.position,
             event_id: &id,
             stream: &e.stream,
@@ -180,10 +189,46 @@ fn fold_page(
             occurred_at: &e.occurred_at,
             signer: &e.signer,
             payload: env.payload(),
-        });
+        };
+        for fold in folds.iter_mut().filter(|f| f.size == next) {
+            fold.apply(&record);
+        }
         next += 1;
     }
-    Ok((fold, next))
+    Ok((folds, next))
+}
+
+/// Writes `fold` (folded with the credit rules of `rules_version`) as a snapshot at its size; gives the fold back
+/// with the bytes of its state.
+async fn save_fold<S: EventStore>(
+    store: &S,
+    db: &ReadDb,
+    fold: RatingFold,
+    rules_version: Option<u32>,
+) -> Result<(RatingFold, usize), RatingError> {
+    let size = fold.size;
+    if size == 0 {
+        return Ok((fold, 0));
+    }
+    let (fold, state, sha256) = blocking(move || {
+        let value = serde_json::to_value(&fold).map_err(|e| RatingError::Corrupt(format!("fold state: {e}")))?;
+        let state = String::from_utf8(to_canonical(&value))
+            .map_err(|e| RatingError::Corrupt(format!("fold state: canonical JSON is not UTF-8: {e}")))?;
+        let sha256 = sha256_hex(state.as_bytes());
+        Ok::<_, RatingError>((fold, state, sha256))
+    })
+    .await??;
+    let root = hex::encode(root_at(store, size).await?);
+    let last = store.read_all(size - 1, 1).await?;
+    let last = last.first().ok_or_else(|| RatingError::Corrupt(format!("no record at {}", size - 1)))?;
+    let day = siteledger_domain::time::shanghai_date(last.recorded_at);
+    let day = LocalDate::try_from(day).map_or_else(|_| day.to_string(), |d| d.to_string());
+    let bytes = state.len();
+    let meta = SnapshotMeta { rules_version: rules_version.unwrap_or(0), tree_size: size, root, sha256, day };
+    db.save_fold_snapshot(&NewSnapshot { meta, state })
+        .await
+        .map_err(|e| RatingError::Corrupt(format!("read database: {e}")))?;
+    Ok((fold, bytes))
 }
 
 impl LogPrefix {
@@ -205,18 +250,6 @@ impl LogPrefix {
         size: u64,
         rules_version: Option<u32>,
     ) -> Result<Self, RatingError> {
-        Self::load_inner(store, snapshots, size, rules_version, false).await
-    }
-
-    /// As [`LogPrefix::load_with`], but leaves a snapshot at `size` whenever it folded any record: what the
-    /// projections runtime does at checkpoint sizes as the log grows ([`take_fold_snapshots`]).
-    async fn load_inner<S: EventStore>(
-        store: &S,
-        snapshots: Option<&ReadDb>,
-        size: u64,
-        rules_version: Option<u32>,
-        always_snapshot: bool,
-    ) -> Result<Self, RatingError> {
         let rules = match rules_version {
             Some(v) => Some(credit_rules_at(store, size, v).await?),
             None => None,
@@ -225,18 +258,15 @@ impl LogPrefix {
             Some(db) => restore(store, db, size, rules_version.unwrap_or(0), rules.as_ref()).await?,
             None => None,
         };
-        let (fold, resumed_from) = match restored {
-            Some(fold) => {
-                let at = fold.size;
-                (fold, at)
-            }
-            None => (RatingFold::new(rules), 0),
-        };
-        let (fold, folded) = fold_range(store, fold, resumed_from, size).await?;
-        let prefix = Self { size, fold, resumed_from, folded };
+        let start = restored.unwrap_or_else(|| RatingFold::new(rules));
+        let resumed_from = start.size;
+        let fold = fold_together(store, vec![start], size)
+            .await?
+            .pop()
+            .ok_or_else(|| RatingError::Corrupt("the fold was lost".to_owned()))?;
+        let prefix = Self { size, fold, resumed_from, folded: size - resumed_from };
         // A fold from record 0 is the expensive case: the first computation leaves a snapshot whatever its size.
-        let worth_keeping =
-            folded >= SNAPSHOT_EVERY || (resumed_from == 0 && folded > 0) || always_snapshot && folded > 0;
+        let worth_keeping = prefix.folded >= SNAPSHOT_EVERY || (resumed_from == 0 && prefix.folded > 0);
         if let Some(db) = snapshots
             && worth_keeping
             && let Err(e) = prefix.save_snapshot(store, db, rules_version).await
@@ -254,27 +284,7 @@ impl LogPrefix {
         db: &ReadDb,
         rules_version: Option<u32>,
     ) -> Result<(), RatingError> {
-        if self.size == 0 {
-            return Ok(());
-        }
-        let fold = self.fold.clone();
-        let (state, sha256) = blocking(move || {
-            let value = serde_json::to_value(&fold).map_err(|e| RatingError::Corrupt(format!("fold state: {e}")))?;
-            let state = String::from_utf8(to_canonical(&value))
-                .map_err(|e| RatingError::Corrupt(format!("fold state: canonical JSON is not UTF-8: {e}")))?;
-            let sha256 = sha256_hex(state.as_bytes());
-            Ok::<_, RatingError>((state, sha256))
-        })
-        .await??;
-        let root = hex::encode(root_at(store, self.size).await?);
-        let last = store.read_all(self.size - 1, 1).await?;
-        let last = last.first().ok_or_else(|| RatingError::Corrupt(format!("no record at {}", self.size - 1)))?;
-        let day = siteledger_domain::time::shanghai_date(last.recorded_at);
-        let day = LocalDate::try_from(day).map_or_else(|_| day.to_string(), |d| d.to_string());
-        let meta = SnapshotMeta { rules_version: rules_version.unwrap_or(0), tree_size: self.size, root, sha256, day };
-        db.save_fold_snapshot(&NewSnapshot { meta, state })
-            .await
-            .map_err(|e| RatingError::Corrupt(format!("read database: {e}")))
+        save_fold(store, db, self.fold.clone(), rules_version).await.map(drop)
     }
 
     /// The policy of `version`, published within the prefix.
@@ -378,16 +388,90 @@ async fn check<S: EventStore>(
     Ok(Ok(fold))
 }
 
-/// Leaves fold snapshots at `size` (a checkpoint's size), each folded from the newest usable snapshot below it:
-/// one without credit rules (what rating decisions and annual reports start from) and one with the newest credit
-/// rules published within the first `size` records, if any (what credit scores start from). The projections
-/// runtime calls it as the log grows, so no request has to fold the log from record 0.
-pub async fn take_fold_snapshots<S: EventStore>(store: &S, db: &ReadDb, size: u64) -> Result<(), RatingError> {
-    LogPrefix::load_inner(store, Some(db), size, None, true).await?;
-    if let Some(version) = latest_rules_version(store, size).await? {
-        LogPrefix::load_inner(store, Some(db), size, Some(version), true).await?;
+/// The folds the projections runtime carries from one of its snapshots to the next ([`take_fold_snapshots`]), so
+/// that each snapshot folds only the records since the previous one, without reading a state back.
+#[derive(Debug, Default)]
+pub struct EagerFolds {
+    /// Without credit rules: what rating decisions and annual reports start from.
+    plain: Option<RatingFold>,
+    /// With the newest credit rules published (their version): what credit scores start from.
+    credit: Option<(u32, RatingFold)>,
+    /// Bytes of the larger state the last call wrote.
+    state_bytes: usize,
+}
+
+impl EagerFolds {
+    /// Bytes of the larger state the last [`take_fold_snapshots`] wrote (0 before the first): the runtime takes
+    /// the next one later for a large state.
+    pub fn state_bytes(&self) -> usize {
+        self.state_bytes
     }
+
+    /// Records folded by the plain fold held (0 if none is held).
+    pub fn size(&self) -> u64 {
+        self.plain.as_ref().map_or(0, |f| f.size)
+    }
+}
+
+/// Leaves fold snapshots at `size` (a checkpoint's size): one without credit rules (what rating decisions and annual
+/// reports start from) and one with the newest credit rules published within the first `size` records, if any
+/// (what credit scores start from). Each continues the fold carried in `folds` from the previous call, or, for one
+/// not carried (the first call, new credit rules, an error before), the newest usable stored snapshot (or record
+/// 0). The records after them are read and parsed once for both. The projections runtime calls it as the log grows,
+/// so no request has to fold the log from record 0. On an error `folds` is left empty (the next call starts from
+/// the stored snapshots).
+pub async fn take_fold_snapshots<S: EventStore>(
+    store: &S,
+    db: &ReadDb,
+    size: u64,
+    folds: &mut EagerFolds,
+) -> Result<(), RatingError> {
+    let held = std::mem::take(folds);
+    let mut all = vec![resume(store, db, size, 0, None, held.plain).await?];
+    let version = latest_rules_version(store, size).await?;
+    if let Some(v) = version {
+        let rules = credit_rules_at(store, size, v).await?;
+        all.push(resume(store, db, size, v, Some(rules), held.credit.map(|(_, f)| f)).await?);
+    }
+    let mut all = fold_together(store, all, size).await?.into_iter();
+    let (plain, plain_bytes) = match all.next() {
+        Some(f) => save_fold(store, db, f, None).await?,
+        None => return Err(RatingError::Corrupt("the fold was lost".to_owned())),
+    };
+    let (credit, credit_bytes) = match (version, all.next()) {
+        (Some(v), Some(f)) => {
+            let (f, bytes) = save_fold(store, db, f, Some(v)).await?;
+            (Some((v, f)), bytes)
+        }
+        _ => (None, 0),
+    };
+    *folds = EagerFolds { plain: Some(plain), credit, state_bytes: plain_bytes.max(credit_bytes) };
     Ok(())
+}
+
+/// The fold to continue to `size` with the credit rules `rules` (of `rules_version`): `held` if it was folded with
+/// them, is not beyond `size` and no stored snapshot is nearer to `size` (one a computation left since); otherwise
+/// the newest usable stored snapshot, or record 0.
+async fn resume<S: EventStore>(
+    store: &S,
+    db: &ReadDb,
+    size: u64,
+    rules_version: u32,
+    rules: Option<CreditRules>,
+    held: Option<RatingFold>,
+) -> Result<RatingFold, RatingError> {
+    let stored = match db.fold_snapshots(rules_version, size, 1).await {
+        Ok(s) => s.first().map_or(0, |m| m.tree_size),
+        Err(_) => 0, // `restore` below says why, if it is still unreadable
+    };
+    if let Some(fold) = held
+        && fold.size <= size
+        && fold.size >= stored
+        && fold.rules() == rules.as_ref()
+    {
+        return Ok(fold);
+    }
+    Ok(restore(store, db, size, rules_version, rules.as_ref()).await?.unwrap_or_else(|| RatingFold::new(rules)))
 }
 
 /// The credit rules of `version` as published within the first `size` records (read from their stream).

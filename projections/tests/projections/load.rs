@@ -17,8 +17,8 @@ use siteledger_client::KeyedChain;
 use siteledger_ledger::Ledger;
 use siteledger_ledger::sqlite::SqliteStore;
 use siteledger_ledger::system::KEY_ENROLLED_KIND;
-use siteledger_projections::rating::prefix::{EAGER_SNAPSHOT_EVERY, LogPrefix};
-use siteledger_projections::{ReadDb, Scope, apply_events, run};
+use siteledger_projections::rating::prefix::{EAGER_SNAPSHOT_EVERY, EagerFolds, LogPrefix, take_fold_snapshots};
+use siteledger_projections::{ReadDb, Scope, apply_events, eager_gap, run};
 use siteledger_signer::{Envelope, SigningKey};
 use time::macros::datetime;
 
@@ -250,4 +250,47 @@ async fn read_models_catch_up_with_many_devices_and_a_bursty_one_reading_bounded
         assert_eq!(resumed.state_bytes(), zero.state_bytes());
     }
     db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runtime_s_folds_are_carried_from_one_snapshot_to_the_next_and_equal_a_fold_from_zero() {
+    let (ledger, mut gws, _dir) = load_ledger(1).await;
+    let readings: Vec<_> =
+        (0..400).map(|i| dust(&mut gws[0], "M-000", 10 * i, &format!("{}.5", 40 + i % 90))).collect();
+    let (first, second) = readings.split_at(150);
+    ingest(&ledger, first.to_vec()).await;
+    let size1 = ledger.checkpoint_now().await.expect("checkpoint").size;
+    ingest(&ledger, second.to_vec()).await;
+    let size2 = ledger.checkpoint_now().await.expect("checkpoint").size;
+    let (db, _db_dir) = sqlite_db().await;
+    let store = ledger.store();
+    let mut folds = EagerFolds::default();
+    take_fold_snapshots(store, &db, size1, &mut folds).await.expect("first snapshot");
+    assert_eq!(folds.size(), size1, "the fold is kept for the next snapshot");
+    assert!(folds.state_bytes() > 0);
+    // The stored snapshot at size1 is deleted: the second snapshot must continue the fold it carries, and still
+    // equal a fold from record 0.
+    db.delete_fold_snapshot(0, size1).await.expect("delete");
+    take_fold_snapshots(store, &db, size2, &mut folds).await.expect("second snapshot");
+    assert_eq!(folds.size(), size2);
+    let stored = db.fold_snapshots(0, u64::MAX, 10).await.expect("snapshots");
+    assert_eq!(stored.iter().map(|m| m.tree_size).collect::<Vec<_>>(), vec![size2], "{stored:?}");
+    let resumed = LogPrefix::load_with(store, Some(&db), size2, None).await.expect("resumed");
+    assert_eq!((resumed.resumed_from, resumed.folded), (size2, 0));
+    let zero = LogPrefix::load(store, size2, None).await.expect("from zero");
+    assert_eq!(resumed.state_bytes(), zero.state_bytes());
+    // A size below the carried fold cannot continue it: it folds from the stored snapshots (here: record 0).
+    take_fold_snapshots(store, &db, size1, &mut folds).await.expect("an older size");
+    assert_eq!(folds.size(), size1);
+    let again = LogPrefix::load_with(store, Some(&db), size1, None).await.expect("resumed at size1");
+    assert_eq!(again.state_bytes(), LogPrefix::load(store, size1, None).await.expect("zero").state_bytes());
+    db.close().await;
+}
+
+#[test]
+fn a_large_rating_state_is_snapshotted_less_often() {
+    assert_eq!(eager_gap(0, 10_000_000), 0, "0: the runtime takes none");
+    assert_eq!(eager_gap(16_384, 0), 16_384);
+    assert_eq!(eager_gap(16_384, 3_600_000), 16_384, "3.6 MB ÷ 256 = 14,062 < 16,384");
+    assert_eq!(eager_gap(16_384, 50_000_000), 195_312, "50 MB written at most every 195,312 records");
 }
