@@ -22,6 +22,12 @@
 //!   committed directly through the store port, since proofs do not depend on leaf contents).
 //!
 //! Prints a Markdown table (also written to `$CARGO_TARGET_DIR/bench-ledger.md`).
+//!
+//! It runs on the system allocator, not the `siteledger` binary's mimalloc: the bench signs every record on one
+//! thread before the clock starts and the ledger frees them on others, a pattern under which mimalloc keeps
+//! faulting in fresh pages (`clear_page_erms` 12 % of a profile) and costs 20–130 % more CPU per record
+//! (BENCHMARKS.md "The read models under flat-out ingest"), while the whole server under the city simulation used
+//! 42 % less CPU with it.
 
 use std::time::{Duration, Instant};
 
@@ -33,11 +39,6 @@ use siteledger_ledger::{Commit, EventStore, IngestOutcome, Ledger, LedgerConfig,
 use siteledger_signer::keys::{BatchItem, verify_batch};
 use siteledger_signer::merkle::{Frontier, leaf_hash, verify_consistency, verify_inclusion};
 use siteledger_signer::{Envelope, NoteSigner, SigningKey};
-
-/// The allocator of the `siteledger` binary (`cli/src/main.rs`), so that the bench measures what the server runs
-/// (to compare with glibc's allocator, remove these two lines and rebuild).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const ORIGIN: &str = "bench.siteledger.example/log";
 
