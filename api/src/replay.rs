@@ -4,7 +4,10 @@
 //! exactly that size if there is one, else the first later checkpoint with a consistency proof from N.
 //!
 //! Rebuilding at the same N gives the same document (its SHA-256 is part of the output), whatever was appended
-//! since.
+//! since. One read of the prefix: the fold from record 0 collects a project's records on the way
+//! ([`LogPrefix::load_observing`]); the records an enterprise's credit score names are read by position after.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -12,10 +15,11 @@ use serde_json::{Value, json};
 use siteledger_domain::LocalDate;
 use siteledger_domain::ids::{CreditCode, ProjectId};
 use siteledger_domain::rating::policy;
-use siteledger_ledger::EventStore;
+use siteledger_ledger::{EventStore, StoredEvent};
+use siteledger_signer::Envelope;
 
 use crate::evidence::{consistency, inclusion, root_at};
-use crate::ratings::{self, LogPrefix, RatingError, for_each_record};
+use crate::ratings::{self, LogPrefix, RatingError};
 
 /// Whose state.
 #[derive(Debug, Clone)]
@@ -36,14 +40,26 @@ pub async fn replay<S: EventStore>(store: &S, subject: &Subject, size: u64) -> R
         return Err(RatingError::Invalid("tree size 0 holds no records".into()));
     }
     let rules_version = ratings::latest_rules_version(store, size).await?;
-    let prefix = LogPrefix::load(store, size, rules_version).await?;
+    // One read of the prefix: the fold from record 0 and, for a project, its records on the way.
+    let project = match subject {
+        Subject::Project(p) => Some(p.clone()),
+        Subject::Enterprise(_) => None,
+    };
+    let (prefix, collected) = LogPrefix::load_observing(
+        store,
+        size,
+        rules_version,
+        ProjectRecords { project, listed: BTreeMap::new() },
+        ProjectRecords::observe,
+    )
+    .await?;
     // The as-of date of evidence windows: the day (Asia/Shanghai) the ledger sequenced record N − 1.
     let last = store.read_all(size - 1, 1).await?;
     let last = last.first().ok_or_else(|| RatingError::Corrupt(format!("no record at {}", size - 1)))?;
     let as_of = LocalDate::try_from(siteledger_domain::time::shanghai_date(last.recorded_at)).unwrap_or(LocalDate::MIN);
 
     let (state, positions) = match subject {
-        Subject::Project(p) => project_state(store, &prefix, p, size, as_of).await?,
+        Subject::Project(p) => project_state(&prefix, p, size, as_of)?,
         Subject::Enterprise(c) => enterprise_state(&prefix, c, as_of, rules_version)?,
     };
     let root = root_at(store, size).await?;
@@ -57,18 +73,23 @@ pub async fn replay<S: EventStore>(store: &S, subject: &Subject, size: u64) -> R
             None => Value::Null,
         },
     };
-    let mut wanted: std::collections::BTreeSet<u64> = positions.into_iter().collect();
-    let proved: std::collections::BTreeSet<u64> = wanted.iter().rev().take(PROOF_LIMIT).copied().collect();
-    let mut events = Vec::with_capacity(wanted.len());
-    for_each_record(store, size, |e, _| {
-        if wanted.remove(&e.position) {
-            events.push(json!({
-                "index": e.position, "event_id": e.event_id.to_string(), "stream": e.stream, "kind": e.kind,
-                "occurred_at": e.occurred_at, "leaf_hash": hex::encode(e.leaf_hash),
-            }));
+    // The records the state names that were not collected on the way (an enterprise's credit records, a
+    // project's signer gaps), each read by its position.
+    let mut listed = collected.listed;
+    for position in positions {
+        if listed.contains_key(&position) {
+            continue;
         }
-    })
-    .await?;
+        let read = store.read_all(position, 1).await?;
+        match read.first() {
+            Some(e) if e.position == position => {
+                listed.insert(position, listing(e));
+            }
+            _ => return Err(RatingError::Corrupt(format!("no record at {position}"))),
+        }
+    }
+    let proved: BTreeSet<u64> = listed.keys().rev().take(PROOF_LIMIT).copied().collect();
+    let mut events: Vec<Value> = listed.into_values().collect();
     for ev in &mut events {
         let index = ev["index"].as_u64().unwrap_or(0);
         if proved.contains(&index) {
@@ -88,8 +109,38 @@ pub async fn replay<S: EventStore>(store: &S, subject: &Subject, size: u64) -> R
     Ok(json!({"replay": body, "sha256": digest, "anchor": anchor, "proof_limit": PROOF_LIMIT}))
 }
 
-async fn project_state<S: EventStore>(
-    store: &S,
+/// A record as the replay document lists it (its inclusion proof is added after).
+fn listing(e: &StoredEvent) -> Value {
+    json!({
+        "index": e.position, "event_id": e.event_id.to_string(), "stream": e.stream, "kind": e.kind,
+        "occurred_at": e.occurred_at, "leaf_hash": hex::encode(e.leaf_hash),
+    })
+}
+
+/// What a project's replay collects while the prefix is folded: the records in the project's streams (key
+/// enrollments aside, as the fold counts them) and the registry records about the project (registration,
+/// participants), by position. The fold does not keep positions (its state would grow with the log).
+struct ProjectRecords {
+    /// The project (`None`: an enterprise's replay, which collects nothing on the way).
+    project: Option<ProjectId>,
+    listed: BTreeMap<u64, Value>,
+}
+
+impl ProjectRecords {
+    fn observe(&mut self, e: &StoredEvent, env: &Envelope) {
+        let Some(p) = &self.project else { return };
+        let in_streams = e.kind != siteledger_domain::rating::fold::KEY_ENROLLED
+            && siteledger_domain::stream::project_of_stream(&e.stream).as_ref() == Some(p);
+        let about = e.kind.starts_with("registry.project.")
+            && env.payload().get("project_id").and_then(Value::as_str) == Some(p.as_str());
+        if in_streams || about {
+            self.listed.insert(e.position, listing(e));
+        }
+    }
+}
+
+/// A project's state, and the positions of the records it names beyond those collected (its signer gaps).
+fn project_state(
     prefix: &LogPrefix,
     p: &ProjectId,
     size: u64,
@@ -101,20 +152,6 @@ async fn project_state<S: EventStore>(
         .project(p)
         .ok_or_else(|| RatingError::Invalid(format!("project {p} is not registered at tree size {size}")))?;
     let log = prefix.fold.projects.get(p).cloned().unwrap_or_default();
-    // The records in the project's streams (key enrollments aside, as the fold counts them), and the registry
-    // records about the project (registration, participants). The fold does not keep positions (its state would
-    // grow with the log), so the replay, which reads the whole prefix anyway, collects them here.
-    let mut positions: Vec<u64> = Vec::new();
-    for_each_record(store, size, |e, env| {
-        let in_streams = e.kind != siteledger_domain::rating::fold::KEY_ENROLLED
-            && siteledger_domain::stream::project_of_stream(&e.stream).as_ref() == Some(p);
-        let about = e.kind.starts_with("registry.project.")
-            && env.payload().get("project_id").and_then(Value::as_str) == Some(p.as_str());
-        if in_streams || about {
-            positions.push(e.position);
-        }
-    })
-    .await?;
     let rating = match prefix.latest_policy_version() {
         Some(v) => serde_json::to_value(ratings::decision(prefix, p, v, as_of)?).unwrap_or(Value::Null),
         None => Value::Null,
@@ -150,8 +187,7 @@ async fn project_state<S: EventStore>(
         "rating_decisions": decisions,
         "rating_recomputed": rating,
     });
-    positions.extend(log.gaps.iter().map(|(pos, _, _)| *pos));
-    Ok((state, positions))
+    Ok((state, log.gaps.iter().map(|(pos, _, _)| *pos).collect()))
 }
 
 fn enterprise_state(

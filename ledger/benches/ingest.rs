@@ -27,7 +27,7 @@
 //! thread before the clock starts and the ledger frees them on others, a pattern under which mimalloc keeps
 //! faulting in fresh pages (`clear_page_erms` 12 % of a profile) and costs 20–130 % more CPU per record
 //! (BENCHMARKS.md "The read models under flat-out ingest"), while the whole server under the city simulation used
-//! 42 % less CPU with it.
+//! 38 % less CPU with it.
 
 use std::time::{Duration, Instant};
 

@@ -10,7 +10,7 @@ use siteledger_api::replay::{self, Subject};
 use siteledger_api::reports::{self, ReportRequest};
 use siteledger_client::KeyedChain;
 use siteledger_domain::LocalDate;
-use siteledger_domain::ids::ProjectId;
+use siteledger_domain::ids::{CreditCode, ProjectId};
 use siteledger_domain::rating::credit;
 use siteledger_domain::rating::policy;
 use siteledger_ledger::EventStore;
@@ -197,6 +197,52 @@ async fn replay_at_a_size_is_the_same_after_more_records_and_its_proofs_verify()
     // The anchor: a signed checkpoint of size ≥ n with a consistency proof from n.
     let anchor_size = second["anchor"]["size"].as_u64().expect("anchored");
     assert!(anchor_size >= n);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enterprise_replay_lists_the_records_behind_its_credit_score_with_proofs() {
+    let (app, mut w) = setup().await;
+    // 宁波海曙建工 (contractor C) loses a point for a violation on NB-2026-0002: the replay names that record.
+    let alarm = violation(&mut w.gw2, "NB-2026-0002", 1);
+    let event_id = alarm.id().to_string();
+    app.ingest_ok(&[alarm]).await;
+    app.server.state.ledger.checkpoint_now().await.expect("checkpoint");
+    let store = app.server.state.ledger.store();
+    let n = store.head().await.expect("head");
+    let subject = Subject::Enterprise(CreditCode::parse(&w.contractor_c).expect("credit code"));
+    let doc = replay::replay(store, &subject, n).await.expect("replay");
+    let body = &doc["replay"];
+    assert_eq!(body["state"]["credit"]["score"]["score"], 99, "{body}");
+    let events = body["events"].as_array().expect("events");
+    let wanted: Vec<u64> = body["state"]["credit"]["score"]["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| r["position"].as_u64().expect("position"))
+        .collect();
+    let listed: Vec<u64> = events.iter().map(|e| e["index"].as_u64().expect("index")).collect();
+    assert_eq!(listed, wanted, "exactly the records behind the score, in log order");
+    assert!(events.iter().any(|e| e["event_id"] == event_id.as_str()), "{events:?}");
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let root: [u8; 32] = b64.decode(body["root"].as_str().expect("root")).expect("b64").try_into().expect("32");
+    for e in events {
+        let stored = store.read_all(e["index"].as_u64().expect("index"), 1).await.expect("read");
+        assert_eq!(e["event_id"], stored[0].event_id.to_string(), "the listed record is the one at its index");
+        let leaf: [u8; 32] = hex::decode(e["leaf_hash"].as_str().expect("hash")).expect("hex").try_into().expect("32");
+        let proof: Vec<[u8; 32]> = e["inclusion"]
+            .as_array()
+            .expect("proof")
+            .iter()
+            .map(|h| b64.decode(h.as_str().expect("str")).expect("b64").try_into().expect("32"))
+            .collect();
+        siteledger_signer::merkle::verify_inclusion(&leaf, e["index"].as_u64().expect("index"), n, &proof, &root)
+            .expect("inclusion verifies");
+    }
+    // The same document at the same size after more records.
+    app.ingest_ok(&daily_readings(&mut w.gw1, "NB-2026-0001", 2)).await;
+    let again = replay::replay(store, &subject, n).await.expect("replay again");
+    assert_eq!(again["sha256"], doc["sha256"]);
 }
 
 #[tokio::test]

@@ -139,9 +139,21 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 /// folded on the blocking pool, page by page.
 async fn fold_together<S: EventStore>(
     store: &S,
-    mut folds: Vec<RatingFold>,
+    folds: Vec<RatingFold>,
     size: u64,
 ) -> Result<Vec<RatingFold>, RatingError> {
+    Ok(fold_observing(store, folds, size, (), |(), _, _| {}).await?.0)
+}
+
+/// As [`fold_together`], handing every record read (from the smallest fold's size to `size`, in order) to
+/// `observe` with `state`, on the blocking pool too; gives the state back.
+async fn fold_observing<S: EventStore, T: Send + 'static>(
+    store: &S,
+    mut folds: Vec<RatingFold>,
+    size: u64,
+    mut state: T,
+    observe: fn(&mut T, &StoredEvent, &Envelope),
+) -> Result<(Vec<RatingFold>, T), RatingError> {
     let head = store.head().await?;
     if size > head {
         return Err(RatingError::Invalid(format!("tree size {size} exceeds the log size {head}")));
@@ -157,20 +169,24 @@ async fn fold_together<S: EventStore>(
             return Err(RatingError::Corrupt(format!("no record at position {next}")));
         }
         let start = next;
-        let (back, at) = blocking(move || fold_page(folds, &page, start, size)).await??;
-        folds = back;
-        next = at;
+        let (back, at, st) = blocking(move || {
+            fold_page(folds, &page, start, size, &mut |e, env| observe(&mut state, e, env))
+                .map(|(f, at)| (f, at, state))
+        })
+        .await??;
+        (folds, next, state) = (back, at, st);
     }
-    Ok(folds)
+    Ok((folds, state))
 }
 
 /// Folds one page of stored records, which must start at `next`, up to `size`, into each fold that has folded
-/// exactly the records before it; returns the folds and the next position.
+/// exactly the records before it, and hands each record to `observe`; returns the folds and the next position.
 fn fold_page(
     mut folds: Vec<RatingFold>,
     page: &[StoredEvent],
     mut next: u64,
     size: u64,
+    observe: &mut impl FnMut(&StoredEvent, &Envelope),
 ) -> Result<(Vec<RatingFold>, u64), RatingError> {
     for e in page {
         if next >= size {
@@ -193,6 +209,7 @@ fn fold_page(
         for fold in folds.iter_mut().filter(|f| f.size == next) {
             fold.apply(&record);
         }
+        observe(e, &env);
         next += 1;
     }
     Ok((folds, next))
@@ -237,6 +254,25 @@ impl LogPrefix {
     /// recomputation, and the reference every incremental computation equals.
     pub async fn load<S: EventStore>(store: &S, size: u64, rules_version: Option<u32>) -> Result<Self, RatingError> {
         Self::load_with(store, None, size, rules_version).await
+    }
+
+    /// As [`LogPrefix::load`] (from record 0), handing every record (stored row and parsed envelope, in order) to
+    /// `observe` with `state` as it is folded, on Tokio's blocking pool; gives the state back. One read of the
+    /// prefix for a computation that needs both the fold and something of the records (the auditor's replay).
+    pub async fn load_observing<S: EventStore, T: Send + 'static>(
+        store: &S,
+        size: u64,
+        rules_version: Option<u32>,
+        state: T,
+        observe: fn(&mut T, &StoredEvent, &Envelope),
+    ) -> Result<(Self, T), RatingError> {
+        let rules = match rules_version {
+            Some(v) => Some(credit_rules_at(store, size, v).await?),
+            None => None,
+        };
+        let (mut folds, state) = fold_observing(store, vec![RatingFold::new(rules)], size, state, observe).await?;
+        let fold = folds.pop().ok_or_else(|| RatingError::Corrupt("the fold was lost".to_owned()))?;
+        Ok((Self { size, fold, resumed_from: 0, folded: size }, state))
     }
 
     /// As [`LogPrefix::load`], resumed from the newest usable snapshot in `snapshots` at or below `size` (with
