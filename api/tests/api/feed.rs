@@ -40,6 +40,11 @@ async fn read_events(resp: reqwest::Response, n: usize) -> (Vec<(u64, Value)>, V
     (records, others)
 }
 
+/// `GET /v1/feed?after=…` with `token`.
+async fn open_feed(app: &TestApp, token: &str, after: u64) -> reqwest::Response {
+    app.client.get(app.url(&format!("/v1/feed?after={after}"))).bearer_auth(token).send().await.expect("feed")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_feed_is_scoped_live_and_resumable() {
     let mut app = TestApp::spawn().await;
@@ -47,13 +52,7 @@ async fn the_feed_is_scoped_live_and_resumable() {
     app.settle().await;
     let yinzhou = app.token(Role::District, Some(YINZHOU)).await;
     let start = app.server.state.ledger.head();
-    let resp = app
-        .client
-        .get(app.url(&format!("/v1/feed?after={}", start - 1)))
-        .bearer_auth(&yinzhou)
-        .send()
-        .await
-        .expect("feed");
+    let resp = open_feed(&app, &yinzhou, start - 1).await;
     assert_eq!(resp.status(), 200);
     assert!(resp.headers()["content-type"].to_str().expect("ct").starts_with("text/event-stream"));
     // Live: records of both districts arrive; the district sees only its own project.
@@ -100,13 +99,7 @@ async fn a_slow_subscriber_is_cut_off_with_a_resume_hint() {
     let city = app.token(Role::City, None).await;
     let start = app.server.state.ledger.head();
     // Connect, but do not read while 5000 records (megabytes, more than socket buffers hold) are published.
-    let resp = app
-        .client
-        .get(app.url(&format!("/v1/feed?after={}", start - 1)))
-        .bearer_auth(&city)
-        .send()
-        .await
-        .expect("feed");
+    let resp = open_feed(&app, &city, start - 1).await;
     for chunk in 0..50 {
         let envs: Vec<_> = (0..100).map(|n| reading(&mut w.gw1, "NB-2026-0001", chunk * 100 + n)).collect();
         app.ingest_ok(&envs).await;
@@ -135,13 +128,7 @@ async fn with_nobody_listening_the_feed_reads_nothing_and_a_subscriber_still_get
         "no subscriber while the world was built: the feed read none of its records"
     );
     let start = app.server.state.ledger.head();
-    let resp = app
-        .client
-        .get(app.url(&format!("/v1/feed?after={}", start - 1)))
-        .bearer_auth(&city)
-        .send()
-        .await
-        .expect("feed");
+    let resp = open_feed(&app, &city, start - 1).await;
     assert_eq!(resp.status(), 200);
     let envs: Vec<_> = (0..20).map(|n| reading(&mut w.gw1, "NB-2026-0001", n)).collect();
     app.ingest_ok(&envs).await;

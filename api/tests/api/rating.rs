@@ -154,6 +154,24 @@ async fn a_signed_decision_is_regenerated_byte_for_byte_from_the_log_and_its_pol
     assert!(v["results"][0]["message"].as_str().unwrap_or_default().contains("rating.decision_policy"), "{v}");
 }
 
+/// Every record a replay document lists carries an inclusion proof that verifies against its root of size `n`.
+fn assert_listed_records_are_proven(body: &Value, n: u64) {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let root: [u8; 32] = b64.decode(body["root"].as_str().expect("root")).expect("b64").try_into().expect("32");
+    for e in body["events"].as_array().expect("events") {
+        let leaf: [u8; 32] = hex::decode(e["leaf_hash"].as_str().expect("hash")).expect("hex").try_into().expect("32");
+        let proof: Vec<[u8; 32]> = e["inclusion"]
+            .as_array()
+            .expect("proof")
+            .iter()
+            .map(|h| b64.decode(h.as_str().expect("str")).expect("b64").try_into().expect("32"))
+            .collect();
+        siteledger_signer::merkle::verify_inclusion(&leaf, e["index"].as_u64().expect("index"), n, &proof, &root)
+            .expect("inclusion verifies");
+    }
+}
+
 #[tokio::test]
 async fn replay_at_a_size_is_the_same_after_more_records_and_its_proofs_verify() {
     let (app, mut w) = setup().await;
@@ -170,23 +188,8 @@ async fn replay_at_a_size_is_the_same_after_more_records_and_its_proofs_verify()
     assert_eq!(first["replay"], second["replay"]);
     let body = &second["replay"];
     assert_eq!(body["state"]["records_by_kind"]["env.dust_noise.reading.v1"], 25);
-    // Every listed record's inclusion proof verifies against the root of size n.
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let root: [u8; 32] = b64.decode(body["root"].as_str().expect("root")).expect("b64").try_into().expect("32");
-    let events = body["events"].as_array().expect("events");
-    assert!(events.len() >= 27, "registration, readings and the alarm");
-    for e in events {
-        let leaf: [u8; 32] = hex::decode(e["leaf_hash"].as_str().expect("hash")).expect("hex").try_into().expect("32");
-        let proof: Vec<[u8; 32]> = e["inclusion"]
-            .as_array()
-            .expect("proof")
-            .iter()
-            .map(|h| b64.decode(h.as_str().expect("str")).expect("b64").try_into().expect("32"))
-            .collect();
-        siteledger_signer::merkle::verify_inclusion(&leaf, e["index"].as_u64().expect("index"), n, &proof, &root)
-            .expect("inclusion verifies");
-    }
+    assert!(body["events"].as_array().expect("events").len() >= 27, "registration, readings and the alarm");
+    assert_listed_records_are_proven(body, n);
     // An instant resolves to the number of records sequenced by then.
     let head = store.head().await.expect("head");
     assert_eq!(ratings::resolve_as_of(store, "2000-01-01T00:00:00Z").await.expect("past"), 0);
@@ -223,22 +226,11 @@ async fn an_enterprise_replay_lists_the_records_behind_its_credit_score_with_pro
     let listed: Vec<u64> = events.iter().map(|e| e["index"].as_u64().expect("index")).collect();
     assert_eq!(listed, wanted, "exactly the records behind the score, in log order");
     assert!(events.iter().any(|e| e["event_id"] == event_id.as_str()), "{events:?}");
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let root: [u8; 32] = b64.decode(body["root"].as_str().expect("root")).expect("b64").try_into().expect("32");
     for e in events {
         let stored = store.read_all(e["index"].as_u64().expect("index"), 1).await.expect("read");
         assert_eq!(e["event_id"], stored[0].event_id.to_string(), "the listed record is the one at its index");
-        let leaf: [u8; 32] = hex::decode(e["leaf_hash"].as_str().expect("hash")).expect("hex").try_into().expect("32");
-        let proof: Vec<[u8; 32]> = e["inclusion"]
-            .as_array()
-            .expect("proof")
-            .iter()
-            .map(|h| b64.decode(h.as_str().expect("str")).expect("b64").try_into().expect("32"))
-            .collect();
-        siteledger_signer::merkle::verify_inclusion(&leaf, e["index"].as_u64().expect("index"), n, &proof, &root)
-            .expect("inclusion verifies");
     }
+    assert_listed_records_are_proven(body, n);
     // The same document at the same size after more records.
     app.ingest_ok(&daily_readings(&mut w.gw1, "NB-2026-0001", 2)).await;
     let again = replay::replay(store, &subject, n).await.expect("replay again");
