@@ -29,8 +29,7 @@ use siteledger_projections::{AccessCache, Scope};
 use siteledger_signer::canonical::to_canonical;
 
 pub use siteledger_projections::rating::prefix::{
-    LogPrefix, RatingError, SNAPSHOT_EVERY, credit_rules_at, for_each_record, for_each_record_from,
-    latest_rules_version,
+    LogPrefix, RatingError, SNAPSHOT_EVERY, credit_rules_at, latest_rules_version,
 };
 
 /// SHA-256 of bytes, as lowercase hex.

@@ -25,14 +25,6 @@ use std::path::PathBuf;
 
 mod admin;
 mod audit;
-
-/// mimalloc instead of glibc's malloc: the server allocates and frees many small objects on several threads (parsed
-/// envelopes, rows, JSON values), and under a city's load glibc's allocator took about half of the process's CPU
-/// (`_int_malloc`, `malloc_consolidate`, `unlink_chunk`); with mimalloc the same city run took 38 % less CPU
-/// (BENCHMARKS.md "The read models under flat-out ingest on PostgreSQL").
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod backup;
 mod submit;
 mod witness;
@@ -41,6 +33,13 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use siteledger_api::auth::{Role, TokenStore};
 use siteledger_api::config::Config;
+
+/// mimalloc instead of glibc's malloc: the server allocates and frees many small objects on several threads (parsed
+/// envelopes, rows, JSON values), and under a city's load glibc's allocator took about half of the process's CPU
+/// (`_int_malloc`, `malloc_consolidate`, `unlink_chunk`); with mimalloc the same city run took 38 % less CPU
+/// (BENCHMARKS.md "The read models under flat-out ingest on PostgreSQL").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Debug, Parser)]
 #[command(name = "siteledger", version, about = "SiteLedger 智慧工地监管平台: the platform server and its tools")]

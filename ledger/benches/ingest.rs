@@ -25,7 +25,7 @@
 //!
 //! It runs on the system allocator, not the `siteledger` binary's mimalloc: the bench signs every record on one
 //! thread before the clock starts and the ledger frees them on others, a pattern under which mimalloc keeps
-//! faulting in fresh pages (`clear_page_erms` 12 % of a profile) and costs 20–130 % more CPU per record
+//! faulting in fresh pages (`clear_page_erms` 12 % of a profile) and costs 18–119 % more CPU per record
 //! (BENCHMARKS.md "The read models under flat-out ingest"), while the whole server under the city simulation used
 //! 38 % less CPU with it.
 

@@ -1656,8 +1656,9 @@ impl<S: EventStore> Sequencer<S> {
 
     /// Stores a snapshot of the policy's state if [`LedgerConfig::snapshot_every`] records (more after a large
     /// snapshot: [`LedgerConfig::snapshot_bytes_per_record`]) were committed since the last one. Called right after
-    /// a checkpoint's commit, when the policy's state is exactly that of the tree of `size` leaves with root `root` (its pending group is what was just committed). A failure is logged, never
-    /// returned: the records are durable, and the next open simply replays more of the log.
+    /// a checkpoint's commit, when the policy's state is exactly that of the tree of `size` leaves with root `root`
+    /// (its pending group is what was just committed). A failure is logged, never returned: the records are
+    /// durable, and the next open simply replays more of the log.
     async fn snapshot_if_due(&mut self, size: u64, root: Hash) {
         let every = self.config.snapshot_every;
         if every == 0 || size < self.last_snapshot.saturating_add(self.snapshot_gap.max(every)) {

@@ -75,48 +75,6 @@ pub struct LogPrefix {
     pub folded: u64,
 }
 
-/// Reads leaves `0..size` in order and hands each (stored row and parsed envelope) to `f`.
-pub async fn for_each_record<S: EventStore>(
-    store: &S,
-    size: u64,
-    f: impl FnMut(&StoredEvent, &Envelope),
-) -> Result<(), RatingError> {
-    for_each_record_from(store, 0, size, f).await
-}
-
-/// Reads leaves `from..size` in order and hands each (stored row and parsed envelope) to `f`.
-pub async fn for_each_record_from<S: EventStore>(
-    store: &S,
-    from: u64,
-    size: u64,
-    mut f: impl FnMut(&StoredEvent, &Envelope),
-) -> Result<(), RatingError> {
-    let head = store.head().await?;
-    if size > head {
-        return Err(RatingError::Invalid(format!("tree size {size} exceeds the log size {head}")));
-    }
-    let mut next = from;
-    while next < size {
-        let want = usize::try_from((size - next).min(PAGE as u64)).unwrap_or(PAGE);
-        let page = store.read_all(next, want).await?;
-        if page.is_empty() {
-            return Err(RatingError::Corrupt(format!("no record at position {next}")));
-        }
-        for e in &page {
-            if e.position != next {
-                return Err(RatingError::Corrupt(format!("expected position {next}, read {}", e.position)));
-            }
-            if next >= size {
-                break;
-            }
-            let env = Envelope::parse(&e.leaf).map_err(|err| RatingError::Corrupt(err.to_string()))?;
-            f(e, &env);
-            next += 1;
-        }
-    }
-    Ok(())
-}
-
 /// The root hash of the log's tree of size `size`.
 pub async fn root_at<S: EventStore>(store: &S, size: u64) -> Result<siteledger_signer::merkle::Hash, RatingError> {
     let nodes = store.read_nodes(&siteledger_signer::merkle::range_nodes(0, size)).await?;
