@@ -145,14 +145,25 @@ pub async fn select<S: EventStore>(store: &S, sel: &Selection) -> Result<Vec<Sto
     Ok(found)
 }
 
-/// Builds one evidence bundle for the selected records, proven into the newest stored checkpoint. `log_key` is
-/// the log's verifier key string (`GET /v1/log/key`).
+/// Builds one evidence bundle for the selected records, proven into the newest stored checkpoint (a filter selects
+/// among the records that checkpoint covers). `log_key` is the log's verifier key string (`GET /v1/log/key`).
 pub async fn export<S: EventStore>(store: &S, log_key: &str, sel: &Selection) -> Result<Bundle, RatingError> {
-    let mut found = select(store, sel).await?;
     let cp = store
         .latest_checkpoint()
         .await?
         .ok_or_else(|| RatingError::Invalid("the log has no signed checkpoint yet; retry shortly".into()))?;
+    let mut found = select(store, sel).await?;
+    // A filter selects from the log the checkpoint covers (records sequenced after it cannot be proven into it
+    // yet, and a writing server always has some); records asked for by id must all be there.
+    if matches!(sel, Selection::Filter { .. }) {
+        found.retain(|e| e.position < cp.size);
+        if found.is_empty() {
+            return Err(RatingError::Invalid(format!(
+                "no record matches the selection within the latest checkpoint (size {}); retry after the next checkpoint",
+                cp.size
+            )));
+        }
+    }
     if let Some(e) = found.iter().find(|e| e.position >= cp.size) {
         return Err(RatingError::Invalid(format!(
             "record {} (position {}) is newer than the latest checkpoint (size {}); retry after the next checkpoint",
