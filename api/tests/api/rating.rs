@@ -237,6 +237,30 @@ async fn an_enterprise_replay_lists_the_records_behind_its_credit_score_with_pro
     assert_eq!(again["sha256"], doc["sha256"]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_export_proves_what_the_latest_checkpoint_covers_while_newer_records_arrive() {
+    let (app, mut w) = setup().await;
+    let ledger = &app.server.state.ledger;
+    let store = ledger.store();
+    let cp = ledger.checkpoint_now().await.expect("checkpoint");
+    // More readings of the same stream right after it: usually not yet under a checkpoint when the export runs.
+    app.ingest_ok(&daily_readings(&mut w.gw1, "NB-2026-0001", 2)).await;
+    let sel = Selection::Filter {
+        stream: "project/NB-2026-0001/".into(),
+        kind_prefix: Some("env.".into()),
+        from: None,
+        to: None,
+        payload_equals: vec![],
+    };
+    let bundle = evidence::export(store, &ledger.log_verifier().vkey(), &sel).await.expect("a bundle, not a retry");
+    let latest = store.latest_checkpoint().await.expect("read").expect("a checkpoint");
+    assert!(latest.size >= cp.size);
+    assert!(!bundle.records.is_empty());
+    assert!(bundle.records.iter().all(|r| r.index < latest.size), "every record is one the bundle's checkpoint covers");
+    let verdict = siteledger_signer::verify_bundle(&bundle.to_bytes(), ledger.log_verifier());
+    assert!(verdict.ok, "{}", verdict.to_text());
+}
+
 #[tokio::test]
 async fn court_package_verifies_offline_and_fails_after_any_byte_change() {
     let (app, _w) = setup().await;
