@@ -2,9 +2,9 @@
 //! per project, kind and day. It needs only the envelope (and the summary), so records whose payload does not
 //! type-check are counted too.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::db::{Arg, Tx};
+use crate::db::{Arg, Sql, Tx};
 use crate::prepare::Prepared;
 use crate::summary::summarize;
 
@@ -88,19 +88,46 @@ pub(super) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sql
         kinds,
     )
     .await?;
+    // Each day row carries its project's district (the registry folds first), so the district overview counts
+    // today's projects with data from one index range instead of a lookup per project.
+    let districts = project_districts(tx, days.keys().map(|(project, _)| *project).collect()).await?;
     let days = days
         .into_iter()
-        .map(|((project, day), (n, last))| vec![Arg::from(project), Arg::from(day), Arg::from(n), Arg::from(last)])
+        .map(|((project, day), (n, last))| {
+            let district = districts.get(project).cloned();
+            vec![Arg::from(project), Arg::from(day), Arg::from(n), Arg::from(last), Arg::from(district)]
+        })
         .collect();
     tx.execute_rows(
-        "INSERT INTO project_days (project_id, day, events, last_position)",
+        "INSERT INTO project_days (project_id, day, events, last_position, district)",
         "ON CONFLICT (project_id, day) DO UPDATE SET events = project_days.events + excluded.events, \
          last_position = CASE WHEN excluded.last_position > project_days.last_position \
-           THEN excluded.last_position ELSE project_days.last_position END",
+           THEN excluded.last_position ELSE project_days.last_position END, \
+         district = COALESCE(project_days.district, excluded.district)",
         days,
     )
     .await?;
     Ok(())
+}
+
+/// The districts of those of `projects` the registry knows, in statements of at most 500 ids (a project it does not
+/// know has no district, and the overview leaves its days out, as it leaves out its project).
+async fn project_districts(tx: &mut Tx, projects: BTreeSet<&str>) -> Result<BTreeMap<String, String>, sqlx::Error> {
+    let projects: Vec<&str> = projects.into_iter().collect();
+    let mut out = BTreeMap::new();
+    for chunk in projects.chunks(500) {
+        let mut q = Sql::new("SELECT project_id, district FROM projects WHERE project_id IN (");
+        for (i, project) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(*project);
+        }
+        q.push(")");
+        let rows: Vec<(String, String)> = tx.fetch_all(&q).await?;
+        out.extend(rows);
+    }
+    Ok(out)
 }
 
 /// The `ON CONFLICT` clause of the count tables (`project_stats`, `project_kinds`): the batch's events added to the

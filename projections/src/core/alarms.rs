@@ -31,17 +31,17 @@ async fn raise(tx: &mut Tx, x: &Prepared<'_>, a: NewAlarm) -> Result<(), sqlx::E
         &Sql::new(
             "INSERT INTO alarms (alarm_key, project_id, alarm_id, source, category, level, message, value, threshold, \
              key_id, event_id, raised_at, raised_us, raised_day, position, open, cleared_at, cleared_note, \
-             cleared_position, cleared_event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, NULL, NULL, \
-             NULL, NULL) \
+             cleared_position, cleared_event_id, district) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, \
+             NULL, NULL, NULL, NULL, (SELECT district FROM projects WHERE project_id = ?)) \
              ON CONFLICT (alarm_key) DO UPDATE SET source = excluded.source, category = excluded.category, \
              level = excluded.level, message = excluded.message, value = excluded.value, \
              threshold = excluded.threshold, key_id = excluded.key_id, event_id = excluded.event_id, \
              raised_at = excluded.raised_at, raised_us = excluded.raised_us, raised_day = excluded.raised_day, \
              position = excluded.position, open = 1, cleared_at = NULL, cleared_note = NULL, \
-             cleared_position = NULL, cleared_event_id = NULL",
+             cleared_position = NULL, cleared_event_id = NULL, district = excluded.district",
         )
         .arg(alarm_key(a.project.as_deref(), &a.alarm_id))
-        .arg(a.project)
+        .arg(a.project.clone())
         .arg(a.alarm_id)
         .arg(a.source)
         .arg(a.category)
@@ -54,7 +54,10 @@ async fn raise(tx: &mut Tx, x: &Prepared<'_>, a: NewAlarm) -> Result<(), sqlx::E
         .arg(x.e.occurred_at.clone())
         .arg(x.occurred_us)
         .arg(x.day.clone())
-        .arg(x.e.position),
+        .arg(x.e.position)
+        // The project's district (the registry folds first): the district overview counts alarms without a lookup
+        // per alarm.
+        .arg(a.project),
     )
     .await?;
     Ok(())

@@ -447,7 +447,9 @@ impl ReadDb {
         }
         // One grouped statement per figure, each driven by the index of what it counts (visible projects,
         // today's project days, today's alarms, open alarms), rather than four correlated subqueries per
-        // district: the cost follows the city's size, never its history.
+        // district: the cost follows the city's size, never its history. Day rows and alarms carry their
+        // project's district, so a city or district bureau's counts read one index range each, without a lookup
+        // per row.
         let day = today.to_string();
         let mut q = Sql::new("SELECT d.code, d.name FROM districts d WHERE ");
         match scope {
@@ -467,24 +469,22 @@ impl ReadDb {
         q.push(" ORDER BY d.code");
         let districts: Vec<(String, String)> = self.fetch_all(&q).await?;
 
-        let grouped = |from: &str, day: Option<&str>| {
-            let mut q = Sql::new("SELECT p.district, CAST(COUNT(*) AS BIGINT) FROM ");
-            q.push(from);
+        // `narrow_to_scope` is the whole visibility rule for these rows: their district is their project's, and an
+        // enterprise's projects are those it takes part in (what `project_visible` checks).
+        let grouped = |from: &str, condition: &str, day: Option<&str>| {
+            let mut q = Sql::new(&format!("SELECT t.district, CAST(COUNT(*) AS BIGINT) FROM {from} t WHERE "));
+            narrow_to_scope(&mut q, scope, "t");
+            q.push(condition);
             if let Some(day) = day {
                 q.bind(day);
             }
-            q.push(" WHERE ");
-            narrow_to_scope(&mut q, scope, "p");
-            project_visible(&mut q, scope, "p.project_id");
-            q.push(" GROUP BY p.district");
+            q.push(" GROUP BY t.district");
             q
         };
-        let projects = grouped("projects p", None);
-        let with_data =
-            grouped("project_days pd JOIN projects p ON p.project_id = pd.project_id AND pd.day = ", Some(&day));
-        let alarms_today =
-            grouped("alarms a JOIN projects p ON p.project_id = a.project_id AND a.raised_day = ", Some(&day));
-        let open = grouped("alarms a JOIN projects p ON p.project_id = a.project_id AND a.open = 1", None);
+        let projects = grouped("projects", "1 = 1", None);
+        let with_data = grouped("project_days", "t.district IS NOT NULL AND t.day = ", Some(&day));
+        let alarms_today = grouped("alarms", "t.district IS NOT NULL AND t.raised_day = ", Some(&day));
+        let open = grouped("alarms", "t.district IS NOT NULL AND t.open = 1", None);
         let mut counts: BTreeMap<String, [u64; 4]> = BTreeMap::new();
         for (i, q) in [projects, with_data, alarms_today, open].iter().enumerate() {
             let rows: Vec<(String, i64)> = self.fetch_all(q).await?;

@@ -90,8 +90,8 @@ pub(crate) mod keys {
 pub(crate) mod activity {
     /// Name in `projection_checkpoints`.
     pub(crate) const NAME: &str = "activity";
-    /// Code version.
-    pub(crate) const VERSION: i64 = 1;
+    /// Code version (2: `project_days.district`).
+    pub(crate) const VERSION: i64 = 2;
     /// Tables.
     pub(crate) const TABLES: &[&str] = &["project_events", "project_stats", "project_kinds", "project_days"];
     /// DDL.
@@ -132,9 +132,11 @@ pub(crate) mod activity {
         day           TEXT NOT NULL,
         events        BIGINT NOT NULL,
         last_position BIGINT NOT NULL,
+        district      TEXT,
         PRIMARY KEY (project_id, day)
     )",
-        "CREATE INDEX IF NOT EXISTS project_days_day ON project_days (day, project_id)",
+        // The district overview counts a day's projects per district from this index alone.
+        "CREATE INDEX IF NOT EXISTS project_days_day ON project_days (day, district)",
     ];
 }
 
@@ -142,8 +144,8 @@ pub(crate) mod activity {
 pub(crate) mod alarms {
     /// Name in `projection_checkpoints`.
     pub(crate) const NAME: &str = "alarms";
-    /// Code version.
-    pub(crate) const VERSION: i64 = 1;
+    /// Code version (2: `alarms.district`).
+    pub(crate) const VERSION: i64 = 2;
     /// Tables.
     pub(crate) const TABLES: &[&str] = &["alarms"];
     /// DDL.
@@ -168,11 +170,15 @@ pub(crate) mod alarms {
         cleared_at       TEXT,
         cleared_note     TEXT,
         cleared_position BIGINT,
-        cleared_event_id TEXT
+        cleared_event_id TEXT,
+        district         TEXT
     )",
         "CREATE INDEX IF NOT EXISTS alarms_project ON alarms (project_id, position)",
+        // A project's open alarms (the project list counts them per project).
         "CREATE INDEX IF NOT EXISTS alarms_open ON alarms (open, project_id)",
-        "CREATE INDEX IF NOT EXISTS alarms_day ON alarms (raised_day, project_id)",
+        // The district overview counts open alarms and a day's alarms per district from these indexes alone.
+        "CREATE INDEX IF NOT EXISTS alarms_open_district ON alarms (open, district)",
+        "CREATE INDEX IF NOT EXISTS alarms_day ON alarms (raised_day, district)",
         "CREATE INDEX IF NOT EXISTS alarms_position ON alarms (position)",
     ];
 }
