@@ -382,6 +382,7 @@ struct Inner {
     raw_retention_days: AtomicU32,
     /// Records between the rating fold snapshots the runtime takes by itself (0: none).
     fold_snapshot_every: AtomicU64,
+    findings_every_ms: AtomicU64,
 }
 
 /// The read database (SQLite file or PostgreSQL). Cheap to clone; clones share pools, the access cache and the
@@ -459,6 +460,7 @@ impl ReadDb {
                 query_statements: AtomicU64::new(0),
                 raw_retention_days: AtomicU32::new(DEFAULT_RAW_RETENTION_DAYS),
                 fold_snapshot_every: AtomicU64::new(crate::rating::prefix::EAGER_SNAPSHOT_EVERY),
+                findings_every_ms: AtomicU64::new(u64::try_from(crate::FINDINGS_EVERY.as_millis()).unwrap_or(u64::MAX)),
             }),
         };
         db.ensure_schema().await?;
@@ -489,6 +491,17 @@ impl ReadDb {
     /// Records between the rating fold snapshots the runtime takes by itself (0: none).
     pub fn fold_snapshot_every(&self) -> u64 {
         self.inner.fold_snapshot_every.load(Ordering::Relaxed)
+    }
+
+    /// Has the projections runtime ([`crate::run`]) pause this long between two passes recomputing the stored
+    /// workforce findings of the projects whose facts changed (default [`FINDINGS_EVERY`](crate::FINDINGS_EVERY)).
+    pub fn set_findings_every(&self, every: Duration) {
+        self.inner.findings_every_ms.store(u64::try_from(every.as_millis()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// The runtime's pause between two workforce findings passes.
+    pub fn findings_every(&self) -> Duration {
+        Duration::from_millis(self.inner.findings_every_ms.load(Ordering::Relaxed))
     }
 
     /// `"sqlite"` or `"postgres"`.

@@ -19,6 +19,11 @@ pub const BATCH_EVENTS: usize = 1000;
 /// How often [`run`] deletes raw site rows from before the raw period ([`ReadDb::prune_site_raw`]).
 pub const RETENTION_EVERY: Duration = Duration::from_secs(60);
 
+/// The pause [`run`] makes between two passes recomputing the stored workforce findings of the projects whose facts
+/// changed ([`ReadDb::refresh_workforce_findings`]; [`ReadDb::set_findings_every`]). The views over many projects
+/// are at most about this much plus two passes behind the facts (and say how many projects are).
+pub const FINDINGS_EVERY: Duration = Duration::from_secs(30);
+
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
@@ -33,15 +38,65 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// ([`take_fold_snapshots`], on a task of its own, one at a time, carrying its folds from one snapshot to the
 /// next; the fold itself on the blocking pool), so the first rating, credit or report computation after a long
 /// ingest resumes near the head instead of folding the log. On shutdown it waits for a snapshot in progress.
+/// And it recomputes the stored workforce findings of the projects whose facts changed, a pass at most every
+/// [`FINDINGS_EVERY`] on a task of its own (stopped at shutdown).
 pub async fn run<S: EventStore>(
     ledger: Ledger<S>,
     db: ReadDb,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ProjectionError> {
     let mut snapshots = EagerSnapshots::default();
-    let outcome = follow(&ledger, &db, shutdown, &mut snapshots).await;
+    let mut findings = FindingsRefresh::default();
+    let outcome = follow(&ledger, &db, shutdown, &mut snapshots, &mut findings).await;
     snapshots.finish().await;
+    findings.stop().await;
     outcome
+}
+
+/// The workforce findings refresh [`run`] keeps going beside the folds: on a task of its own, passes until none
+/// finds a project due, [`ReadDb::findings_every`] apart; started again by a batch or the retention tick once that
+/// pause has passed since the last start.
+#[derive(Default)]
+struct FindingsRefresh {
+    task: Option<JoinHandle<()>>,
+    last_start: Option<tokio::time::Instant>,
+}
+
+impl FindingsRefresh {
+    /// Starts the task if it is not running and the last start is at least [`ReadDb::findings_every`] ago. Cheap
+    /// otherwise.
+    fn poll(&mut self, db: &ReadDb) {
+        if self.task.as_ref().is_some_and(|t| !t.is_finished()) {
+            return;
+        }
+        let now = tokio::time::Instant::now();
+        if self.last_start.is_some_and(|t| now < t + db.findings_every()) {
+            return;
+        }
+        self.last_start = Some(now);
+        let db = db.clone();
+        self.task = Some(tokio::spawn(async move {
+            loop {
+                match db.refresh_workforce_findings().await {
+                    Ok(0) => return,
+                    Ok(n) => tracing::debug!(projects = n, "projections: workforce findings recomputed"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "projections: workforce findings refresh failed; retried later");
+                        return;
+                    }
+                }
+                tokio::time::sleep(db.findings_every()).await;
+            }
+        }));
+    }
+
+    /// Stops a pass in progress (its open transaction rolls back; the projects stay due).
+    async fn stop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
 }
 
 /// Records between two of [`run`]'s rating fold snapshots: `every` ([`ReadDb::fold_snapshot_every`]; 0: none), or
@@ -149,6 +204,7 @@ async fn follow<S: EventStore>(
     db: &ReadDb,
     shutdown: impl Future<Output = ()>,
     snapshots: &mut EagerSnapshots,
+    findings: &mut FindingsRefresh,
 ) -> Result<(), ProjectionError> {
     tokio::pin!(shutdown);
     let mut backoff = MIN_BACKOFF;
@@ -185,6 +241,7 @@ async fn follow<S: EventStore>(
                     // A checkpoint signed after the last batch (the ledger signs one within a second of a record)
                     // is snapshotted here if no batch follows it.
                     snapshots.poll(ledger, db).await;
+                    findings.poll(db);
                     continue;
                 }
                 chunk = stream.next() => chunk,
@@ -209,6 +266,7 @@ async fn follow<S: EventStore>(
                 break true;
             }
             snapshots.poll(ledger, db).await;
+            findings.poll(db);
             if let Some(e) = read_error {
                 tracing::warn!(error = %e, "projections: reading the ledger failed; resubscribing");
                 break true;

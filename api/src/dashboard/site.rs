@@ -80,6 +80,8 @@ struct OverviewPage {
     layout: Layout,
     day: String,
     districts: Vec<(DistrictTotals, String)>,
+    /// Projects with site data in the viewer's scope (the list shows at most [`SITE_OVERVIEW_PROJECTS`]).
+    total_projects: usize,
     projects: Vec<SiteOverviewRow>,
     names: BTreeMap<String, String>,
     alarms: Vec<AlarmLine>,
@@ -89,10 +91,16 @@ fn today() -> LocalDate {
     LocalDate::try_from(siteledger_domain::time::shanghai_date(OffsetDateTime::now_utc())).unwrap_or(LocalDate::MIN)
 }
 
+/// Projects listed on `/site`: those with the most open alarms, then the most alarms today. The page refreshes
+/// itself while site records arrive (`site.js`), so it stays this size whatever the city's; every project is listed
+/// on its district's page.
+const SITE_OVERVIEW_PROJECTS: usize = 50;
+
 async fn overview(State(state): State<AppState>, v: Viewer) -> PageResult {
     let scope = v.scope();
     let day = today().to_string();
     let mut projects = state.read.site_overview(&scope, &day).await.map_err(|e| v.internal(e))?;
+    let total_projects = projects.len();
     let alarms = state.read.site_alarms(&scope, None, false, 30).await.map_err(|e| v.internal(e))?;
     let districts = district_totals(&projects)
         .into_iter()
@@ -106,6 +114,12 @@ async fn overview(State(state): State<AppState>, v: Viewer) -> PageResult {
         })
         .collect();
     let names = projects.iter().map(|p| (p.project_id.clone(), p.name.clone())).collect();
+    projects.sort_by(|a, b| {
+        (b.open_alarms, b.alarms_today)
+            .cmp(&(a.open_alarms, a.alarms_today))
+            .then_with(|| a.project_id.cmp(&b.project_id))
+    });
+    projects.truncate(SITE_OVERVIEW_PROJECTS);
     for p in &mut projects {
         p.latest_at = p.latest_at.as_deref().map(format::time);
     }
@@ -113,6 +127,7 @@ async fn overview(State(state): State<AppState>, v: Viewer) -> PageResult {
         layout: v.layout("设备监测", "site"),
         day,
         districts,
+        total_projects,
         projects,
         names,
         alarms: alarms.iter().map(alarm_line).collect(),

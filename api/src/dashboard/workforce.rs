@@ -10,6 +10,7 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use serde::Deserialize;
 use siteledger_domain::LocalDate;
+use siteledger_projections::workforce::DEFAULT_DAYS_TOLERANCE;
 
 use super::{PageResult, Viewer, html};
 use crate::state::AppState;
@@ -47,10 +48,14 @@ struct WorkforcePage {
     as_of: String,
     project_q: String,
     findings: Vec<FindingLine>,
+    /// Findings in the view (the table lists at most [`PAGE_FINDINGS`] of them).
+    total_findings: usize,
     by_rule: Vec<Count>,
     by_district: Vec<Count>,
-    registered: usize,
-    on_site: usize,
+    registered: u64,
+    on_site: u64,
+    /// Projects whose newest facts are not yet in the findings shown (being recomputed).
+    pending: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,14 +64,22 @@ struct PageQuery {
     as_of: Option<String>,
 }
 
+/// Findings listed on the page (the counts above it cover them all; the CSV export lists them all).
+const PAGE_FINDINGS: usize = 500;
+
 async fn page(State(state): State<AppState>, v: Viewer, Query(q): Query<PageQuery>) -> PageResult {
     let scope = v.scope();
     let project = q.project.filter(|p| !p.trim().is_empty());
     let as_of = q.as_of.as_deref().and_then(|d| LocalDate::parse(d).ok());
-    let rows = state.read.workforce_arrears(&scope, project.as_deref(), as_of, 1).await.map_err(|e| v.internal(e))?;
+    let view = state
+        .read
+        .workforce_arrears_view(&scope, project.as_deref(), as_of, DEFAULT_DAYS_TOLERANCE)
+        .await
+        .map_err(|e| v.internal(e))?;
+    let rows = view.rows;
     let latest = state.read.workforce_latest_day().await.map_err(|e| v.internal(e))?;
-    let roster = state.read.workforce_roster(&scope, project.as_deref(), false).await.map_err(|e| v.internal(e))?;
-    let on_site = roster.iter().filter(|w| w.on_site == 1 && w.last_direction.as_deref() == Some("in")).count();
+    let (registered, on_site) =
+        state.read.workforce_counts(&scope, project.as_deref()).await.map_err(|e| v.internal(e))?;
     let districts: BTreeMap<String, String> = state
         .read
         .districts_overview(&scope, siteledger_projections::ReadDb::today())
@@ -85,8 +98,10 @@ async fn page(State(state): State<AppState>, v: Viewer, Query(q): Query<PageQuer
         layout: v.layout("实名制与工资", "workforce"),
         as_of: as_of.map(|d| d.to_string()).or(latest).unwrap_or_else(|| "—".into()),
         project_q: project.as_deref().map(|p| format!("&project={}", super::encode_component(p))).unwrap_or_default(),
+        total_findings: rows.len(),
         findings: rows
             .iter()
+            .take(PAGE_FINDINGS)
             .map(|r| FindingLine {
                 project_id: r.project_id.clone(),
                 project_name: r.project_name.clone(),
@@ -102,8 +117,9 @@ async fn page(State(state): State<AppState>, v: Viewer, Query(q): Query<PageQuer
             .collect(),
         by_rule: by_rule.into_iter().map(|(label, n)| Count { label, n }).collect(),
         by_district: by_district.into_iter().map(|(label, n)| Count { label, n }).collect(),
-        registered: roster.len(),
+        registered,
         on_site,
+        pending: view.pending,
     };
     Ok(html(&page))
 }

@@ -8,7 +8,7 @@
 //! intake, card, read and erasure is a signed `vault.access.v1` record in the log (`GET /v1/workforce/vault/access`).
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -19,7 +19,8 @@ use siteledger_domain::workforce::{
     CardRegistered, Commitment, IdType, Masked, PersonRef, TeamId, Trade, WorkRole, WorkerRegistered, YearMonth,
 };
 use siteledger_domain::{CreditCode, LocalDate, Name, ProjectId};
-use siteledger_projections::{Scope, workforce::ArrearsRow};
+use siteledger_projections::Scope;
+use siteledger_projections::workforce::{ArrearsRow, ArrearsView, DEFAULT_DAYS_TOLERANCE};
 use utoipa::{IntoParams, OpenApi};
 
 use crate::auth::{Principal, Role};
@@ -287,7 +288,10 @@ pub async fn payroll(
 pub struct ArrearsQuery {
     /// Only this project.
     pub project: Option<String>,
-    /// Check as of this day `YYYY-MM-DD` (default: the latest day of any workforce record in the log).
+    /// Check as of this day `YYYY-MM-DD` (default, per project: the latest day of that project's workforce
+    /// records). Without `project`, `as_of` or `tolerance`, every visible project's findings are those the server
+    /// keeps current (recomputed within about a minute of a project's newest records; the response header
+    /// `x-siteledger-findings-pending` counts the projects whose newest records are not in them yet).
     pub as_of: Option<String>,
     /// Allowed difference between payroll and attendance days (default 1).
     pub tolerance: Option<u32>,
@@ -297,13 +301,17 @@ pub struct ArrearsQuery {
     pub by: Option<String>,
 }
 
-async fn arrears_rows(state: &AppState, scope: &Scope, q: &ArrearsQuery) -> Result<Vec<ArrearsRow>, ApiError> {
+/// The response header counting the projects whose newest records are not yet in the findings answered.
+const FINDINGS_PENDING: &str = "x-siteledger-findings-pending";
+
+async fn arrears_rows(state: &AppState, scope: &Scope, q: &ArrearsQuery) -> Result<ArrearsView, ApiError> {
     let as_of = q
         .as_of
         .as_deref()
         .map(|d| LocalDate::parse(d).map_err(|e| ApiError::BadRequest(format!("as_of: {e}"))))
         .transpose()?;
-    Ok(state.read.workforce_arrears(scope, q.project.as_deref(), as_of, q.tolerance.unwrap_or(1)).await?)
+    let tolerance = q.tolerance.unwrap_or(DEFAULT_DAYS_TOLERANCE);
+    Ok(state.read.workforce_arrears_view(scope, q.project.as_deref(), as_of, tolerance).await?)
 }
 
 fn csv_cell(s: &str) -> String {
@@ -320,7 +328,8 @@ pub async fn arrears(
     principal: Principal,
     Query(q): Query<ArrearsQuery>,
 ) -> Result<Response, ApiError> {
-    let rows = arrears_rows(&state, &principal.scope(), &q).await?;
+    let ArrearsView { rows, pending } = arrears_rows(&state, &principal.scope(), &q).await?;
+    let pending = [(HeaderName::from_static(FINDINGS_PENDING), HeaderValue::from(pending))];
     if q.format.as_deref() == Some("csv") {
         let mut out = String::from(
             "\u{feff}project_id,project_name,district,general_contractor,rule,rule_zh,basis,month,person_ref,id_masked,evidence,detail,finding_id,published_event_id\n",
@@ -346,6 +355,7 @@ pub async fn arrears(
             out.push('\n');
         }
         return Ok((
+            pending,
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
                 (header::CONTENT_DISPOSITION, "attachment; filename=\"arrears.csv\""),
@@ -354,7 +364,7 @@ pub async fn arrears(
         )
             .into_response());
     }
-    Ok(Json(serde_json::to_value(rows).map_err(ApiError::internal)?).into_response())
+    Ok((pending, Json(serde_json::to_value(rows).map_err(ApiError::internal)?)).into_response())
 }
 
 /// Counts of findings per project, enterprise (general contractor) or district, and per rule.
@@ -364,9 +374,10 @@ pub async fn arrears_summary(
     State(state): State<AppState>,
     principal: Principal,
     Query(q): Query<ArrearsQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let rows = arrears_rows(&state, &principal.scope(), &q).await?;
-    Ok(Json(summarize(&rows, q.by.as_deref().unwrap_or("project"))?))
+) -> Result<Response, ApiError> {
+    let ArrearsView { rows, pending } = arrears_rows(&state, &principal.scope(), &q).await?;
+    let pending = [(HeaderName::from_static(FINDINGS_PENDING), HeaderValue::from(pending))];
+    Ok((pending, Json(summarize(&rows, q.by.as_deref().unwrap_or("project"))?)).into_response())
 }
 
 /// Groups findings by `by` (`project`, `enterprise`, `district`): `[{key, total, by_rule: {rule: n}}]`.

@@ -183,6 +183,8 @@ async fn month(app: &mut TestApp, w: &mut world::World) -> Month {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_month_of_a_200_worker_project_through_the_real_ingest_path() {
     let mut app = TestApp::spawn().await;
+    // The runtime's workforce findings passes without a pause, so that this test sees them done.
+    app.server.state.read.set_findings_every(std::time::Duration::ZERO);
     let mut w = world::build(&mut app).await;
     let m = month(&mut app, &mut w).await;
     let city = app.token(Role::City, None).await;
@@ -248,6 +250,23 @@ async fn a_month_of_a_200_worker_project_through_the_real_ingest_path() {
         .await
         .expect("json");
     assert!(early.as_array().expect("array").iter().all(|f| f["rule"] != "arrears_suspected"));
+    // The city's view (no project, no as of) is the findings the server's runtime keeps for each project: it
+    // recomputes the project once its facts are folded, and the view then says nothing is pending and equals the
+    // computation from the facts.
+    let read = &app.server.state.read;
+    let waited = tokio::time::timeout(crate::helpers::PATIENCE, async {
+        while !read.workforce_findings_due().await.expect("due").is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "the runtime never recomputed the project's findings");
+    let resp = app.get("/v1/workforce/arrears", Some(&city)).await;
+    assert_eq!(resp.headers()["x-siteledger-findings-pending"], "0");
+    let city_view: Value = resp.json().await.expect("json");
+    let computed = read.workforce_arrears(&siteledger_projections::Scope::All, None, None, 1).await.expect("arrears");
+    assert!(!computed.is_empty());
+    assert_eq!(city_view, serde_json::to_value(&computed).expect("json"));
     // CSV and summaries.
     let csv = app
         .get(&format!("/v1/workforce/arrears?project={P}&as_of=2026-05-20&format=csv"), Some(&city))

@@ -27,6 +27,8 @@ struct Batch<'a> {
     last_seen: BTreeMap<(String, String), (i64, String, String)>,
     latest_day: Option<&'a str>,
     project_latest: BTreeMap<String, &'a str>,
+    /// The position of each project's newest fact in the batch: its stored findings are due again.
+    project_changed: BTreeMap<String, u64>,
 }
 
 impl<'a> Batch<'a> {
@@ -70,6 +72,8 @@ pub(super) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sql
         // "as of" (which would otherwise compute new findings from the publication date).
         if !matches!(event, E::FindingRecorded(_)) {
             b.saw(pid, &x.day);
+            let changed = b.project_changed.entry(pid.to_owned()).or_default();
+            *changed = (*changed).max(x.e.position);
         }
         match event {
             E::Passage(p) => b.passage(x, pid, &id, p),
@@ -410,6 +414,18 @@ async fn write_batch(tx: &mut Tx, b: Batch<'_>) -> Result<(), sqlx::Error> {
         "ON CONFLICT (key) DO UPDATE SET \
          value = CASE WHEN excluded.value > wf_meta.value THEN excluded.value ELSE wf_meta.value END",
         meta,
+    )
+    .await?;
+    let changed = b
+        .project_changed
+        .into_iter()
+        .map(|(project, position)| vec![Arg::from(project), Arg::from(position), Arg::from(-1_i64)])
+        .collect();
+    tx.execute_rows(
+        "INSERT INTO wf_findings_dirty (project_id, changed, computed)",
+        "ON CONFLICT (project_id) DO UPDATE SET changed = CASE WHEN excluded.changed > wf_findings_dirty.changed \
+         THEN excluded.changed ELSE wf_findings_dirty.changed END",
+        changed,
     )
     .await?;
     Ok(())

@@ -6,21 +6,26 @@
 //! aggregates gate passages per (project, person, day) inside the batch before writing, so a batch of passages
 //! costs one upsert per worker-day, not one per passage. Findings are not stored: they depend on "as of" (a
 //! date taken from the log — the latest `occurred_at` day folded of that project's workforce records, so no other
-//! project's traffic moves a project's findings — or given by the caller), and computing them from the tables at
-//! query time keeps the fold deterministic and idempotent. Only masked forms and commitments are
-//! stored: this database never holds a plaintext ID or card number.
+//! project's traffic moves a project's findings — or given by the caller), and computing them from the tables
+//! keeps the fold deterministic and idempotent. One project's view is computed at query time; the views over
+//! many projects (the city's, a district's) read each project's findings with the default options as the runtime
+//! last computed them when its facts changed ([`findings`]: the city's view would otherwise cost its whole
+//! workforce history per request). Only masked forms and commitments are stored: this database never holds a
+//! plaintext ID or card number.
 //!
 //! Published findings (`wage.finding.recorded.v1`) are folded into `wf_findings_published` (finding id → the
 //! signed record's event id): the arrears view marks each computed finding with its publication, if any; the
 //! computation itself does not look at them.
 //!
 //! Layout: [`schema`] (name, version, tables, DDL), [`fold`] (by sub-kind), [`queries`] (row types and scoped
-//! queries).
+//! queries), [`findings`] (the stored findings and their refresh).
 
+mod findings;
 mod fold;
 mod queries;
 mod schema;
 
+pub use findings::{ArrearsView, DEFAULT_DAYS_TOLERANCE, READ_THROUGH_PROJECTS};
 pub use queries::{ArrearsRow, AttendanceRow, PayrollLineRow, PayrollVsAttendance, WorkerRow};
 
 use crate::db::Tx;

@@ -10,6 +10,7 @@ use siteledger_domain::workforce::arrears::{
 use siteledger_domain::workforce::{Commitment, PayrollId, PersonRef, Trade, YearMonth};
 use siteledger_domain::{LocalDate, MoneyFen};
 
+use super::findings::{ArrearsView, DEFAULT_DAYS_TOLERANCE, READ_THROUGH_PROJECTS};
 use super::schema::latest_day_key;
 use crate::Scope;
 use crate::db::{ReadDb, Sql};
@@ -246,6 +247,22 @@ impl ReadDb {
         Ok(self.fetch_all(&q).await?)
     }
 
+    /// Workers registered and on site now (entered, last passage inward) on the visible projects, or on
+    /// `project`: counted by the database, not by listing the roster.
+    pub async fn workforce_counts(&self, scope: &Scope, project: Option<&str>) -> Result<(u64, u64), ProjectionError> {
+        let mut q = Sql::new(
+            "SELECT CAST(COUNT(*) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN w.on_site = 1 AND w.last_direction = 'in' THEN 1 ELSE 0 END), 0) AS BIGINT) \
+             FROM wf_workers w WHERE ",
+        );
+        project_visible(&mut q, scope, "w.project_id");
+        if let Some(p) = project {
+            q.push(" AND w.project_id = ").bind(p);
+        }
+        let (registered, on_site): (i64, i64) = self.fetch_optional(&q).await?.unwrap_or_default();
+        Ok((u64::try_from(registered).unwrap_or(0), u64::try_from(on_site).unwrap_or(0)))
+    }
+
     /// Daily attendance of a project on `day`.
     pub async fn workforce_attendance(
         &self,
@@ -430,7 +447,9 @@ impl ReadDb {
 
     /// The arrears view: every finding of every visible project with workforce records (or of `project`), as of
     /// `as_of` (default, per project: the latest day of that project's workforce records — the log's "now" for
-    /// it, never the wall clock, and never moved by another project's records).
+    /// it, never the wall clock, and never moved by another project's records), computed from the facts now: over
+    /// many projects this costs their whole workforce history (≈ 24 s for the city's 3,000 after one day, more
+    /// every day). The API and the dashboard answer with [`ReadDb::workforce_arrears_view`].
     pub async fn workforce_arrears(
         &self,
         scope: &Scope,
@@ -457,14 +476,7 @@ impl ReadDb {
         };
         let mut out = Vec::new();
         for p in projects {
-            let as_of = match as_of {
-                Some(d) => d,
-                None => match self.workforce_project_latest_day(&p).await?.as_deref().and_then(date) {
-                    Some(d) => d,
-                    None => continue,
-                },
-            };
-            let Some((head, facts, masked)) = self.workforce_facts(scope, &p).await? else { continue };
+            let Some(mut rows) = self.project_findings(scope, &p, as_of, days_tolerance).await? else { continue };
             let gcs: Vec<Str1> = self
                 .fetch_all(
                     &Sql::new(
@@ -484,16 +496,69 @@ impl ReadDb {
                 .into_iter()
                 .map(|r| (r.finding_id, r.event_id))
                 .collect();
-            for f in arrears::findings(&facts, Options { as_of, days_tolerance }) {
+            for r in &mut rows {
+                r.general_contractor.clone_from(&gc);
+                r.published_event_id = published.get(&r.finding_id).cloned();
+            }
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// The arrears view as the API and the dashboard answer it. One project's, or any view with `as_of` or a
+    /// tolerance other than [`DEFAULT_DAYS_TOLERANCE`], is [`ReadDb::workforce_arrears`]. Every visible project's
+    /// with the default options (the city's, a district's, an enterprise's) is read from the findings the runtime
+    /// keeps for each project ([`ReadDb::refresh_workforce_findings`]), so that it costs the findings rather than
+    /// the history; projects with facts newer than their stored findings are computed now, at most
+    /// [`READ_THROUGH_PROJECTS`] of them, and beyond that served as stored and counted in
+    /// [`ArrearsView::pending`].
+    pub async fn workforce_arrears_view(
+        &self,
+        scope: &Scope,
+        project: Option<&str>,
+        as_of: Option<LocalDate>,
+        days_tolerance: u32,
+    ) -> Result<ArrearsView, ProjectionError> {
+        if *scope == Scope::Nothing {
+            return Ok(ArrearsView::default());
+        }
+        if project.is_none() && as_of.is_none() && days_tolerance == DEFAULT_DAYS_TOLERANCE {
+            return self.stored_findings(scope, READ_THROUGH_PROJECTS).await;
+        }
+        let rows = self.workforce_arrears(scope, project, as_of, days_tolerance).await?;
+        Ok(ArrearsView { rows, pending: 0 })
+    }
+
+    /// The findings of `project` (if `scope` sees it and it has workforce facts) as of `as_of` (default: its latest
+    /// workforce day; `None` without one), in the order the rules give them, without the general contractors and
+    /// publications (the caller's join).
+    pub(super) async fn project_findings(
+        &self,
+        scope: &Scope,
+        project: &str,
+        as_of: Option<LocalDate>,
+        days_tolerance: u32,
+    ) -> Result<Option<Vec<ArrearsRow>>, ProjectionError> {
+        let as_of = match as_of {
+            Some(d) => d,
+            None => match self.workforce_project_latest_day(project).await?.as_deref().and_then(date) {
+                Some(d) => d,
+                None => return Ok(None),
+            },
+        };
+        let Some((head, facts, masked)) = self.workforce_facts(scope, project).await? else { return Ok(None) };
+        let rows = arrears::findings(&facts, Options { as_of, days_tolerance })
+            .into_iter()
+            .map(|f| {
                 let finding_id = f.key();
                 let Finding { rule, month, person_ref, evidence, detail } = f;
-                out.push(ArrearsRow {
-                    published_event_id: published.get(&finding_id).cloned(),
+                ArrearsRow {
+                    published_event_id: None,
                     finding_id,
                     project_id: head.project_id.clone(),
                     project_name: head.name.clone(),
                     district: head.district.clone(),
-                    general_contractor: gc.clone(),
+                    general_contractor: String::new(),
                     rule: rule.as_str().to_owned(),
                     rule_zh: rule.name_zh().to_owned(),
                     basis: rule.basis().to_owned(),
@@ -503,10 +568,10 @@ impl ReadDb {
                     evidence,
                     detail,
                     as_of: as_of.to_string(),
-                });
-            }
-        }
-        Ok(out)
+                }
+            })
+            .collect();
+        Ok(Some(rows))
     }
 }
 

@@ -3,7 +3,7 @@
 /// Name in `projection_checkpoints`.
 pub(crate) const NAME: &str = "workforce";
 /// Code version: bump it when the fold or the tables change; the tables are re-created and refolded.
-pub(crate) const VERSION: i64 = 5;
+pub(crate) const VERSION: i64 = 6;
 /// Tables this projection owns.
 pub(crate) const TABLES: &[&str] = &[
     "wf_findings_published",
@@ -18,6 +18,8 @@ pub(crate) const TABLES: &[&str] = &[
     "wf_deposits",
     "wf_guarantees",
     "wf_meta",
+    "wf_findings_current",
+    "wf_findings_dirty",
 ];
 /// Their `CREATE TABLE IF NOT EXISTS` / `CREATE INDEX IF NOT EXISTS` statements (SQLite and PostgreSQL).
 pub(crate) const DDL: &[&str] = &[
@@ -59,6 +61,17 @@ pub(crate) const DDL: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS wf_findings_published (project_id TEXT NOT NULL, finding_id TEXT NOT NULL, \
      rule TEXT NOT NULL, month TEXT NOT NULL, event_id TEXT NOT NULL, signer TEXT NOT NULL, recorded_us BIGINT NOT NULL, \
      PRIMARY KEY (project_id, finding_id))",
+    // The arrears view's findings of each project with the default options, as last computed by the runtime's
+    // refresh pass (`ReadDb::refresh_workforce_findings`), in the order the rules give them (`seq`); the project's
+    // name, district, general contractors and publications are joined when read.
+    "CREATE TABLE IF NOT EXISTS wf_findings_current (project_id TEXT NOT NULL, seq BIGINT NOT NULL, \
+     finding_id TEXT NOT NULL, rule TEXT NOT NULL, rule_zh TEXT NOT NULL, basis TEXT NOT NULL, month TEXT NOT NULL, \
+     person_ref TEXT, id_masked TEXT, evidence TEXT NOT NULL, detail TEXT NOT NULL, as_of TEXT NOT NULL, \
+     PRIMARY KEY (project_id, seq))",
+    // Per project with workforce facts: the position of its newest fact folded (`changed`) and the `changed` its
+    // stored findings were computed at (`computed`, -1: never). `changed > computed`: the findings are due again.
+    "CREATE TABLE IF NOT EXISTS wf_findings_dirty (project_id TEXT PRIMARY KEY, changed BIGINT NOT NULL, \
+     computed BIGINT NOT NULL)",
 ];
 
 /// `wf_meta` key of a project's latest workforce day.

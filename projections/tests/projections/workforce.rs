@@ -23,10 +23,16 @@ fn person(w: usize) -> String {
 
 /// A small project month: 5 workers, 10 days in and out, a payroll with worker 1 underpaid and worker 2 unpaid.
 fn records() -> Vec<StoredEvent> {
-    let mut signer = KeyedChain::new(SigningKey::from_seed(&[9; 32]));
+    records_of(P, 0)
+}
+
+/// [`records`] of project `p`, signed by a key of its own and with event ids of its own (`n`), positions from 0.
+fn records_of(p: &str, n: u8) -> Vec<StoredEvent> {
+    let mut signer = KeyedChain::new(SigningKey::from_seed(&[9_u8.wrapping_add(n.wrapping_mul(16)); 32]));
     let mut out: Vec<StoredEvent> = Vec::new();
     let mut push = |stream: &str, kind: &str, at: &str, payload: Value| {
-        let id = uuid::Builder::from_unix_timestamp_millis(1_790_000_000_000 + out.len() as u64, &[1; 10]).into_uuid();
+        let id =
+            uuid::Builder::from_unix_timestamp_millis(1_790_000_000_000 + out.len() as u64, &[1 + n; 10]).into_uuid();
         let e = signer.sign(id, stream, kind, at, obj(payload)).expect("sign");
         out.push(StoredEvent {
             position: out.len() as u64,
@@ -47,49 +53,49 @@ fn records() -> Vec<StoredEvent> {
         "registry.project.registered.v1",
         "2026-03-01T09:00:00+08:00",
         json!({
-        "project_id": P, "name": "测试项目", "district": "330212", "central_urban": true, "floor_area_m2": "1000",
+        "project_id": p, "name": "测试项目", "district": "330212", "central_urban": true, "floor_area_m2": "1000",
         "contract_cost_fen": 1_000_000, "start_date": "2026-03-01",
         "participants": [{"role": "owner", "credit_code": OWNER}, {"role": "general_contractor", "credit_code": OWNER}]}),
     );
-    let wf = format!("project/{P}/workforce");
-    let wage = format!("project/{P}/wage");
+    let wf = format!("project/{p}/workforce");
+    let wage = format!("project/{p}/wage");
     push(
         &wf,
         "worker.team.formed.v1",
         "2026-03-02T09:00:00+08:00",
-        json!({"project_id": P, "team_id": "T1", "name": "班组", "employer": OWNER}),
+        json!({"project_id": p, "team_id": "T1", "name": "班组", "employer": OWNER}),
     );
     push(
         &wage,
         "wage.account.opened.v1",
         "2026-03-02T09:00:00+08:00",
-        json!({"project_id": P, "opened_by": OWNER, "bank_name": "银行", "account_masked": "3901 **** **** 0088", "pay_day": 15}),
+        json!({"project_id": p, "opened_by": OWNER, "bank_name": "银行", "account_masked": "3901 **** **** 0088", "pay_day": 15}),
     );
     for w in 0..5 {
         push(
             &wf,
             "worker.registered.v1",
             "2026-03-02T09:00:00+08:00",
-            json!({"project_id": P, "person_ref": person(w), "id_type": "01", "id_commitment": format!("hmac-sha256:{w:064x}"), "id_masked": "3302**********123X", "birth_month": "1980-01", "employer": OWNER, "team_id": "T1", "trade": "020", "work_role": "20"}),
+            json!({"project_id": p, "person_ref": person(w), "id_type": "01", "id_commitment": format!("hmac-sha256:{w:064x}"), "id_masked": "3302**********123X", "birth_month": "1980-01", "employer": OWNER, "team_id": "T1", "trade": "020", "work_role": "20"}),
         );
         push(
             &wf,
             "worker.card.registered.v1",
             "2026-03-02T09:00:00+08:00",
-            json!({"project_id": P, "person_ref": person(w), "card_commitment": format!("hmac-sha256:{:064x}", 100 + w), "card_masked": "6222 **** **** 1234", "bank_name": "银行"}),
+            json!({"project_id": p, "person_ref": person(w), "card_commitment": format!("hmac-sha256:{:064x}", 100 + w), "card_masked": "6222 **** **** 1234", "bank_name": "银行"}),
         );
         push(
             &wf,
             "worker.entered.v1",
             "2026-04-01T07:00:00+08:00",
-            json!({"project_id": P, "person_ref": person(w), "date": "2026-04-01"}),
+            json!({"project_id": p, "person_ref": person(w), "date": "2026-04-01"}),
         );
     }
     push(
         &wage,
         "wage.labour_cost.deposited.v1",
         "2026-04-01T09:00:00+08:00",
-        json!({"project_id": P, "payer": OWNER, "amount_fen": 1_000_000, "deposited_on": "2026-04-01", "for_month": "2026-04"}),
+        json!({"project_id": p, "payer": OWNER, "amount_fen": 1_000_000, "deposited_on": "2026-04-01", "for_month": "2026-04"}),
     );
     for d in 1..=10 {
         for w in 0..5 {
@@ -98,7 +104,7 @@ fn records() -> Vec<StoredEvent> {
                     &format!("{wf}/gate"),
                     "worker.passage.v1",
                     &format!("2026-04-{d:02}T{hm}:00+08:00"),
-                    json!({"project_id": P, "person_ref": person(w), "gate": "G1", "direction": dir, "method": "face"}),
+                    json!({"project_id": p, "person_ref": person(w), "gate": "G1", "direction": dir, "method": "face"}),
                 );
             }
         }
@@ -110,13 +116,13 @@ fn records() -> Vec<StoredEvent> {
         &wage,
         "wage.payroll.submitted.v1",
         "2026-05-05T09:00:00+08:00",
-        json!({"project_id": P, "payroll_id": "PR1", "team_id": "T1", "employer": OWNER, "month": "2026-04", "lines": lines}),
+        json!({"project_id": p, "payroll_id": "PR1", "team_id": "T1", "employer": OWNER, "month": "2026-04", "lines": lines}),
     );
     push(
         &wage,
         "wage.labour_cost.deposited.v1",
         "2026-05-01T09:00:00+08:00",
-        json!({"project_id": P, "payer": OWNER, "amount_fen": 1_000_000, "deposited_on": "2026-05-01", "for_month": "2026-05"}),
+        json!({"project_id": p, "payer": OWNER, "amount_fen": 1_000_000, "deposited_on": "2026-05-01", "for_month": "2026-05"}),
     );
     for w in [0usize, 1, 3, 4] {
         let amount = if w == 1 { 200_000 } else { 300_000 };
@@ -124,14 +130,14 @@ fn records() -> Vec<StoredEvent> {
             &wage,
             "wage.transfer.made.v1",
             "2026-05-10T09:00:00+08:00",
-            json!({"project_id": P, "transfer_id": format!("TX{w}"), "payroll_id": "PR1", "person_ref": person(w), "amount_fen": amount, "card_commitment": format!("hmac-sha256:{:064x}", 100 + w), "card_masked": "6222 **** **** 1234", "paid_on": "2026-05-10", "back_pay": false}),
+            json!({"project_id": p, "transfer_id": format!("TX{w}"), "payroll_id": "PR1", "person_ref": person(w), "amount_fen": amount, "card_commitment": format!("hmac-sha256:{:064x}", 100 + w), "card_masked": "6222 **** **** 1234", "paid_on": "2026-05-10", "back_pay": false}),
         );
     }
     push(
         &wf,
         "worker.exited.v1",
         "2026-05-20T09:00:00+08:00",
-        json!({"project_id": P, "person_ref": person(4), "date": "2026-05-20"}),
+        json!({"project_id": p, "person_ref": person(4), "date": "2026-05-20"}),
     );
     out
 }
@@ -245,6 +251,15 @@ async fn a_published_finding_marks_its_computed_row_and_changes_nothing_else() {
     assert_eq!(strip(&after.0), strip(&before.0));
     assert_eq!(after.3.as_deref(), Some("2026-05-20"));
     assert_eq!((&after.1, &after.2), (&before.1, &before.2));
+    // The stored findings (computed before the publication was folded) show it too: publications are joined when
+    // read, and a publication does not make the project due.
+    let (stored, _d3) = super::sqlite_db().await;
+    fold(&stored, &events[..events.len() - 1], 1000).await;
+    assert_eq!(stored.refresh_workforce_findings().await.expect("refresh"), 1);
+    fold(&stored, &events[events.len() - 1..], 1000).await;
+    assert!(stored.workforce_findings_due().await.expect("due").is_empty());
+    let shown = stored.workforce_arrears_view(&Scope::All, None, None, 1).await.expect("view");
+    assert_eq!(serde_json::to_value(&shown.rows).expect("json"), after.0);
 
     // Redelivered in small batches: the same rows.
     let (small, _d2) = super::sqlite_db().await;
@@ -313,4 +328,101 @@ async fn a_record_dated_2099_does_not_move_other_projects_arrears() {
     assert_ne!(moved.len(), before.len(), "the test data is sensitive to the as-of date");
     assert_eq!(db.workforce_project_latest_day(P).await.expect("latest").as_deref(), Some("2026-05-20"));
     assert_eq!(db.workforce_project_latest_day(other).await.expect("latest").as_deref(), Some("2099-12-31"));
+}
+
+/// The projects of [`city_of`]: `NB-2026-1000` … in one log, positions renumbered.
+fn city_of(projects: u8) -> (Vec<String>, Vec<StoredEvent>) {
+    let ids: Vec<String> = (0..projects).map(|i| format!("NB-2026-{:04}", 1000 + u32::from(i))).collect();
+    let mut events = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        for mut e in records_of(id, u8::try_from(i).expect("few") + 1) {
+            e.position = events.len() as u64;
+            events.push(e);
+        }
+    }
+    (ids, events)
+}
+
+fn json_of<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).expect("json")
+}
+
+/// The arrears view over many projects (the city's, a district's, an enterprise's) reads the findings the runtime
+/// stores per project instead of every project's workforce history: after a refresh it equals the computation
+/// from the facts for every scope, reading fewer rows; a refresh computes the projects whose facts changed and no
+/// other; before a refresh at most `READ_THROUGH_PROJECTS` projects are computed on the spot and the rest counted as
+/// pending (never a wrong finding: a project never computed is simply not in the answer yet).
+async fn stored_findings_on(db: &ReadDb) {
+    use siteledger_projections::workforce::READ_THROUGH_PROJECTS;
+    let n = u8::try_from(READ_THROUGH_PROJECTS).expect("small") + 4;
+    let (ids, events) = city_of(n);
+    fold(db, &events, 500).await;
+    let all = Scope::All;
+    let exact = db.workforce_arrears(&all, None, None, 1).await.expect("arrears");
+    assert_eq!(exact.len(), 2 * usize::from(n), "two findings per project: {:#}", json_of(&exact));
+
+    // Nothing computed yet: the first READ_THROUGH_PROJECTS due projects are computed now, the rest pending.
+    let before = db.workforce_arrears_view(&all, None, None, 1).await.expect("view");
+    assert_eq!(before.pending, 4);
+    let seen: std::collections::BTreeSet<&str> = before.rows.iter().map(|r| r.project_id.as_str()).collect();
+    assert_eq!(seen.len(), READ_THROUGH_PROJECTS);
+    assert!(before.rows.iter().all(|r| exact.contains(r)), "what it shows is right");
+
+    // A refresh computes every project once; a second one finds nothing due.
+    assert_eq!(db.refresh_workforce_findings().await.expect("refresh"), usize::from(n));
+    assert_eq!(db.refresh_workforce_findings().await.expect("refresh"), 0, "nothing changed since");
+    let scopes = [
+        all.clone(),
+        Scope::District("330212".into()),
+        Scope::District("330203".into()),
+        Scope::Enterprise(OWNER.into()),
+        Scope::Enterprise("91330200MA2BBBBB7X".into()),
+    ];
+    for scope in &scopes {
+        let view = db.workforce_arrears_view(scope, None, None, 1).await.expect("view");
+        let computed = db.workforce_arrears(scope, None, None, 1).await.expect("arrears");
+        assert_eq!(json_of(&view.rows), json_of(&computed), "{scope:?}");
+        assert_eq!(view.pending, 0, "{scope:?}");
+    }
+
+    // Counted work: the stored view reads its findings and a row per project, not the attendance behind them.
+    let w0 = db.query_work();
+    let _ = db.workforce_arrears_view(&all, None, None, 1).await.expect("view");
+    let w1 = db.query_work();
+    let _ = db.workforce_arrears(&all, None, None, 1).await.expect("arrears");
+    let w2 = db.query_work();
+    let (stored_rows, computed_rows) = (w1.rows - w0.rows, w2.rows - w1.rows);
+    assert!(stored_rows <= exact.len() as u64 + u64::from(n), "{stored_rows} rows for {} findings", exact.len());
+    assert!(stored_rows * 4 < computed_rows, "stored {stored_rows} rows, computed {computed_rows}");
+
+    // One project's new fact: that project alone is due, and the refresh brings the view back to the facts.
+    let p3 = &ids[3];
+    let mut gate = KeyedChain::new(SigningKey::from_seed(&[0x77; 32]));
+    let exit = gate
+        .sign(
+            uuid::Builder::from_unix_timestamp_millis(1_790_300_000_000, &[7; 10]).into_uuid(),
+            &format!("project/{p3}/workforce"),
+            "worker.exited.v1",
+            "2026-07-20T09:00:00+08:00",
+            obj(json!({"project_id": p3, "person_ref": person(0), "date": "2026-07-20"})),
+        )
+        .expect("sign");
+    apply_events(db, &[stored_at(&exit, events.len() as u64)]).await.expect("fold");
+    let due = db.workforce_findings_due().await.expect("due");
+    assert_eq!(due.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(), [p3.as_str()]);
+    let changed = db.workforce_arrears(&all, Some(p3), None, 1).await.expect("arrears");
+    assert_ne!(json_of(&changed), json_of(&exact.iter().filter(|r| &r.project_id == p3).collect::<Vec<_>>()));
+    // Read through before the refresh (one project due), stored after it: the same, and right.
+    let now = db.workforce_arrears(&all, None, None, 1).await.expect("arrears");
+    assert_eq!(json_of(&db.workforce_arrears_view(&all, None, None, 1).await.expect("view").rows), json_of(&now));
+    assert_eq!(db.refresh_workforce_findings().await.expect("refresh"), 1, "only the changed project");
+    assert_eq!(json_of(&db.workforce_arrears_view(&all, None, None, 1).await.expect("view").rows), json_of(&now));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_city_s_arrears_view_reads_stored_findings_and_a_refresh_computes_only_changed_projects() {
+    let (sqlite, _dir) = super::sqlite_db().await;
+    stored_findings_on(&sqlite).await;
+    let pg = super::postgres_db().await;
+    stored_findings_on(&pg).await;
 }
