@@ -21,8 +21,9 @@ use crate::queries::project_visible;
 pub const DEFAULT_DAYS_TOLERANCE: u32 = 1;
 
 /// Projects whose facts are newer than their stored findings that a view over many projects computes itself
-/// before answering (beyond them it serves their stored findings and counts them as pending): a bound on what
-/// one request costs (≈ 8 statements per project), large enough that a quiet system's answer is exact.
+/// before answering, if no more are due (when more are, it serves the stored findings of all and counts them as
+/// pending): a bound on what one request costs (≈ 10 statements per project), large enough that a quiet
+/// system's answer is exact.
 pub const READ_THROUGH_PROJECTS: usize = 16;
 
 /// Projects a refresh computes before it writes their findings in one transaction.
@@ -161,7 +162,8 @@ impl ReadDb {
         Ok(!rows.is_empty())
     }
 
-    /// Every visible project's findings from the stored ones, computing at most `read_through` of those due first.
+    /// Every visible project's findings from the stored ones, after computing those due if they are at most
+    /// `read_through`.
     pub(super) async fn stored_findings(
         &self,
         scope: &Scope,
@@ -171,8 +173,10 @@ impl ReadDb {
         project_visible(&mut q, scope, "d.project_id");
         q.push(" AND d.changed > d.computed ORDER BY d.project_id");
         let due: Vec<Due> = self.fetch_all(&q).await?;
+        // All due projects computed now (the answer is then exactly what the facts say), or none: under load,
+        // when more are due, a request costs only what it reads.
         let mut fresh: BTreeMap<String, Vec<ArrearsRow>> = BTreeMap::new();
-        for d in due.iter().take(read_through) {
+        for d in due.iter().filter(|_| due.len() <= read_through) {
             let rows = if self.has_workforce_facts(&d.project_id).await? {
                 self.project_findings(scope, &d.project_id, None, DEFAULT_DAYS_TOLERANCE).await?.unwrap_or_default()
             } else {

@@ -509,8 +509,8 @@ impl ReadDb {
     /// tolerance other than [`DEFAULT_DAYS_TOLERANCE`], is [`ReadDb::workforce_arrears`]. Every visible project's
     /// with the default options (the city's, a district's, an enterprise's) is read from the findings the runtime
     /// keeps for each project ([`ReadDb::refresh_workforce_findings`]), so that it costs the findings rather than
-    /// the history; projects with facts newer than their stored findings are computed now, at most
-    /// [`READ_THROUGH_PROJECTS`] of them, and beyond that served as stored and counted in
+    /// the history. Projects with facts newer than their stored findings are computed now if they are at most
+    /// [`READ_THROUGH_PROJECTS`]; if more are due, all are served as stored and counted in
     /// [`ArrearsView::pending`].
     pub async fn workforce_arrears_view(
         &self,
