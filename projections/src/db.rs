@@ -382,6 +382,7 @@ struct Inner {
     raw_retention_days: AtomicU32,
     /// Records between the rating fold snapshots the runtime takes by itself (0: none).
     fold_snapshot_every: AtomicU64,
+    /// The runtime's pause between two workforce findings passes, in milliseconds.
     findings_every_ms: AtomicU64,
 }
 

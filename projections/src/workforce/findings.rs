@@ -98,7 +98,7 @@ impl ReadDb {
 
     /// Computes the findings of `projects` (project id, the mark their computation starts from) and stores them
     /// in one transaction.
-    pub async fn refresh_workforce_findings_of(&self, projects: &[(String, i64)]) -> Result<(), ProjectionError> {
+    async fn refresh_workforce_findings_of(&self, projects: &[(String, i64)]) -> Result<(), ProjectionError> {
         let mut computed = Vec::with_capacity(projects.len());
         for (project, mark) in projects {
             let rows = if self.has_workforce_facts(project).await? {
@@ -206,12 +206,10 @@ impl ReadDb {
         }
         let mut q = Sql::new("SELECT w.project_id, w.finding_id, w.event_id FROM wf_findings_published w WHERE ");
         project_visible(&mut q, scope, "w.project_id");
-        let published: HashMap<(String, String), String> = self
-            .fetch_all::<PublishedRow>(&q)
-            .await?
-            .into_iter()
-            .map(|r| ((r.project_id, r.finding_id), r.event_id))
-            .collect();
+        let mut published: HashMap<String, HashMap<String, String>> = HashMap::new();
+        for r in self.fetch_all::<PublishedRow>(&q).await? {
+            published.entry(r.project_id).or_default().insert(r.finding_id, r.event_id);
+        }
 
         // Stored rows (project order) with the fresh computations in place of the due projects' stored ones.
         let computed_now: HashSet<String> = fresh.keys().cloned().collect();
@@ -241,9 +239,10 @@ impl ReadDb {
         let mut rows = Vec::new();
         for (project, mut found) in by_project {
             let gc = gcs.get(&project).map(|v| v.join(",")).unwrap_or_default();
+            let published = published.get(&project);
             for r in &mut found {
                 r.general_contractor.clone_from(&gc);
-                r.published_event_id = published.get(&(project.clone(), r.finding_id.clone())).cloned();
+                r.published_event_id = published.and_then(|p| p.get(&r.finding_id)).cloned();
             }
             rows.extend(found);
         }

@@ -4,7 +4,7 @@
 //!
 //! The fold receives each `worker.*`/`wage.*` record typed by the domain (parsed once per batch) and
 //! aggregates gate passages per (project, person, day) inside the batch before writing, so a batch of passages
-//! costs one upsert per worker-day, not one per passage. Findings are not stored: they depend on "as of" (a
+//! costs one upsert per worker-day, not one per passage. The fold never computes findings: they depend on "as of" (a
 //! date taken from the log — the latest `occurred_at` day folded of that project's workforce records, so no other
 //! project's traffic moves a project's findings — or given by the caller), and computing them from the tables
 //! keeps the fold deterministic and idempotent. One project's view is computed at query time; the views over
