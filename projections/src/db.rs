@@ -382,7 +382,7 @@ struct Inner {
     raw_retention_days: AtomicU32,
     /// Records between the rating fold snapshots the runtime takes by itself (0: none).
     fold_snapshot_every: AtomicU64,
-    /// The runtime's pause between two workforce findings passes, in milliseconds.
+    /// The runtime's pause between two passes of stored findings and summaries, in milliseconds.
     findings_every_ms: AtomicU64,
 }
 
@@ -495,12 +495,12 @@ impl ReadDb {
     }
 
     /// Has the projections runtime ([`crate::run`]) pause this long between two passes recomputing the stored
-    /// workforce findings of the projects whose facts changed (default [`FINDINGS_EVERY`](crate::FINDINGS_EVERY)).
+    /// workforce findings and site summaries of the projects whose facts changed (default [`FINDINGS_EVERY`](crate::FINDINGS_EVERY)).
     pub fn set_findings_every(&self, every: Duration) {
         self.inner.findings_every_ms.store(u64::try_from(every.as_millis()).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
-    /// The runtime's pause between two workforce findings passes.
+    /// The runtime's pause between two passes of stored findings and summaries.
     pub fn findings_every(&self) -> Duration {
         Duration::from_millis(self.inner.findings_every_ms.load(Ordering::Relaxed))
     }

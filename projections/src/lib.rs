@@ -58,8 +58,8 @@ pub use access::{AccessCache, ProjectAccess};
 pub use core::FIXED_DISTRICTS;
 pub use core::citations::CitationRow;
 pub use core::queries::{
-    AlarmFilter, AlarmRow, DistrictRow, EnterpriseRow, KeyRow, KeyStatus, KindCount, OpenAlarmsRow, ParticipantRow,
-    ProjectDetail, ProjectLabel, ProjectRow, SubsystemTile, TimelineRow,
+    AlarmFilter, AlarmRow, DistrictRow, EnterpriseRow, KeyCounts, KeyPage, KeyRow, KeyStatus, KindCount, OpenAlarmsRow,
+    ParticipantRow, ProjectDetail, ProjectLabel, ProjectRow, SubsystemTile, TimelineRow,
 };
 pub use db::{DEFAULT_RAW_RETENTION_DAYS, QueryWork, ReadDb, SCHEMA_VERSION};
 pub use error::ProjectionError;

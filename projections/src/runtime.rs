@@ -19,9 +19,10 @@ pub const BATCH_EVENTS: usize = 1000;
 /// How often [`run`] deletes raw site rows from before the raw period ([`ReadDb::prune_site_raw`]).
 pub const RETENTION_EVERY: Duration = Duration::from_secs(60);
 
-/// The pause [`run`] makes between two passes recomputing the stored workforce findings of the projects whose facts
-/// changed ([`ReadDb::refresh_workforce_findings`]; [`ReadDb::set_findings_every`]). The views over many projects
-/// are at most about this much plus two passes behind the facts (and say how many projects are).
+/// The pause [`run`] makes between two passes recomputing the stored workforce findings and site overview summaries
+/// of the projects whose facts changed ([`ReadDb::refresh_workforce_findings`], [`ReadDb::refresh_site_summaries`];
+/// [`ReadDb::set_findings_every`]). The views over many projects are at most about this much plus two passes
+/// behind the facts (and say how many projects are).
 pub const FINDINGS_EVERY: Duration = Duration::from_secs(30);
 
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
@@ -38,8 +39,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// ([`take_fold_snapshots`], on a task of its own, one at a time, carrying its folds from one snapshot to the
 /// next; the fold itself on the blocking pool), so the first rating, credit or report computation after a long
 /// ingest resumes near the head instead of folding the log. On shutdown it waits for a snapshot in progress.
-/// And it recomputes the stored workforce findings of the projects whose facts changed, a pass at most every
-/// [`FINDINGS_EVERY`] on a task of its own (stopped at shutdown).
+/// And it recomputes the stored workforce findings and site summaries of the projects whose facts changed, a pass
+/// at most every [`FINDINGS_EVERY`] on a task of its own (stopped at shutdown).
 pub async fn run<S: EventStore>(
     ledger: Ledger<S>,
     db: ReadDb,
@@ -53,8 +54,8 @@ pub async fn run<S: EventStore>(
     outcome
 }
 
-/// The workforce findings refresh [`run`] keeps going beside the folds: on a task of its own, passes until none
-/// finds a project due, [`ReadDb::findings_every`] apart; started again by a batch or the retention tick once that
+/// The refresh of stored workforce findings and site summaries [`run`] keeps going beside the folds: on a task of
+/// its own, passes until none finds a project due, [`ReadDb::findings_every`] apart; started again by a batch or the retention tick once that
 /// pause has passed since the last start.
 #[derive(Default)]
 struct FindingsRefresh {
@@ -77,14 +78,24 @@ impl FindingsRefresh {
         let db = db.clone();
         self.task = Some(tokio::spawn(async move {
             loop {
-                match db.refresh_workforce_findings().await {
-                    Ok(0) => return,
-                    Ok(n) => tracing::debug!(projects = n, "projections: workforce findings recomputed"),
+                let findings = match db.refresh_workforce_findings().await {
+                    Ok(n) => n,
                     Err(e) => {
                         tracing::warn!(error = %e, "projections: workforce findings refresh failed; retried later");
                         return;
                     }
+                };
+                let summaries = match db.refresh_site_summaries().await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "projections: site summaries refresh failed; retried later");
+                        return;
+                    }
+                };
+                if findings + summaries == 0 {
+                    return;
                 }
+                tracing::debug!(findings, summaries, "projections: stored findings and summaries recomputed");
                 tokio::time::sleep(db.findings_every()).await;
             }
         }));

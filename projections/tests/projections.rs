@@ -19,6 +19,23 @@ use time::macros::{date, datetime};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+/// `e` as the store holds it at `position` (stream version 0): for folding records without a ledger.
+fn stored_at(e: &siteledger_signer::Envelope, position: u64) -> siteledger_ledger::StoredEvent {
+    siteledger_ledger::StoredEvent {
+        position,
+        stream: e.stream().to_owned(),
+        stream_version: 0,
+        event_id: e.id(),
+        kind: e.kind().to_owned(),
+        signer: e.signer().to_string(),
+        signer_seq: e.seq(),
+        occurred_at: e.occurred_at().to_owned(),
+        recorded_at: e.occurred(),
+        leaf: e.leaf_bytes().to_vec(),
+        leaf_hash: e.leaf_hash(),
+    }
+}
+
 #[path = "projections/hostile.rs"]
 mod hostile;
 #[path = "projections/load.rs"]
@@ -1059,5 +1076,7 @@ mod rating;
 mod retention;
 #[path = "projections/site.rs"]
 mod site;
+#[path = "projections/site_summary.rs"]
+mod site_summary;
 #[path = "projections/supervision.rs"]
 mod supervision;

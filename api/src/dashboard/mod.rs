@@ -36,6 +36,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use siteledger_ledger::EventStore;
 use siteledger_projections::{AlarmFilter, AlarmRow, ReadDb, Scope};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::{Principal, Role};
@@ -794,13 +795,45 @@ struct KeyLine {
 struct KeysPage {
     layout: Layout,
     keys: Vec<KeyLine>,
-    active: usize,
-    with_gaps: usize,
-    with_equivocations: usize,
+    counts: siteledger_projections::KeyCounts,
+    /// Listing only keys with gaps or equivocations.
+    problems: bool,
+    /// The query of the next page (`after=…`), if there are more keys.
+    next: Option<String>,
+    /// Whether this is a later page (a link back to the first).
+    later: bool,
 }
 
-async fn keys(State(state): State<AppState>, v: Viewer) -> PageResult {
-    let rows = state.read.keys(&v.scope()).await.map_err(|e| v.internal(e))?;
+/// Keys listed on a page of `/keys` (the counts above cover them all; the next page follows the last).
+const PAGE_KEYS: usize = 200;
+
+#[derive(Debug, Deserialize)]
+struct KeysPageQuery {
+    after: Option<String>,
+    #[serde(default)]
+    problems: bool,
+}
+
+async fn keys(State(state): State<AppState>, v: Viewer, Query(q): Query<KeysPageQuery>) -> PageResult {
+    let scope = v.scope();
+    let now = OffsetDateTime::now_utc();
+    let after = match q.after.as_deref().filter(|a| !a.is_empty()) {
+        Some(id) => match state.read.key_position(&scope, id).await.map_err(|e| v.internal(e))? {
+            Some(position) => Some((position, id.to_owned())),
+            None => return Err(v.not_found(format!("没有您可查看的密钥 {id}。No key {id} in your scope."))),
+        },
+        None => None,
+    };
+    let later = after.is_some();
+    let counts = state.read.key_counts(&scope, now).await.map_err(|e| v.internal(e))?;
+    let page = siteledger_projections::KeyPage { after, limit: Some(PAGE_KEYS + 1), problems: q.problems };
+    let mut rows = state.read.keys_page(&scope, now, &page).await.map_err(|e| v.internal(e))?;
+    let more = rows.len() > PAGE_KEYS;
+    rows.truncate(PAGE_KEYS);
+    let next = rows
+        .last()
+        .filter(|_| more)
+        .map(|k| format!("after={}{}", encode_component(&k.key_id), if q.problems { "&problems=true" } else { "" }));
     let lines: Vec<KeyLine> = rows
         .iter()
         .map(|k| {
@@ -832,13 +865,10 @@ async fn keys(State(state): State<AppState>, v: Viewer) -> PageResult {
             }
         })
         .collect();
-    let page = KeysPage {
-        layout: v.layout("密钥与设备", "keys"),
-        active: rows.iter().filter(|k| k.status == siteledger_projections::KeyStatus::Active).count(),
-        with_gaps: rows.iter().filter(|k| k.gaps > 0).count(),
-        with_equivocations: rows.iter().filter(|k| k.equivocations > 0).count(),
-        keys: lines,
-    };
+    let page =
+        KeysPage {
+            layout: v.layout("密钥与设备", "keys"), counts, problems: q.problems, next, later, keys: lines
+        };
     Ok(html(&page))
 }
 

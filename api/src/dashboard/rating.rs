@@ -12,13 +12,13 @@
 //! and cut to the viewer's scope the same way (`ratings::ScopedScore`): whole scores and grades, the records of
 //! projects the viewer may see, the others only counted and summed (docs/ACCESS.md).
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use siteledger_domain::ids::{CreditCode, ProjectId};
 use siteledger_domain::rating::CreditScore;
@@ -46,6 +46,8 @@ fn stars(level: Option<u64>) -> String {
 
 #[derive(Debug)]
 struct RatingLine {
+    /// Listing order: below the requirement (0), not rated (1), the others (2).
+    order: u8,
     id: String,
     name: String,
     district: String,
@@ -97,6 +99,12 @@ struct RatingsPage {
     layout: super::Layout,
     year: i32,
     lines: Vec<RatingLine>,
+    /// Projects the list would hold unbounded (it lists at most [`PAGE_RATINGS`] unless a district is asked).
+    total_lines: usize,
+    /// The district asked (`?district=`), empty for all.
+    district: String,
+    /// Enterprises ranked (the list shows at most [`PAGE_CREDIT`]).
+    credit_total: usize,
     rated: usize,
     met: usize,
     below: usize,
@@ -125,17 +133,17 @@ impl Credit {
 
 /// Scores computed at a tree size, reused for a minute (a page load must not fold the whole log every time), per
 /// event store: one process may serve several (tests do), and one's scores must never answer for another.
-type CreditCache = BTreeMap<String, (Instant, Credit)>;
+type CreditCache = BTreeMap<String, (Instant, Arc<Credit>)>;
 static CREDIT_CACHE: Mutex<CreditCache> = Mutex::new(BTreeMap::new());
 
-async fn credit_scores(state: &AppState) -> Result<Option<Credit>, ratings::RatingError> {
+async fn credit_scores(state: &AppState) -> Result<Option<Arc<Credit>>, ratings::RatingError> {
     let key = state.config.store_url();
     {
         let cache = CREDIT_CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((at, credit)) = cache.get(&key)
             && at.elapsed() < Duration::from_secs(60)
         {
-            return Ok(Some(credit.clone()));
+            return Ok(Some(Arc::clone(credit)));
         }
     }
     let store = state.ledger.store();
@@ -153,14 +161,27 @@ async fn credit_scores(state: &AppState) -> Result<Option<Credit>, ratings::Rati
             (e.credit_code.as_str().to_owned(), ids)
         })
         .collect();
-    let credit = Credit { size, version, scores, projects };
+    let credit = Arc::new(Credit { size, version, scores, projects });
     let mut cache = CREDIT_CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    cache.insert(key, (Instant::now(), credit.clone()));
+    cache.insert(key, (Instant::now(), Arc::clone(&credit)));
     Ok(Some(credit))
 }
 
-async fn ratings_page(State(state): State<AppState>, v: Viewer) -> PageResult {
+/// Projects listed on `/ratings` (those below their requirement first, then those not rated): the counts and
+/// quotas above the list cover every project; `?district=` lists all of one district's.
+const PAGE_RATINGS: usize = 200;
+
+/// Enterprises listed in the credit ranking (the highest; each enterprise's page has its score).
+const PAGE_CREDIT: usize = 100;
+
+#[derive(Debug, serde::Deserialize)]
+struct RatingsQuery {
+    district: Option<String>,
+}
+
+async fn ratings_page(State(state): State<AppState>, v: Viewer, Query(q): Query<RatingsQuery>) -> PageResult {
     let scope = v.scope();
+    let only_district = q.district.filter(|d| !d.is_empty());
     let year = ratings::today_shanghai().date().year();
     let projects = state.read.projects(&scope, None).await.map_err(|e| v.internal(e))?;
     let latest = state.read.rating_latest(&scope).await.map_err(|e| v.internal(e))?;
@@ -194,7 +215,15 @@ async fn ratings_page(State(state): State<AppState>, v: Viewer) -> PageResult {
                 q.1 += 1;
             }
         }
+        if only_district.as_ref().is_some_and(|d| *d != p.district) {
+            continue;
+        }
         lines.push(RatingLine {
+            order: match d.map(|d| d.meets) {
+                Some(Some(false)) => 0,
+                None => 1,
+                _ => 2,
+            },
             id: p.project_id.clone(),
             name: p.name.clone(),
             district: p.district_name.clone(),
@@ -226,12 +255,15 @@ async fn ratings_page(State(state): State<AppState>, v: Viewer) -> PageResult {
             }
         })
         .collect();
+    let mut credit_total = 0;
     let (credit, credit_note) = match credit_scores(&state).await {
         Ok(Some(c)) => {
-            let lines = c
-                .scores
-                .iter()
-                .filter(|s| c.visible(&state, &scope, &s.credit_code))
+            let visible: Vec<&CreditScore> =
+                c.scores.iter().filter(|s| c.visible(&state, &scope, &s.credit_code)).collect();
+            credit_total = visible.len();
+            let lines = visible
+                .into_iter()
+                .take(PAGE_CREDIT)
                 .enumerate()
                 .map(|(i, s)| CreditLine {
                     rank: i + 1,
@@ -249,8 +281,9 @@ async fn ratings_page(State(state): State<AppState>, v: Viewer) -> PageResult {
     };
     let mut credit: Vec<CreditLine> = credit;
     let names = state.read.enterprises(&scope).await.map_err(|e| v.internal(e))?;
+    let names: HashMap<&str, &str> = names.iter().map(|e| (e.credit_code.as_str(), e.name.as_str())).collect();
     for c in &mut credit {
-        c.name = names.iter().find(|e| e.credit_code == c.code).map_or_else(|| c.code.clone(), |e| e.name.clone());
+        c.name = names.get(c.code.as_str()).map_or_else(|| c.code.clone(), |n| (*n).to_owned());
     }
     let reports = state
         .read
@@ -273,13 +306,22 @@ async fn ratings_page(State(state): State<AppState>, v: Viewer) -> PageResult {
             occurred_at: format::time(&r.occurred_at),
         })
         .collect();
+    // Stable: project order within each group.
+    lines.sort_by_key(|l| l.order);
+    let total_lines = lines.len();
+    if only_district.is_none() {
+        lines.truncate(PAGE_RATINGS);
+    }
     let page = RatingsPage {
         layout: v.layout("星级与信用", "ratings"),
         year,
         rated: latest.len(),
         met,
         below,
+        total_lines,
+        district: only_district.unwrap_or_default(),
         lines,
+        credit_total,
         quotas,
         credit,
         credit_note,

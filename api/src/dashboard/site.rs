@@ -82,6 +82,8 @@ struct OverviewPage {
     districts: Vec<(DistrictTotals, String)>,
     /// Projects with site data in the viewer's scope (the list shows at most [`SITE_OVERVIEW_PROJECTS`]).
     total_projects: usize,
+    /// Projects whose latest values are being recomputed ([`siteledger_projections::site::SiteOverview::pending`]).
+    pending: usize,
     projects: Vec<SiteOverviewRow>,
     names: BTreeMap<String, String>,
     alarms: Vec<AlarmLine>,
@@ -99,7 +101,9 @@ const SITE_OVERVIEW_PROJECTS: usize = 50;
 async fn overview(State(state): State<AppState>, v: Viewer) -> PageResult {
     let scope = v.scope();
     let day = today().to_string();
-    let mut projects = state.read.site_overview(&scope, &day).await.map_err(|e| v.internal(e))?;
+    let overview = state.read.site_overview(&scope, &day, None).await.map_err(|e| v.internal(e))?;
+    let pending = overview.pending;
+    let mut projects = overview.rows;
     let total_projects = projects.len();
     let alarms = state.read.site_alarms(&scope, None, false, 30).await.map_err(|e| v.internal(e))?;
     let districts = district_totals(&projects)
@@ -128,6 +132,7 @@ async fn overview(State(state): State<AppState>, v: Viewer) -> PageResult {
         day,
         districts,
         total_projects,
+        pending,
         projects,
         names,
         alarms: alarms.iter().map(alarm_line).collect(),
@@ -145,20 +150,17 @@ struct DistrictPage {
     code: String,
     name: String,
     charts: Vec<Chart>,
+    /// Projects whose latest values are being recomputed.
+    pending: usize,
     projects: Vec<SiteOverviewRow>,
 }
 
 async fn district(State(state): State<AppState>, v: Viewer, Path(code): Path<String>) -> PageResult {
     let scope = v.scope();
     let day = today().to_string();
-    let mut projects: Vec<SiteOverviewRow> = state
-        .read
-        .site_overview(&scope, &day)
-        .await
-        .map_err(|e| v.internal(e))?
-        .into_iter()
-        .filter(|p| p.district == code)
-        .collect();
+    let overview = state.read.site_overview(&scope, &day, Some(&code)).await.map_err(|e| v.internal(e))?;
+    let pending = overview.pending;
+    let mut projects = overview.rows;
     if projects.is_empty() {
         return Err(
             v.not_found(format!("区域 {code} 没有您可查看的设备数据。No site data of district {code} in your scope."))
@@ -206,7 +208,9 @@ async fn district(State(state): State<AppState>, v: Viewer, Path(code): Path<Str
         .unwrap_or("开发园区")
         .to_owned();
     let page =
-        DistrictPage { layout: v.layout(format!("{name} · 设备监测"), "site"), code, name, charts, projects };
+        DistrictPage {
+            layout: v.layout(format!("{name} · 设备监测"), "site"), code, name, charts, pending, projects
+        };
     Ok(html(&page))
 }
 

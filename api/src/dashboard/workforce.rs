@@ -73,35 +73,30 @@ async fn page(State(state): State<AppState>, v: Viewer, Query(q): Query<PageQuer
     let as_of = q.as_of.as_deref().and_then(|d| LocalDate::parse(d).ok());
     let view = state
         .read
-        .workforce_arrears_view(&scope, project.as_deref(), as_of, DEFAULT_DAYS_TOLERANCE)
+        .workforce_findings_page(&scope, project.as_deref(), as_of, DEFAULT_DAYS_TOLERANCE, PAGE_FINDINGS)
         .await
         .map_err(|e| v.internal(e))?;
-    let rows = view.rows;
     let latest = state.read.workforce_latest_day().await.map_err(|e| v.internal(e))?;
     let (registered, on_site) =
         state.read.workforce_counts(&scope, project.as_deref()).await.map_err(|e| v.internal(e))?;
-    let districts: BTreeMap<String, String> = state
-        .read
-        .districts_overview(&scope, siteledger_projections::ReadDb::today())
-        .await
-        .map_err(|e| v.internal(e))?
-        .into_iter()
-        .map(|d| (d.code, d.name))
-        .collect();
+    let districts = state.read.district_names().await.map_err(|e| v.internal(e))?;
     let mut by_rule: BTreeMap<String, usize> = BTreeMap::new();
     let mut by_district: BTreeMap<String, usize> = BTreeMap::new();
-    for r in &rows {
-        *by_rule.entry(r.rule_zh.clone()).or_default() += 1;
-        *by_district.entry(districts.get(&r.district).cloned().unwrap_or_else(|| r.district.clone())).or_default() += 1;
+    let mut total_findings = 0;
+    for c in &view.counts {
+        let n = usize::try_from(c.n).unwrap_or(0);
+        total_findings += n;
+        *by_rule.entry(c.rule_zh.clone()).or_default() += n;
+        *by_district.entry(districts.get(&c.district).cloned().unwrap_or_else(|| c.district.clone())).or_default() += n;
     }
     let page = WorkforcePage {
         layout: v.layout("实名制与工资", "workforce"),
         as_of: as_of.map(|d| d.to_string()).or(latest).unwrap_or_else(|| "—".into()),
         project_q: project.as_deref().map(|p| format!("&project={}", super::encode_component(p))).unwrap_or_default(),
-        total_findings: rows.len(),
-        findings: rows
+        total_findings,
+        findings: view
+            .rows
             .iter()
-            .take(PAGE_FINDINGS)
             .map(|r| FindingLine {
                 project_id: r.project_id.clone(),
                 project_name: r.project_name.clone(),

@@ -8,7 +8,8 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use siteledger_projections::{AccessCache, AlarmFilter, Scope, stream_project};
+use siteledger_projections::{AccessCache, AlarmFilter, KeyPage, Scope, stream_project};
+use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Principal;
@@ -192,12 +193,60 @@ pub async fn alarms(
     Ok(Json(serde_json::to_value(rows).map_err(ApiError::internal)?))
 }
 
-/// Signer keys visible to the caller, with status and statistics.
-#[utoipa::path(get, path = "/v1/keys", tag = "query",
-    responses((status = 200, description = "Keys", body = Vec<Object>)), security(("bearer" = [])))]
-pub async fn keys(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
-    let rows = state.read.keys(&principal.scope()).await?;
-    Ok(Json(serde_json::to_value(rows).map_err(ApiError::internal)?))
+/// Key paging.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct KeysQuery {
+    /// At most this many keys (1–1000; default: all of them).
+    pub limit: Option<usize>,
+    /// Only the keys enrolled after this key id (the last `key_id` of the previous page).
+    pub after: Option<String>,
+    /// Only keys with signer gaps or equivocations.
+    #[serde(default)]
+    pub problems: bool,
+}
+
+/// Signer keys visible to the caller, with status and statistics, in enrolment order.
+///
+/// A city has tens of thousands: page with `limit`; while more keys follow, the `Link` header's `rel="next"` URL
+/// asks for the next page (`after` the last `key_id` received).
+#[utoipa::path(get, path = "/v1/keys", tag = "query", params(KeysQuery),
+    responses((status = 200, description = "Keys", body = Vec<Object>, headers(("link" = String, description = "`<URL>; rel=\"next\"` while more keys follow"))),
+              (status = 400, description = "Bad limit, or `after` is not a key the caller sees", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn keys(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<KeysQuery>,
+) -> Result<Response, ApiError> {
+    let scope = principal.scope();
+    if let Some(limit) = q.limit.filter(|l| !(1..=1000).contains(l)) {
+        return Err(ApiError::BadRequest(format!("limit: {limit} is not between 1 and 1000")));
+    }
+    let after = match q.after.as_deref() {
+        Some(id) => match state.read.key_position(&scope, id).await? {
+            Some(position) => Some((position, id.to_owned())),
+            None => {
+                return Err(ApiError::BadRequest(format!(
+                    "after: no key {id:?} in your scope (give the last key_id of the previous page)"
+                )));
+            }
+        },
+        None => None,
+    };
+    let page = KeyPage { after, limit: q.limit.map(|l| l + 1), problems: q.problems };
+    let mut rows = state.read.keys_page(&scope, OffsetDateTime::now_utc(), &page).await?;
+    let next = q.limit.filter(|l| rows.len() > *l).and_then(|l| {
+        rows.truncate(l);
+        let last = rows.last()?;
+        let problems = if q.problems { "&problems=true" } else { "" };
+        let link = format!("</v1/keys?limit={l}&after={}{problems}>; rel=\"next\"", last.key_id);
+        HeaderValue::from_str(&link).ok()
+    });
+    let body = Json(serde_json::to_value(rows).map_err(ApiError::internal)?);
+    Ok(match next {
+        Some(link) => ([(header::LINK, link)], body).into_response(),
+        None => body.into_response(),
+    })
 }
 
 /// Log paging.

@@ -130,8 +130,12 @@ pub struct OverviewQuery {
 }
 
 /// Projects with site data visible to the caller, with latest values and the day's alarms, and per-district totals.
+///
+/// Latest values, cameras and lifting devices come from each project's stored summary, recomputed by the server
+/// within about a minute of its records (`pending`: projects whose newer records are not in their summary yet);
+/// alarm counts are current.
 #[utoipa::path(get, path = "/v1/site/overview", tag = "site", params(OverviewQuery),
-    responses((status = 200, description = "`{day, districts: [DistrictTotals], projects: [..]}`", body = Object),
+    responses((status = 200, description = "`{day, districts: [DistrictTotals], projects: [..], pending}`: `pending` counts the projects whose latest values are being recomputed", body = Object),
               (status = 400, description = "Bad day", body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn overview(
@@ -143,9 +147,14 @@ pub async fn overview(
         Some(d) => LocalDate::parse(&d).map_err(|e| ApiError::BadRequest(format!("day: {e}")))?,
         None => today(OffsetDateTime::now_utc()),
     };
-    let rows = state.read.site_overview(&principal.scope(), &day.to_string()).await?;
-    let districts = district_totals(&rows);
-    Ok(Json(serde_json::json!({"day": day.to_string(), "districts": districts, "projects": rows})))
+    let overview = state.read.site_overview(&principal.scope(), &day.to_string(), None).await?;
+    let districts = district_totals(&overview.rows);
+    Ok(Json(serde_json::json!({
+        "day": day.to_string(),
+        "districts": districts,
+        "projects": overview.rows,
+        "pending": overview.pending,
+    })))
 }
 
 /// Project page parameters.

@@ -7,6 +7,8 @@
 //! fields) and to each enterprise that took the person in (the ID and the fields it registered itself); every
 //! intake, card, read and erasure is a signed `vault.access.v1` record in the log (`GET /v1/workforce/vault/access`).
 
+use std::collections::BTreeMap;
+
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +22,7 @@ use siteledger_domain::workforce::{
 };
 use siteledger_domain::{CreditCode, LocalDate, Name, ProjectId};
 use siteledger_projections::Scope;
-use siteledger_projections::workforce::{ArrearsRow, ArrearsView, DEFAULT_DAYS_TOLERANCE};
+use siteledger_projections::workforce::{ArrearsView, DEFAULT_DAYS_TOLERANCE, FindingsPage, RosterPage};
 use utoipa::{IntoParams, OpenApi};
 
 use crate::auth::{Principal, Role};
@@ -219,7 +221,7 @@ pub async fn access_log(
     Ok(Json(state.vault.access_log(q.person_ref.as_deref(), q.limit.unwrap_or(100).clamp(1, 1000)).await?))
 }
 
-/// Roster filter.
+/// Roster filter and paging.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct RosterQuery {
     /// Project id.
@@ -227,18 +229,77 @@ pub struct RosterQuery {
     /// Only who is on site now (entered, last passage inward).
     #[serde(default)]
     pub on_site: bool,
+    /// At most this many workers (1–20000, default 20000); when there are more, the `Link` header's `rel="next"`
+    /// URL asks for the next page.
+    pub limit: Option<usize>,
+    /// With `after_person`: only the workers after this one (the last row of the previous page) in roster order.
+    pub after_project: Option<String>,
+    /// The person ref of that worker.
+    pub after_person: Option<String>,
 }
 
-/// The roster (masked data only), or who is on site now.
+/// The most workers one roster answer holds.
+const ROSTER_MAX: usize = 20_000;
+
+/// The roster (masked data only), or who is on site now, by project, team and worker.
+///
+/// Paged: a `Link` header with `rel="next"` gives the next page's URL while more workers follow.
 #[utoipa::path(get, path = "/v1/workforce/roster", tag = "workforce", params(RosterQuery),
-    responses((status = 200, body = Vec<Object>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<Object>, headers(("link" = String, description = "`<URL>; rel=\"next\"` while more workers follow"))),
+              (status = 400, description = "Bad limit, or the `after_*` worker is not in the caller's scope", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn roster(
     State(state): State<AppState>,
     principal: Principal,
     Query(q): Query<RosterQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let rows = state.read.workforce_roster(&principal.scope(), q.project.as_deref(), q.on_site).await?;
-    Ok(Json(serde_json::to_value(rows).map_err(ApiError::internal)?))
+) -> Result<Response, ApiError> {
+    let scope = principal.scope();
+    let limit = q.limit.unwrap_or(ROSTER_MAX);
+    if !(1..=ROSTER_MAX).contains(&limit) {
+        return Err(ApiError::BadRequest(format!("limit: {limit} is not between 1 and {ROSTER_MAX}")));
+    }
+    let after = match (q.after_project.as_deref(), q.after_person.as_deref()) {
+        (None, None) => None,
+        (Some(p), Some(w)) => match state.read.workforce_roster_cursor(&scope, p, w).await? {
+            Some(c) => Some(c),
+            None => {
+                return Err(ApiError::BadRequest(format!(
+                    "after_project/after_person: no worker {w} of project {p} in your scope (give the last row \
+                     of the previous page)"
+                )));
+            }
+        },
+        _ => {
+            return Err(ApiError::BadRequest(
+                "after_project and after_person go together (the last row of the previous page)".into(),
+            ));
+        }
+    };
+    let page = RosterPage { after, limit: Some(limit + 1) };
+    let mut rows = state.read.workforce_roster(&scope, q.project.as_deref(), q.on_site, &page).await?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = rows.last().filter(|_| more).map(|last| {
+        let enc = crate::dashboard::encode_component;
+        let mut query = String::new();
+        if let Some(p) = &q.project {
+            query.push_str(&format!("project={}&", enc(p)));
+        }
+        if q.on_site {
+            query.push_str("on_site=true&");
+        }
+        query.push_str(&format!(
+            "limit={limit}&after_project={}&after_person={}",
+            enc(&last.project_id),
+            enc(&last.person_ref)
+        ));
+        format!("</v1/workforce/roster?{query}>; rel=\"next\"")
+    });
+    let body = Json(serde_json::to_value(rows).map_err(ApiError::internal)?);
+    Ok(match next.and_then(|n| HeaderValue::from_str(&n).ok()) {
+        Some(link) => ([(header::LINK, link)], body).into_response(),
+        None => body.into_response(),
+    })
 }
 
 /// Attendance filter.
@@ -304,13 +365,18 @@ pub struct ArrearsQuery {
 /// The response header counting the projects whose newest records are not yet in the findings answered.
 const FINDINGS_PENDING: &str = "x-siteledger-findings-pending";
 
-async fn arrears_rows(state: &AppState, scope: &Scope, q: &ArrearsQuery) -> Result<ArrearsView, ApiError> {
+/// The view's `as_of` day and tolerance asked.
+fn as_of_and_tolerance(q: &ArrearsQuery) -> Result<(Option<LocalDate>, u32), ApiError> {
     let as_of = q
         .as_of
         .as_deref()
         .map(|d| LocalDate::parse(d).map_err(|e| ApiError::BadRequest(format!("as_of: {e}"))))
         .transpose()?;
-    let tolerance = q.tolerance.unwrap_or(DEFAULT_DAYS_TOLERANCE);
+    Ok((as_of, q.tolerance.unwrap_or(DEFAULT_DAYS_TOLERANCE)))
+}
+
+async fn arrears_rows(state: &AppState, scope: &Scope, q: &ArrearsQuery) -> Result<ArrearsView, ApiError> {
+    let (as_of, tolerance) = as_of_and_tolerance(q)?;
     Ok(state.read.workforce_arrears_view(scope, q.project.as_deref(), as_of, tolerance).await?)
 }
 
@@ -375,38 +441,51 @@ pub async fn arrears_summary(
     principal: Principal,
     Query(q): Query<ArrearsQuery>,
 ) -> Result<Response, ApiError> {
-    let ArrearsView { rows, pending } = arrears_rows(&state, &principal.scope(), &q).await?;
-    let pending = [(HeaderName::from_static(FINDINGS_PENDING), HeaderValue::from(pending))];
-    Ok((pending, Json(summarize(&rows, q.by.as_deref().unwrap_or("project"))?)).into_response())
+    let by = q.by.as_deref().unwrap_or("project");
+    if !matches!(by, "project" | "district" | "enterprise") {
+        return Err(ApiError::BadRequest(format!("by: unknown grouping {by:?} (project, enterprise, district)")));
+    }
+    let (as_of, tolerance) = as_of_and_tolerance(&q)?;
+    let page =
+        state.read.workforce_findings_page(&principal.scope(), q.project.as_deref(), as_of, tolerance, 0).await?;
+    let pending = [(HeaderName::from_static(FINDINGS_PENDING), HeaderValue::from(page.pending))];
+    let contractors = if by == "enterprise" {
+        let projects: std::collections::BTreeSet<&str> = page.counts.iter().map(|c| c.project_id.as_str()).collect();
+        let projects: Vec<String> = projects.into_iter().map(str::to_owned).collect();
+        state.read.workforce_general_contractors(&principal.scope(), Some(&projects)).await?
+    } else {
+        std::collections::HashMap::new()
+    };
+    Ok((pending, Json(summarize(&page, &contractors, by))).into_response())
 }
 
-/// Groups findings by `by` (`project`, `enterprise`, `district`): `[{key, total, by_rule: {rule: n}}]`.
-pub fn summarize(rows: &[ArrearsRow], by: &str) -> Result<Value, ApiError> {
-    let mut groups: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>> = Default::default();
-    for r in rows {
-        let keys: Vec<String> = match by {
-            "project" => vec![r.project_id.clone()],
-            "district" => vec![r.district.clone()],
-            "enterprise" => r.general_contractor.split(',').map(str::to_owned).collect(),
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "by: unknown grouping {other:?} (project, enterprise, district)"
-                )));
+/// Groups the findings counted in `page` by `by` (`project`, `enterprise`: each general contractor, `district`):
+/// `[{key, total, by_rule: {rule: n}}]` by key.
+fn summarize(page: &FindingsPage, contractors: &std::collections::HashMap<String, Vec<String>>, by: &str) -> Value {
+    let mut groups: BTreeMap<&str, BTreeMap<&str, i64>> = BTreeMap::new();
+    let none = vec![String::new()];
+    for c in &page.counts {
+        let keys: Vec<&str> = match by {
+            "district" => vec![c.district.as_str()],
+            "enterprise" => {
+                let gcs = contractors.get(&c.project_id).filter(|g| !g.is_empty()).unwrap_or(&none);
+                gcs.iter().map(String::as_str).collect()
             }
+            _ => vec![c.project_id.as_str()],
         };
         for k in keys {
-            *groups.entry(k).or_default().entry(r.rule.clone()).or_default() += 1;
+            *groups.entry(k).or_default().entry(c.rule.as_str()).or_default() += c.n;
         }
     }
-    Ok(Value::Array(
+    Value::Array(
         groups
             .into_iter()
             .map(|(key, by_rule)| {
-                let total: u64 = by_rule.values().sum();
+                let total: i64 = by_rule.values().sum();
                 serde_json::json!({"key": key, "total": total, "by_rule": by_rule})
             })
             .collect(),
-    ))
+    )
 }
 
 // ---------------------------------------------------------------------------------------------------------------

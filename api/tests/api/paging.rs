@@ -203,3 +203,69 @@ async fn a_district_page_lists_its_projects_in_bounded_pages_within_scope() {
     let other = app.get(&format!("/districts/{HAISHU}?after=NB-2026-0001"), Some(&yinzhou)).await;
     assert_eq!(other.status(), 404);
 }
+
+/// `/v1/keys` pages in enrolment order by `limit` and `after` (the last key id), with a `Link: rel="next"` header
+/// while more follow: the pages hold every key the unpaged answer holds, once, in its order, in every scope; a key
+/// the caller does not see is no cursor; `problems=true` keeps the keys with gaps or equivocations. The dashboard's
+/// `/keys` counts every key and lists a page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_keys_walks_every_visible_key_once_and_the_keys_page_counts_them_all() {
+    let (app, w) = big_city().await;
+    let key_ids = |v: &Value| -> Vec<String> {
+        v.as_array().expect("array").iter().map(|k| k["key_id"].as_str().expect("id").to_owned()).collect()
+    };
+    let city = app.token(Role::City, None).await;
+    let tokens = [
+        city.clone(),
+        app.token(Role::District, Some(YINZHOU)).await,
+        app.token(Role::Enterprise, Some(&w.contractor_b)).await,
+    ];
+    for token in &tokens {
+        let unpaged: Value = app.get("/v1/keys", Some(token)).await.json().await.expect("json");
+        let unpaged = key_ids(&unpaged);
+        let (mut paged, mut path) = (Vec::new(), Some("/v1/keys?limit=2".to_owned()));
+        while let Some(p) = path {
+            let resp = app.get(&p, Some(token)).await;
+            assert_eq!(resp.status(), 200, "{p}");
+            path = next_link(&resp);
+            let page = key_ids(&resp.json::<Value>().await.expect("json"));
+            assert!(page.len() <= 2 && (path.is_none() || page.len() == 2), "{p}: {page:?}");
+            paged.extend(page);
+            assert!(paged.len() <= unpaged.len(), "paging does not end");
+        }
+        assert_eq!(paged, unpaged);
+    }
+    let all: Value = app.get("/v1/keys", Some(&city)).await.json().await.expect("json");
+    let all_ids = key_ids(&all);
+    assert!(all_ids.len() >= 3, "{all_ids:?}");
+    // A key outside the caller's scope is no cursor; limits are checked.
+    let yinzhou_ids = key_ids(&app.get("/v1/keys", Some(&tokens[1])).await.json::<Value>().await.expect("json"));
+    let hidden = all_ids.iter().find(|k| !yinzhou_ids.contains(k)).expect("a key 鄞州 does not see");
+    for (path, token) in [
+        (format!("/v1/keys?after={hidden}"), &tokens[1]),
+        ("/v1/keys?after=0000".to_owned(), &city),
+        ("/v1/keys?limit=0".to_owned(), &city),
+        ("/v1/keys?limit=1001".to_owned(), &city),
+    ] {
+        let resp = app.get(&path, Some(token)).await;
+        assert_eq!(resp.status(), 400, "{path}");
+    }
+    let problems: Value = app.get("/v1/keys?problems=true", Some(&city)).await.json().await.expect("json");
+    let expected: Vec<String> = all
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|k| k["gaps"].as_u64() > Some(0) || k["equivocations"].as_u64() > Some(0))
+        .map(|k| k["key_id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(key_ids(&problems), expected);
+
+    // The dashboard: every key counted, a page listed (the city has fewer keys than a page holds).
+    let page = app.client.get(app.url("/keys")).header("cookie", format!("siteledger_token={city}")).send().await;
+    let page = page.expect("page");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    let total = format!("<span class=\"stat-value\">{}</span>", all_ids.len());
+    assert!(html.contains(&total), "the total {total} on /keys");
+    assert_eq!(html.matches("<tr>").count() - 1, all_ids.len(), "a row per key (and the header's)");
+}

@@ -192,6 +192,34 @@ async fn a_month_of_a_200_worker_project_through_the_real_ingest_path() {
     let roster: Value =
         app.get(&format!("/v1/workforce/roster?project={P}"), Some(&city)).await.json().await.expect("json");
     assert_eq!(roster.as_array().expect("array").len(), WORKERS);
+    // Paged: following the `Link: <…>; rel="next"` headers gives the same workers in the same order.
+    let mut paged: Vec<Value> = Vec::new();
+    let mut next = Some(format!("/v1/workforce/roster?project={P}&limit=64"));
+    while let Some(path) = next.take() {
+        let r = app.get(&path, Some(&city)).await;
+        assert_eq!(r.status(), 200, "{path}");
+        next = r.headers().get("link").map(|l| {
+            let l = l.to_str().expect("ascii");
+            assert!(l.ends_with(">; rel=\"next\""), "{l}");
+            l.trim_start_matches('<').split('>').next().expect("url").to_owned()
+        });
+        let page: Value = r.json().await.expect("json");
+        let page = page.as_array().expect("array");
+        assert!(page.len() <= 64 && !page.is_empty(), "{path}");
+        paged.extend(page.iter().cloned());
+        assert!(paged.len() <= WORKERS, "the pages end");
+    }
+    assert_eq!(Value::Array(paged), roster);
+    for (bad, why) in [
+        ("limit=0", "limit"),
+        ("limit=20001", "limit"),
+        ("after_project=NB-2026-0001", "go together"),
+        ("after_project=NB-2026-0001&after_person=P-0", "no worker"),
+    ] {
+        let r = app.get(&format!("/v1/workforce/roster?{bad}"), Some(&city)).await;
+        assert_eq!(r.status(), 400, "{bad}");
+        assert!(r.text().await.expect("body").contains(why), "{bad}");
+    }
     let on_site: Value = app
         .get(&format!("/v1/workforce/roster?project={P}&on_site=true"), Some(&city))
         .await

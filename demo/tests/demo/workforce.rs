@@ -82,8 +82,8 @@ async fn the_demo_arrears_view_finds_exactly_the_seeded_cases() {
     assert_eq!(again.len(), before.len());
     assert!(diff.is_empty(), "{diff:#?}");
     assert_eq!(
-        fresh.workforce_roster(&scope, None, false).await.expect("roster"),
-        app.server.state.read.workforce_roster(&scope, None, false).await.expect("roster")
+        fresh.workforce_roster(&scope, None, false, &Default::default()).await.expect("roster"),
+        app.server.state.read.workforce_roster(&scope, None, false, &Default::default()).await.expect("roster")
     );
     let on_site: Value = app.get("/v1/workforce/roster?on_site=true", Some(&token)).await.json().await.expect("json");
     assert_eq!(on_site.as_array().expect("array").len(), demo::PROJECTS.len() * demo::WORKERS);

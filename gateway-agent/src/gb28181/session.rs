@@ -562,7 +562,7 @@ impl Platform {
         s.registered_until = Some(now + Duration::seconds(i64::from(expires)));
         s.contact = contact;
         s.transport = transport;
-        s.last_seen = Some(now);
+        s.last_seen = Some(to_millis(now));
         out.push(Output::Event(Event::Registered { device: device.clone(), expires, refresh, at: now }));
         if !s.online {
             s.online = true;
@@ -611,7 +611,7 @@ impl Platform {
                 if k.device_id != device {
                     self.counters.bump("keepalive_id_mismatch");
                 }
-                s.last_seen = Some(now);
+                s.last_seen = Some(to_millis(now));
                 if !s.online {
                     s.online = true;
                     out.push(Output::Event(Event::Online { device, at: now }));
@@ -748,6 +748,13 @@ impl Platform {
         self.next_token += 1;
         format!("{}{:06}", self.salt, self.next_token)
     }
+}
+
+/// `t` to the millisecond below: a keepalive's time as records write times (`occurred_at` has milliseconds), so an
+/// offline record's `occurred_at` is never less than interval × count after the `last_keepalive_at` it carries (at
+/// nanoseconds it could be 0.5 ms less, its time being cut to the millisecond and the keepalive's not).
+fn to_millis(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000).unwrap_or(t)
 }
 
 fn offline(id: &DeviceId, at: OffsetDateTime, last: Option<OffsetDateTime>, reason: OfflineReason) -> Output {

@@ -187,6 +187,31 @@ fn keepalives_keep_it_online_until_interval_times_count_then_offline_then_back()
     assert_eq!(events(&out), vec![Event::Online { device: id(CAMERA), at: at(400) }]);
 }
 
+/// The offline record's time is written to the millisecond (`occurred_at`); the keepalive it names must be too, or
+/// a poll within a millisecond of the deadline signs an offline less than interval × count after its keepalive.
+#[test]
+fn an_offline_is_never_signed_less_than_interval_times_count_after_the_keepalive_it_names() {
+    let mut p = platform();
+    registered(&mut p, CAMERA, "cam-pass", T0);
+    let keepalive_at = at(60) + time::Duration::nanoseconds(123_456_789);
+    p.receive(message(CAMERA, manscdp::keepalive(1, &id(CAMERA))), keepalive_at, "n");
+    // Polled at each deadline the platform names (the status query's, then the keepalives'), as the agent does.
+    let mut out = Vec::new();
+    for _ in 0..4 {
+        out = p.poll(p.next_deadline().expect("a deadline"));
+        if !events(&out).is_empty() {
+            break;
+        }
+    }
+    let Some(Event::Offline { at: offline_at, last_keepalive: Some(last), .. }) = events(&out).into_iter().next()
+    else {
+        panic!("offline at the deadline: {:?}", events(&out));
+    };
+    assert_eq!(last, at(60) + time::Duration::milliseconds(123), "the keepalive to the millisecond");
+    let written = offline_at.replace_nanosecond(offline_at.nanosecond() / 1_000_000 * 1_000_000).expect("ms");
+    assert!(written - last >= time::Duration::seconds(180), "{written} - {last}");
+}
+
 #[test]
 fn re_register_after_offline_is_online_again_and_refresh_does_not_requery() {
     let mut p = platform();

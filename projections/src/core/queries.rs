@@ -1,7 +1,7 @@
 //! Scoped queries over the core read models (districts, projects, enterprises, keys, alarms, timelines). Every
 //! query takes a [`Scope`] and applies it in SQL.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
@@ -328,17 +328,63 @@ struct KeyDb {
 }
 
 fn key_status(k: &KeyDb, now: OffsetDateTime) -> KeyStatus {
+    status_at(k.revoked_at.as_deref(), k.valid_until.as_deref(), &k.valid_from, now)
+}
+
+/// A key's status at `now` from its revocation and validity.
+fn status_at(revoked_at: Option<&str>, valid_until: Option<&str>, valid_from: &str, now: OffsetDateTime) -> KeyStatus {
     let parse = |s: &str| OffsetDateTime::parse(s, &Rfc3339).ok();
-    if k.revoked_at.is_some() {
+    if revoked_at.is_some() {
         return KeyStatus::Revoked;
     }
-    if k.valid_until.as_deref().and_then(parse).is_some_and(|u| now >= u) {
+    if valid_until.and_then(parse).is_some_and(|u| now >= u) {
         return KeyStatus::Expired;
     }
-    if parse(&k.valid_from).is_some_and(|f| now < f) {
+    if parse(valid_from).is_some_and(|f| now < f) {
         return KeyStatus::Pending;
     }
     KeyStatus::Active
+}
+
+/// Appends the condition on `signer_keys k` of the keys visible to `scope`; `false` if it sees none.
+fn keys_visible(q: &mut Sql, scope: &Scope) -> bool {
+    match scope {
+        Scope::All => {
+            q.push("1 = 1");
+        }
+        Scope::Nothing => return false,
+        Scope::District(code) | Scope::Enterprise(code) => {
+            q.push("(k.subject_org = ");
+            q.bind(code.as_str()).push(" OR (k.subject_project IS NOT NULL AND ");
+            project_visible(q, scope, "k.subject_project");
+            q.push("))");
+        }
+    }
+    true
+}
+
+/// Which keys [`ReadDb::keys_page`] lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyPage {
+    /// Only the keys after this one in enrolment order: its (position, key id) ([`ReadDb::key_position`]).
+    pub after: Option<(u64, String)>,
+    /// At most this many (`None`: all).
+    pub limit: Option<usize>,
+    /// Only keys with signer gaps or equivocations.
+    pub problems: bool,
+}
+
+/// Key counts ([`ReadDb::key_counts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct KeyCounts {
+    /// Keys.
+    pub total: u64,
+    /// Active now.
+    pub active: u64,
+    /// With signer gaps.
+    pub with_gaps: u64,
+    /// With equivocations.
+    pub with_equivocations: u64,
 }
 
 /// Which alarms to list.
@@ -438,6 +484,12 @@ fn narrow_to_scope(q: &mut Sql, scope: &Scope, p: &str) {
 }
 
 impl ReadDb {
+    /// Every registered district's name by code (the ten 区县(市) and the zones): for labels, without counting.
+    pub async fn district_names(&self) -> Result<HashMap<String, String>, ProjectionError> {
+        let rows: Vec<(String, String)> = self.fetch_all(&Sql::new("SELECT code, name FROM districts")).await?;
+        Ok(rows.into_iter().collect())
+    }
+
     /// Per-district counts for the city overview. `All` sees every district (the ten fixed ones and any added);
     /// `District` its own; `Enterprise` the districts where it has projects, counting only those projects;
     /// `Nothing` none. `today` is a date in Asia/Shanghai.
@@ -764,6 +816,16 @@ impl ReadDb {
 
     /// [`ReadDb::keys`] with the status judged at `now`.
     pub async fn keys_at(&self, scope: &Scope, now: OffsetDateTime) -> Result<Vec<KeyRow>, ProjectionError> {
+        self.keys_page(scope, now, &KeyPage::default()).await
+    }
+
+    /// The keys of [`ReadDb::keys`] that `page` selects, in enrolment order, with the status judged at `now`.
+    pub async fn keys_page(
+        &self,
+        scope: &Scope,
+        now: OffsetDateTime,
+        page: &KeyPage,
+    ) -> Result<Vec<KeyRow>, ProjectionError> {
         let mut q = Sql::new(
             "SELECT k.key_id, k.public_key, k.subject, k.role, k.valid_from, k.valid_until, k.revoked_at, \
              k.revoked_reason, k.subject_project, k.enrolled_by, k.position, \
@@ -775,19 +837,23 @@ impl ReadDb {
              CAST(COALESCE(s.equivocations, 0) AS BIGINT) AS equivocations \
              FROM signer_keys k LEFT JOIN signer_stats s ON s.key_id = k.key_id WHERE ",
         );
-        match scope {
-            Scope::All => {
-                q.push("1 = 1");
-            }
-            Scope::Nothing => return Ok(Vec::new()),
-            Scope::District(code) | Scope::Enterprise(code) => {
-                q.push("(k.subject_org = ");
-                q.bind(code).push(" OR (k.subject_project IS NOT NULL AND ");
-                project_visible(&mut q, scope, "k.subject_project");
-                q.push("))");
-            }
+        if !keys_visible(&mut q, scope) {
+            return Ok(Vec::new());
+        }
+        if page.problems {
+            q.push(" AND (COALESCE(s.gaps, 0) > 0 OR COALESCE(s.equivocations, 0) > 0)");
+        }
+        if let Some((position, key_id)) = &page.after {
+            q.push(" AND (k.position > ");
+            q.bind(to_i64(*position)).push(" OR (k.position = ");
+            q.bind(to_i64(*position)).push(" AND k.key_id > ");
+            q.bind(key_id.as_str()).push("))");
         }
         q.push(" ORDER BY k.position, k.key_id");
+        if let Some(limit) = page.limit {
+            q.push(" LIMIT ");
+            q.bind(to_i64(limit as u64));
+        }
         let rows: Vec<KeyDb> = self.fetch_all(&q).await?;
         Ok(rows
             .into_iter()
@@ -816,6 +882,49 @@ impl ReadDb {
                 }
             })
             .collect())
+    }
+
+    /// The enrolment position of key `key_id` visible to `scope` (a [`KeyPage::after`] cursor), if there is one.
+    pub async fn key_position(&self, scope: &Scope, key_id: &str) -> Result<Option<u64>, ProjectionError> {
+        let mut q = Sql::new("SELECT k.position FROM signer_keys k WHERE ");
+        if !keys_visible(&mut q, scope) {
+            return Ok(None);
+        }
+        q.push(" AND k.key_id = ");
+        q.bind(key_id);
+        let row: Option<(i64,)> = self.fetch_optional(&q).await?;
+        Ok(row.map(|(p,)| to_u64(p)))
+    }
+
+    /// How many keys [`ReadDb::keys`] lists, by status judged at `now` and with gaps or equivocations: a row of
+    /// five small columns per key, not the keys.
+    pub async fn key_counts(&self, scope: &Scope, now: OffsetDateTime) -> Result<KeyCounts, ProjectionError> {
+        let mut q = Sql::new(
+            "SELECT k.valid_from, k.valid_until, k.revoked_at, CAST(COALESCE(s.gaps, 0) AS BIGINT) AS gaps, \
+             CAST(COALESCE(s.equivocations, 0) AS BIGINT) AS equivocations \
+             FROM signer_keys k LEFT JOIN signer_stats s ON s.key_id = k.key_id WHERE ",
+        );
+        if !keys_visible(&mut q, scope) {
+            return Ok(KeyCounts::default());
+        }
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            valid_from: String,
+            valid_until: Option<String>,
+            revoked_at: Option<String>,
+            gaps: i64,
+            equivocations: i64,
+        }
+        let mut c = KeyCounts::default();
+        for r in self.fetch_all::<Row>(&q).await? {
+            c.total += 1;
+            if status_at(r.revoked_at.as_deref(), r.valid_until.as_deref(), &r.valid_from, now) == KeyStatus::Active {
+                c.active += 1;
+            }
+            c.with_gaps += u64::from(r.gaps > 0);
+            c.with_equivocations += u64::from(r.equivocations > 0);
+        }
+        Ok(c)
     }
 
     /// Alarms, newest (highest raising position) first. Alarms without a project (a ledger alarm on a key that

@@ -13,6 +13,7 @@
 //! | `queries` | `impl ReadDb` blocks, each taking a [`Scope`](crate::Scope) |
 //! | `retention` | the raw period: deleting raw readings and windows before it, in small batches |
 //! | `uptime` | cameras' online time per day (在线率): folded day rows plus the open span up to the time asked |
+//! | `summary` | each project's overview summary, marked due by the fold and computed by the runtime; the overview |
 //!
 //! **Rules live in the domain.** Which readings raise which alarm, at which level, with which message and on which
 //! records is decided by `siteledger_domain::site::alarms` (codes, labels, citations, evaluators); the fold loads
@@ -39,6 +40,7 @@ mod queries;
 mod retention;
 mod rows;
 mod schema;
+mod summary;
 mod uptime;
 
 use siteledger_domain::site::{CranePolicy, EnvPolicy, PolicyBook, SiteEvent};
@@ -48,6 +50,7 @@ pub(crate) use self::fold::memo::Memo;
 pub use self::retention::Pruned;
 pub use self::rows::*;
 pub(crate) use self::schema::{DDL, TABLES};
+pub use self::summary::{SUMMARY_READ_THROUGH, SiteOverview};
 pub use self::uptime::MAX_CAMERA_DAYS;
 
 /// Name in `projection_checkpoints`.
@@ -58,7 +61,8 @@ pub(crate) const NAME: &str = "site";
 /// 6: cameras' online time per day from their status transitions (`site_camera_state`, `site_camera_days`).
 /// 6 (same release): crane cycles per day (`site_crane_days`); cycles move the horizon and are kept raw for the raw
 /// period only.
-pub(crate) const VERSION: i64 = 6;
+/// 7: each project's overview summary (`site_summary`), marked by the fold and computed by the runtime.
+pub(crate) const VERSION: i64 = 7;
 
 /// How a policy is named in rows: `default`, or `<jurisdiction>#v<version>`.
 fn policy_label(jurisdiction: &str, version: u32, default: bool) -> String {

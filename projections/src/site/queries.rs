@@ -1,9 +1,6 @@
 //! The `site` queries: `impl ReadDb` blocks, each taking the caller's [`Scope`] (district bureaus see their
 //! district's projects, enterprises the projects they take part in).
 
-use std::collections::HashMap;
-
-use siteledger_domain::quantity::Decimal;
 use siteledger_domain::site::rules::{self, Due};
 use siteledger_domain::site::{CranePolicy, EnvPolicy};
 use siteledger_domain::{DistrictCode, LocalDate};
@@ -12,17 +9,13 @@ use time::OffsetDateTime;
 use super::fold::rollup::Span;
 use super::rows::{
     CameraRow, CraneDayRow, CycleRow, DeviceRow, GapRow, GatewayRow, HoistCheckRow, LatestRow, MeterDayRow, MeterRow,
-    Resolution, SiteAlarmRow, SiteOverviewRow, SiteProject, ThresholdsRow, WindowRow,
+    Resolution, SiteAlarmRow, SiteProject, ThresholdsRow, WindowRow,
 };
 use super::{policy_books, policy_label};
 use crate::Scope;
 use crate::db::{ReadDb, Sql, to_i64};
 use crate::error::ProjectionError;
 use crate::queries::project_visible;
-
-fn max_decimal<'a>(vals: impl Iterator<Item = &'a String>) -> Option<String> {
-    vals.filter_map(|v| Decimal::parse(v).ok()).max_by(Decimal::cmp_value).map(|d| d.to_string())
-}
 
 /// The thresholds of the policies in force (each with whether it is the default).
 fn thresholds((ep, ep_default): &(EnvPolicy, bool), (cp, cp_default): &(CranePolicy, bool)) -> ThresholdsRow {
@@ -132,79 +125,6 @@ fn merge(mut rolled: Vec<WindowRow>, windows: Vec<WindowRow>) -> Vec<WindowRow> 
 }
 
 impl ReadDb {
-    /// Projects with site data visible to `scope`, with latest values and the alarms of `day` (`YYYY-MM-DD`).
-    pub async fn site_overview(&self, scope: &Scope, day: &str) -> Result<Vec<SiteOverviewRow>, ProjectionError> {
-        if *scope == Scope::Nothing {
-            return Ok(Vec::new());
-        }
-        let mut q = Sql::new(
-            "SELECT p.project_id, p.name, p.district, \
-             (SELECT COUNT(*) FROM site_alarms a WHERE a.project_id = p.project_id AND a.day = ",
-        );
-        q.bind(day).push(
-            ") AS alarms_today, \
-             (SELECT COUNT(*) FROM site_alarms a WHERE a.project_id = p.project_id AND a.open = 1) AS open_alarms, \
-             (SELECT COUNT(*) FROM site_cameras c WHERE c.project_id = p.project_id) AS cameras, \
-             (SELECT COUNT(*) FROM site_cameras c WHERE c.project_id = p.project_id AND c.status = 'online') \
-             AS cameras_online, \
-             (SELECT COUNT(*) FROM site_devices d WHERE d.project_id = p.project_id AND d.family IN ('crane', 'hoist')) \
-             AS lifting_devices FROM projects p WHERE ",
-        );
-        project_visible(&mut q, scope, "p.project_id");
-        q.push(
-            " AND (EXISTS (SELECT 1 FROM site_latest l WHERE l.project_id = p.project_id) \
-             OR EXISTS (SELECT 1 FROM site_devices d WHERE d.project_id = p.project_id) \
-             OR EXISTS (SELECT 1 FROM site_cameras c WHERE c.project_id = p.project_id) \
-             OR EXISTS (SELECT 1 FROM site_meters m WHERE m.project_id = p.project_id)) \
-             ORDER BY p.district, p.project_id",
-        );
-        #[derive(sqlx::FromRow)]
-        struct Base {
-            project_id: String,
-            name: String,
-            district: String,
-            alarms_today: i64,
-            open_alarms: i64,
-            cameras: i64,
-            cameras_online: i64,
-            lifting_devices: i64,
-        }
-        let base: Vec<Base> = self.fetch_all(&q).await?;
-        let mut lq = Sql::new(
-            "SELECT l.project_id, l.device_id, l.metric, l.at, l.value, l.flag, l.event_id FROM site_latest l WHERE ",
-        );
-        project_visible(&mut lq, scope, "l.project_id");
-        let latest: Vec<LatestRow> = self.fetch_all(&lq).await?;
-        // Each project's latest values by project id: one pass over them, not one per project (that was
-        // quadratic in the city's size: ≈ 3,000 projects × their ≈ 30,000 latest values per request).
-        let mut by_project: HashMap<&str, Vec<&LatestRow>> = HashMap::new();
-        for l in &latest {
-            by_project.entry(l.project_id.as_str()).or_default().push(l);
-        }
-        Ok(base
-            .into_iter()
-            .map(|b| {
-                let mine: &[&LatestRow] = by_project.get(b.project_id.as_str()).map_or(&[], Vec::as_slice);
-                let of = |m: &str| max_decimal(mine.iter().filter(|l| l.metric == m).map(|l| &l.value));
-                SiteOverviewRow {
-                    pm10: of("pm10"),
-                    pm25: of("pm25"),
-                    noise: of("noise"),
-                    wind: of("wind"),
-                    latest_at: mine.iter().map(|l| l.at.clone()).max(),
-                    project_id: b.project_id,
-                    name: b.name,
-                    district: b.district,
-                    alarms_today: b.alarms_today,
-                    open_alarms: b.open_alarms,
-                    cameras: b.cameras,
-                    cameras_online: b.cameras_online,
-                    lifting_devices: b.lifting_devices,
-                }
-            })
-            .collect())
-    }
-
     /// Derived alarms visible to `scope`, newest first; `project` restricts to one project.
     pub async fn site_alarms(
         &self,

@@ -21,6 +21,7 @@ pub(crate) const TABLES: &[&str] = &[
     "site_rollup_hour",
     "site_rollup_day",
     "site_horizon",
+    "site_summary",
 ];
 /// Their `CREATE TABLE IF NOT EXISTS` / `CREATE INDEX IF NOT EXISTS` statements (SQLite and PostgreSQL).
 pub(crate) const DDL: &[&str] = &[
@@ -115,6 +116,12 @@ pub(crate) const DDL: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS site_alarms_project ON site_alarms (project_id, at_us)",
     "CREATE INDEX IF NOT EXISTS site_alarms_base ON site_alarms (base, open)",
     "CREATE INDEX IF NOT EXISTS site_alarms_day ON site_alarms (district, day)",
+    // The overview counts a day's alarms and the open ones per project (`site::summary`): by these, it reads those
+    // alarms, not every project's history.
+    "CREATE INDEX IF NOT EXISTS site_alarms_day_project ON site_alarms (day, project_id)",
+    "CREATE INDEX IF NOT EXISTS site_alarms_open_project ON site_alarms (open, project_id)",
+    // The newest alarms of the city or a district (`/site`, `/v1/site/alarms`): read in this order, not sorted.
+    "CREATE INDEX IF NOT EXISTS site_alarms_at ON site_alarms (at_us)",
     "CREATE TABLE IF NOT EXISTS site_devices (
         project_id       TEXT NOT NULL,
         device_id        TEXT NOT NULL,
@@ -283,4 +290,22 @@ pub(crate) const DDL: &[&str] = &[
         id         BIGINT PRIMARY KEY,
         horizon_us BIGINT NOT NULL
     )",
+    // Each project's overview summary (`site::summary`): `changed` is the position of its newest site record folded
+    // (set by the fold), `computed` the one its stored values were computed from (set by the refresh; -1: never);
+    // the values are a cache of the site tables, recomputed while `changed > computed`.
+    "CREATE TABLE IF NOT EXISTS site_summary (
+        project_id      TEXT PRIMARY KEY,
+        changed         BIGINT NOT NULL,
+        computed        BIGINT NOT NULL,
+        has_data        BIGINT NOT NULL,
+        pm10            TEXT,
+        pm25            TEXT,
+        noise           TEXT,
+        wind            TEXT,
+        latest_at       TEXT,
+        cameras         BIGINT NOT NULL,
+        cameras_online  BIGINT NOT NULL,
+        lifting_devices BIGINT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS site_summary_due ON site_summary (changed, computed)",
 ];

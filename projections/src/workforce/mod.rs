@@ -25,8 +25,10 @@ mod fold;
 mod queries;
 mod schema;
 
-pub use findings::{ArrearsView, DEFAULT_DAYS_TOLERANCE, READ_THROUGH_PROJECTS};
-pub use queries::{ArrearsRow, AttendanceRow, PayrollLineRow, PayrollVsAttendance, WorkerRow};
+pub use findings::{ArrearsView, DEFAULT_DAYS_TOLERANCE, FindingCount, FindingsPage, READ_THROUGH_PROJECTS};
+pub use queries::{
+    ArrearsRow, AttendanceRow, PayrollLineRow, PayrollVsAttendance, RosterCursor, RosterPage, WorkerRow,
+};
 
 use crate::db::Tx;
 use crate::prepare::Prepared;

@@ -13,7 +13,7 @@ use siteledger_domain::{LocalDate, MoneyFen};
 use super::findings::{ArrearsView, DEFAULT_DAYS_TOLERANCE, READ_THROUGH_PROJECTS};
 use super::schema::latest_day_key;
 use crate::Scope;
-use crate::db::{ReadDb, Sql};
+use crate::db::{ReadDb, Sql, to_i64};
 use crate::error::ProjectionError;
 use crate::queries::project_visible;
 
@@ -86,6 +86,26 @@ pub struct PayrollVsAttendance {
     pub actual_fen: i64,
     /// Transferred (fen).
     pub paid_fen: i64,
+}
+
+/// Which workers [`ReadDb::workforce_roster`] lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RosterPage {
+    /// Only the workers after this one in roster order ([`ReadDb::workforce_roster_cursor`]).
+    pub after: Option<RosterCursor>,
+    /// At most this many (`None`: all).
+    pub limit: Option<usize>,
+}
+
+/// A worker's place in the roster's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterCursor {
+    /// Project.
+    pub project_id: String,
+    /// Team.
+    pub team_id: String,
+    /// Worker.
+    pub person_ref: String,
 }
 
 /// A finding of the arrears view, with where it is.
@@ -225,12 +245,34 @@ impl ReadDb {
         Ok(row.map(|r| r.v))
     }
 
-    /// The roster of a project (or of every visible project), `on_site_only` for who is on site now.
+    /// Where worker `person_ref` of `project` visible to `scope` stands in the roster ([`RosterPage::after`]), if
+    /// there is one.
+    pub async fn workforce_roster_cursor(
+        &self,
+        scope: &Scope,
+        project: &str,
+        person_ref: &str,
+    ) -> Result<Option<RosterCursor>, ProjectionError> {
+        let mut q = Sql::new("SELECT w.team_id AS v FROM wf_workers w WHERE ");
+        project_visible(&mut q, scope, "w.project_id");
+        q.push(" AND w.project_id = ").bind(project);
+        q.push(" AND w.person_ref = ").bind(person_ref);
+        let team: Option<Str1> = self.fetch_optional(&q).await?;
+        Ok(team.map(|t| RosterCursor {
+            project_id: project.to_owned(),
+            team_id: t.v,
+            person_ref: person_ref.to_owned(),
+        }))
+    }
+
+    /// The roster of a project (or of every visible project), `on_site_only` for who is on site now, by project,
+    /// team and person: the `limit` workers after `page.after` if given, all of them otherwise.
     pub async fn workforce_roster(
         &self,
         scope: &Scope,
         project: Option<&str>,
         on_site_only: bool,
+        page: &RosterPage,
     ) -> Result<Vec<WorkerRow>, ProjectionError> {
         let mut q = Sql::new(
             "SELECT w.project_id, w.person_ref, w.id_type, w.id_masked, w.employer, w.team_id, w.trade, w.registered_on, \
@@ -243,7 +285,17 @@ impl ReadDb {
         if on_site_only {
             q.push(" AND w.on_site = 1 AND w.last_direction = 'in'");
         }
-        q.push(" ORDER BY w.project_id, w.team_id, w.person_ref LIMIT 20000");
+        if let Some(RosterCursor { project_id, team_id, person_ref }) = &page.after {
+            q.push(" AND (w.project_id > ").bind(project_id.as_str());
+            q.push(" OR (w.project_id = ").bind(project_id.as_str());
+            q.push(" AND (w.team_id > ").bind(team_id.as_str());
+            q.push(" OR (w.team_id = ").bind(team_id.as_str());
+            q.push(" AND w.person_ref > ").bind(person_ref.as_str()).push("))))");
+        }
+        q.push(" ORDER BY w.project_id, w.team_id, w.person_ref");
+        if let Some(limit) = page.limit {
+            q.push(" LIMIT ").bind(to_i64(limit as u64));
+        }
         Ok(self.fetch_all(&q).await?)
     }
 

@@ -68,6 +68,10 @@ pub(crate) const DDL: &[&str] = &[
      finding_id TEXT NOT NULL, rule TEXT NOT NULL, rule_zh TEXT NOT NULL, basis TEXT NOT NULL, month TEXT NOT NULL, \
      person_ref TEXT, id_masked TEXT, evidence TEXT NOT NULL, detail TEXT NOT NULL, as_of TEXT NOT NULL, \
      PRIMARY KEY (project_id, seq))",
+    // The views' counts per project and rule (`findings::stored_findings_page`) read this index, not the rows.
+    "CREATE INDEX IF NOT EXISTS wf_findings_current_rules ON wf_findings_current (project_id, rule, rule_zh)",
+    // Who is registered and on site (`ReadDb::workforce_counts`) is counted on this index, not the workers' rows.
+    "CREATE INDEX IF NOT EXISTS wf_workers_presence ON wf_workers (project_id, on_site, last_direction)",
     // Per project with workforce facts: the position of its newest fact folded (`changed`) and the `changed` its
     // stored findings were computed at (`computed`, -1: never). `changed > computed`: the findings are due again.
     "CREATE TABLE IF NOT EXISTS wf_findings_dirty (project_id TEXT PRIMARY KEY, changed BIGINT NOT NULL, \

@@ -378,9 +378,10 @@ async fn check(db: &ReadDb, s: &Site) {
 
     // Scoping: 鄞州 sees P1 only, 海曙 P3 only; an enterprise sees both (it takes part in both).
     let ov = |scope: Scope| async move {
-        db.site_overview(&scope, "2026-03-01")
+        db.site_overview(&scope, "2026-03-01", None)
             .await
             .expect("overview")
+            .rows
             .into_iter()
             .map(|r| r.project_id)
             .collect::<Vec<_>>()
@@ -401,7 +402,7 @@ async fn check(db: &ReadDb, s: &Site) {
     assert!(
         db.site_district_series(&Scope::District("330203".into()), "330212", "pm10", 0).await.expect("s").is_empty()
     );
-    let overview = db.site_overview(&Scope::All, "2026-03-01").await.expect("overview");
+    let overview = db.site_overview(&Scope::All, "2026-03-01", None).await.expect("overview").rows;
     let p3 = overview.iter().find(|r| r.project_id == "NB-2026-0003").expect("NB-2026-0003");
     assert_eq!(p3.pm10.as_deref(), Some("300"));
 }
@@ -432,8 +433,8 @@ async fn site_folds_identically_on_postgres() {
     catch_up(&s.ledger, &lite).await.expect("catch up");
     assert_eq!(page(&pg, &Scope::All, "NB-2026-0001").await, page(&lite, &Scope::All, "NB-2026-0001").await);
     assert_eq!(
-        pg.site_overview(&Scope::All, "2026-03-01").await.expect("pg"),
-        lite.site_overview(&Scope::All, "2026-03-01").await.expect("lite")
+        pg.site_overview(&Scope::All, "2026-03-01", None).await.expect("pg"),
+        lite.site_overview(&Scope::All, "2026-03-01", None).await.expect("lite")
     );
 }
 

@@ -7,6 +7,8 @@ use siteledger_ledger::StoredEvent;
 use siteledger_projections::{ReadDb, Scope, apply_events};
 use siteledger_signer::SigningKey;
 
+use super::stored_at;
+
 const P: &str = "NB-2026-0001";
 const OWNER: &str = "91330200MA2AAAAA76";
 
@@ -34,19 +36,7 @@ fn records_of(p: &str, n: u8) -> Vec<StoredEvent> {
         let id =
             uuid::Builder::from_unix_timestamp_millis(1_790_000_000_000 + out.len() as u64, &[1 + n; 10]).into_uuid();
         let e = signer.sign(id, stream, kind, at, obj(payload)).expect("sign");
-        out.push(StoredEvent {
-            position: out.len() as u64,
-            stream: e.stream().to_owned(),
-            stream_version: 0,
-            event_id: e.id(),
-            kind: e.kind().to_owned(),
-            signer: e.signer().to_string(),
-            signer_seq: e.seq(),
-            occurred_at: e.occurred_at().to_owned(),
-            recorded_at: e.occurred(),
-            leaf: e.leaf_bytes().to_vec(),
-            leaf_hash: e.leaf_hash(),
-        });
+        out.push(stored_at(&e, out.len() as u64));
     };
     push(
         "registry/projects",
@@ -151,7 +141,7 @@ async fn fold(db: &ReadDb, events: &[StoredEvent], batch: usize) {
 async fn view(db: &ReadDb) -> (Value, Value, Value, Option<String>) {
     let s = Scope::All;
     let arrears = db.workforce_arrears(&s, None, None, 1).await.expect("arrears");
-    let roster = db.workforce_roster(&s, Some(P), false).await.expect("roster");
+    let roster = db.workforce_roster(&s, Some(P), false, &Default::default()).await.expect("roster");
     let day = db.workforce_attendance(&s, P, "2026-04-03").await.expect("attendance");
     (
         serde_json::to_value(arrears).expect("json"),
@@ -269,21 +259,6 @@ async fn a_published_finding_marks_its_computed_row_and_changes_nothing_else() {
 }
 
 /// A stored event of `e` at `position`.
-fn stored_at(e: &siteledger_signer::Envelope, position: u64) -> StoredEvent {
-    StoredEvent {
-        position,
-        stream: e.stream().to_owned(),
-        stream_version: 0,
-        event_id: e.id(),
-        kind: e.kind().to_owned(),
-        signer: e.signer().to_string(),
-        signer_seq: e.seq(),
-        occurred_at: e.occurred_at().to_owned(),
-        recorded_at: e.occurred(),
-        leaf: e.leaf_bytes().to_vec(),
-        leaf_hash: e.leaf_hash(),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_dated_2099_does_not_move_other_projects_arrears() {
@@ -352,6 +327,33 @@ fn json_of<T: serde::Serialize>(v: &T) -> Value {
 /// from the facts for every scope, reading fewer rows; a refresh computes the projects whose facts changed and no
 /// other; up to `READ_THROUGH_PROJECTS` due projects are computed on the spot, more are all counted as pending
 /// (never a wrong finding: a project never computed is simply not in the answer yet).
+/// The counted page of the default view ([`ReadDb::workforce_findings_page`]) agrees with `rows` (the view it
+/// pages): its counts per project and rule are those of `rows`, its rows the first `limit` of them, its general
+/// contractors ([`ReadDb::workforce_general_contractors`]) theirs. Returns its pending count.
+async fn page_agrees(db: &ReadDb, scope: &Scope, rows: &[siteledger_projections::workforce::ArrearsRow]) -> usize {
+    use std::collections::BTreeMap;
+    const LIMIT: usize = 7;
+    let page = db.workforce_findings_page(scope, None, None, 1, LIMIT).await.expect("page");
+    let mut counts: BTreeMap<(String, String, String, String), i64> = BTreeMap::new();
+    for r in rows {
+        *counts.entry((r.project_id.clone(), r.district.clone(), r.rule.clone(), r.rule_zh.clone())).or_default() += 1;
+    }
+    let paged: BTreeMap<(String, String, String, String), i64> = page
+        .counts
+        .iter()
+        .map(|c| ((c.project_id.clone(), c.district.clone(), c.rule.clone(), c.rule_zh.clone()), c.n))
+        .collect();
+    assert_eq!(paged, counts, "{scope:?}");
+    assert_eq!(page.counts.len(), counts.len(), "one count per project and rule");
+    assert_eq!(json_of(&page.rows), json_of(&rows.iter().take(LIMIT).collect::<Vec<_>>()), "{scope:?}");
+    let contractors = db.workforce_general_contractors(scope, None).await.expect("contractors");
+    for r in rows {
+        let gcs = contractors.get(&r.project_id).map(|g| g.join(",")).unwrap_or_default();
+        assert_eq!(gcs, r.general_contractor, "{scope:?} {}", r.project_id);
+    }
+    page.pending
+}
+
 async fn stored_findings_on(db: &ReadDb) {
     use siteledger_projections::workforce::READ_THROUGH_PROJECTS;
     let n = u8::try_from(READ_THROUGH_PROJECTS).expect("small") + 4;
@@ -385,6 +387,7 @@ async fn stored_findings_on(db: &ReadDb) {
         let computed = db.workforce_arrears(scope, None, None, 1).await.expect("arrears");
         assert_eq!(json_of(&view.rows), json_of(&computed), "{scope:?}");
         assert_eq!(view.pending, 0, "{scope:?}");
+        assert_eq!(page_agrees(db, scope, &computed).await, 0, "{scope:?}");
     }
 
     // Counted work: the stored view reads its findings and a row per project, not the attendance behind them.
@@ -417,6 +420,7 @@ async fn stored_findings_on(db: &ReadDb) {
     // Read through before the refresh (one project due), stored after it: the same, and right.
     let now = db.workforce_arrears(&all, None, None, 1).await.expect("arrears");
     assert_eq!(json_of(&db.workforce_arrears_view(&all, None, None, 1).await.expect("view").rows), json_of(&now));
+    assert_eq!(page_agrees(db, &all, &now).await, 0, "the due project computed for the page too");
     assert_eq!(db.refresh_workforce_findings().await.expect("refresh"), 1, "only the changed project");
     assert_eq!(json_of(&db.workforce_arrears_view(&all, None, None, 1).await.expect("view").rows), json_of(&now));
 
@@ -442,6 +446,7 @@ async fn stored_findings_on(db: &ReadDb) {
     let busy = db.workforce_arrears_view(&all, None, None, 1).await.expect("view");
     assert_eq!(busy.pending, usize::from(n));
     assert_eq!(json_of(&busy.rows), json_of(&now), "the stored findings, not a partial computation");
+    assert_eq!(page_agrees(db, &all, &now).await, usize::from(n), "the page counts the stored findings too");
     assert_eq!(db.refresh_workforce_findings().await.expect("refresh"), usize::from(n));
     let caught_up = db.workforce_arrears_view(&all, None, None, 1).await.expect("view");
     assert_eq!(caught_up.pending, 0);

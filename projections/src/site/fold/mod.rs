@@ -78,6 +78,9 @@ pub(crate) async fn fold(tx: &mut Tx, events: &[Prepared<'_>]) -> Result<(), sql
         }
         // The engine parsed the payload once (`crate::prepare`) and logged one that does not parse.
         let Some(event) = x.domain() else { continue };
+        if let Some(project) = event.project_id() {
+            b.changed.insert(project.as_str().to_owned(), x.e.position);
+        }
         let rec = Rec {
             event_id: x.e.event_id.to_string(),
             position: x.e.position,
@@ -183,6 +186,9 @@ struct Batch {
     /// Their alarm rows, by alarm key ([`store::write_puts`]; a later judgement back in the normal band drops the
     /// row kept and deletes the stored one).
     puts: BTreeMap<String, Vec<Arg>>,
+    /// The projects of the batch's site records, with the position of the newest: their overview summaries are due
+    /// (`site_summary`, [`mark_summaries_due`]).
+    changed: BTreeMap<String, u64>,
 }
 
 impl Batch {
@@ -207,6 +213,7 @@ impl Batch {
             dirty_sums: BTreeSet::new(),
             windows: BTreeMap::new(),
             puts: BTreeMap::new(),
+            changed: BTreeMap::new(),
         })
     }
 
@@ -229,6 +236,7 @@ impl Batch {
             rollup::store_horizon(tx, h).await?;
         }
         store::write_continued(tx, std::mem::take(&mut self.memo.continued)).await?;
+        mark_summaries_due(tx, std::mem::take(&mut self.changed)).await?;
         self.memo.districts = std::mem::take(&mut self.districts);
         self.memo.advance(next);
         tx.stage_site_memo(self.memo);
@@ -324,6 +332,33 @@ impl Batch {
         let d = DistrictCode::parse(district).ok();
         self.crane.in_force(d.as_ref(), at).unwrap_or(&self.crane_default)
     }
+}
+
+/// Marks the overview summaries of `changed` (project, position of its newest record) due, many rows per statement:
+/// a mark only moves forward.
+async fn mark_summaries_due(tx: &mut Tx, changed: BTreeMap<String, u64>) -> Result<(), sqlx::Error> {
+    let rows = changed
+        .into_iter()
+        .map(|(project, position)| {
+            vec![
+                Arg::from(project),
+                Arg::from(position),
+                Arg::from(-1_i64),
+                Arg::from(0_i64),
+                Arg::from(0_i64),
+                Arg::from(0_i64),
+                Arg::from(0_i64),
+            ]
+        })
+        .collect();
+    tx.execute_rows(
+        "INSERT INTO site_summary (project_id, changed, computed, has_data, cameras, cameras_online, lifting_devices)",
+        "ON CONFLICT (project_id) DO UPDATE SET changed = CASE WHEN excluded.changed > site_summary.changed \
+         THEN excluded.changed ELSE site_summary.changed END",
+        rows,
+    )
+    .await?;
+    Ok(())
 }
 
 /// Writes series' latest values (`site_latest`), many rows per statement; a row is updated only by a value not
