@@ -109,6 +109,29 @@ pub struct BenchArgs {
     /// the first 16 projects the token may see.
     #[arg(long, requires = "url")]
     pub read_only: bool,
+    /// An endpoint the query phase measures instead of its seven (repeatable): a path under `/v1/` is asked with the
+    /// token as a bearer token, any other as a dashboard page with the token's cookie; `{id}` stands for a project.
+    #[arg(long = "query-path")]
+    pub query_paths: Vec<String>,
+}
+
+/// The query phase's endpoints unless `--query-path` names others: (path, asked as a dashboard page).
+pub(crate) const QUERY_ENDPOINTS: [(&str, bool); 7] = [
+    ("/v1/projects", false),
+    ("/v1/projects?limit=50", false),
+    ("/v1/districts", false),
+    ("/v1/alarms", false),
+    ("/v1/alarms?limit=50", false),
+    ("/v1/projects/{id}/events", false),
+    ("/", true),
+];
+
+/// The endpoints `--query-path` names, or [`QUERY_ENDPOINTS`].
+pub(crate) fn query_endpoints(paths: &[String]) -> Vec<(String, bool)> {
+    if paths.is_empty() {
+        return QUERY_ENDPOINTS.iter().map(|(p, c)| ((*p).to_owned(), *c)).collect();
+    }
+    paths.iter().map(|p| (p.clone(), !p.starts_with("/v1/"))).collect()
 }
 
 /// Latency summary.
@@ -591,7 +614,7 @@ pub(crate) struct QueryRow {
 async fn query_run(
     http: &reqwest::Client,
     ctx: &Ctx,
-    path: &'static str,
+    path: &str,
     cookie: bool,
     ids: &Arc<Vec<String>>,
     clients: usize,
@@ -603,9 +626,10 @@ async fn query_run(
     let cpu0 = Cpu::mark();
     let t0 = Instant::now();
     let mut tasks = Vec::new();
+    let path: Arc<str> = Arc::from(path);
     for c in 0..clients {
-        let (http, base, token, ids, next) =
-            (http.clone(), ctx.base.clone(), ctx.token.clone(), Arc::clone(ids), Arc::clone(&next));
+        let (http, base, token, ids, next, path) =
+            (http.clone(), ctx.base.clone(), ctx.token.clone(), Arc::clone(ids), Arc::clone(&next), Arc::clone(&path));
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let (mut errors, mut status, mut bytes) = (0usize, 0u16, 0usize);
@@ -669,6 +693,7 @@ async fn query_run(
 pub(crate) async fn phase_query(
     ctx: &Ctx,
     projects: &[String],
+    endpoints: &[(String, bool)],
     clients: usize,
     requests: usize,
     pace: Option<Duration>,
@@ -682,16 +707,8 @@ pub(crate) async fn phase_query(
     // The writers' projects (the ones with data) for the timeline endpoint.
     let ids = Arc::new(projects.iter().take(16).cloned().collect::<Vec<_>>());
     let mut rows = Vec::new();
-    let endpoints: [(&'static str, bool); 7] = [
-        ("/v1/projects", false),
-        ("/v1/projects?limit=50", false),
-        ("/v1/districts", false),
-        ("/v1/alarms", false),
-        ("/v1/alarms?limit=50", false),
-        ("/v1/projects/{id}/events", false),
-        ("/", true),
-    ];
     for (path, cookie) in endpoints {
+        let (path, cookie) = (path.as_str(), *cookie);
         eprintln!("bench: query: {path}: warm-up, then {requests} requests from {clients} clients back to back…");
         let warm = tokio::time::timeout(
             Duration::from_secs(300),
@@ -1058,7 +1075,8 @@ async fn read_only(args: &BenchArgs) -> anyhow::Result<()> {
     }
     let log_size = ctx.metric("siteledger_ledger_size").await.unwrap_or(f64::NAN);
     let pace = (args.pace_ms > 0).then(|| Duration::from_millis(args.pace_ms));
-    let query = phase_query(&ctx, &projects, args.clients, args.requests, pace).await?;
+    let endpoints = query_endpoints(&args.query_paths);
+    let query = phase_query(&ctx, &projects, &endpoints, args.clients, args.requests, pace).await?;
     println!("{}", report(args, None, Some(query), None, log_size, started.elapsed(), false));
     Ok(())
 }
@@ -1096,7 +1114,7 @@ async fn run_phases(ctx: &mut Ctx, args: &BenchArgs, in_process: bool) -> anyhow
     let log_size = ctx.metric("siteledger_ledger_size").await.unwrap_or(f64::NAN);
     let query = if args.phases.contains(&Phase::Query) {
         let pace = (args.pace_ms > 0).then(|| Duration::from_millis(args.pace_ms));
-        Some(phase_query(ctx, &projects, args.clients, args.requests, pace).await?)
+        Some(phase_query(ctx, &projects, &query_endpoints(&args.query_paths), args.clients, args.requests, pace).await?)
     } else {
         None
     };

@@ -136,15 +136,36 @@ impl Credit {
 type CreditCache = BTreeMap<String, (Instant, Arc<Credit>)>;
 static CREDIT_CACHE: Mutex<CreditCache> = Mutex::new(BTreeMap::new());
 
+/// One recomputation at a time: when the scores are a minute old, the request that takes this recomputes them
+/// while the others answer with the old ones (fifty clients arriving together must not each fold the log).
+static CREDIT_REFRESH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The cached scores of `key` and their age.
+fn cached_credit(key: &str) -> Option<(Duration, Arc<Credit>)> {
+    let cache = CREDIT_CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    cache.get(key).map(|(at, credit)| (at.elapsed(), Arc::clone(credit)))
+}
+
 async fn credit_scores(state: &AppState) -> Result<Option<Arc<Credit>>, ratings::RatingError> {
+    const FRESH: Duration = Duration::from_secs(60);
     let key = state.config.store_url();
+    let cached = cached_credit(&key);
+    if let Some((age, credit)) = &cached
+        && *age < FRESH
     {
-        let cache = CREDIT_CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((at, credit)) = cache.get(&key)
-            && at.elapsed() < Duration::from_secs(60)
-        {
-            return Ok(Some(Arc::clone(credit)));
-        }
+        return Ok(Some(Arc::clone(credit)));
+    }
+    let _refreshing = match (CREDIT_REFRESH.try_lock(), cached) {
+        (Ok(guard), _) => guard,
+        // Another request is recomputing: the scores it replaces are what this one shows.
+        (Err(_), Some((_, credit))) => return Ok(Some(credit)),
+        (Err(_), None) => CREDIT_REFRESH.lock().await,
+    };
+    // Recomputed while this request waited?
+    if let Some((age, credit)) = cached_credit(&key)
+        && age < FRESH
+    {
+        return Ok(Some(credit));
     }
     let store = state.ledger.store();
     let size = state.ledger.head();
@@ -186,12 +207,7 @@ async fn ratings_page(State(state): State<AppState>, v: Viewer, Query(q): Query<
     let projects = state.read.projects(&scope, None).await.map_err(|e| v.internal(e))?;
     let latest = state.read.rating_latest(&scope).await.map_err(|e| v.internal(e))?;
     let by_project: BTreeMap<&str, _> = latest.iter().map(|d| (d.project_id.as_str(), d)).collect();
-    let districts = state
-        .read
-        .districts_overview(&scope, siteledger_projections::ReadDb::today())
-        .await
-        .map_err(|e| v.internal(e))?;
-    let district_names: BTreeMap<&str, &str> = districts.iter().map(|d| (d.code.as_str(), d.name.as_str())).collect();
+    let district_names = state.read.district_names().await.map_err(|e| v.internal(e))?;
     let mut lines = Vec::new();
     let mut quotas: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let (mut met, mut below) = (0, 0);
@@ -246,7 +262,7 @@ async fn ratings_page(State(state): State<AppState>, v: Viewer, Query(q): Query<
                 50,
             );
             QuotaLine {
-                name: district_names.get(code.as_str()).map_or_else(|| code.clone(), |s| (*s).to_owned()),
+                name: district_names.get(&code).map_or_else(|| code.clone(), Clone::clone),
                 code,
                 new_starts: n,
                 three_star: three,
@@ -296,7 +312,7 @@ async fn ratings_page(State(state): State<AppState>, v: Viewer, Query(q): Query<
             scope: if r.district.is_empty() {
                 "宁波市".to_owned()
             } else {
-                district_names.get(r.district.as_str()).map_or_else(|| r.district.clone(), |s| (*s).to_owned())
+                district_names.get(&r.district).map_or_else(|| r.district.clone(), Clone::clone)
             },
             district_q: if r.district.is_empty() { String::new() } else { format!("&district={}", r.district) },
             tree_size: r.tree_size,

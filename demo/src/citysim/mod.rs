@@ -817,7 +817,8 @@ pub async fn run(args: CityArgs) -> anyhow::Result<()> {
                 .as_ref()
                 .map(|o| (1..=16.min(args.projects)).map(|i| format!("{}-{i:05}", o.project_prefix)).collect())
                 .unwrap_or_default();
-            bench::phase_query(&ctx, &ids, args.query_clients, args.query_requests, None).await.ok()
+            let endpoints = bench::query_endpoints(&[]);
+            bench::phase_query(&ctx, &ids, &endpoints, args.query_clients, args.query_requests, None).await.ok()
         }
         _ => None,
     };

@@ -22,6 +22,7 @@ fn args(url: String, token: String, phases: Vec<Phase>) -> BenchArgs {
         feed_seconds: 1,
         seed: 2026,
         read_only: true,
+        query_paths: Vec::new(),
     }
 }
 
@@ -34,6 +35,13 @@ async fn a_read_only_bench_measures_the_queries_and_writes_nothing() {
 
     bench::run(args(app.server.url(), token.clone(), vec![Phase::Query])).await.expect("read-only query phase");
     assert_eq!(app.server.state.ledger.head(), head, "a read-only bench posts nothing");
+    // Pages and endpoints named with --query-path (a dashboard page with the cookie, an API path with the token).
+    let named = BenchArgs {
+        query_paths: vec!["/site".into(), "/v1/keys?limit=10".into(), "/v1/projects/{id}".into()],
+        ..args(app.server.url(), token.clone(), vec![Phase::Query])
+    };
+    bench::run(named).await.expect("named endpoints");
+    assert_eq!(app.server.state.ledger.head(), head);
 
     // Asked for more than queries, it refuses before touching the server.
     let err = bench::run(args(app.server.url(), token, vec![Phase::Ingest, Phase::Query]))
