@@ -11,8 +11,8 @@ use siteledger_ledger::sqlite::SqliteStore;
 use siteledger_ledger::system::{KEY_ENROLLED_KIND, KeyEnrollment};
 use siteledger_ledger::{IngestOutcome, Ledger, LedgerConfig, StoredEvent};
 use siteledger_projections::{
-    AlarmFilter, AlarmRow, DistrictRow, EnterpriseRow, KeyRow, KeyStatus, ProjectDetail, ProjectRow, ProjectionError,
-    ReadDb, Scope, TimelineRow, apply_events, catch_up, rebuild, run,
+    AlarmFilter, AlarmRow, DistrictRow, EnterpriseRow, KeyCounts, KeyPage, KeyRow, KeyStatus, ProjectDetail,
+    ProjectRow, ProjectionError, ReadDb, Scope, TimelineRow, apply_events, catch_up, rebuild, run,
 };
 use siteledger_signer::{Envelope, NoteSigner, PublicKey, SigningKey};
 use time::macros::{date, datetime};
@@ -594,6 +594,29 @@ async fn check_enterprises_and_keys(db: &ReadDb, sc: &Scenario) {
     assert!(db.keys_at(&Scope::Nothing, now).await.expect("k").is_empty());
     let later = db.keys_at(&Scope::All, datetime!(2031-01-01 00:00:00 +08:00)).await.expect("keys");
     assert!(later.iter().filter(|k| k.role != "ledger").all(|k| k.status == KeyStatus::Expired));
+
+    // Pages of three, each after the last key of the one before, are the whole list in its order.
+    let mut paged: Vec<KeyRow> = Vec::new();
+    loop {
+        let after = paged.last().map(|k| (k.position, k.key_id.clone()));
+        let page = KeyPage { after, limit: Some(3), problems: false };
+        let rows = db.keys_page(&Scope::All, now, &page).await.expect("page");
+        let last = rows.len() < 3;
+        paged.extend(rows);
+        if last {
+            break;
+        }
+    }
+    assert_eq!(paged, keys);
+    let problems = KeyPage { problems: true, ..KeyPage::default() };
+    let flagged = db.keys_page(&Scope::All, now, &problems).await.expect("problems");
+    assert_eq!(flagged.iter().map(|k| k.key_id.as_str()).collect::<Vec<_>>(), [sc.gw1.as_str(), sc.gw3.as_str()]);
+    let counts = db.key_counts(&Scope::All, now).await.expect("counts");
+    assert_eq!(counts, KeyCounts { total: 7, active: 7, with_gaps: 1, with_equivocations: 1 });
+    assert_eq!(db.key_counts(&district("330203"), now).await.expect("counts").total, 1);
+    // A cursor is a key the caller sees.
+    assert!(db.key_position(&Scope::All, &sc.gw1).await.expect("position").is_some());
+    assert_eq!(db.key_position(&district("330203"), &sc.gw1).await.expect("position"), None);
 }
 
 async fn check_alarms(db: &ReadDb, sc: &Scenario) {

@@ -844,10 +844,8 @@ impl ReadDb {
             q.push(" AND (COALESCE(s.gaps, 0) > 0 OR COALESCE(s.equivocations, 0) > 0)");
         }
         if let Some((position, key_id)) = &page.after {
-            q.push(" AND (k.position > ");
-            q.bind(to_i64(*position)).push(" OR (k.position = ");
-            q.bind(to_i64(*position)).push(" AND k.key_id > ");
-            q.bind(key_id.as_str()).push("))");
+            q.push(" AND (k.position, k.key_id) > (");
+            q.bind(to_i64(*position)).push(", ").bind(key_id.as_str()).push(")");
         }
         q.push(" ORDER BY k.position, k.key_id");
         if let Some(limit) = page.limit {

@@ -73,6 +73,8 @@ pub(crate) mod keys {
         revoked_reason    TEXT,
         revoked_position  BIGINT
     )",
+        // The keys' listing order (`ReadDb::keys_page`): a page seeks here instead of sorting every key.
+        "CREATE INDEX IF NOT EXISTS signer_keys_order ON signer_keys (position, key_id)",
         "CREATE TABLE IF NOT EXISTS signer_stats (
         key_id           TEXT PRIMARY KEY,
         records          BIGINT NOT NULL,

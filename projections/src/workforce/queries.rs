@@ -286,11 +286,9 @@ impl ReadDb {
             q.push(" AND w.on_site = 1 AND w.last_direction = 'in'");
         }
         if let Some(RosterCursor { project_id, team_id, person_ref }) = &page.after {
-            q.push(" AND (w.project_id > ").bind(project_id.as_str());
-            q.push(" OR (w.project_id = ").bind(project_id.as_str());
-            q.push(" AND (w.team_id > ").bind(team_id.as_str());
-            q.push(" OR (w.team_id = ").bind(team_id.as_str());
-            q.push(" AND w.person_ref > ").bind(person_ref.as_str()).push("))))");
+            // A row value: both databases seek the roster index (`wf_workers_roster`) to it.
+            q.push(" AND (w.project_id, w.team_id, w.person_ref) > (").bind(project_id.as_str());
+            q.push(", ").bind(team_id.as_str()).push(", ").bind(person_ref.as_str()).push(")");
         }
         q.push(" ORDER BY w.project_id, w.team_id, w.person_ref");
         if let Some(limit) = page.limit {

@@ -70,6 +70,8 @@ pub(crate) const DDL: &[&str] = &[
      PRIMARY KEY (project_id, seq))",
     // The views' counts per project and rule (`findings::stored_findings_page`) read this index, not the rows.
     "CREATE INDEX IF NOT EXISTS wf_findings_current_rules ON wf_findings_current (project_id, rule, rule_zh)",
+    // The roster's order (`ReadDb::workforce_roster`): a page reads its rows from here, not a sort of the city's.
+    "CREATE INDEX IF NOT EXISTS wf_workers_roster ON wf_workers (project_id, team_id, person_ref)",
     // Who is registered and on site (`ReadDb::workforce_counts`) is counted on this index, not the workers' rows.
     "CREATE INDEX IF NOT EXISTS wf_workers_presence ON wf_workers (project_id, on_site, last_direction)",
     // Per project with workforce facts: the position of its newest fact folded (`changed`) and the `changed` its
