@@ -12,7 +12,7 @@
 //! and cut to the viewer's scope the same way (`ratings::ScopedScore`): whole scores and grades, the records of
 //! projects the viewer may see, the others only counted and summed (docs/ACCESS.md).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -296,10 +296,10 @@ async fn ratings_page(State(state): State<AppState>, v: Viewer, Query(q): Query<
         Err(e) => return Err(v.internal(e)),
     };
     let mut credit: Vec<CreditLine> = credit;
-    let names = state.read.enterprises(&scope).await.map_err(|e| v.internal(e))?;
-    let names: HashMap<&str, &str> = names.iter().map(|e| (e.credit_code.as_str(), e.name.as_str())).collect();
+    let codes: Vec<String> = credit.iter().map(|c| c.code.clone()).collect();
+    let names = state.read.enterprise_names(&codes).await.map_err(|e| v.internal(e))?;
     for c in &mut credit {
-        c.name = names.get(c.code.as_str()).map_or_else(|| c.code.clone(), |n| (*n).to_owned());
+        c.name = names.get(&c.code).cloned().unwrap_or_else(|| c.code.clone());
     }
     let reports = state
         .read

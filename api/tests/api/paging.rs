@@ -269,3 +269,29 @@ async fn paging_keys_walks_every_visible_key_once_and_the_keys_page_counts_them_
     assert!(html.contains(&total), "the total {total} on /keys");
     assert_eq!(html.matches("<tr>").count() - 1, all_ids.len(), "a row per key (and the header's)");
 }
+
+/// `/ratings` counts every project but lists at most 200 (those below their requirement and those not rated first)
+/// and says so; `?district=` lists every project of that district.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ratings_page_lists_a_bounded_page_and_a_district_in_full() {
+    let (app, _w) = big_city().await;
+    let city = app.token(Role::City, None).await;
+    let page = |path: &'static str| {
+        let (app, city) = (&app, city.clone());
+        async move {
+            let resp = app.client.get(app.url(path)).header("cookie", format!("siteledger_token={city}")).send();
+            let resp = resp.await.expect("page");
+            assert_eq!(resp.status(), 200, "{path}");
+            let html = resp.text().await.expect("html");
+            let table = &html[html.find("id=\"ratings\"").expect("the ratings table")..];
+            let table = &table[..table.find("</table>").expect("its end")];
+            (table.matches("/ratings/projects/").count(), html)
+        }
+    };
+    let (listed, html) = page("/ratings").await;
+    assert_eq!(listed, 200, "a page of the city's {} projects", BULK + 3);
+    assert!(html.contains(&format!("共 {} 个", BULK + 3)), "the page says how many there are");
+    let (listed, html) = page("/ratings?district=330205").await;
+    assert_eq!(listed, BULK / 3, "every project of 江北");
+    assert!(html.contains("全市 all districts"));
+}

@@ -766,6 +766,24 @@ impl ReadDb {
         Ok(self.fetch_all(&q).await?)
     }
 
+    /// The registered names of the enterprises `codes` (those registered), by credit code: for labels, without the
+    /// counts [`ReadDb::enterprises`] computes for every enterprise.
+    pub async fn enterprise_names(&self, codes: &[String]) -> Result<HashMap<String, String>, ProjectionError> {
+        if codes.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut q = Sql::new("SELECT credit_code, name FROM enterprises WHERE credit_code IN (");
+        for (i, c) in codes.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(c.as_str());
+        }
+        q.push(")");
+        let rows: Vec<(String, String)> = self.fetch_all(&q).await?;
+        Ok(rows.into_iter().collect())
+    }
+
     /// Enterprises: `All` every one; `District` those participating in its projects; `Enterprise` itself and its
     /// partners in its projects; `Nothing` none. `projects` counts only visible projects.
     pub async fn enterprises(&self, scope: &Scope) -> Result<Vec<EnterpriseRow>, ProjectionError> {
