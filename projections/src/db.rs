@@ -149,6 +149,19 @@ impl Sql {
         self.args.push(a.into());
         self
     }
+
+    /// Appends `(?, ?, …)` bound to `items` (which must not be empty: `()` is no SQL).
+    pub(crate) fn bind_list<'a>(&mut self, items: impl IntoIterator<Item = &'a str>) -> &mut Sql {
+        self.text.push('(');
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(item);
+        }
+        self.text.push(')');
+        self
+    }
 }
 
 /// Numbers `?` placeholders as `$1`, `$2`, … (outside quoted literals and identifiers): the ledger's function, one

@@ -311,6 +311,20 @@ async fn a_month_of_a_200_worker_project_through_the_real_ingest_path() {
         .expect("json");
     assert_eq!(by[0]["key"], world::YINZHOU);
     assert_eq!(by[0]["total"], 4);
+    // By general contractor (the stored findings of the default view), and for a scope with no findings at all.
+    let by_gc: Value =
+        app.get("/v1/workforce/arrears/summary?by=enterprise", Some(&city)).await.json().await.expect("json");
+    let by_project: Value = app.get("/v1/workforce/arrears/summary", Some(&city)).await.json().await.expect("json");
+    let total = |v: &Value| v.as_array().expect("array").iter().map(|g| g["total"].as_u64().expect("n")).sum::<u64>();
+    assert!(total(&by_project) > 0);
+    assert_eq!(total(&by_gc), total(&by_project), "one general contractor per project here: {by_gc}");
+    assert!(by_gc.as_array().expect("array").iter().all(|g| g["key"].as_str().is_some_and(|k| k.len() == 18)));
+    let quiet = app.token(Role::District, Some("330206")).await;
+    let r = app.get("/v1/workforce/arrears/summary?by=enterprise", Some(&quiet)).await;
+    assert_eq!(r.status(), 200, "a district without findings");
+    assert_eq!(r.json::<Value>().await.expect("json"), serde_json::json!([]));
+    let r = app.get("/v1/workforce/arrears/summary?by=month", Some(&quiet)).await;
+    assert_eq!(r.status(), 400, "an unknown grouping, even with nothing to group");
     // Export in the national platform's Payroll.Add shape (masked numbers, yuan with two decimals).
     let export: Value = app
         .get(&format!("/v1/workforce/export/payroll?project={P}&month=2026-04"), Some(&city))

@@ -772,14 +772,8 @@ impl ReadDb {
         if codes.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut q = Sql::new("SELECT credit_code, name FROM enterprises WHERE credit_code IN (");
-        for (i, c) in codes.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.bind(c.as_str());
-        }
-        q.push(")");
+        let mut q = Sql::new("SELECT credit_code, name FROM enterprises WHERE credit_code IN ");
+        q.bind_list(codes.iter().map(String::as_str));
         let rows: Vec<(String, String)> = self.fetch_all(&q).await?;
         Ok(rows.into_iter().collect())
     }

@@ -52,16 +52,9 @@ pub struct SiteOverview {
     pub pending: usize,
 }
 
-/// Appends `IN (?, ?, …)` bound to `ids` (which must not be empty).
+/// Appends ` IN (?, ?, …)` bound to `ids` (which must not be empty).
 fn push_in(q: &mut Sql, ids: &[String]) {
-    q.push(" IN (");
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
-        q.bind(id.as_str());
-    }
-    q.push(")");
+    q.push(" IN ").bind_list(ids.iter().map(String::as_str));
 }
 
 /// The summary of `p` being computed (a project with any row has site data).

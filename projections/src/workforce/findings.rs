@@ -293,6 +293,9 @@ impl ReadDb {
         scope: &Scope,
         projects: Option<&[String]>,
     ) -> Result<HashMap<String, Vec<String>>, ProjectionError> {
+        if projects.is_some_and(<[String]>::is_empty) {
+            return Ok(HashMap::new());
+        }
         let mut q = Sql::new(
             "SELECT n.project_id, n.credit_code AS v FROM participants n WHERE n.role = 'general_contractor' AND ",
         );
@@ -384,27 +387,13 @@ fn exclude(q: &mut Sql, col: &str, fresh: &BTreeMap<String, Vec<ArrearsRow>>) {
     if fresh.is_empty() {
         return;
     }
-    q.push(&format!(" AND {col} NOT IN ("));
-    for (i, p) in fresh.keys().enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
-        q.bind(p.as_str());
-    }
-    q.push(")");
+    q.push(&format!(" AND {col} NOT IN ")).bind_list(fresh.keys().map(String::as_str));
 }
 
-/// Appends ` AND col IN (…)` for `projects` if given (not empty).
+/// Appends ` AND col IN (…)` for `projects` if given (the callers answer an empty list without asking).
 fn only(q: &mut Sql, col: &str, projects: Option<&[String]>) {
     let Some(projects) = projects else { return };
-    q.push(&format!(" AND {col} IN ("));
-    for (i, p) in projects.iter().enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
-        q.bind(p.as_str());
-    }
-    q.push(")");
+    q.push(&format!(" AND {col} IN ")).bind_list(projects.iter().map(String::as_str));
 }
 
 /// The stored rows (project order) and the fresh computations merged by project id, the first `limit` findings.

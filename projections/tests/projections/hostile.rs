@@ -7,26 +7,11 @@ use siteledger_ledger::StoredEvent;
 use siteledger_projections::{ReadDb, Scope, apply_events};
 use siteledger_signer::SigningKey;
 
-use super::{E1, enrollment, postgres_db, sign, sqlite_db};
+use super::{E1, enrollment, postgres_db, sign, sqlite_db, stored_at};
 
 /// Stored events of `envs`, at positions from 0.
 fn stored(envs: &[siteledger_signer::Envelope]) -> Vec<StoredEvent> {
-    envs.iter()
-        .enumerate()
-        .map(|(i, e)| StoredEvent {
-            position: i as u64,
-            stream: e.stream().to_owned(),
-            stream_version: 0,
-            event_id: e.id(),
-            kind: e.kind().to_owned(),
-            signer: e.signer().to_string(),
-            signer_seq: e.seq(),
-            occurred_at: e.occurred_at().to_owned(),
-            recorded_at: e.occurred(),
-            leaf: e.leaf_bytes().to_vec(),
-            leaf_hash: e.leaf_hash(),
-        })
-        .collect()
+    envs.iter().enumerate().map(|(i, e)| stored_at(e, i as u64)).collect()
 }
 
 fn project(city: &mut KeyedChain, id: &str, name: &str) -> siteledger_signer::Envelope {

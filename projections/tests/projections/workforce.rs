@@ -192,19 +192,7 @@ fn with_published_finding() -> (Vec<StoredEvent>, String) {
                        "summary": "2026-04 有 10 天考勤，发薪日已过，未见工资转账", "evidence": [out[3].event_id.to_string()]})),
         )
         .expect("sign");
-    out.push(StoredEvent {
-        position: out.len() as u64,
-        stream: e.stream().to_owned(),
-        stream_version: 0,
-        event_id: e.id(),
-        kind: e.kind().to_owned(),
-        signer: e.signer().to_string(),
-        signer_seq: e.seq(),
-        occurred_at: e.occurred_at().to_owned(),
-        recorded_at: e.occurred(),
-        leaf: e.leaf_bytes().to_vec(),
-        leaf_hash: e.leaf_hash(),
-    });
+    out.push(stored_at(&e, out.len() as u64));
     (out, id.to_string())
 }
 
