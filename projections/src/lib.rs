@@ -65,7 +65,7 @@ pub use db::{DEFAULT_RAW_RETENTION_DAYS, QueryWork, ReadDb, SCHEMA_VERSION};
 pub use error::ProjectionError;
 pub use fold::apply_events;
 pub use fold_errors::FoldErrorRow;
-pub use runtime::{BATCH_EVENTS, FINDINGS_EVERY, RETENTION_EVERY, catch_up, eager_gap, rebuild, run};
+pub use runtime::{BATCH_EVENTS, FINDINGS_EVERY, RETENTION_EVERY, SUMMARIES_EVERY, catch_up, eager_gap, rebuild, run};
 
 /// Who is asking: every query is restricted to what this scope may see.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

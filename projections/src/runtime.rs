@@ -1,6 +1,7 @@
 //! The projection runtime: follow the ledger, fold in batches, survive errors, stop on shutdown.
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -19,11 +20,15 @@ pub const BATCH_EVENTS: usize = 1000;
 /// How often [`run`] deletes raw site rows from before the raw period ([`ReadDb::prune_site_raw`]).
 pub const RETENTION_EVERY: Duration = Duration::from_secs(60);
 
-/// The pause [`run`] makes between two passes recomputing the stored workforce findings and site overview summaries
-/// of the projects whose facts changed ([`ReadDb::refresh_workforce_findings`], [`ReadDb::refresh_site_summaries`];
-/// [`ReadDb::set_findings_every`]). The views over many projects are at most about this much plus two passes
-/// behind the facts (and say how many projects are).
+/// The pause [`run`] makes between two passes recomputing the stored workforce findings of the projects whose facts
+/// changed ([`ReadDb::refresh_workforce_findings`]; [`ReadDb::set_findings_every`]). The views over many projects
+/// are at most about this much plus two passes behind the facts (and say how many projects are).
 pub const FINDINGS_EVERY: Duration = Duration::from_secs(30);
+
+/// The pause between two passes recomputing the site overview summaries of the projects whose site records changed
+/// ([`ReadDb::refresh_site_summaries`]; never longer than [`ReadDb::findings_every`]): four statements per 128
+/// projects, so the city's latest values are at most about this much plus a pass old.
+pub const SUMMARIES_EVERY: Duration = Duration::from_secs(5);
 
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -39,8 +44,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// ([`take_fold_snapshots`], on a task of its own, one at a time, carrying its folds from one snapshot to the
 /// next; the fold itself on the blocking pool), so the first rating, credit or report computation after a long
 /// ingest resumes near the head instead of folding the log. On shutdown it waits for a snapshot in progress.
-/// And it recomputes the stored workforce findings and site summaries of the projects whose facts changed, a pass
-/// at most every [`FINDINGS_EVERY`] on a task of its own (stopped at shutdown).
+/// And it recomputes the stored workforce findings and site summaries of the projects whose facts changed, on a task
+/// of its own (stopped at shutdown): findings passes at most every [`FINDINGS_EVERY`], summary passes every
+/// [`SUMMARIES_EVERY`].
 pub async fn run<S: EventStore>(
     ledger: Ledger<S>,
     db: ReadDb,
@@ -55,35 +61,54 @@ pub async fn run<S: EventStore>(
 }
 
 /// The refresh of stored workforce findings and site summaries [`run`] keeps going beside the folds: on a task of
-/// its own, passes until none finds a project due, [`ReadDb::findings_every`] apart; started again by a batch or the retention tick once that
-/// pause has passed since the last start.
+/// its own, site summary passes [`summaries_pause`] apart and a workforce findings pass whenever [`ReadDb::findings_every`]
+/// has passed since the last one, until a findings pass and a summary pass find nothing due; started again by a
+/// batch or the retention tick once [`summaries_pause`] has passed since the last start.
 #[derive(Default)]
 struct FindingsRefresh {
     task: Option<JoinHandle<()>>,
     last_start: Option<tokio::time::Instant>,
+    /// When the last workforce findings pass started (shared with the task, which outlives neither).
+    last_findings: Arc<Mutex<Option<tokio::time::Instant>>>,
+}
+
+/// The pause between two summary passes: [`SUMMARIES_EVERY`], or the findings' pause if shorter (tests set it 0).
+fn summaries_pause(db: &ReadDb) -> Duration {
+    SUMMARIES_EVERY.min(db.findings_every())
 }
 
 impl FindingsRefresh {
-    /// Starts the task if it is not running and the last start is at least [`ReadDb::findings_every`] ago. Cheap
-    /// otherwise.
+    /// Starts the task if it is not running and the last start is at least [`summaries_pause`] ago. Cheap otherwise.
     fn poll(&mut self, db: &ReadDb) {
         if self.task.as_ref().is_some_and(|t| !t.is_finished()) {
             return;
         }
         let now = tokio::time::Instant::now();
-        if self.last_start.is_some_and(|t| now < t + db.findings_every()) {
+        if self.last_start.is_some_and(|t| now < t + summaries_pause(db)) {
             return;
         }
         self.last_start = Some(now);
-        let db = db.clone();
+        let (db, last_findings) = (db.clone(), Arc::clone(&self.last_findings));
         self.task = Some(tokio::spawn(async move {
             loop {
-                let findings = match db.refresh_workforce_findings().await {
-                    Ok(n) => n,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "projections: workforce findings refresh failed; retried later");
-                        return;
+                let findings_due = {
+                    let mut last = last_findings.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let due = last.is_none_or(|t| t.elapsed() >= db.findings_every());
+                    if due {
+                        *last = Some(tokio::time::Instant::now());
                     }
+                    due
+                };
+                let findings = if findings_due {
+                    match db.refresh_workforce_findings().await {
+                        Ok(n) => n,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "projections: workforce findings refresh failed; retried later");
+                            return;
+                        }
+                    }
+                } else {
+                    0
                 };
                 let summaries = match db.refresh_site_summaries().await {
                     Ok(n) => n,
@@ -92,11 +117,13 @@ impl FindingsRefresh {
                         return;
                     }
                 };
-                if findings + summaries == 0 {
+                if findings_due && findings + summaries == 0 {
                     return;
                 }
-                tracing::debug!(findings, summaries, "projections: stored findings and summaries recomputed");
-                tokio::time::sleep(db.findings_every()).await;
+                if findings + summaries > 0 {
+                    tracing::debug!(findings, summaries, "projections: stored findings and summaries recomputed");
+                }
+                tokio::time::sleep(summaries_pause(&db)).await;
             }
         }));
     }

@@ -132,7 +132,7 @@ pub struct OverviewQuery {
 /// Projects with site data visible to the caller, with latest values and the day's alarms, and per-district totals.
 ///
 /// Latest values, cameras and lifting devices come from each project's stored summary, recomputed by the server
-/// within about a minute of its records (`pending`: projects whose newer records are not in their summary yet);
+/// within seconds of its records (`pending`: projects whose newer records are not in their summary yet);
 /// alarm counts are current.
 #[utoipa::path(get, path = "/v1/site/overview", tag = "site", params(OverviewQuery),
     responses((status = 200, description = "`{day, districts: [DistrictTotals], projects: [..], pending}`: `pending` counts the projects whose latest values are being recomputed", body = Object),
