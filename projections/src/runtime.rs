@@ -26,7 +26,7 @@ pub const RETENTION_EVERY: Duration = Duration::from_secs(60);
 pub const FINDINGS_EVERY: Duration = Duration::from_secs(30);
 
 /// The pause between two passes recomputing the site overview summaries of the projects whose site records changed
-/// ([`ReadDb::refresh_site_summaries`]; never longer than [`ReadDb::findings_every`]): four statements per 128
+/// ([`ReadDb::refresh_site_summaries`]; never longer than [`ReadDb::findings_every`]): four reading statements per 128
 /// projects, so the city's latest values are at most about this much plus a pass old.
 pub const SUMMARIES_EVERY: Duration = Duration::from_secs(5);
 
@@ -61,14 +61,14 @@ pub async fn run<S: EventStore>(
 }
 
 /// The refresh of stored workforce findings and site summaries [`run`] keeps going beside the folds: on a task of
-/// its own, site summary passes [`summaries_pause`] apart and a workforce findings pass whenever [`ReadDb::findings_every`]
-/// has passed since the last one, until a findings pass and a summary pass find nothing due; started again by a
-/// batch or the retention tick once [`summaries_pause`] has passed since the last start.
+/// its own, site summary passes [`summaries_pause`] apart and a workforce findings pass whenever
+/// [`ReadDb::findings_every`] has passed since the last one, until a findings pass and a summary pass find nothing
+/// due; started again by a batch or the retention tick once [`summaries_pause`] has passed since the last start.
 #[derive(Default)]
 struct FindingsRefresh {
     task: Option<JoinHandle<()>>,
     last_start: Option<tokio::time::Instant>,
-    /// When the last workforce findings pass started (shared with the task, which outlives neither).
+    /// When the last workforce findings pass started: kept across tasks (each task reads and sets it).
     last_findings: Arc<Mutex<Option<tokio::time::Instant>>>,
 }
 

@@ -12,6 +12,7 @@ use siteledger_projections::{AccessCache, AlarmFilter, KeyPage, Scope, stream_pr
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
+use super::{encode_query_value, paged};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
@@ -91,33 +92,15 @@ pub async fn projects(
     rows.truncate(limit);
     let next = match rows.last() {
         Some(last) if more => {
-            let mut link = format!("</v1/projects?limit={limit}&after={}", encode_query_value(&last.project_id));
+            let mut next = format!("/v1/projects?limit={limit}&after={}", encode_query_value(&last.project_id));
             if let Some(d) = &q.district {
-                link.push_str(&format!("&district={}", encode_query_value(d)));
+                next.push_str(&format!("&district={}", encode_query_value(d)));
             }
-            link.push_str(">; rel=\"next\"");
-            Some(link)
+            Some(next)
         }
         _ => None,
     };
-    let mut resp = Json(rows).into_response();
-    if let Some(link) = next {
-        resp.headers_mut().insert(header::LINK, HeaderValue::from_str(&link).map_err(ApiError::internal)?);
-    }
-    Ok(resp)
-}
-
-/// Percent-encodes a query parameter value (everything but RFC 3986 unreserved characters).
-fn encode_query_value(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    paged(rows, next)
 }
 
 /// One project with participants and subsystem tiles.
@@ -239,14 +222,9 @@ pub async fn keys(
         rows.truncate(l);
         let last = rows.last()?;
         let problems = if q.problems { "&problems=true" } else { "" };
-        let link = format!("</v1/keys?limit={l}&after={}{problems}>; rel=\"next\"", last.key_id);
-        HeaderValue::from_str(&link).ok()
+        Some(format!("/v1/keys?limit={l}&after={}{problems}", encode_query_value(&last.key_id)))
     });
-    let body = Json(serde_json::to_value(rows).map_err(ApiError::internal)?);
-    Ok(match next {
-        Some(link) => ([(header::LINK, link)], body).into_response(),
-        None => body.into_response(),
-    })
+    paged(rows, next)
 }
 
 /// Log paging.

@@ -25,6 +25,7 @@ use siteledger_projections::Scope;
 use siteledger_projections::workforce::{ArrearsView, DEFAULT_DAYS_TOLERANCE, FindingsPage, RosterPage};
 use utoipa::{IntoParams, OpenApi};
 
+use super::{encode_query_value, paged};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::extract::{Json as JsonBody, Path, Query};
@@ -280,26 +281,21 @@ pub async fn roster(
     let more = rows.len() > limit;
     rows.truncate(limit);
     let next = rows.last().filter(|_| more).map(|last| {
-        let enc = crate::dashboard::encode_component;
-        let mut query = String::new();
+        let mut next = String::from("/v1/workforce/roster?");
         if let Some(p) = &q.project {
-            query.push_str(&format!("project={}&", enc(p)));
+            next.push_str(&format!("project={}&", encode_query_value(p)));
         }
         if q.on_site {
-            query.push_str("on_site=true&");
+            next.push_str("on_site=true&");
         }
-        query.push_str(&format!(
+        next.push_str(&format!(
             "limit={limit}&after_project={}&after_person={}",
-            enc(&last.project_id),
-            enc(&last.person_ref)
+            encode_query_value(&last.project_id),
+            encode_query_value(&last.person_ref)
         ));
-        format!("</v1/workforce/roster?{query}>; rel=\"next\"")
+        next
     });
-    let body = Json(serde_json::to_value(rows).map_err(ApiError::internal)?);
-    Ok(match next.and_then(|n| HeaderValue::from_str(&n).ok()) {
-        Some(link) => ([(header::LINK, link)], body).into_response(),
-        None => body.into_response(),
-    })
+    paged(rows, next)
 }
 
 /// Attendance filter.

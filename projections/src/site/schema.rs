@@ -307,5 +307,4 @@ pub(crate) const DDL: &[&str] = &[
         cameras_online  BIGINT NOT NULL,
         lifting_devices BIGINT NOT NULL
     )",
-    "CREATE INDEX IF NOT EXISTS site_summary_due ON site_summary (changed, computed)",
 ];

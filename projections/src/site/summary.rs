@@ -15,7 +15,7 @@ use siteledger_domain::quantity::Decimal;
 
 use super::rows::SiteOverviewRow;
 use crate::Scope;
-use crate::db::{ReadDb, Sql};
+use crate::db::{Arg, ReadDb, Sql};
 use crate::error::ProjectionError;
 use crate::queries::project_visible;
 
@@ -24,7 +24,7 @@ use crate::queries::project_visible;
 /// quiet system's answer is exact.
 pub const SUMMARY_READ_THROUGH: usize = 16;
 
-/// Projects a refresh computes (four statements) and stores in one transaction.
+/// Projects a refresh computes (four statements) and stores (multi-row statements) in one transaction.
 const REFRESH_CHUNK: usize = 128;
 
 /// A project's summary as computed from the site tables (and stored in `site_summary`).
@@ -120,28 +120,39 @@ impl ReadDb {
         for chunk in due.chunks(REFRESH_CHUNK) {
             let ids: Vec<String> = chunk.iter().map(|(p, _)| p.clone()).collect();
             let computed = self.compute_summaries(&ids).await?;
+            // Every due project's row exists (the fold inserted it): the upsert only ever updates, many rows per
+            // statement, and leaves `changed` to the fold.
+            let rows = chunk
+                .iter()
+                .map(|(project, mark)| {
+                    let s = computed.get(project).cloned().unwrap_or_default();
+                    vec![
+                        Arg::from(project.clone()),
+                        Arg::from(*mark),
+                        Arg::from(*mark),
+                        Arg::from(s.has_data),
+                        Arg::from(s.pm10),
+                        Arg::from(s.pm25),
+                        Arg::from(s.noise),
+                        Arg::from(s.wind),
+                        Arg::from(s.latest_at),
+                        Arg::from(s.cameras),
+                        Arg::from(s.cameras_online),
+                        Arg::from(s.lifting_devices),
+                    ]
+                })
+                .collect();
             let mut tx = self.begin().await?;
-            for (project, mark) in chunk {
-                let s = computed.get(project).cloned().unwrap_or_default();
-                tx.execute(
-                    &Sql::new(
-                        "UPDATE site_summary SET computed = ?, has_data = ?, pm10 = ?, pm25 = ?, noise = ?, wind = ?, \
-                         latest_at = ?, cameras = ?, cameras_online = ?, lifting_devices = ? WHERE project_id = ?",
-                    )
-                    .arg(*mark)
-                    .arg(s.has_data)
-                    .arg(s.pm10)
-                    .arg(s.pm25)
-                    .arg(s.noise)
-                    .arg(s.wind)
-                    .arg(s.latest_at)
-                    .arg(s.cameras)
-                    .arg(s.cameras_online)
-                    .arg(s.lifting_devices)
-                    .arg(project.as_str()),
-                )
-                .await?;
-            }
+            tx.execute_rows(
+                "INSERT INTO site_summary (project_id, changed, computed, has_data, pm10, pm25, noise, wind, latest_at, \
+                 cameras, cameras_online, lifting_devices)",
+                "ON CONFLICT (project_id) DO UPDATE SET computed = excluded.computed, has_data = excluded.has_data, \
+                 pm10 = excluded.pm10, pm25 = excluded.pm25, noise = excluded.noise, wind = excluded.wind, \
+                 latest_at = excluded.latest_at, cameras = excluded.cameras, cameras_online = excluded.cameras_online, \
+                 lifting_devices = excluded.lifting_devices",
+                rows,
+            )
+            .await?;
             tx.commit().await?;
             self.after_commit().await;
         }

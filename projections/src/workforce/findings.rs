@@ -257,7 +257,7 @@ impl ReadDb {
         for r in fresh.values().flatten() {
             count(&mut counts, r);
         }
-        let stored = self.stored_rows(scope, &fresh, Some(limit)).await?;
+        let stored = if limit == 0 { Vec::new() } else { self.stored_rows(scope, &fresh, Some(limit)).await? };
         let first = merge(fresh, stored, limit);
         let projects: Vec<String> = first.keys().cloned().collect();
         let rows = self.with_contractors_and_publications(scope, first, Some(&projects)).await?;
