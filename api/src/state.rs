@@ -43,7 +43,7 @@ pub struct AppState {
     pub people: crate::people::People,
     /// Witness cosignatures of the log's checkpoints (`crate::witnessing`).
     pub cosignatures: crate::witnessing::CosignatureStore,
-    /// Shared computations of the unpaged project list (`GET /v1/projects` without paging).
+    /// Shared computations of the answers that cover a whole scope (`crate::answers`).
     pub answers: Arc<crate::answers::AnswerCache>,
     /// RFC 3161 tokens of the log's checkpoints (`crate::timestamping`).
     pub timestamps: crate::timestamping::TimestampStore,
@@ -51,6 +51,41 @@ pub struct AppState {
     pub tsas: Vec<crate::timestamping::Tsa>,
     /// Turns true when shutdown begins (long-lived responses such as the feed end then).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Whether a shared answer (`AppState::shared`) reads the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// It depends on the read models only.
+    No,
+    /// It reads the clock (today, a key's validity, the last 24 hours): kept for the second it was computed in.
+    Second,
+}
+
+impl AppState {
+    /// The answer under `key` computed by `compute`, shared by the callers that ask for it while it runs or before
+    /// the read models (or, with [`Clock::Second`], the clock's second) move on (`crate::answers`). Keys name the
+    /// answer and everything it depends on besides the read models and the clock: its kind, scope and filter.
+    pub async fn shared<T, F, Fut>(
+        &self,
+        key: String,
+        clock: Clock,
+        compute: F,
+    ) -> Result<Arc<T>, crate::error::ApiError>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, crate::error::ApiError>>,
+    {
+        let version = || {
+            let second = match clock {
+                Clock::No => 0,
+                Clock::Second => u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0),
+            };
+            [self.read.applied(), self.read.derived_passes(), second]
+        };
+        self.answers.get_or_compute(key, version, compute).await
+    }
 }
 
 impl std::fmt::Debug for AppState {

@@ -397,6 +397,8 @@ struct Inner {
     fold_snapshot_every: AtomicU64,
     /// The runtime's pause between two passes of stored findings and summaries, in milliseconds.
     findings_every_ms: AtomicU64,
+    /// Transactions that rewrote stored site summaries or workforce findings since open.
+    derived_passes: AtomicU64,
 }
 
 /// The read database (SQLite file or PostgreSQL). Cheap to clone; clones share pools, the access cache and the
@@ -475,6 +477,7 @@ impl ReadDb {
                 raw_retention_days: AtomicU32::new(DEFAULT_RAW_RETENTION_DAYS),
                 fold_snapshot_every: AtomicU64::new(crate::rating::prefix::EAGER_SNAPSHOT_EVERY),
                 findings_every_ms: AtomicU64::new(u64::try_from(crate::FINDINGS_EVERY.as_millis()).unwrap_or(u64::MAX)),
+                derived_passes: AtomicU64::new(0),
             }),
         };
         db.ensure_schema().await?;
@@ -548,6 +551,18 @@ impl ReadDb {
     /// Number of ledger events every projection has applied (the lowest checkpoint): the next position to fold.
     pub fn applied(&self) -> u64 {
         *self.inner.applied.borrow()
+    }
+
+    /// How many transactions of this process have rewritten stored derived rows (site summaries, workforce findings)
+    /// since open: with [`ReadDb::applied`], what a computed answer depends on besides the clock. An answer computed
+    /// at the same `(applied, derived_passes)` reads the same rows.
+    pub fn derived_passes(&self) -> u64 {
+        self.inner.derived_passes.load(Ordering::Relaxed)
+    }
+
+    /// Counts a committed transaction that rewrote stored derived rows ([`ReadDb::derived_passes`]).
+    pub(crate) fn note_derived_pass(&self) {
+        self.inner.derived_passes.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A receiver that changes whenever [`ReadDb::applied`] does (in this process).

@@ -63,13 +63,16 @@ pub async fn run<S: EventStore>(
 /// The refresh of stored workforce findings and site summaries [`run`] keeps going beside the folds: on a task of
 /// its own, site summary passes [`summaries_pause`] apart and a workforce findings pass whenever
 /// [`ReadDb::findings_every`] has passed since the last one, until a findings pass and a summary pass find nothing
-/// due; started again by a batch or the retention tick once [`summaries_pause`] has passed since the last start.
+/// due and no batch was folded since the pass began; started again by the next batch or retention tick, its first
+/// pass [`summaries_pause`] after the last start (never sooner, never later).
 #[derive(Default)]
 struct FindingsRefresh {
     task: Option<JoinHandle<()>>,
     last_start: Option<tokio::time::Instant>,
     /// When the last workforce findings pass started: kept across tasks (each task reads and sets it).
     last_findings: Arc<Mutex<Option<tokio::time::Instant>>>,
+    /// Set by every batch: a pass that began before it may have missed what it marked due, so the task does not end.
+    marked: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The pause between two summary passes: [`SUMMARIES_EVERY`], or the findings' pause if shorter (tests set it 0).
@@ -78,19 +81,23 @@ fn summaries_pause(db: &ReadDb) -> Duration {
 }
 
 impl FindingsRefresh {
-    /// Starts the task if it is not running and the last start is at least [`summaries_pause`] ago. Cheap otherwise.
+    /// Notes a folded batch and starts the task if it is not running, its first pass [`summaries_pause`] after the
+    /// last start (a batch right after a task ended is refreshed then, not left for a later batch). Cheap otherwise.
     fn poll(&mut self, db: &ReadDb) {
+        use std::sync::atomic::Ordering;
+        self.marked.store(true, Ordering::SeqCst);
         if self.task.as_ref().is_some_and(|t| !t.is_finished()) {
             return;
         }
         let now = tokio::time::Instant::now();
-        if self.last_start.is_some_and(|t| now < t + summaries_pause(db)) {
-            return;
-        }
-        self.last_start = Some(now);
-        let (db, last_findings) = (db.clone(), Arc::clone(&self.last_findings));
+        let start = self.last_start.map_or(now, |t| (t + summaries_pause(db)).max(now));
+        self.last_start = Some(start);
+        let (db, last_findings, marked) = (db.clone(), Arc::clone(&self.last_findings), Arc::clone(&self.marked));
         self.task = Some(tokio::spawn(async move {
+            tokio::time::sleep_until(start).await;
             loop {
+                // Cleared before this pass reads what is due: a batch folded during the pass sets it again.
+                marked.store(false, Ordering::SeqCst);
                 let findings_due = {
                     let mut last = last_findings.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                     let due = last.is_none_or(|t| t.elapsed() >= db.findings_every());
@@ -117,7 +124,7 @@ impl FindingsRefresh {
                         return;
                     }
                 };
-                if findings_due && findings + summaries == 0 {
+                if findings_due && findings + summaries == 0 && !marked.load(Ordering::SeqCst) {
                     return;
                 }
                 if findings + summaries > 0 {

@@ -795,7 +795,7 @@ struct KeyLine {
 struct KeysPage {
     layout: Layout,
     keys: Vec<KeyLine>,
-    counts: siteledger_projections::KeyCounts,
+    counts: std::sync::Arc<siteledger_projections::KeyCounts>,
     /// Listing only keys with gaps or equivocations.
     problems: bool,
     /// The query of the next page (`after=…`), if there are more keys.
@@ -825,7 +825,15 @@ async fn keys(State(state): State<AppState>, v: Viewer, Query(q): Query<KeysPage
         None => None,
     };
     let later = after.is_some();
-    let counts = state.read.key_counts(&scope, now).await.map_err(|e| v.internal(e))?;
+    // Counts of every visible key (a row per key: the city's are ~10^4), shared by the viewers of a scope within
+    // the second (a key's status reads the clock) and read-model position (crate::answers); the page of 200 below
+    // seeks an index.
+    let counts = state
+        .shared(format!("/keys|counts|{scope:?}"), crate::state::Clock::Second, || async {
+            Ok(state.read.key_counts(&scope, now).await?)
+        })
+        .await
+        .map_err(|e| v.internal(e))?;
     let page = siteledger_projections::KeyPage { after, limit: Some(PAGE_KEYS + 1), problems: q.problems };
     let mut rows = state.read.keys_page(&scope, now, &page).await.map_err(|e| v.internal(e))?;
     let more = rows.len() > PAGE_KEYS;

@@ -25,8 +25,9 @@ use siteledger_domain::rating::CreditScore;
 use siteledger_projections::Scope;
 
 use super::{PageResult, Viewer, format, html};
+use crate::error::ApiError;
 use crate::ratings::{self, LogPrefix};
-use crate::state::AppState;
+use crate::state::{AppState, Clock};
 
 /// The pages of this area (merged into the dashboard's routes).
 pub fn routes() -> Router<AppState> {
@@ -95,15 +96,34 @@ struct ReportLine {
 
 #[derive(Template)]
 #[template(path = "rating_list.html")]
-struct RatingsPage {
+struct RatingsPage<'a> {
     layout: super::Layout,
     year: i32,
-    lines: Vec<RatingLine>,
+    lines: &'a [RatingLine],
     /// Projects the list would hold unbounded (it lists at most [`PAGE_RATINGS`] unless a district is asked).
     total_lines: usize,
     /// The district asked (`?district=`), empty for all.
-    district: String,
+    district: &'a str,
     /// Enterprises ranked (the list shows at most [`PAGE_CREDIT`]).
+    credit_total: usize,
+    rated: usize,
+    met: usize,
+    below: usize,
+    quotas: &'a [QuotaLine],
+    credit: &'a [CreditLine],
+    credit_note: &'a str,
+    reports: &'a [ReportLine],
+    head: u64,
+}
+
+/// What `/ratings` shows of a scope (and district), computed once for the viewers who ask within the same second
+/// and read-model position (`crate::answers`).
+#[derive(Debug)]
+struct RatingsView {
+    year: i32,
+    lines: Vec<RatingLine>,
+    total_lines: usize,
+    district: String,
     credit_total: usize,
     rated: usize,
     met: usize,
@@ -112,7 +132,6 @@ struct RatingsPage {
     credit: Vec<CreditLine>,
     credit_note: String,
     reports: Vec<ReportLine>,
-    head: u64,
 }
 
 /// Credit scores at a tree size, with every enterprise's projects (who may see a score depends on them).
@@ -203,11 +222,37 @@ struct RatingsQuery {
 async fn ratings_page(State(state): State<AppState>, v: Viewer, Query(q): Query<RatingsQuery>) -> PageResult {
     let scope = v.scope();
     let only_district = q.district.filter(|d| !d.is_empty());
+    let r = state
+        .shared(format!("/ratings|{scope:?}|{only_district:?}"), Clock::Second, || {
+            ratings_view(&state, &scope, only_district.clone())
+        })
+        .await
+        .map_err(|e| v.internal(e))?;
+    let page = RatingsPage {
+        layout: v.layout("星级与信用", "ratings"),
+        year: r.year,
+        rated: r.rated,
+        met: r.met,
+        below: r.below,
+        total_lines: r.total_lines,
+        district: &r.district,
+        lines: &r.lines,
+        credit_total: r.credit_total,
+        quotas: &r.quotas,
+        credit: &r.credit,
+        credit_note: &r.credit_note,
+        reports: &r.reports,
+        head: state.ledger.head(),
+    };
+    Ok(html(&page))
+}
+
+async fn ratings_view(state: &AppState, scope: &Scope, only_district: Option<String>) -> Result<RatingsView, ApiError> {
     let year = ratings::today_shanghai().date().year();
-    let projects = state.read.projects(&scope, None).await.map_err(|e| v.internal(e))?;
-    let latest = state.read.rating_latest(&scope).await.map_err(|e| v.internal(e))?;
+    let projects = state.read.projects(scope, None).await?;
+    let latest = state.read.rating_latest(scope).await?;
     let by_project: BTreeMap<&str, _> = latest.iter().map(|d| (d.project_id.as_str(), d)).collect();
-    let district_names = state.read.district_names().await.map_err(|e| v.internal(e))?;
+    let district_names = state.read.district_names().await?;
     let mut lines = Vec::new();
     let mut quotas: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let (mut met, mut below) = (0, 0);
@@ -272,10 +317,10 @@ async fn ratings_page(State(state): State<AppState>, v: Viewer, Query(q): Query<
         })
         .collect();
     let mut credit_total = 0;
-    let (credit, credit_note) = match credit_scores(&state).await {
+    let (credit, credit_note) = match credit_scores(state).await {
         Ok(Some(c)) => {
             let visible: Vec<&CreditScore> =
-                c.scores.iter().filter(|s| c.visible(&state, &scope, &s.credit_code)).collect();
+                c.scores.iter().filter(|s| c.visible(state, scope, &s.credit_code)).collect();
             credit_total = visible.len();
             let lines = visible
                 .into_iter()
@@ -287,25 +332,24 @@ async fn ratings_page(State(state): State<AppState>, v: Viewer, Query(q): Query<
                     name: String::new(),
                     score: s.score,
                     grade: s.grade.clone(),
-                    records: s.records.iter().filter(|r| ratings::record_visible(&state.access, &scope, r)).count(),
+                    records: s.records.iter().filter(|r| ratings::record_visible(&state.access, scope, r)).count(),
                 })
                 .collect();
             (lines, format!("按信用规则 v{} 于日志规模 N={} 计算（平台建议模型，非规范性文件）", c.version, c.size))
         }
         Ok(None) => (Vec::new(), "尚未发布信用评分规则 credit.rules.v1".to_owned()),
-        Err(e) => return Err(v.internal(e)),
+        Err(e) => return Err(ApiError::internal(e)),
     };
     let mut credit: Vec<CreditLine> = credit;
     let codes: Vec<String> = credit.iter().map(|c| c.code.clone()).collect();
-    let names = state.read.enterprise_names(&codes).await.map_err(|e| v.internal(e))?;
+    let names = state.read.enterprise_names(&codes).await?;
     for c in &mut credit {
         c.name = names.get(&c.code).cloned().unwrap_or_else(|| c.code.clone());
     }
     let reports = state
         .read
-        .rating_reports(&scope)
-        .await
-        .map_err(|e| v.internal(e))?
+        .rating_reports(scope)
+        .await?
         .into_iter()
         .map(|r| ReportLine {
             year: r.year,
@@ -328,8 +372,7 @@ async fn ratings_page(State(state): State<AppState>, v: Viewer, Query(q): Query<
     if only_district.is_none() {
         lines.truncate(PAGE_RATINGS);
     }
-    let page = RatingsPage {
-        layout: v.layout("星级与信用", "ratings"),
+    Ok(RatingsView {
         year,
         rated: latest.len(),
         met,
@@ -342,9 +385,7 @@ async fn ratings_page(State(state): State<AppState>, v: Viewer, Query(q): Query<
         credit,
         credit_note,
         reports,
-        head: state.ledger.head(),
-    };
-    Ok(html(&page))
+    })
 }
 
 #[derive(Debug)]

@@ -18,12 +18,14 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use siteledger_domain::LocalDate;
 use siteledger_domain::site::alarms::{AlarmLevel, AlarmRule};
+use siteledger_projections::Scope;
 use siteledger_projections::site::{SiteAlarmRow, SiteOverviewRow, SiteProject, ThresholdsRow, WindowRow};
 use time::OffsetDateTime;
 
 use super::{Layout, PageResult, Viewer, format, html};
+use crate::error::ApiError;
 use crate::routes::site::{DistrictTotals, district_totals};
-use crate::state::AppState;
+use crate::state::{AppState, Clock};
 
 /// The pages of this area (merged into the dashboard's routes).
 pub fn routes() -> Router<AppState> {
@@ -76,13 +78,26 @@ fn alarm_line(a: &SiteAlarmRow) -> AlarmLine {
 
 #[derive(Template)]
 #[template(path = "site_overview.html")]
-struct OverviewPage {
+struct OverviewPage<'a> {
     layout: Layout,
-    day: String,
-    districts: Vec<(DistrictTotals, String)>,
+    day: &'a str,
+    districts: &'a [(DistrictTotals, String)],
     /// Projects with site data in the viewer's scope (the list shows at most [`SITE_OVERVIEW_PROJECTS`]).
     total_projects: usize,
     /// Projects whose latest values are being recomputed ([`siteledger_projections::site::SiteOverview::pending`]).
+    pending: usize,
+    projects: &'a [SiteOverviewRow],
+    /// Names of the projects in `alarms`.
+    names: &'a BTreeMap<String, String>,
+    alarms: &'a [AlarmLine],
+}
+
+/// What `/site` shows of a scope on a day, computed once for the viewers who ask meanwhile (`crate::answers`).
+#[derive(Debug)]
+struct Overview {
+    day: String,
+    districts: Vec<(DistrictTotals, String)>,
+    total_projects: usize,
     pending: usize,
     projects: Vec<SiteOverviewRow>,
     names: BTreeMap<String, String>,
@@ -98,14 +113,12 @@ fn today() -> LocalDate {
 /// on its district's page.
 const SITE_OVERVIEW_PROJECTS: usize = 50;
 
-async fn overview(State(state): State<AppState>, v: Viewer) -> PageResult {
-    let scope = v.scope();
-    let day = today().to_string();
-    let overview = state.read.site_overview(&scope, &day, None).await.map_err(|e| v.internal(e))?;
+async fn overview_of(state: &AppState, scope: &Scope, day: String) -> Result<Overview, ApiError> {
+    let overview = state.read.site_overview(scope, &day, None).await?;
     let pending = overview.pending;
     let mut projects = overview.rows;
     let total_projects = projects.len();
-    let alarms = state.read.site_alarms(&scope, None, false, 30).await.map_err(|e| v.internal(e))?;
+    let alarms: Vec<AlarmLine> = state.read.site_alarms(scope, None, false, 30).await?.iter().map(alarm_line).collect();
     let districts = district_totals(&projects)
         .into_iter()
         .map(|t| {
@@ -117,7 +130,12 @@ async fn overview(State(state): State<AppState>, v: Viewer) -> PageResult {
             (t, name)
         })
         .collect();
-    let names = projects.iter().map(|p| (p.project_id.clone(), p.name.clone())).collect();
+    let cited: std::collections::HashSet<&str> = alarms.iter().map(|a| a.project_id.as_str()).collect();
+    let names = projects
+        .iter()
+        .filter(|p| cited.contains(p.project_id.as_str()))
+        .map(|p| (p.project_id.clone(), p.name.clone()))
+        .collect();
     projects.sort_by(|a, b| {
         (b.open_alarms, b.alarms_today)
             .cmp(&(a.open_alarms, a.alarms_today))
@@ -127,15 +145,25 @@ async fn overview(State(state): State<AppState>, v: Viewer) -> PageResult {
     for p in &mut projects {
         p.latest_at = p.latest_at.as_deref().map(format::time);
     }
+    Ok(Overview { day, districts, total_projects, pending, projects, names, alarms })
+}
+
+async fn overview(State(state): State<AppState>, v: Viewer) -> PageResult {
+    let scope = v.scope();
+    let day = today().to_string();
+    let o = state
+        .shared(format!("/site|{scope:?}|{day}"), Clock::No, || overview_of(&state, &scope, day.clone()))
+        .await
+        .map_err(|e| v.internal(e))?;
     let page = OverviewPage {
         layout: v.layout("设备监测", "site"),
-        day,
-        districts,
-        total_projects,
-        pending,
-        projects,
-        names,
-        alarms: alarms.iter().map(alarm_line).collect(),
+        day: &o.day,
+        districts: &o.districts,
+        total_projects: o.total_projects,
+        pending: o.pending,
+        projects: &o.projects,
+        names: &o.names,
+        alarms: &o.alarms,
     };
     Ok(html(&page))
 }
@@ -145,12 +173,22 @@ async fn overview(State(state): State<AppState>, v: Viewer) -> PageResult {
 
 #[derive(Template)]
 #[template(path = "site_district.html")]
-struct DistrictPage {
+struct DistrictPage<'a> {
     layout: Layout,
-    code: String,
+    code: &'a str,
+    name: &'a str,
+    charts: &'a [Chart],
+    /// Projects whose latest values are being recomputed.
+    pending: usize,
+    projects: &'a [SiteOverviewRow],
+}
+
+/// What a district's page shows of a scope, computed once for the viewers who ask within the same second and
+/// read-model position (`crate::answers`: its charts end now).
+#[derive(Debug)]
+struct DistrictView {
     name: String,
     charts: Vec<Chart>,
-    /// Projects whose latest values are being recomputed.
     pending: usize,
     projects: Vec<SiteOverviewRow>,
 }
@@ -158,13 +196,34 @@ struct DistrictPage {
 async fn district(State(state): State<AppState>, v: Viewer, Path(code): Path<String>) -> PageResult {
     let scope = v.scope();
     let day = today().to_string();
-    let overview = state.read.site_overview(&scope, &day, Some(&code)).await.map_err(|e| v.internal(e))?;
-    let pending = overview.pending;
-    let mut projects = overview.rows;
-    if projects.is_empty() {
+    let d = state
+        .shared(format!("/site/districts|{scope:?}|{code}|{day}"), Clock::Second, || {
+            district_of(&state, &scope, &code, day.clone())
+        })
+        .await
+        .map_err(|e| v.internal(e))?;
+    if d.projects.is_empty() {
         return Err(
             v.not_found(format!("区域 {code} 没有您可查看的设备数据。No site data of district {code} in your scope."))
         );
+    }
+    let page = DistrictPage {
+        layout: v.layout(format!("{} · 设备监测", d.name), "site"),
+        code: &code,
+        name: &d.name,
+        charts: &d.charts,
+        pending: d.pending,
+        projects: &d.projects,
+    };
+    Ok(html(&page))
+}
+
+async fn district_of(state: &AppState, scope: &Scope, code: &str, day: String) -> Result<DistrictView, ApiError> {
+    let overview = state.read.site_overview(scope, &day, Some(code)).await?;
+    let pending = overview.pending;
+    let mut projects = overview.rows;
+    if projects.is_empty() {
+        return Ok(DistrictView { name: String::new(), charts: Vec::new(), pending, projects });
     }
     for p in &mut projects {
         p.latest_at = p.latest_at.as_deref().map(format::time);
@@ -175,8 +234,7 @@ async fn district(State(state): State<AppState>, v: Viewer, Path(code): Path<Str
     let mut charts = Vec::new();
     for (metric, title) in [("pm10", "PM10 小时均值 hourly mean"), ("noise", "噪声 Leq（20 分钟）noise Leq")]
     {
-        let mut rows =
-            state.read.site_district_series(&scope, &code, metric, day_ago).await.map_err(|e| v.internal(e))?;
+        let mut rows = state.read.site_district_series(scope, code, metric, day_ago).await?;
         if rows.is_empty() {
             continue;
         }
@@ -202,16 +260,9 @@ async fn district(State(state): State<AppState>, v: Viewer, Path(code): Path<Str
         );
         charts.push(Chart { title, svg: svg_chart(&refs, from_us, to_us, unit, &[("limit", limit)]), note });
     }
-    let name = siteledger_domain::DistrictCode::parse(&code)
-        .ok()
-        .and_then(|d| d.fixed_name())
-        .unwrap_or("开发园区")
-        .to_owned();
-    let page =
-        DistrictPage {
-            layout: v.layout(format!("{name} · 设备监测"), "site"), code, name, charts, pending, projects
-        };
-    Ok(html(&page))
+    let name =
+        siteledger_domain::DistrictCode::parse(code).ok().and_then(|d| d.fixed_name()).unwrap_or("开发园区").to_owned();
+    Ok(DistrictView { name, charts, pending, projects })
 }
 
 // ---------------------------------------------------------------------------------------------------------------

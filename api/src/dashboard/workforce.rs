@@ -10,10 +10,12 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use serde::Deserialize;
 use siteledger_domain::LocalDate;
+use siteledger_projections::Scope;
 use siteledger_projections::workforce::DEFAULT_DAYS_TOLERANCE;
 
 use super::{PageResult, Viewer, html};
-use crate::state::AppState;
+use crate::error::ApiError;
+use crate::state::{AppState, Clock};
 
 /// The pages of this area (merged into the dashboard's routes).
 pub fn routes() -> Router<AppState> {
@@ -43,18 +45,32 @@ struct Count {
 
 #[derive(Template)]
 #[template(path = "workforce_arrears.html")]
-struct WorkforcePage {
+struct WorkforcePage<'a> {
     layout: super::Layout,
-    as_of: String,
+    as_of: &'a str,
     project_q: String,
-    findings: Vec<FindingLine>,
+    findings: &'a [FindingLine],
     /// Findings in the view (the table lists at most [`PAGE_FINDINGS`] of them).
+    total_findings: usize,
+    by_rule: &'a [Count],
+    by_district: &'a [Count],
+    registered: u64,
+    on_site: u64,
+    /// Projects whose newest facts are not yet in the findings shown (being recomputed).
+    pending: usize,
+}
+
+/// What the page shows of a scope (and project, and day), computed once for the viewers who ask within the same
+/// second and read-model position (`crate::answers`).
+#[derive(Debug)]
+struct View {
+    as_of: String,
+    findings: Vec<FindingLine>,
     total_findings: usize,
     by_rule: Vec<Count>,
     by_district: Vec<Count>,
     registered: u64,
     on_site: u64,
-    /// Projects whose newest facts are not yet in the findings shown (being recomputed).
     pending: usize,
 }
 
@@ -72,14 +88,36 @@ async fn page(State(state): State<AppState>, v: Viewer, Query(q): Query<PageQuer
     let project = q.project.filter(|p| !p.trim().is_empty());
     let as_of = q.as_of.as_deref().and_then(|d| LocalDate::parse(d).ok());
     let view = state
-        .read
-        .workforce_findings_page(&scope, project.as_deref(), as_of, DEFAULT_DAYS_TOLERANCE, PAGE_FINDINGS)
+        .shared(format!("/workforce|{scope:?}|{project:?}|{as_of:?}"), Clock::Second, || {
+            view_of(&state, &scope, project.as_deref(), as_of)
+        })
         .await
         .map_err(|e| v.internal(e))?;
-    let latest = state.read.workforce_latest_day().await.map_err(|e| v.internal(e))?;
-    let (registered, on_site) =
-        state.read.workforce_counts(&scope, project.as_deref()).await.map_err(|e| v.internal(e))?;
-    let districts = state.read.district_names().await.map_err(|e| v.internal(e))?;
+    let page = WorkforcePage {
+        layout: v.layout("实名制与工资", "workforce"),
+        as_of: &view.as_of,
+        project_q: project.as_deref().map(|p| format!("&project={}", super::encode_component(p))).unwrap_or_default(),
+        findings: &view.findings,
+        total_findings: view.total_findings,
+        by_rule: &view.by_rule,
+        by_district: &view.by_district,
+        registered: view.registered,
+        on_site: view.on_site,
+        pending: view.pending,
+    };
+    Ok(html(&page))
+}
+
+async fn view_of(
+    state: &AppState,
+    scope: &Scope,
+    project: Option<&str>,
+    as_of: Option<LocalDate>,
+) -> Result<View, ApiError> {
+    let view = state.read.workforce_findings_page(scope, project, as_of, DEFAULT_DAYS_TOLERANCE, PAGE_FINDINGS).await?;
+    let latest = state.read.workforce_latest_day().await?;
+    let (registered, on_site) = state.read.workforce_counts(scope, project).await?;
+    let districts = state.read.district_names().await?;
     let mut by_rule: BTreeMap<String, usize> = BTreeMap::new();
     let mut by_district: BTreeMap<String, usize> = BTreeMap::new();
     let mut total_findings = 0;
@@ -89,10 +127,8 @@ async fn page(State(state): State<AppState>, v: Viewer, Query(q): Query<PageQuer
         *by_rule.entry(c.rule_zh.clone()).or_default() += n;
         *by_district.entry(districts.get(&c.district).cloned().unwrap_or_else(|| c.district.clone())).or_default() += n;
     }
-    let page = WorkforcePage {
-        layout: v.layout("实名制与工资", "workforce"),
+    Ok(View {
         as_of: as_of.map(|d| d.to_string()).or(latest).unwrap_or_else(|| "—".into()),
-        project_q: project.as_deref().map(|p| format!("&project={}", super::encode_component(p))).unwrap_or_default(),
         total_findings,
         findings: view
             .rows
@@ -115,6 +151,5 @@ async fn page(State(state): State<AppState>, v: Viewer, Query(q): Query<PageQuer
         registered,
         on_site,
         pending: view.pending,
-    };
-    Ok(html(&page))
+    })
 }

@@ -12,6 +12,7 @@ pub mod supervision;
 pub mod workforce;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -27,6 +28,16 @@ pub(crate) fn paged<T: Serialize>(rows: T, next: Option<String>) -> Result<Respo
         resp.headers_mut().insert(header::LINK, link);
     }
     Ok(resp)
+}
+
+/// A JSON answer already serialized (a shared one, `crate::answers`): the bytes as they are.
+pub(crate) fn json_bytes(bytes: &Bytes) -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes.clone()).into_response()
+}
+
+/// Serializes `value` for a shared answer (`crate::answers`): kept as bytes, served by [`json_bytes`].
+pub(crate) fn to_json_bytes<T: Serialize>(value: &T) -> Result<Bytes, ApiError> {
+    serde_json::to_vec(value).map(Bytes::from).map_err(ApiError::internal)
 }
 
 /// Percent-encodes a query parameter value (everything but RFC 3986 unreserved characters).

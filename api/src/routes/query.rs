@@ -2,21 +2,19 @@
 //! the scope answers 404, exactly like a missing one.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use siteledger_projections::{AccessCache, AlarmFilter, KeyPage, Scope, stream_project};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{encode_query_value, paged};
+use super::{encode_query_value, json_bytes, paged, to_json_bytes};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
-use crate::state::AppState;
+use crate::state::{AppState, Clock};
 
 /// Who the token belongs to.
 #[utoipa::path(get, path = "/v1/whoami", tag = "query", responses((status = 200, body = Principal)), security(("bearer" = [])))]
@@ -66,19 +64,14 @@ pub async fn projects(
     if q.limit.is_none() && q.after.is_none() {
         // Every visible project: the heaviest answer, one computation shared by the callers of the same scope and
         // filter that arrive while it runs (crate::answers), never older than what they could have seen.
-        let key = format!("{scope:?}|{:?}", q.district);
+        let key = format!("/v1/projects|{scope:?}|{:?}", q.district);
         let bytes = state
-            .answers
-            .get_or_compute(
-                key,
-                || state.read.applied(),
-                || async {
-                    let rows = state.read.projects(&scope, q.district.as_deref()).await?;
-                    serde_json::to_vec(&rows).map(Bytes::from).map_err(ApiError::internal)
-                },
-            )
+            .shared(key, Clock::No, || async {
+                let rows = state.read.projects(&scope, q.district.as_deref()).await?;
+                to_json_bytes(&rows)
+            })
             .await?;
-        return Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response());
+        return Ok(json_bytes(&bytes));
     }
     let limit = q.limit.unwrap_or(PROJECTS_PAGE);
     if !(1..=1000).contains(&limit) {
@@ -204,6 +197,18 @@ pub async fn keys(
     let scope = principal.scope();
     if let Some(limit) = q.limit.filter(|l| !(1..=1000).contains(l)) {
         return Err(ApiError::BadRequest(format!("limit: {limit} is not between 1 and 1000")));
+    }
+    if q.limit.is_none() && q.after.is_none() {
+        // Every visible key (the v1 answer, about 1.9 MB for a city): shared by the callers of the same scope and
+        // filter within the second (a key's status reads the clock), never older than the read models they saw.
+        let key = format!("/v1/keys|{scope:?}|{}", q.problems);
+        let bytes = state
+            .shared(key, Clock::Second, || async {
+                let page = KeyPage { after: None, limit: None, problems: q.problems };
+                to_json_bytes(&state.read.keys_page(&scope, OffsetDateTime::now_utc(), &page).await?)
+            })
+            .await?;
+        return Ok(json_bytes(&bytes));
     }
     let after = match q.after.as_deref() {
         Some(id) => match state.read.key_position(&scope, id).await? {

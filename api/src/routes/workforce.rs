@@ -25,11 +25,11 @@ use siteledger_projections::Scope;
 use siteledger_projections::workforce::{ArrearsView, DEFAULT_DAYS_TOLERANCE, FindingsPage, RosterPage};
 use utoipa::{IntoParams, OpenApi};
 
-use super::{encode_query_value, paged};
+use super::{encode_query_value, json_bytes, paged, to_json_bytes};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::extract::{Json as JsonBody, Path, Query};
-use crate::state::AppState;
+use crate::state::{AppState, Clock};
 use crate::vault::{
     AccessRecord, Accessor, CardIntake, Erasure, Intake, IntakeField, OwnerFields, PersonIntake, Revealed,
 };
@@ -442,17 +442,27 @@ pub async fn arrears_summary(
         return Err(ApiError::BadRequest(format!("by: unknown grouping {by:?} (project, enterprise, district)")));
     }
     let (as_of, tolerance) = as_of_and_tolerance(&q)?;
-    let page =
-        state.read.workforce_findings_page(&principal.scope(), q.project.as_deref(), as_of, tolerance, 0).await?;
-    let pending = [(HeaderName::from_static(FINDINGS_PENDING), HeaderValue::from(page.pending))];
-    let contractors = if by == "enterprise" {
-        let projects: std::collections::BTreeSet<&str> = page.counts.iter().map(|c| c.project_id.as_str()).collect();
-        let projects: Vec<String> = projects.into_iter().map(str::to_owned).collect();
-        state.read.workforce_general_contractors(&principal.scope(), Some(&projects)).await?
-    } else {
-        std::collections::HashMap::new()
-    };
-    Ok((pending, Json(summarize(&page, &contractors, by))).into_response())
+    let scope = principal.scope();
+    // Counts over the whole scope: one computation shared by the callers of the same question (crate::answers).
+    let key = format!("/v1/workforce/arrears/summary|{scope:?}|{:?}|{as_of:?}|{tolerance}|{by}", q.project);
+    let answer = state
+        .shared(key, Clock::Second, || async {
+            let page = state.read.workforce_findings_page(&scope, q.project.as_deref(), as_of, tolerance, 0).await?;
+            let contractors = if by == "enterprise" {
+                let projects: std::collections::BTreeSet<&str> =
+                    page.counts.iter().map(|c| c.project_id.as_str()).collect();
+                let projects: Vec<String> = projects.into_iter().map(str::to_owned).collect();
+                state.read.workforce_general_contractors(&scope, Some(&projects)).await?
+            } else {
+                std::collections::HashMap::new()
+            };
+            Ok((page.pending, to_json_bytes(&summarize(&page, &contractors, by))?))
+        })
+        .await?;
+    let (pending, bytes) = answer.as_ref();
+    let mut resp = json_bytes(bytes);
+    resp.headers_mut().insert(HeaderName::from_static(FINDINGS_PENDING), HeaderValue::from(*pending));
+    Ok(resp)
 }
 
 /// Groups the findings counted in `page` by `by` (`project`, `enterprise`: each general contractor, `district`):

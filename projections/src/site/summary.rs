@@ -154,6 +154,7 @@ impl ReadDb {
             )
             .await?;
             tx.commit().await?;
+            self.note_derived_pass();
             self.after_commit().await;
         }
         Ok(due.len())
