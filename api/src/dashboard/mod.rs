@@ -792,16 +792,24 @@ struct KeyLine {
 
 #[derive(Template)]
 #[template(path = "keys.html")]
-struct KeysPage {
+struct KeysPage<'a> {
     layout: Layout,
-    keys: Vec<KeyLine>,
-    counts: std::sync::Arc<siteledger_projections::KeyCounts>,
+    keys: &'a [KeyLine],
+    counts: &'a siteledger_projections::KeyCounts,
     /// Listing only keys with gaps or equivocations.
     problems: bool,
     /// The query of the next page (`after=…`), if there are more keys.
-    next: Option<String>,
+    next: Option<&'a str>,
     /// Whether this is a later page (a link back to the first).
     later: bool,
+}
+
+/// A page of `/keys`: the counts of every visible key, the page's lines and the next page's query.
+#[derive(Debug)]
+struct KeysView {
+    counts: siteledger_projections::KeyCounts,
+    keys: Vec<KeyLine>,
+    next: Option<String>,
 }
 
 /// Keys listed on a page of `/keys` (the counts above cover them all; the next page follows the last).
@@ -816,7 +824,6 @@ struct KeysPageQuery {
 
 async fn keys(State(state): State<AppState>, v: Viewer, Query(q): Query<KeysPageQuery>) -> PageResult {
     let scope = v.scope();
-    let now = OffsetDateTime::now_utc();
     let after = match q.after.as_deref().filter(|a| !a.is_empty()) {
         Some(id) => match state.read.key_position(&scope, id).await.map_err(|e| v.internal(e))? {
             Some(position) => Some((position, id.to_owned())),
@@ -825,23 +832,46 @@ async fn keys(State(state): State<AppState>, v: Viewer, Query(q): Query<KeysPage
         None => None,
     };
     let later = after.is_some();
-    // Counts of every visible key (a row per key: the city's are ~10^4), shared by the viewers of a scope within
-    // the second (a key's status reads the clock) and read-model position (crate::answers); the page of 200 below
-    // seeks an index.
-    let counts = state
-        .shared(format!("/keys|counts|{scope:?}"), crate::state::Clock::Second, || async {
-            Ok(state.read.key_counts(&scope, now).await?)
-        })
-        .await
-        .map_err(|e| v.internal(e))?;
-    let page = siteledger_projections::KeyPage { after, limit: Some(PAGE_KEYS + 1), problems: q.problems };
-    let mut rows = state.read.keys_page(&scope, now, &page).await.map_err(|e| v.internal(e))?;
+    let view = if later {
+        std::sync::Arc::new(keys_view(&state, &scope, after, q.problems).await.map_err(|e| v.internal(e))?)
+    } else {
+        // The first page and the counts (a row per key: the city's are ~10^4) are what every viewer opens: shared by
+        // the viewers of a scope within the second (a key's status reads the clock) and read-model position
+        // (crate::answers). A later page seeks an index and costs its own rows.
+        state
+            .shared(format!("/keys|{scope:?}|{}", q.problems), crate::state::Clock::Second, || {
+                keys_view(&state, &scope, None, q.problems)
+            })
+            .await
+            .map_err(|e| v.internal(e))?
+    };
+    let page = KeysPage {
+        layout: v.layout("密钥与设备", "keys"),
+        counts: &view.counts,
+        problems: q.problems,
+        next: view.next.as_deref(),
+        later,
+        keys: &view.keys,
+    };
+    Ok(html(&page))
+}
+
+async fn keys_view(
+    state: &AppState,
+    scope: &Scope,
+    after: Option<(u64, String)>,
+    problems: bool,
+) -> Result<KeysView, crate::error::ApiError> {
+    let now = OffsetDateTime::now_utc();
+    let counts = state.read.key_counts(scope, now).await?;
+    let page = siteledger_projections::KeyPage { after, limit: Some(PAGE_KEYS + 1), problems };
+    let mut rows = state.read.keys_page(scope, now, &page).await?;
     let more = rows.len() > PAGE_KEYS;
     rows.truncate(PAGE_KEYS);
     let next = rows
         .last()
         .filter(|_| more)
-        .map(|k| format!("after={}{}", encode_component(&k.key_id), if q.problems { "&problems=true" } else { "" }));
+        .map(|k| format!("after={}{}", encode_component(&k.key_id), if problems { "&problems=true" } else { "" }));
     let lines: Vec<KeyLine> = rows
         .iter()
         .map(|k| {
@@ -873,11 +903,7 @@ async fn keys(State(state): State<AppState>, v: Viewer, Query(q): Query<KeysPage
             }
         })
         .collect();
-    let page =
-        KeysPage {
-            layout: v.layout("密钥与设备", "keys"), counts, problems: q.problems, next, later, keys: lines
-        };
-    Ok(html(&page))
+    Ok(KeysView { counts, keys: lines, next })
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -116,8 +116,9 @@ struct RatingsPage<'a> {
     head: u64,
 }
 
-/// What `/ratings` shows of a scope (and district), computed once for the viewers who ask within the same second
-/// and read-model position (`crate::answers`).
+/// What `/ratings` shows of a scope (and district) on a day, computed once for the viewers who ask at the same
+/// read-model position (`crate::answers`). Its credit lines are the shared credit scores of the moment it was
+/// computed (recomputed when a minute old, [`credit_scores`]): the next record folded brings the newer ones.
 #[derive(Debug)]
 struct RatingsView {
     year: i32,
@@ -223,7 +224,7 @@ async fn ratings_page(State(state): State<AppState>, v: Viewer, Query(q): Query<
     let scope = v.scope();
     let only_district = q.district.filter(|d| !d.is_empty());
     let r = state
-        .shared(format!("/ratings|{scope:?}|{only_district:?}"), Clock::Second, || {
+        .shared(format!("/ratings|{scope:?}|{only_district:?}|{}", ratings::today_shanghai()), Clock::No, || {
             ratings_view(&state, &scope, only_district.clone())
         })
         .await

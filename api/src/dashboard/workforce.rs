@@ -60,8 +60,8 @@ struct WorkforcePage<'a> {
     pending: usize,
 }
 
-/// What the page shows of a scope (and project, and day), computed once for the viewers who ask within the same
-/// second and read-model position (`crate::answers`).
+/// What the page shows of a scope (and project, and day), computed once for the viewers who ask at the same
+/// read-model position (`crate::answers`; findings are as of each project's latest day of facts, never the clock).
 #[derive(Debug)]
 struct View {
     as_of: String,
@@ -88,7 +88,7 @@ async fn page(State(state): State<AppState>, v: Viewer, Query(q): Query<PageQuer
     let project = q.project.filter(|p| !p.trim().is_empty());
     let as_of = q.as_of.as_deref().and_then(|d| LocalDate::parse(d).ok());
     let view = state
-        .shared(format!("/workforce|{scope:?}|{project:?}|{as_of:?}"), Clock::Second, || {
+        .shared(format!("/workforce|{scope:?}|{project:?}|{as_of:?}"), Clock::No, || {
             view_of(&state, &scope, project.as_deref(), as_of)
         })
         .await

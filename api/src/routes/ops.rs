@@ -62,6 +62,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             "Records the live feed read from the log and published (none while nobody listens).",
             state.feed.published() as f64,
         ),
+        (
+            "siteledger_shared_answers_computed_total",
+            "Answers over a whole scope computed (the callers asking meanwhile share each: crate::answers).",
+            state.answers.computed() as f64,
+        ),
         ("siteledger_uptime_seconds", "Seconds since start.", state.started.elapsed().as_secs_f64()),
     ];
     let mut r = state.metrics.render(&gauges).into_response();

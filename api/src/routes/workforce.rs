@@ -446,7 +446,7 @@ pub async fn arrears_summary(
     // Counts over the whole scope: one computation shared by the callers of the same question (crate::answers).
     let key = format!("/v1/workforce/arrears/summary|{scope:?}|{:?}|{as_of:?}|{tolerance}|{by}", q.project);
     let answer = state
-        .shared(key, Clock::Second, || async {
+        .shared(key, Clock::No, || async {
             let page = state.read.workforce_findings_page(&scope, q.project.as_deref(), as_of, tolerance, 0).await?;
             let contractors = if by == "enterprise" {
                 let projects: std::collections::BTreeSet<&str> =
