@@ -48,6 +48,10 @@ fn config(city: &SigningKey) -> LedgerConfig {
         SigningKey::from_seed(&[0x11; 32]),
     );
     c.trust_roots = vec![*city.public()];
+    // Experiments with the group size: INGEST_MAX_BATCH_EVENTS overrides the default.
+    if let Some(n) = std::env::var("INGEST_MAX_BATCH_EVENTS").ok().and_then(|v| v.parse().ok()) {
+        c.max_batch_events = n;
+    }
     c
 }
 
