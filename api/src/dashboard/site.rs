@@ -218,6 +218,9 @@ async fn district(State(state): State<AppState>, v: Viewer, Path(code): Path<Str
     Ok(html(&page))
 }
 
+/// Monitors drawn per chart on a district's page.
+const CHART_MONITORS: usize = 12;
+
 async fn district_of(state: &AppState, scope: &Scope, code: &str, day: String) -> Result<DistrictView, ApiError> {
     let overview = state.read.site_overview(scope, &day, Some(code)).await?;
     let pending = overview.pending;
@@ -242,22 +245,44 @@ async fn district_of(state: &AppState, scope: &Scope, code: &str, day: String) -
         for r in &mut rows {
             r.device_id = format!("{} {}", r.project_id, r.device_id);
         }
+        // The monitors drawn: the CHART_MONITORS with the highest window of the period (a district has hundreds;
+        // a line each made pages of megabytes that nobody can read). Every monitor's windows stay available from
+        // `GET /v1/site/districts/{code}/series`.
+        let mut highest: BTreeMap<&str, f64> = BTreeMap::new();
+        for r in &rows {
+            let v = r.value.parse::<f64>().unwrap_or(f64::NEG_INFINITY);
+            let e = highest.entry(r.device_id.as_str()).or_insert(f64::NEG_INFINITY);
+            *e = e.max(v);
+        }
+        let monitors = highest.len();
+        let mut ranked: Vec<(&str, f64)> = highest.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        let drawn: std::collections::HashSet<String> =
+            ranked.iter().take(CHART_MONITORS).map(|(d, _)| (*d).to_owned()).collect();
+        rows.retain(|r| drawn.contains(&r.device_id));
         let first = rows.iter().map(|w| w.window_start_us).min().unwrap_or(day_ago);
         let from_us = (first - 3_600_000_000).max(day_ago);
-        // The thresholds each window was judged by, as recorded (they may differ per project's policy).
-        let limit: Vec<(i64, i64, f64)> = rows
+        // The thresholds each window was judged by, as recorded (they may differ per project's policy), once per
+        // window and value.
+        let mut limit: Vec<(i64, i64, f64)> = rows
             .iter()
             .filter_map(|w| {
                 let v = w.limit_value.as_deref()?.parse::<f64>().ok()?;
                 Some((w.window_start_us, w.window_start_us + w.window_min * 60_000_000, v))
             })
             .collect();
+        limit.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| a.2.total_cmp(&b.2)));
+        limit.dedup();
         let refs: Vec<&WindowRow> = rows.iter().collect();
         let unit = metric_label(metric).1;
-        let note = format!(
-            "{} 个监测点 monitors",
-            refs.iter().map(|w| &w.device_id).collect::<std::collections::BTreeSet<_>>().len()
-        );
+        let note = if monitors > CHART_MONITORS {
+            format!(
+                "最高的 {CHART_MONITORS} 个监测点（共 {monitors} 个）· the {CHART_MONITORS} monitors with the highest \
+                 windows of {monitors}"
+            )
+        } else {
+            format!("{monitors} 个监测点 monitors")
+        };
         charts.push(Chart { title, svg: svg_chart(&refs, from_us, to_us, unit, &[("limit", limit)]), note });
     }
     let name =

@@ -256,3 +256,53 @@ async fn camera_offline_six_of_twenty_four_hours_answers_75_percent_per_day_scop
         .expect("camera row");
     assert_eq!(row.matches("<td class=\"num\">0.0%</td>").count(), 3, "today, 7 and 30 days: {row}");
 }
+
+/// A district's page draws the 12 monitors with the highest windows of the last 24 hours, not one line per monitor
+/// (a district has hundreds: pages of megabytes at a day's end), and says how many there are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_district_chart_draws_the_twelve_highest_monitors_and_counts_them_all() {
+    let mut app = TestApp::spawn().await;
+    let mut w = world::build(&mut app).await;
+    // Three hours ago, in Shanghai time: inside the page's last 24 hours.
+    let at = (time::OffsetDateTime::now_utc() - time::Duration::hours(3))
+        .to_offset(time::UtcOffset::from_hms(8, 0, 0).expect("offset"));
+    let at = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:00+08:00",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute()
+    );
+    let envs: Vec<Envelope> = (1..=14)
+        .map(|i| {
+            let device = format!("DUST-{i:02}");
+            w.gw1
+                .sign(
+                    new_id(),
+                    &format!("project/NB-2026-0001/device/{device}"),
+                    "env.dust_noise.reading.v1",
+                    &at,
+                    obj(json!({"project_id": "NB-2026-0001", "device_id": device,
+                               "pm10_ug_m3": format!("{}.5", 40 + i), "pm25_ug_m3": "30.1", "noise_db_a": "61.2"})),
+                )
+                .expect("sign")
+        })
+        .collect();
+    app.ingest_ok(&envs).await;
+    app.settle().await;
+    let yz = app.token(Role::District, Some(YINZHOU)).await;
+    let resp = app.client.get(app.url("/site/districts/330212")).bearer_auth(&yz).send().await.expect("page");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body = resp.text().await.expect("body");
+    assert!(body.contains("最高的 12 个监测点（共 14 个）"), "the chart says what it draws: {body}");
+    // PM10 54.5 (DUST-14) … 43.5 (DUST-03) drawn; 42.5 and 41.5 (DUST-02, DUST-01) not.
+    let pm10 = &body[body.find("PM10 小时均值").expect("the PM10 chart")..];
+    let pm10 = &pm10[..pm10.find("</svg>").expect("its end")];
+    for i in 3..=14 {
+        assert!(pm10.contains(&format!("<title>NB-2026-0001 DUST-{i:02}</title>")), "DUST-{i:02} drawn");
+    }
+    for i in 1..=2 {
+        assert!(!pm10.contains(&format!("<title>NB-2026-0001 DUST-{i:02}</title>")), "DUST-{i:02} not drawn");
+    }
+}
