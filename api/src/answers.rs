@@ -10,7 +10,8 @@
 //!   models have folded, the passes that rewrote stored summaries and findings, and for answers that depend on the
 //!   clock the second (or day) they were computed in.
 //!
-//! So a caller that saw its record folded and then asks sees it (no time-based staleness), and fifty clients
+//! So an answer is at most one computation older than the caller's question (one that started before the caller
+//! arrived may miss a record folded in between; the next computation has it), never older by time, and fifty clients
 //! polling a busy city share one computation at a time per key instead of queueing fifty. Paged answers
 //! (`?limit=`) are never shared. The value kept is what the answer is made of, not the page: a page renders its
 //! viewer's own layout around it. Bounded: at most [`MAX_KEYS`] keys; when full, keys no request is using are

@@ -63,7 +63,7 @@ pub async fn projects(
     let scope = principal.scope();
     if q.limit.is_none() && q.after.is_none() {
         // Every visible project: the heaviest answer, one computation shared by the callers of the same scope and
-        // filter that arrive while it runs (crate::answers), never older than what they could have seen.
+        // filter that arrive while it runs (crate::answers), at most one computation older than the question.
         let key = format!("/v1/projects|{scope:?}|{:?}", q.district);
         let bytes = state
             .shared(key, Clock::No, || async {
