@@ -52,6 +52,10 @@ fn config(city: &SigningKey) -> LedgerConfig {
     if let Some(n) = std::env::var("INGEST_MAX_BATCH_EVENTS").ok().and_then(|v| v.parse().ok()) {
         c.max_batch_events = n;
     }
+    // INGEST_PIPELINE=0: one group at a time (LedgerConfig::pipeline_commits off), for the before/after.
+    if std::env::var("INGEST_PIPELINE").is_ok_and(|v| v == "0") {
+        c.pipeline_commits = false;
+    }
     c
 }
 
@@ -331,6 +335,8 @@ fn main() {
     };
     let batches = numbers("--batches", &[1, 64, 1024]);
     let writer_counts = numbers("--writers", &[1, 8, 64]);
+    // Records per ingest row, instead of the defaults below (a longer run weighs the pipeline's filling less).
+    let records: Option<usize> = list("--records").and_then(|v| v.first()?.parse().ok());
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(cores).enable_all().build().expect("runtime");
     let mut out = String::new();
@@ -361,6 +367,7 @@ fn main() {
                         (_, true) => 60_000,
                         (_, false) => 256_000,
                     };
+                    let total = records.unwrap_or(total);
                     let per_writer = (total / writers).max(batch);
                     salt += 1;
                     let (rate, commits, cpu_us) = rt.block_on(async {

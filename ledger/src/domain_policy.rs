@@ -8,7 +8,9 @@
 //! ([`siteledger_domain::authority::may_enroll_in`], [`siteledger_domain::authority::may_revoke_in`]).
 //!
 //! What this adapter keeps is only the state and its group bookkeeping: the state as of the last durable commit,
-//! and a pending copy with the records accepted into the group being decided.
+//! the state with the group being committed (sealed, while the ledger decides the next group), and a pending copy
+//! with the records accepted into the group being decided. A copy is made only for a group with records the state
+//! remembers (registry, rules' memory): readings and alarms change nothing here.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -31,13 +33,20 @@ pub struct DomainPolicy {
 struct States {
     /// As of the last durable commit.
     committed: DomainState,
-    /// With the records accepted into the group being decided.
+    /// A group handed to the store and not yet durable ([`Policy::seal`]): `Some(None)` if it changed nothing.
+    sealed: Option<Option<DomainState>>,
+    /// With the records accepted into the group being decided (on top of the sealed group, if any).
     pending: Option<DomainState>,
 }
 
 impl States {
     fn view(&self) -> &DomainState {
-        self.pending.as_ref().unwrap_or(&self.committed)
+        self.pending.as_ref().unwrap_or_else(|| self.base())
+    }
+
+    /// What the group being decided starts from: the sealed group's state, or the durable one.
+    fn base(&self) -> &DomainState {
+        self.sealed.as_ref().and_then(Option::as_ref).unwrap_or(&self.committed)
     }
 }
 
@@ -137,17 +146,44 @@ impl Policy for DomainPolicy {
         let mut id = uuid::Uuid::encode_buffer();
         let ctx = context(record, record.event_id.hyphenated().encode_lower(&mut id));
         let mut s = self.states();
-        let States { committed, pending } = &mut *s;
-        pending.get_or_insert_with(|| committed.clone()).evolve(&ctx, event);
+        if s.pending.is_none() {
+            let base = s.base().clone();
+            s.pending = Some(base);
+        }
+        if let Some(pending) = s.pending.as_mut() {
+            pending.evolve(&ctx, event);
+        }
     }
 
     fn settled(&self, committed: bool) {
         let mut s = self.states();
-        if let Some(p) = s.pending.take()
-            && committed
-        {
-            s.committed = p;
+        if !committed {
+            s.pending = None;
+            s.sealed = None;
+            return;
         }
+        match s.sealed.take() {
+            // The sealed group is durable; the one being decided stays pending on top of it.
+            Some(Some(state)) => s.committed = state,
+            Some(None) => {}
+            None => {
+                if let Some(p) = s.pending.take() {
+                    s.committed = p;
+                }
+            }
+        }
+    }
+
+    fn seal(&self) -> bool {
+        let mut s = self.states();
+        debug_assert!(s.sealed.is_none(), "one sealed group at a time");
+        let pending = s.pending.take();
+        s.sealed = Some(pending);
+        true
+    }
+
+    fn discard_pending(&self) {
+        self.states().pending = None;
     }
 
     fn wants(&self, kind: &str) -> bool {
@@ -176,6 +212,7 @@ impl Policy for DomainPolicy {
         let mut s = self.states();
         s.committed = state;
         s.pending = None;
+        s.sealed = None;
         Ok(())
     }
 }
@@ -273,5 +310,82 @@ mod tests {
         assert!(
             matches!(policy.check(&env, &signer), Err(Refusal::Schema { reason, .. }) if reason.contains("pm10_ug_m3"))
         );
+    }
+
+    /// A record enrolling an enterprise (a kind the state remembers) as the policy's fold receives it.
+    fn enterprise(n: u8) -> (uuid::Uuid, Admitted) {
+        use siteledger_domain::registry::{EnterpriseRegistered, EnterpriseType, RegistryEvent};
+        use siteledger_domain::{CreditCode, DomainEvent, Name};
+        let first17 = format!("91330200MA2A{n:05}");
+        let check = CreditCode::check_character(&first17).expect("17 valid characters");
+        let event = DomainEvent::Registry(RegistryEvent::EnterpriseRegistered(EnterpriseRegistered {
+            credit_code: CreditCode::parse(&format!("{first17}{check}")).expect("credit code"),
+            name: Name::parse(&format!("企业{n}")).expect("name"),
+            types: vec![EnterpriseType::Construction],
+        }));
+        (id(u64::from(n)), Admitted::Domain(Box::new(event)))
+    }
+
+    fn fold(policy: &DomainPolicy, records: &[u8]) {
+        let key = SigningKey::from_seed(&[0x63; 32]);
+        let mut city = gateway(&key);
+        city.role = "city_bureau".into();
+        for &n in records {
+            let (event_id, admitted) = enterprise(n);
+            let record = crate::system::Record {
+                event_id,
+                stream: "registry/orgs",
+                occurred_at: "2026-03-01T09:00:00+08:00",
+                signer_key_id: &city.key_id,
+                signer: Some(&city),
+            };
+            policy.accepted(&record, &admitted);
+        }
+    }
+
+    /// The state of a policy that folded exactly `records`, durable.
+    fn state_of(records: &[u8]) -> Vec<u8> {
+        let p = DomainPolicy::default();
+        fold(&p, records);
+        p.settled(true);
+        p.snapshot().expect("snapshot")
+    }
+
+    #[test]
+    fn a_sealed_group_and_the_group_decided_on_top_of_it_settle_and_discard_apart() {
+        assert_ne!(state_of(&[1, 2]), state_of(&[1, 2, 3]), "an enterprise's registration changes the state");
+        let p = DomainPolicy::default();
+        fold(&p, &[1]);
+        p.settled(true);
+        // Group N (enterprise 2) is sealed; group N + 1 (enterprise 3) is decided on top of it and sees it.
+        fold(&p, &[2]);
+        assert!(p.seal());
+        fold(&p, &[3]);
+        assert_eq!(p.snapshot().expect("snapshot"), state_of(&[1, 2, 3]));
+        // A rollback inside N + 1 forgets only N + 1.
+        p.discard_pending();
+        assert_eq!(p.snapshot().expect("snapshot"), state_of(&[1, 2]));
+        fold(&p, &[3]);
+        // N is durable: N + 1 stays pending on top of it.
+        p.settled(true);
+        assert_eq!(p.snapshot().expect("snapshot"), state_of(&[1, 2, 3]));
+        p.discard_pending();
+        assert_eq!(p.snapshot().expect("snapshot"), state_of(&[1, 2]), "N was made durable, N + 1 was not");
+        // A sealed group that changed nothing, then a failed commit: everything not durable is forgotten.
+        assert!(p.seal());
+        fold(&p, &[4]);
+        p.settled(false);
+        assert_eq!(p.snapshot().expect("snapshot"), state_of(&[1, 2]));
+        // A sealed group whose commit failed takes the group decided on top of it along.
+        fold(&p, &[5]);
+        assert!(p.seal());
+        fold(&p, &[6]);
+        p.settled(false);
+        assert_eq!(p.snapshot().expect("snapshot"), state_of(&[1, 2]));
+        // Without a seal, `settled(true)` makes everything accepted durable, as before pipelining.
+        fold(&p, &[7]);
+        p.settled(true);
+        p.discard_pending();
+        assert_eq!(p.snapshot().expect("snapshot"), state_of(&[1, 2, 7]));
     }
 }

@@ -28,6 +28,7 @@ pub mod sql;
 pub mod sqlite;
 pub mod store;
 pub mod system;
+mod verifiers;
 
 pub use any::AnyStore;
 pub use domain_policy::DomainPolicy;

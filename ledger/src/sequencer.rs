@@ -11,6 +11,13 @@
 //! them all in memory, writes one [`Commit`] (one transaction, one fsync), and only then answers. A request is
 //! acknowledged only after its commit is durable. If the commit fails, every request in it gets an error and the
 //! sequencer reloads its state from the store, so nothing half-decided survives.
+//!
+//! Pipelined commits ([`LedgerConfig::pipeline_commits`]): while the store writes group N, the sequencer decides
+//! group N + 1 against its state plus group N (the sealed group: its heads, keys, ids and chain links), and the
+//! policy keeps N + 1 apart from N ([`Policy::seal`]). Group N + 1's commit is built and sent only once N's has
+//! returned, so commits stay in order, one at a time. If N's commit fails, N + 1's decisions are dropped with N's
+//! and both groups are decided again from the store, one at a time. A group is not pipelined behind a checkpoint
+//! that takes a policy snapshot, nor when another writer shares the store and appended in between.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, RwLock};
@@ -81,6 +88,11 @@ pub struct LedgerConfig {
     /// Ignore stored snapshots when opening and replay the whole log into the policy (the check an auditor or an
     /// operator can ask for; snapshots are still written).
     pub replay_from_zero: bool,
+    /// Decide the next group while the store commits the last one (on by default): the decisions of a group take
+    /// about a quarter of the sequencer's time per record and the store's commit the rest, so overlapping them
+    /// lets ingest use both cores. Nothing is answered before its own commit is durable, and if a commit fails the
+    /// group decided on top of it is decided again. `false`: one group at a time.
+    pub pipeline_commits: bool,
 }
 
 /// Default of [`LedgerConfig::snapshot_every`].
@@ -108,6 +120,7 @@ impl LedgerConfig {
             snapshot_bytes_per_record: DEFAULT_SNAPSHOT_BYTES_PER_RECORD,
             snapshots_kept: DEFAULT_SNAPSHOTS_KEPT,
             replay_from_zero: false,
+            pipeline_commits: true,
         }
     }
 }
@@ -124,6 +137,7 @@ impl std::fmt::Debug for LedgerConfig {
             .field("snapshot_bytes_per_record", &self.snapshot_bytes_per_record)
             .field("snapshots_kept", &self.snapshots_kept)
             .field("replay_from_zero", &self.replay_from_zero)
+            .field("pipeline_commits", &self.pipeline_commits)
             .finish_non_exhaustive()
     }
 }
@@ -164,6 +178,8 @@ pub struct LedgerStats {
     pub replayed_from: u64,
     /// Log rows the policy's replay at open read (the start-up cost that grows with the log).
     pub replay_rows_read: u64,
+    /// Groups decided while the store was committing the group before ([`LedgerConfig::pipeline_commits`]).
+    pub pipelined: u64,
 }
 
 struct Shared<S> {
@@ -177,6 +193,7 @@ struct Shared<S> {
     /// whether a key still stands ([`Ledger::revoked_at`]). A revocation is never undone, so an entry never goes stale.
     revoked: RwLock<HashMap<String, String>>,
     stats: RwLock<LedgerStats>,
+    verifiers: crate::verifiers::Verifiers,
 }
 
 /// A handle to a running ledger. Cheap to clone.
@@ -242,6 +259,7 @@ impl<S: EventStore> Ledger<S> {
             public_keys: RwLock::new(HashMap::new()),
             revoked: RwLock::new(HashMap::new()),
             stats: RwLock::new(LedgerStats::default()),
+            verifiers: crate::verifiers::Verifiers::start(),
         });
         let mut seq = Sequencer::load(Arc::clone(&shared), config).await?;
         if seq.config.policy.stateful() {
@@ -343,10 +361,11 @@ impl<S: EventStore> Ledger<S> {
     where
         S: Send + Sync,
     {
-        // Signature checks are CPU work: run them off the async workers so the sequencer keeps committing.
+        // Signature checks are CPU work: run them off the async workers, on the verifier threads, so the sequencer
+        // keeps deciding and committing.
         let this = self.clone();
         // A panicked check yields no items, which the caller reports as the ledger being unavailable.
-        tokio::task::spawn_blocking(move || this.precheck(envelopes)).await.unwrap_or_default()
+        self.shared.verifiers.run(move || this.precheck(envelopes)).await.unwrap_or_default()
     }
 
     /// Ingests records independently: each is accepted, answered as a duplicate, or rejected with a reason.
@@ -622,10 +641,53 @@ struct State {
     system_prev: Option<Hash>,
 }
 
+/// The group whose commit the store is running while the next one is decided: what the next group's decisions
+/// need to see of it (like [`Pending`]'s overlays), and what to fold into the [`State`] once it is durable.
+struct Sealed {
+    commit: Arc<Commit>,
+    /// Index into `commit.events` by event id and by (signer, seq), and each event's `prev`.
+    by_id: HashMap<Uuid, usize>,
+    by_signer_seq: HashMap<(KeyId, u64), usize>,
+    prevs: Vec<Option<Hash>>,
+    fold: Fold,
+}
+
+/// A decided group's lookups, kept while it is sealed: index into its events by event id and by (signer, seq), and
+/// each event's `prev`.
+type Lookups = (HashMap<Uuid, usize>, HashMap<(KeyId, u64), usize>, Vec<Option<Hash>>);
+
+/// What a committed group changes in the [`State`] besides its rows.
+struct Fold {
+    frontier: Frontier,
+    signer_heads: HashMap<String, Option<(u64, Hash)>>,
+    stream_heads: HashMap<String, Option<u64>>,
+    keys: HashMap<String, KeyEntry>,
+    system_seq: u64,
+    system_prev: Option<Hash>,
+}
+
+/// A sealed group's requests, waiting for its commit.
+struct Flight {
+    done: tokio::task::JoinHandle<Result<(), StoreError>>,
+    bodies: Vec<Body>,
+    senders: Vec<Sender>,
+    answers: Vec<Answer>,
+    accepted: u64,
+}
+
+/// A group decided and not yet committed.
+struct DecidedGroup {
+    pending: Pending,
+    answers: Vec<Answer>,
+    force_checkpoint: bool,
+}
+
 struct Sequencer<S> {
     shared: Arc<Shared<S>>,
     config: LedgerConfig,
     state: State,
+    /// The group the store is committing while the next one is decided (pipelined commits).
+    sealed: Option<Sealed>,
     head_tx: Option<watch::Sender<u64>>,
     /// Stored events whose ids appear in the current group (prefetched once per group).
     existing: HashMap<Uuid, StoredEvent>,
@@ -734,6 +796,7 @@ impl<S: EventStore> Sequencer<S> {
             shared,
             config,
             state,
+            sealed: None,
             head_tx: None,
             existing: HashMap::new(),
             last_snapshot: 0,
@@ -778,15 +841,26 @@ impl<S: EventStore> Sequencer<S> {
         uuid::Builder::from_unix_timestamp_millis(u64::try_from(ms).unwrap_or(0), &rand).into_uuid()
     }
 
-    /// Whether an event with this id is in the pending group or the store.
+    /// Whether an event with this id is in the pending group, the sealed one or the store.
     async fn event_exists(&self, p: &Pending, id: Uuid) -> Result<bool, LedgerError> {
-        if p.by_id.contains_key(&id) || self.existing.contains_key(&id) {
+        if p.by_id.contains_key(&id) || self.sealed_event(id).is_some() || self.existing.contains_key(&id) {
             return Ok(true);
         }
         Ok(!self.shared.store.events_by_id(&[id]).await?.is_empty())
     }
 
+    /// Position and leaf hash of the sealed group's event with this id, if it has it.
+    fn sealed_event(&self, id: Uuid) -> Option<(u64, Hash)> {
+        let s = self.sealed.as_ref()?;
+        let e = &s.commit.events[*s.by_id.get(&id)?];
+        Some((e.position, e.leaf_hash))
+    }
+
     fn new_pending(&self) -> Pending {
+        let (frontier, system_seq, system_prev) = match &self.sealed {
+            Some(s) => (s.fold.frontier.clone(), s.fold.system_seq, s.fold.system_prev),
+            None => (self.state.frontier.clone(), self.state.system_seq, self.state.system_prev),
+        };
         Pending {
             events: Vec::new(),
             prevs: Vec::new(),
@@ -794,14 +868,14 @@ impl<S: EventStore> Sequencer<S> {
             nodes: Vec::new(),
             new_keys: Vec::new(),
             revocations: Vec::new(),
-            frontier: self.state.frontier.clone(),
+            frontier,
             by_id: HashMap::new(),
             by_signer_seq: HashMap::new(),
             signer_heads: HashMap::new(),
             stream_heads: HashMap::new(),
             keys: HashMap::new(),
-            system_seq: self.state.system_seq,
-            system_prev: self.state.system_prev,
+            system_seq,
+            system_prev,
         }
     }
 
@@ -891,14 +965,33 @@ impl<S: EventStore> Sequencer<S> {
     }
 
     async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        // The group whose commit the store is running (pipelined commits).
+        let mut flight: Option<Flight> = None;
         loop {
             let deadline = self.state.uncovered_since.map(|t| t + self.config.checkpoint_interval);
-            let first = tokio::select! {
-                r = rx.recv() => match r {
-                    Some(r) => Some(r),
-                    None => break,
+            let first = match flight.as_mut() {
+                // A commit is running: decide the next group as soon as a request comes, or answer the commit's
+                // requests as soon as it returns, whichever is first.
+                Some(f) => tokio::select! {
+                    biased;
+                    done = &mut f.done => {
+                        if let Some(f) = flight.take() {
+                            self.land(f, done).await;
+                        }
+                        continue;
+                    }
+                    r = rx.recv() => match r {
+                        Some(r) => Some(r),
+                        None => break,
+                    },
                 },
-                () = sleep_until_opt(deadline) => None,
+                None => tokio::select! {
+                    r = rx.recv() => match r {
+                        Some(r) => Some(r),
+                        None => break,
+                    },
+                    () = sleep_until_opt(deadline) => None,
+                },
             };
             let mut group: Vec<Request> = Vec::new();
             let mut n = 0;
@@ -915,7 +1008,11 @@ impl<S: EventStore> Sequencer<S> {
                     }
                 }
             }
-            self.process(group).await;
+            flight = self.process_group(group, flight.take()).await;
+        }
+        if let Some(mut f) = flight.take() {
+            let done = (&mut f.done).await;
+            self.land(f, done).await;
         }
         // Cover what was committed before stopping.
         if self.state.head > self.state.last_checkpoint_size {
@@ -926,29 +1023,209 @@ impl<S: EventStore> Sequencer<S> {
         }
     }
 
-    async fn process(&mut self, group: Vec<Request>) {
+    /// Decides `group`, on top of `flight`'s group while its commit runs if there is one, and commits it: in the
+    /// background if it can be pipelined (returned, to be landed), else before returning.
+    async fn process_group(&mut self, group: Vec<Request>, flight: Option<Flight>) -> Option<Flight> {
         let (bodies, senders): (Vec<Body>, Vec<Sender>) = group.into_iter().map(split).unzip();
+        let Some(mut f) = flight else {
+            return self.process_fresh(bodies, senders).await;
+        };
+        // Only ingests and appends are decided on top of a running commit: a checkpoint request or the checkpoint
+        // timer wants the tree as committed, and a store another writer appended to wants catching up first.
+        let plain = !bodies.is_empty() && bodies.iter().all(|b| !matches!(b, Body::Checkpoint));
+        let alone = plain && self.only_writer().await;
+        if !alone {
+            let done = (&mut f.done).await;
+            self.land(f, done).await;
+            return self.process_fresh(bodies, senders).await;
+        }
+        match self.decide_group(&bodies).await {
+            Ok(g) => {
+                if let Ok(mut s) = self.shared.stats.write() {
+                    s.pipelined += 1;
+                }
+                let done = (&mut f.done).await;
+                if self.land(f, done).await {
+                    self.finish_group(g, bodies, senders).await
+                } else {
+                    // The group below failed (its requests were answered or decided again): decide this one again
+                    // from the store.
+                    self.process_fresh(bodies, senders).await
+                }
+            }
+            Err(_) => {
+                // Decided again once the group below is landed (the error, if it persists, is answered then).
+                self.config.policy.discard_pending();
+                let done = (&mut f.done).await;
+                self.land(f, done).await;
+                self.process_fresh(bodies, senders).await
+            }
+        }
+    }
+
+    /// Whether the store's head is this sequencer's: its state's, or the sealed group's once committed. One head
+    /// query; `false` on an error (the caller then lands the running commit and takes the one-at-a-time path).
+    async fn only_writer(&self) -> bool {
+        let Ok(head) = self.shared.store.head().await else { return false };
+        let sealed = self.sealed.as_ref().map(|s| s.fold.frontier.size());
+        head == self.state.head || Some(head) == sealed
+    }
+
+    /// Decides and commits a group when no commit is running: pipelined if it can be, else as [`Self::process`].
+    async fn process_fresh(&mut self, bodies: Vec<Body>, senders: Vec<Sender>) -> Option<Flight> {
+        if !self.config.pipeline_commits || bodies.is_empty() || bodies.iter().any(|b| matches!(b, Body::Checkpoint)) {
+            self.process(bodies, senders).await;
+            return None;
+        }
+        match self.decide_group(&bodies).await {
+            Ok(g) => self.finish_group(g, bodies, senders).await,
+            Err(e) => {
+                self.config.policy.settled(false);
+                self.recover(e, bodies, senders).await;
+                None
+            }
+        }
+    }
+
+    /// Commits a decided group: sealed and sent to the store in the background (returned) if nothing in it needs
+    /// the commit first, else now, answering its requests before returning.
+    async fn finish_group(&mut self, g: DecidedGroup, bodies: Vec<Body>, senders: Vec<Sender>) -> Option<Flight> {
+        let DecidedGroup { pending: p, answers, force_checkpoint } = g;
+        let accepted = p.events.len() as u64;
+        let due = self.checkpoint_due(&p) || (force_checkpoint && p.head() > self.state.last_checkpoint_size);
+        let pipelined = self.config.pipeline_commits
+            && !force_checkpoint
+            && accepted > 0
+            && !(due && self.snapshot_due(p.head()))
+            && (!self.config.policy.stateful() || self.config.policy.seal());
+        if !pipelined {
+            let r = if accepted > 0 || due { self.commit(p, due).await } else { Ok(()) };
+            match r {
+                Ok(()) => {
+                    if let Ok(mut s) = self.shared.stats.write() {
+                        s.accepted += accepted;
+                    }
+                    let latest = if force_checkpoint { self.shared.store.latest_checkpoint().await } else { Ok(None) };
+                    match latest {
+                        Ok(latest) => {
+                            self.config.policy.settled(true);
+                            self.answer(senders, answers, &latest);
+                        }
+                        Err(e) => {
+                            self.config.policy.settled(true);
+                            let e = LedgerError::from(e);
+                            for tx in senders {
+                                tx.fail(&e);
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.config.policy.settled(false);
+                    self.recover(e, bodies, senders).await;
+                }
+            }
+            return None;
+        }
+        let (commit, fold, sealed) = match self.prepare(p, due).await {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                self.config.policy.settled(false);
+                self.recover(e, bodies, senders).await;
+                return None;
+            }
+        };
+        let commit = Arc::new(commit);
+        let shared = Arc::clone(&self.shared);
+        let expected = self.state.head;
+        let writing = Arc::clone(&commit);
+        let done = tokio::spawn(async move { shared.store.commit(expected, &writing).await });
+        let (by_id, by_signer_seq, prevs) = sealed;
+        self.sealed = Some(Sealed { commit, by_id, by_signer_seq, prevs, fold });
+        Some(Flight { done, bodies, senders, answers, accepted })
+    }
+
+    /// The running commit returned: on success, folds its group into the state and answers its requests (`true`);
+    /// on failure, drops every decision taken on top of it and handles the group as [`Self::process`] would
+    /// (decided again after another writer's records, or answered with the error) (`false`).
+    async fn land(&mut self, f: Flight, done: Result<Result<(), StoreError>, tokio::task::JoinError>) -> bool {
+        let Some(sealed) = self.sealed.take() else {
+            tracing::error!("a pipelined commit returned without its sealed group");
+            return false;
+        };
+        let result = match done {
+            Ok(r) => r.map_err(LedgerError::from),
+            Err(e) => Err(LedgerError::Store(StoreError::Database(format!("the commit task failed: {e}")))),
+        };
+        match result {
+            Ok(()) => {
+                self.apply(&sealed.commit, false, sealed.fold).await;
+                self.config.policy.settled(true);
+                if let Ok(mut s) = self.shared.stats.write() {
+                    s.accepted += f.accepted;
+                }
+                self.answer(f.senders, f.answers, &None);
+                true
+            }
+            Err(e) => {
+                self.config.policy.settled(false);
+                self.recover(e, f.bodies, f.senders).await;
+                false
+            }
+        }
+    }
+
+    /// After a group's decision or commit failed (the policy settled `false`): decided again from the store if
+    /// another writer appended first, else answered with the error once the state is reloaded.
+    async fn recover(&mut self, e: LedgerError, bodies: Vec<Body>, senders: Vec<Sender>) {
+        if another_writer_appended(&e) {
+            match self.catch_up().await {
+                Ok(()) => {
+                    self.process(bodies, senders).await;
+                    return;
+                }
+                Err(err) => tracing::error!(error = %err, "catching up with another writer failed"),
+            }
+        }
+        match load_state(&self.shared, &self.config).await {
+            Ok(s) => self.state = s,
+            Err(e) => tracing::error!(error = %e, "reloading ledger state failed"),
+        }
+        tracing::error!(error = %e, "group commit failed; answering every request of the group with an error");
+        for tx in senders {
+            tx.fail(&e);
+        }
+    }
+
+    /// Counts the group's outcomes and sends each request its answer.
+    fn answer(&self, senders: Vec<Sender>, answers: Vec<Answer>, latest: &Option<StoredCheckpoint>) {
+        if let Ok(mut s) = self.shared.stats.write() {
+            for a in &answers {
+                if let Answer::Ingest(Ok(out)) = a {
+                    for o in out {
+                        match o {
+                            IngestOutcome::Duplicate { .. } => s.duplicates += 1,
+                            IngestOutcome::Rejected(r) => *s.rejections.entry(r.code()).or_default() += 1,
+                            IngestOutcome::Accepted { .. } => {}
+                        }
+                    }
+                }
+            }
+        }
+        for (tx, a) in senders.into_iter().zip(answers) {
+            tx.send(a, latest);
+        }
+    }
+
+    /// Decides and commits a group, one at a time: retried after another writer's records, else answered with the
+    /// error.
+    async fn process(&mut self, bodies: Vec<Body>, senders: Vec<Sender>) {
         let mut attempt = 0;
         loop {
             match self.try_group(&bodies).await {
                 Ok((answers, latest)) => {
                     self.config.policy.settled(true);
-                    if let Ok(mut s) = self.shared.stats.write() {
-                        for a in &answers {
-                            if let Answer::Ingest(Ok(out)) = a {
-                                for o in out {
-                                    match o {
-                                        IngestOutcome::Duplicate { .. } => s.duplicates += 1,
-                                        IngestOutcome::Rejected(r) => *s.rejections.entry(r.code()).or_default() += 1,
-                                        IngestOutcome::Accepted { .. } => {}
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    for (tx, a) in senders.into_iter().zip(answers) {
-                        tx.send(a, &latest);
-                    }
+                    self.answer(senders, answers, &latest);
                     return;
                 }
                 Err(e) => {
@@ -1061,7 +1338,25 @@ impl<S: EventStore> Sequencer<S> {
 
     /// Decides a whole group and commits it. Nothing is answered here, so the group can be retried.
     async fn try_group(&mut self, bodies: &[Body]) -> Result<(Vec<Answer>, Option<StoredCheckpoint>), LedgerError> {
-        self.catch_up_with_other_writers().await?;
+        let DecidedGroup { pending: p, answers, force_checkpoint } = self.decide_group(bodies).await?;
+        let accepted = p.events.len() as u64;
+        let has_events = !p.events.is_empty();
+        let due = self.checkpoint_due(&p) || (force_checkpoint && p.head() > self.state.last_checkpoint_size);
+        if has_events || due {
+            self.commit(p, due).await?;
+        }
+        if let Ok(mut s) = self.shared.stats.write() {
+            s.accepted += accepted;
+        }
+        let latest = if force_checkpoint { self.shared.store.latest_checkpoint().await? } else { None };
+        Ok((answers, latest))
+    }
+
+    /// Decides a whole group against the state (and the sealed group, if a commit is running). Nothing is written.
+    async fn decide_group(&mut self, bodies: &[Body]) -> Result<DecidedGroup, LedgerError> {
+        if self.sealed.is_none() {
+            self.catch_up_with_other_writers().await?;
+        }
         let mut p = self.new_pending();
         self.prefetch(bodies).await?;
         let mut answers = Vec::with_capacity(bodies.len());
@@ -1097,17 +1392,7 @@ impl<S: EventStore> Sequencer<S> {
                 }
             }
         }
-        let accepted = p.events.len() as u64;
-        let has_events = !p.events.is_empty();
-        let due = self.checkpoint_due(&p) || (force_checkpoint && p.head() > self.state.last_checkpoint_size);
-        if has_events || due {
-            self.commit(p, due).await?;
-        }
-        if let Ok(mut s) = self.shared.stats.write() {
-            s.accepted += accepted;
-        }
-        let latest = if force_checkpoint { self.shared.store.latest_checkpoint().await? } else { None };
-        Ok((answers, latest))
+        Ok(DecidedGroup { pending: p, answers, force_checkpoint })
     }
 
     /// Loads signer and stream heads and existing event ids the group needs, in few store calls.
@@ -1124,6 +1409,12 @@ impl<S: EventStore> Sequencer<S> {
                     }
                     last = Some((it.env.signer(), it.env.stream()));
                     let signer = it.env.signer().to_string();
+                    let sealed = self.sealed.as_ref().map(|s| &s.fold);
+                    if sealed.is_some_and(|s| {
+                        s.signer_heads.contains_key(&signer) && s.stream_heads.contains_key(it.env.stream())
+                    }) {
+                        continue;
+                    }
                     if !self.state.signer_heads.contains_key(&signer) {
                         let head = self.shared.store.signer_head(&signer).await?;
                         self.state.signer_heads.insert(signer, head.map(|e| (e.signer_seq, e.leaf_hash)));
@@ -1162,6 +1453,9 @@ impl<S: EventStore> Sequencer<S> {
         if let Some(h) = p.signer_heads.get(signer) {
             return *h;
         }
+        if let Some(h) = self.sealed.as_ref().and_then(|s| s.fold.signer_heads.get(signer)) {
+            return *h;
+        }
         self.state.signer_heads.get(signer).copied().flatten()
     }
 
@@ -1169,11 +1463,28 @@ impl<S: EventStore> Sequencer<S> {
         if let Some(h) = p.stream_heads.get(stream) {
             return *h;
         }
+        if let Some(h) = self.sealed.as_ref().and_then(|s| s.fold.stream_heads.get(stream)) {
+            return *h;
+        }
         self.state.stream_heads.get(stream).copied().flatten()
     }
 
+    /// Whether the pending group, the sealed one or the cache knows the stream's head.
+    fn knows_stream(&self, p: &Pending, stream: &str) -> bool {
+        p.stream_heads.contains_key(stream)
+            || self.sealed.as_ref().is_some_and(|s| s.fold.stream_heads.contains_key(stream))
+            || self.state.stream_heads.contains_key(stream)
+    }
+
     fn key(&self, p: &Pending, key_id: &str) -> Option<KeyEntry> {
-        p.keys.get(key_id).or_else(|| self.state.keys.get(key_id)).cloned()
+        self.key_ref(p, key_id).cloned()
+    }
+
+    fn key_ref<'a>(&'a self, p: &'a Pending, key_id: &str) -> Option<&'a KeyEntry> {
+        p.keys
+            .get(key_id)
+            .or_else(|| self.sealed.as_ref().and_then(|s| s.fold.keys.get(key_id)))
+            .or_else(|| self.state.keys.get(key_id))
     }
 
     /// The stored-or-pending event of `signer` with sequence number `seq`.
@@ -1183,10 +1494,16 @@ impl<S: EventStore> Sequencer<S> {
         signer: &str,
         seq: u64,
     ) -> Result<Option<(u64, Hash, Option<Hash>)>, LedgerError> {
-        let pending = KeyId::parse(signer).ok().and_then(|key| p.by_signer_seq.get(&(key, seq)));
-        if let Some(&i) = pending {
+        let key = KeyId::parse(signer).ok();
+        if let Some(&i) = key.and_then(|key| p.by_signer_seq.get(&(key, seq))) {
             let e = &p.events[i];
             return Ok(Some((e.position, e.leaf_hash, p.prevs.get(i).copied().flatten())));
+        }
+        if let Some(s) = &self.sealed
+            && let Some(&i) = key.and_then(|key| s.by_signer_seq.get(&(key, seq)))
+        {
+            let e = &s.commit.events[i];
+            return Ok(Some((e.position, e.leaf_hash, s.prevs.get(i).copied().flatten())));
         }
         match self.shared.store.signer_event(signer, seq).await? {
             Some(e) => {
@@ -1211,9 +1528,11 @@ impl<S: EventStore> Sequencer<S> {
                 Decided::Rejected(Rejection::EventIdConflict { event_id: id.to_string() })
             });
         }
-        if let Some(e) = self.existing.get(&id) {
-            return Ok(if e.leaf_hash == leaf_hash {
-                Decided::Duplicate(e.position)
+        if let Some((position, hash)) =
+            self.sealed_event(id).or_else(|| self.existing.get(&id).map(|e| (e.position, e.leaf_hash)))
+        {
+            return Ok(if hash == leaf_hash {
+                Decided::Duplicate(position)
             } else {
                 Decided::Rejected(Rejection::EventIdConflict { event_id: id.to_string() })
             });
@@ -1426,7 +1745,7 @@ impl<S: EventStore> Sequencer<S> {
     async fn push_system(&mut self, p: &mut Pending, env: Envelope) -> Result<u64, LedgerError> {
         // The notice's stream (`ledger/signer/<key>`) is not among the group's prefetched streams: load its head, or
         // after a restart the notice would take version 0 of a stream that already has notices.
-        if !p.stream_heads.contains_key(env.stream()) && !self.state.stream_heads.contains_key(env.stream()) {
+        if !self.knows_stream(p, env.stream()) {
             let head = self.shared.store.stream_head(env.stream()).await?;
             self.state.stream_heads.insert(env.stream().to_owned(), head);
         }
@@ -1503,6 +1822,7 @@ impl<S: EventStore> Sequencer<S> {
                 .by_id
                 .get(&id)
                 .map(|&i| (p.events[i].position, p.events[i].leaf_hash))
+                .or_else(|| self.sealed_event(id))
                 .or_else(|| self.existing.get(&id).map(|e| (e.position, e.leaf_hash)));
             if let Some((pos, h)) = known
                 && h == it.env.leaf_hash()
@@ -1554,7 +1874,8 @@ impl<S: EventStore> Sequencer<S> {
     /// After a rollback inside a group: rebuild the policy's pending state from the records still in the group,
     /// with what the policy parsed when it decided them.
     fn refeed_policy(&self, p: &Pending) {
-        self.config.policy.settled(false);
+        // Only the group being decided: a sealed group below it is still being committed.
+        self.config.policy.discard_pending();
         for (i, admitted) in &p.folded {
             let Some(e) = p.events.get(*i) else { continue };
             let record = Record {
@@ -1562,7 +1883,7 @@ impl<S: EventStore> Sequencer<S> {
                 stream: &e.stream,
                 occurred_at: &e.occurred_at,
                 signer_key_id: &e.signer,
-                signer: p.keys.get(&e.signer).or_else(|| self.state.keys.get(&e.signer)).map(|k| &*k.stored),
+                signer: self.key_ref(p, &e.signer).map(|k| &*k.stored),
             };
             self.config.policy.accepted(&record, admitted);
         }
@@ -1586,7 +1907,26 @@ impl<S: EventStore> Sequencer<S> {
         } else {
             false
         };
-        let cp = if checkpoint && !already && head > 0 && head > self.state.last_checkpoint_size {
+        let root = p.frontier.root();
+        let (commit, fold, _) = self.prepare(p, checkpoint && !already).await?;
+        match self.shared.store.commit(self.state.head, &commit).await {
+            Ok(()) => {}
+            // A checkpoint-only commit that lost the race to an identical checkpoint by another writer.
+            Err(StoreError::Conflict(_))
+                if commit.events.is_empty()
+                    && self.shared.store.checkpoint_at(head).await?.is_some_and(|c| c.root == root) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.apply(&commit, already, fold).await;
+        Ok(())
+    }
+
+    /// Splits a decided group into the rows to write (with a checkpoint of its tree, signed here, if `checkpoint`
+    /// and the tree is larger than the last checkpoint's), what it changes in the state, and its lookups (ids,
+    /// chain positions, `prev`s) for deciding the next group while it is written.
+    async fn prepare(&self, p: Pending, checkpoint: bool) -> Result<(Commit, Fold, Lookups), LedgerError> {
+        let head = p.head();
+        let cp = if checkpoint && head > 0 && head > self.state.last_checkpoint_size {
             let root = p.frontier.root();
             let cp = Checkpoint { origin: self.shared.origin.clone(), size: head, root, extensions: vec![] };
             let note = cp.sign(&self.config.log_signer).map_err(|e| LedgerError::Signing(e.to_string()))?;
@@ -1601,33 +1941,37 @@ impl<S: EventStore> Sequencer<S> {
             revocations: p.revocations,
             checkpoint: cp,
         };
-        match self.shared.store.commit(self.state.head, &commit).await {
-            Ok(()) => {}
-            // A checkpoint-only commit that lost the race to an identical checkpoint by another writer.
-            Err(StoreError::Conflict(_))
-                if commit.events.is_empty()
-                    && self.shared.store.checkpoint_at(head).await?.is_some_and(|c| c.root == p.frontier.root()) => {}
-            Err(e) => return Err(e.into()),
-        }
+        let fold = Fold {
+            frontier: p.frontier,
+            signer_heads: p.signer_heads,
+            stream_heads: p.stream_heads,
+            keys: p.keys,
+            system_seq: p.system_seq,
+            system_prev: p.system_prev,
+        };
+        Ok((commit, fold, (p.by_id, p.by_signer_seq, p.prevs)))
+    }
+
+    /// Folds a durable commit into the state (`already`: its checkpoint was found stored by another writer).
+    async fn apply(&mut self, commit: &Commit, already: bool, fold: Fold) {
+        let head = fold.frontier.size();
         if already {
             self.state.last_checkpoint_size = head;
             self.state.uncovered_since = None;
         }
-
-        // Durable: fold into the state.
         let had_uncovered = self.state.head > self.state.last_checkpoint_size;
         self.state.head = head;
-        self.state.frontier = p.frontier;
-        self.state.signer_heads.extend(p.signer_heads);
-        self.state.stream_heads.extend(p.stream_heads);
-        self.state.system_seq = p.system_seq;
-        self.state.system_prev = p.system_prev;
+        self.state.frontier = fold.frontier;
+        self.state.signer_heads.extend(fold.signer_heads);
+        self.state.stream_heads.extend(fold.stream_heads);
+        self.state.system_seq = fold.system_seq;
+        self.state.system_prev = fold.system_prev;
         if let Ok(mut pk) = self.shared.public_keys.write() {
-            for (id, k) in &p.keys {
+            for (id, k) in &fold.keys {
                 pk.insert(id.clone(), k.public.clone());
             }
         }
-        self.state.keys.extend(p.keys);
+        self.state.keys.extend(fold.keys);
         if let Ok(mut r) = self.shared.revoked.write() {
             for (id, at) in &commit.revocations {
                 r.insert(id.clone(), at.clone());
@@ -1651,7 +1995,14 @@ impl<S: EventStore> Sequencer<S> {
         if let Some(cp) = &commit.checkpoint {
             self.snapshot_if_due(cp.size, cp.root).await;
         }
-        Ok(())
+    }
+
+    /// Whether a checkpoint of `size` records would take a policy snapshot ([`Self::snapshot_if_due`]).
+    fn snapshot_due(&self, size: u64) -> bool {
+        let every = self.config.snapshot_every;
+        every != 0
+            && self.config.policy.snapshot_format().is_some()
+            && size >= self.last_snapshot.saturating_add(self.snapshot_gap.max(every))
     }
 
     /// Stores a snapshot of the policy's state if [`LedgerConfig::snapshot_every`] records (more after a large
@@ -1660,10 +2011,10 @@ impl<S: EventStore> Sequencer<S> {
     /// (its pending group is what was just committed). A failure is logged, never returned: the records are
     /// durable, and the next open simply replays more of the log.
     async fn snapshot_if_due(&mut self, size: u64, root: Hash) {
-        let every = self.config.snapshot_every;
-        if every == 0 || size < self.last_snapshot.saturating_add(self.snapshot_gap.max(every)) {
+        if !self.snapshot_due(size) {
             return;
         }
+        let every = self.config.snapshot_every;
         let now = truncate_micros(self.now());
         let started = Instant::now();
         let snapshot = match snapshot::take(self.config.policy.as_ref(), size, root, now) {
@@ -1906,4 +2257,174 @@ async fn load_state<S: EventStore>(shared: &Shared<S>, config: &LedgerConfig) ->
         system_seq: system_head.as_ref().map_or(0, |e| e.signer_seq),
         system_prev: system_head.map(|e| e.leaf_hash),
     })
+}
+
+#[cfg(test)]
+mod pipeline_tests {
+    //! Pipelined commits, driven step by step on a real SQLite file: a group decided while the group before is
+    //! being committed sees that group, and when that commit fails both are decided again from the store.
+
+    use serde_json::json;
+    use siteledger_client::KeyedChain;
+
+    use super::*;
+    use crate::sqlite::SqliteStore;
+    use crate::system::{SIGNER_GAP_KIND, payload};
+
+    fn id(n: u64) -> Uuid {
+        uuid::Builder::from_unix_timestamp_millis(1_790_000_000_000 + n, &[9; 10]).into_uuid()
+    }
+
+    fn enrol(city: &mut KeyedChain, n: u64, key: &SigningKey, role: &str) -> Envelope {
+        let pk = key.public();
+        let e = KeyEnrollment {
+            key_id: pk.key_id().to_string(),
+            public_key: pk.to_base64(),
+            subject: format!("subject-{n}"),
+            role: role.to_owned(),
+            valid_from: "2026-01-01T00:00:00+08:00".into(),
+            valid_until: None,
+        };
+        city.sign(id(n), "registry/keys", KEY_ENROLLED_KIND, "2026-01-01T08:00:00+08:00", payload(&e)).expect("sign")
+    }
+
+    fn reading(gw: &mut KeyedChain, n: u64) -> Envelope {
+        let body = json!({"pm10_ug_m3": format!("4{n}.0")}).as_object().cloned().unwrap_or_default();
+        let at = format!("2026-03-01T08:00:{:02}+08:00", n % 60);
+        gw.sign(id(n), "project/P/d", "iot.dust.reading.v1", &at, body).expect("sign")
+    }
+
+    /// An ingest request whose signatures the sequencer checks itself (as for a key it learns in the group).
+    fn request(envs: Vec<Envelope>) -> (Request, oneshot::Receiver<Result<Vec<IngestOutcome>, LedgerError>>) {
+        let (reply, rx) = oneshot::channel();
+        (Request::Ingest { items: envs.into_iter().map(|env| Item { env, sig: None }).collect(), reply }, rx)
+    }
+
+    async fn sequencer(path: &std::path::Path, city: &SigningKey) -> Sequencer<SqliteStore> {
+        let mut config = LedgerConfig::new(
+            NoteSigner::new("pipeline.test/log", SigningKey::from_seed(&[0x10; 32])).expect("log key"),
+            SigningKey::from_seed(&[0x11; 32]),
+        );
+        config.trust_roots = vec![*city.public()];
+        let shared = Arc::new(Shared {
+            store: SqliteStore::open(path).await.expect("store"),
+            verifier: config.log_signer.verifier(),
+            origin: config.log_signer.name().to_owned(),
+            public_keys: RwLock::new(HashMap::new()),
+            revoked: RwLock::new(HashMap::new()),
+            stats: RwLock::new(LedgerStats::default()),
+            verifiers: crate::verifiers::Verifiers::start(),
+        });
+        let mut seq = Sequencer::load(shared, config).await.expect("load");
+        seq.genesis().await.expect("genesis");
+        seq
+    }
+
+    async fn answer(rx: oneshot::Receiver<Result<Vec<IngestOutcome>, LedgerError>>) -> Vec<IngestOutcome> {
+        rx.await.expect("answered").expect("ingested")
+    }
+
+    fn position(o: &IngestOutcome) -> u64 {
+        match o {
+            IngestOutcome::Accepted { position } => *position,
+            other => panic!("expected acceptance, got {other:?}"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_decided_during_a_commit_sees_that_group() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let city_key = SigningKey::from_seed(&[0x21; 32]);
+        let mut seq = sequencer(&dir.path().join("l.db"), &city_key).await;
+        let mut city = KeyedChain::new(SigningKey::from_seed(&[0x21; 32]));
+        let a_key = SigningKey::from_seed(&[0x31; 32]);
+        let b_key = SigningKey::from_seed(&[0x32; 32]);
+        let mut a = KeyedChain::new(SigningKey::from_seed(&[0x31; 32]));
+        let mut b = KeyedChain::new(SigningKey::from_seed(&[0x32; 32]));
+        let root = enrol(&mut city, 1, &city_key, "city_bureau");
+        let (r0, rx0) = request(vec![root, enrol(&mut city, 2, &a_key, "gateway")]);
+        let flight = seq.process_group(vec![r0], None).await;
+        assert!(flight.is_some(), "pipelined");
+        assert!(seq.process_group(vec![], flight).await.is_none(), "an empty group lands the running commit");
+        answer(rx0).await.iter().for_each(|o| {
+            position(o);
+        });
+
+        // Group N: three readings of A and the enrolment of B.
+        let n_records: Vec<Envelope> = (10..13).map(|n| reading(&mut a, n)).collect();
+        let (rn, rxn) = request(n_records.iter().cloned().chain([enrol(&mut city, 3, &b_key, "gateway")]).collect());
+        let flight_n = seq.process_group(vec![rn], None).await.expect("group N is committed in the background");
+        assert!(seq.sealed.is_some());
+        // Group N + 1, decided before N's answer: A's chain goes on from N, a re-post of N's last reading, another
+        // record with N's first id, and a reading by B, whose key N enrols.
+        let stranger = KeyedChain::new(SigningKey::from_seed(&[0x33; 32]))
+            .sign(
+                n_records[0].id(),
+                "project/P/d",
+                "iot.dust.reading.v1",
+                "2026-03-01T08:00:00+08:00",
+                serde_json::Map::new(),
+            )
+            .expect("sign");
+        let (rn1, rxn1) = request(vec![reading(&mut a, 13), n_records[2].clone(), stranger, reading(&mut b, 14)]);
+        let flight_n1 = seq.process_group(vec![rn1], Some(flight_n)).await.expect("group N + 1 pipelined");
+        assert_eq!(seq.shared.stats.read().expect("stats").pipelined, 1);
+        let out_n = answer(rxn).await;
+        assert!(seq.process_group(vec![], Some(flight_n1)).await.is_none(), "landed");
+        let out_n1 = answer(rxn1).await;
+        let last_of_n = position(&out_n[2]);
+        assert_eq!(position(&out_n1[0]), position(&out_n[3]) + 1, "{out_n1:?}");
+        assert_eq!(out_n1[1], IngestOutcome::Duplicate { position: last_of_n });
+        assert!(matches!(&out_n1[2], IngestOutcome::Rejected(Rejection::EventIdConflict { .. })), "{out_n1:?}");
+        let _ = position(&out_n1[3]);
+        let events = seq.shared.store.read_all(0, 100).await.expect("read");
+        assert!(events.iter().all(|e| e.kind != SIGNER_GAP_KIND), "A's chain continued across the groups");
+        assert_eq!(events.len() as u64, seq.state.head);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn when_a_commit_fails_the_group_decided_on_top_of_it_is_decided_again() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let city_key = SigningKey::from_seed(&[0x21; 32]);
+        let mut seq = sequencer(&dir.path().join("l.db"), &city_key).await;
+        let mut city = KeyedChain::new(SigningKey::from_seed(&[0x21; 32]));
+        let a_key = SigningKey::from_seed(&[0x31; 32]);
+        let mut a = KeyedChain::new(SigningKey::from_seed(&[0x31; 32]));
+        let (r0, rx0) =
+            request(vec![enrol(&mut city, 1, &city_key, "city_bureau"), enrol(&mut city, 2, &a_key, "gateway")]);
+        let flight = seq.process_group(vec![r0], None).await;
+        assert!(seq.process_group(vec![], flight).await.is_none(), "landed");
+        answer(rx0).await.iter().for_each(|o| {
+            position(o);
+        });
+        let head = seq.state.head;
+
+        // Group N is decided and sealed, but its commit "fails" as if another writer had appended first.
+        let n_records: Vec<Envelope> = (10..13).map(|n| reading(&mut a, n)).collect();
+        let (rn, rxn) = request(n_records.clone());
+        let (bodies, senders): (Vec<Body>, Vec<Sender>) = vec![rn].into_iter().map(split).unzip();
+        let g = seq.decide_group(&bodies).await.expect("decide N");
+        let accepted = g.pending.events.len() as u64;
+        let (commit, fold, (by_id, by_signer_seq, prevs)) = seq.prepare(g.pending, false).await.expect("prepare");
+        seq.sealed = Some(Sealed { commit: Arc::new(commit), by_id, by_signer_seq, prevs, fold });
+        let expected = seq.state.head;
+        let done = tokio::spawn(async move { Err(StoreError::HeadMoved { expected, found: expected }) });
+        let flight = Flight { done, bodies, senders, answers: g.answers, accepted };
+        // Group N + 1 continues A's chain from N and re-posts N's last reading.
+        let (rn1, rxn1) = request(vec![reading(&mut a, 13), n_records[2].clone()]);
+        let rest = seq.process_group(vec![rn1], Some(flight)).await;
+        assert!(seq.process_group(vec![], rest).await.is_none(), "landed");
+        // N was decided again and committed for real; N + 1 after it, against it.
+        let out_n = answer(rxn).await;
+        let out_n1 = answer(rxn1).await;
+        let positions: Vec<u64> = out_n.iter().map(position).collect();
+        assert_eq!(positions, vec![head, head + 1, head + 2], "{out_n:?}");
+        assert_eq!(out_n1[0], IngestOutcome::Accepted { position: head + 3 });
+        assert_eq!(out_n1[1], IngestOutcome::Duplicate { position: head + 2 });
+        let events = seq.shared.store.read_all(head, 100).await.expect("read");
+        let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
+        let mut want: Vec<Uuid> = n_records.iter().map(Envelope::id).collect();
+        want.push(id(13));
+        assert_eq!(ids, want, "each record once, in order, no gap notice");
+    }
 }

@@ -197,9 +197,27 @@ pub trait Policy: Send + Sync + 'static {
     /// into a pending state, so later records of the same group see it.
     fn accepted(&self, _record: &Record<'_>, _admitted: &Admitted) {}
 
-    /// The group was committed (`true`: everything `accepted` since the last call is durable) or discarded
-    /// (`false`: forget it). Also called with `true` after records written by another writer were folded in.
+    /// The group was committed (`true`) or discarded (`false`). `true`: the oldest group not yet durable is durable
+    /// now: the [sealed](Policy::seal) one if there is one, else everything `accepted` since the last call. `false`:
+    /// forget every group not yet durable (sealed or being decided). Also called with `true` after records written by
+    /// another writer were folded in.
     fn settled(&self, _committed: bool) {}
+
+    /// The group decided so far was handed to the store: records accepted from now on start a new group on top of
+    /// it, which the ledger decides while that commit runs. The next `settled(true)` makes the sealed group durable
+    /// and leaves the new one pending; [`Policy::discard_pending`] forgets only the new one. At most one group is
+    /// sealed at a time. Returns `false` if the policy cannot keep two groups apart (the default, right for a policy
+    /// that keeps no state): then a stateful policy's ledger waits for each commit before deciding the next group.
+    fn seal(&self) -> bool {
+        false
+    }
+
+    /// Forgets the records accepted since the last [`Policy::seal`] or `settled` (the group being decided), and
+    /// keeps a sealed group. The default forgets everything not durable, which is the same for a policy that never
+    /// seals.
+    fn discard_pending(&self) {
+        self.settled(false);
+    }
 
     /// Whether the policy folds records of this kind: the ledger replays the log's records of these kinds into it
     /// when it opens and after another writer's commits (through [`Policy::replay`] and [`Policy::accepted`]).

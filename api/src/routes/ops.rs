@@ -48,6 +48,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         ),
         ("siteledger_ledger_rejected_total", "Records refused by this instance's sequencer.", rejected as f64),
         ("siteledger_ledger_commits_total", "Group commits written.", stats.commits as f64),
+        (
+            "siteledger_ledger_pipelined_groups_total",
+            "Groups decided while the store was committing the group before.",
+            stats.pipelined as f64,
+        ),
         ("siteledger_checkpoint_size", "Tree size of the latest checkpoint.", cp_size as f64),
         ("siteledger_checkpoint_age_seconds", "Age of the latest checkpoint.", cp_age),
         ("siteledger_projection_lag", "Records the read models are behind the log.", lag as f64),

@@ -225,6 +225,108 @@ pub async fn two_ledgers_on_one_database_serialise<B: Backend>(b: B) {
     }
 }
 
+/// Eight writers on two sequencers sharing one database, with pipelined commits (on by default): groups are decided
+/// while the group before is committed, and a commit can meet the other sequencer's appends (`HeadMoved`) with a
+/// group decided on top of it, which then is decided again. Every record is acknowledged once, where its answer
+/// says; re-posts are duplicates at their first position and other records with their ids are refused; every chain
+/// continues without a gap notice; the tree proves the records. (That a group decided during a commit sees the
+/// group being committed is tested step by step in `sequencer::pipeline_tests`.)
+pub async fn groups_decided_during_a_commit_see_it_and_survive_another_writer<B: Backend>(b: B) {
+    let mut w = World::new();
+    let l1 = ledger(&b, &mut w).await;
+    let mut gateways = Vec::new();
+    let mut enrolments = Vec::new();
+    for seed in 0..8u8 {
+        let (gw, e) = w.gateway(120 + seed);
+        gateways.push(gw);
+        enrolments.push(e);
+    }
+    accepted(&l1.ingest(enrolments).await.expect("enrol"));
+    let l2 = Ledger::open(b.open().await, config()).await.expect("second ledger");
+    let start = l1.head();
+    let mut tasks = Vec::new();
+    for (i, mut gw) in gateways.into_iter().enumerate() {
+        let l = if i % 2 == 0 { l1.clone() } else { l2.clone() };
+        tasks.push(tokio::spawn(async move {
+            let stream = format!("project/P12/d{i}");
+            let mut fresh: Vec<(uuid::Uuid, u64)> = Vec::new();
+            let mut previous: Vec<(Envelope, u64)> = Vec::new();
+            let mut n = 0;
+            for _ in 0..12 {
+                let mut request: Vec<Envelope> = (0..16)
+                    .map(|_| {
+                        n += 1;
+                        reading(&mut gw, &stream, n)
+                    })
+                    .collect();
+                let mut expect_dup = None;
+                let mut expect_conflict = None;
+                if let (Some((first, _)), Some((last, at))) = (previous.first(), previous.last()) {
+                    // The previous request's last record again, and another record with its first record's id.
+                    request.push(last.clone());
+                    expect_dup = Some(*at);
+                    let mut stranger = KeyedChain::new(siteledger_signer::SigningKey::from_seed(&[200; 32]));
+                    let twin = stranger
+                        .sign(first.id(), &stream, "iot.dust.reading.v1", "2026-03-01T08:00:00+08:00", serde_json::Map::new())
+                        .expect("sign");
+                    request.push(twin);
+                    expect_conflict = Some(first.id());
+                }
+                let out = l.ingest(request.clone()).await.expect("ingest");
+                assert_eq!(out.len(), request.len());
+                previous.clear();
+                for (env, o) in request.iter().zip(&out).take(16) {
+                    let IngestOutcome::Accepted { position } = o else { panic!("expected acceptance, got {o:?}") };
+                    fresh.push((env.id(), *position));
+                    previous.push((env.clone(), *position));
+                }
+                if let Some(at) = expect_dup {
+                    assert_eq!(out[16], IngestOutcome::Duplicate { position: at }, "a re-post of the group before");
+                }
+                if let Some(id) = expect_conflict {
+                    assert!(
+                        matches!(&out[17], IngestOutcome::Rejected(Rejection::EventIdConflict { event_id }) if *event_id == id.to_string()),
+                        "{:?}",
+                        out[17]
+                    );
+                }
+            }
+            fresh
+        }));
+    }
+    let mut fresh = Vec::new();
+    for t in tasks {
+        fresh.extend(t.await.expect("writer"));
+    }
+    let head =
+        l1.checkpoint_now().await.expect("checkpoint").size.max(l2.checkpoint_now().await.expect("checkpoint").size);
+    let store = b.open().await;
+    let events = siteledger_ledger::EventStore::read_all(&store, 0, 100_000).await.expect("read");
+    assert_eq!(events.len() as u64, head);
+    assert_eq!(events.iter().map(|e| e.position).collect::<Vec<_>>(), (0..head).collect::<Vec<_>>(), "dense positions");
+    // Every acknowledged record is where its answer said, once; nothing else but checkpoints' absence of notices.
+    for (id, position) in &fresh {
+        assert_eq!(events[usize::try_from(*position).expect("position")].event_id, *id);
+    }
+    assert_eq!(fresh.len(), 8 * 12 * 16);
+    let kinds: HashSet<&str> =
+        events[usize::try_from(start).expect("start")..].iter().map(|e| e.kind.as_str()).collect();
+    assert!(!kinds.contains(SIGNER_GAP_KIND) && !kinds.contains(EQUIVOCATION_KIND), "{kinds:?}");
+    // Each chain continued across groups: sequence numbers 1..=192 in log order.
+    for i in 0..8u8 {
+        let key = siteledger_signer::SigningKey::from_seed(&[120 + i; 32]).key_id().to_string();
+        let seqs: Vec<u64> = events.iter().filter(|e| e.signer == key).map(|e| e.signer_seq).collect();
+        assert_eq!(seqs, (1..=192).collect::<Vec<_>>(), "gateway {i}");
+    }
+    let pipelined = l1.stats().pipelined + l2.stats().pipelined;
+    assert!(pipelined > 0, "no group was decided during a commit");
+    let cp = l1.checkpoint_now().await.expect("checkpoint");
+    for e in events.iter().step_by(97) {
+        let proof = l1.inclusion_proof(e.position, cp.size).await.expect("proof");
+        verify_inclusion(&e.leaf_hash, e.position, cp.size, &proof, &cp.root).expect("included");
+    }
+}
+
 pub async fn ingest_rules_name_what_is_wrong_and_keep_the_good_records<B: Backend>(b: B) {
     let mut w = World::new();
     let l = ledger(&b, &mut w).await;
@@ -632,6 +734,10 @@ macro_rules! contract_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn two_sequencers_one_database() {
             two_ledgers_on_one_database_serialise($backend).await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn pipelined_groups() {
+            groups_decided_during_a_commit_see_it_and_survive_another_writer($backend).await
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn ingest_rules() {
