@@ -10,6 +10,9 @@
 //! `--stores`, `--batches` and `--writers` (comma-separated) select rows of the matrix and `--no-proofs` skips the
 //! proof store, so that one configuration can be profiled (`perf record`) or repeated alone; the raw limit is
 //! measured again after the ingest rows, so a ratio can be read against both (the machine's load moves).
+//! `--records N` sets the records per ingest row (a longer run weighs the pipeline's filling less: with 64 writers
+//! a `--quick` row is one request per writer); `INGEST_PIPELINE=0` turns pipelined commits off and
+//! `INGEST_MAX_BATCH_EVENTS` sets the group size, for before/after comparisons.
 //!
 //! It measures, in one run on one machine:
 //! * the raw limit: Ed25519 batch verification (batches of 256) on one core and on all cores;

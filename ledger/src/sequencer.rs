@@ -656,7 +656,8 @@ struct Sealed {
 /// each event's `prev`.
 type Lookups = (HashMap<Uuid, usize>, HashMap<(KeyId, u64), usize>, Vec<Option<Hash>>);
 
-/// What a committed group changes in the [`State`] besides its rows.
+/// A group's changes to the cached [`State`] besides its rows: what a committed group folds into it, and what a
+/// savepoint inside a group restores.
 struct Fold {
     frontier: Frontier,
     signer_heads: HashMap<String, Option<(u64, Hash)>>,
@@ -736,12 +737,14 @@ impl Pending {
             nodes: self.nodes.len(),
             new_keys: self.new_keys.len(),
             revocations: self.revocations.len(),
-            frontier: self.frontier.clone(),
-            signer_heads: self.signer_heads.clone(),
-            stream_heads: self.stream_heads.clone(),
-            keys: self.keys.clone(),
-            system_seq: self.system_seq,
-            system_prev: self.system_prev,
+            overlay: Fold {
+                frontier: self.frontier.clone(),
+                signer_heads: self.signer_heads.clone(),
+                stream_heads: self.stream_heads.clone(),
+                keys: self.keys.clone(),
+                system_seq: self.system_seq,
+                system_prev: self.system_prev,
+            },
         }
     }
 
@@ -758,12 +761,13 @@ impl Pending {
         self.nodes.truncate(sp.nodes);
         self.new_keys.truncate(sp.new_keys);
         self.revocations.truncate(sp.revocations);
-        self.frontier = sp.frontier;
-        self.signer_heads = sp.signer_heads;
-        self.stream_heads = sp.stream_heads;
-        self.keys = sp.keys;
-        self.system_seq = sp.system_seq;
-        self.system_prev = sp.system_prev;
+        let Fold { frontier, signer_heads, stream_heads, keys, system_seq, system_prev } = sp.overlay;
+        self.frontier = frontier;
+        self.signer_heads = signer_heads;
+        self.stream_heads = stream_heads;
+        self.keys = keys;
+        self.system_seq = system_seq;
+        self.system_prev = system_prev;
     }
 }
 
@@ -773,12 +777,7 @@ struct Savepoint {
     nodes: usize,
     new_keys: usize,
     revocations: usize,
-    frontier: Frontier,
-    signer_heads: HashMap<String, Option<(u64, Hash)>>,
-    stream_heads: HashMap<String, Option<u64>>,
-    keys: HashMap<String, KeyEntry>,
-    system_seq: u64,
-    system_prev: Option<Hash>,
+    overlay: Fold,
 }
 
 /// Outcome of deciding one record inside a group.
@@ -1187,13 +1186,19 @@ impl<S: EventStore> Sequencer<S> {
                 Err(err) => tracing::error!(error = %err, "catching up with another writer failed"),
             }
         }
+        self.fail_group(&e, senders).await;
+    }
+
+    /// Answers every request of a group that could not be committed with the error, after rebuilding the state from
+    /// the store: whatever was or was not written, the store is the truth.
+    async fn fail_group(&mut self, e: &LedgerError, senders: Vec<Sender>) {
         match load_state(&self.shared, &self.config).await {
             Ok(s) => self.state = s,
             Err(e) => tracing::error!(error = %e, "reloading ledger state failed"),
         }
         tracing::error!(error = %e, "group commit failed; answering every request of the group with an error");
         for tx in senders {
-            tx.fail(&e);
+            tx.fail(e);
         }
     }
 
@@ -1242,15 +1247,7 @@ impl<S: EventStore> Sequencer<S> {
                             Err(err) => tracing::error!(error = %err, "catching up with another writer failed"),
                         }
                     }
-                    // Rebuild from the store: whatever was or was not written, the store is the truth.
-                    match load_state(&self.shared, &self.config).await {
-                        Ok(s) => self.state = s,
-                        Err(e) => tracing::error!(error = %e, "reloading ledger state failed"),
-                    }
-                    tracing::error!(error = %e, "group commit failed; answering every request of the group with an error");
-                    for tx in senders {
-                        tx.fail(&e);
-                    }
+                    self.fail_group(&e, senders).await;
                     return;
                 }
             }
