@@ -237,29 +237,22 @@ async fn district_of(state: &AppState, scope: &Scope, code: &str, day: String) -
     let mut charts = Vec::new();
     for (metric, title) in [("pm10", "PM10 小时均值 hourly mean"), ("noise", "噪声 Leq（20 分钟）noise Leq")]
     {
-        let mut rows = state.read.site_district_series(scope, code, metric, day_ago).await?;
-        if rows.is_empty() {
+        // The monitors drawn: the CHART_MONITORS with the highest window of the period, ranked by the read
+        // database (a district has hundreds; a line each made pages of megabytes that nobody can read). Every
+        // monitor's windows stay available from `GET /v1/site/districts/{code}/series`.
+        let (drawn, monitors) =
+            state.read.site_district_top_monitors(scope, code, metric, day_ago, CHART_MONITORS).await?;
+        if monitors == 0 {
             continue;
+        }
+        let mut rows = Vec::new();
+        for (project, device) in &drawn {
+            rows.extend(state.read.site_monitor_series(scope, project, device, metric, day_ago).await?);
         }
         // One line per monitor: device ids repeat across projects (HJ-01), so label them with the project.
         for r in &mut rows {
             r.device_id = format!("{} {}", r.project_id, r.device_id);
         }
-        // The monitors drawn: the CHART_MONITORS with the highest window of the period (a district has hundreds;
-        // a line each made pages of megabytes that nobody can read). Every monitor's windows stay available from
-        // `GET /v1/site/districts/{code}/series`.
-        let mut highest: BTreeMap<&str, f64> = BTreeMap::new();
-        for r in &rows {
-            let v = r.value.parse::<f64>().unwrap_or(f64::NEG_INFINITY);
-            let e = highest.entry(r.device_id.as_str()).or_insert(f64::NEG_INFINITY);
-            *e = e.max(v);
-        }
-        let monitors = highest.len();
-        let mut ranked: Vec<(&str, f64)> = highest.into_iter().collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-        let drawn: std::collections::HashSet<String> =
-            ranked.iter().take(CHART_MONITORS).map(|(d, _)| (*d).to_owned()).collect();
-        rows.retain(|r| drawn.contains(&r.device_id));
         let first = rows.iter().map(|w| w.window_start_us).min().unwrap_or(day_ago);
         let from_us = (first - 3_600_000_000).max(day_ago);
         // The thresholds each window was judged by, as recorded (they may differ per project's policy), once per

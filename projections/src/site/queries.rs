@@ -1,6 +1,8 @@
 //! The `site` queries: `impl ReadDb` blocks, each taking the caller's [`Scope`] (district bureaus see their
 //! district's projects, enterprises the projects they take part in).
 
+use std::collections::HashMap;
+
 use siteledger_domain::site::rules::{self, Due};
 use siteledger_domain::site::{CranePolicy, EnvPolicy};
 use siteledger_domain::{DistrictCode, LocalDate};
@@ -241,6 +243,95 @@ impl ReadDb {
         q.bind(project).push(" ORDER BY d.day DESC, d.device_id LIMIT ");
         q.bind(to_i64(limit.clamp(1, 1000) as u64));
         Ok(self.fetch_all(&q).await?)
+    }
+
+    /// The monitors of a district visible to `scope` with the highest windows since `since_us` (one metric), for the
+    /// district charts: at most `n` (project, device) pairs, highest first (ties by project, then device), and how
+    /// many monitors have windows in the period. The raw period is ranked in the database (one row per monitor
+    /// comes back, not every window: a district's day is tens of thousands of windows); hourly roll-ups before it
+    /// ([`ReadDb::site_raw_from`]) by their hourly value, as drawn.
+    pub async fn site_district_top_monitors(
+        &self,
+        scope: &Scope,
+        district: &str,
+        metric: &str,
+        since_us: i64,
+        n: usize,
+    ) -> Result<(Vec<(String, String)>, usize), ProjectionError> {
+        if *scope == Scope::Nothing {
+            return Ok((Vec::new(), 0));
+        }
+        let raw_from = self.site_raw_from().await?;
+        let mut q = Sql::new(
+            "SELECT w.project_id, w.device_id, MAX(CAST(w.value AS DOUBLE PRECISION)) FROM site_windows w \
+             WHERE w.district = ",
+        );
+        q.bind(district).push(" AND w.metric = ");
+        q.bind(metric).push(" AND w.window_start_us >= ");
+        q.bind(raw_from.map_or(since_us, |r| r.max(since_us))).push(" AND ");
+        project_visible(&mut q, scope, "w.project_id");
+        q.push(" GROUP BY w.project_id, w.device_id");
+        let ranked: Vec<(String, String, Option<f64>)> = self.fetch_all(&q).await?;
+        let mut highest: HashMap<(String, String), f64> = HashMap::with_capacity(ranked.len());
+        for (project, device, top) in ranked {
+            highest.insert((project, device), top.unwrap_or(f64::NEG_INFINITY));
+        }
+        if let Some(r) = raw_from.filter(|r| since_us < *r) {
+            let mut q = Sql::new(&format!("{ROLLUP_COLUMNS} FROM site_rollup_hour r WHERE r.district = "));
+            q.bind(district).push(" AND r.metric = ");
+            q.bind(metric).push(" AND r.bucket_us >= ");
+            q.bind(since_us).push(" AND r.bucket_us < ");
+            q.bind(r).push(" AND ");
+            project_visible(&mut q, scope, "r.project_id");
+            let rows: Vec<RollupRow> = self.fetch_all(&q).await?;
+            for w in rows.into_iter().map(|r| r.into_window(Span::Hour)) {
+                let v = w.value.parse::<f64>().unwrap_or(f64::NEG_INFINITY);
+                let e = highest.entry((w.project_id, w.device_id)).or_insert(f64::NEG_INFINITY);
+                *e = e.max(v);
+            }
+        }
+        let monitors = highest.len();
+        let mut ranked: Vec<((String, String), f64)> = highest.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        ranked.truncate(n);
+        Ok((ranked.into_iter().map(|(k, _)| k).collect(), monitors))
+    }
+
+    /// One monitor's window series of one metric since `since_us`, if its project is visible to `scope`: judged
+    /// windows of the raw period and hourly roll-ups before it (as [`ReadDb::site_series`]).
+    pub async fn site_monitor_series(
+        &self,
+        scope: &Scope,
+        project: &str,
+        device: &str,
+        metric: &str,
+        since_us: i64,
+    ) -> Result<Vec<WindowRow>, ProjectionError> {
+        if *scope == Scope::Nothing {
+            return Ok(Vec::new());
+        }
+        let raw_from = self.site_raw_from().await?;
+        let mut q = Sql::new(
+            "SELECT w.project_id, w.device_id, w.metric, w.window_start_us, w.window_min, w.value, w.readings, w.band, \
+             w.limit_value, w.warn_value, w.night, w.policy FROM site_windows w WHERE ",
+        );
+        project_visible(&mut q, scope, "w.project_id");
+        q.push(" AND w.project_id = ");
+        q.bind(project).push(" AND w.device_id = ");
+        q.bind(device).push(" AND w.metric = ");
+        q.bind(metric).push(" AND w.window_start_us >= ");
+        q.bind(raw_from.map_or(since_us, |r| r.max(since_us)));
+        q.push(" ORDER BY w.window_start_us");
+        let windows = windows(self.fetch_all(&q).await?);
+        match raw_from {
+            Some(r) if since_us < r => {
+                let mut rolled =
+                    self.site_rollups(scope, project, Some(metric), Resolution::Hour, (since_us, r)).await?;
+                rolled.retain(|w| w.device_id == device);
+                Ok(merge(rolled, windows))
+            }
+            _ => Ok(windows),
+        }
     }
 
     /// Window series of every visible project of a district since `since_us` (one metric), for district charts:

@@ -402,6 +402,32 @@ async fn check(db: &ReadDb, s: &Site) {
     assert!(
         db.site_district_series(&Scope::District("330203".into()), "330212", "pm10", 0).await.expect("s").is_empty()
     );
+    // The district chart ranks its monitors in the database: highest window first, all of them counted, each drawn
+    // monitor's series the district series' rows of that monitor; another district's bureau sees none.
+    let yz = Scope::District("330212".into());
+    let (top, monitors) = db.site_district_top_monitors(&yz, "330212", "pm10", 0, 1).await.expect("top");
+    assert_eq!((top.len(), monitors), (1, 2), "one drawn of two: {top:?}");
+    let (all, _) = db.site_district_top_monitors(&yz, "330212", "pm10", 0, 12).await.expect("top");
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0], top[0]);
+    let highest = |(p, d): &(String, String)| {
+        series
+            .iter()
+            .filter(|w| &w.project_id == p && &w.device_id == d)
+            .filter_map(|w| w.value.parse::<f64>().ok())
+            .fold(f64::NEG_INFINITY, f64::max)
+    };
+    assert!(highest(&all[0]) >= highest(&all[1]), "{all:?}");
+    for (project, device) in &all {
+        let own = db.site_monitor_series(&yz, project, device, "pm10", 0).await.expect("monitor series");
+        let of_district: Vec<_> =
+            series.iter().filter(|w| &w.project_id == project && &w.device_id == device).cloned().collect();
+        assert!(!own.is_empty());
+        assert_eq!(own, of_district);
+    }
+    let other = Scope::District("330203".into());
+    assert_eq!(db.site_district_top_monitors(&other, "330212", "pm10", 0, 12).await.expect("top"), (vec![], 0));
+    assert!(db.site_monitor_series(&other, "NB-2026-0001", "DUST-01", "pm10", 0).await.expect("s").is_empty());
     let overview = db.site_overview(&Scope::All, "2026-03-01", None).await.expect("overview").rows;
     let p3 = overview.iter().find(|r| r.project_id == "NB-2026-0003").expect("NB-2026-0003");
     assert_eq!(p3.pm10.as_deref(), Some("300"));
