@@ -25,7 +25,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
-use crate::routes::{json_bytes, to_json_bytes};
+use crate::routes::{encode_query_value, json_bytes, paged, to_json_bytes};
 use crate::state::{AppState, Clock};
 
 /// The routes of this area (merged into the server's router).
@@ -310,32 +310,77 @@ pub struct DistrictSeriesQuery {
     pub metric: Option<String>,
     /// Last this many hours (1–720, default 24).
     pub hours: Option<u32>,
-    /// End of the series (RFC 3339; default now).
+    /// End of the series (RFC 3339; default now). The `Link` of the next page carries the first page's.
     pub at: Option<String>,
+    /// At most this many windows (1–20000, default 20000); when there are more, the `Link` header's `rel="next"` URL
+    /// asks for the next page.
+    pub limit: Option<usize>,
+    /// With `after_device` and `after_start_us`: only the windows after this one (the last row of the previous
+    /// page) in (project, device, start) order.
+    pub after_project: Option<String>,
+    /// The device id of that window.
+    pub after_device: Option<String>,
+    /// Its `window_start_us`.
+    pub after_start_us: Option<i64>,
 }
 
+/// The most windows one district series answer holds.
+const DISTRICT_SERIES_MAX: usize = 20_000;
+
 /// One metric's windows for every project of a district visible to the caller (a district token asking for another
-/// district gets an empty list, like a district without data).
+/// district gets an empty list, like a district without data), in (project, device, start) order.
+///
+/// Paged: a `Link` header with `rel="next"` gives the next page's URL while more windows follow (a district's month
+/// of noise windows is hundreds of thousands).
 #[utoipa::path(get, path = "/v1/site/districts/{code}/series", tag = "site", params(("code" = String, Path, description = "District code"), DistrictSeriesQuery),
-    responses((status = 200, description = "Windows of the district's visible projects", body = Vec<Object>),
-              (status = 400, description = "Unknown metric", body = crate::error::ErrorBody)),
+    responses((status = 200, description = "Windows of the district's visible projects", body = Vec<Object>,
+               headers(("link" = String, description = "`<URL>; rel=\"next\"` while more windows follow"))),
+              (status = 400, description = "Unknown metric, bad limit, or an incomplete `after_*` position", body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn district_series(
     State(state): State<AppState>,
     principal: Principal,
     Path(code): Path<String>,
     Query(q): Query<DistrictSeriesQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let metric = q.metric.as_deref().unwrap_or("pm10");
     if !matches!(metric, "pm10" | "pm25" | "noise" | "wind") {
         return Err(ApiError::BadRequest(format!(
             "metric: 须为 pm10、pm25、noise 或 wind / unknown metric {metric:?}"
         )));
     }
+    let limit = q.limit.unwrap_or(DISTRICT_SERIES_MAX);
+    if !(1..=DISTRICT_SERIES_MAX).contains(&limit) {
+        return Err(ApiError::BadRequest(format!("limit: {limit} is not between 1 and {DISTRICT_SERIES_MAX}")));
+    }
+    let after = match (q.after_project.as_deref(), q.after_device.as_deref(), q.after_start_us) {
+        (None, None, None) => None,
+        (Some(p), Some(d), Some(t)) => Some((p, d, t)),
+        _ => {
+            return Err(ApiError::BadRequest(
+                "after_project, after_device and after_start_us go together (the last row of the previous page)".into(),
+            ));
+        }
+    };
     let now = now_or(q.at.as_deref())?;
-    let since = micros(now) - i64::from(q.hours.unwrap_or(24).clamp(1, 720)) * 3_600_000_000;
-    let rows = state.read.site_district_series(&principal.scope(), &code, metric, since).await?;
-    Ok(Json(serde_json::to_value(rows).map_err(ApiError::internal)?))
+    let hours = q.hours.unwrap_or(24).clamp(1, 720);
+    let since = micros(now) - i64::from(hours) * 3_600_000_000;
+    let mut rows = state.read.site_district_series(&principal.scope(), &code, metric, since, after, limit).await?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = rows.last().filter(|_| more).map(|last| {
+        let at = now.format(&Rfc3339).unwrap_or_default();
+        format!(
+            "/v1/site/districts/{}/series?metric={metric}&hours={hours}&at={}&limit={limit}&after_project={}\
+             &after_device={}&after_start_us={}",
+            encode_query_value(&code),
+            encode_query_value(&at),
+            encode_query_value(&last.project_id),
+            encode_query_value(&last.device_id),
+            last.window_start_us
+        )
+    });
+    paged(rows, next)
 }
 
 /// Alarm filter.

@@ -305,4 +305,30 @@ async fn a_district_chart_draws_the_twelve_highest_monitors_and_counts_them_all(
     for i in 1..=2 {
         assert!(!pm10.contains(&format!("<title>NB-2026-0001 DUST-{i:02}</title>")), "DUST-{i:02} not drawn");
     }
+    // Every monitor's windows from the series endpoint, in pages that say when another follows.
+    let all: Value =
+        app.get("/v1/site/districts/330212/series?metric=pm10", Some(&yz)).await.json().await.expect("json");
+    let all = all.as_array().expect("array").clone();
+    assert!(all.len() >= 14, "{all:?}");
+    let mut paged: Vec<Value> = Vec::new();
+    let mut next = Some("/v1/site/districts/330212/series?metric=pm10&limit=5".to_owned());
+    while let Some(path) = next.take() {
+        let r = app.get(&path, Some(&yz)).await;
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        next = r.headers().get("link").map(|l| {
+            let l = l.to_str().expect("ascii");
+            assert!(l.ends_with(">; rel=\"next\""), "{l}");
+            l.trim_start_matches('<').split('>').next().expect("url").to_owned()
+        });
+        let page: Value = r.json().await.expect("json");
+        let page = page.as_array().expect("array");
+        assert!(!page.is_empty() && page.len() <= 5, "{path}");
+        paged.extend(page.iter().cloned());
+        assert!(paged.len() <= all.len(), "the pages end");
+    }
+    assert_eq!(paged, all, "the pages, followed, are the whole series in order");
+    for bad in ["limit=0", "limit=20001", "after_project=NB-2026-0001", "after_device=DUST-01&after_start_us=1"] {
+        let r = app.get(&format!("/v1/site/districts/330212/series?{bad}"), Some(&yz)).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
 }

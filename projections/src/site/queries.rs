@@ -334,18 +334,31 @@ impl ReadDb {
         }
     }
 
-    /// Window series of every visible project of a district since `since_us` (one metric), for district charts:
-    /// judged windows of the raw period, hourly roll-ups before it (as [`ReadDb::site_series`]).
+    /// Window series of every visible project of a district since `since_us` (one metric): judged windows of the
+    /// raw period, hourly roll-ups before it (as [`ReadDb::site_series`]), in (project, device, start) order, at
+    /// most `limit` rows after `after` (the last row of the previous page: project, device, start µs). Returns one
+    /// row more than `limit` when more follow, so the caller can say so.
     pub async fn site_district_series(
         &self,
         scope: &Scope,
         district: &str,
         metric: &str,
         since_us: i64,
+        after: Option<(&str, &str, i64)>,
+        limit: usize,
     ) -> Result<Vec<WindowRow>, ProjectionError> {
         if *scope == Scope::Nothing {
             return Ok(Vec::new());
         }
+        let take = to_i64(limit.saturating_add(1) as u64);
+        let keyset = |q: &mut Sql, columns: &str| {
+            if let Some((project, device, start)) = after {
+                q.push(&format!(" AND ({columns}) > ("));
+                q.bind(project).push(", ");
+                q.bind(device).push(", ");
+                q.bind(start).push(")");
+            }
+        };
         let raw_from = self.site_raw_from().await?;
         let mut q = Sql::new(
             "SELECT w.project_id, w.device_id, w.metric, w.window_start_us, w.window_min, w.value, w.readings, w.band, \
@@ -355,7 +368,9 @@ impl ReadDb {
         q.bind(metric).push(" AND w.window_start_us >= ");
         q.bind(raw_from.map_or(since_us, |r| r.max(since_us))).push(" AND ");
         project_visible(&mut q, scope, "w.project_id");
-        q.push(" ORDER BY w.project_id, w.device_id, w.window_start_us LIMIT 20000");
+        keyset(&mut q, "w.project_id, w.device_id, w.window_start_us");
+        q.push(" ORDER BY w.project_id, w.device_id, w.window_start_us LIMIT ");
+        q.bind(take);
         let windows = windows(self.fetch_all(&q).await?);
         let Some(r) = raw_from.filter(|r| since_us < *r) else { return Ok(windows) };
         let mut q = Sql::new(&format!("{ROLLUP_COLUMNS} FROM site_rollup_hour r WHERE r.district = "));
@@ -364,13 +379,18 @@ impl ReadDb {
         q.bind(since_us).push(" AND r.bucket_us < ");
         q.bind(r).push(" AND ");
         project_visible(&mut q, scope, "r.project_id");
-        q.push(" ORDER BY r.project_id, r.device_id, r.bucket_us LIMIT 20000");
+        keyset(&mut q, "r.project_id, r.device_id, r.bucket_us");
+        q.push(" ORDER BY r.project_id, r.device_id, r.bucket_us LIMIT ");
+        q.bind(take);
         let rows: Vec<RollupRow> = self.fetch_all(&q).await?;
+        // Both parts are in key order and never share a key (roll-ups end where the raw period starts): the page is
+        // the first `limit + 1` of their merge.
         let mut all: Vec<WindowRow> = rows.into_iter().map(|r| r.into_window(Span::Hour)).collect();
         all.extend(windows);
         all.sort_by(|a, b| {
             (&a.project_id, &a.device_id, a.window_start_us).cmp(&(&b.project_id, &b.device_id, b.window_start_us))
         });
+        all.truncate(limit.saturating_add(1));
         Ok(all)
     }
 

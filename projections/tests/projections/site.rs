@@ -397,14 +397,24 @@ async fn check(db: &ReadDb, s: &Site) {
             .expect("alarms")
             .is_empty()
     );
-    let series = db.site_district_series(&Scope::District("330212".into()), "330212", "pm10", 0).await.expect("series");
+    let yz = Scope::District("330212".into());
+    let series = db.site_district_series(&yz, "330212", "pm10", 0, None, 100).await.expect("series");
     assert_eq!(series.len(), 2, "DUST-01 and DUST-02 of NB-2026-0001");
     assert!(
-        db.site_district_series(&Scope::District("330203".into()), "330212", "pm10", 0).await.expect("s").is_empty()
+        db.site_district_series(&Scope::District("330203".into()), "330212", "pm10", 0, None, 100)
+            .await
+            .expect("s")
+            .is_empty()
     );
+    // Pages of one window: the first says one more follows; the second, after the first's last row, is the rest.
+    let first = db.site_district_series(&yz, "330212", "pm10", 0, None, 1).await.expect("page 1");
+    assert_eq!(first, series, "one row more than the limit: another page follows");
+    let last = &series[0];
+    let after = Some((last.project_id.as_str(), last.device_id.as_str(), last.window_start_us));
+    let second = db.site_district_series(&yz, "330212", "pm10", 0, after, 1).await.expect("page 2");
+    assert_eq!(second, series[1..], "the rest, and nothing more");
     // The district chart ranks its monitors in the database: highest window first, all of them counted, each drawn
     // monitor's series the district series' rows of that monitor; another district's bureau sees none.
-    let yz = Scope::District("330212".into());
     let (top, monitors) = db.site_district_top_monitors(&yz, "330212", "pm10", 0, 1).await.expect("top");
     assert_eq!((top.len(), monitors), (1, 2), "one drawn of two: {top:?}");
     let (all, _) = db.site_district_top_monitors(&yz, "330212", "pm10", 0, 12).await.expect("top");
