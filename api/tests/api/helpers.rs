@@ -145,3 +145,10 @@ pub fn enrollment(key: &siteledger_signer::PublicKey, subject: &str, role: &str)
         "valid_until": "2030-01-01T00:00:00+08:00",
     }))
 }
+
+/// The next page's path from a `Link: <…>; rel="next"` header, if the answer has one.
+pub fn next_link(resp: &reqwest::Response) -> Option<String> {
+    let link = resp.headers().get(reqwest::header::LINK)?.to_str().expect("ascii link");
+    assert!(link.ends_with("; rel=\"next\""), "{link}");
+    Some(link[link.find('<').expect("<") + 1..link.find('>').expect(">")].to_owned())
+}

@@ -2,12 +2,11 @@
 //! header, the overview and the district pages read a bounded number of rows whatever the number of projects,
 //! and every page keeps the caller's scope. Work is counted (rows the read database returned), not timed.
 
-use reqwest::header::LINK;
 use serde_json::{Value, json};
 use siteledger_api::auth::Role;
 use siteledger_signer::Envelope;
 
-use crate::helpers::{TestApp, new_id, obj};
+use crate::helpers::{TestApp, new_id, next_link, obj};
 use crate::world::{self, HAISHU, World, YINZHOU, alarm};
 
 /// 江北区, a third district for the bulk projects.
@@ -54,13 +53,6 @@ async fn big_city() -> (TestApp, World) {
 
 fn ids(v: &Value) -> Vec<String> {
     v.as_array().expect("array").iter().map(|p| p["project_id"].as_str().expect("id").to_owned()).collect()
-}
-
-/// The next page's path from a `Link: <…>; rel="next"` header.
-fn next_link(resp: &reqwest::Response) -> Option<String> {
-    let link = resp.headers().get(LINK)?.to_str().expect("ascii link");
-    assert!(link.ends_with("; rel=\"next\""), "{link}");
-    Some(link[link.find('<').expect("<") + 1..link.find('>').expect(">")].to_owned())
 }
 
 /// Rows the read database returned while answering `path`: the least of three tries, because background readers

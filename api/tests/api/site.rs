@@ -7,7 +7,7 @@ use siteledger_api::auth::Role;
 use siteledger_client::KeyedChain;
 use siteledger_signer::Envelope;
 
-use crate::helpers::{TestApp, new_id, obj};
+use crate::helpers::{TestApp, new_id, next_link, obj};
 use crate::world::{self, HAISHU, YINZHOU};
 
 fn hj(gw: &mut KeyedChain, project: &str, at: &str, items: Value) -> Envelope {
@@ -315,11 +315,7 @@ async fn a_district_chart_draws_the_twelve_highest_monitors_and_counts_them_all(
     while let Some(path) = next.take() {
         let r = app.get(&path, Some(&yz)).await;
         assert_eq!(r.status(), StatusCode::OK, "{path}");
-        next = r.headers().get("link").map(|l| {
-            let l = l.to_str().expect("ascii");
-            assert!(l.ends_with(">; rel=\"next\""), "{l}");
-            l.trim_start_matches('<').split('>').next().expect("url").to_owned()
-        });
+        next = next_link(&r);
         let page: Value = r.json().await.expect("json");
         let page = page.as_array().expect("array");
         assert!(!page.is_empty() && page.len() <= 5, "{path}");

@@ -9,7 +9,7 @@ use siteledger_client::KeyedChain;
 use siteledger_domain::IdNumber;
 use siteledger_signer::{Envelope, NoteVerifier, SigningKey, verify_bundle};
 
-use crate::helpers::{TestApp, enrollment, new_id, obj};
+use crate::helpers::{TestApp, enrollment, new_id, next_link, obj};
 use crate::world;
 
 const P: &str = "NB-2026-0001";
@@ -198,11 +198,7 @@ async fn a_month_of_a_200_worker_project_through_the_real_ingest_path() {
     while let Some(path) = next.take() {
         let r = app.get(&path, Some(&city)).await;
         assert_eq!(r.status(), 200, "{path}");
-        next = r.headers().get("link").map(|l| {
-            let l = l.to_str().expect("ascii");
-            assert!(l.ends_with(">; rel=\"next\""), "{l}");
-            l.trim_start_matches('<').split('>').next().expect("url").to_owned()
-        });
+        next = next_link(&r);
         let page: Value = r.json().await.expect("json");
         let page = page.as_array().expect("array");
         assert!(page.len() <= 64 && !page.is_empty(), "{path}");
