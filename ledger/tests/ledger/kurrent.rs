@@ -417,6 +417,7 @@ kurrent_contract! {
     requires_server_contract_catch_up_subscription => catch_up_subscription_goes_live_without_gaps_or_duplicates,
     requires_server_contract_concurrent_writers_ordering => concurrent_writers_get_dense_positions_seen_in_order,
     requires_server_contract_two_sequencers_one_database => two_ledgers_on_one_database_serialise,
+    requires_server_contract_pipelined_groups => groups_decided_during_a_commit_see_it_and_survive_another_writer,
     requires_server_contract_ingest_rules => ingest_rules_name_what_is_wrong_and_keep_the_good_records,
     requires_server_contract_signer_chains => signer_chains_expose_gaps_and_equivocation,
     requires_server_contract_revocation => revoked_keys_cannot_sign_after_revocation,
