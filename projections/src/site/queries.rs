@@ -39,6 +39,10 @@ fn thresholds((ep, ep_default): &(EnvPolicy, bool), (cp, cp_default): &(CranePol
     }
 }
 
+/// The columns of a judged window ([`WindowRow`]), from `site_windows w`.
+const WINDOW_COLUMNS: &str = "SELECT w.project_id, w.device_id, w.metric, w.window_start_us, w.window_min, w.value, \
+     w.readings, w.band, w.limit_value, w.warn_value, w.night, w.policy FROM site_windows w";
+
 /// The columns of a roll-up row ([`RollupRow`]), from a table aliased `r`.
 const ROLLUP_COLUMNS: &str = "SELECT r.project_id, r.device_id, r.metric, r.bucket_us, r.readings, r.value_sum, \
      r.min_value, r.max_value, r.exceed_min, r.warn_min";
@@ -166,17 +170,30 @@ impl ReadDb {
         metric: Option<&str>,
         since_us: i64,
     ) -> Result<Vec<WindowRow>, ProjectionError> {
+        self.series_of(scope, project, None, metric, since_us).await
+    }
+
+    /// [`ReadDb::site_series`], of one device if `device` is given (its primary-key range, for one metric).
+    async fn series_of(
+        &self,
+        scope: &Scope,
+        project: &str,
+        device: Option<&str>,
+        metric: Option<&str>,
+        since_us: i64,
+    ) -> Result<Vec<WindowRow>, ProjectionError> {
         if *scope == Scope::Nothing {
             return Ok(Vec::new());
         }
         let raw_from = self.site_raw_from().await?;
-        let mut q = Sql::new(
-            "SELECT w.project_id, w.device_id, w.metric, w.window_start_us, w.window_min, w.value, w.readings, w.band, \
-             w.limit_value, w.warn_value, w.night, w.policy FROM site_windows w WHERE ",
-        );
+        let mut q = Sql::new(&format!("{WINDOW_COLUMNS} WHERE "));
         project_visible(&mut q, scope, "w.project_id");
         q.push(" AND w.project_id = ");
         q.bind(project);
+        if let Some(d) = device {
+            q.push(" AND w.device_id = ");
+            q.bind(d);
+        }
         if let Some(m) = metric {
             q.push(" AND w.metric = ");
             q.bind(m);
@@ -187,7 +204,10 @@ impl ReadDb {
         let windows = windows(self.fetch_all(&q).await?);
         match raw_from {
             Some(r) if since_us < r => {
-                let rolled = self.site_rollups(scope, project, metric, Resolution::Hour, (since_us, r)).await?;
+                let mut rolled = self.site_rollups(scope, project, metric, Resolution::Hour, (since_us, r)).await?;
+                if let Some(d) = device {
+                    rolled.retain(|w| w.device_id == d);
+                }
                 Ok(merge(rolled, windows))
             }
             _ => Ok(windows),
@@ -307,31 +327,7 @@ impl ReadDb {
         metric: &str,
         since_us: i64,
     ) -> Result<Vec<WindowRow>, ProjectionError> {
-        if *scope == Scope::Nothing {
-            return Ok(Vec::new());
-        }
-        let raw_from = self.site_raw_from().await?;
-        let mut q = Sql::new(
-            "SELECT w.project_id, w.device_id, w.metric, w.window_start_us, w.window_min, w.value, w.readings, w.band, \
-             w.limit_value, w.warn_value, w.night, w.policy FROM site_windows w WHERE ",
-        );
-        project_visible(&mut q, scope, "w.project_id");
-        q.push(" AND w.project_id = ");
-        q.bind(project).push(" AND w.device_id = ");
-        q.bind(device).push(" AND w.metric = ");
-        q.bind(metric).push(" AND w.window_start_us >= ");
-        q.bind(raw_from.map_or(since_us, |r| r.max(since_us)));
-        q.push(" ORDER BY w.window_start_us");
-        let windows = windows(self.fetch_all(&q).await?);
-        match raw_from {
-            Some(r) if since_us < r => {
-                let mut rolled =
-                    self.site_rollups(scope, project, Some(metric), Resolution::Hour, (since_us, r)).await?;
-                rolled.retain(|w| w.device_id == device);
-                Ok(merge(rolled, windows))
-            }
-            _ => Ok(windows),
-        }
+        self.series_of(scope, project, Some(device), Some(metric), since_us).await
     }
 
     /// Window series of every visible project of a district since `since_us` (one metric): judged windows of the
@@ -360,10 +356,7 @@ impl ReadDb {
             }
         };
         let raw_from = self.site_raw_from().await?;
-        let mut q = Sql::new(
-            "SELECT w.project_id, w.device_id, w.metric, w.window_start_us, w.window_min, w.value, w.readings, w.band, \
-             w.limit_value, w.warn_value, w.night, w.policy FROM site_windows w WHERE w.district = ",
-        );
+        let mut q = Sql::new(&format!("{WINDOW_COLUMNS} WHERE w.district = "));
         q.bind(district).push(" AND w.metric = ");
         q.bind(metric).push(" AND w.window_start_us >= ");
         q.bind(raw_from.map_or(since_us, |r| r.max(since_us))).push(" AND ");
