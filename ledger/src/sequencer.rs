@@ -1089,35 +1089,17 @@ impl<S: EventStore> Sequencer<S> {
     /// Commits a decided group: sealed and sent to the store in the background (returned) if nothing in it needs
     /// the commit first, else now, answering its requests before returning.
     async fn finish_group(&mut self, g: DecidedGroup, bodies: Vec<Body>, senders: Vec<Sender>) -> Option<Flight> {
-        let DecidedGroup { pending: p, answers, force_checkpoint } = g;
-        let accepted = p.events.len() as u64;
-        let due = self.checkpoint_due(&p) || (force_checkpoint && p.head() > self.state.last_checkpoint_size);
-        let pipelined = self.config.pipeline_commits
-            && !force_checkpoint
-            && accepted > 0
-            && !(due && self.snapshot_due(p.head()))
-            && (!self.config.policy.stateful() || self.config.policy.seal());
-        if !pipelined {
-            let r = if accepted > 0 || due { self.commit(p, due).await } else { Ok(()) };
-            match r {
-                Ok(()) => {
-                    if let Ok(mut s) = self.shared.stats.write() {
-                        s.accepted += accepted;
-                    }
-                    let latest = if force_checkpoint { self.shared.store.latest_checkpoint().await } else { Ok(None) };
-                    match latest {
-                        Ok(latest) => {
-                            self.config.policy.settled(true);
-                            self.answer(senders, answers, &latest);
-                        }
-                        Err(e) => {
-                            self.config.policy.settled(true);
-                            let e = LedgerError::from(e);
-                            for tx in senders {
-                                tx.fail(&e);
-                            }
-                        }
-                    }
+        let due = self.commit_due(&g);
+        let one_at_a_time = !self.config.pipeline_commits
+            || g.force_checkpoint
+            || g.pending.events.is_empty()
+            || (due && self.snapshot_due(g.pending.head()));
+        // A stateful policy is sealed only when the group is pipelined (`seal` is not called otherwise).
+        if one_at_a_time || (self.config.policy.stateful() && !self.config.policy.seal()) {
+            match self.commit_group(g).await {
+                Ok((answers, latest)) => {
+                    self.config.policy.settled(true);
+                    self.answer(senders, answers, &latest);
                 }
                 Err(e) => {
                     self.config.policy.settled(false);
@@ -1126,6 +1108,8 @@ impl<S: EventStore> Sequencer<S> {
             }
             return None;
         }
+        let DecidedGroup { pending: p, answers, .. } = g;
+        let accepted = p.events.len() as u64;
         let (commit, fold, sealed) = match self.prepare(p, due).await {
             Ok(prepared) => prepared,
             Err(e) => {
@@ -1335,11 +1319,22 @@ impl<S: EventStore> Sequencer<S> {
 
     /// Decides a whole group and commits it. Nothing is answered here, so the group can be retried.
     async fn try_group(&mut self, bodies: &[Body]) -> Result<(Vec<Answer>, Option<StoredCheckpoint>), LedgerError> {
-        let DecidedGroup { pending: p, answers, force_checkpoint } = self.decide_group(bodies).await?;
+        let g = self.decide_group(bodies).await?;
+        self.commit_group(g).await
+    }
+
+    /// Whether a decided group's commit carries a checkpoint: one is due, or the group asked for one and the tree
+    /// grew since the last.
+    fn commit_due(&self, g: &DecidedGroup) -> bool {
+        self.checkpoint_due(&g.pending) || (g.force_checkpoint && g.pending.head() > self.state.last_checkpoint_size)
+    }
+
+    /// Commits a decided group now (if it has records or a checkpoint is due). Nothing is answered here.
+    async fn commit_group(&mut self, g: DecidedGroup) -> Result<(Vec<Answer>, Option<StoredCheckpoint>), LedgerError> {
+        let due = self.commit_due(&g);
+        let DecidedGroup { pending: p, answers, force_checkpoint } = g;
         let accepted = p.events.len() as u64;
-        let has_events = !p.events.is_empty();
-        let due = self.checkpoint_due(&p) || (force_checkpoint && p.head() > self.state.last_checkpoint_size);
-        if has_events || due {
+        if accepted > 0 || due {
             self.commit(p, due).await?;
         }
         if let Ok(mut s) = self.shared.stats.write() {
