@@ -47,6 +47,18 @@ const WINDOW_COLUMNS: &str = "SELECT w.project_id, w.device_id, w.metric, w.wind
 const ROLLUP_COLUMNS: &str = "SELECT r.project_id, r.device_id, r.metric, r.bucket_us, r.readings, r.value_sum, \
      r.min_value, r.max_value, r.exceed_min, r.warn_min";
 
+/// The hourly roll-ups of one metric of a district's projects visible to `scope`, bucket start in
+/// `[from_us, until_us)`: the statement, to be ordered or limited by the caller.
+fn district_rollups(scope: &Scope, district: &str, metric: &str, (from_us, until_us): (i64, i64)) -> Sql {
+    let mut q = Sql::new(&format!("{ROLLUP_COLUMNS} FROM site_rollup_hour r WHERE r.district = "));
+    q.bind(district).push(" AND r.metric = ");
+    q.bind(metric).push(" AND r.bucket_us >= ");
+    q.bind(from_us).push(" AND r.bucket_us < ");
+    q.bind(until_us).push(" AND ");
+    project_visible(&mut q, scope, "r.project_id");
+    q
+}
+
 /// A roll-up row as stored.
 #[derive(sqlx::FromRow)]
 struct RollupRow {
@@ -297,12 +309,7 @@ impl ReadDb {
             highest.insert((project, device), top.unwrap_or(f64::NEG_INFINITY));
         }
         if let Some(r) = raw_from.filter(|r| since_us < *r) {
-            let mut q = Sql::new(&format!("{ROLLUP_COLUMNS} FROM site_rollup_hour r WHERE r.district = "));
-            q.bind(district).push(" AND r.metric = ");
-            q.bind(metric).push(" AND r.bucket_us >= ");
-            q.bind(since_us).push(" AND r.bucket_us < ");
-            q.bind(r).push(" AND ");
-            project_visible(&mut q, scope, "r.project_id");
+            let q = district_rollups(scope, district, metric, (since_us, r));
             let rows: Vec<RollupRow> = self.fetch_all(&q).await?;
             for w in rows.into_iter().map(|r| r.into_window(Span::Hour)) {
                 let v = w.value.parse::<f64>().unwrap_or(f64::NEG_INFINITY);
@@ -366,12 +373,7 @@ impl ReadDb {
         q.bind(take);
         let windows = windows(self.fetch_all(&q).await?);
         let Some(r) = raw_from.filter(|r| since_us < *r) else { return Ok(windows) };
-        let mut q = Sql::new(&format!("{ROLLUP_COLUMNS} FROM site_rollup_hour r WHERE r.district = "));
-        q.bind(district).push(" AND r.metric = ");
-        q.bind(metric).push(" AND r.bucket_us >= ");
-        q.bind(since_us).push(" AND r.bucket_us < ");
-        q.bind(r).push(" AND ");
-        project_visible(&mut q, scope, "r.project_id");
+        let mut q = district_rollups(scope, district, metric, (since_us, r));
         keyset(&mut q, "r.project_id, r.device_id, r.bucket_us");
         q.push(" ORDER BY r.project_id, r.device_id, r.bucket_us LIMIT ");
         q.bind(take);
