@@ -209,6 +209,25 @@ async fn rollups_with_retention_equal_a_rebuild_and_late_readings_land_in_their_
     assert!(series.iter().any(|r| r.resolution == "hour" && r.window_start_us < raw_from));
     assert!(series.iter().any(|r| r.resolution == "window" && r.window_start_us >= raw_from));
     assert!(series.iter().all(|r| (r.resolution == "hour") == (r.window_start_us < raw_from)));
+    // The district's series and its chart's monitor series reach back the same way, in pages too.
+    let since = raw_from - 86_400_000_000;
+    let district =
+        inc.site_district_series(&Scope::All, "330212", "pm10", since, None, 20_000).await.expect("district");
+    assert_eq!(district, series, "the district has this one project");
+    let first = inc.site_district_series(&Scope::All, "330212", "pm10", since, None, 5).await.expect("page");
+    let last = &first[4];
+    let after = Some((last.project_id.as_str(), last.device_id.as_str(), last.window_start_us));
+    let rest = inc.site_district_series(&Scope::All, "330212", "pm10", since, after, 20_000).await.expect("rest");
+    assert_eq!([&first[..5], &rest[..]].concat(), series, "the pages, joined, are the series");
+    let (top, monitors) = inc.site_district_top_monitors(&Scope::All, "330212", "pm10", since, 12).await.expect("top");
+    let devices: std::collections::BTreeSet<&str> = series.iter().map(|r| r.device_id.as_str()).collect();
+    assert_eq!((top.len(), monitors), (devices.len(), devices.len()));
+    for (project, device) in &top {
+        let own = inc.site_monitor_series(&Scope::All, project, device, "pm10", since).await.expect("monitor");
+        let of_series: Vec<_> = series.iter().filter(|r| &r.device_id == device).cloned().collect();
+        assert!(own.iter().any(|r| r.resolution == "hour"), "{device} reaches into the roll-ups");
+        assert_eq!(own, of_series);
+    }
     inc.close().await;
     again.close().await;
 }
