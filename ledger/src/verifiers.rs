@@ -2,11 +2,11 @@
 //!
 //! One thread per core, fed in arrival order, at a lower scheduling priority than the rest of the process
 //! ([`VERIFIER_NICE`]): when the machine is full, the sequencer deciding and the store committing records already
-//! checked go first, and checking newer requests takes the cores they leave. Measured in BENCHMARKS.md ("Durable
-//! ingest against the raw verifier"): with the priority, the store's writer is not kept waiting for a core by
-//! verification of requests it cannot commit yet. Before, each request's check was a task of Tokio's blocking
-//! pool, so 64 concurrent requests ran 64 checks at once, all finishing late and together, at the priority of
-//! the commit they were starving.
+//! checked go first, and checking newer requests takes the cores they leave, so the store's writer is not kept
+//! waiting for a core by checks of requests it cannot commit yet. Before, each request's check was a task of
+//! Tokio's blocking pool, so 64 concurrent requests ran 64 checks at once, all finishing late and together, at the
+//! priority of the commit they were starving. BENCHMARKS.md ("Durable ingest against the raw verifier") measures
+//! these threads with and without pipelined commits, not the priority apart from the arrival order.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
